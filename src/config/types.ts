@@ -1,0 +1,46 @@
+// pald.yaml, as validated (see SPEC §3). Defaults are filled in by src/config.
+
+export interface NotaryCollectionConfig {
+  /** Glob over the GUN (repository name); `*` matches within one path segment, `**` across. */
+  readonly gun: string;
+  /** Pinned root key ids: canonical ids (`notary key list`) or certificate ids (root.json). */
+  readonly rootKeys: readonly string[];
+  /** Labels this collection may grant. */
+  readonly grants: readonly string[];
+}
+
+export interface NotaryConfig {
+  readonly server: string;
+  /** PEM file of the CA that signed the Notary server's TLS certificate. */
+  readonly ca?: string;
+  readonly collections: readonly NotaryCollectionConfig[];
+  /** Request timeout, ms. */
+  readonly timeoutMs: number;
+}
+
+export interface TrustConfig {
+  readonly mode: 'notary' | 'none';
+  readonly notary?: NotaryConfig;
+}
+
+export interface RedOctoberConfig {
+  readonly server: string;
+  readonly ca?: string;
+  readonly user: string;
+  readonly passwordFile?: string;
+}
+
+export interface PaldConfig {
+  readonly mountpoint: string;
+  readonly manifest: string;
+  readonly keys: string;
+  /** File with the passphrase of passphrase-protected host keys. */
+  readonly keyPassphraseFile?: string;
+  readonly docker: { readonly host: string };
+  readonly trust: TrustConfig;
+  readonly redoctober?: RedOctoberConfig;
+  readonly admin: { readonly socket: string };
+  readonly audit: { readonly path: string };
+  readonly host: { readonly allowUids: readonly number[] };
+  readonly cache: { readonly plaintextTtlMs: number; readonly plaintextMaxBytes: number };
+}

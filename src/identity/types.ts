@@ -1,0 +1,64 @@
+// The one value the filesystem layer gets for each caller.
+
+export type IdentityKind = 'container' | 'host' | 'unknown';
+
+export interface Identity {
+  readonly kind: IdentityKind;
+  /** Thread id the kernel reported. */
+  readonly pid: number;
+  /** Thread group id (process id) of that thread. */
+  readonly tgid: number;
+  readonly uid: number;
+  readonly gid: number;
+  /** /proc/<pid>/stat field 22 at the time the request arrived. */
+  readonly startTime?: string;
+  readonly containerId?: string;
+  /** Container name without the leading slash. */
+  readonly name?: string;
+  /** sha256:<64 hex> of the image config. */
+  readonly imageId?: string;
+  /** The image reference the container was created from (Config.Image). */
+  readonly imageRef?: string;
+  readonly repoTags?: readonly string[];
+  readonly repoDigests?: readonly string[];
+  /** Labels in the image config (covered by the image id). */
+  readonly imageLabels?: Readonly<Record<string, string>>;
+  /** Labels set at `docker run --label`: never a source of trust. */
+  readonly runtimeLabels?: Readonly<Record<string, string>>;
+  /** Why the caller is unknown (or how a host caller was recognised). */
+  readonly reason?: string;
+}
+
+export interface CallerRef {
+  readonly pid: number;
+  readonly uid: number;
+  readonly gid: number;
+}
+
+export interface ContainerSummary {
+  readonly containerId: string;
+  readonly name: string;
+  readonly imageId: string;
+  readonly imageRef: string;
+}
+
+export interface RuntimeStatus {
+  readonly reachable: boolean;
+  readonly endpoint: string;
+  readonly reason?: string;
+  /** Containers currently cached. */
+  readonly cached: number;
+}
+
+export interface IdentityResolver {
+  /** Never throws: failures come back as kind 'unknown' with a reason. */
+  resolve(caller: CallerRef): Promise<Identity>;
+  /** Identity of a container by id or name, for `pal explain` (no pid involved). */
+  inspectContainer(idOrName: string): Promise<Identity>;
+  /** Containers seen (cached), for `pal containers`. */
+  containers(): readonly ContainerSummary[];
+  status(): RuntimeStatus;
+  /** Called with a container id whenever its cached identity is dropped (die/destroy/rename). */
+  onInvalidate(listener: (containerId: string) => void): void;
+  close(): Promise<void>;
+}

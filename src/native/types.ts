@@ -1,0 +1,113 @@
+// Contract between the C addon (native/) and the rest of pald. The addon
+// implementation lives in src/native/index.ts; src/fs codes against these types.
+
+/** Who is calling: taken from the kernel's FUSE request header (fuse_req_ctx). */
+export interface CallerContext {
+  /** Thread id of the caller, in pald's pid namespace. */
+  readonly pid: number;
+  readonly uid: number;
+  readonly gid: number;
+}
+
+export interface FileAttr {
+  readonly ino: number;
+  /** Full st_mode, type bits included (S_IFREG | 0o400, S_IFDIR | 0o555). */
+  readonly mode: number;
+  readonly nlink: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly size: number;
+  /** Milliseconds since the epoch; used for atime, mtime and ctime. */
+  readonly mtimeMs: number;
+}
+
+export interface EntryReply {
+  readonly attr: FileAttr;
+  /** Seconds the kernel may cache the name → inode mapping. pal uses 0. */
+  readonly entryTimeout: number;
+  /** Seconds the kernel may cache the attributes. pal uses 0. */
+  readonly attrTimeout: number;
+}
+
+export interface AttrReply {
+  readonly attr: FileAttr;
+  readonly attrTimeout: number;
+}
+
+export interface DirEntry {
+  readonly name: string;
+  readonly attr: FileAttr;
+}
+
+export interface OpenReply {
+  /** Opaque handle chosen by JS; passed back on read and release. */
+  readonly fh: number;
+  readonly directIo: boolean;
+  readonly keepCache: boolean;
+  /**
+   * When set, the addon serves read() for this handle from this buffer itself,
+   * without calling the JS read handler, and wipes it at release. Ownership
+   * passes to the addon: JS must not use or wipe the buffer afterwards.
+   */
+  readonly content?: SecureBuffer;
+}
+
+export interface StatfsReply {
+  readonly blocks: number;
+  readonly files: number;
+  readonly nameMax: number;
+}
+
+/**
+ * Request handlers. Each may be async; a reply for one caller never blocks
+ * others. Throw a FuseError (or any error carrying a numeric `errno`) to reply
+ * with that errno; any other exception replies EIO.
+ */
+export interface FuseHandlers {
+  lookup(ctx: CallerContext, parent: number, name: string): EntryReply | Promise<EntryReply>;
+  getattr(ctx: CallerContext, ino: number): AttrReply | Promise<AttrReply>;
+  readdir(ctx: CallerContext, ino: number): DirEntry[] | Promise<DirEntry[]>;
+  open(ctx: CallerContext, ino: number, flags: number): OpenReply | Promise<OpenReply>;
+  /** Only called for handles opened without `content`. */
+  read(ctx: CallerContext, ino: number, fh: number, size: number, offset: number): Buffer | Promise<Buffer>;
+  release(ctx: CallerContext, ino: number, fh: number): void | Promise<void>;
+  statfs?(ctx: CallerContext, ino: number): StatfsReply | Promise<StatfsReply>;
+}
+
+export interface MountOptions {
+  /** FUSE fsname shown in /proc/mounts; default "pal". */
+  readonly fsname?: string;
+  /** Number of FUSE worker threads (max idle threads of the mt loop). */
+  readonly threads?: number;
+  /** Extra -o options, e.g. ["allow_other"]. ro,nosuid,nodev,noexec are always set. */
+  readonly extraOptions?: readonly string[];
+}
+
+export interface FuseMount {
+  readonly mountpoint: string;
+  /** Unmounts and stops the session threads. Idempotent. */
+  unmount(): Promise<void>;
+  /** fuse_lowlevel_notify_inval_entry: drop the kernel's cached name under parent. */
+  invalidateEntry(parent: number, name: string): void;
+  /** fuse_lowlevel_notify_inval_inode: drop cached attrs/pages of ino (off 0, len 0 = all). */
+  invalidateInode(ino: number): void;
+}
+
+/** Memory for plaintext: mlock'ed, MADV_DONTDUMP, wiped with explicit_bzero on wipe(). */
+export interface SecureBuffer {
+  readonly length: number;
+  /** True until wipe() (or handing it to an OpenReply that was released). */
+  readonly alive: boolean;
+  /** Copy bytes in at offset. */
+  write(src: Uint8Array, offset?: number): void;
+  /** A copy of the content, for callers that must hand bytes to JS (avoid for plaintext). */
+  read(offset?: number, length?: number): Buffer;
+  /** Zero the memory, unlock and free it. Idempotent. */
+  wipe(): void;
+}
+
+export interface PeerCredentials {
+  readonly pid: number;
+  readonly uid: number;
+  readonly gid: number;
+}
