@@ -100,6 +100,8 @@ export interface SecureBuffer {
   readonly alive: boolean;
   /** Copy bytes in at offset. */
   write(src: Uint8Array, offset?: number): void;
+  /** A new secure buffer with the same bytes, copied inside native memory (one per open()). */
+  clone(): SecureBuffer;
   /** A copy of the content, for callers that must hand bytes to JS (avoid for plaintext). */
   read(offset?: number, length?: number): Buffer;
   /** Zero the memory, unlock and free it. Idempotent. */
