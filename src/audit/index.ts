@@ -1,0 +1,129 @@
+// Audit log: one JSON object per access decision (SPEC §5), appended without
+// blocking the request path, with a ring of recent events for `pal audit`.
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { chmod, mkdir } from 'node:fs/promises';
+import path from 'node:path';
+
+export interface AuditEvent {
+  time: string;
+  pid: number;
+  uid: number;
+  gid: number;
+  container?: string;
+  image?: string;
+  labels?: readonly string[];
+  secret?: string;
+  op: string;
+  decision: 'allow' | 'deny' | 'error';
+  reason: string;
+  latency_us: number;
+}
+
+export interface AuditLogOptions {
+  /** Events kept in memory for recent() (default 1000). */
+  readonly ringSize?: number;
+}
+
+/**
+ * Copies only the known fields, in SPEC order: whatever else a caller put on
+ * the object (a buffer, a value) never reaches the log.
+ */
+export function sanitizeEvent(e: AuditEvent): AuditEvent {
+  const out: AuditEvent = {
+    time: String(e.time),
+    pid: Number(e.pid),
+    uid: Number(e.uid),
+    gid: Number(e.gid),
+    op: String(e.op),
+    decision: e.decision === 'allow' || e.decision === 'deny' ? e.decision : 'error',
+    reason: String(e.reason),
+    latency_us: Math.round(Number(e.latency_us)),
+  };
+  const ordered: AuditEvent = {
+    time: out.time,
+    pid: out.pid,
+    uid: out.uid,
+    gid: out.gid,
+    ...(e.container === undefined ? {} : { container: String(e.container) }),
+    ...(e.image === undefined ? {} : { image: String(e.image) }),
+    ...(e.labels === undefined ? {} : { labels: e.labels.map(String) }),
+    ...(e.secret === undefined ? {} : { secret: String(e.secret) }),
+    op: out.op,
+    decision: out.decision,
+    reason: out.reason,
+    latency_us: out.latency_us,
+  };
+  return ordered;
+}
+
+export class AuditLog {
+  private readonly ring: AuditEvent[] = [];
+  private readonly subscribers = new Set<(e: AuditEvent) => void>();
+  private closed = false;
+  private writeError: Error | undefined;
+
+  private constructor(
+    readonly path: string,
+    private readonly out: WriteStream | NodeJS.WriteStream,
+    private readonly ringSize: number,
+  ) {
+    out.on('error', (err: Error) => {
+      // Never crash pald for a full disk; surface it through lastError().
+      this.writeError = err;
+    });
+  }
+
+  /** "-" writes to stderr; otherwise appends to the file (dir created, mode 0600). */
+  static async open(file: string, opts: AuditLogOptions = {}): Promise<AuditLog> {
+    const ringSize = Math.max(1, opts.ringSize ?? 1000);
+    if (file === '-') return new AuditLog('-', process.stderr, ringSize);
+    const abs = path.resolve(file);
+    await mkdir(path.dirname(abs), { recursive: true, mode: 0o750 });
+    const stream = createWriteStream(abs, { flags: 'a', mode: 0o600 });
+    await new Promise<void>((resolve, reject) => {
+      stream.once('open', () => resolve());
+      stream.once('error', reject);
+    });
+    // The file may predate us with a wider mode.
+    await chmod(abs, 0o600);
+    return new AuditLog(abs, stream, ringSize);
+  }
+
+  record(e: AuditEvent): void {
+    if (this.closed) return;
+    const clean = sanitizeEvent(e);
+    this.ring.push(clean);
+    if (this.ring.length > this.ringSize) this.ring.splice(0, this.ring.length - this.ringSize);
+    if (!this.writeError) this.out.write(JSON.stringify(clean) + '\n');
+    for (const s of this.subscribers) {
+      try {
+        s(clean);
+      } catch {
+        // A broken subscriber (a closed admin connection) must not affect logging.
+      }
+    }
+  }
+
+  /** The last n events (all kept when n is absent), oldest first. */
+  recent(n?: number): AuditEvent[] {
+    return n === undefined ? [...this.ring] : this.ring.slice(Math.max(0, this.ring.length - n));
+  }
+
+  subscribe(cb: (e: AuditEvent) => void): () => void {
+    this.subscribers.add(cb);
+    return () => this.subscribers.delete(cb);
+  }
+
+  lastError(): Error | undefined {
+    return this.writeError;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.subscribers.clear();
+    if (this.out === process.stderr) return;
+    const stream = this.out as WriteStream;
+    await new Promise<void>((resolve) => stream.end(() => resolve()));
+  }
+}

@@ -1,0 +1,272 @@
+// pald.yaml: load, validate and fill in SPEC §3 defaults. Every error names the
+// file, the line and the key, so an operator can fix it without guessing.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { isMap, isScalar, isSeq, type Pair, type YAMLMap } from 'yaml';
+import { describe, lineOf, parseYaml, type YamlSource } from './yaml-nodes.js';
+import type {
+  NotaryCollectionConfig,
+  NotaryConfig,
+  PaldConfig,
+  RedOctoberConfig,
+  TrustConfig,
+} from './types.js';
+
+export type * from './types.js';
+export { parseYaml, lineOf, describe } from './yaml-nodes.js';
+export type { YamlSource, YamlSyntaxProblem } from './yaml-nodes.js';
+
+export const DEFAULT_CONFIG_PATH = '/etc/pal/pald.yaml';
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(
+    message: string,
+    readonly file: string,
+    readonly line?: number,
+    readonly key?: string,
+  ) {
+    super(message);
+  }
+}
+
+export function defaultConfig(env: NodeJS.ProcessEnv = {}): PaldConfig {
+  return {
+    mountpoint: '/run/pal',
+    manifest: '/etc/pal/secrets.yaml',
+    keys: '/etc/pal/keys',
+    docker: { host: env['DOCKER_HOST'] || 'unix:///var/run/docker.sock' },
+    trust: {
+      mode: 'notary',
+      notary: { server: 'https://notary:4443', ca: '/etc/pal/notary-ca.pem', collections: [], timeoutMs: 10_000 },
+    },
+    admin: { socket: '/run/pald/admin.sock' },
+    audit: { path: '/var/log/pal/audit.log' },
+    host: { allowUids: [] },
+    cache: { plaintextTtlMs: 5 * 60_000, plaintextMaxBytes: 64 * 1024 * 1024 },
+  };
+}
+
+/**
+ * Loads pald.yaml. With no path the default path is tried and a missing file
+ * means "all defaults"; a path given explicitly must exist.
+ */
+export async function loadConfig(file?: string, env: NodeJS.ProcessEnv = process.env): Promise<PaldConfig> {
+  const explicit = file !== undefined;
+  const configPath = path.resolve(file ?? DEFAULT_CONFIG_PATH);
+  let text: string;
+  try {
+    text = await readFile(configPath, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (!explicit && code === 'ENOENT') return defaultConfig(env);
+    throw new ConfigError(`${configPath}: cannot read config: ${(err as Error).message}`, configPath);
+  }
+  return parseConfig(configPath, text, env);
+}
+
+/** Validates config text (exported for tests and `pald --check`). */
+export function parseConfig(configPath: string, text: string, env: NodeJS.ProcessEnv = process.env): PaldConfig {
+  const { source, errors } = parseYaml(configPath, text);
+  const first = errors[0];
+  if (first) {
+    const where = first.line === undefined ? configPath : `${configPath}:${first.line}`;
+    throw new ConfigError(`${where}: YAML syntax error: ${first.message}`, configPath, first.line);
+  }
+  return new ConfigReader(source, path.dirname(configPath), env).read();
+}
+
+type Fields = Record<string, (node: unknown, key: string) => void>;
+
+class ConfigReader {
+  constructor(
+    private readonly src: YamlSource,
+    private readonly baseDir: string,
+    private readonly env: NodeJS.ProcessEnv,
+  ) {}
+
+  private fail(node: unknown, key: string, message: string): never {
+    const line = lineOf(this.src, node);
+    const where = line === undefined ? this.src.file : `${this.src.file}:${line}`;
+    throw new ConfigError(`${where}: ${key}: ${message}`, this.src.file, line, key);
+  }
+
+  /** Walks a mapping: every key must be known; handlers see the value node. */
+  private mapping(node: unknown, key: string, fields: Fields): void {
+    if (node === null || node === undefined || (isScalar(node) && node.value === null)) return;
+    if (!isMap(node)) this.fail(node, key, `expected a mapping, got ${describe(node)}`);
+    for (const pair of (node as YAMLMap).items as Pair[]) {
+      const k = isScalar(pair.key) ? pair.key.value : undefined;
+      if (typeof k !== 'string') this.fail(pair.key, key, 'keys must be strings');
+      const full = key ? `${key}.${k}` : k;
+      const handler = fields[k];
+      if (!handler) {
+        this.fail(pair.key, full, `unknown key (expected one of: ${Object.keys(fields).join(', ')})`);
+      }
+      handler(pair.value, full);
+    }
+  }
+
+  private isNull(node: unknown): boolean {
+    return node === null || node === undefined || (isScalar(node) && node.value === null);
+  }
+
+  private string(node: unknown, key: string): string {
+    if (!isScalar(node) || typeof node.value !== 'string' || node.value === '') {
+      this.fail(node, key, `expected a non-empty string, got ${describe(node)}`);
+    }
+    return node.value as string;
+  }
+
+  private path(node: unknown, key: string): string {
+    return path.resolve(this.baseDir, this.string(node, key));
+  }
+
+  private integer(node: unknown, key: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+    if (!isScalar(node) || typeof node.value !== 'number' || !Number.isInteger(node.value)) {
+      this.fail(node, key, `expected an integer, got ${describe(node)}`);
+    }
+    const v = node.value as number;
+    if (v < min || v > max) this.fail(node, key, `must be between ${min} and ${max}, got ${v}`);
+    return v;
+  }
+
+  private list<T>(node: unknown, key: string, item: (n: unknown, k: string) => T): T[] {
+    if (this.isNull(node)) return [];
+    if (!isSeq(node)) this.fail(node, key, `expected a list, got ${describe(node)}`);
+    return node.items.map((n, i) => item(n, `${key}[${i}]`));
+  }
+
+  read(): PaldConfig {
+    const d = defaultConfig(this.env);
+    let mountpoint = d.mountpoint;
+    let manifest = d.manifest;
+    let keys = d.keys;
+    let keyPassphraseFile: string | undefined;
+    let dockerHost = d.docker.host;
+    let trust: TrustConfig = d.trust;
+    let redoctober: RedOctoberConfig | undefined;
+    let adminSocket = d.admin.socket;
+    let auditPath = d.audit.path;
+    let allowUids: readonly number[] = d.host.allowUids;
+    let cache = d.cache;
+
+    this.mapping(this.src.doc.contents, '', {
+      mountpoint: (n, k) => (mountpoint = this.path(n, k)),
+      manifest: (n, k) => (manifest = this.path(n, k)),
+      keys: (n, k) => (keys = this.path(n, k)),
+      key_passphrase_file: (n, k) => (keyPassphraseFile = this.path(n, k)),
+      docker: (n, k) => this.mapping(n, k, { host: (v, vk) => (dockerHost = this.string(v, vk)) }),
+      trust: (n, k) => (trust = this.trust(n, k, d.trust)),
+      redoctober: (n, k) => (redoctober = this.redoctober(n, k)),
+      admin: (n, k) => this.mapping(n, k, { socket: (v, vk) => (adminSocket = this.path(v, vk)) }),
+      audit: (n, k) =>
+        this.mapping(n, k, {
+          path: (v, vk) => {
+            const p = this.string(v, vk);
+            auditPath = p === '-' ? '-' : path.resolve(this.baseDir, p);
+          },
+        }),
+      host: (n, k) =>
+        this.mapping(n, k, {
+          allow_uids: (v, vk) => (allowUids = this.list(v, vk, (i, ik) => this.integer(i, ik, 0, 0xffffffff))),
+        }),
+      cache: (n, k) => {
+        let ttl = cache.plaintextTtlMs;
+        let max = cache.plaintextMaxBytes;
+        this.mapping(n, k, {
+          plaintext_ttl_ms: (v, vk) => (ttl = this.integer(v, vk, 0)),
+          plaintext_max_bytes: (v, vk) => (max = this.integer(v, vk, 0)),
+        });
+        cache = { plaintextTtlMs: ttl, plaintextMaxBytes: max };
+      },
+    });
+
+    return {
+      mountpoint,
+      manifest,
+      keys,
+      ...(keyPassphraseFile === undefined ? {} : { keyPassphraseFile }),
+      docker: { host: dockerHost },
+      trust,
+      ...(redoctober === undefined ? {} : { redoctober }),
+      admin: { socket: adminSocket },
+      audit: { path: auditPath },
+      host: { allowUids },
+      cache,
+    };
+  }
+
+  private trust(node: unknown, key: string, defaults: TrustConfig): TrustConfig {
+    let mode = defaults.mode;
+    let notary: NotaryConfig = defaults.notary!;
+    this.mapping(node, key, {
+      mode: (n, k) => {
+        const v = this.string(n, k);
+        if (v !== 'notary' && v !== 'none') this.fail(n, k, `must be "notary" or "none", got "${v}"`);
+        mode = v;
+      },
+      notary: (n, k) => (notary = this.notary(n, k, notary)),
+    });
+    return { mode, notary };
+  }
+
+  private notary(node: unknown, key: string, d: NotaryConfig): NotaryConfig {
+    let server = d.server;
+    let ca = d.ca;
+    let collections: NotaryCollectionConfig[] = [];
+    let timeoutMs = d.timeoutMs;
+    this.mapping(node, key, {
+      server: (n, k) => (server = this.url(n, k)),
+      ca: (n, k) => (ca = this.path(n, k)),
+      timeout_ms: (n, k) => (timeoutMs = this.integer(n, k, 1)),
+      collections: (n, k) => (collections = this.list(n, k, (c, ck) => this.collection(c, ck))),
+    });
+    return { server, ...(ca === undefined ? {} : { ca }), collections, timeoutMs };
+  }
+
+  private collection(node: unknown, key: string): NotaryCollectionConfig {
+    if (!isMap(node)) this.fail(node, key, `expected a mapping with gun, root_keys, grants, got ${describe(node)}`);
+    let gun: string | undefined;
+    let rootKeys: string[] = [];
+    let grants: string[] = [];
+    this.mapping(node, key, {
+      gun: (n, k) => (gun = this.string(n, k)),
+      root_keys: (n, k) => (rootKeys = this.list(n, k, (i, ik) => this.string(i, ik))),
+      grants: (n, k) => (grants = this.list(n, k, (i, ik) => this.label(i, ik))),
+    });
+    if (gun === undefined) this.fail(node, `${key}.gun`, 'missing');
+    if (rootKeys.length === 0) this.fail(node, `${key}.root_keys`, 'at least one pinned root key id is required');
+    return { gun, rootKeys, grants };
+  }
+
+  private label(node: unknown, key: string): string {
+    const v = this.string(node, key);
+    if (!/^[A-Za-z0-9._-]+$/.test(v)) this.fail(node, key, `invalid label "${v}" (allowed: A-Z a-z 0-9 . _ -)`);
+    return v;
+  }
+
+  private url(node: unknown, key: string): string {
+    const v = this.string(node, key);
+    try {
+      new URL(v);
+    } catch {
+      this.fail(node, key, `not a URL: "${v}"`);
+    }
+    return v;
+  }
+
+  private redoctober(node: unknown, key: string): RedOctoberConfig {
+    let server = 'https://redoctober:8080';
+    let ca: string | undefined = '/etc/pal/ro-ca.pem';
+    let user = 'host1';
+    let passwordFile: string | undefined = '/etc/pal/ro-password';
+    this.mapping(node, key, {
+      server: (n, k) => (server = this.url(n, k)),
+      ca: (n, k) => (ca = this.path(n, k)),
+      user: (n, k) => (user = this.string(n, k)),
+      password_file: (n, k) => (passwordFile = this.path(n, k)),
+    });
+    return { server, ca, user, passwordFile };
+  }
+}

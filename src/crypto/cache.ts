@@ -1,0 +1,185 @@
+// Plaintext cache: decrypt once per (secret, ciphertext version), concurrent
+// callers share one decryption, bounded by TTL and total bytes, buffers wiped
+// when evicted.
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import type { BackendName, ManifestEntry } from '../store/index.js';
+import { MAX_CIPHERTEXT_BYTES } from '../store/index.js';
+import { SecretError, type Backend, type OpenedSecret } from './types.js';
+
+export interface SecretCacheOptions {
+  readonly ttlMs: number;
+  readonly maxBytes: number;
+  readonly now?: () => number;
+  /** Sweep expired entries this often, ms (default min(ttl, 30 s); 0 disables the timer). */
+  readonly sweepIntervalMs?: number;
+}
+
+export interface SecretCacheStats {
+  readonly entries: number;
+  readonly bytes: number;
+  readonly hits: number;
+  readonly misses: number;
+  readonly decrypts: number;
+  readonly evictions: number;
+}
+
+interface Slot {
+  readonly name: string;
+  readonly version: string;
+  readonly secret: OpenedSecret;
+  readonly bytes: number;
+  readonly expiresAt: number;
+}
+
+export class SecretCache {
+  /** By secret name; Map order is least recently used first. */
+  private readonly slots = new Map<string, Slot>();
+  private readonly inflight = new Map<string, Promise<OpenedSecret>>();
+  private bytes = 0;
+  private counters = { hits: 0, misses: 0, decrypts: 0, evictions: 0 };
+  private readonly now: () => number;
+  private readonly timer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly backends: { openpgp?: Backend; redoctober?: Backend },
+    private readonly opts: SecretCacheOptions,
+  ) {
+    this.now = opts.now ?? Date.now;
+    const interval = opts.sweepIntervalMs ?? Math.min(Math.max(opts.ttlMs, 1000), 30_000);
+    if (interval > 0) {
+      this.timer = setInterval(() => this.sweep(), interval);
+      this.timer.unref();
+    }
+  }
+
+  /**
+   * Decrypts (once for concurrent callers) or returns the cached secret.
+   * The returned plaintext stays owned by the cache: clone() it before the
+   * next await (an evicted buffer is wiped on the next macrotask), or use checkout().
+   */
+  get(entry: ManifestEntry): Promise<OpenedSecret> {
+    if (this.closed) return Promise.reject(new SecretError('unavailable', 'secret cache is closed'));
+    const slot = this.slots.get(entry.name);
+    if (slot) {
+      if (slot.version === entry.version && this.now() < slot.expiresAt) {
+        // Refresh LRU position.
+        this.slots.delete(entry.name);
+        this.slots.set(entry.name, slot);
+        this.counters.hits++;
+        return Promise.resolve(slot.secret);
+      }
+      this.evict(slot);
+    }
+    this.counters.misses++;
+    const key = `${entry.name}\0${entry.version}`;
+    let flight = this.inflight.get(key);
+    if (!flight) {
+      flight = this.load(entry).finally(() => this.inflight.delete(key));
+      this.inflight.set(key, flight);
+    }
+    return flight;
+  }
+
+  /** Like get(), but returns a clone the caller owns (and must wipe or hand to the addon). */
+  async checkout(entry: ManifestEntry): Promise<OpenedSecret> {
+    const s = await this.get(entry);
+    return { plaintext: s.plaintext.clone(), sealedName: s.sealedName, sealedLabels: s.sealedLabels };
+  }
+
+  /** Drops (and wipes) one secret, or all of them. */
+  invalidate(name?: string): void {
+    if (name === undefined) {
+      for (const slot of [...this.slots.values()]) this.evict(slot);
+      return;
+    }
+    const slot = this.slots.get(name);
+    if (slot) this.evict(slot);
+  }
+
+  /** Evicts expired entries; returns how many. */
+  sweep(): number {
+    const now = this.now();
+    let n = 0;
+    for (const slot of [...this.slots.values()]) {
+      if (now >= slot.expiresAt) {
+        this.evict(slot);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  stats(): SecretCacheStats {
+    return { entries: this.slots.size, bytes: this.bytes, ...this.counters };
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    for (const slot of [...this.slots.values()]) this.evict(slot, true);
+  }
+
+  private backendFor(name: BackendName): Backend {
+    const b = this.backends[name];
+    if (!b) throw new SecretError('unavailable', `the ${name} backend is not configured`);
+    return b;
+  }
+
+  private async load(entry: ManifestEntry): Promise<OpenedSecret> {
+    const backend = this.backendFor(entry.backend);
+    let ciphertext: Buffer;
+    try {
+      ciphertext = await readFile(entry.ciphertextPath);
+    } catch (err) {
+      throw new SecretError('unavailable', `${entry.name}: cannot read ciphertext: ${(err as Error).message}`);
+    }
+    if (ciphertext.length > MAX_CIPHERTEXT_BYTES) throw new SecretError('corrupt', `${entry.name}: ciphertext too large`);
+    // The file may have been rotated since the manifest was loaded: key the
+    // cache by what was actually decrypted.
+    const version = createHash('sha256').update(ciphertext).digest('hex');
+    this.counters.decrypts++;
+    let secret: OpenedSecret;
+    try {
+      secret = await backend.decrypt(entry, ciphertext);
+    } catch (err) {
+      if (err instanceof SecretError) throw err;
+      throw new SecretError('unavailable', `${entry.name}: ${backend.name} backend failed: ${(err as Error).message}`);
+    }
+    if (secret.sealedName !== entry.name) {
+      secret.plaintext.wipe();
+      throw new SecretError('name-mismatch', `${entry.name}: the ciphertext was sealed for "${secret.sealedName}", not "${entry.name}"`);
+    }
+    if (this.closed) {
+      secret.plaintext.wipe();
+      throw new SecretError('unavailable', 'secret cache is closed');
+    }
+    const bytes = secret.plaintext.length;
+    if (this.opts.ttlMs <= 0 || bytes > this.opts.maxBytes) {
+      // Not cacheable: serve this one caller, then wipe.
+      setImmediate(() => secret.plaintext.wipe());
+      return secret;
+    }
+    const existing = this.slots.get(entry.name);
+    if (existing) this.evict(existing);
+    for (const slot of this.slots.values()) {
+      if (this.bytes + bytes <= this.opts.maxBytes) break;
+      this.evict(slot);
+    }
+    this.slots.set(entry.name, { name: entry.name, version, secret, bytes, expiresAt: this.now() + this.opts.ttlMs });
+    this.bytes += bytes;
+    return secret;
+  }
+
+  private evict(slot: Slot, immediately = false): void {
+    if (this.slots.get(slot.name) !== slot) return;
+    this.slots.delete(slot.name);
+    this.bytes -= slot.bytes;
+    this.counters.evictions++;
+    // A caller that got this buffer from a promise resolved in this tick may
+    // still be about to clone it: wipe after the current microtasks.
+    if (immediately) slot.secret.plaintext.wipe();
+    else setImmediate(() => slot.secret.plaintext.wipe());
+  }
+}

@@ -1,0 +1,9 @@
+// Decryption backends and the plaintext cache.
+export type { Backend, OpenedSecret, SecretErrorCode, SecureAllocator } from './types.js';
+export { SecretError } from './types.js';
+export { OpenPgpBackend, sealOpenPgp } from './openpgp.js';
+export type { KeyProblem, OpenPgpBackendOptions } from './openpgp.js';
+export { SecretCache } from './cache.js';
+export type { SecretCacheOptions, SecretCacheStats } from './cache.js';
+export { encodePayload, decodePayload, PAYLOAD_VERSION } from './payload.js';
+export type { PayloadHeader } from './payload.js';

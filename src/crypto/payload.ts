@@ -1,0 +1,52 @@
+// The sealed payload (inside the OpenPGP encryption, so integrity-protected):
+//   {"pal":1,"name":"db-password","labels":["a","b"]}\n<raw value bytes>
+// One JSON header line, then the value verbatim: binary-safe, empty allowed.
+import { labelProblem, secretNameProblem } from '../store/index.js';
+
+export const PAYLOAD_VERSION = 1;
+const MAX_HEADER_BYTES = 64 * 1024;
+const NEWLINE = 0x0a;
+
+export interface PayloadHeader {
+  readonly name: string;
+  readonly labels: readonly string[];
+}
+
+export function encodePayload(header: PayloadHeader, value: Uint8Array): Uint8Array {
+  const problem = secretNameProblem(header.name) ?? header.labels.map(labelProblem).find((p) => p !== undefined);
+  if (problem) throw new Error(problem);
+  const head = Buffer.from(JSON.stringify({ pal: PAYLOAD_VERSION, name: header.name, labels: [...header.labels] }) + '\n', 'utf8');
+  const out = new Uint8Array(head.length + value.length);
+  out.set(head, 0);
+  out.set(value, head.length);
+  return out;
+}
+
+/** Parses the header; the value is data.subarray(valueOffset). Throws with a reason on anything unexpected. */
+export function decodePayload(data: Uint8Array): PayloadHeader & { readonly valueOffset: number } {
+  const limit = Math.min(data.length, MAX_HEADER_BYTES);
+  let nl = -1;
+  for (let i = 0; i < limit; i++) {
+    if (data[i] === NEWLINE) {
+      nl = i;
+      break;
+    }
+  }
+  if (nl < 0) throw new Error('not a pal sealed payload (no header line)');
+  let header: unknown;
+  try {
+    header = JSON.parse(Buffer.from(data.buffer, data.byteOffset, nl).toString('utf8'));
+  } catch {
+    throw new Error('not a pal sealed payload (header is not JSON)');
+  }
+  if (typeof header !== 'object' || header === null) throw new Error('not a pal sealed payload (header is not an object)');
+  const h = header as Record<string, unknown>;
+  if (h['pal'] !== PAYLOAD_VERSION) throw new Error(`unsupported sealed payload version ${JSON.stringify(h['pal'])}`);
+  const name = h['name'];
+  const labels = h['labels'];
+  if (typeof name !== 'string' || secretNameProblem(name)) throw new Error('sealed payload has an invalid name');
+  if (!Array.isArray(labels) || !labels.every((l): l is string => typeof l === 'string' && labelProblem(l) === undefined)) {
+    throw new Error('sealed payload has invalid labels');
+  }
+  return { name, labels, valueOffset: nl + 1 };
+}

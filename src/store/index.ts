@@ -1,0 +1,5 @@
+// The manifest store: secrets.yaml validated, watched, kept-last-good.
+export type { BackendName, ManifestEntry, ManifestProblem, ManifestSnapshot, ManifestStoreOptions } from './types.js';
+export { ManifestStore } from './store.js';
+export { parseManifest, fingerprint, MAX_CIPHERTEXT_BYTES } from './manifest.js';
+export { secretNameProblem, labelProblem, parseMode } from './names.js';

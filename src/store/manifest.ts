@@ -1,0 +1,175 @@
+// Parses and validates secrets.yaml. Hostile input: every problem becomes a
+// ManifestProblem with a line number; a bad entry is skipped, the rest served.
+import { createHash } from 'node:crypto';
+import { open, realpath } from 'node:fs/promises';
+import path from 'node:path';
+import { isMap, isScalar, isSeq, type Pair, type YAMLMap } from 'yaml';
+import { describe, lineOf, parseYaml, type YamlSource } from '../config/index.js';
+import { labelProblem, parseMode, secretNameProblem } from './names.js';
+import type { BackendName, ManifestEntry, ManifestProblem } from './types.js';
+
+/** Ciphertexts are small; a bigger file is refused rather than read into memory. */
+export const MAX_CIPHERTEXT_BYTES = 16 * 1024 * 1024;
+
+export type ManifestParse =
+  | { readonly ok: true; readonly entries: Map<string, ManifestEntry>; readonly problems: ManifestProblem[] }
+  /** The whole manifest is unusable (syntax error, wrong shape): keep the last good one. */
+  | { readonly ok: false; readonly problems: ManifestProblem[] };
+
+class EntryProblem extends Error {
+  constructor(
+    message: string,
+    readonly line: number | undefined,
+  ) {
+    super(message);
+  }
+}
+
+export async function parseManifest(file: string, text: string): Promise<ManifestParse> {
+  const { source, errors } = parseYaml(file, text);
+  if (errors.length > 0) {
+    return {
+      ok: false,
+      problems: errors.map((e) => ({ file, ...(e.line === undefined ? {} : { line: e.line }), message: `YAML syntax error: ${e.message}` })),
+    };
+  }
+  const problems: ManifestProblem[] = [];
+  const entries = new Map<string, ManifestEntry>();
+  const root = source.doc.contents;
+  if (root === null || (isScalar(root) && root.value === null)) return { ok: true, entries, problems };
+  if (!isMap(root)) {
+    return { ok: false, problems: [{ file, ...lineField(source, root), message: `expected a mapping with "secrets:", got ${describe(root)}` }] };
+  }
+  let secrets: unknown;
+  for (const pair of (root as YAMLMap).items as Pair[]) {
+    const key = isScalar(pair.key) ? pair.key.value : undefined;
+    if (key === 'secrets') secrets = pair.value;
+    else problems.push({ file, ...lineField(source, pair.key), message: `unknown top-level key "${String(key)}" (ignored)` });
+  }
+  if (secrets === undefined || secrets === null || (isScalar(secrets) && secrets.value === null)) {
+    return { ok: true, entries, problems };
+  }
+  if (!isMap(secrets)) {
+    return { ok: false, problems: [{ file, ...lineField(source, secrets), message: `"secrets" must be a mapping of name → entry, got ${describe(secrets)}` }] };
+  }
+  const manifestDir = path.dirname(file);
+  let realDir: string | undefined;
+  try {
+    realDir = await realpath(manifestDir);
+  } catch (err) {
+    return { ok: false, problems: [{ file, message: `cannot resolve manifest directory: ${(err as Error).message}` }] };
+  }
+  for (const pair of (secrets as YAMLMap).items as Pair[]) {
+    const rawName = isScalar(pair.key) ? pair.key.value : undefined;
+    const name = typeof rawName === 'string' ? rawName : String(rawName);
+    try {
+      if (typeof rawName !== 'string') throw new EntryProblem(`secret names must be strings`, lineOf(source, pair.key));
+      const nameProblem = secretNameProblem(name);
+      if (nameProblem) throw new EntryProblem(nameProblem, lineOf(source, pair.key));
+      const entry = await readEntry(source, name, pair.value, manifestDir, realDir);
+      entries.set(name, entry);
+    } catch (err) {
+      if (!(err instanceof EntryProblem)) throw err;
+      problems.push({ file, ...(err.line === undefined ? lineField(source, pair.key) : { line: err.line }), entry: name, message: `${err.message} (entry skipped)` });
+    }
+  }
+  return { ok: true, entries, problems };
+}
+
+function lineField(src: YamlSource, node: unknown): { line?: number } {
+  const line = lineOf(src, node);
+  return line === undefined ? {} : { line };
+}
+
+async function readEntry(src: YamlSource, name: string, node: unknown, dir: string, realDir: string): Promise<ManifestEntry> {
+  const bad = (n: unknown, message: string): never => {
+    throw new EntryProblem(message, lineOf(src, n) ?? lineOf(src, node));
+  };
+  if (!isMap(node)) bad(node, `expected a mapping with file/ro, labels, mode, got ${describe(node)}`);
+  let file: { node: unknown; value: string; backend: BackendName } | undefined;
+  let labels: string[] | undefined;
+  let mode = 0o400;
+  let size: number | undefined;
+  for (const pair of (node as YAMLMap).items as Pair[]) {
+    const key = isScalar(pair.key) ? pair.key.value : undefined;
+    const v = pair.value;
+    switch (key) {
+      case 'file':
+      case 'ro': {
+        const backend: BackendName = key === 'file' ? 'openpgp' : 'redoctober';
+        if (file) bad(pair.key, `give exactly one of "file" (OpenPGP) or "ro" (Red October)`);
+        if (!isScalar(v) || typeof v.value !== 'string' || v.value === '') bad(v, `${key}: expected a file path, got ${describe(v)}`);
+        file = { node: v, value: (v as { value: string }).value, backend };
+        break;
+      }
+      case 'labels': {
+        if (!isSeq(v)) bad(v, `labels: expected a list, got ${describe(v)}`);
+        labels = [];
+        for (const item of (v as { items: unknown[] }).items) {
+          if (!isScalar(item) || typeof item.value !== 'string') bad(item, `labels: expected strings, got ${describe(item)}`);
+          const label = (item as { value: string }).value;
+          const p = labelProblem(label);
+          if (p) bad(item, `labels: ${p}`);
+          if (!labels.includes(label)) labels.push(label);
+        }
+        break;
+      }
+      case 'mode': {
+        // YAML reads `mode: 0400` as the integer 400; its source text is what the operator meant.
+        const text = isScalar(v) ? (typeof v.value === 'string' ? v.value : typeof v.value === 'number' ? (v.source ?? String(v.value)) : undefined) : undefined;
+        const parsed = text === undefined ? undefined : parseMode(text);
+        if (parsed === undefined) bad(v, `mode: expected an octal mode like "0400" (at most 0777), got ${text === undefined ? describe(v) : `"${text}"`}`);
+        mode = parsed!;
+        break;
+      }
+      case 'size': {
+        if (!isScalar(v) || typeof v.value !== 'number' || !Number.isSafeInteger(v.value) || v.value < 0) bad(v, `size: expected a non-negative integer, got ${describe(v)}`);
+        size = (v as { value: number }).value;
+        break;
+      }
+      default:
+        bad(pair.key, `unknown key "${String(key)}" (expected file or ro, labels, mode, size)`);
+    }
+  }
+  if (!file) bad(node, `missing "file" (OpenPGP ciphertext) or "ro" (Red October ciphertext)`);
+  if (!labels || labels.length === 0) bad(node, `"labels" must list at least one label (a secret without labels would be open to every container)`);
+  const f = file!;
+  const ciphertextPath = path.resolve(dir, f.value);
+  const rel = path.relative(dir, ciphertextPath);
+  if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) bad(f.node, `${f.value}: path must stay inside the manifest directory ${dir}`);
+  let real: string;
+  try {
+    real = await realpath(ciphertextPath);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return bad(f.node, code === 'ENOENT' ? `${f.value}: ciphertext file not found` : `${f.value}: ${(err as Error).message}`);
+  }
+  const realRel = path.relative(realDir, real);
+  if (realRel === '' || realRel.startsWith('..') || path.isAbsolute(realRel)) bad(f.node, `${f.value}: resolves (through a symlink) outside the manifest directory`);
+  const { version, mtimeMs } = await fingerprint(real).catch((err: Error) => bad(f.node, `${f.value}: ${err.message}`));
+  return {
+    name,
+    labels: labels!,
+    mode,
+    backend: f.backend,
+    ciphertextPath: real,
+    version,
+    mtimeMs,
+    ...(size === undefined ? {} : { size }),
+  };
+}
+
+/** sha256 and mtime of a ciphertext file; refuses non-regular and oversized files. */
+export async function fingerprint(file: string): Promise<{ version: string; mtimeMs: number; bytes: Buffer }> {
+  const fh = await open(file, 'r');
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw new Error('not a regular file');
+    if (st.size > MAX_CIPHERTEXT_BYTES) throw new Error(`ciphertext larger than ${MAX_CIPHERTEXT_BYTES} bytes`);
+    const bytes = await fh.readFile();
+    if (bytes.length > MAX_CIPHERTEXT_BYTES) throw new Error(`ciphertext larger than ${MAX_CIPHERTEXT_BYTES} bytes`);
+    return { version: createHash('sha256').update(bytes).digest('hex'), mtimeMs: st.mtimeMs, bytes };
+  } finally {
+    await fh.close();
+  }
+}

@@ -1,0 +1,24 @@
+// Names and labels are flat file names: they become directory entries under /run/pal.
+
+const NAME_RE = /^[A-Za-z0-9._-]+$/;
+
+/** Why `name` is not a valid secret name, or undefined when it is. */
+export function secretNameProblem(name: string): string | undefined {
+  if (!NAME_RE.test(name)) return `invalid name "${name}" (allowed: A-Z a-z 0-9 . _ -)`;
+  if (name.startsWith('.')) return `invalid name "${name}" (must not start with a dot)`;
+  if (Buffer.byteLength(name) > 255) return `invalid name (longer than 255 bytes)`;
+  return undefined;
+}
+
+export function labelProblem(label: string): string | undefined {
+  if (!NAME_RE.test(label)) return `invalid label "${label}" (allowed: A-Z a-z 0-9 . _ -)`;
+  if (Buffer.byteLength(label) > 255) return `invalid label (longer than 255 bytes)`;
+  return undefined;
+}
+
+/** Parses "0400", "400", "0o400" into permission bits; undefined when invalid. */
+export function parseMode(text: string): number | undefined {
+  const m = /^(?:0o?)?([0-7]{1,3})$/.exec(text.trim());
+  if (!m) return undefined;
+  return parseInt(m[1]!, 8);
+}

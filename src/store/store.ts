@@ -1,0 +1,143 @@
+// ManifestStore: the current validated manifest, kept-last-good on bad edits,
+// reloaded on SIGHUP (reload()) and when the manifest or a ciphertext changes.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { watch, type FSWatcher } from 'chokidar';
+import { parseManifest } from './manifest.js';
+import type { ManifestEntry, ManifestProblem, ManifestSnapshot, ManifestStoreOptions } from './types.js';
+
+type Listener = (snap: ManifestSnapshot, previous: ManifestSnapshot) => void;
+
+export class ManifestStore {
+  private snapshot: ManifestSnapshot;
+  private readonly listeners: Listener[] = [];
+  private watcher: FSWatcher | undefined;
+  private watchedDirs = new Set<string>();
+  private interesting = new Set<string>();
+  private debounce: NodeJS.Timeout | undefined;
+  private running: Promise<ManifestSnapshot> | undefined;
+  private rerun = false;
+  private closed = false;
+
+  private constructor(
+    readonly path: string,
+    private readonly opts: ManifestStoreOptions,
+  ) {
+    this.snapshot = { entries: new Map(), problems: [], generation: 0, loadedAt: Date.now() };
+  }
+
+  static async open(manifestPath: string, opts: ManifestStoreOptions = {}): Promise<ManifestStore> {
+    const store = new ManifestStore(path.resolve(manifestPath), opts);
+    await store.reload();
+    if (opts.watch ?? true) await store.startWatching();
+    return store;
+  }
+
+  current(): ManifestSnapshot {
+    return this.snapshot;
+  }
+
+  onChange(listener: Listener): void {
+    this.listeners.push(listener);
+  }
+
+  /** Reloads now; concurrent calls share one reload (and a call during a reload queues one more). */
+  reload(): Promise<ManifestSnapshot> {
+    if (this.running) {
+      this.rerun = true;
+      return this.running;
+    }
+    const run = async (): Promise<ManifestSnapshot> => {
+      let snap: ManifestSnapshot;
+      do {
+        this.rerun = false;
+        snap = await this.loadOnce();
+      } while (this.rerun && !this.closed);
+      return snap;
+    };
+    this.running = run().finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.debounce) clearTimeout(this.debounce);
+    const w = this.watcher;
+    this.watcher = undefined;
+    if (w) await w.close();
+    await this.running?.catch(() => undefined);
+  }
+
+  private log(message: string): void {
+    this.opts.log?.(message);
+  }
+
+  private async loadOnce(): Promise<ManifestSnapshot> {
+    const previous = this.snapshot;
+    let entries: ReadonlyMap<string, ManifestEntry> = previous.entries;
+    let problems: ManifestProblem[];
+    let text: string | undefined;
+    try {
+      text = await readFile(this.path, 'utf8');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      problems = [{ file: this.path, message: code === 'ENOENT' ? 'manifest not found' : `cannot read manifest: ${(err as Error).message}` }];
+      // A missing manifest at start is an empty one; later, keep the last good.
+    }
+    if (text !== undefined) {
+      const parsed = await parseManifest(this.path, text);
+      if (parsed.ok) {
+        entries = parsed.entries;
+        problems = parsed.problems;
+      } else {
+        problems = [...parsed.problems.map((p) => ({ ...p, message: `${p.message} (manifest rejected, serving the last good version)` }))];
+      }
+    }
+    const snap: ManifestSnapshot = { entries, problems: problems!, generation: previous.generation + 1, loadedAt: Date.now() };
+    this.snapshot = snap;
+    for (const p of snap.problems) {
+      this.log(`manifest: ${p.file}${p.line === undefined ? '' : `:${p.line}`}${p.entry ? ` [${p.entry}]` : ''}: ${p.message}`);
+    }
+    this.updateWatchSet();
+    for (const l of this.listeners) {
+      try {
+        l(snap, previous);
+      } catch (err) {
+        this.log(`manifest: change listener failed: ${(err as Error).message}`);
+      }
+    }
+    return snap;
+  }
+
+  /** Files whose change triggers a reload: the manifest and every ciphertext. */
+  private updateWatchSet(): void {
+    this.interesting = new Set([this.path, ...[...this.snapshot.entries.values()].map((e) => e.ciphertextPath)]);
+    if (!this.watcher) return;
+    const dirs = new Set([...this.interesting].map((f) => path.dirname(f)));
+    const added = [...dirs].filter((d) => !this.watchedDirs.has(d));
+    if (added.length > 0) {
+      this.watcher.add(added);
+      for (const d of added) this.watchedDirs.add(d);
+    }
+  }
+
+  private async startWatching(): Promise<void> {
+    // Directories, not files: editors and `pal seal` replace files by rename,
+    // which a watch on the old inode would miss.
+    const dirs = [...new Set([...this.interesting].map((f) => path.dirname(f)))];
+    this.watchedDirs = new Set(dirs);
+    const watcher = watch(dirs, { ignoreInitial: true, depth: 0, atomic: true });
+    this.watcher = watcher;
+    const onEvent = (file: string): void => {
+      if (!this.interesting.has(path.resolve(file))) return;
+      if (this.debounce) clearTimeout(this.debounce);
+      this.debounce = setTimeout(() => {
+        this.debounce = undefined;
+        if (!this.closed) void this.reload();
+      }, this.opts.debounceMs ?? 100);
+    };
+    watcher.on('add', onEvent).on('change', onEvent).on('unlink', onEvent);
+    watcher.on('error', (err) => this.log(`manifest: watcher error: ${(err as Error).message}`));
+    await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
+  }
+}

@@ -1,0 +1,42 @@
+// The manifest as pald serves it: validated entries plus the problems found.
+
+export type BackendName = 'openpgp' | 'redoctober';
+
+export interface ManifestEntry {
+  readonly name: string;
+  readonly labels: readonly string[];
+  /** Permission bits only (≤ 0o777), default 0o400. */
+  readonly mode: number;
+  readonly backend: BackendName;
+  /** Absolute path, inside the manifest's directory. */
+  readonly ciphertextPath: string;
+  /** sha256 hex of the ciphertext bytes: changes on rotation. */
+  readonly version: string;
+  /** mtime of the ciphertext file. */
+  readonly mtimeMs: number;
+  /** Plaintext size recorded by `pal seal` (metadata only; the decrypted length is authoritative). */
+  readonly size?: number;
+}
+
+export interface ManifestProblem {
+  readonly file: string;
+  readonly line?: number;
+  readonly entry?: string;
+  readonly message: string;
+}
+
+export interface ManifestSnapshot {
+  readonly entries: ReadonlyMap<string, ManifestEntry>;
+  readonly problems: readonly ManifestProblem[];
+  /** Increases by one on every reload attempt (accepted or rejected). */
+  readonly generation: number;
+  readonly loadedAt: number;
+}
+
+export interface ManifestStoreOptions {
+  readonly log?: (message: string) => void;
+  /** Watch the manifest and ciphertext files and reload on change (default true). */
+  readonly watch?: boolean;
+  /** Quiet period after the last file event before reloading, ms (default 100). */
+  readonly debounceMs?: number;
+}
