@@ -1,0 +1,73 @@
+// A stand-in for the native SecureBuffer (our own interface) that records
+// allocations and wipes, so tests can check that evicted plaintext is zeroed.
+import type { SecureBuffer } from '../../../src/native/types.js';
+
+export class FakeSecureBuffer implements SecureBuffer {
+  private bytes: Uint8Array | undefined;
+  /** The backing memory, kept after wipe() so tests can check it was zeroed. */
+  readonly memory: Uint8Array;
+
+  constructor(size: number, private readonly registry: FakeSecureMemory) {
+    this.memory = new Uint8Array(size);
+    this.bytes = this.memory;
+    registry.allocated.push(this);
+  }
+
+  get length(): number {
+    return this.memory.length;
+  }
+
+  get alive(): boolean {
+    return this.bytes !== undefined;
+  }
+
+  write(src: Uint8Array, offset = 0): void {
+    if (!this.bytes) throw new Error('write after wipe');
+    this.bytes.set(src, offset);
+  }
+
+  clone(): SecureBuffer {
+    if (!this.bytes) throw new Error('clone after wipe');
+    const c = new FakeSecureBuffer(this.length, this.registry);
+    c.write(this.bytes);
+    return c;
+  }
+
+  read(offset = 0, length = this.length - offset): Buffer {
+    if (!this.bytes) throw new Error('read after wipe');
+    return Buffer.from(this.bytes.subarray(offset, offset + length));
+  }
+
+  wipe(): void {
+    if (!this.bytes) return;
+    this.bytes.fill(0);
+    this.bytes = undefined;
+    this.registry.wipes++;
+  }
+}
+
+export class FakeSecureMemory {
+  readonly allocated: FakeSecureBuffer[] = [];
+  wipes = 0;
+
+  /** secureBufferFrom semantics: copy, then zero the source. */
+  readonly from = (src: Uint8Array): SecureBuffer => {
+    const b = new FakeSecureBuffer(src.length, this);
+    b.write(src);
+    src.fill(0);
+    return b;
+  };
+
+  live(): number {
+    return this.allocated.filter((b) => b.alive).length;
+  }
+}
+
+/** Resolves when cond() holds, polling each macrotask; rejects after the deadline. */
+export async function until(cond: () => boolean, deadlineMs = 5000, what = 'condition'): Promise<void> {
+  const end = Date.now() + deadlineMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
