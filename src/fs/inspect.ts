@@ -1,0 +1,77 @@
+// The per-caller inspection files under /run/pal/.pal/. JSON metadata only: never plaintext,
+// never anything about other callers.
+
+import type { Caller } from './caller.js';
+import type { PalFileName } from './inodes.js';
+
+export interface VisibleSecret {
+  readonly name: string;
+  readonly labels: readonly string[];
+  readonly mode: number;
+  readonly size: number;
+  readonly version: string;
+  readonly mtimeMs: number;
+}
+
+export interface InspectionInput {
+  readonly caller: Caller;
+  readonly visible: readonly VisibleSecret[];
+  readonly version: string;
+  readonly daemonStatus: Record<string, unknown>;
+}
+
+export function modeString(mode: number): string {
+  return '0' + (mode & 0o777).toString(8).padStart(3, '0');
+}
+
+export function whoami(caller: Caller): Record<string, unknown> {
+  const { identity, trust } = caller;
+  return {
+    kind: identity.kind,
+    pid: caller.ctx.pid,
+    uid: caller.ctx.uid,
+    gid: caller.ctx.gid,
+    ...(identity.kind === 'container'
+      ? {
+          container: {
+            id: identity.containerId ?? null,
+            name: identity.name ?? null,
+            image: identity.imageRef ?? null,
+            imageId: identity.imageId ?? null,
+          },
+        }
+      : {}),
+    labels: trust?.labels ?? [],
+    trust: trust ? { state: trust.state, provider: trust.provider, reason: trust.reason } : null,
+    ...(identity.reason ? { reason: identity.reason } : {}),
+    ...(caller.failure ? { failure: caller.failure } : {}),
+  };
+}
+
+export function renderPalFile(file: PalFileName, input: InspectionInput): string {
+  switch (file) {
+    case 'whoami.json':
+      return JSON.stringify(whoami(input.caller), null, 2) + '\n';
+    case 'secrets.json':
+      return (
+        JSON.stringify(
+          {
+            secrets: input.visible.map((s) => ({
+              name: s.name,
+              labels: s.labels,
+              mode: modeString(s.mode),
+              size: s.size,
+              version: s.version,
+              mtime: new Date(s.mtimeMs).toISOString(),
+            })),
+          },
+          null,
+          2,
+        ) + '\n'
+      );
+    case 'version':
+      return `pal ${input.version}\n`;
+    case 'status':
+      return JSON.stringify(input.daemonStatus, null, 2) + '\n';
+  }
+}

@@ -1,0 +1,342 @@
+// The per-caller filesystem (SPEC §4). Every request is answered for the caller the kernel names:
+// a secret exists for a caller only if policy lets that caller open it; nothing is cached in the
+// kernel (timeouts 0) so one caller's view can never be served to another.
+
+import type { CallerContext, DirEntry, EntryReply, AttrReply, FileAttr, FuseHandlers, OpenReply, StatfsReply, SecureBuffer } from '../native/types.js';
+import { authorize, effectiveLabels } from '../policy/index.js';
+import type { AuditRecord, FsDeps, ManifestView, SecretEntry } from './deps.js';
+import { evaluateCaller, type Caller } from './caller.js';
+import { FsError, ENOENT, EACCES, EIO, EROFS, ENOTDIR, EISDIR, EBADF } from './errors.js';
+import { ROOT_INO, PAL_DIR_INO, PAL_DIR_NAME, PAL_FILES, SecretInodes, palFileIno, palFileName, isPalFileName, type PalFileName } from './inodes.js';
+import { dirAttr, fileAttr, ENTRY_TIMEOUT_S, ATTR_TIMEOUT_S } from './attrs.js';
+import { renderPalFile, type VisibleSecret } from './inspect.js';
+
+const PAL_FILE_MODE = 0o444;
+// Linux open(2) flag bits (node's fs.constants lacks O_ACCMODE).
+const O_ACCMODE = 0o3;
+const O_RDONLY = 0;
+const O_TRUNC = 0o1000;
+
+/** What pald learnt about a secret by decrypting it: metadata only, kept per ciphertext version. */
+interface SealedFacts {
+  readonly version: string;
+  readonly size: number;
+  readonly sealedLabels: readonly string[];
+}
+
+export interface KernelNotifier {
+  invalidateEntry(parent: number, name: string): void;
+  invalidateInode(ino: number): void;
+}
+
+export interface PalFilesystem {
+  readonly handlers: FuseHandlers;
+  /** Once mounted: where to send cache invalidations. */
+  attachKernel(notifier: KernelNotifier | undefined): void;
+  /** Call on every manifest change: drops kernel caches and learnt facts of changed secrets. */
+  manifestChanged(next: ManifestView, previous: ManifestView): void;
+  openHandles(): number;
+}
+
+function elapsedUs(startNs: bigint): number {
+  return Number((process.hrtime.bigint() - startNs) / 1000n);
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function sameEntry(a: SecretEntry, b: SecretEntry): boolean {
+  return (
+    a.version === b.version &&
+    a.mode === b.mode &&
+    a.mtimeMs === b.mtimeMs &&
+    a.backend === b.backend &&
+    a.ciphertextPath === b.ciphertextPath &&
+    a.size === b.size &&
+    a.labels.length === b.labels.length &&
+    a.labels.every((l, i) => l === b.labels[i])
+  );
+}
+
+export function createPalFilesystem(deps: FsDeps): PalFilesystem {
+  const inodes = new SecretInodes();
+  const sealed = new Map<string, SealedFacts>();
+  const handles = new Map<number, { ino: number; name: string }>();
+  const startedAt = (deps.now ?? Date.now)();
+  let nextFh = 1;
+  let kernel: KernelNotifier | undefined;
+
+  const evaluate = (ctx: CallerContext): Promise<Caller> => evaluateCaller(ctx, deps.identity, deps.trust);
+
+  function factsFor(entry: SecretEntry): SealedFacts | undefined {
+    const facts = sealed.get(entry.name);
+    return facts && facts.version === entry.version ? facts : undefined;
+  }
+
+  /** Before decryption: the manifest's labels, plus the sealed ones once a decrypt has shown them. */
+  function decide(caller: Caller, entry: SecretEntry): { allow: boolean; reason: string } {
+    if (caller.failure) return { allow: false, reason: caller.failure };
+    const facts = factsFor(entry);
+    const requiredLabels = facts ? effectiveLabels(entry.labels, facts.sealedLabels) : entry.labels;
+    return authorize({
+      identity: caller.identity,
+      ...(caller.trust ? { trust: caller.trust } : {}),
+      requiredLabels,
+      hostAllowUids: deps.hostAllowUids(),
+    });
+  }
+
+  function audit(caller: Caller, op: string, secret: string | undefined, decision: AuditRecord['decision'], reason: string, startNs: bigint): void {
+    const { identity } = caller;
+    deps.audit.record({
+      time: new Date().toISOString(),
+      pid: caller.ctx.pid,
+      uid: caller.ctx.uid,
+      gid: caller.ctx.gid,
+      ...(identity.containerId ? { container: identity.name ? `${identity.name} (${identity.containerId.slice(0, 12)})` : identity.containerId } : {}),
+      ...(identity.imageRef || identity.imageId ? { image: identity.imageRef ?? identity.imageId } : {}),
+      ...(caller.trust ? { labels: caller.trust.labels } : {}),
+      ...(secret !== undefined ? { secret } : {}),
+      op,
+      decision,
+      reason,
+      latency_us: elapsedUs(startNs),
+    });
+  }
+
+  function secretSize(entry: SecretEntry): number {
+    return factsFor(entry)?.size ?? entry.size ?? 0;
+  }
+
+  function secretAttr(caller: Caller, entry: SecretEntry): FileAttr {
+    return fileAttr(inodes.inoFor(entry.name), entry.mode, caller.ctx.uid, caller.ctx.gid, secretSize(entry), entry.mtimeMs);
+  }
+
+  function visibleSecrets(caller: Caller): SecretEntry[] {
+    if (caller.failure) return [];
+    return [...deps.manifest.current().entries.values()].filter((e) => decide(caller, e).allow);
+  }
+
+  function renderFor(caller: Caller, file: PalFileName): Buffer {
+    const visible: VisibleSecret[] = visibleSecrets(caller).map((e) => ({
+      name: e.name,
+      labels: e.labels,
+      mode: e.mode,
+      size: secretSize(e),
+      version: e.version,
+      mtimeMs: e.mtimeMs,
+    }));
+    return Buffer.from(renderPalFile(file, { caller, visible, version: deps.version, daemonStatus: deps.daemonStatus() }), 'utf8');
+  }
+
+  function palFileAttr(caller: Caller, file: PalFileName): FileAttr {
+    const size = renderFor(caller, file).length;
+    return fileAttr(palFileIno(file), PAL_FILE_MODE, caller.ctx.uid, caller.ctx.gid, size, Date.now());
+  }
+
+  function rootAttr(ctx: CallerContext): FileAttr {
+    return dirAttr(ROOT_INO, ctx.uid, ctx.gid, startedAt, 3);
+  }
+
+  function palDirAttr(ctx: CallerContext): FileAttr {
+    return dirAttr(PAL_DIR_INO, ctx.uid, ctx.gid, startedAt);
+  }
+
+  /** A secret as the caller may see it, or the errno it gets instead. */
+  async function secretFor(ctx: CallerContext, name: string, op: string): Promise<{ caller: Caller; entry: SecretEntry }> {
+    const startNs = process.hrtime.bigint();
+    const caller = await evaluate(ctx);
+    const entry = deps.manifest.current().entries.get(name);
+    if (caller.failure) {
+      // Fail closed, and the same answer whether or not the name exists.
+      if (entry) audit(caller, op, name, 'deny', caller.failure, startNs);
+      throw new FsError(EACCES, caller.failure);
+    }
+    if (!entry) throw new FsError(ENOENT, `no secret ${name}`);
+    const decision = decide(caller, entry);
+    if (!decision.allow) {
+      audit(caller, op, name, 'deny', decision.reason, startNs);
+      throw new FsError(ENOENT, decision.reason);
+    }
+    return { caller, entry };
+  }
+
+  async function openSecret(ctx: CallerContext, name: string): Promise<OpenReply> {
+    const startNs = process.hrtime.bigint();
+    const caller = await evaluate(ctx);
+    const entry = deps.manifest.current().entries.get(name);
+    if (caller.failure) {
+      audit(caller, 'open', name, 'deny', caller.failure, startNs);
+      throw new FsError(EACCES, caller.failure);
+    }
+    if (!entry) throw new FsError(ENOENT, `no secret ${name}`);
+    // Authorise with the manifest's labels before anything is decrypted.
+    const first = decide(caller, entry);
+    if (!first.allow) {
+      audit(caller, 'open', name, 'deny', first.reason, startNs);
+      throw new FsError(EACCES, first.reason);
+    }
+    let opened;
+    try {
+      opened = await deps.secrets.get(entry);
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      const reason = `decrypt ${name}: ${messageOf(err)}`;
+      if (code === 'denied-by-backend' || code === 'name-mismatch') {
+        audit(caller, 'open', name, 'deny', reason, startNs);
+        throw new FsError(EACCES, reason);
+      }
+      audit(caller, 'open', name, 'error', reason, startNs);
+      throw new FsError(EIO, reason);
+    }
+    // The sealed payload names itself and carries its own labels: a ciphertext copied under
+    // another name, or relabelled in the manifest, grants nothing its sealing did not.
+    if (opened.sealedName !== entry.name) {
+      const reason = `sealed name "${opened.sealedName}" does not match manifest name "${entry.name}"`;
+      audit(caller, 'open', name, 'deny', reason, startNs);
+      throw new FsError(EACCES, reason);
+    }
+    sealed.set(name, { version: entry.version, size: opened.plaintext.length, sealedLabels: [...opened.sealedLabels] });
+    const second = authorize({
+      identity: caller.identity,
+      ...(caller.trust ? { trust: caller.trust } : {}),
+      requiredLabels: effectiveLabels(entry.labels, opened.sealedLabels),
+      hostAllowUids: deps.hostAllowUids(),
+    });
+    if (!second.allow) {
+      const reason = `sealed labels: ${second.reason}`;
+      audit(caller, 'open', name, 'deny', reason, startNs);
+      throw new FsError(EACCES, reason);
+    }
+    let content: SecureBuffer;
+    try {
+      content = opened.plaintext.clone();
+    } catch (err) {
+      const reason = `copy ${name}: ${messageOf(err)}`;
+      audit(caller, 'open', name, 'error', reason, startNs);
+      throw new FsError(EIO, reason);
+    }
+    const fh = nextFh++;
+    handles.set(fh, { ino: inodes.inoFor(name), name });
+    audit(caller, 'open', name, 'allow', second.reason, startNs);
+    return { fh, directIo: true, keepCache: false, content };
+  }
+
+  async function openPalFile(ctx: CallerContext, file: PalFileName): Promise<OpenReply> {
+    const caller = await evaluate(ctx);
+    const content = deps.allocSecure(renderFor(caller, file));
+    const fh = nextFh++;
+    handles.set(fh, { ino: palFileIno(file), name: `${PAL_DIR_NAME}/${file}` });
+    return { fh, directIo: true, keepCache: false, content };
+  }
+
+  const handlers: FuseHandlers = {
+    async lookup(ctx, parent, name): Promise<EntryReply> {
+      const reply = (attr: FileAttr): EntryReply => ({ attr, entryTimeout: ENTRY_TIMEOUT_S, attrTimeout: ATTR_TIMEOUT_S });
+      if (parent === ROOT_INO) {
+        if (name === PAL_DIR_NAME) return reply(palDirAttr(ctx));
+        const { caller, entry } = await secretFor(ctx, name, 'lookup');
+        return reply(secretAttr(caller, entry));
+      }
+      if (parent === PAL_DIR_INO) {
+        if (!isPalFileName(name)) throw new FsError(ENOENT, `no ${PAL_DIR_NAME}/${name}`);
+        return reply(palFileAttr(await evaluate(ctx), name));
+      }
+      throw new FsError(inodes.nameOf(parent) !== undefined || palFileName(parent) ? ENOTDIR : ENOENT, 'not a directory');
+    },
+
+    async getattr(ctx, ino): Promise<AttrReply> {
+      const reply = (attr: FileAttr): AttrReply => ({ attr, attrTimeout: ATTR_TIMEOUT_S });
+      if (ino === ROOT_INO) return reply(rootAttr(ctx));
+      if (ino === PAL_DIR_INO) return reply(palDirAttr(ctx));
+      const file = palFileName(ino);
+      if (file) return reply(palFileAttr(await evaluate(ctx), file));
+      const name = inodes.nameOf(ino);
+      if (name === undefined) throw new FsError(ENOENT, `no inode ${ino}`);
+      const { caller, entry } = await secretFor(ctx, name, 'getattr');
+      return reply(secretAttr(caller, entry));
+    },
+
+    async readdir(ctx, ino): Promise<DirEntry[]> {
+      if (ino === ROOT_INO) {
+        const caller = await evaluate(ctx);
+        const root = rootAttr(ctx);
+        return [
+          { name: '.', attr: root },
+          { name: '..', attr: root },
+          { name: PAL_DIR_NAME, attr: palDirAttr(ctx) },
+          ...visibleSecrets(caller).map((e) => ({ name: e.name, attr: secretAttr(caller, e) })),
+        ];
+      }
+      if (ino === PAL_DIR_INO) {
+        const caller = await evaluate(ctx);
+        return [
+          { name: '.', attr: palDirAttr(ctx) },
+          { name: '..', attr: rootAttr(ctx) },
+          ...PAL_FILES.map((f) => ({ name: f, attr: palFileAttr(caller, f) })),
+        ];
+      }
+      throw new FsError(ENOTDIR, 'not a directory');
+    },
+
+    async open(ctx, ino, flags): Promise<OpenReply> {
+      if ((flags & O_ACCMODE) !== O_RDONLY || (flags & O_TRUNC) !== 0) {
+        throw new FsError(EROFS, 'read-only filesystem');
+      }
+      if (ino === ROOT_INO || ino === PAL_DIR_INO) throw new FsError(EISDIR, 'is a directory');
+      const file = palFileName(ino);
+      if (file) return openPalFile(ctx, file);
+      const name = inodes.nameOf(ino);
+      if (name === undefined) throw new FsError(ENOENT, `no inode ${ino}`);
+      return openSecret(ctx, name);
+    },
+
+    read(): Buffer {
+      // Every handle is opened with `content`, so the addon serves reads itself.
+      throw new FsError(EBADF, 'read without a content handle');
+    },
+
+    release(_ctx, _ino, fh): void {
+      handles.delete(fh);
+    },
+
+    statfs(): StatfsReply {
+      return { blocks: 0, files: deps.manifest.current().entries.size + 2 + PAL_FILES.length, nameMax: 255 };
+    },
+  };
+
+  function notify(name: string): void {
+    if (!kernel) return;
+    try {
+      kernel.invalidateEntry(ROOT_INO, name);
+    } catch {
+      // Nothing cached for that name: fine.
+    }
+    const ino = inodes.peek(name);
+    if (ino === undefined) return;
+    try {
+      kernel.invalidateInode(ino);
+    } catch {
+      // Inode unknown to the kernel: fine.
+    }
+  }
+
+  return {
+    handlers,
+    attachKernel(notifier) {
+      kernel = notifier;
+    },
+    manifestChanged(next, previous) {
+      const names = new Set([...previous.entries.keys(), ...next.entries.keys()]);
+      for (const name of names) {
+        const before = previous.entries.get(name);
+        const after = next.entries.get(name);
+        if (before && after && sameEntry(before, after)) continue;
+        if (!after || sealed.get(name)?.version !== after.version) sealed.delete(name);
+        notify(name);
+      }
+    },
+    openHandles: () => handles.size,
+  };
+}

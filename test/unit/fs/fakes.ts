@@ -1,0 +1,106 @@
+// Fakes of pal's own interfaces for the filesystem view's unit tests.
+
+import type { SecureBuffer, CallerContext } from '../../../src/native/types.js';
+import type { Identity } from '../../../src/identity/types.js';
+import type { ImageSubject, TrustDecision } from '../../../src/trust/types.js';
+import type { AuditRecord, FsDeps, ManifestView, SecretEntry, OpenedSecretView } from '../../../src/fs/deps.js';
+
+export class FakeSecureBuffer implements SecureBuffer {
+  private bytes: Buffer;
+  alive = true;
+  constructor(bytes: Uint8Array) {
+    this.bytes = Buffer.from(bytes);
+  }
+  get length(): number {
+    return this.bytes.length;
+  }
+  write(src: Uint8Array, offset = 0): void {
+    Buffer.from(src).copy(this.bytes, offset);
+  }
+  clone(): SecureBuffer {
+    if (!this.alive) throw new Error('wiped');
+    return new FakeSecureBuffer(this.bytes);
+  }
+  read(offset = 0, length = this.bytes.length - offset): Buffer {
+    return Buffer.from(this.bytes.subarray(offset, offset + length));
+  }
+  wipe(): void {
+    this.bytes.fill(0);
+    this.alive = false;
+  }
+}
+
+export function entry(name: string, labels: string[], extra: Partial<SecretEntry> = {}): SecretEntry {
+  return { name, labels, mode: 0o400, backend: 'openpgp', ciphertextPath: `/etc/pal/${name}.pgp`, version: `v1-${name}`, mtimeMs: 1_700_000_000_000, ...extra };
+}
+
+export function manifestOf(entries: SecretEntry[], generation = 1): ManifestView {
+  return { entries: new Map(entries.map((e) => [e.name, e])), problems: [], generation };
+}
+
+export const IMAGE_DEMO = 'sha256:' + 'a'.repeat(64);
+export const IMAGE_PLAIN = 'sha256:' + 'b'.repeat(64);
+export const IMAGE_BROKEN = 'sha256:' + 'c'.repeat(64);
+
+export function container(pid: number, imageId: string, name: string): Identity {
+  return { kind: 'container', pid, tgid: pid, uid: 1000, gid: 1000, containerId: name.padEnd(64, '0'), name, imageId, imageRef: `${name}:latest`, repoDigests: [], repoTags: [`${name}:latest`], imageLabels: {} };
+}
+
+export interface Harness {
+  deps: FsDeps;
+  manifest: { view: ManifestView };
+  plaintexts: Map<string, { bytes: Buffer; sealedName?: string; sealedLabels?: string[]; error?: { code: string; message: string } }>;
+  decrypts: string[];
+  audit: AuditRecord[];
+  identities: Map<number, Identity>;
+  allowUids: number[];
+}
+
+export function harness(entries: SecretEntry[]): Harness {
+  const h: Harness = {
+    manifest: { view: manifestOf(entries) },
+    plaintexts: new Map(),
+    decrypts: [],
+    audit: [],
+    identities: new Map(),
+    allowUids: [],
+    deps: undefined as unknown as FsDeps,
+  };
+  const trustByImage: Record<string, TrustDecision> = {
+    [IMAGE_DEMO]: { labels: ['demo', 'extra'], state: 'unverified', provider: 'none', reason: 'image label pal.labels' },
+    [IMAGE_PLAIN]: { labels: [], state: 'unverified', provider: 'none', reason: 'no pal.labels' },
+    [IMAGE_BROKEN]: { labels: [], state: 'error', provider: 'notary', reason: 'notary unreachable' },
+  };
+  h.deps = {
+    identity: {
+      async resolve(caller) {
+        return h.identities.get(caller.pid) ?? { kind: 'unknown', pid: caller.pid, tgid: caller.pid, uid: caller.uid, gid: caller.gid, reason: 'no such process' };
+      },
+    },
+    trust: {
+      async verifiedLabels(image: ImageSubject) {
+        return trustByImage[image.imageId] ?? { labels: [], state: 'unsigned', provider: 'none', reason: 'unknown image' };
+      },
+    },
+    manifest: { current: () => h.manifest.view },
+    secrets: {
+      async get(e: SecretEntry): Promise<OpenedSecretView> {
+        h.decrypts.push(e.name);
+        const p = h.plaintexts.get(e.name);
+        if (!p) throw Object.assign(new Error('no ciphertext'), { code: 'unavailable' });
+        if (p.error) throw Object.assign(new Error(p.error.message), { code: p.error.code });
+        return { plaintext: new FakeSecureBuffer(p.bytes), sealedName: p.sealedName ?? e.name, sealedLabels: p.sealedLabels ?? e.labels };
+      },
+    },
+    audit: { record: (e) => h.audit.push(e) },
+    hostAllowUids: () => h.allowUids,
+    allocSecure: (bytes) => new FakeSecureBuffer(bytes),
+    daemonStatus: () => ({ pald: 'running' }),
+    version: '0.1.0-test',
+  };
+  return h;
+}
+
+export function ctx(pid: number, uid = 1000, gid = 1000): CallerContext {
+  return { pid, uid, gid };
+}
