@@ -16,7 +16,7 @@ export interface YamlSyntaxProblem {
 /** Parses text; syntax errors come back as problems (never thrown). */
 export function parseYaml(file: string, text: string): { source: YamlSource; errors: YamlSyntaxProblem[] } {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true });
   const errors = doc.errors.map((e) => {
     const line = e.linePos?.[0]?.line;
     // The first line of yaml's message is enough; the rest is a code frame.

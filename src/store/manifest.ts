@@ -60,13 +60,20 @@ export async function parseManifest(file: string, text: string): Promise<Manifes
     return { ok: false, problems: [{ file, message: `cannot resolve manifest directory: ${(err as Error).message}` }] };
   }
   for (const pair of (secrets as YAMLMap).items as Pair[]) {
-    const rawName = isScalar(pair.key) ? pair.key.value : undefined;
-    const name = typeof rawName === 'string' ? rawName : String(rawName);
+    // `123:` is a number to YAML but a fine file name: use the source text of plain scalars.
+    const rawName = isScalar(pair.key)
+      ? typeof pair.key.value === 'string'
+        ? pair.key.value
+        : typeof pair.key.value === 'number'
+          ? (pair.key.source ?? String(pair.key.value))
+          : undefined
+      : undefined;
+    const name = rawName ?? String(pair.key);
     try {
-      if (typeof rawName !== 'string') throw new EntryProblem(`secret names must be strings`, lineOf(source, pair.key));
+      if (rawName === undefined) throw new EntryProblem(`secret names must be strings`, lineOf(source, pair.key));
       const nameProblem = secretNameProblem(name);
       if (nameProblem) throw new EntryProblem(nameProblem, lineOf(source, pair.key));
-      const entry = await readEntry(source, name, pair.value, manifestDir, realDir);
+      const entry = await readEntry(source, name, pair.key, pair.value, manifestDir, realDir);
       entries.set(name, entry);
     } catch (err) {
       if (!(err instanceof EntryProblem)) throw err;
@@ -81,9 +88,10 @@ function lineField(src: YamlSource, node: unknown): { line?: number } {
   return line === undefined ? {} : { line };
 }
 
-async function readEntry(src: YamlSource, name: string, node: unknown, dir: string, realDir: string): Promise<ManifestEntry> {
+async function readEntry(src: YamlSource, name: string, keyNode: unknown, node: unknown, dir: string, realDir: string): Promise<ManifestEntry> {
+  // Problems with the entry as a whole point at its name; others at the offending value.
   const bad = (n: unknown, message: string): never => {
-    throw new EntryProblem(message, lineOf(src, n) ?? lineOf(src, node));
+    throw new EntryProblem(message, lineOf(src, n) ?? lineOf(src, keyNode));
   };
   if (!isMap(node)) bad(node, `expected a mapping with file/ro, labels, mode, got ${describe(node)}`);
   let file: { node: unknown; value: string; backend: BackendName } | undefined;
@@ -131,8 +139,8 @@ async function readEntry(src: YamlSource, name: string, node: unknown, dir: stri
         bad(pair.key, `unknown key "${String(key)}" (expected file or ro, labels, mode, size)`);
     }
   }
-  if (!file) bad(node, `missing "file" (OpenPGP ciphertext) or "ro" (Red October ciphertext)`);
-  if (!labels || labels.length === 0) bad(node, `"labels" must list at least one label (a secret without labels would be open to every container)`);
+  if (!file) bad(keyNode, `missing "file" (OpenPGP ciphertext) or "ro" (Red October ciphertext)`);
+  if (!labels || labels.length === 0) bad(keyNode, `"labels" must list at least one label (a secret without labels would be open to every container)`);
   const f = file!;
   const ciphertextPath = path.resolve(dir, f.value);
   const rel = path.relative(dir, ciphertextPath);

@@ -1,0 +1,118 @@
+import test from 'ava';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { ConfigError, defaultConfig, loadConfig, parseConfig } from '../../../src/config/index.js';
+
+let dir: string;
+test.before(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'pal-config-'));
+});
+test.after.always(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function file(name: string, text: string): Promise<string> {
+  const p = path.join(dir, name);
+  await writeFile(p, text);
+  return p;
+}
+
+test('SPEC §3 defaults', (t) => {
+  const d = defaultConfig();
+  t.is(d.mountpoint, '/run/pal');
+  t.is(d.manifest, '/etc/pal/secrets.yaml');
+  t.is(d.keys, '/etc/pal/keys');
+  t.is(d.docker.host, 'unix:///var/run/docker.sock');
+  t.is(d.trust.mode, 'notary');
+  t.is(d.trust.notary?.server, 'https://notary:4443');
+  t.is(d.admin.socket, '/run/pald/admin.sock');
+  t.is(d.audit.path, '/var/log/pal/audit.log');
+  t.deepEqual(d.host.allowUids, []);
+});
+
+test('empty file and missing default path give defaults; DOCKER_HOST honoured', async (t) => {
+  const p = await file('empty.yaml', '# nothing here\n');
+  t.deepEqual(await loadConfig(p, {}), defaultConfig());
+  const env = { DOCKER_HOST: 'unix:///tmp/d.sock' };
+  t.is((await loadConfig(p, env)).docker.host, 'unix:///tmp/d.sock');
+  const withHost = await file('host.yaml', 'docker:\n  host: unix:///x.sock\n');
+  t.is((await loadConfig(withHost, env)).docker.host, 'unix:///x.sock', 'docker.host wins over DOCKER_HOST');
+});
+
+test('missing explicit file → ConfigError', async (t) => {
+  const err = await t.throwsAsync(loadConfig(path.join(dir, 'nope.yaml'), {}), { instanceOf: ConfigError });
+  t.regex(err!.message, /nope\.yaml/);
+});
+
+test('a full config is read into the typed shape; relative paths resolve next to the file', async (t) => {
+  const p = await file(
+    'full.yaml',
+    `mountpoint: /run/pal2
+manifest: secrets.yaml
+keys: /etc/pal/k
+key_passphrase_file: pass
+trust:
+  mode: none
+  notary:
+    server: https://127.0.0.1:4443
+    ca: ca.pem
+    timeout_ms: 2000
+    collections:
+      - gun: registry.example.com/billing/*
+        root_keys: [abc123]
+        grants: [billing, production-team-secret]
+redoctober:
+  server: https://127.0.0.1:8080
+  user: h
+admin:
+  socket: /tmp/admin.sock
+audit:
+  path: "-"
+host:
+  allow_uids: [0, 1000]
+cache:
+  plaintext_ttl_ms: 1000
+  plaintext_max_bytes: 4096
+`,
+  );
+  const c = await loadConfig(p, {});
+  t.is(c.mountpoint, '/run/pal2');
+  t.is(c.manifest, path.join(dir, 'secrets.yaml'));
+  t.is(c.keyPassphraseFile, path.join(dir, 'pass'));
+  t.is(c.trust.mode, 'none');
+  t.deepEqual(c.trust.notary, {
+    server: 'https://127.0.0.1:4443',
+    ca: path.join(dir, 'ca.pem'),
+    timeoutMs: 2000,
+    collections: [{ gun: 'registry.example.com/billing/*', rootKeys: ['abc123'], grants: ['billing', 'production-team-secret'] }],
+  });
+  t.is(c.redoctober?.server, 'https://127.0.0.1:8080');
+  t.is(c.redoctober?.user, 'h');
+  t.is(c.audit.path, '-');
+  t.deepEqual(c.host.allowUids, [0, 1000]);
+  t.deepEqual(c.cache, { plaintextTtlMs: 1000, plaintextMaxBytes: 4096 });
+});
+
+const bad: Array<[string, string, number, RegExp]> = [
+  ['unknown top-level key', 'mountpoint: /run/pal\nmountpont: /x\n', 2, /mountpont: unknown key/],
+  ['unknown nested key', 'trust:\n  mode: none\n  nottary: {}\n', 3, /trust\.nottary: unknown key/],
+  ['wrong type', 'host:\n  allow_uids: "0"\n', 2, /host\.allow_uids: expected a list/],
+  ['bad list item', 'host:\n  allow_uids:\n    - 0\n    - root\n', 4, /host\.allow_uids\[1\]: expected an integer/],
+  ['bad enum', 'trust:\n  mode: sometimes\n', 2, /trust\.mode: must be "notary" or "none"/],
+  ['section not a mapping', 'docker: yes\n', 1, /docker: expected a mapping/],
+  ['collection without root keys', 'trust:\n  notary:\n    collections:\n      - gun: a/b\n        grants: [x]\n', 4, /root_keys: at least one/],
+  ['syntax error', 'trust:\n  mode: none\n bad indent: [\n', 3, /YAML syntax error/],
+  ['duplicate key', 'mountpoint: /a\nmountpoint: /b\n', 2, /YAML syntax error/],
+  ['bad url', 'trust:\n  notary:\n    server: not a url\n', 3, /not a URL/],
+];
+
+for (const [what, text, line, re] of bad) {
+  test(`error names file, line and key: ${what}`, (t) => {
+    const p = path.join(dir, 'bad.yaml');
+    const err = t.throws(() => parseConfig(p, text, {}), { instanceOf: ConfigError });
+    t.regex(err!.message, re);
+    t.true(err!.message.startsWith(`${p}:${line}:`), err!.message);
+    t.is(err!.line, line);
+  });
+}
