@@ -48,6 +48,8 @@ export interface RuntimeStatus {
   readonly reason?: string;
   /** Containers currently cached. */
   readonly cached: number;
+  /** Standing problems found at startup, e.g. pald outside the host pid namespace. */
+  readonly warnings?: readonly string[];
 }
 
 export interface IdentityResolver {
@@ -62,3 +64,18 @@ export interface IdentityResolver {
   onInvalidate(listener: (containerId: string) => void): void;
   close(): Promise<void>;
 }
+
+/** Which runtime's cgroup naming a container id was found in (a hint for logs and `pal explain`). */
+export type ContainerRuntimeHint = 'docker' | 'containerd' | 'cri-o' | 'podman' | 'kubernetes' | 'unknown';
+
+/** What /proc/<pid>/cgroup alone says about a process. */
+export type CgroupVerdict =
+  | {
+      readonly kind: 'container';
+      readonly containerId: string;
+      readonly runtime: ContainerRuntimeHint;
+      /** Each distinct cgroup path cut just after the segment that named the id (for consistency checks). */
+      readonly paths: readonly string[];
+    }
+  | { readonly kind: 'host' }
+  | { readonly kind: 'unknown'; readonly reason: string };

@@ -1,0 +1,242 @@
+// The Docker Engine API through dockerode: inspects, and an event subscription that
+// reconnects with capped backoff when dockerd goes away.
+
+import Docker from 'dockerode';
+import type { IncomingMessage } from 'node:http';
+import {
+  RuntimeError,
+  type ContainerRuntime,
+  type RuntimeContainer,
+  type RuntimeEvent,
+  type RuntimeImage,
+  type RuntimeWatchHandlers,
+} from './runtime.js';
+
+export interface DockerRuntimeOptions {
+  /** unix:///path/docker.sock, tcp://host:port, http://host:port or https://host:port */
+  readonly dockerHost: string;
+  /** Per-request timeout for inspects (the event stream has none). */
+  readonly requestTimeoutMs?: number;
+  readonly log?: (msg: string) => void;
+}
+
+const NAME_OR_ID = /^\/?[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$/;
+const IMAGE_ID = /^sha256:[0-9a-f]{64}$/;
+const CONTAINER_ID = /^[0-9a-f]{64}$/;
+const BACKOFF_FIRST_MS = 100;
+const BACKOFF_MAX_MS = 5_000;
+
+/** dockerode's modem options for one endpoint string. */
+export function dockerConnection(dockerHost: string): Docker.DockerOptions {
+  // docker-modem merges DOCKER_HOST & co. from the environment *under* what we pass: every
+  // field is set explicitly so that only the configured endpoint is used.
+  const none = { socketPath: undefined, host: undefined, port: undefined, protocol: undefined } as const;
+  if (dockerHost.startsWith('unix://')) {
+    const socketPath = dockerHost.slice('unix://'.length);
+    if (!socketPath.startsWith('/')) throw new Error(`docker host ${dockerHost}: unix socket path must be absolute`);
+    return { ...none, socketPath, timeout: undefined } as Docker.DockerOptions;
+  }
+  let url: URL;
+  try {
+    url = new URL(dockerHost);
+  } catch {
+    throw new Error(`docker host ${JSON.stringify(dockerHost)} is not unix:///path or tcp://host:port`);
+  }
+  const protocol = url.protocol === 'https:' ? 'https' : url.protocol === 'tcp:' || url.protocol === 'http:' ? 'http' : undefined;
+  if (protocol === undefined || url.hostname === '' || url.port === '') {
+    throw new Error(`docker host ${JSON.stringify(dockerHost)} is not unix:///path or tcp://host:port`);
+  }
+  return { ...none, host: url.hostname, port: Number(url.port), protocol } as Docker.DockerOptions;
+}
+
+export function createDockerRuntime(options: DockerRuntimeOptions): ContainerRuntime {
+  const endpoint = options.dockerHost;
+  const connection = dockerConnection(endpoint);
+  const requests = new Docker({ ...connection, timeout: options.requestTimeoutMs ?? 5_000 });
+  // The event stream is long-lived and mostly idle: no request timeout on it.
+  const events = new Docker(connection);
+  const log = options.log ?? (() => {});
+
+  function translate(err: unknown, what: string): RuntimeError {
+    if (err instanceof RuntimeError) return err;
+    const e = err as { statusCode?: number; code?: string; message?: string; json?: { message?: string } };
+    if (e?.statusCode === 404) return new RuntimeError('not-found', `${what} not found in docker at ${endpoint}`);
+    if (typeof e?.statusCode === 'number') {
+      return new RuntimeError('error', `docker at ${endpoint} answered ${e.statusCode} for ${what}: ${e.json?.message ?? e.message ?? ''}`);
+    }
+    return new RuntimeError('unreachable', `docker unreachable at ${endpoint}: ${e?.message ?? String(err)}`);
+  }
+
+  return {
+    endpoint,
+
+    async inspectContainer(idOrName: string): Promise<RuntimeContainer> {
+      if (!NAME_OR_ID.test(idOrName)) throw new RuntimeError('invalid', `not a container id or name: ${JSON.stringify(idOrName.slice(0, 100))}`);
+      const ref = idOrName.replace(/^\//, '');
+      let raw: unknown;
+      try {
+        raw = await requests.getContainer(ref).inspect();
+      } catch (err) {
+        throw translate(err, `container ${ref}`);
+      }
+      return containerFromInspect(raw, endpoint);
+    },
+
+    async inspectImage(id: string): Promise<RuntimeImage> {
+      if (!IMAGE_ID.test(id)) throw new RuntimeError('invalid', `not an image id: ${JSON.stringify(id.slice(0, 100))}`);
+      let raw: unknown;
+      try {
+        raw = await requests.getImage(id).inspect();
+      } catch (err) {
+        throw translate(err, `image ${id}`);
+      }
+      return imageFromInspect(raw, id, endpoint);
+    },
+
+    watch(handlers: RuntimeWatchHandlers): () => void {
+      let stopped = false;
+      let backoff = BACKOFF_FIRST_MS;
+      let timer: NodeJS.Timeout | undefined;
+      let abort: AbortController | undefined;
+      let connected = false;
+
+      const disconnected = (reason: string): void => {
+        if (stopped) return;
+        if (connected) {
+          connected = false;
+          log(`docker events: disconnected from ${endpoint}: ${reason}`);
+        }
+        handlers.onDisconnected(reason);
+        timer = setTimeout(connect, backoff);
+        timer.unref();
+        backoff = Math.min(backoff * 2, BACKOFF_MAX_MS);
+      };
+
+      const connect = (): void => {
+        if (stopped) return;
+        abort = new AbortController();
+        const signal = abort.signal;
+        events
+          .getEvents({
+            filters: { type: ['container', 'image'], event: ['die', 'destroy', 'rename', 'delete', 'untag', 'tag'] },
+            abortSignal: signal,
+          })
+          .then((stream) => {
+            if (stopped) {
+              (stream as IncomingMessage).destroy();
+              return;
+            }
+            connected = true;
+            backoff = BACKOFF_FIRST_MS;
+            log(`docker events: connected to ${endpoint}`);
+            handlers.onConnected();
+            let pending = '';
+            let ended = false;
+            const end = (reason: string): void => {
+              if (ended) return;
+              ended = true;
+              disconnected(reason);
+            };
+            stream.on('data', (chunk: Buffer) => {
+              pending += chunk.toString('utf8');
+              // A runaway line without newline would grow forever: drop it.
+              if (pending.length > 1024 * 1024) pending = '';
+              let newline: number;
+              while ((newline = pending.indexOf('\n')) >= 0) {
+                const line = pending.slice(0, newline);
+                pending = pending.slice(newline + 1);
+                const event = parseEvent(line);
+                if (event !== undefined) handlers.onEvent(event);
+              }
+            });
+            stream.on('error', (err: Error) => end(err.message));
+            stream.on('end', () => end('event stream ended'));
+            stream.on('close', () => end('event stream closed'));
+          })
+          .catch((err: unknown) => disconnected(translate(err, 'events').message));
+      };
+
+      connect();
+      return () => {
+        stopped = true;
+        if (timer !== undefined) clearTimeout(timer);
+        abort?.abort();
+      };
+    },
+  };
+}
+
+/** One line of the /events stream; anything we don't need or can't read is ignored. */
+export function parseEvent(line: string): RuntimeEvent | undefined {
+  if (line.trim() === '') return undefined;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  if (!isObject(raw)) return undefined;
+  const type = raw['Type'];
+  const action = raw['Action'];
+  const actor = raw['Actor'];
+  const id = isObject(actor) && typeof actor['ID'] === 'string' ? actor['ID'] : undefined;
+  if (id === undefined) return undefined;
+  if (type === 'container' && (action === 'die' || action === 'destroy' || action === 'rename')) {
+    return CONTAINER_ID.test(id) ? { type, action, id } : undefined;
+  }
+  if (type === 'image' && (action === 'delete' || action === 'untag' || action === 'tag')) {
+    const imageId = id.startsWith('sha256:') ? id : `sha256:${id}`;
+    return IMAGE_ID.test(imageId) ? { type, action, id: imageId } : undefined;
+  }
+  return undefined;
+}
+
+function containerFromInspect(raw: unknown, endpoint: string): RuntimeContainer {
+  const bad = (what: string): RuntimeError => new RuntimeError('error', `docker at ${endpoint}: container inspect has ${what}`);
+  if (!isObject(raw)) throw bad('no body');
+  const id = raw['Id'];
+  if (typeof id !== 'string' || !CONTAINER_ID.test(id)) throw bad('no valid Id');
+  const imageId = raw['Image'];
+  if (typeof imageId !== 'string' || !IMAGE_ID.test(imageId)) throw bad(`no valid image id for ${id}`);
+  const state = isObject(raw['State']) ? raw['State'] : {};
+  const config = isObject(raw['Config']) ? raw['Config'] : {};
+  const pid = state['Pid'];
+  const name = typeof raw['Name'] === 'string' ? raw['Name'].replace(/^\//, '') : '';
+  return {
+    id,
+    name,
+    imageId,
+    imageRef: typeof config['Image'] === 'string' ? config['Image'] : '',
+    running: state['Running'] === true,
+    pid: typeof pid === 'number' && Number.isSafeInteger(pid) && pid > 0 ? pid : 0,
+    labels: stringRecord(config['Labels']),
+  };
+}
+
+function imageFromInspect(raw: unknown, id: string, endpoint: string): RuntimeImage {
+  if (!isObject(raw) || raw['Id'] !== id) {
+    throw new RuntimeError('error', `docker at ${endpoint}: image inspect of ${id} returned another id`);
+  }
+  const config = isObject(raw['Config']) ? raw['Config'] : {};
+  return {
+    id,
+    repoTags: stringArray(raw['RepoTags']),
+    repoDigests: stringArray(raw['RepoDigests']),
+    labels: stringRecord(config['Labels']),
+  };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function stringArray(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string' && v !== '<none>:<none>' && v !== '<none>@<none>') : [];
+}
+
+function stringRecord(value: unknown): Record<string, string> {
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
+  if (!isObject(value)) return out;
+  for (const [k, v] of Object.entries(value)) if (typeof v === 'string') out[k] = v;
+  return out;
+}

@@ -1,0 +1,38 @@
+// Caller identity: from a FUSE caller's pid to "container X running image Y", "host", or
+// "unknown — deny". The only door into src/identity.
+
+import { createDockerRuntime } from './docker-runtime.js';
+import { createResolver, type ResolverWithDiagnostics } from './resolver.js';
+
+export type * from './types.js';
+export { parseCgroupFile } from './cgroup.js';
+export { checkPidNamespace, type PidNamespaceCheck } from './procfs.js';
+export type { ResolverWithDiagnostics } from './resolver.js';
+
+export interface IdentityResolverOptions {
+  /** unix:///var/run/docker.sock, tcp://host:port, … (src/config resolves DOCKER_HOST). */
+  readonly dockerHost: string;
+  /** Where procfs is mounted; tests point it elsewhere. */
+  readonly procRoot?: string;
+  readonly log?: (msg: string) => void;
+  /** Timeout of one Docker inspect, ms (default 5000). */
+  readonly requestTimeoutMs?: number;
+}
+
+/**
+ * The resolver the daemon uses. Throws only for a malformed dockerHost. Identities returned by
+ * inspectContainer() have no caller: pid/tgid are the container's init (0 when not running) and
+ * uid/gid are the init's, or -1 when there is no process.
+ */
+export function createIdentityResolver(opts: IdentityResolverOptions): ResolverWithDiagnostics {
+  const runtime = createDockerRuntime({
+    dockerHost: opts.dockerHost,
+    ...(opts.requestTimeoutMs !== undefined ? { requestTimeoutMs: opts.requestTimeoutMs } : {}),
+    ...(opts.log !== undefined ? { log: opts.log } : {}),
+  });
+  return createResolver({
+    runtime,
+    ...(opts.procRoot !== undefined ? { procRoot: opts.procRoot } : {}),
+    ...(opts.log !== undefined ? { log: opts.log } : {}),
+  });
+}

@@ -1,0 +1,156 @@
+// Small, synchronous /proc readers. procfs reads never wait on a disk, and a synchronous
+// open+read+close costs a few µs where an async read would queue on libuv's thread pool:
+// these run on every FUSE request, so they stay synchronous and allocation-light.
+
+import { closeSync, openSync, readSync, readlinkSync } from 'node:fs';
+
+/** The kernel's fixed inode number for the initial pid namespace (PROC_PID_INIT_INO). */
+const INITIAL_PID_NS = 'pid:[4026531836]';
+
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+
+export class ProcError extends Error {
+  constructor(
+    message: string,
+    /** errno code of the failed read (ENOENT: the process is gone). */
+    readonly code: string | undefined,
+  ) {
+    super(message);
+    this.name = 'ProcError';
+  }
+}
+
+/** Read a whole small /proc file (up to 64 KiB) as latin1 text (comm may hold any byte). */
+export function readProcFile(procRoot: string, pid: number, file: string): string {
+  const path = `${procRoot}/${pid}/${file}`;
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    throw procError(path, err);
+  }
+  try {
+    let length = 0;
+    for (;;) {
+      const n = readSync(fd, READ_BUFFER, length, READ_BUFFER.length - length, null);
+      if (n === 0) break;
+      length += n;
+      if (length === READ_BUFFER.length) throw new ProcError(`${path} is larger than ${READ_BUFFER.length} bytes`, 'EFBIG');
+    }
+    return READ_BUFFER.toString('latin1', 0, length);
+  } catch (err) {
+    if (err instanceof ProcError) throw err;
+    throw procError(path, err);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export interface ProcStat {
+  /** Field 3: R, S, D, Z (zombie), X (dead), … */
+  readonly state: string;
+  /** Field 22: start time in clock ticks since boot, kept as the decimal string the kernel wrote. */
+  readonly startTime: string;
+}
+
+/**
+ * Parse /proc/<pid>/stat. Field 2 (comm) is in parentheses and may itself contain spaces,
+ * parentheses and newlines, so fields are counted from the *last* ')' in the line.
+ */
+export function parseStat(text: string): ProcStat | undefined {
+  const close = text.lastIndexOf(')');
+  if (close < 0 || text.indexOf('(') < 0 || text.indexOf('(') > close) return undefined;
+  const rest = text.slice(close + 1).trim().split(' ');
+  // rest[0] is field 3 (state), so field N is rest[N - 3].
+  const state = rest[0];
+  const startTime = rest[22 - 3];
+  if (state === undefined || !/^[A-Za-z]$/.test(state)) return undefined;
+  if (startTime === undefined || !/^\d{1,20}$/.test(startTime)) return undefined;
+  return { state, startTime };
+}
+
+export function readStat(procRoot: string, pid: number): ProcStat {
+  const text = readProcFile(procRoot, pid, 'stat');
+  const stat = parseStat(text);
+  if (stat === undefined) throw new ProcError(`${procRoot}/${pid}/stat is not parsable`, 'EINVAL');
+  return stat;
+}
+
+export interface ProcStatusIds {
+  readonly tgid: number;
+  /** Real uid/gid (first of the four values). */
+  readonly uid: number;
+  readonly gid: number;
+}
+
+export function parseStatusIds(text: string): ProcStatusIds | undefined {
+  const tgid = statusNumber(text, 'Tgid');
+  const uid = statusNumber(text, 'Uid');
+  const gid = statusNumber(text, 'Gid');
+  if (tgid === undefined || uid === undefined || gid === undefined || tgid <= 0) return undefined;
+  return { tgid, uid, gid };
+}
+
+export function readStatusIds(procRoot: string, pid: number): ProcStatusIds {
+  const ids = parseStatusIds(readProcFile(procRoot, pid, 'status'));
+  if (ids === undefined) throw new ProcError(`${procRoot}/${pid}/status has no valid Tgid/Uid/Gid`, 'EINVAL');
+  return ids;
+}
+
+function statusNumber(text: string, key: string): number | undefined {
+  const match = new RegExp(`^${key}:\\s+(\\d{1,10})\\b`, 'm').exec(text);
+  if (match?.[1] === undefined) return undefined;
+  const value = Number(match[1]);
+  return Number.isSafeInteger(value) ? value : undefined;
+}
+
+export interface PidNamespaceCheck {
+  /** false when pald is certainly not in the host pid namespace; undefined when it can't tell. */
+  readonly hostPidNamespace: boolean | undefined;
+  readonly detail: string;
+}
+
+/**
+ * FUSE reports callers' pids in pald's own pid namespace; a caller outside it shows up as
+ * pid 0, and /proc/<pid> would name the wrong process. pald must run in the host pid namespace.
+ */
+export function checkPidNamespace(procRoot: string): PidNamespaceCheck {
+  let self: string;
+  try {
+    self = readlinkSync(`${procRoot}/self/ns/pid`);
+  } catch (err) {
+    return { hostPidNamespace: undefined, detail: `cannot read ${procRoot}/self/ns/pid: ${message(err)}` };
+  }
+  let init: string | undefined;
+  try {
+    init = readlinkSync(`${procRoot}/1/ns/pid`);
+  } catch {
+    // Often unreadable (ptrace restrictions); the initial-namespace inode below still decides.
+    init = undefined;
+  }
+  if (init !== undefined && init !== self) {
+    return { hostPidNamespace: false, detail: `pald's pid namespace ${self} differs from pid 1's ${init}` };
+  }
+  let nested = false;
+  try {
+    const nspid = /^NSpid:\s+(.*)$/m.exec(readProcFile(procRoot, process.pid, 'status'))?.[1];
+    nested = nspid !== undefined && nspid.trim().split(/\s+/).length > 1;
+  } catch {
+    nested = false;
+  }
+  if (nested) return { hostPidNamespace: false, detail: `pald runs in a nested pid namespace (${self})` };
+  if (self === INITIAL_PID_NS) return { hostPidNamespace: true, detail: `pald runs in the initial pid namespace ${self}` };
+  return {
+    hostPidNamespace: false,
+    detail: `pald's pid namespace ${self} is not the initial one ${INITIAL_PID_NS}`,
+  };
+}
+
+function procError(path: string, err: unknown): ProcError {
+  const code = typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : undefined;
+  return new ProcError(`cannot read ${path}: ${message(err)}`, code);
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

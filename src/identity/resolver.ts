@@ -1,0 +1,480 @@
+// pid → Identity: the /proc reading, the pid-reuse guard, and the per-container cache kept
+// honest by runtime events. One function (resolve) is what the filesystem layer calls.
+//
+// Security shape of a resolution:
+//   1. read /proc/<pid>/stat: start time S (a pid alone never identifies a process)
+//   2. cgroup verdict for (pid, S): cached, or read from /proc/<pid>/cgroup
+//   3. container record: cached (dropped on die/destroy/rename), or inspected
+//   4. the caller's container cgroup path must be the container's own (its init's)
+//   5. if anything was read or awaited, read the start time again: changed → deny
+// Every failure is kind 'unknown' with a reason; nothing throws to the caller.
+
+import { parseCgroupFile } from './cgroup.js';
+import { checkPidNamespace, ProcError, readProcFile, readStat, readStatusIds, type PidNamespaceCheck } from './procfs.js';
+import { RuntimeError, type ContainerRuntime, type RuntimeContainer, type RuntimeEvent, type RuntimeImage } from './runtime.js';
+import type { CallerRef, CgroupVerdict, ContainerSummary, Identity, IdentityResolver, RuntimeStatus } from './types.js';
+
+export interface ResolverCoreOptions {
+  readonly runtime: ContainerRuntime;
+  readonly procRoot?: string;
+  readonly log?: (msg: string) => void;
+  /** Bound on cached (pid, start time) verdicts. */
+  readonly maxCachedProcesses?: number;
+}
+
+/** What we keep per running container: everything an Identity needs except the caller's own ids. */
+interface ContainerRecord {
+  readonly id: string;
+  readonly initPid: number;
+  readonly initStartTime: string;
+  /** The container's own cgroup paths (cut after the id segment), from its init process. */
+  readonly paths: ReadonlySet<string>;
+  readonly imageId: string;
+  readonly summary: ContainerSummary;
+  /** Shared, frozen fields of every Identity for this container. */
+  readonly base: Omit<Identity, 'pid' | 'tgid' | 'uid' | 'gid' | 'startTime'>;
+}
+
+interface ProcessEntry {
+  readonly verdict: CgroupVerdict;
+  readonly tgid: number;
+}
+
+type Loaded = { readonly record: ContainerRecord } | { readonly reason: string };
+
+export interface ResolverWithDiagnostics extends IdentityResolver {
+  /** The startup check of pald's pid namespace. */
+  readonly pidNamespace: PidNamespaceCheck;
+}
+
+export function createResolver(options: ResolverCoreOptions): ResolverWithDiagnostics {
+  const runtime = options.runtime;
+  const procRoot = options.procRoot ?? '/proc';
+  const log = options.log ?? (() => {});
+  const maxProcesses = options.maxCachedProcesses ?? 65_536;
+
+  const processes = new Map<string, ProcessEntry>();
+  const processesByContainer = new Map<string, Set<string>>();
+  const records = new Map<string, ContainerRecord>();
+  const loading = new Map<string, Promise<Loaded>>();
+  const images = new Map<string, RuntimeImage>();
+  const imageLoading = new Map<string, Promise<RuntimeImage>>();
+  /** Bumped on every invalidation, so that an inspect racing a die event is not cached. */
+  const generations = new Map<string, number>();
+  /** Records that may have missed events (loaded or kept while the event stream was down). */
+  const doubtful = new Set<string>();
+  const listeners: Array<(containerId: string) => void> = [];
+
+  let eventsLive = false;
+  let lastDisconnect: string | undefined = 'not connected yet';
+  let closed = false;
+
+  const pidNamespace = checkPidNamespace(procRoot);
+  const warnings: string[] = [];
+  if (pidNamespace.hostPidNamespace !== true) {
+    const warning =
+      `pald must run in the host pid namespace to attribute callers (${pidNamespace.detail}); ` +
+      'callers outside it cannot be identified and will be denied';
+    warnings.push(warning);
+    log(`WARNING: ${warning}`);
+  }
+
+  const stopWatching = runtime.watch({
+    onConnected() {
+      eventsLive = true;
+      lastDisconnect = undefined;
+      // Events may have been missed while disconnected: check every cached container again.
+      for (const id of records.keys()) doubtful.add(id);
+      void reverifyDoubtful();
+    },
+    onDisconnected(reason) {
+      eventsLive = false;
+      lastDisconnect = reason;
+      for (const id of records.keys()) doubtful.add(id);
+    },
+    onEvent: handleEvent,
+  });
+
+  function handleEvent(event: RuntimeEvent): void {
+    if (event.type === 'container') {
+      invalidate(event.id, `docker event ${event.action}`);
+      return;
+    }
+    images.delete(event.id);
+    for (const record of [...records.values()]) {
+      if (record.imageId === event.id) invalidate(record.id, `docker image event ${event.action}`);
+    }
+  }
+
+  function invalidate(id: string, why: string): void {
+    generations.set(id, (generations.get(id) ?? 0) + 1);
+    const had = records.delete(id);
+    doubtful.delete(id);
+    const keys = processesByContainer.get(id);
+    processesByContainer.delete(id);
+    if (keys !== undefined) for (const key of keys) processes.delete(key);
+    if (!had && keys === undefined) return;
+    log(`identity: dropped container ${id.slice(0, 12)} (${why})`);
+    for (const listener of listeners) {
+      try {
+        listener(id);
+      } catch (err) {
+        log(`identity: invalidation listener failed: ${errorMessage(err)}`);
+      }
+    }
+  }
+
+  async function reverifyDoubtful(): Promise<void> {
+    for (const id of [...doubtful]) {
+      const record = records.get(id);
+      if (record === undefined) {
+        doubtful.delete(id);
+        continue;
+      }
+      const generation = generations.get(id) ?? 0;
+      let current: RuntimeContainer;
+      try {
+        current = await runtime.inspectContainer(id);
+      } catch (err) {
+        if (err instanceof RuntimeError && err.kind === 'not-found') invalidate(id, 'gone after reconnect');
+        // Unreachable again: it stays doubtful and is checked against its init process on use.
+        continue;
+      }
+      if (!eventsLive || generations.get(id) !== generation) continue;
+      const same =
+        current.running && current.pid === record.initPid && current.imageId === record.imageId && current.name === record.summary.name;
+      if (same && initAlive(record)) doubtful.delete(id);
+      else invalidate(id, 'changed while docker events were disconnected');
+    }
+  }
+
+  /** The container's init is still the process we recorded (it is gone once the container dies). */
+  function initAlive(record: ContainerRecord): boolean {
+    try {
+      return readStat(procRoot, record.initPid).startTime === record.initStartTime;
+    } catch {
+      return false;
+    }
+  }
+
+  function cacheProcess(key: string, entry: ProcessEntry): void {
+    if (processes.size >= maxProcesses) {
+      // Evict the oldest eighth: Map iterates in insertion order.
+      let n = Math.ceil(maxProcesses / 8);
+      for (const [oldKey, old] of processes) {
+        if (n-- <= 0) break;
+        processes.delete(oldKey);
+        if (old.verdict.kind === 'container') processesByContainer.get(old.verdict.containerId)?.delete(oldKey);
+      }
+    }
+    processes.set(key, entry);
+    if (entry.verdict.kind === 'container') {
+      const id = entry.verdict.containerId;
+      let keys = processesByContainer.get(id);
+      if (keys === undefined) processesByContainer.set(id, (keys = new Set()));
+      keys.add(key);
+    }
+  }
+
+  async function loadImage(imageId: string): Promise<RuntimeImage> {
+    const cached = images.get(imageId);
+    if (cached !== undefined) return cached;
+    let pending = imageLoading.get(imageId);
+    if (pending === undefined) {
+      pending = runtime.inspectImage(imageId).then(
+        (image) => {
+          imageLoading.delete(imageId);
+          images.set(imageId, image);
+          return image;
+        },
+        (err: unknown) => {
+          imageLoading.delete(imageId);
+          throw err;
+        },
+      );
+      imageLoading.set(imageId, pending);
+    }
+    return pending;
+  }
+
+  /** Single-flight inspect of a container into a record. */
+  function loadContainer(id: string): Promise<Loaded> {
+    let pending = loading.get(id);
+    if (pending === undefined) {
+      pending = inspectIntoRecord(id).finally(() => loading.delete(id));
+      loading.set(id, pending);
+    }
+    return pending;
+  }
+
+  async function inspectIntoRecord(id: string): Promise<Loaded> {
+    // One retry: a rename or die event racing the inspect makes its answer stale.
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const generation = generations.get(id) ?? 0;
+      const loaded = await buildRecord(id);
+      if ('reason' in loaded) return loaded;
+      if (closed) return { reason: 'identity resolver closed' };
+      if ((generations.get(id) ?? 0) !== generation) continue;
+      records.set(id, loaded.record);
+      if (eventsLive) doubtful.delete(id);
+      else doubtful.add(id);
+      return loaded;
+    }
+    return { reason: `container ${id.slice(0, 12)} changed while it was being inspected` };
+  }
+
+  async function buildRecord(idOrName: string): Promise<Loaded> {
+    let container: RuntimeContainer;
+    let image: RuntimeImage;
+    try {
+      container = await runtime.inspectContainer(idOrName);
+      if (!container.running || container.pid === 0) return { reason: `container ${container.id.slice(0, 12)} is not running` };
+      image = await loadImage(container.imageId);
+    } catch (err) {
+      return { reason: errorMessage(err) };
+    }
+    const id = container.id;
+    // The container's own cgroup, read from its init process: callers must be inside it.
+    let initStartTime: string;
+    let initVerdict: CgroupVerdict;
+    try {
+      initStartTime = readStat(procRoot, container.pid).startTime;
+      initVerdict = parseCgroupFile(readProcFile(procRoot, container.pid, 'cgroup'));
+    } catch (err) {
+      return { reason: `container ${id.slice(0, 12)}'s init process ${container.pid} is not readable: ${errorMessage(err)}` };
+    }
+    if (initVerdict.kind !== 'container' || initVerdict.containerId !== id) {
+      return {
+        reason:
+          `container ${id.slice(0, 12)}'s init process ${container.pid} is not in the container's cgroup ` +
+          `(${initVerdict.kind === 'unknown' ? initVerdict.reason : initVerdict.kind}); is pald in the host pid namespace?`,
+      };
+    }
+    const runtimeLabels: Record<string, string> = {};
+    for (const [key, value] of Object.entries(container.labels)) {
+      // Config.Labels merges the image's labels in; what differs was set at `docker run --label`.
+      if (image.labels[key] !== value) runtimeLabels[key] = value;
+    }
+    const summary: ContainerSummary = Object.freeze({
+      containerId: id,
+      name: container.name,
+      imageId: container.imageId,
+      imageRef: container.imageRef,
+    });
+    const base = Object.freeze({
+      kind: 'container' as const,
+      containerId: id,
+      name: container.name,
+      imageId: container.imageId,
+      imageRef: container.imageRef,
+      repoTags: Object.freeze([...image.repoTags]),
+      repoDigests: Object.freeze([...image.repoDigests]),
+      imageLabels: Object.freeze({ ...image.labels }),
+      runtimeLabels: Object.freeze(runtimeLabels),
+    });
+    return {
+      record: {
+        id,
+        initPid: container.pid,
+        initStartTime,
+        paths: new Set(initVerdict.paths),
+        imageId: container.imageId,
+        summary,
+        base,
+      },
+    };
+  }
+
+  function unknown(caller: CallerRef, reason: string, tgid = caller.pid, startTime?: string): Identity {
+    return { kind: 'unknown', pid: caller.pid, tgid, uid: caller.uid, gid: caller.gid, startTime, reason };
+  }
+
+  /** The reuse guard: the pid still names the process that started at startTime. */
+  function samePid(pid: number, startTime: string): boolean {
+    try {
+      return readStat(procRoot, pid).startTime === startTime;
+    } catch {
+      return false;
+    }
+  }
+
+  async function resolveCaller(caller: CallerRef): Promise<Identity> {
+    if (closed) return unknown(caller, 'identity resolver closed');
+    const pid = caller.pid;
+    if (!Number.isSafeInteger(pid) || pid <= 0) {
+      return unknown(caller, `caller pid ${pid} is not visible in pald's pid namespace`);
+    }
+    let startTime: string;
+    try {
+      const stat = readStat(procRoot, pid);
+      if (stat.state === 'Z' || stat.state === 'X') return unknown(caller, `process ${pid} has exited`);
+      startTime = stat.startTime;
+    } catch (err) {
+      return unknown(caller, `process ${pid} is gone: ${errorMessage(err)}`);
+    }
+
+    const key = `${pid}:${startTime}`;
+    let entry = processes.get(key);
+    const fresh = entry === undefined;
+    if (entry === undefined) {
+      try {
+        const verdict = parseCgroupFile(readProcFile(procRoot, pid, 'cgroup'));
+        const tgid = readStatusIds(procRoot, pid).tgid;
+        entry = { verdict, tgid };
+      } catch (err) {
+        return unknown(caller, `cannot read process ${pid}: ${errorMessage(err)}`, pid, startTime);
+      }
+    }
+    const { verdict, tgid } = entry;
+
+    if (verdict.kind === 'unknown') {
+      // Not cached: a process being moved between cgroups (e.g. `docker exec` starting) settles soon.
+      return unknown(caller, verdict.reason, tgid, startTime);
+    }
+    if (verdict.kind === 'host') {
+      if (fresh) {
+        if (!samePid(pid, startTime)) return unknown(caller, `pid ${pid} was reused during resolution`, tgid, startTime);
+        cacheProcess(key, entry);
+      }
+      return {
+        kind: 'host',
+        pid,
+        tgid,
+        uid: caller.uid,
+        gid: caller.gid,
+        startTime,
+        reason: 'no container id in its cgroups',
+      };
+    }
+
+    const id = verdict.containerId;
+    let record = records.get(id);
+    if (record !== undefined && doubtful.has(id) && !initAlive(record)) {
+      invalidate(id, 'its init process is gone');
+      record = undefined;
+    }
+    const awaited = record === undefined;
+    if (record === undefined) {
+      const loaded = await loadContainer(id);
+      if ('reason' in loaded) return unknown(caller, loaded.reason, tgid, startTime);
+      record = loaded.record;
+    }
+    if (fresh) {
+      for (const path of verdict.paths) {
+        if (!record.paths.has(path)) {
+          return unknown(
+            caller,
+            `cgroup ${JSON.stringify(path)} is not container ${id.slice(0, 12)}'s own cgroup`,
+            tgid,
+            startTime,
+          );
+        }
+      }
+    }
+    if (fresh || awaited) {
+      if (!samePid(pid, startTime)) return unknown(caller, `pid ${pid} was reused during resolution`, tgid, startTime);
+      // A die event may have dropped the container while we were reading: don't resurrect it.
+      if (fresh && records.get(id) === record) cacheProcess(key, entry);
+    }
+    return { ...record.base, pid, tgid, uid: caller.uid, gid: caller.gid, startTime };
+  }
+
+  return {
+    pidNamespace,
+
+    async resolve(caller: CallerRef): Promise<Identity> {
+      try {
+        return await resolveCaller(caller);
+      } catch (err) {
+        return unknown(caller, `identity resolution failed: ${errorMessage(err)}`);
+      }
+    },
+
+    async inspectContainer(idOrName: string): Promise<Identity> {
+      const nobody = { pid: 0, tgid: 0, uid: -1, gid: -1 };
+      try {
+        let container: RuntimeContainer;
+        try {
+          container = await runtime.inspectContainer(idOrName);
+        } catch (err) {
+          return { kind: 'unknown', ...nobody, reason: errorMessage(err) };
+        }
+        if (container.running && container.pid > 0) {
+          const loaded = await loadContainer(container.id);
+          if ('reason' in loaded) return { kind: 'unknown', ...nobody, containerId: container.id, name: container.name, reason: loaded.reason };
+          const { record } = loaded;
+          let ids = { uid: -1, gid: -1 };
+          try {
+            ids = readStatusIds(procRoot, record.initPid);
+          } catch {
+            // The init just exited; its uid/gid are not essential to an explanation.
+          }
+          return {
+            ...record.base,
+            pid: record.initPid,
+            tgid: record.initPid,
+            uid: ids.uid,
+            gid: ids.gid,
+            startTime: record.initStartTime,
+          };
+        }
+        let image: RuntimeImage | undefined;
+        try {
+          image = await loadImage(container.imageId);
+        } catch {
+          image = undefined; // deleted with -f while the container remains: explain what we can
+        }
+        return {
+          kind: 'container',
+          ...nobody,
+          containerId: container.id,
+          name: container.name,
+          imageId: container.imageId,
+          imageRef: container.imageRef,
+          repoTags: image?.repoTags ?? [],
+          repoDigests: image?.repoDigests ?? [],
+          imageLabels: image?.labels ?? {},
+          runtimeLabels: Object.fromEntries(Object.entries(container.labels).filter(([k, v]) => image?.labels[k] !== v)),
+          reason: 'container is not running',
+        };
+      } catch (err) {
+        return { kind: 'unknown', ...nobody, reason: `inspect failed: ${errorMessage(err)}` };
+      }
+    },
+
+    containers(): readonly ContainerSummary[] {
+      return [...records.values()].map((record) => record.summary);
+    },
+
+    status(): RuntimeStatus {
+      return {
+        reachable: eventsLive,
+        endpoint: runtime.endpoint,
+        ...(lastDisconnect !== undefined ? { reason: lastDisconnect } : {}),
+        cached: records.size,
+        ...(warnings.length > 0 ? { warnings: [...warnings] } : {}),
+      };
+    },
+
+    onInvalidate(listener: (containerId: string) => void): void {
+      listeners.push(listener);
+    },
+
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      stopWatching();
+      processes.clear();
+      processesByContainer.clear();
+      records.clear();
+      images.clear();
+      doubtful.clear();
+      await Promise.allSettled([...loading.values(), ...imageLoading.values()]);
+    },
+  };
+}
+
+function errorMessage(err: unknown): string {
+  if (err instanceof ProcError || err instanceof RuntimeError || err instanceof Error) return err.message;
+  return String(err);
+}
