@@ -1,0 +1,42 @@
+// src/trust: which labels has signed data granted to this image? The only door into this folder.
+import type { TrustConfig } from '../config/types.js';
+import type { TrustService } from './types.js';
+import { createNoneProvider } from './none-provider.js';
+import { createNotaryProvider } from './notary/provider.js';
+import type { TrustProvider } from './provider.js';
+import { TrustServiceImpl } from './service.js';
+
+export type { ImageSubject, TrustDecision, TrustService, TrustState, TrustStatus } from './types.js';
+export { NONE_MODE_WARNING } from './none-provider.js';
+
+export interface TrustServiceOptions {
+  readonly log?: (msg: string) => void;
+  readonly now?: () => number;
+  /** Longest time a decision is reused before it is verified again; default 30 s. */
+  readonly refreshMs?: number;
+}
+
+const DEFAULT_REFRESH_MS = 30_000;
+
+export function createTrustService(config: TrustConfig, opts: TrustServiceOptions = {}): TrustService {
+  const log = opts.log ?? ((msg: string) => console.error(msg));
+  const now = opts.now ?? Date.now;
+  const refreshMs = opts.refreshMs ?? DEFAULT_REFRESH_MS;
+  let provider: TrustProvider;
+  if (config.mode === 'none') {
+    provider = createNoneProvider();
+  } else if (config.notary === undefined) {
+    provider = {
+      name: 'notary',
+      configError: 'trust.mode is notary but trust.notary is not configured',
+      async labelsFor() {
+        return { state: 'error', claims: [], reason: 'trust.mode is notary but trust.notary is not configured' };
+      },
+      async close() {},
+    };
+  } else {
+    // One verified collection serves every image of that repository for a short while.
+    provider = createNotaryProvider(config.notary, { now, collectionMaxAgeMs: Math.min(refreshMs, 5_000) });
+  }
+  return new TrustServiceImpl(provider, { log, now, refreshMs });
+}

@@ -1,0 +1,163 @@
+// The Notary v1 provider: image → candidate collections (by repository name and `gun` glob) →
+// verified collection → targets whose sha256 is the image id or one of that repository's digests →
+// labels the signed data asks for. Grants are applied above, by the trust service.
+import { readFileSync } from 'node:fs';
+import type { NotaryCollectionConfig, NotaryConfig } from '../../config/types.js';
+import type { ImageSubject } from '../types.js';
+import type { LabelClaim, ProviderResult, TrustProvider } from '../provider.js';
+import { globMatches } from '../glob.js';
+import { imageRepositories } from '../repository.js';
+import { customDataLabels, parseLabelList, PAL_LABELS_KEY } from '../labels.js';
+import { CollectionError, loadCollection, VersionLog, type VerifiedCollection } from './collection.js';
+import { httpMetadataSource, type MetadataSource } from './source.js';
+
+export interface NotaryProviderOptions {
+  readonly now: () => number;
+  /** How long one verified collection may be reused for other images (ms). */
+  readonly collectionMaxAgeMs: number;
+  /** Replaces the HTTP source (tests with crafted metadata). */
+  readonly source?: MetadataSource;
+}
+
+interface CachedCollection {
+  readonly at: number;
+  readonly result: Promise<VerifiedCollection>;
+}
+
+type CandidateOutcome =
+  | { kind: 'matched'; claim: LabelClaim; expiresAt: number; notes: string[] }
+  | { kind: 'unmatched'; reason: string }
+  | { kind: 'error'; reason: string; transient: boolean };
+
+const IMAGE_ID = /^sha256:([0-9a-f]{64})$/;
+
+export function createNotaryProvider(config: NotaryConfig, opts: NotaryProviderOptions): TrustProvider {
+  let source: MetadataSource | undefined = opts.source;
+  let configError: string | undefined;
+  if (source === undefined) {
+    try {
+      const ca = config.ca !== undefined ? readFileSync(config.ca) : undefined;
+      source = httpMetadataSource({ server: config.server, timeoutMs: config.timeoutMs, ...(ca ? { ca } : {}) });
+    } catch (e) {
+      configError = `notary provider not usable: ${(e as Error).message}`;
+    }
+  }
+  const versions = new VersionLog();
+  const collections = new Map<string, CachedCollection>();
+
+  function collection(gun: string, pins: readonly string[]): Promise<VerifiedCollection> {
+    const key = `${gun}\u0000${[...pins].sort().join(',')}`;
+    const now = opts.now();
+    const cached = collections.get(key);
+    if (cached !== undefined && now - cached.at < opts.collectionMaxAgeMs) return cached.result;
+    const result = loadCollection({ gun, rootPins: pins, source: source!, versions, now });
+    collections.set(key, { at: now, result });
+    // Failures are not reused: the next image asks again.
+    result.catch(() => {
+      if (collections.get(key)?.result === result) collections.delete(key);
+    });
+    if (collections.size > 1000) collections.delete(collections.keys().next().value!);
+    return result;
+  }
+
+  async function evaluate(
+    image: ImageSubject,
+    imageIdHex: string,
+    repo: string,
+    digests: ReadonlySet<string>,
+    coll: NotaryCollectionConfig,
+  ): Promise<CandidateOutcome> {
+    let verified: VerifiedCollection;
+    try {
+      verified = await collection(repo, coll.rootKeys);
+    } catch (e) {
+      if (e instanceof CollectionError && e.kind === 'not-found') return { kind: 'unmatched', reason: e.message };
+      const transient = e instanceof CollectionError && e.kind === 'unreachable';
+      return { kind: 'error', reason: `${repo}: ${(e as Error).message}`, transient };
+    }
+    if (verified.expiresAt <= opts.now()) {
+      return { kind: 'error', reason: `${repo}: signed data expired at ${new Date(verified.expiresAt).toISOString()}`, transient: false };
+    }
+    const hits = verified.targets.filter((t) => t.sha256Hex === imageIdHex || digests.has(t.sha256Hex));
+    const problems = verified.problems.map((p) => `${repo}: ${p}`);
+    if (hits.length === 0) {
+      const why = `${repo}: no signed target has this image id or a digest of this repository`;
+      // A rejected delegation may be why nothing matched: say so, and fail closed as an error.
+      if (verified.problems.some((p) => p.startsWith('delegation '))) {
+        return { kind: 'error', reason: [why, ...problems].join('; '), transient: false };
+      }
+      return { kind: 'unmatched', reason: [why, ...problems].join('; ') };
+    }
+    const labels = new Set<string>();
+    const notes = [...problems];
+    for (const hit of hits) {
+      const { labels: asked, problem } = customDataLabels(hit.custom);
+      asked.forEach((l) => labels.add(l));
+      if (problem !== undefined) notes.push(`${repo} target "${hit.name}": ${problem}`);
+    }
+    // The image config is covered by the signed digest, so its pal.labels count once it matched.
+    parseLabelList(image.imageLabels?.[PAL_LABELS_KEY]).forEach((l) => labels.add(l));
+    const detail = `${repo} signed ${hits.map((h) => `target "${h.name}" in ${h.role}`).join(', ')}`;
+    return {
+      kind: 'matched',
+      claim: { source: repo, labels: [...labels], grants: coll.grants, detail },
+      expiresAt: verified.expiresAt,
+      notes,
+    };
+  }
+
+  async function labelsFor(image: ImageSubject): Promise<ProviderResult> {
+    if (configError !== undefined) return { state: 'error', claims: [], reason: configError };
+    const id = IMAGE_ID.exec(typeof image.imageId === 'string' ? image.imageId : '');
+    if (id === null) return { state: 'error', claims: [], reason: `image id ${JSON.stringify(image.imageId)} is not sha256:<64 hex>` };
+    const repos = imageRepositories(image);
+    const work: Promise<CandidateOutcome>[] = [];
+    for (const [repo, digests] of repos) {
+      for (const coll of config.collections) {
+        if (globMatches(coll.gun, repo)) work.push(evaluate(image, id[1]!, repo, digests, coll));
+      }
+    }
+    if (work.length === 0) {
+      const names = [...repos.keys()];
+      return {
+        state: 'unsigned',
+        claims: [],
+        reason: names.length === 0
+          ? 'image has no repository name, so no Notary collection applies'
+          : `no configured Notary collection matches ${names.join(', ')}`,
+      };
+    }
+    const outcomes = await Promise.all(work);
+    const matched = outcomes.filter((o): o is Extract<CandidateOutcome, { kind: 'matched' }> => o.kind === 'matched');
+    const errors = outcomes.filter((o): o is Extract<CandidateOutcome, { kind: 'error' }> => o.kind === 'error');
+    const unmatched = outcomes.filter((o): o is Extract<CandidateOutcome, { kind: 'unmatched' }> => o.kind === 'unmatched');
+    if (matched.length > 0) {
+      const notes = [...matched.flatMap((m) => m.notes), ...errors.map((e) => e.reason)];
+      return {
+        state: 'verified',
+        claims: matched.map((m) => m.claim),
+        reason: notes.join('; '),
+        expiresAt: Math.min(...matched.map((m) => m.expiresAt)),
+      };
+    }
+    if (errors.length > 0) {
+      return {
+        state: 'error',
+        claims: [],
+        reason: [...errors.map((e) => e.reason), ...unmatched.map((u) => u.reason)].join('; '),
+        transient: errors.every((e) => e.transient),
+      };
+    }
+    return { state: 'unsigned', claims: [], reason: unmatched.map((u) => u.reason).join('; ') };
+  }
+
+  return {
+    name: 'notary',
+    labelsFor,
+    ...(configError !== undefined ? { configError } : {}),
+    async close() {
+      collections.clear();
+      source?.close();
+    },
+  };
+}
