@@ -1,0 +1,90 @@
+// Human-readable output of the admin answers (`--json` prints them as they come).
+
+export function table(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]): string =>
+    cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd();
+  return [line(headers), ...rows.map(line)].join('\n') + '\n';
+}
+
+type Obj = Record<string, unknown>;
+const obj = (v: unknown): Obj => (typeof v === 'object' && v !== null ? (v as Obj) : {});
+const str = (v: unknown): string => (v === undefined || v === null ? '' : typeof v === 'string' ? v : JSON.stringify(v));
+const list = (v: unknown): string => (Array.isArray(v) ? v.map(str).join(',') : str(v));
+
+export function formatStatus(result: unknown): string {
+  const s = obj(result);
+  const docker = obj(s.docker);
+  const trust = obj(s.trust);
+  const keys = obj(s.keys);
+  const manifest = obj(s.manifest);
+  const cache = obj(s.cache);
+  const problems = Array.isArray(manifest.problems) ? manifest.problems.map(obj) : [];
+  const lines = [
+    `pald      ${str(s.pald)} (pid ${str(s.pid)}, version ${str(s.version)}, up ${str(s.uptimeSeconds)}s)`,
+    `mount     ${str(s.mountpoint)} ${s.mounted ? '(mounted)' : '(NOT mounted)'}`,
+    `docker    ${str(docker.endpoint)} ${docker.reachable ? 'reachable' : `UNREACHABLE: ${str(docker.reason)}`} (${str(docker.cached)} containers cached)`,
+    `trust     mode ${str(trust.mode)}, ${trust.healthy ? 'healthy' : `UNHEALTHY: ${str(trust.reason)}`}${trust.warning ? ` — WARNING: ${str(trust.warning)}` : ''}`,
+    `keys      ${str(keys.dir)} (${str(keys.usable)} usable)`,
+    `manifest  ${str(manifest.path)}: ${str(manifest.entries)} entries, generation ${str(manifest.generation)}, ${problems.length} problem(s)`,
+    ...problems.map((p) => `  problem ${str(p.file)}${p.line ? `:${str(p.line)}` : ''}${p.entry ? ` [${str(p.entry)}]` : ''}: ${str(p.message)}`),
+    `cache     ${str(cache.entries)} secrets, ${str(cache.bytes)} bytes`,
+  ];
+  return lines.join('\n') + '\n';
+}
+
+export function formatContainers(result: unknown): string {
+  const rows = (Array.isArray(result) ? result : []).map(obj).map((c) => [
+    str(c.containerId).slice(0, 12),
+    str(c.name),
+    str(c.imageRef),
+    list(c.labels),
+    str(c.trust),
+  ]);
+  return table(['CONTAINER', 'NAME', 'IMAGE', 'LABELS', 'TRUST'], rows);
+}
+
+export function formatSecrets(result: unknown): string {
+  const rows = (Array.isArray(result) ? result : []).map(obj).map((e) => [
+    str(e.name),
+    list(e.labels),
+    str(e.backend),
+    str(e.mode),
+    e.size === null || e.size === undefined ? '-' : str(e.size),
+    str(e.version).slice(0, 12),
+  ]);
+  return table(['NAME', 'LABELS', 'BACKEND', 'MODE', 'SIZE', 'VERSION'], rows);
+}
+
+export function formatAuditEvent(event: unknown): string {
+  const e = obj(event);
+  return [str(e.time), str(e.decision).toUpperCase().padEnd(5), str(e.op), str(e.secret) || '-', `pid=${str(e.pid)} uid=${str(e.uid)}`, str(e.container) || 'host', `labels=${list(e.labels)}`, `(${str(e.reason)})`, `${str(e.latency_us)}us`].join(' ') + '\n';
+}
+
+export function formatExplanation(result: unknown): string {
+  const r = obj(result);
+  const c = obj(r.container);
+  const t = obj(r.trust);
+  const s = obj(r.secret);
+  return [
+    `decision   ${r.allow ? 'ALLOW' : 'DENY'}`,
+    `reason     ${str(r.reason)}`,
+    `container  ${str(c.name) || str(c.id)} (${str(c.kind)}) image ${str(c.image)} ${str(c.imageId)}`,
+    `trust      ${r.trust ? `${str(t.state)} via ${str(t.provider)}: labels [${list(t.labels)}] — ${str(t.reason)}` : '-'}`,
+    `secret     ${r.secret ? `${str(s.name)} needs [${list(s.labels)}]` : 'not in the manifest'}`,
+  ].join('\n') + '\n';
+}
+
+export function formatWhoami(result: unknown): string {
+  const w = obj(result);
+  const c = obj(w.container);
+  const t = obj(w.trust);
+  return [
+    `kind       ${str(w.kind)}`,
+    `process    pid ${str(w.pid)} uid ${str(w.uid)} gid ${str(w.gid)}`,
+    ...(w.container ? [`container  ${str(c.name)} ${str(c.id).slice(0, 12)} image ${str(c.image)} ${str(c.imageId)}`] : []),
+    `labels     ${list(w.labels) || '(none)'}`,
+    `trust      ${w.trust ? `${str(t.state)} via ${str(t.provider)}: ${str(t.reason)}` : '-'}`,
+    ...(w.failure ? [`failure    ${str(w.failure)}`] : []),
+  ].join('\n') + '\n';
+}

@@ -1,0 +1,68 @@
+#!/usr/bin/env node
+// pald [--config /etc/pal/pald.yaml] [--foreground]
+// Runs in the foreground; prints "pald: ready on <mountpoint>" when the mount is usable.
+
+import { parseArgs } from 'node:util';
+import { startDaemon, type RunningDaemon } from '../daemon/index.js';
+
+const USAGE = 'usage: pald [--config /etc/pal/pald.yaml] [--foreground]';
+
+function log(line: string): void {
+  process.stderr.write(line + '\n');
+}
+
+async function main(): Promise<number> {
+  let values: { config?: string; foreground?: boolean; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      options: { config: { type: 'string', short: 'c' }, foreground: { type: 'boolean', short: 'f' }, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    log(`pald: ${(err as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(USAGE + '\n');
+    return 0;
+  }
+
+  let daemon: RunningDaemon;
+  try {
+    daemon = await startDaemon({ ...(values.config ? { configPath: values.config } : {}), log });
+  } catch (err) {
+    log(`pald: cannot start: ${err instanceof Error ? err.message : String(err)}`);
+    return 1;
+  }
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string): void => {
+      if (stopping) return;
+      stopping = true;
+      log(`pald: ${signal}: unmounting and exiting`);
+      daemon.stop().then(
+        () => resolve(0),
+        (err: unknown) => {
+          log(`pald: stop: ${err instanceof Error ? err.message : String(err)}`);
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGHUP', () => {
+      log('pald: SIGHUP: reloading config, manifest and keys');
+      daemon.reload().catch((err: unknown) => log(`pald: reload failed: ${String(err)}`));
+    });
+  });
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    log(`pald: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,254 @@
+// pald's wiring and lifecycle: config → audit → manifest → keys → cache → identity → trust →
+// shared mountpoint → FUSE mount → admin socket → "ready". Stop undoes it in reverse.
+
+import { mkdir, readFile, realpath } from 'node:fs/promises';
+import type { Socket } from 'node:net';
+import { watch as watchFiles, type FSWatcher } from 'chokidar';
+import { loadConfig, type PaldConfig } from '../config/index.js';
+import { AuditLog } from '../audit/index.js';
+import { ManifestStore } from '../store/index.js';
+import { OpenPgpBackend, SecretCache } from '../crypto/index.js';
+import { createIdentityResolver } from '../identity/index.js';
+import { createTrustService } from '../trust/index.js';
+import type { IdentityResolver } from '../identity/types.js';
+import type { TrustService } from '../trust/types.js';
+import type { FuseMount } from '../native/types.js';
+import { createPalFilesystem, modeString, type ManifestView } from '../fs/index.js';
+import { ensureSharedMountpoint } from './mountinfo.js';
+import { startAdminServer, type AdminServer } from './admin-server.js';
+import { explain } from './explain.js';
+
+export interface DaemonOptions {
+  readonly configPath?: string;
+  readonly log?: (line: string) => void;
+}
+
+export interface RunningDaemon {
+  readonly mountpoint: string;
+  reload(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** A startup failure with a one-line reason for the operator. */
+export class StartupError extends Error {
+  override name = 'StartupError';
+}
+
+async function packageVersion(): Promise<string> {
+  try {
+    const pkg = JSON.parse(await readFile(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+function problemsOf(snap: ManifestView): { file: string; line?: number; entry?: string; message: string }[] {
+  return snap.problems.map((p) => ({ ...p }));
+}
+
+function step<T>(what: string, work: () => Promise<T>): Promise<T> {
+  return work().catch((err: unknown) => {
+    throw new StartupError(`${what}: ${err instanceof Error ? err.message : String(err)}`);
+  });
+}
+
+export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaemon> {
+  const log = opts.log ?? ((line: string) => process.stderr.write(line + '\n'));
+  const native = await step('loading the native addon', () => import('../native/index.js'));
+  const nativeExtras = native as { setDumpable?: (on: boolean) => void };
+  nativeExtras.setDumpable?.(false); // no core dumps or ptrace-by-uid of a process holding plaintext
+
+  let config: PaldConfig = await loadConfig(opts.configPath);
+  const version = await packageVersion();
+  const closers: (() => Promise<void> | void)[] = [];
+  const closeAll = async (): Promise<void> => {
+    while (closers.length) {
+      const close = closers.pop()!;
+      try {
+        await close();
+      } catch (err) {
+        log(`pald: shutdown: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+  };
+
+  try {
+    const audit = await step(`audit log ${config.audit.path}`, () => AuditLog.open(config.audit.path));
+    closers.push(() => audit.close());
+
+    const store = await step(`manifest ${config.manifest}`, () => ManifestStore.open(config.manifest, { log, watch: true }));
+    closers.push(() => store.close());
+    for (const p of store.current().problems) log(`pald: manifest problem: ${p.file}${p.line ? `:${p.line}` : ''}: ${p.message}`);
+
+    const backend = await step(`keys ${config.keys}`, () =>
+      OpenPgpBackend.load(config.keys, {
+        ...(config.keyPassphraseFile ? { passphraseFile: config.keyPassphraseFile } : {}),
+        allocSecure: (bytes: Uint8Array) => native.secureBufferFrom(bytes),
+        log,
+      }),
+    );
+    if (backend.keyIds().length === 0) log(`pald: warning: no usable private keys in ${config.keys}: every secret will fail to decrypt`);
+    const keysWatcher: FSWatcher = watchFiles(config.keys, { ignoreInitial: true, depth: 0, awaitWriteFinish: { stabilityThreshold: 100, pollInterval: 50 } });
+    keysWatcher.on('all', () => {
+      backend.reloadKeys().then(
+        () => log(`pald: keys reloaded (${backend.keyIds().length} usable)`),
+        (err: unknown) => log(`pald: keys reload failed: ${err instanceof Error ? err.message : String(err)}`),
+      );
+    });
+    keysWatcher.on('error', (err) => log(`pald: keys watcher: ${String(err)}`));
+    closers.push(() => keysWatcher.close());
+
+    const cache = new SecretCache({ openpgp: backend }, { ttlMs: config.cache.plaintextTtlMs, maxBytes: config.cache.plaintextMaxBytes });
+    closers.push(() => cache.close());
+
+    const identity: IdentityResolver = createIdentityResolver({ dockerHost: config.docker.host, log });
+    closers.push(() => identity.close());
+
+    let trust: TrustService = createTrustService(config.trust, { log });
+    closers.push(() => trust.close());
+    if (config.trust.mode === 'none') {
+      log('pald: WARNING: trust.mode is "none" (development only): container labels are taken unverified from image and container config');
+    }
+
+    let mount: FuseMount | undefined;
+    const mountpointRequested = config.mountpoint;
+    const startedAt = Date.now();
+
+    const daemonStatus = (): Record<string, unknown> => {
+      const snap = store.current();
+      return {
+        pald: 'running',
+        version,
+        pid: process.pid,
+        uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+        mountpoint: mountpointRequested,
+        mounted: mount !== undefined,
+        docker: identity.status(),
+        trust: trust.status(),
+        keys: { dir: config.keys, usable: backend.keyIds().length },
+        manifest: { path: config.manifest, generation: snap.generation, entries: snap.entries.size, problems: problemsOf(snap) },
+        cache: cache.stats(),
+      };
+    };
+
+    const fs = createPalFilesystem({
+      identity,
+      trust: { verifiedLabels: (image) => trust.verifiedLabels(image) },
+      manifest: store,
+      secrets: cache,
+      audit,
+      hostAllowUids: () => config.host.allowUids,
+      allocSecure: (bytes) => native.secureBufferFrom(bytes),
+      daemonStatus: () => {
+        // Callers see daemon health, not other callers' containers.
+        const s = daemonStatus();
+        return { pald: s.pald, version: s.version, mounted: s.mounted, trust: s.trust, manifest: { generation: store.current().generation, problems: store.current().problems.length } };
+      },
+      version,
+    });
+    store.onChange((next, previous) => {
+      fs.manifestChanged(next, previous);
+      for (const p of next.problems) log(`pald: manifest problem: ${p.file}${p.line ? `:${p.line}` : ''}: ${p.message}`);
+    });
+
+    // The mountpoint: clear a stale FUSE mount left by a crashed pald, make it shared, mount on top.
+    await step(`mountpoint ${config.mountpoint}`, async () => {
+      await mkdir(config.mountpoint, { recursive: true });
+      native.clearStaleMount(config.mountpoint);
+    });
+    const mountpoint = await realpath(config.mountpoint);
+    await step(`making ${mountpoint} a shared mount`, () => ensureSharedMountpoint(mountpoint));
+    const mounted = await step(`mounting ${mountpoint}`, () => native.mount(mountpoint, fs.handlers, { fsname: 'pal', extraOptions: ['allow_other'] }));
+    mount = mounted;
+    fs.attachKernel(mounted);
+    closers.push(async () => {
+      fs.attachKernel(undefined);
+      await mounted.unmount();
+      mount = undefined;
+    });
+
+    const admin: AdminServer = await step(`admin socket ${config.admin.socket}`, () =>
+      startAdminServer(
+        {
+          recentAudit: (n) => audit.recent(n),
+          subscribeAudit: (listener) => audit.subscribe(listener),
+          async handle(request) {
+            switch (request.op) {
+              case 'status':
+                return daemonStatus();
+              case 'containers':
+                return Promise.all(
+                  identity.containers().map(async (c) => {
+                    const who = await identity.inspectContainer(c.containerId);
+                    const subject = who.kind === 'container' && who.imageId
+                      ? { imageId: who.imageId, repoDigests: who.repoDigests ?? [], repoTags: who.repoTags ?? [], imageLabels: who.imageLabels ?? {}, ...(who.runtimeLabels ? { runtimeLabels: who.runtimeLabels } : {}) }
+                      : undefined;
+                    const decision = subject ? await trust.verifiedLabels(subject) : undefined;
+                    return { ...c, labels: decision?.labels ?? [], trust: decision?.state ?? 'error', reason: decision?.reason ?? who.reason ?? '' };
+                  }),
+                );
+              case 'secrets':
+                return [...store.current().entries.values()].map((e) => ({
+                  name: e.name,
+                  labels: e.labels,
+                  backend: e.backend,
+                  mode: modeString(e.mode),
+                  size: e.size ?? null,
+                  version: e.version,
+                  mtime: new Date(e.mtimeMs).toISOString(),
+                }));
+              case 'explain':
+                return explain({ identity, trust, manifest: store, hostAllowUids: config.host.allowUids }, request.container, request.secret);
+            }
+          },
+        },
+        {
+          socketPath: config.admin.socket,
+          peerUid: (socket: Socket) => {
+            const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
+            return typeof fd === 'number' && fd >= 0 ? native.peerCredentials(fd).uid : undefined;
+          },
+          log,
+        },
+      ),
+    );
+    closers.push(() => admin.close());
+
+    log(`pald: ready on ${mountpoint}`);
+
+    let stopping: Promise<void> | undefined;
+    return {
+      mountpoint,
+      async reload() {
+        try {
+          const next = await loadConfig(opts.configPath);
+          for (const key of ['mountpoint', 'manifest', 'keys', 'admin', 'audit', 'docker', 'cache'] as const) {
+            if (JSON.stringify(next[key]) !== JSON.stringify(config[key])) log(`pald: reload: "${key}" changed; it takes effect at the next restart`);
+          }
+          const trustChanged = JSON.stringify(next.trust) !== JSON.stringify(config.trust);
+          config = { ...config, host: next.host, trust: next.trust, keyPassphraseFile: next.keyPassphraseFile };
+          if (trustChanged) {
+            const old = trust;
+            trust = createTrustService(config.trust, { log }); // the closer registered at start closes the current one
+            await old.close();
+          }
+        } catch (err) {
+          log(`pald: reload: config kept: ${err instanceof Error ? err.message : String(err)}`);
+        }
+        trust.reset();
+        await store.reload().catch((err: unknown) => log(`pald: reload: manifest: ${String(err)}`));
+        await backend.reloadKeys().catch((err: unknown) => log(`pald: reload: keys: ${String(err)}`));
+        cache.invalidate();
+        log('pald: reloaded');
+      },
+      stop() {
+        stopping ??= closeAll();
+        return stopping;
+      },
+    };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}

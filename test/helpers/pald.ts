@@ -1,0 +1,307 @@
+// Starts a real pald (dist/src/cli/pald.js) as a child process for integration tests: its own
+// temp dir for config, manifest, keys, audit log, admin socket and mountpoint. Stops it by pid.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+
+const REPO = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
+export const PALD_JS = join(REPO, 'dist/src/cli/pald.js');
+export const PAL_JS = join(REPO, 'dist/src/cli/pal.js');
+
+export interface CommandResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs a command, feeding `input` on stdin (never through a file: no plaintext on disk). */
+export function runCommand(cmd: string, args: readonly string[], opts: { input?: Uint8Array | string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<CommandResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env: opts.env ?? process.env });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolvePromise({ code: code ?? (signal ? 128 : 1), stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
+    });
+    child.stdin.on('error', () => {}); // the child may exit before reading everything
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+export function pal(args: readonly string[], opts: { input?: Uint8Array | string } = {}): Promise<CommandResult> {
+  return runCommand(process.execPath, [PAL_JS, ...args], opts);
+}
+
+/** Waits for a condition with a bounded deadline; returns its last value or throws. */
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 20_000, intervalMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined && v !== false) return v;
+    } catch (e) {
+      lastError = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+async function fuseMountedAt(path: string): Promise<boolean> {
+  const text = await readFile('/proc/self/mountinfo', 'utf8');
+  return text.split('\n').some((line) => {
+    const f = line.split(' ');
+    const sep = f.indexOf('-');
+    return f[4] === path && sep > 0 && (f[sep + 1] ?? '').startsWith('fuse');
+  });
+}
+
+async function anyMountAt(path: string): Promise<boolean> {
+  const text = await readFile('/proc/self/mountinfo', 'utf8');
+  return text.split('\n').some((line) => line.split(' ')[4] === path);
+}
+
+export interface PaldOptions {
+  readonly dockerHost: string;
+  /** The `trust:` section of pald.yaml; default { mode: none }. */
+  readonly trust?: Record<string, unknown>;
+  readonly hostAllowUids?: readonly number[];
+  readonly readyTimeoutMs?: number;
+}
+
+export interface TestPald {
+  readonly dir: string;
+  readonly mountpoint: string;
+  readonly manifest: string;
+  readonly keysDir: string;
+  readonly publicKey: string;
+  readonly adminSocket: string;
+  readonly auditPath: string;
+  readonly configPath: string;
+  readonly pid: number;
+  /** Everything pald printed so far. */
+  output(): string;
+  /** `pal seal` a secret (plaintext fed on stdin) into this pald's manifest. */
+  seal(name: string, labels: readonly string[], plaintext: Uint8Array | string): Promise<void>;
+  /** `pal <command>` against this pald's admin socket. */
+  pal(...args: string[]): Promise<CommandResult>;
+  /** Rewrites pald.yaml (e.g. host.allow_uids) and sends SIGHUP. */
+  reconfigure(changes: { hostAllowUids?: readonly number[] }): Promise<void>;
+  /** SIGTERM (SIGKILL after 10 s); resolves when exited and the FUSE mount is gone. */
+  stop(): Promise<void>;
+  /** SIGKILL: leaves a stale mount behind, as a crash would. */
+  kill(): Promise<void>;
+  /** Starts pald again with the same config; resolves on its ready line. */
+  start(): Promise<void>;
+  /** stop + unmount the shared bind mount + remove the temp dir; safe to call twice. */
+  cleanup(): Promise<void>;
+}
+
+export async function startPald(opts: PaldOptions): Promise<TestPald> {
+  const dir = await mkdtemp(join(tmpdir(), 'pal-pald-'));
+  const mountpoint = join(dir, 'mnt');
+  const etc = join(dir, 'etc');
+  const keysDir = join(etc, 'keys');
+  const manifest = join(etc, 'secrets.yaml');
+  const adminSocket = join(dir, 'run', 'admin.sock');
+  const auditPath = join(dir, 'log', 'audit.log');
+  const configPath = join(etc, 'pald.yaml');
+  await mkdir(mountpoint, { recursive: true });
+  await mkdir(keysDir, { recursive: true });
+  await writeFile(manifest, 'secrets: {}\n');
+
+  const keygen = await runCommand(process.execPath, [PAL_JS, 'keygen', '--out', keysDir, '--name', 'host']);
+  if (keygen.code !== 0) throw new Error(`pal keygen failed: ${keygen.stderr}`);
+  const publicKey = join(keysDir, 'host.pub.asc');
+
+  let allowUids = opts.hostAllowUids ?? [];
+  const writeConfig = (): Promise<void> =>
+    writeFile(
+      configPath,
+      stringify({
+        mountpoint,
+        manifest,
+        keys: keysDir,
+        docker: { host: opts.dockerHost },
+        trust: opts.trust ?? { mode: 'none' },
+        admin: { socket: adminSocket },
+        audit: { path: auditPath },
+        host: { allow_uids: [...allowUids] },
+      }),
+    );
+  await writeConfig();
+
+  let child: ChildProcess | undefined;
+  let exited: Promise<void> = Promise.resolve();
+  let log = '';
+  let cleaned = false;
+
+  const start = async (): Promise<void> => {
+    const c = spawn(process.execPath, [PALD_JS, '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child = c;
+    exited = new Promise((r) => c.once('exit', () => r()));
+    await new Promise<void>((resolveReady, reject) => {
+      const timer = setTimeout(() => reject(new Error(`pald not ready within ${opts.readyTimeoutMs ?? 30_000} ms:\n${log}`)), opts.readyTimeoutMs ?? 30_000);
+      const from = log.length; // a restart must print its own ready line
+      const onData = (b: Buffer): void => {
+        log += b.toString('utf8');
+        if (log.indexOf('pald: ready on ', from) >= 0) {
+          clearTimeout(timer);
+          resolveReady();
+        }
+      };
+      c.stdout!.on('data', onData);
+      c.stderr!.on('data', onData);
+      c.once('exit', (code, signal) => {
+        clearTimeout(timer);
+        reject(new Error(`pald exited (${code ?? signal}) before ready:\n${log}`));
+      });
+    });
+  };
+
+  const waitExit = async (timeoutMs: number): Promise<boolean> =>
+    Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), timeoutMs))]);
+
+  const pald: TestPald = {
+    dir,
+    mountpoint,
+    manifest,
+    keysDir,
+    publicKey,
+    adminSocket,
+    auditPath,
+    configPath,
+    get pid() {
+      return child?.pid ?? -1;
+    },
+    output: () => log,
+    async seal(name, labels, plaintext) {
+      const args = ['seal', '--name', name, '--key', publicKey, '--manifest', manifest, ...labels.flatMap((l) => ['--label', l])];
+      const r = await runCommand(process.execPath, [PAL_JS, ...args], { input: plaintext });
+      if (r.code !== 0) throw new Error(`pal seal ${name} failed (${r.code}): ${r.stderr}`);
+    },
+    pal: (...args) => runCommand(process.execPath, [PAL_JS, ...args, '--admin-socket', adminSocket]),
+    async reconfigure(changes) {
+      if (changes.hostAllowUids) allowUids = changes.hostAllowUids;
+      await writeConfig();
+      const marker = (log.match(/pald: reloaded/g) ?? []).length;
+      child?.kill('SIGHUP');
+      await waitFor('pald to reload', async () => (log.match(/pald: reloaded/g) ?? []).length > marker);
+    },
+    async stop() {
+      const c = child;
+      if (!c || c.exitCode !== null || c.signalCode !== null) return;
+      c.kill('SIGTERM');
+      if (!(await waitExit(10_000))) {
+        c.kill('SIGKILL');
+        await waitExit(10_000);
+      }
+      if (await fuseMountedAt(mountpoint)) throw new Error(`pald exited but ${mountpoint} is still FUSE-mounted:\n${log}`);
+    },
+    async kill() {
+      const c = child;
+      if (!c || c.exitCode !== null || c.signalCode !== null) return;
+      c.kill('SIGKILL');
+      await waitExit(10_000);
+    },
+    start,
+    async cleanup() {
+      if (cleaned) return;
+      cleaned = true;
+      try {
+        await pald.stop();
+      } finally {
+        // A killed pald leaves a dead FUSE mount; then the shared bind mount pald put underneath.
+        for (let i = 0; i < 4 && (await anyMountAt(mountpoint)); i++) {
+          await runCommand('umount', ['-l', mountpoint]);
+        }
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+  };
+
+  try {
+    await start();
+  } catch (e) {
+    await pald.cleanup().catch(() => {});
+    throw e;
+  }
+  return pald;
+}
+
+/**
+ * Files under `roots` whose bytes contain `needle` (for "plaintext never on disk" checks).
+ * Skips /proc, /sys, every FUSE mount (reading another test's FUSE mount could hang), sockets,
+ * devices and fifos; reads regular files only, in chunks, with an overlap so no match is lost.
+ */
+export async function filesContaining(roots: readonly string[], needle: Buffer, opts: { maxFileBytes?: number; skip?: readonly string[] } = {}): Promise<string[]> {
+  const { lstat, readdir, open } = await import('node:fs/promises');
+  const mountinfo = await readFile('/proc/self/mountinfo', 'utf8');
+  const skip = new Set<string>(['/proc', '/sys', '/dev', ...(opts.skip ?? [])]);
+  for (const line of mountinfo.split('\n')) {
+    const f = line.split(' ');
+    const sep = f.indexOf('-');
+    if (sep > 0 && (f[sep + 1] ?? '').startsWith('fuse') && f[4]) skip.add(f[4].replace(/\\040/g, ' '));
+  }
+  const maxFileBytes = opts.maxFileBytes ?? 512 * 1024 * 1024;
+  const hits: string[] = [];
+  const chunk = Buffer.alloc(1 << 20);
+  const walk = async (path: string): Promise<void> => {
+    if (skip.has(path)) return;
+    let st;
+    try {
+      st = await lstat(path);
+    } catch {
+      return; // vanished meanwhile
+    }
+    if (st.isDirectory()) {
+      let names: string[];
+      try {
+        names = await readdir(path);
+      } catch {
+        return;
+      }
+      for (const n of names) await walk(join(path, n));
+      return;
+    }
+    if (!st.isFile() || st.size < needle.length || st.size > maxFileBytes) return;
+    let fh;
+    try {
+      fh = await open(path, 'r');
+    } catch {
+      return;
+    }
+    try {
+      let carry = Buffer.alloc(0);
+      for (;;) {
+        const { bytesRead } = await fh.read(chunk, 0, chunk.length, null);
+        if (bytesRead === 0) break;
+        const window = Buffer.concat([carry, chunk.subarray(0, bytesRead)]);
+        if (window.includes(needle)) {
+          hits.push(path);
+          break;
+        }
+        carry = Buffer.from(window.subarray(Math.max(0, window.length - needle.length + 1)));
+      }
+    } catch {
+      // unreadable file (e.g. a file being deleted): nothing to find in it
+    } finally {
+      await fh.close();
+    }
+  };
+  for (const root of roots) await walk(root);
+  return hits;
+}
