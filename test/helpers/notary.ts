@@ -92,42 +92,89 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
-/** Start notary-server with the local signing service (timestamp keys ed25519) on a free loopback port. */
-export async function startNotaryServer(opts: { dir?: string; pki?: TestPki } = {}): Promise<NotaryServer> {
-  const dir = opts.dir ?? (await mkdtemp(path.join(tmpdir(), 'pal-notary-')));
-  const pki = opts.pki ?? (await makeTestPki(dir));
+async function spawnUntilHealthy(
+  what: string,
+  command: string,
+  configFor: (port: number) => object,
+  dir: string,
+  healthy: (port: number) => Promise<boolean>,
+): Promise<{ child: ChildProcess; port: number }> {
   for (let attempt = 0; ; attempt++) {
     const port = await freePort();
-    const config = {
-      server: { http_addr: `127.0.0.1:${port}`, tls_cert_file: pki.certPath, tls_key_file: pki.keyPath },
-      trust_service: { type: 'local' },
-      storage: { backend: 'memory' },
-      logging: { level: 'error' },
-    };
-    const configPath = path.join(dir, `server-${port}.json`);
-    await writeFile(configPath, JSON.stringify(config));
-    const child = spawn('notary-server', ['-config', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const configPath = path.join(dir, `${what}-${port}.json`);
+    await writeFile(configPath, JSON.stringify(configFor(port)));
+    const child = spawn(command, ['-config', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
-    const url = `https://127.0.0.1:${port}`;
     try {
-      await waitFor('notary-server health', 10_000, async () => {
-        if (child.exitCode !== null) throw new Error(`notary-server exited ${child.exitCode}: ${stderr}`);
-        const r = await httpsGet(`${url}/_notary_server/health`, pki.ca);
-        return r.status === 200 ? true : undefined;
+      await waitFor(`${what} ready`, 10_000, async () => {
+        if (child.exitCode !== null) throw new Error(`${command} exited ${child.exitCode}: ${stderr}`);
+        return (await healthy(port)) ? true : undefined;
       });
+      return { child, port };
     } catch (e) {
       await stopChild(child);
       // Someone took the port between our probe and the bind: try another one.
       if (attempt < 3 && /address already in use/.test(stderr)) continue;
       throw e;
     }
-    return {
-      url, port, pki, dir, pid: child.pid!,
-      running: () => child.exitCode === null && child.signalCode === null,
-      stop: () => stopChild(child),
-    };
   }
+}
+
+function tcpOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+/**
+ * Start notary-server on a free loopback port, memory storage. By default with the local signing
+ * service (server-held keys ed25519); with `signer: true` also a notary-signer (keys ecdsa, as in
+ * production). Both are stopped together by stop().
+ */
+export async function startNotaryServer(opts: { dir?: string; pki?: TestPki; signer?: boolean } = {}): Promise<NotaryServer> {
+  const dir = opts.dir ?? (await mkdtemp(path.join(tmpdir(), 'pal-notary-')));
+  const pki = opts.pki ?? (await makeTestPki(dir));
+  let signer: { child: ChildProcess; port: number } | undefined;
+  if (opts.signer === true) {
+    signer = await spawnUntilHealthy('signer', 'notary-signer', (port) => ({
+      server: { grpc_addr: `127.0.0.1:${port}`, tls_cert_file: pki.certPath, tls_key_file: pki.keyPath, client_ca_file: pki.caPath },
+      storage: { backend: 'memory' },
+      logging: { level: 'error' },
+    }), dir, tcpOpen);
+  }
+  const trustService = signer === undefined
+    ? { type: 'local' }
+    : {
+        type: 'remote', hostname: '127.0.0.1', port: String(signer.port), key_algorithm: 'ecdsa',
+        tls_ca_file: pki.caPath, tls_client_cert: pki.certPath, tls_client_key: pki.keyPath,
+      };
+  let server: { child: ChildProcess; port: number };
+  try {
+    server = await spawnUntilHealthy('server', 'notary-server', (port) => ({
+      server: { http_addr: `127.0.0.1:${port}`, tls_cert_file: pki.certPath, tls_key_file: pki.keyPath },
+      trust_service: trustService,
+      storage: { backend: 'memory' },
+      logging: { level: 'error' },
+    }), dir, async (port) => (await httpsGet(`https://127.0.0.1:${port}/_notary_server/health`, pki.ca)).status === 200);
+  } catch (e) {
+    if (signer) await stopChild(signer.child);
+    throw e;
+  }
+  const { child, port } = server;
+  return {
+    url: `https://127.0.0.1:${port}`, port, pki, dir, pid: child.pid!,
+    running: () => child.exitCode === null && child.signalCode === null,
+    stop: async () => {
+      await stopChild(child);
+      if (signer) await stopChild(signer.child);
+    },
+  };
 }
 
 export const PASSPHRASE = 'pal-test-passphrase';
