@@ -1,0 +1,66 @@
+import test from 'ava';
+import { mkdtempSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { checkPidNamespace, parseStat, parseStatusIds, readStat } from '../../../src/identity/procfs.js';
+
+/** A realistic stat line: fields 3..52 after the comm. */
+function statLine(comm: string, state = 'S', startTime = '123456'): string {
+  const after = [state, '1', '100', '100', '0', '-1', '4194560', '120', '0', '0', '0', '3', '1', '0', '0', '20', '0', '1', '0', startTime];
+  while (after.length < 50) after.push('0');
+  return `4242 (${comm}) ${after.join(' ')}\n`;
+}
+
+test('start time is field 22 for an ordinary comm', (t) => {
+  t.deepEqual(parseStat(statLine('sleep')), { state: 'S', startTime: '123456' });
+});
+
+for (const comm of ['a b c', 'x) S 1 2 3 (y', ') ) )', '(', 'new\nline', '', 'sp ace)']) {
+  test(`comm ${JSON.stringify(comm)} cannot shift the fields`, (t) => {
+    t.deepEqual(parseStat(statLine(comm, 'R', '987654321')), { state: 'R', startTime: '987654321' });
+  });
+}
+
+test('zombie state is reported', (t) => {
+  t.is(parseStat(statLine('dead', 'Z'))?.state, 'Z');
+});
+
+test('malformed stat lines are rejected, not guessed', (t) => {
+  for (const text of ['', '4242', '4242 (x', '4242 x) S 1', '4242 (x) S 1 2 3', statLine('x', 'S', '12a'), statLine('x', 'SS'), '4242 )x( S']) {
+    t.is(parseStat(text), undefined, JSON.stringify(text.slice(0, 40)));
+  }
+});
+
+test('our own real /proc/self/stat parses, and its start time is stable', (t) => {
+  const first = readStat('/proc', process.pid);
+  t.regex(first.startTime, /^\d+$/);
+  t.is(readStat('/proc', process.pid).startTime, first.startTime);
+});
+
+test('status ids: Tgid, real Uid and Gid', (t) => {
+  const text = 'Name:\tx\nTgid:\t77\nPid:\t78\nUid:\t1000\t1001\t1002\t1003\nGid:\t50\t51\t52\t53\n';
+  t.deepEqual(parseStatusIds(text), { tgid: 77, uid: 1000, gid: 50 });
+  t.is(parseStatusIds('Name:\tx\nPid:\t78\n'), undefined);
+  t.is(parseStatusIds('Tgid:\t0\nUid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\n'), undefined);
+});
+
+test('pid namespace check: the initial namespace passes, another one warns', (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'pal-proc-'));
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
+  mkdirSync(join(root, 'self', 'ns'), { recursive: true });
+  symlinkSync('pid:[4026531836]', join(root, 'self', 'ns', 'pid'));
+  t.is(checkPidNamespace(root).hostPidNamespace, true);
+
+  const other = mkdtempSync(join(tmpdir(), 'pal-proc-'));
+  t.teardown(() => rmSync(other, { recursive: true, force: true }));
+  mkdirSync(join(other, 'self', 'ns'), { recursive: true });
+  mkdirSync(join(other, '1', 'ns'), { recursive: true });
+  symlinkSync('pid:[4026532999]', join(other, 'self', 'ns', 'pid'));
+  symlinkSync('pid:[4026532999]', join(other, '1', 'ns', 'pid'));
+  const check = checkPidNamespace(other);
+  t.is(check.hostPidNamespace, false);
+  t.regex(check.detail, /not the initial one/);
+
+  const missing = checkPidNamespace(join(other, 'nope'));
+  t.is(missing.hostPidNamespace, undefined);
+});

@@ -1,0 +1,296 @@
+// The resolver's logic against a fake /proc directory and a fake of our own ContainerRuntime
+// interface. The real dockerd and the real /proc are exercised in test/integration/identity*.
+
+import test from 'ava';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createResolver } from '../../../src/identity/resolver.js';
+import {
+  RuntimeError,
+  type ContainerRuntime,
+  type RuntimeContainer,
+  type RuntimeImage,
+  type RuntimeWatchHandlers,
+} from '../../../src/identity/runtime.js';
+
+const A = 'a'.repeat(60) + '0001';
+const B = 'b'.repeat(60) + '0002';
+const IMAGE = `sha256:${'c'.repeat(64)}`;
+
+class FakeProc {
+  readonly root = mkdtempSync(join(tmpdir(), 'pal-fakeproc-'));
+  constructor(nsLink = 'pid:[4026531836]') {
+    mkdirSync(join(this.root, 'self', 'ns'), { recursive: true });
+    symlinkSync(nsLink, join(this.root, 'self', 'ns', 'pid'));
+  }
+  process(pid: number, opts: { start: string; cgroup: string; tgid?: number; state?: string; uid?: number }): void {
+    const dir = join(this.root, String(pid));
+    mkdirSync(dir, { recursive: true });
+    const fields = [opts.state ?? 'S', ...Array.from({ length: 18 }, () => '0'), opts.start, '0', '0'];
+    writeFileSync(join(dir, 'stat'), `${pid} (proc (x)) ${fields.join(' ')}\n`);
+    writeFileSync(join(dir, 'cgroup'), opts.cgroup);
+    const uid = opts.uid ?? 0;
+    writeFileSync(join(dir, 'status'), `Name:\tx\nTgid:\t${opts.tgid ?? pid}\nPid:\t${pid}\nUid:\t${uid}\t${uid}\t${uid}\t${uid}\nGid:\t${uid}\t${uid}\t${uid}\t${uid}\n`);
+  }
+  exit(pid: number): void {
+    rmSync(join(this.root, String(pid)), { recursive: true, force: true });
+  }
+  cleanup(): void {
+    rmSync(this.root, { recursive: true, force: true });
+  }
+}
+
+class FakeRuntime implements ContainerRuntime {
+  readonly endpoint = 'unix:///fake/docker.sock';
+  readonly containers = new Map<string, RuntimeContainer>();
+  readonly images = new Map<string, RuntimeImage>();
+  inspects = 0;
+  unreachable = false;
+  /** Runs inside inspectContainer, before it answers: lets a test change the world mid-resolution. */
+  duringInspect: (() => void) | undefined;
+  handlers: RuntimeWatchHandlers | undefined;
+
+  async inspectContainer(idOrName: string): Promise<RuntimeContainer> {
+    this.inspects++;
+    await Promise.resolve();
+    if (this.unreachable) throw new RuntimeError('unreachable', `docker unreachable at ${this.endpoint}: connect ENOENT`);
+    const hook = this.duringInspect;
+    this.duringInspect = undefined;
+    hook?.();
+    const found = this.containers.get(idOrName) ?? [...this.containers.values()].find((c) => c.name === idOrName);
+    if (found === undefined) throw new RuntimeError('not-found', `container ${idOrName} not found`);
+    return found;
+  }
+  async inspectImage(id: string): Promise<RuntimeImage> {
+    if (this.unreachable) throw new RuntimeError('unreachable', 'down');
+    const image = this.images.get(id);
+    if (image === undefined) throw new RuntimeError('not-found', `image ${id} not found`);
+    return image;
+  }
+  watch(handlers: RuntimeWatchHandlers): () => void {
+    this.handlers = handlers;
+    handlers.onConnected();
+    return () => {
+      this.handlers = undefined;
+    };
+  }
+}
+
+function world(nsLink?: string) {
+  const proc = new FakeProc(nsLink);
+  const runtime = new FakeRuntime();
+  runtime.images.set(IMAGE, { id: IMAGE, repoTags: ['app:1'], repoDigests: [], labels: { 'pal.labels': 'x,y' } });
+  runtime.containers.set(A, {
+    id: A,
+    name: 'alpha',
+    imageId: IMAGE,
+    imageRef: 'app:1',
+    running: true,
+    pid: 100,
+    labels: { 'pal.labels': 'x,y', team: 'red' },
+  });
+  runtime.containers.set(B, { id: B, name: 'beta', imageId: IMAGE, imageRef: 'app:1', running: true, pid: 300, labels: {} });
+  proc.process(100, { start: '1000', cgroup: `4:memory:/docker/${A}\n0::/docker/${A}\n` });
+  proc.process(300, { start: '3000', cgroup: `0::/docker/${B}\n` });
+  const logs: string[] = [];
+  const resolver = createResolver({ runtime, procRoot: proc.root, log: (m) => logs.push(m) });
+  return { proc, runtime, resolver, logs, cleanup: () => { void resolver.close(); proc.cleanup(); } };
+}
+
+const caller = (pid: number) => ({ pid, uid: 1000, gid: 1000 });
+
+test('a process in a container resolves to it, with image labels apart from runtime labels', async (t) => {
+  const w = world();
+  t.teardown(w.cleanup);
+  w.proc.process(201, { start: '2000', cgroup: `4:memory:/docker/${A}\n0::/docker/${A}\n`, tgid: 200 });
+  const id = await w.resolver.resolve(caller(201));
+  t.like(id, { kind: 'container', pid: 201, tgid: 200, uid: 1000, gid: 1000, startTime: '2000', containerId: A, name: 'alpha', imageId: IMAGE, imageRef: 'app:1' });
+  t.deepEqual(id.imageLabels, { 'pal.labels': 'x,y' });
+  t.deepEqual(id.runtimeLabels, { team: 'red' });
+  t.deepEqual(id.repoTags, ['app:1']);
+  t.deepEqual(w.resolver.containers(), [{ containerId: A, name: 'alpha', imageId: IMAGE, imageRef: 'app:1' }]);
+});
+
+test('a host process is host; pid 0 and gone processes are unknown', async (t) => {
+  const w = world();
+  t.teardown(w.cleanup);
+  w.proc.process(500, { start: '5', cgroup: '4:memory:/process_api/21841176b9038cae45e853176fdc4c58\n0::/\n' });
+  t.like(await w.resolver.resolve(caller(500)), { kind: 'host', pid: 500 });
+  t.like(await w.resolver.resolve(caller(0)), { kind: 'unknown' });
+  const gone = await w.resolver.resolve(caller(999));
+  t.is(gone.kind, 'unknown');
+  t.regex(gone.reason ?? '', /process 999 is gone/);
+  w.proc.process(501, { start: '6', cgroup: '0::/\n', state: 'Z' });
+  t.regex((await w.resolver.resolve(caller(501))).reason ?? '', /exited/);
+});
+
+test('unparsable cgroups are unknown with the parser reason', async (t) => {
+  const w = world();
+  t.teardown(w.cleanup);
+  w.proc.process(600, { start: '6', cgroup: `4:memory:/docker/${A}\n0::/docker/${B}\n` });
+  const id = await w.resolver.resolve(caller(600));
+  t.is(id.kind, 'unknown');
+  t.regex(id.reason ?? '', /different containers/);
+});
+
+test('a cached caller costs no inspect; concurrent first sights share one', async (t) => {
+  const w = world();
+  t.teardown(w.cleanup);
+  const results = await Promise.all([w.resolver.resolve(caller(100)), w.resolver.resolve(caller(100)), w.resolver.resolve(caller(100))]);
+  t.true(results.every((r) => r.kind === 'container' && r.containerId === A));
+  t.is(w.runtime.inspects, 1);
+  await w.resolver.resolve(caller(100));
+  t.is(w.runtime.inspects, 1);
+});
+
+test('pid reused during resolution: denied, and the new process is judged on its own', async (t) => {
+  const w = world();
+  t.teardown(w.cleanup);
+  w.proc.process(202, { start: '2000', cgroup: `0::/docker/${A}\n` });
+  w.runtime.duringInspect = () => {
+    // The caller dies and a host process gets its pid before the inspect answers.
+    w.proc.process(202, { start: '2999', cgroup: '0::/user.slice\n' });
+  };
+  const first = await w.resolver.resolve(caller(202));
+  t.is(first.kind, 'unknown');
+  t.regex(first.reason ?? '', /reused during resolution/);
+  t.like(await w.resolver.resolve(caller(202)), { kind: 'host', startTime: '2999' });
+});
+
+test('a cached pid that is reused later is not attributed to the old container', async (t) => {
+  const w = world();
+  t.teardown(w.cleanup);
+  w.proc.process(203, { start: '2000', cgroup: `0::/docker/${A}\n` });
+  t.like(await w.resolver.resolve(caller(203)), { kind: 'container', containerId: A });
+  w.proc.process(203, { start: '2001', cgroup: `0::/docker/${B}\n` });
+  t.like(await w.resolver.resolve(caller(203)), { kind: 'container', containerId: B });
+  w.proc.process(203, { start: '2002', cgroup: '0::/\n' });
+  t.like(await w.resolver.resolve(caller(203)), { kind: 'host' });
+});
+
+test("a container's id nested under another container's cgroup is not trusted", async (t) => {
+  const w = world();
+  t.teardown(w.cleanup);
+  // A process in A (with a writable cgroupfs) makes a child cgroup named after B.
+  w.proc.process(204, { start: '2000', cgroup: `0::/docker/${A}/${B}\n` });
+  const id = await w.resolver.resolve(caller(204));
+  t.is(id.kind, 'unknown');
+  t.regex(id.reason ?? '', /not container bbbbbbbbbbbb's own cgroup/);
+});
+
+test('die event: the cached container is dropped, listeners hear it, the next sight inspects again', async (t) => {
+  const w = world();
+  t.teardown(w.cleanup);
+  const dropped: string[] = [];
+  w.resolver.onInvalidate((id) => dropped.push(id));
+  await w.resolver.resolve(caller(100));
+  t.is(w.resolver.status().cached, 1);
+  w.runtime.handlers?.onEvent({ type: 'container', action: 'die', id: A });
+  t.deepEqual(dropped, [A]);
+  t.deepEqual(w.resolver.containers(), []);
+  w.runtime.containers.set(A, { ...w.runtime.containers.get(A)!, running: false, pid: 0 });
+  const id = await w.resolver.resolve(caller(100));
+  t.is(id.kind, 'unknown');
+  t.regex(id.reason ?? '', /not running/);
+  t.is(w.runtime.inspects, 2);
+});
+
+test('an event that races an inspect keeps the stale answer out of the cache', async (t) => {
+  const w = world();
+  t.teardown(w.cleanup);
+  w.runtime.duringInspect = () => {
+    w.runtime.handlers?.onEvent({ type: 'container', action: 'rename', id: A });
+    w.runtime.containers.set(A, { ...w.runtime.containers.get(A)!, name: 'renamed' });
+  };
+  const id = await w.resolver.resolve(caller(100));
+  t.like(id, { kind: 'container', name: 'renamed' });
+  t.is(w.runtime.inspects, 2);
+});
+
+test('image events drop the containers running that image', async (t) => {
+  const w = world();
+  t.teardown(w.cleanup);
+  const dropped: string[] = [];
+  w.resolver.onInvalidate((id) => dropped.push(id));
+  await w.resolver.resolve(caller(100));
+  await w.resolver.resolve(caller(300));
+  w.runtime.handlers?.onEvent({ type: 'image', action: 'untag', id: IMAGE });
+  t.deepEqual(dropped.sort(), [A, B].sort());
+  t.is(w.resolver.status().cached, 0);
+});
+
+test('docker unreachable: new containers fail closed with the reason; recovery needs no restart', async (t) => {
+  const w = world();
+  t.teardown(w.cleanup);
+  w.runtime.handlers?.onDisconnected('connect ENOENT /fake/docker.sock');
+  w.runtime.unreachable = true;
+  const down = await w.resolver.resolve(caller(300));
+  t.is(down.kind, 'unknown');
+  t.regex(down.reason ?? '', /docker unreachable at unix:\/\/\/fake\/docker.sock: connect ENOENT/);
+  t.like(w.resolver.status(), { reachable: false, reason: 'connect ENOENT /fake/docker.sock' });
+  w.runtime.unreachable = false;
+  w.runtime.handlers?.onConnected();
+  t.like(await w.resolver.resolve(caller(300)), { kind: 'container', containerId: B });
+  t.like(w.resolver.status(), { reachable: true, cached: 1 });
+});
+
+test('while events are down, a cached container whose init died is not served', async (t) => {
+  const w = world();
+  t.teardown(w.cleanup);
+  w.proc.process(205, { start: '2000', cgroup: `0::/docker/${A}\n` });
+  t.like(await w.resolver.resolve(caller(205)), { kind: 'container', containerId: A });
+  w.runtime.handlers?.onDisconnected('gone');
+  w.runtime.unreachable = true;
+  t.like(await w.resolver.resolve(caller(205)), { kind: 'container', containerId: A }, 'init alive: still served');
+  w.proc.exit(100);
+  const id = await w.resolver.resolve(caller(205));
+  t.is(id.kind, 'unknown');
+  t.regex(id.reason ?? '', /docker unreachable/);
+});
+
+test('after reconnecting, containers that changed meanwhile are dropped', async (t) => {
+  const w = world();
+  t.teardown(w.cleanup);
+  const dropped: string[] = [];
+  w.resolver.onInvalidate((id) => dropped.push(id));
+  await w.resolver.resolve(caller(100));
+  await w.resolver.resolve(caller(300));
+  w.runtime.handlers?.onDisconnected('gone');
+  w.runtime.containers.delete(B);
+  w.runtime.handlers?.onConnected();
+  const deadline = Date.now() + 2000;
+  while (dropped.length === 0 && Date.now() < deadline) await new Promise((r) => setImmediate(r));
+  t.deepEqual(dropped, [B]);
+  t.deepEqual(w.resolver.containers().map((c) => c.containerId), [A]);
+});
+
+test('inspectContainer by name explains a container without a caller', async (t) => {
+  const w = world();
+  t.teardown(w.cleanup);
+  t.like(await w.resolver.inspectContainer('alpha'), { kind: 'container', containerId: A, pid: 100, imageId: IMAGE });
+  w.runtime.containers.set(B, { ...w.runtime.containers.get(B)!, running: false, pid: 0 });
+  t.like(await w.resolver.inspectContainer('beta'), { kind: 'container', containerId: B, pid: 0, reason: 'container is not running' });
+  t.like(await w.resolver.inspectContainer('nope'), { kind: 'unknown', reason: 'container nope not found' });
+});
+
+test('outside the host pid namespace: a warning in status and the log', async (t) => {
+  const w = world('pid:[4026532100]');
+  t.teardown(w.cleanup);
+  t.is(w.resolver.pidNamespace.hostPidNamespace, false);
+  t.regex(w.resolver.status().warnings?.[0] ?? '', /host pid namespace/);
+  t.true(w.logs.some((l) => l.startsWith('WARNING: pald must run in the host pid namespace')));
+});
+
+test('the process cache is bounded', async (t) => {
+  const proc = new FakeProc();
+  t.teardown(() => proc.cleanup());
+  const runtime = new FakeRuntime();
+  const resolver = createResolver({ runtime, procRoot: proc.root, maxCachedProcesses: 8 });
+  t.teardown(() => resolver.close());
+  for (let pid = 1000; pid < 1040; pid++) {
+    proc.process(pid, { start: String(pid), cgroup: '0::/\n' });
+    t.like(await resolver.resolve(caller(pid)), { kind: 'host' });
+  }
+  t.like(await resolver.resolve(caller(1039)), { kind: 'host' });
+});
