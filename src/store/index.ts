@@ -3,3 +3,5 @@ export type { BackendName, ManifestEntry, ManifestProblem, ManifestSnapshot, Man
 export { ManifestStore } from './store.js';
 export { parseManifest, fingerprint, MAX_CIPHERTEXT_BYTES } from './manifest.js';
 export { secretNameProblem, labelProblem, parseMode } from './names.js';
+export { writeFileAtomic, upsertManifestEntry, upsertManifestEntryText } from './edit.js';
+export type { ManifestEntryEdit } from './edit.js';

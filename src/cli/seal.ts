@@ -1,0 +1,133 @@
+// pal seal: encrypt a secret with its name and labels sealed inside, write the
+// ciphertext next to the manifest and add/replace its entry (both atomically).
+import { mkdir, readFile, realpath } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import * as openpgp from 'openpgp';
+import { sealOpenPgp } from '../crypto/index.js';
+import { labelProblem, parseMode, secretNameProblem, upsertManifestEntry, upsertManifestEntryText, writeFileAtomic } from '../store/index.js';
+import type { CliIO } from './keygen.js';
+
+const USAGE = `usage: pal seal --name NAME --label L [--label L2 ...] --key PUB.asc [--key PUB2.asc ...]
+                [--manifest /etc/pal/secrets.yaml | --image-manifest DIR] [--in FILE] [--mode 0400]
+  reads the secret from --in FILE or stdin; writes <manifest dir>/NAME.pgp and adds/replaces
+  the NAME entry of the manifest. Red October (--ro ...) is not supported yet.`;
+
+const RO_OPTIONS = ['ro', 'owners', 'minimum', 'ro-server', 'ro-ca', 'ro-user', 'ro-password-file', 'config'] as const;
+
+const MAX_SECRET_BYTES = 8 * 1024 * 1024;
+
+export async function run(argv: string[], io: CliIO = {}): Promise<number> {
+  const out = io.stdout ?? process.stdout;
+  const err = io.stderr ?? process.stderr;
+  const usage = (msg: string): number => {
+    err.write(`pal seal: ${msg}\n${USAGE}\n`);
+    return 2;
+  };
+  let values: Record<string, string | string[] | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        name: { type: 'string' },
+        label: { type: 'string', multiple: true },
+        key: { type: 'string', multiple: true },
+        manifest: { type: 'string' },
+        'image-manifest': { type: 'string' },
+        in: { type: 'string' },
+        mode: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+        ro: { type: 'boolean' },
+        owners: { type: 'string' },
+        minimum: { type: 'string' },
+        'ro-server': { type: 'string' },
+        'ro-ca': { type: 'string' },
+        'ro-user': { type: 'string' },
+        'ro-password-file': { type: 'string' },
+        config: { type: 'string' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (e) {
+    return usage((e as Error).message);
+  }
+  if (values['help']) {
+    out.write(USAGE + '\n');
+    return 0;
+  }
+  const ro = RO_OPTIONS.filter((o) => values[o] !== undefined);
+  if (ro.length > 0) return usage(`Red October sealing (--${ro.join(', --')}) is not supported yet; use --key PUB.asc (OpenPGP)`);
+
+  const name = values['name'] as string | undefined;
+  const labels = [...new Set((values['label'] as string[] | undefined) ?? [])];
+  const keyFiles = (values['key'] as string[] | undefined) ?? [];
+  if (!name) return usage('--name is required');
+  const nameProblem = secretNameProblem(name);
+  if (nameProblem) return usage(`--name: ${nameProblem}`);
+  if (labels.length === 0) return usage('at least one --label is required');
+  const badLabel = labels.map(labelProblem).find((p) => p !== undefined);
+  if (badLabel) return usage(`--label: ${badLabel}`);
+  if (keyFiles.length === 0) return usage('at least one --key PUB.asc is required');
+  if (values['manifest'] && values['image-manifest']) return usage('give --manifest or --image-manifest, not both');
+  const mode = values['mode'] === undefined ? 0o400 : parseMode(values['mode'] as string);
+  if (mode === undefined) return usage(`--mode: expected an octal mode like 0400 (at most 0777), got "${String(values['mode'])}"`);
+
+  let plaintext: Buffer | undefined;
+  try {
+    const imageDir = values['image-manifest'] as string | undefined;
+    let manifestPath = imageDir ? path.join(path.resolve(imageDir), 'secrets.yaml') : path.resolve((values['manifest'] as string | undefined) ?? '/etc/pal/secrets.yaml');
+    await mkdir(path.dirname(manifestPath), { recursive: true, mode: 0o755 });
+    // Edit the file a symlinked manifest points to, not the link.
+    manifestPath = await realpath(manifestPath).catch(() => manifestPath);
+    const dir = path.dirname(manifestPath);
+
+    const publicKeysArmored: string[] = [];
+    for (const f of keyFiles) {
+      const armored = await readFile(f, 'utf8');
+      const key = await openpgp.readKey({ armoredKey: armored }).catch((e: Error) => {
+        throw new Error(`${f}: not an OpenPGP key: ${e.message}`);
+      });
+      if (key.isPrivate()) err.write(`pal seal: warning: ${f} is a private key; only its public part is used (share NAME.pub.asc instead)\n`);
+      publicKeysArmored.push(key.toPublic().armor());
+    }
+
+    // Check the manifest can be edited before writing anything.
+    const existing = await readFile(manifestPath, 'utf8').catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') return '';
+      throw e;
+    });
+    const fileName = `${name}.pgp`;
+    upsertManifestEntryText(existing, { name, file: fileName, labels, mode });
+
+    plaintext = values['in'] ? await readFile(values['in'] as string) : await readAll(io.stdin ?? process.stdin, MAX_SECRET_BYTES);
+    if (plaintext.length > MAX_SECRET_BYTES) throw new Error(`secret larger than ${MAX_SECRET_BYTES} bytes`);
+    const size = plaintext.length;
+    const ciphertext = await sealOpenPgp({ name, labels, plaintext, publicKeysArmored });
+    const ciphertextPath = path.join(dir, fileName);
+    await writeFileAtomic(ciphertextPath, ciphertext, 0o644);
+    await upsertManifestEntry(manifestPath, { name, file: fileName, labels, mode, size });
+    out.write(`sealed ${name} (${size} bytes) for labels ${labels.join(', ')} → ${ciphertextPath}\nmanifest ${manifestPath} updated\n`);
+    return 0;
+  } catch (e) {
+    err.write(`pal seal: ${(e as Error).message}\n`);
+    return 1;
+  } finally {
+    plaintext?.fill(0);
+  }
+}
+
+async function readAll(stream: NodeJS.ReadableStream, max: number): Promise<Buffer> {
+  if ((stream as { isTTY?: boolean }).isTTY) throw new Error('no input: pass --in FILE or pipe the secret on stdin');
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of stream) {
+    const b = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string | Uint8Array);
+    total += b.length;
+    chunks.push(b);
+    if (total > max) break;
+  }
+  const all = Buffer.concat(chunks);
+  for (const c of chunks) c.fill(0);
+  return all;
+}
