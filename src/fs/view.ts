@@ -260,11 +260,9 @@ export function createPalFilesystem(deps: FsDeps): PalFilesystem {
 
     async readdir(ctx, ino): Promise<DirEntry[]> {
       if (ino === ROOT_INO) {
+        // "." and ".." are added by the addon.
         const caller = await evaluate(ctx);
-        const root = rootAttr(ctx);
         return [
-          { name: '.', attr: root },
-          { name: '..', attr: root },
           { name: PAL_DIR_NAME, attr: palDirAttr(ctx) },
           ...visibleSecrets(caller).map((e) => ({ name: e.name, attr: secretAttr(caller, e) })),
         ];
@@ -272,8 +270,6 @@ export function createPalFilesystem(deps: FsDeps): PalFilesystem {
       if (ino === PAL_DIR_INO) {
         const caller = await evaluate(ctx);
         return [
-          { name: '.', attr: palDirAttr(ctx) },
-          { name: '..', attr: rootAttr(ctx) },
           ...PAL_FILES.map((f) => ({ name: f, attr: palFileAttr(caller, f) })),
         ];
       }

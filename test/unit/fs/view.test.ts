@@ -37,11 +37,11 @@ const names = (list: { name: string }[]) => list.map((e) => e.name).sort();
 
 test('readdir lists only the secrets the caller may open', async (t) => {
   const { fs } = setup();
-  t.deepEqual(names(await fs.handlers.readdir(ctx(DEMO_PID), ROOT_INO)), ['.', '..', '.pal', 'db-password', 'empty']);
-  t.deepEqual(names(await fs.handlers.readdir(ctx(PLAIN_PID), ROOT_INO)), ['.', '..', '.pal']);
-  t.deepEqual(names(await fs.handlers.readdir(ctx(BROKEN_PID), ROOT_INO)), ['.', '..', '.pal']);
-  t.deepEqual(names(await fs.handlers.readdir(ctx(999), ROOT_INO)), ['.', '..', '.pal']);
-  t.deepEqual(names(await fs.handlers.readdir(ctx(DEMO_PID), PAL_DIR_INO)), ['.', '..', 'secrets.json', 'status', 'version', 'whoami.json']);
+  t.deepEqual(names(await fs.handlers.readdir(ctx(DEMO_PID), ROOT_INO)), ['.pal', 'db-password', 'empty']);
+  t.deepEqual(names(await fs.handlers.readdir(ctx(PLAIN_PID), ROOT_INO)), ['.pal']);
+  t.deepEqual(names(await fs.handlers.readdir(ctx(BROKEN_PID), ROOT_INO)), ['.pal']);
+  t.deepEqual(names(await fs.handlers.readdir(ctx(999), ROOT_INO)), ['.pal']);
+  t.deepEqual(names(await fs.handlers.readdir(ctx(DEMO_PID), PAL_DIR_INO)), ['secrets.json', 'status', 'version', 'whoami.json']);
 });
 
 test('lookup: ENOENT for secrets the caller may not open, EACCES when identity or trust fails', async (t) => {
@@ -136,7 +136,7 @@ test('sealed name and labels bind the ciphertext: a renamed or relabelled entry 
   plaintexts.set('db-password', { bytes: Buffer.from('x'), sealedLabels: ['demo', 'billing'] });
   t.is(await errnoOf(fs.handlers.open(ctx(DEMO_PID), attr.ino, O_RDONLY)), EACCES);
   // Once pald has seen the sealed labels, the secret disappears from that caller's view.
-  t.deepEqual(names(await fs.handlers.readdir(ctx(DEMO_PID), ROOT_INO)), ['.', '..', '.pal', 'empty']);
+  t.deepEqual(names(await fs.handlers.readdir(ctx(DEMO_PID), ROOT_INO)), ['.pal', 'empty']);
   // Re-sealed (new version) with labels the caller holds: allowed again.
   plaintexts.set('db-password', { bytes: Buffer.from('y'), sealedLabels: ['extra'] });
   const previous = h.manifest.view;
@@ -147,9 +147,9 @@ test('sealed name and labels bind the ciphertext: a renamed or relabelled entry 
 
 test('host callers: only uids in host.allow_uids', async (t) => {
   const { fs, allowUids } = setup();
-  t.deepEqual(names(await fs.handlers.readdir(ctx(HOST_PID, 0, 0), ROOT_INO)), ['.', '..', '.pal']);
+  t.deepEqual(names(await fs.handlers.readdir(ctx(HOST_PID, 0, 0), ROOT_INO)), ['.pal']);
   allowUids.push(0);
-  t.deepEqual(names(await fs.handlers.readdir(ctx(HOST_PID, 0, 0), ROOT_INO)), ['.', '..', '.pal', 'billing-key', 'db-password', 'empty']);
+  t.deepEqual(names(await fs.handlers.readdir(ctx(HOST_PID, 0, 0), ROOT_INO)), ['.pal', 'billing-key', 'db-password', 'empty']);
 });
 
 test('.pal files describe the caller, list only its secrets, never carry plaintext', async (t) => {
