@@ -1,0 +1,1286 @@
+/* FUSE bridge: a libfuse3 low-level session whose requests are answered by JavaScript.
+ *
+ * Threads: N workers read /dev/fuse (our own loop over fuse_session_receive_buf /
+ * fuse_session_process_buf, so that unmount can wake them even while files stay open on a
+ * lazily detached mount), one notifier thread writes cache invalidations, and the JS thread
+ * replies. A worker never waits for JS: it queues the request on a napi_threadsafe_function and
+ * goes back to reading, so a slow reply for one caller never holds up another. JS replies by
+ * calling reply*() with the request handle (fuse_reply_* is thread-safe).
+ *
+ * Served here without JS: opendir/releasedir (JS returns a whole listing; we page it), read of
+ * handles opened with `content` (a pal_secmem), flush, forget, and every writing operation
+ * (EROFS). Everything else libfuse answers ENOSYS. */
+#include "fuse_bridge.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <fuse_lowlevel.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "napi_util.h"
+#include "secure_buffer.h"
+
+enum { OP_LOOKUP = 1, OP_GETATTR, OP_READDIR, OP_OPEN, OP_READ, OP_RELEASE, OP_STATFS };
+
+typedef struct pal_mount pal_mount;
+
+/* A directory handle: the listing JS returned at offset 0, paged out by later readdirs. */
+typedef struct {
+  atomic_int refs;
+  pthread_mutex_t lock;
+  fuse_ino_t ino;
+  bool loaded;
+  size_t count;
+  char **names;
+  fuse_ino_t *inos;
+  mode_t *modes;
+} pal_dir;
+
+/* A file handle: what the kernel's fh points to. */
+typedef struct {
+  pal_secmem *content; /* served natively when set */
+  uint64_t js_fh;
+} pal_fh;
+
+typedef struct pal_req {
+  pal_mount *m;
+  fuse_req_t req; /* NULL once answered (or for notifications that need no answer) */
+  int op;
+  pid_t pid;
+  uid_t uid;
+  gid_t gid;
+  fuse_ino_t ino;
+  uint64_t js_fh;
+  size_t size;
+  off_t off;
+  int flags;
+  pal_dir *dir;
+  char *name;
+} pal_req;
+
+typedef struct notify_item {
+  struct notify_item *next;
+  fuse_ino_t ino;
+  char *name; /* NULL: inval_inode(ino); else inval_entry(ino, name) */
+} notify_item;
+
+struct pal_mount {
+  napi_env env;
+  struct fuse_session *se;
+  char *mountpoint;
+  dev_t dev; /* of our mount, from mountinfo: so we never unmount somebody else's */
+  bool dev_known;
+  napi_threadsafe_function tsfn;
+  napi_async_context async_ctx;
+  int wake_fd;
+  int nthreads;
+  pthread_t *workers;
+  atomic_bool stopping;
+  bool workers_joined;
+  bool notifier_joined;
+  bool finished;                    /* session destroyed */
+  atomic_long outstanding;          /* requests handed to JS and not answered yet */
+  pthread_t notifier;
+  pthread_mutex_t nlock;
+  pthread_cond_t ncond;
+  notify_item *nhead, *ntail;
+  bool nstop;
+  pal_mount *next_active;
+};
+
+/* Mounts of this process that are still mounted: for atexit and double-mount checks. */
+static pthread_mutex_t g_active_lock = PTHREAD_MUTEX_INITIALIZER;
+static pal_mount *g_active = NULL;
+static bool g_atexit_registered = false;
+
+/* ---------- mountinfo ---------- */
+
+/* Undo mountinfo's octal escapes (\040 for space etc.) in place. */
+static void unescape_mountinfo(char *s) {
+  char *w = s;
+  for (char *r = s; *r;) {
+    if (r[0] == '\\' && r[1] >= '0' && r[1] <= '7' && r[2] >= '0' && r[2] <= '7' && r[3] >= '0' &&
+        r[3] <= '7') {
+      *w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
+      r += 4;
+    } else {
+      *w++ = *r++;
+    }
+  }
+  *w = 0;
+}
+
+/* The topmost mount at `path` (last line of /proc/self/mountinfo naming it): its device and
+ * filesystem type. Returns false when nothing is mounted there. */
+static bool top_mount_at(const char *path, dev_t *dev, char *fstype, size_t fstype_len) {
+  FILE *f = fopen("/proc/self/mountinfo", "re");
+  if (!f) return false;
+  char *line = NULL;
+  size_t cap = 0;
+  bool found = false;
+  while (getline(&line, &cap, f) > 0) {
+    unsigned maj, min;
+    char mp[4096], type[256];
+    /* id parent maj:min root mountpoint opts... - fstype source superopts */
+    if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &maj, &min, mp) != 3) continue;
+    char *sep = strstr(line, " - ");
+    if (!sep || sscanf(sep + 3, "%255s", type) != 1) continue;
+    unescape_mountinfo(mp);
+    if (strcmp(mp, path) != 0) continue;
+    found = true;
+    *dev = makedev(maj, min);
+    snprintf(fstype, fstype_len, "%s", type);
+  }
+  free(line);
+  fclose(f);
+  return found;
+}
+
+/* Lazily unmounts dead FUSE mounts at path (stat fails with ENOTCONN: the daemon died). Returns
+ * how many were cleared, or -errno when stat fails for another reason. Never called on a mount of
+ * our own (that would deadlock: the JS thread would wait on itself). */
+static int clear_stale(const char *path) {
+  int cleared = 0;
+  for (int i = 0; i < 16; i++) {
+    struct stat st;
+    if (stat(path, &st) == 0) return cleared;
+    int e = errno;
+    if (e != ENOTCONN && e != ECONNABORTED) return -e;
+    if (umount2(path, MNT_DETACH) != 0) return -errno;
+    cleared++;
+  }
+  return cleared;
+}
+
+/* ---------- requests to JS ---------- */
+
+static void dir_unref(pal_dir *d) {
+  if (!d || atomic_fetch_sub(&d->refs, 1) != 1) return;
+  for (size_t i = 0; i < d->count; i++) free(d->names[i]);
+  free(d->names);
+  free(d->inos);
+  free(d->modes);
+  pthread_mutex_destroy(&d->lock);
+  free(d);
+}
+
+static void free_req(pal_req *r) {
+  dir_unref(r->dir);
+  free(r->name);
+  free(r);
+}
+
+static void maybe_finish(pal_mount *m);
+
+/* Bookkeeping after a request got its answer. JS thread only. */
+static void answered(pal_req *r) {
+  r->req = NULL;
+  pal_mount *m = r->m;
+  if (atomic_fetch_sub(&m->outstanding, 1) == 1) maybe_finish(m);
+}
+
+static pal_req *new_req(pal_mount *m, fuse_req_t req, int op, fuse_ino_t ino) {
+  pal_req *r = calloc(1, sizeof *r);
+  if (!r) return NULL;
+  const struct fuse_ctx *ctx = fuse_req_ctx(req);
+  r->m = m;
+  r->req = req;
+  r->op = op;
+  r->ino = ino;
+  r->pid = ctx->pid;
+  r->uid = ctx->uid;
+  r->gid = ctx->gid;
+  return r;
+}
+
+/* Hands a request to the JS thread. Called on worker threads. */
+static void to_js(pal_req *r) {
+  pal_mount *m = r->m;
+  if (r->req) atomic_fetch_add(&m->outstanding, 1);
+  if (napi_call_threadsafe_function(m->tsfn, r, napi_tsfn_nonblocking) != napi_ok) {
+    if (r->req) {
+      fuse_reply_err(r->req, EIO);
+      atomic_fetch_sub(&m->outstanding, 1);
+    }
+    free_req(r);
+  }
+}
+
+/* GC of the request handle JS held. If JS dropped it unanswered, answer EIO so the caller does
+ * not hang forever. */
+static void finalize_req(napi_env env, void *data, void *hint) {
+  pal_req *r = data;
+  if (r->req) {
+    fuse_reply_err(r->req, EIO);
+    answered(r);
+  }
+  free_req(r);
+}
+
+static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
+  pal_req *r = data;
+  pal_mount *m = context;
+  if (env == NULL || js_cb == NULL) { /* torn down: nobody will answer */
+    if (r->req) {
+      fuse_reply_err(r->req, EIO);
+      answered(r);
+    }
+    free_req(r);
+    return;
+  }
+  napi_value argv[9], undef, result;
+  napi_get_undefined(env, &undef);
+  for (int i = 0; i < 9; i++) argv[i] = undef;
+  napi_create_int32(env, r->op, &argv[0]);
+  bool handle_made = false;
+  if (r->req) {
+    if (napi_create_external(env, r, finalize_req, NULL, &argv[1]) != napi_ok) {
+      fuse_reply_err(r->req, EIO);
+      answered(r);
+      free_req(r);
+      return;
+    }
+    handle_made = true;
+  } else {
+    napi_get_null(env, &argv[1]);
+  }
+  napi_create_int64(env, r->pid, &argv[2]);
+  napi_create_uint32(env, r->uid, &argv[3]);
+  napi_create_uint32(env, r->gid, &argv[4]);
+  napi_create_double(env, (double)r->ino, &argv[5]);
+  switch (r->op) {
+    case OP_LOOKUP:
+      napi_create_string_utf8(env, r->name, NAPI_AUTO_LENGTH, &argv[6]);
+      break;
+    case OP_OPEN:
+      napi_create_int32(env, r->flags, &argv[6]);
+      break;
+    case OP_READ:
+      napi_create_double(env, (double)r->js_fh, &argv[6]);
+      napi_create_double(env, (double)r->size, &argv[7]);
+      napi_create_double(env, (double)r->off, &argv[8]);
+      break;
+    case OP_RELEASE:
+      napi_create_double(env, (double)r->js_fh, &argv[6]);
+      break;
+    default:
+      break;
+  }
+  napi_value recv; /* napi_make_callback wants an object receiver */
+  napi_get_global(env, &recv);
+  napi_status st = napi_make_callback(env, m->async_ctx, recv, js_cb, 9, argv, &result);
+  if (st != napi_ok) {
+    /* The dispatcher catches handler errors itself; reaching here is a bug in it. Answer EIO and
+     * surface the exception as uncaught rather than hide it. */
+    if (r->req) {
+      fuse_reply_err(r->req, EIO);
+      answered(r);
+    }
+    napi_value exc;
+    if (napi_get_and_clear_last_exception(env, &exc) == napi_ok) napi_fatal_exception(env, exc);
+  }
+  if (!handle_made) free_req(r);
+}
+
+/* ---------- low-level operations (worker threads) ---------- */
+
+static void op_init(void *userdata, struct fuse_conn_info *conn) {
+  /* Nothing is written, so nothing needs write-back caching or splicing. */
+  conn->want &= ~(FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE |
+                  FUSE_CAP_SPLICE_READ);
+}
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
+  pal_req *r = new_req(fuse_req_userdata(req), req, OP_LOOKUP, parent);
+  if (!r || !(r->name = strdup(name))) {
+    if (r) free_req(r);
+    fuse_reply_err(req, ENOMEM);
+    return;
+  }
+  to_js(r);
+}
+
+static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) { fuse_reply_none(req); }
+
+static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets) {
+  fuse_reply_none(req);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+  pal_req *r = new_req(fuse_req_userdata(req), req, OP_GETATTR, ino);
+  if (!r) {
+    fuse_reply_err(req, ENOMEM);
+    return;
+  }
+  to_js(r);
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+  pal_req *r = new_req(fuse_req_userdata(req), req, OP_OPEN, ino);
+  if (!r) {
+    fuse_reply_err(req, ENOMEM);
+    return;
+  }
+  r->flags = fi->flags;
+  to_js(r);
+}
+
+static void reply_content(fuse_req_t req, pal_secmem *mem, size_t size, off_t off) {
+  /* The kernel sends no release while a read is in flight, so the memory stays alive here. */
+  if (!atomic_load(&mem->alive) || off < 0 || (size_t)off >= mem->length) {
+    fuse_reply_buf(req, NULL, 0);
+    return;
+  }
+  size_t n = mem->length - (size_t)off;
+  if (n > size) n = size;
+  fuse_reply_buf(req, (const char *)mem->data + off, n);
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                    struct fuse_file_info *fi) {
+  pal_fh *fh = (pal_fh *)(uintptr_t)fi->fh;
+  if (fh->content) {
+    reply_content(req, fh->content, size, off);
+    return;
+  }
+  pal_req *r = new_req(fuse_req_userdata(req), req, OP_READ, ino);
+  if (!r) {
+    fuse_reply_err(req, ENOMEM);
+    return;
+  }
+  r->js_fh = fh->js_fh;
+  r->size = size;
+  r->off = off;
+  to_js(r);
+}
+
+static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+  fuse_reply_err(req, 0);
+}
+
+/* Wipes the handle's content and tells JS (which answers nothing: release needs no reply). */
+static void release_fh(pal_mount *m, const struct fuse_ctx *ctx, fuse_ino_t ino, pal_fh *fh) {
+  if (fh->content) pal_secmem_unref(fh->content);
+  pal_req *r = calloc(1, sizeof *r);
+  if (r) {
+    r->m = m;
+    r->op = OP_RELEASE;
+    r->ino = ino;
+    r->js_fh = fh->js_fh;
+    if (ctx) {
+      r->pid = ctx->pid;
+      r->uid = ctx->uid;
+      r->gid = ctx->gid;
+    }
+    to_js(r);
+  }
+  free(fh);
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+  pal_mount *m = fuse_req_userdata(req);
+  struct fuse_ctx ctx = *fuse_req_ctx(req);
+  fuse_reply_err(req, 0);
+  release_fh(m, &ctx, ino, (pal_fh *)(uintptr_t)fi->fh);
+}
+
+static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+  pal_dir *d = calloc(1, sizeof *d);
+  if (!d) {
+    fuse_reply_err(req, ENOMEM);
+    return;
+  }
+  atomic_init(&d->refs, 1);
+  pthread_mutex_init(&d->lock, NULL);
+  d->ino = ino;
+  fi->fh = (uintptr_t)d;
+  if (fuse_reply_open(req, fi) != 0) dir_unref(d);
+}
+
+static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+  dir_unref((pal_dir *)(uintptr_t)fi->fh);
+  fuse_reply_err(req, 0);
+}
+
+/* Entry i of a listing: 0 is ".", 1 is "..", then JS's entries. Caller holds d->lock. */
+static void reply_dir_page(fuse_req_t req, pal_dir *d, size_t size, off_t off) {
+  size_t total = d->count + 2;
+  if (off < 0 || (size_t)off >= total || size == 0) {
+    fuse_reply_buf(req, NULL, 0);
+    return;
+  }
+  char *buf = malloc(size);
+  if (!buf) {
+    fuse_reply_err(req, ENOMEM);
+    return;
+  }
+  size_t pos = 0;
+  for (size_t i = (size_t)off; i < total; i++) {
+    struct stat st;
+    memset(&st, 0, sizeof st);
+    const char *name;
+    if (i < 2) {
+      name = i == 0 ? "." : "..";
+      st.st_ino = d->ino;
+      st.st_mode = S_IFDIR;
+    } else {
+      name = d->names[i - 2];
+      st.st_ino = d->inos[i - 2];
+      st.st_mode = d->modes[i - 2];
+    }
+    size_t need = fuse_add_direntry(req, buf + pos, size - pos, name, &st, (off_t)(i + 1));
+    if (need > size - pos) break;
+    pos += need;
+  }
+  fuse_reply_buf(req, buf, pos);
+  free(buf);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                       struct fuse_file_info *fi) {
+  pal_dir *d = (pal_dir *)(uintptr_t)fi->fh;
+  pthread_mutex_lock(&d->lock);
+  if (off != 0 && d->loaded) { /* later pages come from the listing fetched at offset 0 */
+    reply_dir_page(req, d, size, off);
+    pthread_mutex_unlock(&d->lock);
+    return;
+  }
+  pthread_mutex_unlock(&d->lock);
+  pal_req *r = new_req(fuse_req_userdata(req), req, OP_READDIR, ino);
+  if (!r) {
+    fuse_reply_err(req, ENOMEM);
+    return;
+  }
+  atomic_fetch_add(&d->refs, 1);
+  r->dir = d;
+  r->size = size;
+  r->off = off;
+  to_js(r);
+}
+
+static void op_statfs(fuse_req_t req, fuse_ino_t ino) {
+  pal_req *r = new_req(fuse_req_userdata(req), req, OP_STATFS, ino);
+  if (!r) {
+    fuse_reply_err(req, ENOMEM);
+    return;
+  }
+  to_js(r);
+}
+
+/* Every writing operation: the filesystem is read-only whatever the mount flags say. */
+static void erofs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+                          struct fuse_file_info *fi) {
+  fuse_reply_err(req, EROFS);
+}
+static void erofs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+                        dev_t rdev) {
+  fuse_reply_err(req, EROFS);
+}
+static void erofs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode) {
+  fuse_reply_err(req, EROFS);
+}
+static void erofs_name(fuse_req_t req, fuse_ino_t parent, const char *name) {
+  fuse_reply_err(req, EROFS);
+}
+static void erofs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name) {
+  fuse_reply_err(req, EROFS);
+}
+static void erofs_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+                         const char *newname, unsigned int flags) {
+  fuse_reply_err(req, EROFS);
+}
+static void erofs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname) {
+  fuse_reply_err(req, EROFS);
+}
+static void erofs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+                        struct fuse_file_info *fi) {
+  fuse_reply_err(req, EROFS);
+}
+static void erofs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+                           size_t size, int flags) {
+  fuse_reply_err(req, EROFS);
+}
+static void erofs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name) {
+  fuse_reply_err(req, EROFS);
+}
+static void erofs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+                         struct fuse_file_info *fi) {
+  fuse_reply_err(req, EROFS);
+}
+static void erofs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
+                            struct fuse_file_info *fi) {
+  fuse_reply_err(req, EROFS);
+}
+static void erofs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
+                                  struct fuse_file_info *fi_in, fuse_ino_t ino_out, off_t off_out,
+                                  struct fuse_file_info *fi_out, size_t len, int flags) {
+  fuse_reply_err(req, EROFS);
+}
+
+static const struct fuse_lowlevel_ops pal_ops = {
+    .init = op_init,
+    .lookup = op_lookup,
+    .forget = op_forget,
+    .forget_multi = op_forget_multi,
+    .getattr = op_getattr,
+    .open = op_open,
+    .read = op_read,
+    .flush = op_flush,
+    .release = op_release,
+    .opendir = op_opendir,
+    .readdir = op_readdir,
+    .releasedir = op_releasedir,
+    .statfs = op_statfs,
+    .setattr = erofs_setattr,
+    .mknod = erofs_mknod,
+    .mkdir = erofs_mkdir,
+    .unlink = erofs_name,
+    .rmdir = erofs_name,
+    .symlink = erofs_symlink,
+    .rename = erofs_rename,
+    .link = erofs_link,
+    .write = erofs_write,
+    .setxattr = erofs_setxattr,
+    .removexattr = erofs_removexattr,
+    .create = erofs_create,
+    .fallocate = erofs_fallocate,
+    .copy_file_range = erofs_copy_file_range,
+};
+
+/* ---------- threads ---------- */
+
+static void *worker_main(void *arg) {
+  pal_mount *m = arg;
+  struct fuse_session *se = m->se;
+  struct fuse_buf fbuf;
+  memset(&fbuf, 0, sizeof fbuf);
+  int ep = epoll_create1(EPOLL_CLOEXEC);
+  if (ep < 0) return NULL;
+  /* EPOLLEXCLUSIVE: one worker wakes per request instead of the whole pool. */
+  struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.u32 = 0};
+  struct epoll_event wv = {.events = EPOLLIN, .data.u32 = 1};
+  if (epoll_ctl(ep, EPOLL_CTL_ADD, fuse_session_fd(se), &ev) != 0 ||
+      epoll_ctl(ep, EPOLL_CTL_ADD, m->wake_fd, &wv) != 0) {
+    close(ep);
+    return NULL;
+  }
+  bool gone = false;
+  while (!gone && !atomic_load(&m->stopping)) {
+    struct epoll_event got[2];
+    int n = epoll_wait(ep, got, 2, -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    bool readable = false;
+    for (int i = 0; i < n; i++) {
+      if (got[i].data.u32 == 1) gone = true; /* woken to stop */
+      else if (got[i].events & EPOLLIN) readable = true;
+      else if (got[i].events & (EPOLLERR | EPOLLHUP)) gone = true; /* connection aborted */
+    }
+    while (readable && !gone && !atomic_load(&m->stopping)) {
+      int res = fuse_session_receive_buf(se, &fbuf);
+      if (res == -EINTR) continue;
+      if (res == -EAGAIN) break;
+      if (res <= 0) { /* -ENODEV: unmounted; 0: session exited */
+        gone = true;
+        break;
+      }
+      fuse_session_process_buf(se, &fbuf);
+    }
+  }
+  if (gone) { /* let the other workers see it too */
+    uint64_t one = 1;
+    ssize_t w = write(m->wake_fd, &one, sizeof one);
+    (void)w;
+  }
+  free(fbuf.mem);
+  close(ep);
+  return NULL;
+}
+
+/* Invalidations run here, never on the JS thread: the kernel takes the parent directory's lock
+ * for inval_entry, and a lookup waiting for a JS reply holds it shared; writing the notification
+ * from the JS thread would deadlock on that lookup. */
+static void *notifier_main(void *arg) {
+  pal_mount *m = arg;
+  pthread_mutex_lock(&m->nlock);
+  for (;;) {
+    while (!m->nhead && !m->nstop) pthread_cond_wait(&m->ncond, &m->nlock);
+    notify_item *it = m->nhead;
+    if (!it) break; /* stop requested and queue drained */
+    m->nhead = it->next;
+    if (!m->nhead) m->ntail = NULL;
+    bool skip = m->nstop;
+    pthread_mutex_unlock(&m->nlock);
+    if (!skip) {
+      if (it->name)
+        fuse_lowlevel_notify_inval_entry(m->se, it->ino, it->name, strlen(it->name));
+      else
+        fuse_lowlevel_notify_inval_inode(m->se, it->ino, 0, 0);
+    }
+    free(it->name);
+    free(it);
+    pthread_mutex_lock(&m->nlock);
+  }
+  pthread_mutex_unlock(&m->nlock);
+  return NULL;
+}
+
+static int start_thread(pthread_t *t, void *(*fn)(void *), void *arg) {
+  /* Signals belong to Node's main thread; our threads never take them. */
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);
+  int rc = pthread_create(t, NULL, fn, arg);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  return rc;
+}
+
+/* ---------- lifecycle ---------- */
+
+static void remove_active(pal_mount *m) {
+  pthread_mutex_lock(&g_active_lock);
+  for (pal_mount **p = &g_active; *p; p = &(*p)->next_active) {
+    if (*p == m) {
+      *p = m->next_active;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&g_active_lock);
+}
+
+/* Detach our mount from the namespace, if it is still the one on top at the mountpoint. */
+static void detach_mount(pal_mount *m) {
+  dev_t dev;
+  char type[256];
+  if (m->dev_known && top_mount_at(m->mountpoint, &dev, type, sizeof type) && dev == m->dev)
+    umount2(m->mountpoint, MNT_DETACH);
+}
+
+static void cleanup_hook(void *arg);
+
+/* First half of unmount, on the JS thread: nothing here waits for JS. */
+static void stop_mount(pal_mount *m) {
+  if (atomic_exchange(&m->stopping, true)) return;
+  remove_active(m);
+  napi_remove_env_cleanup_hook(m->env, cleanup_hook, m);
+  fuse_session_exit(m->se);
+  detach_mount(m);
+  uint64_t one = 1;
+  ssize_t w = write(m->wake_fd, &one, sizeof one);
+  (void)w;
+  for (int i = 0; i < m->nthreads; i++) pthread_join(m->workers[i], NULL);
+  m->workers_joined = true;
+  pthread_mutex_lock(&m->nlock);
+  m->nstop = true;
+  pthread_cond_signal(&m->ncond);
+  pthread_mutex_unlock(&m->nlock);
+}
+
+/* Destroys the session once workers and notifier are gone and JS has answered everything. */
+static void maybe_finish(pal_mount *m) {
+  if (m->finished || !m->workers_joined || !m->notifier_joined) return;
+  if (atomic_load(&m->outstanding) != 0) return;
+  m->finished = true;
+  fuse_session_destroy(m->se); /* closes /dev/fuse: aborts the connection if files stay open */
+  m->se = NULL;
+  close(m->wake_fd);
+  if (m->async_ctx) napi_async_destroy(m->env, m->async_ctx);
+  m->async_ctx = NULL;
+  pthread_mutex_destroy(&m->nlock);
+  pthread_cond_destroy(&m->ncond);
+  free(m->workers);
+  free(m->mountpoint);
+  free(m);
+}
+
+/* Environment teardown (Node exiting without unmount): detach, stop threads, no JS. */
+static void cleanup_hook(void *arg) {
+  pal_mount *m = arg;
+  if (atomic_load(&m->stopping)) return;
+  atomic_store(&m->stopping, true);
+  remove_active(m);
+  fuse_session_exit(m->se);
+  detach_mount(m);
+  uint64_t one = 1;
+  ssize_t w = write(m->wake_fd, &one, sizeof one);
+  (void)w;
+  for (int i = 0; i < m->nthreads; i++) pthread_join(m->workers[i], NULL);
+  /* The notifier may wait on a kernel lock that only a (now impossible) JS reply frees: leave it. */
+  pthread_mutex_lock(&m->nlock);
+  m->nstop = true;
+  pthread_cond_signal(&m->ncond);
+  pthread_mutex_unlock(&m->nlock);
+}
+
+/* exit() without the env teardown (process.exit, uncaught exception): at least detach the
+ * mounts so no stale mount is left behind. */
+static void atexit_detach(void) {
+  if (pthread_mutex_trylock(&g_active_lock) != 0) return;
+  for (pal_mount *m = g_active; m; m = m->next_active) {
+    atomic_store(&m->stopping, true);
+    detach_mount(m);
+  }
+  pthread_mutex_unlock(&g_active_lock);
+}
+
+/* ---------- JS API ---------- */
+
+static pal_mount *get_mount(napi_env env, napi_value v) {
+  pal_mount *m = NULL;
+  if (napi_get_value_external(env, v, (void **)&m) != napi_ok || !m) {
+    pal_throw(env, "ERR_PAL_ARGS", 0, "not a mount handle");
+    return NULL;
+  }
+  return m;
+}
+
+static pal_req *take_req(napi_env env, napi_value v) {
+  pal_req *r = NULL;
+  if (napi_get_value_external(env, v, (void **)&r) != napi_ok || !r) {
+    pal_throw(env, "ERR_PAL_ARGS", 0, "not a request handle");
+    return NULL;
+  }
+  if (!r->req) {
+    pal_throw(env, "ERR_PAL_ALREADY_REPLIED", 0, "request was already answered");
+    return NULL;
+  }
+  return r;
+}
+
+/* JS attr object fields: ino, mode, nlink, uid, gid, size, mtimeMs -> struct stat. */
+static bool read_attr(napi_env env, napi_value obj, struct stat *st) {
+  static const char *keys[] = {"ino", "mode", "nlink", "uid", "gid", "size", "mtimeMs"};
+  double vals[7];
+  for (int i = 0; i < 7; i++) {
+    napi_value v;
+    if (napi_get_named_property(env, obj, keys[i], &v) != napi_ok ||
+        !pal_arg_double(env, v, keys[i], &vals[i]))
+      return false;
+    if (i < 6 && (vals[i] < 0 || vals[i] > 9007199254740991.0)) {
+      pal_throw(env, "ERR_PAL_ARGS", 0, "attr.%s out of range", keys[i]);
+      return false;
+    }
+  }
+  memset(st, 0, sizeof *st);
+  st->st_ino = (ino_t)vals[0];
+  st->st_mode = (mode_t)vals[1];
+  st->st_nlink = (nlink_t)vals[2];
+  st->st_uid = (uid_t)vals[3];
+  st->st_gid = (gid_t)vals[4];
+  st->st_size = (off_t)vals[5];
+  st->st_blksize = 4096;
+  st->st_blocks = (st->st_size + 511) / 512;
+  double ms = vals[6];
+  struct timespec ts = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)((ms - (double)(time_t)(ms / 1000) * 1000) * 1e6)};
+  if (ts.tv_nsec < 0 || ts.tv_nsec >= 1000000000) ts.tv_nsec = 0;
+  st->st_atim = st->st_mtim = st->st_ctim = ts;
+  return true;
+}
+
+static bool read_timeout(napi_env env, napi_value v, const char *name, double *out) {
+  if (!pal_arg_double(env, v, name, out)) return false;
+  if (*out < 0) {
+    pal_throw(env, "ERR_PAL_ARGS", 0, "%s must be >= 0", name);
+    return false;
+  }
+  return true;
+}
+
+/* replyEntry(req, attr, entryTimeout, attrTimeout) */
+static napi_value reply_entry(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  if (!pal_get_args(env, info, 4, argv)) return NULL;
+  pal_req *r = take_req(env, argv[0]);
+  if (!r) return NULL;
+  struct fuse_entry_param e;
+  memset(&e, 0, sizeof e);
+  if (!read_attr(env, argv[1], &e.attr) || !read_timeout(env, argv[2], "entryTimeout", &e.entry_timeout) ||
+      !read_timeout(env, argv[3], "attrTimeout", &e.attr_timeout))
+    return NULL;
+  if (e.attr.st_ino == 0 || e.attr.st_ino == FUSE_ROOT_ID) {
+    pal_throw(env, "ERR_PAL_ARGS", 0, "lookup must answer an inode other than 0 and 1");
+    return NULL;
+  }
+  e.ino = e.attr.st_ino;
+  fuse_reply_entry(r->req, &e);
+  answered(r);
+  return NULL;
+}
+
+/* replyAttr(req, attr, attrTimeout) */
+static napi_value reply_attr(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!pal_get_args(env, info, 3, argv)) return NULL;
+  pal_req *r = take_req(env, argv[0]);
+  if (!r) return NULL;
+  struct stat st;
+  double timeout;
+  if (!read_attr(env, argv[1], &st) || !read_timeout(env, argv[2], "attrTimeout", &timeout))
+    return NULL;
+  st.st_ino = r->ino; /* the kernel asked about this inode; never claim another */
+  fuse_reply_attr(r->req, &st, timeout);
+  answered(r);
+  return NULL;
+}
+
+/* replyErr(req, errno) */
+static napi_value reply_err(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  int64_t e;
+  if (!pal_get_args(env, info, 2, argv)) return NULL;
+  pal_req *r = take_req(env, argv[0]);
+  if (!r || !pal_arg_i64(env, argv[1], "errno", &e)) return NULL;
+  if (e <= 0 || e > 4095) e = EIO; /* 0 would mean success, which is not an error reply */
+  fuse_reply_err(r->req, (int)e);
+  answered(r);
+  return NULL;
+}
+
+/* replyBuf(req, Uint8Array) */
+static napi_value reply_buf(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!pal_get_args(env, info, 2, argv)) return NULL;
+  pal_req *r = take_req(env, argv[0]);
+  if (!r) return NULL;
+  bool is_ta = false;
+  napi_typedarray_type type;
+  size_t len = 0;
+  void *data = NULL;
+  napi_is_typedarray(env, argv[1], &is_ta);
+  if (!is_ta || napi_get_typedarray_info(env, argv[1], &type, &len, &data, NULL, NULL) != napi_ok ||
+      type != napi_uint8_array) {
+    pal_throw(env, "ERR_PAL_ARGS", 0, "read reply must be a Uint8Array");
+    return NULL;
+  }
+  if (r->op == OP_READ && len > r->size) len = r->size; /* never more than the kernel asked */
+  fuse_reply_buf(r->req, data, len);
+  answered(r);
+  return NULL;
+}
+
+/* replyOpen(req, fh, directIo, keepCache, contentHandle|null) -> true if the kernel took it;
+ * false means the open was interrupted: the handle is already released (content wiped). */
+static napi_value reply_open(napi_env env, napi_callback_info info) {
+  napi_value argv[5], out;
+  uint64_t js_fh;
+  bool direct_io, keep_cache;
+  if (!pal_get_args(env, info, 5, argv)) return NULL;
+  pal_req *r = take_req(env, argv[0]);
+  if (!r || !pal_arg_u64(env, argv[1], "fh", &js_fh) || !pal_arg_bool(env, argv[2], &direct_io) ||
+      !pal_arg_bool(env, argv[3], &keep_cache))
+    return NULL;
+  napi_valuetype t;
+  napi_typeof(env, argv[4], &t);
+  pal_fh *fh = calloc(1, sizeof *fh);
+  if (!fh) {
+    pal_throw(env, "ERR_PAL_NOMEM", ENOMEM, "out of memory");
+    return NULL;
+  }
+  fh->js_fh = js_fh;
+  if (t != napi_null && t != napi_undefined) {
+    fh->content = pal_secure_buffer_take(env, argv[4]);
+    if (!fh->content) {
+      free(fh);
+      return NULL;
+    }
+  }
+  struct fuse_file_info fi;
+  memset(&fi, 0, sizeof fi);
+  fi.fh = (uintptr_t)fh;
+  fi.direct_io = direct_io;
+  fi.keep_cache = keep_cache;
+  fi.flags = r->flags;
+  bool delivered = fuse_reply_open(r->req, &fi) == 0;
+  answered(r);
+  if (!delivered) {
+    if (fh->content) pal_secmem_unref(fh->content);
+    free(fh);
+  }
+  napi_get_boolean(env, delivered, &out);
+  return out;
+}
+
+/* replyDir(req, names[], inos[], modes[]) */
+static napi_value reply_dir(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  if (!pal_get_args(env, info, 4, argv)) return NULL;
+  pal_req *r = take_req(env, argv[0]);
+  if (!r) return NULL;
+  if (r->op != OP_READDIR || !r->dir) {
+    pal_throw(env, "ERR_PAL_ARGS", 0, "replyDir answers readdir requests only");
+    return NULL;
+  }
+  uint32_t n = 0, n2 = 0, n3 = 0;
+  if (napi_get_array_length(env, argv[1], &n) != napi_ok ||
+      napi_get_array_length(env, argv[2], &n2) != napi_ok ||
+      napi_get_array_length(env, argv[3], &n3) != napi_ok || n != n2 || n != n3) {
+    pal_throw(env, "ERR_PAL_ARGS", 0, "replyDir: names, inos and modes must be arrays of one length");
+    return NULL;
+  }
+  char **names = calloc(n ? n : 1, sizeof *names);
+  fuse_ino_t *inos = calloc(n ? n : 1, sizeof *inos);
+  mode_t *modes = calloc(n ? n : 1, sizeof *modes);
+  size_t kept = 0;
+  bool ok = names && inos && modes;
+  for (uint32_t i = 0; ok && i < n; i++) {
+    napi_value jn, ji, jm;
+    uint64_t ino, mode;
+    size_t len;
+    ok = napi_get_element(env, argv[1], i, &jn) == napi_ok &&
+         napi_get_element(env, argv[2], i, &ji) == napi_ok &&
+         napi_get_element(env, argv[3], i, &jm) == napi_ok;
+    if (!ok) break;
+    char *name = pal_arg_string(env, jn, "name", &len);
+    if (!name || !pal_arg_u64(env, ji, "ino", &ino) || !pal_arg_u64(env, jm, "mode", &mode)) {
+      free(name);
+      ok = false;
+      break;
+    }
+    /* "." and ".." are ours; a name with '/' or over NAME_MAX can never be looked up. */
+    if (len == 0 || len > 255 || strchr(name, '/') || strcmp(name, ".") == 0 ||
+        strcmp(name, "..") == 0) {
+      free(name);
+      continue;
+    }
+    names[kept] = name;
+    inos[kept] = ino;
+    modes[kept] = (mode_t)mode;
+    kept++;
+  }
+  if (!ok) {
+    for (size_t i = 0; i < kept; i++) free(names[i]);
+    free(names);
+    free(inos);
+    free(modes);
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (!pending) pal_throw(env, "ERR_PAL_NOMEM", ENOMEM, "out of memory");
+    return NULL;
+  }
+  pal_dir *d = r->dir;
+  pthread_mutex_lock(&d->lock);
+  for (size_t i = 0; i < d->count; i++) free(d->names[i]);
+  free(d->names);
+  free(d->inos);
+  free(d->modes);
+  d->names = names;
+  d->inos = inos;
+  d->modes = modes;
+  d->count = kept;
+  d->loaded = true;
+  reply_dir_page(r->req, d, r->size, r->off);
+  pthread_mutex_unlock(&d->lock);
+  answered(r);
+  return NULL;
+}
+
+/* replyStatfs(req, blocks, files, nameMax) */
+static napi_value reply_statfs(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  uint64_t blocks, files, name_max;
+  if (!pal_get_args(env, info, 4, argv)) return NULL;
+  pal_req *r = take_req(env, argv[0]);
+  if (!r || !pal_arg_u64(env, argv[1], "blocks", &blocks) || !pal_arg_u64(env, argv[2], "files", &files) ||
+      !pal_arg_u64(env, argv[3], "nameMax", &name_max))
+    return NULL;
+  struct statvfs sv;
+  memset(&sv, 0, sizeof sv);
+  sv.f_bsize = 4096;
+  sv.f_frsize = 4096;
+  sv.f_blocks = blocks;
+  sv.f_files = files;
+  sv.f_namemax = name_max;
+  fuse_reply_statfs(r->req, &sv);
+  answered(r);
+  return NULL;
+}
+
+/* mount(mountpoint, options, threads, dispatch) -> handle. `options` is the full -o list. */
+static napi_value js_mount(napi_env env, napi_callback_info info) {
+  napi_value argv[4], out;
+  uint64_t threads;
+  if (!pal_get_args(env, info, 4, argv)) return NULL;
+  char *path = pal_arg_string(env, argv[0], "mountpoint", NULL);
+  if (!path) return NULL;
+  char *opts = pal_arg_string(env, argv[1], "options", NULL);
+  if (!opts || !pal_arg_u64(env, argv[2], "threads", &threads)) {
+    free(path);
+    free(opts);
+    return NULL;
+  }
+  if (threads < 1 || threads > 64) {
+    free(path);
+    free(opts);
+    pal_throw(env, "ERR_PAL_ARGS", 0, "threads must be 1..64");
+    return NULL;
+  }
+  pthread_mutex_lock(&g_active_lock);
+  bool ours = false;
+  for (pal_mount *m = g_active; m; m = m->next_active) ours = ours || strcmp(m->mountpoint, path) == 0;
+  pthread_mutex_unlock(&g_active_lock);
+  if (ours) {
+    pal_throw(env, "ERR_PAL_MOUNT", EBUSY, "%s is already mounted by this process", path);
+    free(path);
+    free(opts);
+    return NULL;
+  }
+  int cleared = clear_stale(path);
+  if (cleared < 0) {
+    pal_throw(env, "ERR_PAL_MOUNT", -cleared, "mountpoint %s: %s", path, strerror(-cleared));
+    free(path);
+    free(opts);
+    return NULL;
+  }
+  {
+    dev_t dev;
+    char type[256];
+    if (top_mount_at(path, &dev, type, sizeof type) && strncmp(type, "fuse", 4) == 0) {
+      pal_throw(env, "ERR_PAL_MOUNT", EBUSY,
+                "%s already has a live FUSE mount (%s); another daemon is serving it", path, type);
+      free(path);
+      free(opts);
+      return NULL;
+    }
+  }
+
+  pal_mount *m = calloc(1, sizeof *m);
+  const char *fargv[] = {"pal", "-o", opts, NULL};
+  struct fuse_args args = FUSE_ARGS_INIT(3, (char **)fargv);
+  if (!m) goto nomem;
+  m->env = env;
+  m->mountpoint = path;
+  m->nthreads = (int)threads;
+  m->wake_fd = -1;
+  atomic_init(&m->stopping, false);
+  atomic_init(&m->outstanding, 0);
+  pthread_mutex_init(&m->nlock, NULL);
+  pthread_cond_init(&m->ncond, NULL);
+  m->workers = calloc(threads, sizeof *m->workers);
+  if (!m->workers) goto nomem;
+
+  m->se = fuse_session_new(&args, &pal_ops, sizeof pal_ops, m);
+  fuse_opt_free_args(&args);
+  if (!m->se) {
+    pal_throw(env, "ERR_PAL_MOUNT", EINVAL, "fuse_session_new refused the options \"%s\"", opts);
+    goto fail;
+  }
+  if (fuse_session_mount(m->se, path) != 0) {
+    pal_throw(env, "ERR_PAL_MOUNT", EIO, "mounting FUSE at %s failed (libfuse said why on stderr)", path);
+    goto fail_session;
+  }
+  {
+    char type[256];
+    m->dev_known = top_mount_at(path, &m->dev, type, sizeof type);
+  }
+  int fd = fuse_session_fd(m->se);
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+  m->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (m->wake_fd < 0) {
+    pal_throw(env, "ERR_PAL_MOUNT", errno, "eventfd: %s", strerror(errno));
+    goto fail_mounted;
+  }
+  napi_value name;
+  napi_create_string_utf8(env, "pal:fuse", NAPI_AUTO_LENGTH, &name);
+  napi_value resource;
+  napi_create_object(env, &resource);
+  if (napi_async_init(env, resource, name, &m->async_ctx) != napi_ok ||
+      napi_create_threadsafe_function(env, argv[3], NULL, name, 0, 1, NULL, NULL, m, call_js,
+                                      &m->tsfn) != napi_ok) {
+    pal_throw_last(env, "napi_create_threadsafe_function");
+    goto fail_mounted;
+  }
+  if (start_thread(&m->notifier, notifier_main, m) != 0) {
+    pal_throw(env, "ERR_PAL_MOUNT", EAGAIN, "cannot start the notifier thread");
+    goto fail_tsfn;
+  }
+  for (int i = 0; i < m->nthreads; i++) {
+    if (start_thread(&m->workers[i], worker_main, m) != 0) {
+      /* Stop what started: pretend fewer threads and run the normal stop. */
+      m->nthreads = i;
+      stop_mount(m);
+      pthread_join(m->notifier, NULL);
+      napi_release_threadsafe_function(m->tsfn, napi_tsfn_release);
+      pal_throw(env, "ERR_PAL_MOUNT", EAGAIN, "cannot start FUSE worker threads");
+      free(opts);
+      return NULL; /* m leaks deliberately: its session may still be referenced */
+    }
+  }
+  free(opts);
+  pthread_mutex_lock(&g_active_lock);
+  m->next_active = g_active;
+  g_active = m;
+  if (!g_atexit_registered) g_atexit_registered = atexit(atexit_detach) == 0;
+  pthread_mutex_unlock(&g_active_lock);
+  napi_add_env_cleanup_hook(env, cleanup_hook, m);
+  if (napi_create_external(env, m, NULL, NULL, &out) != napi_ok) {
+    pal_throw_last(env, "napi_create_external");
+    return NULL;
+  }
+  return out;
+
+fail_tsfn:
+  napi_release_threadsafe_function(m->tsfn, napi_tsfn_abort);
+fail_mounted:
+  if (m->async_ctx) napi_async_destroy(env, m->async_ctx);
+  detach_mount(m);
+fail_session:
+  fuse_session_destroy(m->se);
+fail:
+  if (m->wake_fd >= 0) close(m->wake_fd);
+  free(m->workers);
+  free(m);
+  free(path);
+  free(opts);
+  return NULL;
+nomem:
+  if (m) free(m->workers);
+  free(m);
+  free(path);
+  free(opts);
+  pal_throw(env, "ERR_PAL_NOMEM", ENOMEM, "out of memory");
+  return NULL;
+}
+
+typedef struct {
+  pal_mount *m;
+  napi_deferred deferred;
+  napi_async_work work;
+} unmount_job;
+
+static void unmount_execute(napi_env env, void *data) {
+  unmount_job *job = data;
+  pthread_join(job->m->notifier, NULL);
+}
+
+static void unmount_complete(napi_env env, napi_status status, void *data) {
+  unmount_job *job = data;
+  pal_mount *m = job->m;
+  m->notifier_joined = true;
+  napi_release_threadsafe_function(m->tsfn, napi_tsfn_release);
+  napi_value undef;
+  napi_get_undefined(env, &undef);
+  napi_resolve_deferred(env, job->deferred, undef);
+  napi_delete_async_work(env, job->work);
+  free(job);
+  maybe_finish(m); /* or later, when JS answers what it still holds */
+}
+
+/* unmount(handle) -> Promise<void>. Idempotent through the TS wrapper. */
+static napi_value js_unmount(napi_env env, napi_callback_info info) {
+  napi_value argv[1], promise, name;
+  if (!pal_get_args(env, info, 1, argv)) return NULL;
+  pal_mount *m = get_mount(env, argv[0]);
+  if (!m) return NULL;
+  if (atomic_load(&m->stopping)) {
+    pal_throw(env, "ERR_PAL_UNMOUNTED", 0, "already unmounted");
+    return NULL;
+  }
+  unmount_job *job = calloc(1, sizeof *job);
+  if (!job) {
+    pal_throw(env, "ERR_PAL_NOMEM", ENOMEM, "out of memory");
+    return NULL;
+  }
+  job->m = m;
+  NAPI_TRY(env, napi_create_promise(env, &job->deferred, &promise));
+  stop_mount(m);
+  napi_create_string_utf8(env, "pal:unmount", NAPI_AUTO_LENGTH, &name);
+  NAPI_TRY(env, napi_create_async_work(env, NULL, name, unmount_execute, unmount_complete, job, &job->work));
+  NAPI_TRY(env, napi_queue_async_work(env, job->work));
+  return promise;
+}
+
+static napi_value enqueue_notify(napi_env env, napi_value handle, uint64_t ino, char *name) {
+  pal_mount *m = get_mount(env, handle);
+  if (!m) {
+    free(name);
+    return NULL;
+  }
+  if (atomic_load(&m->stopping)) { /* nothing cached to drop any more */
+    free(name);
+    return NULL;
+  }
+  notify_item *it = calloc(1, sizeof *it);
+  if (!it) {
+    free(name);
+    pal_throw(env, "ERR_PAL_NOMEM", ENOMEM, "out of memory");
+    return NULL;
+  }
+  it->ino = ino;
+  it->name = name;
+  pthread_mutex_lock(&m->nlock);
+  if (m->ntail) m->ntail->next = it;
+  else m->nhead = it;
+  m->ntail = it;
+  pthread_cond_signal(&m->ncond);
+  pthread_mutex_unlock(&m->nlock);
+  return NULL;
+}
+
+/* invalidateEntry(handle, parent, name) */
+static napi_value js_inval_entry(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  uint64_t parent;
+  if (!pal_get_args(env, info, 3, argv) || !pal_arg_u64(env, argv[1], "parent", &parent)) return NULL;
+  char *name = pal_arg_string(env, argv[2], "name", NULL);
+  if (!name) return NULL;
+  return enqueue_notify(env, argv[0], parent, name);
+}
+
+/* invalidateInode(handle, ino) */
+static napi_value js_inval_inode(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  uint64_t ino;
+  if (!pal_get_args(env, info, 2, argv) || !pal_arg_u64(env, argv[1], "ino", &ino)) return NULL;
+  return enqueue_notify(env, argv[0], ino, NULL);
+}
+
+/* clearStaleMount(path) -> number of stale mounts removed */
+static napi_value js_clear_stale(napi_env env, napi_callback_info info) {
+  napi_value argv[1], out;
+  if (!pal_get_args(env, info, 1, argv)) return NULL;
+  char *path = pal_arg_string(env, argv[0], "mountpoint", NULL);
+  if (!path) return NULL;
+  pthread_mutex_lock(&g_active_lock);
+  bool ours = false;
+  for (pal_mount *m = g_active; m; m = m->next_active) ours = ours || strcmp(m->mountpoint, path) == 0;
+  pthread_mutex_unlock(&g_active_lock);
+  int cleared = ours ? 0 : clear_stale(path);
+  free(path);
+  if (cleared < 0) {
+    pal_throw(env, "ERR_PAL_MOUNT", -cleared, "clearStaleMount: %s", strerror(-cleared));
+    return NULL;
+  }
+  napi_create_int32(env, cleared, &out);
+  return out;
+}
+
+bool pal_fuse_init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"mount", NULL, js_mount, NULL, NULL, NULL, napi_default, NULL},
+      {"unmount", NULL, js_unmount, NULL, NULL, NULL, napi_default, NULL},
+      {"invalidateEntry", NULL, js_inval_entry, NULL, NULL, NULL, napi_default, NULL},
+      {"invalidateInode", NULL, js_inval_inode, NULL, NULL, NULL, napi_default, NULL},
+      {"clearStaleMount", NULL, js_clear_stale, NULL, NULL, NULL, napi_default, NULL},
+      {"replyEntry", NULL, reply_entry, NULL, NULL, NULL, napi_default, NULL},
+      {"replyAttr", NULL, reply_attr, NULL, NULL, NULL, napi_default, NULL},
+      {"replyErr", NULL, reply_err, NULL, NULL, NULL, napi_default, NULL},
+      {"replyBuf", NULL, reply_buf, NULL, NULL, NULL, napi_default, NULL},
+      {"replyOpen", NULL, reply_open, NULL, NULL, NULL, napi_default, NULL},
+      {"replyDir", NULL, reply_dir, NULL, NULL, NULL, napi_default, NULL},
+      {"replyStatfs", NULL, reply_statfs, NULL, NULL, NULL, napi_default, NULL},
+  };
+  return napi_define_properties(env, exports, sizeof props / sizeof props[0], props) == napi_ok;
+}

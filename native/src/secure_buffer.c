@@ -1,0 +1,324 @@
+/* SecureBuffer: JS objects wrapping pal_secmem (napi_wrap), never an ArrayBuffer backed by it,
+ * so plaintext only crosses into the JS heap through an explicit read(). */
+#include "secure_buffer.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "napi_util.h"
+
+/* What napi_wrap holds for one JS handle. */
+typedef struct {
+  pal_secmem *mem;
+  bool handed_over; /* given to a FUSE file handle: JS may only look at `alive` */
+} sb_handle;
+
+static size_t page_size(void) {
+  long p = sysconf(_SC_PAGESIZE);
+  return p > 0 ? (size_t)p : 4096;
+}
+
+pal_secmem *pal_secmem_alloc(size_t length, const char **failed_step) {
+  size_t page = page_size();
+  if (length > SIZE_MAX - page) {
+    errno = ENOMEM;
+    *failed_step = "size";
+    return NULL;
+  }
+  size_t capacity = length == 0 ? page : (length + page - 1) / page * page;
+  pal_secmem *m = calloc(1, sizeof *m);
+  if (!m) {
+    *failed_step = "calloc";
+    return NULL;
+  }
+  void *p = NULL;
+  int rc = posix_memalign(&p, page, capacity);
+  if (rc != 0) {
+    free(m);
+    errno = rc;
+    *failed_step = "posix_memalign";
+    return NULL;
+  }
+  if (mlock(p, capacity) != 0) {
+    int e = errno;
+    free(p);
+    free(m);
+    errno = e;
+    *failed_step = "mlock";
+    return NULL;
+  }
+  if (madvise(p, capacity, MADV_DONTDUMP) != 0) {
+    int e = errno;
+    munlock(p, capacity);
+    free(p);
+    free(m);
+    errno = e;
+    *failed_step = "madvise(MADV_DONTDUMP)";
+    return NULL;
+  }
+  memset(p, 0, capacity);
+  m->data = p;
+  m->length = length;
+  m->capacity = capacity;
+  atomic_init(&m->refs, 1);
+  atomic_init(&m->alive, true);
+  return m;
+}
+
+static void wipe_into(pal_secmem *m, unsigned char *probe) {
+  if (!atomic_exchange(&m->alive, false)) return;
+  unsigned char *p = m->data;
+  m->data = NULL;
+  if (!p) return;
+  explicit_bzero(p, m->capacity);
+  if (probe) memcpy(probe, p, m->length); /* test hook: what the memory holds after the wipe */
+  madvise(p, m->capacity, MADV_DODUMP);
+  munlock(p, m->capacity);
+  free(p);
+}
+
+void pal_secmem_wipe(pal_secmem *m) { wipe_into(m, NULL); }
+
+void pal_secmem_ref(pal_secmem *m) { atomic_fetch_add(&m->refs, 1); }
+
+void pal_secmem_unref(pal_secmem *m) {
+  if (atomic_fetch_sub(&m->refs, 1) == 1) {
+    pal_secmem_wipe(m);
+    free(m);
+  }
+}
+
+static void finalize_handle(napi_env env, void *data, void *hint) {
+  sb_handle *h = data;
+  pal_secmem_unref(h->mem);
+  free(h);
+}
+
+static napi_value wrap_new(napi_env env, pal_secmem *mem) {
+  sb_handle *h = calloc(1, sizeof *h);
+  napi_value obj;
+  if (!h || napi_create_object(env, &obj) != napi_ok) {
+    free(h);
+    pal_secmem_unref(mem);
+    pal_throw(env, "ERR_PAL_NOMEM", ENOMEM, "out of memory");
+    return NULL;
+  }
+  h->mem = mem;
+  if (napi_wrap(env, obj, h, finalize_handle, NULL, NULL) != napi_ok) {
+    free(h);
+    pal_secmem_unref(mem);
+    pal_throw_last(env, "napi_wrap");
+    return NULL;
+  }
+  return obj;
+}
+
+static napi_value alloc_or_throw(napi_env env, size_t length) {
+  const char *step = "";
+  pal_secmem *mem = pal_secmem_alloc(length, &step);
+  if (!mem) {
+    int e = errno;
+    if (strcmp(step, "mlock") == 0)
+      pal_throw(env, "ERR_PAL_MLOCK", e,
+                "secure buffer: mlock of %zu bytes failed: %s; raise RLIMIT_MEMLOCK (ulimit -l, "
+                "LimitMEMLOCK=) or grant CAP_IPC_LOCK",
+                length, strerror(e));
+    else
+      pal_throw(env, "ERR_PAL_SECURE_ALLOC", e, "secure buffer: %s of %zu bytes failed: %s", step,
+                length, strerror(e));
+    return NULL;
+  }
+  return wrap_new(env, mem);
+}
+
+/* Gets the handle; unless `any`, it must still be owned by JS and alive. */
+static sb_handle *unwrap(napi_env env, napi_value obj, bool any) {
+  sb_handle *h = NULL;
+  if (napi_unwrap(env, obj, (void **)&h) != napi_ok || !h) {
+    pal_throw(env, "ERR_PAL_ARGS", 0, "not a SecureBuffer handle");
+    return NULL;
+  }
+  if (any) return h;
+  if (h->handed_over) {
+    pal_throw(env, "ERR_PAL_SECURE_HANDED_OVER", 0,
+              "secure buffer was handed to a FUSE file handle and belongs to it now");
+    return NULL;
+  }
+  if (!atomic_load(&h->mem->alive)) {
+    pal_throw(env, "ERR_PAL_SECURE_WIPED", 0, "secure buffer was wiped");
+    return NULL;
+  }
+  return h;
+}
+
+pal_secmem *pal_secure_buffer_take(napi_env env, napi_value handle) {
+  sb_handle *h = unwrap(env, handle, false);
+  if (!h) return NULL;
+  h->handed_over = true;
+  pal_secmem_ref(h->mem);
+  return h->mem;
+}
+
+/* sbAlloc(size) */
+static napi_value sb_alloc(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  uint64_t size;
+  if (!pal_get_args(env, info, 1, argv) || !pal_arg_u64(env, argv[0], "size", &size)) return NULL;
+  if (size > (1u << 30)) {
+    pal_throw(env, "ERR_PAL_ARGS", 0, "secure buffer size %" PRIu64 " exceeds 1 GiB", size);
+    return NULL;
+  }
+  return alloc_or_throw(env, (size_t)size);
+}
+
+/* sbFrom(uint8array): copies the bytes in, then zeroes the source. */
+static napi_value sb_from(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!pal_get_args(env, info, 1, argv)) return NULL;
+  bool is_ta = false;
+  napi_is_typedarray(env, argv[0], &is_ta);
+  if (!is_ta) {
+    pal_throw(env, "ERR_PAL_ARGS", 0, "bytes must be a Uint8Array");
+    return NULL;
+  }
+  napi_typedarray_type type;
+  size_t len;
+  void *src;
+  NAPI_TRY(env, napi_get_typedarray_info(env, argv[0], &type, &len, &src, NULL, NULL));
+  if (type != napi_uint8_array) {
+    pal_throw(env, "ERR_PAL_ARGS", 0, "bytes must be a Uint8Array");
+    return NULL;
+  }
+  napi_value obj = alloc_or_throw(env, len);
+  if (!obj) return NULL;
+  sb_handle *h = unwrap(env, obj, false);
+  if (len) {
+    memcpy(h->mem->data, src, len);
+    explicit_bzero(src, len);
+  }
+  return obj;
+}
+
+/* sbWrite(handle, src, offset) */
+static napi_value sb_write(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  uint64_t off;
+  if (!pal_get_args(env, info, 3, argv)) return NULL;
+  sb_handle *h = unwrap(env, argv[0], false);
+  if (!h || !pal_arg_u64(env, argv[2], "offset", &off)) return NULL;
+  napi_typedarray_type type;
+  size_t len = 0;
+  void *src = NULL;
+  bool is_ta = false;
+  napi_is_typedarray(env, argv[1], &is_ta);
+  if (!is_ta || napi_get_typedarray_info(env, argv[1], &type, &len, &src, NULL, NULL) != napi_ok ||
+      type != napi_uint8_array) {
+    pal_throw(env, "ERR_PAL_ARGS", 0, "src must be a Uint8Array");
+    return NULL;
+  }
+  if (off > h->mem->length || len > h->mem->length - off) {
+    pal_throw(env, "ERR_OUT_OF_RANGE", 0, "write of %zu bytes at %" PRIu64 " exceeds length %zu",
+              len, off, h->mem->length);
+    return NULL;
+  }
+  if (len) memcpy(h->mem->data + off, src, len);
+  return NULL;
+}
+
+/* sbRead(handle, offset, length) -> Buffer copy */
+static napi_value sb_read(napi_env env, napi_callback_info info) {
+  napi_value argv[3], out;
+  uint64_t off, len;
+  if (!pal_get_args(env, info, 3, argv)) return NULL;
+  sb_handle *h = unwrap(env, argv[0], false);
+  if (!h || !pal_arg_u64(env, argv[1], "offset", &off) || !pal_arg_u64(env, argv[2], "length", &len))
+    return NULL;
+  if (off > h->mem->length || len > h->mem->length - off) {
+    pal_throw(env, "ERR_OUT_OF_RANGE", 0, "read of %" PRIu64 " bytes at %" PRIu64
+              " exceeds length %zu", len, off, h->mem->length);
+    return NULL;
+  }
+  NAPI_TRY(env, napi_create_buffer_copy(env, (size_t)len, h->mem->data + off, NULL, &out));
+  return out;
+}
+
+/* sbClone(handle) -> new handle with a copy made in native memory */
+static napi_value sb_clone(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!pal_get_args(env, info, 1, argv)) return NULL;
+  sb_handle *h = unwrap(env, argv[0], false);
+  if (!h) return NULL;
+  napi_value obj = alloc_or_throw(env, h->mem->length);
+  if (!obj) return NULL;
+  sb_handle *c = unwrap(env, obj, false);
+  if (h->mem->length) memcpy(c->mem->data, h->mem->data, h->mem->length);
+  return obj;
+}
+
+/* sbWipe(handle): idempotent; a no-op once handed over to a file handle. */
+static napi_value sb_wipe(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!pal_get_args(env, info, 1, argv)) return NULL;
+  sb_handle *h = unwrap(env, argv[0], true);
+  if (!h) return NULL;
+  /* Handed to a file handle: that handle wipes it at release; wiping it here would pull the
+   * bytes from under reads in flight. */
+  if (h->handed_over) return NULL;
+  pal_secmem_wipe(h->mem);
+  return NULL;
+}
+
+/* sbWipeProbe(handle) -> Buffer: wipes like sbWipe, and returns the bytes the memory held right
+ * after explicit_bzero (before it was freed). Test hook proving the wipe really zeroes. */
+static napi_value sb_wipe_probe(napi_env env, napi_callback_info info) {
+  napi_value argv[1], out;
+  if (!pal_get_args(env, info, 1, argv)) return NULL;
+  sb_handle *h = unwrap(env, argv[0], false);
+  if (!h) return NULL;
+  void *probe_data;
+  NAPI_TRY(env, napi_create_buffer(env, h->mem->length, &probe_data, &out));
+  memset(probe_data, 0xA5, h->mem->length); /* so an unwritten probe cannot pass as zeroes */
+  wipe_into(h->mem, probe_data);
+  return out;
+}
+
+/* sbInfo(handle) -> { length, alive, handedOver, address } (address: hex, for smaps checks) */
+static napi_value sb_info(napi_env env, napi_callback_info info) {
+  napi_value argv[1], out, v;
+  if (!pal_get_args(env, info, 1, argv)) return NULL;
+  sb_handle *h = unwrap(env, argv[0], true);
+  if (!h) return NULL;
+  NAPI_TRY(env, napi_create_object(env, &out));
+  NAPI_TRY(env, napi_create_double(env, (double)h->mem->length, &v));
+  NAPI_TRY(env, napi_set_named_property(env, out, "length", v));
+  NAPI_TRY(env, napi_get_boolean(env, atomic_load(&h->mem->alive), &v));
+  NAPI_TRY(env, napi_set_named_property(env, out, "alive", v));
+  NAPI_TRY(env, napi_get_boolean(env, h->handed_over, &v));
+  NAPI_TRY(env, napi_set_named_property(env, out, "handedOver", v));
+  char addr[32];
+  snprintf(addr, sizeof addr, "%" PRIxPTR, (uintptr_t)h->mem->data);
+  NAPI_TRY(env, napi_create_string_utf8(env, addr, NAPI_AUTO_LENGTH, &v));
+  NAPI_TRY(env, napi_set_named_property(env, out, "address", v));
+  NAPI_TRY(env, napi_create_double(env, (double)h->mem->capacity, &v));
+  NAPI_TRY(env, napi_set_named_property(env, out, "capacity", v));
+  return out;
+}
+
+bool pal_secure_buffer_init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"sbAlloc", NULL, sb_alloc, NULL, NULL, NULL, napi_default, NULL},
+      {"sbFrom", NULL, sb_from, NULL, NULL, NULL, napi_default, NULL},
+      {"sbWrite", NULL, sb_write, NULL, NULL, NULL, napi_default, NULL},
+      {"sbRead", NULL, sb_read, NULL, NULL, NULL, napi_default, NULL},
+      {"sbClone", NULL, sb_clone, NULL, NULL, NULL, napi_default, NULL},
+      {"sbWipe", NULL, sb_wipe, NULL, NULL, NULL, napi_default, NULL},
+      {"sbWipeProbe", NULL, sb_wipe_probe, NULL, NULL, NULL, napi_default, NULL},
+      {"sbInfo", NULL, sb_info, NULL, NULL, NULL, napi_default, NULL},
+  };
+  return napi_define_properties(env, exports, sizeof props / sizeof props[0], props) == napi_ok;
+}

@@ -1,0 +1,64 @@
+/* SO_PEERCRED for the admin socket, and PR_SET_DUMPABLE so pald's memory stays out of cores. */
+#include "sys.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+
+#include "napi_util.h"
+
+/* peerCredentials(fd) -> { pid, uid, gid } */
+static napi_value peer_credentials(napi_env env, napi_callback_info info) {
+  napi_value argv[1], out, v;
+  int64_t fd;
+  if (!pal_get_args(env, info, 1, argv) || !pal_arg_i64(env, argv[0], "fd", &fd)) return NULL;
+  if (fd < 0 || fd > 0x7fffffff) {
+    pal_throw(env, "ERR_PAL_ARGS", EBADF, "peerCredentials: bad fd %lld", (long long)fd);
+    return NULL;
+  }
+  struct ucred cred;
+  socklen_t len = sizeof cred;
+  if (getsockopt((int)fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || len != sizeof cred) {
+    int e = errno;
+    pal_throw(env, "ERR_PAL_PEERCRED", e, "peerCredentials: getsockopt(SO_PEERCRED) on fd %d: %s",
+              (int)fd, strerror(e));
+    return NULL;
+  }
+  NAPI_TRY(env, napi_create_object(env, &out));
+  NAPI_TRY(env, napi_create_int64(env, cred.pid, &v));
+  NAPI_TRY(env, napi_set_named_property(env, out, "pid", v));
+  NAPI_TRY(env, napi_create_uint32(env, cred.uid, &v));
+  NAPI_TRY(env, napi_set_named_property(env, out, "uid", v));
+  NAPI_TRY(env, napi_create_uint32(env, cred.gid, &v));
+  NAPI_TRY(env, napi_set_named_property(env, out, "gid", v));
+  return out;
+}
+
+/* setDumpable(bool) ; getDumpable() -> bool */
+static napi_value set_dumpable(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  bool on;
+  if (!pal_get_args(env, info, 1, argv) || !pal_arg_bool(env, argv[0], &on)) return NULL;
+  if (prctl(PR_SET_DUMPABLE, on ? 1 : 0, 0, 0, 0) != 0) {
+    int e = errno;
+    pal_throw(env, "ERR_PAL_PRCTL", e, "prctl(PR_SET_DUMPABLE): %s", strerror(e));
+  }
+  return NULL;
+}
+
+static napi_value get_dumpable(napi_env env, napi_callback_info info) {
+  napi_value out;
+  int r = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+  NAPI_TRY(env, napi_get_boolean(env, r > 0, &out));
+  return out;
+}
+
+bool pal_sys_init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"peerCredentials", NULL, peer_credentials, NULL, NULL, NULL, napi_default, NULL},
+      {"setDumpable", NULL, set_dumpable, NULL, NULL, NULL, napi_default, NULL},
+      {"getDumpable", NULL, get_dumpable, NULL, NULL, NULL, napi_default, NULL},
+  };
+  return napi_define_properties(env, exports, sizeof props / sizeof props[0], props) == napi_ok;
+}

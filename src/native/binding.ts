@@ -1,0 +1,84 @@
+// Loads the compiled addon (native/build/Release/pal_native.node) and types its raw surface.
+// Only this folder talks to the binding; everyone else uses index.ts.
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+/** Opaque handles owned by the addon. */
+export type RequestHandle = { readonly __brand: 'pal-request' };
+export type MountHandle = { readonly __brand: 'pal-mount' };
+export type SecureHandle = { readonly __brand: 'pal-secure' };
+
+export interface NativeAttr {
+  ino: number;
+  mode: number;
+  nlink: number;
+  uid: number;
+  gid: number;
+  size: number;
+  mtimeMs: number;
+}
+
+/** op, request (null for release notifications), pid, uid, gid, ino, then per-op arguments. */
+export type Dispatch = (
+  op: number,
+  req: RequestHandle | null,
+  pid: number,
+  uid: number,
+  gid: number,
+  ino: number,
+  a: unknown,
+  b: unknown,
+  c: unknown,
+) => void;
+
+export interface NativeBinding {
+  mount(mountpoint: string, options: string, threads: number, dispatch: Dispatch): MountHandle;
+  unmount(mount: MountHandle): Promise<void>;
+  invalidateEntry(mount: MountHandle, parent: number, name: string): void;
+  invalidateInode(mount: MountHandle, ino: number): void;
+  clearStaleMount(mountpoint: string): number;
+  replyEntry(req: RequestHandle, attr: NativeAttr, entryTimeout: number, attrTimeout: number): void;
+  replyAttr(req: RequestHandle, attr: NativeAttr, attrTimeout: number): void;
+  replyErr(req: RequestHandle, errno: number): void;
+  replyBuf(req: RequestHandle, data: Uint8Array): void;
+  replyOpen(req: RequestHandle, fh: number, directIo: boolean, keepCache: boolean, content: SecureHandle | null): boolean;
+  replyDir(req: RequestHandle, names: string[], inos: number[], modes: number[]): void;
+  replyStatfs(req: RequestHandle, blocks: number, files: number, nameMax: number): void;
+
+  sbAlloc(size: number): SecureHandle;
+  sbFrom(bytes: Uint8Array): SecureHandle;
+  sbWrite(h: SecureHandle, src: Uint8Array, offset: number): void;
+  sbRead(h: SecureHandle, offset: number, length: number): Buffer;
+  sbClone(h: SecureHandle): SecureHandle;
+  sbWipe(h: SecureHandle): void;
+  sbWipeProbe(h: SecureHandle): Buffer;
+  sbInfo(h: SecureHandle): { length: number; capacity: number; alive: boolean; handedOver: boolean; address: string };
+
+  peerCredentials(fd: number): { pid: number; uid: number; gid: number };
+  setDumpable(on: boolean): void;
+  getDumpable(): boolean;
+}
+
+/** Request codes shared with native/src/fuse_bridge.c. */
+export const Op = {
+  lookup: 1,
+  getattr: 2,
+  readdir: 3,
+  open: 4,
+  read: 5,
+  release: 6,
+  statfs: 7,
+} as const;
+
+function locate(): string {
+  // dist/src/native/binding.js when built; src/native/binding.ts when run from source.
+  const candidates = ['../../../native/build/Release/pal_native.node', '../../native/build/Release/pal_native.node'];
+  for (const rel of candidates) {
+    const file = fileURLToPath(new URL(rel, import.meta.url));
+    if (existsSync(file)) return file;
+  }
+  throw new Error('pal native addon not built: run `npm run install` (node-gyp rebuild --directory=native)');
+}
+
+export const binding: NativeBinding = createRequire(import.meta.url)(locate()) as NativeBinding;

@@ -1,0 +1,177 @@
+// mount(): a FUSE session whose requests are answered by FuseHandlers. The addon calls
+// `dispatch` on the JS thread for each request; we run the handler and reply whenever its
+// result settles, so one slow caller never holds up the others.
+import { isAbsolute, resolve } from 'node:path';
+
+import { binding, Op, type Dispatch, type MountHandle, type NativeAttr, type RequestHandle } from './binding.js';
+import { Errno, errnoOf } from './errors.js';
+import { handleOf } from './secure-buffer.js';
+import type { CallerContext, FileAttr, FuseHandlers, FuseMount, MountOptions, OpenReply } from './types.js';
+
+export interface NativeMountOptions extends MountOptions {
+  /**
+   * Called when a handler throws something without an errno (answered EIO), when a reply is
+   * malformed, or when release fails. Default: print the error's name and message to stderr.
+   */
+  readonly onError?: (err: unknown, op: string) => void;
+}
+
+const ALWAYS = ['ro', 'nosuid', 'nodev', 'noexec'];
+// A -o option: no commas (the separator) and nothing that needs quoting.
+const OPTION = /^[A-Za-z0-9_.:/@+-]+(=[A-Za-z0-9_.:/@+-]*)?$/;
+
+const opNames: Record<number, string> = Object.fromEntries(Object.entries(Op).map(([k, v]) => [v, k]));
+
+function defaultOnError(err: unknown, op: string): void {
+  const what = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  process.stderr.write(`pal native: ${op} handler failed: ${what}\n`);
+}
+
+function toNativeAttr(a: FileAttr): NativeAttr {
+  return { ino: a.ino, mode: a.mode, nlink: a.nlink, uid: a.uid, gid: a.gid, size: a.size, mtimeMs: a.mtimeMs };
+}
+
+function isThenable<T>(v: T | Promise<T>): v is Promise<T> {
+  return v !== null && typeof v === 'object' && typeof (v as { then?: unknown }).then === 'function';
+}
+
+/** Builds the -o list: pal's fixed safety options plus fsname and the caller's extras. */
+export function mountOptionString(options: MountOptions = {}): string {
+  const fsname = options.fsname ?? 'pal';
+  const extra = options.extraOptions ?? [];
+  for (const o of [`fsname=${fsname}`, ...extra]) {
+    if (!OPTION.test(o)) throw new TypeError(`invalid FUSE mount option ${JSON.stringify(o)}`);
+  }
+  return [...ALWAYS, `fsname=${fsname}`, 'subtype=pal', ...extra].join(',');
+}
+
+function makeDispatch(handlers: FuseHandlers, onError: (err: unknown, op: string) => void): Dispatch {
+  // Answers `req` with the handler's value (through `ok`) or its error's errno.
+  function settle<T>(req: RequestHandle, op: number, run: () => T | Promise<T>, ok: (v: T) => void): void {
+    const fail = (err: unknown): void => {
+      const errno = errnoOf(err);
+      if (errno === Errno.EIO) onError(err, opNames[op] ?? String(op));
+      try {
+        binding.replyErr(req, errno);
+      } catch {
+        // already answered: nothing left to tell the kernel
+      }
+    };
+    const deliver = (v: T): void => {
+      try {
+        ok(v);
+      } catch (err) {
+        fail(err); // a malformed reply (bad attr, wrong type): the caller gets EIO
+      }
+    };
+    let v: T | Promise<T>;
+    try {
+      v = run();
+    } catch (err) {
+      fail(err);
+      return;
+    }
+    if (isThenable(v)) v.then(deliver, fail);
+    else deliver(v);
+  }
+
+  return (op, req, pid, uid, gid, ino, a, b, c) => {
+    const ctx: CallerContext = { pid, uid, gid };
+    if (op === Op.release) {
+      try {
+        const r = handlers.release(ctx, ino, a as number);
+        if (isThenable(r)) r.then(undefined, (err: unknown) => onError(err, 'release'));
+      } catch (err) {
+        onError(err, 'release');
+      }
+      return;
+    }
+    if (req === null) return;
+    switch (op) {
+      case Op.lookup:
+        return settle(req, op, () => handlers.lookup(ctx, ino, a as string), (e) =>
+          binding.replyEntry(req, toNativeAttr(e.attr), e.entryTimeout, e.attrTimeout),
+        );
+      case Op.getattr:
+        return settle(req, op, () => handlers.getattr(ctx, ino), (r) =>
+          binding.replyAttr(req, toNativeAttr(r.attr), r.attrTimeout),
+        );
+      case Op.readdir:
+        return settle(req, op, () => handlers.readdir(ctx, ino), (entries) => {
+          const names: string[] = [];
+          const inos: number[] = [];
+          const modes: number[] = [];
+          for (const e of entries) {
+            names.push(e.name);
+            inos.push(e.attr.ino);
+            modes.push(e.attr.mode);
+          }
+          binding.replyDir(req, names, inos, modes);
+        });
+      case Op.open:
+        return settle(req, op, () => handlers.open(ctx, ino, a as number), (r: OpenReply) => {
+          const content = r.content ? handleOf(r.content) : null;
+          const delivered = binding.replyOpen(req, r.fh, r.directIo, r.keepCache, content);
+          // The open was interrupted: the kernel will never release this handle, so we do.
+          if (!delivered) void Promise.resolve(handlers.release(ctx, ino, r.fh)).catch((err) => onError(err, 'release'));
+        });
+      case Op.read:
+        return settle(req, op, () => handlers.read(ctx, ino, a as number, b as number, c as number), (buf) =>
+          binding.replyBuf(req, buf),
+        );
+      case Op.statfs:
+        return settle(
+          req,
+          op,
+          () => (handlers.statfs ? handlers.statfs(ctx, ino) : { blocks: 0, files: 0, nameMax: 255 }),
+          (s) => binding.replyStatfs(req, s.blocks, s.files, s.nameMax),
+        );
+      default:
+        binding.replyErr(req, Errno.ENOSYS);
+    }
+  };
+}
+
+class NativeFuseMount implements FuseMount {
+  #unmounting: Promise<void> | undefined;
+
+  constructor(
+    readonly mountpoint: string,
+    private readonly handle: MountHandle,
+  ) {}
+
+  unmount(): Promise<void> {
+    this.#unmounting ??= binding.unmount(this.handle);
+    return this.#unmounting;
+  }
+
+  invalidateEntry(parent: number, name: string): void {
+    binding.invalidateEntry(this.handle, parent, name);
+  }
+
+  invalidateInode(ino: number): void {
+    binding.invalidateInode(this.handle, ino);
+  }
+}
+
+/**
+ * Mounts a read-only FUSE filesystem at `mountpoint` (ro,nosuid,nodev,noexec, fsname "pal" by
+ * default; never default_permissions: handlers decide per caller). A stale mount left by a dead
+ * daemon is cleared first. The mount keeps the event loop alive until unmount().
+ *
+ * Never touch the mount with synchronous fs calls from this thread: the request would wait for
+ * the very thread that is blocked on it.
+ */
+export async function mount(mountpoint: string, handlers: FuseHandlers, options: NativeMountOptions = {}): Promise<FuseMount> {
+  if (!isAbsolute(mountpoint)) throw new TypeError(`mountpoint must be an absolute path: ${mountpoint}`);
+  const path = resolve(mountpoint);
+  const threads = options.threads ?? 4;
+  if (!Number.isInteger(threads) || threads < 1 || threads > 64) throw new RangeError('threads must be an integer 1..64');
+  const handle = binding.mount(path, mountOptionString(options), threads, makeDispatch(handlers, options.onError ?? defaultOnError));
+  return new NativeFuseMount(path, handle);
+}
+
+/** Lazily unmounts dead FUSE mounts (ENOTCONN) at `mountpoint`; returns how many. mount() does this itself. */
+export function clearStaleMount(mountpoint: string): number {
+  return binding.clearStaleMount(resolve(mountpoint));
+}

@@ -1,0 +1,23 @@
+// The native addon's only door: FUSE sessions with caller context, secure memory, SO_PEERCRED.
+import { binding } from './binding.js';
+import type { PeerCredentials } from './types.js';
+
+export type * from './types.js';
+export { Errno, FuseError, errnoOf, errnoName, type ErrnoName } from './errors.js';
+export { mount, clearStaleMount, mountOptionString, type NativeMountOptions } from './fuse.js';
+export { allocSecureBuffer, secureBufferFrom, secureBufferDebug } from './secure-buffer.js';
+
+/** pid/uid/gid of the process at the other end of a connected unix socket (SO_PEERCRED). In
+ * Node: `(socket as any)._handle.fd`. */
+export function peerCredentials(fd: number): PeerCredentials {
+  return binding.peerCredentials(fd);
+}
+
+/** prctl(PR_SET_DUMPABLE): false keeps this process out of core dumps and ptrace by non-root. */
+export function setDumpable(dumpable: boolean): void {
+  binding.setDumpable(dumpable);
+}
+
+export function isDumpable(): boolean {
+  return binding.getDumpable();
+}
