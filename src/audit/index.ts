@@ -19,6 +19,8 @@ export interface AuditEvent {
   latency_us: number;
 }
 
+const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
+
 export interface AuditLogOptions {
   /** Events kept in memory for recent() (default 1000). */
   readonly ringSize?: number;
@@ -61,6 +63,7 @@ export class AuditLog {
   private readonly subscribers = new Set<(e: AuditEvent) => void>();
   private closed = false;
   private writeError: Error | undefined;
+  private droppedLines = 0;
 
   private constructor(
     readonly path: string,
@@ -94,7 +97,9 @@ export class AuditLog {
     const clean = sanitizeEvent(e);
     this.ring.push(clean);
     if (this.ring.length > this.ringSize) this.ring.splice(0, this.ring.length - this.ringSize);
-    if (!this.writeError) this.out.write(JSON.stringify(clean) + '\n');
+    // Buffered and never awaited; if the disk stalls, stop growing memory and count the loss.
+    if (this.writeError || this.out.writableLength > MAX_BUFFERED_BYTES) this.droppedLines++;
+    else this.out.write(JSON.stringify(clean) + '\n');
     for (const s of this.subscribers) {
       try {
         s(clean);
@@ -116,6 +121,11 @@ export class AuditLog {
 
   lastError(): Error | undefined {
     return this.writeError;
+  }
+
+  /** Events not written to the file (write error or a stalled disk); they are still in recent(). */
+  dropped(): number {
+    return this.droppedLines;
   }
 
   async close(): Promise<void> {

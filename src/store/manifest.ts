@@ -12,7 +12,13 @@ import type { BackendName, ManifestEntry, ManifestProblem } from './types.js';
 export const MAX_CIPHERTEXT_BYTES = 16 * 1024 * 1024;
 
 export type ManifestParse =
-  | { readonly ok: true; readonly entries: Map<string, ManifestEntry>; readonly problems: ManifestProblem[] }
+  | {
+      readonly ok: true;
+      readonly entries: Map<string, ManifestEntry>;
+      readonly problems: ManifestProblem[];
+      /** Every ciphertext path the manifest names (valid or not): a missing one may appear later. */
+      readonly referenced: string[];
+    }
   /** The whole manifest is unusable (syntax error, wrong shape): keep the last good one. */
   | { readonly ok: false; readonly problems: ManifestProblem[] };
 
@@ -35,8 +41,9 @@ export async function parseManifest(file: string, text: string): Promise<Manifes
   }
   const problems: ManifestProblem[] = [];
   const entries = new Map<string, ManifestEntry>();
+  const referenced: string[] = [];
   const root = source.doc.contents;
-  if (root === null || (isScalar(root) && root.value === null)) return { ok: true, entries, problems };
+  if (root === null || (isScalar(root) && root.value === null)) return { ok: true, entries, problems, referenced };
   if (!isMap(root)) {
     return { ok: false, problems: [{ file, ...lineField(source, root), message: `expected a mapping with "secrets:", got ${describe(root)}` }] };
   }
@@ -47,7 +54,7 @@ export async function parseManifest(file: string, text: string): Promise<Manifes
     else problems.push({ file, ...lineField(source, pair.key), message: `unknown top-level key "${String(key)}" (ignored)` });
   }
   if (secrets === undefined || secrets === null || (isScalar(secrets) && secrets.value === null)) {
-    return { ok: true, entries, problems };
+    return { ok: true, entries, problems, referenced };
   }
   if (!isMap(secrets)) {
     return { ok: false, problems: [{ file, ...lineField(source, secrets), message: `"secrets" must be a mapping of name → entry, got ${describe(secrets)}` }] };
@@ -73,14 +80,14 @@ export async function parseManifest(file: string, text: string): Promise<Manifes
       if (rawName === undefined) throw new EntryProblem(`secret names must be strings`, lineOf(source, pair.key));
       const nameProblem = secretNameProblem(name);
       if (nameProblem) throw new EntryProblem(nameProblem, lineOf(source, pair.key));
-      const entry = await readEntry(source, name, pair.key, pair.value, manifestDir, realDir);
+      const entry = await readEntry(source, name, pair.key, pair.value, manifestDir, realDir, referenced);
       entries.set(name, entry);
     } catch (err) {
       if (!(err instanceof EntryProblem)) throw err;
       problems.push({ file, ...(err.line === undefined ? lineField(source, pair.key) : { line: err.line }), entry: name, message: `${err.message} (entry skipped)` });
     }
   }
-  return { ok: true, entries, problems };
+  return { ok: true, entries, problems, referenced };
 }
 
 function lineField(src: YamlSource, node: unknown): { line?: number } {
@@ -88,7 +95,15 @@ function lineField(src: YamlSource, node: unknown): { line?: number } {
   return line === undefined ? {} : { line };
 }
 
-async function readEntry(src: YamlSource, name: string, keyNode: unknown, node: unknown, dir: string, realDir: string): Promise<ManifestEntry> {
+async function readEntry(
+  src: YamlSource,
+  name: string,
+  keyNode: unknown,
+  node: unknown,
+  dir: string,
+  realDir: string,
+  referenced: string[],
+): Promise<ManifestEntry> {
   // Problems with the entry as a whole point at its name; others at the offending value.
   const bad = (n: unknown, message: string): never => {
     throw new EntryProblem(message, lineOf(src, n) ?? lineOf(src, keyNode));
@@ -144,6 +159,7 @@ async function readEntry(src: YamlSource, name: string, keyNode: unknown, node: 
   const f = file!;
   const ciphertextPath = path.resolve(dir, f.value);
   const rel = path.relative(dir, ciphertextPath);
+  referenced.push(ciphertextPath);
   if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) bad(f.node, `${f.value}: path must stay inside the manifest directory ${dir}`);
   let real: string;
   try {

@@ -14,6 +14,8 @@ export class ManifestStore {
   private watcher: FSWatcher | undefined;
   private watchedDirs = new Set<string>();
   private interesting = new Set<string>();
+  /** Ciphertext paths named by the last parsed manifest, including entries skipped for a problem. */
+  private referenced: readonly string[] = [];
   private debounce: NodeJS.Timeout | undefined;
   private running: Promise<ManifestSnapshot> | undefined;
   private rerun = false;
@@ -89,6 +91,7 @@ export class ManifestStore {
       if (parsed.ok) {
         entries = parsed.entries;
         problems = parsed.problems;
+        this.referenced = parsed.referenced;
       } else {
         problems = [...parsed.problems.map((p) => ({ ...p, message: `${p.message} (manifest rejected, serving the last good version)` }))];
       }
@@ -111,7 +114,7 @@ export class ManifestStore {
 
   /** Files whose change triggers a reload: the manifest and every ciphertext. */
   private updateWatchSet(): void {
-    this.interesting = new Set([this.path, ...[...this.snapshot.entries.values()].map((e) => e.ciphertextPath)]);
+    this.interesting = new Set([this.path, ...this.referenced, ...[...this.snapshot.entries.values()].map((e) => e.ciphertextPath)]);
     if (!this.watcher) return;
     const dirs = new Set([...this.interesting].map((f) => path.dirname(f)));
     const added = [...dirs].filter((d) => !this.watchedDirs.has(d));

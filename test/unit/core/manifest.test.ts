@@ -183,6 +183,16 @@ test('watcher: a rename-replaced manifest and a rename-replaced ciphertext are p
   t.not(snap2.entries.get('s')!.version, v1);
 });
 
+test('watcher: a ciphertext that appears after the manifest names it is picked up', async (t) => {
+  const { dir, file } = await setup('secrets:\n  s:\n    file: later.pgp\n    labels: [a]\n');
+  const store = await ManifestStore.open(file, { watch: true, debounceMs: 50 });
+  t.teardown(() => store.close());
+  t.regex(store.current().problems[0]!.message, /not found/);
+  const appeared = nextChange(store, (s) => s.entries.has('s'));
+  await writeFile(path.join(dir, 'later.pgp'), 'ct');
+  t.deepEqual((await appeared).problems, []);
+});
+
 test('watcher: a broken edit keeps serving, the fix is picked up', async (t) => {
   const { file } = await setup('secrets:\n  s:\n    file: ok.pgp\n    labels: [a]\n', { 'ok.pgp': 'v1' });
   const store = await ManifestStore.open(file, { watch: true, debounceMs: 50 });
