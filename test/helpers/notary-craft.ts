@@ -58,11 +58,12 @@ export function generateKey(type: 'ecdsa' | 'ed25519' | 'rsa'): CraftKey {
 }
 
 /** An x509 key as Notary lists roots and delegations: base64 of the certificate's PEM text. */
-export async function generateX509Key(type: 'ecdsa-x509' | 'rsa-x509', dir: string, name: string): Promise<CraftKey> {
+export async function generateX509Key(type: 'ecdsa-x509' | 'rsa-x509', dir: string, commonName: string): Promise<CraftKey> {
+  const name = commonName.replace(/[^A-Za-z0-9]/g, '_') + '-' + Math.random().toString(36).slice(2);
   const keyPath = path.join(dir, `${name}.key`);
   const certPath = path.join(dir, `${name}.crt`);
   const newkey = type === 'ecdsa-x509' ? ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1'] : ['-newkey', 'rsa:2048'];
-  await run('openssl', ['req', '-x509', ...newkey, '-nodes', '-keyout', keyPath, '-out', certPath, '-days', '30', '-subj', `/CN=${name}`]);
+  await run('openssl', ['req', '-x509', ...newkey, '-nodes', '-keyout', keyPath, '-out', certPath, '-days', '30', '-subj', `/CN=${commonName.replace(/\//g, '\\/')}`]);
   const pem = await readFile(certPath);
   const key = createPrivateKey(await readFile(keyPath));
   return craftKeyFrom(key, { keytype: type, keyval: { private: null, public: pem.toString('base64') } });
@@ -120,6 +121,9 @@ export interface CraftSpec {
   readonly versions?: Partial<Record<Role, number>>;
   /** Extra root-listed keys (e.g. an old root key after rotation). */
   readonly extraRootKeys?: readonly CraftKey[];
+  /** More keys listed for a role (beside keys[role]) and the role's threshold. */
+  readonly moreRoleKeys?: Partial<Record<Role, readonly CraftKey[]>>;
+  readonly thresholds?: Partial<Record<Role, number>>;
 }
 
 const FAR = '2099-01-01T00:00:00Z';
@@ -142,11 +146,13 @@ export function craftCollection(spec: CraftSpec): Map<string, Buffer> {
   const signers = (r: Role) => spec.signers?.[r] ?? [k[r]];
   const files = new Map<string, Buffer>();
   const rootKeys: Record<string, TufKeyEntry> = {};
+  const more = (r: Role) => spec.moreRoleKeys?.[r] ?? [];
   for (const key of [k.root, k.timestamp, k.snapshot, k.targets, ...(spec.extraRootKeys ?? [])]) rootKeys[key.id] = key.entry;
-  const role = (key: CraftKey) => ({ keyids: [key.id], threshold: 1 });
+  for (const r of ['root', 'timestamp', 'snapshot', 'targets'] as const) more(r).forEach((key) => (rootKeys[key.id] = key.entry));
+  const role = (r: Role) => ({ keyids: [k[r].id, ...more(r).map((x) => x.id)], threshold: spec.thresholds?.[r] ?? 1 });
   const root = signDocument({
     _type: 'Root', consistent_snapshot: false, expires: spec.expires?.root ?? FAR, keys: rootKeys,
-    roles: { root: role(k.root), snapshot: role(k.snapshot), targets: role(k.targets), timestamp: role(k.timestamp) },
+    roles: { root: role('root'), snapshot: role('snapshot'), targets: role('targets'), timestamp: role('timestamp') },
     version: spec.versions?.root ?? 1,
   }, signers('root'));
   files.set('root', root);
@@ -173,4 +179,29 @@ export function craftCollection(spec: CraftSpec): Map<string, Buffer> {
     _type: 'Timestamp', expires: spec.expires?.timestamp ?? FAR, meta: { snapshot: fileMeta(snapshot) }, version: spec.versions?.timestamp ?? 1,
   }, signers('timestamp')));
   return files;
+}
+
+/**
+ * Replace some role files (e.g. with malformed bytes) and re-seal the chain above them: snapshot
+ * names the new bytes and is re-signed, timestamp names the new snapshot. What an attacker holding
+ * the snapshot and timestamp keys could serve; it lets tests reach the parsers behind the hash checks.
+ */
+export function resealCollection(
+  files: Map<string, Buffer>,
+  keys: { snapshot: CraftKey; timestamp: CraftKey },
+  replace: Record<string, Buffer>,
+): Map<string, Buffer> {
+  const out = new Map(files);
+  for (const [role, bytes] of Object.entries(replace)) out.set(role, bytes);
+  if (!('snapshot' in replace)) {
+    const snap = JSON.parse(out.get('snapshot')!.toString()).signed;
+    for (const role of Object.keys(replace)) if (role !== 'timestamp') snap.meta[role] = fileMeta(out.get(role)!);
+    out.set('snapshot', signDocument(snap, [keys.snapshot]));
+  }
+  if (!('timestamp' in replace)) {
+    const ts = JSON.parse(out.get('timestamp')!.toString()).signed;
+    ts.meta.snapshot = fileMeta(out.get('snapshot')!);
+    out.set('timestamp', signDocument(ts, [keys.timestamp]));
+  }
+  return out;
 }
