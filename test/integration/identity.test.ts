@@ -1,0 +1,184 @@
+// Caller identity against a real private dockerd and the real /proc: containers' init and
+// exec'd processes, Kubernetes-like cgroup parents, host processes and threads, event-driven
+// invalidation, and pids reused by the kernel (forced with /proc/sys/kernel/ns_last_pid).
+
+import test from 'ava';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { createIdentityResolver, type Identity, type ResolverWithDiagnostics } from '../../src/identity/index.js';
+import { startDockerd, type TestDockerd } from '../helpers/dockerd.js';
+
+let dockerd: TestDockerd | undefined;
+let resolver: ResolverWithDiagnostics | undefined;
+let imageA = '';
+let imageB = '';
+const spawned: ChildProcess[] = [];
+
+test.before(async () => {
+  dockerd = await startDockerd();
+  imageA = await dockerd.importBusyboxImage('pal-identity/a:1', { 'pal.labels': 'alpha,shared', 'org.example.team': 'red' });
+  imageB = await dockerd.importBusyboxImage('pal-identity/b:1', { 'pal.labels': 'beta' });
+  resolver = createIdentityResolver({ dockerHost: dockerd.host });
+  await waitFor(() => resolver!.status().reachable, 10_000, 'resolver connected to docker events');
+});
+
+test.after.always(async () => {
+  for (const child of spawned) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  await resolver?.close();
+  await dockerd?.cleanup();
+});
+
+async function run(name: string, image: string, ...extra: string[]): Promise<{ id: string; pid: number }> {
+  const id = await dockerd!.docker('run', '-d', '--network', 'none', '--name', name, ...extra, image, 'sleep', '3600');
+  const pid = Number(await dockerd!.docker('inspect', '-f', '{{.State.Pid}}', id));
+  return { id, pid };
+}
+
+/** Host pid of a process in a container, found by its unique command line through `docker top`. */
+async function hostPidOf(container: string, marker: string): Promise<number> {
+  let found = 0;
+  await waitFor(
+    async () => {
+      const top = await dockerd!.docker('top', container, '-eo', 'pid,args');
+      const line = top.split('\n').find((l) => l.includes(marker));
+      found = line === undefined ? 0 : Number(line.trim().split(/\s+/)[0]);
+      return found > 0;
+    },
+    10_000,
+    `process "${marker}" in ${container}`,
+  );
+  return found;
+}
+
+async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/**
+ * Make the kernel hand `target` to a new host process: set the pid namespace's last allocated
+ * pid just below it and fork. Other processes on the machine may fork in between, so retry.
+ */
+async function spawnHostProcessWithPid(target: number): Promise<ChildProcess> {
+  await waitFor(() => !existsSync(`/proc/${target}`), 10_000, `pid ${target} to be free`);
+  for (let attempt = 0; attempt < 200; attempt++) {
+    writeFileSync('/proc/sys/kernel/ns_last_pid', String(target - 1));
+    const child = spawn('sleep', ['300'], { stdio: 'ignore' });
+    spawned.push(child);
+    if (child.pid === target) return child;
+    child.kill('SIGKILL');
+  }
+  throw new Error(`could not get pid ${target} reallocated`);
+}
+
+function caller(pid: number): { pid: number; uid: number; gid: number } {
+  return { pid, uid: 0, gid: 0 };
+}
+
+test.serial('init and exec\'d processes resolve to their container, with image id, labels and tgid', async (t) => {
+  const a = await run('ident-a', 'pal-identity/a:1', '--label', 'runtime.only=1', '--label', 'pal.labels=forged');
+  const b = await run('ident-b', 'pal-identity/b:1');
+
+  const initA = await resolver!.resolve(caller(a.pid));
+  t.like(initA, {
+    kind: 'container',
+    pid: a.pid,
+    tgid: a.pid,
+    containerId: a.id,
+    name: 'ident-a',
+    imageId: imageA,
+    imageRef: 'pal-identity/a:1',
+  });
+  t.deepEqual(initA.imageLabels, { 'pal.labels': 'alpha,shared', 'org.example.team': 'red' });
+  // Runtime labels are kept apart (never a source of trust), including an overridden image label.
+  t.deepEqual(initA.runtimeLabels, { 'runtime.only': '1', 'pal.labels': 'forged' });
+  t.deepEqual(initA.repoTags, ['pal-identity/a:1']);
+  t.regex(initA.startTime ?? '', /^\d+$/);
+
+  await dockerd!.docker('exec', '-d', 'ident-a', 'sleep', '3601');
+  const execPid = await hostPidOf('ident-a', 'sleep 3601');
+  t.not(execPid, a.pid);
+  t.like(await resolver!.resolve({ pid: execPid, uid: 1234, gid: 4321 }), {
+    kind: 'container',
+    pid: execPid,
+    tgid: execPid,
+    uid: 1234,
+    gid: 4321,
+    containerId: a.id,
+    imageId: imageA,
+  });
+
+  t.like(await resolver!.resolve(caller(b.pid)), { kind: 'container', containerId: b.id, name: 'ident-b', imageId: imageB });
+  t.deepEqual((await resolver!.resolve(caller(b.pid))).imageLabels, { 'pal.labels': 'beta' });
+
+  const names = resolver!.containers().map((c) => c.name).sort();
+  t.true(names.includes('ident-a') && names.includes('ident-b'));
+  t.like(await resolver!.inspectContainer('ident-b'), { kind: 'container', containerId: b.id, pid: b.pid, imageId: imageB });
+});
+
+test.serial('host processes and their threads are host callers; thread ids record their tgid', async (t) => {
+  t.like(await resolver!.resolve(caller(process.pid)), { kind: 'host', pid: process.pid, tgid: process.pid });
+  const thread = readdirSync(`/proc/${process.pid}/task`).map(Number).find((tid) => tid !== process.pid);
+  t.truthy(thread, 'node runs helper threads');
+  t.like(await resolver!.resolve(caller(thread!)), { kind: 'host', pid: thread, tgid: process.pid });
+  const child = spawn('sleep', ['60'], { stdio: 'ignore' });
+  spawned.push(child);
+  t.like(await resolver!.resolve(caller(child.pid!)), { kind: 'host', tgid: child.pid });
+  child.kill('SIGKILL');
+});
+
+test.serial('a container under a Kubernetes-like cgroup parent resolves', async (t) => {
+  const parent = `/kubepods/burstable/pod${randomUUID()}`;
+  const k = await run('ident-kube', 'pal-identity/b:1', `--cgroup-parent=${parent}`);
+  t.true(readFileSync(`/proc/${k.pid}/cgroup`, 'utf8').includes(`${parent}/${k.id}`));
+  t.like(await resolver!.resolve(caller(k.pid)), { kind: 'container', containerId: k.id, name: 'ident-kube', imageId: imageB });
+});
+
+test.serial('a reused pid of a dead exec\'d process is not attributed to the container', async (t) => {
+  await dockerd!.docker('exec', '-d', 'ident-a', 'sleep', '3602');
+  const execPid = await hostPidOf('ident-a', 'sleep 3602');
+  t.like(await resolver!.resolve(caller(execPid)), { kind: 'container', name: 'ident-a' });
+  process.kill(execPid, 'SIGKILL');
+  const impostor = await spawnHostProcessWithPid(execPid);
+  const id: Identity = await resolver!.resolve(caller(execPid));
+  t.is(impostor.pid, execPid);
+  t.like(id, { kind: 'host', pid: execPid, tgid: execPid });
+  impostor.kill('SIGKILL');
+});
+
+test.serial('removing a container drops its cached identity by event, and its pid reused on the host is host', async (t) => {
+  const gone = await run('ident-gone', 'pal-identity/a:1');
+  t.like(await resolver!.resolve(caller(gone.pid)), { kind: 'container', containerId: gone.id });
+  t.true(resolver!.containers().some((c) => c.containerId === gone.id));
+  const dropped: string[] = [];
+  resolver!.onInvalidate((id) => dropped.push(id));
+
+  await dockerd!.docker('rm', '-f', 'ident-gone');
+  await waitFor(() => dropped.includes(gone.id), 10_000, 'invalidation event for the removed container');
+  t.false(resolver!.containers().some((c) => c.containerId === gone.id));
+
+  const impostor = await spawnHostProcessWithPid(gone.pid);
+  const id = await resolver!.resolve(caller(gone.pid));
+  t.like(id, { kind: 'host', pid: gone.pid });
+  t.is(id.containerId, undefined);
+  impostor.kill('SIGKILL');
+});
+
+test.serial('a container renamed while cached is re-inspected with its new name', async (t) => {
+  const r = await run('ident-old-name', 'pal-identity/b:1');
+  t.like(await resolver!.resolve(caller(r.pid)), { name: 'ident-old-name' });
+  await dockerd!.docker('rename', 'ident-old-name', 'ident-new-name');
+  await waitFor(() => !resolver!.containers().some((c) => c.name === 'ident-old-name'), 10_000, 'rename event');
+  t.like(await resolver!.resolve(caller(r.pid)), { kind: 'container', containerId: r.id, name: 'ident-new-name' });
+});
+
+test.serial('a process id nobody has is unknown, with a reason', async (t) => {
+  const id = await resolver!.resolve(caller(4_000_000));
+  t.is(id.kind, 'unknown');
+  t.regex(id.reason ?? '', /gone/);
+  t.is((await resolver!.inspectContainer('no-such-container')).kind, 'unknown');
+});
