@@ -6,7 +6,7 @@ import path from 'node:path';
 import * as openpgp from 'openpgp';
 import { OpenPgpBackend, SecretCache, SecretError, sealOpenPgp, encodePayload, type Backend, type OpenedSecret } from '../../../src/crypto/index.js';
 import type { ManifestEntry } from '../../../src/store/index.js';
-import { FakeSecureMemory } from './fake-secure.js';
+import { FakeSecureMemory, until } from './fake-secure.js';
 
 interface KeyPair {
   privateKey: string;
@@ -165,6 +165,21 @@ test('passphrase-protected keys load with the passphrase file; bad key files are
   await b.reloadKeys();
   t.is(b.keyIds().length, 1);
   t.true(b.problems().some((p) => p.file.endsWith('locked.key')));
+});
+
+test('with watch: a key dropped into the keys dir (by rename) is loaded without SIGHUP', async (t) => {
+  const kdir = path.join(dir, 'keys-watch');
+  await mkdir(kdir);
+  await writeFile(path.join(kdir, 'host.key'), host.privateKey);
+  const b = await OpenPgpBackend.load(kdir, { allocSecure: new FakeSecureMemory().from, watch: true });
+  t.teardown(() => b.close());
+  t.is(b.keyIds().length, 1);
+  await writeFile(path.join(kdir, '.other.tmp'), other.privateKey);
+  const { rename } = await import('node:fs/promises');
+  await rename(path.join(kdir, '.other.tmp'), path.join(kdir, 'other.key'));
+  await until(() => b.keyIds().length === 2, 10_000, 'the new key to load');
+  const s = await open(b, await sealed('for-other', ['a'], Buffer.from('o'), [other.publicKey]));
+  t.is(s.plaintext.read().toString(), 'o');
 });
 
 // ---- SecretCache ----
