@@ -31,7 +31,13 @@ class EntryProblem extends Error {
   }
 }
 
+/** A manifest is policy, not data: anything this big is a mistake or an attack. */
+export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+
 export async function parseManifest(file: string, text: string): Promise<ManifestParse> {
+  if (Buffer.byteLength(text) > MAX_MANIFEST_BYTES) {
+    return { ok: false, problems: [{ file, message: `manifest larger than ${MAX_MANIFEST_BYTES} bytes` }] };
+  }
   const { source, errors } = parseYaml(file, text);
   if (errors.length > 0) {
     return {

@@ -124,6 +124,10 @@ test('YAML syntax error or a wrong shape keeps the last good snapshot, with the 
   t.is(typeof snap.problems[0]!.line, 'number');
   await writeFile(file, 'secrets: [a, b]\n');
   t.is((await store.reload()).entries.size, 1);
+  await writeFile(file, 'secrets:\n' + '#'.repeat(5 * 1024 * 1024) + '\n');
+  const huge = await store.reload();
+  t.is(huge.entries.size, 1);
+  t.regex(huge.problems[0]!.message, /larger than/);
   await rm(file);
   const gone = await store.reload();
   t.is(gone.entries.size, 1);
