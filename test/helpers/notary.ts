@@ -224,6 +224,34 @@ export class NotaryCli {
     await this.run(...args, '-p');
   }
 
+  /** `notary key rotate GUN root`, answering its yes/no question (without "yes" it silently aborts). */
+  rotateRoot(gun: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const child = spawn('notary', ['-s', this.server.url, '--tlscacert', this.server.pki.caPath, '-d', this.trustDir, 'key', 'rotate', gun, 'root'], {
+        env: { ...process.env, NOTARY_ROOT_PASSPHRASE: PASSPHRASE, NOTARY_TARGETS_PASSPHRASE: PASSPHRASE, NOTARY_SNAPSHOT_PASSPHRASE: PASSPHRASE },
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      let out = '';
+      child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+      child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+      child.stdin!.end('yes\n');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      child.on('exit', (code) => {
+        clearTimeout(timer);
+        if (code === 0 && !/Aborting/.test(out)) resolve(out);
+        else reject(new Error(`notary key rotate ${gun} root failed (${code}): ${out}`));
+      });
+    });
+  }
+
+  /** `notary init GUN --rootkey FILE`: use an imported root key (e.g. RSA) instead of a generated one. */
+  async initWithRootKey(gun: string, rootKeyPem: string): Promise<string> {
+    // Notary wants PKCS#8 encrypted with the root passphrase in this exact scheme, else "password invalid".
+    const enc = path.join(this.dir, `root-${Date.now()}.enc`);
+    await run('openssl', ['pkcs8', '-topk8', '-v2', 'aes256', '-v2prf', 'hmacWithSHA1', '-in', rootKeyPem, '-out', enc, '-passout', `pass:${PASSPHRASE}`]);
+    return this.run('init', gun, '--rootkey', enc, '-p');
+  }
+
   publish(gun: string): Promise<string> {
     return this.run('publish', gun);
   }

@@ -1,8 +1,9 @@
 // Trust from signed Notary data, against a real notary-server and the real notary CLI.
 import test from 'ava';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { canonicalJson } from '../../src/trust/canonical-json.js';
 import { createTrustService, type ImageSubject, type TrustService } from '../../src/trust/index.js';
 import type { NotaryCollectionConfig, TrustConfig } from '../../src/config/types.js';
 import {
@@ -296,11 +297,69 @@ test('a delegation may not sign outside its paths, nor with a key it was not giv
   t.deepEqual(ok.labels, ['demo']);
 });
 
-test('hashes in snapshot are over the exact served bytes (checked against the real server)', async (t) => {
-  const gun = await collection('hashes', randomHex(), ['demo']);
+test('the real server: hashes cover the served bytes; our canonical form is byte-identical to Go\'s', async (t) => {
+  const gun = await collection('hashes', randomHex(), ['demo', 'é']);
   const snapshot = JSON.parse((await serverMetadata(server, gun, 'snapshot')).toString()).signed;
   const targets = await serverMetadata(server, gun, 'targets');
   t.is(snapshot.meta.targets.length, targets.length);
   t.is(snapshot.meta.targets.hashes.sha256, createHash('sha256').update(targets).digest('base64'));
-  await writeFile(path.join(cli.dir, 'targets.json'), targets); // left for debugging a failure
+  for (const role of ['root', 'timestamp', 'snapshot', 'targets']) {
+    const text = (await serverMetadata(server, gun, role)).toString();
+    // The envelope is Go struct order ({"signed":…,"signatures":…}); the signed part is canonical.
+    const raw = /^\{"signed":(.*),"signatures":\[.*\]\}$/s.exec(text)?.[1];
+    t.is(canonicalJson(JSON.parse(text).signed), raw ?? "(no signed part)", role);
+  }
+});
+
+test('root rotation: the old pin no longer names a root key (fail closed), the new one works', async (t) => {
+  const own = await NotaryCli.create(server); // rotation adds a root key: keep it out of the shared trust dir
+  const gun = `${REG}/rotated`;
+  const hex = randomHex();
+  await own.init(gun);
+  await own.addHash(gun, 'v1', hex, { custom: { pal: { labels: ['demo'] } } });
+  const oldId = await own.rootKeyId();
+  t.is((await service({ collections: [pinned(gun, ['demo'], [oldId])] }).verifiedLabels(image(hex, gun))).state, 'verified');
+  await own.rotateRoot(gun);
+  const root = JSON.parse((await serverMetadata(server, gun, 'root')).toString()).signed;
+  t.is(root.version, 2);
+  const stale = await service({ collections: [pinned(gun, ['demo'], [oldId])] }).verifiedLabels(image(hex, gun));
+  t.is(stale.state, 'error');
+  t.regex(stale.reason, /none of its root keys .* is pinned/);
+  const newCertId: string = root.roles.root.keyids[0];
+  const renewed = await service({ collections: [pinned(gun, ['demo'], [newCertId])] }).verifiedLabels(image(hex, gun));
+  t.is(renewed.state, 'verified', renewed.reason);
+});
+
+test('an RSA root imported with notary init --rootkey (rsa-x509, rsapss) verifies', async (t) => {
+  const own = await NotaryCli.create(server);
+  const gun = `${REG}/rsaroot`;
+  const pem = path.join(own.dir, 'rsa.pem');
+  await writeFile(pem, generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  await own.initWithRootKey(gun, pem);
+  const hex = randomHex();
+  await own.addHash(gun, 'v1', hex, { custom: { pal: { labels: ['demo'] } } });
+  const rootDoc = JSON.parse((await serverMetadata(server, gun, 'root')).toString());
+  t.is(rootDoc.signed.keys[rootDoc.signed.roles.root.keyids[0]].keytype, 'rsa-x509');
+  t.is(rootDoc.signatures[0].method, 'rsapss');
+  const d = await service({ collections: [pinned(gun, ['demo'], [await own.rootKeyId()])] }).verifiedLabels(image(hex, gun));
+  t.is(d.state, 'verified', d.reason);
+});
+
+test('latency: first verification (full chain over TLS) and a cached answer', async (t) => {
+  const hex = randomHex();
+  const gun = await collection('latency', hex, ['demo']);
+  const s = createTrustService(
+    { mode: 'notary', notary: { server: server.url, ca: server.pki.caPath, collections: [pinned(gun, ['demo'])], timeoutMs: 2000 } },
+    { log: () => {} },
+  );
+  services.push(s);
+  let t0 = process.hrtime.bigint();
+  t.is((await s.verifiedLabels(image(hex, gun))).state, 'verified');
+  const cold = Number(process.hrtime.bigint() - t0) / 1e6;
+  const n = 1000;
+  t0 = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) await s.verifiedLabels(image(hex, gun));
+  const warm = Number(process.hrtime.bigint() - t0) / 1e3 / n;
+  t.log(`cold verify ${cold.toFixed(1)} ms; cached ${warm.toFixed(2)} µs per lookup`);
+  t.true(cold < 2000);
 });
