@@ -32,5 +32,7 @@ export interface TrustProvider {
   readonly configError?: string;
   /** A warning that must be shown wherever trust status is shown (the `none` provider). */
   readonly warning?: string;
+  /** Forget anything cached (SIGHUP); remembered versions (rollback protection) stay. */
+  reset?(): void;
   close(): Promise<void>;
 }

@@ -2,7 +2,7 @@
 // and grant filtering, whatever provider supplies the signed claims.
 import type { ImageSubject, TrustDecision, TrustService, TrustStatus } from './types.js';
 import type { ProviderResult, TrustProvider } from './provider.js';
-import { isValidLabel } from './labels.js';
+import { isValidLabel, PAL_LABELS_KEY } from './labels.js';
 
 export interface TrustServiceOptions {
   readonly log: (msg: string) => void;
@@ -22,7 +22,9 @@ interface CacheEntry {
 
 function cacheKey(image: ImageSubject): string {
   const repos = [...new Set([...(image.repoTags ?? []), ...(image.repoDigests ?? [])])].sort();
-  return `${String(image.imageId)}\u0000${repos.join('\u0000')}`;
+  // Runtime labels only matter to the `none` provider, but there they differ per container.
+  const runtime = String(image.runtimeLabels?.[PAL_LABELS_KEY] ?? '');
+  return `${String(image.imageId)}\u0000${runtime}\u0000${repos.join('\u0000')}`;
 }
 
 function sortedUnique(labels: Iterable<string>): string[] {
@@ -128,7 +130,9 @@ export class TrustServiceImpl implements TrustService {
       ...(collections.length > 0 ? { collection: [...new Set(collections)].join(', ') } : {}),
       expiresAt: Math.min(now + this.opts.refreshMs, result.expiresAt ?? Infinity),
     };
-    if (droppedLabels.length > 0 || malformed.length > 0 || result.state === 'error') {
+    if (result.state === 'unverified') {
+      this.opts.log(`trust: UNVERIFIED labels [${labels.join(', ')}] for ${String(image.imageId)} (trust.mode none, development only)`);
+    } else if (droppedLabels.length > 0 || malformed.length > 0 || result.state === 'error') {
       this.opts.log(`trust: ${String(image.imageId)}: ${decision.state}: ${reason}`);
     }
     return decision;
@@ -155,6 +159,7 @@ export class TrustServiceImpl implements TrustService {
 
   reset(): void {
     this.cache.clear();
+    this.provider.reset?.();
   }
 
   async close(): Promise<void> {

@@ -155,6 +155,9 @@ export function createNotaryProvider(config: NotaryConfig, opts: NotaryProviderO
     name: 'notary',
     labelsFor,
     ...(configError !== undefined ? { configError } : {}),
+    reset() {
+      collections.clear();
+    },
     async close() {
       collections.clear();
       source?.close();

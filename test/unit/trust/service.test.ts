@@ -143,6 +143,10 @@ test('mode none: image and container pal.labels, unverified, with a loud warning
   t.is(s.status().warning, NONE_MODE_WARNING);
   t.is(s.status().mode, 'none');
   t.true(log.some((l) => l.startsWith('WARNING') && l.includes('NOT verified')));
+  t.true(log.some((l) => l.includes('UNVERIFIED labels [a, b, c]')));
+  // Two containers of one image with different runtime labels must not share a cached answer.
+  const other = await s.verifiedLabels(image(1, { imageLabels: { 'pal.labels': 'a,b' }, runtimeLabels: { 'pal.labels': 'z' } }));
+  t.deepEqual(other.labels, ['a', 'b', 'z']);
   await s.close();
 });
 
