@@ -115,6 +115,7 @@ export class OpenPgpBackend implements Backend {
       throw new SecretError('corrupt', `${entry.name}: not a readable OpenPGP message: ${(err as Error).message}`);
     }
     const wanted = message.getEncryptionKeyIDs();
+    if (wanted.length === 0) throw new SecretError('corrupt', `${entry.name}: not a public-key encrypted OpenPGP message`);
     const ours = this.keys.filter((k) => wanted.some((id) => k.getKeyIDs().some((kid) => kid.equals(id, true))));
     if (ours.length === 0) {
       const loaded = this.keyIds();

@@ -34,6 +34,8 @@ test.after.always(async () => {
 });
 
 let counter = 0;
+/** Bytes that are not an OpenPGP packet stream (bit 7 of the first byte clear), unlike random bytes which sometimes are. */
+const garbage = (n: number): Buffer => Buffer.alloc(n, 'not openpgp ');
 async function sealed(name: string, labels: string[], value: Uint8Array, keys = [host.publicKey]): Promise<ManifestEntry> {
   const ct = await sealOpenPgp({ name, labels, plaintext: Uint8Array.from(value), publicKeysArmored: keys });
   return entryFor(name, labels, ct);
@@ -110,7 +112,7 @@ test('corrupt ciphertext → SecretError corrupt', async (t) => {
   const err1 = await t.throwsAsync(open(b, await entryFor('s', ['a'], flipped)), { instanceOf: SecretError });
   t.is(err1?.code, 'corrupt');
   t.false(err1!.message.includes('some secret value'));
-  const err2 = await t.throwsAsync(open(b, await entryFor('s', ['a'], randomBytes(300))), { instanceOf: SecretError });
+  const err2 = await t.throwsAsync(open(b, await entryFor('s', ['a'], garbage(300))), { instanceOf: SecretError });
   t.is(err2?.code, 'corrupt');
   const err3 = await t.throwsAsync(open(b, await entryFor('s', ['a'], ct.subarray(0, ct.length - 40))), { instanceOf: SecretError });
   t.is(err3?.code, 'corrupt');
@@ -126,6 +128,9 @@ test('a message that is not a pal payload → corrupt', async (t) => {
   const err = await t.throwsAsync(open(b, await entryFor('p', ['a'], ct)), { instanceOf: SecretError });
   t.is(err?.code, 'corrupt');
   t.regex(err!.message, /not a pal sealed payload/);
+  const unencrypted = await openpgp.createMessage({ binary: encodePayload({ name: 'p', labels: ['a'] }, Buffer.from('x')) });
+  const err2 = await t.throwsAsync(open(b, await entryFor('p', ['a'], unencrypted.write() as Uint8Array)), { instanceOf: SecretError });
+  t.is(err2?.code, 'corrupt', 'an unencrypted OpenPGP message is refused');
 });
 
 test('sealed for another key → unavailable, naming the key ids', async (t) => {
@@ -299,7 +304,7 @@ test('corrupt ciphertext fails that secret only; missing backend → unavailable
   const cache = new SecretCache({ openpgp: await backend() }, { ttlMs: 60_000, maxBytes: 1 << 20, sweepIntervalMs: 0 });
   t.teardown(() => cache.close());
   const good = await sealed('good', ['a'], Buffer.from('ok'));
-  const bad = await entryFor('bad', ['a'], randomBytes(200));
+  const bad = await entryFor('bad', ['a'], garbage(200));
   const [r1, r2] = await Promise.allSettled([cache.get(good), cache.get(bad)]);
   t.is(r1.status, 'fulfilled');
   t.is(r2.status === 'rejected' ? (r2.reason as SecretError).code : 'none', 'corrupt');
