@@ -20,6 +20,8 @@ interface CacheEntry {
   readonly validUntil?: number;
 }
 
+const ERROR_RETRY_MS = 5_000;
+
 function cacheKey(image: ImageSubject): string {
   const repos = [...new Set([...(image.repoTags ?? []), ...(image.repoDigests ?? [])])].sort();
   // Runtime labels only matter to the `none` provider, but there they differ per container.
@@ -90,8 +92,10 @@ export class TrustServiceImpl implements TrustService {
     } else {
       this.lastFailure = undefined;
     }
-    const decision = this.decide(image, result, now);
-    const refreshAt = Math.min(now + this.opts.refreshMs, result.expiresAt ?? Infinity);
+    // Failures are retried sooner: a Notary blip should not deny a new container for long.
+    const ttl = result.state === 'error' ? Math.min(this.opts.refreshMs, ERROR_RETRY_MS) : this.opts.refreshMs;
+    const refreshAt = Math.min(now + ttl, result.expiresAt ?? Infinity);
+    const decision = this.decide(image, result, refreshAt);
     this.store(key, {
       decision,
       refreshAt,
@@ -101,7 +105,7 @@ export class TrustServiceImpl implements TrustService {
   }
 
   /** Claims → decision: drop malformed labels and anything outside the claim's grants, and say so. */
-  private decide(image: ImageSubject, result: ProviderResult, now: number): TrustDecision {
+  private decide(image: ImageSubject, result: ProviderResult, expiresAt: number): TrustDecision {
     const granted: string[] = [];
     const dropped: string[] = [];
     const malformed: string[] = [];
@@ -128,7 +132,7 @@ export class TrustServiceImpl implements TrustService {
       reason,
       ...(droppedLabels.length > 0 ? { droppedLabels } : {}),
       ...(collections.length > 0 ? { collection: [...new Set(collections)].join(', ') } : {}),
-      expiresAt: Math.min(now + this.opts.refreshMs, result.expiresAt ?? Infinity),
+      expiresAt,
     };
     if (result.state === 'unverified') {
       this.opts.log(`trust: UNVERIFIED labels [${labels.join(', ')}] for ${String(image.imageId)} (trust.mode none, development only)`);

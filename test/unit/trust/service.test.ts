@@ -109,6 +109,10 @@ test('unreachable at refresh: the last verified decision stands until its metada
   const stranger = await service.verifiedLabels(image(9));
   t.is(stranger.state, 'error');
   t.deepEqual(stranger.labels, []);
+  const calls = provider.calls;
+  clock.now += 5_000;
+  await service.verifiedLabels(image(9));
+  t.is(provider.calls, calls + 1, 'a failure is retried after 5 s, not 30 s');
   clock.now = 1_000_000 + 120_000;
   const expired = await service.verifiedLabels(image());
   t.is(expired.state, 'error');
