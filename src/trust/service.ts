@@ -18,6 +18,8 @@ interface CacheEntry {
   readonly refreshAt: number;
   /** For verified decisions: until when the signed data behind them stays valid. */
   readonly validUntil?: number;
+  /** The reason as first verified (kept decisions add why they were kept, once). */
+  readonly verifiedReason?: string;
 }
 
 const ERROR_RETRY_MS = 5_000;
@@ -80,13 +82,14 @@ export class TrustServiceImpl implements TrustService {
         previous.validUntil !== undefined && now < previous.validUntil
       ) {
         const until = previous.validUntil;
+        const verifiedReason = previous.verifiedReason ?? previous.decision.reason;
         const decision: TrustDecision = {
           ...previous.decision,
-          reason: `${previous.decision.reason}; kept from the last verification until ${new Date(until).toISOString()} because ${result.reason}`,
+          reason: `${verifiedReason}; kept from the last verification until ${new Date(until).toISOString()} because ${result.reason}`,
           expiresAt: Math.min(now + this.opts.refreshMs, until),
         };
         this.opts.log(`trust: ${image.imageId}: ${result.reason}; keeping the last verified labels until ${new Date(until).toISOString()}`);
-        this.store(key, { decision, refreshAt: decision.expiresAt!, validUntil: until });
+        this.store(key, { decision, refreshAt: decision.expiresAt!, validUntil: until, verifiedReason });
         return decision;
       }
     } else {

@@ -138,6 +138,11 @@ function tcpOpen(port: number): Promise<boolean> {
  * production). Both are stopped together by stop().
  */
 export async function startNotaryServer(opts: { dir?: string; pki?: TestPki; signer?: boolean } = {}): Promise<NotaryServer> {
+  for (const tool of ['notary-server', 'notary', 'openssl', ...(opts.signer ? ['notary-signer'] : [])]) {
+    await run('sh', ['-c', `command -v ${tool}`]).catch(() => {
+      throw new Error(`${tool} is not installed: run scripts/install-deps.sh (Debian packages notary, openssl)`);
+    });
+  }
   const dir = opts.dir ?? (await mkdtemp(path.join(tmpdir(), 'pal-notary-')));
   const pki = opts.pki ?? (await makeTestPki(dir));
   let signer: { child: ChildProcess; port: number } | undefined;

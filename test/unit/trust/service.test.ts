@@ -104,8 +104,9 @@ test('unreachable at refresh: the last verified decision stands until its metada
   t.regex(kept.reason, /kept from the last verification/);
   t.false(service.status().healthy);
   clock.now += 31_000;
-  await service.verifiedLabels(image());
+  const again = await service.verifiedLabels(image());
   t.is(provider.calls, 3, 'keeps asking every refresh interval');
+  t.is(again.reason.match(/kept from/g)?.length, 1, 'the reason does not grow with each refresh');
   const stranger = await service.verifiedLabels(image(9));
   t.is(stranger.state, 'error');
   t.deepEqual(stranger.labels, []);
