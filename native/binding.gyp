@@ -6,9 +6,10 @@
         "src/addon.c",
         "src/secure_buffer.c",
         "src/fuse_bridge.c",
+        "src/fuse_io.c",
         "src/sys.c"
       ],
-      "defines": ["NAPI_VERSION=8", "FUSE_USE_VERSION=314", "_GNU_SOURCE"],
+      "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2",
                  "<!@(pkg-config --cflags fuse3)"],
       "libraries": ["<!@(pkg-config --libs fuse3)"]

@@ -10,6 +10,7 @@
  * Served here without JS: opendir/releasedir (JS returns a whole listing; we page it), read of
  * handles opened with `content` (a pal_secmem), flush, forget, and every writing operation
  * (EROFS). Everything else libfuse answers ENOSYS. */
+#define FUSE_USE_VERSION 314
 #include "fuse_bridge.h"
 
 #include <errno.h>
@@ -28,6 +29,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "fuse_io.h"
 #include "napi_util.h"
 #include "secure_buffer.h"
 
@@ -76,6 +78,7 @@ typedef struct notify_item {
 } notify_item;
 
 struct pal_mount {
+  pal_io_state io; /* first: the session I/O callbacks get the userdata as a pal_io_state */
   napi_env env;
   struct fuse_session *se;
   char *mountpoint;
@@ -371,7 +374,10 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) 
 
 /* Wipes the handle's content and tells JS (which answers nothing: release needs no reply). */
 static void release_fh(pal_mount *m, const struct fuse_ctx *ctx, fuse_ino_t ino, pal_fh *fh) {
-  if (fh->content) pal_secmem_unref(fh->content);
+  if (fh->content) {
+    pal_secmem_wipe(fh->content); /* now, not when JS drops its handle object */
+    pal_secmem_unref(fh->content);
+  }
   pal_req *r = calloc(1, sizeof *r);
   if (r) {
     r->m = m;
@@ -906,7 +912,10 @@ static napi_value reply_open(napi_env env, napi_callback_info info) {
   bool delivered = fuse_reply_open(r->req, &fi) == 0;
   answered(r);
   if (!delivered) {
-    if (fh->content) pal_secmem_unref(fh->content);
+    if (fh->content) {
+      pal_secmem_wipe(fh->content);
+      pal_secmem_unref(fh->content);
+    }
     free(fh);
   }
   napi_get_boolean(env, delivered, &out);
@@ -1080,6 +1089,13 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
   if (fuse_session_mount(m->se, path) != 0) {
     pal_throw(env, "ERR_PAL_MOUNT", EIO, "mounting FUSE at %s failed (libfuse said why on stderr)", path);
     goto fail_session;
+  }
+  {
+    int rc = pal_fuse_install_io(m->se);
+    if (rc != 0) {
+      pal_throw(env, "ERR_PAL_MOUNT", -rc, "installing session I/O failed: %s", strerror(-rc));
+      goto fail_mounted;
+    }
   }
   {
     char type[256];
