@@ -360,6 +360,13 @@ test('latency: first verification (full chain over TLS) and a cached answer', as
   t0 = process.hrtime.bigint();
   for (let i = 0; i < n; i++) await s.verifiedLabels(image(hex, gun));
   const warm = Number(process.hrtime.bigint() - t0) / 1e3 / n;
-  t.log(`cold verify ${cold.toFixed(1)} ms; cached ${warm.toFixed(2)} µs per lookup`);
+  const rounds = 20;
+  t0 = process.hrtime.bigint();
+  for (let i = 0; i < rounds; i++) {
+    s.reset(); // forces the whole chain again, over the kept-alive connection
+    t.is((await s.verifiedLabels(image(hex, gun))).state, 'verified');
+  }
+  const again = Number(process.hrtime.bigint() - t0) / 1e6 / rounds;
+  t.log(`cold verify ${cold.toFixed(1)} ms; re-verify ${again.toFixed(1)} ms; cached ${warm.toFixed(2)} µs per lookup`);
   t.true(cold < 2000);
 });
