@@ -1,6 +1,7 @@
 // Trust from signed Notary data, against a real notary-server and the real notary CLI.
 import test from 'ava';
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { canonicalJson } from '../../src/trust/canonical-json.js';
@@ -370,3 +371,21 @@ test('latency: first verification (full chain over TLS) and a cached answer', as
   t.log(`cold verify ${cold.toFixed(1)} ms; re-verify ${again.toFixed(1)} ms; cached ${warm.toFixed(2)} µs per lookup`);
   t.true(cold < 2000);
 });
+
+test('a server certificate not signed by the configured CA is a TLS failure, not an outage', async (t) => {
+  const hex = randomHex();
+  const gun = await collection('tls', hex, ['demo']);
+  const wrongCa = path.join(cli.dir, 'other-ca.pem');
+  // Any CA but the server's: its own leaf certificate, which nothing chains to.
+  await writeFile(wrongCa, readFileSync(server.pki.certPath, 'utf8'));
+  const s = createTrustService(
+    { mode: 'notary', notary: { server: server.url, ca: wrongCa, collections: [pinned(gun, ['demo'])], timeoutMs: 2000 } },
+    { log: () => {} },
+  );
+  services.push(s);
+  const d = await s.verifiedLabels(image(hex, gun));
+  t.is(d.state, 'error');
+  t.deepEqual(d.labels, []);
+  t.regex(d.reason, /failed: UNABLE_TO_VERIFY_LEAF_SIGNATURE \(TLS failure\)/);
+});
+

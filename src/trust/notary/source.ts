@@ -24,6 +24,8 @@ export interface HttpSourceOptions {
   readonly timeoutMs: number;
 }
 
+const NETWORK_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND', 'EPIPE', 'ECONNABORTED']);
+
 // Repository names and TUF role names only: nothing that could step out of the path.
 const SAFE_PATH = /^[A-Za-z0-9][A-Za-z0-9._:/-]*$/;
 
@@ -69,10 +71,15 @@ export function httpMetadataSource(opts: HttpSourceOptions): MetadataSource {
         res.on('error', (e) => reject(new FetchError(`${where}: ${e.message}`, 'unreachable')));
       });
       req.on('error', (e: NodeJS.ErrnoException) => {
-        const why = e.name === 'AbortError' || e.name === 'TimeoutError' ? `no answer within ${opts.timeoutMs} ms` : e.code ?? e.message;
-        // TLS failures are configuration or attack, not an outage: not "unreachable".
-        const tls = typeof e.code === 'string' && /CERT|SSL|TLS|SELF_SIGNED/.test(e.code);
-        reject(new FetchError(`${where}: notary server ${opts.server} ${tls ? 'TLS failure' : 'unreachable'}: ${why}`, tls ? 'bad-response' : 'unreachable'));
+        const timedOut = e.name === 'AbortError' || e.name === 'TimeoutError';
+        const why = timedOut ? `no answer within ${opts.timeoutMs} ms` : e.code ?? e.message;
+        // Only network trouble counts as an outage; TLS verification failures and anything else
+        // are configuration or attack, and never keep earlier decisions alive.
+        const outage = timedOut || (typeof e.code === 'string' && NETWORK_ERRORS.has(e.code));
+        reject(new FetchError(
+          `${where}: notary server ${opts.server} ${outage ? 'unreachable' : 'failed'}: ${why}${/CERT|SSL|TLS|VERIFY|ISSUER|SELF_SIGNED/.test(e.code ?? '') ? ' (TLS failure)' : ''}`,
+          outage ? 'unreachable' : 'bad-response',
+        ));
       });
     });
   }
