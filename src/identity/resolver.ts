@@ -68,6 +68,8 @@ export function createResolver(options: ResolverCoreOptions): ResolverWithDiagno
   let eventsLive = false;
   let lastDisconnect: string | undefined = 'not connected yet';
   let closed = false;
+  let reverifying = false;
+  let reverifyTimer: NodeJS.Timeout | undefined;
 
   const pidNamespace = checkPidNamespace(procRoot);
   const warnings: string[] = [];
@@ -125,33 +127,56 @@ export function createResolver(options: ResolverCoreOptions): ResolverWithDiagno
   }
 
   async function reverifyDoubtful(): Promise<void> {
-    for (const id of [...doubtful]) {
-      const record = records.get(id);
-      if (record === undefined) {
-        doubtful.delete(id);
-        continue;
+    if (reverifying || closed) return;
+    reverifying = true;
+    let retry = false;
+    try {
+      for (const id of [...doubtful]) {
+        const record = records.get(id);
+        if (record === undefined) {
+          doubtful.delete(id);
+          continue;
+        }
+        const generation = generations.get(id) ?? 0;
+        let current: RuntimeContainer;
+        try {
+          current = await runtime.inspectContainer(id);
+        } catch (err) {
+          if (err instanceof RuntimeError && err.kind === 'not-found') {
+            invalidate(id, 'gone after reconnect');
+          } else {
+            // Meanwhile it stays doubtful: checked against its init process on every use.
+            log(`identity: cannot re-verify container ${id.slice(0, 12)}: ${errorMessage(err)}`);
+            retry = true;
+          }
+          continue;
+        }
+        if (!eventsLive || (generations.get(id) ?? 0) !== generation) continue;
+        const same =
+          current.running &&
+          current.pid === record.initPid &&
+          current.imageId === record.imageId &&
+          current.name === record.summary.name;
+        if (same && initAlive(record)) doubtful.delete(id);
+        else invalidate(id, 'changed while docker events were disconnected');
       }
-      const generation = generations.get(id) ?? 0;
-      let current: RuntimeContainer;
-      try {
-        current = await runtime.inspectContainer(id);
-      } catch (err) {
-        if (err instanceof RuntimeError && err.kind === 'not-found') invalidate(id, 'gone after reconnect');
-        // Unreachable again: it stays doubtful and is checked against its init process on use.
-        continue;
-      }
-      if (!eventsLive || generations.get(id) !== generation) continue;
-      const same =
-        current.running && current.pid === record.initPid && current.imageId === record.imageId && current.name === record.summary.name;
-      if (same && initAlive(record)) doubtful.delete(id);
-      else invalidate(id, 'changed while docker events were disconnected');
+    } finally {
+      reverifying = false;
+    }
+    if (retry && eventsLive && !closed && reverifyTimer === undefined) {
+      reverifyTimer = setTimeout(() => {
+        reverifyTimer = undefined;
+        void reverifyDoubtful();
+      }, 1_000);
+      reverifyTimer.unref();
     }
   }
 
   /** The container's init is still the process we recorded (it is gone once the container dies). */
   function initAlive(record: ContainerRecord): boolean {
     try {
-      return readStat(procRoot, record.initPid).startTime === record.initStartTime;
+      const stat = readStat(procRoot, record.initPid);
+      return stat.startTime === record.initStartTime && stat.state !== 'Z' && stat.state !== 'X';
     } catch {
       return false;
     }
@@ -464,6 +489,7 @@ export function createResolver(options: ResolverCoreOptions): ResolverWithDiagno
       if (closed) return;
       closed = true;
       stopWatching();
+      if (reverifyTimer !== undefined) clearTimeout(reverifyTimer);
       processes.clear();
       processesByContainer.clear();
       records.clear();

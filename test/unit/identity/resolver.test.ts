@@ -16,6 +16,7 @@ import {
 
 const A = 'a'.repeat(60) + '0001';
 const B = 'b'.repeat(60) + '0002';
+const C = 'd'.repeat(60) + '0003';
 const IMAGE = `sha256:${'c'.repeat(64)}`;
 
 class FakeProc {
@@ -256,12 +257,18 @@ test('after reconnecting, containers that changed meanwhile are dropped', async 
   w.resolver.onInvalidate((id) => dropped.push(id));
   await w.resolver.resolve(caller(100));
   await w.resolver.resolve(caller(300));
+  w.runtime.containers.set(C, { id: C, name: 'gamma', imageId: IMAGE, imageRef: 'app:1', running: true, pid: 400, labels: {} });
+  w.proc.process(400, { start: '4000', cgroup: `0::/docker/${C}\n` });
+  const c = w.runtime.containers.get(C)!;
+  await w.resolver.resolve(caller(400));
   w.runtime.handlers?.onDisconnected('gone');
   w.runtime.containers.delete(B);
+  // C was restarted meanwhile: same id, new init pid.
+  w.runtime.containers.set(C, { ...c, id: C, name: 'gamma', pid: 401 });
   w.runtime.handlers?.onConnected();
   const deadline = Date.now() + 2000;
-  while (dropped.length === 0 && Date.now() < deadline) await new Promise((r) => setImmediate(r));
-  t.deepEqual(dropped, [B]);
+  while (dropped.length < 2 && Date.now() < deadline) await new Promise((r) => setImmediate(r));
+  t.deepEqual(dropped.sort(), [B, C].sort());
   t.deepEqual(w.resolver.containers().map((c) => c.containerId), [A]);
 });
 
