@@ -2,6 +2,7 @@
 // shared mountpoint → FUSE mount → admin socket → "ready". Stop undoes it in reverse.
 
 import { mkdir, readFile, realpath } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import type { Socket } from 'node:net';
 import { watch as watchFiles, type FSWatcher } from 'chokidar';
 import { loadConfig, type PaldConfig } from '../config/index.js';
@@ -13,8 +14,8 @@ import { createTrustService } from '../trust/index.js';
 import type { IdentityResolver } from '../identity/types.js';
 import type { TrustService } from '../trust/types.js';
 import type { FuseMount } from '../native/types.js';
-import { createPalFilesystem, modeString, type ManifestView } from '../fs/index.js';
-import { ensureSharedMountpoint } from './mountinfo.js';
+import { createPalFilesystem, modeString, FsError, type ManifestView } from '../fs/index.js';
+import { prepareMountpoint, prepareStagingDir, stackOnto } from './mountinfo.js';
 import { startAdminServer, type AdminServer } from './admin-server.js';
 import { explain } from './explain.js';
 
@@ -152,21 +153,40 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
       for (const p of next.problems) log(`pald: manifest problem: ${p.file}${p.line ? `:${p.line}` : ''}: ${p.message}`);
     });
 
-    // The mountpoint: clear a stale FUSE mount left by a crashed pald, make it shared, mount on top.
-    await step(`mountpoint ${config.mountpoint}`, async () => {
-      await mkdir(config.mountpoint, { recursive: true });
-      native.clearStaleMount(config.mountpoint);
-    });
-    const mountpoint = await realpath(config.mountpoint);
-    await step(`making ${mountpoint} a shared mount`, () => ensureSharedMountpoint(mountpoint));
-    const mounted = await step(`mounting ${mountpoint}`, () => native.mount(mountpoint, fs.handlers, { fsname: 'pal', extraOptions: ['allow_other'] }));
+    // The session is mounted in a private staging dir and bind-mounted on top of the mountpoint's
+    // stack (see prepareMountpoint for why dead layers of earlier runs stay underneath).
+    // Canonical paths (as /proc/self/mountinfo shows them), resolved through the parent: the
+    // mountpoint itself may be a dead FUSE layer that cannot be stat'ed.
+    const canonical = async (p: string): Promise<string> => {
+      await mkdir(dirname(p), { recursive: true, mode: 0o700 });
+      return join(await realpath(dirname(p)), basename(p));
+    };
+    const staging = await step(`staging dir for ${config.admin.socket}`, () => canonical(join(dirname(config.admin.socket), 'fs')));
+    await step(`staging dir ${staging}`, () => prepareStagingDir(staging));
+    const mountpoint = await step(`mountpoint ${config.mountpoint}`, () => canonical(config.mountpoint));
+    const layers = await step(`mountpoint ${mountpoint}`, () => prepareMountpoint(mountpoint));
+    if (layers.deadLayers > 0) log(`pald: ${mountpoint} has ${layers.deadLayers} layer(s) left by earlier pald runs: stacking on top so running containers follow`);
+    const mounted = await step(`mounting ${staging}`, () =>
+      native.mount(staging, fs.handlers, {
+        fsname: 'pal',
+        extraOptions: ['allow_other'],
+        // Expected failures (EIO for a corrupt ciphertext…) are in the audit log already; only
+        // errors that are not ours to expect are worth a log line.
+        onError: (err, op) => {
+          if (!(err instanceof FsError)) log(`pald: ${op}: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`);
+        },
+      }),
+    );
     mount = mounted;
     fs.attachKernel(mounted);
     closers.push(async () => {
       fs.attachKernel(undefined);
+      // Unmounting the session ends it; the layer at the mountpoint stays (inert) so that
+      // running rslave containers pick up the next pald.
       await mounted.unmount();
       mount = undefined;
     });
+    await step(`binding the session onto ${mountpoint}`, () => stackOnto(staging, mountpoint));
 
     const admin: AdminServer = await step(`admin socket ${config.admin.socket}`, () =>
       startAdminServer(

@@ -51,13 +51,78 @@ export async function isFuseMounted(path: string): Promise<boolean> {
   return (await mountsAt(path)).some((m) => m.fsType.startsWith('fuse'));
 }
 
+async function mkdirTolerant(path: string): Promise<void> {
+  const { mkdir } = await import('node:fs/promises');
+  try {
+    await mkdir(path, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    // A dead FUSE mount (a pald that died) answers ENOTCONN; it is dealt with by the caller.
+    if ((err as NodeJS.ErrnoException).code !== 'ENOTCONN') throw err;
+  }
+}
+
+/** Does a FUSE filesystem answer at path? false when nothing answers (ENOTCONN: its daemon died). */
+async function fuseAnswers(path: string): Promise<boolean> {
+  const { stat } = await import('node:fs/promises');
+  try {
+    await stat(path);
+    return true;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOTCONN' || code === 'ECONNABORTED') return false;
+    throw err;
+  }
+}
+
+// `mount` must not stat or canonicalise a path whose top mount is a dead FUSE layer.
+const mountCmd = (...args: string[]) => run('mount', ['--no-canonicalize', ...args]);
+
 /**
- * Make `path` a shared mount point (bind it onto itself first if it is not a mount point yet).
- * Call with no FUSE mount on top (clear a stale one first).
+ * The private directory where pald's FUSE session is really mounted (a stale one there is
+ * cleared by the addon's mount). Private, so the session itself propagates nowhere.
  */
-export async function ensureSharedMountpoint(path: string): Promise<void> {
+export async function prepareStagingDir(path: string): Promise<void> {
+  await mkdirTolerant(path);
+  if ((await mountsAt(path)).length === 0) await mountCmd('--bind', path, path);
+  await mountCmd('--make-private', path);
+}
+
+export interface MountpointState {
+  /** FUSE layers left at the mountpoint by earlier pald runs (dead: their daemons are gone). */
+  readonly deadLayers: number;
+}
+
+/**
+ * Why layers: a container started with `-v P:/run/pal:ro,rslave` gets a copy of whatever mount is
+ * on top of P at that moment (the live FUSE mount), as a slave of it. A later pald reaches that
+ * container only by mounting on top of that same mount, so the old layer is kept (dead) and the
+ * new session is bind-mounted over it; the new layer propagates to every slave of the old one.
+ * The bottom of the stack is P bound onto itself and made shared, so containers started before
+ * any pald follow too.
+ */
+export async function prepareMountpoint(path: string): Promise<MountpointState> {
+  await mkdirTolerant(path);
   const mounts = await mountsAt(path);
-  if (mounts.length === 0) await run('mount', ['--bind', path, path]);
-  const top = (await mountsAt(path)).at(-1);
-  if (!top?.optionalFields.some((f) => f.startsWith('shared:'))) await run('mount', ['--make-shared', path]);
+  if (mounts.length === 0) {
+    await mountCmd('--bind', path, path);
+    await mountCmd('--make-shared', path);
+    return { deadLayers: 0 };
+  }
+  const top = mounts.at(-1)!;
+  if (top.fsType.startsWith('fuse')) {
+    if (await fuseAnswers(path)) throw new Error(`a live FUSE filesystem (${top.source}) is already mounted at ${path}: is another pald running?`);
+  } else if (!top.optionalFields.some((f) => f.startsWith('shared:'))) {
+    await mountCmd('--make-shared', path);
+  }
+  return { deadLayers: mounts.filter((m) => m.fsType.startsWith('fuse')).length };
+}
+
+/** Puts the session mounted at `staging` on top of the mountpoint's stack. */
+export async function stackOnto(staging: string, mountpoint: string): Promise<void> {
+  await mountCmd('--bind', staging, mountpoint);
+}
+
+/** Removes every mount at path, top first (used by tests and the demo to clean up, not by pald). */
+export async function unmountAll(path: string): Promise<void> {
+  for (let i = 0; i < 1000 && (await mountsAt(path)).length > 0; i++) await run('umount', ['-l', '--no-canonicalize', path]);
 }

@@ -45,13 +45,13 @@ export function pal(args: readonly string[], opts: { input?: Uint8Array | string
 }
 
 /** Waits for a condition with a bounded deadline; returns its last value or throws. */
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 20_000, intervalMs = 100): Promise<T> {
+export async function waitFor<T>(what: string, probe: () => Promise<T>, timeoutMs = 20_000, intervalMs = 100): Promise<Exclude<T, undefined | false>> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   for (;;) {
     try {
       const v = await probe();
-      if (v !== undefined && v !== false) return v;
+      if (v !== undefined && v !== false) return v as Exclude<T, undefined | false>;
     } catch (e) {
       lastError = e;
     }
@@ -67,6 +67,17 @@ async function fuseMountedAt(path: string): Promise<boolean> {
     const sep = f.indexOf('-');
     return f[4] === path && sep > 0 && (f[sep + 1] ?? '').startsWith('fuse');
   });
+}
+
+async function fuseAnswers(path: string): Promise<boolean> {
+  const { stat } = await import('node:fs/promises');
+  if (!(await fuseMountedAt(path))) return false;
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false; // ENOTCONN: an inert layer whose daemon is gone
+  }
 }
 
 async function anyMountAt(path: string): Promise<boolean> {
@@ -117,6 +128,7 @@ export async function startPald(opts: PaldOptions): Promise<TestPald> {
   const keysDir = join(etc, 'keys');
   const manifest = join(etc, 'secrets.yaml');
   const adminSocket = join(dir, 'run', 'admin.sock');
+  const staging = join(dir, 'run', 'fs'); // pald mounts its session next to the admin socket
   const auditPath = join(dir, 'log', 'audit.log');
   const configPath = join(etc, 'pald.yaml');
   await mkdir(mountpoint, { recursive: true });
@@ -152,12 +164,18 @@ export async function startPald(opts: PaldOptions): Promise<TestPald> {
   const start = async (): Promise<void> => {
     const c = spawn(process.execPath, [PALD_JS, '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
     child = c;
-    exited = new Promise((r) => c.once('exit', () => r()));
+    exited = new Promise((r) =>
+      c.once('exit', (code, signal) => {
+        log += `[pald exited: ${code ?? signal}]\n`;
+        r();
+      }),
+    );
     await new Promise<void>((resolveReady, reject) => {
       const timer = setTimeout(() => reject(new Error(`pald not ready within ${opts.readyTimeoutMs ?? 30_000} ms:\n${log}`)), opts.readyTimeoutMs ?? 30_000);
       const from = log.length; // a restart must print its own ready line
       const onData = (b: Buffer): void => {
         log += b.toString('utf8');
+        if (process.env.PALD_DEBUG) process.stderr.write(b);
         if (log.indexOf('pald: ready on ', from) >= 0) {
           clearTimeout(timer);
           resolveReady();
@@ -209,7 +227,10 @@ export async function startPald(opts: PaldOptions): Promise<TestPald> {
         c.kill('SIGKILL');
         await waitExit(10_000);
       }
-      if (await fuseMountedAt(mountpoint)) throw new Error(`pald exited but ${mountpoint} is still FUSE-mounted:\n${log}`);
+      // The session must be gone: nothing mounted in pald's staging dir, nothing answering at the
+      // mountpoint (an inert layer stays there on purpose, for rslave containers; see docs/operations.md).
+      if (await fuseMountedAt(staging)) throw new Error(`pald exited but its session at ${staging} is still mounted:\n${log}`);
+      if (await fuseAnswers(mountpoint)) throw new Error(`pald exited but a FUSE filesystem still answers at ${mountpoint}:\n${log}`);
     },
     async kill() {
       const c = child;
@@ -224,9 +245,10 @@ export async function startPald(opts: PaldOptions): Promise<TestPald> {
       try {
         await pald.stop();
       } finally {
-        // A killed pald leaves a dead FUSE mount; then the shared bind mount pald put underneath.
-        for (let i = 0; i < 4 && (await anyMountAt(mountpoint)); i++) {
-          await runCommand('umount', ['-l', mountpoint]);
+        // pald leaves its layers at the mountpoint (and a killed one its session in the staging
+        // dir): remove them all, top first.
+        for (const path of [mountpoint, staging]) {
+          for (let i = 0; i < 100 && (await anyMountAt(path)); i++) await runCommand('umount', ['-l', '--no-canonicalize', path]);
         }
         await rm(dir, { recursive: true, force: true });
       }

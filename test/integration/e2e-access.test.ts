@@ -1,0 +1,162 @@
+// End to end with real dockerd, real FUSE, real openpgp: who sees what, exact bytes, host callers,
+// the admin CLI, and the plaintext never landing anywhere but the authorised read.
+
+import test from 'ava';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { startDockerd, type TestDockerd } from '../helpers/dockerd.js';
+import { startPald, waitFor, runCommand, filesContaining, PAL_JS, type TestPald } from '../helpers/pald.js';
+
+const secretText = `pal-e2e-${randomBytes(24).toString('hex')}`;
+const binary = randomBytes(1 << 20);
+const billingText = `billing-${randomBytes(16).toString('hex')}`;
+
+let dockerd: TestDockerd | undefined;
+let pald: TestPald | undefined;
+const containers: string[] = [];
+let allowed = '';
+let denied = '';
+
+function sha256(b: Uint8Array): string {
+  return createHash('sha256').update(b).digest('hex');
+}
+
+async function run(name: string, image: string): Promise<string> {
+  await dockerd!.docker('run', '-d', '--name', name, '--network', 'none', '-v', `${pald!.mountpoint}:/run/pal:ro,rslave`, image, 'sleep', '3600');
+  containers.push(name);
+  return name;
+}
+
+/** docker exec; resolves {code, stdout, stderr} instead of throwing, so denials can be asserted. */
+function exec(container: string, ...cmd: string[]) {
+  return runCommand('docker', ['-H', dockerd!.host, 'exec', container, ...cmd]);
+}
+
+test.before(async () => {
+  dockerd = await startDockerd();
+  const demoImage = await dockerd.importBusyboxImage('pal-e2e/demo:1', { 'pal.labels': 'demo' });
+  const plainImage = await dockerd.importBusyboxImage('pal-e2e/plain:1');
+  pald = await startPald({ dockerHost: dockerd.host });
+  await pald.seal('db-password', ['demo'], secretText);
+  await pald.seal('blob', ['demo'], binary);
+  await pald.seal('empty', ['demo'], '');
+  await pald.seal('billing-key', ['billing'], billingText);
+  await waitFor('pald to load the four secrets', async () => {
+    const r = await pald!.pal('secrets', '--json');
+    return r.code === 0 && (JSON.parse(r.stdout) as unknown[]).length === 4;
+  });
+  allowed = await run('allowed', demoImage);
+  denied = await run('denied', plainImage);
+});
+
+test.after.always(async () => {
+  for (const c of containers) await dockerd?.docker('rm', '-f', c).catch(() => {});
+  await pald?.cleanup();
+  await dockerd?.cleanup();
+});
+
+test.serial('a labelled container reads the exact bytes: text, 1 MiB binary, empty', async (t) => {
+  const text = await exec(allowed, 'cat', '/run/pal/db-password');
+  t.is(text.code, 0, text.stderr);
+  t.is(text.stdout, secretText);
+  const blob = await exec(allowed, 'sha256sum', '/run/pal/blob');
+  t.is(blob.stdout.split(' ')[0], sha256(binary));
+  const size = await exec(allowed, 'wc', '-c', '/run/pal/empty');
+  t.is(size.stdout.trim().split(/\s+/)[0], '0');
+  const ls = await exec(allowed, 'ls', '/run/pal');
+  t.deepEqual(ls.stdout.trim().split(/\s+/).sort(), ['blob', 'db-password', 'empty']);
+});
+
+test.serial('owner is the caller, mode from the manifest, size the plaintext size', async (t) => {
+  const r = await runCommand('docker', ['-H', dockerd!.host, 'exec', '-u', '1234:4321', allowed, 'stat', '-c', '%u %g %a %s', '/run/pal/db-password', '/run/pal/blob']);
+  t.is(r.code, 0, r.stderr);
+  t.deepEqual(r.stdout.trim().split('\n'), [`1234 4321 400 ${secretText.length}`, `1234 4321 400 ${binary.length}`]);
+  const asUser = await runCommand('docker', ['-H', dockerd!.host, 'exec', '-u', '1234:4321', allowed, 'cat', '/run/pal/db-password']);
+  t.is(asUser.stdout, secretText);
+});
+
+test.serial('an unlabelled container sees neither the files nor their names', async (t) => {
+  const ls = await exec(denied, 'ls', '-a', '/run/pal');
+  t.deepEqual(ls.stdout.trim().split(/\s+/).sort(), ['.', '..', '.pal']);
+  for (const name of ['db-password', 'blob', 'empty', 'billing-key']) {
+    const cat = await exec(denied, 'cat', `/run/pal/${name}`);
+    t.not(cat.code, 0);
+    t.regex(cat.stderr, /No such file or directory/);
+  }
+  const who = JSON.parse((await exec(denied, 'cat', '/run/pal/.pal/whoami.json')).stdout) as { kind: string; labels: string[]; container: { name: string } };
+  t.is(who.kind, 'container');
+  t.is(who.container.name, 'denied');
+  t.deepEqual(who.labels, []);
+  const whoAllowed = JSON.parse((await exec(allowed, 'cat', '/run/pal/.pal/whoami.json')).stdout) as { labels: string[]; trust: { state: string } };
+  t.deepEqual(whoAllowed.labels, ['demo']);
+  t.is(whoAllowed.trust.state, 'unverified');
+  const listed = JSON.parse((await exec(allowed, 'cat', '/run/pal/.pal/secrets.json')).stdout) as { secrets: { name: string }[] };
+  t.deepEqual(listed.secrets.map((s) => s.name).sort(), ['blob', 'db-password', 'empty']);
+});
+
+test.serial('writes fail with EROFS', async (t) => {
+  const r = await runCommand('sh', ['-c', `echo x > ${join(pald!.mountpoint, 'new-file')}`]);
+  t.not(r.code, 0);
+  t.regex(r.stderr, /Read-only file system/);
+});
+
+test.serial('a host process is denied unless its uid is in host.allow_uids', async (t) => {
+  const file = join(pald!.mountpoint, 'db-password');
+  await t.throwsAsync(readFile(file), { code: 'ENOENT' });
+  await pald!.reconfigure({ hostAllowUids: [0] });
+  t.is((await readFile(file)).toString(), secretText);
+  const nobody = await runCommand('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'cat', file]);
+  t.not(nobody.code, 0, 'uid 65534 is not allowed');
+  await pald!.reconfigure({ hostAllowUids: [] });
+  await t.throwsAsync(readFile(file), { code: 'ENOENT' });
+});
+
+test.serial('pal status, secrets, explain and audit answer through the admin socket', async (t) => {
+  const status = await pald!.pal('status', '--json');
+  t.is(status.code, 0, status.stderr);
+  const s = JSON.parse(status.stdout) as { mounted: boolean; trust: { mode: string }; manifest: { entries: number; problems: unknown[] } };
+  t.true(s.mounted);
+  t.is(s.trust.mode, 'none');
+  t.is(s.manifest.entries, 4);
+  t.deepEqual(s.manifest.problems, []);
+  t.regex((await pald!.pal('status')).stdout, /mount\s+\S+ \(mounted\)/);
+
+  const secrets = await pald!.pal('secrets');
+  t.regex(secrets.stdout, /db-password\s+demo\s+openpgp\s+0400/);
+  t.false(secrets.stdout.includes(secretText));
+
+  const yes = await pald!.pal('explain', allowed, 'db-password');
+  t.is(yes.code, 0, yes.stdout + yes.stderr);
+  t.regex(yes.stdout, /ALLOW/);
+  const no = await pald!.pal('explain', denied, 'db-password');
+  t.is(no.code, 1);
+  t.regex(no.stdout, /DENY[\s\S]*missing label demo/);
+  const ghost = await pald!.pal('explain', 'no-such-container', 'db-password');
+  t.is(ghost.code, 1);
+
+  const audit = await pald!.pal('audit', '--json', '-n', '1000');
+  t.is(audit.code, 0);
+  t.false(audit.stdout.includes(secretText));
+  const events = JSON.parse(audit.stdout) as { op: string; decision: string; secret?: string; container?: string }[];
+  t.true(events.some((e) => e.op === 'open' && e.decision === 'allow' && e.secret === 'db-password' && /allowed/.test(e.container ?? '')));
+  t.true(events.some((e) => e.decision === 'deny' && e.secret === 'db-password' && /denied/.test(e.container ?? '')));
+  const logged = await readFile(pald!.auditPath, 'utf8');
+  t.true(logged.split('\n').filter(Boolean).every((l) => typeof JSON.parse(l).decision === 'string'));
+  t.false(logged.includes(secretText));
+
+  const unreachable = await runCommand(process.execPath, [PAL_JS, 'status', '--admin-socket', join(pald!.dir, 'nope.sock')]);
+  t.is(unreachable.code, 3);
+});
+
+test.serial('the plaintext is nowhere but the authorised read: environ, inspect, pald dirs, docker root, /tmp', async (t) => {
+  const needle = Buffer.from(secretText);
+  // Make sure it was read (and cached in pald) before looking.
+  t.is((await exec(allowed, 'cat', '/run/pal/db-password')).stdout, secretText);
+  const pid = (await dockerd!.docker('inspect', '-f', '{{.State.Pid}}', allowed)).trim();
+  t.false((await readFile(`/proc/${pid}/environ`)).includes(needle), 'container environ');
+  t.false((await exec(allowed, 'cat', '/proc/1/environ')).stdout.includes(secretText), 'container /proc/1/environ');
+  t.false((await dockerd!.docker('inspect', allowed)).includes(secretText), 'docker inspect');
+  const hits = await filesContaining([pald!.dir, dockerd!.dataRoot, '/tmp'], needle);
+  t.deepEqual(hits, []);
+});
