@@ -66,6 +66,9 @@ export function createPalFilesystem(deps: FsDeps): PalFilesystem {
   const startedAt = (deps.now ?? Date.now)();
   let nextFh = 1;
   let kernel: KernelNotifier | undefined;
+  // The kernel often looks a name up twice for one open(); one audit line per denial is enough.
+  const recentLookupDenials = new Map<string, number>();
+  const LOOKUP_DENIAL_QUIET_MS = 2000;
 
   const evaluate = (ctx: CallerContext): Promise<Caller> => evaluateCaller(ctx, deps.identity, deps.trust);
 
@@ -148,15 +151,24 @@ export function createPalFilesystem(deps: FsDeps): PalFilesystem {
     const startNs = process.hrtime.bigint();
     const caller = await evaluate(ctx);
     const entry = deps.manifest.current().entries.get(name);
+    const auditDenial = (reason: string): void => {
+      const key = `${ctx.pid}\0${op}\0${name}\0${reason}`;
+      const now = Date.now();
+      const last = recentLookupDenials.get(key);
+      if (last !== undefined && now - last < LOOKUP_DENIAL_QUIET_MS) return;
+      if (recentLookupDenials.size > 4096) recentLookupDenials.clear();
+      recentLookupDenials.set(key, now);
+      audit(caller, op, name, 'deny', reason, startNs);
+    };
     if (caller.failure) {
       // Fail closed, and the same answer whether or not the name exists.
-      if (entry) audit(caller, op, name, 'deny', caller.failure, startNs);
+      if (entry) auditDenial(caller.failure);
       throw new FsError(EACCES, caller.failure);
     }
     if (!entry) throw new FsError(ENOENT, `no secret ${name}`);
     const decision = decide(caller, entry);
     if (!decision.allow) {
-      audit(caller, op, name, 'deny', decision.reason, startNs);
+      auditDenial(decision.reason);
       throw new FsError(ENOENT, decision.reason);
     }
     return { caller, entry };
