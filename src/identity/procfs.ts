@@ -76,6 +76,41 @@ export function readStat(procRoot: string, pid: number): ProcStat {
   return stat;
 }
 
+/**
+ * Open /proc/<pid>/stat and keep it: the open file pins the process (its struct pid), not the
+ * number. Once that process is gone, reads through this fd fail with ESRCH even if the number
+ * has been handed to a new process — the procfs equivalent of a pidfd, without a native helper.
+ */
+export function openStat(procRoot: string, pid: number): number {
+  const path = `${procRoot}/${pid}/stat`;
+  try {
+    return openSync(path, 'r');
+  } catch (err) {
+    throw procError(path, err);
+  }
+}
+
+/** Re-read a held stat fd (pread at 0). Throws ProcError (code ESRCH) once its process is gone. */
+export function readStatFd(fd: number): ProcStat {
+  let length: number;
+  try {
+    length = readSync(fd, READ_BUFFER, 0, 4096, 0);
+  } catch (err) {
+    throw procError(`stat fd ${fd}`, err);
+  }
+  const stat = parseStat(READ_BUFFER.toString('latin1', 0, length));
+  if (stat === undefined) throw new ProcError(`stat fd ${fd} is not parsable`, 'EINVAL');
+  return stat;
+}
+
+export function closeFd(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // already closed: nothing to release
+  }
+}
+
 export interface ProcStatusIds {
   readonly tgid: number;
   /** Real uid/gid (first of the four values). */

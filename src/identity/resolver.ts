@@ -10,7 +10,17 @@
 // Every failure is kind 'unknown' with a reason; nothing throws to the caller.
 
 import { parseCgroupFile } from './cgroup.js';
-import { checkPidNamespace, ProcError, readProcFile, readStat, readStatusIds, type PidNamespaceCheck } from './procfs.js';
+import {
+  checkPidNamespace,
+  closeFd,
+  openStat,
+  ProcError,
+  readProcFile,
+  readStat,
+  readStatFd,
+  readStatusIds,
+  type PidNamespaceCheck,
+} from './procfs.js';
 import { RuntimeError, type ContainerRuntime, type RuntimeContainer, type RuntimeEvent, type RuntimeImage } from './runtime.js';
 import type { CallerRef, CgroupVerdict, ContainerSummary, Identity, IdentityResolver, RuntimeStatus } from './types.js';
 
@@ -18,7 +28,7 @@ export interface ResolverCoreOptions {
   readonly runtime: ContainerRuntime;
   readonly procRoot?: string;
   readonly log?: (msg: string) => void;
-  /** Bound on cached (pid, start time) verdicts. */
+  /** Bound on cached callers; each holds one open file descriptor. */
   readonly maxCachedProcesses?: number;
 }
 
@@ -35,7 +45,15 @@ interface ContainerRecord {
   readonly base: Omit<Identity, 'pid' | 'tgid' | 'uid' | 'gid' | 'startTime'>;
 }
 
+/**
+ * A caller seen before, keyed by pid and pinned by an open /proc/<pid>/stat: while reads of
+ * that fd succeed with the same start time, the pid still names this very process (a reused
+ * pid makes them fail with ESRCH). So a cached caller costs one pread, not open+read+close.
+ */
 interface ProcessEntry {
+  readonly pid: number;
+  readonly statFd: number;
+  readonly startTime: string;
   readonly verdict: CgroupVerdict;
   readonly tgid: number;
 }
@@ -51,10 +69,10 @@ export function createResolver(options: ResolverCoreOptions): ResolverWithDiagno
   const runtime = options.runtime;
   const procRoot = options.procRoot ?? '/proc';
   const log = options.log ?? (() => {});
-  const maxProcesses = options.maxCachedProcesses ?? 65_536;
+  const maxProcesses = options.maxCachedProcesses ?? 4_096;
 
-  const processes = new Map<string, ProcessEntry>();
-  const processesByContainer = new Map<string, Set<string>>();
+  const processes = new Map<number, ProcessEntry>();
+  const processesByContainer = new Map<string, Set<number>>();
   const records = new Map<string, ContainerRecord>();
   const loading = new Map<string, Promise<Loaded>>();
   const images = new Map<string, RuntimeImage>();
@@ -112,10 +130,10 @@ export function createResolver(options: ResolverCoreOptions): ResolverWithDiagno
     generations.set(id, (generations.get(id) ?? 0) + 1);
     const had = records.delete(id);
     doubtful.delete(id);
-    const keys = processesByContainer.get(id);
+    const pids = processesByContainer.get(id);
     processesByContainer.delete(id);
-    if (keys !== undefined) for (const key of keys) processes.delete(key);
-    if (!had && keys === undefined) return;
+    if (pids !== undefined) for (const pid of pids) forgetProcess(pid);
+    if (!had && pids === undefined) return;
     log(`identity: dropped container ${id.slice(0, 12)} (${why})`);
     for (const listener of listeners) {
       try {
@@ -182,22 +200,31 @@ export function createResolver(options: ResolverCoreOptions): ResolverWithDiagno
     }
   }
 
-  function cacheProcess(key: string, entry: ProcessEntry): void {
+  function forgetProcess(pid: number): void {
+    const entry = processes.get(pid);
+    if (entry === undefined) return;
+    processes.delete(pid);
+    closeFd(entry.statFd);
+    if (entry.verdict.kind === 'container') {
+      const pids = processesByContainer.get(entry.verdict.containerId);
+      pids?.delete(pid);
+      if (pids?.size === 0) processesByContainer.delete(entry.verdict.containerId);
+    }
+  }
+
+  function cacheProcess(entry: ProcessEntry): void {
+    forgetProcess(entry.pid);
     if (processes.size >= maxProcesses) {
       // Evict the oldest eighth: Map iterates in insertion order.
-      let n = Math.ceil(maxProcesses / 8);
-      for (const [oldKey, old] of processes) {
-        if (n-- <= 0) break;
-        processes.delete(oldKey);
-        if (old.verdict.kind === 'container') processesByContainer.get(old.verdict.containerId)?.delete(oldKey);
-      }
+      const oldest = [...processes.keys()].slice(0, Math.ceil(maxProcesses / 8));
+      for (const pid of oldest) forgetProcess(pid);
     }
-    processes.set(key, entry);
+    processes.set(entry.pid, entry);
     if (entry.verdict.kind === 'container') {
       const id = entry.verdict.containerId;
-      let keys = processesByContainer.get(id);
-      if (keys === undefined) processesByContainer.set(id, (keys = new Set()));
-      keys.add(key);
+      let pids = processesByContainer.get(id);
+      if (pids === undefined) processesByContainer.set(id, (pids = new Set()));
+      pids.add(entry.pid);
     }
   }
 
@@ -314,13 +341,24 @@ export function createResolver(options: ResolverCoreOptions): ResolverWithDiagno
     return { kind: 'unknown', pid: caller.pid, tgid, uid: caller.uid, gid: caller.gid, startTime, reason };
   }
 
-  /** The reuse guard: the pid still names the process that started at startTime. */
-  function samePid(pid: number, startTime: string): boolean {
+  function identityOf(caller: CallerRef, entry: ProcessEntry, record: ContainerRecord | undefined): Identity {
+    const ids = { pid: caller.pid, tgid: entry.tgid, uid: caller.uid, gid: caller.gid, startTime: entry.startTime };
+    if (record !== undefined) return { ...record.base, ...ids };
+    return { kind: 'host', ...ids, reason: 'no container id in its cgroups' };
+  }
+
+  /** The cached caller, if the pid still names it; a dead or replaced one is forgotten. */
+  function cachedProcess(pid: number): ProcessEntry | undefined {
+    const entry = processes.get(pid);
+    if (entry === undefined) return undefined;
     try {
-      return readStat(procRoot, pid).startTime === startTime;
+      const stat = readStatFd(entry.statFd);
+      if (stat.startTime === entry.startTime && stat.state !== 'Z' && stat.state !== 'X') return entry;
     } catch {
-      return false;
+      // ESRCH: the process we pinned is gone; the pid may already be someone else's.
     }
+    forgetProcess(pid);
+    return undefined;
   }
 
   async function resolveCaller(caller: CallerRef): Promise<Identity> {
@@ -329,79 +367,95 @@ export function createResolver(options: ResolverCoreOptions): ResolverWithDiagno
     if (!Number.isSafeInteger(pid) || pid <= 0) {
       return unknown(caller, `caller pid ${pid} is not visible in pald's pid namespace`);
     }
-    let startTime: string;
+
+    // Fast path: a caller seen before, still alive, in a container whose record is current.
+    const cached = cachedProcess(pid);
+    if (cached !== undefined) {
+      if (cached.verdict.kind === 'host') return identityOf(caller, cached, undefined);
+      if (cached.verdict.kind === 'container') {
+        const record = records.get(cached.verdict.containerId);
+        if (record !== undefined && (!doubtful.has(record.id) || initAlive(record))) return identityOf(caller, cached, record);
+      }
+      forgetProcess(pid);
+    }
+
+    // First sight: pin the process, read its cgroups, resolve, then check it is still the one pinned.
+    let statFd: number;
     try {
-      const stat = readStat(procRoot, pid);
-      if (stat.state === 'Z' || stat.state === 'X') return unknown(caller, `process ${pid} has exited`);
-      startTime = stat.startTime;
+      statFd = openStat(procRoot, pid);
     } catch (err) {
       return unknown(caller, `process ${pid} is gone: ${errorMessage(err)}`);
     }
-
-    const key = `${pid}:${startTime}`;
-    let entry = processes.get(key);
-    const fresh = entry === undefined;
-    if (entry === undefined) {
-      try {
-        const verdict = parseCgroupFile(readProcFile(procRoot, pid, 'cgroup'));
-        const tgid = readStatusIds(procRoot, pid).tgid;
-        entry = { verdict, tgid };
-      } catch (err) {
-        return unknown(caller, `cannot read process ${pid}: ${errorMessage(err)}`, pid, startTime);
+    let kept = false;
+    try {
+      const result = await resolveFirstSight(caller, statFd);
+      if ('entry' in result) {
+        cacheProcess(result.entry);
+        kept = true;
       }
+      return result.identity;
+    } finally {
+      if (!kept) closeFd(statFd);
     }
-    const { verdict, tgid } = entry;
+  }
 
-    if (verdict.kind === 'unknown') {
-      // Not cached: a process being moved between cgroups (e.g. `docker exec` starting) settles soon.
-      return unknown(caller, verdict.reason, tgid, startTime);
+  async function resolveFirstSight(
+    caller: CallerRef,
+    statFd: number,
+  ): Promise<{ identity: Identity; entry: ProcessEntry } | { identity: Identity }> {
+    const pid = caller.pid;
+    let startTime: string;
+    let verdict: CgroupVerdict;
+    let tgid: number;
+    try {
+      const stat = readStatFd(statFd);
+      if (stat.state === 'Z' || stat.state === 'X') return { identity: unknown(caller, `process ${pid} has exited`) };
+      startTime = stat.startTime;
+      verdict = parseCgroupFile(readProcFile(procRoot, pid, 'cgroup'));
+      tgid = readStatusIds(procRoot, pid).tgid;
+    } catch (err) {
+      return { identity: unknown(caller, `cannot read process ${pid}: ${errorMessage(err)}`) };
     }
-    if (verdict.kind === 'host') {
-      if (fresh) {
-        if (!samePid(pid, startTime)) return unknown(caller, `pid ${pid} was reused during resolution`, tgid, startTime);
-        cacheProcess(key, entry);
+    // Not cached when unknown: a process being moved between cgroups (e.g. `docker exec` starting) settles soon.
+    if (verdict.kind === 'unknown') return { identity: unknown(caller, verdict.reason, tgid, startTime) };
+
+    let record: ContainerRecord | undefined;
+    if (verdict.kind === 'container') {
+      const id = verdict.containerId;
+      record = records.get(id);
+      if (record !== undefined && doubtful.has(id) && !initAlive(record)) {
+        invalidate(id, 'its init process is gone');
+        record = undefined;
       }
-      return {
-        kind: 'host',
-        pid,
-        tgid,
-        uid: caller.uid,
-        gid: caller.gid,
-        startTime,
-        reason: 'no container id in its cgroups',
-      };
-    }
-
-    const id = verdict.containerId;
-    let record = records.get(id);
-    if (record !== undefined && doubtful.has(id) && !initAlive(record)) {
-      invalidate(id, 'its init process is gone');
-      record = undefined;
-    }
-    const awaited = record === undefined;
-    if (record === undefined) {
-      const loaded = await loadContainer(id);
-      if ('reason' in loaded) return unknown(caller, loaded.reason, tgid, startTime);
-      record = loaded.record;
-    }
-    if (fresh) {
+      if (record === undefined) {
+        const loaded = await loadContainer(id);
+        if ('reason' in loaded) return { identity: unknown(caller, loaded.reason, tgid, startTime) };
+        record = loaded.record;
+      }
       for (const path of verdict.paths) {
         if (!record.paths.has(path)) {
-          return unknown(
-            caller,
-            `cgroup ${JSON.stringify(path)} is not container ${id.slice(0, 12)}'s own cgroup`,
-            tgid,
-            startTime,
-          );
+          const reason = `cgroup ${JSON.stringify(path)} is not container ${id.slice(0, 12)}'s own cgroup`;
+          return { identity: unknown(caller, reason, tgid, startTime) };
         }
       }
     }
-    if (fresh || awaited) {
-      if (!samePid(pid, startTime)) return unknown(caller, `pid ${pid} was reused during resolution`, tgid, startTime);
-      // A die event may have dropped the container while we were reading: don't resurrect it.
-      if (fresh && records.get(id) === record) cacheProcess(key, entry);
+
+    // The reuse guard: everything above was read by pid number; the pinned fd says whether that
+    // number still names the process that made the request.
+    let after: string | undefined;
+    try {
+      after = readStatFd(statFd).startTime;
+    } catch {
+      after = undefined;
     }
-    return { ...record.base, pid, tgid, uid: caller.uid, gid: caller.gid, startTime };
+    if (after !== startTime) {
+      return { identity: unknown(caller, `pid ${pid} exited or was reused during resolution`, tgid, startTime) };
+    }
+    const entry: ProcessEntry = { pid, statFd, startTime, verdict, tgid };
+    const identity = identityOf(caller, entry, record);
+    // Closed, or a die event dropped the container while we were reading: answer, but don't cache.
+    if (closed || (record !== undefined && records.get(record.id) !== record)) return { identity };
+    return { identity, entry };
   }
 
   return {
@@ -490,7 +544,7 @@ export function createResolver(options: ResolverCoreOptions): ResolverWithDiagno
       closed = true;
       stopWatching();
       if (reverifyTimer !== undefined) clearTimeout(reverifyTimer);
-      processes.clear();
+      for (const pid of [...processes.keys()]) forgetProcess(pid);
       processesByContainer.clear();
       records.clear();
       images.clear();

@@ -2,7 +2,7 @@
 // interface. The real dockerd and the real /proc are exercised in test/integration/identity*.
 
 import test from 'ava';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createResolver } from '../../../src/identity/resolver.js';
@@ -289,15 +289,32 @@ test('outside the host pid namespace: a warning in status and the log', async (t
   t.true(w.logs.some((l) => l.startsWith('WARNING: pald must run in the host pid namespace')));
 });
 
-test('the process cache is bounded', async (t) => {
+test('the process cache is bounded and holds one fd per cached caller, all released on close', async (t) => {
   const proc = new FakeProc();
   t.teardown(() => proc.cleanup());
   const runtime = new FakeRuntime();
+  // Descriptors open on this fake /proc only: other tests in this process don't count.
+  const openFds = (): number =>
+    readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`).startsWith(proc.root);
+      } catch {
+        return false;
+      }
+    }).length;
+  const before = openFds();
   const resolver = createResolver({ runtime, procRoot: proc.root, maxCachedProcesses: 8 });
-  t.teardown(() => resolver.close());
   for (let pid = 1000; pid < 1040; pid++) {
     proc.process(pid, { start: String(pid), cgroup: '0::/\n' });
     t.like(await resolver.resolve(caller(pid)), { kind: 'host' });
   }
+  const held = openFds() - before;
+  t.true(held > 0 && held <= 8, `holds ${held} fds`);
   t.like(await resolver.resolve(caller(1039)), { kind: 'host' });
+  // Unknown verdicts and gone processes hold nothing.
+  proc.process(2000, { start: '1', cgroup: 'garbage' });
+  await resolver.resolve(caller(2000));
+  t.is(openFds() - before, held);
+  await resolver.close();
+  t.is(openFds(), before);
 });

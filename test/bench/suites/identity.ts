@@ -1,0 +1,139 @@
+// Benchmark: attributing a FUSE caller to its container, with 10 and 200 containers running
+// on a private dockerd. "cold" = first sight of a container (stat + cgroup + status reads,
+// container and image inspect over the Docker socket, the init's cgroup); "cached" = a caller
+// already seen (one /proc/<pid>/stat read for the reuse guard plus two map lookups).
+
+import { pathToFileURL } from 'node:url';
+import { createIdentityResolver } from '../../../src/identity/index.js';
+import { parseCgroupFile } from '../../../src/identity/cgroup.js';
+import { readStat } from '../../../src/identity/procfs.js';
+import { startDockerd, type TestDockerd } from '../../helpers/dockerd.js';
+
+export interface BenchRow {
+  suite: string;
+  name: string;
+  opsPerSec: number;
+  p50us: number;
+  p99us: number;
+  note?: string;
+}
+
+const SUITE = 'identity';
+const CONTAINER_COUNTS = [10, 200];
+const CACHED_ITERATIONS = 200_000;
+
+export async function run(): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  rows.push(...microRows());
+  const dockerd = await startDockerd();
+  try {
+    await dockerd.importBusyboxImage('pal-bench/identity:1', { 'pal.labels': 'bench' });
+    const pids: number[] = [];
+    for (const count of CONTAINER_COUNTS) {
+      await startContainers(dockerd, pids.length, count - pids.length, pids);
+      rows.push(...(await attributionRows(dockerd, pids)));
+    }
+  } finally {
+    await dockerd.cleanup();
+  }
+  return rows;
+}
+
+/** The pure parts, for scale: what a cached attribution must stay close to. */
+function microRows(): BenchRow[] {
+  const id = 'fa2546a38baf39bb5fc4bcdc6ace0ea1062c7f056ca5e4eed7db2084ae66be9c';
+  const text = ['name=systemd', 'pids', 'blkio', 'freezer', 'devices', 'memory', 'cpuset', 'cpuacct', 'cpu']
+    .map((c, i) => `${9 - i}:${c}:/docker/${id}`)
+    .concat([`0::/docker/${id}`, ''])
+    .join('\n');
+  return [
+    timeSync('parseCgroupFile (cgroup v1, 10 lines)', 100_000, () => parseCgroupFile(text)),
+    timeSync('read /proc/<pid>/stat start time', 100_000, () => readStat('/proc', process.pid)),
+  ];
+}
+
+async function startContainers(dockerd: TestDockerd, from: number, count: number, pids: number[]): Promise<void> {
+  const parallel = 6;
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < count) {
+      const n = from + next++;
+      const id = await dockerd.docker('run', '-d', '--network', 'none', '--name', `bench-${n}`, 'pal-bench/identity:1', 'sleep', '36000');
+      pids.push(Number(await dockerd.docker('inspect', '-f', '{{.State.Pid}}', id)));
+    }
+  };
+  await Promise.all(Array.from({ length: parallel }, worker));
+}
+
+async function attributionRows(dockerd: TestDockerd, pids: readonly number[]): Promise<BenchRow[]> {
+  const count = pids.length;
+  // A fresh resolver: every container is unseen.
+  const resolver = createIdentityResolver({ dockerHost: dockerd.host });
+  try {
+    const cold: number[] = [];
+    for (const pid of pids) {
+      const t0 = process.hrtime.bigint();
+      const identity = await resolver.resolve({ pid, uid: 0, gid: 0 });
+      cold.push(Number(process.hrtime.bigint() - t0) / 1000);
+      if (identity.kind !== 'container') throw new Error(`bench: pid ${pid} resolved to ${identity.kind}: ${identity.reason}`);
+    }
+    const cached: number[] = [];
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < CACHED_ITERATIONS; i++) {
+      const pid = pids[i % count]!;
+      const s = process.hrtime.bigint();
+      const identity = await resolver.resolve({ pid, uid: 0, gid: 0 });
+      cached.push(Number(process.hrtime.bigint() - s) / 1000);
+      if (identity.kind !== 'container') throw new Error(`bench: cached pid ${pid} resolved to ${identity.kind}`);
+    }
+    const cachedTotalUs = Number(process.hrtime.bigint() - t0) / 1000;
+    return [
+      row(`cold attribution, ${count} containers running`, cold, undefined, 'first sight: /proc reads + container and image inspect'),
+      row(`cached attribution, ${count} containers running`, cached, cachedTotalUs, 'one /proc/<pid>/stat read (pid-reuse guard) + cache lookups'),
+    ];
+  } finally {
+    await resolver.close();
+  }
+}
+
+function timeSync(name: string, iterations: number, fn: () => unknown): BenchRow {
+  for (let i = 0; i < 1000; i++) fn();
+  const samples: number[] = [];
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < iterations; i++) {
+    const s = process.hrtime.bigint();
+    fn();
+    samples.push(Number(process.hrtime.bigint() - s) / 1000);
+  }
+  return row(name, samples, Number(process.hrtime.bigint() - t0) / 1000);
+}
+
+function row(name: string, samplesUs: number[], totalUs: number | undefined, note?: string): BenchRow {
+  const sorted = [...samplesUs].sort((a, b) => a - b);
+  const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+  const total = totalUs ?? samplesUs.reduce((a, b) => a + b, 0);
+  return {
+    suite: SUITE,
+    name,
+    opsPerSec: Math.round((samplesUs.length / total) * 1e6),
+    p50us: round(at(0.5)),
+    p99us: round(at(0.99)),
+    ...(note !== undefined ? { note } : {}),
+  };
+}
+
+function round(us: number): number {
+  return Math.round(us * 100) / 100;
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  run().then(
+    (rows) => {
+      for (const r of rows) console.log(`${r.suite.padEnd(9)} ${r.name.padEnd(48)} ${String(r.opsPerSec).padStart(9)} op/s  p50 ${r.p50us} µs  p99 ${r.p99us} µs${r.note ? `  (${r.note})` : ''}`);
+    },
+    (err: unknown) => {
+      console.error(err);
+      process.exitCode = 1;
+    },
+  );
+}
