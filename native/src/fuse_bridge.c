@@ -28,6 +28,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include "fuse_io.h"
 #include "napi_util.h"
@@ -87,8 +88,14 @@ struct pal_mount {
   napi_threadsafe_function tsfn;
   napi_async_context async_ctx;
   int wake_fd;
-  int nthreads;
+  int nthreads; /* 0: requests are read on the JS thread's event loop (uv_poll), no workers */
   pthread_t *workers;
+  pthread_t js_thread;
+  napi_ref dispatch_ref;
+  uv_poll_t poll;
+  bool polling;      /* poll handle initialised and not yet closed */
+  bool in_poll;      /* inside on_poll: the mount must not be freed under it */
+  struct fuse_buf main_buf;
   atomic_bool stopping;
   bool workers_joined;
   bool notifier_joined;
@@ -208,9 +215,18 @@ static pal_req *new_req(pal_mount *m, fuse_req_t req, int op, fuse_ino_t ino) {
 }
 
 /* Hands a request to the JS thread. Called on worker threads. */
+static void call_js(napi_env env, napi_value js_cb, void *context, void *data);
+
 static void to_js(pal_req *r) {
   pal_mount *m = r->m;
   if (r->req) atomic_fetch_add(&m->outstanding, 1);
+  if (m->nthreads == 0 && pthread_equal(pthread_self(), m->js_thread)) {
+    /* Read on the JS thread's loop (on_poll): call the dispatcher right here. */
+    napi_value cb = NULL;
+    if (napi_get_reference_value(m->env, m->dispatch_ref, &cb) != napi_ok) cb = NULL;
+    call_js(m->env, cb, m, r);
+    return;
+  }
   if (napi_call_threadsafe_function(m->tsfn, r, napi_tsfn_nonblocking) != napi_ok) {
     if (r->req) {
       fuse_reply_err(r->req, EIO);
@@ -616,6 +632,33 @@ static void *worker_main(void *arg) {
   return NULL;
 }
 
+/* nthreads == 0: the JS thread reads requests when libuv says /dev/fuse is readable. Requests
+ * that need JS are dispatched without any thread hop; the rest are answered in C as usual. */
+static void on_poll(uv_poll_t *handle, int status, int events) {
+  pal_mount *m = handle->data;
+  if (atomic_load(&m->stopping)) return;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(m->env, &scope) != napi_ok) return;
+  m->in_poll = true;
+  bool gone = status < 0;
+  for (int i = 0; i < 64 && !gone && !atomic_load(&m->stopping); i++) {
+    int res = fuse_session_receive_buf(m->se, &m->main_buf);
+    if (res == -EINTR) continue;
+    if (res == -EAGAIN) break;
+    if (res <= 0) gone = true;
+    else fuse_session_process_buf(m->se, &m->main_buf);
+  }
+  m->in_poll = false;
+  if (gone && m->polling) uv_poll_stop(&m->poll); /* connection aborted: nothing more to read */
+  napi_close_handle_scope(m->env, scope);
+}
+
+static void on_poll_closed(uv_handle_t *handle) {
+  pal_mount *m = handle->data;
+  m->polling = false;
+  maybe_finish(m);
+}
+
 /* Invalidations run here, never on the JS thread: the kernel takes the parent directory's lock
  * for inval_entry, and a lookup waiting for a JS reply holds it shared; writing the notification
  * from the JS thread would deadlock on that lookup. */
@@ -689,6 +732,10 @@ static void stop_mount(pal_mount *m) {
   (void)w;
   for (int i = 0; i < m->nthreads; i++) pthread_join(m->workers[i], NULL);
   m->workers_joined = true;
+  if (m->polling && !uv_is_closing((uv_handle_t *)&m->poll)) {
+    uv_poll_stop(&m->poll);
+    uv_close((uv_handle_t *)&m->poll, on_poll_closed);
+  }
   pthread_mutex_lock(&m->nlock);
   m->nstop = true;
   pthread_cond_signal(&m->ncond);
@@ -697,9 +744,11 @@ static void stop_mount(pal_mount *m) {
 
 /* Destroys the session once workers and notifier are gone and JS has answered everything. */
 static void maybe_finish(pal_mount *m) {
-  if (m->finished || !m->workers_joined || !m->notifier_joined) return;
+  if (m->finished || !m->workers_joined || !m->notifier_joined || m->polling || m->in_poll) return;
   if (atomic_load(&m->outstanding) != 0) return;
   m->finished = true;
+  if (m->dispatch_ref) napi_delete_reference(m->env, m->dispatch_ref);
+  free(m->main_buf.mem);
   fuse_session_destroy(m->se); /* closes /dev/fuse: aborts the connection if files stay open */
   m->se = NULL;
   close(m->wake_fd);
@@ -724,6 +773,7 @@ static void cleanup_hook(void *arg) {
   ssize_t w = write(m->wake_fd, &one, sizeof one);
   (void)w;
   for (int i = 0; i < m->nthreads; i++) pthread_join(m->workers[i], NULL);
+  if (m->polling) uv_poll_stop(&m->poll);
   /* The notifier may wait on a kernel lock that only a (now impossible) JS reply frees: leave it. */
   pthread_mutex_lock(&m->nlock);
   m->nstop = true;
@@ -1030,10 +1080,10 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
     free(opts);
     return NULL;
   }
-  if (threads < 1 || threads > 64) {
+  if (threads > 64) {
     free(path);
     free(opts);
-    pal_throw(env, "ERR_PAL_ARGS", 0, "threads must be 1..64");
+    pal_throw(env, "ERR_PAL_ARGS", 0, "threads must be 0..64");
     return NULL;
   }
   pthread_mutex_lock(&g_active_lock);
@@ -1077,7 +1127,8 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
   atomic_init(&m->outstanding, 0);
   pthread_mutex_init(&m->nlock, NULL);
   pthread_cond_init(&m->ncond, NULL);
-  m->workers = calloc(threads, sizeof *m->workers);
+  m->js_thread = pthread_self();
+  m->workers = calloc(threads ? threads : 1, sizeof *m->workers);
   if (!m->workers) goto nomem;
 
   m->se = fuse_session_new(&args, &pal_ops, sizeof pal_ops, m);
@@ -1118,8 +1169,26 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
     pal_throw_last(env, "napi_create_threadsafe_function");
     goto fail_mounted;
   }
+  if (m->nthreads == 0) {
+    uv_loop_t *loop = NULL;
+    if (napi_create_reference(env, argv[3], 1, &m->dispatch_ref) != napi_ok ||
+        napi_get_uv_event_loop(env, &loop) != napi_ok || !loop ||
+        uv_poll_init(loop, &m->poll, fd) != 0) {
+      pal_throw(env, "ERR_PAL_MOUNT", EIO, "cannot watch /dev/fuse on the event loop");
+      goto fail_tsfn;
+    }
+    m->poll.data = m;
+    m->polling = true;
+  }
   if (start_thread(&m->notifier, notifier_main, m) != 0) {
     pal_throw(env, "ERR_PAL_MOUNT", EAGAIN, "cannot start the notifier thread");
+    if (m->polling) { /* the loop owns the handle now: close it and let the mount leak */
+      uv_close((uv_handle_t *)&m->poll, NULL);
+      napi_release_threadsafe_function(m->tsfn, napi_tsfn_abort);
+      detach_mount(m);
+      free(opts);
+      return NULL;
+    }
     goto fail_tsfn;
   }
   for (int i = 0; i < m->nthreads; i++) {
@@ -1134,6 +1203,7 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
       return NULL; /* m leaks deliberately: its session may still be referenced */
     }
   }
+  if (m->polling) uv_poll_start(&m->poll, UV_READABLE, on_poll);
   free(opts);
   pthread_mutex_lock(&g_active_lock);
   m->next_active = g_active;

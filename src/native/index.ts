@@ -4,7 +4,7 @@ import type { PeerCredentials } from './types.js';
 
 export type * from './types.js';
 export { Errno, FuseError, errnoOf, errnoName, type ErrnoName } from './errors.js';
-export { mount, clearStaleMount, mountOptionString, type NativeMountOptions } from './fuse.js';
+export { mount, clearStaleMount, mountOptionString, DEFAULT_THREADS, type NativeMountOptions } from './fuse.js';
 export { allocSecureBuffer, secureBufferFrom, secureBufferDebug } from './secure-buffer.js';
 
 /** pid/uid/gid of the process at the other end of a connected unix socket (SO_PEERCRED). In

@@ -141,27 +141,29 @@ test('mount() refuses a mountpoint a live daemon is serving', async (t) => {
   t.is((await runChild(t, 'cat', [join(mountpoint, 'hello')])).stdout.toString(), `served by ${m.pid}\n`);
 });
 
-test('unmount() finishes while a caller holds a file open and another waits on JS', async (t) => {
-  const mountpoint = await tempMountpoint(t);
-  const fs = new TestFs();
-  fs.add('open', 'held open\n');
-  fs.add('waiting', 'never served\n');
-  const fuse = await mount(mountpoint, fs.handlers, { extraOptions: ['allow_other'] });
-  t.teardown(() => fuse.unmount());
-  // A shell keeps fd 3 open on a file, and reads it again after the unmount.
-  const holder = startChild(t, 'sh', ['-c', `exec 3< ${join(mountpoint, 'open')}; echo opened; read line; cat <&3; echo "rc=$?"`], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  await waitFor(() => fs.callsOf('open', 'open').length === 1, 'the holder to open its file');
-  const hold = gate();
-  fs.gates.set('waiting', hold.promise);
-  const waiter = startChild(t, 'cat', [join(mountpoint, 'waiting')]);
-  await waitFor(() => fs.callsOf('lookup', 'waiting').length === 1, 'the waiting lookup');
+for (const threads of [0, 3]) {
+  test(`unmount() finishes while a caller holds a file open and another waits on JS [threads=${threads}]`, async (t) => {
+    const mountpoint = await tempMountpoint(t);
+    const fs = new TestFs();
+    fs.add('open', 'held open\n');
+    fs.add('waiting', 'never served\n');
+    const fuse = await mount(mountpoint, fs.handlers, { extraOptions: ['allow_other'], threads });
+    t.teardown(() => fuse.unmount());
+    // A shell keeps fd 3 open on a file, and reads it again after the unmount.
+    const holder = startChild(t, 'sh', ['-c', `exec 3< ${join(mountpoint, 'open')}; echo opened; read line; cat <&3; echo "rc=$?"`], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    await waitFor(() => fs.callsOf('open', 'open').length === 1, 'the holder to open its file');
+    const hold = gate();
+    fs.gates.set('waiting', hold.promise);
+    const waiter = startChild(t, 'cat', [join(mountpoint, 'waiting')]);
+    await waitFor(() => fs.callsOf('lookup', 'waiting').length === 1, 'the waiting lookup');
 
-  await fuse.unmount();
-  t.false(await mountedAt(mountpoint));
-  hold.open(); // JS answers after the unmount: must not crash; the caller gets an answer or an error
-  const w = await waiter.done;
-  t.true(w.code !== null);
-  t.is(await statErrno(join(mountpoint, 'open')), 'ENOENT', 'the path shows the plain directory again');
-});
+    await fuse.unmount();
+    t.false(await mountedAt(mountpoint));
+    hold.open(); // JS answers after the unmount: must not crash; the caller gets an answer or an error
+    const w = await waiter.done;
+    t.true(w.code !== null);
+    t.is(await statErrno(join(mountpoint, 'open')), 'ENOENT', 'the path shows the plain directory again');
+  });
+}

@@ -1,0 +1,101 @@
+// The benchmark harness's contract. A suite is a module in test/bench/suites/ exporting
+// `run(ctx: BenchContext): Promise<void>` (and optionally `title`); it measures cases and
+// calls ctx.report() once per row. run.ts discovers suites and prints one table.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
+
+const execFileAsync = promisify(execFile);
+
+export interface BenchRow {
+  /** Suite that measured it, e.g. "fuse". */
+  readonly suite: string;
+  /** What was measured, e.g. "C floor (pal settings)". */
+  readonly name: string;
+  /** Concurrent clients. */
+  readonly clients: number;
+  readonly opsPerSec?: number;
+  readonly p50Us?: number;
+  readonly p99Us?: number;
+  /** Operations whose result was wrong (must be 0 for the row to mean anything). */
+  readonly errors?: number;
+  /** The reference other rows of the same suite and client count are compared with. */
+  readonly floor?: boolean;
+  /** Set when the case could not run: the reason, shown instead of numbers. */
+  readonly unavailable?: string;
+}
+
+export interface ClientResult {
+  readonly ops: number;
+  readonly seconds: number;
+  readonly p50Us: number;
+  readonly p99Us: number;
+  readonly errors: number;
+}
+
+export interface BenchContext {
+  /** Measured seconds per case (BENCH_SECONDS, default 3). */
+  readonly seconds: number;
+  readonly warmupMs: number;
+  /** A scratch directory for this run, removed afterwards. */
+  readonly tmp: string;
+  /** Repository root. */
+  readonly root: string;
+  report(row: BenchRow): void;
+  /** Compiles C sources with gcc into an executable; returns its path. */
+  compile(name: string, sources: readonly string[], flags?: readonly string[]): Promise<string>;
+  /**
+   * Runs the C client (test/bench/client.c): `clients` threads doing open+read+close of `path`
+   * for ctx.seconds, each read expected to return `expectBytes`.
+   */
+  runClient(path: string, clients: number, expectBytes: number): Promise<ClientResult>;
+  /** Starts a server process and resolves once it printed a line containing "ready". */
+  startServer(cmd: string, args: readonly string[]): Promise<ChildProcess>;
+  /** SIGTERM, then SIGKILL after a grace period; resolves when it exited. */
+  stopServer(child: ChildProcess): Promise<void>;
+}
+
+export interface BenchSuiteModule {
+  readonly title?: string;
+  run(ctx: BenchContext): Promise<void>;
+}
+
+export async function compileC(out: string, sources: readonly string[], flags: readonly string[]): Promise<string> {
+  await execFileAsync('gcc', ['-O2', '-Wall', '-o', out, ...sources, ...flags]);
+  return out;
+}
+
+export function startServer(cmd: string, args: readonly string[], timeoutMs = 15_000): Promise<ChildProcess> {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${cmd} not ready after ${timeoutMs} ms: ${err.trim()}`));
+    }, timeoutMs);
+    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('ready')) {
+        clearTimeout(timer);
+        resolve(child);
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${cmd} exited ${code} before ready: ${err.trim().split('\n').slice(-3).join(' / ')}`));
+    });
+  });
+}
+
+export function stopServer(child: ChildProcess, graceMs = 5_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}

@@ -1,0 +1,92 @@
+// `npm run bench`: builds the C client, runs every suite in dist/test/bench/suites/ (or those
+// named on the command line), and prints one table: ops/s, p50, p99 and the ratio to the floor
+// of the same suite and client count (floor ops/s ÷ case ops/s: how many times slower).
+import { execFile } from 'node:child_process';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+
+import { compileC, startServer, stopServer, type BenchContext, type BenchRow, type BenchSuiteModule, type ClientResult } from './harness.js';
+
+const execFileAsync = promisify(execFile);
+const here = fileURLToPath(new URL('.', import.meta.url)); // dist/test/bench/
+const root = join(here, '..', '..', '..');
+const src = join(root, 'test', 'bench');
+
+function format(rows: readonly BenchRow[]): string {
+  const floorOf = (r: BenchRow): BenchRow | undefined =>
+    rows.find((f) => f.floor && f.suite === r.suite && f.clients === r.clients && f.opsPerSec);
+  const head = ['suite', 'case', 'clients', 'ops/s', 'p50 µs', 'p99 µs', '× floor'];
+  const body = rows.map((r) => {
+    if (r.unavailable) return [r.suite, r.name, String(r.clients), `unavailable: ${r.unavailable}`, '', '', ''];
+    const f = floorOf(r);
+    const ratio = f && r.opsPerSec ? (f.opsPerSec! / r.opsPerSec).toFixed(2) : '';
+    const errs = r.errors ? ` (${r.errors} errors!)` : '';
+    return [
+      r.suite,
+      r.name + errs,
+      String(r.clients),
+      r.opsPerSec?.toFixed(0) ?? '',
+      r.p50Us?.toFixed(1) ?? '',
+      r.p99Us?.toFixed(1) ?? '',
+      ratio,
+    ];
+  });
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i]!.startsWith('unavailable') ? 0 : b[i]!.length))));
+  const line = (cells: string[]): string => cells.map((c, i) => (i >= 2 && !c.startsWith('unavailable') ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
+}
+
+async function main(): Promise<void> {
+  const only = process.argv.slice(2);
+  const seconds = Number(process.env.BENCH_SECONDS ?? 3);
+  const tmp = await mkdtemp(join(tmpdir(), 'pal-bench-'));
+  const rows: BenchRow[] = [];
+  try {
+    const clientBin = await compileC(join(tmp, 'client'), [join(src, 'client.c')], ['-lpthread']);
+    const ctx: BenchContext = {
+      seconds,
+      warmupMs: 300,
+      tmp,
+      root,
+      report: (row) => {
+        rows.push(row);
+        const what = row.unavailable ? `unavailable (${row.unavailable})` : `${row.opsPerSec?.toFixed(0)} ops/s, p50 ${row.p50Us?.toFixed(1)} µs`;
+        process.stderr.write(`  ${row.suite} · ${row.name} · ${row.clients} client(s): ${what}\n`);
+      },
+      compile: (name, sources, flags = []) => compileC(join(tmp, name), sources, flags),
+      async runClient(path, clients, expectBytes): Promise<ClientResult> {
+        const { stdout } = await execFileAsync(clientBin, [path, String(clients), String(Math.round(seconds * 1000)), '300', String(expectBytes)]);
+        const r = JSON.parse(stdout) as { ops: number; seconds: number; p50_ns: number; p99_ns: number; errors: number };
+        return { ops: r.ops, seconds: r.seconds, p50Us: r.p50_ns / 1000, p99Us: r.p99_ns / 1000, errors: r.errors };
+      },
+      startServer: (cmd, args) => startServer(cmd, args),
+      stopServer: (child) => stopServer(child),
+    };
+    const suiteDir = join(here, 'suites');
+    const files = (await readdir(suiteDir)).filter((f) => f.endsWith('.js')).sort();
+    for (const file of files) {
+      const name = file.replace(/\.js$/, '');
+      if (only.length && !only.includes(name)) continue;
+      process.stderr.write(`suite ${name}\n`);
+      const mod = (await import(pathToFileURL(join(suiteDir, file)).href)) as Partial<BenchSuiteModule>;
+      if (typeof mod.run !== 'function') {
+        rows.push({ suite: name, name: '(module exports no run())', clients: 0, unavailable: 'not a suite' });
+        continue;
+      }
+      try {
+        await mod.run(ctx);
+      } catch (err) {
+        rows.push({ suite: name, name: '(suite failed)', clients: 0, unavailable: err instanceof Error ? err.message : String(err) });
+      }
+    }
+  } finally {
+    await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+  }
+  process.stdout.write(`\nopen+read+close, ${seconds} s per case; × floor = floor ops/s ÷ case ops/s (same suite, same clients)\n\n`);
+  process.stdout.write(format(rows) + '\n');
+}
+
+await main();
