@@ -200,6 +200,21 @@ export function createResolver(options: ResolverCoreOptions): ResolverWithDiagno
     }
   }
 
+  /**
+   * Every process of a container has the same cgroup file: parse each distinct text once.
+   * (The parser is pure, so a memo of its results is exact.)
+   */
+  const verdictMemo = new Map<string, CgroupVerdict>();
+  function cgroupVerdict(text: string): CgroupVerdict {
+    let verdict = verdictMemo.get(text);
+    if (verdict === undefined) {
+      verdict = parseCgroupFile(text);
+      if (verdictMemo.size >= 1024) verdictMemo.clear();
+      verdictMemo.set(text, verdict);
+    }
+    return verdict;
+  }
+
   function forgetProcess(pid: number): void {
     const entry = processes.get(pid);
     if (entry === undefined) return;
@@ -411,7 +426,7 @@ export function createResolver(options: ResolverCoreOptions): ResolverWithDiagno
       const stat = readStatFd(statFd);
       if (stat.state === 'Z' || stat.state === 'X') return { identity: unknown(caller, `process ${pid} has exited`) };
       startTime = stat.startTime;
-      verdict = parseCgroupFile(readProcFile(procRoot, pid, 'cgroup'));
+      verdict = cgroupVerdict(readProcFile(procRoot, pid, 'cgroup'));
       tgid = readStatusIds(procRoot, pid).tgid;
     } catch (err) {
       return { identity: unknown(caller, `cannot read process ${pid}: ${errorMessage(err)}`) };

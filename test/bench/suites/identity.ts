@@ -6,7 +6,8 @@
 import { pathToFileURL } from 'node:url';
 import { createIdentityResolver } from '../../../src/identity/index.js';
 import { parseCgroupFile } from '../../../src/identity/cgroup.js';
-import { readStat } from '../../../src/identity/procfs.js';
+import { closeFd, openStat, readStat, readStatFd } from '../../../src/identity/procfs.js';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { startDockerd, type TestDockerd } from '../../helpers/dockerd.js';
 
 export interface BenchRow {
@@ -19,12 +20,18 @@ export interface BenchRow {
 }
 
 const SUITE = 'identity';
-const CONTAINER_COUNTS = [10, 200];
+/** PAL_BENCH_IDENTITY_CONTAINERS=10 for a quick run; the report uses 10 and 200. */
+const CONTAINER_COUNTS = (process.env['PAL_BENCH_IDENTITY_CONTAINERS'] ?? '10,200')
+  .split(',')
+  .map(Number)
+  .filter((n) => Number.isSafeInteger(n) && n > 0)
+  .sort((a, b) => a - b);
 const CACHED_ITERATIONS = 200_000;
 
 export async function run(): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   rows.push(...microRows());
+  rows.push(await firstSightRow());
   const dockerd = await startDockerd();
   try {
     await dockerd.importBusyboxImage('pal-bench/identity:1', { 'pal.labels': 'bench' });
@@ -46,10 +53,36 @@ function microRows(): BenchRow[] {
     .map((c, i) => `${9 - i}:${c}:/docker/${id}`)
     .concat([`0::/docker/${id}`, ''])
     .join('\n');
-  return [
-    timeSync('parseCgroupFile (cgroup v1, 10 lines)', 100_000, () => parseCgroupFile(text)),
-    timeSync('read /proc/<pid>/stat start time', 100_000, () => readStat('/proc', process.pid)),
-  ];
+  const held = openStat('/proc', process.pid);
+  try {
+    return [
+      timeSync('parseCgroupFile (cgroup v1, 10 lines)', 100_000, () => parseCgroupFile(text)),
+      timeSync('open+read+close /proc/<pid>/stat', 100_000, () => readStat('/proc', process.pid)),
+      timeSync('pread a held /proc/<pid>/stat fd', 100_000, () => readStatFd(held), 'the per-request reuse guard'),
+    ];
+  } finally {
+    closeFd(held);
+  }
+}
+
+/** First sight of a process whose container needs no Docker round trip (host processes here). */
+async function firstSightRow(): Promise<BenchRow> {
+  const children: ChildProcess[] = [];
+  const resolver = createIdentityResolver({ dockerHost: 'unix:///nonexistent/docker.sock' });
+  try {
+    for (let i = 0; i < 200; i++) children.push(spawn('sleep', ['600'], { stdio: 'ignore' }));
+    const samples: number[] = [];
+    for (const child of children) {
+      const t0 = process.hrtime.bigint();
+      const identity = await resolver.resolve({ pid: child.pid!, uid: 0, gid: 0 });
+      samples.push(Number(process.hrtime.bigint() - t0) / 1000);
+      if (identity.kind !== 'host') throw new Error(`bench: host process resolved to ${identity.kind}: ${identity.reason}`);
+    }
+    return row('first sight of a process, no inspect needed', samples, undefined, 'pin stat fd, read stat+cgroup+status, re-check');
+  } finally {
+    for (const child of children) child.kill('SIGKILL');
+    await resolver.close();
+  }
 }
 
 async function startContainers(dockerd: TestDockerd, from: number, count: number, pids: number[]): Promise<void> {
@@ -96,7 +129,7 @@ async function attributionRows(dockerd: TestDockerd, pids: readonly number[]): P
   }
 }
 
-function timeSync(name: string, iterations: number, fn: () => unknown): BenchRow {
+function timeSync(name: string, iterations: number, fn: () => unknown, note?: string): BenchRow {
   for (let i = 0; i < 1000; i++) fn();
   const samples: number[] = [];
   const t0 = process.hrtime.bigint();
@@ -105,7 +138,7 @@ function timeSync(name: string, iterations: number, fn: () => unknown): BenchRow
     fn();
     samples.push(Number(process.hrtime.bigint() - s) / 1000);
   }
-  return row(name, samples, Number(process.hrtime.bigint() - t0) / 1000);
+  return row(name, samples, Number(process.hrtime.bigint() - t0) / 1000, note);
 }
 
 function row(name: string, samplesUs: number[], totalUs: number | undefined, note?: string): BenchRow {
