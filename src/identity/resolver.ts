@@ -77,7 +77,7 @@ export function createResolver(options: ResolverCoreOptions): ResolverWithDiagno
   const loading = new Map<string, Promise<Loaded>>();
   const images = new Map<string, RuntimeImage>();
   const imageLoading = new Map<string, Promise<RuntimeImage>>();
-  /** Bumped on every invalidation, so that an inspect racing a die event is not cached. */
+  /** Bumped by invalidations during an inspect in flight, so that its stale answer is not cached. */
   const generations = new Map<string, number>();
   /** Records that may have missed events (loaded or kept while the event stream was down). */
   const doubtful = new Set<string>();
@@ -127,7 +127,9 @@ export function createResolver(options: ResolverCoreOptions): ResolverWithDiagno
   }
 
   function invalidate(id: string, why: string): void {
-    generations.set(id, (generations.get(id) ?? 0) + 1);
+    // Only an inspect in flight needs to know (see inspectIntoRecord); otherwise forget the id.
+    if (loading.has(id)) generations.set(id, (generations.get(id) ?? 0) + 1);
+    else generations.delete(id);
     const had = records.delete(id);
     doubtful.delete(id);
     const pids = processesByContainer.get(id);
@@ -155,7 +157,6 @@ export function createResolver(options: ResolverCoreOptions): ResolverWithDiagno
           doubtful.delete(id);
           continue;
         }
-        const generation = generations.get(id) ?? 0;
         let current: RuntimeContainer;
         try {
           current = await runtime.inspectContainer(id);
@@ -169,7 +170,8 @@ export function createResolver(options: ResolverCoreOptions): ResolverWithDiagno
           }
           continue;
         }
-        if (!eventsLive || (generations.get(id) ?? 0) !== generation) continue;
+        // Dropped or replaced by an event meanwhile: nothing left to verify.
+        if (!eventsLive || records.get(id) !== record) continue;
         const same =
           current.running &&
           current.pid === record.initPid &&
@@ -268,7 +270,10 @@ export function createResolver(options: ResolverCoreOptions): ResolverWithDiagno
   function loadContainer(id: string): Promise<Loaded> {
     let pending = loading.get(id);
     if (pending === undefined) {
-      pending = inspectIntoRecord(id).finally(() => loading.delete(id));
+      pending = inspectIntoRecord(id).finally(() => {
+        loading.delete(id);
+        generations.delete(id);
+      });
       loading.set(id, pending);
     }
     return pending;
