@@ -22,7 +22,7 @@ export function formatStatus(result: unknown): string {
   const problems = Array.isArray(manifest.problems) ? manifest.problems.map(obj) : [];
   const lines = [
     `pald      ${str(s.pald)} (pid ${str(s.pid)}, version ${str(s.version)}, up ${str(s.uptimeSeconds)}s)`,
-    `mount     ${str(s.mountpoint)} ${s.mounted ? '(mounted)' : '(NOT mounted)'}`,
+    `mount     ${str(s.mountpoint)} ${s.mounted ? '(mounted)' : '(NOT mounted)'}${Number(s.inertLayersAtStart) > 0 ? `, on top of ${str(s.inertLayersAtStart)} inert layer(s) of earlier runs` : ''}`,
     `docker    ${str(docker.endpoint)} ${docker.reachable ? 'reachable' : `UNREACHABLE: ${str(docker.reason)}`} (${str(docker.cached)} containers cached)`,
     `trust     mode ${str(trust.mode)}, ${trust.healthy ? 'healthy' : `UNHEALTHY: ${str(trust.reason)}`}${trust.warning ? ` — WARNING: ${str(trust.warning)}` : ''}`,
     `keys      ${str(keys.dir)} (${str(keys.usable)} usable)`,

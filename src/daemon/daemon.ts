@@ -113,6 +113,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
     }
 
     let mount: FuseMount | undefined;
+    let inertLayersAtStart = 0;
     const mountpointRequested = config.mountpoint;
     const startedAt = Date.now();
 
@@ -125,6 +126,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
         uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
         mountpoint: mountpointRequested,
         mounted: mount !== undefined,
+        inertLayersAtStart,
         docker: identity.status(),
         trust: trust.status(),
         keys: { dir: config.keys, usable: backend.keyIds().length },
@@ -165,6 +167,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
     await step(`staging dir ${staging}`, () => prepareStagingDir(staging));
     const mountpoint = await step(`mountpoint ${config.mountpoint}`, () => canonical(config.mountpoint));
     const layers = await step(`mountpoint ${mountpoint}`, () => prepareMountpoint(mountpoint));
+    inertLayersAtStart = layers.deadLayers;
     if (layers.deadLayers > 0) log(`pald: ${mountpoint} has ${layers.deadLayers} layer(s) left by earlier pald runs: stacking on top so running containers follow`);
     const mounted = await step(`mounting ${staging}`, () =>
       native.mount(staging, fs.handlers, {

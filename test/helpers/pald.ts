@@ -162,7 +162,9 @@ export async function startPald(opts: PaldOptions): Promise<TestPald> {
   let cleaned = false;
 
   const start = async (): Promise<void> => {
-    const c = spawn(process.execPath, [PALD_JS, '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // PALD_NODE_ARGS: extra node flags for pald (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
+    const nodeArgs = (process.env.PALD_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const c = spawn(process.execPath, [...nodeArgs, PALD_JS, '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
     child = c;
     exited = new Promise((r) =>
       c.once('exit', (code, signal) => {

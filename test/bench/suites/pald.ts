@@ -1,0 +1,124 @@
+// The real path: open+read+close of a sealed 64-byte secret from inside a container through
+// pald, warm (identity and plaintext cached) and cold (first open by a new container:
+// attribution, trust, decrypt), next to tmpfs and the C libfuse3 floor read from the same container.
+import { type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+import { clearStaleMount } from '../../../src/native/index.js';
+import { startDockerd, type TestDockerd } from '../../helpers/dockerd.js';
+import { startPald, type TestPald } from '../../helpers/pald.js';
+import type { BenchContext } from '../harness.js';
+
+const execFileAsync = promisify(execFile);
+const SUITE = 'pald';
+const CLIENTS = [1, 8];
+const SIZE = 64;
+const COLD_SAMPLES = 20;
+
+export const title = 'pald: sealed secret read from inside a container';
+
+// One open+read+close, timed; a new process in a new container, so nothing of it is cached.
+const COLD_OPEN_C = `
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+  char buf[4096];
+  struct timespec a, b;
+  clock_gettime(CLOCK_MONOTONIC, &a);
+  int fd = open(argv[1], O_RDONLY);
+  long got = fd >= 0 ? read(fd, buf, sizeof buf) : -1;
+  if (fd >= 0) close(fd);
+  clock_gettime(CLOCK_MONOTONIC, &b);
+  printf("{\\"ns\\":%lld,\\"bytes\\":%ld}\\n", (long long)(b.tv_sec - a.tv_sec) * 1000000000LL + (b.tv_nsec - a.tv_nsec), got);
+  return got >= 0 ? 0 : 1;
+}
+`;
+
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+}
+
+export async function run(ctx: BenchContext): Promise<void> {
+  const bench = join(ctx.root, 'test', 'bench');
+  const nativeSrc = join(ctx.root, 'native', 'src');
+  const binDir = join(ctx.tmp, 'pald-bin');
+  await mkdir(binDir, { recursive: true });
+  // Static binaries: the busybox containers have no libc.
+  const client = await ctx.compile('pald-client-static', [join(bench, 'client.c')], ['-static', '-pthread']);
+  await execFileAsync('cp', [client, join(binDir, 'client')]);
+  await writeFile(join(ctx.tmp, 'coldopen.c'), COLD_OPEN_C);
+  const cold = await ctx.compile('pald-coldopen-static', [join(ctx.tmp, 'coldopen.c')], ['-static']);
+  await execFileAsync('cp', [cold, join(binDir, 'coldopen')]);
+  const { stdout: fuseFlags } = await execFileAsync('pkg-config', ['--cflags', '--libs', 'fuse3']);
+  const floorBin = await ctx.compile('cfloor', [join(bench, 'cfloor', 'floor.c'), join(nativeSrc, 'fuse_io.c')], [`-I${nativeSrc}`, ...fuseFlags.trim().split(/\s+/)]);
+
+  const tmpfs = join(ctx.tmp, 'pald-tmpfs');
+  const floorMnt = join(ctx.tmp, 'pald-floor');
+  await mkdir(tmpfs, { recursive: true });
+  await mkdir(floorMnt, { recursive: true });
+  let dockerd: TestDockerd | undefined;
+  let pald: TestPald | undefined;
+  let floor: ChildProcess | undefined;
+  let tmpfsMounted = false;
+  const containers: string[] = [];
+  try {
+    await execFileAsync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'pal-bench', tmpfs]);
+    tmpfsMounted = true;
+    await writeFile(join(tmpfs, 'file'), Buffer.alloc(SIZE, 'x'));
+    floor = await ctx.startServer(floorBin, [floorMnt]);
+
+    dockerd = await startDockerd();
+    const image = await dockerd.importBusyboxImage('pal-bench/pald:1', { 'pal.labels': 'bench' });
+    pald = await startPald({ dockerHost: dockerd.host });
+    await pald.seal('warm', ['bench'], randomBytes(SIZE));
+    for (let i = 0; i < COLD_SAMPLES; i++) await pald.seal(`cold-${i}`, ['bench'], randomBytes(SIZE));
+    const volumes = ['-v', `${pald.mountpoint}:/run/pal:ro,rslave`, '-v', `${tmpfs}:/bench/tmpfs:ro`, '-v', `${floorMnt}:/bench/floor:ro`, '-v', `${binDir}:/bench/bin:ro`];
+    const start = async (name: string): Promise<string> => {
+      await dockerd!.docker('run', '-d', '--name', name, '--network', 'none', ...volumes, image, 'sleep', '3600');
+      containers.push(name);
+      return name;
+    };
+
+    const inside = await start('pald-bench-warm');
+    const measure = async (name: string, path: string, floorRow = false): Promise<void> => {
+      for (const clients of CLIENTS) {
+        const { stdout } = await execFileAsync('docker', ['-H', dockerd!.host, 'exec', inside, '/bench/bin/client', path, String(clients), String(Math.round(ctx.seconds * 1000)), String(ctx.warmupMs), String(SIZE)]);
+        const r = JSON.parse(stdout) as { ops: number; seconds: number; p50_ns: number; p99_ns: number; errors: number };
+        ctx.report({ suite: SUITE, name, clients, opsPerSec: r.ops / r.seconds, p50Us: r.p50_ns / 1000, p99Us: r.p99_ns / 1000, errors: r.errors, floor: floorRow });
+      }
+    };
+    await measure('tmpfs (in container)', '/bench/tmpfs/file');
+    await measure('C floor (in container)', '/bench/floor/file', true);
+    await measure('pald warm (in container)', '/run/pal/warm');
+
+    // Cold: a new container's first open of a secret not yet decrypted.
+    const samples: number[] = [];
+    let errors = 0;
+    for (let i = 0; i < COLD_SAMPLES; i++) {
+      const name = await start(`pald-bench-cold-${i}`);
+      const { stdout } = await execFileAsync('docker', ['-H', dockerd.host, 'exec', name, '/bench/bin/coldopen', `/run/pal/cold-${i}`]).catch((e: { stdout?: string }) => ({ stdout: e.stdout ?? '{"ns":0,"bytes":-1}' }));
+      const r = JSON.parse(stdout) as { ns: number; bytes: number };
+      if (r.bytes !== SIZE) errors++;
+      else samples.push(r.ns / 1000);
+    }
+    samples.sort((a, b) => a - b);
+    const mean = samples.reduce((a, b) => a + b, 0) / Math.max(1, samples.length);
+    ctx.report({ suite: SUITE, name: `pald cold: new container + decrypt (${COLD_SAMPLES} samples)`, clients: 1, opsPerSec: 1e6 / mean, p50Us: percentile(samples, 50), p99Us: percentile(samples, 99), errors });
+  } catch (err) {
+    ctx.report({ suite: SUITE, name: 'pald', clients: 1, unavailable: err instanceof Error ? err.message : String(err) });
+  } finally {
+    for (const c of containers) await dockerd?.docker('rm', '-f', c).catch(() => undefined);
+    await pald?.cleanup().catch(() => undefined);
+    await dockerd?.cleanup().catch(() => undefined);
+    if (floor) await ctx.stopServer(floor);
+    clearStaleMount(floorMnt);
+    if (tmpfsMounted) await execFileAsync('umount', [tmpfs]).catch(() => undefined);
+  }
+}
