@@ -5,7 +5,7 @@
 import test from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { createIdentityResolver, type Identity, type ResolverWithDiagnostics } from '../../src/identity/index.js';
 import { startDockerd, type TestDockerd } from '../helpers/dockerd.js';
 
@@ -136,6 +136,40 @@ test.serial('a container under a Kubernetes-like cgroup parent resolves', async 
   const k = await run('ident-kube', 'pal-identity/b:1', `--cgroup-parent=${parent}`);
   t.true(readFileSync(`/proc/${k.pid}/cgroup`, 'utf8').includes(`${parent}/${k.id}`));
   t.like(await resolver!.resolve(caller(k.pid)), { kind: 'container', containerId: k.id, name: 'ident-kube', imageId: imageB });
+});
+
+test.serial('a container nested under another container\'s cgroup (Docker-in-Docker shape) resolves to the inner one', async (t) => {
+  const outer = await run('ident-outer', 'pal-identity/a:1');
+  const inner = await run('ident-inner', 'pal-identity/b:1', `--cgroup-parent=/docker/${outer.id}`);
+  t.true(readFileSync(`/proc/${inner.pid}/cgroup`, 'utf8').includes(`/docker/${outer.id}/${inner.id}`));
+  t.like(await resolver!.resolve(caller(inner.pid)), { kind: 'container', containerId: inner.id, name: 'ident-inner', imageId: imageB });
+  t.like(await resolver!.resolve(caller(outer.pid)), { kind: 'container', containerId: outer.id, imageId: imageA });
+});
+
+test.serial('a process put in a child cgroup of A named after B is not taken for B', async (t) => {
+  const a = await dockerd!.docker('inspect', '-f', '{{.Id}}', 'ident-a');
+  const b = await dockerd!.docker('inspect', '-f', '{{.Id}}', 'ident-b');
+  // The cgroup v1 memory hierarchy here; the unified hierarchy on cgroup v2 hosts.
+  const base = ['/sys/fs/cgroup/memory', '/sys/fs/cgroup'].find((root) => existsSync(`${root}/docker/${a}`));
+  if (base === undefined) {
+    t.log('no writable cgroupfs path for the container found; nothing to test on this host');
+    t.pass();
+    return;
+  }
+  const forged = `${base}/docker/${a}/${b}`;
+  mkdirSync(forged);
+  const child = spawn('sleep', ['300'], { stdio: 'ignore' });
+  spawned.push(child);
+  t.teardown(async () => {
+    child.kill('SIGKILL');
+    await waitFor(() => !existsSync(`/proc/${child.pid}`) || readFileSync(`/proc/${child.pid}/stat`, 'utf8').includes(') Z '), 5_000, 'forged child to exit').catch(() => undefined);
+    await waitFor(() => { try { rmdirSync(forged); return true; } catch { return false; } }, 5_000, 'forged cgroup removal').catch(() => undefined);
+  });
+  writeFileSync(`${forged}/cgroup.procs`, String(child.pid));
+  t.true(readFileSync(`/proc/${child.pid}/cgroup`, 'utf8').includes(`/docker/${a}/${b}`));
+  const id = await resolver!.resolve(caller(child.pid!));
+  t.is(id.kind, 'unknown');
+  t.regex(id.reason ?? '', new RegExp(`is not container ${b.slice(0, 12)}'s own cgroup`));
 });
 
 test.serial('a reused pid of a dead exec\'d process is not attributed to the container', async (t) => {
