@@ -3,7 +3,9 @@
 # installs what it needs, starts a private dockerd if none is reachable, builds two tiny local
 # images (one labelled pal.labels=demo, one not), generates a host key, seals a secret for label
 # `demo`, starts pald, and shows the labelled container reading the secret from /run/pal while
-# the other one gets nothing. Cleans up everything it started, by pid.
+# the other one gets nothing. Labels come from signed trust data: the demo starts a throwaway
+# notary-server on 127.0.0.1 and signs the labelled image's id (PAL_DEMO_TRUST=none for the
+# unsigned development mode instead). Cleans up everything it started, by pid.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
@@ -23,6 +25,7 @@ WORK=$(mktemp -d /tmp/pal-demo.XXXXXX)
 MNT=$WORK/run/pal
 ETC=$WORK/etc/pal
 PALD_PID=""
+NOTARY_PID=""
 DOCKERD_PID=""
 DOCKER_ARGS=()
 CONTAINERS=()
@@ -41,6 +44,11 @@ cleanup() {
     kill -TERM "$PALD_PID"
     for _ in $(seq 100); do kill -0 "$PALD_PID" 2>/dev/null || break; sleep 0.1; done
     kill -0 "$PALD_PID" 2>/dev/null && kill -KILL "$PALD_PID"
+  fi
+  if [[ -n $NOTARY_PID ]] && kill -0 "$NOTARY_PID" 2>/dev/null; then
+    kill -TERM "$NOTARY_PID"
+    for _ in $(seq 50); do kill -0 "$NOTARY_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$NOTARY_PID" 2>/dev/null && kill -KILL "$NOTARY_PID"
   fi
   # pald leaves the shared bind mount under its mountpoint (for rslave containers); remove it.
   while findmnt -rn -M "$MNT" >/dev/null 2>&1; do umount -l "$MNT" || break; done
@@ -81,14 +89,68 @@ mkdir -p "$ROOTFS/bin" "$ROOTFS/run/pal" "$ROOTFS/tmp" "$ROOTFS/proc" "$ROOTFS/s
 cp /bin/busybox "$ROOTFS/bin/busybox"
 for applet in $("$ROOTFS/bin/busybox" --list); do [[ -e $ROOTFS/bin/$applet ]] || ln -s busybox "$ROOTFS/bin/$applet"; done
 TAG=$(basename "$WORK" | tr 'A-Z' 'a-z' | tr -c 'a-z0-9\n' '-')
-APP=pal-demo/app:$TAG
-OTHER=pal-demo/other:$TAG
+TRUST=${PAL_DEMO_TRUST:-notary}
+if [[ $TRUST == notary ]] && ! command -v notary-server >/dev/null; then
+  echo "demo: notary-server not installed: falling back to trust.mode none"
+  TRUST=none
+fi
+GUN=registry.example.com/pal-demo/app
+APP=$GUN:$TAG
+OTHER=registry.example.com/pal-demo/other:$TAG
 tar -C "$ROOTFS" -c . | dk import --change 'LABEL pal.labels=demo' --change 'CMD ["sh"]' - "$APP" >/dev/null
 IMAGES+=("$APP")
-tar -C "$ROOTFS" -c . | dk import --change 'CMD ["sh"]' - "$OTHER" >/dev/null
+if [[ $TRUST == notary ]]; then
+  # It claims the label too, but nobody signed it: in notary mode a claim grants nothing.
+  tar -C "$ROOTFS" -c . | dk import --change 'LABEL pal.labels=demo' --change 'CMD ["sh"]' - "$OTHER" >/dev/null
+  echo "$APP   image config label pal.labels=demo (will be signed)"
+  echo "$OTHER image config label pal.labels=demo (NOT signed)"
+else
+  tar -C "$ROOTFS" -c . | dk import --change 'CMD ["sh"]' - "$OTHER" >/dev/null
+  echo "$APP   image config label pal.labels=demo"
+  echo "$OTHER (no labels)"
+fi
 IMAGES+=("$OTHER")
-echo "$APP   image config label pal.labels=demo"
-echo "$OTHER (no labels)"
+
+TRUST_YAML="trust:
+  mode: none"
+if [[ $TRUST == notary ]]; then
+  say "Signing the labelled image's id with a throwaway notary-server"
+  PKI=$WORK/notary
+  mkdir -p "$PKI"
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$PKI/ca.key" -out "$PKI/ca.pem" -days 1 -subj '/CN=pal demo CA' 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -keyout "$PKI/server.key" -out "$PKI/server.csr" -subj '/CN=notary-server' 2>/dev/null
+  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$PKI/ext.cnf"
+  openssl x509 -req -in "$PKI/server.csr" -CA "$PKI/ca.pem" -CAkey "$PKI/ca.key" -CAcreateserial -days 1 \
+    -extfile "$PKI/ext.cnf" -out "$PKI/server.crt" 2>/dev/null
+  NOTARY_PORT=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+  cat >"$PKI/server.json" <<JSON
+{"server":{"http_addr":"127.0.0.1:$NOTARY_PORT","tls_cert_file":"$PKI/server.crt","tls_key_file":"$PKI/server.key"},
+ "trust_service":{"type":"local"},"storage":{"backend":"memory"},"logging":{"level":"error"}}
+JSON
+  notary-server -config "$PKI/server.json" >"$PKI/server.log" 2>&1 &
+  NOTARY_PID=$!
+  NOTARY_URL=https://127.0.0.1:$NOTARY_PORT
+  for _ in $(seq 100); do curl -sf --cacert "$PKI/ca.pem" "$NOTARY_URL/_notary_server/health" >/dev/null && break; sleep 0.1; done
+  curl -sf --cacert "$PKI/ca.pem" "$NOTARY_URL/_notary_server/health" >/dev/null || { echo "demo: notary-server did not start"; cat "$PKI/server.log"; exit 1; }
+  export NOTARY_ROOT_PASSPHRASE=pal-demo NOTARY_TARGETS_PASSPHRASE=pal-demo NOTARY_SNAPSHOT_PASSPHRASE=pal-demo
+  N=(notary -s "$NOTARY_URL" --tlscacert "$PKI/ca.pem" -d "$PKI/trust")
+  run "${N[@]}" init "$GUN" -p >/dev/null
+  HEX=$(dk image inspect --format '{{.Id}}' "$APP" | sed 's/^sha256://')
+  printf '{"pal":{"labels":["demo"]}}' >"$PKI/pal.json"   # canonical JSON, as notary requires
+  run "${N[@]}" addhash "$GUN" "$TAG" 1 --sha256 "$HEX" --custom "$PKI/pal.json" -p
+  run "${N[@]}" lookup "$GUN" "$TAG"
+  ROOT_KEY=$("${N[@]}" key list | awk '$1=="root"{print $2}')
+  echo "pinned root key of $GUN: $ROOT_KEY"
+  TRUST_YAML="trust:
+  mode: notary
+  notary:
+    server: $NOTARY_URL
+    ca: $PKI/ca.pem
+    collections:
+      - gun: registry.example.com/pal-demo/*
+        root_keys: [$ROOT_KEY]
+        grants: [demo]"
+fi
 
 say "A host key pair, and a secret sealed for label demo"
 mkdir -p "$ETC/keys"
@@ -106,16 +168,19 @@ manifest: $ETC/secrets.yaml
 keys: $ETC/keys
 docker:
   host: $DOCKER_HOST_URL
-# DEVELOPMENT MODE: labels are read unverified from the image config (pal.labels).
-# Production uses trust.mode: notary, where only signed trust data grants labels.
-trust:
-  mode: none
+$TRUST_YAML
 admin:
   socket: $WORK/run/pald/admin.sock
 audit:
   path: $WORK/log/audit.log
 YAML
-echo "!! trust.mode: none — DEVELOPMENT MODE: container labels are NOT verified by signatures here."
+if [[ $TRUST == none ]]; then
+  echo "!! trust.mode: none — DEVELOPMENT MODE: container labels are NOT verified by signatures here."
+else
+  echo "trust.mode: notary — labels only from targets signed under the pinned root key"
+fi
+echo "--- $ETC/pald.yaml:"
+cat "$ETC/pald.yaml"
 mkdir -p "$MNT"
 node "$REPO/dist/src/cli/pald.js" --config "$ETC/pald.yaml" >"$WORK/pald.log" 2>&1 &
 PALD_PID=$!
