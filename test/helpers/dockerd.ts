@@ -4,7 +4,7 @@
 // from busybox-static with `docker import` (there is no registry to pull from).
 
 import { spawn, execFile, execFileSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, rmdirSync, symlinkSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 
@@ -165,12 +165,14 @@ export async function startDockerd(options: StartDockerdOptions = {}): Promise<T
         // Live-restored containers outlive a stopped daemon: bring it back to remove them.
         await launch().catch(() => undefined);
       }
+      let ids: string[] = [];
       if (child !== undefined) {
         // Containers this daemon runs: remove them while it still answers.
-        const ids = await docker('ps', '-aq').catch(() => '');
-        if (ids !== '') await docker('rm', '-f', ...ids.split('\n')).catch(() => '');
+        ids = (await docker('ps', '-aq', '--no-trunc').catch(() => '')).split('\n').filter((id) => /^[0-9a-f]{64}$/.test(id));
+        if (ids.length > 0) await docker('rm', '-f', ...ids).catch(() => '');
       }
       await stopChild();
+      removeLeftoverCgroups(ids);
       unmountUnder(dir);
       rmSync(dir, { recursive: true, force: true });
     },
@@ -245,6 +247,32 @@ function unmountUnder(dir: string): void {
     .sort((x, y) => y.length - x.length);
   for (const point of points) {
     spawnSyncQuiet('umount', ['-l', point]);
+  }
+}
+
+/**
+ * Under heavy load a force-removed container can leave its (empty) cgroup directories behind
+ * (cgroupfs driver). Remove those of our own containers: /sys/fs/cgroup/<hierarchy>/docker/<id>.
+ */
+function removeLeftoverCgroups(ids: readonly string[]): void {
+  if (ids.length === 0) return;
+  const hierarchies = ['/sys/fs/cgroup', ...safeReaddir('/sys/fs/cgroup').map((h) => `/sys/fs/cgroup/${h}`)];
+  for (const hierarchy of hierarchies) {
+    for (const id of ids) {
+      try {
+        rmdirSync(`${hierarchy}/docker/${id}`);
+      } catch {
+        // absent (the usual case) or still busy: nothing we may force
+      }
+    }
+  }
+}
+
+function safeReaddir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
   }
 }
 
