@@ -816,15 +816,13 @@ static pal_req *take_req(napi_env env, napi_value v) {
   return r;
 }
 
-/* JS attr object fields: ino, mode, nlink, uid, gid, size, mtimeMs -> struct stat. */
-static bool read_attr(napi_env env, napi_value obj, struct stat *st) {
+/* Seven positional arguments ino, mode, nlink, uid, gid, size, mtimeMs -> struct stat.
+ * (Positional rather than an object: no property lookups by name on every reply.) */
+static bool read_attr(napi_env env, const napi_value *args, struct stat *st) {
   static const char *keys[] = {"ino", "mode", "nlink", "uid", "gid", "size", "mtimeMs"};
   double vals[7];
   for (int i = 0; i < 7; i++) {
-    napi_value v;
-    if (napi_get_named_property(env, obj, keys[i], &v) != napi_ok ||
-        !pal_arg_double(env, v, keys[i], &vals[i]))
-      return false;
+    if (!pal_arg_double(env, args[i], keys[i], &vals[i])) return false;
     if (i < 6 && (vals[i] < 0 || vals[i] > 9007199254740991.0)) {
       pal_throw(env, "ERR_PAL_ARGS", 0, "attr.%s out of range", keys[i]);
       return false;
@@ -855,16 +853,16 @@ static bool read_timeout(napi_env env, napi_value v, const char *name, double *o
   return true;
 }
 
-/* replyEntry(req, attr, entryTimeout, attrTimeout) */
+/* replyEntry(req, ino, mode, nlink, uid, gid, size, mtimeMs, entryTimeout, attrTimeout) */
 static napi_value reply_entry(napi_env env, napi_callback_info info) {
-  napi_value argv[4];
-  if (!pal_get_args(env, info, 4, argv)) return NULL;
+  napi_value argv[10];
+  if (!pal_get_args(env, info, 10, argv)) return NULL;
   pal_req *r = take_req(env, argv[0]);
   if (!r) return NULL;
   struct fuse_entry_param e;
   memset(&e, 0, sizeof e);
-  if (!read_attr(env, argv[1], &e.attr) || !read_timeout(env, argv[2], "entryTimeout", &e.entry_timeout) ||
-      !read_timeout(env, argv[3], "attrTimeout", &e.attr_timeout))
+  if (!read_attr(env, argv + 1, &e.attr) || !read_timeout(env, argv[8], "entryTimeout", &e.entry_timeout) ||
+      !read_timeout(env, argv[9], "attrTimeout", &e.attr_timeout))
     return NULL;
   if (e.attr.st_ino == 0 || e.attr.st_ino == FUSE_ROOT_ID) {
     pal_throw(env, "ERR_PAL_ARGS", 0, "lookup must answer an inode other than 0 and 1");
@@ -876,15 +874,15 @@ static napi_value reply_entry(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* replyAttr(req, attr, attrTimeout) */
+/* replyAttr(req, ino, mode, nlink, uid, gid, size, mtimeMs, attrTimeout) */
 static napi_value reply_attr(napi_env env, napi_callback_info info) {
-  napi_value argv[3];
-  if (!pal_get_args(env, info, 3, argv)) return NULL;
+  napi_value argv[9];
+  if (!pal_get_args(env, info, 9, argv)) return NULL;
   pal_req *r = take_req(env, argv[0]);
   if (!r) return NULL;
   struct stat st;
   double timeout;
-  if (!read_attr(env, argv[1], &st) || !read_timeout(env, argv[2], "attrTimeout", &timeout))
+  if (!read_attr(env, argv + 1, &st) || !read_timeout(env, argv[8], "attrTimeout", &timeout))
     return NULL;
   st.st_ino = r->ino; /* the kernel asked about this inode; never claim another */
   fuse_reply_attr(r->req, &st, timeout);

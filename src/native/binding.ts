@@ -9,16 +9,6 @@ export type RequestHandle = { readonly __brand: 'pal-request' };
 export type MountHandle = { readonly __brand: 'pal-mount' };
 export type SecureHandle = { readonly __brand: 'pal-secure' };
 
-export interface NativeAttr {
-  ino: number;
-  mode: number;
-  nlink: number;
-  uid: number;
-  gid: number;
-  size: number;
-  mtimeMs: number;
-}
-
 /** op, request (null for release notifications), pid, uid, gid, ino, then per-op arguments. */
 export type Dispatch = (
   op: number,
@@ -38,8 +28,9 @@ export interface NativeBinding {
   invalidateEntry(mount: MountHandle, parent: number, name: string): void;
   invalidateInode(mount: MountHandle, ino: number): void;
   clearStaleMount(mountpoint: string): number;
-  replyEntry(req: RequestHandle, attr: NativeAttr, entryTimeout: number, attrTimeout: number): void;
-  replyAttr(req: RequestHandle, attr: NativeAttr, attrTimeout: number): void;
+  // Attributes go positionally (ino, mode, nlink, uid, gid, size, mtimeMs): no lookups by name.
+  replyEntry(req: RequestHandle, ...attrThenEntryAndAttrTimeouts: [number, number, number, number, number, number, number, number, number]): void;
+  replyAttr(req: RequestHandle, ...attrThenAttrTimeout: [number, number, number, number, number, number, number, number]): void;
   replyErr(req: RequestHandle, errno: number): void;
   replyBuf(req: RequestHandle, data: Uint8Array): void;
   replyOpen(req: RequestHandle, fh: number, directIo: boolean, keepCache: boolean, content: SecureHandle | null): boolean;

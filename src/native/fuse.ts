@@ -3,10 +3,10 @@
 // result settles, so one slow caller never holds up the others.
 import { isAbsolute, resolve } from 'node:path';
 
-import { binding, Op, type Dispatch, type MountHandle, type NativeAttr, type RequestHandle } from './binding.js';
+import { binding, Op, type Dispatch, type MountHandle, type RequestHandle } from './binding.js';
 import { Errno, errnoOf } from './errors.js';
 import { handleOf } from './secure-buffer.js';
-import type { CallerContext, FileAttr, FuseHandlers, FuseMount, MountOptions, OpenReply } from './types.js';
+import type { CallerContext, FuseHandlers, FuseMount, MountOptions, OpenReply } from './types.js';
 
 export interface NativeMountOptions extends MountOptions {
   /**
@@ -35,10 +35,6 @@ const opNames: Record<number, string> = Object.fromEntries(Object.entries(Op).ma
 function defaultOnError(err: unknown, op: string): void {
   const what = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
   process.stderr.write(`pal native: ${op} handler failed: ${what}\n`);
-}
-
-function toNativeAttr(a: FileAttr): NativeAttr {
-  return { ino: a.ino, mode: a.mode, nlink: a.nlink, uid: a.uid, gid: a.gid, size: a.size, mtimeMs: a.mtimeMs };
 }
 
 function isThenable<T>(v: T | Promise<T>): v is Promise<T> {
@@ -100,11 +96,11 @@ function makeDispatch(handlers: FuseHandlers, onError: (err: unknown, op: string
     switch (op) {
       case Op.lookup:
         return settle(req, op, () => handlers.lookup(ctx, ino, a as string), (e) =>
-          binding.replyEntry(req, toNativeAttr(e.attr), e.entryTimeout, e.attrTimeout),
+          binding.replyEntry(req, e.attr.ino, e.attr.mode, e.attr.nlink, e.attr.uid, e.attr.gid, e.attr.size, e.attr.mtimeMs, e.entryTimeout, e.attrTimeout),
         );
       case Op.getattr:
         return settle(req, op, () => handlers.getattr(ctx, ino), (r) =>
-          binding.replyAttr(req, toNativeAttr(r.attr), r.attrTimeout),
+          binding.replyAttr(req, r.attr.ino, r.attr.mode, r.attr.nlink, r.attr.uid, r.attr.gid, r.attr.size, r.attr.mtimeMs, r.attrTimeout),
         );
       case Op.readdir:
         return settle(req, op, () => handlers.readdir(ctx, ino), (entries) => {

@@ -47,16 +47,22 @@ export interface BenchContext {
    * Runs the C client (test/bench/client.c): `clients` threads doing open+read+close of `path`
    * for ctx.seconds, each read expected to return `expectBytes`.
    */
-  runClient(path: string, clients: number, expectBytes: number): Promise<ClientResult>;
+  runClient(path: string, clients: number, expectBytes: number, opts?: { seconds?: number; warmupMs?: number }): Promise<ClientResult>;
+  /** Rounds a suite may split each case into, interleaving cases (BENCH_ROUNDS, default 5). */
+  readonly rounds: number;
   /** Starts a server process and resolves once it printed a line containing "ready". */
   startServer(cmd: string, args: readonly string[]): Promise<ChildProcess>;
   /** SIGTERM, then SIGKILL after a grace period; resolves when it exited. */
   stopServer(child: ChildProcess): Promise<void>;
 }
 
+/**
+ * A suite module. run() reports rows through ctx.report(); it may instead (or also) return rows,
+ * which the harness reports for it (p50us/p99us spellings and a `note` are accepted).
+ */
 export interface BenchSuiteModule {
   readonly title?: string;
-  run(ctx: BenchContext): Promise<void>;
+  run(ctx: BenchContext): Promise<void | readonly unknown[]>;
 }
 
 export async function compileC(out: string, sources: readonly string[], flags: readonly string[]): Promise<string> {

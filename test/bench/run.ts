@@ -39,6 +39,27 @@ function format(rows: readonly BenchRow[]): string {
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
 }
 
+/** A row a suite returned instead of reporting: accept p50us/p99us spellings and a note. */
+function normalise(suite: string, raw: unknown): BenchRow {
+  const r = raw as Record<string, unknown>;
+  const num = (...keys: string[]): number | undefined => {
+    for (const k of keys) if (typeof r[k] === 'number') return r[k] as number;
+    return undefined;
+  };
+  const note = typeof r.note === 'string' && r.note ? ` (${r.note})` : '';
+  return {
+    suite: typeof r.suite === 'string' ? r.suite : suite,
+    name: `${typeof r.name === 'string' ? r.name : '?'}${note}`,
+    clients: num('clients') ?? 1,
+    opsPerSec: num('opsPerSec'),
+    p50Us: num('p50Us', 'p50us'),
+    p99Us: num('p99Us', 'p99us'),
+    errors: num('errors'),
+    floor: r.floor === true,
+    unavailable: typeof r.unavailable === 'string' ? r.unavailable : undefined,
+  };
+}
+
 async function main(): Promise<void> {
   const only = process.argv.slice(2);
   const seconds = Number(process.env.BENCH_SECONDS ?? 3);
@@ -57,8 +78,10 @@ async function main(): Promise<void> {
         process.stderr.write(`  ${row.suite} · ${row.name} · ${row.clients} client(s): ${what}\n`);
       },
       compile: (name, sources, flags = []) => compileC(join(tmp, name), sources, flags),
-      async runClient(path, clients, expectBytes): Promise<ClientResult> {
-        const { stdout } = await execFileAsync(clientBin, [path, String(clients), String(Math.round(seconds * 1000)), '300', String(expectBytes)]);
+      rounds: Math.max(1, Number(process.env.BENCH_ROUNDS ?? 5)),
+      async runClient(path, clients, expectBytes, opts = {}): Promise<ClientResult> {
+        const ms = Math.round((opts.seconds ?? seconds) * 1000);
+        const { stdout } = await execFileAsync(clientBin, [path, String(clients), String(ms), String(opts.warmupMs ?? 300), String(expectBytes)]);
         const r = JSON.parse(stdout) as { ops: number; seconds: number; p50_ns: number; p99_ns: number; errors: number };
         return { ops: r.ops, seconds: r.seconds, p50Us: r.p50_ns / 1000, p99Us: r.p99_ns / 1000, errors: r.errors };
       },
@@ -77,7 +100,8 @@ async function main(): Promise<void> {
         continue;
       }
       try {
-        await mod.run(ctx);
+        const returned = await mod.run(ctx);
+        if (Array.isArray(returned)) for (const row of returned) ctx.report(normalise(name, row));
       } catch (err) {
         rows.push({ suite: name, name: '(suite failed)', clients: 0, unavailable: err instanceof Error ? err.message : String(err) });
       }
@@ -85,7 +109,7 @@ async function main(): Promise<void> {
   } finally {
     await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
   }
-  process.stdout.write(`\nopen+read+close, ${seconds} s per case; × floor = floor ops/s ÷ case ops/s (same suite, same clients)\n\n`);
+  process.stdout.write(`\n${seconds} s per case (suites may split it into interleaved rounds and report medians); × floor = floor ops/s ÷ case ops/s (same suite, same clients)\n\n`);
   process.stdout.write(format(rows) + '\n');
 }
 

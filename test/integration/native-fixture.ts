@@ -192,7 +192,7 @@ export function runChild(t: ExecutionContext, cmd: string, args: string[], opts:
 }
 
 /** Resolves when `check()` holds, polling every few ms; rejects after `ms` with `what`. */
-export async function waitFor(check: () => boolean | Promise<boolean>, what: string, ms = 10_000): Promise<void> {
+export async function waitFor(check: () => boolean | Promise<boolean>, what: string, ms = 60_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
