@@ -100,11 +100,17 @@ export function createDockerRuntime(options: DockerRuntimeOptions): ContainerRun
       let abort: AbortController | undefined;
       let connected = false;
 
+      let lastLogged: string | undefined;
       const disconnected = (reason: string): void => {
         if (stopped) return;
         if (connected) {
           connected = false;
           log(`docker events: disconnected from ${endpoint}: ${reason}`);
+          lastLogged = undefined;
+        } else if (reason !== lastLogged) {
+          // Once per distinct failure, not once per retry.
+          log(`docker events: cannot connect: ${reason}; retrying every ${BACKOFF_MAX_MS / 1000} s at most`);
+          lastLogged = reason;
         }
         handlers.onDisconnected(reason);
         timer = setTimeout(connect, backoff);
@@ -127,6 +133,7 @@ export function createDockerRuntime(options: DockerRuntimeOptions): ContainerRun
               return;
             }
             connected = true;
+            lastLogged = undefined;
             backoff = BACKOFF_FIRST_MS;
             log(`docker events: connected to ${endpoint}`);
             handlers.onConnected();
