@@ -773,7 +773,8 @@ static void cleanup_hook(void *arg) {
   ssize_t w = write(m->wake_fd, &one, sizeof one);
   (void)w;
   for (int i = 0; i < m->nthreads; i++) pthread_join(m->workers[i], NULL);
-  if (m->polling) uv_poll_stop(&m->poll);
+  /* Close the poll handle so the loop can close; the mount itself is left to the exiting process. */
+  if (m->polling && !uv_is_closing((uv_handle_t *)&m->poll)) uv_close((uv_handle_t *)&m->poll, NULL);
   /* The notifier may wait on a kernel lock that only a (now impossible) JS reply frees: leave it. */
   pthread_mutex_lock(&m->nlock);
   m->nstop = true;
