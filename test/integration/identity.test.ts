@@ -210,6 +210,21 @@ test.serial('a container renamed while cached is re-inspected with its new name'
   t.like(await resolver!.resolve(caller(r.pid)), { kind: 'container', containerId: r.id, name: 'ident-new-name' });
 });
 
+test.serial('untagging a running container\'s image drops its identity; the next sight has the new tags', async (t) => {
+  const imageC = await dockerd!.importBusyboxImage('pal-identity/c:1', { 'pal.labels': 'gamma' });
+  const c = await run('ident-c', 'pal-identity/c:1');
+  t.like(await resolver!.resolve(caller(c.pid)), { kind: 'container', imageId: imageC });
+  t.deepEqual((await resolver!.resolve(caller(c.pid))).repoTags, ['pal-identity/c:1']);
+  const dropped: string[] = [];
+  resolver!.onInvalidate((id) => dropped.push(id));
+  await dockerd!.docker('rmi', '-f', 'pal-identity/c:1');
+  await waitFor(() => dropped.includes(c.id), 10_000, 'invalidation by the image event');
+  const after = await resolver!.resolve(caller(c.pid));
+  t.like(after, { kind: 'container', containerId: c.id, imageId: imageC });
+  t.deepEqual(after.repoTags, []);
+  t.deepEqual(after.imageLabels, { 'pal.labels': 'gamma' });
+});
+
 test.serial('a process id nobody has is unknown, with a reason', async (t) => {
   const id = await resolver!.resolve(caller(4_000_000));
   t.is(id.kind, 'unknown');

@@ -2,7 +2,8 @@ import test from 'ava';
 import { mkdtempSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkPidNamespace, parseStat, parseStatusIds, readStat } from '../../../src/identity/procfs.js';
+import { spawn } from 'node:child_process';
+import { checkPidNamespace, closeFd, openStat, parseStat, parseStatusIds, readStat, readStatFd } from '../../../src/identity/procfs.js';
 
 /** A realistic stat line: fields 3..52 after the comm. */
 function statLine(comm: string, state = 'S', startTime = '123456'): string {
@@ -63,4 +64,17 @@ test('pid namespace check: the initial namespace passes, another one warns', (t)
 
   const missing = checkPidNamespace(join(other, 'nope'));
   t.is(missing.hostPidNamespace, undefined);
+});
+
+test('a held stat fd fails with ESRCH once its process is gone, whatever gets the pid next', async (t) => {
+  const child = spawn('sleep', ['60'], { stdio: 'ignore' });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const fd = openStat('/proc', child.pid!);
+  t.teardown(() => closeFd(fd));
+  const before = readStatFd(fd);
+  t.is(before.startTime, readStat('/proc', child.pid!).startTime);
+  child.kill('SIGKILL');
+  await exited; // node has reaped it: the pid is free for reuse
+  const error = t.throws(() => readStatFd(fd));
+  t.is((error as { code?: string }).code, 'ESRCH');
 });
