@@ -45,7 +45,7 @@ export function pal(args: readonly string[], opts: { input?: Uint8Array | string
 }
 
 /** Waits for a condition with a bounded deadline; returns its last value or throws. */
-export async function waitFor<T>(what: string, probe: () => Promise<T>, timeoutMs = 20_000, intervalMs = 100): Promise<Exclude<T, undefined | false>> {
+export async function waitFor<T>(what: string, probe: () => Promise<T>, timeoutMs = 30_000, intervalMs = 100): Promise<Exclude<T, undefined | false>> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   for (;;) {
@@ -160,8 +160,10 @@ export async function startPald(opts: PaldOptions): Promise<TestPald> {
   let exited: Promise<void> = Promise.resolve();
   let log = '';
   let cleaned = false;
+  let expectingExit = false;
 
   const start = async (): Promise<void> => {
+    expectingExit = false;
     // PALD_NODE_ARGS: extra node flags for pald (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
     const nodeArgs = (process.env.PALD_NODE_ARGS ?? '').split(' ').filter(Boolean);
     const c = spawn(process.execPath, [...nodeArgs, PALD_JS, '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -169,11 +171,13 @@ export async function startPald(opts: PaldOptions): Promise<TestPald> {
     exited = new Promise((r) =>
       c.once('exit', (code, signal) => {
         log += `[pald exited: ${code ?? signal}]\n`;
+        // An exit nobody asked for is the first thing to know when a test fails.
+        if (!expectingExit && !process.env.PALD_DEBUG) process.stderr.write(`pald (pid ${c.pid}) exited unexpectedly:\n${log}`);
         r();
       }),
     );
     await new Promise<void>((resolveReady, reject) => {
-      const timer = setTimeout(() => reject(new Error(`pald not ready within ${opts.readyTimeoutMs ?? 30_000} ms:\n${log}`)), opts.readyTimeoutMs ?? 30_000);
+      const timer = setTimeout(() => reject(new Error(`pald not ready within ${opts.readyTimeoutMs ?? 60_000} ms:\n${log}`)), opts.readyTimeoutMs ?? 60_000);
       const from = log.length; // a restart must print its own ready line
       const onData = (b: Buffer): void => {
         log += b.toString('utf8');
@@ -224,6 +228,7 @@ export async function startPald(opts: PaldOptions): Promise<TestPald> {
     async stop() {
       const c = child;
       if (!c || c.exitCode !== null || c.signalCode !== null) return;
+      expectingExit = true;
       c.kill('SIGTERM');
       if (!(await waitExit(10_000))) {
         c.kill('SIGKILL');
@@ -237,6 +242,7 @@ export async function startPald(opts: PaldOptions): Promise<TestPald> {
     async kill() {
       const c = child;
       if (!c || c.exitCode !== null || c.signalCode !== null) return;
+      expectingExit = true;
       c.kill('SIGKILL');
       await waitExit(10_000);
     },

@@ -3,8 +3,8 @@
 
 import test from 'ava';
 import { createHash, randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chmod, readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { startDockerd, type TestDockerd } from '../helpers/dockerd.js';
 import { startPald, waitFor, runCommand, filesContaining, PAL_JS, type TestPald } from '../helpers/pald.js';
 
@@ -147,6 +147,21 @@ test.serial('pal status, secrets, explain and audit answer through the admin soc
 
   const unreachable = await runCommand(process.execPath, [PAL_JS, 'status', '--admin-socket', join(pald!.dir, 'nope.sock')]);
   t.is(unreachable.code, 3);
+
+  // Even with the file permissions opened up, a non-root peer is refused (SO_PEERCRED).
+  const socketDir = dirname(pald!.adminSocket);
+  await chmod(pald!.dir, 0o711);
+  await chmod(socketDir, 0o755);
+  await chmod(pald!.adminSocket, 0o666);
+  try {
+    const nobody = await runCommand('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, PAL_JS, 'status', '--admin-socket', pald!.adminSocket]);
+    t.is(nobody.code, 1, nobody.stderr);
+    t.regex(nobody.stderr, /root only/);
+  } finally {
+    await chmod(pald!.adminSocket, 0o600);
+    await chmod(socketDir, 0o700);
+    await chmod(pald!.dir, 0o700);
+  }
 });
 
 test.serial('the plaintext is nowhere but the authorised read: environ, inspect, pald dirs, docker root, /tmp', async (t) => {
