@@ -229,13 +229,15 @@ export function createResolver(options: ResolverCoreOptions): ResolverWithDiagno
     }
   }
 
+  /** Drop the oldest eighth of cached callers (Map iterates in insertion order). */
+  function evictOldest(): void {
+    const oldest = [...processes.keys()].slice(0, Math.max(1, Math.ceil(processes.size / 8)));
+    for (const pid of oldest) forgetProcess(pid);
+  }
+
   function cacheProcess(entry: ProcessEntry): void {
     forgetProcess(entry.pid);
-    if (processes.size >= maxProcesses) {
-      // Evict the oldest eighth: Map iterates in insertion order.
-      const oldest = [...processes.keys()].slice(0, Math.ceil(maxProcesses / 8));
-      for (const pid of oldest) forgetProcess(pid);
-    }
+    if (processes.size >= maxProcesses) evictOldest();
     processes.set(entry.pid, entry);
     if (entry.verdict.kind === 'container') {
       const id = entry.verdict.containerId;
@@ -404,7 +406,20 @@ export function createResolver(options: ResolverCoreOptions): ResolverWithDiagno
     try {
       statFd = openStat(procRoot, pid);
     } catch (err) {
-      return unknown(caller, `process ${pid} is gone: ${errorMessage(err)}`);
+      const code = err instanceof ProcError ? err.code : undefined;
+      if (code === 'EMFILE' || code === 'ENFILE') {
+        // Out of descriptors: our cache holds most of them. Shrink it and try once more.
+        evictOldest();
+        try {
+          statFd = openStat(procRoot, pid);
+        } catch (again) {
+          return unknown(caller, `cannot pin process ${pid}: ${errorMessage(again)}`);
+        }
+      } else if (code === 'ENOENT' || code === 'ESRCH') {
+        return unknown(caller, `process ${pid} is gone: ${errorMessage(err)}`);
+      } else {
+        return unknown(caller, `cannot pin process ${pid}: ${errorMessage(err)}`);
+      }
     }
     let kept = false;
     try {
