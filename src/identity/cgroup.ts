@@ -32,6 +32,12 @@ const SEGMENT_SHAPES: ReadonlyArray<{ readonly pattern: RegExp; readonly runtime
  */
 const MONITOR_SHAPE = new RegExp(`^(?:libpod|crio)-conmon-${ID}(?:\\.scope)?$`);
 
+/**
+ * Containers of managers we cannot ask about (systemd-nspawn/machined, LXC): not a host
+ * process, and not attributable either.
+ */
+const FOREIGN_CONTAINER_SHAPE = /^(?:machine-.+\.scope|lxc\.payload\..+|lxc\.monitor\..+)$/;
+
 /** A scope unit of a runtime whose id is malformed: a near-miss, never silently ignored. */
 const RUNTIME_SCOPE_SHAPE = /^(?:docker|cri-containerd|crio|libpod)-(?:.*\.scope|[0-9a-fA-F]+)$/;
 
@@ -120,6 +126,9 @@ function classifySegment(segment: string, ancestors: readonly string[]): Segment
   }
   if (MONITOR_SHAPE.test(segment)) {
     return { kind: 'suspicious', reason: `runtime monitor cgroup ${quote(segment)} is not a container workload` };
+  }
+  if (FOREIGN_CONTAINER_SHAPE.test(segment) || ancestors[ancestors.length - 1] === 'lxc') {
+    return { kind: 'suspicious', reason: `segment ${quote(segment)} is a container of a manager pal cannot query` };
   }
   if (RUNTIME_SCOPE_SHAPE.test(segment)) {
     return { kind: 'suspicious', reason: `runtime scope ${quote(segment)} has no valid 64-hex container id` };
