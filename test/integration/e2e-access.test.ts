@@ -2,6 +2,7 @@
 // the admin CLI, and the plaintext never landing anywhere but the authorised read.
 
 import test from 'ava';
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { chmod, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -162,6 +163,25 @@ test.serial('pal status, secrets, explain and audit answer through the admin soc
     await chmod(socketDir, 0o700);
     await chmod(pald!.dir, 0o700);
   }
+});
+
+test.serial('pal audit --follow streams decisions as they happen', async (t) => {
+  const follower = spawn(process.execPath, [PAL_JS, 'audit', '--follow', '--json', '-n', '0', '--admin-socket', pald!.adminSocket], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => {
+    if (follower.exitCode === null) follower.kill('SIGTERM');
+  });
+  let streamed = '';
+  follower.stdout.on('data', (b: Buffer) => (streamed += b.toString()));
+  const seen = waitFor('the open to be streamed', async () => streamed.split('\n').some((l) => l.includes('"secret":"empty"') && l.includes('"allow"')));
+  // Keep opening until the follower has subscribed and reported one.
+  const reader = (async () => {
+    for (let i = 0; i < 100 && !streamed.includes('"secret":"empty"'); i++) await exec(allowed, 'cat', '/run/pal/empty');
+  })();
+  t.true(await seen);
+  await reader;
+  const exited = new Promise<number | null>((r) => follower.once('exit', (code) => r(code)));
+  follower.kill('SIGTERM');
+  t.is(await exited, 0);
 });
 
 test.serial('the plaintext is nowhere but the authorised read: environ, inspect, pald dirs, docker root, /tmp', async (t) => {
