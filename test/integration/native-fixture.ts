@@ -160,6 +160,8 @@ export interface ChildResult {
 
 export interface RunningChild {
   readonly pid: number;
+  /** Standard output so far. */
+  stdout(): string;
   readonly done: Promise<ChildResult>;
   kill(signal?: NodeJS.Signals): void;
 }
@@ -184,7 +186,7 @@ export function startChild(t: ExecutionContext, cmd: string, args: string[], opt
   t.teardown(() => {
     if (!exited) child.kill('SIGKILL');
   });
-  return { pid, done, kill: (s = 'SIGTERM') => void child.kill(s) };
+  return { pid, done, stdout: () => Buffer.concat(out).toString(), kill: (s = 'SIGTERM') => void child.kill(s) };
 }
 
 export function runChild(t: ExecutionContext, cmd: string, args: string[], opts: SpawnOptions = {}): Promise<ChildResult> {
