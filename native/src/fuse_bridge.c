@@ -1103,6 +1103,26 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
     return NULL;
   }
   {
+    /* The path as /proc/self/mountinfo will show it (symlinks resolved): unmount finds our mount
+     * by it. Resolved now, before mounting: afterwards resolving it would ask ourselves. */
+    char *real = realpath(path, NULL);
+    if (!real) {
+      pal_throw(env, "ERR_PAL_MOUNT", errno, "mountpoint %s: %s", path, strerror(errno));
+      free(path);
+      free(opts);
+      return NULL;
+    }
+    free(path);
+    path = real;
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+      pal_throw(env, "ERR_PAL_MOUNT", ENOTDIR, "mountpoint %s is not a directory", path);
+      free(path);
+      free(opts);
+      return NULL;
+    }
+  }
+  {
     dev_t dev;
     char type[256];
     if (top_mount_at(path, &dev, type, sizeof type) && strncmp(type, "fuse", 4) == 0) {

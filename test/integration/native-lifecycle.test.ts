@@ -1,7 +1,7 @@
 // How a mount ends: unmount(), process exit, SIGTERM, uncaught exception, SIGKILL (stale mount
 // recovered by the next mount), and unmount while callers still hold files or wait on JS.
 import { spawn } from 'node:child_process';
-import { readFile, stat } from 'node:fs/promises';
+import { mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -167,3 +167,29 @@ for (const threads of [0, 3]) {
     t.is(await statErrno(join(mountpoint, 'open')), 'ENOENT', 'the path shows the plain directory again');
   });
 }
+
+test('a mountpoint reached through a symlink is mounted and unmounted at its real path', async (t) => {
+  const dir = await tempMountpoint(t);
+  const real = join(dir, 'real');
+  const link = join(dir, 'link');
+  await mkdir(real);
+  await symlink(real, link);
+  const fs = new TestFs();
+  fs.add('a', 'alpha\n');
+  const fuse = await mount(link, fs.handlers);
+  t.teardown(() => fuse.unmount());
+  t.true(await mountedAt(real));
+  t.is((await runChild(t, 'cat', [join(link, 'a')])).stdout.toString(), 'alpha\n');
+  await fuse.unmount();
+  t.false(await mountedAt(real));
+});
+
+test('mount() refuses a mountpoint that is not a directory or does not exist', async (t) => {
+  const dir = await tempMountpoint(t);
+  const file = join(dir, 'file');
+  await writeFile(file, 'x');
+  const fs = new TestFs();
+  await t.throwsAsync(mount(file, fs.handlers), { code: 'ERR_PAL_MOUNT', message: /not a directory/ });
+  await t.throwsAsync(mount(join(dir, 'missing'), fs.handlers), { code: 'ERR_PAL_MOUNT', message: /No such file/ });
+  await t.throwsAsync(mount('relative/path', fs.handlers), { instanceOf: TypeError });
+});
