@@ -83,10 +83,10 @@ test('with worker threads, reads of a handle buffer are served while the JS thre
     console.log('ready');`;
   const child = startChild(t, process.execPath, ['-e', script, join(mountpoint, 'f')]);
   await waitFor(() => child.stdout().includes('ready\n'), 'the child to open the file and catch SIGUSR2');
-  // Block this (the JS) thread for 1.5 s: a JS-thread reader could not serve anything now.
+  // Block this (the JS) thread for 3 s: a JS-thread reader could not serve anything now.
   const blockedFrom = Date.now();
   process.kill(child.pid, 'SIGUSR2');
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1500);
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 3000);
   const blockedUntil = Date.now();
   const r = await child.done;
   const { at, text } = JSON.parse(r.stdout.toString().trim().split('\n').at(-1)!) as { at: number; text: string };
