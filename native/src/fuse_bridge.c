@@ -1,15 +1,18 @@
 /* FUSE bridge: a libfuse3 low-level session whose requests are answered by JavaScript.
  *
- * Threads: N workers read /dev/fuse (our own loop over fuse_session_receive_buf /
- * fuse_session_process_buf, so that unmount can wake them even while files stay open on a
- * lazily detached mount), one notifier thread writes cache invalidations, and the JS thread
- * replies. A worker never waits for JS: it queues the request on a napi_threadsafe_function and
- * goes back to reading, so a slow reply for one caller never holds up another. JS replies by
- * calling reply*() with the request handle (fuse_reply_* is thread-safe).
+ * Who reads /dev/fuse (our own loop over fuse_session_receive_buf / fuse_session_process_buf,
+ * so that unmount can stop the readers even while files stay open on a lazily detached mount):
+ *   nthreads == 0: the JS thread, from a uv_poll on its event loop; requests that need JS are
+ *                  dispatched on the spot, without a thread hop (the default: fastest here);
+ *   nthreads  > 0: N worker threads; requests that need JS are queued on a
+ *                  napi_threadsafe_function and the worker goes back to reading.
+ * Either way no reader waits for JS: a slow reply for one caller never holds up another. JS
+ * replies whenever it is ready by calling reply*() with the request handle (fuse_reply_* is
+ * thread-safe). One notifier thread writes cache invalidations (see notifier_main).
  *
  * Served here without JS: opendir/releasedir (JS returns a whole listing; we page it), read of
- * handles opened with `content` (a pal_secmem), flush, forget, and every writing operation
- * (EROFS). Everything else libfuse answers ENOSYS. */
+ * handles opened with `content` (a pal_secmem), flush, forget, release (JS is told afterwards),
+ * and every writing operation (EROFS). Everything else libfuse answers ENOSYS. */
 #define FUSE_USE_VERSION 314
 #include "fuse_bridge.h"
 
