@@ -141,7 +141,15 @@ export async function startDockerd(options: StartDockerdOptions = {}): Promise<T
     }
   };
 
-  await launch();
+  try {
+    await launch();
+  } catch (err) {
+    // The caller gets no handle to clean up with: leave nothing behind.
+    await stopChild();
+    unmountUnder(dir);
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
 
   return {
     host,
