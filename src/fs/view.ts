@@ -63,6 +63,7 @@ export function createPalFilesystem(deps: FsDeps): PalFilesystem {
   const inodes = new SecretInodes();
   const sealed = new Map<string, SealedFacts>();
   const handles = new Map<number, { ino: number; name: string }>();
+  const openPerSecret = new Map<number, number>(); // ino → open handles
   const startedAt = (deps.now ?? Date.now)();
   let nextFh = 1;
   let kernel: KernelNotifier | undefined;
@@ -230,7 +231,9 @@ export function createPalFilesystem(deps: FsDeps): PalFilesystem {
       throw new FsError(EIO, reason);
     }
     const fh = nextFh++;
-    handles.set(fh, { ino: inodes.inoFor(name), name });
+    const ino = inodes.inoFor(name);
+    handles.set(fh, { ino, name });
+    openPerSecret.set(ino, (openPerSecret.get(ino) ?? 0) + 1);
     audit(caller, 'open', name, 'allow', second.reason, startNs);
     return { fh, directIo: true, keepCache: false, content };
   }
@@ -306,7 +309,21 @@ export function createPalFilesystem(deps: FsDeps): PalFilesystem {
     },
 
     release(_ctx, _ino, fh): void {
+      const handle = handles.get(fh);
+      if (!handle) return;
       handles.delete(fh);
+      const ino = handle.ino;
+      const left = (openPerSecret.get(ino) ?? 0) - 1;
+      if (left > 0) openPerSecret.set(ino, left);
+      else if (openPerSecret.delete(ino)) {
+        // A MAP_PRIVATE mmap fills the file's page cache even under direct I/O: once the last
+        // handle of a secret is closed, drop those pages so no plaintext stays in kernel memory.
+        try {
+          kernel?.invalidateInode(ino);
+        } catch {
+          // nothing cached for it
+        }
+      }
     },
 
     statfs(): StatfsReply {

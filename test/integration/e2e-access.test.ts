@@ -113,6 +113,19 @@ test.serial('a host process is denied unless its uid is in host.allow_uids', asy
   await t.throwsAsync(readFile(file), { code: 'ENOENT' });
 });
 
+test.serial('a MAP_PRIVATE reader gets the right bytes', async (t) => {
+  const file = join(pald!.mountpoint, 'blob');
+  await pald!.reconfigure({ hostAllowUids: [0] });
+  t.teardown(() => pald!.reconfigure({ hostAllowUids: [] }));
+  // A small C-free reader: python's mmap module maps the file MAP_PRIVATE (ACCESS_COPY).
+  const script = 'import mmap,sys,hashlib\nf=open(sys.argv[1],"rb")\nm=mmap.mmap(f.fileno(),0,access=mmap.ACCESS_COPY)\nprint(hashlib.sha256(m[:]).hexdigest())\nm.close();f.close()';
+  const mapped = await runCommand('python3', ['-c', script, file]);
+  t.is(mapped.code, 0, mapped.stderr);
+  t.is(mapped.stdout.trim(), sha256(binary));
+  // That the pages are dropped at the last release is a unit test (test/unit/fs): from outside,
+  // any residency check must open the file, and every open already drops them (keep_cache off).
+});
+
 test.serial('pal status, secrets, explain and audit answer through the admin socket', async (t) => {
   const status = await pald!.pal('status', '--json');
   t.is(status.code, 0, status.stderr);

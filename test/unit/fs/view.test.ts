@@ -220,3 +220,18 @@ test('manifest changes: kernel caches dropped for changed and removed names only
   h.manifest.view = manifestOf([entry('db-password', ['demo'], { version: 'v3' })], 4);
   t.is((await fs.handlers.lookup(ctx(DEMO_PID), ROOT_INO, 'db-password')).attr.ino, db.attr.ino);
 });
+
+test('the last release of a secret drops its pages from the kernel (MAP_PRIVATE readers)', async (t) => {
+  const { fs } = setup();
+  const calls: string[] = [];
+  fs.attachKernel({ invalidateEntry: () => {}, invalidateInode: (i) => calls.push(`inode ${i}`) });
+  const { attr } = await fs.handlers.lookup(ctx(DEMO_PID), ROOT_INO, 'db-password');
+  const a = await fs.handlers.open(ctx(DEMO_PID), attr.ino, O_RDONLY);
+  const b = await fs.handlers.open(ctx(DEMO_PID), attr.ino, O_RDONLY);
+  await fs.handlers.release(ctx(DEMO_PID), attr.ino, a.fh);
+  t.deepEqual(calls, [], 'another handle is still open');
+  await fs.handlers.release(ctx(DEMO_PID), attr.ino, b.fh);
+  t.deepEqual(calls, [`inode ${attr.ino}`]);
+  await fs.handlers.release(ctx(DEMO_PID), attr.ino, b.fh);
+  t.deepEqual(calls, [`inode ${attr.ino}`], 'a repeated release changes nothing');
+});
