@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,47 @@ static size_t page_size(void) {
   return p > 0 ? (size_t)p : 4096;
 }
 
+/* Wiped small buffers are kept, still locked and undumpable, for the next allocation of the same
+ * size: pald clones a plaintext for every open(), and mlock/munlock cost a cross-CPU LRU drain
+ * each (the biggest native cost of an open in the benchmark's profile). Pooled memory is all
+ * zero except the free-list link in its first bytes, which alloc clears. */
+#define POOL_MAX_RUN 4      /* pages per pooled buffer */
+#define POOL_MAX_PAGES 256  /* pages kept in all (1 MiB with 4 KiB pages) */
+typedef struct pool_link {
+  struct pool_link *next;
+} pool_link;
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static pool_link *pool[POOL_MAX_RUN + 1];
+static size_t pool_pages;
+
+static void *pool_take(size_t pages) {
+  if (pages > POOL_MAX_RUN) return NULL;
+  pthread_mutex_lock(&pool_lock);
+  pool_link *l = pool[pages];
+  if (l) {
+    pool[pages] = l->next;
+    pool_pages -= pages;
+  }
+  pthread_mutex_unlock(&pool_lock);
+  if (l) explicit_bzero(l, sizeof *l);
+  return l;
+}
+
+/* Takes zeroed, locked memory back; false when the pool is full or the size is not pooled. */
+static bool pool_give(void *p, size_t pages) {
+  if (pages > POOL_MAX_RUN) return false;
+  pthread_mutex_lock(&pool_lock);
+  bool kept = pool_pages + pages <= POOL_MAX_PAGES;
+  if (kept) {
+    pool_link *l = p;
+    l->next = pool[pages];
+    pool[pages] = l;
+    pool_pages += pages;
+  }
+  pthread_mutex_unlock(&pool_lock);
+  return kept;
+}
+
 pal_secmem *pal_secmem_alloc(size_t length, const char **failed_step) {
   size_t page = page_size();
   if (length > SIZE_MAX - page) {
@@ -36,7 +78,8 @@ pal_secmem *pal_secmem_alloc(size_t length, const char **failed_step) {
     *failed_step = "calloc";
     return NULL;
   }
-  void *p = NULL;
+  void *p = pool_take(capacity / page);
+  if (p) goto ready;
   int rc = posix_memalign(&p, page, capacity);
   if (rc != 0) {
     free(m);
@@ -62,6 +105,7 @@ pal_secmem *pal_secmem_alloc(size_t length, const char **failed_step) {
     return NULL;
   }
   memset(p, 0, capacity);
+ready:
   m->data = p;
   m->length = length;
   m->capacity = capacity;
@@ -77,6 +121,7 @@ static void wipe_into(pal_secmem *m, unsigned char *probe) {
   if (!p) return;
   explicit_bzero(p, m->capacity);
   if (probe) memcpy(probe, p, m->length); /* test hook: what the memory holds after the wipe */
+  if (pool_give(p, m->capacity / page_size())) return;
   madvise(p, m->capacity, MADV_DODUMP);
   munlock(p, m->capacity);
   free(p);

@@ -49,7 +49,7 @@ test('writes and reads outside the buffer are refused', (t) => {
   b.wipe();
 });
 
-test('the memory is mlocked and excluded from core dumps', async (t) => {
+test.serial('the memory is mlocked and excluded from core dumps', async (t) => {
   const before = await lockedKb();
   const b = allocSecureBuffer(64 * 1024);
   const info = secureBufferDebug.info(b);
@@ -98,4 +98,18 @@ test('an empty buffer works and inspection never shows bytes', (t) => {
 
 test('only buffers from this module are accepted as secure', (t) => {
   t.throws(() => secureBufferDebug.info({ length: 1 } as never), { instanceOf: TypeError });
+});
+
+test('memory reused after a wipe comes back zeroed', (t) => {
+  // Small wiped buffers are pooled (still locked) for the next allocation of their size.
+  for (let i = 0; i < 20; i++) {
+    const b = allocSecureBuffer(100);
+    t.deepEqual(b.read(), Buffer.alloc(100), `allocation ${i}`);
+    b.write(Buffer.alloc(100, 0xff));
+    if (i % 2) b.wipe();
+    else secureBufferDebug.wipeAndReadBack(b);
+  }
+  const big = allocSecureBuffer(3 * 4096 + 1);
+  t.deepEqual(big.read(), Buffer.alloc(3 * 4096 + 1));
+  big.wipe();
 });
