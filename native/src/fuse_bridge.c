@@ -103,6 +103,7 @@ struct pal_mount {
   bool workers_joined;
   bool notifier_joined;
   bool finished;                    /* session destroyed */
+  bool handle_collected;            /* the JS mount handle was garbage-collected */
   atomic_long outstanding;          /* requests handed to JS and not answered yet */
   pthread_t notifier;
   pthread_mutex_t nlock;
@@ -745,6 +746,19 @@ static void stop_mount(pal_mount *m) {
   pthread_mutex_unlock(&m->nlock);
 }
 
+static void free_mount(pal_mount *m) {
+  free(m->mountpoint);
+  free(m);
+}
+
+/* GC of the JS mount handle: free the struct if the session is already gone, else let
+ * maybe_finish do it. */
+static void finalize_mount_handle(napi_env env, void *data, void *hint) {
+  pal_mount *m = data;
+  m->handle_collected = true;
+  if (m->finished) free_mount(m);
+}
+
 /* Destroys the session once workers and notifier are gone and JS has answered everything. */
 static void maybe_finish(pal_mount *m) {
   if (m->finished || !m->workers_joined || !m->notifier_joined || m->polling || m->in_poll) return;
@@ -760,8 +774,9 @@ static void maybe_finish(pal_mount *m) {
   pthread_mutex_destroy(&m->nlock);
   pthread_cond_destroy(&m->ncond);
   free(m->workers);
-  free(m->mountpoint);
-  free(m);
+  /* JS may still hold the mount handle (and call invalidate* on it): the struct itself goes when
+   * that handle is collected. */
+  if (m->handle_collected) free_mount(m);
 }
 
 /* Environment teardown (Node exiting without unmount): detach, stop threads, no JS. */
@@ -1233,7 +1248,7 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
   if (!g_atexit_registered) g_atexit_registered = atexit(atexit_detach) == 0;
   pthread_mutex_unlock(&g_active_lock);
   napi_add_env_cleanup_hook(env, cleanup_hook, m);
-  if (napi_create_external(env, m, NULL, NULL, &out) != napi_ok) {
+  if (napi_create_external(env, m, finalize_mount_handle, NULL, &out) != napi_ok) {
     pal_throw_last(env, "napi_create_external");
     return NULL;
   }

@@ -193,3 +193,16 @@ test('mount() refuses a mountpoint that is not a directory or does not exist', a
   await t.throwsAsync(mount(join(dir, 'missing'), fs.handlers), { code: 'ERR_PAL_MOUNT', message: /No such file/ });
   await t.throwsAsync(mount('relative/path', fs.handlers), { instanceOf: TypeError });
 });
+
+test('a mount handle stays safe to use after unmount (invalidations are ignored, unmount again resolves)', async (t) => {
+  const mountpoint = await tempMountpoint(t);
+  const fs = new TestFs();
+  fs.add('a', 'alpha\n');
+  const fuse = await mount(mountpoint, fs.handlers);
+  await fuse.unmount();
+  // Give the session time to be torn down completely: wait until the kernel side is gone.
+  await waitFor(async () => !(await mountedAt(mountpoint)), 'the mount to go');
+  t.notThrows(() => fuse.invalidateEntry(1, 'a'));
+  t.notThrows(() => fuse.invalidateInode(2));
+  await t.notThrowsAsync(fuse.unmount());
+});
