@@ -104,6 +104,7 @@ struct pal_mount {
   bool notifier_joined;
   bool finished;                    /* session destroyed */
   bool handle_collected;            /* the JS mount handle was garbage-collected */
+  bool tsfn_done;                   /* the threadsafe function was finalized */
   atomic_long outstanding;          /* requests handed to JS and not answered yet */
   pthread_t notifier;
   pthread_mutex_t nlock;
@@ -751,6 +752,13 @@ static void free_mount(pal_mount *m) {
   free(m);
 }
 
+/* The threadsafe function is gone: every queued request and release notification was delivered. */
+static void on_tsfn_finalized(napi_env env, void *data, void *hint) {
+  pal_mount *m = data;
+  m->tsfn_done = true;
+  maybe_finish(m);
+}
+
 /* GC of the JS mount handle: free the struct if the session is already gone, else let
  * maybe_finish do it. */
 static void finalize_mount_handle(napi_env env, void *data, void *hint) {
@@ -761,7 +769,9 @@ static void finalize_mount_handle(napi_env env, void *data, void *hint) {
 
 /* Destroys the session once workers and notifier are gone and JS has answered everything. */
 static void maybe_finish(pal_mount *m) {
-  if (m->finished || !m->workers_joined || !m->notifier_joined || m->polling || m->in_poll) return;
+  if (m->finished || !m->workers_joined || !m->notifier_joined || !m->tsfn_done || m->polling ||
+      m->in_poll)
+    return;
   if (atomic_load(&m->outstanding) != 0) return;
   m->finished = true;
   if (m->dispatch_ref) napi_delete_reference(m->env, m->dispatch_ref);
@@ -1201,8 +1211,8 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
   napi_value resource;
   napi_create_object(env, &resource);
   if (napi_async_init(env, resource, name, &m->async_ctx) != napi_ok ||
-      napi_create_threadsafe_function(env, argv[3], NULL, name, 0, 1, NULL, NULL, m, call_js,
-                                      &m->tsfn) != napi_ok) {
+      napi_create_threadsafe_function(env, argv[3], NULL, name, 0, 1, m, on_tsfn_finalized, m,
+                                      call_js, &m->tsfn) != napi_ok) {
     pal_throw_last(env, "napi_create_threadsafe_function");
     goto fail_mounted;
   }
@@ -1255,7 +1265,17 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
   return out;
 
 fail_tsfn:
+  /* The threadsafe function's finalizer will still see m: tear down the rest, keep the struct. */
   napi_release_threadsafe_function(m->tsfn, napi_tsfn_abort);
+  m->finished = true;
+  if (m->async_ctx) napi_async_destroy(env, m->async_ctx);
+  m->async_ctx = NULL;
+  detach_mount(m);
+  fuse_session_destroy(m->se);
+  m->se = NULL;
+  if (m->wake_fd >= 0) close(m->wake_fd);
+  free(opts);
+  return NULL;
 fail_mounted:
   if (m->async_ctx) napi_async_destroy(env, m->async_ctx);
   detach_mount(m);
