@@ -150,6 +150,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
       },
       version,
     });
+    identity.onInvalidate(() => fs.forgetCallers());
     store.onChange((next, previous) => {
       fs.manifestChanged(next, previous);
       for (const p of next.problems) log(`pald: manifest problem: ${p.file}${p.line ? `:${p.line}` : ''}: ${p.message}`);
@@ -260,6 +261,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
           log(`pald: reload: config kept: ${err instanceof Error ? err.message : String(err)}`);
         }
         trust.reset();
+        fs.forgetCallers();
         await store.reload().catch((err: unknown) => log(`pald: reload: manifest: ${String(err)}`));
         await backend.reloadKeys().catch((err: unknown) => log(`pald: reload: keys: ${String(err)}`));
         cache.invalidate();

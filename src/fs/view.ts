@@ -12,6 +12,8 @@ import { dirAttr, fileAttr, ENTRY_TIMEOUT_S, ATTR_TIMEOUT_S } from './attrs.js';
 import { renderPalFile, type VisibleSecret } from './inspect.js';
 
 const PAL_FILE_MODE = 0o444;
+const CALLER_REUSE_MS = 50;
+const MAX_REUSED_CALLERS = 10_000;
 // Linux open(2) flag bits (node's fs.constants lacks O_ACCMODE).
 const O_ACCMODE = 0o3;
 const O_RDONLY = 0;
@@ -36,6 +38,8 @@ export interface PalFilesystem {
   /** Call on every manifest change: drops kernel caches and learnt facts of changed secrets. */
   manifestChanged(next: ManifestView, previous: ManifestView): void;
   openHandles(): number;
+  /** Forget recently evaluated callers (a container died or changed, trust was reset). */
+  forgetCallers(): void;
 }
 
 function elapsedUs(startNs: bigint): number {
@@ -71,7 +75,26 @@ export function createPalFilesystem(deps: FsDeps): PalFilesystem {
   const recentLookupDenials = new Map<string, number>();
   const LOOKUP_DENIAL_QUIET_MS = 2000;
 
-  const evaluate = (ctx: CallerContext): Promise<Caller> => evaluateCaller(ctx, deps.identity, deps.trust);
+  // One open() is a lookup then an open from the same blocked thread, and readers loop; a caller
+  // evaluated a moment ago is reused for CALLER_REUSE_MS. Safe against pid reuse: recycling a pid
+  // means going through the whole pid space (≥ 32768 forks), which takes far longer than this.
+  // Failures are not reused (a process being moved into its container settles quickly), and the
+  // kernel's uid/gid are part of the key (a setuid process is a new caller).
+  const callers = new Map<string, { caller: Caller; until: number }>();
+  const evaluate = async (ctx: CallerContext): Promise<Caller> => {
+    const key = `${ctx.pid}:${ctx.uid}:${ctx.gid}`;
+    const now = performance.now();
+    const hit = callers.get(key);
+    if (hit && now < hit.until) return hit.caller;
+    const caller = await evaluateCaller(ctx, deps.identity, deps.trust);
+    if (caller.failure) {
+      callers.delete(key);
+    } else {
+      if (callers.size >= MAX_REUSED_CALLERS) callers.clear();
+      callers.set(key, { caller, until: performance.now() + CALLER_REUSE_MS });
+    }
+    return caller;
+  };
 
   function factsFor(entry: SecretEntry): SealedFacts | undefined {
     const facts = sealed.get(entry.name);
@@ -363,5 +386,6 @@ export function createPalFilesystem(deps: FsDeps): PalFilesystem {
       }
     },
     openHandles: () => handles.size,
+    forgetCallers: () => callers.clear(),
   };
 }

@@ -235,3 +235,25 @@ test('the last release of a secret drops its pages from the kernel (MAP_PRIVATE 
   await fs.handlers.release(ctx(DEMO_PID), attr.ino, b.fh);
   t.deepEqual(calls, [`inode ${attr.ino}`], 'a repeated release changes nothing');
 });
+
+test('a caller evaluated a moment ago is reused for its next request; failures and other uids are not', async (t) => {
+  const h = setup();
+  const { fs } = h;
+  let resolves = 0;
+  const inner = h.deps.identity.resolve.bind(h.deps.identity);
+  (h.deps.identity as { resolve: typeof inner }).resolve = async (c) => {
+    resolves++;
+    return inner(c);
+  };
+  const { attr } = await fs.handlers.lookup(ctx(DEMO_PID), ROOT_INO, 'db-password');
+  await fs.handlers.open(ctx(DEMO_PID), attr.ino, O_RDONLY);
+  t.is(resolves, 1, 'lookup then open of one open(2): one attribution');
+  await fs.handlers.lookup(ctx(DEMO_PID, 0, 0), ROOT_INO, 'db-password');
+  t.is(resolves, 2, 'another uid is another caller');
+  await errnoOf(fs.handlers.lookup(ctx(999), ROOT_INO, 'db-password'));
+  await errnoOf(fs.handlers.lookup(ctx(999), ROOT_INO, 'db-password'));
+  t.is(resolves, 4, 'failures are evaluated afresh');
+  fs.forgetCallers();
+  await fs.handlers.lookup(ctx(DEMO_PID), ROOT_INO, 'db-password');
+  t.is(resolves, 5, 'forgetCallers drops them');
+});
