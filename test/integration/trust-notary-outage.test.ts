@@ -33,8 +33,10 @@ test.after.always(async () => {
 
 const image = (hex: string): ImageSubject => ({ imageId: `sha256:${hex}`, repoTags: [`${GUN}:latest`], repoDigests: [], imageLabels: {} });
 
-function config(url: string, rootKeys: string[]): TrustConfig {
-  return { mode: 'notary', notary: { server: url, ca: server.pki.caPath, timeoutMs: 500, collections: [{ gun: GUN, rootKeys, grants: ['demo'] }] } };
+// Generous by default: on a loaded 2-core CI machine a TLS handshake can take seconds, and a
+// slow answer must not pass for an outage. The silent-server test passes its own short limit.
+function config(url: string, rootKeys: string[], timeoutMs = 20_000): TrustConfig {
+  return { mode: 'notary', notary: { server: url, ca: server.pki.caPath, timeoutMs, collections: [{ gun: GUN, rootKeys, grants: ['demo'] }] } };
 }
 
 test.serial('server-held ecdsa keys (notary-signer) verify', async (t) => {
@@ -90,11 +92,12 @@ test('a server that accepts but never answers times out and fails closed', async
     silent.close();
   });
   const { port } = silent.address() as net.AddressInfo;
-  const s = createTrustService(config(`https://127.0.0.1:${port}`, ['0'.repeat(64)]), { log: () => {} });
+  const s = createTrustService(config(`https://127.0.0.1:${port}`, ['0'.repeat(64)], 500), { log: () => {} });
   services.push(s);
   const started = Date.now();
   const d = await s.verifiedLabels(image(hexA));
   t.is(d.state, 'error');
   t.regex(d.reason, /no answer within 500 ms/);
-  t.true(Date.now() - started < 3000);
+  // The limit is what ends the wait (not some other failure): it took at least that long.
+  t.true(Date.now() - started >= 450);
 });
