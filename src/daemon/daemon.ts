@@ -160,13 +160,13 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
     // stack (see prepareMountpoint for why dead layers of earlier runs stay underneath).
     // Canonical paths (as /proc/self/mountinfo shows them), resolved through the parent: the
     // mountpoint itself may be a dead FUSE layer that cannot be stat'ed.
-    const canonical = async (p: string): Promise<string> => {
-      await mkdir(dirname(p), { recursive: true, mode: 0o700 });
+    const canonical = async (p: string, parentMode: number): Promise<string> => {
+      await mkdir(dirname(p), { recursive: true, mode: parentMode });
       return join(await realpath(dirname(p)), basename(p));
     };
-    const staging = await step(`staging dir for ${config.admin.socket}`, () => canonical(join(dirname(config.admin.socket), 'fs')));
+    const staging = await step(`staging dir for ${config.admin.socket}`, () => canonical(join(dirname(config.admin.socket), 'fs'), 0o700));
     await step(`staging dir ${staging}`, () => prepareStagingDir(staging));
-    const mountpoint = await step(`mountpoint ${config.mountpoint}`, () => canonical(config.mountpoint));
+    const mountpoint = await step(`mountpoint ${config.mountpoint}`, () => canonical(config.mountpoint, 0o755));
     const layers = await step(`mountpoint ${mountpoint}`, () => prepareMountpoint(mountpoint));
     inertLayersAtStart = layers.deadLayers;
     if (layers.deadLayers > 0) log(`pald: ${mountpoint} has ${layers.deadLayers} layer(s) left by earlier pald runs: stacking on top so running containers follow`);

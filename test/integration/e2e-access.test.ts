@@ -159,6 +159,10 @@ test.serial('pal status, secrets, explain and audit answer through the admin soc
   t.true(logged.split('\n').filter(Boolean).every((l) => typeof JSON.parse(l).decision === 'string'));
   t.false(logged.includes(secretText));
 
+  const who = await runCommand(process.execPath, [PAL_JS, 'whoami', '--json', '--mountpoint', pald!.mountpoint]);
+  t.is(who.code, 0, who.stderr);
+  t.like(JSON.parse(who.stdout), { kind: 'host', uid: 0 });
+
   const unreachable = await runCommand(process.execPath, [PAL_JS, 'status', '--admin-socket', join(pald!.dir, 'nope.sock')]);
   t.is(unreachable.code, 3);
 
