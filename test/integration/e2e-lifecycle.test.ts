@@ -8,7 +8,7 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { parseDocument } from 'yaml';
 import { startDockerd, type TestDockerd } from '../helpers/dockerd.js';
-import { startPald, waitFor, runCommand, type TestPald } from '../helpers/pald.js';
+import { startPald, waitFor, runCommand, PALD_JS, type TestPald } from '../helpers/pald.js';
 
 let dockerd: TestDockerd | undefined;
 let pald: TestPald | undefined;
@@ -107,6 +107,13 @@ test.serial('a corrupt ciphertext gives EIO for that secret only', async (t) => 
   t.truthy(await readsAs(reader, 'db-password'));
   const audit = JSON.parse((await pald!.pal('audit', '--json', '-n', '1000')).stdout) as { secret?: string; decision: string }[];
   t.true(audit.some((e) => e.secret === 'garbage' && e.decision === 'error'));
+});
+
+test.serial('a second pald on a mountpoint that is being served refuses to start, and leaves the first alone', async (t) => {
+  const second = await runCommand(process.execPath, [PALD_JS, '--config', pald!.configPath], { timeoutMs: 60_000 });
+  t.is(second.code, 1);
+  t.regex(second.stderr, /pald: cannot start: .*live FUSE filesystem.*another pald/);
+  t.truthy(await readsAs(reader, 'db-password'), 'the first pald still serves');
 });
 
 test.serial('pald killed with SIGKILL and restarted: the running rslave container reads again', async (t) => {
