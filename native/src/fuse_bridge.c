@@ -985,6 +985,7 @@ static napi_value reply_open(napi_env env, napi_callback_info info) {
   fi.fh = (uintptr_t)fh;
   fi.direct_io = direct_io;
   fi.keep_cache = keep_cache;
+  fi.noflush = 1; /* read-only, no locks: close() need not cost a FLUSH round trip */
   fi.flags = r->flags;
   bool delivered = fuse_reply_open(r->req, &fi) == 0;
   answered(r);

@@ -1,7 +1,8 @@
 /* The FUSE floor: the smallest libfuse3 low-level filesystem that serves one 64-byte file,
  * /file, answering every request directly in C. The benchmark compares pal against it.
  * usage: floor MOUNTPOINT [--cache] [--threads N]
- *   default: entry/attr timeouts 0, no negative caching, direct_io on open (pal's settings)
+ *   default: entry/attr timeouts 0, no negative caching, direct_io and noflush on open (pal's
+ *            settings)
  *   --cache: 1 h entry/attr timeouts and keep_cache, page cache allowed (for reference)
  * Uses the same session I/O as pal's addon (native/src/fuse_io.c), which restores the
  * FUSE_PARALLEL_DIROPS flag libfuse 3.14.0 drops, so both run with parallel lookups. */
@@ -69,6 +70,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   }
   fi->direct_io = !fs.cache;
   fi->keep_cache = fs.cache;
+  fi->noflush = 1; /* as pal: no FLUSH round trip at close */
   fuse_reply_open(req, fi);
 }
 
