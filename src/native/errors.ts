@@ -49,12 +49,17 @@ export function errnoName(errno: number): string | undefined {
  * (whose errno is negative, with a `code` like 'ENOENT'), otherwise EIO.
  */
 export function errnoOf(err: unknown): number {
+  return explicitErrno(err) ?? Errno.EIO;
+}
+
+/** The errno `err` names itself (errno property or errno code), if any. */
+export function explicitErrno(err: unknown): number | undefined {
   if (err !== null && typeof err === 'object') {
     const { errno, code } = err as { errno?: unknown; code?: unknown };
     if (typeof errno === 'number' && Number.isInteger(errno) && errno !== 0 && Math.abs(errno) < 4096) {
       return Math.abs(errno);
     }
-    if (typeof code === 'string' && code in sys) return sys[code as keyof typeof sys];
+    if (typeof code === 'string' && Object.hasOwn(sys, code)) return sys[code as keyof typeof sys];
   }
-  return Errno.EIO;
+  return undefined;
 }

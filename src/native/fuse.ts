@@ -4,7 +4,7 @@
 import { isAbsolute, resolve } from 'node:path';
 
 import { binding, Op, type Dispatch, type MountHandle, type RequestHandle } from './binding.js';
-import { Errno, errnoOf } from './errors.js';
+import { Errno, explicitErrno } from './errors.js';
 import { handleOf } from './secure-buffer.js';
 import type { CallerContext, FuseHandlers, FuseMount, MountOptions, OpenReply } from './types.js';
 
@@ -20,11 +20,11 @@ const ALWAYS = ['ro', 'nosuid', 'nodev', 'noexec'];
 
 /**
  * 0: the JS thread reads requests from /dev/fuse itself (a uv_poll on the event loop), so a
- * request that needs a handler reaches it without a thread hop. On this 2-core VM that halves
- * the cost of an open: 1 client, p50 ≈ 80-105 µs against 145-195 µs with worker threads (the
- * C floor: ≈ 75-100 µs). N > 0: N worker threads read requests and hand the ones that need JS
- * over a threadsafe function; reads of handles opened with `content` then keep being served
- * while the JS thread is busy.
+ * request that needs a handler reaches it without a thread hop; on the 2-core test VM that
+ * roughly halves the cost of an open+read+close and brings it to the C floor's (see
+ * native/README.md). N > 0: N worker threads read requests and hand the ones that need JS over
+ * a threadsafe function; reads of handles opened with `content` then keep being served while
+ * the JS thread is busy.
  */
 export const DEFAULT_THREADS = 0;
 // A -o option: no commas (the separator) and nothing that needs quoting.
@@ -52,13 +52,21 @@ export function mountOptionString(options: MountOptions = {}): string {
 }
 
 function makeDispatch(handlers: FuseHandlers, onError: (err: unknown, op: string) => void): Dispatch {
+  // onError must never keep a request from being answered.
+  const report = (err: unknown, op: string): void => {
+    try {
+      onError(err, op);
+    } catch {
+      // nothing better to do with an error about an error
+    }
+  };
   // Answers `req` with the handler's value (through `ok`) or its error's errno.
   function settle<T>(req: RequestHandle, op: number, run: () => T | Promise<T>, ok: (v: T) => void): void {
     const fail = (err: unknown): void => {
-      const errno = errnoOf(err);
-      if (errno === Errno.EIO) onError(err, opNames[op] ?? String(op));
+      const errno = explicitErrno(err);
+      if (errno === undefined) report(err, opNames[op] ?? String(op)); // not an answer: a failure
       try {
-        binding.replyErr(req, errno);
+        binding.replyErr(req, errno ?? Errno.EIO);
       } catch {
         // already answered: nothing left to tell the kernel
       }
@@ -86,9 +94,9 @@ function makeDispatch(handlers: FuseHandlers, onError: (err: unknown, op: string
     if (op === Op.release) {
       try {
         const r = handlers.release(ctx, ino, a as number);
-        if (isThenable(r)) r.then(undefined, (err: unknown) => onError(err, 'release'));
+        if (isThenable(r)) r.then(undefined, (err: unknown) => report(err, 'release'));
       } catch (err) {
-        onError(err, 'release');
+        report(err, 'release');
       }
       return;
     }
@@ -119,7 +127,7 @@ function makeDispatch(handlers: FuseHandlers, onError: (err: unknown, op: string
           const content = r.content ? handleOf(r.content) : null;
           const delivered = binding.replyOpen(req, r.fh, r.directIo, r.keepCache, content);
           // The open was interrupted: the kernel will never release this handle, so we do.
-          if (!delivered) void Promise.resolve(handlers.release(ctx, ino, r.fh)).catch((err) => onError(err, 'release'));
+          if (!delivered) void Promise.resolve(handlers.release(ctx, ino, r.fh)).catch((err) => report(err, 'release'));
         });
       case Op.read:
         return settle(req, op, () => handlers.read(ctx, ino, a as number, b as number, c as number), (buf) =>

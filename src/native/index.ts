@@ -3,7 +3,7 @@ import { binding } from './binding.js';
 import type { PeerCredentials } from './types.js';
 
 export type * from './types.js';
-export { Errno, FuseError, errnoOf, errnoName, type ErrnoName } from './errors.js';
+export { Errno, FuseError, errnoOf, explicitErrno, errnoName, type ErrnoName } from './errors.js';
 export { mount, clearStaleMount, mountOptionString, DEFAULT_THREADS, type NativeMountOptions } from './fuse.js';
 export { allocSecureBuffer, secureBufferFrom, secureBufferDebug } from './secure-buffer.js';
 

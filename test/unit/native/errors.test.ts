@@ -1,6 +1,6 @@
 import test from 'ava';
 
-import { Errno, FuseError, errnoOf, mountOptionString } from '../../../src/native/index.js';
+import { Errno, FuseError, errnoOf, explicitErrno, mountOptionString } from '../../../src/native/index.js';
 
 test('errnoOf: FuseError, Node system errors, codes, anything else EIO', (t) => {
   t.is(errnoOf(new FuseError(Errno.EACCES)), 13);
@@ -18,4 +18,12 @@ test('mount options always carry ro,nosuid,nodev,noexec and never default_permis
   t.is(mountOptionString({ fsname: 'pal-test', extraOptions: ['allow_other'] }), 'ro,nosuid,nodev,noexec,fsname=pal-test,subtype=pal,allow_other');
   t.throws(() => mountOptionString({ extraOptions: ['rw,suid'] }), { instanceOf: TypeError });
   t.throws(() => mountOptionString({ fsname: 'a b' }), { instanceOf: TypeError });
+});
+
+test('explicitErrno: only errnos an error names itself', (t) => {
+  t.is(explicitErrno(new FuseError(Errno.EIO)), Errno.EIO);
+  t.is(explicitErrno({ code: 'EACCES' }), Errno.EACCES);
+  t.is(explicitErrno(new Error('plain')), undefined);
+  t.is(explicitErrno({ code: 'toString' }), undefined, 'no prototype keys taken for errno names');
+  t.is(explicitErrno(null), undefined);
 });
