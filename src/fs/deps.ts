@@ -5,21 +5,15 @@
 import type { SecureBuffer } from '../native/types.js';
 import type { Identity, CallerRef } from '../identity/types.js';
 import type { ImageSubject, TrustDecision } from '../trust/types.js';
+import type { ManifestEntry, ManifestProblem } from '../store/index.js';
+import type { OpenedSecret } from '../crypto/index.js';
+import type { AuditEvent } from '../audit/index.js';
 
-export interface SecretEntry {
-  readonly name: string;
-  readonly labels: readonly string[];
-  readonly mode: number;
-  readonly backend: 'openpgp' | 'redoctober';
-  readonly ciphertextPath: string;
-  readonly version: string;
-  readonly mtimeMs: number;
-  readonly size?: number;
-}
+export type SecretEntry = ManifestEntry;
 
 export interface ManifestView {
   readonly entries: ReadonlyMap<string, SecretEntry>;
-  readonly problems: readonly { readonly file: string; readonly line?: number; readonly entry?: string; readonly message: string }[];
+  readonly problems: readonly ManifestProblem[];
   readonly generation: number;
 }
 
@@ -27,11 +21,7 @@ export interface ManifestSource {
   current(): ManifestView;
 }
 
-export interface OpenedSecretView {
-  readonly plaintext: SecureBuffer;
-  readonly sealedName: string;
-  readonly sealedLabels: readonly string[];
-}
+export type OpenedSecretView = OpenedSecret;
 
 export interface SecretSource {
   /** Decrypts or returns the cached secret; the buffer stays owned by the source (clone it). */
@@ -46,35 +36,10 @@ export interface TrustSource {
   verifiedLabels(image: ImageSubject): Promise<TrustDecision>;
 }
 
-export interface AuditRecord {
-  time: string;
-  pid: number;
-  uid: number;
-  gid: number;
-  container?: string;
-  image?: string;
-  labels?: readonly string[];
-  secret?: string;
-  op: string;
-  decision: 'allow' | 'deny' | 'error';
-  reason: string;
-  latency_us: number;
-}
+export type AuditRecord = AuditEvent;
 
 export interface AuditSink {
   record(event: AuditRecord): void;
-}
-
-export interface PolicyDecision {
-  readonly allow: boolean;
-  readonly reason: string;
-}
-
-export interface PolicyInput {
-  identity: Identity;
-  trust?: TrustDecision;
-  requiredLabels: readonly string[];
-  hostAllowUids: readonly number[];
 }
 
 export interface FsDeps {

@@ -77,7 +77,11 @@ export interface FuseHandlers {
 export interface MountOptions {
   /** FUSE fsname shown in /proc/mounts; default "pal". */
   readonly fsname?: string;
-  /** Number of FUSE worker threads (max idle threads of the mt loop). */
+  /**
+   * Who reads /dev/fuse. 0 (default): the JS thread, through the event loop — no thread hop per
+   * request, the fastest here. N > 0: N worker threads that answer what C can (handle-buffer
+   * reads, release) even while the JS thread is busy, and hand the rest to JS.
+   */
   readonly threads?: number;
   /** Extra -o options, e.g. ["allow_other"]. ro,nosuid,nodev,noexec are always set. */
   readonly extraOptions?: readonly string[];
