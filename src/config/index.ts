@@ -4,7 +4,9 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isMap, isScalar, isSeq, type Pair, type YAMLMap } from 'yaml';
 import { describe, lineOf, parseYaml, type YamlSource } from './yaml-nodes.js';
+import { labelProblem } from '../policy/labels.js';
 import type {
+  LimitsConfig,
   NotaryCollectionConfig,
   NotaryConfig,
   PaldConfig,
@@ -44,6 +46,8 @@ export function defaultConfig(env: NodeJS.ProcessEnv = {}): PaldConfig {
     audit: { path: '/var/log/pal/audit.log' },
     host: { allowUids: [] },
     cache: { plaintextTtlMs: 5 * 60_000, plaintextMaxBytes: 64 * 1024 * 1024 },
+    limits: { openHandlesPerContainer: 1024, lockedBytes: 64 * 1024 * 1024, secretBytes: 16 * 1024 * 1024 },
+    stateDir: '/var/lib/pal',
   };
 }
 
@@ -150,6 +154,8 @@ class ConfigReader {
     let auditPath = d.audit.path;
     let allowUids: readonly number[] = d.host.allowUids;
     let cache = d.cache;
+    let limits: LimitsConfig = d.limits;
+    let stateDir = d.stateDir;
 
     this.mapping(this.src.doc.contents, '', {
       mountpoint: (n, k) => (mountpoint = this.path(n, k)),
@@ -180,6 +186,19 @@ class ConfigReader {
         });
         cache = { plaintextTtlMs: ttl, plaintextMaxBytes: max };
       },
+      limits: (n, k) => {
+        let handles = limits.openHandlesPerContainer;
+        let locked = limits.lockedBytes;
+        let secret = limits.secretBytes;
+        this.mapping(n, k, {
+          open_handles_per_container: (v, vk) => (handles = this.integer(v, vk, 1, 1 << 20)),
+          locked_bytes: (v, vk) => (locked = this.integer(v, vk, 4096)),
+          secret_bytes: (v, vk) => (secret = this.integer(v, vk, 1, 1 << 30)),
+        });
+        if (secret > locked) this.fail(n, `${k}.secret_bytes`, `must not exceed limits.locked_bytes (${locked})`);
+        limits = { openHandlesPerContainer: handles, lockedBytes: locked, secretBytes: secret };
+      },
+      state_dir: (n, k) => (stateDir = this.path(n, k)),
     });
 
     return {
@@ -194,6 +213,8 @@ class ConfigReader {
       audit: { path: auditPath },
       host: { allowUids },
       cache,
+      limits,
+      stateDir,
     };
   }
 
@@ -203,8 +224,9 @@ class ConfigReader {
     this.mapping(node, key, {
       mode: (n, k) => {
         const v = this.string(n, k);
-        if (v !== 'notary' && v !== 'none') this.fail(n, k, `must be "notary" or "none", got "${v}"`);
-        mode = v;
+        // `signed` is the SPEC's name; `notary` stays accepted as its alias.
+        if (v !== 'signed' && v !== 'notary' && v !== 'none') this.fail(n, k, `must be "signed" or "none", got "${v}"`);
+        mode = v === 'none' ? 'none' : 'notary';
       },
       notary: (n, k) => (notary = this.notary(n, k, notary)),
     });
@@ -229,20 +251,43 @@ class ConfigReader {
     if (!isMap(node)) this.fail(node, key, `expected a mapping with gun, root_keys, grants, got ${describe(node)}`);
     let gun: string | undefined;
     let rootKeys: string[] = [];
+    let rootThreshold = 1;
+    let thresholdNode: unknown;
     let grants: string[] = [];
+    const delegations = new Map<string, readonly string[]>();
     this.mapping(node, key, {
       gun: (n, k) => (gun = this.string(n, k)),
       root_keys: (n, k) => (rootKeys = this.list(n, k, (i, ik) => this.string(i, ik))),
+      root_threshold: (n, k) => {
+        thresholdNode = n;
+        rootThreshold = this.integer(n, k, 1, 1000);
+      },
       grants: (n, k) => (grants = this.list(n, k, (i, ik) => this.label(i, ik))),
+      delegations: (n, k) => {
+        if (this.isNull(n)) return;
+        if (!isMap(n)) this.fail(n, k, `expected a mapping of role → labels, got ${describe(n)}`);
+        for (const pair of (n as YAMLMap).items as Pair[]) {
+          const role = isScalar(pair.key) ? pair.key.value : undefined;
+          if (typeof role !== 'string' || !/^targets\/[A-Za-z0-9_.\/-]+$/.test(role)) {
+            this.fail(pair.key, k, `delegated role names look like "targets/releases", got ${describe(pair.key)}`);
+          }
+          if (delegations.has(role)) this.fail(pair.key, `${k}.${role}`, 'listed twice');
+          delegations.set(role, this.list(pair.value, `${k}.${role}`, (i, ik) => this.label(i, ik)));
+        }
+      },
     });
     if (gun === undefined) this.fail(node, `${key}.gun`, 'missing');
     if (rootKeys.length === 0) this.fail(node, `${key}.root_keys`, 'at least one pinned root key id is required');
-    return { gun, rootKeys, grants };
+    if (rootThreshold > new Set(rootKeys).size) {
+      this.fail(thresholdNode, `${key}.root_threshold`, `${rootThreshold} is more than the ${new Set(rootKeys).size} pinned root key(s)`);
+    }
+    return { gun, rootKeys, rootThreshold, grants, delegations };
   }
 
   private label(node: unknown, key: string): string {
     const v = this.string(node, key);
-    if (!/^[A-Za-z0-9._-]+$/.test(v)) this.fail(node, key, `invalid label "${v}" (allowed: A-Z a-z 0-9 . _ -)`);
+    const problem = labelProblem(v);
+    if (problem) this.fail(node, key, problem);
     return v;
   }
 

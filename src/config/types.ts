@@ -5,8 +5,12 @@ export interface NotaryCollectionConfig {
   readonly gun: string;
   /** Pinned root key ids: canonical ids (`notary key list`) or certificate ids (root.json). */
   readonly rootKeys: readonly string[];
-  /** Labels this collection may grant. */
+  /** Distinct pinned root keys that must sign root.json, whatever root.json itself claims. */
+  readonly rootThreshold?: number;
+  /** Labels the top-level targets role may grant. */
   readonly grants: readonly string[];
+  /** Labels each delegated role may grant (role name, e.g. `targets/releases`); unlisted roles grant nothing. */
+  readonly delegations?: ReadonlyMap<string, readonly string[]>;
 }
 
 export interface NotaryConfig {
@@ -30,6 +34,16 @@ export interface RedOctoberConfig {
   readonly passwordFile?: string;
 }
 
+/** What any one container can make pald hold (SPEC §3 `limits`). */
+export interface LimitsConfig {
+  /** Open handles one container may hold; beyond: ENFILE for that container only. */
+  readonly openHandlesPerContainer: number;
+  /** All plaintext pald holds in locked memory, cache and open handles together. */
+  readonly lockedBytes: number;
+  /** Largest ciphertext, and largest decrypted (decompressed) plaintext. */
+  readonly secretBytes: number;
+}
+
 export interface PaldConfig {
   readonly mountpoint: string;
   readonly manifest: string;
@@ -43,4 +57,7 @@ export interface PaldConfig {
   readonly audit: { readonly path: string };
   readonly host: { readonly allowUids: readonly number[] };
   readonly cache: { readonly plaintextTtlMs: number; readonly plaintextMaxBytes: number };
+  readonly limits: LimitsConfig;
+  /** What must survive restarts (trust metadata versions seen, for rollback checks). */
+  readonly stateDir: string;
 }

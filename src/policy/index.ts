@@ -2,6 +2,8 @@
 import type { Identity } from '../identity/types.js';
 import type { TrustDecision } from '../trust/types.js';
 
+export { labelProblem, isValidLabel, LABEL_GRAMMAR } from './labels.js';
+
 export interface Decision {
   readonly allow: boolean;
   readonly reason: string;

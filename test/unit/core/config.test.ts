@@ -60,8 +60,11 @@ trust:
     timeout_ms: 2000
     collections:
       - gun: registry.example.com/billing/*
-        root_keys: [abc123]
+        root_keys: [abc123, def456]
+        root_threshold: 2
         grants: [billing, production-team-secret]
+        delegations:
+          targets/releases: [billing]
 redoctober:
   server: https://127.0.0.1:8080
   user: h
@@ -74,6 +77,11 @@ host:
 cache:
   plaintext_ttl_ms: 1000
   plaintext_max_bytes: 4096
+limits:
+  open_handles_per_container: 16
+  locked_bytes: 1048576
+  secret_bytes: 65536
+state_dir: state
 `,
   );
   const c = await loadConfig(p, {});
@@ -85,8 +93,18 @@ cache:
     server: 'https://127.0.0.1:4443',
     ca: path.join(dir, 'ca.pem'),
     timeoutMs: 2000,
-    collections: [{ gun: 'registry.example.com/billing/*', rootKeys: ['abc123'], grants: ['billing', 'production-team-secret'] }],
+    collections: [
+      {
+        gun: 'registry.example.com/billing/*',
+        rootKeys: ['abc123', 'def456'],
+        rootThreshold: 2,
+        grants: ['billing', 'production-team-secret'],
+        delegations: new Map([['targets/releases', ['billing']]]),
+      },
+    ],
   });
+  t.deepEqual(c.limits, { openHandlesPerContainer: 16, lockedBytes: 1048576, secretBytes: 65536 });
+  t.is(c.stateDir, path.join(dir, 'state'));
   t.is(c.redoctober?.server, 'https://127.0.0.1:8080');
   t.is(c.redoctober?.user, 'h');
   t.is(c.audit.path, '-');
@@ -99,7 +117,11 @@ const bad: Array<[string, string, number, RegExp]> = [
   ['unknown nested key', 'trust:\n  mode: none\n  nottary: {}\n', 3, /trust\.nottary: unknown key/],
   ['wrong type', 'host:\n  allow_uids: "0"\n', 2, /host\.allow_uids: expected a list/],
   ['bad list item', 'host:\n  allow_uids:\n    - 0\n    - root\n', 4, /host\.allow_uids\[1\]: expected an integer/],
-  ['bad enum', 'trust:\n  mode: sometimes\n', 2, /trust\.mode: must be "notary" or "none"/],
+  ['bad enum', 'trust:\n  mode: sometimes\n', 2, /trust\.mode: must be "signed" or "none"/],
+  ['root threshold above the pinned keys', 'trust:\n  notary:\n    collections:\n      - gun: a/b\n        root_keys: [k1]\n        root_threshold: 2\n', 6, /root_threshold: 2 is more than the 1 pinned/],
+  ['a grant outside the label grammar', 'trust:\n  notary:\n    collections:\n      - gun: a/b\n        root_keys: [k1]\n        grants: [.ops]\n', 6, /must start with a letter or digit/],
+  ['an upper-case grant', 'trust:\n  notary:\n    collections:\n      - gun: a/b\n        root_keys: [k1]\n        grants: [Ops]\n', 6, /upper case/],
+  ['secret_bytes above locked_bytes', 'limits:\n  locked_bytes: 8192\n  secret_bytes: 9000\n', 2, /secret_bytes: must not exceed/],
   ['section not a mapping', 'docker: yes\n', 1, /docker: expected a mapping/],
   ['collection without root keys', 'trust:\n  notary:\n    collections:\n      - gun: a/b\n        grants: [x]\n', 4, /root_keys: at least one/],
   ['syntax error', 'trust:\n  mode: none\n bad indent: [\n', 3, /YAML syntax error/],
