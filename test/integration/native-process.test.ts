@@ -11,18 +11,25 @@ import test from 'ava';
 
 import { isDumpable, peerCredentials, setDumpable } from '../../src/native/index.js';
 import { NOBODY, runChild, startChild } from './native-fixture.js';
+import { copyForAnyUid } from '../helpers/unprivileged.js';
 
-const INDEX = fileURLToPath(new URL('../../src/native/index.js', import.meta.url));
+const ADDON = fileURLToPath(new URL('../../../native/build/Release/pal_native.node', import.meta.url));
 
 test('allocSecureBuffer reports an mlock failure instead of handing out unlocked memory', async (t) => {
-  // As root, CAP_IPC_LOCK ignores RLIMIT_MEMLOCK: run as nobody with a zero memlock limit.
-  const script = `import(${JSON.stringify(INDEX)}).then((n) => {
-      try { n.allocSecureBuffer(4096); console.log('allocated'); }
-      catch (e) { console.log(JSON.stringify({ code: e.code, errno: e.errno, message: e.message })); }
-    });`;
-  const r = await runChild(t, 'prlimit', ['--memlock=0:0', 'setpriv', ...NOBODY, process.execPath, '-e', script]);
-  t.is(r.code, 0, r.stderr);
-  const out = JSON.parse(r.stdout.toString()) as { code: string; errno: number; message: string };
+  // As root, CAP_IPC_LOCK ignores RLIMIT_MEMLOCK: run as nobody with a zero memlock limit. The
+  // child loads a copy of the addon from a dir any uid can read (the checkout may be under /root),
+  // and says so before allocating, so only the mlock refusal can satisfy the assertions.
+  const { paths } = await copyForAnyUid(t, [ADDON]);
+  const script = `const m = { exports: {} };
+    process.dlopen(m, process.argv[1]);
+    console.log('loaded');
+    try { m.exports.sbAlloc(4096); console.log('allocated'); }
+    catch (e) { console.log(JSON.stringify({ code: e.code, errno: e.errno, message: e.message })); }`;
+  const r = await runChild(t, 'prlimit', ['--memlock=0:0', 'setpriv', ...NOBODY, process.execPath, '-e', script, paths.get('pal_native.node')!]);
+  t.is(r.code, 0, r.stderr.toString());
+  const [loaded, result] = r.stdout.toString().trim().split('\n');
+  t.is(loaded, 'loaded');
+  const out = JSON.parse(result!) as { code: string; errno: number; message: string };
   t.is(out.code, 'ERR_PAL_MLOCK');
   t.true(out.errno === 12 || out.errno === 1, `ENOMEM or EPERM, got ${out.errno}`);
   t.regex(out.message, /mlock of 4096 bytes failed.*RLIMIT_MEMLOCK/);
