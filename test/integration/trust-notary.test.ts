@@ -25,6 +25,11 @@ const randomHex = () => randomBytes(32).toString('hex');
 test.before(async () => {
   server = await startNotaryServer();
   cli = await NotaryCli.create(server);
+  // `notary init` makes a root key when the trust dir has none. The tests below share this trust
+  // dir and run concurrently, so without this their inits race and each makes its own root key.
+  // One init here, before any test, makes the one root key that every later init reuses.
+  await cli.init(`${REG}/setup`);
+  rootId = await cli.rootKeyId();
 });
 
 test.after.always(async () => {
@@ -61,7 +66,6 @@ async function collection(name: string, hex: string, labels: string[]): Promise<
   const gun = `${REG}/${name}`;
   await cli.init(gun);
   await cli.addHash(gun, 'v1', hex, { custom: { pal: { labels } } });
-  rootId ??= await cli.rootKeyId();
   return gun;
 }
 
