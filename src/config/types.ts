@@ -5,12 +5,12 @@ export interface NotaryCollectionConfig {
   readonly gun: string;
   /** Pinned root key ids: canonical ids (`notary key list`) or certificate ids (root.json). */
   readonly rootKeys: readonly string[];
-  /** Distinct pinned root keys that must sign root.json, whatever root.json itself claims. */
-  readonly rootThreshold?: number;
+  /** Distinct pinned root keys that must sign root.json, whatever root.json itself claims (default 1). */
+  readonly rootThreshold: number;
   /** Labels the top-level targets role may grant. */
   readonly grants: readonly string[];
   /** Labels each delegated role may grant (role name, e.g. `targets/releases`); unlisted roles grant nothing. */
-  readonly delegations?: ReadonlyMap<string, readonly string[]>;
+  readonly delegations: ReadonlyMap<string, readonly string[]>;
 }
 
 export interface NotaryConfig {

@@ -35,6 +35,9 @@ export class StartupError extends Error {
   override name = 'StartupError';
 }
 
+/** JSON.stringify replacer: a Map (trust.notary.collections[].delegations) compares by its entries, not as {}. */
+const mapsAsArrays = (_key: string, value: unknown): unknown => (value instanceof Map ? [...value] : value);
+
 async function packageVersion(): Promise<string> {
   try {
     const pkg = JSON.parse(await readFile(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
@@ -106,7 +109,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
     const identity: IdentityResolver = createIdentityResolver({ dockerHost: config.docker.host, log });
     closers.push(() => identity.close());
 
-    let trust: TrustService = createTrustService(config.trust, { log });
+    let trust: TrustService = createTrustService(config.trust, { log, stateDir: config.stateDir });
     closers.push(() => trust.close());
     if (config.trust.mode === 'none') {
       log('pald: WARNING: trust.mode is "none" (development only): container labels are taken unverified from image and container config');
@@ -250,11 +253,11 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
           for (const key of ['mountpoint', 'manifest', 'keys', 'admin', 'audit', 'docker', 'cache'] as const) {
             if (JSON.stringify(next[key]) !== JSON.stringify(config[key])) log(`pald: reload: "${key}" changed; it takes effect at the next restart`);
           }
-          const trustChanged = JSON.stringify(next.trust) !== JSON.stringify(config.trust);
+          const trustChanged = JSON.stringify(next.trust, mapsAsArrays) !== JSON.stringify(config.trust, mapsAsArrays); // delegations is a Map
           config = { ...config, host: next.host, trust: next.trust, keyPassphraseFile: next.keyPassphraseFile };
           if (trustChanged) {
             const old = trust;
-            trust = createTrustService(config.trust, { log }); // the closer registered at start closes the current one
+            trust = createTrustService(config.trust, { log, stateDir: config.stateDir }); // the closer registered at start closes the current one
             await old.close();
           }
         } catch (err) {

@@ -5,6 +5,7 @@ import { createNoneProvider } from './none-provider.js';
 import { createNotaryProvider } from './notary/provider.js';
 import type { TrustProvider } from './provider.js';
 import { TrustServiceImpl } from './service.js';
+import { fileVersionStore, memoryVersionStore } from './state.js';
 
 export type { ImageSubject, TrustDecision, TrustService, TrustState, TrustStatus } from './types.js';
 export { NONE_MODE_WARNING } from './none-provider.js';
@@ -14,6 +15,13 @@ export interface TrustServiceOptions {
   readonly now?: () => number;
   /** Longest time a decision is reused before it is verified again; default 30 s. */
   readonly refreshMs?: number;
+  /**
+   * pald.yaml `state_dir`: where the highest trust metadata versions seen are kept, so that neither a
+   * restart nor a reload can be fed older signed metadata. Without it they are kept in memory only.
+   */
+  readonly stateDir?: string;
+  /** File safety check for the state files (a problem, or undefined); a failing file fails closed. */
+  readonly checkFile?: (file: string) => Promise<string | undefined>;
 }
 
 const DEFAULT_REFRESH_MS = 30_000;
@@ -36,7 +44,10 @@ export function createTrustService(config: TrustConfig, opts: TrustServiceOption
     };
   } else {
     // One verified collection serves every image of that repository for a short while.
-    provider = createNotaryProvider(config.notary, { now, collectionMaxAgeMs: Math.min(refreshMs, 5_000) });
+    const versions = opts.stateDir !== undefined
+      ? fileVersionStore(opts.stateDir, opts.checkFile !== undefined ? { checkFile: opts.checkFile } : {})
+      : memoryVersionStore();
+    provider = createNotaryProvider(config.notary, { now, collectionMaxAgeMs: Math.min(refreshMs, 5_000), versions });
   }
   return new TrustServiceImpl(provider, { log, now, refreshMs });
 }

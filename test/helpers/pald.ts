@@ -152,6 +152,7 @@ export async function startPald(opts: PaldOptions): Promise<TestPald> {
         admin: { socket: adminSocket },
         audit: { path: auditPath },
         host: { allow_uids: [...allowUids] },
+        state_dir: join(dir, 'state'), // private: trust versions of one test never leak into another
       }),
     );
   await writeConfig();

@@ -36,7 +36,7 @@ const image = (hex: string): ImageSubject => ({ imageId: `sha256:${hex}`, repoTa
 // Generous by default: on a loaded 2-core CI machine a TLS handshake can take seconds, and a
 // slow answer must not pass for an outage. The silent-server test passes its own short limit.
 function config(url: string, rootKeys: string[], timeoutMs = 20_000): TrustConfig {
-  return { mode: 'notary', notary: { server: url, ca: server.pki.caPath, timeoutMs, collections: [{ gun: GUN, rootKeys, grants: ['demo'] }] } };
+  return { mode: 'notary', notary: { server: url, ca: server.pki.caPath, timeoutMs, collections: [{ gun: GUN, rootKeys, rootThreshold: 1, grants: ['demo'], delegations: new Map() }] } };
 }
 
 test.serial('server-held ecdsa keys (notary-signer) verify', async (t) => {

@@ -2,7 +2,7 @@
 import test from 'ava';
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { canonicalJson } from '../../src/trust/canonical-json.js';
 import { createTrustService, type ImageSubject, type TrustService } from '../../src/trust/index.js';
@@ -41,12 +41,16 @@ test.after.always(async () => {
   }
 });
 
-function service(opts: { url?: string; collections: NotaryCollectionConfig[]; refreshMs?: number; log?: string[] }): TrustService {
+function service(opts: { url?: string; collections: NotaryCollectionConfig[]; refreshMs?: number; log?: string[]; stateDir?: string }): TrustService {
   const config: TrustConfig = {
     mode: 'notary',
     notary: { server: opts.url ?? server.url, ca: server.pki.caPath, collections: opts.collections, timeoutMs: 20_000 },
   };
-  const s = createTrustService(config, { refreshMs: opts.refreshMs ?? 0, log: (m) => opts.log?.push(m) });
+  const s = createTrustService(config, {
+    refreshMs: opts.refreshMs ?? 0,
+    log: (m) => opts.log?.push(m),
+    ...(opts.stateDir !== undefined ? { stateDir: opts.stateDir } : {}),
+  });
   services.push(s);
   return s;
 }
@@ -69,7 +73,8 @@ async function collection(name: string, hex: string, labels: string[]): Promise<
   return gun;
 }
 
-const pinned = (gun: string, grants: string[], keys = [rootId]): NotaryCollectionConfig => ({ gun, rootKeys: keys, grants });
+const pinned = (gun: string, grants: string[], keys = [rootId], more: Partial<NotaryCollectionConfig> = {}): NotaryCollectionConfig =>
+  ({ gun, rootKeys: keys, rootThreshold: 1, grants, delegations: new Map(), ...more });
 
 /** The real root key as a signer, listed exactly as root.json lists it for this GUN. */
 async function realRoot(gun: string): Promise<CraftKey> {
@@ -222,7 +227,7 @@ test('expired metadata is rejected (targets, timestamp), valid crafted data is a
   }
 });
 
-test('a rolled-back version (older but validly signed metadata) is rejected', async (t) => {
+test('a rolled-back version (older but validly signed metadata) is rejected, also after a restart', async (t) => {
   const hex = randomHex();
   const gun = await collection('rollback', hex, ['demo']);
   // Keep the set as first published (timestamp, snapshot, targets: all signed by the real keys).
@@ -233,15 +238,25 @@ test('a rolled-back version (older but validly signed metadata) is rejected', as
   const current = JSON.parse((await serverMetadata(server, gun, 'timestamp')).toString()).signed.version as number;
   t.true(current > oldVersion);
   const p = await proxy();
-  const s = service({ url: p.url, collections: [pinned(gun, ['demo'])] });
+  const stateDir = await mkdtemp(path.join(server.dir, 'state-'));
+  const collections = [pinned(gun, ['demo'])];
+  const s = service({ url: p.url, collections, stateDir });
   t.is((await s.verifiedLabels(image(hex, gun))).state, 'verified');
   serveCrafted(p, gun, old);
+  const rollback = new RegExp(`timestamp: version ${oldVersion} is lower than version ${current} seen before \\(rollback\\)`);
   const d = await s.verifiedLabels(image(hex, gun));
   t.is(d.state, 'error');
   t.deepEqual(d.labels, []);
-  t.regex(d.reason, new RegExp(`timestamp: version ${oldVersion} is lower than version ${current} seen before \\(rollback\\)`));
-  // A fresh service has seen nothing, so the old set is still a valid chain: the memory is what catches it.
-  const fresh = await service({ url: p.url, collections: [pinned(gun, ['demo'])] }).verifiedLabels(image(hex, gun));
+  t.regex(d.reason, rollback);
+  await s.close();
+  // A restart (or a reload with a new trust service) reads the versions back from state_dir.
+  const restarted = await service({ url: p.url, collections, stateDir }).verifiedLabels(image(hex, gun));
+  t.is(restarted.state, 'error');
+  t.deepEqual(restarted.labels, []);
+  t.regex(restarted.reason, rollback);
+  // Control: with nothing remembered, the old set is still a valid chain; the state is what catches it.
+  const blank = await mkdtemp(path.join(server.dir, 'state-'));
+  const fresh = await service({ url: p.url, collections, stateDir: blank }).verifiedLabels(image(hex, gun));
   t.is(fresh.state, 'verified', fresh.reason);
 });
 
@@ -254,17 +269,22 @@ test('a delegated target (targets/releases) is honoured when valid and rejected 
   await cli.addHash(gun, 'release-1', hex, { role: 'targets/releases', custom: { pal: { labels: ['billing'] } } });
   const img = image(hex, gun);
 
-  const good = await service({ collections: [pinned(gun, ['billing'])] }).verifiedLabels(img);
+  const releases = { delegations: new Map([['targets/releases', ['billing']]]) };
+  const good = await service({ collections: [pinned(gun, [], [rootId], releases)] }).verifiedLabels(img);
   t.is(good.state, 'verified', good.reason);
   t.deepEqual(good.labels, ['billing']);
   t.regex(good.reason, /target "release-1" in targets\/releases/);
+  // The collection's grants are the top-level role's: a delegation not listed under delegations grants nothing.
+  const unlisted = await service({ collections: [pinned(gun, ['billing'])] }).verifiedLabels(img);
+  t.deepEqual(unlisted.labels, []);
+  t.regex(unlisted.reason, /targets\/releases is not listed under this collection's delegations, so it grants nothing/);
 
   const p = await proxy();
   p.rewrite = (urlPath, body) => {
     if (urlPath !== tufPath(gun, 'targets/releases')) return undefined;
     return Buffer.from(body.toString().replace('billing', 'bi11ing'));
   };
-  const bad = await service({ url: p.url, collections: [pinned(gun, ['billing'])] }).verifiedLabels(img);
+  const bad = await service({ url: p.url, collections: [pinned(gun, [], [rootId], releases)] }).verifiedLabels(img);
   t.is(bad.state, 'error');
   t.deepEqual(bad.labels, []);
   t.regex(bad.reason, /delegation targets\/releases rejected: targets\/releases: sha256 hash does not match/);
@@ -277,6 +297,7 @@ test('a delegation may not sign outside its paths, nor with a key it was not giv
   const keys = { root, timestamp: generateKey('ed25519'), snapshot: generateKey('ecdsa'), targets: generateKey('ecdsa') };
   const relKey = generateKey('ecdsa');
   const signedTarget = { 'other/v1': { sha256Hex: hex, custom: { pal: { labels: ['demo'] } } } };
+  const releases = pinned(gun, [], [rootId], { delegations: new Map([['targets/releases', ['demo']]]) });
   const cases = [
     { paths: ['release/'], signers: [relKey], expect: /outside the role's delegated paths/ },
     { paths: [''], signers: [generateKey('ecdsa')], expect: /delegation targets\/releases rejected: targets\/releases: 0 valid signature/ },
@@ -287,7 +308,7 @@ test('a delegation may not sign outside its paths, nor with a key it was not giv
       keys, targets: {},
       delegations: [{ name: 'targets/releases', key: relKey, paths: c.paths, signers: c.signers, targets: signedTarget }],
     }));
-    const d = await service({ url: p.url, collections: [pinned(gun, ['demo'])] }).verifiedLabels(image(hex, gun));
+    const d = await service({ url: p.url, collections: [releases] }).verifiedLabels(image(hex, gun));
     t.deepEqual(d.labels, []);
     t.not(d.state, 'verified');
     t.regex(d.reason, c.expect);
@@ -297,7 +318,7 @@ test('a delegation may not sign outside its paths, nor with a key it was not giv
   serveCrafted(p, gun, craftCollection({
     keys, targets: {}, delegations: [{ name: 'targets/releases', key: relKey, paths: [''], targets: signedTarget }],
   }));
-  const ok = await service({ url: p.url, collections: [pinned(gun, ['demo'])] }).verifiedLabels(image(hex, gun));
+  const ok = await service({ url: p.url, collections: [releases] }).verifiedLabels(image(hex, gun));
   t.is(ok.state, 'verified', ok.reason);
   t.deepEqual(ok.labels, ['demo']);
 });

@@ -1,7 +1,7 @@
 // Fetch and verify one Notary collection (GUN) the TUF way:
 //   root (pinned key ids, no trust on first use) → timestamp → snapshot → targets → delegations,
 // checking signatures with thresholds over canonical JSON, the hashes and lengths each parent names,
-// expiry, and version rollback against the highest version seen before.
+// expiry, and version rollback against the highest version seen before (persisted: ../state.ts).
 import { createHash } from 'node:crypto';
 import { canonicalJsonBytes } from '../canonical-json.js';
 import { canonicalKeyId, certificateInfo, keyId, KeyError, verifySignature, type TufPublicKey } from './keys.js';
@@ -10,6 +10,7 @@ import {
   type FileMeta, type RoleKeys, type SignedDocument, type TargetsSigned,
 } from './metadata.js';
 import { FetchError, type MetadataSource } from './source.js';
+import { VersionStateError, type CollectionVersions, type VersionStore } from '../state.js';
 
 export type CollectionFailure = 'unreachable' | 'not-found' | 'invalid';
 
@@ -37,22 +38,13 @@ export interface VerifiedCollection {
   readonly problems: readonly string[];
 }
 
-/** Highest version verified per GUN and role; never accept a lower one (rollback). In memory only. */
-export class VersionLog {
-  private readonly seen = new Map<string, number>();
-  private key(gun: string, role: string): string {
-    return `${gun}\u0000${role}`;
+/** Never accept a lower version than one verified before (rollback), then remember this one. */
+function checkVersion(versions: CollectionVersions, role: string, version: number): void {
+  const prior = versions.highest(role);
+  if (prior !== undefined && version < prior) {
+    throw new CollectionError(`${role}: version ${version} is lower than version ${prior} seen before (rollback)`, 'invalid');
   }
-  check(gun: string, role: string, version: number): void {
-    const prior = this.seen.get(this.key(gun, role));
-    if (prior !== undefined && version < prior) {
-      throw new CollectionError(`${role}: version ${version} is lower than version ${prior} seen before (rollback)`, 'invalid');
-    }
-  }
-  record(gun: string, role: string, version: number): void {
-    const k = this.key(gun, role);
-    this.seen.set(k, Math.max(version, this.seen.get(k) ?? 0));
-  }
+  versions.record(role, version);
 }
 
 const MAX_ROOT_BYTES = 1 << 20;
@@ -89,25 +81,39 @@ function checkFileMeta(role: string, parent: string, bytes: Buffer, meta: FileMe
   if (checked === 0) throw invalid(`${role}: ${parent} names no sha256/sha512 hash for it`);
 }
 
-/** At least `threshold` distinct listed keys must have signed the canonical form of `signed`. */
-function checkSignatures(
-  role: string,
-  doc: SignedDocument,
-  keys: Readonly<Record<string, TufPublicKey>>,
-  spec: RoleKeys,
-): void {
+interface SignatureRule {
+  /** Keys whose signatures count. */
+  readonly keyids: readonly string[];
+  readonly threshold: number;
+  /** Keys of the role that do not count (root keys that are not pinned), for the message. */
+  readonly notCounted?: readonly string[];
+  /** Said when the threshold is not met. */
+  readonly note?: string | undefined;
+}
+
+/**
+ * At least `threshold` distinct keys among `keyids` must have signed the canonical form of `signed`.
+ * Keys are told apart by their canonical id (the bare public key), so one key listed twice — under
+ * its certificate id and its own id, say — counts once.
+ */
+function checkSignatures(role: string, doc: SignedDocument, keys: Readonly<Record<string, TufPublicKey>>, rule: RoleKeys | SignatureRule): void {
   let data: Buffer;
   try {
     data = canonicalJsonBytes(doc.signed);
   } catch (e) {
     throw invalid(`${role}: cannot be put in canonical form: ${(e as Error).message}`);
   }
-  const valid = new Set<string>();
+  const notCounted = 'notCounted' in rule ? rule.notCounted ?? [] : [];
+  const tried = new Set<string>();
+  const validKeys = new Set<string>();
   const notes: string[] = [];
   for (const s of doc.signatures) {
-    if (valid.has(s.keyid)) continue;
-    if (!spec.keyids.includes(s.keyid)) {
-      notes.push(`signature by key ${short(s.keyid)} which is not a ${role} key`);
+    if (tried.has(s.keyid)) continue;
+    tried.add(s.keyid);
+    if (!rule.keyids.includes(s.keyid)) {
+      notes.push(notCounted.includes(s.keyid)
+        ? `signature by ${role} key ${short(s.keyid)} which is not pinned`
+        : `signature by key ${short(s.keyid)} which is not a ${role} key`);
       continue;
     }
     const key = keys[s.keyid];
@@ -117,15 +123,20 @@ function checkSignatures(
     }
     try {
       if (keyId(key) !== s.keyid) notes.push(`key listed as ${short(s.keyid)} has a different id`);
-      else if (verifySignature(key, s.method, s.sig, data)) valid.add(s.keyid);
-      else notes.push(`bad ${s.method} signature by key ${short(s.keyid)}`);
+      else if (!verifySignature(key, s.method, s.sig, data)) notes.push(`bad ${s.method} signature by key ${short(s.keyid)}`);
+      else {
+        const canonical = canonicalKeyId(key);
+        if (validKeys.has(canonical)) notes.push(`key ${short(s.keyid)} is a key that already signed, listed again`);
+        validKeys.add(canonical);
+      }
     } catch (e) {
       notes.push(e instanceof KeyError ? `key ${short(s.keyid)}: ${e.message}` : `key ${short(s.keyid)}: ${String(e)}`);
     }
   }
-  if (valid.size < spec.threshold) {
+  if (validKeys.size < rule.threshold) {
+    if ('note' in rule && rule.note !== undefined) notes.push(rule.note);
     const detail = notes.length > 0 ? notes.join('; ') : 'no signatures';
-    throw invalid(`${role}: ${valid.size} valid signature(s), threshold ${spec.threshold} (${detail})`);
+    throw invalid(`${role}: ${validKeys.size} valid signature(s), threshold ${rule.threshold} (${detail})`);
   }
 }
 
@@ -137,8 +148,11 @@ export interface LoadCollectionArgs {
   readonly gun: string;
   /** Pinned root key ids (certificate or canonical). */
   readonly rootPins: readonly string[];
+  /** Distinct pinned root keys that must sign root.json (root_threshold), whatever root.json says. */
+  readonly rootThreshold: number;
   readonly source: MetadataSource;
-  readonly versions: VersionLog;
+  /** Highest versions seen before, per collection (rollback protection). */
+  readonly versions: VersionStore;
   readonly now: number;
 }
 
@@ -165,7 +179,31 @@ function parsed<T>(fn: () => T): T {
 }
 
 export async function loadCollection(args: LoadCollectionArgs): Promise<VerifiedCollection> {
-  const { gun, source, versions, now } = args;
+  let versions: CollectionVersions;
+  try {
+    versions = await args.versions.open(args.gun);
+  } catch (e) {
+    throw invalid(e instanceof VersionStateError ? e.message : `trust state: ${String(e)}`);
+  }
+  let result: VerifiedCollection;
+  try {
+    result = await verifyChain(args, versions);
+  } catch (e) {
+    // Roles verified before the failure were still verified: remember them (best effort).
+    await versions.save().catch(() => {});
+    throw e;
+  }
+  try {
+    // Durable before anything is granted on it, or a restart could be fed older metadata.
+    await versions.save();
+  } catch (e) {
+    throw invalid(e instanceof VersionStateError ? e.message : `trust state: ${String(e)}`);
+  }
+  return result;
+}
+
+async function verifyChain(args: LoadCollectionArgs, versions: CollectionVersions): Promise<VerifiedCollection> {
+  const { gun, source, now } = args;
   const pins = new Set(args.rootPins.map((p) => p.toLowerCase()));
 
   // Root: trusted only through keys pinned in the config.
@@ -203,10 +241,23 @@ export async function loadCollection(args: LoadCollectionArgs): Promise<Verified
   if (pinned.length === 0) {
     throw invalid(`root: none of its root keys [${described.join(', ')}] is pinned in root_keys (a rotated or foreign root?)`);
   }
-  checkSignatures('root', rootDoc, root.keys, { keyids: pinned, threshold: root.roles.root.threshold });
+  // TUF's own rule (root.json's threshold) and the operator's floor (root_threshold), both counted
+  // over distinct pinned keys only: root.json cannot lower what the config demands.
+  const configured = args.rootThreshold;
+  if (!Number.isSafeInteger(configured) || configured < 1) throw invalid(`root: root_threshold ${String(configured)} is not an integer ≥ 1`);
+  checkSignatures('root', rootDoc, root.keys, {
+    keyids: pinned,
+    threshold: Math.max(configured, root.roles.root.threshold),
+    notCounted: root.roles.root.keyids,
+    note: [
+      ...(configured > root.roles.root.threshold
+        ? [`root_threshold ${configured} needs that many distinct pinned root keys, whatever root.json's threshold ${root.roles.root.threshold} says`]
+        : []),
+      ...refused,
+    ].join('; ') || undefined,
+  });
   checkFresh('root', root.expires, now);
-  versions.check(gun, 'root', root.version);
-  versions.record(gun, 'root', root.version);
+  checkVersion(versions, 'root', root.version);
 
   // Timestamp: names the one snapshot that is current.
   const tsBytes = await fetchBytes(source, gun, 'timestamp', MAX_TIMESTAMP_BYTES);
@@ -214,8 +265,7 @@ export async function loadCollection(args: LoadCollectionArgs): Promise<Verified
   const ts = parsed(() => parseTimestamp(tsDoc));
   checkSignatures('timestamp', tsDoc, root.keys, root.roles.timestamp);
   checkFresh('timestamp', ts.expires, now);
-  versions.check(gun, 'timestamp', ts.version);
-  versions.record(gun, 'timestamp', ts.version);
+  checkVersion(versions, 'timestamp', ts.version);
 
   // Snapshot: names the exact bytes of root, targets and every delegated role.
   const snapBytes = await fetchBytes(source, gun, 'snapshot', ts.snapshot.length);
@@ -224,8 +274,7 @@ export async function loadCollection(args: LoadCollectionArgs): Promise<Verified
   const snap = parsed(() => parseSnapshot(snapDoc));
   checkSignatures('snapshot', snapDoc, root.keys, root.roles.snapshot);
   checkFresh('snapshot', snap.expires, now);
-  versions.check(gun, 'snapshot', snap.version);
-  versions.record(gun, 'snapshot', snap.version);
+  checkVersion(versions, 'snapshot', snap.version);
   const rootMeta = snap.meta.get('root');
   if (rootMeta !== undefined) checkFileMeta('root', 'snapshot', rootBytes, rootMeta);
 
@@ -249,8 +298,7 @@ export async function loadCollection(args: LoadCollectionArgs): Promise<Verified
     const t = parsed(() => parseTargets(doc, role));
     checkSignatures(role, doc, keys, spec);
     checkFresh(role, t.expires, now);
-    versions.check(gun, role, t.version);
-    versions.record(gun, role, t.version);
+    checkVersion(versions, role, t.version);
     expiresAt = Math.min(expiresAt, t.expires);
     return t;
   }

@@ -1,6 +1,8 @@
 // The Notary v1 provider: image → candidate collections (by repository name and `gun` glob) →
 // verified collection → targets whose sha256 is the image id or one of that repository's digests →
-// labels the signed data asks for. Grants are applied above, by the trust service.
+// labels the signed data asks for, one claim per signing role: the top-level targets role may grant
+// the collection's `grants`, a delegated role only what `delegations` lists for it (unlisted: nothing).
+// Grants are applied above, by the trust service.
 import { readFileSync } from 'node:fs';
 import type { NotaryCollectionConfig, NotaryConfig } from '../../config/types.js';
 import type { ImageSubject } from '../types.js';
@@ -8,7 +10,8 @@ import type { LabelClaim, ProviderResult, TrustProvider } from '../provider.js';
 import { globMatches } from '../glob.js';
 import { imageRepositories } from '../repository.js';
 import { customDataLabels, parseLabelList, PAL_LABELS_KEY } from '../labels.js';
-import { CollectionError, loadCollection, VersionLog, type VerifiedCollection } from './collection.js';
+import { CollectionError, loadCollection, type VerifiedCollection, type VerifiedTarget } from './collection.js';
+import { memoryVersionStore, type VersionStore } from '../state.js';
 import { httpMetadataSource, type MetadataSource } from './source.js';
 
 export interface NotaryProviderOptions {
@@ -17,6 +20,8 @@ export interface NotaryProviderOptions {
   readonly collectionMaxAgeMs: number;
   /** Replaces the HTTP source (tests with crafted metadata). */
   readonly source?: MetadataSource;
+  /** Highest metadata versions seen (rollback protection); default: in memory only. */
+  readonly versions?: VersionStore;
 }
 
 interface CachedCollection {
@@ -25,7 +30,7 @@ interface CachedCollection {
 }
 
 type CandidateOutcome =
-  | { kind: 'matched'; claim: LabelClaim; expiresAt: number; notes: string[] }
+  | { kind: 'matched'; claims: LabelClaim[]; expiresAt: number; notes: string[] }
   | { kind: 'unmatched'; reason: string }
   | { kind: 'error'; reason: string; transient: boolean };
 
@@ -42,15 +47,15 @@ export function createNotaryProvider(config: NotaryConfig, opts: NotaryProviderO
       configError = `notary provider not usable: ${(e as Error).message}`;
     }
   }
-  const versions = new VersionLog();
+  const versions = opts.versions ?? memoryVersionStore();
   const collections = new Map<string, CachedCollection>();
 
-  function collection(gun: string, pins: readonly string[]): Promise<VerifiedCollection> {
-    const key = `${gun}\u0000${[...pins].sort().join(',')}`;
+  function collection(gun: string, pins: readonly string[], rootThreshold: number): Promise<VerifiedCollection> {
+    const key = `${gun}\u0000${[...pins].sort().join(',')}\u0000${rootThreshold}`;
     const now = opts.now();
     const cached = collections.get(key);
     if (cached !== undefined && now - cached.at < opts.collectionMaxAgeMs) return cached.result;
-    const result = loadCollection({ gun, rootPins: pins, source: source!, versions, now });
+    const result = loadCollection({ gun, rootPins: pins, rootThreshold, source: source!, versions, now });
     collections.set(key, { at: now, result });
     // Failures are not reused: the next image asks again.
     result.catch(() => {
@@ -69,7 +74,7 @@ export function createNotaryProvider(config: NotaryConfig, opts: NotaryProviderO
   ): Promise<CandidateOutcome> {
     let verified: VerifiedCollection;
     try {
-      verified = await collection(repo, coll.rootKeys);
+      verified = await collection(repo, coll.rootKeys, coll.rootThreshold);
     } catch (e) {
       if (e instanceof CollectionError && e.kind === 'not-found') return { kind: 'unmatched', reason: e.message };
       const transient = e instanceof CollectionError && e.kind === 'unreachable';
@@ -88,22 +93,31 @@ export function createNotaryProvider(config: NotaryConfig, opts: NotaryProviderO
       }
       return { kind: 'unmatched', reason: [why, ...problems].join('; ') };
     }
-    const labels = new Set<string>();
+    // One claim per signing role, each limited to what the config lets that role grant.
+    const byRole = new Map<string, VerifiedTarget[]>();
+    for (const hit of hits) byRole.set(hit.role, [...(byRole.get(hit.role) ?? []), hit]);
     const notes = [...problems];
-    for (const hit of hits) {
-      const { labels: asked, problem } = customDataLabels(hit.custom);
-      asked.forEach((l) => labels.add(l));
-      if (problem !== undefined) notes.push(`${repo} target "${hit.name}": ${problem}`);
+    const claims: LabelClaim[] = [];
+    for (const [role, roleHits] of byRole) {
+      const grants = role === 'targets' ? coll.grants : coll.delegations.get(role);
+      if (grants === undefined) notes.push(`${repo}: ${role} is not listed under this collection's delegations, so it grants nothing`);
+      const labels = new Set<string>();
+      for (const hit of roleHits) {
+        const { labels: asked, problem } = customDataLabels(hit.custom);
+        asked.forEach((l) => labels.add(l));
+        if (problem !== undefined) notes.push(`${repo} target "${hit.name}": ${problem}`);
+      }
+      // The image config is covered by the signed digest, so its pal.labels count once it matched,
+      // within what the signing role may grant.
+      parseLabelList(image.imageLabels?.[PAL_LABELS_KEY]).forEach((l) => labels.add(l));
+      claims.push({
+        source: repo,
+        labels: [...labels],
+        grants: grants ?? [],
+        detail: `${repo} signed ${roleHits.map((h) => `target "${h.name}" in ${role}`).join(', ')}`,
+      });
     }
-    // The image config is covered by the signed digest, so its pal.labels count once it matched.
-    parseLabelList(image.imageLabels?.[PAL_LABELS_KEY]).forEach((l) => labels.add(l));
-    const detail = `${repo} signed ${hits.map((h) => `target "${h.name}" in ${h.role}`).join(', ')}`;
-    return {
-      kind: 'matched',
-      claim: { source: repo, labels: [...labels], grants: coll.grants, detail },
-      expiresAt: verified.expiresAt,
-      notes,
-    };
+    return { kind: 'matched', claims, expiresAt: verified.expiresAt, notes };
   }
 
   async function labelsFor(image: ImageSubject): Promise<ProviderResult> {
@@ -135,7 +149,7 @@ export function createNotaryProvider(config: NotaryConfig, opts: NotaryProviderO
       const notes = [...matched.flatMap((m) => m.notes), ...errors.map((e) => e.reason)];
       return {
         state: 'verified',
-        claims: matched.map((m) => m.claim),
+        claims: matched.flatMap((m) => m.claims),
         reason: notes.join('; '),
         expiresAt: Math.min(...matched.map((m) => m.expiresAt)),
       };

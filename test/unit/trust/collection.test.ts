@@ -4,13 +4,14 @@ import test from 'ava';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
 import { FetchError, type MetadataSource } from '../../../src/trust/notary/source.js';
 import { createNotaryProvider } from '../../../src/trust/notary/provider.js';
 import { TrustServiceImpl } from '../../../src/trust/service.js';
+import type { VersionStore } from '../../../src/trust/state.js';
 import type { ImageSubject, TrustDecision } from '../../../src/trust/types.js';
 import {
-  canonicalIdOf, craftCollection, generateKey, generateX509Key, resealCollection, signDocument,
+  canonicalIdOf, craftCollection, generateKey, generateX509Key, resealCollection, signDocument, tufKeyId,
   type CraftKey, type CraftSpec,
 } from '../../helpers/notary-craft.js';
 
@@ -44,18 +45,30 @@ class SwitchableSource implements MetadataSource {
   close(): void {}
 }
 
-function serviceFor(source: MetadataSource, pins: string[] = [canonicalIdOf(rootKey)], clock = { now: Date.now() }) {
+interface CollectionOpts {
+  readonly rootThreshold?: number;
+  readonly delegations?: ReadonlyMap<string, readonly string[]>;
+  readonly versions?: VersionStore;
+}
+
+function serviceFor(source: MetadataSource, pins: string[] = [canonicalIdOf(rootKey)], opts: CollectionOpts = {}, clock = { now: Date.now() }) {
   const provider = createNotaryProvider(
-    { server: 'https://unused', timeoutMs: 1000, collections: [{ gun: 'registry.example.com/billing/*', rootKeys: pins, grants: ['billing'] }] },
-    { now: () => clock.now, collectionMaxAgeMs: 0, source },
+    {
+      server: 'https://unused', timeoutMs: 1000,
+      collections: [{
+        gun: 'registry.example.com/billing/*', rootKeys: pins, rootThreshold: opts.rootThreshold ?? 1,
+        grants: ['billing'], delegations: opts.delegations ?? new Map(),
+      }],
+    },
+    { now: () => clock.now, collectionMaxAgeMs: 0, source, ...(opts.versions ? { versions: opts.versions } : {}) },
   );
   return new TrustServiceImpl(provider, { log: () => {}, now: () => clock.now, refreshMs: 0 });
 }
 
 const image: ImageSubject = { imageId: `sha256:${hex}`, repoTags: [`${GUN}:1.0`], repoDigests: [], imageLabels: {} };
 
-async function decide(files: Map<string, Buffer>, pins?: string[]): Promise<TrustDecision> {
-  return serviceFor(new SwitchableSource(files), pins).verifiedLabels(image);
+async function decide(files: Map<string, Buffer>, pins?: string[], opts: CollectionOpts = {}): Promise<TrustDecision> {
+  return serviceFor(new SwitchableSource(files), pins, opts).verifiedLabels(image);
 }
 
 test('a chain using rsa-x509, ed25519, ecdsa and ecdsa-x509 keys verifies; both pin forms work', async (t) => {
@@ -93,6 +106,65 @@ test('root threshold counts only pinned root keys', async (t) => {
   t.is(d.state, 'error');
   t.regex(d.reason, /root: 1 valid signature\(s\), threshold 2/);
   t.is((await decide(files, [canonicalIdOf(rootKey), unpinned.id])).state, 'verified');
+});
+
+test('root_threshold: root.json cannot lower it (two pinned keys, a 1-of-2 root signed by one is refused)', async (t) => {
+  const second = generateKey('ecdsa');
+  const pins = [canonicalIdOf(rootKey), second.id];
+  // What one stolen root key can make: a root listing both keys with threshold 1, signed by itself.
+  const forged = craftCollection({ keys, targets, moreRoleKeys: { root: [second] }, thresholds: { root: 1 }, signers: { root: [second] } });
+  const d = await decide(forged, pins, { rootThreshold: 2 });
+  t.is(d.state, 'error');
+  t.deepEqual(d.labels, []);
+  t.regex(d.reason, /root: 1 valid signature\(s\), threshold 2 \(.*root_threshold 2 needs that many distinct pinned root keys, whatever root.json's threshold 1 says/);
+  // Signed by both pinned keys, the same root passes; with root_threshold 1 one signature is enough.
+  const both = craftCollection({ keys, targets, moreRoleKeys: { root: [second] }, thresholds: { root: 1 }, signers: { root: [rootKey, second] } });
+  t.is((await decide(both, pins, { rootThreshold: 2 })).state, 'verified');
+  t.is((await decide(forged, pins, { rootThreshold: 1 })).state, 'verified');
+});
+
+test('root.json\'s own threshold is still required above root_threshold', async (t) => {
+  const second = generateKey('ecdsa');
+  const pins = [canonicalIdOf(rootKey), second.id];
+  const files = craftCollection({ keys, targets, moreRoleKeys: { root: [second] }, thresholds: { root: 2 }, signers: { root: [rootKey] } });
+  const d = await decide(files, pins, { rootThreshold: 1 });
+  t.is(d.state, 'error');
+  t.regex(d.reason, /root: 1 valid signature\(s\), threshold 2/);
+});
+
+test('one root key listed under its certificate id and its own id counts once', async (t) => {
+  const cert = new X509Certificate(Buffer.from(rootKey.entry.keyval.public, 'base64'));
+  const bareEntry = { keytype: 'rsa', keyval: { private: null, public: cert.publicKey.export({ type: 'spki', format: 'der' }).toString('base64') } };
+  const bare: CraftKey = { ...rootKey, id: tufKeyId(bareEntry), entry: bareEntry };
+  t.is(bare.id, canonicalIdOf(rootKey));
+  const files = craftCollection({ keys, targets, moreRoleKeys: { root: [bare] }, thresholds: { root: 2 }, signers: { root: [rootKey, bare] } });
+  // The operator pinned what look like two keys (both ids of one key) and asked for two.
+  const d = await decide(files, [rootKey.id, bare.id], { rootThreshold: 2 });
+  t.is(d.state, 'error');
+  t.regex(d.reason, /root: 1 valid signature\(s\), threshold 2 \(.*already signed, listed again/);
+});
+
+test('a delegated role grants only what `delegations` lists for it; unlisted roles grant nothing', async (t) => {
+  const dev = generateKey('ecdsa');
+  // A role trusted for dev/ names signs a dev/ name with the production image's hash.
+  const files = craftCollection({
+    keys, targets: {},
+    delegations: [{ name: 'targets/dev', key: dev, paths: ['dev/'], targets: { 'dev/x': { sha256Hex: hex, custom: { pal: { labels: ['billing', 'dev-tools'] } } } } }],
+  });
+  const unlisted = await decide(files);
+  t.deepEqual(unlisted.labels, []);
+  t.regex(unlisted.reason, /targets\/dev is not listed under this collection's delegations, so it grants nothing/);
+  t.deepEqual(unlisted.droppedLabels, ['billing', 'dev-tools']);
+  const listed = await decide(files, undefined, { delegations: new Map([['targets/dev', ['dev-tools']]]) });
+  t.is(listed.state, 'verified', listed.reason);
+  t.deepEqual(listed.labels, ['dev-tools']);
+  t.deepEqual(listed.droppedLabels, ['billing']);
+  // The image config's pal.labels ride on the match, so they are bounded by the same role's grants.
+  const withConfigLabels = await serviceFor(new SwitchableSource(files), undefined, { delegations: new Map([['targets/dev', ['dev-tools']]]) })
+    .verifiedLabels({ ...image, imageLabels: { 'pal.labels': 'billing' } });
+  t.deepEqual(withConfigLabels.labels, ['dev-tools']);
+  // The top-level targets role still grants the collection's grants.
+  t.deepEqual((await decide(craftCollection({ keys, targets }))).labels, ['billing']);
 });
 
 test('a signature over different content, or a key listed under a wrong id, does not count', async (t) => {
