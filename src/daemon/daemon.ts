@@ -132,6 +132,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
         keys: { dir: config.keys, usable: backend.keyIds().length },
         manifest: { path: config.manifest, generation: snap.generation, entries: snap.entries.size, problems: problemsOf(snap) },
         cache: cache.stats(),
+        audit: audit.health(),
       };
     };
 
@@ -262,6 +263,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
         }
         trust.reset();
         fs.forgetCallers();
+        await audit.reopen(); // logrotate's postrotate: continue in a new file; retry a failing one now
         await store.reload().catch((err: unknown) => log(`pald: reload: manifest: ${String(err)}`));
         await backend.reloadKeys().catch((err: unknown) => log(`pald: reload: keys: ${String(err)}`));
         cache.invalidate();
