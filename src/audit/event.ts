@@ -21,8 +21,8 @@ export interface AuditEvent {
  * Copies only the known fields, in SPEC order: whatever else a caller put on
  * the object (a buffer, a value) never reaches the log.
  */
-export function sanitizeEvent(e: AuditEvent): AuditEvent {
-  const repeated = Number(e.repeated);
+export function sanitizeEvent(e: AuditEvent, keepCount = true): AuditEvent {
+  const repeated = keepCount ? Number(e.repeated) : 1;
   return {
     time: String(e.time),
     pid: Number(e.pid),

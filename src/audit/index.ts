@@ -33,6 +33,8 @@ export interface AuditLogOptions {
   readonly now?: () => number;
   /** Background timers (flush, aggregation sweep); off in tests that drive tick()/flush(). */
   readonly timers?: boolean;
+  /** pald's own log: told when writing starts failing and when it recovers. */
+  readonly log?: (line: string) => void;
 }
 
 export interface AuditCounters {
@@ -78,6 +80,7 @@ export class AuditLog {
       firstRetryMs: opts.firstRetryMs ?? 100,
       maxRetryMs: opts.maxRetryMs ?? 30_000,
       wallClock: Date.now,
+      ...(opts.log ? { onStateChange: (state: string, detail: string) => opts.log!(`pald: audit log ${state === 'ok' ? 'recovered' : 'FAILING'}: ${detail}`) } : {}),
     });
     if (timers) {
       // A quarter of the window: a folded count is written at most 1.25 windows after it started.
@@ -106,7 +109,7 @@ export class AuditLog {
 
   record(e: AuditEvent): void {
     if (this.closed) return;
-    const clean = sanitizeEvent({ ...e, repeated: undefined });
+    const clean = sanitizeEvent(e, false); // a count is ours to set, never a caller's
     this.counters[clean.decision]++;
     const lines = this.aggregator.admit(clean);
     if (lines.length === 0) this.folded++;

@@ -90,6 +90,8 @@ export interface ResilientWriterOptions {
   readonly firstRetryMs: number;
   readonly maxRetryMs: number;
   readonly wallClock: () => number;
+  /** Told when writes start failing and when they work again (pald's own log). */
+  readonly onStateChange?: (state: 'ok' | 'failing', detail: string) => void;
 }
 
 export class ResilientWriter {
@@ -218,6 +220,7 @@ export class ResilientWriter {
       }
       if (this.failures > 0) {
         this.failures = 0; // recovered; lastError stays visible as history
+        this.options.onStateChange?.('ok', `writing again to ${this.sink.path} (${this.dropped} line(s) dropped meanwhile)`);
       }
     }
   }
@@ -226,6 +229,7 @@ export class ResilientWriter {
     this.failures++;
     this.lastError = err instanceof Error ? err.message : String(err);
     this.lastErrorAt = this.options.wallClock();
+    if (this.failures === 1) this.options.onStateChange?.('failing', `cannot write to ${this.sink.path}: ${this.lastError}; retrying`);
     if (this.closed) return;
     const delay = Math.min(this.options.maxRetryMs, this.options.firstRetryMs * 2 ** Math.min(this.failures - 1, 20));
     this.retryTimer = setTimeout(() => {

@@ -63,7 +63,7 @@ export function formatSecrets(result: unknown): string {
 
 export function formatAuditEvent(event: unknown): string {
   const e = obj(event);
-  return [str(e.time), str(e.decision).toUpperCase().padEnd(5), str(e.op), str(e.secret) || '-', `pid=${str(e.pid)} uid=${str(e.uid)}`, str(e.container) || 'host', `labels=${list(e.labels)}`, `(${str(e.reason)})`, `${str(e.latency_us)}us`].join(' ') + '\n';
+  return [str(e.time), str(e.decision).toUpperCase().padEnd(5), str(e.op), str(e.secret) || '-', `pid=${str(e.pid)} uid=${str(e.uid)}`, str(e.container) || 'host', `labels=${list(e.labels)}`, `(${str(e.reason)})`, `${str(e.latency_us)}us`, ...(Number(e.repeated) > 1 ? [`×${str(e.repeated)}`] : [])].join(' ') + '\n';
 }
 
 export function formatExplanation(result: unknown): string {

@@ -75,7 +75,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
   };
 
   try {
-    const audit = await step(`audit log ${config.audit.path}`, () => AuditLog.open(config.audit.path));
+    const audit = await step(`audit log ${config.audit.path}`, () => AuditLog.open(config.audit.path, { log }));
     closers.push(() => audit.close());
 
     const store = await step(`manifest ${config.manifest}`, () => ManifestStore.open(config.manifest, { log, watch: true }));

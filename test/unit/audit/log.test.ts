@@ -86,7 +86,8 @@ class FlakySink implements LineSink {
 test('after a write error the log retries by itself, keeps what it can, counts what it dropped, and recovers', async (t) => {
   const sink = new FlakySink();
   const line = JSON.stringify(denial(1)).length + 1;
-  const log = AuditLog.over(sink, { timers: false, maxQueuedBytes: 5 * line, firstRetryMs: 1, maxRetryMs: 5 });
+  const said: string[] = [];
+  const log = AuditLog.over(sink, { timers: false, maxQueuedBytes: 5 * line, firstRetryMs: 1, maxRetryMs: 5, log: (l) => said.push(l) });
   t.teardown(() => log.close());
   const enospc = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
   sink.failing = enospc;
@@ -112,6 +113,10 @@ test('after a write error the log retries by itself, keeps what it can, counts w
   await log.flush();
   t.true(sink.data.includes('"secret":"later"'), 'events after an error are written, not dropped forever');
   t.deepEqual(log.health().decisions, { allow: 0, deny: 9, error: 0 });
+  // pald's own log hears of it once when it starts failing and once when it recovers.
+  t.is(said.length, 2);
+  t.regex(said[0]!, /^pald: audit log FAILING: cannot write to flaky: ENOSPC/);
+  t.regex(said[1]!, /^pald: audit log recovered: .*3 line\(s\) dropped/);
 });
 
 test('a real ENOSPC (/dev/full): failing with the error and dropped lines counted; a reopen onto a good file recovers', async (t) => {
