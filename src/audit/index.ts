@@ -1,135 +1,160 @@
-// Audit log: one JSON object per access decision (SPEC §5), appended without
-// blocking the request path, with a ring of recent events for `pal audit`.
-import { createWriteStream, type WriteStream } from 'node:fs';
-import { chmod, mkdir } from 'node:fs/promises';
+// Audit log: one JSON object per access decision (SPEC §5), appended without blocking the
+// request path, with a ring of recent lines for `pal audit`. Repeated refusals are aggregated
+// (aggregate.ts), write errors are retried and counted (writer.ts), and counters per decision
+// stay exact whatever was folded or lost.
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
+import { RepeatAggregator } from './aggregate.js';
+import { sanitizeEvent, type AuditEvent } from './event.js';
+import { FileSink, ResilientWriter, StderrSink, type LineSink, type WriterHealth } from './writer.js';
 
-export interface AuditEvent {
-  time: string;
-  pid: number;
-  uid: number;
-  gid: number;
-  container?: string;
-  image?: string;
-  labels?: readonly string[];
-  secret?: string;
-  op: string;
-  decision: 'allow' | 'deny' | 'error';
-  reason: string;
-  latency_us: number;
-}
+export { sanitizeEvent, decisionsIn, type AuditEvent } from './event.js';
+export type { LineSink, WriterHealth } from './writer.js';
 
-const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
-/** Longest an event waits in memory before it is written; bounds what a crash can lose. */
+/** Longest a line waits in memory before it is written; bounds what a crash can lose. */
 const FLUSH_INTERVAL_MS = 10;
+/** Aggregation window of repeated refusals: one line per key per window. */
+export const REPEAT_INTERVAL_MS = 10_000;
 
 export interface AuditLogOptions {
-  /** Events kept in memory for recent() (default 1000). */
+  /** Lines kept in memory for recent() (default 1000). */
   readonly ringSize?: number;
+  /** Aggregation window (default REPEAT_INTERVAL_MS). */
+  readonly repeatIntervalMs?: number;
+  /** Bound on aggregation windows tracked at once (default 10,000). */
+  readonly maxRepeatKeys?: number;
+  /** Bound on lines queued while the file cannot be written (default 8 MiB). */
+  readonly maxQueuedBytes?: number;
+  /** First retry after a write error (default 100 ms, doubling to maxRetryMs). */
+  readonly firstRetryMs?: number;
+  /** Longest wait between retries (default 30 s). */
+  readonly maxRetryMs?: number;
+  /** Monotonic ms for aggregation windows (tests inject a clock). */
+  readonly now?: () => number;
+  /** Background timers (flush, aggregation sweep); off in tests that drive tick()/flush(). */
+  readonly timers?: boolean;
+  /** pald's own log: told when writing starts failing and when it recovers. */
+  readonly log?: (line: string) => void;
 }
 
-/**
- * Copies only the known fields, in SPEC order: whatever else a caller put on
- * the object (a buffer, a value) never reaches the log.
- */
-export function sanitizeEvent(e: AuditEvent): AuditEvent {
-  const out: AuditEvent = {
-    time: String(e.time),
-    pid: Number(e.pid),
-    uid: Number(e.uid),
-    gid: Number(e.gid),
-    op: String(e.op),
-    decision: e.decision === 'allow' || e.decision === 'deny' ? e.decision : 'error',
-    reason: String(e.reason),
-    latency_us: Math.round(Number(e.latency_us)),
-  };
-  const ordered: AuditEvent = {
-    time: out.time,
-    pid: out.pid,
-    uid: out.uid,
-    gid: out.gid,
-    ...(e.container === undefined ? {} : { container: String(e.container) }),
-    ...(e.image === undefined ? {} : { image: String(e.image) }),
-    ...(e.labels === undefined ? {} : { labels: e.labels.map(String) }),
-    ...(e.secret === undefined ? {} : { secret: String(e.secret) }),
-    op: out.op,
-    decision: out.decision,
-    reason: out.reason,
-    latency_us: out.latency_us,
-  };
-  return ordered;
+export interface AuditCounters {
+  allow: number;
+  deny: number;
+  error: number;
+}
+
+export interface AuditHealth extends WriterHealth {
+  readonly path: string;
+  /** Exact number of decisions recorded, per decision, since start. */
+  readonly decisions: AuditCounters;
+  /** Refusals folded into a `repeated` line (written or still pending in a window). */
+  readonly aggregated: number;
 }
 
 export class AuditLog {
   // Fixed-size circular buffer: record() is on every request's path, so no array shifting.
   private readonly ring: AuditEvent[] = [];
   private ringNext = 0;
-  // Lines waiting for the next flush: one write per FLUSH_INTERVAL_MS instead of one per
-  // request (a write is a trip through libuv's thread pool, ~10 µs of the request path).
-  private pending: string[] = [];
   private flushTimer: NodeJS.Timeout | undefined;
+  private readonly sweepTimer: NodeJS.Timeout | undefined;
   private readonly subscribers = new Set<(e: AuditEvent) => void>();
+  private readonly aggregator: RepeatAggregator;
+  private readonly writer: ResilientWriter;
+  private readonly counters: AuditCounters = { allow: 0, deny: 0, error: 0 };
+  private folded = 0;
   private closed = false;
-  private writeError: Error | undefined;
-  private droppedLines = 0;
 
   private constructor(
-    readonly path: string,
-    private readonly out: WriteStream | NodeJS.WriteStream,
+    sink: LineSink,
     private readonly ringSize: number,
+    private readonly timers: boolean,
+    opts: AuditLogOptions,
   ) {
-    out.on('error', (err: Error) => {
-      // Never crash pald for a full disk; surface it through lastError().
-      this.writeError = err;
+    this.aggregator = new RepeatAggregator({
+      intervalMs: opts.repeatIntervalMs ?? REPEAT_INTERVAL_MS,
+      now: opts.now ?? (() => performance.now()),
+      maxKeys: opts.maxRepeatKeys ?? 10_000,
     });
+    this.writer = new ResilientWriter(sink, {
+      maxQueuedBytes: opts.maxQueuedBytes ?? 8 * 1024 * 1024,
+      firstRetryMs: opts.firstRetryMs ?? 100,
+      maxRetryMs: opts.maxRetryMs ?? 30_000,
+      wallClock: Date.now,
+      ...(opts.log ? { onStateChange: (state: string, detail: string) => opts.log!(`pald: audit log ${state === 'ok' ? 'recovered' : 'FAILING'}: ${detail}`) } : {}),
+    });
+    if (timers) {
+      // A quarter of the window: a folded count is written at most 1.25 windows after it started.
+      this.sweepTimer = setInterval(() => this.tick(), Math.max(1, (opts.repeatIntervalMs ?? REPEAT_INTERVAL_MS) / 4));
+      this.sweepTimer.unref();
+    }
   }
 
   /** "-" writes to stderr; otherwise appends to the file (dir created, mode 0600). */
   static async open(file: string, opts: AuditLogOptions = {}): Promise<AuditLog> {
     const ringSize = Math.max(1, opts.ringSize ?? 1000);
-    if (file === '-') return new AuditLog('-', process.stderr, ringSize);
+    if (file === '-') return new AuditLog(new StderrSink(), ringSize, opts.timers ?? true, opts);
     const abs = path.resolve(file);
     await mkdir(path.dirname(abs), { recursive: true, mode: 0o750 });
-    const stream = createWriteStream(abs, { flags: 'a', mode: 0o600 });
-    await new Promise<void>((resolve, reject) => {
-      stream.once('open', () => resolve());
-      stream.once('error', reject);
-    });
-    // The file may predate us with a wider mode.
-    await chmod(abs, 0o600);
-    return new AuditLog(abs, stream, ringSize);
+    return new AuditLog(await FileSink.open(abs), ringSize, opts.timers ?? true, opts);
+  }
+
+  /** Over any sink (tests: a sink that fails on demand). The sink is expected open. */
+  static over(sink: LineSink, opts: AuditLogOptions = {}): AuditLog {
+    return new AuditLog(sink, Math.max(1, opts.ringSize ?? 1000), opts.timers ?? true, opts);
+  }
+
+  get path(): string {
+    return this.writer.path;
   }
 
   record(e: AuditEvent): void {
     if (this.closed) return;
-    const clean = sanitizeEvent(e);
-    if (this.ring.length < this.ringSize) this.ring.push(clean);
-    else this.ring[this.ringNext] = clean;
+    const clean = sanitizeEvent(e, false); // a count is ours to set, never a caller's
+    this.counters[clean.decision]++;
+    const lines = this.aggregator.admit(clean);
+    if (lines.length === 0) this.folded++;
+    for (const line of lines) this.emit(line);
+  }
+
+  /** Writes the counts of aggregation windows that have ended (the sweep timer calls this). */
+  tick(): void {
+    if (this.closed) return;
+    for (const line of this.aggregator.due()) this.emit(line);
+  }
+
+  /** Writes what is queued now (tests; close and reopen do it themselves). */
+  flush(): Promise<void> {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    return this.writer.flush();
+  }
+
+  /**
+   * SIGHUP: open the path again (logrotate moved the file away) and retry at once if writes
+   * were failing. Never throws; a failure shows in health().
+   */
+  async reopen(): Promise<void> {
+    if (this.closed) return;
+    await this.writer.reopen();
+  }
+
+  private emit(line: AuditEvent): void {
+    if (this.ring.length < this.ringSize) this.ring.push(line);
+    else this.ring[this.ringNext] = line;
     this.ringNext = (this.ringNext + 1) % this.ringSize;
-    // Buffered and never awaited; if the disk stalls, stop growing memory and count the loss.
-    if (this.writeError || this.out.writableLength > MAX_BUFFERED_BYTES) this.droppedLines++;
-    else {
-      this.pending.push(JSON.stringify(clean));
-      this.flushTimer ??= setTimeout(() => this.flush(), FLUSH_INTERVAL_MS);
-    }
+    // Never awaited: a stalled or full disk is the writer's to retry and count.
+    this.writer.enqueue(JSON.stringify(line));
+    if (this.timers) this.flushTimer ??= setTimeout(() => void this.flush(), FLUSH_INTERVAL_MS);
     for (const s of this.subscribers) {
       try {
-        s(clean);
+        s(line);
       } catch {
         // A broken subscriber (a closed admin connection) must not affect logging.
       }
     }
   }
 
-  private flush(): void {
-    this.flushTimer = undefined;
-    if (this.pending.length === 0) return;
-    const lines = this.pending.join('\n') + '\n';
-    this.pending = [];
-    this.out.write(lines);
-  }
-
-  /** The last n events (all kept when n is absent), oldest first. */
+  /** The last n lines (all kept when n is absent), oldest first. */
   recent(n?: number): AuditEvent[] {
     const inOrder = this.ring.length < this.ringSize ? this.ring : [...this.ring.slice(this.ringNext), ...this.ring.slice(0, this.ringNext)];
     return n === undefined ? [...inOrder] : inOrder.slice(Math.max(0, inOrder.length - n));
@@ -140,23 +165,27 @@ export class AuditLog {
     return () => this.subscribers.delete(cb);
   }
 
-  lastError(): Error | undefined {
-    return this.writeError;
+  health(): AuditHealth {
+    return { path: this.writer.path, ...this.writer.health(), decisions: { ...this.counters }, aggregated: this.folded };
   }
 
-  /** Events not written to the file (write error or a stalled disk); they are still in recent(). */
+  lastError(): string | undefined {
+    return this.writer.health().lastError;
+  }
+
+  /** Lines that will never be written (queue full while the file failed, or still failing at close). */
   dropped(): number {
-    return this.droppedLines;
+    return this.writer.health().droppedLines;
   }
 
+  /** Writes every folded count, makes one last attempt at the file, and closes it. */
   async close(): Promise<void> {
     if (this.closed) return;
+    for (const line of this.aggregator.drain()) this.emit(line);
     this.closed = true;
     this.subscribers.clear();
     clearTimeout(this.flushTimer);
-    this.flush();
-    if (this.out === process.stderr) return;
-    const stream = this.out as WriteStream;
-    await new Promise<void>((resolve) => stream.end(() => resolve()));
+    clearInterval(this.sweepTimer);
+    await this.writer.close();
   }
 }

@@ -19,6 +19,8 @@ export function formatStatus(result: unknown): string {
   const keys = obj(s.keys);
   const manifest = obj(s.manifest);
   const cache = obj(s.cache);
+  const audit = obj(s.audit);
+  const decisions = obj(audit.decisions);
   const problems = Array.isArray(manifest.problems) ? manifest.problems.map(obj) : [];
   const lines = [
     `pald      ${str(s.pald)} (pid ${str(s.pid)}, version ${str(s.version)}, up ${str(s.uptimeSeconds)}s)`,
@@ -29,6 +31,9 @@ export function formatStatus(result: unknown): string {
     `manifest  ${str(manifest.path)}: ${str(manifest.entries)} entries, generation ${str(manifest.generation)}, ${problems.length} problem(s)`,
     ...problems.map((p) => `  problem ${str(p.file)}${p.line ? `:${str(p.line)}` : ''}${p.entry ? ` [${str(p.entry)}]` : ''}: ${str(p.message)}`),
     `cache     ${str(cache.entries)} secrets, ${str(cache.bytes)} bytes`,
+    ...(s.audit ? [`audit     ${str(audit.path)} ${audit.state === 'ok' ? 'ok' : `FAILING: ${str(audit.lastError)}`}` +
+      `, ${str(decisions.allow)} allowed, ${str(decisions.deny)} denied, ${str(decisions.error)} errors` +
+      `${Number(audit.droppedLines) > 0 ? `, ${str(audit.droppedLines)} lines DROPPED (last error ${str(audit.lastErrorAt)}: ${str(audit.lastError)})` : ''}`] : []),
   ];
   return lines.join('\n') + '\n';
 }
@@ -58,7 +63,7 @@ export function formatSecrets(result: unknown): string {
 
 export function formatAuditEvent(event: unknown): string {
   const e = obj(event);
-  return [str(e.time), str(e.decision).toUpperCase().padEnd(5), str(e.op), str(e.secret) || '-', `pid=${str(e.pid)} uid=${str(e.uid)}`, str(e.container) || 'host', `labels=${list(e.labels)}`, `(${str(e.reason)})`, `${str(e.latency_us)}us`].join(' ') + '\n';
+  return [str(e.time), str(e.decision).toUpperCase().padEnd(5), str(e.op), str(e.secret) || '-', `pid=${str(e.pid)} uid=${str(e.uid)}`, str(e.container) || 'host', `labels=${list(e.labels)}`, `(${str(e.reason)})`, `${str(e.latency_us)}us`, ...(Number(e.repeated) > 1 ? [`×${str(e.repeated)}`] : [])].join(' ') + '\n';
 }
 
 export function formatExplanation(result: unknown): string {

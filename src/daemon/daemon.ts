@@ -78,7 +78,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
   };
 
   try {
-    const audit = await step(`audit log ${config.audit.path}`, () => AuditLog.open(config.audit.path));
+    const audit = await step(`audit log ${config.audit.path}`, () => AuditLog.open(config.audit.path, { log }));
     closers.push(() => audit.close());
 
     const store = await step(`manifest ${config.manifest}`, () => ManifestStore.open(config.manifest, { log, watch: true }));
@@ -135,6 +135,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
         keys: { dir: config.keys, usable: backend.keyIds().length },
         manifest: { path: config.manifest, generation: snap.generation, entries: snap.entries.size, problems: problemsOf(snap) },
         cache: cache.stats(),
+        audit: audit.health(),
       };
     };
 
@@ -265,6 +266,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
         }
         trust.reset();
         fs.forgetCallers();
+        await audit.reopen(); // logrotate's postrotate: continue in a new file; retry a failing one now
         await store.reload().catch((err: unknown) => log(`pald: reload: manifest: ${String(err)}`));
         await backend.reloadKeys().catch((err: unknown) => log(`pald: reload: keys: ${String(err)}`));
         cache.invalidate();

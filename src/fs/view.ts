@@ -71,9 +71,6 @@ export function createPalFilesystem(deps: FsDeps): PalFilesystem {
   const startedAt = (deps.now ?? Date.now)();
   let nextFh = 1;
   let kernel: KernelNotifier | undefined;
-  // The kernel often looks a name up twice for one open(); one audit line per denial is enough.
-  const recentLookupDenials = new Map<string, number>();
-  const LOOKUP_DENIAL_QUIET_MS = 2000;
 
   // One open() is a lookup then an open from the same blocked thread, and readers loop; a caller
   // evaluated a moment ago is reused for CALLER_REUSE_MS. Safe against pid reuse: recycling a pid
@@ -175,15 +172,8 @@ export function createPalFilesystem(deps: FsDeps): PalFilesystem {
     const startNs = process.hrtime.bigint();
     const caller = await evaluate(ctx);
     const entry = deps.manifest.current().entries.get(name);
-    const auditDenial = (reason: string): void => {
-      const key = `${ctx.pid}\0${op}\0${name}\0${reason}`;
-      const now = Date.now();
-      const last = recentLookupDenials.get(key);
-      if (last !== undefined && now - last < LOOKUP_DENIAL_QUIET_MS) return;
-      if (recentLookupDenials.size > 4096) recentLookupDenials.clear();
-      recentLookupDenials.set(key, now);
-      audit(caller, op, name, 'deny', reason, startNs);
-    };
+    // Every denial is recorded: the audit log folds repeats per (container, secret, reason).
+    const auditDenial = (reason: string): void => audit(caller, op, name, 'deny', reason, startNs);
     if (caller.failure) {
       // Fail closed, and the same answer whether or not the name exists.
       if (entry) auditDenial(caller.failure);

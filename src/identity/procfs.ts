@@ -139,6 +139,34 @@ function statusNumber(text: string, key: string): number | undefined {
   return Number.isSafeInteger(value) ? value : undefined;
 }
 
+/** The namespaces that make a caller "host": pald's own pid and mount namespaces (SPEC §4). */
+export interface HostNamespaces {
+  /** readlink of ns/pid, e.g. "pid:[4026531836]". */
+  readonly pid: string;
+  /** readlink of ns/mnt, e.g. "mnt:[4026531841]". */
+  readonly mnt: string;
+}
+
+/**
+ * The pid and mount namespaces of `${procRoot}/${pid}` ("self": pald). Read by pid number: a
+ * caller's are read between pinning its stat fd and re-checking it, like its cgroups.
+ */
+export function readNamespaces(procRoot: string, pid: number | 'self'): HostNamespaces {
+  return { pid: readNamespaceLink(procRoot, pid, 'pid'), mnt: readNamespaceLink(procRoot, pid, 'mnt') };
+}
+
+function readNamespaceLink(procRoot: string, pid: number | 'self', ns: 'pid' | 'mnt'): string {
+  const path = `${procRoot}/${pid}/ns/${ns}`;
+  let link: string;
+  try {
+    link = readlinkSync(path);
+  } catch (err) {
+    throw procError(path, err);
+  }
+  if (!new RegExp(`^${ns}:\\[\\d{1,20}\\]$`).test(link)) throw new ProcError(`${path} reads ${JSON.stringify(link.slice(0, 64))}, not ${ns}:[inode]`, 'EINVAL');
+  return link;
+}
+
 export interface PidNamespaceCheck {
   /** false when pald is certainly not in the host pid namespace; undefined when it can't tell. */
   readonly hostPidNamespace: boolean | undefined;

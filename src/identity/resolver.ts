@@ -6,7 +6,8 @@
 //   2. cgroup verdict for (pid, S): cached, or read from /proc/<pid>/cgroup
 //   3. container record: cached (dropped on die/destroy/rename), or inspected
 //   4. the caller's container cgroup path must be the container's own (its init's)
-//   5. if anything was read or awaited, read the start time again: changed → deny
+//   5. no container named: host only in pald's own pid and mount namespaces, else unknown
+//   6. if anything was read or awaited, read the start time again: changed → deny
 // Every failure is kind 'unknown' with a reason; nothing throws to the caller.
 
 import { parseCgroupFile } from './cgroup.js';
@@ -15,10 +16,12 @@ import {
   closeFd,
   openStat,
   ProcError,
+  readNamespaces,
   readProcFile,
   readStat,
   readStatFd,
   readStatusIds,
+  type HostNamespaces,
   type PidNamespaceCheck,
 } from './procfs.js';
 import { RuntimeError, type ContainerRuntime, type RuntimeContainer, type RuntimeEvent, type RuntimeImage } from './runtime.js';
@@ -91,6 +94,17 @@ export function createResolver(options: ResolverCoreOptions): ResolverWithDiagno
 
   const pidNamespace = checkPidNamespace(procRoot);
   const warnings: string[] = [];
+  // "host" is a process in pald's own pid and mount namespaces (SPEC §4): a cgroup that names no
+  // container we know says nothing about where a process runs (ctr, Garden, rootless runtimes).
+  let hostNamespaces: HostNamespaces | undefined;
+  let hostNamespacesProblem = '';
+  try {
+    hostNamespaces = readNamespaces(procRoot, 'self');
+  } catch (err) {
+    hostNamespacesProblem = `pald cannot read its own namespaces (${errorMessage(err)}): no caller can be recognised as host`;
+    warnings.push(hostNamespacesProblem);
+    log(`WARNING: ${hostNamespacesProblem}`);
+  }
   if (pidNamespace.hostPidNamespace !== true) {
     const warning =
       `pald must run in the host pid namespace to attribute callers (${pidNamespace.detail}); ` +
@@ -366,7 +380,7 @@ export function createResolver(options: ResolverCoreOptions): ResolverWithDiagno
   function identityOf(caller: CallerRef, entry: ProcessEntry, record: ContainerRecord | undefined): Identity {
     const ids = { pid: caller.pid, tgid: entry.tgid, uid: caller.uid, gid: caller.gid, startTime: entry.startTime };
     if (record !== undefined) return { ...record.base, ...ids };
-    return { kind: 'host', ...ids, reason: 'no container id in its cgroups' };
+    return { kind: 'host', ...ids, reason: "no container id in its cgroups; in pald's pid and mount namespaces" };
   }
 
   /** The cached caller, if the pid still names it; a dead or replaced one is forgotten. */
@@ -434,6 +448,24 @@ export function createResolver(options: ResolverCoreOptions): ResolverWithDiagno
     }
   }
 
+  /** Why a process whose cgroups name no container is not host, or undefined when it is. */
+  function outsideHostNamespaces(pid: number): string | undefined {
+    if (hostNamespaces === undefined) return hostNamespacesProblem;
+    let theirs: HostNamespaces;
+    try {
+      theirs = readNamespaces(procRoot, pid);
+    } catch (err) {
+      return `no container id in its cgroups, and its namespaces are not readable: ${errorMessage(err)}`;
+    }
+    if (theirs.pid !== hostNamespaces.pid) {
+      return `no known container in its cgroups, but in pid namespace ${theirs.pid}, not pald's ${hostNamespaces.pid}`;
+    }
+    if (theirs.mnt !== hostNamespaces.mnt) {
+      return `no known container in its cgroups, but in mount namespace ${theirs.mnt}, not pald's ${hostNamespaces.mnt}`;
+    }
+    return undefined;
+  }
+
   async function resolveFirstSight(
     caller: CallerRef,
     statFd: number,
@@ -453,6 +485,10 @@ export function createResolver(options: ResolverCoreOptions): ResolverWithDiagno
     }
     // Not cached when unknown: a process being moved between cgroups (e.g. `docker exec` starting) settles soon.
     if (verdict.kind === 'unknown') return { identity: unknown(caller, verdict.reason, tgid, startTime) };
+    if (verdict.kind === 'host') {
+      const outside = outsideHostNamespaces(pid);
+      if (outside !== undefined) return { identity: unknown(caller, outside, tgid, startTime) };
+    }
 
     let record: ContainerRecord | undefined;
     if (verdict.kind === 'container') {

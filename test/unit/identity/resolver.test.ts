@@ -19,15 +19,29 @@ const B = 'b'.repeat(60) + '0002';
 const C = 'd'.repeat(60) + '0003';
 const IMAGE = `sha256:${'c'.repeat(64)}`;
 
+/** pald's own mount namespace in the fake /proc. */
+const HOST_MNT = 'mnt:[4026531840]';
+
 class FakeProc {
   readonly root = mkdtempSync(join(tmpdir(), 'pal-fakeproc-'));
-  constructor(nsLink = 'pid:[4026531836]') {
+  constructor(
+    private readonly nsLink = 'pid:[4026531836]',
+    mntLink: string | null = HOST_MNT,
+  ) {
     mkdirSync(join(this.root, 'self', 'ns'), { recursive: true });
     symlinkSync(nsLink, join(this.root, 'self', 'ns', 'pid'));
+    if (mntLink !== null) symlinkSync(mntLink, join(this.root, 'self', 'ns', 'mnt'));
   }
-  process(pid: number, opts: { start: string; cgroup: string; tgid?: number; state?: string; uid?: number }): void {
+  /** A process; its namespaces are pald's unless `ns` says otherwise (null: unreadable). */
+  process(pid: number, opts: { start: string; cgroup: string; tgid?: number; state?: string; uid?: number; ns?: { pid?: string; mnt?: string } | null }): void {
     const dir = join(this.root, String(pid));
+    rmSync(join(dir, 'ns'), { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
+    if (opts.ns !== null) {
+      mkdirSync(join(dir, 'ns'));
+      symlinkSync(opts.ns?.pid ?? this.nsLink, join(dir, 'ns', 'pid'));
+      symlinkSync(opts.ns?.mnt ?? HOST_MNT, join(dir, 'ns', 'mnt'));
+    }
     const fields = [opts.state ?? 'S', ...Array.from({ length: 18 }, () => '0'), opts.start, '0', '0'];
     writeFileSync(join(dir, 'stat'), `${pid} (proc (x)) ${fields.join(' ')}\n`);
     writeFileSync(join(dir, 'cgroup'), opts.cgroup);
@@ -317,4 +331,55 @@ test('the process cache is bounded and holds one fd per cached caller, all relea
   t.is(openFds() - before, held);
   await resolver.close();
   t.is(openFds(), before);
+});
+
+test('no known container in its cgroups but another pid or mount namespace: unknown with the reason, not host', async (t) => {
+  const w = world();
+  t.teardown(w.cleanup);
+  // The shapes measured for ctr, Garden and rootless runtimes: cgroups that name no Docker container.
+  const ctrCgroup = '0::/default/redis-server\n';
+  w.proc.process(700, { start: '70', cgroup: ctrCgroup, ns: { pid: 'pid:[4026532201]', mnt: 'mnt:[4026532200]' } });
+  const otherPid = await w.resolver.resolve(caller(700));
+  t.like(otherPid, { kind: 'unknown', pid: 700, startTime: '70' });
+  t.regex(otherPid.reason ?? '', /pid namespace pid:\[4026532201\], not pald's pid:\[4026531836\]/);
+  w.proc.process(701, { start: '71', cgroup: '0::/user.slice/user-1000.slice/user@1000.service/app.slice\n', ns: { mnt: 'mnt:[4026532300]' } });
+  const otherMnt = await w.resolver.resolve(caller(701));
+  t.like(otherMnt, { kind: 'unknown' });
+  t.regex(otherMnt.reason ?? '', /mount namespace mnt:\[4026532300\], not pald's/);
+  w.proc.process(702, { start: '72', cgroup: '0::/\n', ns: null });
+  const unreadable = await w.resolver.resolve(caller(702));
+  t.like(unreadable, { kind: 'unknown' });
+  t.regex(unreadable.reason ?? '', /namespaces are not readable/);
+  w.proc.process(705, { start: '75', cgroup: '0::/\n', ns: { pid: 'pid:[../../etc]' } });
+  t.regex((await w.resolver.resolve(caller(705))).reason ?? '', /not pid:\[inode\]/);
+  // Same namespaces: host. A container's process in its own namespaces is still that container.
+  w.proc.process(703, { start: '73', cgroup: ctrCgroup });
+  t.like(await w.resolver.resolve(caller(703)), { kind: 'host', pid: 703 });
+  w.proc.process(704, { start: '74', cgroup: `0::/docker/${A}\n`, ns: { pid: 'pid:[4026532401]', mnt: 'mnt:[4026532400]' } });
+  t.like(await w.resolver.resolve(caller(704)), { kind: 'container', containerId: A });
+});
+
+test('an unknown caller in another namespace is judged again at its next request (not cached as host)', async (t) => {
+  const w = world();
+  t.teardown(w.cleanup);
+  w.proc.process(710, { start: '10', cgroup: '0::/garden/abc\n', ns: { mnt: 'mnt:[4026532500]' } });
+  t.like(await w.resolver.resolve(caller(710)), { kind: 'unknown' });
+  t.like(await w.resolver.resolve(caller(710)), { kind: 'unknown' });
+  // The pid reused by a process in pald's namespaces is host, judged on its own.
+  w.proc.process(710, { start: '11', cgroup: '0::/garden/abc\n' });
+  t.like(await w.resolver.resolve(caller(710)), { kind: 'host', startTime: '11' });
+});
+
+test("pald's own namespaces unreadable: a warning, and no caller is host", async (t) => {
+  const proc = new FakeProc('pid:[4026531836]', null);
+  t.teardown(() => proc.cleanup());
+  const logs: string[] = [];
+  const resolver = createResolver({ runtime: new FakeRuntime(), procRoot: proc.root, log: (m) => logs.push(m) });
+  t.teardown(() => resolver.close());
+  proc.process(720, { start: '1', cgroup: '0::/\n' });
+  const id = await resolver.resolve(caller(720));
+  t.like(id, { kind: 'unknown' });
+  t.regex(id.reason ?? '', /cannot read its own namespaces/);
+  t.true(resolver.status().warnings?.some((w) => /own namespaces/.test(w)));
+  t.true(logs.some((l) => l.startsWith('WARNING: pald cannot read its own namespaces')));
 });
