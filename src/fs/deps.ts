@@ -3,8 +3,7 @@
 // (ManifestStore, SecretCache, AuditLog, IdentityResolver, TrustService).
 
 import type { SecureBuffer } from '../native/types.js';
-import type { Identity, CallerRef } from '../identity/types.js';
-import type { ImageSubject, TrustDecision } from '../trust/types.js';
+import type { IdentitySource, TrustSource, SealedFactsRegistry } from '../policy/index.js';
 import type { ManifestEntry, ManifestProblem } from '../store/index.js';
 import type { OpenedSecret } from '../crypto/index.js';
 import type { AuditEvent } from '../audit/index.js';
@@ -28,13 +27,7 @@ export interface SecretSource {
   get(entry: SecretEntry): Promise<OpenedSecretView>;
 }
 
-export interface IdentitySource {
-  resolve(caller: CallerRef): Promise<Identity>;
-}
-
-export interface TrustSource {
-  verifiedLabels(image: ImageSubject): Promise<TrustDecision>;
-}
+export type { IdentitySource, TrustSource };
 
 export type AuditRecord = AuditEvent;
 
@@ -48,6 +41,8 @@ export interface FsDeps {
   readonly manifest: ManifestSource;
   readonly secrets: SecretSource;
   readonly audit: AuditSink;
+  /** What decrypts showed about sealed names and labels; shared with `pal explain`. */
+  readonly sealedFacts: SealedFactsRegistry;
   /** Read at every decision so a SIGHUP can change it. */
   readonly hostAllowUids: () => readonly number[];
   /** Copies bytes into secure memory and zeroes the source (secureBufferFrom). */

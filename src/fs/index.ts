@@ -3,4 +3,3 @@ export type { FsDeps, ManifestSource, ManifestView, SecretEntry, SecretSource, I
 export { FsError } from './errors.js';
 export { ROOT_INO, PAL_DIR_INO, PAL_FILES } from './inodes.js';
 export { whoami, modeString } from './inspect.js';
-export { imageSubject, evaluateCaller, type Caller } from './caller.js';

@@ -1,7 +1,7 @@
 // The per-caller inspection files under /run/pal/.pal/. JSON metadata only: never plaintext,
 // never anything about other callers.
 
-import type { Caller } from './caller.js';
+import type { Caller } from '../policy/index.js';
 import type { PalFileName } from './inodes.js';
 
 export interface VisibleSecret {

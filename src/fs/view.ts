@@ -3,9 +3,8 @@
 // kernel (timeouts 0) so one caller's view can never be served to another.
 
 import type { CallerContext, DirEntry, EntryReply, AttrReply, FileAttr, FuseHandlers, OpenReply, StatfsReply, SecureBuffer } from '../native/types.js';
-import { authorize, effectiveLabels } from '../policy/index.js';
+import { attestCaller, decide as policyDecide, isFailClosed, type Caller, type Decision } from '../policy/index.js';
 import type { AuditRecord, FsDeps, ManifestView, SecretEntry } from './deps.js';
-import { evaluateCaller, type Caller } from './caller.js';
 import { FsError, ENOENT, EACCES, EIO, EROFS, ENOTDIR, EISDIR, EBADF } from './errors.js';
 import { ROOT_INO, PAL_DIR_INO, PAL_DIR_NAME, PAL_FILES, SecretInodes, palFileIno, palFileName, isPalFileName, type PalFileName } from './inodes.js';
 import { dirAttr, fileAttr, ENTRY_TIMEOUT_S, ATTR_TIMEOUT_S } from './attrs.js';
@@ -18,13 +17,6 @@ const MAX_REUSED_CALLERS = 10_000;
 const O_ACCMODE = 0o3;
 const O_RDONLY = 0;
 const O_TRUNC = 0o1000;
-
-/** What pald learnt about a secret by decrypting it: metadata only, kept per ciphertext version. */
-interface SealedFacts {
-  readonly version: string;
-  readonly size: number;
-  readonly sealedLabels: readonly string[];
-}
 
 export interface KernelNotifier {
   invalidateEntry(parent: number, name: string): void;
@@ -65,7 +57,7 @@ function sameEntry(a: SecretEntry, b: SecretEntry): boolean {
 
 export function createPalFilesystem(deps: FsDeps): PalFilesystem {
   const inodes = new SecretInodes();
-  const sealed = new Map<string, SealedFacts>();
+  const sealed = deps.sealedFacts;
   const handles = new Map<number, { ino: number; name: string }>();
   const openPerSecret = new Map<number, number>(); // ino → open handles
   const startedAt = (deps.now ?? Date.now)();
@@ -86,7 +78,7 @@ export function createPalFilesystem(deps: FsDeps): PalFilesystem {
     const now = performance.now();
     const hit = callers.get(key);
     if (hit && now < hit.until) return hit.caller;
-    const caller = await evaluateCaller(ctx, deps.identity, deps.trust);
+    const caller = await attestCaller(ctx, deps.identity, deps.trust);
     if (caller.failure) {
       callers.delete(key);
     } else {
@@ -96,22 +88,9 @@ export function createPalFilesystem(deps: FsDeps): PalFilesystem {
     return caller;
   };
 
-  function factsFor(entry: SecretEntry): SealedFacts | undefined {
-    const facts = sealed.get(entry.name);
-    return facts && facts.version === entry.version ? facts : undefined;
-  }
-
-  /** Before decryption: the manifest's labels, plus the sealed ones once a decrypt has shown them. */
-  function decide(caller: Caller, entry: SecretEntry): { allow: boolean; reason: string } {
-    if (caller.failure) return { allow: false, reason: caller.failure };
-    const facts = factsFor(entry);
-    const requiredLabels = facts ? effectiveLabels(entry.labels, facts.sealedLabels) : entry.labels;
-    return authorize({
-      identity: caller.identity,
-      ...(caller.trust ? { trust: caller.trust } : {}),
-      requiredLabels,
-      hostAllowUids: deps.hostAllowUids(),
-    });
+  /** Policy's decision, with what pald has learnt about the entry's sealed payload (if anything). */
+  function decide(caller: Caller, entry: SecretEntry): Decision {
+    return policyDecide(caller, entry, { hostAllowUids: deps.hostAllowUids(), sealed: sealed.factsFor(entry) });
   }
 
   function audit(caller: Caller, op: string, secret: string | undefined, decision: AuditRecord['decision'], reason: string, startNs: bigint): void {
@@ -133,7 +112,7 @@ export function createPalFilesystem(deps: FsDeps): PalFilesystem {
   }
 
   function secretSize(entry: SecretEntry): number {
-    return factsFor(entry)?.size ?? entry.size ?? 0;
+    return sealed.factsFor(entry)?.size ?? entry.size ?? 0;
   }
 
   function secretAttr(caller: Caller, entry: SecretEntry): FileAttr {
@@ -193,7 +172,9 @@ export function createPalFilesystem(deps: FsDeps): PalFilesystem {
     const decision = decide(caller, entry);
     if (!decision.allow) {
       auditDenial(decision.reason);
-      throw new FsError(ENOENT, decision.reason);
+      // A secret the caller may not open does not exist for it; a caller pald cannot trust is
+      // failed closed.
+      throw new FsError(isFailClosed(decision) ? EACCES : ENOENT, decision.reason);
     }
     return { caller, entry };
   }
@@ -207,7 +188,7 @@ export function createPalFilesystem(deps: FsDeps): PalFilesystem {
       throw new FsError(EACCES, caller.failure);
     }
     if (!entry) throw new FsError(ENOENT, `no secret ${name}`);
-    // Authorise with the manifest's labels before anything is decrypted.
+    // Authorise before anything is decrypted: the manifest's labels, and the sealed ones if known.
     const first = decide(caller, entry);
     if (!first.allow) {
       audit(caller, 'open', name, 'deny', first.reason, startNs);
@@ -226,24 +207,14 @@ export function createPalFilesystem(deps: FsDeps): PalFilesystem {
       audit(caller, 'open', name, 'error', reason, startNs);
       throw new FsError(EIO, reason);
     }
-    // The sealed payload names itself and carries its own labels: a ciphertext copied under
-    // another name, or relabelled in the manifest, grants nothing its sealing did not.
-    if (opened.sealedName !== entry.name) {
-      const reason = `sealed name "${opened.sealedName}" does not match manifest name "${entry.name}"`;
-      audit(caller, 'open', name, 'deny', reason, startNs);
-      throw new FsError(EACCES, reason);
-    }
-    sealed.set(name, { version: entry.version, size: opened.plaintext.length, sealedLabels: [...opened.sealedLabels] });
-    const second = authorize({
-      identity: caller.identity,
-      ...(caller.trust ? { trust: caller.trust } : {}),
-      requiredLabels: effectiveLabels(entry.labels, opened.sealedLabels),
-      hostAllowUids: deps.hostAllowUids(),
-    });
+    // The sealed payload names itself and carries its own labels: pald learns them (for every
+    // later decision, `pal explain` included) and policy decides again with them.
+    const facts = { version: entry.version, size: opened.plaintext.length, sealedName: opened.sealedName, sealedLabels: opened.sealedLabels };
+    sealed.learn(name, facts);
+    const second = policyDecide(caller, entry, { hostAllowUids: deps.hostAllowUids(), sealed: facts });
     if (!second.allow) {
-      const reason = `sealed labels: ${second.reason}`;
-      audit(caller, 'open', name, 'deny', reason, startNs);
-      throw new FsError(EACCES, reason);
+      audit(caller, 'open', name, 'deny', second.reason, startNs);
+      throw new FsError(EACCES, second.reason);
     }
     let content: SecureBuffer;
     try {
@@ -381,7 +352,7 @@ export function createPalFilesystem(deps: FsDeps): PalFilesystem {
         const before = previous.entries.get(name);
         const after = next.entries.get(name);
         if (before && after && sameEntry(before, after)) continue;
-        if (!after || sealed.get(name)?.version !== after.version) sealed.delete(name);
+        sealed.retain(name, after?.version);
         notify(name);
       }
     },

@@ -4,6 +4,7 @@ import type { SecureBuffer, CallerContext } from '../../../src/native/types.js';
 import type { Identity } from '../../../src/identity/types.js';
 import type { ImageSubject, TrustDecision } from '../../../src/trust/types.js';
 import type { AuditRecord, FsDeps, ManifestView, SecretEntry, OpenedSecretView } from '../../../src/fs/deps.js';
+import { SealedFactsRegistry } from '../../../src/policy/index.js';
 
 export class FakeSecureBuffer implements SecureBuffer {
   private bytes: Buffer;
@@ -54,6 +55,7 @@ export interface Harness {
   audit: AuditRecord[];
   identities: Map<number, Identity>;
   allowUids: number[];
+  sealedFacts: SealedFactsRegistry;
 }
 
 export function harness(entries: SecretEntry[]): Harness {
@@ -64,6 +66,7 @@ export function harness(entries: SecretEntry[]): Harness {
     audit: [],
     identities: new Map(),
     allowUids: [],
+    sealedFacts: new SealedFactsRegistry(),
     deps: undefined as unknown as FsDeps,
   };
   const trustByImage: Record<string, TrustDecision> = {
@@ -93,6 +96,7 @@ export function harness(entries: SecretEntry[]): Harness {
       },
     },
     audit: { record: (e) => h.audit.push(e) },
+    sealedFacts: h.sealedFacts,
     hostAllowUids: () => h.allowUids,
     allocSecure: (bytes) => new FakeSecureBuffer(bytes),
     daemonStatus: () => ({ pald: 'running' }),
