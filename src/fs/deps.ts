@@ -29,6 +29,12 @@ export interface SecretSource {
 
 export type { IdentitySource, TrustSource };
 
+/** The resolver as the filesystem uses it: attribution, and the cheap start-time check of a pid. */
+export interface CallerIdentitySource extends IdentitySource {
+  /** Start time of the process now holding `pid` (/proc/<pid>/stat field 22), undefined if unreadable. */
+  startTime(pid: number): string | undefined;
+}
+
 export type AuditRecord = AuditEvent;
 
 export interface AuditSink {
@@ -36,7 +42,7 @@ export interface AuditSink {
 }
 
 export interface FsDeps {
-  readonly identity: IdentitySource;
+  readonly identity: CallerIdentitySource;
   readonly trust: TrustSource;
   readonly manifest: ManifestSource;
   readonly secrets: SecretSource;
@@ -51,4 +57,6 @@ export interface FsDeps {
   readonly daemonStatus: () => Record<string, unknown>;
   readonly version: string;
   readonly now?: () => number;
+  /** Monotonic milliseconds for the short caller reuse window (default performance.now). */
+  readonly clock?: () => number;
 }

@@ -9,10 +9,9 @@ import { FsError, ENOENT, EACCES, EIO, EROFS, ENOTDIR, EISDIR, EBADF } from './e
 import { ROOT_INO, PAL_DIR_INO, PAL_DIR_NAME, PAL_FILES, SecretInodes, palFileIno, palFileName, isPalFileName, type PalFileName } from './inodes.js';
 import { dirAttr, fileAttr, ENTRY_TIMEOUT_S, ATTR_TIMEOUT_S } from './attrs.js';
 import { renderPalFile, type VisibleSecret } from './inspect.js';
+import { CallerMemo } from './caller-memo.js';
 
 const PAL_FILE_MODE = 0o444;
-const CALLER_REUSE_MS = 50;
-const MAX_REUSED_CALLERS = 10_000;
 // Linux open(2) flag bits (node's fs.constants lacks O_ACCMODE).
 const O_ACCMODE = 0o3;
 const O_RDONLY = 0;
@@ -67,26 +66,13 @@ export function createPalFilesystem(deps: FsDeps): PalFilesystem {
   const recentLookupDenials = new Map<string, number>();
   const LOOKUP_DENIAL_QUIET_MS = 2000;
 
-  // One open() is a lookup then an open from the same blocked thread, and readers loop; a caller
-  // evaluated a moment ago is reused for CALLER_REUSE_MS. Safe against pid reuse: recycling a pid
-  // means going through the whole pid space (≥ 32768 forks), which takes far longer than this.
-  // Failures are not reused (a process being moved into its container settles quickly), and the
-  // kernel's uid/gid are part of the key (a setuid process is a new caller).
-  const callers = new Map<string, { caller: Caller; until: number }>();
-  const evaluate = async (ctx: CallerContext): Promise<Caller> => {
-    const key = `${ctx.pid}:${ctx.uid}:${ctx.gid}`;
-    const now = performance.now();
-    const hit = callers.get(key);
-    if (hit && now < hit.until) return hit.caller;
-    const caller = await attestCaller(ctx, deps.identity, deps.trust);
-    if (caller.failure) {
-      callers.delete(key);
-    } else {
-      if (callers.size >= MAX_REUSED_CALLERS) callers.clear();
-      callers.set(key, { caller, until: performance.now() + CALLER_REUSE_MS });
-    }
-    return caller;
-  };
+  // A caller attested a moment ago is reused for its next requests (see caller-memo.ts).
+  const callers = new CallerMemo({
+    attest: (ctx) => attestCaller(ctx, deps.identity, deps.trust),
+    startTime: (pid) => deps.identity.startTime(pid),
+    clock: deps.clock ?? (() => performance.now()),
+  });
+  const evaluate = (ctx: CallerContext): Promise<Caller> => callers.evaluate(ctx);
 
   /** Policy's decision, with what pald has learnt about the entry's sealed payload (if anything). */
   function decide(caller: Caller, entry: SecretEntry): Decision {
@@ -357,6 +343,6 @@ export function createPalFilesystem(deps: FsDeps): PalFilesystem {
       }
     },
     openHandles: () => handles.size,
-    forgetCallers: () => callers.clear(),
+    forgetCallers: () => callers.forget(),
   };
 }

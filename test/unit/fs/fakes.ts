@@ -56,6 +56,10 @@ export interface Harness {
   identities: Map<number, Identity>;
   allowUids: number[];
   sealedFacts: SealedFactsRegistry;
+  /** Start time the fake /proc reports per pid (default: "1" for every pid with an identity). */
+  startTimes: Map<number, string>;
+  /** The monotonic clock the caller memo reads (ms); tests move it by hand. */
+  clock: { now: number };
 }
 
 export function harness(entries: SecretEntry[]): Harness {
@@ -67,6 +71,8 @@ export function harness(entries: SecretEntry[]): Harness {
     identities: new Map(),
     allowUids: [],
     sealedFacts: new SealedFactsRegistry(),
+    startTimes: new Map(),
+    clock: { now: 0 },
     deps: undefined as unknown as FsDeps,
   };
   const trustByImage: Record<string, TrustDecision> = {
@@ -78,6 +84,9 @@ export function harness(entries: SecretEntry[]): Harness {
     identity: {
       async resolve(caller) {
         return h.identities.get(caller.pid) ?? { kind: 'unknown', pid: caller.pid, tgid: caller.pid, uid: caller.uid, gid: caller.gid, reason: 'no such process' };
+      },
+      startTime(pid) {
+        return h.startTimes.get(pid) ?? (h.identities.has(pid) ? '1' : undefined);
       },
     },
     trust: {
@@ -101,6 +110,7 @@ export function harness(entries: SecretEntry[]): Harness {
     allocSecure: (bytes) => new FakeSecureBuffer(bytes),
     daemonStatus: () => ({ pald: 'running' }),
     version: '0.1.0-test',
+    clock: () => h.clock.now,
   };
   return h;
 }
