@@ -149,11 +149,9 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
       sealedFacts,
       hostAllowUids: () => config.host.allowUids,
       allocSecure: (bytes) => native.secureBufferFrom(bytes),
-      daemonStatus: () => {
-        // Callers see daemon health, not other callers' containers.
-        const s = daemonStatus();
-        return { pald: s.pald, version: s.version, mounted: s.mounted, trust: s.trust, manifest: { generation: store.current().generation, problems: store.current().problems.length } };
-      },
+      // Callers see pald's own health only (SPEC §4): not trust.status() (its last failure names
+      // another image), not the manifest, not the containers seen.
+      health: () => ({ mounted: mount !== undefined }),
       version,
     });
     identity.onInvalidate(() => fs.forgetCallers());

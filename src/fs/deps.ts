@@ -41,6 +41,11 @@ export interface AuditSink {
   record(event: AuditRecord): void;
 }
 
+export interface DaemonHealth {
+  /** The FUSE session is mounted (false while starting or stopping). */
+  readonly mounted: boolean;
+}
+
 export interface FsDeps {
   readonly identity: CallerIdentitySource;
   readonly trust: TrustSource;
@@ -53,8 +58,11 @@ export interface FsDeps {
   readonly hostAllowUids: () => readonly number[];
   /** Copies bytes into secure memory and zeroes the source (secureBufferFrom). */
   readonly allocSecure: (bytes: Uint8Array) => SecureBuffer;
-  /** Daemon-wide status summary shown in /run/pal/.pal/status (no secrets, no other callers). */
-  readonly daemonStatus: () => Record<string, unknown>;
+  /**
+   * The daemon's own health for /run/pal/.pal/status. Deliberately narrow: nothing about other
+   * containers, images, trust failures or the manifest reaches a caller.
+   */
+  readonly health: () => DaemonHealth;
   readonly version: string;
   readonly now?: () => number;
   /** Monotonic milliseconds for the short caller reuse window (default performance.now). */

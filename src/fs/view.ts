@@ -119,7 +119,7 @@ export function createPalFilesystem(deps: FsDeps): PalFilesystem {
       version: e.version,
       mtimeMs: e.mtimeMs,
     }));
-    return Buffer.from(renderPalFile(file, { caller, visible, version: deps.version, daemonStatus: deps.daemonStatus() }), 'utf8');
+    return Buffer.from(renderPalFile(file, { caller, visible, version: deps.version, health: deps.health() }), 'utf8');
   }
 
   function palFileAttr(caller: Caller, file: PalFileName): FileAttr {
@@ -307,7 +307,8 @@ export function createPalFilesystem(deps: FsDeps): PalFilesystem {
     },
 
     statfs(): StatfsReply {
-      return { blocks: 0, files: deps.manifest.current().entries.size + 2 + PAL_FILES.length, nameMax: 255 };
+      // A constant: the number of files would tell any caller how many secrets exist.
+      return { blocks: 0, files: 0, nameMax: 255 };
     },
   };
 

@@ -108,7 +108,7 @@ export function harness(entries: SecretEntry[]): Harness {
     sealedFacts: h.sealedFacts,
     hostAllowUids: () => h.allowUids,
     allocSecure: (bytes) => new FakeSecureBuffer(bytes),
-    daemonStatus: () => ({ pald: 'running' }),
+    health: () => ({ mounted: true }),
     version: '0.1.0-test',
     clock: () => h.clock.now,
   };
