@@ -18,6 +18,7 @@ import { createPalFilesystem, modeString, FsError, type ManifestView } from '../
 import { prepareMountpoint, prepareStagingDir, stackOnto } from './mountinfo.js';
 import { startAdminServer, type AdminServer } from './admin-server.js';
 import { explain } from './explain.js';
+import { imageSubject, SealedFactsRegistry } from '../policy/index.js';
 
 export interface DaemonOptions {
   readonly configPath?: string;
@@ -139,19 +140,22 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
       };
     };
 
+    // What decrypts showed about sealed names and labels: learnt by the filesystem, read by
+    // `pal explain`, so both decide with the same facts.
+    const sealedFacts = new SealedFactsRegistry();
+    const trustSource = { verifiedLabels: (image: Parameters<TrustService['verifiedLabels']>[0]) => trust.verifiedLabels(image) };
     const fs = createPalFilesystem({
       identity,
-      trust: { verifiedLabels: (image) => trust.verifiedLabels(image) },
+      trust: trustSource,
       manifest: store,
       secrets: cache,
       audit,
+      sealedFacts,
       hostAllowUids: () => config.host.allowUids,
       allocSecure: (bytes) => native.secureBufferFrom(bytes),
-      daemonStatus: () => {
-        // Callers see daemon health, not other callers' containers.
-        const s = daemonStatus();
-        return { pald: s.pald, version: s.version, mounted: s.mounted, trust: s.trust, manifest: { generation: store.current().generation, problems: store.current().problems.length } };
-      },
+      // Callers see pald's own health only (SPEC §4): not trust.status() (its last failure names
+      // another image), not the manifest, not the containers seen.
+      health: () => ({ mounted: mount !== undefined }),
       version,
     });
     identity.onInvalidate(() => fs.forgetCallers());
@@ -209,9 +213,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
                 return Promise.all(
                   identity.containers().map(async (c) => {
                     const who = await identity.inspectContainer(c.containerId);
-                    const subject = who.kind === 'container' && who.imageId
-                      ? { imageId: who.imageId, repoDigests: who.repoDigests ?? [], repoTags: who.repoTags ?? [], imageLabels: who.imageLabels ?? {}, ...(who.runtimeLabels ? { runtimeLabels: who.runtimeLabels } : {}) }
-                      : undefined;
+                    const subject = who.kind === 'container' ? imageSubject(who) : undefined;
                     const decision = subject ? await trust.verifiedLabels(subject) : undefined;
                     return { ...c, labels: decision?.labels ?? [], trust: decision?.state ?? 'error', reason: decision?.reason ?? who.reason ?? '' };
                   }),
@@ -227,7 +229,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
                   mtime: new Date(e.mtimeMs).toISOString(),
                 }));
               case 'explain':
-                return explain({ identity, trust, manifest: store, hostAllowUids: config.host.allowUids }, request.container, request.secret);
+                return explain({ identity, trust: trustSource, manifest: store, hostAllowUids: () => config.host.allowUids, sealedFacts }, request.container, request.secret);
             }
           },
         },

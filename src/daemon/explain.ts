@@ -1,27 +1,34 @@
 // `pal explain CONTAINER SECRET`: the decision pald would take for that container, without a pid
-// and without decrypting anything.
+// and without decrypting anything. It asks policy exactly as open() does — the same attestation,
+// the same `decide`, the same sealed facts the filesystem has learnt from earlier decrypts — so
+// explain and open cannot disagree.
 
-import type { IdentityResolver } from '../identity/types.js';
-import type { TrustService, TrustDecision } from '../trust/types.js';
-import { authorize } from '../policy/index.js';
-import { imageSubject } from '../fs/index.js';
+import type { Identity } from '../identity/types.js';
+import type { TrustDecision } from '../trust/types.js';
+import { attestIdentity, decide, type DecisionClass, type SealedFactsRegistry, type TrustSource } from '../policy/index.js';
 import type { ManifestSource } from '../fs/index.js';
 
 export interface Explanation {
   readonly allow: boolean;
   readonly reason: string;
+  /** The reason class policy gave (the same open() would get). */
+  readonly class: DecisionClass | 'no-such-secret';
   readonly container: { readonly kind: string; readonly id?: string; readonly name?: string; readonly image?: string; readonly imageId?: string };
-  readonly secret: { readonly name: string; readonly labels: readonly string[] } | null;
+  readonly secret: { readonly name: string; readonly labels: readonly string[]; readonly sealedLabels?: readonly string[] } | null;
   readonly trust: Pick<TrustDecision, 'state' | 'provider' | 'reason' | 'labels'> | null;
 }
 
-export async function explain(
-  deps: { identity: IdentityResolver; trust: TrustService; manifest: ManifestSource; hostAllowUids: readonly number[] },
-  container: string,
-  secret: string,
-): Promise<Explanation> {
+export interface ExplainDeps {
+  readonly identity: { inspectContainer(idOrName: string): Promise<Identity> };
+  readonly trust: TrustSource;
+  readonly manifest: ManifestSource;
+  readonly hostAllowUids: () => readonly number[];
+  readonly sealedFacts: SealedFactsRegistry;
+}
+
+export async function explain(deps: ExplainDeps, container: string, secret: string): Promise<Explanation> {
   const identity = await deps.identity.inspectContainer(container);
-  const entry = deps.manifest.current().entries.get(secret);
+  const caller = await attestIdentity({ pid: identity.pid, uid: identity.uid, gid: identity.gid }, identity, deps.trust);
   const who = {
     kind: identity.kind,
     ...(identity.containerId ? { id: identity.containerId } : {}),
@@ -29,15 +36,13 @@ export async function explain(
     ...(identity.imageRef ? { image: identity.imageRef } : {}),
     ...(identity.imageId ? { imageId: identity.imageId } : {}),
   };
-  const secretInfo = entry ? { name: entry.name, labels: entry.labels } : null;
-  if (identity.kind !== 'container') {
-    return { allow: false, reason: `container ${container}: ${identity.reason ?? 'not found'}`, container: who, secret: secretInfo, trust: null };
-  }
-  const subject = imageSubject(identity);
-  const trust = subject ? await deps.trust.verifiedLabels(subject) : undefined;
+  const trust = caller.trust;
   const trustInfo = trust ? { state: trust.state, provider: trust.provider, reason: trust.reason, labels: trust.labels } : null;
-  if (!entry) return { allow: false, reason: `no secret named ${secret} in the manifest`, container: who, secret: null, trust: trustInfo };
-  if (!trust) return { allow: false, reason: 'container has no image id', container: who, secret: secretInfo, trust: null };
-  const decision = authorize({ identity, trust, requiredLabels: entry.labels, hostAllowUids: deps.hostAllowUids });
-  return { allow: decision.allow, reason: decision.reason, container: who, secret: secretInfo, trust: trustInfo };
+  const entry = deps.manifest.current().entries.get(secret);
+  if (!entry) return { allow: false, reason: `no secret named ${secret} in the manifest`, class: 'no-such-secret', container: who, secret: null, trust: trustInfo };
+  const sealed = deps.sealedFacts.factsFor(entry);
+  const secretInfo = { name: entry.name, labels: entry.labels, ...(sealed ? { sealedLabels: sealed.sealedLabels } : {}) };
+  const decision = decide(caller, entry, { hostAllowUids: deps.hostAllowUids(), sealed });
+  const reason = identity.kind === 'unknown' ? `container ${container}: ${decision.reason}` : decision.reason;
+  return { allow: decision.allow, reason, class: decision.class, container: who, secret: secretInfo, trust: trustInfo };
 }

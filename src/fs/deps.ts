@@ -3,8 +3,7 @@
 // (ManifestStore, SecretCache, AuditLog, IdentityResolver, TrustService).
 
 import type { SecureBuffer } from '../native/types.js';
-import type { Identity, CallerRef } from '../identity/types.js';
-import type { ImageSubject, TrustDecision } from '../trust/types.js';
+import type { IdentitySource, TrustSource, SealedFactsRegistry } from '../policy/index.js';
 import type { ManifestEntry, ManifestProblem } from '../store/index.js';
 import type { OpenedSecret } from '../crypto/index.js';
 import type { AuditEvent } from '../audit/index.js';
@@ -28,12 +27,12 @@ export interface SecretSource {
   get(entry: SecretEntry): Promise<OpenedSecretView>;
 }
 
-export interface IdentitySource {
-  resolve(caller: CallerRef): Promise<Identity>;
-}
+export type { IdentitySource, TrustSource };
 
-export interface TrustSource {
-  verifiedLabels(image: ImageSubject): Promise<TrustDecision>;
+/** The resolver as the filesystem uses it: attribution, and the cheap start-time check of a pid. */
+export interface CallerIdentitySource extends IdentitySource {
+  /** Start time of the process now holding `pid` (/proc/<pid>/stat field 22), undefined if unreadable. */
+  startTime(pid: number): string | undefined;
 }
 
 export type AuditRecord = AuditEvent;
@@ -42,18 +41,30 @@ export interface AuditSink {
   record(event: AuditRecord): void;
 }
 
+export interface DaemonHealth {
+  /** The FUSE session is mounted (false while starting or stopping). */
+  readonly mounted: boolean;
+}
+
 export interface FsDeps {
-  readonly identity: IdentitySource;
+  readonly identity: CallerIdentitySource;
   readonly trust: TrustSource;
   readonly manifest: ManifestSource;
   readonly secrets: SecretSource;
   readonly audit: AuditSink;
+  /** What decrypts showed about sealed names and labels; shared with `pal explain`. */
+  readonly sealedFacts: SealedFactsRegistry;
   /** Read at every decision so a SIGHUP can change it. */
   readonly hostAllowUids: () => readonly number[];
   /** Copies bytes into secure memory and zeroes the source (secureBufferFrom). */
   readonly allocSecure: (bytes: Uint8Array) => SecureBuffer;
-  /** Daemon-wide status summary shown in /run/pal/.pal/status (no secrets, no other callers). */
-  readonly daemonStatus: () => Record<string, unknown>;
+  /**
+   * The daemon's own health for /run/pal/.pal/status. Deliberately narrow: nothing about other
+   * containers, images, trust failures or the manifest reaches a caller.
+   */
+  readonly health: () => DaemonHealth;
   readonly version: string;
   readonly now?: () => number;
+  /** Monotonic milliseconds for the short caller reuse window (default performance.now). */
+  readonly clock?: () => number;
 }

@@ -1,6 +1,5 @@
 export { createPalFilesystem, type PalFilesystem, type KernelNotifier } from './view.js';
-export type { FsDeps, ManifestSource, ManifestView, SecretEntry, SecretSource, IdentitySource, TrustSource, AuditSink, AuditRecord } from './deps.js';
+export type { FsDeps, ManifestSource, ManifestView, SecretEntry, DaemonHealth, SecretSource, IdentitySource, TrustSource, AuditSink, AuditRecord } from './deps.js';
 export { FsError } from './errors.js';
 export { ROOT_INO, PAL_DIR_INO, PAL_FILES } from './inodes.js';
 export { whoami, modeString } from './inspect.js';
-export { imageSubject, evaluateCaller, type Caller } from './caller.js';

@@ -1,8 +1,10 @@
 // The per-caller inspection files under /run/pal/.pal/. JSON metadata only: never plaintext,
-// never anything about other callers.
+// never anything about other callers, other containers or images, or how many secrets exist
+// (SPEC §4). Every field is picked here by name: nothing passes through unlooked-at.
 
-import type { Caller } from './caller.js';
+import type { Caller } from '../policy/index.js';
 import type { PalFileName } from './inodes.js';
+import type { DaemonHealth } from './deps.js';
 
 export interface VisibleSecret {
   readonly name: string;
@@ -17,7 +19,7 @@ export interface InspectionInput {
   readonly caller: Caller;
   readonly visible: readonly VisibleSecret[];
   readonly version: string;
-  readonly daemonStatus: Record<string, unknown>;
+  readonly health: DaemonHealth;
 }
 
 export function modeString(mode: number): string {
@@ -48,6 +50,21 @@ export function whoami(caller: Caller): Record<string, unknown> {
   };
 }
 
+/** .pal/status: pald's version and mount health, and the caller's own trust state. */
+export function callerStatus(caller: Caller, version: string, health: DaemonHealth): Record<string, unknown> {
+  const { trust } = caller;
+  return {
+    pald: 'running',
+    version,
+    mounted: health.mounted === true,
+    caller: {
+      kind: caller.identity.kind,
+      trust: trust ? { state: trust.state, provider: trust.provider, reason: trust.reason } : null,
+      ...(caller.failure ? { failure: caller.failure } : {}),
+    },
+  };
+}
+
 export function renderPalFile(file: PalFileName, input: InspectionInput): string {
   switch (file) {
     case 'whoami.json':
@@ -72,6 +89,6 @@ export function renderPalFile(file: PalFileName, input: InspectionInput): string
     case 'version':
       return `pal ${input.version}\n`;
     case 'status':
-      return JSON.stringify(input.daemonStatus, null, 2) + '\n';
+      return JSON.stringify(callerStatus(input.caller, input.version, input.health), null, 2) + '\n';
   }
 }

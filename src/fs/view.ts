@@ -3,28 +3,19 @@
 // kernel (timeouts 0) so one caller's view can never be served to another.
 
 import type { CallerContext, DirEntry, EntryReply, AttrReply, FileAttr, FuseHandlers, OpenReply, StatfsReply, SecureBuffer } from '../native/types.js';
-import { authorize, effectiveLabels } from '../policy/index.js';
+import { attestCaller, decide as policyDecide, isFailClosed, type Caller, type Decision } from '../policy/index.js';
 import type { AuditRecord, FsDeps, ManifestView, SecretEntry } from './deps.js';
-import { evaluateCaller, type Caller } from './caller.js';
 import { FsError, ENOENT, EACCES, EIO, EROFS, ENOTDIR, EISDIR, EBADF } from './errors.js';
 import { ROOT_INO, PAL_DIR_INO, PAL_DIR_NAME, PAL_FILES, SecretInodes, palFileIno, palFileName, isPalFileName, type PalFileName } from './inodes.js';
 import { dirAttr, fileAttr, ENTRY_TIMEOUT_S, ATTR_TIMEOUT_S } from './attrs.js';
 import { renderPalFile, type VisibleSecret } from './inspect.js';
+import { CallerMemo } from './caller-memo.js';
 
 const PAL_FILE_MODE = 0o444;
-const CALLER_REUSE_MS = 50;
-const MAX_REUSED_CALLERS = 10_000;
 // Linux open(2) flag bits (node's fs.constants lacks O_ACCMODE).
 const O_ACCMODE = 0o3;
 const O_RDONLY = 0;
 const O_TRUNC = 0o1000;
-
-/** What pald learnt about a secret by decrypting it: metadata only, kept per ciphertext version. */
-interface SealedFacts {
-  readonly version: string;
-  readonly size: number;
-  readonly sealedLabels: readonly string[];
-}
 
 export interface KernelNotifier {
   invalidateEntry(parent: number, name: string): void;
@@ -65,50 +56,24 @@ function sameEntry(a: SecretEntry, b: SecretEntry): boolean {
 
 export function createPalFilesystem(deps: FsDeps): PalFilesystem {
   const inodes = new SecretInodes();
-  const sealed = new Map<string, SealedFacts>();
+  const sealed = deps.sealedFacts;
   const handles = new Map<number, { ino: number; name: string }>();
   const openPerSecret = new Map<number, number>(); // ino → open handles
   const startedAt = (deps.now ?? Date.now)();
   let nextFh = 1;
   let kernel: KernelNotifier | undefined;
 
-  // One open() is a lookup then an open from the same blocked thread, and readers loop; a caller
-  // evaluated a moment ago is reused for CALLER_REUSE_MS. Safe against pid reuse: recycling a pid
-  // means going through the whole pid space (≥ 32768 forks), which takes far longer than this.
-  // Failures are not reused (a process being moved into its container settles quickly), and the
-  // kernel's uid/gid are part of the key (a setuid process is a new caller).
-  const callers = new Map<string, { caller: Caller; until: number }>();
-  const evaluate = async (ctx: CallerContext): Promise<Caller> => {
-    const key = `${ctx.pid}:${ctx.uid}:${ctx.gid}`;
-    const now = performance.now();
-    const hit = callers.get(key);
-    if (hit && now < hit.until) return hit.caller;
-    const caller = await evaluateCaller(ctx, deps.identity, deps.trust);
-    if (caller.failure) {
-      callers.delete(key);
-    } else {
-      if (callers.size >= MAX_REUSED_CALLERS) callers.clear();
-      callers.set(key, { caller, until: performance.now() + CALLER_REUSE_MS });
-    }
-    return caller;
-  };
+  // A caller attested a moment ago is reused for its next requests (see caller-memo.ts).
+  const callers = new CallerMemo({
+    attest: (ctx) => attestCaller(ctx, deps.identity, deps.trust),
+    startTime: (pid) => deps.identity.startTime(pid),
+    clock: deps.clock ?? (() => performance.now()),
+  });
+  const evaluate = (ctx: CallerContext): Promise<Caller> => callers.evaluate(ctx);
 
-  function factsFor(entry: SecretEntry): SealedFacts | undefined {
-    const facts = sealed.get(entry.name);
-    return facts && facts.version === entry.version ? facts : undefined;
-  }
-
-  /** Before decryption: the manifest's labels, plus the sealed ones once a decrypt has shown them. */
-  function decide(caller: Caller, entry: SecretEntry): { allow: boolean; reason: string } {
-    if (caller.failure) return { allow: false, reason: caller.failure };
-    const facts = factsFor(entry);
-    const requiredLabels = facts ? effectiveLabels(entry.labels, facts.sealedLabels) : entry.labels;
-    return authorize({
-      identity: caller.identity,
-      ...(caller.trust ? { trust: caller.trust } : {}),
-      requiredLabels,
-      hostAllowUids: deps.hostAllowUids(),
-    });
+  /** Policy's decision, with what pald has learnt about the entry's sealed payload (if anything). */
+  function decide(caller: Caller, entry: SecretEntry): Decision {
+    return policyDecide(caller, entry, { hostAllowUids: deps.hostAllowUids(), sealed: sealed.factsFor(entry) });
   }
 
   function audit(caller: Caller, op: string, secret: string | undefined, decision: AuditRecord['decision'], reason: string, startNs: bigint): void {
@@ -130,7 +95,7 @@ export function createPalFilesystem(deps: FsDeps): PalFilesystem {
   }
 
   function secretSize(entry: SecretEntry): number {
-    return factsFor(entry)?.size ?? entry.size ?? 0;
+    return sealed.factsFor(entry)?.size ?? entry.size ?? 0;
   }
 
   function secretAttr(caller: Caller, entry: SecretEntry): FileAttr {
@@ -151,7 +116,7 @@ export function createPalFilesystem(deps: FsDeps): PalFilesystem {
       version: e.version,
       mtimeMs: e.mtimeMs,
     }));
-    return Buffer.from(renderPalFile(file, { caller, visible, version: deps.version, daemonStatus: deps.daemonStatus() }), 'utf8');
+    return Buffer.from(renderPalFile(file, { caller, visible, version: deps.version, health: deps.health() }), 'utf8');
   }
 
   function palFileAttr(caller: Caller, file: PalFileName): FileAttr {
@@ -183,7 +148,9 @@ export function createPalFilesystem(deps: FsDeps): PalFilesystem {
     const decision = decide(caller, entry);
     if (!decision.allow) {
       auditDenial(decision.reason);
-      throw new FsError(ENOENT, decision.reason);
+      // A secret the caller may not open does not exist for it; a caller pald cannot trust is
+      // failed closed.
+      throw new FsError(isFailClosed(decision) ? EACCES : ENOENT, decision.reason);
     }
     return { caller, entry };
   }
@@ -197,7 +164,7 @@ export function createPalFilesystem(deps: FsDeps): PalFilesystem {
       throw new FsError(EACCES, caller.failure);
     }
     if (!entry) throw new FsError(ENOENT, `no secret ${name}`);
-    // Authorise with the manifest's labels before anything is decrypted.
+    // Authorise before anything is decrypted: the manifest's labels, and the sealed ones if known.
     const first = decide(caller, entry);
     if (!first.allow) {
       audit(caller, 'open', name, 'deny', first.reason, startNs);
@@ -216,24 +183,14 @@ export function createPalFilesystem(deps: FsDeps): PalFilesystem {
       audit(caller, 'open', name, 'error', reason, startNs);
       throw new FsError(EIO, reason);
     }
-    // The sealed payload names itself and carries its own labels: a ciphertext copied under
-    // another name, or relabelled in the manifest, grants nothing its sealing did not.
-    if (opened.sealedName !== entry.name) {
-      const reason = `sealed name "${opened.sealedName}" does not match manifest name "${entry.name}"`;
-      audit(caller, 'open', name, 'deny', reason, startNs);
-      throw new FsError(EACCES, reason);
-    }
-    sealed.set(name, { version: entry.version, size: opened.plaintext.length, sealedLabels: [...opened.sealedLabels] });
-    const second = authorize({
-      identity: caller.identity,
-      ...(caller.trust ? { trust: caller.trust } : {}),
-      requiredLabels: effectiveLabels(entry.labels, opened.sealedLabels),
-      hostAllowUids: deps.hostAllowUids(),
-    });
+    // The sealed payload names itself and carries its own labels: pald learns them (for every
+    // later decision, `pal explain` included) and policy decides again with them.
+    const facts = { version: entry.version, size: opened.plaintext.length, sealedName: opened.sealedName, sealedLabels: opened.sealedLabels };
+    sealed.learn(name, facts);
+    const second = policyDecide(caller, entry, { hostAllowUids: deps.hostAllowUids(), sealed: facts });
     if (!second.allow) {
-      const reason = `sealed labels: ${second.reason}`;
-      audit(caller, 'open', name, 'deny', reason, startNs);
-      throw new FsError(EACCES, reason);
+      audit(caller, 'open', name, 'deny', second.reason, startNs);
+      throw new FsError(EACCES, second.reason);
     }
     let content: SecureBuffer;
     try {
@@ -340,7 +297,8 @@ export function createPalFilesystem(deps: FsDeps): PalFilesystem {
     },
 
     statfs(): StatfsReply {
-      return { blocks: 0, files: deps.manifest.current().entries.size + 2 + PAL_FILES.length, nameMax: 255 };
+      // A constant: the number of files would tell any caller how many secrets exist.
+      return { blocks: 0, files: 0, nameMax: 255 };
     },
   };
 
@@ -371,11 +329,11 @@ export function createPalFilesystem(deps: FsDeps): PalFilesystem {
         const before = previous.entries.get(name);
         const after = next.entries.get(name);
         if (before && after && sameEntry(before, after)) continue;
-        if (!after || sealed.get(name)?.version !== after.version) sealed.delete(name);
+        sealed.retain(name, after?.version);
         notify(name);
       }
     },
     openHandles: () => handles.size,
-    forgetCallers: () => callers.clear(),
+    forgetCallers: () => callers.forget(),
   };
 }

@@ -540,6 +540,17 @@ export function createResolver(options: ResolverCoreOptions): ResolverWithDiagno
       }
     },
 
+    startTime(pid: number): string | undefined {
+      if (closed || !Number.isSafeInteger(pid) || pid <= 0) return undefined;
+      const entry = processes.get(pid);
+      try {
+        // The pinned fd fails with ESRCH once its process is gone, even if the number is reused.
+        return entry !== undefined ? readStatFd(entry.statFd).startTime : readStat(procRoot, pid).startTime;
+      } catch {
+        return undefined;
+      }
+    },
+
     async inspectContainer(idOrName: string): Promise<Identity> {
       const nobody = { pid: 0, tgid: 0, uid: -1, gid: -1 };
       try {

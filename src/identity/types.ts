@@ -55,6 +55,11 @@ export interface RuntimeStatus {
 export interface IdentityResolver {
   /** Never throws: failures come back as kind 'unknown' with a reason. */
   resolve(caller: CallerRef): Promise<Identity>;
+  /**
+   * Start time (/proc/<pid>/stat field 22) of the process now holding `pid`, or undefined when it
+   * cannot be read. Cheap: a pread of the pinned stat fd for a caller seen before.
+   */
+  startTime(pid: number): string | undefined;
   /** Identity of a container by id or name, for `pal explain` (no pid involved). */
   inspectContainer(idOrName: string): Promise<Identity>;
   /** Containers seen (cached), for `pal containers`. */

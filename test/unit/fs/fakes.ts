@@ -4,6 +4,7 @@ import type { SecureBuffer, CallerContext } from '../../../src/native/types.js';
 import type { Identity } from '../../../src/identity/types.js';
 import type { ImageSubject, TrustDecision } from '../../../src/trust/types.js';
 import type { AuditRecord, FsDeps, ManifestView, SecretEntry, OpenedSecretView } from '../../../src/fs/deps.js';
+import { SealedFactsRegistry } from '../../../src/policy/index.js';
 
 export class FakeSecureBuffer implements SecureBuffer {
   private bytes: Buffer;
@@ -54,6 +55,11 @@ export interface Harness {
   audit: AuditRecord[];
   identities: Map<number, Identity>;
   allowUids: number[];
+  sealedFacts: SealedFactsRegistry;
+  /** Start time the fake /proc reports per pid (default: "1" for every pid with an identity). */
+  startTimes: Map<number, string>;
+  /** The monotonic clock the caller memo reads (ms); tests move it by hand. */
+  clock: { now: number };
 }
 
 export function harness(entries: SecretEntry[]): Harness {
@@ -64,6 +70,9 @@ export function harness(entries: SecretEntry[]): Harness {
     audit: [],
     identities: new Map(),
     allowUids: [],
+    sealedFacts: new SealedFactsRegistry(),
+    startTimes: new Map(),
+    clock: { now: 0 },
     deps: undefined as unknown as FsDeps,
   };
   const trustByImage: Record<string, TrustDecision> = {
@@ -75,6 +84,9 @@ export function harness(entries: SecretEntry[]): Harness {
     identity: {
       async resolve(caller) {
         return h.identities.get(caller.pid) ?? { kind: 'unknown', pid: caller.pid, tgid: caller.pid, uid: caller.uid, gid: caller.gid, reason: 'no such process' };
+      },
+      startTime(pid) {
+        return h.startTimes.get(pid) ?? (h.identities.has(pid) ? '1' : undefined);
       },
     },
     trust: {
@@ -93,10 +105,12 @@ export function harness(entries: SecretEntry[]): Harness {
       },
     },
     audit: { record: (e) => h.audit.push(e) },
+    sealedFacts: h.sealedFacts,
     hostAllowUids: () => h.allowUids,
     allocSecure: (bytes) => new FakeSecureBuffer(bytes),
-    daemonStatus: () => ({ pald: 'running' }),
+    health: () => ({ mounted: true }),
     version: '0.1.0-test',
+    clock: () => h.clock.now,
   };
   return h;
 }

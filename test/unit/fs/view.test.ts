@@ -258,3 +258,14 @@ test('a caller evaluated a moment ago is reused for its next request; failures a
   await fs.handlers.lookup(ctx(DEMO_PID), ROOT_INO, 'db-password');
   t.is(resolves, 5, 'forgetCallers drops them');
 });
+
+test('a pid reused inside the reuse window is a new caller, judged on its own', async (t) => {
+  const h = setup();
+  const { fs } = h;
+  await fs.handlers.lookup(ctx(DEMO_PID), ROOT_INO, 'db-password');
+  // The app process exits and its pid goes to a process of another container, at once.
+  h.identities.set(DEMO_PID, container(DEMO_PID, IMAGE_PLAIN, 'other'));
+  h.startTimes.set(DEMO_PID, '2');
+  t.is(await errnoOf(fs.handlers.lookup(ctx(DEMO_PID), ROOT_INO, 'db-password')), ENOENT);
+  t.deepEqual(names(await fs.handlers.readdir(ctx(DEMO_PID), ROOT_INO)), ['.pal']);
+});

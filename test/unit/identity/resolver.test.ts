@@ -383,3 +383,16 @@ test("pald's own namespaces unreadable: a warning, and no caller is host", async
   t.true(resolver.status().warnings?.some((w) => /own namespaces/.test(w)));
   t.true(logs.some((l) => l.startsWith('WARNING: pald cannot read its own namespaces')));
 });
+
+test('startTime(pid): the start time of the process now holding the pid, through the pin once cached', async (t) => {
+  const w = world();
+  t.teardown(w.cleanup);
+  w.proc.process(204, { start: '2000', cgroup: `0::/docker/${A}\n` });
+  t.is(w.resolver.startTime(204), '2000', 'not cached yet: read by path');
+  await w.resolver.resolve(caller(204));
+  t.is(w.resolver.startTime(204), '2000', 'cached: read through the pinned fd');
+  w.proc.process(204, { start: '2001', cgroup: `0::/docker/${A}\n` });
+  t.is(w.resolver.startTime(204), '2001', 'a new process with the same pid has another start time');
+  t.is(w.resolver.startTime(999), undefined);
+  t.is(w.resolver.startTime(0), undefined);
+});

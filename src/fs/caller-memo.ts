@@ -1,0 +1,63 @@
+// One open() is a lookup then an open from the same blocked thread, and readers loop: a caller
+// attested a moment ago is reused for a short window instead of being attributed and attested
+// again. The key is the process, not only its number: pid, the kernel's uid/gid (a setuid process
+// is a new caller) and the process start time, read again on every request (a pread of the
+// resolver's pinned /proc/<pid>/stat), so a pid reused inside the window is a new caller.
+// Failures are never reused (a process being moved into its container settles quickly).
+
+import type { CallerRef } from '../identity/types.js';
+import type { Caller } from '../policy/index.js';
+
+export const CALLER_REUSE_MS = 50;
+const MAX_REUSED_CALLERS = 10_000;
+
+export interface CallerMemoOptions {
+  /** Attribute and attest a caller (policy's attestCaller over the daemon's sources). */
+  readonly attest: (ctx: CallerRef) => Promise<Caller>;
+  /** Start time of the process now holding `pid` (/proc/<pid>/stat field 22), undefined if unreadable. */
+  readonly startTime: (pid: number) => string | undefined;
+  /** Monotonic milliseconds. */
+  readonly clock: () => number;
+  readonly reuseMs?: number;
+  readonly maxEntries?: number;
+}
+
+interface Remembered {
+  readonly caller: Caller;
+  readonly until: number;
+}
+
+export class CallerMemo {
+  private readonly entries = new Map<string, Remembered>();
+  private readonly reuseMs: number;
+  private readonly maxEntries: number;
+
+  constructor(private readonly options: CallerMemoOptions) {
+    this.reuseMs = options.reuseMs ?? CALLER_REUSE_MS;
+    this.maxEntries = options.maxEntries ?? MAX_REUSED_CALLERS;
+  }
+
+  async evaluate(ctx: CallerRef): Promise<Caller> {
+    const startTime = this.options.startTime(ctx.pid);
+    // Without a start time the process cannot be told apart from a successor: never reuse.
+    const key = startTime === undefined ? undefined : `${ctx.pid}:${ctx.uid}:${ctx.gid}:${startTime}`;
+    if (key !== undefined) {
+      const hit = this.entries.get(key);
+      if (hit && this.options.clock() < hit.until) return hit.caller;
+      this.entries.delete(key);
+    }
+    const caller = await this.options.attest(ctx);
+    // The resolver read the start time itself: it must be the process this key names.
+    const sameProcess = caller.identity.startTime === undefined || caller.identity.startTime === startTime;
+    if (key !== undefined && !caller.failure && sameProcess) {
+      if (this.entries.size >= this.maxEntries) this.entries.clear();
+      this.entries.set(key, { caller, until: this.options.clock() + this.reuseMs });
+    }
+    return caller;
+  }
+
+  /** Forget every remembered caller (a container died or changed, trust was reset). */
+  forget(): void {
+    this.entries.clear();
+  }
+}
