@@ -124,7 +124,7 @@ function makeDispatch(handlers: FuseHandlers, onError: (err: unknown, op: string
         });
       case Op.open:
         return settle(req, op, () => handlers.open(ctx, ino, a as number), (r: OpenReply) => {
-          const content = r.content ? handleOf(r.content) : null;
+          const content = r.content === undefined ? null : r.content instanceof Uint8Array ? r.content : handleOf(r.content);
           const delivered = binding.replyOpen(req, r.fh, r.directIo, r.keepCache, content);
           // The open was interrupted: the kernel will never release this handle, so we do.
           if (!delivered) void Promise.resolve(handlers.release(ctx, ino, r.fh)).catch((err) => report(err, 'release'));
