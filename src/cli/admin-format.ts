@@ -19,6 +19,7 @@ export function formatStatus(result: unknown): string {
   const keys = obj(s.keys);
   const manifest = obj(s.manifest);
   const cache = obj(s.cache);
+  const memory = obj(s.memory);
   const problems = Array.isArray(manifest.problems) ? manifest.problems.map(obj) : [];
   const lines = [
     `pald      ${str(s.pald)} (pid ${str(s.pid)}, version ${str(s.version)}, up ${str(s.uptimeSeconds)}s)`,
@@ -29,6 +30,7 @@ export function formatStatus(result: unknown): string {
     `manifest  ${str(manifest.path)}: ${str(manifest.entries)} entries, generation ${str(manifest.generation)}, ${problems.length} problem(s)`,
     ...problems.map((p) => `  problem ${str(p.file)}${p.line ? `:${str(p.line)}` : ''}${p.entry ? ` [${str(p.entry)}]` : ''}: ${str(p.message)}`),
     `cache     ${str(cache.entries)} secrets, ${str(cache.bytes)} bytes`,
+    `memory    ${str(memory.lockedBytes)} of ${str(memory.lockedBytesLimit)} bytes of plaintext locked, ${str(memory.openHandles)} open handles (at most ${str(memory.openHandlesPerContainer)} per container)`,
   ];
   return lines.join('\n') + '\n';
 }

@@ -15,6 +15,7 @@ import type { IdentityResolver } from '../identity/types.js';
 import type { TrustService } from '../trust/types.js';
 import type { FuseMount } from '../native/types.js';
 import { createPalFilesystem, modeString, FsError, type ManifestView } from '../fs/index.js';
+import { HandleLedger } from '../fs/handle-ledger.js';
 import { prepareMountpoint, prepareStagingDir, stackOnto } from './mountinfo.js';
 import { startAdminServer, type AdminServer } from './admin-server.js';
 import { explain } from './explain.js';
@@ -100,7 +101,14 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
     keysWatcher.on('error', (err) => log(`pald: keys watcher: ${String(err)}`));
     closers.push(() => keysWatcher.close());
 
-    const cache = new SecretCache({ openpgp: backend }, { ttlMs: config.cache.plaintextTtlMs, maxBytes: config.cache.plaintextMaxBytes });
+    // limits.locked_bytes bounds the cache and the copies open handles pin together; the cache
+    // gets what the pins leave. Limits are read at start (a restart changes them).
+    const limits = config.limits;
+    const cache: SecretCache = new SecretCache(
+      { openpgp: backend },
+      { ttlMs: config.cache.plaintextTtlMs, maxBytes: config.cache.plaintextMaxBytes, budget: () => handles.cacheBudget() },
+    );
+    const handles = new HandleLedger(() => limits, cache);
     closers.push(() => cache.close());
 
     const identity: IdentityResolver = createIdentityResolver({ dockerHost: config.docker.host, log });
@@ -132,6 +140,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
         keys: { dir: config.keys, usable: backend.keyIds().length },
         manifest: { path: config.manifest, generation: snap.generation, entries: snap.entries.size, problems: problemsOf(snap) },
         cache: cache.stats(),
+        memory: { ...handles.stats(), lockedBytesLimit: limits.lockedBytes, openHandlesPerContainer: limits.openHandlesPerContainer, addonLockedBytes: native.lockedMemoryStats().lockedBytes },
       };
     };
 
@@ -149,6 +158,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
         return { pald: s.pald, version: s.version, mounted: s.mounted, trust: s.trust, manifest: { generation: store.current().generation, problems: store.current().problems.length } };
       },
       version,
+      handles,
     });
     identity.onInvalidate(() => fs.forgetCallers());
     store.onChange((next, previous) => {

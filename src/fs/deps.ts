@@ -8,6 +8,7 @@ import type { ImageSubject, TrustDecision } from '../trust/types.js';
 import type { ManifestEntry, ManifestProblem } from '../store/index.js';
 import type { OpenedSecret } from '../crypto/index.js';
 import type { AuditEvent } from '../audit/index.js';
+import type { HandleLedger } from './handle-ledger.js';
 
 export type SecretEntry = ManifestEntry;
 
@@ -56,4 +57,6 @@ export interface FsDeps {
   readonly daemonStatus: () => Record<string, unknown>;
   readonly version: string;
   readonly now?: () => number;
+  /** Open handles and the plaintext they pin, with pald's limits (default: SPEC §3 defaults, no cache). */
+  readonly handles?: HandleLedger;
 }

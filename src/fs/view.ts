@@ -10,6 +10,7 @@ import { FsError, ENOENT, EACCES, EIO, EROFS, ENOTDIR, EISDIR, EBADF } from './e
 import { ROOT_INO, PAL_DIR_INO, PAL_DIR_NAME, PAL_FILES, SecretInodes, palFileIno, palFileName, isPalFileName, type PalFileName } from './inodes.js';
 import { dirAttr, fileAttr, ENTRY_TIMEOUT_S, ATTR_TIMEOUT_S } from './attrs.js';
 import { renderPalFile, type VisibleSecret } from './inspect.js';
+import { HandleLedger, DEFAULT_HANDLE_LIMITS, handleOwner } from './handle-ledger.js';
 
 const PAL_FILE_MODE = 0o444;
 const CALLER_REUSE_MS = 50;
@@ -68,6 +69,7 @@ export function createPalFilesystem(deps: FsDeps): PalFilesystem {
   const sealed = new Map<string, SealedFacts>();
   const handles = new Map<number, { ino: number; name: string }>();
   const openPerSecret = new Map<number, number>(); // ino → open handles
+  const ledger = deps.handles ?? new HandleLedger(() => DEFAULT_HANDLE_LIMITS);
   const startedAt = (deps.now ?? Date.now)();
   let nextFh = 1;
   let kernel: KernelNotifier | undefined;
@@ -245,15 +247,17 @@ export function createPalFilesystem(deps: FsDeps): PalFilesystem {
       audit(caller, 'open', name, 'deny', reason, startNs);
       throw new FsError(EACCES, reason);
     }
+    const fh = nextFh++;
     let content: SecureBuffer;
     try {
-      content = opened.plaintext.clone();
+      // Every handle of this version reads one shared locked copy; the limits bound what a caller pins.
+      content = ledger.openSecret(handleOwner(caller.identity), fh, `${name}\0${entry.version}`, opened.plaintext);
     } catch (err) {
-      const reason = `copy ${name}: ${messageOf(err)}`;
-      audit(caller, 'open', name, 'error', reason, startNs);
-      throw new FsError(EIO, reason);
+      const limited = err instanceof FsError; // ENFILE / ENOMEM: this caller only
+      const reason = limited ? err.message : `share ${name}: ${messageOf(err)}`;
+      audit(caller, 'open', name, limited ? 'deny' : 'error', reason, startNs);
+      throw limited ? err : new FsError(EIO, reason);
     }
-    const fh = nextFh++;
     const ino = inodes.inoFor(name);
     handles.set(fh, { ino, name });
     openPerSecret.set(ino, (openPerSecret.get(ino) ?? 0) + 1);
@@ -263,8 +267,9 @@ export function createPalFilesystem(deps: FsDeps): PalFilesystem {
 
   async function openPalFile(ctx: CallerContext, file: PalFileName): Promise<OpenReply> {
     const caller = await evaluate(ctx);
-    const content = deps.allocSecure(renderFor(caller, file));
+    const content = renderFor(caller, file); // not a secret: ordinary memory, never locked
     const fh = nextFh++;
+    ledger.openPlain(handleOwner(caller.identity), fh);
     handles.set(fh, { ino: palFileIno(file), name: `${PAL_DIR_NAME}/${file}` });
     return { fh, directIo: true, keepCache: false, content };
   }
@@ -335,6 +340,7 @@ export function createPalFilesystem(deps: FsDeps): PalFilesystem {
       const handle = handles.get(fh);
       if (!handle) return;
       handles.delete(fh);
+      ledger.release(fh);
       const ino = handle.ino;
       const left = (openPerSecret.get(ino) ?? 0) - 1;
       if (left > 0) openPerSecret.set(ino, left);
