@@ -32,9 +32,10 @@ export interface TestFile {
   /**
    * 'buffer': open hands a new SecureBuffer to the addon (native reads); 'shared': every open
    * hands a share() of one SecureBuffer the fs holds (as pald's cache does); 'plain': open hands
-   * a Uint8Array (ordinary memory); 'js': reads come to JS.
+   * a Uint8Array (ordinary memory); 'js': reads come to JS; 'dead': open returns a buffer that
+   * was already let go of (a handler bug the addon refuses).
    */
-  readonly serve: 'js' | 'buffer' | 'shared' | 'plain';
+  readonly serve: 'js' | 'buffer' | 'shared' | 'plain' | 'dead';
 }
 
 export interface Call {
@@ -119,6 +120,11 @@ export class TestFs {
       if (f.name.startsWith('broken')) throw new Error('handler bug');
       const fh = this.nextFh++;
       if (f.serve === 'js') return { fh, directIo: true, keepCache: false };
+      if (f.serve === 'dead') {
+        const gone = allocSecureBuffer(1);
+        gone.wipe();
+        return { fh, directIo: true, keepCache: false, content: gone };
+      }
       if (f.serve === 'plain') return { fh, directIo: true, keepCache: false, content: Uint8Array.from(f.content) };
       if (f.serve === 'shared') {
         const held = this.held.get(f.name);

@@ -197,6 +197,17 @@ for (const threads of [0, 3]) {
     t.is(lockedMemoryStats().lockedBytes, before, 'the last handle let go: unlocked and freed');
   });
 
+  test(`an open reply the addon refuses (content already let go of) is EIO, and the handle is released in JS [${mode}]`, async (t) => {
+    const fs = new TestFs();
+    const f = fs.add('dead', 'x', 'dead');
+    const { mountpoint } = await mountTestFs(t, fs, { threads });
+    const r = await runChild(t, 'cat', [join(mountpoint, 'dead')]);
+    t.not(r.code, 0);
+    t.regex(r.stderr, /Input\/output error/);
+    await waitFor(() => fs.callsOf('release').some((c) => c.ino === f.ino), 'the release of the refused handle');
+    t.pass();
+  });
+
   test(`reads at any offset from a handle buffer; past the end gives 0 bytes; release wipes it [${mode}]`, async (t) => {
     const fs = new TestFs();
     const body = Buffer.from(Array.from({ length: 10_000 }, (_, i) => i % 251));
