@@ -257,7 +257,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
       async reload() {
         try {
           const next = await loadConfig(opts.configPath);
-          for (const key of ['mountpoint', 'manifest', 'keys', 'admin', 'audit', 'docker', 'cache'] as const) {
+          for (const key of ['mountpoint', 'manifest', 'keys', 'admin', 'audit', 'docker', 'cache', 'limits'] as const) {
             if (JSON.stringify(next[key]) !== JSON.stringify(config[key])) log(`pald: reload: "${key}" changed; it takes effect at the next restart`);
           }
           const trustChanged = JSON.stringify(next.trust) !== JSON.stringify(config.trust);
