@@ -8,9 +8,9 @@ const handles = new WeakMap<SecureBuffer, SecureHandle>();
 class NativeSecureBuffer implements SecureBuffer {
   readonly length: number;
 
-  constructor(handle: SecureHandle) {
+  constructor(handle: SecureHandle, length?: number) {
     handles.set(this, handle);
-    this.length = binding.sbInfo(handle).length;
+    this.length = length ?? binding.sbInfo(handle).length;
   }
 
   get alive(): boolean {
@@ -26,7 +26,7 @@ class NativeSecureBuffer implements SecureBuffer {
   }
 
   share(): SecureBuffer {
-    return new NativeSecureBuffer(binding.sbShare(handleOf(this)));
+    return new NativeSecureBuffer(binding.sbShare(handleOf(this)), this.length);
   }
 
   read(offset = 0, length?: number): Buffer {
