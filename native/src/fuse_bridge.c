@@ -11,7 +11,8 @@
  * thread-safe). One notifier thread writes cache invalidations (see notifier_main).
  *
  * Served here without JS: opendir/releasedir (JS returns a whole listing; we page it), read of
- * handles opened with `content` (a pal_secmem), flush, forget, release (JS is told afterwards),
+ * handles opened with `content` (a pal_secmem: locked and possibly shared with other handles and
+ * pald's cache, or a plain copy for non-secret content), flush, forget, release (JS is told afterwards),
  * and every writing operation (EROFS). Everything else libfuse answers ENOSYS. */
 #define FUSE_USE_VERSION 314
 #include "fuse_bridge.h"
@@ -393,12 +394,10 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) 
   fuse_reply_err(req, 0);
 }
 
-/* Wipes the handle's content and tells JS (which answers nothing: release needs no reply). */
+/* Drops the handle's reference to its content (the last holder's drop wipes it, now, not when JS
+ * collects a handle object) and tells JS (which answers nothing: release needs no reply). */
 static void release_fh(pal_mount *m, const struct fuse_ctx *ctx, fuse_ino_t ino, pal_fh *fh) {
-  if (fh->content) {
-    pal_secmem_wipe(fh->content); /* now, not when JS drops its handle object */
-    pal_secmem_unref(fh->content);
-  }
+  if (fh->content) pal_secmem_unref(fh->content);
   pal_req *r = calloc(1, sizeof *r);
   if (r) {
     r->m = m;
@@ -954,8 +953,10 @@ static napi_value reply_buf(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* replyOpen(req, fh, directIo, keepCache, contentHandle|null) -> true if the kernel took it;
- * false means the open was interrupted: the handle is already released (content wiped). */
+/* replyOpen(req, fh, directIo, keepCache, content) -> true if the kernel took it; false means the
+ * open was interrupted: the handle is already released (its reference to the content dropped).
+ * content: null (reads go to JS), a SecureBuffer handle (its reference moves to the file handle),
+ * or a Uint8Array of non-secret bytes (copied into ordinary, unlocked memory). */
 static napi_value reply_open(napi_env env, napi_callback_info info) {
   napi_value argv[5], out;
   uint64_t js_fh;
@@ -973,7 +974,25 @@ static napi_value reply_open(napi_env env, napi_callback_info info) {
     return NULL;
   }
   fh->js_fh = js_fh;
-  if (t != napi_null && t != napi_undefined) {
+  bool is_bytes = false;
+  napi_is_typedarray(env, argv[4], &is_bytes);
+  if (is_bytes) {
+    napi_typedarray_type type;
+    size_t len = 0;
+    void *src = NULL;
+    if (napi_get_typedarray_info(env, argv[4], &type, &len, &src, NULL, NULL) != napi_ok ||
+        type != napi_uint8_array) {
+      free(fh);
+      pal_throw(env, "ERR_PAL_ARGS", 0, "content must be a SecureBuffer or a Uint8Array");
+      return NULL;
+    }
+    fh->content = pal_secmem_plain_copy(src, len);
+    if (!fh->content) {
+      free(fh);
+      pal_throw(env, "ERR_PAL_NOMEM", ENOMEM, "out of memory");
+      return NULL;
+    }
+  } else if (t != napi_null && t != napi_undefined) {
     fh->content = pal_secure_buffer_take(env, argv[4]);
     if (!fh->content) {
       free(fh);
@@ -990,10 +1009,7 @@ static napi_value reply_open(napi_env env, napi_callback_info info) {
   bool delivered = fuse_reply_open(r->req, &fi) == 0;
   answered(r);
   if (!delivered) {
-    if (fh->content) {
-      pal_secmem_wipe(fh->content);
-      pal_secmem_unref(fh->content);
-    }
+    if (fh->content) pal_secmem_unref(fh->content);
     free(fh);
   }
   napi_get_boolean(env, delivered, &out);

@@ -13,11 +13,19 @@
 
 #include "napi_util.h"
 
-/* What napi_wrap holds for one JS handle. */
+/* What napi_wrap holds for one JS handle: one reference to the memory until wipe(), hand-over
+ * to a file handle, or garbage collection, whichever comes first. */
 typedef struct {
-  pal_secmem *mem;
-  bool handed_over; /* given to a FUSE file handle: JS may only look at `alive` */
+  pal_secmem *mem;  /* NULL once this handle let go of its reference */
+  size_t length;    /* kept for info() after letting go */
+  size_t capacity;
+  bool handed_over; /* its reference moved to a FUSE file handle */
 } sb_handle;
+
+/* What pald holds in locked memory right now (live buffers, each counted once however many
+ * holders share it; the pool's spare pages are counted apart). */
+static atomic_size_t live_locked_bytes;
+static atomic_size_t live_locked_buffers;
 
 static size_t page_size(void) {
   long p = sysconf(_SC_PAGESIZE);
@@ -109,6 +117,28 @@ ready:
   m->data = p;
   m->length = length;
   m->capacity = capacity;
+  m->locked = true;
+  atomic_init(&m->refs, 1);
+  atomic_init(&m->alive, true);
+  atomic_fetch_add(&live_locked_bytes, capacity);
+  atomic_fetch_add(&live_locked_buffers, 1);
+  return m;
+}
+
+pal_secmem *pal_secmem_plain_copy(const void *bytes, size_t length) {
+  pal_secmem *m = calloc(1, sizeof *m);
+  unsigned char *p = malloc(length ? length : 1);
+  if (!m || !p) {
+    free(m);
+    free(p);
+    errno = ENOMEM;
+    return NULL;
+  }
+  if (length) memcpy(p, bytes, length);
+  m->data = p;
+  m->length = length;
+  m->capacity = length;
+  m->locked = false;
   atomic_init(&m->refs, 1);
   atomic_init(&m->alive, true);
   return m;
@@ -121,29 +151,44 @@ static void wipe_into(pal_secmem *m, unsigned char *probe) {
   if (!p) return;
   explicit_bzero(p, m->capacity);
   if (probe) memcpy(probe, p, m->length); /* test hook: what the memory holds after the wipe */
+  if (!m->locked) {
+    free(p);
+    return;
+  }
+  atomic_fetch_sub(&live_locked_bytes, m->capacity);
+  atomic_fetch_sub(&live_locked_buffers, 1);
   if (pool_give(p, m->capacity / page_size())) return;
   madvise(p, m->capacity, MADV_DODUMP);
   munlock(p, m->capacity);
   free(p);
 }
 
-void pal_secmem_wipe(pal_secmem *m) { wipe_into(m, NULL); }
-
 void pal_secmem_ref(pal_secmem *m) { atomic_fetch_add(&m->refs, 1); }
 
-void pal_secmem_unref(pal_secmem *m) {
-  if (atomic_fetch_sub(&m->refs, 1) == 1) {
-    pal_secmem_wipe(m);
-    free(m);
-  }
+/* Drops one reference; true if it was the last (the memory was wiped into `probe`, if given). */
+static bool unref_into(pal_secmem *m, unsigned char *probe) {
+  if (atomic_fetch_sub(&m->refs, 1) != 1) return false;
+  wipe_into(m, probe);
+  free(m);
+  return true;
+}
+
+void pal_secmem_unref(pal_secmem *m) { unref_into(m, NULL); }
+
+/* The handle lets go of its reference (idempotent). */
+static void handle_drop(sb_handle *h) {
+  pal_secmem *m = h->mem;
+  h->mem = NULL;
+  if (m) pal_secmem_unref(m);
 }
 
 static void finalize_handle(napi_env env, void *data, void *hint) {
   sb_handle *h = data;
-  pal_secmem_unref(h->mem);
+  handle_drop(h);
   free(h);
 }
 
+/* Wraps one reference to `mem` (which it takes over, even on failure) in a new JS handle. */
 static napi_value wrap_new(napi_env env, pal_secmem *mem) {
   sb_handle *h = calloc(1, sizeof *h);
   napi_value obj;
@@ -154,6 +199,8 @@ static napi_value wrap_new(napi_env env, pal_secmem *mem) {
     return NULL;
   }
   h->mem = mem;
+  h->length = mem->length;
+  h->capacity = mem->capacity;
   if (napi_wrap(env, obj, h, finalize_handle, NULL, NULL) != napi_ok) {
     free(h);
     pal_secmem_unref(mem);
@@ -194,7 +241,7 @@ static sb_handle *unwrap(napi_env env, napi_value obj, bool any) {
               "secure buffer was handed to a FUSE file handle and belongs to it now");
     return NULL;
   }
-  if (!atomic_load(&h->mem->alive)) {
+  if (!h->mem) {
     pal_throw(env, "ERR_PAL_SECURE_WIPED", 0, "secure buffer was wiped");
     return NULL;
   }
@@ -204,9 +251,10 @@ static sb_handle *unwrap(napi_env env, napi_value obj, bool any) {
 pal_secmem *pal_secure_buffer_take(napi_env env, napi_value handle) {
   sb_handle *h = unwrap(env, handle, false);
   if (!h) return NULL;
+  pal_secmem *m = h->mem;
+  h->mem = NULL;
   h->handed_over = true;
-  pal_secmem_ref(h->mem);
-  return h->mem;
+  return m;
 }
 
 /* sbAlloc(size) */
@@ -271,6 +319,11 @@ static napi_value sb_write(napi_env env, napi_callback_info info) {
               len, off, h->mem->length);
     return NULL;
   }
+  /* Shared memory is what open files read: it never changes under them. */
+  if (atomic_load(&h->mem->refs) > 1) {
+    pal_throw(env, "ERR_PAL_SECURE_SHARED", 0, "secure buffer is shared and can no longer be written");
+    return NULL;
+  }
   if (len) memcpy(h->mem->data + off, src, len);
   return NULL;
 }
@@ -305,51 +358,85 @@ static napi_value sb_clone(napi_env env, napi_callback_info info) {
   return obj;
 }
 
-/* sbWipe(handle): idempotent; a no-op once handed over to a file handle. */
+/* sbShare(handle) -> another handle on the same memory (one more reference, no copy). */
+static napi_value sb_share(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!pal_get_args(env, info, 1, argv)) return NULL;
+  sb_handle *h = unwrap(env, argv[0], false);
+  if (!h) return NULL;
+  pal_secmem_ref(h->mem);
+  return wrap_new(env, h->mem);
+}
+
+/* sbWipe(handle): this handle lets go of the memory; the last holder's letting go zeroes,
+ * unlocks and frees it. Idempotent; a no-op once handed over to a file handle (that handle
+ * holds the reference now, and drops it at release). */
 static napi_value sb_wipe(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   if (!pal_get_args(env, info, 1, argv)) return NULL;
   sb_handle *h = unwrap(env, argv[0], true);
   if (!h) return NULL;
-  /* Handed to a file handle: that handle wipes it at release; wiping it here would pull the
-   * bytes from under reads in flight. */
-  if (h->handed_over) return NULL;
-  pal_secmem_wipe(h->mem);
+  handle_drop(h);
   return NULL;
 }
 
-/* sbWipeProbe(handle) -> Buffer: wipes like sbWipe, and returns the bytes the memory held right
- * after explicit_bzero (before it was freed). Test hook proving the wipe really zeroes. */
+/* sbWipeProbe(handle) -> Buffer | null: lets go like sbWipe; if that was the last reference,
+ * returns the bytes the memory held right after explicit_bzero (before it was freed), else null
+ * (others still hold it). Test hook proving the wipe really zeroes. */
 static napi_value sb_wipe_probe(napi_env env, napi_callback_info info) {
   napi_value argv[1], out;
   if (!pal_get_args(env, info, 1, argv)) return NULL;
   sb_handle *h = unwrap(env, argv[0], false);
   if (!h) return NULL;
   void *probe_data;
-  NAPI_TRY(env, napi_create_buffer(env, h->mem->length, &probe_data, &out));
-  memset(probe_data, 0xA5, h->mem->length); /* so an unwritten probe cannot pass as zeroes */
-  wipe_into(h->mem, probe_data);
+  NAPI_TRY(env, napi_create_buffer(env, h->length, &probe_data, &out));
+  memset(probe_data, 0xA5, h->length); /* so an unwritten probe cannot pass as zeroes */
+  pal_secmem *m = h->mem;
+  h->mem = NULL;
+  if (unref_into(m, probe_data)) return out;
+  NAPI_TRY(env, napi_get_null(env, &out));
   return out;
 }
 
-/* sbInfo(handle) -> { length, alive, handedOver, address } (address: hex, for smaps checks) */
+/* sbStats() -> { lockedBytes, lockedBuffers, pooledBytes }: locked memory in use (each shared
+ * buffer once) and the pool's spare locked pages. */
+static napi_value sb_stats(napi_env env, napi_callback_info info) {
+  napi_value out, v;
+  pthread_mutex_lock(&pool_lock);
+  size_t pooled = pool_pages * page_size();
+  pthread_mutex_unlock(&pool_lock);
+  NAPI_TRY(env, napi_create_object(env, &out));
+  NAPI_TRY(env, napi_create_double(env, (double)atomic_load(&live_locked_bytes), &v));
+  NAPI_TRY(env, napi_set_named_property(env, out, "lockedBytes", v));
+  NAPI_TRY(env, napi_create_double(env, (double)atomic_load(&live_locked_buffers), &v));
+  NAPI_TRY(env, napi_set_named_property(env, out, "lockedBuffers", v));
+  NAPI_TRY(env, napi_create_double(env, (double)pooled, &v));
+  NAPI_TRY(env, napi_set_named_property(env, out, "pooledBytes", v));
+  return out;
+}
+
+/* sbInfo(handle) -> { length, capacity, alive, handedOver, holders, address } (address: hex,
+ * for smaps checks; holders: references to the memory, 0 once this handle let go). */
 static napi_value sb_info(napi_env env, napi_callback_info info) {
   napi_value argv[1], out, v;
   if (!pal_get_args(env, info, 1, argv)) return NULL;
   sb_handle *h = unwrap(env, argv[0], true);
   if (!h) return NULL;
+  pal_secmem *m = h->mem; /* while this handle holds it, the memory cannot go away */
   NAPI_TRY(env, napi_create_object(env, &out));
-  NAPI_TRY(env, napi_create_double(env, (double)h->mem->length, &v));
+  NAPI_TRY(env, napi_create_double(env, (double)h->length, &v));
   NAPI_TRY(env, napi_set_named_property(env, out, "length", v));
-  NAPI_TRY(env, napi_get_boolean(env, atomic_load(&h->mem->alive), &v));
+  NAPI_TRY(env, napi_get_boolean(env, m != NULL, &v));
   NAPI_TRY(env, napi_set_named_property(env, out, "alive", v));
   NAPI_TRY(env, napi_get_boolean(env, h->handed_over, &v));
   NAPI_TRY(env, napi_set_named_property(env, out, "handedOver", v));
+  NAPI_TRY(env, napi_create_double(env, m ? (double)atomic_load(&m->refs) : 0, &v));
+  NAPI_TRY(env, napi_set_named_property(env, out, "holders", v));
   char addr[32];
-  snprintf(addr, sizeof addr, "%" PRIxPTR, (uintptr_t)h->mem->data);
+  snprintf(addr, sizeof addr, "%" PRIxPTR, (uintptr_t)(m ? m->data : NULL));
   NAPI_TRY(env, napi_create_string_utf8(env, addr, NAPI_AUTO_LENGTH, &v));
   NAPI_TRY(env, napi_set_named_property(env, out, "address", v));
-  NAPI_TRY(env, napi_create_double(env, (double)h->mem->capacity, &v));
+  NAPI_TRY(env, napi_create_double(env, (double)h->capacity, &v));
   NAPI_TRY(env, napi_set_named_property(env, out, "capacity", v));
   return out;
 }
@@ -361,6 +448,8 @@ bool pal_secure_buffer_init(napi_env env, napi_value exports) {
       {"sbWrite", NULL, sb_write, NULL, NULL, NULL, napi_default, NULL},
       {"sbRead", NULL, sb_read, NULL, NULL, NULL, napi_default, NULL},
       {"sbClone", NULL, sb_clone, NULL, NULL, NULL, napi_default, NULL},
+      {"sbShare", NULL, sb_share, NULL, NULL, NULL, napi_default, NULL},
+      {"sbStats", NULL, sb_stats, NULL, NULL, NULL, napi_default, NULL},
       {"sbWipe", NULL, sb_wipe, NULL, NULL, NULL, napi_default, NULL},
       {"sbWipeProbe", NULL, sb_wipe_probe, NULL, NULL, NULL, napi_default, NULL},
       {"sbInfo", NULL, sb_info, NULL, NULL, NULL, napi_default, NULL},

@@ -7,28 +7,34 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* The memory itself, shared by the JS handle and (after an open reply) a FUSE file handle.
- * Freed when the last reference goes; the bytes are wiped at wipe() or at that point. */
+/* The memory itself, shared by any number of holders: JS handles (SecureBuffer, share()) and
+ * FUSE file handles opened with it as content. Each holder owns one reference; the bytes are
+ * wiped (explicit_bzero), unlocked and freed when the last reference is dropped, so every
+ * holder reads them until it lets go, whatever the others do. The count is atomic: with worker
+ * threads, a release on a worker may drop the last reference while JS drops another. */
 typedef struct pal_secmem {
   atomic_int refs;
   atomic_bool alive;
-  unsigned char *data; /* NULL after wipe */
+  bool locked;         /* false: ordinary malloc'd memory for non-secret content (.pal files) */
+  unsigned char *data; /* NULL after the wipe */
   size_t length;       /* bytes visible to users */
-  size_t capacity;     /* bytes allocated and locked (whole pages, >= 1 page) */
+  size_t capacity;     /* bytes allocated (locked: whole pages, >= 1 page) */
 } pal_secmem;
 
 bool pal_secure_buffer_init(napi_env env, napi_value exports);
 
 /* Allocates and locks; on failure returns NULL with errno set (mlock/madvise/posix_memalign). */
 pal_secmem *pal_secmem_alloc(size_t length, const char **failed_step);
+/* Ordinary (unlocked, dumpable) memory holding a copy of `bytes`: for content that is not a
+ * secret, so that it never takes locked memory. NULL on ENOMEM. */
+pal_secmem *pal_secmem_plain_copy(const void *bytes, size_t length);
 void pal_secmem_ref(pal_secmem *m);
-/* Drops one reference; the last one wipes and frees. */
+/* Drops one reference; the last one wipes, unlocks and frees. */
 void pal_secmem_unref(pal_secmem *m);
-/* Zeroes, unlocks and frees the bytes now (other references see alive == false). */
-void pal_secmem_wipe(pal_secmem *m);
 
-/* For fuse_bridge: take a reference on the memory behind a JS SecureBuffer handle and mark the
- * handle as handed over (JS can no longer read, write or wipe it). NULL after throwing. */
+/* For fuse_bridge: move the reference held by a JS SecureBuffer handle to the caller (a file
+ * handle) and mark the JS handle as handed over (it can no longer read, write, share or drop
+ * it). NULL after throwing. */
 pal_secmem *pal_secure_buffer_take(napi_env env, napi_value handle);
 
 #endif

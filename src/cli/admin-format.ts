@@ -21,6 +21,7 @@ export function formatStatus(result: unknown): string {
   const cache = obj(s.cache);
   const audit = obj(s.audit);
   const decisions = obj(audit.decisions);
+  const memory = obj(s.memory);
   const problems = Array.isArray(manifest.problems) ? manifest.problems.map(obj) : [];
   const lines = [
     `pald      ${str(s.pald)} (pid ${str(s.pid)}, version ${str(s.version)}, up ${str(s.uptimeSeconds)}s)`,
@@ -34,6 +35,7 @@ export function formatStatus(result: unknown): string {
     ...(s.audit ? [`audit     ${str(audit.path)} ${audit.state === 'ok' ? 'ok' : `FAILING: ${str(audit.lastError)}`}` +
       `, ${str(decisions.allow)} allowed, ${str(decisions.deny)} denied, ${str(decisions.error)} errors` +
       `${Number(audit.droppedLines) > 0 ? `, ${str(audit.droppedLines)} lines DROPPED (last error ${str(audit.lastErrorAt)}: ${str(audit.lastError)})` : ''}`] : []),
+    `memory    ${str(memory.lockedBytes)} of ${str(memory.lockedBytesLimit)} bytes of plaintext locked, ${str(memory.openHandles)} open handles (at most ${str(memory.openHandlesPerContainer)} per container)`,
   ];
   return lines.join('\n') + '\n';
 }

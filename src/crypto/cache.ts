@@ -1,10 +1,12 @@
 // Plaintext cache: decrypt once per (secret, ciphertext version), concurrent
-// callers share one decryption, bounded by TTL and total bytes, buffers wiped
-// when evicted.
+// callers share one decryption, bounded by TTL and total bytes. Evicting lets go of
+// the cache's reference to the plaintext: the memory is wiped then, unless open
+// file handles hold shares of it (they keep reading it; the last one wipes it).
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { BackendName, ManifestEntry } from '../store/index.js';
 import { MAX_CIPHERTEXT_BYTES } from '../store/index.js';
+import type { SecureBuffer } from '../native/types.js';
 import { SecretError, type Backend, type OpenedSecret } from './types.js';
 
 export interface SecretCacheOptions {
@@ -13,6 +15,11 @@ export interface SecretCacheOptions {
   readonly now?: () => number;
   /** Sweep expired entries this often, ms (default min(ttl, 30 s); 0 disables the timer). */
   readonly sweepIntervalMs?: number;
+  /**
+   * Bytes the cache may hold right now, asked at each insertion (default: maxBytes). pald passes
+   * what `limits.locked_bytes` leaves after the copies open handles pin (HandleLedger.cacheBudget).
+   */
+  readonly budget?: () => number;
 }
 
 export interface SecretCacheStats {
@@ -36,7 +43,10 @@ export class SecretCache {
   /** By secret name; Map order is least recently used first. */
   private readonly slots = new Map<string, Slot>();
   private readonly inflight = new Map<string, Promise<OpenedSecret>>();
+  /** The plaintext buffers held by slots, for holds(). */
+  private readonly held = new Set<SecureBuffer>();
   private bytes = 0;
+  private lockedBytes = 0;
   private counters = { hits: 0, misses: 0, decrypts: 0, evictions: 0 };
   private readonly now: () => number;
   private readonly timer: NodeJS.Timeout | undefined;
@@ -56,8 +66,8 @@ export class SecretCache {
 
   /**
    * Decrypts (once for concurrent callers) or returns the cached secret.
-   * The returned plaintext stays owned by the cache: clone() it before the
-   * next await (an evicted buffer is wiped on the next macrotask), or use checkout().
+   * The returned plaintext stays owned by the cache: share() it before the
+   * next await (an evicted buffer is let go of on the next macrotask), or use checkout().
    */
   get(entry: ManifestEntry): Promise<OpenedSecret> {
     if (this.closed) return Promise.reject(new SecretError('unavailable', 'secret cache is closed'));
@@ -82,10 +92,20 @@ export class SecretCache {
     return flight;
   }
 
-  /** Like get(), but returns a clone the caller owns (and must wipe or hand to the addon). */
+  /** Like get(), but returns a share the caller owns (and must wipe or hand to the addon): no copy. */
   async checkout(entry: ManifestEntry): Promise<OpenedSecret> {
     const s = await this.get(entry);
-    return { plaintext: s.plaintext.clone(), sealedName: s.sealedName, sealedLabels: s.sealedLabels };
+    return { plaintext: s.plaintext.share(), sealedName: s.sealedName, sealedLabels: s.sealedLabels };
+  }
+
+  /** Whether a slot holds this very buffer (what get() returned), i.e. the cache keeps it alive. */
+  holds(plaintext: SecureBuffer): boolean {
+    return this.held.has(plaintext);
+  }
+
+  /** Locked bytes the cache holds now (whole pages per plaintext, as the memory is locked). */
+  cachedBytes(): number {
+    return this.lockedBytes;
   }
 
   /** Drops (and wipes) one secret, or all of them. */
@@ -156,30 +176,46 @@ export class SecretCache {
       throw new SecretError('unavailable', 'secret cache is closed');
     }
     const bytes = secret.plaintext.length;
-    if (this.opts.ttlMs <= 0 || bytes > this.opts.maxBytes) {
-      // Not cacheable: serve this one caller, then wipe.
+    const locked = pagesOf(bytes);
+    const budget = (): number => Math.min(this.opts.budget?.() ?? Infinity, Number.MAX_SAFE_INTEGER);
+    const uncached = (): OpenedSecret => {
+      // Serve this one caller (who may share() it), then let go.
       setImmediate(() => secret.plaintext.wipe());
       return secret;
-    }
+    };
+    const room = budget(); // asked once: it walks the pins
+    if (this.opts.ttlMs <= 0 || bytes > this.opts.maxBytes || locked > room) return uncached();
     const existing = this.slots.get(entry.name);
     if (existing) this.evict(existing);
     for (const slot of this.slots.values()) {
-      if (this.bytes + bytes <= this.opts.maxBytes) break;
+      if (this.bytes + bytes <= this.opts.maxBytes && this.lockedBytes + locked <= room) break;
       this.evict(slot);
     }
+    // Pinned copies can leave no room even with the cache empty (evicting them frees nothing).
+    if (this.lockedBytes + locked > budget()) return uncached();
     this.slots.set(entry.name, { name: entry.name, version, secret, bytes, expiresAt: this.now() + this.opts.ttlMs });
+    this.held.add(secret.plaintext);
     this.bytes += bytes;
+    this.lockedBytes += locked;
     return secret;
   }
 
   private evict(slot: Slot, immediately = false): void {
     if (this.slots.get(slot.name) !== slot) return;
     this.slots.delete(slot.name);
+    this.held.delete(slot.secret.plaintext);
     this.bytes -= slot.bytes;
+    this.lockedBytes -= pagesOf(slot.bytes);
     this.counters.evictions++;
     // A caller that got this buffer from a promise resolved in this tick may
-    // still be about to clone it: wipe after the current microtasks.
+    // still be about to share it: let go after the current microtasks. Handles
+    // that hold shares keep reading it; the last holder wipes it.
     if (immediately) slot.secret.plaintext.wipe();
     else setImmediate(() => slot.secret.plaintext.wipe());
   }
+}
+
+/** Locked memory a plaintext takes: whole pages, at least one (as the addon allocates it). */
+function pagesOf(length: number): number {
+  return Math.max(1, Math.ceil(length / 4096)) * 4096;
 }

@@ -15,6 +15,7 @@ import type { IdentityResolver } from '../identity/types.js';
 import type { TrustService } from '../trust/types.js';
 import type { FuseMount } from '../native/types.js';
 import { createPalFilesystem, modeString, FsError, type ManifestView } from '../fs/index.js';
+import { HandleLedger } from '../fs/handle-ledger.js';
 import { prepareMountpoint, prepareStagingDir, stackOnto } from './mountinfo.js';
 import { startAdminServer, type AdminServer } from './admin-server.js';
 import { explain } from './explain.js';
@@ -104,7 +105,14 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
     keysWatcher.on('error', (err) => log(`pald: keys watcher: ${String(err)}`));
     closers.push(() => keysWatcher.close());
 
-    const cache = new SecretCache({ openpgp: backend }, { ttlMs: config.cache.plaintextTtlMs, maxBytes: config.cache.plaintextMaxBytes });
+    // limits.locked_bytes bounds the cache and the copies open handles pin together; the cache
+    // gets what the pins leave. Limits are read at start (a restart changes them).
+    const limits = config.limits;
+    const cache: SecretCache = new SecretCache(
+      { openpgp: backend },
+      { ttlMs: config.cache.plaintextTtlMs, maxBytes: config.cache.plaintextMaxBytes, budget: () => handles.cacheBudget() },
+    );
+    const handles = new HandleLedger(() => limits, cache);
     closers.push(() => cache.close());
 
     const identity: IdentityResolver = createIdentityResolver({ dockerHost: config.docker.host, log });
@@ -137,6 +145,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
         manifest: { path: config.manifest, generation: snap.generation, entries: snap.entries.size, problems: problemsOf(snap) },
         cache: cache.stats(),
         audit: audit.health(),
+        memory: { ...handles.stats(), lockedBytesLimit: limits.lockedBytes, openHandlesPerContainer: limits.openHandlesPerContainer, addonLockedBytes: native.lockedMemoryStats().lockedBytes },
       };
     };
 
@@ -157,6 +166,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
       // another image), not the manifest, not the containers seen.
       health: () => ({ mounted: mount !== undefined }),
       version,
+      handles,
     });
     identity.onInvalidate(() => fs.forgetCallers());
     store.onChange((next, previous) => {
@@ -253,7 +263,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
       async reload() {
         try {
           const next = await loadConfig(opts.configPath);
-          for (const key of ['mountpoint', 'manifest', 'keys', 'admin', 'audit', 'docker', 'cache'] as const) {
+          for (const key of ['mountpoint', 'manifest', 'keys', 'admin', 'audit', 'docker', 'cache', 'limits'] as const) {
             if (JSON.stringify(next[key]) !== JSON.stringify(config[key])) log(`pald: reload: "${key}" changed; it takes effect at the next restart`);
           }
           const trustChanged = JSON.stringify(next.trust, mapsAsArrays) !== JSON.stringify(config.trust, mapsAsArrays); // delegations is a Map

@@ -7,6 +7,7 @@ import type { IdentitySource, TrustSource, SealedFactsRegistry } from '../policy
 import type { ManifestEntry, ManifestProblem } from '../store/index.js';
 import type { OpenedSecret } from '../crypto/index.js';
 import type { AuditEvent } from '../audit/index.js';
+import type { HandleLedger } from './handle-ledger.js';
 
 export type SecretEntry = ManifestEntry;
 
@@ -67,4 +68,6 @@ export interface FsDeps {
   readonly now?: () => number;
   /** Monotonic milliseconds for the short caller reuse window (default performance.now). */
   readonly clock?: () => number;
+  /** Open handles and the plaintext they pin, with pald's limits (default: SPEC §3 defaults, no cache). */
+  readonly handles?: HandleLedger;
 }

@@ -10,6 +10,7 @@ import { ROOT_INO, PAL_DIR_INO, PAL_DIR_NAME, PAL_FILES, SecretInodes, palFileIn
 import { dirAttr, fileAttr, ENTRY_TIMEOUT_S, ATTR_TIMEOUT_S } from './attrs.js';
 import { renderPalFile, type VisibleSecret } from './inspect.js';
 import { CallerMemo } from './caller-memo.js';
+import { HandleLedger, DEFAULT_HANDLE_LIMITS, handleOwner } from './handle-ledger.js';
 
 const PAL_FILE_MODE = 0o444;
 // Linux open(2) flag bits (node's fs.constants lacks O_ACCMODE).
@@ -59,6 +60,7 @@ export function createPalFilesystem(deps: FsDeps): PalFilesystem {
   const sealed = deps.sealedFacts;
   const handles = new Map<number, { ino: number; name: string }>();
   const openPerSecret = new Map<number, number>(); // ino → open handles
+  const ledger = deps.handles ?? new HandleLedger(() => DEFAULT_HANDLE_LIMITS);
   const startedAt = (deps.now ?? Date.now)();
   let nextFh = 1;
   let kernel: KernelNotifier | undefined;
@@ -192,15 +194,17 @@ export function createPalFilesystem(deps: FsDeps): PalFilesystem {
       audit(caller, 'open', name, 'deny', second.reason, startNs);
       throw new FsError(EACCES, second.reason);
     }
+    const fh = nextFh++;
     let content: SecureBuffer;
     try {
-      content = opened.plaintext.clone();
+      // Every handle of this version reads one shared locked copy; the limits bound what a caller pins.
+      content = ledger.openSecret(handleOwner(caller.identity), fh, `${name}\0${entry.version}`, opened.plaintext);
     } catch (err) {
-      const reason = `copy ${name}: ${messageOf(err)}`;
-      audit(caller, 'open', name, 'error', reason, startNs);
-      throw new FsError(EIO, reason);
+      const limited = err instanceof FsError; // ENFILE / ENOMEM: this caller only
+      const reason = limited ? err.message : `share ${name}: ${messageOf(err)}`;
+      audit(caller, 'open', name, limited ? 'deny' : 'error', reason, startNs);
+      throw limited ? err : new FsError(EIO, reason);
     }
-    const fh = nextFh++;
     const ino = inodes.inoFor(name);
     handles.set(fh, { ino, name });
     openPerSecret.set(ino, (openPerSecret.get(ino) ?? 0) + 1);
@@ -210,8 +214,9 @@ export function createPalFilesystem(deps: FsDeps): PalFilesystem {
 
   async function openPalFile(ctx: CallerContext, file: PalFileName): Promise<OpenReply> {
     const caller = await evaluate(ctx);
-    const content = deps.allocSecure(renderFor(caller, file));
+    const content = renderFor(caller, file); // not a secret: ordinary memory, never locked
     const fh = nextFh++;
+    ledger.openPlain(handleOwner(caller.identity), fh);
     handles.set(fh, { ino: palFileIno(file), name: `${PAL_DIR_NAME}/${file}` });
     return { fh, directIo: true, keepCache: false, content };
   }
@@ -282,6 +287,7 @@ export function createPalFilesystem(deps: FsDeps): PalFilesystem {
       const handle = handles.get(fh);
       if (!handle) return;
       handles.delete(fh);
+      ledger.release(fh);
       const ino = handle.ino;
       const left = (openPerSecret.get(ino) ?? 0) - 1;
       if (left > 0) openPerSecret.set(ino, left);

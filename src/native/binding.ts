@@ -4,6 +4,29 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
+/** State of one SecureBuffer handle (never its bytes). */
+export interface SecureBufferInfo {
+  readonly length: number;
+  /** Bytes allocated (and locked): whole pages. */
+  readonly capacity: number;
+  /** This handle still holds its reference. */
+  readonly alive: boolean;
+  readonly handedOver: boolean;
+  /** References to the memory (handles, file handles); 0 once this handle let go. */
+  readonly holders: number;
+  /** Hex address of the memory, for /proc/self/smaps checks. */
+  readonly address: string;
+}
+
+/** Locked memory the addon holds right now. */
+export interface LockedMemoryStats {
+  /** Bytes of live secure buffers (whole pages), each counted once however many holders share it. */
+  readonly lockedBytes: number;
+  readonly lockedBuffers: number;
+  /** Wiped pages kept locked for reuse (at most 1 MiB). */
+  readonly pooledBytes: number;
+}
+
 /** Opaque handles owned by the addon. */
 export type RequestHandle = { readonly __brand: 'pal-request' };
 export type MountHandle = { readonly __brand: 'pal-mount' };
@@ -33,7 +56,7 @@ export interface NativeBinding {
   replyAttr(req: RequestHandle, ...attrThenAttrTimeout: [number, number, number, number, number, number, number, number]): void;
   replyErr(req: RequestHandle, errno: number): void;
   replyBuf(req: RequestHandle, data: Uint8Array): void;
-  replyOpen(req: RequestHandle, fh: number, directIo: boolean, keepCache: boolean, content: SecureHandle | null): boolean;
+  replyOpen(req: RequestHandle, fh: number, directIo: boolean, keepCache: boolean, content: SecureHandle | Uint8Array | null): boolean;
   replyDir(req: RequestHandle, names: string[], inos: number[], modes: number[]): void;
   replyStatfs(req: RequestHandle, blocks: number, files: number, nameMax: number): void;
 
@@ -42,9 +65,11 @@ export interface NativeBinding {
   sbWrite(h: SecureHandle, src: Uint8Array, offset: number): void;
   sbRead(h: SecureHandle, offset: number, length: number): Buffer;
   sbClone(h: SecureHandle): SecureHandle;
+  sbShare(h: SecureHandle): SecureHandle;
   sbWipe(h: SecureHandle): void;
-  sbWipeProbe(h: SecureHandle): Buffer;
-  sbInfo(h: SecureHandle): { length: number; capacity: number; alive: boolean; handedOver: boolean; address: string };
+  sbWipeProbe(h: SecureHandle): Buffer | null;
+  sbInfo(h: SecureHandle): SecureBufferInfo;
+  sbStats(): LockedMemoryStats;
 
   peerCredentials(fd: number): { pid: number; uid: number; gid: number };
   setDumpable(on: boolean): void;

@@ -124,10 +124,17 @@ function makeDispatch(handlers: FuseHandlers, onError: (err: unknown, op: string
         });
       case Op.open:
         return settle(req, op, () => handlers.open(ctx, ino, a as number), (r: OpenReply) => {
-          const content = r.content ? handleOf(r.content) : null;
-          const delivered = binding.replyOpen(req, r.fh, r.directIo, r.keepCache, content);
+          const content = r.content === undefined ? null : r.content instanceof Uint8Array ? r.content : handleOf(r.content);
+          const releaseOurselves = (): void => void Promise.resolve(handlers.release(ctx, ino, r.fh)).catch((err) => report(err, 'release'));
+          let delivered: boolean;
+          try {
+            delivered = binding.replyOpen(req, r.fh, r.directIo, r.keepCache, content);
+          } catch (err) {
+            releaseOurselves(); // refused (bad content): no file handle, so no release will come
+            throw err;
+          }
           // The open was interrupted: the kernel will never release this handle, so we do.
-          if (!delivered) void Promise.resolve(handlers.release(ctx, ino, r.fh)).catch((err) => report(err, 'release'));
+          if (!delivered) releaseOurselves();
         });
       case Op.read:
         return settle(req, op, () => handlers.read(ctx, ino, a as number, b as number, c as number), (buf) =>

@@ -5,7 +5,8 @@ import type { PeerCredentials } from './types.js';
 export type * from './types.js';
 export { Errno, FuseError, errnoOf, explicitErrno, errnoName, type ErrnoName } from './errors.js';
 export { mount, clearStaleMount, mountOptionString, DEFAULT_THREADS, type NativeMountOptions } from './fuse.js';
-export { allocSecureBuffer, secureBufferFrom, secureBufferDebug } from './secure-buffer.js';
+export { allocSecureBuffer, secureBufferFrom, secureBufferDebug, lockedMemoryStats } from './secure-buffer.js';
+export type { LockedMemoryStats, SecureBufferInfo } from './binding.js';
 
 /** pid/uid/gid of the process at the other end of a connected unix socket (SO_PEERCRED). In
  * Node: `(socket as any)._handle.fd`. */

@@ -1,6 +1,6 @@
 // SecureBuffer over the addon's locked memory. The bytes live outside the JS heap; JS holds an
 // opaque handle and copies bytes out only through read().
-import { binding, type SecureHandle } from './binding.js';
+import { binding, type LockedMemoryStats, type SecureBufferInfo, type SecureHandle } from './binding.js';
 import type { SecureBuffer } from './types.js';
 
 const handles = new WeakMap<SecureBuffer, SecureHandle>();
@@ -8,9 +8,9 @@ const handles = new WeakMap<SecureBuffer, SecureHandle>();
 class NativeSecureBuffer implements SecureBuffer {
   readonly length: number;
 
-  constructor(handle: SecureHandle) {
+  constructor(handle: SecureHandle, length?: number) {
     handles.set(this, handle);
-    this.length = binding.sbInfo(handle).length;
+    this.length = length ?? binding.sbInfo(handle).length;
   }
 
   get alive(): boolean {
@@ -23,6 +23,10 @@ class NativeSecureBuffer implements SecureBuffer {
 
   clone(): SecureBuffer {
     return new NativeSecureBuffer(binding.sbClone(handleOf(this)));
+  }
+
+  share(): SecureBuffer {
+    return new NativeSecureBuffer(binding.sbShare(handleOf(this)), this.length);
   }
 
   read(offset = 0, length?: number): Buffer {
@@ -67,11 +71,17 @@ export function secureBufferFrom(bytes: Uint8Array): SecureBuffer {
 /** Test and diagnostics hooks; they never return the secret bytes themselves. */
 export const secureBufferDebug = {
   /** Where the memory is (hex address, for /proc/self/smaps) and its state. */
-  info(buf: SecureBuffer): { length: number; capacity: number; alive: boolean; handedOver: boolean; address: string } {
+  info(buf: SecureBuffer): SecureBufferInfo {
     return binding.sbInfo(handleOf(buf));
   },
-  /** Wipes like wipe(), and returns what the memory held right after the wipe, before it was freed. */
-  wipeAndReadBack(buf: SecureBuffer): Buffer {
+  /** Lets go like wipe(); if this was the last holder, returns what the memory held right after
+   * the wipe, before it was freed; null while other holders keep it. */
+  wipeAndReadBack(buf: SecureBuffer): Buffer | null {
     return binding.sbWipeProbe(handleOf(buf));
   },
 };
+
+/** Locked memory held right now: live secure buffers (a shared one once) and the reuse pool. */
+export function lockedMemoryStats(): LockedMemoryStats {
+  return binding.sbStats();
+}

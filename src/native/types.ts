@@ -45,11 +45,13 @@ export interface OpenReply {
   readonly directIo: boolean;
   readonly keepCache: boolean;
   /**
-   * When set, the addon serves read() for this handle from this buffer itself,
-   * without calling the JS read handler, and wipes it at release. Ownership
-   * passes to the addon: JS must not use or wipe the buffer afterwards.
+   * When set, the addon serves read() for this handle itself, without calling the JS read
+   * handler. A SecureBuffer: the handle's reference moves to the file handle (JS must not use it
+   * afterwards; share() first to keep one), dropped at release; pass a share() of a cached
+   * plaintext so that every handle of one secret version reads one locked copy. A Uint8Array
+   * (content that is not a secret, e.g. .pal/ files): copied into ordinary, unlocked memory.
    */
-  readonly content?: SecureBuffer;
+  readonly content?: SecureBuffer | Uint8Array;
 }
 
 export interface StatfsReply {
@@ -97,18 +99,24 @@ export interface FuseMount {
   invalidateInode(ino: number): void;
 }
 
-/** Memory for plaintext: mlock'ed, MADV_DONTDUMP, wiped with explicit_bzero on wipe(). */
+/**
+ * Memory for plaintext: mlock'ed, MADV_DONTDUMP, wiped with explicit_bzero. Reference counted:
+ * share() makes another holder of the same memory; the memory is zeroed, unlocked and freed when
+ * the last holder (handle, share or file handle it was given to) lets go.
+ */
 export interface SecureBuffer {
   readonly length: number;
-  /** True until wipe() (or handing it to an OpenReply that was released). */
+  /** True until this handle let go (wipe(), or given to an OpenReply). */
   readonly alive: boolean;
-  /** Copy bytes in at offset. */
+  /** Copy bytes in at offset. Refused once shared: open files never see their bytes change. */
   write(src: Uint8Array, offset?: number): void;
-  /** A new secure buffer with the same bytes, copied inside native memory (one per open()). */
+  /** A new secure buffer with the same bytes, copied inside native memory (a second locked copy). */
   clone(): SecureBuffer;
+  /** Another holder of the same memory: no copy, no new locked bytes. */
+  share(): SecureBuffer;
   /** A copy of the content, for callers that must hand bytes to JS (avoid for plaintext). */
   read(offset?: number, length?: number): Buffer;
-  /** Zero the memory, unlock and free it. Idempotent. */
+  /** This holder lets go; the last one to let go zeroes the memory, unlocks and frees it. Idempotent. */
   wipe(): void;
 }
 

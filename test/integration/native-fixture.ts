@@ -29,8 +29,13 @@ export interface TestFile {
   readonly name: string;
   readonly ino: number;
   readonly content: Buffer;
-  /** 'buffer': open hands a SecureBuffer to the addon (native reads); 'js': reads come to JS. */
-  readonly serve: 'js' | 'buffer';
+  /**
+   * 'buffer': open hands a new SecureBuffer to the addon (native reads); 'shared': every open
+   * hands a share() of one SecureBuffer the fs holds (as pald's cache does); 'plain': open hands
+   * a Uint8Array (ordinary memory); 'js': reads come to JS; 'dead': open returns a buffer that
+   * was already let go of (a handler bug the addon refuses).
+   */
+  readonly serve: 'js' | 'buffer' | 'shared' | 'plain' | 'dead';
 }
 
 export interface Call {
@@ -49,6 +54,8 @@ export class TestFs {
   /** Buffers handed to the addon at open, by fh, to check they get wiped at release. */
   readonly handedOver = new Map<number, SecureBuffer>();
   readonly released = new Set<number>();
+  /** For 'shared' files: the fs's own holder of each file's memory (drop it with wipe()). */
+  readonly held = new Map<string, SecureBuffer>();
   /** When set for a name, lookup/open of it waits for this promise first. */
   readonly gates = new Map<string, Promise<void>>();
   /** Called on every handler invocation (tests use it to wait for a condition). */
@@ -57,8 +64,13 @@ export class TestFs {
   private nextFh = 100;
   private readonly mtimeMs = Date.now();
 
-  add(name: string, content: Buffer | string, serve: 'js' | 'buffer' = 'buffer'): TestFile {
+  add(name: string, content: Buffer | string, serve: TestFile['serve'] = 'buffer'): TestFile {
     const f: TestFile = { name, ino: 2 + this.files.size, content: Buffer.from(content), serve };
+    if (serve === 'shared') {
+      const mem = allocSecureBuffer(f.content.length);
+      mem.write(f.content);
+      this.held.set(name, mem);
+    }
     this.files.set(name, f);
     this.byIno.set(f.ino, f);
     return f;
@@ -108,6 +120,17 @@ export class TestFs {
       if (f.name.startsWith('broken')) throw new Error('handler bug');
       const fh = this.nextFh++;
       if (f.serve === 'js') return { fh, directIo: true, keepCache: false };
+      if (f.serve === 'dead') {
+        const gone = allocSecureBuffer(1);
+        gone.wipe();
+        return { fh, directIo: true, keepCache: false, content: gone };
+      }
+      if (f.serve === 'plain') return { fh, directIo: true, keepCache: false, content: Uint8Array.from(f.content) };
+      if (f.serve === 'shared') {
+        const held = this.held.get(f.name);
+        if (!held?.alive) throw new FuseError(Errno.EIO);
+        return { fh, directIo: true, keepCache: false, content: held.share() };
+      }
       const content = allocSecureBuffer(f.content.length);
       content.write(f.content);
       this.handedOver.set(fh, content);

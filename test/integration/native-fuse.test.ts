@@ -1,10 +1,31 @@
 // The native FUSE binding against a real mount and real caller processes.
+import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import test from 'ava';
 
+import { lockedMemoryStats } from '../../src/native/index.js';
 import { NOBODY, ROOT, TestFs, gate, mountTestFs, runChild, startChild, waitFor } from './native-fixture.js';
+
+// A caller that opens a file N times and another N times, says "opened", and on SIGUSR2 reads
+// every handle, prints the distinct contents it read, and closes them all.
+const HOLDER = `
+  const fs = require('node:fs'), { createHash } = require('node:crypto');
+  const [shared, plain, n, size] = process.argv.slice(1);
+  const readAll = (fd, len) => { const b = Buffer.alloc(len); let off = 0, k;
+    while (off < len && (k = fs.readSync(fd, b, off, len - off, off)) > 0) off += k; return b.subarray(0, off); };
+  const sharedFds = [], plainFds = [];
+  process.on('SIGUSR2', () => {
+    const digests = new Set(sharedFds.map((fd) => createHash('sha256').update(readAll(fd, Number(size))).digest('hex')));
+    const plains = new Set(plainFds.map((fd) => readAll(fd, 100).toString()));
+    console.log(JSON.stringify({ digests: [...digests], plains: [...plains] }));
+    for (const fd of [...sharedFds, ...plainFds]) fs.closeSync(fd);
+    process.exit(0);
+  });
+  for (let i = 0; i < Number(n); i++) { sharedFds.push(fs.openSync(shared, 'r')); plainFds.push(fs.openSync(plain, 'r')); }
+  console.log('opened');
+  setInterval(() => {}, 1000);`;
 
 // Every test runs in both request modes: read on the JS thread's loop (threads: 0, the
 // default) and read by worker threads that hand JS requests over a threadsafe function.
@@ -152,6 +173,39 @@ for (const threads of [0, 3]) {
     t.is(r.code, 0, r.stderr);
     t.deepEqual(JSON.parse(r.stdout.toString()), ['EACCES', 'EIO', 'ENOENT']);
     t.deepEqual(errors, ['open:handler bug']);
+  });
+
+  test.serial(`handles of one file share one locked copy that outlives the fs's own holder; plain content takes no locked memory [${mode}]`, async (t) => {
+    const before = lockedMemoryStats().lockedBytes;
+    const fs = new TestFs();
+    const body = randomBytes(256 * 1024);
+    fs.add('shared', body, 'shared');
+    fs.add('plain', 'not a secret\n', 'plain');
+    const { mountpoint } = await mountTestFs(t, fs, { threads });
+    const holder = startChild(t, process.execPath, ['-e', HOLDER, join(mountpoint, 'shared'), join(mountpoint, 'plain'), '50', String(body.length)]);
+    await waitFor(() => holder.stdout().includes('opened'), 'the caller to hold 50 + 50 handles');
+    t.is(lockedMemoryStats().lockedBytes - before, body.length, 'one locked copy for 50 handles, none for the plain file');
+    fs.held.get('shared')!.wipe(); // what the cache does when it evicts the secret
+    t.is(lockedMemoryStats().lockedBytes - before, body.length, 'the open handles still hold it');
+    holder.kill('SIGUSR2');
+    const r = await holder.done;
+    t.is(r.code, 0, r.stderr);
+    const report = JSON.parse(r.stdout.toString().trim().split('\n').at(-1)!) as { digests: string[]; plains: string[] };
+    t.deepEqual(report, { digests: [createHash('sha256').update(body).digest('hex')], plains: ['not a secret\n'] });
+    t.is(fs.callsOf('read').length, 0, 'every read was served by the addon');
+    await waitFor(() => fs.released.size === 100, 'the 100 releases to reach JS');
+    t.is(lockedMemoryStats().lockedBytes, before, 'the last handle let go: unlocked and freed');
+  });
+
+  test(`an open reply the addon refuses (content already let go of) is EIO, and the handle is released in JS [${mode}]`, async (t) => {
+    const fs = new TestFs();
+    const f = fs.add('dead', 'x', 'dead');
+    const { mountpoint } = await mountTestFs(t, fs, { threads });
+    const r = await runChild(t, 'cat', [join(mountpoint, 'dead')]);
+    t.not(r.code, 0);
+    t.regex(r.stderr, /Input\/output error/);
+    await waitFor(() => fs.callsOf('release').some((c) => c.ino === f.ino), 'the release of the refused handle');
+    t.pass();
   });
 
   test(`reads at any offset from a handle buffer; past the end gives 0 bytes; release wipes it [${mode}]`, async (t) => {

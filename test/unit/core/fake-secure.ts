@@ -6,11 +6,15 @@ export class FakeSecureBuffer implements SecureBuffer {
   private bytes: Uint8Array | undefined;
   /** The backing memory, kept after wipe() so tests can check it was zeroed. */
   readonly memory: Uint8Array;
+  /** Holders of `memory` (this buffer and its share()s); the last wipe() zeroes it. */
+  private readonly holders: { n: number };
 
-  constructor(size: number, private readonly registry: FakeSecureMemory) {
-    this.memory = new Uint8Array(size);
+  constructor(size: number, private readonly registry: FakeSecureMemory, sharing?: FakeSecureBuffer) {
+    this.memory = sharing ? sharing.memory : new Uint8Array(size);
+    this.holders = sharing ? sharing.holders : { n: 0 };
+    this.holders.n++;
     this.bytes = this.memory;
-    registry.allocated.push(this);
+    if (!sharing) registry.allocated.push(this);
   }
 
   get length(): number {
@@ -33,6 +37,16 @@ export class FakeSecureBuffer implements SecureBuffer {
     return c;
   }
 
+  share(): SecureBuffer {
+    if (!this.bytes) throw new Error('share after wipe');
+    return new FakeSecureBuffer(this.length, this.registry, this);
+  }
+
+  /** The memory is still held by someone (this buffer or a share). */
+  get held(): boolean {
+    return this.holders.n > 0;
+  }
+
   read(offset = 0, length = this.length - offset): Buffer {
     if (!this.bytes) throw new Error('read after wipe');
     return Buffer.from(this.bytes.subarray(offset, offset + length));
@@ -40,8 +54,9 @@ export class FakeSecureBuffer implements SecureBuffer {
 
   wipe(): void {
     if (!this.bytes) return;
-    this.bytes.fill(0);
     this.bytes = undefined;
+    if (--this.holders.n > 0) return;
+    this.memory.fill(0);
     this.registry.wipes++;
   }
 }
@@ -58,8 +73,9 @@ export class FakeSecureMemory {
     return b;
   };
 
+  /** Memories still held (a shared one counted once). */
   live(): number {
-    return this.allocated.filter((b) => b.alive).length;
+    return this.allocated.filter((b) => b.held).length;
   }
 }
 

@@ -6,29 +6,52 @@ import type { ImageSubject, TrustDecision } from '../../../src/trust/types.js';
 import type { AuditRecord, FsDeps, ManifestView, SecretEntry, OpenedSecretView } from '../../../src/fs/deps.js';
 import { SealedFactsRegistry } from '../../../src/policy/index.js';
 
+/** Memory behind one or more FakeSecureBuffer holders (share()); zeroed when the last lets go. */
+export interface FakeMemory {
+  readonly bytes: Buffer;
+  holders: number;
+}
+
 export class FakeSecureBuffer implements SecureBuffer {
-  private bytes: Buffer;
+  readonly memory: FakeMemory;
   alive = true;
-  constructor(bytes: Uint8Array) {
-    this.bytes = Buffer.from(bytes);
+  constructor(bytes: Uint8Array | FakeMemory) {
+    if (bytes instanceof Uint8Array) {
+      this.memory = { bytes: Buffer.from(bytes), holders: 1 };
+    } else {
+      this.memory = bytes;
+      bytes.holders++;
+    }
   }
   get length(): number {
-    return this.bytes.length;
+    return this.memory.bytes.length;
   }
   write(src: Uint8Array, offset = 0): void {
-    Buffer.from(src).copy(this.bytes, offset);
+    Buffer.from(src).copy(this.memory.bytes, offset);
   }
   clone(): SecureBuffer {
     if (!this.alive) throw new Error('wiped');
-    return new FakeSecureBuffer(this.bytes);
+    return new FakeSecureBuffer(this.memory.bytes);
   }
-  read(offset = 0, length = this.bytes.length - offset): Buffer {
-    return Buffer.from(this.bytes.subarray(offset, offset + length));
+  share(): SecureBuffer {
+    if (!this.alive) throw new Error('wiped');
+    return new FakeSecureBuffer(this.memory);
+  }
+  read(offset = 0, length = this.memory.bytes.length - offset): Buffer {
+    if (!this.alive) throw new Error('wiped');
+    return Buffer.from(this.memory.bytes.subarray(offset, offset + length));
   }
   wipe(): void {
-    this.bytes.fill(0);
+    if (!this.alive) return;
     this.alive = false;
+    if (--this.memory.holders === 0) this.memory.bytes.fill(0);
   }
+}
+
+/** The bytes an OpenReply serves (a SecureBuffer's or a plain copy's). */
+export function contentBytes(content: SecureBuffer | Uint8Array | undefined): Buffer | undefined {
+  if (content === undefined) return undefined;
+  return content instanceof Uint8Array ? Buffer.from(content) : content.read();
 }
 
 export function entry(name: string, labels: string[], extra: Partial<SecretEntry> = {}): SecretEntry {

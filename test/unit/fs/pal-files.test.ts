@@ -2,7 +2,7 @@ import test from 'ava';
 import { createPalFilesystem, ROOT_INO, PAL_DIR_INO } from '../../../src/fs/index.js';
 import { renderPalFile } from '../../../src/fs/inspect.js';
 import type { DaemonHealth } from '../../../src/fs/deps.js';
-import { harness, entry, container, ctx, IMAGE_DEMO, IMAGE_BROKEN } from './fakes.js';
+import { harness, entry, container, ctx, contentBytes, IMAGE_DEMO, IMAGE_BROKEN } from './fakes.js';
 
 const O_RDONLY = 0;
 const DEMO_PID = 201;
@@ -10,7 +10,7 @@ const BROKEN_PID = 202;
 
 async function readPal(fs: ReturnType<typeof createPalFilesystem>, pid: number, file: string): Promise<string> {
   const { attr } = await fs.handlers.lookup(ctx(pid), PAL_DIR_INO, file);
-  return (await fs.handlers.open(ctx(pid), attr.ino, O_RDONLY)).content!.read().toString();
+  return contentBytes((await fs.handlers.open(ctx(pid), attr.ino, O_RDONLY)).content)!.toString();
 }
 
 test('.pal/status shows the caller its own trust state and pald health, nothing about other images', async (t) => {

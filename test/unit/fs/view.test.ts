@@ -1,6 +1,6 @@
 import test from 'ava';
 import { createPalFilesystem, FsError, ROOT_INO, PAL_DIR_INO } from '../../../src/fs/index.js';
-import { harness, entry, container, ctx, manifestOf, IMAGE_DEMO, IMAGE_PLAIN, IMAGE_BROKEN, type Harness } from './fakes.js';
+import { harness, entry, container, ctx, manifestOf, contentBytes, IMAGE_DEMO, IMAGE_PLAIN, IMAGE_BROKEN, type Harness } from './fakes.js';
 import { constants } from 'node:os';
 
 const { ENOENT, EACCES, EIO, EROFS } = constants.errno;
@@ -87,7 +87,7 @@ test('open hands the plaintext to the addon with direct I/O and audits the allow
   const reply = await fs.handlers.open(ctx(DEMO_PID), attr.ino, O_RDONLY);
   t.true(reply.directIo);
   t.false(reply.keepCache);
-  t.is(reply.content?.read().toString(), 'hunter2-secret');
+  t.is(contentBytes(reply.content)?.toString(), 'hunter2-secret');
   t.is(fs.openHandles(), 1);
   await fs.handlers.release(ctx(DEMO_PID), attr.ino, reply.fh);
   t.is(fs.openHandles(), 0);
@@ -147,7 +147,7 @@ test('sealed name and labels bind the ciphertext: a renamed or relabelled entry 
   const previous = h.manifest.view;
   h.manifest.view = manifestOf([entry('db-password', ['demo'], { version: 'v2' })], 2);
   fs.manifestChanged(h.manifest.view, previous);
-  t.is((await fs.handlers.open(ctx(DEMO_PID), attr.ino, O_RDONLY)).content?.read().toString(), 'y');
+  t.is(contentBytes((await fs.handlers.open(ctx(DEMO_PID), attr.ino, O_RDONLY)).content)?.toString(), 'y');
 });
 
 test('host callers: only uids in host.allow_uids', async (t) => {
@@ -161,7 +161,7 @@ test('.pal files describe the caller, list only its secrets, never carry plainte
   const { fs } = setup();
   const who = await fs.handlers.lookup(ctx(DEMO_PID), PAL_DIR_INO, 'whoami.json');
   const reply = await fs.handlers.open(ctx(DEMO_PID), who.attr.ino, O_RDONLY);
-  const whoami = JSON.parse(reply.content!.read().toString()) as Record<string, any>;
+  const whoami = JSON.parse(contentBytes(reply.content)!.toString()) as Record<string, any>;
   t.is(who.attr.size, reply.content!.length);
   t.is(whoami.kind, 'container');
   t.is(whoami.container.name, 'app');
@@ -172,19 +172,19 @@ test('.pal files describe the caller, list only its secrets, never carry plainte
   const db = await fs.handlers.lookup(ctx(DEMO_PID), ROOT_INO, 'db-password');
   await fs.handlers.open(ctx(DEMO_PID), db.attr.ino, O_RDONLY);
   const sj = await fs.handlers.lookup(ctx(DEMO_PID), PAL_DIR_INO, 'secrets.json');
-  const secrets = JSON.parse((await fs.handlers.open(ctx(DEMO_PID), sj.attr.ino, O_RDONLY)).content!.read().toString()) as { secrets: { name: string; size: number; mode: string }[] };
+  const secrets = JSON.parse(contentBytes((await fs.handlers.open(ctx(DEMO_PID), sj.attr.ino, O_RDONLY)).content)!.toString()) as { secrets: { name: string; size: number; mode: string }[] };
   t.deepEqual(secrets.secrets.map((s) => s.name).sort(), ['db-password', 'empty']);
   t.like(secrets.secrets.find((s) => s.name === 'db-password'), { size: 14, mode: '0400' });
   const plainSj = await fs.handlers.open(ctx(PLAIN_PID), sj.attr.ino, O_RDONLY);
-  t.deepEqual(JSON.parse(plainSj.content!.read().toString()).secrets, []);
+  t.deepEqual(JSON.parse(contentBytes(plainSj.content)!.toString()).secrets, []);
 
   const unknown = await fs.handlers.open(ctx(999), who.attr.ino, O_RDONLY);
-  const u = JSON.parse(unknown.content!.read().toString()) as Record<string, unknown>;
+  const u = JSON.parse(contentBytes(unknown.content)!.toString()) as Record<string, unknown>;
   t.is(u.kind, 'unknown');
   t.regex(String(u.failure), /no such process/);
   for (const file of ['version', 'status']) {
     const l = await fs.handlers.lookup(ctx(DEMO_PID), PAL_DIR_INO, file);
-    const text = (await fs.handlers.open(ctx(DEMO_PID), l.attr.ino, O_RDONLY)).content!.read().toString();
+    const text = contentBytes((await fs.handlers.open(ctx(DEMO_PID), l.attr.ino, O_RDONLY)).content)!.toString();
     t.false(text.includes('hunter2'));
     if (file === 'version') t.is(text, 'pal 0.1.0-test\n');
   }

@@ -4,7 +4,7 @@ import { inspect } from 'node:util';
 
 import test from 'ava';
 
-import { allocSecureBuffer, secureBufferDebug, secureBufferFrom } from '../../../src/native/index.js';
+import { allocSecureBuffer, lockedMemoryStats, secureBufferDebug, secureBufferFrom } from '../../../src/native/index.js';
 
 async function lockedKb(): Promise<number> {
   const status = await readFile('/proc/self/status', 'utf8');
@@ -66,7 +66,7 @@ test('after wipe the memory held zeroes, and the buffer is dead', (t) => {
   const b = secureBufferFrom(Buffer.from('correct horse battery staple'));
   t.is(b.read().toString(), 'correct horse battery staple');
   const after = secureBufferDebug.wipeAndReadBack(b);
-  t.is(after.length, 28);
+  t.is(after?.length, 28);
   t.deepEqual(after, Buffer.alloc(28), 'every byte zero right after explicit_bzero');
   t.false(b.alive);
   t.throws(() => b.read(), { code: 'ERR_PAL_SECURE_WIPED' });
@@ -112,4 +112,53 @@ test('memory reused after a wipe comes back zeroed', (t) => {
   const big = allocSecureBuffer(3 * 4096 + 1);
   t.deepEqual(big.read(), Buffer.alloc(3 * 4096 + 1));
   big.wipe();
+});
+
+test('share() is another holder of the same memory: no copy, same address', (t) => {
+  const b = secureBufferFrom(Buffer.from('one locked copy'));
+  const s1 = b.share();
+  const s2 = s1.share();
+  for (const x of [b, s1, s2]) t.is(x.read().toString(), 'one locked copy');
+  const addresses = new Set([b, s1, s2].map((x) => secureBufferDebug.info(x).address));
+  t.is(addresses.size, 1, 'every holder points at the same memory');
+  t.is(secureBufferDebug.info(b).holders, 3);
+  t.throws(() => b.write(Buffer.from('x')), { code: 'ERR_PAL_SECURE_SHARED' }, 'shared memory never changes under its readers');
+  for (const x of [b, s1, s2]) x.wipe();
+});
+
+test('the memory outlives any holder but the last; the last one zeroes it', (t) => {
+  const cache = secureBufferFrom(Buffer.from('rotated-away plaintext'));
+  const handle = cache.share();
+  // The cache evicts: it lets go of its reference, the open handle keeps reading.
+  t.is(secureBufferDebug.wipeAndReadBack(cache), null, 'not wiped while a handle holds it');
+  t.false(cache.alive);
+  t.throws(() => cache.read(), { code: 'ERR_PAL_SECURE_WIPED' });
+  t.throws(() => cache.share(), { code: 'ERR_PAL_SECURE_WIPED' });
+  t.true(handle.alive);
+  t.is(handle.read().toString(), 'rotated-away plaintext');
+  t.is(secureBufferDebug.info(handle).holders, 1);
+  // The last holder lets go: zeroed right then.
+  t.deepEqual(secureBufferDebug.wipeAndReadBack(handle), Buffer.alloc(22));
+  t.notThrows(() => cache.wipe(), 'wipe stays idempotent');
+});
+
+test.serial('shared holders lock the memory once, and the last release unlocks it', async (t) => {
+  const size = 256 * 1024; // beyond the reuse pool: really unlocked at the end
+  const before = lockedMemoryStats();
+  const vmBefore = await lockedKb();
+  const b = allocSecureBuffer(size);
+  const shares = Array.from({ length: 200 }, () => b.share());
+  const during = lockedMemoryStats();
+  t.is(during.lockedBytes - before.lockedBytes, size, 'accounted once');
+  t.is(during.lockedBuffers - before.lockedBuffers, 1);
+  const vmDuring = await lockedKb();
+  t.true(vmDuring - vmBefore >= size / 1024, `VmLck grew by the buffer (${vmBefore} -> ${vmDuring} kB)`);
+  t.true(vmDuring - vmBefore < (2 * size) / 1024, `and not by one copy per holder (${vmBefore} -> ${vmDuring} kB)`);
+  b.wipe();
+  for (const s of shares.slice(1)) s.wipe();
+  t.is(lockedMemoryStats().lockedBytes - before.lockedBytes, size, 'one holder left keeps it');
+  t.is(shares[0]!.read(size - 4, 4).length, 4);
+  shares[0]!.wipe();
+  t.is(lockedMemoryStats().lockedBytes, before.lockedBytes);
+  t.true((await lockedKb()) < vmDuring, 'unlocked after the last holder');
 });
