@@ -20,6 +20,11 @@ export interface FileSafetyOptions {
   readonly noFollow?: boolean;
   /** Owners accepted besides root; default pald's effective uid. */
   readonly trustedUids?: readonly number[];
+  /**
+   * Directories already found safe in this pass (e.g. one manifest load checking many
+   * ciphertexts in one directory): skipped, and the ones found safe now are added.
+   */
+  readonly safeDirs?: Set<string>;
 }
 
 /** A file refused by the File safety rules; the message names the file, its owner and mode. */
@@ -129,14 +134,18 @@ export async function fileSafetyProblem(file: string, opts: FileSafetyOptions): 
   }
   for (const chain of chainsOf(abs, real)) {
     for (const [i, dir] of chain.entries()) {
+      const immediate = i === 0 && opts.kind !== 'key directory';
+      const key = `${immediate ? 'parent' : 'ancestor'}:${dir}`;
+      if (opts.safeDirs?.has(key)) continue;
       let ds: Stats;
       try {
         ds = await stat(dir);
       } catch (err) {
         return `${opts.kind} ${abs}: directory ${dir}: ${errnoMessage(err)}`;
       }
-      const dp = dirProblem(abs, dir, ds, opts, owners, i === 0 && opts.kind !== 'key directory');
+      const dp = dirProblem(abs, dir, ds, opts, owners, immediate);
       if (dp) return dp;
+      opts.safeDirs?.add(key);
     }
   }
   return undefined;
@@ -164,14 +173,18 @@ export function fileSafetyProblemSync(file: string, opts: FileSafetyOptions): st
   }
   for (const chain of chainsOf(abs, real)) {
     for (const [i, dir] of chain.entries()) {
+      const immediate = i === 0 && opts.kind !== 'key directory';
+      const key = `${immediate ? 'parent' : 'ancestor'}:${dir}`;
+      if (opts.safeDirs?.has(key)) continue;
       let ds: Stats;
       try {
         ds = statSync(dir);
       } catch (err) {
         return `${opts.kind} ${abs}: directory ${dir}: ${errnoMessage(err)}`;
       }
-      const dp = dirProblem(abs, dir, ds, opts, owners, i === 0 && opts.kind !== 'key directory');
+      const dp = dirProblem(abs, dir, ds, opts, owners, immediate);
       if (dp) return dp;
+      opts.safeDirs?.add(key);
     }
   }
   return undefined;
