@@ -4,7 +4,8 @@
 import { labelProblem, secretNameProblem } from '../store/index.js';
 
 export const PAYLOAD_VERSION = 1;
-const MAX_HEADER_BYTES = 64 * 1024;
+/** The header line is bounded; a sealed payload is at most this plus limits.secret_bytes. */
+export const MAX_HEADER_BYTES = 64 * 1024;
 const NEWLINE = 0x0a;
 
 export interface PayloadHeader {

@@ -86,6 +86,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
       OpenPgpBackend.load(config.keys, {
         ...(config.keyPassphraseFile ? { passphraseFile: config.keyPassphraseFile } : {}),
         allocSecure: (bytes: Uint8Array) => native.secureBufferFrom(bytes),
+        maxSecretBytes: config.limits.secretBytes,
         log,
       }),
     );
@@ -129,7 +130,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
         inertLayersAtStart,
         docker: identity.status(),
         trust: trust.status(),
-        keys: { dir: config.keys, usable: backend.keyIds().length },
+        keys: { dir: config.keys, usable: backend.keyIds().length, problems: backend.problems() },
         manifest: { path: config.manifest, generation: snap.generation, entries: snap.entries.size, problems: problemsOf(snap) },
         cache: cache.stats(),
       };
