@@ -1,7 +1,8 @@
 // The Notary v1 provider: image → candidate collections (by repository name and `gun` glob) →
 // verified collection → targets whose sha256 is the image id or one of that repository's digests →
 // labels the signed data asks for. Grants are applied above, by the trust service.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { FileSafetyError, fileSafetyProblemSync } from '../../store/file-safety.js';
 import type { NotaryCollectionConfig, NotaryConfig } from '../../config/types.js';
 import type { ImageSubject } from '../types.js';
 import type { LabelClaim, ProviderResult, TrustProvider } from '../provider.js';
@@ -35,6 +36,9 @@ export function createNotaryProvider(config: NotaryConfig, opts: NotaryProviderO
   let source: MetadataSource | undefined = opts.source;
   let configError: string | undefined;
   if (source === undefined) {
+    // File safety (SPEC §3): a trust store someone else can change is fatal, not "not usable".
+    const caProblem = config.ca !== undefined && existsSync(config.ca) ? fileSafetyProblemSync(config.ca, { kind: 'trust store' }) : undefined;
+    if (caProblem) throw new FileSafetyError(caProblem, config.ca!);
     try {
       const ca = config.ca !== undefined ? readFileSync(config.ca) : undefined;
       source = httpMetadataSource({ server: config.server, timeoutMs: config.timeoutMs, ...(ca ? { ca } : {}) });
