@@ -1,0 +1,90 @@
+// File safety (SPEC §3) through a real pald: a manifest others can write refuses start with a
+// message naming file and mode; at a reload a group-writable ciphertext is a problem in
+// `pal status` and the last good manifest keeps serving (substituted bytes are never decrypted).
+// No containers: the host caller (uid 0, in host.allow_uids) reads through the mount.
+
+import test from 'ava';
+import { chmod, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pal, startPald, waitFor, type TestPald } from '../helpers/pald.js';
+
+let pald: TestPald | undefined;
+let scratch: string | undefined;
+
+test.before(async () => {
+  scratch = await mkdtemp(join(tmpdir(), 'pal-safety-it-'));
+  // Docker is never asked: only host callers here.
+  pald = await startPald({ dockerHost: `unix://${join(scratch, 'no-docker.sock')}`, hostAllowUids: [0] });
+  await pald.seal('db', ['a'], 'one');
+  await waitFor('db to be served', () => readFile(join(pald!.mountpoint, 'db'), 'utf8').then((v) => v === 'one'));
+});
+
+test.after.always(async () => {
+  await pald?.cleanup();
+  if (scratch) await rm(scratch, { recursive: true, force: true });
+});
+
+interface Status {
+  manifest: { generation: number; entries: number; problems: { message: string; entry?: string }[] };
+}
+async function status(): Promise<Status> {
+  const r = await pald!.pal('status', '--json');
+  if (r.code !== 0) throw new Error(r.stderr);
+  return JSON.parse(r.stdout) as Status;
+}
+
+/** A ciphertext of `value` for `name`, sealed by `pal seal` into a scratch manifest. */
+async function sealedElsewhere(name: string, value: string): Promise<Buffer> {
+  const dir = await mkdtemp(join(scratch!, 'seal-'));
+  const r = await pal(['seal', '--name', name, '--label', 'a', '--key', pald!.publicKey, '--manifest', join(dir, 'secrets.yaml')], { input: value });
+  if (r.code !== 0) throw new Error(r.stderr);
+  return readFile(join(dir, `${name}.pgp`));
+}
+
+const read = (name: string): Promise<string> => readFile(join(pald!.mountpoint, name), 'utf8');
+
+test.serial('a reload to a group-writable ciphertext: the problem is in pal status, the last good keeps serving, substituted bytes are refused', async (t) => {
+  const ct = join(pald!.dir, 'etc', 'db.pgp');
+  const before = (await status()).manifest.generation;
+  // An edit that adds a secret, while db.pgp has become group-writable.
+  await chmod(ct, 0o664);
+  await pald!.seal('added', ['a'], 'new');
+  const s = await waitFor('the rejected reload', async () => {
+    const st = await status();
+    return st.manifest.generation > before && st.manifest.problems.some((p) => /db\.pgp: mode 0664 is writable by group or others/.test(p.message)) && st;
+  });
+  t.true(s.manifest.problems.some((p) => /manifest rejected, serving the last good version/.test(p.message)));
+  t.is(s.manifest.entries, 1, 'the last good manifest (without "added") serves');
+  t.is(await read('db'), 'one');
+  await t.throwsAsync(read('added'), { code: 'ENOENT' });
+
+  // Someone in the group replaces the bytes: never decrypted, even on a cache miss (SIGHUP drops the cache).
+  const evil = await sealedElsewhere('db', 'evil');
+  await writeFile(`${ct}.tmp`, evil, { mode: 0o664 });
+  await chmod(`${ct}.tmp`, 0o664);
+  await rename(`${ct}.tmp`, ct);
+  const marker = (pald!.output().match(/pald: reloaded/g) ?? []).length;
+  process.kill(pald!.pid, 'SIGHUP');
+  await waitFor('pald to reload', async () => (pald!.output().match(/pald: reloaded/g) ?? []).length > marker);
+  const err = await t.throwsAsync(read('db'));
+  t.is((err as NodeJS.ErrnoException).code, 'EIO');
+
+  // Root puts it right: the pending edit goes through.
+  await writeFile(`${ct}.tmp`, await sealedElsewhere('db', 'two'), { mode: 0o644 });
+  await rename(`${ct}.tmp`, ct);
+  await waitFor('the fixed manifest', async () => (await status()).manifest.entries === 2);
+  t.deepEqual((await status()).manifest.problems, []);
+  t.is(await read('db'), 'two');
+  t.is(await read('added'), 'new');
+});
+
+test.serial('a 0666 manifest refuses start, naming file and mode; fixed, pald starts', async (t) => {
+  await pald!.stop();
+  await chmod(pald!.manifest, 0o666);
+  const err = await t.throwsAsync(pald!.start());
+  t.regex(err!.message, new RegExp(`pald: cannot start: .*manifest ${pald!.manifest.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: mode 0666 is writable by group or others \\(owner uid 0\\)`));
+  await chmod(pald!.manifest, 0o644);
+  await pald!.start();
+  t.is(await read('db'), 'two');
+});
