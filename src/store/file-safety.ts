@@ -10,7 +10,10 @@ import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, realpat
 import { lstat, open, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 
-export type SafeFileKind = 'config' | 'manifest' | 'ciphertext' | 'private key' | 'key directory' | 'passphrase' | 'trust store' | 'state';
+export type SafeFileKind = 'config' | 'manifest' | 'ciphertext' | 'private key' | 'key directory' | 'passphrase' | 'trust store' | 'state' | 'state directory';
+
+/** Kinds that name a directory rather than a file. */
+const DIRECTORY_KINDS: ReadonlySet<SafeFileKind> = new Set(['key directory', 'state directory']);
 
 export interface FileSafetyOptions {
   readonly kind: SafeFileKind;
@@ -59,7 +62,7 @@ function isPrivate(opts: FileSafetyOptions): boolean {
 function fileProblem(file: string, st: Stats, opts: FileSafetyOptions, owners: ReadonlySet<number>): string | undefined {
   const what = `${opts.kind} ${file}`;
   const facts = `owner uid ${st.uid}, mode ${octal(st.mode)}`;
-  const wantDir = opts.kind === 'key directory';
+  const wantDir = DIRECTORY_KINDS.has(opts.kind);
   if (wantDir ? !st.isDirectory() : !st.isFile()) return `${what}: not a regular ${wantDir ? 'directory' : 'file'} (${facts})`;
   if (!owners.has(st.uid)) return `${what}: owned by uid ${st.uid} (mode ${octal(st.mode)}), not by root or pald's uid`;
   if (st.mode & GROUP_OTHER_WRITE) return `${what}: mode ${octal(st.mode)} is writable by group or others (owner uid ${st.uid})`;
@@ -134,7 +137,7 @@ export async function fileSafetyProblem(file: string, opts: FileSafetyOptions): 
   }
   for (const chain of chainsOf(abs, real)) {
     for (const [i, dir] of chain.entries()) {
-      const immediate = i === 0 && opts.kind !== 'key directory';
+      const immediate = i === 0 && !DIRECTORY_KINDS.has(opts.kind);
       const key = `${immediate ? 'parent' : 'ancestor'}:${dir}`;
       if (opts.safeDirs?.has(key)) continue;
       let ds: Stats;
@@ -173,7 +176,7 @@ export function fileSafetyProblemSync(file: string, opts: FileSafetyOptions): st
   }
   for (const chain of chainsOf(abs, real)) {
     for (const [i, dir] of chain.entries()) {
-      const immediate = i === 0 && opts.kind !== 'key directory';
+      const immediate = i === 0 && !DIRECTORY_KINDS.has(opts.kind);
       const key = `${immediate ? 'parent' : 'ancestor'}:${dir}`;
       if (opts.safeDirs?.has(key)) continue;
       let ds: Stats;
