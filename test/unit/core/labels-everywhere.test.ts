@@ -102,3 +102,21 @@ test('a sealed payload whose labels break the grammar is corrupt', async (t) => 
   t.is(err?.code, 'corrupt');
   t.regex(err!.message, /invalid label: label "\.ops" must start with a letter or digit/);
 });
+
+test('pal seal warns when pald would refuse the manifest it wrote (File safety)', async (t) => {
+  const dir = await fresh();
+  const keys = path.join(dir, 'keys');
+  const devnull = new PassThrough();
+  devnull.resume();
+  t.is(await keygen(['--out', keys, '--name', 'h'], { stdout: devnull, stderr: devnull }), 0);
+  const m = path.join(dir, 'm');
+  const { mkdir, chmod } = await import('node:fs/promises');
+  await mkdir(m, { mode: 0o755 });
+  await chmod(m, 0o777);
+  const r = await cli(['--name', 'db', '--label', 'a', '--key', path.join(keys, 'h.pub.asc'), '--manifest', path.join(m, 'secrets.yaml')], 'v');
+  t.is(r.code, 0);
+  t.regex(r.err, /warning: pald will refuse this until it is fixed: manifest .*directory .*\/m \(owner uid 0, mode 0777\) is writable by group or others/);
+  await chmod(m, 0o755);
+  const ok = await cli(['--name', 'db', '--label', 'a', '--key', path.join(keys, 'h.pub.asc'), '--manifest', path.join(m, 'secrets.yaml')], 'v');
+  t.is(ok.err, '');
+});
