@@ -7,6 +7,8 @@ import test from 'ava';
 import { chmod, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import * as openpgp from 'openpgp';
+import { encodePayload } from '../../src/crypto/index.js';
 import { pal, startPald, waitFor, type TestPald } from '../helpers/pald.js';
 
 let pald: TestPald | undefined;
@@ -77,6 +79,27 @@ test.serial('a reload to a group-writable ciphertext: the problem is in pal stat
   t.deepEqual((await status()).manifest.problems, []);
   t.is(await read('db'), 'two');
   t.is(await read('added'), 'new');
+});
+
+test.serial('a decompression bomb (32 KiB → 32 MiB) is EIO for that secret; pald and the other secrets are unaffected', async (t) => {
+  // A valid message for pald's key whose payload is 32 MiB of zeros, zlib-compressed inside.
+  const payload = encodePayload({ name: 'bomb', labels: ['a'] }, new Uint8Array(32 * 1024 * 1024));
+  const message = await openpgp.createMessage({ binary: payload, format: 'binary' });
+  const encryptionKeys = await openpgp.readKey({ armoredKey: await readFile(pald!.publicKey, 'utf8') });
+  const ct = await openpgp.encrypt({ message, encryptionKeys, format: 'binary', config: { preferredCompressionAlgorithm: openpgp.enums.compression.zlib } });
+  t.true(ct.length < 64 * 1024);
+  // Sealed normally first (manifest entry and all), then its ciphertext swapped for the bomb by root.
+  await pald!.seal('bomb', ['a'], 'placeholder');
+  const file = join(pald!.dir, 'etc', 'bomb.pgp');
+  await writeFile(`${file}.tmp`, ct, { mode: 0o644 });
+  await rename(`${file}.tmp`, file);
+  const code = await waitFor('the bomb to be refused', () => read('bomb').then(() => undefined, (e: NodeJS.ErrnoException) => (e.code === 'EIO' ? e.code : undefined)));
+  t.is(code, 'EIO');
+  t.is(await read('db'), 'two');
+  // The reason reaches the audit log (written asynchronously: wait for it).
+  await waitFor('the audit line', () => readFile(pald!.auditPath, 'utf8').then((a) => /Maximum decompressed message size exceeded/.test(a), () => false));
+  // The process is alive and serving.
+  process.kill(pald!.pid, 0);
 });
 
 test.serial('a 0666 manifest refuses start, naming file and mode; fixed, pald starts', async (t) => {
