@@ -1,5 +1,5 @@
 // OpenPGP backend: host private keys from the keys dir, decrypt on demand.
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import * as openpgp from 'openpgp';
@@ -120,7 +120,8 @@ export class OpenPgpBackend implements Backend {
       const exists = await stat(pf).then(() => true, () => false);
       if (!exists || (await check(pf, 'passphrase'))) {
         try {
-          passphrase = (await readRegularFile(pf, MAX_KEY_FILE_BYTES)).bytes.toString('utf8').replace(/\r?\n$/, '');
+          // A link to the passphrase (e.g. a credentials dir) is followed, as the check above did.
+          passphrase = (await readRegularFile(await realpath(pf), MAX_KEY_FILE_BYTES)).bytes.toString('utf8').replace(/\r?\n$/, '');
         } catch (err) {
           problems.push({ file: pf, message: `cannot read passphrase file: ${(err as Error).message}` });
         }

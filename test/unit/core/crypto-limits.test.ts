@@ -155,3 +155,21 @@ test('File safety of keys at a reload: an unsafe key keeps the keys loaded befor
   t.is(backend.keyIds().length, 2);
   t.deepEqual([...backend.problems()], []);
 });
+
+test('File safety of the passphrase file: 0644 refused at load; a link to a 0600 one is followed', async (t) => {
+  const keys = await keysDir();
+  const dir = path.dirname(keys);
+  const locked = await openpgp.generateKey({ userIDs: [{ name: 'locked' }], format: 'armored', passphrase: 'pw' });
+  await writeFile(path.join(keys, 'locked.key'), locked.privateKey, { mode: 0o600 });
+  const pass = path.join(dir, 'pass');
+  await writeFile(pass, 'pw\n', { mode: 0o644 });
+  await chmod(pass, 0o644);
+  const load = (passphraseFile: string): Promise<OpenPgpBackend> => OpenPgpBackend.load(keys, { allocSecure: new FakeSecureMemory().from, passphraseFile });
+  await t.throwsAsync(load(pass), { message: `passphrase ${pass}: mode 0644 is readable by group or others (owner uid 0); a passphrase must be 0600` });
+  await chmod(pass, 0o600);
+  const link = path.join(dir, 'pass-link');
+  await symlink(pass, link);
+  const b = await load(link);
+  t.is(b.keyIds().length, 2);
+  t.deepEqual([...b.problems()], []);
+});
