@@ -4,10 +4,12 @@
 // No containers: the host caller (uid 0, in host.allow_uids) reads through the mount.
 
 import test from 'ava';
+import { execFileSync } from 'node:child_process';
 import { chmod, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as openpgp from 'openpgp';
+import { parseDocument } from 'yaml';
 import { encodePayload } from '../../src/crypto/index.js';
 import { pal, startPald, waitFor, type TestPald } from '../helpers/pald.js';
 
@@ -45,6 +47,30 @@ async function sealedElsewhere(name: string, value: string): Promise<Buffer> {
 }
 
 const read = (name: string): Promise<string> => readFile(join(pald!.mountpoint, name), 'utf8');
+
+test.serial('a FIFO named in the manifest: a problem for that entry at the next reload, the others keep serving (no hang)', async (t) => {
+  const etcDir = join(pald!.dir, 'etc');
+  execFileSync('mkfifo', ['-m', '0600', join(etcDir, 'pipe.pgp')]);
+  const text = await readFile(pald!.manifest, 'utf8');
+  const doc = parseDocument(text);
+  doc.setIn(['secrets', 'pipe'], { file: 'pipe.pgp', labels: ['a'] });
+  await writeFile(`${pald!.manifest}.tmp`, doc.toString(), { mode: 0o644 });
+  await rename(`${pald!.manifest}.tmp`, pald!.manifest);
+  const s = await waitFor('the reload with the FIFO', async () => {
+    const st = await status();
+    return st.manifest.problems.some((p) => p.entry === 'pipe' && /pipe\.pgp: not a regular file \(a FIFO\)/.test(p.message)) && st;
+  });
+  t.is(s.manifest.entries, 1);
+  t.is(await read('db'), 'one');
+  // A SIGHUP reload settles too (before the fix every later reload waited on the blocked one).
+  const marker = (pald!.output().match(/pald: reloaded/g) ?? []).length;
+  process.kill(pald!.pid, 'SIGHUP');
+  await waitFor('pald to reload', async () => (pald!.output().match(/pald: reloaded/g) ?? []).length > marker);
+  await writeFile(`${pald!.manifest}.tmp`, text, { mode: 0o644 });
+  await rename(`${pald!.manifest}.tmp`, pald!.manifest);
+  await rm(join(etcDir, 'pipe.pgp'));
+  await waitFor('the manifest without the FIFO', async () => (await status()).manifest.problems.length === 0);
+});
 
 test.serial('a reload to a group-writable ciphertext: the problem is in pal status, the last good keeps serving, substituted bytes are refused', async (t) => {
   const ct = join(pald!.dir, 'etc', 'db.pgp');
