@@ -15,6 +15,10 @@ if [[ $(id -u) -ne 0 ]]; then
   exit 1
 fi
 
+# pald refuses files others could change (SPEC File safety): whatever the caller's umask, what the
+# demo writes is 0644/0755 (private keys 0600, written so by pal keygen).
+umask 022
+
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
 

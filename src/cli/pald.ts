@@ -4,18 +4,19 @@
 
 import { parseArgs } from 'node:util';
 import { startDaemon, type RunningDaemon } from '../daemon/index.js';
+import { runCheckConfig } from '../daemon/check-config.js';
 
-const USAGE = 'usage: pald [--config /etc/pal/pald.yaml] [--foreground]';
+const USAGE = 'usage: pald [--config /etc/pal/pald.yaml] [--foreground] [--check-config]';
 
 function log(line: string): void {
   process.stderr.write(line + '\n');
 }
 
 async function main(): Promise<number> {
-  let values: { config?: string; foreground?: boolean; help?: boolean };
+  let values: { config?: string; foreground?: boolean; help?: boolean; 'check-config'?: boolean };
   try {
     ({ values } = parseArgs({
-      options: { config: { type: 'string', short: 'c' }, foreground: { type: 'boolean', short: 'f' }, help: { type: 'boolean', short: 'h' } },
+      options: { config: { type: 'string', short: 'c' }, foreground: { type: 'boolean', short: 'f' }, help: { type: 'boolean', short: 'h' }, 'check-config': { type: 'boolean' } },
       strict: true,
       allowPositionals: false,
     }));
@@ -27,6 +28,7 @@ async function main(): Promise<number> {
     process.stdout.write(USAGE + '\n');
     return 0;
   }
+  if (values['check-config']) return runCheckConfig(values.config, process.stdout, process.stderr);
 
   let daemon: RunningDaemon;
   try {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as openpgp from 'openpgp';
 import { sealOpenPgp } from '../crypto/index.js';
-import { labelProblem, parseMode, secretNameProblem, upsertManifestEntry, upsertManifestEntryText, writeFileAtomic } from '../store/index.js';
+import { fileSafetyProblem, labelProblem, parseMode, secretNameProblem, upsertManifestEntry, upsertManifestEntryText, writeFileAtomic } from '../store/index.js';
 import type { CliIO } from './keygen.js';
 
 const USAGE = `usage: pal seal --name NAME --label L [--label L2 ...] --key PUB.asc [--key PUB2.asc ...]
@@ -108,6 +108,13 @@ export async function run(argv: string[], io: CliIO = {}): Promise<number> {
     await writeFileAtomic(ciphertextPath, ciphertext, 0o644);
     await upsertManifestEntry(manifestPath, { name, file: fileName, labels, mode, size });
     out.write(`sealed ${name} (${size} bytes) for labels ${labels.join(', ')} → ${ciphertextPath}\nmanifest ${manifestPath} updated\n`);
+    if (!imageDir) {
+      // Say now what pald would refuse at its next load (an image's /etc/pal is checked where it runs).
+      for (const [file, kind] of [[manifestPath, 'manifest'], [ciphertextPath, 'ciphertext']] as const) {
+        const problem = await fileSafetyProblem(file, { kind });
+        if (problem) err.write(`pal seal: warning: pald will refuse this until it is fixed: ${problem}\n`);
+      }
+    }
     return 0;
   } catch (e) {
     err.write(`pal seal: ${(e as Error).message}\n`);

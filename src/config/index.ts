@@ -1,10 +1,11 @@
 // pald.yaml: load, validate and fill in SPEC §3 defaults. Every error names the
 // file, the line and the key, so an operator can fix it without guessing.
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { isMap, isScalar, isSeq, type Pair, type YAMLMap } from 'yaml';
 import { describe, lineOf, parseYaml, type YamlSource } from './yaml-nodes.js';
 import { labelProblem } from '../policy/labels.js';
+import { fileSafetyProblem } from '../store/file-safety.js';
 import type {
   LimitsConfig,
   NotaryCollectionConfig,
@@ -60,8 +61,13 @@ export async function loadConfig(file?: string, env: NodeJS.ProcessEnv = process
   const configPath = path.resolve(file ?? DEFAULT_CONFIG_PATH);
   let text: string;
   try {
+    await stat(configPath); // missing is not a File safety problem: defaults apply (below)
+    // File safety (SPEC §3), checked before reading: also refuses a FIFO that would block the read.
+    const unsafe = await fileSafetyProblem(configPath, { kind: 'config' });
+    if (unsafe) throw new ConfigError(unsafe, configPath);
     text = await readFile(configPath, 'utf8');
   } catch (err) {
+    if (err instanceof ConfigError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     if (!explicit && code === 'ENOENT') return defaultConfig(env);
     throw new ConfigError(`${configPath}: cannot read config: ${(err as Error).message}`, configPath);

@@ -3,9 +3,8 @@
 // the cache's reference to the plaintext: the memory is wiped then, unless open
 // file handles hold shares of it (they keep reading it; the last one wipes it).
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import type { BackendName, ManifestEntry } from '../store/index.js';
-import { MAX_CIPHERTEXT_BYTES } from '../store/index.js';
+import { fileSafetyProblem, MAX_CIPHERTEXT_BYTES, readRegularFile } from '../store/index.js';
 import type { SecureBuffer } from '../native/types.js';
 import { SecretError, type Backend, type OpenedSecret } from './types.js';
 
@@ -151,14 +150,22 @@ export class SecretCache {
     const backend = this.backendFor(entry.backend);
     let ciphertext: Buffer;
     try {
-      ciphertext = await readFile(entry.ciphertextPath);
+      // Never blocks on a FIFO or follows a link swapped in since the manifest was loaded.
+      ciphertext = (await readRegularFile(entry.ciphertextPath, MAX_CIPHERTEXT_BYTES)).bytes;
     } catch (err) {
-      throw new SecretError('unavailable', `${entry.name}: cannot read ciphertext: ${(err as Error).message}`);
+      const m = (err as Error).message;
+      if (m.startsWith('larger than')) throw new SecretError('corrupt', `${entry.name}: ciphertext too large`);
+      throw new SecretError('unavailable', `${entry.name}: cannot read ciphertext: ${m}`);
     }
-    if (ciphertext.length > MAX_CIPHERTEXT_BYTES) throw new SecretError('corrupt', `${entry.name}: ciphertext too large`);
     // The file may have been rotated since the manifest was loaded: key the
     // cache by what was actually decrypted.
     const version = createHash('sha256').update(ciphertext).digest('hex');
+    if (version !== entry.version) {
+      // Not the bytes the last good manifest load checked: decrypt them only if File safety
+      // (SPEC §3) still holds, i.e. only root or pald's uid can have written them.
+      const unsafe = await fileSafetyProblem(entry.ciphertextPath, { kind: 'ciphertext' });
+      if (unsafe) throw new SecretError('corrupt', `${entry.name}: ${unsafe}`);
+    }
     this.counters.decrypts++;
     let secret: OpenedSecret;
     try {

@@ -1,15 +1,30 @@
 // OpenPGP backend: host private keys from the keys dir, decrypt on demand.
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import * as openpgp from 'openpgp';
-import type { ManifestEntry } from '../store/index.js';
-import { decodePayload, encodePayload } from './payload.js';
+import { fileSafetyProblem, FileSafetyError, MAX_CIPHERTEXT_BYTES, readRegularFile, type ManifestEntry } from '../store/index.js';
+import { decodePayload, encodePayload, MAX_HEADER_BYTES } from './payload.js';
 import { SecretError, type Backend, type OpenedSecret, type SecureAllocator } from './types.js';
 
 export interface KeyProblem {
   readonly file: string;
   readonly message: string;
+  /** A File safety refusal (SPEC §3): fatal at start; at a reload the keys loaded before keep serving. */
+  readonly safety?: true;
+}
+
+/** Default `limits.secret_bytes` (SPEC §3). */
+export const DEFAULT_MAX_SECRET_BYTES = 16 * 1024 * 1024;
+/** An armored private key is a few KiB; anything this big is not one. */
+const MAX_KEY_FILE_BYTES = 1024 * 1024;
+
+/**
+ * The biggest ciphertext a secret of `secretBytes` can need: ASCII armor (4/3, plus line breaks)
+ * of the payload header and value, plus generous room for packets of many recipients.
+ */
+export function maxCiphertextBytes(secretBytes: number): number {
+  return Math.min(MAX_CIPHERTEXT_BYTES, Math.ceil(((secretBytes + MAX_HEADER_BYTES) * 4) / 3 * (65 / 64)) + 256 * 1024);
 }
 
 export interface OpenPgpBackendOptions {
@@ -19,6 +34,12 @@ export interface OpenPgpBackendOptions {
   readonly log?: (message: string) => void;
   /** Reload keys when files in the keys dir change (default false). */
   readonly watch?: boolean;
+  /**
+   * `limits.secret_bytes`: the largest plaintext a secret may decrypt (and decompress) to.
+   * A bigger one is corrupt (EIO for that secret), so a small compressed ciphertext cannot make
+   * pald inflate it to gigabytes. Default 16 MiB.
+   */
+  readonly maxSecretBytes?: number;
 }
 
 const ARMOR_PREFIX = Buffer.from('-----BEGIN PGP MESSAGE-----');
@@ -37,14 +58,23 @@ export class OpenPgpBackend implements Backend {
   private watcher: FSWatcher | undefined;
   private reloadTimer: NodeJS.Timeout | undefined;
 
+  private readonly maxSecret: number;
+  private readonly maxCiphertext: number;
+
   private constructor(
     readonly keysDir: string,
     private readonly opts: OpenPgpBackendOptions,
-  ) {}
+  ) {
+    this.maxSecret = opts.maxSecretBytes ?? DEFAULT_MAX_SECRET_BYTES;
+    this.maxCiphertext = maxCiphertextBytes(this.maxSecret);
+  }
 
   static async load(keysDir: string, opts: OpenPgpBackendOptions): Promise<OpenPgpBackend> {
     const backend = new OpenPgpBackend(path.resolve(keysDir), opts);
     await backend.reloadKeys();
+    // File safety (SPEC §3): at start an unsafe key file, passphrase file or keys dir is an error.
+    const unsafe = backend.keyProblems.filter((p) => p.safety);
+    if (unsafe.length > 0) throw new FileSafetyError(unsafe.map((p) => p.message).join('; '), unsafe[0]!.file);
     if (opts.watch) await backend.startWatching();
     return backend;
   }
@@ -59,7 +89,11 @@ export class OpenPgpBackend implements Backend {
     return this.keyProblems;
   }
 
-  /** Re-reads *.key; a bad file is reported and skipped, the others load. */
+  /**
+   * Re-reads *.key; a bad file is reported and skipped, the others load. A File safety problem
+   * (keys dir, key or passphrase file someone else could change or read) keeps the keys loaded
+   * before, all of them, and is reported.
+   */
   async reloadKeys(): Promise<void> {
     let names: string[];
     try {
@@ -70,20 +104,36 @@ export class OpenPgpBackend implements Backend {
       this.log(`openpgp: ${this.keysDir}: cannot read keys dir: ${(err as Error).message}`);
       return;
     }
+    const unsafe: KeyProblem[] = [];
+    const safeDirs = new Set<string>();
+    const check = async (file: string, kind: 'key directory' | 'private key' | 'passphrase'): Promise<boolean> => {
+      // A private key is read without following a link (none is expected in the keys dir).
+      const problem = await fileSafetyProblem(file, { kind, safeDirs, noFollow: kind === 'private key' });
+      if (problem) unsafe.push({ file, message: problem, safety: true });
+      return problem === undefined;
+    };
+    await check(this.keysDir, 'key directory');
     let passphrase: string | undefined;
     const problems: KeyProblem[] = [];
-    if (this.opts.passphraseFile) {
-      try {
-        passphrase = (await readFile(this.opts.passphraseFile, 'utf8')).replace(/\r?\n$/, '');
-      } catch (err) {
-        problems.push({ file: this.opts.passphraseFile, message: `cannot read passphrase file: ${(err as Error).message}` });
+    const pf = this.opts.passphraseFile;
+    if (pf) {
+      const exists = await stat(pf).then(() => true, () => false);
+      if (!exists || (await check(pf, 'passphrase'))) {
+        try {
+          // A link to the passphrase (e.g. a credentials dir) is followed, as the check above did.
+          passphrase = (await readRegularFile(await realpath(pf), MAX_KEY_FILE_BYTES)).bytes.toString('utf8').replace(/\r?\n$/, '');
+        } catch (err) {
+          problems.push({ file: pf, message: `cannot read passphrase file: ${(err as Error).message}` });
+        }
       }
     }
     const keys: openpgp.PrivateKey[] = [];
     for (const n of names) {
       const file = path.join(this.keysDir, n);
+      if (!(await check(file, 'private key'))) continue;
       try {
-        let key = await openpgp.readPrivateKey({ armoredKey: await readFile(file, 'utf8') });
+        const armoredKey = (await readRegularFile(file, MAX_KEY_FILE_BYTES)).bytes.toString('utf8');
+        let key = await openpgp.readPrivateKey({ armoredKey });
         if (!key.isDecrypted()) {
           if (passphrase === undefined) throw new Error('key is passphrase-protected and no passphrase file is configured');
           key = await openpgp.decryptKey({ privateKey: key, passphrase });
@@ -93,7 +143,13 @@ export class OpenPgpBackend implements Backend {
         problems.push({ file, message: (err as Error).message });
       }
     }
-    for (const p of problems) this.log(`openpgp: ${p.file}: ${p.message}`);
+    for (const p of [...unsafe, ...problems]) this.log(`openpgp: ${p.file}: ${p.message}`);
+    if (unsafe.length > 0) {
+      // Someone other than root may have placed or changed a key: keep the last good key set.
+      if (this.keys.length > 0) this.log(`openpgp: keys dir fails File safety: keeping the ${this.keys.length} keys loaded before`);
+      this.keyProblems = [...unsafe, ...problems];
+      return;
+    }
     this.keys = keys;
     this.keyProblems = problems;
   }
@@ -106,6 +162,9 @@ export class OpenPgpBackend implements Backend {
   }
 
   async decrypt(entry: ManifestEntry, ciphertext: Uint8Array): Promise<OpenedSecret> {
+    if (ciphertext.length > this.maxCiphertext) {
+      throw new SecretError('corrupt', `${entry.name}: ciphertext of ${ciphertext.length} bytes is larger than a secret of limits.secret_bytes (${this.maxSecret}) needs`);
+    }
     let message: openpgp.Message<Uint8Array | string>;
     try {
       message = isArmored(ciphertext)
@@ -126,7 +185,9 @@ export class OpenPgpBackend implements Backend {
     }
     let data: Uint8Array;
     try {
-      const result = await openpgp.decrypt({ message, decryptionKeys: ours, format: 'binary' });
+      // The payload is the pal header line plus the value: bound what decompression may produce.
+      const config = { maxDecompressedMessageSize: this.maxSecret + MAX_HEADER_BYTES + 1024 };
+      const result = await openpgp.decrypt({ message, decryptionKeys: ours, format: 'binary', config });
       data = result.data as Uint8Array;
     } catch (err) {
       // The message names our key, so a failure here is a damaged or forged ciphertext.
@@ -134,6 +195,8 @@ export class OpenPgpBackend implements Backend {
     }
     try {
       const header = decodePayload(data);
+      const valueBytes = data.length - header.valueOffset;
+      if (valueBytes > this.maxSecret) throw new Error(`plaintext of ${valueBytes} bytes is larger than limits.secret_bytes (${this.maxSecret})`);
       const plaintext = this.opts.allocSecure(data.subarray(header.valueOffset));
       return { plaintext, sealedName: header.name, sealedLabels: header.labels };
     } catch (err) {

@@ -1,10 +1,12 @@
 // The sealed payload (inside the OpenPGP encryption, so integrity-protected):
 //   {"pal":1,"name":"db-password","labels":["a","b"]}\n<raw value bytes>
 // One JSON header line, then the value verbatim: binary-safe, empty allowed.
-import { labelProblem, secretNameProblem } from '../store/index.js';
+import { labelProblem } from '../policy/labels.js';
+import { secretNameProblem } from '../store/index.js';
 
 export const PAYLOAD_VERSION = 1;
-const MAX_HEADER_BYTES = 64 * 1024;
+/** The header line is bounded; a sealed payload is at most this plus limits.secret_bytes. */
+export const MAX_HEADER_BYTES = 64 * 1024;
 const NEWLINE = 0x0a;
 
 export interface PayloadHeader {
@@ -45,8 +47,12 @@ export function decodePayload(data: Uint8Array): PayloadHeader & { readonly valu
   const name = h['name'];
   const labels = h['labels'];
   if (typeof name !== 'string' || secretNameProblem(name)) throw new Error('sealed payload has an invalid name');
-  if (!Array.isArray(labels) || !labels.every((l): l is string => typeof l === 'string' && labelProblem(l) === undefined)) {
-    throw new Error('sealed payload has invalid labels');
+  if (!Array.isArray(labels)) throw new Error('sealed payload has invalid labels (not a list)');
+  if (labels.length > 1000) throw new Error('sealed payload has invalid labels (more than 1000)');
+  // One grammar everywhere: a sealed label outside it could never match a verified one.
+  for (const l of labels as unknown[]) {
+    const problem = labelProblem(l);
+    if (problem) throw new Error(`sealed payload has an invalid label: ${problem}`);
   }
-  return { name, labels, valueOffset: nl + 1 };
+  return { name, labels: labels as string[], valueOffset: nl + 1 };
 }

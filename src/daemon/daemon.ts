@@ -7,7 +7,7 @@ import type { Socket } from 'node:net';
 import { watch as watchFiles, type FSWatcher } from 'chokidar';
 import { loadConfig, type PaldConfig } from '../config/index.js';
 import { AuditLog } from '../audit/index.js';
-import { ManifestStore } from '../store/index.js';
+import { ManifestStore, fileSafetyProblem } from '../store/index.js';
 import { OpenPgpBackend, SecretCache } from '../crypto/index.js';
 import { createIdentityResolver } from '../identity/index.js';
 import { createTrustService } from '../trust/index.js';
@@ -59,6 +59,9 @@ function step<T>(what: string, work: () => Promise<T>): Promise<T> {
   });
 }
 
+/** File safety (SPEC) for the trust state files: rollback memory an attacker could rewrite is none. */
+const checkStateFile = (file: string): Promise<string | undefined> => fileSafetyProblem(file, { kind: 'state' });
+
 export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaemon> {
   const log = opts.log ?? ((line: string) => process.stderr.write(line + '\n'));
   const native = await step('loading the native addon', () => import('../native/index.js'));
@@ -91,6 +94,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
       OpenPgpBackend.load(config.keys, {
         ...(config.keyPassphraseFile ? { passphraseFile: config.keyPassphraseFile } : {}),
         allocSecure: (bytes: Uint8Array) => native.secureBufferFrom(bytes),
+        maxSecretBytes: config.limits.secretBytes,
         log,
       }),
     );
@@ -118,7 +122,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
     const identity: IdentityResolver = createIdentityResolver({ dockerHost: config.docker.host, log });
     closers.push(() => identity.close());
 
-    let trust: TrustService = createTrustService(config.trust, { log, stateDir: config.stateDir });
+    let trust: TrustService = createTrustService(config.trust, { log, stateDir: config.stateDir, checkFile: checkStateFile });
     closers.push(() => trust.close());
     if (config.trust.mode === 'none') {
       log('pald: WARNING: trust.mode is "none" (development only): container labels are taken unverified from image and container config');
@@ -141,7 +145,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
         inertLayersAtStart,
         docker: identity.status(),
         trust: trust.status(),
-        keys: { dir: config.keys, usable: backend.keyIds().length },
+        keys: { dir: config.keys, usable: backend.keyIds().length, problems: backend.problems() },
         manifest: { path: config.manifest, generation: snap.generation, entries: snap.entries.size, problems: problemsOf(snap) },
         cache: cache.stats(),
         audit: audit.health(),
@@ -270,7 +274,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
           config = { ...config, host: next.host, trust: next.trust, keyPassphraseFile: next.keyPassphraseFile };
           if (trustChanged) {
             const old = trust;
-            trust = createTrustService(config.trust, { log, stateDir: config.stateDir }); // the closer registered at start closes the current one
+            trust = createTrustService(config.trust, { log, stateDir: config.stateDir, checkFile: checkStateFile }); // the closer registered at start closes the current one
             await old.close();
           }
         } catch (err) {

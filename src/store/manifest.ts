@@ -1,11 +1,12 @@
 // Parses and validates secrets.yaml. Hostile input: every problem becomes a
 // ManifestProblem with a line number; a bad entry is skipped, the rest served.
 import { createHash } from 'node:crypto';
-import { open, realpath } from 'node:fs/promises';
+import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { isMap, isScalar, isSeq, type Pair, type YAMLMap } from 'yaml';
 import { describe, lineOf, parseYaml, type YamlSource } from '../config/index.js';
 import { labelProblem, parseMode, secretNameProblem } from './names.js';
+import { fileSafetyProblem, readRegularFile } from './file-safety.js';
 import type { BackendName, ManifestEntry, ManifestProblem } from './types.js';
 
 /** Ciphertexts are small; a bigger file is refused rather than read into memory. */
@@ -26,6 +27,8 @@ class EntryProblem extends Error {
   constructor(
     message: string,
     readonly line: number | undefined,
+    /** A File safety refusal: the whole manifest is rejected, not just this entry. */
+    readonly safety = false,
   ) {
     super(message);
   }
@@ -72,6 +75,8 @@ export async function parseManifest(file: string, text: string): Promise<Manifes
   } catch (err) {
     return { ok: false, problems: [{ file, message: `cannot resolve manifest directory: ${(err as Error).message}` }] };
   }
+  const safety: ManifestProblem[] = [];
+  const safeDirs = new Set<string>();
   for (const pair of (secrets as YAMLMap).items as Pair[]) {
     // `123:` is a number to YAML but a fine file name: use the source text of plain scalars.
     const rawName = isScalar(pair.key)
@@ -86,13 +91,20 @@ export async function parseManifest(file: string, text: string): Promise<Manifes
       if (rawName === undefined) throw new EntryProblem(`secret names must be strings`, lineOf(source, pair.key));
       const nameProblem = secretNameProblem(name);
       if (nameProblem) throw new EntryProblem(nameProblem, lineOf(source, pair.key));
-      const entry = await readEntry(source, name, pair.key, pair.value, manifestDir, realDir, referenced);
+      const entry = await readEntry(source, name, pair.key, pair.value, manifestDir, realDir, referenced, safeDirs);
       entries.set(name, entry);
     } catch (err) {
       if (!(err instanceof EntryProblem)) throw err;
+      if (err.safety) {
+        // Someone other than root may have changed this ciphertext: nothing in this manifest
+        // version can be trusted to be the operator's, so the last good one keeps serving.
+        safety.push({ file, ...(err.line === undefined ? lineField(source, pair.key) : { line: err.line }), entry: name, message: err.message, safety: true });
+        continue;
+      }
       problems.push({ file, ...(err.line === undefined ? lineField(source, pair.key) : { line: err.line }), entry: name, message: `${err.message} (entry skipped)` });
     }
   }
+  if (safety.length > 0) return { ok: false, problems: safety };
   return { ok: true, entries, problems, referenced };
 }
 
@@ -109,6 +121,7 @@ async function readEntry(
   dir: string,
   realDir: string,
   referenced: string[],
+  safeDirs: Set<string>,
 ): Promise<ManifestEntry> {
   // Problems with the entry as a whole point at its name; others at the offending value.
   const bad = (n: unknown, message: string): never => {
@@ -177,6 +190,8 @@ async function readEntry(
   const realRel = path.relative(realDir, real);
   if (realRel === '' || realRel.startsWith('..') || path.isAbsolute(realRel)) bad(f.node, `${f.value}: resolves (through a symlink) outside the manifest directory`);
   const { version, mtimeMs } = await fingerprint(real).catch((err: Error) => bad(f.node, `${f.value}: ${err.message}`));
+  const unsafe = await fileSafetyProblem(ciphertextPath, { kind: 'ciphertext', safeDirs });
+  if (unsafe) throw new EntryProblem(unsafe, lineOf(src, f.node) ?? lineOf(src, keyNode), true);
   return {
     name,
     labels: labels!,
@@ -189,17 +204,18 @@ async function readEntry(
   };
 }
 
-/** sha256 and mtime of a ciphertext file; refuses non-regular and oversized files. */
-export async function fingerprint(file: string): Promise<{ version: string; mtimeMs: number; bytes: Buffer }> {
-  const fh = await open(file, 'r');
+/**
+ * sha256 and mtime of a ciphertext file. `file` is already resolved (realpath): a FIFO, device or
+ * symlink found there now is refused before any blocking open (O_NONBLOCK|O_NOFOLLOW, fstat
+ * checked against lstat), and so is an oversized file.
+ */
+export async function fingerprint(file: string, maxBytes = MAX_CIPHERTEXT_BYTES): Promise<{ version: string; mtimeMs: number; bytes: Buffer }> {
+  let read: Awaited<ReturnType<typeof readRegularFile>>;
   try {
-    const st = await fh.stat();
-    if (!st.isFile()) throw new Error('not a regular file');
-    if (st.size > MAX_CIPHERTEXT_BYTES) throw new Error(`ciphertext larger than ${MAX_CIPHERTEXT_BYTES} bytes`);
-    const bytes = await fh.readFile();
-    if (bytes.length > MAX_CIPHERTEXT_BYTES) throw new Error(`ciphertext larger than ${MAX_CIPHERTEXT_BYTES} bytes`);
-    return { version: createHash('sha256').update(bytes).digest('hex'), mtimeMs: st.mtimeMs, bytes };
-  } finally {
-    await fh.close();
+    read = await readRegularFile(file, maxBytes);
+  } catch (err) {
+    const m = (err as Error).message;
+    throw new Error(m.startsWith('larger than') ? `ciphertext ${m}` : m);
   }
+  return { version: createHash('sha256').update(read.bytes).digest('hex'), mtimeMs: read.stats.mtimeMs, bytes: read.bytes };
 }

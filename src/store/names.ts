@@ -1,4 +1,4 @@
-// Names and labels are flat file names: they become directory entries under /run/pal.
+// Secret names are flat file names: they become directory entries under /run/pal.
 
 const NAME_RE = /^[A-Za-z0-9._-]+$/;
 
@@ -10,11 +10,8 @@ export function secretNameProblem(name: string): string | undefined {
   return undefined;
 }
 
-export function labelProblem(label: string): string | undefined {
-  if (!NAME_RE.test(label)) return `invalid label "${label}" (allowed: A-Z a-z 0-9 . _ -)`;
-  if (Buffer.byteLength(label) > 255) return `invalid label (longer than 255 bytes)`;
-  return undefined;
-}
+/** Labels have one grammar everywhere (SPEC "Labels"): the policy's, re-exported for the manifest. */
+export { labelProblem } from '../policy/labels.js';
 
 /** Parses "0400", "400", "0o400" into permission bits; undefined when invalid. */
 export function parseMode(text: string): number | undefined {

@@ -1,12 +1,15 @@
 // ManifestStore: the current validated manifest, kept-last-good on bad edits,
 // reloaded on SIGHUP (reload()) and when the manifest or a ciphertext changes.
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import { parseManifest } from './manifest.js';
+import { fileSafetyProblem, FileSafetyError } from './file-safety.js';
 import type { ManifestEntry, ManifestProblem, ManifestSnapshot, ManifestStoreOptions } from './types.js';
 
 type Listener = (snap: ManifestSnapshot, previous: ManifestSnapshot) => void;
+
+const REJECTED = ' (manifest rejected, serving the last good version)';
 
 export class ManifestStore {
   private snapshot: ManifestSnapshot;
@@ -31,6 +34,12 @@ export class ManifestStore {
   static async open(manifestPath: string, opts: ManifestStoreOptions = {}): Promise<ManifestStore> {
     const store = new ManifestStore(path.resolve(manifestPath), opts);
     await store.reload();
+    // File safety (SPEC §3): at start an unsafe manifest or ciphertext is an error, not a problem.
+    const unsafe = store.current().problems.filter((p) => p.safety);
+    if (unsafe.length > 0) {
+      await store.close();
+      throw new FileSafetyError(unsafe.map((p) => (p.message.endsWith(REJECTED) ? p.message.slice(0, -REJECTED.length) : p.message)).join('; '), store.path);
+    }
     if (opts.watch ?? true) await store.startWatching();
     return store;
   }
@@ -80,10 +89,16 @@ export class ManifestStore {
     let problems: ManifestProblem[];
     let text: string | undefined;
     try {
+      await stat(this.path); // a missing manifest is not a File safety problem (see below)
+      const unsafe = await fileSafetyProblem(this.path, { kind: 'manifest' });
+      if (unsafe) throw new FileSafetyError(unsafe, this.path);
       text = await readFile(this.path, 'utf8');
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      problems = [{ file: this.path, message: code === 'ENOENT' ? 'manifest not found' : `cannot read manifest: ${(err as Error).message}` }];
+      problems =
+        err instanceof FileSafetyError
+          ? [{ file: this.path, message: err.message + REJECTED, safety: true }]
+          : [{ file: this.path, message: code === 'ENOENT' ? 'manifest not found' : `cannot read manifest: ${(err as Error).message}` }];
       // A missing manifest at start is an empty one; later, keep the last good.
     }
     if (text !== undefined) {
@@ -93,7 +108,7 @@ export class ManifestStore {
         problems = parsed.problems;
         this.referenced = parsed.referenced;
       } else {
-        problems = [...parsed.problems.map((p) => ({ ...p, message: `${p.message} (manifest rejected, serving the last good version)` }))];
+        problems = [...parsed.problems.map((p) => ({ ...p, message: p.message + REJECTED }))];
       }
     }
     const snap: ManifestSnapshot = { entries, problems: problems!, generation: previous.generation + 1, loadedAt: Date.now() };

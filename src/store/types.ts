@@ -23,6 +23,8 @@ export interface ManifestProblem {
   readonly line?: number;
   readonly entry?: string;
   readonly message: string;
+  /** A File safety refusal (SPEC §3): at start pald refuses to run; at a reload the last good serves. */
+  readonly safety?: true;
 }
 
 export interface ManifestSnapshot {

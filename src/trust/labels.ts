@@ -1,11 +1,10 @@
 // Label syntax and the two places labels are written: `pal.labels=a,b` and target custom data.
 
-/** Same alphabet as secret names; no leading dot, bounded length. */
-const LABEL = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/;
-
-export function isValidLabel(label: string): boolean {
-  return LABEL.test(label);
-}
+/**
+ * The one label grammar (SPEC "Labels", src/policy/labels.ts): signed data asking for a label
+ * outside it is dropped and reported, as the manifest, seal and config refuse it where written.
+ */
+export { isValidLabel, labelProblem } from '../policy/labels.js';
 
 /** The image/container label key PAL uses for "labels this image asks for". */
 export const PAL_LABELS_KEY = 'pal.labels';

@@ -131,9 +131,10 @@ export async function startPald(opts: PaldOptions): Promise<TestPald> {
   const staging = join(dir, 'run', 'fs'); // pald mounts its session next to the admin socket
   const auditPath = join(dir, 'log', 'audit.log');
   const configPath = join(etc, 'pald.yaml');
-  await mkdir(mountpoint, { recursive: true });
-  await mkdir(keysDir, { recursive: true });
-  await writeFile(manifest, 'secrets: {}\n');
+  // Explicit modes, whatever the umask: pald refuses files others could change (SPEC File safety).
+  await mkdir(mountpoint, { recursive: true, mode: 0o755 });
+  await mkdir(keysDir, { recursive: true, mode: 0o700 });
+  await writeFile(manifest, 'secrets: {}\n', { mode: 0o644 });
 
   const keygen = await runCommand(process.execPath, [PAL_JS, 'keygen', '--out', keysDir, '--name', 'host']);
   if (keygen.code !== 0) throw new Error(`pal keygen failed: ${keygen.stderr}`);
@@ -154,6 +155,7 @@ export async function startPald(opts: PaldOptions): Promise<TestPald> {
         host: { allow_uids: [...allowUids] },
         state_dir: join(dir, 'state'), // private: trust versions of one test never leak into another
       }),
+      { mode: 0o644 },
     );
   await writeConfig();
 

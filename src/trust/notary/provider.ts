@@ -3,7 +3,8 @@
 // labels the signed data asks for, one claim per signing role: the top-level targets role may grant
 // the collection's `grants`, a delegated role only what `delegations` lists for it (unlisted: nothing).
 // Grants are applied above, by the trust service.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { FileSafetyError, fileSafetyProblemSync } from '../../store/file-safety.js';
 import type { NotaryCollectionConfig, NotaryConfig } from '../../config/types.js';
 import type { ImageSubject } from '../types.js';
 import type { LabelClaim, ProviderResult, TrustProvider } from '../provider.js';
@@ -40,6 +41,9 @@ export function createNotaryProvider(config: NotaryConfig, opts: NotaryProviderO
   let source: MetadataSource | undefined = opts.source;
   let configError: string | undefined;
   if (source === undefined) {
+    // File safety (SPEC §3): a trust store someone else can change is fatal, not "not usable".
+    const caProblem = config.ca !== undefined && existsSync(config.ca) ? fileSafetyProblemSync(config.ca, { kind: 'trust store' }) : undefined;
+    if (caProblem) throw new FileSafetyError(caProblem, config.ca!);
     try {
       const ca = config.ca !== undefined ? readFileSync(config.ca) : undefined;
       source = httpMetadataSource({ server: config.server, timeoutMs: config.timeoutMs, ...(ca ? { ca } : {}) });

@@ -150,11 +150,11 @@ test('passphrase-protected keys load with the passphrase file; bad key files are
   const kdir = path.join(dir, 'keys-pass');
   await mkdir(kdir);
   const locked = await keyPair('locked', 'correct horse');
-  await writeFile(path.join(kdir, 'locked.key'), locked.privateKey);
-  await writeFile(path.join(kdir, 'host.key'), host.privateKey);
-  await writeFile(path.join(kdir, 'garbage.key'), 'not a key');
+  await writeFile(path.join(kdir, 'locked.key'), locked.privateKey, { mode: 0o600 });
+  await writeFile(path.join(kdir, 'host.key'), host.privateKey, { mode: 0o600 });
+  await writeFile(path.join(kdir, 'garbage.key'), 'not a key', { mode: 0o600 });
   await writeFile(path.join(kdir, 'ignored.pub.asc'), locked.publicKey);
-  await writeFile(path.join(dir, 'pass'), 'correct horse\n');
+  await writeFile(path.join(dir, 'pass'), 'correct horse\n', { mode: 0o600 });
 
   const noPass = await OpenPgpBackend.load(kdir, { allocSecure: new FakeSecureMemory().from });
   t.is(noPass.keyIds().length, 1);
@@ -175,11 +175,11 @@ test('passphrase-protected keys load with the passphrase file; bad key files are
 test('with watch: a key dropped into the keys dir (by rename) is loaded without SIGHUP', async (t) => {
   const kdir = path.join(dir, 'keys-watch');
   await mkdir(kdir);
-  await writeFile(path.join(kdir, 'host.key'), host.privateKey);
+  await writeFile(path.join(kdir, 'host.key'), host.privateKey, { mode: 0o600 });
   const b = await OpenPgpBackend.load(kdir, { allocSecure: new FakeSecureMemory().from, watch: true });
   t.teardown(() => b.close());
   t.is(b.keyIds().length, 1);
-  await writeFile(path.join(kdir, '.other.tmp'), other.privateKey);
+  await writeFile(path.join(kdir, '.other.tmp'), other.privateKey, { mode: 0o600 });
   const { rename } = await import('node:fs/promises');
   await rename(path.join(kdir, '.other.tmp'), path.join(kdir, 'other.key'));
   await until(() => b.keyIds().length === 2, 10_000, 'the new key to load');

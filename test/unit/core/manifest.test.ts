@@ -78,7 +78,7 @@ const badEntries: Array<[string, string, number, RegExp]> = [
   ['bad mode', '  s:\n    file: ok.pgp\n    labels: [a]\n    mode: "0999"\n', 8, /mode: expected an octal mode/],
   ['mode too wide', '  s:\n    file: ok.pgp\n    labels: [a]\n    mode: "04755"\n', 8, /mode/],
   ['no labels', '  s:\n    file: ok.pgp\n    labels: []\n', 5, /at least one label/],
-  ['bad label', '  s:\n    file: ok.pgp\n    labels: ["a b"]\n', 7, /invalid label/],
+  ['bad label', '  s:\n    file: ok.pgp\n    labels: ["a b"]\n', 7, /label "a b" has characters outside/],
   ['labels not a list', '  s:\n    file: ok.pgp\n    labels: a\n', 7, /labels: expected a list/],
   ['entry not a mapping', '  s: ok.pgp\n', 5, /expected a mapping/],
   ['name not a string', '  ? [x]\n  : { file: ok.pgp, labels: [a] }\n', 5, /names must be strings/],

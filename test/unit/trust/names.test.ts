@@ -48,7 +48,7 @@ test('image repositories survive hostile input', (t) => {
 test('labels: syntax, comma lists and target custom data', (t) => {
   t.true(isValidLabel('production-team-secret'));
   t.true(isValidLabel('a.b_c-1'));
-  for (const bad of ['', '.hidden', 'a b', 'a/b', 'ä', 'x'.repeat(200), 'a,b']) t.false(isValidLabel(bad), bad);
+  for (const bad of ['', '.hidden', 'a b', 'a/b', 'ä', 'x'.repeat(200), 'a,b', 'Ops', '_x']) t.false(isValidLabel(bad), bad);
   t.deepEqual(parseLabelList(' a, b,,c '), ['a', 'b', 'c']);
   t.deepEqual(parseLabelList(undefined), []);
   t.deepEqual(customDataLabels({ pal: { labels: ['a', 'b'] } }), { labels: ['a', 'b'] });

@@ -1,0 +1,87 @@
+// `pald --check-config` (SPEC §2): the config and every file it names, File safety included,
+// without mounting: exit 0, or 1 with the problems.
+import test from 'ava';
+import { execFile } from 'node:child_process';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as openpgp from 'openpgp';
+import { checkConfig } from '../../../src/daemon/check-config.js';
+import { sealOpenPgp } from '../../../src/crypto/index.js';
+
+const PALD_JS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../src/cli/pald.js');
+
+const dirs: string[] = [];
+test.after.always(async () => {
+  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+});
+
+/** A complete, safe /etc/pal in a temp dir: config, manifest with one sealed secret, a key, a CA file, state_dir. */
+async function etc(): Promise<{ dir: string; config: string }> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'pal-check-'));
+  dirs.push(dir);
+  const k = await openpgp.generateKey({ userIDs: [{ name: 'h' }], format: 'armored' });
+  await mkdir(path.join(dir, 'keys'), { mode: 0o700 });
+  await writeFile(path.join(dir, 'keys', 'h.key'), k.privateKey, { mode: 0o600 });
+  const ct = await sealOpenPgp({ name: 'db', labels: ['a'], plaintext: Buffer.from('v'), publicKeysArmored: [k.publicKey] });
+  await writeFile(path.join(dir, 'db.pgp'), ct, { mode: 0o644 });
+  await writeFile(path.join(dir, 'secrets.yaml'), 'secrets:\n  db:\n    file: db.pgp\n    labels: [a]\n', { mode: 0o644 });
+  await writeFile(path.join(dir, 'ca.pem'), 'x', { mode: 0o644 });
+  await mkdir(path.join(dir, 'state'), { mode: 0o700 });
+  const config = path.join(dir, 'pald.yaml');
+  await writeFile(
+    config,
+    `manifest: secrets.yaml\nkeys: keys\nstate_dir: state\ntrust:\n  mode: signed\n  notary:\n    server: https://127.0.0.1:1\n    ca: ca.pem\n`,
+    { mode: 0o644 },
+  );
+  return { dir, config };
+}
+
+function pald(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [PALD_JS, ...args], (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }));
+  });
+}
+
+test('a safe, complete configuration checks clean (exit 0)', async (t) => {
+  const { config } = await etc();
+  t.deepEqual((await checkConfig(config)).problems, []);
+  const r = await pald('--check-config', '--config', config);
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, /configuration OK/);
+});
+
+test('every unsafe or broken file is a problem, all reported at once (exit 1)', async (t) => {
+  const { dir, config } = await etc();
+  await chmod(path.join(dir, 'keys', 'h.key'), 0o644);
+  await chmod(path.join(dir, 'ca.pem'), 0o666);
+  await chmod(path.join(dir, 'state'), 0o777);
+  const { problems } = await checkConfig(config);
+  t.is(problems.length, 3, problems.join('\n'));
+  t.true(problems.some((p) => /h\.key: mode 0644 is readable by group or others/.test(p)));
+  t.true(problems.some((p) => /trust store .*ca\.pem: mode 0666 is writable/.test(p)));
+  t.true(problems.some((p) => /state directory .*state: mode 0777 is writable/.test(p)));
+  await chmod(path.join(dir, 'keys', 'h.key'), 0o600);
+  await chmod(path.join(dir, 'ca.pem'), 0o644);
+  await chmod(path.join(dir, 'state'), 0o700);
+
+  await chmod(path.join(dir, 'db.pgp'), 0o664);
+  await writeFile(path.join(dir, 'secrets.yaml'), 'secrets:\n  db:\n    file: db.pgp\n    labels: [a]\n  gone:\n    file: gone.pgp\n    labels: [a]\n');
+  const r = await pald('--check-config', '--config', config);
+  t.is(r.code, 1);
+  t.regex(r.stderr, /db\.pgp: mode 0664 is writable by group or others/);
+
+  await chmod(path.join(dir, 'db.pgp'), 0o644);
+  const r2 = await pald('--check-config', '--config', config);
+  t.is(r2.code, 1);
+  t.regex(r2.stderr, /\[gone\]: gone\.pgp: ciphertext file not found/);
+});
+
+test('an unsafe config file is the one problem (exit 1)', async (t) => {
+  const { config } = await etc();
+  await chmod(config, 0o646);
+  const r = await pald('--check-config', '--config', config);
+  t.is(r.code, 1);
+  t.regex(r.stderr, new RegExp(`problem: config ${config}: mode 0646 is writable by group or others`));
+});
