@@ -108,7 +108,8 @@ class ConfigReader {
       const k = isScalar(pair.key) ? pair.key.value : undefined;
       if (typeof k !== 'string') this.fail(pair.key, key, 'keys must be strings');
       const full = key ? `${key}.${k}` : k;
-      const handler = fields[k];
+      // Own properties only: `toString:` or `__proto__:` must be unknown keys, not Object.prototype's.
+      const handler = Object.hasOwn(fields, k) ? fields[k] : undefined;
       if (!handler) {
         this.fail(pair.key, full, `unknown key (expected one of: ${Object.keys(fields).join(', ')})`);
       }
