@@ -3,7 +3,8 @@
 // Runs in the foreground; prints "pald: ready on <mountpoint>" when the mount is usable.
 
 import { parseArgs } from 'node:util';
-import { startDaemon, type RunningDaemon } from '../daemon/index.js';
+import type { RunningDaemon } from '../daemon/index.js';
+import { installProcessGuard } from './process-guard.js';
 
 const USAGE = 'usage: pald [--config /etc/pal/pald.yaml] [--foreground]';
 
@@ -28,21 +29,25 @@ async function main(): Promise<number> {
     return 0;
   }
 
-  let daemon: RunningDaemon;
+  let daemon: RunningDaemon | undefined;
+  installProcessGuard({ log, stop: async () => daemon?.stop() });
   try {
+    // Loaded only now, so that the guards above are in place before the bulk of pald is read.
+    const { startDaemon } = await import('../daemon/index.js');
     daemon = await startDaemon({ ...(values.config ? { configPath: values.config } : {}), log });
   } catch (err) {
     log(`pald: cannot start: ${err instanceof Error ? err.message : String(err)}`);
     return 1;
   }
 
+  const running = daemon;
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: string): void => {
       if (stopping) return;
       stopping = true;
       log(`pald: ${signal}: unmounting and exiting`);
-      daemon.stop().then(
+      running.stop().then(
         () => resolve(0),
         (err: unknown) => {
           log(`pald: stop: ${err instanceof Error ? err.message : String(err)}`);
@@ -54,7 +59,7 @@ async function main(): Promise<number> {
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGHUP', () => {
       log('pald: SIGHUP: reloading config, manifest and keys');
-      daemon.reload().catch((err: unknown) => log(`pald: reload failed: ${String(err)}`));
+      running.reload().catch((err: unknown) => log(`pald: reload failed: ${String(err)}`));
     });
   });
 }
