@@ -2,6 +2,8 @@
 // pald [--config /etc/pal/pald.yaml] [--foreground]
 // Runs in the foreground; prints "pald: ready on <mountpoint>" when the mount is usable.
 
+// First, before any other module is even loaded: no debugger on SIGUSR1, no --inspect.
+import './pald-early.js';
 import { parseArgs } from 'node:util';
 import type { RunningDaemon } from '../daemon/index.js';
 import { installProcessGuard } from './process-guard.js';
