@@ -1,42 +1,53 @@
-// Complexity by input-size growth, not by wall-clock thresholds: time f(n) and f(k·n), each the
-// minimum of a few runs (the least disturbed by other load on the machine), and return the ratio.
-// Linear work gives about k; quadratic about k².
+// Complexity by input-size growth, not by wall-clock thresholds: the ratio of the time of f(k·n)
+// to the time of f(n). Linear work gives about k; quadratic about k². Each sample of the small
+// size runs it k times, so both samples do the same work for the same while, and samples of the
+// two sizes alternate, each keeping its minimum: load on a shared machine, which comes and goes
+// over seconds, weighs on both alike. Use from test.serial tests: a concurrent test running
+// during an await would be timed too.
 
-export function minMs(run: () => unknown, runs = 3): number {
-  let best = Infinity;
-  for (let i = 0; i < runs; i++) {
-    const t0 = process.hrtime.bigint();
-    run();
-    best = Math.min(best, Number(process.hrtime.bigint() - t0) / 1e6);
-  }
-  return best;
+function msSince(t0: bigint): number {
+  return Number(process.hrtime.bigint() - t0) / 1e6;
 }
 
-export async function minMsAsync(run: () => Promise<unknown>, runs = 3): Promise<number> {
-  let best = Infinity;
-  for (let i = 0; i < runs; i++) {
-    const t0 = process.hrtime.bigint();
-    await run();
-    best = Math.min(best, Number(process.hrtime.bigint() - t0) / 1e6);
-  }
-  return best;
+export interface Growth {
+  readonly small: number;
+  readonly large: number;
+  readonly ratio: number;
 }
 
-/** Time ratio of input(k·n) over input(n); one warm-up run of the small input first (JIT). */
-export function growth<T>(input: (n: number) => T, run: (x: T) => unknown, n: number, k: number, runs = 3): { small: number; large: number; ratio: number } {
+/** Time ratio of run(input(k·n)) over run(input(n)); one warm-up run of each first (JIT). */
+export function growth<T>(input: (n: number) => T, run: (x: T) => unknown, n: number, k: number, runs = 5): Growth {
   const a = input(n);
   const b = input(k * n);
   run(a);
-  const small = minMs(() => run(a), runs);
-  const large = minMs(() => run(b), runs);
+  run(b);
+  let small = Infinity;
+  let large = Infinity;
+  for (let i = 0; i < runs; i++) {
+    let t0 = process.hrtime.bigint();
+    for (let j = 0; j < k; j++) run(a);
+    small = Math.min(small, msSince(t0) / k);
+    t0 = process.hrtime.bigint();
+    run(b);
+    large = Math.min(large, msSince(t0));
+  }
   return { small, large, ratio: large / small };
 }
 
-export async function growthAsync<T>(input: (n: number) => T, run: (x: T) => Promise<unknown>, n: number, k: number, runs = 3): Promise<{ small: number; large: number; ratio: number }> {
+export async function growthAsync<T>(input: (n: number) => T, run: (x: T) => Promise<unknown>, n: number, k: number, runs = 5): Promise<Growth> {
   const a = input(n);
   const b = input(k * n);
   await run(a);
-  const small = await minMsAsync(() => run(a), runs);
-  const large = await minMsAsync(() => run(b), runs);
+  await run(b);
+  let small = Infinity;
+  let large = Infinity;
+  for (let i = 0; i < runs; i++) {
+    let t0 = process.hrtime.bigint();
+    for (let j = 0; j < k; j++) await run(a);
+    small = Math.min(small, msSince(t0) / k);
+    t0 = process.hrtime.bigint();
+    await run(b);
+    large = Math.min(large, msSince(t0));
+  }
   return { small, large, ratio: large / small };
 }

@@ -3,11 +3,11 @@ import test from 'ava';
 import { parseCgroupFile } from '../../../src/identity/cgroup.js';
 import { growth } from '../core/complexity.js';
 
-test('21.7: a path of many segments parses in time linear in its length', (t) => {
+test.serial('21.7: a path of many segments parses in time linear in its length', (t) => {
   // The reproducer, at sizes within the 64 KiB bound: 4× the segments must cost ~4× (quadratic: 16×).
-  const r = growth((n) => '0::/' + 'a/'.repeat(n), (text) => parseCgroupFile(text), 7_500, 4);
+  const r = growth((n) => '0::/' + 'a/'.repeat(n), (text) => parseCgroupFile(text), 7_500, 4, 11);
   t.log(`7.5k segments ${r.small.toFixed(2)} ms, 30k ${r.large.toFixed(2)} ms, ratio ${r.ratio.toFixed(2)}`);
-  t.true(r.ratio < 8, `4× the segments took ${r.ratio.toFixed(2)}× the time`);
+  t.true(r.ratio < 10, `4× the segments took ${r.ratio.toFixed(2)}× the time`);
   t.deepEqual(parseCgroupFile('0::/' + 'a/'.repeat(30_000)), { kind: 'host' });
 });
 
