@@ -67,13 +67,13 @@ export interface BoundedYaml {
 
 /** Parses one YAML document within `limits`; never throws for any input text. */
 export function parseBoundedYaml(text: string, limits: YamlLimits = DEFAULT_YAML_LIMITS): BoundedYaml {
-  const lines = new LineIndex(text);
+  const bytes = Buffer.byteLength(text);
+  const lines = new LineIndex(bytes > limits.maxBytes ? '' : text);
   const refuse = (message: string, offset?: number): BoundedYaml => ({
     doc: new Document(null) as unknown as Document.Parsed,
     lines,
     errors: [{ ...(offset === undefined ? {} : { line: lines.linePos(offset).line }), message }],
   });
-  const bytes = Buffer.byteLength(text);
   if (bytes > limits.maxBytes) return refuse(`document is ${bytes} bytes, larger than the limit of ${limits.maxBytes}`);
 
   const parsed = cstTokens(text, limits.maxDepth);
