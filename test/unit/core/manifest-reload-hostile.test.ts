@@ -26,8 +26,15 @@ test('21.1: a watched manifest edit that the parser refuses keeps the last good 
   t.teardown(() => store.close());
   t.is(store.current().entries.size, 1);
   const reloaded = new Promise<ManifestSnapshot>((resolve) => store.onChange((snap) => resolve(snap)));
+  // Fail at once, with the reason, rather than wait for a reload that rejected unseen.
+  let onUnhandled: ((reason: unknown) => void) | undefined;
+  const unhandled = new Promise<never>((_resolve, reject) => {
+    onUnhandled = (reason: unknown) => reject(new Error(`unhandled rejection: ${String(reason)}`));
+    process.on('unhandledRejection', onUnhandled);
+  });
+  t.teardown(() => process.off('unhandledRejection', onUnhandled!));
   await writeFile(file, 'secrets:\n  ' + '- '.repeat(3000) + 'x:\n  y: 1\n');
-  const snap = await reloaded;
+  const snap = await Promise.race([reloaded, unhandled]);
   t.deepEqual([...snap.entries.keys()], ['db'], 'the last good manifest is still served');
   t.regex(snap.problems[0]?.message ?? '', /nesting deeper than 64 levels.*serving the last good version/);
 });
