@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, parseBoundedYaml, parseConfig } from '../../../src/config/index.js';
+import { measureNesting } from '../../../src/config/yaml-bounded.js';
 import { upsertManifestEntryText } from '../../../src/store/edit.js';
 import { parseManifest } from '../../../src/store/index.js';
 import { growth, growthAsync } from './complexity.js';
@@ -146,4 +147,25 @@ test("21.4: the seal editor keeps comments and order with the bounded parse", (t
   t.regex(after, /^# ops\nsecrets:\n  b:\n    file: b\.pgp # keep\n/);
   t.regex(after, /  a:\n    file: a\.pgp\n    labels: \[l\]\n    mode: "0400"\n/);
   t.throws(() => upsertManifestEntryText('a: 1\na: 2\n', { name: 'a', file: 'a.pgp', labels: ['l'], mode: 0o400 }), { message: /line 2: Map keys must be unique/ });
+});
+
+test('21.2: random structure of any depth: never a throw, and refused exactly when nested deeper than the limit', (t) => {
+  const atoms = ['- ', '? ', ': ', 'k: ', '- k: ', '[', ']', '{', '}', ', ', '\n', '\n  ', '\n    ', ' ', 'a', '"q" ', '&x ', '!t ', '*x', '|\n  z\n', '# c\n', '---\n', 'x: : :\n[]\n'];
+  let seed = 21;
+  const random = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  let refused = 0;
+  for (let i = 0; i < 1000; i++) {
+    let text = '';
+    for (let j = 1 + random(6); j > 0; j--) text += atoms[random(atoms.length)]!.repeat(1 + random(random(4) === 0 ? 150 : 8));
+    let errors: readonly { message: string }[] = [];
+    t.notThrows(() => (errors = parseBoundedYaml(text).errors), JSON.stringify(text));
+    const tooDeep = errors.some((e) => /nesting deeper than 64 levels/.test(e.message));
+    if (tooDeep) refused++;
+    t.is(tooDeep, measureNesting(text) > 64, JSON.stringify(text));
+  }
+  t.log(`${refused} of 1000 refused as too deep`);
+  t.true(refused > 50, 'the generator reaches past the limit');
 });
