@@ -2,9 +2,11 @@
 // pald [--config /etc/pal/pald.yaml] [--foreground]
 // Runs in the foreground; prints "pald: ready on <mountpoint>" when the mount is usable.
 
+// First, before any other module is even loaded: no debugger on SIGUSR1, no --inspect.
+import './pald-early.js';
 import { parseArgs } from 'node:util';
-import { startDaemon, type RunningDaemon } from '../daemon/index.js';
-import { runCheckConfig } from '../daemon/check-config.js';
+import type { RunningDaemon } from '../daemon/index.js';
+import { installProcessGuard } from './process-guard.js';
 
 const USAGE = 'usage: pald [--config /etc/pal/pald.yaml] [--foreground] [--check-config]';
 
@@ -28,23 +30,30 @@ async function main(): Promise<number> {
     process.stdout.write(USAGE + '\n');
     return 0;
   }
-  if (values['check-config']) return runCheckConfig(values.config, process.stdout, process.stderr);
+  if (values['check-config']) {
+    const { runCheckConfig } = await import('../daemon/check-config.js');
+    return runCheckConfig(values.config, process.stdout, process.stderr);
+  }
 
-  let daemon: RunningDaemon;
+  let daemon: RunningDaemon | undefined;
+  installProcessGuard({ log, stop: async () => daemon?.stop() });
   try {
+    // Loaded only now, so that the guards above are in place before the bulk of pald is read.
+    const { startDaemon } = await import('../daemon/index.js');
     daemon = await startDaemon({ ...(values.config ? { configPath: values.config } : {}), log });
   } catch (err) {
     log(`pald: cannot start: ${err instanceof Error ? err.message : String(err)}`);
     return 1;
   }
 
+  const running = daemon;
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: string): void => {
       if (stopping) return;
       stopping = true;
       log(`pald: ${signal}: unmounting and exiting`);
-      daemon.stop().then(
+      running.stop().then(
         () => resolve(0),
         (err: unknown) => {
           log(`pald: stop: ${err instanceof Error ? err.message : String(err)}`);
@@ -56,7 +65,7 @@ async function main(): Promise<number> {
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGHUP', () => {
       log('pald: SIGHUP: reloading config, manifest and keys');
-      daemon.reload().catch((err: unknown) => log(`pald: reload failed: ${String(err)}`));
+      running.reload().catch((err: unknown) => log(`pald: reload failed: ${String(err)}`));
     });
   });
 }

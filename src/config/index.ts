@@ -4,6 +4,7 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { isMap, isScalar, isSeq, type Pair, type YAMLMap } from 'yaml';
 import { describe, lineOf, parseYaml, type YamlSource } from './yaml-nodes.js';
+import { DEFAULT_YAML_LIMITS } from './yaml-bounded.js';
 import { labelProblem } from '../policy/labels.js';
 import { fileSafetyProblem } from '../store/file-safety.js';
 import type {
@@ -18,6 +19,7 @@ import type {
 export type * from './types.js';
 export { parseYaml, lineOf, describe } from './yaml-nodes.js';
 export type { YamlSource, YamlSyntaxProblem } from './yaml-nodes.js';
+export { DEFAULT_YAML_LIMITS, parseBoundedYaml, type YamlLimits } from './yaml-bounded.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/pal/pald.yaml';
 
@@ -75,9 +77,12 @@ export async function loadConfig(file?: string, env: NodeJS.ProcessEnv = process
   return parseConfig(configPath, text, env);
 }
 
+/** pald.yaml is a page of settings: anything near this size is a mistake or an attack. */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+
 /** Validates config text (exported for tests and `pald --check`). */
 export function parseConfig(configPath: string, text: string, env: NodeJS.ProcessEnv = process.env): PaldConfig {
-  const { source, errors } = parseYaml(configPath, text);
+  const { source, errors } = parseYaml(configPath, text, { ...DEFAULT_YAML_LIMITS, maxBytes: MAX_CONFIG_BYTES });
   const first = errors[0];
   if (first) {
     const where = first.line === undefined ? configPath : `${configPath}:${first.line}`;
@@ -109,7 +114,8 @@ class ConfigReader {
       const k = isScalar(pair.key) ? pair.key.value : undefined;
       if (typeof k !== 'string') this.fail(pair.key, key, 'keys must be strings');
       const full = key ? `${key}.${k}` : k;
-      const handler = fields[k];
+      // Own properties only: `toString:` or `__proto__:` must be unknown keys, not Object.prototype's.
+      const handler = Object.hasOwn(fields, k) ? fields[k] : undefined;
       if (!handler) {
         this.fail(pair.key, full, `unknown key (expected one of: ${Object.keys(fields).join(', ')})`);
       }

@@ -1,28 +1,26 @@
 // Small helpers to walk a parsed YAML document while keeping source positions,
 // so every validation error can name the file, line and key.
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isMap, isScalar, isSeq, type Document, type Node } from 'yaml';
+import { DEFAULT_YAML_LIMITS, parseBoundedYaml, type LineIndex, type YamlLimits, type YamlProblem } from './yaml-bounded.js';
 
 export interface YamlSource {
   readonly file: string;
   readonly doc: Document.Parsed;
-  readonly lines: LineCounter;
+  readonly lines: LineIndex;
 }
 
-export interface YamlSyntaxProblem {
-  readonly line?: number;
-  readonly message: string;
-}
+export type YamlSyntaxProblem = YamlProblem;
 
-/** Parses text; syntax errors come back as problems (never thrown). */
-export function parseYaml(file: string, text: string): { source: YamlSource; errors: YamlSyntaxProblem[] } {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true });
-  const errors = doc.errors.map((e) => {
-    const line = e.linePos?.[0]?.line;
-    // The first line of yaml's message is enough; the rest is a code frame.
-    const message = e.message.split('\n')[0] ?? e.message;
-    return line === undefined ? { message } : { line, message };
-  });
+/**
+ * Parses text within size and depth limits; syntax errors, limit violations and duplicate keys
+ * come back as problems (never thrown), in time linear in the text.
+ */
+export function parseYaml(
+  file: string,
+  text: string,
+  limits: YamlLimits = DEFAULT_YAML_LIMITS,
+): { source: YamlSource; errors: YamlSyntaxProblem[] } {
+  const { doc, lines, errors } = parseBoundedYaml(text, limits);
   return { source: { file, doc, lines }, errors };
 }
 

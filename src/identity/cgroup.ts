@@ -62,7 +62,8 @@ type SegmentFinding =
 /** Parse the text of /proc/<pid>/cgroup. Pure; never throws. */
 export function parseCgroupFile(text: string): CgroupVerdict {
   if (typeof text !== 'string') return unknown('cgroup file is not text');
-  if (text.length > MAX_TEXT) return unknown(`cgroup file too large (${text.length} bytes)`);
+  // Bytes, not characters, and before anything else looks at the text.
+  if (text.length > MAX_TEXT || Buffer.byteLength(text) > MAX_TEXT) return unknown(`cgroup file too large (${Buffer.byteLength(text)} bytes)`);
   const lines = text.split('\n');
   if (lines[lines.length - 1] === '') lines.pop();
   if (lines.length === 0) return unknown('cgroup file is empty');
@@ -97,6 +98,8 @@ export function parseCgroupFile(text: string): CgroupVerdict {
 /**
  * Walk a cgroup path from its end: the innermost segment naming a container wins, so that
  * Docker-in-Docker and kind (/docker/<outer>/kubepods/…/<inner>) attribute to the inner one.
+ * Linear in the path: what a segment needs to know of its ancestors (its parent, whether a
+ * kubepods tree is above it) is computed once, front to back, not re-sliced per segment.
  */
 function containerInPath(
   path: string,
@@ -105,20 +108,35 @@ function containerInPath(
   | { kind: 'suspicious'; reason: string }
   | { kind: 'none' } {
   const segments = path.split('/');
+  // underKubepods[i]: some segment in 1..i-1 is a kubepods tree.
+  // (Grown by push: `new Array(n)` of a large n is a slow dictionary-mode array in V8.)
+  const underKubepods: boolean[] = [false, false];
+  for (let i = 2; i < segments.length; i++) underKubepods.push(underKubepods[i - 1]! || isKubepods(segments[i - 1]!));
   for (let i = segments.length - 1; i >= 1; i--) {
     const segment = segments[i] ?? '';
     if (segment === '' || segment === '.' || segment === '..') continue;
-    const finding = classifySegment(segment, segments.slice(1, i));
+    const ancestors: Ancestors = { parent: i >= 2 ? segments[i - 1] : undefined, underKubepods: underKubepods[i]! };
+    const finding = classifySegment(segment, ancestors);
     if (finding.kind === 'none') continue;
     if (finding.kind === 'suspicious') return finding;
     const cut = segments.slice(0, i + 1).join('/');
-    const runtime = finding.runtime === 'unknown' ? hintFromAncestors(segments.slice(1, i)) : finding.runtime;
+    const runtime = finding.runtime === 'unknown' ? hintFromAncestors(ancestors) : finding.runtime;
     return { kind: 'id', containerId: finding.containerId, runtime, path: cut };
   }
   return { kind: 'none' };
 }
 
-function classifySegment(segment: string, ancestors: readonly string[]): SegmentFinding {
+/** What classification needs of the segments above one segment (the root's empty one excluded). */
+interface Ancestors {
+  readonly parent: string | undefined;
+  readonly underKubepods: boolean;
+}
+
+function isKubepods(segment: string): boolean {
+  return segment === 'kubepods' || segment.startsWith('kubepods.') || segment.startsWith('kubepods-');
+}
+
+function classifySegment(segment: string, ancestors: Ancestors): SegmentFinding {
   if (BARE_ID.test(segment)) return { kind: 'id', containerId: segment, runtime: 'unknown' };
   for (const shape of SEGMENT_SHAPES) {
     const id = shape.pattern.exec(segment)?.[1];
@@ -127,7 +145,7 @@ function classifySegment(segment: string, ancestors: readonly string[]): Segment
   if (MONITOR_SHAPE.test(segment)) {
     return { kind: 'suspicious', reason: `runtime monitor cgroup ${quote(segment)} is not a container workload` };
   }
-  if (FOREIGN_CONTAINER_SHAPE.test(segment) || ancestors[ancestors.length - 1] === 'lxc') {
+  if (FOREIGN_CONTAINER_SHAPE.test(segment) || ancestors.parent === 'lxc') {
     return { kind: 'suspicious', reason: `segment ${quote(segment)} is a container of a manager pal cannot query` };
   }
   if (RUNTIME_SCOPE_SHAPE.test(segment)) {
@@ -143,17 +161,13 @@ function classifySegment(segment: string, ancestors: readonly string[]): Segment
 }
 
 /** Directly under /docker or anywhere under a kubepods tree: places where only container ids belong. */
-function underRuntimeParent(ancestors: readonly string[]): boolean {
-  if (ancestors[ancestors.length - 1] === 'docker') return true;
-  return ancestors.some((a) => a === 'kubepods' || a.startsWith('kubepods.') || a.startsWith('kubepods-'));
+function underRuntimeParent(ancestors: Ancestors): boolean {
+  return ancestors.parent === 'docker' || ancestors.underKubepods;
 }
 
-function hintFromAncestors(ancestors: readonly string[]): ContainerRuntimeHint {
-  const parent = ancestors[ancestors.length - 1];
-  if (ancestors.some((a) => a === 'kubepods' || a.startsWith('kubepods.') || a.startsWith('kubepods-'))) {
-    return 'kubernetes';
-  }
-  if (parent === 'docker') return 'docker';
+function hintFromAncestors(ancestors: Ancestors): ContainerRuntimeHint {
+  if (ancestors.underKubepods) return 'kubernetes';
+  if (ancestors.parent === 'docker') return 'docker';
   return 'unknown';
 }
 

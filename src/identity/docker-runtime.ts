@@ -55,16 +55,20 @@ export function createDockerRuntime(options: DockerRuntimeOptions): ContainerRun
   const requests = new Docker({ ...connection, timeout: options.requestTimeoutMs ?? 5_000 });
   // The event stream is long-lived and mostly idle: no request timeout on it.
   const events = new Docker(connection);
+  containErrorAnswers(requests.modem);
+  containErrorAnswers(events.modem);
   const log = options.log ?? (() => {});
 
   function translate(err: unknown, what: string): RuntimeError {
     if (err instanceof RuntimeError) return err;
-    const e = err as { statusCode?: number; code?: string; message?: string; json?: { message?: string } };
-    if (e?.statusCode === 404) return new RuntimeError('not-found', `${what} not found in docker at ${endpoint}`);
-    if (typeof e?.statusCode === 'number') {
-      return new RuntimeError('error', `docker at ${endpoint} answered ${e.statusCode} for ${what}: ${e.json?.message ?? e.message ?? ''}`);
+    const e = (typeof err === 'object' && err !== null ? err : {}) as { statusCode?: unknown; message?: unknown; json?: unknown };
+    const text = (v: unknown): string => (typeof v === 'string' ? v.slice(0, MAX_ERROR_TEXT) : '');
+    if (e.statusCode === 404) return new RuntimeError('not-found', `${what} not found in docker at ${endpoint}`);
+    if (typeof e.statusCode === 'number') {
+      const said = isObject(e.json) ? text(e.json['message']) : '';
+      return new RuntimeError('error', `docker at ${endpoint} answered ${e.statusCode} for ${what}: ${said || text(e.message)}`);
     }
-    return new RuntimeError('unreachable', `docker unreachable at ${endpoint}: ${e?.message ?? String(err)}`);
+    return new RuntimeError('unreachable', `docker unreachable at ${endpoint}: ${text(e.message) || safeString(err)}`);
   }
 
   return {
@@ -171,6 +175,95 @@ export function createDockerRuntime(options: DockerRuntimeOptions): ContainerRun
       };
     },
   };
+}
+
+/** What an error answer's text may add to a log line. */
+const MAX_ERROR_TEXT = 500;
+/** An error answer's body is read up to this much; the rest is dropped. */
+const MAX_ERROR_BODY = 64 * 1024;
+
+type PayloadCallback = (err: unknown, value: unknown) => void;
+interface ModemInternals {
+  buildPayload(
+    err: unknown,
+    isStream: boolean,
+    statusCodes: Record<string, unknown>,
+    openStdin: boolean,
+    req: unknown,
+    res: IncomingMessage,
+    json: unknown,
+    cb: PayloadCallback,
+  ): void;
+}
+
+/**
+ * docker-modem (5.0.x) builds the error for a non-2xx answer with
+ * `'…' + (cause.message || cause.error || cause)`, on the endpoint's JSON: a body such as
+ * {"message":{"toString":1}} makes that concatenation throw a TypeError inside its HTTP response
+ * callback — an uncaught exception (pald exits) and a request that never settles. A compromised
+ * or impostor Docker endpoint must not be able to do that, so this instance's modem builds error
+ * answers itself, from a bounded body whose `message` is used only if it is a string, and any
+ * other throw on the way becomes the request's error. Successful answers are untouched.
+ */
+function containErrorAnswers(modem: unknown): void {
+  const m = modem as ModemInternals;
+  const original = m.buildPayload;
+  if (typeof original !== 'function') throw new Error('docker-modem changed: no buildPayload to contain');
+  m.buildPayload = function (err, isStream, statusCodes, openStdin, req, res, json, cb) {
+    let settled = false;
+    const once: PayloadCallback = (e, v) => {
+      if (settled) return;
+      settled = true;
+      cb(e, v);
+    };
+    try {
+      if (!err && statusCodes[String(res.statusCode)] !== true) {
+        const status = res.statusCode ?? 0;
+        const reason = statusCodes[String(status)];
+        const fail = (body: unknown): void => once(errorAnswer(status, typeof reason === 'string' ? reason : 'unexpected', body), null);
+        if (!isStream) return fail(json);
+        // A streamed request's error body is still unread: read a bounded amount of it.
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          if (text.length < MAX_ERROR_BODY) text += chunk.slice(0, MAX_ERROR_BODY - text.length);
+        });
+        res.on('error', (e: Error) => once(e, null));
+        res.on('end', () => fail(parseJsonOrText(text)));
+        res.on('close', () => fail(parseJsonOrText(text)));
+        return;
+      }
+      original.call(this, err, isStream, statusCodes, openStdin, req, res, json, once);
+    } catch (thrown) {
+      once(thrown, null);
+    }
+  };
+}
+
+/** The error docker-modem would have made, from values checked for their type. */
+function errorAnswer(status: number, reason: string, body: unknown): Error & { statusCode: number; reason: string; json: unknown } {
+  const said = isObject(body) && typeof body['message'] === 'string' ? body['message'] : typeof body === 'string' ? body : '';
+  const err = new Error(`(HTTP code ${status}) ${reason} - ${said.slice(0, MAX_ERROR_TEXT)}`) as Error & { statusCode: number; reason: string; json: unknown };
+  err.statusCode = status;
+  err.reason = reason;
+  err.json = isObject(body) && typeof body['message'] === 'string' ? { message: body['message'] } : null;
+  return err;
+}
+
+function parseJsonOrText(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
+
+function safeString(value: unknown): string {
+  try {
+    return String(value).slice(0, MAX_ERROR_TEXT);
+  } catch {
+    return 'an error that cannot be printed';
+  }
 }
 
 /** One line of the /events stream; anything we don't need or can't read is ignored. */

@@ -338,10 +338,11 @@ export function createResolver(options: ResolverCoreOptions): ResolverWithDiagno
           `(${initVerdict.kind === 'unknown' ? initVerdict.reason : initVerdict.kind}); is pald in the host pid namespace?`,
       };
     }
-    const runtimeLabels: Record<string, string> = {};
+    // Keys come from the container's config: a null-prototype record, so `__proto__` is a label too.
+    const runtimeLabels: Record<string, string> = Object.create(null) as Record<string, string>;
     for (const [key, value] of Object.entries(container.labels)) {
       // Config.Labels merges the image's labels in; what differs was set at `docker run --label`.
-      if (image.labels[key] !== value) runtimeLabels[key] = value;
+      if (!Object.hasOwn(image.labels, key) || image.labels[key] !== value) runtimeLabels[key] = value;
     }
     const summary: ContainerSummary = Object.freeze({
       containerId: id,

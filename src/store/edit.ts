@@ -3,7 +3,9 @@
 import { randomBytes } from 'node:crypto';
 import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { Document, isMap, isScalar, parseDocument, Scalar, type Pair, type YAMLMap } from 'yaml';
+import { Document, isMap, isScalar, Scalar, type Pair, type YAMLMap } from 'yaml';
+import { DEFAULT_YAML_LIMITS, parseBoundedYaml } from '../config/index.js';
+import { MAX_MANIFEST_BYTES } from './manifest.js';
 import { labelProblem, secretNameProblem } from './names.js';
 
 /** tmp file in the same dir + fsync + rename + fsync of the dir. */
@@ -47,8 +49,15 @@ export interface ManifestEntryEdit {
 export function upsertManifestEntryText(text: string, edit: ManifestEntryEdit): string {
   const problem = secretNameProblem(edit.name) ?? edit.labels.map(labelProblem).find((p) => p !== undefined);
   if (problem) throw new Error(problem);
-  const doc = text.trim() === '' ? new Document({ secrets: {} }) : parseDocument(text);
-  if (doc.errors.length > 0) throw new Error(`the manifest is not valid YAML: ${doc.errors[0]!.message.split('\n')[0]}`);
+  let doc: Document;
+  if (text.trim() === '') doc = new Document({ secrets: {} });
+  else {
+    // The same bounded parse as pald's: the text may have been edited by anyone.
+    const parsed = parseBoundedYaml(text, { ...DEFAULT_YAML_LIMITS, maxBytes: MAX_MANIFEST_BYTES });
+    const first = parsed.errors[0];
+    if (first) throw new Error(`the manifest is not valid YAML: ${first.line === undefined ? '' : `line ${first.line}: `}${first.message}`);
+    doc = parsed.doc;
+  }
   if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) doc.contents = doc.createNode({ secrets: {} }) as never;
   if (!isMap(doc.contents)) throw new Error('the manifest is not a mapping with "secrets:"');
   let secrets = doc.get('secrets', true) as unknown;

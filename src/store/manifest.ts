@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { isMap, isScalar, isSeq, type Pair, type YAMLMap } from 'yaml';
-import { describe, lineOf, parseYaml, type YamlSource } from '../config/index.js';
+import { DEFAULT_YAML_LIMITS, describe, lineOf, parseYaml, type YamlSource } from '../config/index.js';
 import { labelProblem, parseMode, secretNameProblem } from './names.js';
 import { fileSafetyProblem, readRegularFile } from './file-safety.js';
 import type { BackendName, ManifestEntry, ManifestProblem } from './types.js';
@@ -41,7 +41,7 @@ export async function parseManifest(file: string, text: string): Promise<Manifes
   if (Buffer.byteLength(text) > MAX_MANIFEST_BYTES) {
     return { ok: false, problems: [{ file, message: `manifest larger than ${MAX_MANIFEST_BYTES} bytes` }] };
   }
-  const { source, errors } = parseYaml(file, text);
+  const { source, errors } = parseYaml(file, text, { ...DEFAULT_YAML_LIMITS, maxBytes: MAX_MANIFEST_BYTES });
   if (errors.length > 0) {
     return {
       ok: false,

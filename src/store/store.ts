@@ -3,7 +3,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
-import { parseManifest } from './manifest.js';
+import { parseManifest, type ManifestParse } from './manifest.js';
 import { fileSafetyProblem, FileSafetyError } from './file-safety.js';
 import type { ManifestEntry, ManifestProblem, ManifestSnapshot, ManifestStoreOptions } from './types.js';
 
@@ -102,7 +102,12 @@ export class ManifestStore {
       // A missing manifest at start is an empty one; later, keep the last good.
     }
     if (text !== undefined) {
-      const parsed = await parseManifest(this.path, text);
+      const parsed = await parseManifest(this.path, text).catch((err: unknown): ManifestParse => ({
+        // parseManifest reports every problem of the text as a problem; a throw is a bug of ours.
+        // It must still not take the last good manifest (or pald) with it.
+        ok: false,
+        problems: [{ file: this.path, message: `manifest could not be parsed: ${err instanceof Error ? err.message : String(err)}` }],
+      }));
       if (parsed.ok) {
         entries = parsed.entries;
         problems = parsed.problems;
@@ -116,7 +121,11 @@ export class ManifestStore {
     for (const p of snap.problems) {
       this.log(`manifest: ${p.file}${p.line === undefined ? '' : `:${p.line}`}${p.entry ? ` [${p.entry}]` : ''}: ${p.message}`);
     }
-    this.updateWatchSet();
+    try {
+      this.updateWatchSet();
+    } catch (err) {
+      this.log(`manifest: cannot watch the files it names: ${(err as Error).message}`);
+    }
     for (const l of this.listeners) {
       try {
         l(snap, previous);
@@ -151,7 +160,8 @@ export class ManifestStore {
       if (this.debounce) clearTimeout(this.debounce);
       this.debounce = setTimeout(() => {
         this.debounce = undefined;
-        if (!this.closed) void this.reload();
+        // Nobody awaits a watched reload: its failure is logged here, never left unhandled.
+        if (!this.closed) this.reload().catch((err: unknown) => this.log(`manifest: reload failed: ${err instanceof Error ? err.message : String(err)}`));
       }, this.opts.debounceMs ?? 100);
     };
     watcher.on('add', onEvent).on('change', onEvent).on('unlink', onEvent);
