@@ -178,7 +178,11 @@ export class HandleLedger {
     return n;
   }
 
-  private admitHandle(owner: string): void {
+  /**
+   * Throws FsError ENFILE when `owner` holds all the handles it may: asked before a decrypt too,
+   * so a container at its limit cannot make pald decrypt (or keep its cache hot) for nothing.
+   */
+  admitHandle(owner: string): void {
     const max = this.limits().openHandlesPerContainer;
     if ((this.owners.get(owner)?.handles ?? 0) >= max) {
       throw new FsError(ENFILE, `limits.open_handles_per_container: ${max} open handles reached`);

@@ -172,6 +172,12 @@ export function createPalFilesystem(deps: FsDeps): PalFilesystem {
       audit(caller, 'open', name, 'deny', first.reason, startNs);
       throw new FsError(EACCES, first.reason);
     }
+    try {
+      ledger.admitHandle(handleOwner(caller.identity));
+    } catch (err) {
+      audit(caller, 'open', name, 'deny', messageOf(err), startNs);
+      throw err;
+    }
     let opened;
     try {
       opened = await deps.secrets.get(entry);

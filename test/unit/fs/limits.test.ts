@@ -78,7 +78,7 @@ test('.pal files are served from ordinary memory, never locked, even for unknown
 });
 
 test('beyond open_handles_per_container that container gets ENFILE, on secrets and .pal files; the others keep opening', async (t) => {
-  const { fs, audit } = setup({ openHandlesPerContainer: 5, lockedBytes: 64 * PAGE, secretBytes: PAGE });
+  const { fs, audit, decrypts } = setup({ openHandlesPerContainer: 5, lockedBytes: 64 * PAGE, secretBytes: PAGE });
   const ino = await inoOf(fs, A, 's0');
   const status = (await fs.handlers.lookup(ctx(A), PAL_DIR_INO, 'status')).attr.ino;
   const held = [];
@@ -88,6 +88,10 @@ test('beyond open_handles_per_container that container gets ENFILE, on secrets a
   t.is(await errnoOf(fs.handlers.open(ctx(A), status, 0)), ENFILE);
   t.like(audit.at(-1), { op: 'open', decision: 'deny', secret: 's0' });
   t.regex(audit.at(-1)!.reason, /open_handles_per_container/);
+  // Refused before the decrypt: a container at its limit makes pald decrypt nothing.
+  const before = decrypts.length;
+  t.is(await errnoOf(fs.handlers.open(ctx(A), await inoOf(fs, A, 's1'), 0)), ENFILE);
+  t.is(decrypts.length, before, 'no decrypt for an open over the limit');
   // Another container, and unknown callers, are not affected.
   for (let i = 0; i < 5; i++) t.truthy((await fs.handlers.open(ctx(B), ino, 0)).content);
   t.truthy((await fs.handlers.open(ctx(999), status, 0)).content);
