@@ -1,7 +1,7 @@
 // Runs one fuzz target in child processes and collects what they found. A child that hangs past
 // the budget is killed, one that dies is noted with its last input; either way the run goes on
 // in a fresh child from the next input, so one defect never hides the rest.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -103,10 +103,17 @@ interface ChildExit {
   readonly stderr: string;
 }
 
+/** Children still running: killed (by pid) if this process exits first, e.g. on a test timeout. */
+const live = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of live) child.kill('SIGKILL');
+});
+
 function runChild(config: ChildConfig, hangMs: number): Promise<ChildExit> {
   // cwd in the child's own temp dir: a core dump from an abort lands there and is removed with it.
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--max-old-space-size=1024', CHILD, JSON.stringify(config)], { cwd: config.workDir, stdio: ['ignore', 'ignore', 'pipe'] });
+    live.add(child);
     let stderr = '';
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (d: string) => {
@@ -121,10 +128,12 @@ function runChild(config: ChildConfig, hangMs: number): Promise<ChildExit> {
       }
     }, Math.min(250, Math.max(20, hangMs / 4)));
     child.on('error', (err) => {
+      live.delete(child);
       clearInterval(watchdog);
       reject(err);
     });
     child.on('close', (code, signal) => {
+      live.delete(child);
       clearInterval(watchdog);
       resolve({ code, signal, hung, stderr });
     });

@@ -101,7 +101,9 @@ export function normalise(message: string): string {
     .slice(0, 200)
     .replace(/"(?:[^"\\]|\\.)*"/g, '"…"')
     .replace(/'(?:[^'\\]|\\.)*'/g, "'…'")
-    .replace(/\d+/g, 'N');
+    .replace(/\d+/g, 'N')
+    // A trailing single token is usually the offending input ("…alias): a-N:"): one signature for all.
+    .replace(/: \S+$/, ': …');
 }
 
 /** undefined when `err` is a proper reason under the target's contract, else what is wrong. */

@@ -17,6 +17,8 @@ function shapes(_scale: Scale): Array<Shape<string>> {
   return [
     { name: `"[" × ${deep}`, input: '['.repeat(deep) },
     { name: `{"op": nested × ${deep}`, input: '{"op":'.repeat(deep) + '1' + '}'.repeat(deep) },
+    // Within the server's 64 KiB line limit.
+    { name: '{"op": [[[…]]]} of 64 KiB', input: `{"op":${'['.repeat(32_000)}${']'.repeat(32_000)}}` },
     ...PROTOTYPE_KEYS.flatMap((k) => [
       { name: `op ${k}`, input: JSON.stringify({ op: k }) },
       { name: `${k} key`, input: `{"${k}":{"op":"status"},"op":"explain","container":"c","secret":"s"}` },

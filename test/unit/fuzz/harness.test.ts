@@ -47,6 +47,7 @@ test('errors: our classes with a reason pass; built-in errors, foreign classes a
 
 test('signatures group one defect reached through different inputs', (t) => {
   t.is(normalise('unknown key "a.b" at line 12'), normalise('unknown key "c" at line 3'));
+  t.is(normalise('Unresolved alias (the anchor must be set before the alias): a-1:'), normalise('Unresolved alias (the anchor must be set before the alias): b'));
   const e = new TypeError('boom');
   e.stack = 'TypeError: boom\n    at hasOwnProperty (<anonymous>)\n    at ConfigReader.mapping (file:///root/pal/dist/src/config/index.js:98:31)\n';
   t.is(topFrame(e), 'ConfigReader.mapping (dist/src/config/index.js:98)');
