@@ -29,7 +29,7 @@ function parseArgs(argv: readonly string[]): CliOptions {
     hangMs: 10_000,
     slowMs: 1_000,
     settleMs: 5_000,
-    timeLimitMs: 180_000,
+    timeLimitMs: 600_000,
     targets: TARGET_NAMES,
     jobs: 1,
   };

@@ -26,15 +26,15 @@ export const target: FuzzTarget<string> = {
       { weight: 2, arbitrary: yamlDocuments(MANIFEST_KEYS, ['ok.pgp', '0400', 'a']) },
     ),
   check(text) {
+    let out = text;
+    for (const edit of EDITS) out = timed(() => upsertManifestEntryText(out, edit));
+    const doc = parseDocument(out);
+    if (doc.errors.length > 0) return `edited text is not valid YAML: ${doc.errors[0]!.message.split('\n')[0]}`;
     for (const edit of EDITS) {
-      const out = timed(() => upsertManifestEntryText(text, edit));
-      const doc = parseDocument(out);
-      if (doc.errors.length > 0) return `edited text is not valid YAML: ${doc.errors[0]!.message.split('\n')[0]}`;
       const entry = doc.getIn(['secrets', edit.name], true);
       if (!isMap(entry)) return `edited text has no mapping for ${edit.name}`;
       const file = entry.get('file', true);
       if (!isScalar(file) || file.value !== edit.file) return `edited entry ${edit.name} does not name its file`;
-      text = out;
     }
     return undefined;
   },

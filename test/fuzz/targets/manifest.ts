@@ -112,6 +112,7 @@ export const target: FuzzTarget<string, State> = {
       if (!/^[0-9a-f]{64}$/.test(e.version)) return 'version is not a sha256';
       if (e.size !== undefined && !(Number.isSafeInteger(e.size) && e.size >= 0)) return `size ${e.size} accepted`;
     }
+    if (parse.entries.size === 0) return undefined;
     const unknown = unknownEntryKey(text, new Set(parse.entries.keys()));
     return unknown === undefined ? undefined : `entry accepted with unknown key "${unknown}"`;
   },
