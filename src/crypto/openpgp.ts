@@ -51,6 +51,9 @@ function isArmored(bytes: Uint8Array): boolean {
   return Buffer.from(bytes.buffer, bytes.byteOffset + i, Math.min(ARMOR_PREFIX.length, bytes.length - i)).equals(ARMOR_PREFIX);
 }
 
+/** Session-key packets one message may address to this host's keys (one per key pal seal wrote, with room). */
+const MAX_SESSION_KEY_PACKETS_FOR_US = 4;
+
 export class OpenPgpBackend implements Backend {
   readonly name = 'openpgp' as const;
   private keys: openpgp.PrivateKey[] = [];
@@ -175,6 +178,13 @@ export class OpenPgpBackend implements Backend {
     }
     const wanted = message.getEncryptionKeyIDs();
     if (wanted.length === 0) throw new SecretError('corrupt', `${entry.name}: not a public-key encrypted OpenPGP message`);
+    // Each session-key packet that names (or wildcards) one of our keys costs a private-key
+    // operation on pald's thread: a ciphertext repeating it thousands of times costs seconds.
+    // pal seal writes one per recipient; more than a few naming this host is forged.
+    const naming = wanted.filter((id) => this.keys.some((k) => k.getKeyIDs().some((kid) => kid.equals(id, true)))).length;
+    if (naming > MAX_SESSION_KEY_PACKETS_FOR_US) {
+      throw new SecretError('corrupt', `${entry.name}: ${naming} session key packets name this host's keys (at most ${MAX_SESSION_KEY_PACKETS_FOR_US})`);
+    }
     const ours = this.keys.filter((k) => wanted.some((id) => k.getKeyIDs().some((kid) => kid.equals(id, true))));
     if (ours.length === 0) {
       const loaded = this.keyIds();

@@ -41,6 +41,7 @@ export function parseAdminRequest(line: string): AdminRequest | { error: string 
       if (typeof r.secret !== 'string' || !r.secret || r.secret.length > 255) return { error: 'explain: secret must be a non-empty string' };
       return { op: 'explain', container: r.container, secret: r.secret };
     default:
-      return { error: `unknown op ${JSON.stringify(r.op)}` };
+      // Never re-serialise what the peer sent: a deeply nested value overflows JSON.stringify.
+      return { error: typeof r.op === 'string' ? `unknown op ${JSON.stringify(r.op.slice(0, 64))}` : `unknown op (op must be a string, got ${Array.isArray(r.op) ? 'an array' : r.op === null ? 'null' : typeof r.op})` };
   }
 }

@@ -85,7 +85,13 @@ export function upsertManifestEntryText(text: string, edit: ManifestEntryEdit): 
   entry.set('mode', mode);
   if (edit.size === undefined) entry.delete('size');
   else entry.set('size', edit.size);
-  return doc.toString({ flowCollectionPadding: false });
+  try {
+    return doc.toString({ flowCollectionPadding: false });
+  } catch (err) {
+    // The library parses some documents it cannot write back (an alias to no anchor, `a: *b`):
+    // its own error must not escape as if it were ours, and the manifest is left as it was.
+    throw new Error(`the manifest cannot be rewritten: ${err instanceof Error ? err.message : String(err)}`);
+  }
 }
 
 /** Reads (or starts) the manifest, upserts the entry, writes it back atomically, keeping its mode. */

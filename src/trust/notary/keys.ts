@@ -50,7 +50,14 @@ function certificateOf(key: TufPublicKey): X509Certificate {
  */
 export function canonicalKeyId(key: TufPublicKey): string {
   if (!isX509(key.keytype)) return keyId(key);
-  const spki = certificateOf(key).publicKey.export({ type: 'spki', format: 'der' });
+  let spki: Buffer;
+  try {
+    spki = certificateOf(key).publicKey.export({ type: 'spki', format: 'der' });
+  } catch (err) {
+    if (err instanceof KeyError) throw err;
+    // A certificate that parses but whose key does not decode: OpenSSL's plain Error, made ours.
+    throw new KeyError(`certificate public key does not decode: ${err instanceof Error ? err.message : String(err)}`);
+  }
   return idOf(key.keytype === 'ecdsa-x509' ? 'ecdsa' : 'rsa', spki.toString('base64'));
 }
 

@@ -3,7 +3,8 @@
 // re-sealed (snapshot and timestamp re-point at the new bytes), so the mutation reaches the
 // parsers and checks behind the signatures. Every failure must be a CollectionError.
 import fc from 'fast-check';
-import { CollectionError, loadCollection, VersionLog } from '../../../src/trust/notary/collection.js';
+import { CollectionError, loadCollection } from '../../../src/trust/notary/collection.js';
+import { memoryVersionStore } from '../../../src/trust/state.js';
 import { FetchError, type MetadataSource } from '../../../src/trust/notary/source.js';
 import { resealCollection, signDocument, type CraftKey } from '../../helpers/notary-craft.js';
 import { hostileJsonValue, mutatedText, PROTOTYPE_KEYS } from '../mutate.js';
@@ -99,7 +100,7 @@ export const target: FuzzTarget<Input, TufFixture> = {
   },
   async check(input, f) {
     const files = build(f, input);
-    const result = await timed(() => loadCollection({ gun: GUN, rootPins: [f.rootPin], source: new FixedSource(files), versions: new VersionLog(), now: Date.now() }));
+    const result = await timed(() => loadCollection({ gun: GUN, rootPins: [f.rootPin], rootThreshold: 1, source: new FixedSource(files), versions: memoryVersionStore(), now: Date.now() }));
     if (result.gun !== GUN || !Number.isFinite(result.expiresAt)) return 'result without gun or expiry';
     for (const t of result.targets) {
       if (!/^[0-9a-f]{64}$/.test(t.sha256Hex) || !Number.isSafeInteger(t.length) || t.length < 0) return `target ${JSON.stringify(t.name)} with a bad hash or length`;
