@@ -2,33 +2,12 @@
 // time, each kept pin holds exactly one fd, the count is bounded, and forgetting closes the fd.
 
 import test from 'ava';
-import { mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { ProcessPins, type ProcessPin } from '../../../src/identity/process-pins.js';
 import type { CgroupVerdict } from '../../../src/identity/types.js';
+import { fakeStatProc } from './fake-proc.js';
 
 const A = 'a'.repeat(60) + '0001';
 const B = 'b'.repeat(60) + '0002';
-
-/** A fake /proc holding only stat files, and a count of the fds this process has open in it. */
-function fakeProc() {
-  const root = mkdtempSync(join(tmpdir(), 'pal-pins-'));
-  const stat = (pid: number, start: string, state = 'S'): void => {
-    mkdirSync(join(root, String(pid)), { recursive: true });
-    const fields = [state, ...Array.from({ length: 18 }, () => '0'), start, '0', '0'];
-    writeFileSync(join(root, String(pid), 'stat'), `${pid} (p) ${fields.join(' ')}\n`);
-  };
-  const openFds = (): number =>
-    readdirSync('/proc/self/fd').filter((fd) => {
-      try {
-        return readlinkSync(`/proc/self/fd/${fd}`).startsWith(root);
-      } catch {
-        return false;
-      }
-    }).length;
-  return { root, stat, openFds, cleanup: () => rmSync(root, { recursive: true, force: true }) };
-}
 
 const host: CgroupVerdict = { kind: 'host' };
 const inContainer = (containerId: string): CgroupVerdict => ({ kind: 'container', containerId, runtime: 'docker', paths: [`/docker/${containerId}`] });
@@ -43,31 +22,31 @@ function pin(pins: ProcessPins, pid: number, start: string, verdict: CgroupVerdi
 }
 
 test('a pin answers while its process lives; a reused pid or a zombie is forgotten and its fd closed', (t) => {
-  const proc = fakeProc();
-  t.teardown(proc.cleanup);
+  const proc = fakeStatProc();
+  t.teardown(() => proc.cleanup());
   const pins = new ProcessPins({ procRoot: proc.root, maxPins: 8 });
-  proc.stat(10, '100');
-  proc.stat(11, '110');
+  proc.process(10, '100');
+  proc.process(11, '110');
   const kept = pin(pins, 10, '100');
   pin(pins, 11, '110');
   t.is(pins.current(10), kept);
   t.is(proc.openFds(), 2);
-  proc.stat(10, '999'); // the number now names another process
+  proc.process(10, '999'); // the number now names another process
   t.is(pins.current(10), undefined);
   t.is(pins.size, 1);
   t.is(proc.openFds(), 1);
-  proc.stat(11, '110', 'Z');
+  proc.process(11, '110', { state: 'Z' });
   t.is(pins.current(11), undefined);
   t.is(proc.openFds(), 0);
 });
 
 test('open: a missing process is gone; the caller owns the fd until keep or discard', (t) => {
-  const proc = fakeProc();
-  t.teardown(proc.cleanup);
+  const proc = fakeStatProc();
+  t.teardown(() => proc.cleanup());
   const pins = new ProcessPins({ procRoot: proc.root, maxPins: 8 });
   const missing = pins.open(42);
   t.regex('reason' in missing ? missing.reason : 'opened', /^process 42 is gone: /);
-  proc.stat(42, '420');
+  proc.process(42, '420');
   const opened = pins.open(42);
   if (!('fd' in opened)) return t.fail(opened.reason);
   t.is(proc.openFds(), 1);
@@ -77,11 +56,11 @@ test('open: a missing process is gone; the caller owns the fd until keep or disc
 });
 
 test('bounded: never more pins (fds) than maxPins, the oldest go first; clear closes all', (t) => {
-  const proc = fakeProc();
-  t.teardown(proc.cleanup);
+  const proc = fakeStatProc();
+  t.teardown(() => proc.cleanup());
   const pins = new ProcessPins({ procRoot: proc.root, maxPins: 4 });
   for (let pid = 100; pid < 120; pid++) {
-    proc.stat(pid, String(pid));
+    proc.process(pid, String(pid));
     pin(pins, pid, String(pid));
     t.true(pins.size <= 4 && proc.openFds() === pins.size, `${pins.size} pins, ${proc.openFds()} fds`);
   }
@@ -93,10 +72,10 @@ test('bounded: never more pins (fds) than maxPins, the oldest go first; clear cl
 });
 
 test('keeping a pid again replaces its pin and closes the old fd', (t) => {
-  const proc = fakeProc();
-  t.teardown(proc.cleanup);
+  const proc = fakeStatProc();
+  t.teardown(() => proc.cleanup());
   const pins = new ProcessPins({ procRoot: proc.root, maxPins: 8 });
-  proc.stat(7, '70');
+  proc.process(7, '70');
   pin(pins, 7, '70');
   const again = pin(pins, 7, '70');
   t.is(pins.size, 1);
@@ -105,10 +84,10 @@ test('keeping a pid again replaces its pin and closes the old fd', (t) => {
 });
 
 test('forgetContainer drops the pins of that container only, and says whether there were any', (t) => {
-  const proc = fakeProc();
-  t.teardown(proc.cleanup);
+  const proc = fakeStatProc();
+  t.teardown(() => proc.cleanup());
   const pins = new ProcessPins({ procRoot: proc.root, maxPins: 8 });
-  for (const pid of [1, 2, 3, 4]) proc.stat(pid, String(pid));
+  for (const pid of [1, 2, 3, 4]) proc.process(pid, String(pid));
   pin(pins, 1, '1', inContainer(A));
   pin(pins, 2, '2', inContainer(A));
   pin(pins, 3, '3', inContainer(B));
@@ -126,15 +105,15 @@ test('forgetContainer drops the pins of that container only, and says whether th
 });
 
 test('startTime: through the pin once kept (a reused number is not read by number), else by number', (t) => {
-  const proc = fakeProc();
-  t.teardown(proc.cleanup);
+  const proc = fakeStatProc();
+  t.teardown(() => proc.cleanup());
   const pins = new ProcessPins({ procRoot: proc.root, maxPins: 8 });
   t.is(pins.startTime(5), undefined);
-  proc.stat(5, '50');
+  proc.process(5, '50');
   t.is(pins.startTime(5), '50');
   pin(pins, 5, '50');
   // The pinned process exits and the number is reused: the pinned file is gone, a new one exists.
-  rmSync(join(proc.root, '5'), { recursive: true });
-  proc.stat(5, '51');
+  proc.exit(5);
+  proc.process(5, '51');
   t.is(pins.startTime(5), '50', 'the pinned stat, not the new process by number');
 });
