@@ -1,5 +1,6 @@
-// pid → Identity: the /proc reading, the pid-reuse guard, and the per-container cache kept
-// honest by runtime events. One function (resolve) is what the filesystem layer calls.
+// pid → Identity: the /proc reading and the pid-reuse guard. One function (resolve) is what the
+// filesystem layer calls. Callers seen before are pinned by process-pins.ts; what is known about
+// each container, kept honest by runtime events, is container-records.ts.
 //
 // Security shape of a resolution:
 //   1. read /proc/<pid>/stat: start time S (a pid alone never identifies a process)
@@ -11,20 +12,19 @@
 // Every failure is kind 'unknown' with a reason; nothing throws to the caller.
 
 import { parseCgroupFile } from './cgroup.js';
+import { ContainerRecords, type ContainerRecord } from './container-records.js';
+import { errorMessage } from './error-message.js';
+import { ProcessPins, type ProcessPin } from './process-pins.js';
 import {
   checkPidNamespace,
-  closeFd,
-  openStat,
-  ProcError,
   readNamespaces,
   readProcFile,
-  readStat,
   readStatFd,
   readStatusIds,
   type HostNamespaces,
   type PidNamespaceCheck,
 } from './procfs.js';
-import { RuntimeError, type ContainerRuntime, type RuntimeContainer, type RuntimeEvent, type RuntimeImage } from './runtime.js';
+import type { ContainerRuntime, RuntimeContainer, RuntimeEvent, RuntimeImage } from './runtime.js';
 import type { CallerRef, CgroupVerdict, ContainerSummary, Identity, IdentityResolver, RuntimeStatus } from './types.js';
 
 export interface ResolverCoreOptions {
@@ -33,35 +33,9 @@ export interface ResolverCoreOptions {
   readonly log?: (msg: string) => void;
   /** Bound on cached callers; each holds one open file descriptor. */
   readonly maxCachedProcesses?: number;
+  /** Bound on cached images (each a few labels and tags); least recently used go first. */
+  readonly maxCachedImages?: number;
 }
-
-/** What we keep per running container: everything an Identity needs except the caller's own ids. */
-interface ContainerRecord {
-  readonly id: string;
-  readonly initPid: number;
-  readonly initStartTime: string;
-  /** The container's own cgroup paths (cut after the id segment), from its init process. */
-  readonly paths: ReadonlySet<string>;
-  readonly imageId: string;
-  readonly summary: ContainerSummary;
-  /** Shared, frozen fields of every Identity for this container. */
-  readonly base: Omit<Identity, 'pid' | 'tgid' | 'uid' | 'gid' | 'startTime'>;
-}
-
-/**
- * A caller seen before, keyed by pid and pinned by an open /proc/<pid>/stat: while reads of
- * that fd succeed with the same start time, the pid still names this very process (a reused
- * pid makes them fail with ESRCH). So a cached caller costs one pread, not open+read+close.
- */
-interface ProcessEntry {
-  readonly pid: number;
-  readonly statFd: number;
-  readonly startTime: string;
-  readonly verdict: CgroupVerdict;
-  readonly tgid: number;
-}
-
-type Loaded = { readonly record: ContainerRecord } | { readonly reason: string };
 
 export interface ResolverWithDiagnostics extends IdentityResolver {
   /** The startup check of pald's pid namespace. */
@@ -72,25 +46,19 @@ export function createResolver(options: ResolverCoreOptions): ResolverWithDiagno
   const runtime = options.runtime;
   const procRoot = options.procRoot ?? '/proc';
   const log = options.log ?? (() => {});
-  const maxProcesses = options.maxCachedProcesses ?? 4_096;
 
-  const processes = new Map<number, ProcessEntry>();
-  const processesByContainer = new Map<string, Set<number>>();
-  const records = new Map<string, ContainerRecord>();
-  const loading = new Map<string, Promise<Loaded>>();
-  const images = new Map<string, RuntimeImage>();
-  const imageLoading = new Map<string, Promise<RuntimeImage>>();
-  /** Bumped by invalidations during an inspect in flight, so that its stale answer is not cached. */
-  const generations = new Map<string, number>();
-  /** Records that may have missed events (loaded or kept while the event stream was down). */
-  const doubtful = new Set<string>();
+  const pins = new ProcessPins({ procRoot, maxPins: options.maxCachedProcesses ?? 4_096 });
+  const records = new ContainerRecords({
+    runtime,
+    procRoot,
+    log,
+    maxImages: options.maxCachedImages ?? 512,
+    onStale: invalidate,
+  });
   const listeners: Array<(containerId: string) => void> = [];
 
-  let eventsLive = false;
   let lastDisconnect: string | undefined = 'not connected yet';
   let closed = false;
-  let reverifying = false;
-  let reverifyTimer: NodeJS.Timeout | undefined;
 
   const pidNamespace = checkPidNamespace(procRoot);
   const warnings: string[] = [];
@@ -115,16 +83,12 @@ export function createResolver(options: ResolverCoreOptions): ResolverWithDiagno
 
   const stopWatching = runtime.watch({
     onConnected() {
-      eventsLive = true;
       lastDisconnect = undefined;
-      // Events may have been missed while disconnected: check every cached container again.
-      for (const id of records.keys()) doubtful.add(id);
-      void reverifyDoubtful();
+      records.eventsResumed();
     },
     onDisconnected(reason) {
-      eventsLive = false;
       lastDisconnect = reason;
-      for (const id of records.keys()) doubtful.add(id);
+      records.eventsLost();
     },
     onEvent: handleEvent,
   });
@@ -134,22 +98,14 @@ export function createResolver(options: ResolverCoreOptions): ResolverWithDiagno
       invalidate(event.id, `docker event ${event.action}`);
       return;
     }
-    images.delete(event.id);
-    for (const record of [...records.values()]) {
-      if (record.imageId === event.id) invalidate(record.id, `docker image event ${event.action}`);
-    }
+    for (const id of records.imageChanged(event.id)) invalidate(id, `docker image event ${event.action}`);
   }
 
+  /** Drops a container's record and its callers' pins, and tells the listeners. */
   function invalidate(id: string, why: string): void {
-    // Only an inspect in flight needs to know (see inspectIntoRecord); otherwise forget the id.
-    if (loading.has(id)) generations.set(id, (generations.get(id) ?? 0) + 1);
-    else generations.delete(id);
-    const had = records.delete(id);
-    doubtful.delete(id);
-    const pids = processesByContainer.get(id);
-    processesByContainer.delete(id);
-    if (pids !== undefined) for (const pid of pids) forgetProcess(pid);
-    if (!had && pids === undefined) return;
+    const hadRecord = records.drop(id);
+    const hadPins = pins.forgetContainer(id);
+    if (!hadRecord && !hadPins) return;
     log(`identity: dropped container ${id.slice(0, 12)} (${why})`);
     for (const listener of listeners) {
       try {
@@ -157,62 +113,6 @@ export function createResolver(options: ResolverCoreOptions): ResolverWithDiagno
       } catch (err) {
         log(`identity: invalidation listener failed: ${errorMessage(err)}`);
       }
-    }
-  }
-
-  async function reverifyDoubtful(): Promise<void> {
-    if (reverifying || closed) return;
-    reverifying = true;
-    let retry = false;
-    try {
-      for (const id of [...doubtful]) {
-        const record = records.get(id);
-        if (record === undefined) {
-          doubtful.delete(id);
-          continue;
-        }
-        let current: RuntimeContainer;
-        try {
-          current = await runtime.inspectContainer(id);
-        } catch (err) {
-          if (err instanceof RuntimeError && err.kind === 'not-found') {
-            invalidate(id, 'gone after reconnect');
-          } else {
-            // Meanwhile it stays doubtful: checked against its init process on every use.
-            log(`identity: cannot re-verify container ${id.slice(0, 12)}: ${errorMessage(err)}`);
-            retry = true;
-          }
-          continue;
-        }
-        // Dropped or replaced by an event meanwhile: nothing left to verify.
-        if (!eventsLive || records.get(id) !== record) continue;
-        const same =
-          current.running &&
-          current.pid === record.initPid &&
-          current.imageId === record.imageId &&
-          current.name === record.summary.name;
-        if (same && initAlive(record)) doubtful.delete(id);
-        else invalidate(id, 'changed while docker events were disconnected');
-      }
-    } finally {
-      reverifying = false;
-    }
-    if (retry && eventsLive && !closed && reverifyTimer === undefined) {
-      reverifyTimer = setTimeout(() => {
-        reverifyTimer = undefined;
-        void reverifyDoubtful();
-      }, 1_000);
-      reverifyTimer.unref();
-    }
-  }
-
-  /** The container's init is still the process we recorded (it is gone once the container dies). */
-  function initAlive(record: ContainerRecord): boolean {
-    try {
-      const stat = readStat(procRoot, record.initPid);
-      return stat.startTime === record.initStartTime && stat.state !== 'Z' && stat.state !== 'X';
-    } catch {
-      return false;
     }
   }
 
@@ -231,171 +131,14 @@ export function createResolver(options: ResolverCoreOptions): ResolverWithDiagno
     return verdict;
   }
 
-  function forgetProcess(pid: number): void {
-    const entry = processes.get(pid);
-    if (entry === undefined) return;
-    processes.delete(pid);
-    closeFd(entry.statFd);
-    if (entry.verdict.kind === 'container') {
-      const pids = processesByContainer.get(entry.verdict.containerId);
-      pids?.delete(pid);
-      if (pids?.size === 0) processesByContainer.delete(entry.verdict.containerId);
-    }
-  }
-
-  /** Drop the oldest eighth of cached callers (Map iterates in insertion order). */
-  function evictOldest(): void {
-    const oldest = [...processes.keys()].slice(0, Math.max(1, Math.ceil(processes.size / 8)));
-    for (const pid of oldest) forgetProcess(pid);
-  }
-
-  function cacheProcess(entry: ProcessEntry): void {
-    forgetProcess(entry.pid);
-    if (processes.size >= maxProcesses) evictOldest();
-    processes.set(entry.pid, entry);
-    if (entry.verdict.kind === 'container') {
-      const id = entry.verdict.containerId;
-      let pids = processesByContainer.get(id);
-      if (pids === undefined) processesByContainer.set(id, (pids = new Set()));
-      pids.add(entry.pid);
-    }
-  }
-
-  async function loadImage(imageId: string): Promise<RuntimeImage> {
-    const cached = images.get(imageId);
-    if (cached !== undefined) return cached;
-    let pending = imageLoading.get(imageId);
-    if (pending === undefined) {
-      pending = runtime.inspectImage(imageId).then(
-        (image) => {
-          imageLoading.delete(imageId);
-          images.set(imageId, image);
-          return image;
-        },
-        (err: unknown) => {
-          imageLoading.delete(imageId);
-          throw err;
-        },
-      );
-      imageLoading.set(imageId, pending);
-    }
-    return pending;
-  }
-
-  /** Single-flight inspect of a container into a record. */
-  function loadContainer(id: string): Promise<Loaded> {
-    let pending = loading.get(id);
-    if (pending === undefined) {
-      pending = inspectIntoRecord(id).finally(() => {
-        loading.delete(id);
-        generations.delete(id);
-      });
-      loading.set(id, pending);
-    }
-    return pending;
-  }
-
-  async function inspectIntoRecord(id: string): Promise<Loaded> {
-    // One retry: a rename or die event racing the inspect makes its answer stale.
-    for (let attempt = 0; attempt < 2; attempt++) {
-      const generation = generations.get(id) ?? 0;
-      const loaded = await buildRecord(id);
-      if ('reason' in loaded) return loaded;
-      if (closed) return { reason: 'identity resolver closed' };
-      if ((generations.get(id) ?? 0) !== generation) continue;
-      records.set(id, loaded.record);
-      if (eventsLive) doubtful.delete(id);
-      else doubtful.add(id);
-      return loaded;
-    }
-    return { reason: `container ${id.slice(0, 12)} changed while it was being inspected` };
-  }
-
-  async function buildRecord(idOrName: string): Promise<Loaded> {
-    let container: RuntimeContainer;
-    let image: RuntimeImage;
-    try {
-      container = await runtime.inspectContainer(idOrName);
-      if (!container.running || container.pid === 0) return { reason: `container ${container.id.slice(0, 12)} is not running` };
-      image = await loadImage(container.imageId);
-    } catch (err) {
-      return { reason: errorMessage(err) };
-    }
-    const id = container.id;
-    // The container's own cgroup, read from its init process: callers must be inside it.
-    let initStartTime: string;
-    let initVerdict: CgroupVerdict;
-    try {
-      initStartTime = readStat(procRoot, container.pid).startTime;
-      initVerdict = parseCgroupFile(readProcFile(procRoot, container.pid, 'cgroup'));
-    } catch (err) {
-      return { reason: `container ${id.slice(0, 12)}'s init process ${container.pid} is not readable: ${errorMessage(err)}` };
-    }
-    if (initVerdict.kind !== 'container' || initVerdict.containerId !== id) {
-      return {
-        reason:
-          `container ${id.slice(0, 12)}'s init process ${container.pid} is not in the container's cgroup ` +
-          `(${initVerdict.kind === 'unknown' ? initVerdict.reason : initVerdict.kind}); is pald in the host pid namespace?`,
-      };
-    }
-    // Keys come from the container's config: a null-prototype record, so `__proto__` is a label too.
-    const runtimeLabels: Record<string, string> = Object.create(null) as Record<string, string>;
-    for (const [key, value] of Object.entries(container.labels)) {
-      // Config.Labels merges the image's labels in; what differs was set at `docker run --label`.
-      if (!Object.hasOwn(image.labels, key) || image.labels[key] !== value) runtimeLabels[key] = value;
-    }
-    const summary: ContainerSummary = Object.freeze({
-      containerId: id,
-      name: container.name,
-      imageId: container.imageId,
-      imageRef: container.imageRef,
-    });
-    const base = Object.freeze({
-      kind: 'container' as const,
-      containerId: id,
-      name: container.name,
-      imageId: container.imageId,
-      imageRef: container.imageRef,
-      repoTags: Object.freeze([...image.repoTags]),
-      repoDigests: Object.freeze([...image.repoDigests]),
-      imageLabels: Object.freeze({ ...image.labels }),
-      runtimeLabels: Object.freeze(runtimeLabels),
-    });
-    return {
-      record: {
-        id,
-        initPid: container.pid,
-        initStartTime,
-        paths: new Set(initVerdict.paths),
-        imageId: container.imageId,
-        summary,
-        base,
-      },
-    };
-  }
-
   function unknown(caller: CallerRef, reason: string, tgid = caller.pid, startTime?: string): Identity {
     return { kind: 'unknown', pid: caller.pid, tgid, uid: caller.uid, gid: caller.gid, startTime, reason };
   }
 
-  function identityOf(caller: CallerRef, entry: ProcessEntry, record: ContainerRecord | undefined): Identity {
+  function identityOf(caller: CallerRef, entry: ProcessPin, record: ContainerRecord | undefined): Identity {
     const ids = { pid: caller.pid, tgid: entry.tgid, uid: caller.uid, gid: caller.gid, startTime: entry.startTime };
     if (record !== undefined) return { ...record.base, ...ids };
     return { kind: 'host', ...ids, reason: "no container id in its cgroups; in pald's pid and mount namespaces" };
-  }
-
-  /** The cached caller, if the pid still names it; a dead or replaced one is forgotten. */
-  function cachedProcess(pid: number): ProcessEntry | undefined {
-    const entry = processes.get(pid);
-    if (entry === undefined) return undefined;
-    try {
-      const stat = readStatFd(entry.statFd);
-      if (stat.startTime === entry.startTime && stat.state !== 'Z' && stat.state !== 'X') return entry;
-    } catch {
-      // ESRCH: the process we pinned is gone; the pid may already be someone else's.
-    }
-    forgetProcess(pid);
-    return undefined;
   }
 
   async function resolveCaller(caller: CallerRef): Promise<Identity> {
@@ -406,46 +149,30 @@ export function createResolver(options: ResolverCoreOptions): ResolverWithDiagno
     }
 
     // Fast path: a caller seen before, still alive, in a container whose record is current.
-    const cached = cachedProcess(pid);
+    const cached = pins.current(pid);
     if (cached !== undefined) {
       if (cached.verdict.kind === 'host') return identityOf(caller, cached, undefined);
       if (cached.verdict.kind === 'container') {
         const record = records.get(cached.verdict.containerId);
-        if (record !== undefined && (!doubtful.has(record.id) || initAlive(record))) return identityOf(caller, cached, record);
+        if (record !== undefined && records.usable(record)) return identityOf(caller, cached, record);
       }
-      forgetProcess(pid);
+      pins.forget(pid);
     }
 
     // First sight: pin the process, read its cgroups, resolve, then check it is still the one pinned.
-    let statFd: number;
-    try {
-      statFd = openStat(procRoot, pid);
-    } catch (err) {
-      const code = err instanceof ProcError ? err.code : undefined;
-      if (code === 'EMFILE' || code === 'ENFILE') {
-        // Out of descriptors: our cache holds most of them. Shrink it and try once more.
-        evictOldest();
-        try {
-          statFd = openStat(procRoot, pid);
-        } catch (again) {
-          return unknown(caller, `cannot pin process ${pid}: ${errorMessage(again)}`);
-        }
-      } else if (code === 'ENOENT' || code === 'ESRCH') {
-        return unknown(caller, `process ${pid} is gone: ${errorMessage(err)}`);
-      } else {
-        return unknown(caller, `cannot pin process ${pid}: ${errorMessage(err)}`);
-      }
-    }
+    const opened = pins.open(pid);
+    if ('reason' in opened) return unknown(caller, opened.reason);
+    const statFd = opened.fd;
     let kept = false;
     try {
       const result = await resolveFirstSight(caller, statFd);
       if ('entry' in result) {
-        cacheProcess(result.entry);
+        pins.keep(result.entry);
         kept = true;
       }
       return result.identity;
     } finally {
-      if (!kept) closeFd(statFd);
+      if (!kept) pins.discard(statFd);
     }
   }
 
@@ -470,7 +197,7 @@ export function createResolver(options: ResolverCoreOptions): ResolverWithDiagno
   async function resolveFirstSight(
     caller: CallerRef,
     statFd: number,
-  ): Promise<{ identity: Identity; entry: ProcessEntry } | { identity: Identity }> {
+  ): Promise<{ identity: Identity; entry: ProcessPin } | { identity: Identity }> {
     const pid = caller.pid;
     let startTime: string;
     let verdict: CgroupVerdict;
@@ -495,12 +222,12 @@ export function createResolver(options: ResolverCoreOptions): ResolverWithDiagno
     if (verdict.kind === 'container') {
       const id = verdict.containerId;
       record = records.get(id);
-      if (record !== undefined && doubtful.has(id) && !initAlive(record)) {
+      if (record !== undefined && !records.usable(record)) {
         invalidate(id, 'its init process is gone');
         record = undefined;
       }
       if (record === undefined) {
-        const loaded = await loadContainer(id);
+        const loaded = await records.load(id);
         if ('reason' in loaded) return { identity: unknown(caller, loaded.reason, tgid, startTime) };
         record = loaded.record;
       }
@@ -523,7 +250,7 @@ export function createResolver(options: ResolverCoreOptions): ResolverWithDiagno
     if (after !== startTime) {
       return { identity: unknown(caller, `pid ${pid} exited or was reused during resolution`, tgid, startTime) };
     }
-    const entry: ProcessEntry = { pid, statFd, startTime, verdict, tgid };
+    const entry: ProcessPin = { pid, statFd, startTime, verdict, tgid };
     const identity = identityOf(caller, entry, record);
     // Closed, or a die event dropped the container while we were reading: answer, but don't cache.
     if (closed || (record !== undefined && records.get(record.id) !== record)) return { identity };
@@ -543,13 +270,7 @@ export function createResolver(options: ResolverCoreOptions): ResolverWithDiagno
 
     startTime(pid: number): string | undefined {
       if (closed || !Number.isSafeInteger(pid) || pid <= 0) return undefined;
-      const entry = processes.get(pid);
-      try {
-        // The pinned fd fails with ESRCH once its process is gone, even if the number is reused.
-        return entry !== undefined ? readStatFd(entry.statFd).startTime : readStat(procRoot, pid).startTime;
-      } catch {
-        return undefined;
-      }
+      return pins.startTime(pid);
     },
 
     async inspectContainer(idOrName: string): Promise<Identity> {
@@ -562,7 +283,7 @@ export function createResolver(options: ResolverCoreOptions): ResolverWithDiagno
           return { kind: 'unknown', ...nobody, reason: errorMessage(err) };
         }
         if (container.running && container.pid > 0) {
-          const loaded = await loadContainer(container.id);
+          const loaded = await records.load(container.id);
           if ('reason' in loaded) return { kind: 'unknown', ...nobody, containerId: container.id, name: container.name, reason: loaded.reason };
           const { record } = loaded;
           let ids = { uid: -1, gid: -1 };
@@ -582,7 +303,7 @@ export function createResolver(options: ResolverCoreOptions): ResolverWithDiagno
         }
         let image: RuntimeImage | undefined;
         try {
-          image = await loadImage(container.imageId);
+          image = await records.image(container.imageId);
         } catch {
           image = undefined; // deleted with -f while the container remains: explain what we can
         }
@@ -605,12 +326,12 @@ export function createResolver(options: ResolverCoreOptions): ResolverWithDiagno
     },
 
     containers(): readonly ContainerSummary[] {
-      return [...records.values()].map((record) => record.summary);
+      return records.summaries();
     },
 
     status(): RuntimeStatus {
       return {
-        reachable: eventsLive,
+        reachable: records.eventsLive,
         endpoint: runtime.endpoint,
         ...(lastDisconnect !== undefined ? { reason: lastDisconnect } : {}),
         cached: records.size,
@@ -626,18 +347,8 @@ export function createResolver(options: ResolverCoreOptions): ResolverWithDiagno
       if (closed) return;
       closed = true;
       stopWatching();
-      if (reverifyTimer !== undefined) clearTimeout(reverifyTimer);
-      for (const pid of [...processes.keys()]) forgetProcess(pid);
-      processesByContainer.clear();
-      records.clear();
-      images.clear();
-      doubtful.clear();
-      await Promise.allSettled([...loading.values(), ...imageLoading.values()]);
+      pins.clear();
+      await records.close();
     },
   };
-}
-
-function errorMessage(err: unknown): string {
-  if (err instanceof ProcError || err instanceof RuntimeError || err instanceof Error) return err.message;
-  return String(err);
 }
