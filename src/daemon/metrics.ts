@@ -1,13 +1,14 @@
 // Prometheus metrics (SPEC §6): `GET /metrics` on `metrics.listen`, `pal_` prefix, on a registry
-// of our own (never prom-client's global one). The request path only increments counters and
-// observes histograms (O(1), no allocation beyond prom-client's label lookup); gauges and the
+// of our own (never prom-client's global one). Per-request counts (decisions, open latency) are
+// plain numbers in a small map, exported at scrape time: prom-client's own inc()/observe() with
+// labels costs ~0.4 µs each (label validation and hashing), a map update ~15 ns. Gauges and the
 // counters other modules already keep (cache, handle ledger, audit writer) are read at scrape
-// time. Labels come from small closed sets (op, decision, reason class, backend, provider,
+// time too. Labels come from small closed sets (op, decision, reason class, backend, provider,
 // outcome): never a container, image or secret name, never a free-text reason.
 
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Counter, Gauge, Histogram, Registry, exponentialBuckets } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, exponentialBuckets, type Metric } from 'prom-client';
 import type { RequestMetrics } from '../fs/deps.js';
 
 /** 10 µs doubling to ~1.3 s: resolves a warm open (tens of µs) as well as a cold decrypt. */
@@ -35,10 +36,53 @@ function mirroredCounter(registry: Registry, name: string, help: string, read: (
   });
 }
 
+interface FamilyValue {
+  readonly labels: Record<string, string | number>;
+  readonly value: number;
+  readonly metricName?: string;
+}
+
+/** A metric family whose samples are computed at scrape time (prom-client formats it). */
+function scrapedFamily(registry: Registry, name: string, help: string, type: 'counter' | 'histogram', values: () => FamilyValue[]): void {
+  const family = { name, help, type, aggregator: 'sum' as const, get: () => Promise.resolve({ name, help, type, aggregator: 'sum' as const, values: values() }) };
+  registry.registerMetric(family as unknown as Metric);
+}
+
+/** A cumulative-at-scrape histogram kept as plain counts: observe() is a short scan and two adds. */
+class LatencyCounts {
+  readonly buckets = new Float64Array(LATENCY_BUCKETS_SECONDS.length + 1); // last: above every bound
+  sum = 0;
+  count = 0;
+
+  observe(seconds: number): void {
+    let i = 0;
+    while (i < LATENCY_BUCKETS_SECONDS.length && seconds > LATENCY_BUCKETS_SECONDS[i]!) i++;
+    this.buckets[i]!++;
+    this.sum += seconds;
+    this.count++;
+  }
+
+  values(name: string, labels: Record<string, string>): FamilyValue[] {
+    const out: FamilyValue[] = [];
+    let cumulative = 0;
+    LATENCY_BUCKETS_SECONDS.forEach((le, i) => {
+      cumulative += this.buckets[i]!;
+      out.push({ metricName: `${name}_bucket`, labels: { ...labels, le }, value: cumulative });
+    });
+    out.push({ metricName: `${name}_bucket`, labels: { ...labels, le: '+Inf' }, value: this.count });
+    out.push({ metricName: `${name}_sum`, labels, value: this.sum });
+    out.push({ metricName: `${name}_count`, labels, value: this.count });
+    return out;
+  }
+}
+
 export class PalMetrics implements RequestMetrics {
   readonly registry = new Registry();
-  private readonly decisions: Counter<'op' | 'decision' | 'class'>;
-  private readonly openLatency: Histogram<'decision'>;
+  /** `${decision} ${op} ${class}` → count; the label sets are closed, so the map stays small. */
+  private readonly decisions = new Map<string, { readonly labels: Record<string, string>; n: number }>();
+  /** Keys by op, decision and class: the request path never builds a string. */
+  private readonly decisionKeys = new Map<string, Map<string, Map<string, { readonly labels: Record<string, string>; n: number }>>>();
+  private readonly openLatency = new Map<string, LatencyCounts>();
   private readonly attributionLatency: Histogram;
   private readonly decrypts: Counter<'backend'>;
   private readonly trustVerifications: Counter<'provider' | 'outcome'>;
@@ -46,19 +90,12 @@ export class PalMetrics implements RequestMetrics {
 
   constructor(sources: ScrapeSources) {
     const registers = [this.registry];
-    this.decisions = new Counter({
-      name: 'pal_decisions_total',
-      help: 'Access decisions recorded in the audit log, counted before aggregation (op: lookup, getattr, open)',
-      labelNames: ['op', 'decision', 'class'] as const,
-      registers,
-    });
-    this.openLatency = new Histogram({
-      name: 'pal_open_latency_seconds',
-      help: 'Time from an open request to its decision (attribution, policy, decrypt or cache), seconds',
-      labelNames: ['decision'] as const,
-      buckets: LATENCY_BUCKETS_SECONDS,
-      registers,
-    });
+    scrapedFamily(this.registry, 'pal_decisions_total', 'Access decisions recorded in the audit log, counted before aggregation (op: lookup, getattr, open)', 'counter', () =>
+      [...this.decisions.values()].map(({ labels, n }) => ({ labels, value: n })),
+    );
+    scrapedFamily(this.registry, 'pal_open_latency_seconds', 'Time from an open request to its decision (attribution, policy, decrypt or cache), seconds', 'histogram', () =>
+      [...this.openLatency].flatMap(([decision, counts]) => counts.values('pal_open_latency_seconds', { decision })),
+    );
     this.attributionLatency = new Histogram({
       name: 'pal_attribution_latency_seconds',
       help: 'Time to attribute a caller (pid → container → trust decision) when not reused from the caller memo, seconds',
@@ -96,8 +133,23 @@ export class PalMetrics implements RequestMetrics {
   }
 
   decision(op: string, decision: string, reasonClass: string, latencyUs: number): void {
-    this.decisions.inc({ op, decision, class: reasonClass });
-    if (op === 'open') this.openLatency.observe({ decision }, latencyUs / 1e6);
+    const counted = this.decisionKeys.get(op)?.get(decision)?.get(reasonClass);
+    if (counted) counted.n++;
+    else this.firstDecision(op, decision, reasonClass);
+    if (op !== 'open') return;
+    let latency = this.openLatency.get(decision);
+    if (!latency) this.openLatency.set(decision, (latency = new LatencyCounts()));
+    latency.observe(latencyUs / 1e6);
+  }
+
+  private firstDecision(op: string, decision: string, reasonClass: string): void {
+    const entry = { labels: { op, decision, class: reasonClass }, n: 1 };
+    this.decisions.set(`${decision} ${op} ${reasonClass}`, entry);
+    let byDecision = this.decisionKeys.get(op);
+    if (!byDecision) this.decisionKeys.set(op, (byDecision = new Map()));
+    let byClass = byDecision.get(decision);
+    if (!byClass) byDecision.set(decision, (byClass = new Map()));
+    byClass.set(reasonClass, entry);
   }
 
   attribution(latencyUs: number): void {
