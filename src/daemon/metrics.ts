@@ -105,7 +105,7 @@ export class PalMetrics implements RequestMetrics {
     this.decrypts = new Counter({ name: 'pal_decrypts_total', help: 'Ciphertexts decrypted (cache misses that reached a backend)', labelNames: ['backend'] as const, registers });
     this.trustVerifications = new Counter({
       name: 'pal_trust_verifications_total',
-      help: 'Trust decisions handed to attribution, by provider and outcome (verified, unverified, untrusted, error...)',
+      help: 'Trust decisions handed to attribution, by provider and outcome (verified, unsigned, unverified, error)',
       labelNames: ['provider', 'outcome'] as const,
       registers,
     });
