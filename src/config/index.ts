@@ -2,6 +2,7 @@
 // file, the line and the key, so an operator can fix it without guessing.
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { isIP } from 'node:net';
 import { isMap, isScalar, isSeq, type Pair, type YAMLMap } from 'yaml';
 import { describe, lineOf, parseYaml, type YamlSource } from './yaml-nodes.js';
 import { DEFAULT_YAML_LIMITS } from './yaml-bounded.js';
@@ -50,6 +51,7 @@ export function defaultConfig(env: NodeJS.ProcessEnv = {}): PaldConfig {
     host: { allowUids: [] },
     cache: { plaintextTtlMs: 5 * 60_000, plaintextMaxBytes: 64 * 1024 * 1024 },
     limits: { openHandlesPerContainer: 1024, lockedBytes: 64 * 1024 * 1024, secretBytes: 16 * 1024 * 1024 },
+    metrics: { listen: '' },
     stateDir: '/var/lib/pal',
   };
 }
@@ -89,6 +91,21 @@ export function parseConfig(configPath: string, text: string, env: NodeJS.Proces
     throw new ConfigError(`${where}: YAML syntax error: ${first.message}`, configPath, first.line);
   }
   return new ConfigReader(source, path.dirname(configPath), env).read();
+}
+
+/**
+ * `metrics.listen` split into host and port, or why it cannot be: "127.0.0.1:9477",
+ * "[::1]:9477", "localhost:9477". Any address is accepted (operations.md: /metrics has no auth,
+ * keep it on loopback).
+ */
+export function parseListen(value: string): { host: string; port: number } | string {
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+)):([0-9]{1,5})$/.exec(value);
+  if (!m) return `expected host:port (e.g. 127.0.0.1:9477, [::1]:9477) or "" for off, got "${value}"`;
+  const host = m[1] ?? m[2]!;
+  if (m[1] !== undefined && isIP(host) !== 6) return `"${host}" is not an IPv6 address`;
+  const port = Number(m[3]);
+  if (port < 1 || port > 65535) return `port must be 1..65535, got ${m[3]}`;
+  return { host, port };
 }
 
 type Fields = Record<string, (node: unknown, key: string) => void>;
@@ -168,6 +185,7 @@ class ConfigReader {
     let cache = d.cache;
     let limits: LimitsConfig = d.limits;
     let stateDir = d.stateDir;
+    let metricsListen = d.metrics.listen;
 
     this.mapping(this.src.doc.contents, '', {
       mountpoint: (n, k) => (mountpoint = this.path(n, k)),
@@ -211,6 +229,7 @@ class ConfigReader {
         limits = { openHandlesPerContainer: handles, lockedBytes: locked, secretBytes: secret };
       },
       state_dir: (n, k) => (stateDir = this.path(n, k)),
+      metrics: (n, k) => this.mapping(n, k, { listen: (v, vk) => (metricsListen = this.listenAddress(v, vk)) }),
     });
 
     return {
@@ -226,8 +245,18 @@ class ConfigReader {
       host: { allowUids },
       cache,
       limits,
+      metrics: { listen: metricsListen },
       stateDir,
     };
+  }
+
+  /** "" (off) or host:port with a literal IPv4, [IPv6] or a host name, and a port 1..65535. */
+  private listenAddress(node: unknown, key: string): string {
+    const v = this.string(node, key);
+    if (v === '') return v;
+    const parsed = parseListen(v);
+    if (typeof parsed === 'string') this.fail(node, key, parsed);
+    return v;
   }
 
   private trust(node: unknown, key: string, defaults: TrustConfig): TrustConfig {

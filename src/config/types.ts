@@ -58,6 +58,8 @@ export interface PaldConfig {
   readonly host: { readonly allowUids: readonly number[] };
   readonly cache: { readonly plaintextTtlMs: number; readonly plaintextMaxBytes: number };
   readonly limits: LimitsConfig;
+  /** `metrics.listen`: host:port of the Prometheus endpoint (GET /metrics, no auth); "" = off. */
+  readonly metrics: { readonly listen: string };
   /** What must survive restarts (trust metadata versions seen, for rollback checks). */
   readonly stateDir: string;
 }

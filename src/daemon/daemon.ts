@@ -20,6 +20,9 @@ import { prepareMountpoint, prepareStagingDir, stackOnto } from './mountinfo.js'
 import { startAdminServer, type AdminServer } from './admin-server.js';
 import { explain } from './explain.js';
 import { imageSubject, SealedFactsRegistry } from '../policy/index.js';
+import { parseListen } from '../config/index.js';
+import { PalMetrics, startMetricsServer } from './metrics.js';
+import type { Backend } from '../crypto/types.js';
 
 export interface DaemonOptions {
   readonly configPath?: string;
@@ -61,6 +64,24 @@ function step<T>(what: string, work: () => Promise<T>): Promise<T> {
 
 /** File safety (SPEC) for the trust state files: rollback memory an attacker could rewrite is none. */
 const checkStateFile = (file: string): Promise<string | undefined> => fileSafetyProblem(file, { kind: 'state' });
+
+/** The backend, with its decrypts and failures counted for /metrics (a denial is not a failure). */
+function countedBackend(backend: Backend, metrics: PalMetrics): Backend {
+  return {
+    name: backend.name,
+    ...(backend.labelsBeforeDecrypt ? { labelsBeforeDecrypt: (c: Uint8Array) => backend.labelsBeforeDecrypt!(c) } : {}),
+    async decrypt(entry, ciphertext) {
+      metrics.decrypted(backend.name);
+      try {
+        return await backend.decrypt(entry, ciphertext);
+      } catch (err) {
+        const code = (err as { code?: unknown }).code;
+        if (code !== 'denied-by-backend' && code !== 'name-mismatch') metrics.error('backend');
+        throw err;
+      }
+    },
+  };
+}
 
 export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaemon> {
   const log = opts.log ?? ((line: string) => process.stderr.write(line + '\n'));
@@ -112,8 +133,10 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
     // limits.locked_bytes bounds the cache and the copies open handles pin together; the cache
     // gets what the pins leave. Limits are read at start (a restart changes them).
     const limits = config.limits;
+    // /metrics reads its gauges at scrape time (closures over the objects made below).
+    const metrics = new PalMetrics({ cache: () => cache.stats(), handles: () => handles.stats(), auditDropped: () => audit.dropped() });
     const cache: SecretCache = new SecretCache(
-      { openpgp: backend },
+      { openpgp: countedBackend(backend, metrics) },
       { ttlMs: config.cache.plaintextTtlMs, maxBytes: config.cache.plaintextMaxBytes, budget: () => handles.cacheBudget() },
     );
     const handles = new HandleLedger(() => limits, cache);
@@ -158,8 +181,21 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
     const sealedFacts = new SealedFactsRegistry();
     const trustSource = { verifiedLabels: (image: Parameters<TrustService['verifiedLabels']>[0]) => trust.verifiedLabels(image) };
     const fs = createPalFilesystem({
-      identity,
-      trust: trustSource,
+      identity: {
+        resolve: async (ref) => {
+          const who = await identity.resolve(ref);
+          if (who.kind === 'unknown') metrics.error('runtime');
+          return who;
+        },
+        startTime: (pid) => identity.startTime(pid),
+      },
+      trust: {
+        verifiedLabels: async (image) => {
+          const decision = await trust.verifiedLabels(image);
+          metrics.trustDecision(decision.provider, decision.state);
+          return decision;
+        },
+      },
       manifest: store,
       secrets: cache,
       audit,
@@ -171,6 +207,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
       health: () => ({ mounted: mount !== undefined }),
       version,
       handles,
+      metrics,
     });
     identity.onInvalidate(() => fs.forgetCallers());
     store.onChange((next, previous) => {
@@ -259,6 +296,14 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
     );
     closers.push(() => admin.close());
 
+    if (config.metrics.listen !== '') {
+      const where = parseListen(config.metrics.listen);
+      if (typeof where === 'string') throw new StartupError(`metrics.listen: ${where}`);
+      const server = await step(`metrics.listen ${config.metrics.listen}`, () => startMetricsServer(metrics, where.host, where.port, log));
+      closers.push(() => server.close());
+      log(`pald: metrics on http://${config.metrics.listen}/metrics (no auth: keep it on loopback)`);
+    }
+
     log(`pald: ready on ${mountpoint}`);
 
     let stopping: Promise<void> | undefined;
@@ -267,7 +312,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
       async reload() {
         try {
           const next = await loadConfig(opts.configPath);
-          for (const key of ['mountpoint', 'manifest', 'keys', 'admin', 'audit', 'docker', 'cache', 'limits'] as const) {
+          for (const key of ['mountpoint', 'manifest', 'keys', 'admin', 'audit', 'docker', 'cache', 'limits', 'metrics'] as const) {
             if (JSON.stringify(next[key]) !== JSON.stringify(config[key])) log(`pald: reload: "${key}" changed; it takes effect at the next restart`);
           }
           const trustChanged = JSON.stringify(next.trust, mapsAsArrays) !== JSON.stringify(config.trust, mapsAsArrays); // delegations is a Map

@@ -42,6 +42,17 @@ export interface AuditSink {
   record(event: AuditRecord): void;
 }
 
+/**
+ * Where the filesystem reports what it decided, for /metrics: called at the decision point, once
+ * per audited decision (before the audit log folds repeats), so the counts stay exact. Labels
+ * are closed sets: op, decision, reason class.
+ */
+export interface RequestMetrics {
+  decision(op: string, decision: AuditRecord['decision'], reasonClass: string, latencyUs: number): void;
+  /** A caller attributed afresh (not reused from the memo). */
+  attribution(latencyUs: number): void;
+}
+
 export interface DaemonHealth {
   /** The FUSE session is mounted (false while starting or stopping). */
   readonly mounted: boolean;
@@ -70,4 +81,6 @@ export interface FsDeps {
   readonly clock?: () => number;
   /** Open handles and the plaintext they pin, with pald's limits (default: SPEC §3 defaults, no cache). */
   readonly handles?: HandleLedger;
+  /** /metrics (absent: not counted). */
+  readonly metrics?: RequestMetrics;
 }

@@ -38,6 +38,11 @@ function elapsedUs(startNs: bigint): number {
   return Number((process.hrtime.bigint() - startNs) / 1000n);
 }
 
+/** The reason class of a caller pald could not attribute or trust (as policy's decide() names it). */
+function failureClass(caller: Caller): string {
+  return caller.identity.kind === 'unknown' ? 'caller-unknown' : 'trust-failed';
+}
+
 function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
@@ -64,10 +69,18 @@ export function createPalFilesystem(deps: FsDeps): PalFilesystem {
   const startedAt = (deps.now ?? Date.now)();
   let nextFh = 1;
   let kernel: KernelNotifier | undefined;
+  const metrics = deps.metrics;
 
   // A caller attested a moment ago is reused for its next requests (see caller-memo.ts).
   const callers = new CallerMemo({
-    attest: (ctx) => attestCaller(ctx, deps.identity, deps.trust),
+    attest: metrics
+      ? async (ctx) => {
+          const startNs = process.hrtime.bigint();
+          const caller = await attestCaller(ctx, deps.identity, deps.trust);
+          metrics.attribution(elapsedUs(startNs));
+          return caller;
+        }
+      : (ctx) => attestCaller(ctx, deps.identity, deps.trust),
     startTime: (pid) => deps.identity.startTime(pid),
     clock: deps.clock ?? (() => performance.now()),
   });
@@ -78,8 +91,11 @@ export function createPalFilesystem(deps: FsDeps): PalFilesystem {
     return policyDecide(caller, entry, { hostAllowUids: deps.hostAllowUids(), sealed: sealed.factsFor(entry) });
   }
 
-  function audit(caller: Caller, op: string, secret: string | undefined, decision: AuditRecord['decision'], reason: string, startNs: bigint): void {
+  /** Records one decision: the audit line, and the /metrics counters by reason class (never the free-text reason). */
+  function audit(caller: Caller, op: string, secret: string | undefined, decision: AuditRecord['decision'], reason: string, reasonClass: string, startNs: bigint): void {
     const { identity } = caller;
+    const latencyUs = elapsedUs(startNs);
+    metrics?.decision(op, decision, reasonClass, latencyUs);
     deps.audit.record({
       time: new Date().toISOString(),
       pid: caller.ctx.pid,
@@ -92,7 +108,7 @@ export function createPalFilesystem(deps: FsDeps): PalFilesystem {
       op,
       decision,
       reason,
-      latency_us: elapsedUs(startNs),
+      latency_us: latencyUs,
     });
   }
 
@@ -140,16 +156,16 @@ export function createPalFilesystem(deps: FsDeps): PalFilesystem {
     const caller = await evaluate(ctx);
     const entry = deps.manifest.current().entries.get(name);
     // Every denial is recorded: the audit log folds repeats per (container, secret, reason).
-    const auditDenial = (reason: string): void => audit(caller, op, name, 'deny', reason, startNs);
+    const auditDenial = (reason: string, reasonClass: string): void => audit(caller, op, name, 'deny', reason, reasonClass, startNs);
     if (caller.failure) {
       // Fail closed, and the same answer whether or not the name exists.
-      if (entry) auditDenial(caller.failure);
+      if (entry) auditDenial(caller.failure, failureClass(caller));
       throw new FsError(EACCES, caller.failure);
     }
     if (!entry) throw new FsError(ENOENT, `no secret ${name}`);
     const decision = decide(caller, entry);
     if (!decision.allow) {
-      auditDenial(decision.reason);
+      auditDenial(decision.reason, decision.class);
       // A secret the caller may not open does not exist for it; a caller pald cannot trust is
       // failed closed.
       throw new FsError(isFailClosed(decision) ? EACCES : ENOENT, decision.reason);
@@ -162,14 +178,14 @@ export function createPalFilesystem(deps: FsDeps): PalFilesystem {
     const caller = await evaluate(ctx);
     const entry = deps.manifest.current().entries.get(name);
     if (caller.failure) {
-      audit(caller, 'open', name, 'deny', caller.failure, startNs);
+      audit(caller, 'open', name, 'deny', caller.failure, failureClass(caller), startNs);
       throw new FsError(EACCES, caller.failure);
     }
     if (!entry) throw new FsError(ENOENT, `no secret ${name}`);
     // Authorise before anything is decrypted: the manifest's labels, and the sealed ones if known.
     const first = decide(caller, entry);
     if (!first.allow) {
-      audit(caller, 'open', name, 'deny', first.reason, startNs);
+      audit(caller, 'open', name, 'deny', first.reason, first.class, startNs);
       throw new FsError(EACCES, first.reason);
     }
     try {
@@ -185,10 +201,10 @@ export function createPalFilesystem(deps: FsDeps): PalFilesystem {
       const code = (err as { code?: unknown }).code;
       const reason = `decrypt ${name}: ${messageOf(err)}`;
       if (code === 'denied-by-backend' || code === 'name-mismatch') {
-        audit(caller, 'open', name, 'deny', reason, startNs);
+        audit(caller, 'open', name, 'deny', reason, code === 'name-mismatch' ? 'sealed-name' : 'backend-denied', startNs);
         throw new FsError(EACCES, reason);
       }
-      audit(caller, 'open', name, 'error', reason, startNs);
+      audit(caller, 'open', name, 'error', reason, 'backend-error', startNs);
       throw new FsError(EIO, reason);
     }
     // The sealed payload names itself and carries its own labels: pald learns them (for every
@@ -197,7 +213,7 @@ export function createPalFilesystem(deps: FsDeps): PalFilesystem {
     sealed.learn(name, facts);
     const second = policyDecide(caller, entry, { hostAllowUids: deps.hostAllowUids(), sealed: facts });
     if (!second.allow) {
-      audit(caller, 'open', name, 'deny', second.reason, startNs);
+      audit(caller, 'open', name, 'deny', second.reason, second.class, startNs);
       throw new FsError(EACCES, second.reason);
     }
     const fh = nextFh++;
@@ -208,13 +224,13 @@ export function createPalFilesystem(deps: FsDeps): PalFilesystem {
     } catch (err) {
       const limited = err instanceof FsError; // ENFILE / ENOMEM: this caller only
       const reason = limited ? err.message : `share ${name}: ${messageOf(err)}`;
-      audit(caller, 'open', name, limited ? 'deny' : 'error', reason, startNs);
+      audit(caller, 'open', name, limited ? 'deny' : 'error', reason, limited ? 'limit' : 'internal-error', startNs);
       throw limited ? err : new FsError(EIO, reason);
     }
     const ino = inodes.inoFor(name);
     handles.set(fh, { ino, name });
     openPerSecret.set(ino, (openPerSecret.get(ino) ?? 0) + 1);
-    audit(caller, 'open', name, 'allow', second.reason, startNs);
+    audit(caller, 'open', name, 'allow', second.reason, second.class, startNs);
     return { fh, directIo: true, keepCache: false, content };
   }
 

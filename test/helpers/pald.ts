@@ -90,6 +90,8 @@ export interface PaldOptions {
   /** The `trust:` section of pald.yaml; default { mode: none }. */
   readonly trust?: Record<string, unknown>;
   readonly hostAllowUids?: readonly number[];
+  /** `metrics.listen` (default: off). */
+  readonly metricsListen?: string;
   readonly readyTimeoutMs?: number;
 }
 
@@ -153,6 +155,7 @@ export async function startPald(opts: PaldOptions): Promise<TestPald> {
         admin: { socket: adminSocket },
         audit: { path: auditPath },
         host: { allow_uids: [...allowUids] },
+        ...(opts.metricsListen ? { metrics: { listen: opts.metricsListen } } : {}),
         state_dir: join(dir, 'state'), // private: trust versions of one test never leak into another
       }),
       { mode: 0o644 },

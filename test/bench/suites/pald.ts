@@ -5,6 +5,7 @@ import { type ChildProcess } from 'node:child_process';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -41,6 +42,18 @@ int main(int argc, char **argv) {
 }
 `;
 
+/** A port free on loopback now (the kernel picks it). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
 function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
@@ -65,6 +78,7 @@ export async function run(ctx: BenchContext): Promise<void> {
   await mkdir(floorMnt, { recursive: true });
   let dockerd: TestDockerd | undefined;
   let pald: TestPald | undefined;
+  let palMetrics: TestPald | undefined;
   let floor: ChildProcess | undefined;
   let tmpfsMounted = false;
   const containers: string[] = [];
@@ -87,9 +101,9 @@ export async function run(ctx: BenchContext): Promise<void> {
     };
 
     const inside = await start('pald-bench-warm');
-    const measure = async (name: string, path: string, floorRow = false): Promise<void> => {
+    const measure = async (name: string, path: string, floorRow = false, container = inside): Promise<void> => {
       for (const clients of CLIENTS) {
-        const { stdout } = await execFileAsync('docker', ['-H', dockerd!.host, 'exec', inside, '/bench/bin/client', path, String(clients), String(Math.round(ctx.seconds * 1000)), String(ctx.warmupMs), String(SIZE)]);
+        const { stdout } = await execFileAsync('docker', ['-H', dockerd!.host, 'exec', container, '/bench/bin/client', path, String(clients), String(Math.round(ctx.seconds * 1000)), String(ctx.warmupMs), String(SIZE)]);
         const r = JSON.parse(stdout) as { ops: number; seconds: number; p50_ns: number; p99_ns: number; errors: number };
         ctx.report({ suite: SUITE, name, clients, opsPerSec: r.ops / r.seconds, p50Us: r.p50_ns / 1000, p99Us: r.p99_ns / 1000, errors: r.errors, floor: floorRow });
       }
@@ -97,6 +111,14 @@ export async function run(ctx: BenchContext): Promise<void> {
     await measure('tmpfs (in container)', '/bench/tmpfs/file');
     await measure('C floor (in container)', '/bench/floor/file', true);
     await measure('pald warm (in container)', '/run/pal/warm');
+
+    // The same warm read through a second pald with metrics.listen set (SPEC §6): the cost of
+    // counting every decision on the request path.
+    palMetrics = await startPald({ dockerHost: dockerd.host, metricsListen: `127.0.0.1:${await freePort()}` });
+    await palMetrics.seal('warm', ['bench'], randomBytes(SIZE));
+    await dockerd.docker('run', '-d', '--name', 'pald-bench-metrics', '--network', 'none', '-v', `${palMetrics.mountpoint}:/run/pal:ro,rslave`, '-v', `${binDir}:/bench/bin:ro`, image, 'sleep', '3600');
+    containers.push('pald-bench-metrics');
+    await measure('pald warm, metrics on (in container)', '/run/pal/warm', false, 'pald-bench-metrics');
 
     // Cold: a new container's first open of a secret not yet decrypted.
     const samples: number[] = [];
@@ -116,6 +138,7 @@ export async function run(ctx: BenchContext): Promise<void> {
   } finally {
     for (const c of containers) await dockerd?.docker('rm', '-f', c).catch(() => undefined);
     await pald?.cleanup().catch(() => undefined);
+    await palMetrics?.cleanup().catch(() => undefined);
     await dockerd?.cleanup().catch(() => undefined);
     if (floor) await ctx.stopServer(floor);
     clearStaleMount(floorMnt);
