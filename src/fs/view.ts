@@ -191,7 +191,7 @@ export function createPalFilesystem(deps: FsDeps): PalFilesystem {
     try {
       ledger.admitHandle(handleOwner(caller.identity));
     } catch (err) {
-      audit(caller, 'open', name, 'deny', messageOf(err), startNs);
+      audit(caller, 'open', name, 'deny', messageOf(err), 'limit', startNs);
       throw err;
     }
     let opened;
