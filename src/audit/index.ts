@@ -80,7 +80,12 @@ export class AuditLog {
       firstRetryMs: opts.firstRetryMs ?? 100,
       maxRetryMs: opts.maxRetryMs ?? 30_000,
       wallClock: Date.now,
-      ...(opts.log ? { onStateChange: (state: string, detail: string) => opts.log!(`pald: audit log ${state === 'ok' ? 'recovered' : 'FAILING'}: ${detail}`) } : {}),
+      ...(opts.log
+        ? {
+            onStateChange: (state: string, detail: string) =>
+              opts.log!(`pald: audit log ${state === 'ok' ? 'recovered' : 'FAILING'}: ${detail}`),
+          }
+        : {}),
     });
     if (timers) {
       // A quarter of the window: a folded count is written at most 1.25 windows after it started.
@@ -156,7 +161,10 @@ export class AuditLog {
 
   /** The last n lines (all kept when n is absent), oldest first. */
   recent(n?: number): AuditEvent[] {
-    const inOrder = this.ring.length < this.ringSize ? this.ring : [...this.ring.slice(this.ringNext), ...this.ring.slice(0, this.ringNext)];
+    const inOrder =
+      this.ring.length < this.ringSize
+        ? this.ring
+        : [...this.ring.slice(this.ringNext), ...this.ring.slice(0, this.ringNext)];
     return n === undefined ? [...inOrder] : inOrder.slice(Math.max(0, inOrder.length - n));
   }
 
@@ -166,7 +174,12 @@ export class AuditLog {
   }
 
   health(): AuditHealth {
-    return { path: this.writer.path, ...this.writer.health(), decisions: { ...this.counters }, aggregated: this.folded };
+    return {
+      path: this.writer.path,
+      ...this.writer.health(),
+      decisions: { ...this.counters },
+      aggregated: this.folded,
+    };
   }
 
   lastError(): string | undefined {

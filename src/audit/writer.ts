@@ -44,14 +44,16 @@ export class FileSink implements LineSink {
       // A log that predates us may have a wider mode; only a regular file is ours to tighten
       // (never chmod whatever device or file a path happens to name).
       const st = await callback<import('node:fs').Stats>((cb) => fstat(fd, cb));
-      if (st.isFile() && (st.mode & 0o077) !== 0) await callback<void>((cb) => fchmod(fd, 0o600, (err) => cb(err, undefined)));
+      if (st.isFile() && (st.mode & 0o077) !== 0)
+        await callback<void>((cb) => fchmod(fd, 0o600, (err) => cb(err, undefined)));
     } catch (err) {
       await callback<void>((cb) => close(fd, (e) => cb(e, undefined))).catch(() => undefined);
       throw err;
     }
     const previous = this.fd;
     this.fd = fd;
-    if (previous !== undefined) await callback<void>((cb) => close(previous, (e) => cb(e, undefined))).catch(() => undefined);
+    if (previous !== undefined)
+      await callback<void>((cb) => close(previous, (e) => cb(e, undefined))).catch(() => undefined);
   }
 
   async close(): Promise<void> {
@@ -65,7 +67,9 @@ export class FileSink implements LineSink {
 export class StderrSink implements LineSink {
   readonly path = '-';
   write(data: Buffer): Promise<number> {
-    return new Promise((resolve, reject) => process.stderr.write(data, (err) => (err ? reject(err) : resolve(data.length))));
+    return new Promise((resolve, reject) =>
+      process.stderr.write(data, (err) => (err ? reject(err) : resolve(data.length))),
+    );
   }
   async reopen(): Promise<void> {}
   async close(): Promise<void> {}
@@ -220,7 +224,10 @@ export class ResilientWriter {
       }
       if (this.failures > 0) {
         this.failures = 0; // recovered; lastError stays visible as history
-        this.options.onStateChange?.('ok', `writing again to ${this.sink.path} (${this.dropped} line(s) dropped meanwhile)`);
+        this.options.onStateChange?.(
+          'ok',
+          `writing again to ${this.sink.path} (${this.dropped} line(s) dropped meanwhile)`,
+        );
       }
     }
   }
@@ -229,7 +236,8 @@ export class ResilientWriter {
     this.failures++;
     this.lastError = err instanceof Error ? err.message : String(err);
     this.lastErrorAt = this.options.wallClock();
-    if (this.failures === 1) this.options.onStateChange?.('failing', `cannot write to ${this.sink.path}: ${this.lastError}; retrying`);
+    if (this.failures === 1)
+      this.options.onStateChange?.('failing', `cannot write to ${this.sink.path}: ${this.lastError}; retrying`);
     if (this.closed) return;
     const delay = Math.min(this.options.maxRetryMs, this.options.firstRetryMs * 2 ** Math.min(this.failures - 1, 20));
     this.retryTimer = setTimeout(() => {

@@ -3,13 +3,17 @@
 export function table(headers: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: readonly string[]): string =>
-    cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd();
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
   return [line(headers), ...rows.map(line)].join('\n') + '\n';
 }
 
 type Obj = Record<string, unknown>;
 const obj = (v: unknown): Obj => (typeof v === 'object' && v !== null ? (v as Obj) : {});
-const str = (v: unknown): string => (v === undefined || v === null ? '' : typeof v === 'string' ? v : JSON.stringify(v));
+const str = (v: unknown): string =>
+  v === undefined || v === null ? '' : typeof v === 'string' ? v : JSON.stringify(v);
 const list = (v: unknown): string => (Array.isArray(v) ? v.map(str).join(',') : str(v));
 
 export function formatStatus(result: unknown): string {
@@ -30,42 +34,60 @@ export function formatStatus(result: unknown): string {
     `trust     mode ${str(trust.mode)}, ${trust.healthy ? 'healthy' : `UNHEALTHY: ${str(trust.reason)}`}${trust.warning ? ` — WARNING: ${str(trust.warning)}` : ''}`,
     `keys      ${str(keys.dir)} (${str(keys.usable)} usable)`,
     `manifest  ${str(manifest.path)}: ${str(manifest.entries)} entries, generation ${str(manifest.generation)}, ${problems.length} problem(s)`,
-    ...problems.map((p) => `  problem ${str(p.file)}${p.line ? `:${str(p.line)}` : ''}${p.entry ? ` [${str(p.entry)}]` : ''}: ${str(p.message)}`),
+    ...problems.map(
+      (p) =>
+        `  problem ${str(p.file)}${p.line ? `:${str(p.line)}` : ''}${p.entry ? ` [${str(p.entry)}]` : ''}: ${str(p.message)}`,
+    ),
     `cache     ${str(cache.entries)} secrets, ${str(cache.bytes)} bytes`,
-    ...(s.audit ? [`audit     ${str(audit.path)} ${audit.state === 'ok' ? 'ok' : `FAILING: ${str(audit.lastError)}`}` +
-      `, ${str(decisions.allow)} allowed, ${str(decisions.deny)} denied, ${str(decisions.error)} errors` +
-      `${Number(audit.droppedLines) > 0 ? `, ${str(audit.droppedLines)} lines DROPPED (last error ${str(audit.lastErrorAt)}: ${str(audit.lastError)})` : ''}`] : []),
+    ...(s.audit
+      ? [
+          `audit     ${str(audit.path)} ${audit.state === 'ok' ? 'ok' : `FAILING: ${str(audit.lastError)}`}` +
+            `, ${str(decisions.allow)} allowed, ${str(decisions.deny)} denied, ${str(decisions.error)} errors` +
+            `${Number(audit.droppedLines) > 0 ? `, ${str(audit.droppedLines)} lines DROPPED (last error ${str(audit.lastErrorAt)}: ${str(audit.lastError)})` : ''}`,
+        ]
+      : []),
     `memory    ${str(memory.lockedBytes)} of ${str(memory.lockedBytesLimit)} bytes of plaintext locked, ${str(memory.openHandles)} open handles (at most ${str(memory.openHandlesPerContainer)} per container)`,
   ];
   return lines.join('\n') + '\n';
 }
 
 export function formatContainers(result: unknown): string {
-  const rows = (Array.isArray(result) ? result : []).map(obj).map((c) => [
-    str(c.containerId).slice(0, 12),
-    str(c.name),
-    str(c.imageRef),
-    list(c.labels),
-    str(c.trust),
-  ]);
+  const rows = (Array.isArray(result) ? result : [])
+    .map(obj)
+    .map((c) => [str(c.containerId).slice(0, 12), str(c.name), str(c.imageRef), list(c.labels), str(c.trust)]);
   return table(['CONTAINER', 'NAME', 'IMAGE', 'LABELS', 'TRUST'], rows);
 }
 
 export function formatSecrets(result: unknown): string {
-  const rows = (Array.isArray(result) ? result : []).map(obj).map((e) => [
-    str(e.name),
-    list(e.labels),
-    str(e.backend),
-    str(e.mode),
-    e.size === null || e.size === undefined ? '-' : str(e.size),
-    str(e.version).slice(0, 12),
-  ]);
+  const rows = (Array.isArray(result) ? result : [])
+    .map(obj)
+    .map((e) => [
+      str(e.name),
+      list(e.labels),
+      str(e.backend),
+      str(e.mode),
+      e.size === null || e.size === undefined ? '-' : str(e.size),
+      str(e.version).slice(0, 12),
+    ]);
   return table(['NAME', 'LABELS', 'BACKEND', 'MODE', 'SIZE', 'VERSION'], rows);
 }
 
 export function formatAuditEvent(event: unknown): string {
   const e = obj(event);
-  return [str(e.time), str(e.decision).toUpperCase().padEnd(5), str(e.op), str(e.secret) || '-', `pid=${str(e.pid)} uid=${str(e.uid)}`, str(e.container) || 'host', `labels=${list(e.labels)}`, `(${str(e.reason)})`, `${str(e.latency_us)}us`, ...(Number(e.repeated) > 1 ? [`×${str(e.repeated)}`] : [])].join(' ') + '\n';
+  return (
+    [
+      str(e.time),
+      str(e.decision).toUpperCase().padEnd(5),
+      str(e.op),
+      str(e.secret) || '-',
+      `pid=${str(e.pid)} uid=${str(e.uid)}`,
+      str(e.container) || 'host',
+      `labels=${list(e.labels)}`,
+      `(${str(e.reason)})`,
+      `${str(e.latency_us)}us`,
+      ...(Number(e.repeated) > 1 ? [`×${str(e.repeated)}`] : []),
+    ].join(' ') + '\n'
+  );
 }
 
 export function formatExplanation(result: unknown): string {
@@ -73,25 +95,31 @@ export function formatExplanation(result: unknown): string {
   const c = obj(r.container);
   const t = obj(r.trust);
   const s = obj(r.secret);
-  return [
-    `decision   ${r.allow ? 'ALLOW' : 'DENY'}`,
-    `reason     ${str(r.reason)}`,
-    `container  ${str(c.name) || str(c.id)} (${str(c.kind)}) image ${str(c.image)} ${str(c.imageId)}`,
-    `trust      ${r.trust ? `${str(t.state)} via ${str(t.provider)}: labels [${list(t.labels)}] — ${str(t.reason)}` : '-'}`,
-    `secret     ${r.secret ? `${str(s.name)} needs [${list(s.labels)}]` : 'not in the manifest'}`,
-  ].join('\n') + '\n';
+  return (
+    [
+      `decision   ${r.allow ? 'ALLOW' : 'DENY'}`,
+      `reason     ${str(r.reason)}`,
+      `container  ${str(c.name) || str(c.id)} (${str(c.kind)}) image ${str(c.image)} ${str(c.imageId)}`,
+      `trust      ${r.trust ? `${str(t.state)} via ${str(t.provider)}: labels [${list(t.labels)}] — ${str(t.reason)}` : '-'}`,
+      `secret     ${r.secret ? `${str(s.name)} needs [${list(s.labels)}]` : 'not in the manifest'}`,
+    ].join('\n') + '\n'
+  );
 }
 
 export function formatWhoami(result: unknown): string {
   const w = obj(result);
   const c = obj(w.container);
   const t = obj(w.trust);
-  return [
-    `kind       ${str(w.kind)}`,
-    `process    pid ${str(w.pid)} uid ${str(w.uid)} gid ${str(w.gid)}`,
-    ...(w.container ? [`container  ${str(c.name)} ${str(c.id).slice(0, 12)} image ${str(c.image)} ${str(c.imageId)}`] : []),
-    `labels     ${list(w.labels) || '(none)'}`,
-    `trust      ${w.trust ? `${str(t.state)} via ${str(t.provider)}: ${str(t.reason)}` : '-'}`,
-    ...(w.failure ? [`failure    ${str(w.failure)}`] : []),
-  ].join('\n') + '\n';
+  return (
+    [
+      `kind       ${str(w.kind)}`,
+      `process    pid ${str(w.pid)} uid ${str(w.uid)} gid ${str(w.gid)}`,
+      ...(w.container
+        ? [`container  ${str(c.name)} ${str(c.id).slice(0, 12)} image ${str(c.image)} ${str(c.imageId)}`]
+        : []),
+      `labels     ${list(w.labels) || '(none)'}`,
+      `trust      ${w.trust ? `${str(t.state)} via ${str(t.provider)}: ${str(t.reason)}` : '-'}`,
+      ...(w.failure ? [`failure    ${str(w.failure)}`] : []),
+    ].join('\n') + '\n'
+  );
 }

@@ -57,7 +57,10 @@ export async function run(argv: string[], io: CliIO = {}): Promise<number> {
   try {
     if (!values.force) {
       for (const f of [keyFile, pubFile]) {
-        const exists = await stat(f).then(() => true, () => false);
+        const exists = await stat(f).then(
+          () => true,
+          () => false,
+        );
         if (exists) {
           err.write(`pal keygen: ${f} already exists (use --force to replace it)\n`);
           return 1;
@@ -65,7 +68,8 @@ export async function run(argv: string[], io: CliIO = {}): Promise<number> {
       }
     }
     let passphrase: string | undefined;
-    if (values['passphrase-file']) passphrase = (await readFile(values['passphrase-file'], 'utf8')).replace(/\r?\n$/, '');
+    if (values['passphrase-file'])
+      passphrase = (await readFile(values['passphrase-file'], 'utf8')).replace(/\r?\n$/, '');
     // ECC: Curve25519 (ECDH) encryption subkey, Ed25519 primary: openpgp.js's default.
     const key = await openpgp.generateKey({
       type: 'ecc',
@@ -78,7 +82,9 @@ export async function run(argv: string[], io: CliIO = {}): Promise<number> {
     await writeFileAtomic(keyFile, key.privateKey, 0o600);
     await writeFileAtomic(pubFile, key.publicKey, 0o644);
     const parsed = await openpgp.readKey({ armoredKey: key.publicKey });
-    out.write(`wrote ${keyFile} (private, 0600) and ${pubFile}\nkey id ${parsed.getKeyID().toHex()}, fingerprint ${parsed.getFingerprint()}\n`);
+    out.write(
+      `wrote ${keyFile} (private, 0600) and ${pubFile}\nkey id ${parsed.getKeyID().toHex()}, fingerprint ${parsed.getFingerprint()}\n`,
+    );
     return 0;
   } catch (e) {
     err.write(`pal keygen: ${(e as Error).message}\n`);

@@ -7,7 +7,14 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { adminRequest, AdminRequestError, AdminUnreachableError, DEFAULT_ADMIN_SOCKET } from './admin-client.js';
-import { formatAuditEvent, formatContainers, formatExplanation, formatSecrets, formatStatus, formatWhoami } from './admin-format.js';
+import {
+  formatAuditEvent,
+  formatContainers,
+  formatExplanation,
+  formatSecrets,
+  formatStatus,
+  formatWhoami,
+} from './admin-format.js';
 import type { AdminRequest } from '../daemon/index.js';
 
 const USAGE = `usage: pal <command> [options]
@@ -53,9 +60,12 @@ async function adminCommand(command: string, argv: string[]): Promise<number> {
   const json = values.json === true;
   const expectPositionals = command === 'explain' ? 2 : 0;
   if (positionals.length !== expectPositionals) {
-    throw new UsageError(command === 'explain' ? 'explain needs CONTAINER and SECRET' : `${command} takes no arguments`);
+    throw new UsageError(
+      command === 'explain' ? 'explain needs CONTAINER and SECRET' : `${command} takes no arguments`,
+    );
   }
-  if ((values.follow !== undefined || values.n !== undefined) && command !== 'audit') throw new UsageError(`--follow/-n are for audit only`);
+  if ((values.follow !== undefined || values.n !== undefined) && command !== 'audit')
+    throw new UsageError(`--follow/-n are for audit only`);
   if (values.mountpoint !== undefined) throw new UsageError('--mountpoint is for whoami only');
 
   let request: AdminRequest;
@@ -101,14 +111,17 @@ async function adminCommand(command: string, argv: string[]): Promise<number> {
 async function whoamiCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv);
   if (positionals.length) throw new UsageError('whoami takes no arguments');
-  if (values.follow !== undefined || values.n !== undefined || values['admin-socket'] !== undefined) throw new UsageError('whoami takes only --json and --mountpoint');
+  if (values.follow !== undefined || values.n !== undefined || values['admin-socket'] !== undefined)
+    throw new UsageError('whoami takes only --json and --mountpoint');
   const mountpoint = typeof values.mountpoint === 'string' ? values.mountpoint : '/run/pal';
   const file = join(mountpoint, '.pal', 'whoami.json');
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (e) {
-    err(`pal: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (is pald running and ${mountpoint} mounted here?)`);
+    err(
+      `pal: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (is pald running and ${mountpoint} mounted here?)`,
+    );
     return 3;
   }
   let parsed: unknown;

@@ -15,14 +15,19 @@ for (const signal of ['SIGUSR1', 'SIGUSR2'] as const) {
 }
 
 /** Why node's own options make this process unsafe to run as pald, or undefined. */
-export function debuggerProblem(env: NodeJS.ProcessEnv, execArgv: readonly string[], inspectorUrl: string | undefined): string | undefined {
+export function debuggerProblem(
+  env: NodeJS.ProcessEnv,
+  execArgv: readonly string[],
+  inspectorUrl: string | undefined,
+): string | undefined {
   // Node accepts `_` for `-` in option names (--inspect_brk).
   const debugFlag = /^--(?:inspect|debug)(?:[-_="']|$)/;
   const fromEnv = (env['NODE_OPTIONS'] ?? '').split(/\s+/).find((arg) => debugFlag.test(arg.replace(/^["']/, '')));
   if (fromEnv !== undefined) return `NODE_OPTIONS contains ${fromEnv}: pald refuses to run with a debugger`;
   const fromArgv = execArgv.find((arg) => debugFlag.test(arg));
   if (fromArgv !== undefined) return `node was started with ${fromArgv}: pald refuses to run with a debugger`;
-  if (inspectorUrl !== undefined) return `a debugger is listening at ${inspectorUrl}: pald refuses to run with a debugger`;
+  if (inspectorUrl !== undefined)
+    return `a debugger is listening at ${inspectorUrl}: pald refuses to run with a debugger`;
   return undefined;
 }
 

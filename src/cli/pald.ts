@@ -18,7 +18,12 @@ async function main(): Promise<number> {
   let values: { config?: string; foreground?: boolean; help?: boolean; 'check-config'?: boolean };
   try {
     ({ values } = parseArgs({
-      options: { config: { type: 'string', short: 'c' }, foreground: { type: 'boolean', short: 'f' }, help: { type: 'boolean', short: 'h' }, 'check-config': { type: 'boolean' } },
+      options: {
+        config: { type: 'string', short: 'c' },
+        foreground: { type: 'boolean', short: 'f' },
+        help: { type: 'boolean', short: 'h' },
+        'check-config': { type: 'boolean' },
+      },
       strict: true,
       allowPositionals: false,
     }));

@@ -25,7 +25,10 @@ export const EXIT_UNCAUGHT = 70;
 
 export function describeError(err: unknown): string {
   if (err instanceof Error) {
-    const frame = err.stack?.split('\n').find((l) => l.trimStart().startsWith('at '))?.trim();
+    const frame = err.stack
+      ?.split('\n')
+      .find((l) => l.trimStart().startsWith('at '))
+      ?.trim();
     return `${err.name}: ${err.message}${frame ? ` (${frame})` : ''}`;
   }
   try {

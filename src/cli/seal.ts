@@ -5,7 +5,15 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as openpgp from 'openpgp';
 import { sealOpenPgp } from '../crypto/index.js';
-import { fileSafetyProblem, labelProblem, parseMode, secretNameProblem, upsertManifestEntry, upsertManifestEntryText, writeFileAtomic } from '../store/index.js';
+import {
+  fileSafetyProblem,
+  labelProblem,
+  parseMode,
+  secretNameProblem,
+  upsertManifestEntry,
+  upsertManifestEntryText,
+  writeFileAtomic,
+} from '../store/index.js';
 import type { CliIO } from './keygen.js';
 
 const USAGE = `usage: pal seal --name NAME --label L [--label L2 ...] --key PUB.asc [--key PUB2.asc ...]
@@ -57,7 +65,8 @@ export async function run(argv: string[], io: CliIO = {}): Promise<number> {
     return 0;
   }
   const ro = RO_OPTIONS.filter((o) => values[o] !== undefined);
-  if (ro.length > 0) return usage(`Red October sealing (--${ro.join(', --')}) is not supported yet; use --key PUB.asc (OpenPGP)`);
+  if (ro.length > 0)
+    return usage(`Red October sealing (--${ro.join(', --')}) is not supported yet; use --key PUB.asc (OpenPGP)`);
 
   const name = values['name'] as string | undefined;
   const labels = [...new Set((values['label'] as string[] | undefined) ?? [])];
@@ -71,12 +80,15 @@ export async function run(argv: string[], io: CliIO = {}): Promise<number> {
   if (keyFiles.length === 0) return usage('at least one --key PUB.asc is required');
   if (values['manifest'] && values['image-manifest']) return usage('give --manifest or --image-manifest, not both');
   const mode = values['mode'] === undefined ? 0o400 : parseMode(values['mode'] as string);
-  if (mode === undefined) return usage(`--mode: expected an octal mode like 0400 (at most 0777), got "${String(values['mode'])}"`);
+  if (mode === undefined)
+    return usage(`--mode: expected an octal mode like 0400 (at most 0777), got "${String(values['mode'])}"`);
 
   let plaintext: Buffer | undefined;
   try {
     const imageDir = values['image-manifest'] as string | undefined;
-    let manifestPath = imageDir ? path.join(path.resolve(imageDir), 'secrets.yaml') : path.resolve((values['manifest'] as string | undefined) ?? '/etc/pal/secrets.yaml');
+    let manifestPath = imageDir
+      ? path.join(path.resolve(imageDir), 'secrets.yaml')
+      : path.resolve((values['manifest'] as string | undefined) ?? '/etc/pal/secrets.yaml');
     await mkdir(path.dirname(manifestPath), { recursive: true, mode: 0o755 });
     // Edit the file a symlinked manifest points to, not the link.
     manifestPath = await realpath(manifestPath).catch(() => manifestPath);
@@ -88,7 +100,10 @@ export async function run(argv: string[], io: CliIO = {}): Promise<number> {
       const key = await openpgp.readKey({ armoredKey: armored }).catch((e: Error) => {
         throw new Error(`${f}: not an OpenPGP key: ${e.message}`);
       });
-      if (key.isPrivate()) err.write(`pal seal: warning: ${f} is a private key; only its public part is used (share NAME.pub.asc instead)\n`);
+      if (key.isPrivate())
+        err.write(
+          `pal seal: warning: ${f} is a private key; only its public part is used (share NAME.pub.asc instead)\n`,
+        );
       publicKeysArmored.push(key.toPublic().armor());
     }
 
@@ -100,17 +115,24 @@ export async function run(argv: string[], io: CliIO = {}): Promise<number> {
     const fileName = `${name}.pgp`;
     upsertManifestEntryText(existing, { name, file: fileName, labels, mode });
 
-    plaintext = values['in'] ? await readFile(values['in'] as string) : await readAll(io.stdin ?? process.stdin, MAX_SECRET_BYTES);
+    plaintext = values['in']
+      ? await readFile(values['in'] as string)
+      : await readAll(io.stdin ?? process.stdin, MAX_SECRET_BYTES);
     if (plaintext.length > MAX_SECRET_BYTES) throw new Error(`secret larger than ${MAX_SECRET_BYTES} bytes`);
     const size = plaintext.length;
     const ciphertext = await sealOpenPgp({ name, labels, plaintext, publicKeysArmored });
     const ciphertextPath = path.join(dir, fileName);
     await writeFileAtomic(ciphertextPath, ciphertext, 0o644);
     await upsertManifestEntry(manifestPath, { name, file: fileName, labels, mode, size });
-    out.write(`sealed ${name} (${size} bytes) for labels ${labels.join(', ')} → ${ciphertextPath}\nmanifest ${manifestPath} updated\n`);
+    out.write(
+      `sealed ${name} (${size} bytes) for labels ${labels.join(', ')} → ${ciphertextPath}\nmanifest ${manifestPath} updated\n`,
+    );
     if (!imageDir) {
       // Say now what pald would refuse at its next load (an image's /etc/pal is checked where it runs).
-      for (const [file, kind] of [[manifestPath, 'manifest'], [ciphertextPath, 'ciphertext']] as const) {
+      for (const [file, kind] of [
+        [manifestPath, 'manifest'],
+        [ciphertextPath, 'ciphertext'],
+      ] as const) {
         const problem = await fileSafetyProblem(file, { kind });
         if (problem) err.write(`pal seal: warning: pald will refuse this until it is fixed: ${problem}\n`);
       }

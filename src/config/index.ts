@@ -313,14 +313,21 @@ class ConfigReader {
             this.fail(pair.key, k, `delegated role names look like "targets/releases", got ${describe(pair.key)}`);
           }
           if (delegations.has(role)) this.fail(pair.key, `${k}.${role}`, 'listed twice');
-          delegations.set(role, this.list(pair.value, `${k}.${role}`, (i, ik) => this.label(i, ik)));
+          delegations.set(
+            role,
+            this.list(pair.value, `${k}.${role}`, (i, ik) => this.label(i, ik)),
+          );
         }
       },
     });
     if (gun === undefined) this.fail(node, `${key}.gun`, 'missing');
     if (rootKeys.length === 0) this.fail(node, `${key}.root_keys`, 'at least one pinned root key id is required');
     if (rootThreshold > new Set(rootKeys).size) {
-      this.fail(thresholdNode, `${key}.root_threshold`, `${rootThreshold} is more than the ${new Set(rootKeys).size} pinned root key(s)`);
+      this.fail(
+        thresholdNode,
+        `${key}.root_threshold`,
+        `${rootThreshold} is more than the ${new Set(rootKeys).size} pinned root key(s)`,
+      );
     }
     return { gun, rootKeys, rootThreshold, grants, delegations };
   }

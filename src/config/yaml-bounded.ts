@@ -77,7 +77,8 @@ export function parseBoundedYaml(text: string, limits: YamlLimits = DEFAULT_YAML
   if (bytes > limits.maxBytes) return refuse(`document is ${bytes} bytes, larger than the limit of ${limits.maxBytes}`);
 
   const parsed = cstTokens(text, limits.maxDepth);
-  if (parsed.exceededAt !== undefined) return refuse(`nesting deeper than ${limits.maxDepth} levels`, parsed.exceededAt);
+  if (parsed.exceededAt !== undefined)
+    return refuse(`nesting deeper than ${limits.maxDepth} levels`, parsed.exceededAt);
   // Exact, and a second line of defence: the composer recurses once per level of this tree.
   const depth = cstDepth(parsed.tokens, limits.maxDepth);
   if (depth.exceededAt !== undefined) return refuse(`nesting deeper than ${limits.maxDepth} levels`, depth.exceededAt);
@@ -141,7 +142,10 @@ export function measureNesting(text: string, cap = 10_000): number {
 const COLLECTIONS = new Set(['block-map', 'block-seq', 'flow-collection']);
 
 /** Exact collection depth of the CST, walked with an explicit stack; offset of the first too deep. */
-function cstDepth(tokens: readonly CST.Token[], maxDepth: number): { readonly max: number; readonly exceededAt?: number } {
+function cstDepth(
+  tokens: readonly CST.Token[],
+  maxDepth: number,
+): { readonly max: number; readonly exceededAt?: number } {
   let max = 0;
   // Two parallel stacks rather than one of {node, depth} objects: this runs over every token.
   const nodes: unknown[] = [...tokens];
@@ -189,7 +193,10 @@ function duplicateKeys(doc: Document.Parsed, lines: LineIndex): YamlProblem[] {
         if (isScalar(pair.key)) {
           if (seen.has(pair.key.value)) {
             const at = pair.key.range?.[0];
-            problems.push({ ...(at === undefined ? {} : { line: lines.linePos(at).line }), message: 'Map keys must be unique' });
+            problems.push({
+              ...(at === undefined ? {} : { line: lines.linePos(at).line }),
+              message: 'Map keys must be unique',
+            });
           }
           seen.add(pair.key.value);
         } else stack.push(pair.key);

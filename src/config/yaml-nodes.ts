@@ -1,7 +1,13 @@
 // Small helpers to walk a parsed YAML document while keeping source positions,
 // so every validation error can name the file, line and key.
 import { isMap, isScalar, isSeq, type Document, type Node } from 'yaml';
-import { DEFAULT_YAML_LIMITS, parseBoundedYaml, type LineIndex, type YamlLimits, type YamlProblem } from './yaml-bounded.js';
+import {
+  DEFAULT_YAML_LIMITS,
+  parseBoundedYaml,
+  type LineIndex,
+  type YamlLimits,
+  type YamlProblem,
+} from './yaml-bounded.js';
 
 export interface YamlSource {
   readonly file: string;

@@ -176,7 +176,10 @@ export class SecretCache {
     }
     if (secret.sealedName !== entry.name) {
       secret.plaintext.wipe();
-      throw new SecretError('name-mismatch', `${entry.name}: the ciphertext was sealed for "${secret.sealedName}", not "${entry.name}"`);
+      throw new SecretError(
+        'name-mismatch',
+        `${entry.name}: the ciphertext was sealed for "${secret.sealedName}", not "${entry.name}"`,
+      );
     }
     if (this.closed) {
       secret.plaintext.wipe();

@@ -3,7 +3,13 @@ import { readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import * as openpgp from 'openpgp';
-import { fileSafetyProblem, FileSafetyError, MAX_CIPHERTEXT_BYTES, readRegularFile, type ManifestEntry } from '../store/index.js';
+import {
+  fileSafetyProblem,
+  FileSafetyError,
+  MAX_CIPHERTEXT_BYTES,
+  readRegularFile,
+  type ManifestEntry,
+} from '../store/index.js';
 import { decodePayload, encodePayload, MAX_HEADER_BYTES } from './payload.js';
 import { SecretError, type Backend, type OpenedSecret, type SecureAllocator } from './types.js';
 
@@ -24,7 +30,10 @@ const MAX_KEY_FILE_BYTES = 1024 * 1024;
  * of the payload header and value, plus generous room for packets of many recipients.
  */
 export function maxCiphertextBytes(secretBytes: number): number {
-  return Math.min(MAX_CIPHERTEXT_BYTES, Math.ceil(((secretBytes + MAX_HEADER_BYTES) * 4) / 3 * (65 / 64)) + 256 * 1024);
+  return Math.min(
+    MAX_CIPHERTEXT_BYTES,
+    Math.ceil((((secretBytes + MAX_HEADER_BYTES) * 4) / 3) * (65 / 64)) + 256 * 1024,
+  );
 }
 
 export interface OpenPgpBackendOptions {
@@ -48,7 +57,9 @@ function isArmored(bytes: Uint8Array): boolean {
   // Skip leading whitespace an editor may have added.
   let i = 0;
   while (i < bytes.length && (bytes[i] === 0x20 || bytes[i] === 0x0a || bytes[i] === 0x0d || bytes[i] === 0x09)) i++;
-  return Buffer.from(bytes.buffer, bytes.byteOffset + i, Math.min(ARMOR_PREFIX.length, bytes.length - i)).equals(ARMOR_PREFIX);
+  return Buffer.from(bytes.buffer, bytes.byteOffset + i, Math.min(ARMOR_PREFIX.length, bytes.length - i)).equals(
+    ARMOR_PREFIX,
+  );
 }
 
 /** Session-key packets one message may address to this host's keys (one per key pal seal wrote, with room). */
@@ -120,11 +131,16 @@ export class OpenPgpBackend implements Backend {
     const problems: KeyProblem[] = [];
     const pf = this.opts.passphraseFile;
     if (pf) {
-      const exists = await stat(pf).then(() => true, () => false);
+      const exists = await stat(pf).then(
+        () => true,
+        () => false,
+      );
       if (!exists || (await check(pf, 'passphrase'))) {
         try {
           // A link to the passphrase (e.g. a credentials dir) is followed, as the check above did.
-          passphrase = (await readRegularFile(await realpath(pf), MAX_KEY_FILE_BYTES)).bytes.toString('utf8').replace(/\r?\n$/, '');
+          passphrase = (await readRegularFile(await realpath(pf), MAX_KEY_FILE_BYTES)).bytes
+            .toString('utf8')
+            .replace(/\r?\n$/, '');
         } catch (err) {
           problems.push({ file: pf, message: `cannot read passphrase file: ${(err as Error).message}` });
         }
@@ -138,7 +154,8 @@ export class OpenPgpBackend implements Backend {
         const armoredKey = (await readRegularFile(file, MAX_KEY_FILE_BYTES)).bytes.toString('utf8');
         let key = await openpgp.readPrivateKey({ armoredKey });
         if (!key.isDecrypted()) {
-          if (passphrase === undefined) throw new Error('key is passphrase-protected and no passphrase file is configured');
+          if (passphrase === undefined)
+            throw new Error('key is passphrase-protected and no passphrase file is configured');
           key = await openpgp.decryptKey({ privateKey: key, passphrase });
         }
         keys.push(key);
@@ -149,7 +166,8 @@ export class OpenPgpBackend implements Backend {
     for (const p of [...unsafe, ...problems]) this.log(`openpgp: ${p.file}: ${p.message}`);
     if (unsafe.length > 0) {
       // Someone other than root may have placed or changed a key: keep the last good key set.
-      if (this.keys.length > 0) this.log(`openpgp: keys dir fails File safety: keeping the ${this.keys.length} keys loaded before`);
+      if (this.keys.length > 0)
+        this.log(`openpgp: keys dir fails File safety: keeping the ${this.keys.length} keys loaded before`);
       this.keyProblems = [...unsafe, ...problems];
       return;
     }
@@ -166,7 +184,10 @@ export class OpenPgpBackend implements Backend {
 
   async decrypt(entry: ManifestEntry, ciphertext: Uint8Array): Promise<OpenedSecret> {
     if (ciphertext.length > this.maxCiphertext) {
-      throw new SecretError('corrupt', `${entry.name}: ciphertext of ${ciphertext.length} bytes is larger than a secret of limits.secret_bytes (${this.maxSecret}) needs`);
+      throw new SecretError(
+        'corrupt',
+        `${entry.name}: ciphertext of ${ciphertext.length} bytes is larger than a secret of limits.secret_bytes (${this.maxSecret}) needs`,
+      );
     }
     let message: openpgp.Message<Uint8Array | string>;
     try {
@@ -177,13 +198,19 @@ export class OpenPgpBackend implements Backend {
       throw new SecretError('corrupt', `${entry.name}: not a readable OpenPGP message: ${(err as Error).message}`);
     }
     const wanted = message.getEncryptionKeyIDs();
-    if (wanted.length === 0) throw new SecretError('corrupt', `${entry.name}: not a public-key encrypted OpenPGP message`);
+    if (wanted.length === 0)
+      throw new SecretError('corrupt', `${entry.name}: not a public-key encrypted OpenPGP message`);
     // Each session-key packet that names (or wildcards) one of our keys costs a private-key
     // operation on pald's thread: a ciphertext repeating it thousands of times costs seconds.
     // pal seal writes one per recipient; more than a few naming this host is forged.
-    const naming = wanted.filter((id) => this.keys.some((k) => k.getKeyIDs().some((kid) => kid.equals(id, true)))).length;
+    const naming = wanted.filter((id) =>
+      this.keys.some((k) => k.getKeyIDs().some((kid) => kid.equals(id, true))),
+    ).length;
     if (naming > MAX_SESSION_KEY_PACKETS_FOR_US) {
-      throw new SecretError('corrupt', `${entry.name}: ${naming} session key packets name this host's keys (at most ${MAX_SESSION_KEY_PACKETS_FOR_US})`);
+      throw new SecretError(
+        'corrupt',
+        `${entry.name}: ${naming} session key packets name this host's keys (at most ${MAX_SESSION_KEY_PACKETS_FOR_US})`,
+      );
     }
     const ours = this.keys.filter((k) => wanted.some((id) => k.getKeyIDs().some((kid) => kid.equals(id, true))));
     if (ours.length === 0) {
@@ -206,7 +233,8 @@ export class OpenPgpBackend implements Backend {
     try {
       const header = decodePayload(data);
       const valueBytes = data.length - header.valueOffset;
-      if (valueBytes > this.maxSecret) throw new Error(`plaintext of ${valueBytes} bytes is larger than limits.secret_bytes (${this.maxSecret})`);
+      if (valueBytes > this.maxSecret)
+        throw new Error(`plaintext of ${valueBytes} bytes is larger than limits.secret_bytes (${this.maxSecret})`);
       const plaintext = this.opts.allocSecure(data.subarray(header.valueOffset));
       return { plaintext, sealedName: header.name, sealedLabels: header.labels };
     } catch (err) {

@@ -17,7 +17,10 @@ export interface PayloadHeader {
 export function encodePayload(header: PayloadHeader, value: Uint8Array): Uint8Array {
   const problem = secretNameProblem(header.name) ?? header.labels.map(labelProblem).find((p) => p !== undefined);
   if (problem) throw new Error(problem);
-  const head = Buffer.from(JSON.stringify({ pal: PAYLOAD_VERSION, name: header.name, labels: [...header.labels] }) + '\n', 'utf8');
+  const head = Buffer.from(
+    JSON.stringify({ pal: PAYLOAD_VERSION, name: header.name, labels: [...header.labels] }) + '\n',
+    'utf8',
+  );
   const out = new Uint8Array(head.length + value.length);
   out.set(head, 0);
   out.set(value, head.length);
@@ -41,7 +44,8 @@ export function decodePayload(data: Uint8Array): PayloadHeader & { readonly valu
   } catch {
     throw new Error('not a pal sealed payload (header is not JSON)');
   }
-  if (typeof header !== 'object' || header === null) throw new Error('not a pal sealed payload (header is not an object)');
+  if (typeof header !== 'object' || header === null)
+    throw new Error('not a pal sealed payload (header is not an object)');
   const h = header as Record<string, unknown>;
   if (h['pal'] !== PAYLOAD_VERSION) throw new Error(`unsupported sealed payload version ${JSON.stringify(h['pal'])}`);
   const name = h['name'];

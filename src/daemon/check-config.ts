@@ -12,7 +12,11 @@ export interface CheckConfigResult {
   readonly checked: string[];
 }
 
-const exists = (p: string): Promise<boolean> => stat(p).then(() => true, () => false);
+const exists = (p: string): Promise<boolean> =>
+  stat(p).then(
+    () => true,
+    () => false,
+  );
 const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 export async function checkConfig(configPath?: string): Promise<CheckConfigResult> {
@@ -31,7 +35,10 @@ export async function checkConfig(configPath?: string): Promise<CheckConfigResul
     const store = await ManifestStore.open(config.manifest, { watch: false });
     const snap = store.current();
     await store.close();
-    for (const p of snap.problems) problems.push(`${p.file}${p.line === undefined ? '' : `:${p.line}`}${p.entry ? ` [${p.entry}]` : ''}: ${p.message}`);
+    for (const p of snap.problems)
+      problems.push(
+        `${p.file}${p.line === undefined ? '' : `:${p.line}`}${p.entry ? ` [${p.entry}]` : ''}: ${p.message}`,
+      );
     checked.push(`manifest ${config.manifest} (${snap.entries.size} entries)`);
   } catch (err) {
     problems.push(message(err));
@@ -47,7 +54,8 @@ export async function checkConfig(configPath?: string): Promise<CheckConfigResul
       },
     });
     for (const p of backend.problems()) problems.push(`${p.file}: ${p.message}`);
-    if (backend.keyIds().length === 0) problems.push(`${config.keys}: no usable private key (every secret would fail to decrypt)`);
+    if (backend.keyIds().length === 0)
+      problems.push(`${config.keys}: no usable private key (every secret would fail to decrypt)`);
     checked.push(`keys ${config.keys} (${backend.keyIds().length} usable)`);
     await backend.close();
   } catch (err) {
@@ -74,7 +82,11 @@ export async function checkConfig(configPath?: string): Promise<CheckConfigResul
 }
 
 /** Runs the check, prints the result, returns the exit code (0 ok, 1 problems). */
-export async function runCheckConfig(configPath: string | undefined, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+export async function runCheckConfig(
+  configPath: string | undefined,
+  out: NodeJS.WritableStream,
+  err: NodeJS.WritableStream,
+): Promise<number> {
   const { problems, checked } = await checkConfig(configPath);
   for (const c of checked) out.write(`pald: checked ${c}\n`);
   for (const p of problems) err.write(`pald: problem: ${p}\n`);

@@ -45,7 +45,9 @@ const mapsAsArrays = (_key: string, value: unknown): unknown => (value instanceo
 
 async function packageVersion(): Promise<string> {
   try {
-    const pkg = JSON.parse(await readFile(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+    const pkg = JSON.parse(await readFile(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+      version?: unknown;
+    };
     return typeof pkg.version === 'string' ? pkg.version : 'unknown';
   } catch {
     return 'unknown';
@@ -107,9 +109,12 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
     const audit = await step(`audit log ${config.audit.path}`, () => AuditLog.open(config.audit.path, { log }));
     closers.push(() => audit.close());
 
-    const store = await step(`manifest ${config.manifest}`, () => ManifestStore.open(config.manifest, { log, watch: true }));
+    const store = await step(`manifest ${config.manifest}`, () =>
+      ManifestStore.open(config.manifest, { log, watch: true }),
+    );
     closers.push(() => store.close());
-    for (const p of store.current().problems) log(`pald: manifest problem: ${p.file}${p.line ? `:${p.line}` : ''}: ${p.message}`);
+    for (const p of store.current().problems)
+      log(`pald: manifest problem: ${p.file}${p.line ? `:${p.line}` : ''}: ${p.message}`);
 
     const backend = await step(`keys ${config.keys}`, () =>
       OpenPgpBackend.load(config.keys, {
@@ -119,8 +124,13 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
         log,
       }),
     );
-    if (backend.keyIds().length === 0) log(`pald: warning: no usable private keys in ${config.keys}: every secret will fail to decrypt`);
-    const keysWatcher: FSWatcher = watchFiles(config.keys, { ignoreInitial: true, depth: 0, awaitWriteFinish: { stabilityThreshold: 100, pollInterval: 50 } });
+    if (backend.keyIds().length === 0)
+      log(`pald: warning: no usable private keys in ${config.keys}: every secret will fail to decrypt`);
+    const keysWatcher: FSWatcher = watchFiles(config.keys, {
+      ignoreInitial: true,
+      depth: 0,
+      awaitWriteFinish: { stabilityThreshold: 100, pollInterval: 50 },
+    });
     keysWatcher.on('all', () => {
       backend.reloadKeys().then(
         () => log(`pald: keys reloaded (${backend.keyIds().length} usable)`),
@@ -134,10 +144,18 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
     // gets what the pins leave. Limits are read at start (a restart changes them).
     const limits = config.limits;
     // /metrics reads its gauges at scrape time (closures over the objects made below).
-    const metrics = new PalMetrics({ cache: () => cache.stats(), handles: () => handles.stats(), auditDropped: () => audit.dropped() });
+    const metrics = new PalMetrics({
+      cache: () => cache.stats(),
+      handles: () => handles.stats(),
+      auditDropped: () => audit.dropped(),
+    });
     const cache: SecretCache = new SecretCache(
       { openpgp: countedBackend(backend, metrics) },
-      { ttlMs: config.cache.plaintextTtlMs, maxBytes: config.cache.plaintextMaxBytes, budget: () => handles.cacheBudget() },
+      {
+        ttlMs: config.cache.plaintextTtlMs,
+        maxBytes: config.cache.plaintextMaxBytes,
+        budget: () => handles.cacheBudget(),
+      },
     );
     const handles = new HandleLedger(() => limits, cache);
     closers.push(() => cache.close());
@@ -145,10 +163,16 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
     const identity: IdentityResolver = createIdentityResolver({ dockerHost: config.docker.host, log });
     closers.push(() => identity.close());
 
-    let trust: TrustService = createTrustService(config.trust, { log, stateDir: config.stateDir, checkFile: checkStateFile });
+    let trust: TrustService = createTrustService(config.trust, {
+      log,
+      stateDir: config.stateDir,
+      checkFile: checkStateFile,
+    });
     closers.push(() => trust.close());
     if (config.trust.mode === 'none') {
-      log('pald: WARNING: trust.mode is "none" (development only): container labels are taken unverified from image and container config');
+      log(
+        'pald: WARNING: trust.mode is "none" (development only): container labels are taken unverified from image and container config',
+      );
     }
 
     let mount: FuseMount | undefined;
@@ -169,17 +193,29 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
         docker: identity.status(),
         trust: trust.status(),
         keys: { dir: config.keys, usable: backend.keyIds().length, problems: backend.problems() },
-        manifest: { path: config.manifest, generation: snap.generation, entries: snap.entries.size, problems: problemsOf(snap) },
+        manifest: {
+          path: config.manifest,
+          generation: snap.generation,
+          entries: snap.entries.size,
+          problems: problemsOf(snap),
+        },
         cache: cache.stats(),
         audit: audit.health(),
-        memory: { ...handles.stats(), lockedBytesLimit: limits.lockedBytes, openHandlesPerContainer: limits.openHandlesPerContainer, addonLockedBytes: native.lockedMemoryStats().lockedBytes },
+        memory: {
+          ...handles.stats(),
+          lockedBytesLimit: limits.lockedBytes,
+          openHandlesPerContainer: limits.openHandlesPerContainer,
+          addonLockedBytes: native.lockedMemoryStats().lockedBytes,
+        },
       };
     };
 
     // What decrypts showed about sealed names and labels: learnt by the filesystem, read by
     // `pal explain`, so both decide with the same facts.
     const sealedFacts = new SealedFactsRegistry();
-    const trustSource = { verifiedLabels: (image: Parameters<TrustService['verifiedLabels']>[0]) => trust.verifiedLabels(image) };
+    const trustSource = {
+      verifiedLabels: (image: Parameters<TrustService['verifiedLabels']>[0]) => trust.verifiedLabels(image),
+    };
     const fs = createPalFilesystem({
       identity: {
         resolve: async (ref) => {
@@ -212,7 +248,8 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
     identity.onInvalidate(() => fs.forgetCallers());
     store.onChange((next, previous) => {
       fs.manifestChanged(next, previous);
-      for (const p of next.problems) log(`pald: manifest problem: ${p.file}${p.line ? `:${p.line}` : ''}: ${p.message}`);
+      for (const p of next.problems)
+        log(`pald: manifest problem: ${p.file}${p.line ? `:${p.line}` : ''}: ${p.message}`);
     });
 
     // The session is mounted in a private staging dir and bind-mounted on top of the mountpoint's
@@ -223,12 +260,17 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
       await mkdir(dirname(p), { recursive: true, mode: parentMode });
       return join(await realpath(dirname(p)), basename(p));
     };
-    const staging = await step(`staging dir for ${config.admin.socket}`, () => canonical(join(dirname(config.admin.socket), 'fs'), 0o700));
+    const staging = await step(`staging dir for ${config.admin.socket}`, () =>
+      canonical(join(dirname(config.admin.socket), 'fs'), 0o700),
+    );
     await step(`staging dir ${staging}`, () => prepareStagingDir(staging));
     const mountpoint = await step(`mountpoint ${config.mountpoint}`, () => canonical(config.mountpoint, 0o755));
     const layers = await step(`mountpoint ${mountpoint}`, () => prepareMountpoint(mountpoint));
     inertLayersAtStart = layers.deadLayers;
-    if (layers.deadLayers > 0) log(`pald: ${mountpoint} has ${layers.deadLayers} layer(s) left by earlier pald runs: stacking on top so running containers follow`);
+    if (layers.deadLayers > 0)
+      log(
+        `pald: ${mountpoint} has ${layers.deadLayers} layer(s) left by earlier pald runs: stacking on top so running containers follow`,
+      );
     const mounted = await step(`mounting ${staging}`, () =>
       native.mount(staging, fs.handlers, {
         fsname: 'pal',
@@ -236,7 +278,8 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
         // Expected failures (EIO for a corrupt ciphertext…) are in the audit log already; only
         // errors that are not ours to expect are worth a log line.
         onError: (err, op) => {
-          if (!(err instanceof FsError)) log(`pald: ${op}: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`);
+          if (!(err instanceof FsError))
+            log(`pald: ${op}: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`);
         },
       }),
     );
@@ -266,7 +309,12 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
                     const who = await identity.inspectContainer(c.containerId);
                     const subject = who.kind === 'container' ? imageSubject(who) : undefined;
                     const decision = subject ? await trust.verifiedLabels(subject) : undefined;
-                    return { ...c, labels: decision?.labels ?? [], trust: decision?.state ?? 'error', reason: decision?.reason ?? who.reason ?? '' };
+                    return {
+                      ...c,
+                      labels: decision?.labels ?? [],
+                      trust: decision?.state ?? 'error',
+                      reason: decision?.reason ?? who.reason ?? '',
+                    };
                   }),
                 );
               case 'secrets':
@@ -280,7 +328,17 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
                   mtime: new Date(e.mtimeMs).toISOString(),
                 }));
               case 'explain':
-                return explain({ identity, trust: trustSource, manifest: store, hostAllowUids: () => config.host.allowUids, sealedFacts }, request.container, request.secret);
+                return explain(
+                  {
+                    identity,
+                    trust: trustSource,
+                    manifest: store,
+                    hostAllowUids: () => config.host.allowUids,
+                    sealedFacts,
+                  },
+                  request.container,
+                  request.secret,
+                );
             }
           },
         },
@@ -299,7 +357,9 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
     if (config.metrics.listen !== '') {
       const where = parseListen(config.metrics.listen);
       if (typeof where === 'string') throw new StartupError(`metrics.listen: ${where}`);
-      const server = await step(`metrics.listen ${config.metrics.listen}`, () => startMetricsServer(metrics, where.host, where.port, log));
+      const server = await step(`metrics.listen ${config.metrics.listen}`, () =>
+        startMetricsServer(metrics, where.host, where.port, log),
+      );
       closers.push(() => server.close());
       log(`pald: metrics on http://${config.metrics.listen}/metrics (no auth: keep it on loopback)`);
     }
@@ -312,8 +372,19 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
       async reload() {
         try {
           const next = await loadConfig(opts.configPath);
-          for (const key of ['mountpoint', 'manifest', 'keys', 'admin', 'audit', 'docker', 'cache', 'limits', 'metrics'] as const) {
-            if (JSON.stringify(next[key]) !== JSON.stringify(config[key])) log(`pald: reload: "${key}" changed; it takes effect at the next restart`);
+          for (const key of [
+            'mountpoint',
+            'manifest',
+            'keys',
+            'admin',
+            'audit',
+            'docker',
+            'cache',
+            'limits',
+            'metrics',
+          ] as const) {
+            if (JSON.stringify(next[key]) !== JSON.stringify(config[key]))
+              log(`pald: reload: "${key}" changed; it takes effect at the next restart`);
           }
           const trustChanged = JSON.stringify(next.trust, mapsAsArrays) !== JSON.stringify(config.trust, mapsAsArrays); // delegations is a Map
           config = { ...config, host: next.host, trust: next.trust, keyPassphraseFile: next.keyPassphraseFile };

@@ -5,7 +5,13 @@
 
 import type { Identity } from '../identity/types.js';
 import type { TrustDecision } from '../trust/types.js';
-import { attestIdentity, decide, type DecisionClass, type SealedFactsRegistry, type TrustSource } from '../policy/index.js';
+import {
+  attestIdentity,
+  decide,
+  type DecisionClass,
+  type SealedFactsRegistry,
+  type TrustSource,
+} from '../policy/index.js';
 import type { ManifestSource } from '../fs/index.js';
 
 export interface Explanation {
@@ -13,8 +19,18 @@ export interface Explanation {
   readonly reason: string;
   /** The reason class policy gave (the same open() would get). */
   readonly class: DecisionClass | 'no-such-secret';
-  readonly container: { readonly kind: string; readonly id?: string; readonly name?: string; readonly image?: string; readonly imageId?: string };
-  readonly secret: { readonly name: string; readonly labels: readonly string[]; readonly sealedLabels?: readonly string[] } | null;
+  readonly container: {
+    readonly kind: string;
+    readonly id?: string;
+    readonly name?: string;
+    readonly image?: string;
+    readonly imageId?: string;
+  };
+  readonly secret: {
+    readonly name: string;
+    readonly labels: readonly string[];
+    readonly sealedLabels?: readonly string[];
+  } | null;
   readonly trust: Pick<TrustDecision, 'state' | 'provider' | 'reason' | 'labels'> | null;
 }
 
@@ -28,7 +44,11 @@ export interface ExplainDeps {
 
 export async function explain(deps: ExplainDeps, container: string, secret: string): Promise<Explanation> {
   const identity = await deps.identity.inspectContainer(container);
-  const caller = await attestIdentity({ pid: identity.pid, uid: identity.uid, gid: identity.gid }, identity, deps.trust);
+  const caller = await attestIdentity(
+    { pid: identity.pid, uid: identity.uid, gid: identity.gid },
+    identity,
+    deps.trust,
+  );
   const who = {
     kind: identity.kind,
     ...(identity.containerId ? { id: identity.containerId } : {}),
@@ -37,11 +57,25 @@ export async function explain(deps: ExplainDeps, container: string, secret: stri
     ...(identity.imageId ? { imageId: identity.imageId } : {}),
   };
   const trust = caller.trust;
-  const trustInfo = trust ? { state: trust.state, provider: trust.provider, reason: trust.reason, labels: trust.labels } : null;
+  const trustInfo = trust
+    ? { state: trust.state, provider: trust.provider, reason: trust.reason, labels: trust.labels }
+    : null;
   const entry = deps.manifest.current().entries.get(secret);
-  if (!entry) return { allow: false, reason: `no secret named ${secret} in the manifest`, class: 'no-such-secret', container: who, secret: null, trust: trustInfo };
+  if (!entry)
+    return {
+      allow: false,
+      reason: `no secret named ${secret} in the manifest`,
+      class: 'no-such-secret',
+      container: who,
+      secret: null,
+      trust: trustInfo,
+    };
   const sealed = deps.sealedFacts.factsFor(entry);
-  const secretInfo = { name: entry.name, labels: entry.labels, ...(sealed ? { sealedLabels: sealed.sealedLabels } : {}) };
+  const secretInfo = {
+    name: entry.name,
+    labels: entry.labels,
+    ...(sealed ? { sealedLabels: sealed.sealedLabels } : {}),
+  };
   const decision = decide(caller, entry, { hostAllowUids: deps.hostAllowUids(), sealed });
   const reason = identity.kind === 'unknown' ? `container ${container}: ${decision.reason}` : decision.reason;
   return { allow: decision.allow, reason, class: decision.class, container: who, secret: secretInfo, trust: trustInfo };

@@ -43,8 +43,20 @@ interface FamilyValue {
 }
 
 /** A metric family whose samples are computed at scrape time (prom-client formats it). */
-function scrapedFamily(registry: Registry, name: string, help: string, type: 'counter' | 'histogram', values: () => FamilyValue[]): void {
-  const family = { name, help, type, aggregator: 'sum' as const, get: () => Promise.resolve({ name, help, type, aggregator: 'sum' as const, values: values() }) };
+function scrapedFamily(
+  registry: Registry,
+  name: string,
+  help: string,
+  type: 'counter' | 'histogram',
+  values: () => FamilyValue[],
+): void {
+  const family = {
+    name,
+    help,
+    type,
+    aggregator: 'sum' as const,
+    get: () => Promise.resolve({ name, help, type, aggregator: 'sum' as const, values: values() }),
+  };
   registry.registerMetric(family as unknown as Metric);
 }
 
@@ -81,7 +93,10 @@ export class PalMetrics implements RequestMetrics {
   /** `${decision} ${op} ${class}` → count; the label sets are closed, so the map stays small. */
   private readonly decisions = new Map<string, { readonly labels: Record<string, string>; n: number }>();
   /** Keys by op, decision and class: the request path never builds a string. */
-  private readonly decisionKeys = new Map<string, Map<string, Map<string, { readonly labels: Record<string, string>; n: number }>>>();
+  private readonly decisionKeys = new Map<
+    string,
+    Map<string, Map<string, { readonly labels: Record<string, string>; n: number }>>
+  >();
   private readonly openLatency = new Map<string, LatencyCounts>();
   private readonly attributionLatency: Histogram;
   private readonly decrypts: Counter<'backend'>;
@@ -90,11 +105,20 @@ export class PalMetrics implements RequestMetrics {
 
   constructor(sources: ScrapeSources) {
     const registers = [this.registry];
-    scrapedFamily(this.registry, 'pal_decisions_total', 'Access decisions recorded in the audit log, counted before aggregation (op: lookup, getattr, open)', 'counter', () =>
-      [...this.decisions.values()].map(({ labels, n }) => ({ labels, value: n })),
+    scrapedFamily(
+      this.registry,
+      'pal_decisions_total',
+      'Access decisions recorded in the audit log, counted before aggregation (op: lookup, getattr, open)',
+      'counter',
+      () => [...this.decisions.values()].map(({ labels, n }) => ({ labels, value: n })),
     );
-    scrapedFamily(this.registry, 'pal_open_latency_seconds', 'Time from an open request to its decision (attribution, policy, decrypt or cache), seconds', 'histogram', () =>
-      [...this.openLatency].flatMap(([decision, counts]) => counts.values('pal_open_latency_seconds', { decision })),
+    scrapedFamily(
+      this.registry,
+      'pal_open_latency_seconds',
+      'Time from an open request to its decision (attribution, policy, decrypt or cache), seconds',
+      'histogram',
+      () =>
+        [...this.openLatency].flatMap(([decision, counts]) => counts.values('pal_open_latency_seconds', { decision })),
     );
     this.attributionLatency = new Histogram({
       name: 'pal_attribution_latency_seconds',
@@ -102,18 +126,33 @@ export class PalMetrics implements RequestMetrics {
       buckets: LATENCY_BUCKETS_SECONDS,
       registers,
     });
-    this.decrypts = new Counter({ name: 'pal_decrypts_total', help: 'Ciphertexts decrypted (cache misses that reached a backend)', labelNames: ['backend'] as const, registers });
+    this.decrypts = new Counter({
+      name: 'pal_decrypts_total',
+      help: 'Ciphertexts decrypted (cache misses that reached a backend)',
+      labelNames: ['backend'] as const,
+      registers,
+    });
     this.trustVerifications = new Counter({
       name: 'pal_trust_verifications_total',
       help: 'Trust decisions handed to attribution, by provider and outcome (verified, unsigned, unverified, error)',
       labelNames: ['provider', 'outcome'] as const,
       registers,
     });
-    this.errors = new Counter({ name: 'pal_errors_total', help: 'Errors by component: runtime (caller not attributable), trust (verification failed), backend (decrypt failed)', labelNames: ['component'] as const, registers });
+    this.errors = new Counter({
+      name: 'pal_errors_total',
+      help: 'Errors by component: runtime (caller not attributable), trust (verification failed), backend (decrypt failed)',
+      labelNames: ['component'] as const,
+      registers,
+    });
     for (const component of ['runtime', 'trust', 'backend'] as const) this.errors.inc({ component }, 0);
     mirroredCounter(this.registry, 'pal_cache_hits_total', 'Plaintext cache hits', () => sources.cache().hits);
     mirroredCounter(this.registry, 'pal_cache_misses_total', 'Plaintext cache misses', () => sources.cache().misses);
-    mirroredCounter(this.registry, 'pal_audit_lines_dropped_total', 'Audit lines that will never be written (queue full while the log could not be written)', sources.auditDropped);
+    mirroredCounter(
+      this.registry,
+      'pal_audit_lines_dropped_total',
+      'Audit lines that will never be written (queue full while the log could not be written)',
+      sources.auditDropped,
+    );
     new Gauge({
       name: 'pal_locked_bytes',
       help: 'Plaintext pald holds in locked memory (cache and open handles), bytes',
@@ -181,7 +220,12 @@ export interface MetricsServer {
 }
 
 /** Serves GET /metrics (no auth: keep it on loopback); anything else is 404. */
-export async function startMetricsServer(metrics: PalMetrics, host: string, port: number, log: (line: string) => void): Promise<MetricsServer> {
+export async function startMetricsServer(
+  metrics: PalMetrics,
+  host: string,
+  port: number,
+  log: (line: string) => void,
+): Promise<MetricsServer> {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '').split('?', 1)[0];
     if ((req.method !== 'GET' && req.method !== 'HEAD') || path !== '/metrics') {
@@ -189,7 +233,10 @@ export async function startMetricsServer(metrics: PalMetrics, host: string, port
       return;
     }
     metrics.text().then(
-      (body) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(req.method === 'HEAD' ? undefined : body),
+      (body) =>
+        res
+          .writeHead(200, { 'content-type': metrics.registry.contentType })
+          .end(req.method === 'HEAD' ? undefined : body),
       (err: unknown) => {
         log(`pald: metrics: ${err instanceof Error ? err.message : String(err)}`);
         res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end('metrics unavailable\n');

@@ -110,7 +110,8 @@ export async function prepareMountpoint(path: string): Promise<MountpointState> 
   }
   const top = mounts.at(-1)!;
   if (top.fsType.startsWith('fuse')) {
-    if (await fuseAnswers(path)) throw new Error(`a live FUSE filesystem (${top.source}) is already mounted at ${path}: is another pald running?`);
+    if (await fuseAnswers(path))
+      throw new Error(`a live FUSE filesystem (${top.source}) is already mounted at ${path}: is another pald running?`);
   } else if (!top.optionalFields.some((f) => f.startsWith('shared:'))) {
     await mountCmd('--make-shared', path);
   }
@@ -124,5 +125,6 @@ export async function stackOnto(staging: string, mountpoint: string): Promise<vo
 
 /** Removes every mount at path, top first (used by tests and the demo to clean up, not by pald). */
 export async function unmountAll(path: string): Promise<void> {
-  for (let i = 0; i < 1000 && (await mountsAt(path)).length > 0; i++) await run('umount', ['-l', '--no-canonicalize', path]);
+  for (let i = 0; i < 1000 && (await mountsAt(path)).length > 0; i++)
+    await run('umount', ['-l', '--no-canonicalize', path]);
 }

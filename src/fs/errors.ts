@@ -2,7 +2,10 @@ import { constants } from 'node:os';
 
 /** An error the FUSE layer turns into this errno (the addon reads the numeric `errno`). */
 export class FsError extends Error {
-  constructor(readonly errno: number, message: string) {
+  constructor(
+    readonly errno: number,
+    message: string,
+  ) {
     super(message);
     this.name = 'FsError';
   }

@@ -35,7 +35,11 @@ export interface HandleLimits {
 }
 
 /** SPEC §3 defaults. */
-export const DEFAULT_HANDLE_LIMITS: HandleLimits = { openHandlesPerContainer: 1024, lockedBytes: 64 * 1024 * 1024, secretBytes: 16 * 1024 * 1024 };
+export const DEFAULT_HANDLE_LIMITS: HandleLimits = {
+  openHandlesPerContainer: 1024,
+  lockedBytes: 64 * 1024 * 1024,
+  secretBytes: 16 * 1024 * 1024,
+};
 
 /** What the plaintext cache holds, as far as the ledger needs to know. */
 export interface CachedPlaintext {
@@ -110,7 +114,10 @@ export class HandleLedger {
     const ownerAdds = o?.pins.has(key) ? 0 : bytes;
     const ownerShare = Math.max(Math.floor(limits.lockedBytes / 2), limits.secretBytes);
     if (ownerAdds > 0 && (o?.bytes ?? 0) + ownerAdds > ownerShare) {
-      throw new FsError(ENOMEM, `limits.locked_bytes: this caller's open handles may pin at most ${ownerShare} bytes of plaintext`);
+      throw new FsError(
+        ENOMEM,
+        `limits.locked_bytes: this caller's open handles may pin at most ${ownerShare} bytes of plaintext`,
+      );
     }
     if (!pin) {
       const added = this.cache.holds(plaintext) ? 0 : bytes;
@@ -169,7 +176,12 @@ export class HandleLedger {
   }
 
   stats(): LedgerStats {
-    return { openHandles: this.byFh.size, lockedBytes: this.lockedBytes(), pinnedCopies: this.pins.size, owners: this.owners.size };
+    return {
+      openHandles: this.byFh.size,
+      lockedBytes: this.lockedBytes(),
+      pinnedCopies: this.pins.size,
+      owners: this.owners.size,
+    };
   }
 
   private pinnedOnlyBytes(): number {

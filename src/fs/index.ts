@@ -1,5 +1,16 @@
 export { createPalFilesystem, type PalFilesystem, type KernelNotifier } from './view.js';
-export type { FsDeps, ManifestSource, ManifestView, SecretEntry, DaemonHealth, SecretSource, IdentitySource, TrustSource, AuditSink, AuditRecord } from './deps.js';
+export type {
+  FsDeps,
+  ManifestSource,
+  ManifestView,
+  SecretEntry,
+  DaemonHealth,
+  SecretSource,
+  IdentitySource,
+  TrustSource,
+  AuditSink,
+  AuditRecord,
+} from './deps.js';
 export { FsError } from './errors.js';
 export { ROOT_INO, PAL_DIR_INO, PAL_FILES } from './inodes.js';
 export { whoami, modeString } from './inspect.js';

@@ -39,7 +39,11 @@ export type InoDerivation = (name: string, attempt: number) => number;
 
 /** HMAC-SHA256 under `key`, truncated to INO_BITS. */
 export function keyedInoDerivation(key: Uint8Array): InoDerivation {
-  return (name, attempt) => createHmac('sha256', key).update(`${attempt}\0${name}`).digest().readUIntBE(0, INO_BITS / 8);
+  return (name, attempt) =>
+    createHmac('sha256', key)
+      .update(`${attempt}\0${name}`)
+      .digest()
+      .readUIntBE(0, INO_BITS / 8);
 }
 
 export class SecretInodes {

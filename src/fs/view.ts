@@ -2,11 +2,31 @@
 // a secret exists for a caller only if policy lets that caller open it; nothing is cached in the
 // kernel (timeouts 0) so one caller's view can never be served to another.
 
-import type { CallerContext, DirEntry, EntryReply, AttrReply, FileAttr, FuseHandlers, OpenReply, StatfsReply, SecureBuffer } from '../native/types.js';
+import type {
+  CallerContext,
+  DirEntry,
+  EntryReply,
+  AttrReply,
+  FileAttr,
+  FuseHandlers,
+  OpenReply,
+  StatfsReply,
+  SecureBuffer,
+} from '../native/types.js';
 import { attestCaller, decide as policyDecide, isFailClosed, type Caller, type Decision } from '../policy/index.js';
 import type { AuditRecord, FsDeps, ManifestView, SecretEntry } from './deps.js';
 import { FsError, ENOENT, EACCES, EIO, EROFS, ENOTDIR, EISDIR, EBADF } from './errors.js';
-import { ROOT_INO, PAL_DIR_INO, PAL_DIR_NAME, PAL_FILES, SecretInodes, palFileIno, palFileName, isPalFileName, type PalFileName } from './inodes.js';
+import {
+  ROOT_INO,
+  PAL_DIR_INO,
+  PAL_DIR_NAME,
+  PAL_FILES,
+  SecretInodes,
+  palFileIno,
+  palFileName,
+  isPalFileName,
+  type PalFileName,
+} from './inodes.js';
 import { dirAttr, fileAttr, ENTRY_TIMEOUT_S, ATTR_TIMEOUT_S } from './attrs.js';
 import { renderPalFile, type VisibleSecret } from './inspect.js';
 import { CallerMemo } from './caller-memo.js';
@@ -92,7 +112,15 @@ export function createPalFilesystem(deps: FsDeps): PalFilesystem {
   }
 
   /** Records one decision: the audit line, and the /metrics counters by reason class (never the free-text reason). */
-  function audit(caller: Caller, op: string, secret: string | undefined, decision: AuditRecord['decision'], reason: string, reasonClass: string, startNs: bigint): void {
+  function audit(
+    caller: Caller,
+    op: string,
+    secret: string | undefined,
+    decision: AuditRecord['decision'],
+    reason: string,
+    reasonClass: string,
+    startNs: bigint,
+  ): void {
     const { identity } = caller;
     const latencyUs = elapsedUs(startNs);
     metrics?.decision(op, decision, reasonClass, latencyUs);
@@ -101,7 +129,11 @@ export function createPalFilesystem(deps: FsDeps): PalFilesystem {
       pid: caller.ctx.pid,
       uid: caller.ctx.uid,
       gid: caller.ctx.gid,
-      ...(identity.containerId ? { container: identity.name ? `${identity.name} (${identity.containerId.slice(0, 12)})` : identity.containerId } : {}),
+      ...(identity.containerId
+        ? {
+            container: identity.name ? `${identity.name} (${identity.containerId.slice(0, 12)})` : identity.containerId,
+          }
+        : {}),
       ...(identity.imageRef || identity.imageId ? { image: identity.imageRef ?? identity.imageId } : {}),
       ...(caller.trust ? { labels: caller.trust.labels } : {}),
       ...(secret !== undefined ? { secret } : {}),
@@ -117,7 +149,14 @@ export function createPalFilesystem(deps: FsDeps): PalFilesystem {
   }
 
   function secretAttr(caller: Caller, entry: SecretEntry): FileAttr {
-    return fileAttr(inodes.inoFor(entry.name), entry.mode, caller.ctx.uid, caller.ctx.gid, secretSize(entry), entry.mtimeMs);
+    return fileAttr(
+      inodes.inoFor(entry.name),
+      entry.mode,
+      caller.ctx.uid,
+      caller.ctx.gid,
+      secretSize(entry),
+      entry.mtimeMs,
+    );
   }
 
   function visibleSecrets(caller: Caller): SecretEntry[] {
@@ -151,12 +190,17 @@ export function createPalFilesystem(deps: FsDeps): PalFilesystem {
   }
 
   /** A secret as the caller may see it, or the errno it gets instead. */
-  async function secretFor(ctx: CallerContext, name: string, op: string): Promise<{ caller: Caller; entry: SecretEntry }> {
+  async function secretFor(
+    ctx: CallerContext,
+    name: string,
+    op: string,
+  ): Promise<{ caller: Caller; entry: SecretEntry }> {
     const startNs = process.hrtime.bigint();
     const caller = await evaluate(ctx);
     const entry = deps.manifest.current().entries.get(name);
     // Every denial is recorded: the audit log folds repeats per (container, secret, reason).
-    const auditDenial = (reason: string, reasonClass: string): void => audit(caller, op, name, 'deny', reason, reasonClass, startNs);
+    const auditDenial = (reason: string, reasonClass: string): void =>
+      audit(caller, op, name, 'deny', reason, reasonClass, startNs);
     if (caller.failure) {
       // Fail closed, and the same answer whether or not the name exists.
       if (entry) auditDenial(caller.failure, failureClass(caller));
@@ -201,7 +245,15 @@ export function createPalFilesystem(deps: FsDeps): PalFilesystem {
       const code = (err as { code?: unknown }).code;
       const reason = `decrypt ${name}: ${messageOf(err)}`;
       if (code === 'denied-by-backend' || code === 'name-mismatch') {
-        audit(caller, 'open', name, 'deny', reason, code === 'name-mismatch' ? 'sealed-name' : 'backend-denied', startNs);
+        audit(
+          caller,
+          'open',
+          name,
+          'deny',
+          reason,
+          code === 'name-mismatch' ? 'sealed-name' : 'backend-denied',
+          startNs,
+        );
         throw new FsError(EACCES, reason);
       }
       audit(caller, 'open', name, 'error', reason, 'backend-error', startNs);
@@ -209,7 +261,12 @@ export function createPalFilesystem(deps: FsDeps): PalFilesystem {
     }
     // The sealed payload names itself and carries its own labels: pald learns them (for every
     // later decision, `pal explain` included) and policy decides again with them.
-    const facts = { version: entry.version, size: opened.plaintext.length, sealedName: opened.sealedName, sealedLabels: opened.sealedLabels };
+    const facts = {
+      version: entry.version,
+      size: opened.plaintext.length,
+      sealedName: opened.sealedName,
+      sealedLabels: opened.sealedLabels,
+    };
     sealed.learn(name, facts);
     const second = policyDecide(caller, entry, { hostAllowUids: deps.hostAllowUids(), sealed: facts });
     if (!second.allow) {
@@ -245,7 +302,11 @@ export function createPalFilesystem(deps: FsDeps): PalFilesystem {
 
   const handlers: FuseHandlers = {
     async lookup(ctx, parent, name): Promise<EntryReply> {
-      const reply = (attr: FileAttr): EntryReply => ({ attr, entryTimeout: ENTRY_TIMEOUT_S, attrTimeout: ATTR_TIMEOUT_S });
+      const reply = (attr: FileAttr): EntryReply => ({
+        attr,
+        entryTimeout: ENTRY_TIMEOUT_S,
+        attrTimeout: ATTR_TIMEOUT_S,
+      });
       if (parent === ROOT_INO) {
         if (name === PAL_DIR_NAME) return reply(palDirAttr(ctx));
         const { caller, entry } = await secretFor(ctx, name, 'lookup');
@@ -255,7 +316,10 @@ export function createPalFilesystem(deps: FsDeps): PalFilesystem {
         if (!isPalFileName(name)) throw new FsError(ENOENT, `no ${PAL_DIR_NAME}/${name}`);
         return reply(palFileAttr(await evaluate(ctx), name));
       }
-      throw new FsError(inodes.nameOf(parent) !== undefined || palFileName(parent) ? ENOTDIR : ENOENT, 'not a directory');
+      throw new FsError(
+        inodes.nameOf(parent) !== undefined || palFileName(parent) ? ENOTDIR : ENOENT,
+        'not a directory',
+      );
     },
 
     async getattr(ctx, ino): Promise<AttrReply> {
@@ -281,9 +345,7 @@ export function createPalFilesystem(deps: FsDeps): PalFilesystem {
       }
       if (ino === PAL_DIR_INO) {
         const caller = await evaluate(ctx);
-        return [
-          ...PAL_FILES.map((f) => ({ name: f, attr: palFileAttr(caller, f) })),
-        ];
+        return [...PAL_FILES.map((f) => ({ name: f, attr: palFileAttr(caller, f) }))];
       }
       throw new FsError(ENOTDIR, 'not a directory');
     },

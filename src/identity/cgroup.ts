@@ -63,7 +63,8 @@ type SegmentFinding =
 export function parseCgroupFile(text: string): CgroupVerdict {
   if (typeof text !== 'string') return unknown('cgroup file is not text');
   // Bytes, not characters, and before anything else looks at the text.
-  if (text.length > MAX_TEXT || Buffer.byteLength(text) > MAX_TEXT) return unknown(`cgroup file too large (${Buffer.byteLength(text)} bytes)`);
+  if (text.length > MAX_TEXT || Buffer.byteLength(text) > MAX_TEXT)
+    return unknown(`cgroup file too large (${Buffer.byteLength(text)} bytes)`);
   const lines = text.split('\n');
   if (lines[lines.length - 1] === '') lines.pop();
   if (lines.length === 0) return unknown('cgroup file is empty');
@@ -155,7 +156,10 @@ function classifySegment(segment: string, ancestors: Ancestors): SegmentFinding 
     return { kind: 'suspicious', reason: `segment ${quote(segment)} holds an id-like string in an unrecognised shape` };
   }
   if (ID_ISH.test(segment) && underRuntimeParent(ancestors)) {
-    return { kind: 'suspicious', reason: `segment ${quote(segment)} looks like a container id of the wrong length or case` };
+    return {
+      kind: 'suspicious',
+      reason: `segment ${quote(segment)} looks like a container id of the wrong length or case`,
+    };
   }
   return { kind: 'none' };
 }

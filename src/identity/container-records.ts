@@ -205,7 +205,8 @@ export class ContainerRecords {
     let image: RuntimeImage;
     try {
       container = await this.opts.runtime.inspectContainer(idOrName);
-      if (!container.running || container.pid === 0) return { reason: `container ${container.id.slice(0, 12)} is not running` };
+      if (!container.running || container.pid === 0)
+        return { reason: `container ${container.id.slice(0, 12)} is not running` };
       image = await this.images.get(container.imageId);
     } catch (err) {
       return { reason: errorMessage(err) };
@@ -219,7 +220,9 @@ export class ContainerRecords {
       initStartTime = readStat(procRoot, container.pid).startTime;
       initVerdict = parseCgroupFile(readProcFile(procRoot, container.pid, 'cgroup'));
     } catch (err) {
-      return { reason: `container ${id.slice(0, 12)}'s init process ${container.pid} is not readable: ${errorMessage(err)}` };
+      return {
+        reason: `container ${id.slice(0, 12)}'s init process ${container.pid} is not readable: ${errorMessage(err)}`,
+      };
     }
     if (initVerdict.kind !== 'container' || initVerdict.containerId !== id) {
       return {
@@ -232,7 +235,12 @@ export class ContainerRecords {
   }
 }
 
-function recordOf(container: RuntimeContainer, image: RuntimeImage, initStartTime: string, paths: readonly string[]): ContainerRecord {
+function recordOf(
+  container: RuntimeContainer,
+  image: RuntimeImage,
+  initStartTime: string,
+  paths: readonly string[],
+): ContainerRecord {
   // Keys come from the container's config: a null-prototype record, so `__proto__` is a label too.
   const runtimeLabels: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const [key, value] of Object.entries(container.labels)) {

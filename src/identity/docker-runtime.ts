@@ -42,7 +42,8 @@ export function dockerConnection(dockerHost: string): Docker.DockerOptions {
   } catch {
     throw new Error(`docker host ${JSON.stringify(dockerHost)} is not unix:///path or tcp://host:port`);
   }
-  const protocol = url.protocol === 'https:' ? 'https' : url.protocol === 'tcp:' || url.protocol === 'http:' ? 'http' : undefined;
+  const protocol =
+    url.protocol === 'https:' ? 'https' : url.protocol === 'tcp:' || url.protocol === 'http:' ? 'http' : undefined;
   if (protocol === undefined || url.hostname === '' || url.port === '') {
     throw new Error(`docker host ${JSON.stringify(dockerHost)} is not unix:///path or tcp://host:port`);
   }
@@ -61,12 +62,19 @@ export function createDockerRuntime(options: DockerRuntimeOptions): ContainerRun
 
   function translate(err: unknown, what: string): RuntimeError {
     if (err instanceof RuntimeError) return err;
-    const e = (typeof err === 'object' && err !== null ? err : {}) as { statusCode?: unknown; message?: unknown; json?: unknown };
+    const e = (typeof err === 'object' && err !== null ? err : {}) as {
+      statusCode?: unknown;
+      message?: unknown;
+      json?: unknown;
+    };
     const text = (v: unknown): string => (typeof v === 'string' ? v.slice(0, MAX_ERROR_TEXT) : '');
     if (e.statusCode === 404) return new RuntimeError('not-found', `${what} not found in docker at ${endpoint}`);
     if (typeof e.statusCode === 'number') {
       const said = isObject(e.json) ? text(e.json['message']) : '';
-      return new RuntimeError('error', `docker at ${endpoint} answered ${e.statusCode} for ${what}: ${said || text(e.message)}`);
+      return new RuntimeError(
+        'error',
+        `docker at ${endpoint} answered ${e.statusCode} for ${what}: ${said || text(e.message)}`,
+      );
     }
     return new RuntimeError('unreachable', `docker unreachable at ${endpoint}: ${text(e.message) || safeString(err)}`);
   }
@@ -75,7 +83,8 @@ export function createDockerRuntime(options: DockerRuntimeOptions): ContainerRun
     endpoint,
 
     async inspectContainer(idOrName: string): Promise<RuntimeContainer> {
-      if (!NAME_OR_ID.test(idOrName)) throw new RuntimeError('invalid', `not a container id or name: ${JSON.stringify(idOrName.slice(0, 100))}`);
+      if (!NAME_OR_ID.test(idOrName))
+        throw new RuntimeError('invalid', `not a container id or name: ${JSON.stringify(idOrName.slice(0, 100))}`);
       const ref = idOrName.replace(/^\//, '');
       let raw: unknown;
       try {
@@ -220,7 +229,8 @@ function containErrorAnswers(modem: unknown): void {
       if (!err && statusCodes[String(res.statusCode)] !== true) {
         const status = res.statusCode ?? 0;
         const reason = statusCodes[String(status)];
-        const fail = (body: unknown): void => once(errorAnswer(status, typeof reason === 'string' ? reason : 'unexpected', body), null);
+        const fail = (body: unknown): void =>
+          once(errorAnswer(status, typeof reason === 'string' ? reason : 'unexpected', body), null);
         if (!isStream) return fail(json);
         // A streamed request's error body is still unread: read a bounded amount of it.
         let text = '';
@@ -241,9 +251,18 @@ function containErrorAnswers(modem: unknown): void {
 }
 
 /** The error docker-modem would have made, from values checked for their type. */
-function errorAnswer(status: number, reason: string, body: unknown): Error & { statusCode: number; reason: string; json: unknown } {
-  const said = isObject(body) && typeof body['message'] === 'string' ? body['message'] : typeof body === 'string' ? body : '';
-  const err = new Error(`(HTTP code ${status}) ${reason} - ${said.slice(0, MAX_ERROR_TEXT)}`) as Error & { statusCode: number; reason: string; json: unknown };
+function errorAnswer(
+  status: number,
+  reason: string,
+  body: unknown,
+): Error & { statusCode: number; reason: string; json: unknown } {
+  const said =
+    isObject(body) && typeof body['message'] === 'string' ? body['message'] : typeof body === 'string' ? body : '';
+  const err = new Error(`(HTTP code ${status}) ${reason} - ${said.slice(0, MAX_ERROR_TEXT)}`) as Error & {
+    statusCode: number;
+    reason: string;
+    json: unknown;
+  };
   err.statusCode = status;
   err.reason = reason;
   err.json = isObject(body) && typeof body['message'] === 'string' ? { message: body['message'] } : null;
@@ -292,7 +311,8 @@ export function parseEvent(line: string): RuntimeEvent | undefined {
 }
 
 function containerFromInspect(raw: unknown, endpoint: string): RuntimeContainer {
-  const bad = (what: string): RuntimeError => new RuntimeError('error', `docker at ${endpoint}: container inspect has ${what}`);
+  const bad = (what: string): RuntimeError =>
+    new RuntimeError('error', `docker at ${endpoint}: container inspect has ${what}`);
   if (!isObject(raw)) throw bad('no body');
   const id = raw['Id'];
   if (typeof id !== 'string' || !CONTAINER_ID.test(id)) throw bad('no valid Id');
@@ -331,7 +351,9 @@ function isObject(value: unknown): value is Record<string, unknown> {
 }
 
 function stringArray(value: unknown): string[] {
-  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string' && v !== '<none>:<none>' && v !== '<none>@<none>') : [];
+  return Array.isArray(value)
+    ? value.filter((v): v is string => typeof v === 'string' && v !== '<none>:<none>' && v !== '<none>@<none>')
+    : [];
 }
 
 function stringRecord(value: unknown): Record<string, string> {

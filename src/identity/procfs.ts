@@ -35,7 +35,8 @@ export function readProcFile(procRoot: string, pid: number, file: string): strin
       const n = readSync(fd, READ_BUFFER, length, READ_BUFFER.length - length, null);
       if (n === 0) break;
       length += n;
-      if (length === READ_BUFFER.length) throw new ProcError(`${path} is larger than ${READ_BUFFER.length} bytes`, 'EFBIG');
+      if (length === READ_BUFFER.length)
+        throw new ProcError(`${path} is larger than ${READ_BUFFER.length} bytes`, 'EFBIG');
     }
     return READ_BUFFER.toString('latin1', 0, length);
   } catch (err) {
@@ -60,7 +61,10 @@ export interface ProcStat {
 export function parseStat(text: string): ProcStat | undefined {
   const close = text.lastIndexOf(')');
   if (close < 0 || text.indexOf('(') < 0 || text.indexOf('(') > close) return undefined;
-  const rest = text.slice(close + 1).trim().split(' ');
+  const rest = text
+    .slice(close + 1)
+    .trim()
+    .split(' ');
   // rest[0] is field 3 (state), so field N is rest[N - 3].
   const state = rest[0];
   const startTime = rest[22 - 3];
@@ -163,7 +167,8 @@ function readNamespaceLink(procRoot: string, pid: number | 'self', ns: 'pid' | '
   } catch (err) {
     throw procError(path, err);
   }
-  if (!new RegExp(`^${ns}:\\[\\d{1,20}\\]$`).test(link)) throw new ProcError(`${path} reads ${JSON.stringify(link.slice(0, 64))}, not ${ns}:[inode]`, 'EINVAL');
+  if (!new RegExp(`^${ns}:\\[\\d{1,20}\\]$`).test(link))
+    throw new ProcError(`${path} reads ${JSON.stringify(link.slice(0, 64))}, not ${ns}:[inode]`, 'EINVAL');
   return link;
 }
 
@@ -202,7 +207,8 @@ export function checkPidNamespace(procRoot: string): PidNamespaceCheck {
     nested = false;
   }
   if (nested) return { hostPidNamespace: false, detail: `pald runs in a nested pid namespace (${self})` };
-  if (self === INITIAL_PID_NS) return { hostPidNamespace: true, detail: `pald runs in the initial pid namespace ${self}` };
+  if (self === INITIAL_PID_NS)
+    return { hostPidNamespace: true, detail: `pald runs in the initial pid namespace ${self}` };
   return {
     hostPidNamespace: false,
     detail: `pald's pid namespace ${self} is not the initial one ${INITIAL_PID_NS}`,

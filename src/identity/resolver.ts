@@ -284,7 +284,14 @@ export function createResolver(options: ResolverCoreOptions): ResolverWithDiagno
         }
         if (container.running && container.pid > 0) {
           const loaded = await records.load(container.id);
-          if ('reason' in loaded) return { kind: 'unknown', ...nobody, containerId: container.id, name: container.name, reason: loaded.reason };
+          if ('reason' in loaded)
+            return {
+              kind: 'unknown',
+              ...nobody,
+              containerId: container.id,
+              name: container.name,
+              reason: loaded.reason,
+            };
           const { record } = loaded;
           let ids = { uid: -1, gid: -1 };
           try {
@@ -317,7 +324,9 @@ export function createResolver(options: ResolverCoreOptions): ResolverWithDiagno
           repoTags: image?.repoTags ?? [],
           repoDigests: image?.repoDigests ?? [],
           imageLabels: image?.labels ?? {},
-          runtimeLabels: Object.fromEntries(Object.entries(container.labels).filter(([k, v]) => image?.labels[k] !== v)),
+          runtimeLabels: Object.fromEntries(
+            Object.entries(container.labels).filter(([k, v]) => image?.labels[k] !== v),
+          ),
           reason: 'container is not running',
         };
       } catch (err) {

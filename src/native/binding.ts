@@ -52,11 +52,23 @@ export interface NativeBinding {
   invalidateInode(mount: MountHandle, ino: number): void;
   clearStaleMount(mountpoint: string): number;
   // Attributes go positionally (ino, mode, nlink, uid, gid, size, mtimeMs): no lookups by name.
-  replyEntry(req: RequestHandle, ...attrThenEntryAndAttrTimeouts: [number, number, number, number, number, number, number, number, number]): void;
-  replyAttr(req: RequestHandle, ...attrThenAttrTimeout: [number, number, number, number, number, number, number, number]): void;
+  replyEntry(
+    req: RequestHandle,
+    ...attrThenEntryAndAttrTimeouts: [number, number, number, number, number, number, number, number, number]
+  ): void;
+  replyAttr(
+    req: RequestHandle,
+    ...attrThenAttrTimeout: [number, number, number, number, number, number, number, number]
+  ): void;
   replyErr(req: RequestHandle, errno: number): void;
   replyBuf(req: RequestHandle, data: Uint8Array): void;
-  replyOpen(req: RequestHandle, fh: number, directIo: boolean, keepCache: boolean, content: SecureHandle | Uint8Array | null): boolean;
+  replyOpen(
+    req: RequestHandle,
+    fh: number,
+    directIo: boolean,
+    keepCache: boolean,
+    content: SecureHandle | Uint8Array | null,
+  ): boolean;
   replyDir(req: RequestHandle, names: string[], inos: number[], modes: number[]): void;
   replyStatfs(req: RequestHandle, blocks: number, files: number, nameMax: number): void;
 

@@ -103,42 +103,86 @@ function makeDispatch(handlers: FuseHandlers, onError: (err: unknown, op: string
     if (req === null) return;
     switch (op) {
       case Op.lookup:
-        return settle(req, op, () => handlers.lookup(ctx, ino, a as string), (e) =>
-          binding.replyEntry(req, e.attr.ino, e.attr.mode, e.attr.nlink, e.attr.uid, e.attr.gid, e.attr.size, e.attr.mtimeMs, e.entryTimeout, e.attrTimeout),
+        return settle(
+          req,
+          op,
+          () => handlers.lookup(ctx, ino, a as string),
+          (e) =>
+            binding.replyEntry(
+              req,
+              e.attr.ino,
+              e.attr.mode,
+              e.attr.nlink,
+              e.attr.uid,
+              e.attr.gid,
+              e.attr.size,
+              e.attr.mtimeMs,
+              e.entryTimeout,
+              e.attrTimeout,
+            ),
         );
       case Op.getattr:
-        return settle(req, op, () => handlers.getattr(ctx, ino), (r) =>
-          binding.replyAttr(req, r.attr.ino, r.attr.mode, r.attr.nlink, r.attr.uid, r.attr.gid, r.attr.size, r.attr.mtimeMs, r.attrTimeout),
+        return settle(
+          req,
+          op,
+          () => handlers.getattr(ctx, ino),
+          (r) =>
+            binding.replyAttr(
+              req,
+              r.attr.ino,
+              r.attr.mode,
+              r.attr.nlink,
+              r.attr.uid,
+              r.attr.gid,
+              r.attr.size,
+              r.attr.mtimeMs,
+              r.attrTimeout,
+            ),
         );
       case Op.readdir:
-        return settle(req, op, () => handlers.readdir(ctx, ino), (entries) => {
-          const names: string[] = [];
-          const inos: number[] = [];
-          const modes: number[] = [];
-          for (const e of entries) {
-            names.push(e.name);
-            inos.push(e.attr.ino);
-            modes.push(e.attr.mode);
-          }
-          binding.replyDir(req, names, inos, modes);
-        });
+        return settle(
+          req,
+          op,
+          () => handlers.readdir(ctx, ino),
+          (entries) => {
+            const names: string[] = [];
+            const inos: number[] = [];
+            const modes: number[] = [];
+            for (const e of entries) {
+              names.push(e.name);
+              inos.push(e.attr.ino);
+              modes.push(e.attr.mode);
+            }
+            binding.replyDir(req, names, inos, modes);
+          },
+        );
       case Op.open:
-        return settle(req, op, () => handlers.open(ctx, ino, a as number), (r: OpenReply) => {
-          const content = r.content === undefined ? null : r.content instanceof Uint8Array ? r.content : handleOf(r.content);
-          const releaseOurselves = (): void => void Promise.resolve(handlers.release(ctx, ino, r.fh)).catch((err) => report(err, 'release'));
-          let delivered: boolean;
-          try {
-            delivered = binding.replyOpen(req, r.fh, r.directIo, r.keepCache, content);
-          } catch (err) {
-            releaseOurselves(); // refused (bad content): no file handle, so no release will come
-            throw err;
-          }
-          // The open was interrupted: the kernel will never release this handle, so we do.
-          if (!delivered) releaseOurselves();
-        });
+        return settle(
+          req,
+          op,
+          () => handlers.open(ctx, ino, a as number),
+          (r: OpenReply) => {
+            const content =
+              r.content === undefined ? null : r.content instanceof Uint8Array ? r.content : handleOf(r.content);
+            const releaseOurselves = (): void =>
+              void Promise.resolve(handlers.release(ctx, ino, r.fh)).catch((err) => report(err, 'release'));
+            let delivered: boolean;
+            try {
+              delivered = binding.replyOpen(req, r.fh, r.directIo, r.keepCache, content);
+            } catch (err) {
+              releaseOurselves(); // refused (bad content): no file handle, so no release will come
+              throw err;
+            }
+            // The open was interrupted: the kernel will never release this handle, so we do.
+            if (!delivered) releaseOurselves();
+          },
+        );
       case Op.read:
-        return settle(req, op, () => handlers.read(ctx, ino, a as number, b as number, c as number), (buf) =>
-          binding.replyBuf(req, buf),
+        return settle(
+          req,
+          op,
+          () => handlers.read(ctx, ino, a as number, b as number, c as number),
+          (buf) => binding.replyBuf(req, buf),
         );
       case Op.statfs:
         return settle(
@@ -187,12 +231,22 @@ class NativeFuseMount implements FuseMount {
  * Never touch the mount with synchronous fs calls from this thread: the request would wait for
  * the very thread that is blocked on it.
  */
-export async function mount(mountpoint: string, handlers: FuseHandlers, options: NativeMountOptions = {}): Promise<FuseMount> {
+export async function mount(
+  mountpoint: string,
+  handlers: FuseHandlers,
+  options: NativeMountOptions = {},
+): Promise<FuseMount> {
   if (!isAbsolute(mountpoint)) throw new TypeError(`mountpoint must be an absolute path: ${mountpoint}`);
   const path = resolve(mountpoint);
   const threads = options.threads ?? DEFAULT_THREADS;
-  if (!Number.isInteger(threads) || threads < 0 || threads > 64) throw new RangeError('threads must be an integer 0..64');
-  const handle = binding.mount(path, mountOptionString(options), threads, makeDispatch(handlers, options.onError ?? defaultOnError));
+  if (!Number.isInteger(threads) || threads < 0 || threads > 64)
+    throw new RangeError('threads must be an integer 0..64');
+  const handle = binding.mount(
+    path,
+    mountOptionString(options),
+    threads,
+    makeDispatch(handlers, options.onError ?? defaultOnError),
+  );
   return new NativeFuseMount(path, handle);
 }
 

@@ -44,7 +44,11 @@ function messageOf(err: unknown): string {
 }
 
 /** Attribute the kernel's {pid, uid, gid} and attest it. Never throws: failures fail closed. */
-export async function attestCaller(ctx: CallerRef, identitySource: IdentitySource, trustSource: TrustSource): Promise<Caller> {
+export async function attestCaller(
+  ctx: CallerRef,
+  identitySource: IdentitySource,
+  trustSource: TrustSource,
+): Promise<Caller> {
   let identity: Identity;
   try {
     identity = await identitySource.resolve({ pid: ctx.pid, uid: ctx.uid, gid: ctx.gid });
@@ -62,7 +66,11 @@ export async function attestIdentity(ctx: CallerRef, identity: Identity, trustSo
   }
   if (identity.kind === 'host') return { ctx, identity };
   if (identity.kind !== 'container') {
-    return { ctx, identity, failure: `identity unknown: unsupported caller kind "${String((identity as { kind: unknown }).kind)}"` };
+    return {
+      ctx,
+      identity,
+      failure: `identity unknown: unsupported caller kind "${String((identity as { kind: unknown }).kind)}"`,
+    };
   }
 
   const subject = imageSubject(identity);

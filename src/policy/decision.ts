@@ -79,7 +79,10 @@ function authorizeContainer(input: AuthorizeInput): Decision {
   const trust = input.trust;
   if (!trust) return deny('trust-failed', `${who}: no trust decision for its image`);
   if (trust.state !== 'verified' && trust.state !== 'unverified') {
-    return deny(trust.state === 'error' ? 'trust-failed' : 'untrusted-image', `${who}: image trust ${trust.state}: ${trust.reason}`);
+    return deny(
+      trust.state === 'error' ? 'trust-failed' : 'untrusted-image',
+      `${who}: image trust ${trust.state}: ${trust.reason}`,
+    );
   }
   if (input.requiredLabels.length === 0) {
     // The manifest refuses label-less secrets; refuse here too rather than open to all.
@@ -130,14 +133,21 @@ export function decide(caller: Caller, secret: PolicySecret, context: DecideCont
   if (caller.failure) {
     return deny(caller.identity.kind === 'unknown' ? 'caller-unknown' : 'trust-failed', caller.failure);
   }
-  const identityAndTrust = { identity: caller.identity, ...(caller.trust ? { trust: caller.trust } : {}), hostAllowUids: context.hostAllowUids };
+  const identityAndTrust = {
+    identity: caller.identity,
+    ...(caller.trust ? { trust: caller.trust } : {}),
+    hostAllowUids: context.hostAllowUids,
+  };
   const byManifest = authorize({ ...identityAndTrust, requiredLabels: secret.labels });
   const sealed = context.sealed && context.sealed.version === secret.version ? context.sealed : undefined;
   if (!byManifest.allow || !sealed) return byManifest;
   if (sealed.sealedName !== secret.name) {
     return deny('sealed-name', `sealed name "${sealed.sealedName}" does not match manifest name "${secret.name}"`);
   }
-  const bySealing = authorize({ ...identityAndTrust, requiredLabels: effectiveLabels(secret.labels, sealed.sealedLabels) });
+  const bySealing = authorize({
+    ...identityAndTrust,
+    requiredLabels: effectiveLabels(secret.labels, sealed.sealedLabels),
+  });
   if (!bySealing.allow) return deny('sealed-labels', `sealed labels: ${bySealing.reason}`);
   return bySealing;
 }

@@ -1,6 +1,23 @@
 // Policy: the only place pald decides who may have a secret (see decision.ts).
 
 export { labelProblem, isValidLabel, LABEL_GRAMMAR } from './labels.js';
-export { authorize, decide, effectiveLabels, isFailClosed, type AuthorizeInput, type Decision, type DecisionClass, type DecideContext, type PolicySecret } from './decision.js';
-export { attestCaller, attestIdentity, imageSubject, type Caller, type IdentitySource, type TrustSource } from './caller.js';
+export {
+  authorize,
+  decide,
+  effectiveLabels,
+  isFailClosed,
+  type AuthorizeInput,
+  type Decision,
+  type DecisionClass,
+  type DecideContext,
+  type PolicySecret,
+} from './decision.js';
+export {
+  attestCaller,
+  attestIdentity,
+  imageSubject,
+  type Caller,
+  type IdentitySource,
+  type TrustSource,
+} from './caller.js';
 export { SealedFactsRegistry, type SealedFacts } from './sealed-facts.js';

@@ -55,10 +55,14 @@ export function upsertManifestEntryText(text: string, edit: ManifestEntryEdit): 
     // The same bounded parse as pald's: the text may have been edited by anyone.
     const parsed = parseBoundedYaml(text, { ...DEFAULT_YAML_LIMITS, maxBytes: MAX_MANIFEST_BYTES });
     const first = parsed.errors[0];
-    if (first) throw new Error(`the manifest is not valid YAML: ${first.line === undefined ? '' : `line ${first.line}: `}${first.message}`);
+    if (first)
+      throw new Error(
+        `the manifest is not valid YAML: ${first.line === undefined ? '' : `line ${first.line}: `}${first.message}`,
+      );
     doc = parsed.doc;
   }
-  if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) doc.contents = doc.createNode({ secrets: {} }) as never;
+  if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null))
+    doc.contents = doc.createNode({ secrets: {} }) as never;
   if (!isMap(doc.contents)) throw new Error('the manifest is not a mapping with "secrets:"');
   let secrets = doc.get('secrets', true) as unknown;
   if (secrets === undefined || (isScalar(secrets) && secrets.value === null)) {

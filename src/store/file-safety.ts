@@ -6,11 +6,30 @@
 //
 // Once a file and every directory above it pass, only root or pald's uid can change or swap it,
 // so checking by path and then opening by path has no race an unprivileged user can win.
-import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, realpathSync, statSync, type Stats } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  lstatSync,
+  openSync,
+  readSync,
+  realpathSync,
+  statSync,
+  type Stats,
+} from 'node:fs';
 import { lstat, open, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 
-export type SafeFileKind = 'config' | 'manifest' | 'ciphertext' | 'private key' | 'key directory' | 'passphrase' | 'trust store' | 'state' | 'state directory';
+export type SafeFileKind =
+  | 'config'
+  | 'manifest'
+  | 'ciphertext'
+  | 'private key'
+  | 'key directory'
+  | 'passphrase'
+  | 'trust store'
+  | 'state'
+  | 'state directory';
 
 /** Kinds that name a directory rather than a file. */
 const DIRECTORY_KINDS: ReadonlySet<SafeFileKind> = new Set(['key directory', 'state directory']);
@@ -59,14 +78,22 @@ function isPrivate(opts: FileSafetyOptions): boolean {
 }
 
 /** The problem with the file itself (already stat'ed, link followed), or undefined. */
-function fileProblem(file: string, st: Stats, opts: FileSafetyOptions, owners: ReadonlySet<number>): string | undefined {
+function fileProblem(
+  file: string,
+  st: Stats,
+  opts: FileSafetyOptions,
+  owners: ReadonlySet<number>,
+): string | undefined {
   const what = `${opts.kind} ${file}`;
   const facts = `owner uid ${st.uid}, mode ${octal(st.mode)}`;
   const wantDir = DIRECTORY_KINDS.has(opts.kind);
-  if (wantDir ? !st.isDirectory() : !st.isFile()) return `${what}: not a regular ${wantDir ? 'directory' : 'file'} (${facts})`;
+  if (wantDir ? !st.isDirectory() : !st.isFile())
+    return `${what}: not a regular ${wantDir ? 'directory' : 'file'} (${facts})`;
   if (!owners.has(st.uid)) return `${what}: owned by uid ${st.uid} (mode ${octal(st.mode)}), not by root or pald's uid`;
-  if (st.mode & GROUP_OTHER_WRITE) return `${what}: mode ${octal(st.mode)} is writable by group or others (owner uid ${st.uid})`;
-  if (isPrivate(opts) && st.mode & GROUP_OTHER_READ) return `${what}: mode ${octal(st.mode)} is readable by group or others (owner uid ${st.uid}); a ${opts.kind} must be 0600`;
+  if (st.mode & GROUP_OTHER_WRITE)
+    return `${what}: mode ${octal(st.mode)} is writable by group or others (owner uid ${st.uid})`;
+  if (isPrivate(opts) && st.mode & GROUP_OTHER_READ)
+    return `${what}: mode ${octal(st.mode)} is readable by group or others (owner uid ${st.uid}); a ${opts.kind} must be 0600`;
   return undefined;
 }
 
@@ -81,10 +108,18 @@ function fileProblem(file: string, st: Stats, opts: FileSafetyOptions, owners: R
  * (A checked *directory* such as the keys dir may sit in one: nobody else can replace it, and what
  * matters is who can create names inside it, which its own mode decides.)
  */
-function dirProblem(file: string, dir: string, st: Stats, opts: FileSafetyOptions, owners: ReadonlySet<number>, immediate: boolean): string | undefined {
+function dirProblem(
+  file: string,
+  dir: string,
+  st: Stats,
+  opts: FileSafetyOptions,
+  owners: ReadonlySet<number>,
+  immediate: boolean,
+): string | undefined {
   const what = `${opts.kind} ${file}`;
   if (!st.isDirectory()) return `${what}: ${dir} is not a directory`;
-  if (!owners.has(st.uid)) return `${what}: directory ${dir} is owned by uid ${st.uid} (mode ${octal(st.mode)}), not by root or pald's uid`;
+  if (!owners.has(st.uid))
+    return `${what}: directory ${dir} is owned by uid ${st.uid} (mode ${octal(st.mode)}), not by root or pald's uid`;
   if ((st.mode & GROUP_OTHER_WRITE) === 0) return undefined;
   const stickyRootOwned = (st.mode & S_ISVTX) !== 0 && st.uid === 0;
   if (stickyRootOwned && !immediate) return undefined;
@@ -218,7 +253,8 @@ export async function readRegularFile(file: string, maxBytes: number): Promise<{
   const fh = await open(file, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
   try {
     const st = await fh.stat();
-    if (!st.isFile() || st.dev !== before.dev || st.ino !== before.ino) throw new Error('file changed while being opened');
+    if (!st.isFile() || st.dev !== before.dev || st.ino !== before.ino)
+      throw new Error('file changed while being opened');
     if (st.size > maxBytes) throw new Error(`larger than ${maxBytes} bytes`);
     // Read at most maxBytes + 1: a file growing after fstat cannot make us read without bound.
     const buf = Buffer.alloc(Math.min(st.size, maxBytes) + 1);
@@ -244,7 +280,8 @@ export function readRegularFileSync(file: string, maxBytes: number): { bytes: Bu
   const fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
   try {
     const st = fstatSync(fd);
-    if (!st.isFile() || st.dev !== before.dev || st.ino !== before.ino) throw new Error('file changed while being opened');
+    if (!st.isFile() || st.dev !== before.dev || st.ino !== before.ino)
+      throw new Error('file changed while being opened');
     const buf = Buffer.alloc(Math.min(st.size, maxBytes) + 1);
     let n = 0;
     for (;;) {

@@ -5,5 +5,12 @@ export { parseManifest, fingerprint, MAX_CIPHERTEXT_BYTES } from './manifest.js'
 export { secretNameProblem, labelProblem, parseMode } from './names.js';
 export { writeFileAtomic, upsertManifestEntry, upsertManifestEntryText } from './edit.js';
 export type { ManifestEntryEdit } from './edit.js';
-export { fileSafetyProblem, fileSafetyProblemSync, assertFileSafe, readRegularFile, readRegularFileSync, FileSafetyError } from './file-safety.js';
+export {
+  fileSafetyProblem,
+  fileSafetyProblemSync,
+  assertFileSafe,
+  readRegularFile,
+  readRegularFileSync,
+  FileSafetyError,
+} from './file-safety.js';
 export type { FileSafetyOptions, SafeFileKind } from './file-safety.js';

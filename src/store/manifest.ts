@@ -45,7 +45,11 @@ export async function parseManifest(file: string, text: string): Promise<Manifes
   if (errors.length > 0) {
     return {
       ok: false,
-      problems: errors.map((e) => ({ file, ...(e.line === undefined ? {} : { line: e.line }), message: `YAML syntax error: ${e.message}` })),
+      problems: errors.map((e) => ({
+        file,
+        ...(e.line === undefined ? {} : { line: e.line }),
+        message: `YAML syntax error: ${e.message}`,
+      })),
     };
   }
   const problems: ManifestProblem[] = [];
@@ -54,19 +58,38 @@ export async function parseManifest(file: string, text: string): Promise<Manifes
   const root = source.doc.contents;
   if (root === null || (isScalar(root) && root.value === null)) return { ok: true, entries, problems, referenced };
   if (!isMap(root)) {
-    return { ok: false, problems: [{ file, ...lineField(source, root), message: `expected a mapping with "secrets:", got ${describe(root)}` }] };
+    return {
+      ok: false,
+      problems: [
+        { file, ...lineField(source, root), message: `expected a mapping with "secrets:", got ${describe(root)}` },
+      ],
+    };
   }
   let secrets: unknown;
   for (const pair of (root as YAMLMap).items as Pair[]) {
     const key = isScalar(pair.key) ? pair.key.value : undefined;
     if (key === 'secrets') secrets = pair.value;
-    else problems.push({ file, ...lineField(source, pair.key), message: `unknown top-level key "${String(key)}" (ignored)` });
+    else
+      problems.push({
+        file,
+        ...lineField(source, pair.key),
+        message: `unknown top-level key "${String(key)}" (ignored)`,
+      });
   }
   if (secrets === undefined || secrets === null || (isScalar(secrets) && secrets.value === null)) {
     return { ok: true, entries, problems, referenced };
   }
   if (!isMap(secrets)) {
-    return { ok: false, problems: [{ file, ...lineField(source, secrets), message: `"secrets" must be a mapping of name → entry, got ${describe(secrets)}` }] };
+    return {
+      ok: false,
+      problems: [
+        {
+          file,
+          ...lineField(source, secrets),
+          message: `"secrets" must be a mapping of name → entry, got ${describe(secrets)}`,
+        },
+      ],
+    };
   }
   const manifestDir = path.dirname(file);
   let realDir: string | undefined;
@@ -98,10 +121,21 @@ export async function parseManifest(file: string, text: string): Promise<Manifes
       if (err.safety) {
         // Someone other than root may have changed this ciphertext: nothing in this manifest
         // version can be trusted to be the operator's, so the last good one keeps serving.
-        safety.push({ file, ...(err.line === undefined ? lineField(source, pair.key) : { line: err.line }), entry: name, message: err.message, safety: true });
+        safety.push({
+          file,
+          ...(err.line === undefined ? lineField(source, pair.key) : { line: err.line }),
+          entry: name,
+          message: err.message,
+          safety: true,
+        });
         continue;
       }
-      problems.push({ file, ...(err.line === undefined ? lineField(source, pair.key) : { line: err.line }), entry: name, message: `${err.message} (entry skipped)` });
+      problems.push({
+        file,
+        ...(err.line === undefined ? lineField(source, pair.key) : { line: err.line }),
+        entry: name,
+        message: `${err.message} (entry skipped)`,
+      });
     }
   }
   if (safety.length > 0) return { ok: false, problems: safety };
@@ -140,7 +174,8 @@ async function readEntry(
       case 'ro': {
         const backend: BackendName = key === 'file' ? 'openpgp' : 'redoctober';
         if (file) bad(pair.key, `give exactly one of "file" (OpenPGP) or "ro" (Red October)`);
-        if (!isScalar(v) || typeof v.value !== 'string' || v.value === '') bad(v, `${key}: expected a file path, got ${describe(v)}`);
+        if (!isScalar(v) || typeof v.value !== 'string' || v.value === '')
+          bad(v, `${key}: expected a file path, got ${describe(v)}`);
         file = { node: v, value: (v as { value: string }).value, backend };
         break;
       }
@@ -148,7 +183,8 @@ async function readEntry(
         if (!isSeq(v)) bad(v, `labels: expected a list, got ${describe(v)}`);
         labels = [];
         for (const item of (v as { items: unknown[] }).items) {
-          if (!isScalar(item) || typeof item.value !== 'string') bad(item, `labels: expected strings, got ${describe(item)}`);
+          if (!isScalar(item) || typeof item.value !== 'string')
+            bad(item, `labels: expected strings, got ${describe(item)}`);
           const label = (item as { value: string }).value;
           const p = labelProblem(label);
           if (p) bad(item, `labels: ${p}`);
@@ -158,14 +194,25 @@ async function readEntry(
       }
       case 'mode': {
         // YAML reads `mode: 0400` as the integer 400; its source text is what the operator meant.
-        const text = isScalar(v) ? (typeof v.value === 'string' ? v.value : typeof v.value === 'number' ? (v.source ?? String(v.value)) : undefined) : undefined;
+        const text = isScalar(v)
+          ? typeof v.value === 'string'
+            ? v.value
+            : typeof v.value === 'number'
+              ? (v.source ?? String(v.value))
+              : undefined
+          : undefined;
         const parsed = text === undefined ? undefined : parseMode(text);
-        if (parsed === undefined) bad(v, `mode: expected an octal mode like "0400" (at most 0777), got ${text === undefined ? describe(v) : `"${text}"`}`);
+        if (parsed === undefined)
+          bad(
+            v,
+            `mode: expected an octal mode like "0400" (at most 0777), got ${text === undefined ? describe(v) : `"${text}"`}`,
+          );
         mode = parsed!;
         break;
       }
       case 'size': {
-        if (!isScalar(v) || typeof v.value !== 'number' || !Number.isSafeInteger(v.value) || v.value < 0) bad(v, `size: expected a non-negative integer, got ${describe(v)}`);
+        if (!isScalar(v) || typeof v.value !== 'number' || !Number.isSafeInteger(v.value) || v.value < 0)
+          bad(v, `size: expected a non-negative integer, got ${describe(v)}`);
         size = (v as { value: number }).value;
         break;
       }
@@ -174,21 +221,27 @@ async function readEntry(
     }
   }
   if (!file) bad(keyNode, `missing "file" (OpenPGP ciphertext) or "ro" (Red October ciphertext)`);
-  if (!labels || labels.length === 0) bad(keyNode, `"labels" must list at least one label (a secret without labels would be open to every container)`);
+  if (!labels || labels.length === 0)
+    bad(keyNode, `"labels" must list at least one label (a secret without labels would be open to every container)`);
   const f = file!;
   const ciphertextPath = path.resolve(dir, f.value);
   const rel = path.relative(dir, ciphertextPath);
   referenced.push(ciphertextPath);
-  if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) bad(f.node, `${f.value}: path must stay inside the manifest directory ${dir}`);
+  if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel))
+    bad(f.node, `${f.value}: path must stay inside the manifest directory ${dir}`);
   let real: string;
   try {
     real = await realpath(ciphertextPath);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    return bad(f.node, code === 'ENOENT' ? `${f.value}: ciphertext file not found` : `${f.value}: ${(err as Error).message}`);
+    return bad(
+      f.node,
+      code === 'ENOENT' ? `${f.value}: ciphertext file not found` : `${f.value}: ${(err as Error).message}`,
+    );
   }
   const realRel = path.relative(realDir, real);
-  if (realRel === '' || realRel.startsWith('..') || path.isAbsolute(realRel)) bad(f.node, `${f.value}: resolves (through a symlink) outside the manifest directory`);
+  if (realRel === '' || realRel.startsWith('..') || path.isAbsolute(realRel))
+    bad(f.node, `${f.value}: resolves (through a symlink) outside the manifest directory`);
   const { version, mtimeMs } = await fingerprint(real).catch((err: Error) => bad(f.node, `${f.value}: ${err.message}`));
   const unsafe = await fileSafetyProblem(ciphertextPath, { kind: 'ciphertext', safeDirs });
   if (unsafe) throw new EntryProblem(unsafe, lineOf(src, f.node) ?? lineOf(src, keyNode), true);
@@ -209,7 +262,10 @@ async function readEntry(
  * symlink found there now is refused before any blocking open (O_NONBLOCK|O_NOFOLLOW, fstat
  * checked against lstat), and so is an oversized file.
  */
-export async function fingerprint(file: string, maxBytes = MAX_CIPHERTEXT_BYTES): Promise<{ version: string; mtimeMs: number; bytes: Buffer }> {
+export async function fingerprint(
+  file: string,
+  maxBytes = MAX_CIPHERTEXT_BYTES,
+): Promise<{ version: string; mtimeMs: number; bytes: Buffer }> {
   let read: Awaited<ReturnType<typeof readRegularFile>>;
   try {
     read = await readRegularFile(file, maxBytes);
@@ -217,5 +273,9 @@ export async function fingerprint(file: string, maxBytes = MAX_CIPHERTEXT_BYTES)
     const m = (err as Error).message;
     throw new Error(m.startsWith('larger than') ? `ciphertext ${m}` : m);
   }
-  return { version: createHash('sha256').update(read.bytes).digest('hex'), mtimeMs: read.stats.mtimeMs, bytes: read.bytes };
+  return {
+    version: createHash('sha256').update(read.bytes).digest('hex'),
+    mtimeMs: read.stats.mtimeMs,
+    bytes: read.bytes,
+  };
 }

@@ -38,7 +38,10 @@ export class ManifestStore {
     const unsafe = store.current().problems.filter((p) => p.safety);
     if (unsafe.length > 0) {
       await store.close();
-      throw new FileSafetyError(unsafe.map((p) => (p.message.endsWith(REJECTED) ? p.message.slice(0, -REJECTED.length) : p.message)).join('; '), store.path);
+      throw new FileSafetyError(
+        unsafe.map((p) => (p.message.endsWith(REJECTED) ? p.message.slice(0, -REJECTED.length) : p.message)).join('; '),
+        store.path,
+      );
     }
     if (opts.watch ?? true) await store.startWatching();
     return store;
@@ -98,7 +101,12 @@ export class ManifestStore {
       problems =
         err instanceof FileSafetyError
           ? [{ file: this.path, message: err.message + REJECTED, safety: true }]
-          : [{ file: this.path, message: code === 'ENOENT' ? 'manifest not found' : `cannot read manifest: ${(err as Error).message}` }];
+          : [
+              {
+                file: this.path,
+                message: code === 'ENOENT' ? 'manifest not found' : `cannot read manifest: ${(err as Error).message}`,
+              },
+            ];
       // A missing manifest at start is an empty one; later, keep the last good.
     }
     if (text !== undefined) {
@@ -106,7 +114,12 @@ export class ManifestStore {
         // parseManifest reports every problem of the text as a problem; a throw is a bug of ours.
         // It must still not take the last good manifest (or pald) with it.
         ok: false,
-        problems: [{ file: this.path, message: `manifest could not be parsed: ${err instanceof Error ? err.message : String(err)}` }],
+        problems: [
+          {
+            file: this.path,
+            message: `manifest could not be parsed: ${err instanceof Error ? err.message : String(err)}`,
+          },
+        ],
       }));
       if (parsed.ok) {
         entries = parsed.entries;
@@ -116,10 +129,17 @@ export class ManifestStore {
         problems = [...parsed.problems.map((p) => ({ ...p, message: p.message + REJECTED }))];
       }
     }
-    const snap: ManifestSnapshot = { entries, problems: problems!, generation: previous.generation + 1, loadedAt: Date.now() };
+    const snap: ManifestSnapshot = {
+      entries,
+      problems: problems!,
+      generation: previous.generation + 1,
+      loadedAt: Date.now(),
+    };
     this.snapshot = snap;
     for (const p of snap.problems) {
-      this.log(`manifest: ${p.file}${p.line === undefined ? '' : `:${p.line}`}${p.entry ? ` [${p.entry}]` : ''}: ${p.message}`);
+      this.log(
+        `manifest: ${p.file}${p.line === undefined ? '' : `:${p.line}`}${p.entry ? ` [${p.entry}]` : ''}: ${p.message}`,
+      );
     }
     try {
       this.updateWatchSet();
@@ -138,7 +158,11 @@ export class ManifestStore {
 
   /** Files whose change triggers a reload: the manifest and every ciphertext. */
   private updateWatchSet(): void {
-    this.interesting = new Set([this.path, ...this.referenced, ...[...this.snapshot.entries.values()].map((e) => e.ciphertextPath)]);
+    this.interesting = new Set([
+      this.path,
+      ...this.referenced,
+      ...[...this.snapshot.entries.values()].map((e) => e.ciphertextPath),
+    ]);
     if (!this.watcher) return;
     const dirs = new Set([...this.interesting].map((f) => path.dirname(f)));
     const added = [...dirs].filter((d) => !this.watchedDirs.has(d));
@@ -161,7 +185,10 @@ export class ManifestStore {
       this.debounce = setTimeout(() => {
         this.debounce = undefined;
         // Nobody awaits a watched reload: its failure is logged here, never left unhandled.
-        if (!this.closed) this.reload().catch((err: unknown) => this.log(`manifest: reload failed: ${err instanceof Error ? err.message : String(err)}`));
+        if (!this.closed)
+          this.reload().catch((err: unknown) =>
+            this.log(`manifest: reload failed: ${err instanceof Error ? err.message : String(err)}`),
+          );
       }, this.opts.debounceMs ?? 100);
     };
     watcher.on('add', onEvent).on('change', onEvent).on('unlink', onEvent);

@@ -44,9 +44,10 @@ export function createTrustService(config: TrustConfig, opts: TrustServiceOption
     };
   } else {
     // One verified collection serves every image of that repository for a short while.
-    const versions = opts.stateDir !== undefined
-      ? fileVersionStore(opts.stateDir, opts.checkFile !== undefined ? { checkFile: opts.checkFile } : {})
-      : memoryVersionStore();
+    const versions =
+      opts.stateDir !== undefined
+        ? fileVersionStore(opts.stateDir, opts.checkFile !== undefined ? { checkFile: opts.checkFile } : {})
+        : memoryVersionStore();
     provider = createNotaryProvider(config.notary, { now, collectionMaxAgeMs: Math.min(refreshMs, 5_000), versions });
   }
   return new TrustServiceImpl(provider, { log, now, refreshMs });

@@ -12,7 +12,10 @@ export const PAL_LABELS_KEY = 'pal.labels';
 /** "a, b,,c" → ["a","b","c"] (syntax is checked later, in one place). */
 export function parseLabelList(value: string | undefined): string[] {
   if (value === undefined) return [];
-  return value.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
 }
 
 /**

@@ -14,8 +14,10 @@ export function createNoneProvider(): TrustProvider {
       const claims: LabelClaim[] = [];
       const fromImage = parseLabelList(image.imageLabels?.[PAL_LABELS_KEY]);
       const fromContainer = parseLabelList(image.runtimeLabels?.[PAL_LABELS_KEY]);
-      if (fromImage.length > 0) claims.push({ source: 'image config', labels: fromImage, detail: `image config ${PAL_LABELS_KEY}` });
-      if (fromContainer.length > 0) claims.push({ source: 'container', labels: fromContainer, detail: `container ${PAL_LABELS_KEY}` });
+      if (fromImage.length > 0)
+        claims.push({ source: 'image config', labels: fromImage, detail: `image config ${PAL_LABELS_KEY}` });
+      if (fromContainer.length > 0)
+        claims.push({ source: 'container', labels: fromContainer, detail: `container ${PAL_LABELS_KEY}` });
       return { state: 'unverified', claims, reason: 'unverified (trust.mode none)' };
     },
     async close() {},

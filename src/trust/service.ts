@@ -40,7 +40,10 @@ export class TrustServiceImpl implements TrustService {
   private readonly inflight = new Map<string, Promise<TrustDecision>>();
   private lastFailure: string | undefined;
 
-  constructor(private readonly provider: TrustProvider, private readonly opts: TrustServiceOptions) {
+  constructor(
+    private readonly provider: TrustProvider,
+    private readonly opts: TrustServiceOptions,
+  ) {
     if (provider.warning !== undefined) opts.log(`WARNING: ${provider.warning}`);
     if (provider.configError !== undefined) opts.log(`trust: ${provider.configError}`);
   }
@@ -78,8 +81,10 @@ export class TrustServiceImpl implements TrustService {
       this.lastFailure = result.reason;
       // The trust source is only unreachable: what it verified before stands until its data expires.
       if (
-        result.transient === true && previous?.decision.state === 'verified' &&
-        previous.validUntil !== undefined && now < previous.validUntil
+        result.transient === true &&
+        previous?.decision.state === 'verified' &&
+        previous.validUntil !== undefined &&
+        now < previous.validUntil
       ) {
         const until = previous.validUntil;
         const verifiedReason = previous.verifiedReason ?? previous.decision.reason;
@@ -88,7 +93,9 @@ export class TrustServiceImpl implements TrustService {
           reason: `${verifiedReason}; kept from the last verification until ${new Date(until).toISOString()} because ${result.reason}`,
           expiresAt: Math.min(now + this.opts.refreshMs, until),
         };
-        this.opts.log(`trust: ${image.imageId}: ${result.reason}; keeping the last verified labels until ${new Date(until).toISOString()}`);
+        this.opts.log(
+          `trust: ${image.imageId}: ${result.reason}; keeping the last verified labels until ${new Date(until).toISOString()}`,
+        );
         this.store(key, { decision, refreshAt: decision.expiresAt!, validUntil: until, verifiedReason });
         return decision;
       }
@@ -124,8 +131,10 @@ export class TrustServiceImpl implements TrustService {
     const parts: string[] = [];
     if (result.claims.length > 0) parts.push(result.claims.map((c) => c.detail).join('; '));
     if (result.reason.length > 0) parts.push(result.reason);
-    if (droppedLabels.length > 0) parts.push(`not granted to ${result.claims.map((c) => c.source).join(', ')}: ${droppedLabels.join(', ')}`);
-    if (malformed.length > 0) parts.push(`malformed labels ignored: ${malformed.map((l) => JSON.stringify(l.slice(0, 64))).join(', ')}`);
+    if (droppedLabels.length > 0)
+      parts.push(`not granted to ${result.claims.map((c) => c.source).join(', ')}: ${droppedLabels.join(', ')}`);
+    if (malformed.length > 0)
+      parts.push(`malformed labels ignored: ${malformed.map((l) => JSON.stringify(l.slice(0, 64))).join(', ')}`);
     const reason = parts.join('; ') || result.state;
     const collections = result.state === 'verified' ? result.claims.map((c) => c.source) : [];
     const decision: TrustDecision = {
@@ -138,7 +147,9 @@ export class TrustServiceImpl implements TrustService {
       expiresAt,
     };
     if (result.state === 'unverified') {
-      this.opts.log(`trust: UNVERIFIED labels [${labels.join(', ')}] for ${String(image.imageId)} (trust.mode none, development only)`);
+      this.opts.log(
+        `trust: UNVERIFIED labels [${labels.join(', ')}] for ${String(image.imageId)} (trust.mode none, development only)`,
+      );
     } else if (droppedLabels.length > 0 || malformed.length > 0 || result.state === 'error') {
       this.opts.log(`trust: ${String(image.imageId)}: ${decision.state}: ${reason}`);
     }

@@ -90,12 +90,14 @@ export function parseVersionState(text: string, gun: string): Map<string, number
   if (o['format'] !== FORMAT) return `format ${JSON.stringify(o['format'] ?? null)} is not ${FORMAT}`;
   if (o['gun'] !== gun) return `it is for ${JSON.stringify(o['gun'] ?? null)}, not ${gun}`;
   const versions = o['versions'];
-  if (typeof versions !== 'object' || versions === null || Array.isArray(versions)) return '"versions" is not an object';
+  if (typeof versions !== 'object' || versions === null || Array.isArray(versions))
+    return '"versions" is not an object';
   const entries = Object.entries(versions as Record<string, unknown>);
   if (entries.length > MAX_ROLES) return `more than ${MAX_ROLES} roles`;
   const out = new Map<string, number>();
   for (const [role, v] of entries) {
-    if (!ROLE.test(role) || role.length > 255) return `role name ${JSON.stringify(role.slice(0, 64))} is not a TUF role`;
+    if (!ROLE.test(role) || role.length > 255)
+      return `role name ${JSON.stringify(role.slice(0, 64))} is not a TUF role`;
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) return `version of ${role} is not an integer ≥ 0`;
     out.set(role, v);
   }
@@ -110,7 +112,11 @@ export function serializeVersionState(gun: string, seen: ReadonlyMap<string, num
 
 class FileVersions extends MemoryVersions {
   private chain: Promise<void> = Promise.resolve();
-  constructor(private readonly store: FileVersionStore, readonly gun: string, initial: Map<string, number>) {
+  constructor(
+    private readonly store: FileVersionStore,
+    readonly gun: string,
+    initial: Map<string, number>,
+  ) {
     super(initial);
   }
   override save(): Promise<void> {
@@ -136,7 +142,10 @@ class FileVersionStore implements VersionStore {
   private readonly euid = process.geteuid?.() ?? 0;
   readonly location: string;
 
-  constructor(readonly stateDir: string, private readonly opts: FileVersionStoreOptions) {
+  constructor(
+    readonly stateDir: string,
+    private readonly opts: FileVersionStoreOptions,
+  ) {
     this.location = path.join(stateDir, 'notary');
   }
 
@@ -226,7 +235,11 @@ class FileVersionStore implements VersionStore {
     const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
     try {
       await this.directories();
-      const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+      const fh = await open(
+        tmp,
+        constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+        0o600,
+      );
       try {
         await fh.writeFile(serializeVersionState(gun, merged));
         await fh.sync();

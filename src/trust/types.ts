@@ -15,10 +15,10 @@ export interface ImageSubject {
 }
 
 export type TrustState =
-  | 'verified'      // signed data matched and granted these labels
-  | 'unsigned'      // no signed target matched this image: no labels
-  | 'error'         // the trust source failed or the data was bad: no labels (fail closed)
-  | 'unverified';   // trust.mode none: labels taken as declared (development only)
+  | 'verified' // signed data matched and granted these labels
+  | 'unsigned' // no signed target matched this image: no labels
+  | 'error' // the trust source failed or the data was bad: no labels (fail closed)
+  | 'unverified'; // trust.mode none: labels taken as declared (development only)
 
 export interface TrustDecision {
   readonly labels: readonly string[];

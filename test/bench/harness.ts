@@ -47,7 +47,12 @@ export interface BenchContext {
    * Runs the C client (test/bench/client.c): `clients` threads doing open+read+close of `path`
    * for ctx.seconds, each read expected to return `expectBytes`.
    */
-  runClient(path: string, clients: number, expectBytes: number, opts?: { seconds?: number; warmupMs?: number }): Promise<ClientResult>;
+  runClient(
+    path: string,
+    clients: number,
+    expectBytes: number,
+    opts?: { seconds?: number; warmupMs?: number },
+  ): Promise<ClientResult>;
   /** Rounds a suite may split each case into, interleaving cases (BENCH_ROUNDS, default 5). */
   readonly rounds: number;
   /** Starts a server process and resolves once it printed a line containing "ready". */

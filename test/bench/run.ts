@@ -8,7 +8,15 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 
-import { compileC, startServer, stopServer, type BenchContext, type BenchRow, type BenchSuiteModule, type ClientResult } from './harness.js';
+import {
+  compileC,
+  startServer,
+  stopServer,
+  type BenchContext,
+  type BenchRow,
+  type BenchSuiteModule,
+  type ClientResult,
+} from './harness.js';
 
 const execFileAsync = promisify(execFile);
 const here = fileURLToPath(new URL('.', import.meta.url)); // dist/test/bench/
@@ -34,8 +42,14 @@ function format(rows: readonly BenchRow[]): string {
       ratio,
     ];
   });
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i]!.startsWith('unavailable') ? 0 : b[i]!.length))));
-  const line = (cells: string[]): string => cells.map((c, i) => (i >= 2 && !c.startsWith('unavailable') ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  const widths = head.map((h, i) =>
+    Math.max(h.length, ...body.map((b) => (b[i]!.startsWith('unavailable') ? 0 : b[i]!.length))),
+  );
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, i) => (i >= 2 && !c.startsWith('unavailable') ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
 }
 
@@ -74,15 +88,29 @@ async function main(): Promise<void> {
       root,
       report: (row) => {
         rows.push(row);
-        const what = row.unavailable ? `unavailable (${row.unavailable})` : `${row.opsPerSec?.toFixed(0)} ops/s, p50 ${row.p50Us?.toFixed(1)} µs`;
+        const what = row.unavailable
+          ? `unavailable (${row.unavailable})`
+          : `${row.opsPerSec?.toFixed(0)} ops/s, p50 ${row.p50Us?.toFixed(1)} µs`;
         process.stderr.write(`  ${row.suite} · ${row.name} · ${row.clients} client(s): ${what}\n`);
       },
       compile: (name, sources, flags = []) => compileC(join(tmp, name), sources, flags),
       rounds: Math.max(1, Number(process.env.BENCH_ROUNDS ?? 5)),
       async runClient(path, clients, expectBytes, opts = {}): Promise<ClientResult> {
         const ms = Math.round((opts.seconds ?? seconds) * 1000);
-        const { stdout } = await execFileAsync(clientBin, [path, String(clients), String(ms), String(opts.warmupMs ?? 300), String(expectBytes)]);
-        const r = JSON.parse(stdout) as { ops: number; seconds: number; p50_ns: number; p99_ns: number; errors: number };
+        const { stdout } = await execFileAsync(clientBin, [
+          path,
+          String(clients),
+          String(ms),
+          String(opts.warmupMs ?? 300),
+          String(expectBytes),
+        ]);
+        const r = JSON.parse(stdout) as {
+          ops: number;
+          seconds: number;
+          p50_ns: number;
+          p99_ns: number;
+          errors: number;
+        };
         return { ops: r.ops, seconds: r.seconds, p50Us: r.p50_ns / 1000, p99Us: r.p99_ns / 1000, errors: r.errors };
       },
       startServer: (cmd, args) => startServer(cmd, args),
@@ -103,13 +131,20 @@ async function main(): Promise<void> {
         const returned = await mod.run(ctx);
         if (Array.isArray(returned)) for (const row of returned) ctx.report(normalise(name, row));
       } catch (err) {
-        rows.push({ suite: name, name: '(suite failed)', clients: 0, unavailable: err instanceof Error ? err.message : String(err) });
+        rows.push({
+          suite: name,
+          name: '(suite failed)',
+          clients: 0,
+          unavailable: err instanceof Error ? err.message : String(err),
+        });
       }
     }
   } finally {
     await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
   }
-  process.stdout.write(`\n${seconds} s per case (suites may split it into interleaved rounds and report medians); × floor = floor ops/s ÷ case ops/s (same suite, same clients)\n\n`);
+  process.stdout.write(
+    `\n${seconds} s per case (suites may split it into interleaved rounds and report medians); × floor = floor ops/s ÷ case ops/s (same suite, same clients)\n\n`,
+  );
   process.stdout.write(format(rows) + '\n');
 }
 

@@ -3,7 +3,16 @@
 // exactly which input did it. Findings are appended to a JSONL file as they happen.
 import { appendFileSync, ftruncateSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import fc from 'fast-check';
-import { classifyThrown, normalise, parserClock, type Finding, type FindingKind, type FuzzTarget, type Scale, type Shape } from './target.js';
+import {
+  classifyThrown,
+  normalise,
+  parserClock,
+  type Finding,
+  type FindingKind,
+  type FuzzTarget,
+  type Scale,
+  type Shape,
+} from './target.js';
 import { loadTarget } from './targets/index.js';
 
 export interface ChildConfig {
@@ -73,10 +82,18 @@ function record(kind: FindingKind, signature: string, detail: string): void {
 
 process.on('unhandledRejection', (reason) => {
   const e = reason instanceof Error ? reason : new Error(String(reason));
-  record('unhandled-rejection', `unhandled rejection: ${e.constructor.name}: ${e.message.split('\n')[0]!.slice(0, 120)}`, `${e.stack ?? e.message}\n(raised while input ${current.index} was current: it or an earlier input caused it)`);
+  record(
+    'unhandled-rejection',
+    `unhandled rejection: ${e.constructor.name}: ${e.message.split('\n')[0]!.slice(0, 120)}`,
+    `${e.stack ?? e.message}\n(raised while input ${current.index} was current: it or an earlier input caused it)`,
+  );
 });
 process.on('uncaughtException', (err) => {
-  record('uncaught-exception', `uncaught exception: ${err.constructor.name}: ${err.message.split('\n')[0]!.slice(0, 120)}`, `${err.stack ?? err.message}\n(raised while input ${current.index} was current: it or an earlier input caused it)`);
+  record(
+    'uncaught-exception',
+    `uncaught exception: ${err.constructor.name}: ${err.message.split('\n')[0]!.slice(0, 120)}`,
+    `${err.stack ?? err.message}\n(raised while input ${current.index} was current: it or an earlier input caused it)`,
+  );
 });
 
 const NEVER = Symbol('never settled');
@@ -90,7 +107,9 @@ async function runOne<I, C>(target: FuzzTarget<I, C>, state: C, input: I): Promi
     const result = target.check(input, state);
     if (result instanceof Promise) {
       let timer: NodeJS.Timeout | undefined;
-      const never = new Promise<typeof NEVER>((resolve) => (timer = setTimeout(() => resolve(NEVER), target.settleMs ?? config.settleMs)));
+      const never = new Promise<typeof NEVER>(
+        (resolve) => (timer = setTimeout(() => resolve(NEVER), target.settleMs ?? config.settleMs)),
+      );
       try {
         outcome = await Promise.race([result, never]);
       } finally {
@@ -105,13 +124,21 @@ async function runOne<I, C>(target: FuzzTarget<I, C>, state: C, input: I): Promi
     outcome = undefined;
   }
   if (outcome === NEVER) {
-    record('never-settled', 'promise never settled', `neither resolved nor rejected within ${target.settleMs ?? config.settleMs} ms`);
+    record(
+      'never-settled',
+      'promise never settled',
+      `neither resolved nor rejected within ${target.settleMs ?? config.settleMs} ms`,
+    );
   } else if (outcome !== undefined) {
     record('invalid', `invalid value: ${normalise(outcome)}`, outcome);
   }
   const ms = parserClock.used ? parserClock.ms : performance.now() - started;
   if (config.slowMs > 0 && ms > config.slowMs && outcome !== NEVER) {
-    record('slow', `slow: ${current.shape ?? 'a generated input'}`, `took ${Math.round(ms)} ms in the parser (budget ${config.slowMs} ms), input of ${current.shown.length} characters`);
+    record(
+      'slow',
+      `slow: ${current.shape ?? 'a generated input'}`,
+      `took ${Math.round(ms)} ms in the parser (budget ${config.slowMs} ms), input of ${current.shown.length} characters`,
+    );
   }
 }
 
@@ -143,7 +170,10 @@ async function main(): Promise<void> {
       input = batch[k % BATCH];
     }
     current = { index, ...(shape === undefined ? {} : { shape }), shown: target.show(input) };
-    progress({ index, ...(shape === undefined ? {} : { shape }), startedAt: Date.now(), phase: 'input' }, current.shown);
+    progress(
+      { index, ...(shape === undefined ? {} : { shape }), startedAt: Date.now(), phase: 'input' },
+      current.shown,
+    );
     await runOne(target, state, input);
     // Let timers, I/O and rejection tracking run: every input for async targets, now and then for sync ones.
     if (isAsync || index % 256 === 0) await new Promise((resolve) => setImmediate(resolve));
@@ -158,7 +188,9 @@ async function main(): Promise<void> {
 main().then(
   () => process.exit(0),
   (err: unknown) => {
-    process.stderr.write(`fuzz child ${config.target} failed outside any input: ${err instanceof Error ? err.stack : String(err)}\n`);
+    process.stderr.write(
+      `fuzz child ${config.target} failed outside any input: ${err instanceof Error ? err.stack : String(err)}\n`,
+    );
     process.exit(70);
   },
 );

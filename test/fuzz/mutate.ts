@@ -20,11 +20,84 @@ export const PROTOTYPE_KEYS = [
 
 /** Fragments that change structure in YAML, JSON, paths and /proc text. */
 const STRUCTURE_TOKENS = [
-  '- ', '-', ':', ': ', '[', ']', '{', '}', ',', '"', "'", '\\', '\n', '\r\n', '\r', '\t', ' ', '  ', '#', '&a ', '*a', '!!', '!!binary ',
-  '!!map ', '!!str ', '? ', '|', '|-\n', '>', '%YAML 1.2\n', '---\n', '...\n', '<<: ', '<<: *a', '\0', '\u2028', '\u0085', '\uFEFF',
-  '\uD800', 'null', '~', '0x10', '1e999', '-0', '9007199254740993', 'true', '.inf', '.nan', '0o777', '0777', '/', '..', '/../', '%2e',
-  'é', '😀', '(', ')', 'sha256:', '::', '0::/', '=', '\\u0000', '\\ud800', '{}', '[]', '""', 'a:\n  b:\n    c:', '- - - -', '[[[[',
-  '{"a":', '":"', '":{"', '","', '1', '-1', '4294967296', '1.5',
+  '- ',
+  '-',
+  ':',
+  ': ',
+  '[',
+  ']',
+  '{',
+  '}',
+  ',',
+  '"',
+  "'",
+  '\\',
+  '\n',
+  '\r\n',
+  '\r',
+  '\t',
+  ' ',
+  '  ',
+  '#',
+  '&a ',
+  '*a',
+  '!!',
+  '!!binary ',
+  '!!map ',
+  '!!str ',
+  '? ',
+  '|',
+  '|-\n',
+  '>',
+  '%YAML 1.2\n',
+  '---\n',
+  '...\n',
+  '<<: ',
+  '<<: *a',
+  '\0',
+  '\u2028',
+  '\u0085',
+  '\uFEFF',
+  '\uD800',
+  'null',
+  '~',
+  '0x10',
+  '1e999',
+  '-0',
+  '9007199254740993',
+  'true',
+  '.inf',
+  '.nan',
+  '0o777',
+  '0777',
+  '/',
+  '..',
+  '/../',
+  '%2e',
+  'é',
+  '😀',
+  '(',
+  ')',
+  'sha256:',
+  '::',
+  '0::/',
+  '=',
+  '\\u0000',
+  '\\ud800',
+  '{}',
+  '[]',
+  '""',
+  'a:\n  b:\n    c:',
+  '- - - -',
+  '[[[[',
+  '{"a":',
+  '":"',
+  '":{"',
+  '","',
+  '1',
+  '-1',
+  '4294967296',
+  '1.5',
 ];
 
 /** Hostile tokens: structure, and Object.prototype key names as keys and as values. */
@@ -40,7 +113,13 @@ type TextEdit =
   | { readonly op: 'delete'; readonly at: number; readonly length: number }
   | { readonly op: 'duplicate'; readonly at: number; readonly length: number; readonly times: number }
   | { readonly op: 'replace'; readonly at: number; readonly char: string }
-  | { readonly op: 'splice'; readonly at: number; readonly other: number; readonly from: number; readonly length: number }
+  | {
+      readonly op: 'splice';
+      readonly at: number;
+      readonly other: number;
+      readonly from: number;
+      readonly length: number;
+    }
   | { readonly op: 'truncate'; readonly at: number };
 
 /** Mostly a few repeats; sometimes thousands (deep nesting, long runs, many keys). */
@@ -59,11 +138,39 @@ const randomChar = fc.oneof(
 function textEdit(tokens: readonly string[]): fc.Arbitrary<TextEdit> {
   const at = fc.nat();
   return fc.oneof(
-    { weight: 5, arbitrary: fc.record({ op: fc.constant('insert' as const), at, token: fc.oneof(fc.constantFrom(...tokens), fc.string({ maxLength: 8 })), times }) },
-    { weight: 3, arbitrary: fc.record({ op: fc.constant('delete' as const), at, length: fc.integer({ min: 1, max: 64 }) }) },
-    { weight: 2, arbitrary: fc.record({ op: fc.constant('duplicate' as const), at, length: fc.integer({ min: 1, max: 64 }), times }) },
+    {
+      weight: 5,
+      arbitrary: fc.record({
+        op: fc.constant('insert' as const),
+        at,
+        token: fc.oneof(fc.constantFrom(...tokens), fc.string({ maxLength: 8 })),
+        times,
+      }),
+    },
+    {
+      weight: 3,
+      arbitrary: fc.record({ op: fc.constant('delete' as const), at, length: fc.integer({ min: 1, max: 64 }) }),
+    },
+    {
+      weight: 2,
+      arbitrary: fc.record({
+        op: fc.constant('duplicate' as const),
+        at,
+        length: fc.integer({ min: 1, max: 64 }),
+        times,
+      }),
+    },
     { weight: 3, arbitrary: fc.record({ op: fc.constant('replace' as const), at, char: randomChar }) },
-    { weight: 2, arbitrary: fc.record({ op: fc.constant('splice' as const), at, other: fc.nat(), from: fc.nat(), length: fc.integer({ min: 1, max: 256 }) }) },
+    {
+      weight: 2,
+      arbitrary: fc.record({
+        op: fc.constant('splice' as const),
+        at,
+        other: fc.nat(),
+        from: fc.nat(),
+        length: fc.integer({ min: 1, max: 256 }),
+      }),
+    },
     { weight: 1, arbitrary: fc.record({ op: fc.constant('truncate' as const), at }) },
   );
 }
@@ -72,7 +179,11 @@ function applyTextEdit(text: string, edit: TextEdit, seeds: readonly string[], m
   const at = edit.at % (text.length + 1);
   switch (edit.op) {
     case 'insert':
-      return text.slice(0, at) + edit.token.repeat(Math.max(1, Math.min(edit.times, Math.floor(maxLength / Math.max(1, edit.token.length))))) + text.slice(at);
+      return (
+        text.slice(0, at) +
+        edit.token.repeat(Math.max(1, Math.min(edit.times, Math.floor(maxLength / Math.max(1, edit.token.length))))) +
+        text.slice(at)
+      );
     case 'delete':
       return text.slice(0, at) + text.slice(at + edit.length);
     case 'duplicate': {
@@ -119,10 +230,17 @@ export function mutatedText(seeds: readonly string[], options: TextOptions = {})
 /** Random text: mostly printable with structure characters, some arbitrary code points. */
 export function randomText(maxLength = 512): fc.Arbitrary<string> {
   const structured = fc.string({
-    unit: fc.oneof(fc.constantFrom(...STRUCTURE_TOKENS, ...PROTOTYPE_KEYS), fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 1 })),
+    unit: fc.oneof(
+      fc.constantFrom(...STRUCTURE_TOKENS, ...PROTOTYPE_KEYS),
+      fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 1 }),
+    ),
     maxLength: Math.ceil(maxLength / 4),
   });
-  return fc.oneof(structured, fc.string({ unit: 'binary', maxLength }), fc.string({ unit: 'grapheme-ascii', maxLength }));
+  return fc.oneof(
+    structured,
+    fc.string({ unit: 'binary', maxLength }),
+    fc.string({ unit: 'grapheme-ascii', maxLength }),
+  );
 }
 
 /** Seeds mutated (weight 6), random text (1), and seeds verbatim (1). */
@@ -142,14 +260,44 @@ type ByteEdit =
   | { readonly op: 'duplicate'; readonly at: number; readonly length: number; readonly times: number }
   | { readonly op: 'truncate'; readonly at: number };
 
-const INTERESTING_BYTES = [0x00, 0x01, 0x7f, 0x80, 0xff, 0xfe, 0x0a, 0x3a, 0xc0, 0xc1, 0xc2, 0xc3, 0xcb, 0xd1, 0xd2, 0xa3, 0xa8];
+const INTERESTING_BYTES = [
+  0x00, 0x01, 0x7f, 0x80, 0xff, 0xfe, 0x0a, 0x3a, 0xc0, 0xc1, 0xc2, 0xc3, 0xcb, 0xd1, 0xd2, 0xa3, 0xa8,
+];
 
 const byteEdit: fc.Arbitrary<ByteEdit> = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ op: fc.constant('flip' as const), at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }) },
-  { weight: 4, arbitrary: fc.record({ op: fc.constant('set' as const), at: fc.nat(), value: fc.oneof(fc.constantFrom(...INTERESTING_BYTES), fc.integer({ min: 0, max: 255 })) }) },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant('delete' as const), at: fc.nat(), length: fc.integer({ min: 1, max: 32 }) }) },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant('insert' as const), at: fc.nat(), bytes: fc.uint8Array({ minLength: 1, maxLength: 16 }) }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant('duplicate' as const), at: fc.nat(), length: fc.integer({ min: 1, max: 64 }), times }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({ op: fc.constant('flip' as const), at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }),
+  },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      op: fc.constant('set' as const),
+      at: fc.nat(),
+      value: fc.oneof(fc.constantFrom(...INTERESTING_BYTES), fc.integer({ min: 0, max: 255 })),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({ op: fc.constant('delete' as const), at: fc.nat(), length: fc.integer({ min: 1, max: 32 }) }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      op: fc.constant('insert' as const),
+      at: fc.nat(),
+      bytes: fc.uint8Array({ minLength: 1, maxLength: 16 }),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      op: fc.constant('duplicate' as const),
+      at: fc.nat(),
+      length: fc.integer({ min: 1, max: 64 }),
+      times,
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('truncate' as const), at: fc.nat() }) },
 );
 
@@ -185,7 +333,11 @@ function applyByteEdit(data: Uint8Array, edit: ByteEdit, maxLength: number): Uin
 }
 
 /** Realistic binary seeds with 1..maxEdits byte-level edits. */
-export function mutatedBytes(seeds: readonly Uint8Array[], maxEdits = 4, maxLength = 1024 * 1024): fc.Arbitrary<Uint8Array> {
+export function mutatedBytes(
+  seeds: readonly Uint8Array[],
+  maxEdits = 4,
+  maxLength = 1024 * 1024,
+): fc.Arbitrary<Uint8Array> {
   return fc
     .tuple(fc.constantFrom(...seeds), fc.array(byteEdit, { minLength: 1, maxLength: maxEdits }))
     .map(([seed, edits]) => {
@@ -219,7 +371,8 @@ export function hostileJsonValue(maxDepth = 6): fc.Arbitrary<unknown> {
 /** An object with own properties in this order, `__proto__` included (as JSON.parse makes them). */
 export function entriesToObject(entries: ReadonlyArray<readonly [string, unknown]>): Record<string, unknown> {
   const o: Record<string, unknown> = {};
-  for (const [k, v] of entries) Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+  for (const [k, v] of entries)
+    Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
   return o;
 }
 

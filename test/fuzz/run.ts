@@ -17,7 +17,9 @@ interface CliOptions extends RunOptions {
 }
 
 function usage(message: string): never {
-  process.stderr.write(`${message}\nusage: npm run fuzz -- [--runs N] [--seed S] [--target ${TARGET_NAMES.join(',')}] [--time-limit SECONDS] [--hang-ms MS] [--slow-ms MS] [--jobs N]\n`);
+  process.stderr.write(
+    `${message}\nusage: npm run fuzz -- [--runs N] [--seed S] [--target ${TARGET_NAMES.join(',')}] [--time-limit SECONDS] [--hang-ms MS] [--slow-ms MS] [--jobs N]\n`,
+  );
   process.exit(2);
 }
 
@@ -53,7 +55,8 @@ function parseArgs(argv: readonly string[]): CliOptions {
       case '--target': {
         const names = (value ?? '').split(',').filter((n) => n !== '');
         const unknown = names.filter((n) => !TARGET_NAMES.includes(n));
-        if (names.length === 0 || unknown.length > 0) usage(`unknown target(s): ${unknown.join(', ') || '(none given)'}`);
+        if (names.length === 0 || unknown.length > 0)
+          usage(`unknown target(s): ${unknown.join(', ') || '(none given)'}`);
         opts.targets = names;
         i++;
         break;
@@ -108,8 +111,15 @@ async function main(): Promise<void> {
       process.stdout.write(line(r) + '\n');
       for (const f of r.findings) {
         const where = f.example.shape !== undefined ? `shape "${f.example.shape}"` : `input #${f.example.index}`;
-        const known = f.known === undefined ? '' : f.known.item === 'new' ? ' [known: new, in the fuzz report, not yet filed]' : ` [known: issue ${f.known.item}, fix pending]`;
-        process.stdout.write(`    ${f.kind.padEnd(19)} ×${String(f.count).padEnd(6)} ${f.signature.slice(0, 150)}  (${where})${known}\n`);
+        const known =
+          f.known === undefined
+            ? ''
+            : f.known.item === 'new'
+              ? ' [known: new, in the fuzz report, not yet filed]'
+              : ` [known: issue ${f.known.item}, fix pending]`;
+        process.stdout.write(
+          `    ${f.kind.padEnd(19)} ×${String(f.count).padEnd(6)} ${f.signature.slice(0, 150)}  (${where})${known}\n`,
+        );
       }
     }
   };
@@ -117,7 +127,9 @@ async function main(): Promise<void> {
   results.sort((a, b) => opts.targets.indexOf(a.target) - opts.targets.indexOf(b.target));
   const findings = results.flatMap((r) => r.findings);
   const total = results.reduce((n, r) => n + r.inputs, 0);
-  process.stdout.write(`total: ${total} inputs, ${findings.length} distinct findings, ${seconds(Date.now() - began)}\n`);
+  process.stdout.write(
+    `total: ${total} inputs, ${findings.length} distinct findings, ${seconds(Date.now() - began)}\n`,
+  );
   if (findings.length > 0) {
     const file = path.join(mkdtempSync(path.join(tmpdir(), 'pal-fuzz-')), 'findings.json');
     const reproducers = findings.map((f) => ({

@@ -112,7 +112,10 @@ process.on('exit', () => {
 function runChild(config: ChildConfig, hangMs: number): Promise<ChildExit> {
   // cwd in the child's own temp dir: a core dump from an abort lands there and is removed with it.
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--max-old-space-size=1024', CHILD, JSON.stringify(config)], { cwd: config.workDir, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, ['--max-old-space-size=1024', CHILD, JSON.stringify(config)], {
+      cwd: config.workDir,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     live.add(child);
     let stderr = '';
     child.stderr.setEncoding('utf8');
@@ -120,13 +123,21 @@ function runChild(config: ChildConfig, hangMs: number): Promise<ChildExit> {
       stderr = (stderr + d).slice(-8192);
     });
     let hung = false;
-    const watchdog = setInterval(() => {
-      const p = readProgressHead(config.progressFile);
-      if (p !== undefined && Date.now() - p.startedAt > hangMs && child.exitCode === null && child.signalCode === null) {
-        hung = true;
-        child.kill('SIGKILL');
-      }
-    }, Math.min(250, Math.max(20, hangMs / 4)));
+    const watchdog = setInterval(
+      () => {
+        const p = readProgressHead(config.progressFile);
+        if (
+          p !== undefined &&
+          Date.now() - p.startedAt > hangMs &&
+          child.exitCode === null &&
+          child.signalCode === null
+        ) {
+          hung = true;
+          child.kill('SIGKILL');
+        }
+      },
+      Math.min(250, Math.max(20, hangMs / 4)),
+    );
     child.on('error', (err) => {
       live.delete(child);
       clearInterval(watchdog);
@@ -142,8 +153,14 @@ function runChild(config: ChildConfig, hangMs: number): Promise<ChildExit> {
 
 /** The line of a dead child's stderr that says why it died. */
 function deathReason(exit: ChildExit): string {
-  const lines = exit.stderr.split('\n').map((l) => l.trim()).filter((l) => l !== '');
-  const telling = lines.find((l) => /FATAL ERROR|out of memory|Maximum call stack|Error:|Abort/i.test(l)) ?? lines[lines.length - 1] ?? '';
+  const lines = exit.stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
+  const telling =
+    lines.find((l) => /FATAL ERROR|out of memory|Maximum call stack|Error:|Abort/i.test(l)) ??
+    lines[lines.length - 1] ??
+    '';
   const how = exit.signal !== null ? exit.signal : `exit ${exit.code}`;
   return `${how}${telling === '' ? '' : `: ${telling}`}`;
 }
@@ -169,8 +186,18 @@ export async function runTarget(target: string, options: RunOptions): Promise<Ta
       const summaryFile = path.join(dir, `summary-${children}.json`);
       const progressFile = path.join(dir, `progress-${children}`);
       const config: ChildConfig = {
-        target, seed: options.seed, runs: options.runs, start, scale: options.scale, slowMs: options.slowMs,
-        settleMs: options.settleMs, deadline, workDir, progressFile, findingsFile, summaryFile,
+        target,
+        seed: options.seed,
+        runs: options.runs,
+        start,
+        scale: options.scale,
+        slowMs: options.slowMs,
+        settleMs: options.settleMs,
+        deadline,
+        workDir,
+        progressFile,
+        findingsFile,
+        summaryFile,
       };
       const exit = await runChild(config, options.hangMs);
       rmSync(workDir, { recursive: true, force: true });
@@ -187,13 +214,20 @@ export async function runTarget(target: string, options: RunOptions): Promise<Ta
       const index = last?.progress.index ?? -1;
       const shape = last?.progress.shape;
       if (last === undefined || last.progress.phase !== 'input') {
-        throw new Error(`fuzz target ${target}: child failed in ${last?.progress.phase ?? 'startup'} (${deathReason(exit)})\n${exit.stderr}`);
+        throw new Error(
+          `fuzz target ${target}: child failed in ${last?.progress.phase ?? 'startup'} (${deathReason(exit)})\n${exit.stderr}`,
+        );
       }
       const kind: FindingKind = exit.hung ? 'hang' : 'crash';
       const signature = exit.hung ? `hang: ${shape ?? 'a generated input'}` : `crash: ${normalise(deathReason(exit))}`;
       extra.push({
-        target, kind, signature, index,
-        detail: exit.hung ? `still running after ${options.hangMs} ms: killed` : `the process died: ${deathReason(exit)}\n${exit.stderr.slice(-2000)}`,
+        target,
+        kind,
+        signature,
+        index,
+        detail: exit.hung
+          ? `still running after ${options.hangMs} ms: killed`
+          : `the process died: ${deathReason(exit)}\n${exit.stderr.slice(-2000)}`,
         ...(shape === undefined ? {} : { shape }),
         input: last.input,
       });
@@ -210,7 +244,15 @@ export async function runTarget(target: string, options: RunOptions): Promise<Ta
     for (const f of findings) {
       let g = groups.get(f.signature);
       if (g === undefined) {
-        g = { target, kind: f.kind, signature: f.signature, count: 0, detail: f.detail, example: { index: f.index }, shapes: [] };
+        g = {
+          target,
+          kind: f.kind,
+          signature: f.signature,
+          count: 0,
+          detail: f.detail,
+          example: { index: f.index },
+          shapes: [],
+        };
         const known = knownPendingFor(target, f.signature);
         if (known !== undefined) g.known = known;
         groups.set(f.signature, g);
@@ -227,7 +269,14 @@ export async function runTarget(target: string, options: RunOptions): Promise<Ta
   }
   const planned = total ?? lastIndex;
   return {
-    target, covers, seed: options.seed, inputs: lastIndex, shapes, planned, ms: Date.now() - began, children,
+    target,
+    covers,
+    seed: options.seed,
+    inputs: lastIndex,
+    shapes,
+    planned,
+    ms: Date.now() - began,
+    children,
     timedOut: lastIndex < planned || (summary === undefined && Date.now() > deadline),
     findings: [...groups.values()],
   };

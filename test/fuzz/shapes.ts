@@ -29,8 +29,14 @@ export function yamlNestingShapes(scale: Scale, prefix: string): Array<Shape<str
     { name: `"[[[[" closed × ${deep}`, input: `${prefix}${'['.repeat(deep)}1${']'.repeat(deep)}\n` },
     { name: `"{a: " × ${deep}`, input: `${prefix}${'{a: '.repeat(deep)}1${'}'.repeat(deep)}\n` },
     { name: `"- - - -" flow-free × ${deep} at top`, input: '- '.repeat(deep) + 'x\n' },
-    { name: `indented mappings × ${lines}`, input: prefix + Array.from({ length: lines }, (_, i) => `${' '.repeat(i * 2)}k${i}:\n`).join('') },
-    { name: `anchors and aliases × ${aliases}`, input: `a: &a [x]\n${Array.from({ length: aliases }, (_, i) => `b${i}: &b${i} [*${i === 0 ? 'a' : `b${i - 1}`}, *${i === 0 ? 'a' : `b${i - 1}`}]`).join('\n')}\n` },
+    {
+      name: `indented mappings × ${lines}`,
+      input: prefix + Array.from({ length: lines }, (_, i) => `${' '.repeat(i * 2)}k${i}:\n`).join(''),
+    },
+    {
+      name: `anchors and aliases × ${aliases}`,
+      input: `a: &a [x]\n${Array.from({ length: aliases }, (_, i) => `b${i}: &b${i} [*${i === 0 ? 'a' : `b${i - 1}`}, *${i === 0 ? 'a' : `b${i - 1}`}]`).join('\n')}\n`,
+    },
   ];
 }
 

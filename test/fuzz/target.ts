@@ -75,7 +75,14 @@ export interface Finding {
   readonly input?: string;
 }
 
-const BUILTIN_ERRORS: ReadonlyArray<new () => Error> = [TypeError, RangeError, SyntaxError, ReferenceError, URIError, EvalError];
+const BUILTIN_ERRORS: ReadonlyArray<new () => Error> = [
+  TypeError,
+  RangeError,
+  SyntaxError,
+  ReferenceError,
+  URIError,
+  EvalError,
+];
 
 /** The first stack frame, shortened to a stable "function (file:line)". */
 export function topFrame(err: Error): string {
@@ -96,14 +103,16 @@ function inOurSource(err: Error): boolean {
 
 /** Same message shape → same signature: numbers and quoted text vary per input. */
 export function normalise(message: string): string {
-  return message
-    .split('\n')[0]!
-    .slice(0, 200)
-    .replace(/"(?:[^"\\]|\\.)*"/g, '"…"')
-    .replace(/'(?:[^'\\]|\\.)*'/g, "'…'")
-    .replace(/\d+/g, 'N')
-    // A trailing single token is usually the offending input ("…alias): a-N:"): one signature for all.
-    .replace(/: \S+$/, ': …');
+  return (
+    message
+      .split('\n')[0]!
+      .slice(0, 200)
+      .replace(/"(?:[^"\\]|\\.)*"/g, '"…"')
+      .replace(/'(?:[^'\\]|\\.)*'/g, "'…'")
+      .replace(/\d+/g, 'N')
+      // A trailing single token is usually the offending input ("…alias): a-N:"): one signature for all.
+      .replace(/: \S+$/, ': …')
+  );
 }
 
 /** undefined when `err` is a proper reason under the target's contract, else what is wrong. */
@@ -123,7 +132,9 @@ export function classifyThrown(
       detail: `${builtin.name}: ${err.message.slice(0, 500)}\n${(err.stack ?? '').split('\n').slice(1, 8).join('\n')}`,
     };
   }
-  const ours = target.accepts.some((c) => err instanceof c) || (target.plainErrorsFromSrc === true && err.constructor === Error && inOurSource(err));
+  const ours =
+    target.accepts.some((c) => err instanceof c) ||
+    (target.plainErrorsFromSrc === true && err.constructor === Error && inOurSource(err));
   if (!ours) {
     return {
       signature: `foreign ${err.constructor.name} at ${frame}: ${normalise(err.message)}`,
@@ -132,7 +143,10 @@ export function classifyThrown(
   }
   const message = err.message.trim();
   if (message === '' || message === 'undefined' || message === 'null' || message === '[object Object]') {
-    return { signature: `${err.constructor.name} without a reason at ${frame}`, detail: `message: ${JSON.stringify(err.message)}` };
+    return {
+      signature: `${err.constructor.name} without a reason at ${frame}`,
+      detail: `message: ${JSON.stringify(err.message)}`,
+    };
   }
   return undefined;
 }

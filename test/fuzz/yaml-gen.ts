@@ -8,7 +8,11 @@ type Tree = string | number | boolean | null | Tree[] | Map<string, Tree>;
 
 /** Trees whose mapping keys are mostly the grammar's, serialised as block YAML. */
 export function yamlDocuments(keys: readonly string[], leaves: readonly string[], maxDepth = 5): fc.Arbitrary<string> {
-  const key = fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...keys) }, { weight: 2, arbitrary: fc.constantFrom(...PROTOTYPE_KEYS) }, { weight: 1, arbitrary: fc.string({ maxLength: 8 }) });
+  const key = fc.oneof(
+    { weight: 6, arbitrary: fc.constantFrom(...keys) },
+    { weight: 2, arbitrary: fc.constantFrom(...PROTOTYPE_KEYS) },
+    { weight: 1, arbitrary: fc.string({ maxLength: 8 }) },
+  );
   const leaf: fc.Arbitrary<Tree> = fc.oneof(
     fc.constantFrom(...leaves),
     fc.string({ maxLength: 12 }),
@@ -25,7 +29,9 @@ export function yamlDocuments(keys: readonly string[], leaves: readonly string[]
       fc.array(fc.tuple(key, tie('tree')), { maxLength: 5 }).map((entries) => new Map(entries)),
     ),
   }));
-  const top = fc.array(fc.tuple(fc.constantFrom(...keys), tree), { minLength: 1, maxLength: 6 }).map((entries) => new Map(entries));
+  const top = fc
+    .array(fc.tuple(fc.constantFrom(...keys), tree), { minLength: 1, maxLength: 6 })
+    .map((entries) => new Map(entries));
   return top.map((t) => new Document(t).toString());
 }
 

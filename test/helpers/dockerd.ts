@@ -4,7 +4,20 @@
 // from busybox-static with `docker import` (there is no registry to pull from).
 
 import { spawn, execFile, execFileSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, rmdirSync, symlinkSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  rmdirSync,
+  symlinkSync,
+} from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 
@@ -55,10 +68,14 @@ export async function startDockerd(options: StartDockerdOptions = {}): Promise<T
     const proc = spawn(
       'dockerd',
       [
-        '--data-root', dataRoot,
-        '--exec-root', execRoot,
-        '--pidfile', pidFile,
-        '--host', host,
+        '--data-root',
+        dataRoot,
+        '--exec-root',
+        execRoot,
+        '--pidfile',
+        pidFile,
+        '--host',
+        host,
         '--iptables=false',
         '--ip-masq=false',
         '--bridge=none',
@@ -125,14 +142,18 @@ export async function startDockerd(options: StartDockerdOptions = {}): Promise<T
       copyFileSync(BUSYBOX, join(rootfs, 'bin', 'busybox'));
       chmodSync(join(rootfs, 'bin', 'busybox'), 0o755);
       for (const applet of await busyboxApplets()) {
-        if (applet !== 'busybox' && !existsSync(join(rootfs, 'bin', applet))) symlinkSync('busybox', join(rootfs, 'bin', applet));
+        if (applet !== 'busybox' && !existsSync(join(rootfs, 'bin', applet)))
+          symlinkSync('busybox', join(rootfs, 'bin', applet));
       }
       const changes = ['ENV PATH=/bin', 'CMD ["sh"]'];
       // JSON strings are valid double-quoted Dockerfile strings: any key or value survives.
-      for (const [key, value] of Object.entries(labels)) changes.push(`LABEL ${JSON.stringify(key)}=${JSON.stringify(value)}`);
+      for (const [key, value] of Object.entries(labels))
+        changes.push(`LABEL ${JSON.stringify(key)}=${JSON.stringify(value)}`);
       await runPipeline(
-        'tar', ['-C', rootfs, '-c', '.'],
-        'docker', ['-H', host, 'import', ...changes.flatMap((c) => ['--change', c]), '-', tag],
+        'tar',
+        ['-C', rootfs, '-c', '.'],
+        'docker',
+        ['-H', host, 'import', ...changes.flatMap((c) => ['--change', c]), '-', tag],
         dockerCliEnv(cliConfig),
       );
       return await docker('image', 'inspect', '-f', '{{.Id}}', tag);
@@ -176,7 +197,9 @@ export async function startDockerd(options: StartDockerdOptions = {}): Promise<T
       let ids: string[] = [];
       if (child !== undefined) {
         // Containers this daemon runs: remove them while it still answers.
-        ids = (await docker('ps', '-aq', '--no-trunc').catch(() => '')).split('\n').filter((id) => /^[0-9a-f]{64}$/.test(id));
+        ids = (await docker('ps', '-aq', '--no-trunc').catch(() => ''))
+          .split('\n')
+          .filter((id) => /^[0-9a-f]{64}$/.test(id));
         if (ids.length > 0) await docker('rm', '-f', ...ids).catch(() => '');
       }
       await stopChild();
@@ -205,7 +228,13 @@ function busyboxApplets(): Promise<string[]> {
 }
 
 /** `a | b`, rejecting with b's stderr (or a's) on failure. */
-function runPipeline(cmdA: string, argsA: string[], cmdB: string, argsB: string[], envB: NodeJS.ProcessEnv): Promise<void> {
+function runPipeline(
+  cmdA: string,
+  argsA: string[],
+  cmdB: string,
+  argsB: string[],
+  envB: NodeJS.ProcessEnv,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     const a = spawn(cmdA, argsA, { stdio: ['ignore', 'pipe', 'pipe'] });
     const b = spawn(cmdB, argsB, { stdio: ['pipe', 'ignore', 'pipe'], env: envB });

@@ -1,7 +1,15 @@
 // Test helper: build signed Notary/TUF metadata ourselves, in the exact formats the real server
 // writes (see shared/notes/notary.md), to serve expired, rolled-back or wrongly signed data.
 import { execFile } from 'node:child_process';
-import { createHash, createPrivateKey, generateKeyPairSync, sign, constants, X509Certificate, type KeyObject } from 'node:crypto';
+import {
+  createHash,
+  createPrivateKey,
+  generateKeyPairSync,
+  sign,
+  constants,
+  X509Certificate,
+  type KeyObject,
+} from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -32,7 +40,10 @@ function signerFor(key: KeyObject): { method: string; sign: (d: Buffer) => Buffe
     case 'ed25519':
       return { method: 'eddsa', sign: (d) => sign(null, d, key) };
     case 'rsa':
-      return { method: 'rsapss', sign: (d) => sign('sha256', d, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }) };
+      return {
+        method: 'rsapss',
+        sign: (d) => sign('sha256', d, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }),
+      };
     default:
       throw new Error(`no signer for ${key.asymmetricKeyType}`);
   }
@@ -50,20 +61,39 @@ export function generateKey(type: 'ecdsa' | 'ed25519' | 'rsa'): CraftKey {
     const raw = Buffer.from(publicKey.export({ format: 'jwk' }).x!, 'base64url');
     return craftKeyFrom(privateKey, { keytype: 'ed25519', keyval: { private: null, public: raw.toString('base64') } });
   }
-  const { privateKey, publicKey } = type === 'ecdsa'
-    ? generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
-    : generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const { privateKey, publicKey } =
+    type === 'ecdsa'
+      ? generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
+      : generateKeyPairSync('rsa', { modulusLength: 2048 });
   const spki = publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
   return craftKeyFrom(privateKey, { keytype: type, keyval: { private: null, public: spki } });
 }
 
 /** An x509 key as Notary lists roots and delegations: base64 of the certificate's PEM text. */
-export async function generateX509Key(type: 'ecdsa-x509' | 'rsa-x509', dir: string, commonName: string): Promise<CraftKey> {
+export async function generateX509Key(
+  type: 'ecdsa-x509' | 'rsa-x509',
+  dir: string,
+  commonName: string,
+): Promise<CraftKey> {
   const name = commonName.replace(/[^A-Za-z0-9]/g, '_') + '-' + Math.random().toString(36).slice(2);
   const keyPath = path.join(dir, `${name}.key`);
   const certPath = path.join(dir, `${name}.crt`);
-  const newkey = type === 'ecdsa-x509' ? ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1'] : ['-newkey', 'rsa:2048'];
-  await run('openssl', ['req', '-x509', ...newkey, '-nodes', '-keyout', keyPath, '-out', certPath, '-days', '30', '-subj', `/CN=${commonName.replace(/\//g, '\\/')}`]);
+  const newkey =
+    type === 'ecdsa-x509' ? ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1'] : ['-newkey', 'rsa:2048'];
+  await run('openssl', [
+    'req',
+    '-x509',
+    ...newkey,
+    '-nodes',
+    '-keyout',
+    keyPath,
+    '-out',
+    certPath,
+    '-days',
+    '30',
+    '-subj',
+    `/CN=${commonName.replace(/\//g, '\\/')}`,
+  ]);
   const pem = await readFile(certPath);
   const key = createPrivateKey(await readFile(keyPath));
   return craftKeyFrom(key, { keytype: type, keyval: { private: null, public: pem.toString('base64') } });
@@ -147,37 +177,74 @@ export function craftCollection(spec: CraftSpec): Map<string, Buffer> {
   const files = new Map<string, Buffer>();
   const rootKeys: Record<string, TufKeyEntry> = {};
   const more = (r: Role) => spec.moreRoleKeys?.[r] ?? [];
-  for (const key of [k.root, k.timestamp, k.snapshot, k.targets, ...(spec.extraRootKeys ?? [])]) rootKeys[key.id] = key.entry;
-  for (const r of ['root', 'timestamp', 'snapshot', 'targets'] as const) more(r).forEach((key) => (rootKeys[key.id] = key.entry));
+  for (const key of [k.root, k.timestamp, k.snapshot, k.targets, ...(spec.extraRootKeys ?? [])])
+    rootKeys[key.id] = key.entry;
+  for (const r of ['root', 'timestamp', 'snapshot', 'targets'] as const)
+    more(r).forEach((key) => (rootKeys[key.id] = key.entry));
   const role = (r: Role) => ({ keyids: [k[r].id, ...more(r).map((x) => x.id)], threshold: spec.thresholds?.[r] ?? 1 });
-  const root = signDocument({
-    _type: 'Root', consistent_snapshot: false, expires: spec.expires?.root ?? FAR, keys: rootKeys,
-    roles: { root: role('root'), snapshot: role('snapshot'), targets: role('targets'), timestamp: role('timestamp') },
-    version: spec.versions?.root ?? 1,
-  }, signers('root'));
+  const root = signDocument(
+    {
+      _type: 'Root',
+      consistent_snapshot: false,
+      expires: spec.expires?.root ?? FAR,
+      keys: rootKeys,
+      roles: { root: role('root'), snapshot: role('snapshot'), targets: role('targets'), timestamp: role('timestamp') },
+      version: spec.versions?.root ?? 1,
+    },
+    signers('root'),
+  );
   files.set('root', root);
   const delegations = spec.delegations ?? [];
   for (const d of delegations) {
-    files.set(d.name, signDocument({
-      _type: 'Targets', delegations: { keys: {}, roles: [] }, expires: d.expires ?? FAR,
-      targets: targetEntries(d.targets), version: d.version ?? 1,
-    }, d.signers ?? [d.key]));
+    files.set(
+      d.name,
+      signDocument(
+        {
+          _type: 'Targets',
+          delegations: { keys: {}, roles: [] },
+          expires: d.expires ?? FAR,
+          targets: targetEntries(d.targets),
+          version: d.version ?? 1,
+        },
+        d.signers ?? [d.key],
+      ),
+    );
   }
   const delegationKeys: Record<string, TufKeyEntry> = {};
   delegations.forEach((d) => (delegationKeys[d.key.id] = d.key.entry));
-  const targets = signDocument({
-    _type: 'Targets',
-    delegations: { keys: delegationKeys, roles: delegations.map((d) => ({ keyids: [d.key.id], name: d.name, paths: d.paths, threshold: 1 })) },
-    expires: spec.expires?.targets ?? FAR, targets: targetEntries(spec.targets), version: spec.versions?.targets ?? 2,
-  }, signers('targets'));
+  const targets = signDocument(
+    {
+      _type: 'Targets',
+      delegations: {
+        keys: delegationKeys,
+        roles: delegations.map((d) => ({ keyids: [d.key.id], name: d.name, paths: d.paths, threshold: 1 })),
+      },
+      expires: spec.expires?.targets ?? FAR,
+      targets: targetEntries(spec.targets),
+      version: spec.versions?.targets ?? 2,
+    },
+    signers('targets'),
+  );
   files.set('targets', targets);
   const meta: Record<string, unknown> = { root: fileMeta(root), targets: fileMeta(targets) };
   delegations.forEach((d) => (meta[d.name] = fileMeta(files.get(d.name)!)));
-  const snapshot = signDocument({ _type: 'Snapshot', expires: spec.expires?.snapshot ?? FAR, meta, version: spec.versions?.snapshot ?? 2 }, signers('snapshot'));
+  const snapshot = signDocument(
+    { _type: 'Snapshot', expires: spec.expires?.snapshot ?? FAR, meta, version: spec.versions?.snapshot ?? 2 },
+    signers('snapshot'),
+  );
   files.set('snapshot', snapshot);
-  files.set('timestamp', signDocument({
-    _type: 'Timestamp', expires: spec.expires?.timestamp ?? FAR, meta: { snapshot: fileMeta(snapshot) }, version: spec.versions?.timestamp ?? 1,
-  }, signers('timestamp')));
+  files.set(
+    'timestamp',
+    signDocument(
+      {
+        _type: 'Timestamp',
+        expires: spec.expires?.timestamp ?? FAR,
+        meta: { snapshot: fileMeta(snapshot) },
+        version: spec.versions?.timestamp ?? 1,
+      },
+      signers('timestamp'),
+    ),
+  );
   return files;
 }
 

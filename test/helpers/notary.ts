@@ -63,11 +63,58 @@ export interface TestPki {
 /** A throwaway CA and a server certificate for localhost/127.0.0.1, made with openssl. */
 export async function makeTestPki(dir: string): Promise<TestPki> {
   const p = (f: string) => path.join(dir, f);
-  await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', p('ca.key'), '-out', p('ca.pem'), '-days', '2', '-subj', '/CN=pal test CA']);
-  await run('openssl', ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', p('server.key'), '-out', p('server.csr'), '-subj', '/CN=notary-server']);
+  await run('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    p('ca.key'),
+    '-out',
+    p('ca.pem'),
+    '-days',
+    '2',
+    '-subj',
+    '/CN=pal test CA',
+  ]);
+  await run('openssl', [
+    'req',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    p('server.key'),
+    '-out',
+    p('server.csr'),
+    '-subj',
+    '/CN=notary-server',
+  ]);
   await writeFile(p('ext.cnf'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n');
-  await run('openssl', ['x509', '-req', '-in', p('server.csr'), '-CA', p('ca.pem'), '-CAkey', p('ca.key'), '-CAcreateserial', '-days', '2', '-extfile', p('ext.cnf'), '-out', p('server.crt')]);
-  return { dir, caPath: p('ca.pem'), ca: await readFile(p('ca.pem'), 'utf8'), certPath: p('server.crt'), keyPath: p('server.key') };
+  await run('openssl', [
+    'x509',
+    '-req',
+    '-in',
+    p('server.csr'),
+    '-CA',
+    p('ca.pem'),
+    '-CAkey',
+    p('ca.key'),
+    '-CAcreateserial',
+    '-days',
+    '2',
+    '-extfile',
+    p('ext.cnf'),
+    '-out',
+    p('server.crt'),
+  ]);
+  return {
+    dir,
+    caPath: p('ca.pem'),
+    ca: await readFile(p('ca.pem'), 'utf8'),
+    certPath: p('server.crt'),
+    keyPath: p('server.key'),
+  };
 }
 
 export interface NotaryServer {
@@ -137,7 +184,9 @@ function tcpOpen(port: number): Promise<boolean> {
  * service (server-held keys ed25519); with `signer: true` also a notary-signer (keys ecdsa, as in
  * production). Both are stopped together by stop().
  */
-export async function startNotaryServer(opts: { dir?: string; pki?: TestPki; signer?: boolean } = {}): Promise<NotaryServer> {
+export async function startNotaryServer(
+  opts: { dir?: string; pki?: TestPki; signer?: boolean } = {},
+): Promise<NotaryServer> {
   for (const tool of ['notary-server', 'notary', 'openssl', ...(opts.signer ? ['notary-signer'] : [])]) {
     await run('sh', ['-c', `command -v ${tool}`]).catch(() => {
       throw new Error(`${tool} is not installed: run scripts/install-deps.sh (Debian packages notary, openssl)`);
@@ -147,33 +196,60 @@ export async function startNotaryServer(opts: { dir?: string; pki?: TestPki; sig
   const pki = opts.pki ?? (await makeTestPki(dir));
   let signer: { child: ChildProcess; port: number } | undefined;
   if (opts.signer === true) {
-    signer = await spawnUntilHealthy('signer', 'notary-signer', (port) => ({
-      server: { grpc_addr: `127.0.0.1:${port}`, tls_cert_file: pki.certPath, tls_key_file: pki.keyPath, client_ca_file: pki.caPath },
-      storage: { backend: 'memory' },
-      logging: { level: 'error' },
-    }), dir, tcpOpen);
+    signer = await spawnUntilHealthy(
+      'signer',
+      'notary-signer',
+      (port) => ({
+        server: {
+          grpc_addr: `127.0.0.1:${port}`,
+          tls_cert_file: pki.certPath,
+          tls_key_file: pki.keyPath,
+          client_ca_file: pki.caPath,
+        },
+        storage: { backend: 'memory' },
+        logging: { level: 'error' },
+      }),
+      dir,
+      tcpOpen,
+    );
   }
-  const trustService = signer === undefined
-    ? { type: 'local' }
-    : {
-        type: 'remote', hostname: '127.0.0.1', port: String(signer.port), key_algorithm: 'ecdsa',
-        tls_ca_file: pki.caPath, tls_client_cert: pki.certPath, tls_client_key: pki.keyPath,
-      };
+  const trustService =
+    signer === undefined
+      ? { type: 'local' }
+      : {
+          type: 'remote',
+          hostname: '127.0.0.1',
+          port: String(signer.port),
+          key_algorithm: 'ecdsa',
+          tls_ca_file: pki.caPath,
+          tls_client_cert: pki.certPath,
+          tls_client_key: pki.keyPath,
+        };
   let server: { child: ChildProcess; port: number };
   try {
-    server = await spawnUntilHealthy('server', 'notary-server', (port) => ({
-      server: { http_addr: `127.0.0.1:${port}`, tls_cert_file: pki.certPath, tls_key_file: pki.keyPath },
-      trust_service: trustService,
-      storage: { backend: 'memory' },
-      logging: { level: 'error' },
-    }), dir, async (port) => (await httpsGet(`https://127.0.0.1:${port}/_notary_server/health`, pki.ca)).status === 200);
+    server = await spawnUntilHealthy(
+      'server',
+      'notary-server',
+      (port) => ({
+        server: { http_addr: `127.0.0.1:${port}`, tls_cert_file: pki.certPath, tls_key_file: pki.keyPath },
+        trust_service: trustService,
+        storage: { backend: 'memory' },
+        logging: { level: 'error' },
+      }),
+      dir,
+      async (port) => (await httpsGet(`https://127.0.0.1:${port}/_notary_server/health`, pki.ca)).status === 200,
+    );
   } catch (e) {
     if (signer) await stopChild(signer.child);
     throw e;
   }
   const { child, port } = server;
   return {
-    url: `https://127.0.0.1:${port}`, port, pki, dir, pid: child.pid!,
+    url: `https://127.0.0.1:${port}`,
+    port,
+    pki,
+    dir,
+    pid: child.pid!,
     running: () => child.exitCode === null && child.signalCode === null,
     stop: async () => {
       await stopChild(child);
@@ -187,7 +263,10 @@ export const PASSPHRASE = 'pal-test-passphrase';
 /** The real notary CLI against one server, with its own trust dir and passphrases from the env. */
 export class NotaryCli {
   readonly trustDir: string;
-  constructor(readonly server: NotaryServer, readonly dir: string) {
+  constructor(
+    readonly server: NotaryServer,
+    readonly dir: string,
+  ) {
     this.trustDir = path.join(dir, 'trust');
   }
 
@@ -204,7 +283,11 @@ export class NotaryCli {
       NOTARY_DELEGATION_PASSPHRASE: PASSPHRASE,
     };
     try {
-      const { stdout } = await run('notary', ['-s', this.server.url, '--tlscacert', this.server.pki.caPath, '-d', this.trustDir, ...args], { env, timeout: 30_000 });
+      const { stdout } = await run(
+        'notary',
+        ['-s', this.server.url, '--tlscacert', this.server.pki.caPath, '-d', this.trustDir, ...args],
+        { env, timeout: 30_000 },
+      );
       return stdout;
     } catch (e) {
       const err = e as { stderr?: string; message: string };
@@ -217,7 +300,12 @@ export class NotaryCli {
   }
 
   /** Stage a target for sha256 HEX (optionally in a delegated role) with custom JSON, then publish. */
-  async addHash(gun: string, name: string, sha256Hex: string, opts: { size?: number; custom?: unknown; role?: string } = {}): Promise<void> {
+  async addHash(
+    gun: string,
+    name: string,
+    sha256Hex: string,
+    opts: { size?: number; custom?: unknown; role?: string } = {},
+  ): Promise<void> {
     const args = ['addhash', gun, name, String(opts.size ?? 1), '--sha256', sha256Hex];
     if (opts.custom !== undefined) {
       const file = path.join(this.dir, `custom-${Date.now()}-${Math.random().toString(36).slice(2)}.json`);
@@ -232,10 +320,30 @@ export class NotaryCli {
   /** `notary key rotate GUN root`, answering its yes/no question (without "yes" it silently aborts). */
   rotateRoot(gun: string): Promise<string> {
     return new Promise((resolve, reject) => {
-      const child = spawn('notary', ['-s', this.server.url, '--tlscacert', this.server.pki.caPath, '-d', this.trustDir, 'key', 'rotate', gun, 'root'], {
-        env: { ...process.env, NOTARY_ROOT_PASSPHRASE: PASSPHRASE, NOTARY_TARGETS_PASSPHRASE: PASSPHRASE, NOTARY_SNAPSHOT_PASSPHRASE: PASSPHRASE },
-        stdio: ['pipe', 'pipe', 'pipe'],
-      });
+      const child = spawn(
+        'notary',
+        [
+          '-s',
+          this.server.url,
+          '--tlscacert',
+          this.server.pki.caPath,
+          '-d',
+          this.trustDir,
+          'key',
+          'rotate',
+          gun,
+          'root',
+        ],
+        {
+          env: {
+            ...process.env,
+            NOTARY_ROOT_PASSPHRASE: PASSPHRASE,
+            NOTARY_TARGETS_PASSPHRASE: PASSPHRASE,
+            NOTARY_SNAPSHOT_PASSPHRASE: PASSPHRASE,
+          },
+          stdio: ['pipe', 'pipe', 'pipe'],
+        },
+      );
       let out = '';
       child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
       child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
@@ -253,7 +361,20 @@ export class NotaryCli {
   async initWithRootKey(gun: string, rootKeyPem: string): Promise<string> {
     // Notary wants PKCS#8 encrypted with the root passphrase in this exact scheme, else "password invalid".
     const enc = path.join(this.dir, `root-${Date.now()}.enc`);
-    await run('openssl', ['pkcs8', '-topk8', '-v2', 'aes256', '-v2prf', 'hmacWithSHA1', '-in', rootKeyPem, '-out', enc, '-passout', `pass:${PASSPHRASE}`]);
+    await run('openssl', [
+      'pkcs8',
+      '-topk8',
+      '-v2',
+      'aes256',
+      '-v2prf',
+      'hmacWithSHA1',
+      '-in',
+      rootKeyPem,
+      '-out',
+      enc,
+      '-passout',
+      `pass:${PASSPHRASE}`,
+    ]);
     return this.run('init', gun, '--rootkey', enc, '-p');
   }
 
@@ -264,7 +385,11 @@ export class NotaryCli {
   /** The root key id `notary key list` prints (the canonical id). */
   async rootKeyId(): Promise<string> {
     const out = await this.run('key', 'list');
-    const ids = out.split('\n').map((l) => l.trim().split(/\s+/)).filter((f) => f[0] === 'root').map((f) => f[1]!);
+    const ids = out
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/))
+      .filter((f) => f[0] === 'root')
+      .map((f) => f[1]!);
     if (ids.length !== 1) throw new Error(`expected one root key, got: ${out}`);
     return ids[0]!;
   }
@@ -293,7 +418,11 @@ export class NotaryCli {
       const role = /^role: (.+)$/m.exec(text)?.[1]?.trim();
       const gun = /^gun: (.+)$/m.exec(text)?.[1]?.trim();
       // Notary's PEM carries non-standard headers that OpenSSL refuses: strip them.
-      const pem = text.split('\n').filter((l) => !/^(role|gun): /.test(l)).join('\n').replace(/-----\n\n+/, '-----\n');
+      const pem = text
+        .split('\n')
+        .filter((l) => !/^(role|gun): /.test(l))
+        .join('\n')
+        .replace(/-----\n\n+/, '-----\n');
       const key = createPrivateKey({ key: pem, format: 'pem', passphrase: PASSPHRASE });
       out.push({ role: role ?? '?', ...(gun ? { gun } : {}), fileId: f.slice(0, -4), key });
     }
@@ -301,7 +430,9 @@ export class NotaryCli {
   }
 
   async privateKey(role: string, gun?: string): Promise<KeyObject> {
-    const keys = (await this.privateKeys()).filter((k) => k.role === role && (gun === undefined || k.gun === undefined || k.gun === gun));
+    const keys = (await this.privateKeys()).filter(
+      (k) => k.role === role && (gun === undefined || k.gun === undefined || k.gun === gun),
+    );
     if (keys.length !== 1) throw new Error(`expected one ${role} key in ${this.trustDir}, found ${keys.length}`);
     return keys[0]!.key;
   }
@@ -316,10 +447,18 @@ export async function serverMetadata(server: NotaryServer, gun: string, name: st
 
 /** Canonical JSON for test inputs (what notary needs for --custom). */
 export function canonicalText(v: unknown): string {
-  if (v === null || typeof v !== 'object') return typeof v === 'string' ? '"' + v.replace(/["\\]/g, (m) => '\\' + m) + '"' : String(v);
+  if (v === null || typeof v !== 'object')
+    return typeof v === 'string' ? '"' + v.replace(/["\\]/g, (m) => '\\' + m) + '"' : String(v);
   if (Array.isArray(v)) return '[' + v.map(canonicalText).join(',') + ']';
   const o = v as Record<string, unknown>;
-  return '{' + Object.keys(o).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))).map((k) => canonicalText(k) + ':' + canonicalText(o[k])).join(',') + '}';
+  return (
+    '{' +
+    Object.keys(o)
+      .sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)))
+      .map((k) => canonicalText(k) + ':' + canonicalText(o[k]))
+      .join(',') +
+    '}'
+  );
 }
 
 /** An ECDSA P-256 key and self-signed certificate made with openssl (for delegations). */
@@ -329,8 +468,22 @@ export async function makeDelegationKey(dir: string, name: string): Promise<{ ke
   const ec = await run('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout']);
   const pkcs8 = spawn('openssl', ['pkcs8', '-topk8', '-nocrypt', '-out', keyPath]);
   pkcs8.stdin.end(ec.stdout);
-  await new Promise<void>((resolve, reject) => pkcs8.on('exit', (c) => (c === 0 ? resolve() : reject(new Error(`openssl pkcs8 exit ${c}`)))));
-  await run('openssl', ['req', '-new', '-x509', '-key', keyPath, '-out', certPath, '-days', '30', '-subj', `/CN=${name}`]);
+  await new Promise<void>((resolve, reject) =>
+    pkcs8.on('exit', (c) => (c === 0 ? resolve() : reject(new Error(`openssl pkcs8 exit ${c}`)))),
+  );
+  await run('openssl', [
+    'req',
+    '-new',
+    '-x509',
+    '-key',
+    keyPath,
+    '-out',
+    certPath,
+    '-days',
+    '30',
+    '-subj',
+    `/CN=${name}`,
+  ]);
   return { keyPath, certPath };
 }
 
@@ -367,7 +520,7 @@ export async function startMetadataProxy(upstream: NotaryServer): Promise<Metada
     }
     httpsGet(upstream.url + urlPath, upstream.pki.ca).then(
       ({ status, body }) => {
-        const out = status === 200 ? state.rewrite?.(urlPath, body) ?? body : body;
+        const out = status === 200 ? (state.rewrite?.(urlPath, body) ?? body) : body;
         res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' }).end(out);
       },
       () => res.writeHead(502).end(),

@@ -19,7 +19,11 @@ export interface CommandResult {
 }
 
 /** Runs a command, feeding `input` on stdin (never through a file: no plaintext on disk). */
-export function runCommand(cmd: string, args: readonly string[], opts: { input?: Uint8Array | string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<CommandResult> {
+export function runCommand(
+  cmd: string,
+  args: readonly string[],
+  opts: { input?: Uint8Array | string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
+): Promise<CommandResult> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env: opts.env ?? process.env });
     const out: Buffer[] = [];
@@ -33,7 +37,11 @@ export function runCommand(cmd: string, args: readonly string[], opts: { input?:
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      resolvePromise({ code: code ?? (signal ? 128 : 1), stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
+      resolvePromise({
+        code: code ?? (signal ? 128 : 1),
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+      });
     });
     child.stdin.on('error', () => {}); // the child may exit before reading everything
     child.stdin.end(opts.input ?? '');
@@ -45,7 +53,12 @@ export function pal(args: readonly string[], opts: { input?: Uint8Array | string
 }
 
 /** Waits for a condition with a bounded deadline; returns its last value or throws. */
-export async function waitFor<T>(what: string, probe: () => Promise<T>, timeoutMs = 30_000, intervalMs = 100): Promise<Exclude<T, undefined | false>> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T>,
+  timeoutMs = 30_000,
+  intervalMs = 100,
+): Promise<Exclude<T, undefined | false>> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   for (;;) {
@@ -55,7 +68,10 @@ export async function waitFor<T>(what: string, probe: () => Promise<T>, timeoutM
     } catch (e) {
       lastError = e;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`,
+      );
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
@@ -172,18 +188,24 @@ export async function startPald(opts: PaldOptions): Promise<TestPald> {
     expectingExit = false;
     // PALD_NODE_ARGS: extra node flags for pald (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
     const nodeArgs = (process.env.PALD_NODE_ARGS ?? '').split(' ').filter(Boolean);
-    const c = spawn(process.execPath, [...nodeArgs, PALD_JS, '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const c = spawn(process.execPath, [...nodeArgs, PALD_JS, '--config', configPath], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     child = c;
     exited = new Promise((r) =>
       c.once('exit', (code, signal) => {
         log += `[pald exited: ${code ?? signal}]\n`;
         // An exit nobody asked for is the first thing to know when a test fails.
-        if (!expectingExit && !process.env.PALD_DEBUG) process.stderr.write(`pald (pid ${c.pid}) exited unexpectedly:\n${log}`);
+        if (!expectingExit && !process.env.PALD_DEBUG)
+          process.stderr.write(`pald (pid ${c.pid}) exited unexpectedly:\n${log}`);
         r();
       }),
     );
     await new Promise<void>((resolveReady, reject) => {
-      const timer = setTimeout(() => reject(new Error(`pald not ready within ${opts.readyTimeoutMs ?? 60_000} ms:\n${log}`)), opts.readyTimeoutMs ?? 60_000);
+      const timer = setTimeout(
+        () => reject(new Error(`pald not ready within ${opts.readyTimeoutMs ?? 60_000} ms:\n${log}`)),
+        opts.readyTimeoutMs ?? 60_000,
+      );
       const from = log.length; // a restart must print its own ready line
       const onData = (b: Buffer): void => {
         log += b.toString('utf8');
@@ -219,7 +241,16 @@ export async function startPald(opts: PaldOptions): Promise<TestPald> {
     },
     output: () => log,
     async seal(name, labels, plaintext) {
-      const args = ['seal', '--name', name, '--key', publicKey, '--manifest', manifest, ...labels.flatMap((l) => ['--label', l])];
+      const args = [
+        'seal',
+        '--name',
+        name,
+        '--key',
+        publicKey,
+        '--manifest',
+        manifest,
+        ...labels.flatMap((l) => ['--label', l]),
+      ];
       const r = await runCommand(process.execPath, [PAL_JS, ...args], { input: plaintext });
       if (r.code !== 0) throw new Error(`pal seal ${name} failed (${r.code}): ${r.stderr}`);
     },
@@ -242,8 +273,10 @@ export async function startPald(opts: PaldOptions): Promise<TestPald> {
       }
       // The session must be gone: nothing mounted in pald's staging dir, nothing answering at the
       // mountpoint (an inert layer stays there on purpose, for rslave containers; see docs/operations.md).
-      if (await fuseMountedAt(staging)) throw new Error(`pald exited but its session at ${staging} is still mounted:\n${log}`);
-      if (await fuseAnswers(mountpoint)) throw new Error(`pald exited but a FUSE filesystem still answers at ${mountpoint}:\n${log}`);
+      if (await fuseMountedAt(staging))
+        throw new Error(`pald exited but its session at ${staging} is still mounted:\n${log}`);
+      if (await fuseAnswers(mountpoint))
+        throw new Error(`pald exited but a FUSE filesystem still answers at ${mountpoint}:\n${log}`);
     },
     async kill() {
       const c = child;
@@ -262,7 +295,8 @@ export async function startPald(opts: PaldOptions): Promise<TestPald> {
         // pald leaves its layers at the mountpoint (and a killed one its session in the staging
         // dir): remove them all, top first.
         for (const path of [mountpoint, staging]) {
-          for (let i = 0; i < 100 && (await anyMountAt(path)); i++) await runCommand('umount', ['-l', '--no-canonicalize', path]);
+          for (let i = 0; i < 100 && (await anyMountAt(path)); i++)
+            await runCommand('umount', ['-l', '--no-canonicalize', path]);
         }
         await rm(dir, { recursive: true, force: true });
       }
@@ -283,7 +317,11 @@ export async function startPald(opts: PaldOptions): Promise<TestPald> {
  * Skips /proc, /sys, every FUSE mount (reading another test's FUSE mount could hang), sockets,
  * devices and fifos; reads regular files only, in chunks, with an overlap so no match is lost.
  */
-export async function filesContaining(roots: readonly string[], needle: Buffer, opts: { maxFileBytes?: number; skip?: readonly string[] } = {}): Promise<string[]> {
+export async function filesContaining(
+  roots: readonly string[],
+  needle: Buffer,
+  opts: { maxFileBytes?: number; skip?: readonly string[] } = {},
+): Promise<string[]> {
   const { lstat, readdir, open } = await import('node:fs/promises');
   const mountinfo = await readFile('/proc/self/mountinfo', 'utf8');
   const skip = new Set<string>(['/proc', '/sys', '/dev', ...(opts.skip ?? [])]);

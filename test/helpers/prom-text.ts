@@ -106,15 +106,21 @@ function checkHistogram(f: Family): void {
   }
   for (const [key, { buckets, count }] of series) {
     for (let i = 1; i < buckets.length; i++) {
-      if (!(buckets[i]![0] > buckets[i - 1]![0]) || buckets[i]![1] < buckets[i - 1]![1]) throw new Error(`${f.name}${key}: buckets not cumulative`);
+      if (!(buckets[i]![0] > buckets[i - 1]![0]) || buckets[i]![1] < buckets[i - 1]![1])
+        throw new Error(`${f.name}${key}: buckets not cumulative`);
     }
     const last = buckets[buckets.length - 1];
-    if (!last || last[0] !== Infinity || last[1] !== count) throw new Error(`${f.name}${key}: +Inf bucket must equal _count`);
+    if (!last || last[0] !== Infinity || last[1] !== count)
+      throw new Error(`${f.name}${key}: +Inf bucket must equal _count`);
   }
 }
 
 /** The value of one sample (labels must match exactly the ones given), or undefined. */
-export function sampleValue(families: Map<string, Family>, name: string, labels: Record<string, string> = {}): number | undefined {
+export function sampleValue(
+  families: Map<string, Family>,
+  name: string,
+  labels: Record<string, string> = {},
+): number | undefined {
   for (const f of families.values()) {
     for (const s of f.samples) {
       if (s.name !== name) continue;

@@ -16,7 +16,10 @@ export const AS_NOBODY = ['--reuid=65534', '--regid=65534', '--clear-groups'] as
  * Copies `files` into a fresh temp dir (0755, files 0644) that any uid can read, removed at the
  * test's end. Returns the copies' paths, by the original file's base name.
  */
-export async function copyForAnyUid(t: ExecutionContext, files: readonly string[]): Promise<{ dir: string; paths: Map<string, string> }> {
+export async function copyForAnyUid(
+  t: ExecutionContext,
+  files: readonly string[],
+): Promise<{ dir: string; paths: Map<string, string> }> {
   const dir = await mkdtemp(join(tmpdir(), 'pal-anyuid-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   await chmod(dir, 0o755);

@@ -19,7 +19,12 @@ test.after.always(async () => {
 
 async function lines(file: string): Promise<AuditEvent[]> {
   const text = await readFile(file, 'utf8');
-  return text === '' ? [] : text.trimEnd().split('\n').map((l) => JSON.parse(l) as AuditEvent);
+  return text === ''
+    ? []
+    : text
+        .trimEnd()
+        .split('\n')
+        .map((l) => JSON.parse(l) as AuditEvent);
 }
 
 test('20,000 refused lookups from 1,000 processes: the log stays under 64 KiB and records the exact count', async (t) => {
@@ -37,7 +42,9 @@ test('20,000 refused lookups from 1,000 processes: the log stays under 64 KiB an
   t.false(run.stdout.includes('visible'), 'the secret does not exist for the refused caller');
   t.false(existsSync(secret));
 
-  const status = JSON.parse((await pald.pal('status', '--json')).stdout) as { audit: { state: string; decisions: { deny: number }; droppedLines: number } };
+  const status = JSON.parse((await pald.pal('status', '--json')).stdout) as {
+    audit: { state: string; decisions: { deny: number }; droppedLines: number };
+  };
   t.is(status.audit.state, 'ok');
   t.is(status.audit.droppedLines, 0);
   const denied = status.audit.decisions.deny;
@@ -56,7 +63,9 @@ test('20,000 refused lookups from 1,000 processes: the log stays under 64 KiB an
   const size = (await stat(`${pald.auditPath}.1`)).size;
   t.log(`${denied} denials → ${rotated.length} lines, ${size} bytes; after SIGHUP: ${current.length} line(s)`);
   t.true(size < 64 * 1024, `${size} bytes`);
-  const counted = [...rotated, ...current].filter((l) => l.secret === 'x' && l.decision === 'deny').reduce((n, l) => n + decisionsIn(l), 0);
+  const counted = [...rotated, ...current]
+    .filter((l) => l.secret === 'x' && l.decision === 'deny')
+    .reduce((n, l) => n + decisionsIn(l), 0);
   t.is(counted, denied + 1, 'first lines + "repeated" counts = every denial, the one after SIGHUP included');
   t.true(current.length >= 1, 'the lookup after SIGHUP is in the new file');
 });

@@ -25,7 +25,19 @@ function sha256(b: Uint8Array): string {
 }
 
 async function run(name: string, image: string): Promise<string> {
-  await dockerd!.docker('run', '-d', '--name', name, '--network', 'none', '-v', `${pald!.mountpoint}:/run/pal:ro,rslave`, image, 'sleep', '3600');
+  await dockerd!.docker(
+    'run',
+    '-d',
+    '--name',
+    name,
+    '--network',
+    'none',
+    '-v',
+    `${pald!.mountpoint}:/run/pal:ro,rslave`,
+    image,
+    'sleep',
+    '3600',
+  );
   containers.push(name);
   return name;
 }
@@ -71,10 +83,31 @@ test.serial('a labelled container reads the exact bytes: text, 1 MiB binary, emp
 });
 
 test.serial('owner is the caller, mode from the manifest, size the plaintext size', async (t) => {
-  const r = await runCommand('docker', ['-H', dockerd!.host, 'exec', '-u', '1234:4321', allowed, 'stat', '-c', '%u %g %a %s', '/run/pal/db-password', '/run/pal/blob']);
+  const r = await runCommand('docker', [
+    '-H',
+    dockerd!.host,
+    'exec',
+    '-u',
+    '1234:4321',
+    allowed,
+    'stat',
+    '-c',
+    '%u %g %a %s',
+    '/run/pal/db-password',
+    '/run/pal/blob',
+  ]);
   t.is(r.code, 0, r.stderr);
   t.deepEqual(r.stdout.trim().split('\n'), [`1234 4321 400 ${secretText.length}`, `1234 4321 400 ${binary.length}`]);
-  const asUser = await runCommand('docker', ['-H', dockerd!.host, 'exec', '-u', '1234:4321', allowed, 'cat', '/run/pal/db-password']);
+  const asUser = await runCommand('docker', [
+    '-H',
+    dockerd!.host,
+    'exec',
+    '-u',
+    '1234:4321',
+    allowed,
+    'cat',
+    '/run/pal/db-password',
+  ]);
   t.is(asUser.stdout, secretText);
 });
 
@@ -86,14 +119,23 @@ test.serial('an unlabelled container sees neither the files nor their names', as
     t.not(cat.code, 0);
     t.regex(cat.stderr, /No such file or directory/);
   }
-  const who = JSON.parse((await exec(denied, 'cat', '/run/pal/.pal/whoami.json')).stdout) as { kind: string; labels: string[]; container: { name: string } };
+  const who = JSON.parse((await exec(denied, 'cat', '/run/pal/.pal/whoami.json')).stdout) as {
+    kind: string;
+    labels: string[];
+    container: { name: string };
+  };
   t.is(who.kind, 'container');
   t.is(who.container.name, 'denied');
   t.deepEqual(who.labels, []);
-  const whoAllowed = JSON.parse((await exec(allowed, 'cat', '/run/pal/.pal/whoami.json')).stdout) as { labels: string[]; trust: { state: string } };
+  const whoAllowed = JSON.parse((await exec(allowed, 'cat', '/run/pal/.pal/whoami.json')).stdout) as {
+    labels: string[];
+    trust: { state: string };
+  };
   t.deepEqual(whoAllowed.labels, ['demo']);
   t.is(whoAllowed.trust.state, 'unverified');
-  const listed = JSON.parse((await exec(allowed, 'cat', '/run/pal/.pal/secrets.json')).stdout) as { secrets: { name: string }[] };
+  const listed = JSON.parse((await exec(allowed, 'cat', '/run/pal/.pal/secrets.json')).stdout) as {
+    secrets: { name: string }[];
+  };
   t.deepEqual(listed.secrets.map((s) => s.name).sort(), ['blob', 'db-password', 'empty']);
 });
 
@@ -119,7 +161,8 @@ test.serial('a MAP_PRIVATE reader gets the right bytes', async (t) => {
   await pald!.reconfigure({ hostAllowUids: [0] });
   t.teardown(() => pald!.reconfigure({ hostAllowUids: [] }));
   // A small C-free reader: python's mmap module maps the file MAP_PRIVATE (ACCESS_COPY).
-  const script = 'import mmap,sys,hashlib\nf=open(sys.argv[1],"rb")\nm=mmap.mmap(f.fileno(),0,access=mmap.ACCESS_COPY)\nprint(hashlib.sha256(m[:]).hexdigest())\nm.close();f.close()';
+  const script =
+    'import mmap,sys,hashlib\nf=open(sys.argv[1],"rb")\nm=mmap.mmap(f.fileno(),0,access=mmap.ACCESS_COPY)\nprint(hashlib.sha256(m[:]).hexdigest())\nm.close();f.close()';
   const mapped = await runCommand('python3', ['-c', script, file]);
   t.is(mapped.code, 0, mapped.stderr);
   t.is(mapped.stdout.trim(), sha256(binary));
@@ -130,7 +173,11 @@ test.serial('a MAP_PRIVATE reader gets the right bytes', async (t) => {
 test.serial('pal status, secrets, explain and audit answer through the admin socket', async (t) => {
   const status = await pald!.pal('status', '--json');
   t.is(status.code, 0, status.stderr);
-  const s = JSON.parse(status.stdout) as { mounted: boolean; trust: { mode: string }; manifest: { entries: number; problems: unknown[] } };
+  const s = JSON.parse(status.stdout) as {
+    mounted: boolean;
+    trust: { mode: string };
+    manifest: { entries: number; problems: unknown[] };
+  };
   t.true(s.mounted);
   t.is(s.trust.mode, 'none');
   t.is(s.manifest.entries, 4);
@@ -154,17 +201,32 @@ test.serial('pal status, secrets, explain and audit answer through the admin soc
   t.is(audit.code, 0);
   t.false(audit.stdout.includes(secretText));
   const events = JSON.parse(audit.stdout) as { op: string; decision: string; secret?: string; container?: string }[];
-  t.true(events.some((e) => e.op === 'open' && e.decision === 'allow' && e.secret === 'db-password' && /allowed/.test(e.container ?? '')));
+  t.true(
+    events.some(
+      (e) =>
+        e.op === 'open' && e.decision === 'allow' && e.secret === 'db-password' && /allowed/.test(e.container ?? ''),
+    ),
+  );
   t.true(events.some((e) => e.decision === 'deny' && e.secret === 'db-password' && /denied/.test(e.container ?? '')));
   const logged = await readFile(pald!.auditPath, 'utf8');
-  t.true(logged.split('\n').filter(Boolean).every((l) => typeof JSON.parse(l).decision === 'string'));
+  t.true(
+    logged
+      .split('\n')
+      .filter(Boolean)
+      .every((l) => typeof JSON.parse(l).decision === 'string'),
+  );
   t.false(logged.includes(secretText));
 
   const who = await runCommand(process.execPath, [PAL_JS, 'whoami', '--json', '--mountpoint', pald!.mountpoint]);
   t.is(who.code, 0, who.stderr);
   t.like(JSON.parse(who.stdout), { kind: 'host', uid: 0 });
 
-  const unreachable = await runCommand(process.execPath, [PAL_JS, 'status', '--admin-socket', join(pald!.dir, 'nope.sock')]);
+  const unreachable = await runCommand(process.execPath, [
+    PAL_JS,
+    'status',
+    '--admin-socket',
+    join(pald!.dir, 'nope.sock'),
+  ]);
   t.is(unreachable.code, 3);
 
   // Even with the file permissions opened up, a non-root peer is refused (SO_PEERCRED). The
@@ -179,9 +241,19 @@ test.serial('pal status, secrets, explain and audit answer through the admin soc
     const asRoot = await runCommand(process.execPath, ['-e', ADMIN_PROBE_SCRIPT, pald!.adminSocket, request]);
     t.is(asRoot.code, 0, asRoot.stderr);
     t.true((JSON.parse(asRoot.stdout) as { ok: boolean }).ok, 'the probe itself works: root is served');
-    const nobody = await runCommand('setpriv', [...AS_NOBODY, process.execPath, '-e', ADMIN_PROBE_SCRIPT, pald!.adminSocket, request]);
+    const nobody = await runCommand('setpriv', [
+      ...AS_NOBODY,
+      process.execPath,
+      '-e',
+      ADMIN_PROBE_SCRIPT,
+      pald!.adminSocket,
+      request,
+    ]);
     t.is(nobody.code, 0, nobody.stderr);
-    t.deepEqual(JSON.parse(nobody.stdout), { ok: false, error: 'permission denied: the admin socket accepts root only' });
+    t.deepEqual(JSON.parse(nobody.stdout), {
+      ok: false,
+      error: 'permission denied: the admin socket accepts root only',
+    });
   } finally {
     await chmod(pald!.adminSocket, 0o600);
     await chmod(socketDir, 0o700);
@@ -190,16 +262,23 @@ test.serial('pal status, secrets, explain and audit answer through the admin soc
 });
 
 test.serial('pal audit --follow streams decisions as they happen', async (t) => {
-  const follower = spawn(process.execPath, [PAL_JS, 'audit', '--follow', '--json', '-n', '0', '--admin-socket', pald!.adminSocket], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const follower = spawn(
+    process.execPath,
+    [PAL_JS, 'audit', '--follow', '--json', '-n', '0', '--admin-socket', pald!.adminSocket],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   t.teardown(() => {
     if (follower.exitCode === null) follower.kill('SIGTERM');
   });
   let streamed = '';
   follower.stdout.on('data', (b: Buffer) => (streamed += b.toString()));
-  const seen = waitFor('the open to be streamed', async () => streamed.split('\n').some((l) => l.includes('"secret":"empty"') && l.includes('"allow"')));
+  const seen = waitFor('the open to be streamed', async () =>
+    streamed.split('\n').some((l) => l.includes('"secret":"empty"') && l.includes('"allow"')),
+  );
   // Keep opening until the follower has subscribed and reported one.
   const reader = (async () => {
-    for (let i = 0; i < 100 && !streamed.includes('"secret":"empty"'); i++) await exec(allowed, 'cat', '/run/pal/empty');
+    for (let i = 0; i < 100 && !streamed.includes('"secret":"empty"'); i++)
+      await exec(allowed, 'cat', '/run/pal/empty');
   })();
   t.true(await seen);
   await reader;
@@ -208,14 +287,17 @@ test.serial('pal audit --follow streams decisions as they happen', async (t) => 
   t.is(await exited, 0);
 });
 
-test.serial('the plaintext is nowhere but the authorised read: environ, inspect, pald dirs, docker root, /tmp', async (t) => {
-  const needle = Buffer.from(secretText);
-  // Make sure it was read (and cached in pald) before looking.
-  t.is((await exec(allowed, 'cat', '/run/pal/db-password')).stdout, secretText);
-  const pid = (await dockerd!.docker('inspect', '-f', '{{.State.Pid}}', allowed)).trim();
-  t.false((await readFile(`/proc/${pid}/environ`)).includes(needle), 'container environ');
-  t.false((await exec(allowed, 'cat', '/proc/1/environ')).stdout.includes(secretText), 'container /proc/1/environ');
-  t.false((await dockerd!.docker('inspect', allowed)).includes(secretText), 'docker inspect');
-  const hits = await filesContaining([pald!.dir, dockerd!.dataRoot, '/tmp'], needle);
-  t.deepEqual(hits, []);
-});
+test.serial(
+  'the plaintext is nowhere but the authorised read: environ, inspect, pald dirs, docker root, /tmp',
+  async (t) => {
+    const needle = Buffer.from(secretText);
+    // Make sure it was read (and cached in pald) before looking.
+    t.is((await exec(allowed, 'cat', '/run/pal/db-password')).stdout, secretText);
+    const pid = (await dockerd!.docker('inspect', '-f', '{{.State.Pid}}', allowed)).trim();
+    t.false((await readFile(`/proc/${pid}/environ`)).includes(needle), 'container environ');
+    t.false((await exec(allowed, 'cat', '/proc/1/environ')).stdout.includes(secretText), 'container /proc/1/environ');
+    t.false((await dockerd!.docker('inspect', allowed)).includes(secretText), 'docker inspect');
+    const hits = await filesContaining([pald!.dir, dockerd!.dataRoot, '/tmp'], needle);
+    t.deepEqual(hits, []);
+  },
+);

@@ -34,7 +34,9 @@ async function editManifest(edit: (doc: ReturnType<typeof parseDocument>) => voi
   await rename(tmp, pald!.manifest);
 }
 
-async function status(): Promise<{ manifest: { generation: number; entries: number; problems: { message: string; line?: number }[] } }> {
+async function status(): Promise<{
+  manifest: { generation: number; entries: number; problems: { message: string; line?: number }[] };
+}> {
   const r = await pald!.pal('status', '--json');
   if (r.code !== 0) throw new Error(r.stderr);
   return JSON.parse(r.stdout);
@@ -46,10 +48,24 @@ test.before(async () => {
   pald = await startPald({ dockerHost: dockerd.host });
   await pald.seal('db-password', ['demo'], first);
   await pald.seal('api-token', ['demo'], 'token-value');
-  await dockerd.docker('run', '-d', '--name', 'reader', '--network', 'none', '-v', `${pald.mountpoint}:/run/pal:ro,rslave`, image, 'sleep', '3600');
+  await dockerd.docker(
+    'run',
+    '-d',
+    '--name',
+    'reader',
+    '--network',
+    'none',
+    '-v',
+    `${pald.mountpoint}:/run/pal:ro,rslave`,
+    image,
+    'sleep',
+    '3600',
+  );
   containers.push('reader');
   reader = 'reader';
-  await waitFor('the container to read the first secret', () => readsAs(reader, 'db-password').then((v) => v === first));
+  await waitFor('the container to read the first secret', () =>
+    readsAs(reader, 'db-password').then((v) => v === first),
+  );
 });
 
 test.after.always(async () => {
@@ -68,7 +84,10 @@ test.serial('rotation: a re-sealed secret reaches the running container at its n
 
 test.serial('revocation: removing the label from the manifest denies at the next open', async (t) => {
   await editManifest((doc) => doc.setIn(['secrets', 'api-token', 'labels'], ['someone-else']));
-  await waitFor('api-token to disappear for the container', async () => (await readsAs(reader, 'api-token')) === undefined);
+  await waitFor(
+    'api-token to disappear for the container',
+    async () => (await readsAs(reader, 'api-token')) === undefined,
+  );
   const cat = await exec(reader, 'cat', '/run/pal/api-token');
   t.regex(cat.stderr, /No such file or directory/);
   t.truthy(await readsAs(reader, 'db-password'), 'other secrets unaffected');
@@ -98,23 +117,31 @@ test.serial('a broken manifest edit keeps the last good one serving, and pal sta
 
 test.serial('a corrupt ciphertext gives EIO for that secret only', async (t) => {
   await writeFile(join(dirname(pald!.manifest), 'garbage.pgp'), randomBytes(512));
-  await editManifest((doc) => doc.setIn(['secrets', 'garbage'], doc.createNode({ file: 'garbage.pgp', labels: ['demo'] })));
+  await editManifest((doc) =>
+    doc.setIn(['secrets', 'garbage'], doc.createNode({ file: 'garbage.pgp', labels: ['demo'] })),
+  );
   const cat = await waitFor('garbage to be listed and fail', async () => {
     const r = await exec(reader, 'cat', '/run/pal/garbage');
     return /I\/O error|Input\/output error/.test(r.stderr) && r;
   });
   t.not(cat.code, 0);
   t.truthy(await readsAs(reader, 'db-password'));
-  const audit = JSON.parse((await pald!.pal('audit', '--json', '-n', '1000')).stdout) as { secret?: string; decision: string }[];
+  const audit = JSON.parse((await pald!.pal('audit', '--json', '-n', '1000')).stdout) as {
+    secret?: string;
+    decision: string;
+  }[];
   t.true(audit.some((e) => e.secret === 'garbage' && e.decision === 'error'));
 });
 
-test.serial('a second pald on a mountpoint that is being served refuses to start, and leaves the first alone', async (t) => {
-  const second = await runCommand(process.execPath, [PALD_JS, '--config', pald!.configPath], { timeoutMs: 60_000 });
-  t.is(second.code, 1);
-  t.regex(second.stderr, /pald: cannot start: .*live FUSE filesystem.*another pald/);
-  t.truthy(await readsAs(reader, 'db-password'), 'the first pald still serves');
-});
+test.serial(
+  'a second pald on a mountpoint that is being served refuses to start, and leaves the first alone',
+  async (t) => {
+    const second = await runCommand(process.execPath, [PALD_JS, '--config', pald!.configPath], { timeoutMs: 60_000 });
+    t.is(second.code, 1);
+    t.regex(second.stderr, /pald: cannot start: .*live FUSE filesystem.*another pald/);
+    t.truthy(await readsAs(reader, 'db-password'), 'the first pald still serves');
+  },
+);
 
 test.serial('pald killed with SIGKILL and restarted: the running rslave container reads again', async (t) => {
   const expected = await readsAs(reader, 'db-password');
@@ -126,7 +153,19 @@ test.serial('pald killed with SIGKILL and restarted: the running rslave containe
   t.is(await waitFor('the container to read through the new mount', () => readsAs(reader, 'db-password')), expected!);
   // A container started under the second pald follows a clean restart too, as does the first.
   const image = (await dockerd!.docker('inspect', '-f', '{{.Image}}', reader)).trim();
-  await dockerd!.docker('run', '-d', '--name', 'late', '--network', 'none', '-v', `${pald!.mountpoint}:/run/pal:ro,rslave`, image, 'sleep', '3600');
+  await dockerd!.docker(
+    'run',
+    '-d',
+    '--name',
+    'late',
+    '--network',
+    'none',
+    '-v',
+    `${pald!.mountpoint}:/run/pal:ro,rslave`,
+    image,
+    'sleep',
+    '3600',
+  );
   containers.push('late');
   t.is(await readsAs('late', 'db-password'), expected);
   await pald!.stop();

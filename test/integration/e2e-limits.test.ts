@@ -74,7 +74,11 @@ test.before(async () => {
   // The helper writes the defaults; this test sets locked_bytes low enough that one copy per
   // handle (what pald did before) would blow through it, and restarts pald to apply it.
   const config = parse(await readFile(pald.configPath, 'utf8')) as Record<string, unknown>;
-  config.limits = { open_handles_per_container: HANDLES_PER_CONTAINER, locked_bytes: LOCKED_BYTES, secret_bytes: 1024 * 1024 };
+  config.limits = {
+    open_handles_per_container: HANDLES_PER_CONTAINER,
+    locked_bytes: LOCKED_BYTES,
+    secret_bytes: 1024 * 1024,
+  };
   await writeFile(pald.configPath, stringify(config));
   await pald.stop();
   await pald.start();
@@ -100,41 +104,87 @@ test('20,000 fds on secrets and .pal/status: ENFILE past the per-container limit
 
   // The hog: its main process is the holder, with room for (nearly) 20,000 descriptors.
   const nofile = await nofileHardLimit();
-  await dockerd!.docker('create', '--name', 'hog', '--network', 'none', '--ulimit', `nofile=${nofile}:${nofile}`, ...mount, image,
-    '/bin/holder', String(HANDLES), '/run/pal/app-token', '/run/pal/app-other', '/run/pal/.pal/status');
+  await dockerd!.docker(
+    'create',
+    '--name',
+    'hog',
+    '--network',
+    'none',
+    '--ulimit',
+    `nofile=${nofile}:${nofile}`,
+    ...mount,
+    image,
+    '/bin/holder',
+    String(HANDLES),
+    '/run/pal/app-token',
+    '/run/pal/app-other',
+    '/run/pal/.pal/status',
+  );
   containers.push('hog');
   await dockerd!.docker('cp', join(buildDir, 'holder'), 'hog:/bin/holder');
   await dockerd!.docker('run', '-d', '--name', 'neighbour', '--network', 'none', ...mount, image, 'sleep', '3600');
   containers.push('neighbour');
   await dockerd!.docker('start', 'hog');
-  const report = await waitFor('the hog to report', async () => {
-    const out = (await dockerd!.docker('logs', 'hog')).trim();
-    return out ? (JSON.parse(out) as { held: number; first: string; failed: Record<string, number> }) : undefined;
-  }, 300_000, 200);
+  const report = await waitFor(
+    'the hog to report',
+    async () => {
+      const out = (await dockerd!.docker('logs', 'hog')).trim();
+      return out ? (JSON.parse(out) as { held: number; first: string; failed: Record<string, number> }) : undefined;
+    },
+    300_000,
+    200,
+  );
 
   t.is(report.held, HANDLES_PER_CONTAINER, 'the hog holds exactly its handle limit');
   t.deepEqual(report.failed, { [ENFILE]: HANDLES - HANDLES_PER_CONTAINER }, 'every open beyond it: ENFILE');
   t.is(report.first, secretText, 'what it holds still reads');
 
   const locked = await vmLckKb(pald!.pid);
-  t.true(locked * 1024 < LOCKED_BYTES, `pald's VmLck ${locked} kB (before: ${lockedBefore} kB) stays under locked_bytes (${LOCKED_BYTES / 1024} kB)`);
+  t.true(
+    locked * 1024 < LOCKED_BYTES,
+    `pald's VmLck ${locked} kB (before: ${lockedBefore} kB) stays under locked_bytes (${LOCKED_BYTES / 1024} kB)`,
+  );
 
   // While the hog holds all that, the neighbour opens and reads, secrets and .pal/ files.
-  const read = await runCommand('docker', ['-H', dockerd!.host, 'exec', 'neighbour', 'cat', '/run/pal/app-token', '/run/pal/app-other']);
+  const read = await runCommand('docker', [
+    '-H',
+    dockerd!.host,
+    'exec',
+    'neighbour',
+    'cat',
+    '/run/pal/app-token',
+    '/run/pal/app-other',
+  ]);
   t.is(read.code, 0, read.stderr);
   t.is(read.stdout, secretText + otherText);
-  const whoami = await runCommand('docker', ['-H', dockerd!.host, 'exec', 'neighbour', 'cat', '/run/pal/.pal/whoami.json']);
+  const whoami = await runCommand('docker', [
+    '-H',
+    dockerd!.host,
+    'exec',
+    'neighbour',
+    'cat',
+    '/run/pal/.pal/whoami.json',
+  ]);
   t.is(whoami.code, 0, whoami.stderr);
 
-  const status = JSON.parse((await pald!.pal('status', '--json')).stdout) as { memory: { openHandles: number; lockedBytes: number } };
+  const status = JSON.parse((await pald!.pal('status', '--json')).stdout) as {
+    memory: { openHandles: number; lockedBytes: number };
+  };
   t.is(status.memory.openHandles, HANDLES_PER_CONTAINER, 'pal status counts the hog’s handles');
-  t.true(status.memory.lockedBytes <= 2 * 4096, `two one-page plaintexts, each locked once: ${status.memory.lockedBytes}`);
+  t.true(
+    status.memory.lockedBytes <= 2 * 4096,
+    `two one-page plaintexts, each locked once: ${status.memory.lockedBytes}`,
+  );
 
   // Once the hog is gone, its handles are released.
   await dockerd!.docker('rm', '-f', 'hog');
-  await waitFor('the hog’s handles to be released', async () => {
-    const s = JSON.parse((await pald!.pal('status', '--json')).stdout) as { memory: { openHandles: number } };
-    return s.memory.openHandles === 0;
-  }, 60_000);
+  await waitFor(
+    'the hog’s handles to be released',
+    async () => {
+      const s = JSON.parse((await pald!.pal('status', '--json')).stdout) as { memory: { openHandles: number } };
+      return s.memory.openHandles === 0;
+    },
+    60_000,
+  );
   t.pass();
 });

@@ -24,7 +24,12 @@ test.before(async () => {
 });
 
 test.after.always(async () => {
-  await inBatches(containers, 10, (c) => dockerd!.docker('rm', '-f', c).then(() => undefined, () => undefined));
+  await inBatches(containers, 10, (c) =>
+    dockerd!.docker('rm', '-f', c).then(
+      () => undefined,
+      () => undefined,
+    ),
+  );
   await pald?.cleanup();
   await dockerd?.cleanup();
 });
@@ -37,13 +42,41 @@ test('50 containers reading concurrently all get the exact bytes', async (t) => 
   });
   const names = Array.from({ length: COUNT }, (_, i) => `fleet-${i}`);
   await inBatches(names, 10, async (name) => {
-    await dockerd!.docker('run', '-d', '--name', name, '--network', 'none', '-v', `${pald!.mountpoint}:/run/pal:ro,rslave`, image, 'sleep', '3600');
+    await dockerd!.docker(
+      'run',
+      '-d',
+      '--name',
+      name,
+      '--network',
+      'none',
+      '-v',
+      `${pald!.mountpoint}:/run/pal:ro,rslave`,
+      image,
+      'sleep',
+      '3600',
+    );
     containers.push(name);
   });
-  const results = await Promise.all(names.map((name) => runCommand('docker', ['-H', dockerd!.host, 'exec', name, 'sha256sum', '/run/pal/shared'], { timeoutMs: 120_000 })));
-  const wrong = results.map((r, i) => ({ name: names[i], r })).filter(({ r }) => r.code !== 0 || r.stdout.split(' ')[0] !== digest);
-  t.deepEqual(wrong.map(({ name, r }) => `${name}: ${r.code} ${r.stdout} ${r.stderr}`), []);
-  const audit = JSON.parse((await pald!.pal('audit', '--json', '-n', '1000')).stdout) as { op: string; decision: string; secret?: string; container?: string }[];
-  const readers = new Set(audit.filter((e) => e.op === 'open' && e.decision === 'allow' && e.secret === 'shared').map((e) => e.container));
+  const results = await Promise.all(
+    names.map((name) =>
+      runCommand('docker', ['-H', dockerd!.host, 'exec', name, 'sha256sum', '/run/pal/shared'], { timeoutMs: 120_000 }),
+    ),
+  );
+  const wrong = results
+    .map((r, i) => ({ name: names[i], r }))
+    .filter(({ r }) => r.code !== 0 || r.stdout.split(' ')[0] !== digest);
+  t.deepEqual(
+    wrong.map(({ name, r }) => `${name}: ${r.code} ${r.stdout} ${r.stderr}`),
+    [],
+  );
+  const audit = JSON.parse((await pald!.pal('audit', '--json', '-n', '1000')).stdout) as {
+    op: string;
+    decision: string;
+    secret?: string;
+    container?: string;
+  }[];
+  const readers = new Set(
+    audit.filter((e) => e.op === 'open' && e.decision === 'allow' && e.secret === 'shared').map((e) => e.container),
+  );
   t.is(readers.size, COUNT, 'each container attributed separately');
 });

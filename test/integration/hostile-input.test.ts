@@ -31,7 +31,9 @@ async function hostileDocker(): Promise<string> {
   return `unix://${sock}`;
 }
 
-async function status(): Promise<{ manifest: { generation: number; entries: number; problems: { message: string; line?: number }[] } }> {
+async function status(): Promise<{
+  manifest: { generation: number; entries: number; problems: { message: string; line?: number }[] };
+}> {
   const r = await pald!.pal('status', '--json');
   if (r.code !== 0) throw new Error(r.stderr);
   return JSON.parse(r.stdout);
@@ -46,7 +48,10 @@ function alive(): boolean {
   }
 }
 
-async function stillServes(t: { is(a: unknown, b: unknown, m?: string): void; true(v: boolean, m?: string): void }): Promise<void> {
+async function stillServes(t: {
+  is(a: unknown, b: unknown, m?: string): void;
+  true(v: boolean, m?: string): void;
+}): Promise<void> {
   t.true(alive(), `pald is running:\n${pald!.output()}`);
   t.is((await readFile(join(pald!.mountpoint, 'db'))).toString(), secretText, 'the secret is still served');
 }
@@ -55,7 +60,10 @@ test.before(async () => {
   const dockerHost = await hostileDocker();
   pald = await startPald({ dockerHost, hostAllowUids: [0] });
   await pald.seal('db', ['ops'], secretText);
-  await waitFor('the sealed secret to be served to the host', async () => (await readFile(join(pald!.mountpoint, 'db')).catch(() => Buffer.alloc(0))).toString() === secretText);
+  await waitFor(
+    'the sealed secret to be served to the host',
+    async () => (await readFile(join(pald!.mountpoint, 'db')).catch(() => Buffer.alloc(0))).toString() === secretText,
+  );
 });
 
 test.after.always(async () => {
@@ -67,12 +75,19 @@ test.after.always(async () => {
 
 test.serial('21.6: a Docker endpoint answering {"message":{"toString":1}} does not stop pald', async (t) => {
   // pald subscribes to events at start; the answer reaches docker-modem's error path.
-  await waitFor('pald to have asked the fake Docker for events', async () => requests.some((r) => r.startsWith('GET /events')));
-  await waitFor('pald to report the events failure', async () => /docker events: cannot connect: docker at unix:\S+ answered 500 for events/.test(pald!.output()));
+  await waitFor('pald to have asked the fake Docker for events', async () =>
+    requests.some((r) => r.startsWith('GET /events')),
+  );
+  await waitFor('pald to report the events failure', async () =>
+    /docker events: cannot connect: docker at unix:\S+ answered 500 for events/.test(pald!.output()),
+  );
   // An inspect through the admin socket reaches the same path for a container.
   const explain = await pald!.pal('explain', 'c'.repeat(64), 'db');
   t.not(explain.code, 0);
-  t.true(requests.some((r) => r.startsWith(`GET /containers/${'c'.repeat(64)}/json`)), requests.join('\n'));
+  t.true(
+    requests.some((r) => r.startsWith(`GET /containers/${'c'.repeat(64)}/json`)),
+    requests.join('\n'),
+  );
   t.false(/uncaught|TypeError/i.test(pald!.output()), pald!.output());
   await stillServes(t);
 });
@@ -85,32 +100,50 @@ function blockManifest(good: string): string {
 
 /** Each hostile edit, as a function of the good manifest (the last two keep its entries). */
 const hostileManifests: ReadonlyArray<readonly [string, (good: string) => string, RegExp]> = [
-  ['deep sequences (stack overflow)', () => 'secrets:\n  ' + '- '.repeat(3000) + 'x:\n  y: 1\n', /nesting deeper than 64 levels/],
+  [
+    'deep sequences (stack overflow)',
+    () => 'secrets:\n  ' + '- '.repeat(3000) + 'x:\n  y: 1\n',
+    /nesting deeper than 64 levels/,
+  ],
   ['deep compact sequences (abort)', () => ' -'.repeat(1000), /nesting deeper than 64 levels/],
   ['64k stray quotes', () => 'secrets: {}\n' + '"'.repeat(65_536), /YAML syntax error/],
-  ['a duplicate secret', (good) => blockManifest(good) + '  db:\n    file: other.pgp\n    labels: [ops]\n', /Map keys must be unique/],
-  ['secrets named __proto__ and constructor with hostile shapes', (good) => blockManifest(good) + '  __proto__: {toString: 1}\n  constructor: [1]\n', /unknown key "toString"/],
+  [
+    'a duplicate secret',
+    (good) => blockManifest(good) + '  db:\n    file: other.pgp\n    labels: [ops]\n',
+    /Map keys must be unique/,
+  ],
+  [
+    'secrets named __proto__ and constructor with hostile shapes',
+    (good) => blockManifest(good) + '  __proto__: {toString: 1}\n  constructor: [1]\n',
+    /unknown key "toString"/,
+  ],
 ];
 
 for (const [what, edit, problem] of hostileManifests) {
-  test.serial(`21.1-21.4: a manifest edit with ${what} is refused and the last good manifest keeps serving`, async (t) => {
-    const good = await readFile(pald!.manifest, 'utf8');
-    const before = (await status()).manifest.generation;
-    const tmp = join(dirname(pald!.manifest), '.secrets.yaml.tmp');
-    await writeFile(tmp, edit(good));
-    await rename(tmp, pald!.manifest);
-    const after = await waitFor('pald to reload the edited manifest', async () => {
-      const s = await status();
-      return s.manifest.generation > before ? s : undefined;
-    });
-    t.true(after.manifest.problems.some((p) => problem.test(p.message)), JSON.stringify(after.manifest.problems).slice(0, 2000));
-    await stillServes(t);
-    // Put the good manifest back for the next case.
-    const restored = (await status()).manifest.generation;
-    await writeFile(tmp, good);
-    await rename(tmp, pald!.manifest);
-    await waitFor('pald to reload the good manifest', async () => (await status()).manifest.generation > restored);
-  });
+  test.serial(
+    `21.1-21.4: a manifest edit with ${what} is refused and the last good manifest keeps serving`,
+    async (t) => {
+      const good = await readFile(pald!.manifest, 'utf8');
+      const before = (await status()).manifest.generation;
+      const tmp = join(dirname(pald!.manifest), '.secrets.yaml.tmp');
+      await writeFile(tmp, edit(good));
+      await rename(tmp, pald!.manifest);
+      const after = await waitFor('pald to reload the edited manifest', async () => {
+        const s = await status();
+        return s.manifest.generation > before ? s : undefined;
+      });
+      t.true(
+        after.manifest.problems.some((p) => problem.test(p.message)),
+        JSON.stringify(after.manifest.problems).slice(0, 2000),
+      );
+      await stillServes(t);
+      // Put the good manifest back for the next case.
+      const restored = (await status()).manifest.generation;
+      await writeFile(tmp, good);
+      await rename(tmp, pald!.manifest);
+      await waitFor('pald to reload the good manifest', async () => (await status()).manifest.generation > restored);
+    },
+  );
 }
 
 test.serial('21.2/21.3: a hostile pald.yaml on SIGHUP is refused with a reason and pald keeps serving', async (t) => {
@@ -131,27 +164,32 @@ test.serial('21.2/21.3: a hostile pald.yaml on SIGHUP is refused with a reason a
   }
 });
 
-test.serial('21.2/21.3: a second pald started on a hostile pald.yaml exits 1 with the reason, not an abort', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'pal-hostile-config-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  for (const [text, reason] of [
-    [' -'.repeat(1000), /pald: cannot start: .*pald\.yaml:1: YAML syntax error: nesting deeper than 64 levels/],
-    ['__proto__: {mountpoint: /}\n', /pald: cannot start: .*pald\.yaml:1: __proto__: unknown key/],
-  ] as const) {
-    const config = join(dir, 'pald.yaml');
-    await writeFile(config, text);
-    const r = await runCommand(process.execPath, [PALD_JS, '--config', config], { timeoutMs: 30_000 });
-    t.is(r.code, 1, r.stderr);
-    t.regex(r.stderr, reason);
-  }
-  await stillServes(t);
-});
+test.serial(
+  '21.2/21.3: a second pald started on a hostile pald.yaml exits 1 with the reason, not an abort',
+  async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'pal-hostile-config-'));
+    t.teardown(() => rm(dir, { recursive: true, force: true }));
+    for (const [text, reason] of [
+      [' -'.repeat(1000), /pald: cannot start: .*pald\.yaml:1: YAML syntax error: nesting deeper than 64 levels/],
+      ['__proto__: {mountpoint: /}\n', /pald: cannot start: .*pald\.yaml:1: __proto__: unknown key/],
+    ] as const) {
+      const config = join(dir, 'pald.yaml');
+      await writeFile(config, text);
+      const r = await runCommand(process.execPath, [PALD_JS, '--config', config], { timeoutMs: 30_000 });
+      t.is(r.code, 1, r.stderr);
+      t.regex(r.stderr, reason);
+    }
+    await stillServes(t);
+  },
+);
 
 test.serial('12.1: SIGUSR1 opens no debugger; pald keeps serving', async (t) => {
   const from = pald!.output().length;
   process.kill(pald!.pid, 'SIGUSR1');
   // Either line tells that the signal was handled: pald's, or node's own when it opens the inspector.
-  await waitFor('pald to handle SIGUSR1', async () => /SIGUSR1 ignored|Debugger listening/.test(pald!.output().slice(from)));
+  await waitFor('pald to handle SIGUSR1', async () =>
+    /SIGUSR1 ignored|Debugger listening/.test(pald!.output().slice(from)),
+  );
   t.notRegex(pald!.output().slice(from), /Debugger listening/);
   const answer = await new Promise<string>((resolve) => {
     const socket = connect({ host: '127.0.0.1', port: 9229 });
@@ -174,7 +212,11 @@ test.serial('12.1: pald refuses NODE_OPTIONS=--inspect and node --inspect, exit 
   });
   t.is(withEnv.code, 2, withEnv.stderr);
   t.regex(withEnv.stderr, /pald: NODE_OPTIONS contains --inspect=127\.0\.0\.1:0: pald refuses to run with a debugger/);
-  const withFlag = await runCommand(process.execPath, ['--inspect=127.0.0.1:0', PALD_JS, '--config', pald!.configPath], { timeoutMs: 30_000 });
+  const withFlag = await runCommand(
+    process.execPath,
+    ['--inspect=127.0.0.1:0', PALD_JS, '--config', pald!.configPath],
+    { timeoutMs: 30_000 },
+  );
   t.is(withFlag.code, 2, withFlag.stderr);
   t.regex(withFlag.stderr, /pald: node was started with --inspect=127\.0\.0\.1:0: pald refuses to run with a debugger/);
   await stillServes(t);

@@ -31,65 +31,98 @@ async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs: n
 }
 
 async function run(name: string): Promise<{ id: string; pid: number }> {
-  const id = await dockerd!.docker('run', '-d', '--network', 'none', '--name', name, 'pal-identity/restart:1', 'sleep', '3600');
+  const id = await dockerd!.docker(
+    'run',
+    '-d',
+    '--network',
+    'none',
+    '--name',
+    name,
+    'pal-identity/restart:1',
+    'sleep',
+    '3600',
+  );
   return { id, pid: Number(await dockerd!.docker('inspect', '-f', '{{.State.Pid}}', id)) };
 }
 
-test.serial('docker stopped: an unseen container fails closed with a reason; back up: resolution works again', async (t) => {
-  const seen = await run('restart-seen');
-  const unseen = await run('restart-unseen');
-  t.like(await resolver!.resolve({ pid: seen.pid, uid: 0, gid: 0 }), { kind: 'container', containerId: seen.id });
+test.serial(
+  'docker stopped: an unseen container fails closed with a reason; back up: resolution works again',
+  async (t) => {
+    const seen = await run('restart-seen');
+    const unseen = await run('restart-unseen');
+    t.like(await resolver!.resolve({ pid: seen.pid, uid: 0, gid: 0 }), { kind: 'container', containerId: seen.id });
 
-  await dockerd!.stop();
-  await waitFor(() => !resolver!.status().reachable, 10_000, 'resolver to notice docker is gone');
+    await dockerd!.stop();
+    await waitFor(() => !resolver!.status().reachable, 10_000, 'resolver to notice docker is gone');
 
-  const denied = await resolver!.resolve({ pid: unseen.pid, uid: 0, gid: 0 });
-  t.is(denied.kind, 'unknown');
-  t.regex(denied.reason ?? '', new RegExp(`^docker unreachable at ${escape(dockerd!.host)}: connect (ENOENT|ECONNREFUSED)`));
-  t.false(resolver!.status().reachable);
-  t.truthy(resolver!.status().reason);
-  // Its container is alive (live-restore) and was verified before the outage: still served.
-  t.like(await resolver!.resolve({ pid: seen.pid, uid: 0, gid: 0 }), { kind: 'container', containerId: seen.id });
+    const denied = await resolver!.resolve({ pid: unseen.pid, uid: 0, gid: 0 });
+    t.is(denied.kind, 'unknown');
+    t.regex(
+      denied.reason ?? '',
+      new RegExp(`^docker unreachable at ${escape(dockerd!.host)}: connect (ENOENT|ECONNREFUSED)`),
+    );
+    t.false(resolver!.status().reachable);
+    t.truthy(resolver!.status().reason);
+    // Its container is alive (live-restore) and was verified before the outage: still served.
+    t.like(await resolver!.resolve({ pid: seen.pid, uid: 0, gid: 0 }), { kind: 'container', containerId: seen.id });
 
-  await dockerd!.start();
-  // Same resolver instance: it reconnects by itself (bounded by its capped backoff).
-  await waitFor(() => resolver!.status().reachable, 15_000, 'resolver to reconnect to docker');
-  t.like(await resolver!.resolve({ pid: unseen.pid, uid: 0, gid: 0 }), {
-    kind: 'container',
-    containerId: unseen.id,
-    name: 'restart-unseen',
-  });
-  t.true(logs.some((l) => l.includes('disconnected')), 'the outage is logged');
+    await dockerd!.start();
+    // Same resolver instance: it reconnects by itself (bounded by its capped backoff).
+    await waitFor(() => resolver!.status().reachable, 15_000, 'resolver to reconnect to docker');
+    t.like(await resolver!.resolve({ pid: unseen.pid, uid: 0, gid: 0 }), {
+      kind: 'container',
+      containerId: unseen.id,
+      name: 'restart-unseen',
+    });
+    t.true(
+      logs.some((l) => l.includes('disconnected')),
+      'the outage is logged',
+    );
 
-  // Events flow again after the reconnect.
-  const dropped: string[] = [];
-  resolver!.onInvalidate((id) => dropped.push(id));
-  await dockerd!.docker('rm', '-f', 'restart-unseen');
-  await waitFor(() => dropped.includes(unseen.id), 10_000, 'invalidation after reconnect');
-});
+    // Events flow again after the reconnect.
+    const dropped: string[] = [];
+    resolver!.onInvalidate((id) => dropped.push(id));
+    await dockerd!.docker('rm', '-f', 'restart-unseen');
+    await waitFor(() => dropped.includes(unseen.id), 10_000, 'invalidation after reconnect');
+  },
+);
 
-test.serial('a cached container that died while docker was down is dropped, and its callers are not served', async (t) => {
-  const doomed = await run('restart-doomed');
-  t.like(await resolver!.resolve({ pid: doomed.pid, uid: 0, gid: 0 }), { kind: 'container', containerId: doomed.id });
-  const dropped: string[] = [];
-  resolver!.onInvalidate((id) => dropped.push(id));
+test.serial(
+  'a cached container that died while docker was down is dropped, and its callers are not served',
+  async (t) => {
+    const doomed = await run('restart-doomed');
+    t.like(await resolver!.resolve({ pid: doomed.pid, uid: 0, gid: 0 }), { kind: 'container', containerId: doomed.id });
+    const dropped: string[] = [];
+    resolver!.onInvalidate((id) => dropped.push(id));
 
-  await dockerd!.stop();
-  await waitFor(() => !resolver!.status().reachable, 10_000, 'resolver to notice docker is gone');
-  // The container's init dies with no dockerd to report it.
-  process.kill(doomed.pid, 'SIGKILL');
-  await waitFor(async () => (await resolver!.resolve({ pid: doomed.pid, uid: 0, gid: 0 })).kind !== 'container', 10_000, 'the dead caller to be refused');
-  t.true(resolver!.containers().some((c) => c.containerId === doomed.id), 'still cached: no event could say otherwise yet');
+    await dockerd!.stop();
+    await waitFor(() => !resolver!.status().reachable, 10_000, 'resolver to notice docker is gone');
+    // The container's init dies with no dockerd to report it.
+    process.kill(doomed.pid, 'SIGKILL');
+    await waitFor(
+      async () => (await resolver!.resolve({ pid: doomed.pid, uid: 0, gid: 0 })).kind !== 'container',
+      10_000,
+      'the dead caller to be refused',
+    );
+    t.true(
+      resolver!.containers().some((c) => c.containerId === doomed.id),
+      'still cached: no event could say otherwise yet',
+    );
 
-  await dockerd!.start();
-  await waitFor(() => resolver!.status().reachable, 15_000, 'resolver to reconnect to docker');
-  // Reconnecting re-verifies every cached container (events during the outage were lost).
-  await waitFor(() => dropped.includes(doomed.id), 15_000, 'the dead container to be dropped after reconnecting').catch(async (err: Error) => {
-    const state = await dockerd!.docker('inspect', '-f', '{{json .State}}', doomed.id).catch((e: Error) => e.message);
-    throw new Error(`${err.message}; docker says ${state}; logs: ${logs.join(" | ")}`);
-  });
-  t.false(resolver!.containers().some((c) => c.containerId === doomed.id));
-});
+    await dockerd!.start();
+    await waitFor(() => resolver!.status().reachable, 15_000, 'resolver to reconnect to docker');
+    // Reconnecting re-verifies every cached container (events during the outage were lost).
+    await waitFor(
+      () => dropped.includes(doomed.id),
+      15_000,
+      'the dead container to be dropped after reconnecting',
+    ).catch(async (err: Error) => {
+      const state = await dockerd!.docker('inspect', '-f', '{{json .State}}', doomed.id).catch((e: Error) => e.message);
+      throw new Error(`${err.message}; docker says ${state}; logs: ${logs.join(' | ')}`);
+    });
+    t.false(resolver!.containers().some((c) => c.containerId === doomed.id));
+  },
+);
 
 function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

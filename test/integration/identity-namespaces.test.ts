@@ -51,7 +51,10 @@ function childOf(parent: number, comm: string): number | undefined {
 async function inNewMountNamespace(): Promise<number> {
   const child = start('unshare', ['-m', '--propagation', 'unchanged', 'sleep', '300']);
   const pid = child.pid!;
-  await waitFor('unshare -m to exec sleep', async () => readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'sleep' && ns(pid, 'mnt') !== ns('self', 'mnt'));
+  await waitFor(
+    'unshare -m to exec sleep',
+    async () => readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'sleep' && ns(pid, 'mnt') !== ns('self', 'mnt'),
+  );
   return pid;
 }
 
@@ -64,7 +67,11 @@ test('the resolver: a plain host process is host; the same in another mount or p
   t.like(await resolver!.resolve(caller(plain)), { kind: 'host', pid: plain });
 
   const mnt = await inNewMountNamespace();
-  t.is(readFileSync(`/proc/${mnt}/cgroup`, 'utf8'), readFileSync(`/proc/${plain}/cgroup`, 'utf8'), 'same cgroups as the host process');
+  t.is(
+    readFileSync(`/proc/${mnt}/cgroup`, 'utf8'),
+    readFileSync(`/proc/${plain}/cgroup`, 'utf8'),
+    'same cgroups as the host process',
+  );
   const inMnt = await resolver!.resolve(caller(mnt));
   t.like(inMnt, { kind: 'unknown', pid: mnt });
   t.regex(inMnt.reason ?? '', /mount namespace mnt:\[\d+\], not pald's/);
@@ -97,7 +104,14 @@ test('through a real pald: an allowed host uid reads the secret; the same uid in
   t.false(other.stdout.includes('host-only-value'));
 
   await pald.stop();
-  const lines = (await readFile(pald.auditPath, 'utf8')).trimEnd().split('\n').map((l) => JSON.parse(l) as AuditEvent);
+  const lines = (await readFile(pald.auditPath, 'utf8'))
+    .trimEnd()
+    .split('\n')
+    .map((l) => JSON.parse(l) as AuditEvent);
   t.true(lines.some((l) => l.decision === 'allow' && l.secret === 'x'));
-  t.true(lines.some((l) => l.decision === 'deny' && l.secret === 'x' && /mount namespace mnt:\[\d+\], not pald's/.test(l.reason)));
+  t.true(
+    lines.some(
+      (l) => l.decision === 'deny' && l.secret === 'x' && /mount namespace mnt:\[\d+\], not pald's/.test(l.reason),
+    ),
+  );
 });

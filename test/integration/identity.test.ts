@@ -17,7 +17,10 @@ const spawned: ChildProcess[] = [];
 
 test.before(async () => {
   dockerd = await startDockerd();
-  imageA = await dockerd.importBusyboxImage('pal-identity/a:1', { 'pal.labels': 'alpha,shared', 'org.example.team': 'red' });
+  imageA = await dockerd.importBusyboxImage('pal-identity/a:1', {
+    'pal.labels': 'alpha,shared',
+    'org.example.team': 'red',
+  });
   imageB = await dockerd.importBusyboxImage('pal-identity/b:1', { 'pal.labels': 'beta' });
   resolver = createIdentityResolver({ dockerHost: dockerd.host });
   await waitFor(() => resolver!.status().reachable, 10_000, 'resolver connected to docker events');
@@ -79,7 +82,7 @@ function caller(pid: number): { pid: number; uid: number; gid: number } {
   return { pid, uid: 0, gid: 0 };
 }
 
-test.serial('init and exec\'d processes resolve to their container, with image id, labels and tgid', async (t) => {
+test.serial("init and exec'd processes resolve to their container, with image id, labels and tgid", async (t) => {
   const a = await run('ident-a', 'pal-identity/a:1', '--label', 'runtime.only=1', '--label', 'pal.labels=forged');
   const b = await run('ident-b', 'pal-identity/b:1');
 
@@ -112,17 +115,32 @@ test.serial('init and exec\'d processes resolve to their container, with image i
     imageId: imageA,
   });
 
-  t.like(await resolver!.resolve(caller(b.pid)), { kind: 'container', containerId: b.id, name: 'ident-b', imageId: imageB });
+  t.like(await resolver!.resolve(caller(b.pid)), {
+    kind: 'container',
+    containerId: b.id,
+    name: 'ident-b',
+    imageId: imageB,
+  });
   t.deepEqual((await resolver!.resolve(caller(b.pid))).imageLabels, { 'pal.labels': 'beta' });
 
-  const names = resolver!.containers().map((c) => c.name).sort();
+  const names = resolver!
+    .containers()
+    .map((c) => c.name)
+    .sort();
   t.true(names.includes('ident-a') && names.includes('ident-b'));
-  t.like(await resolver!.inspectContainer('ident-b'), { kind: 'container', containerId: b.id, pid: b.pid, imageId: imageB });
+  t.like(await resolver!.inspectContainer('ident-b'), {
+    kind: 'container',
+    containerId: b.id,
+    pid: b.pid,
+    imageId: imageB,
+  });
 });
 
 test.serial('host processes and their threads are host callers; thread ids record their tgid', async (t) => {
   t.like(await resolver!.resolve(caller(process.pid)), { kind: 'host', pid: process.pid, tgid: process.pid });
-  const thread = readdirSync(`/proc/${process.pid}/task`).map(Number).find((tid) => tid !== process.pid);
+  const thread = readdirSync(`/proc/${process.pid}/task`)
+    .map(Number)
+    .find((tid) => tid !== process.pid);
   t.truthy(thread, 'node runs helper threads');
   t.like(await resolver!.resolve(caller(thread!)), { kind: 'host', pid: thread, tgid: process.pid });
   const child = spawn('sleep', ['60'], { stdio: 'ignore' });
@@ -135,16 +153,29 @@ test.serial('a container under a Kubernetes-like cgroup parent resolves', async 
   const parent = `/kubepods/burstable/pod${randomUUID()}`;
   const k = await run('ident-kube', 'pal-identity/b:1', `--cgroup-parent=${parent}`);
   t.true(readFileSync(`/proc/${k.pid}/cgroup`, 'utf8').includes(`${parent}/${k.id}`));
-  t.like(await resolver!.resolve(caller(k.pid)), { kind: 'container', containerId: k.id, name: 'ident-kube', imageId: imageB });
+  t.like(await resolver!.resolve(caller(k.pid)), {
+    kind: 'container',
+    containerId: k.id,
+    name: 'ident-kube',
+    imageId: imageB,
+  });
 });
 
-test.serial('a container nested under another container\'s cgroup (Docker-in-Docker shape) resolves to the inner one', async (t) => {
-  const outer = await run('ident-outer', 'pal-identity/a:1');
-  const inner = await run('ident-inner', 'pal-identity/b:1', `--cgroup-parent=/docker/${outer.id}`);
-  t.true(readFileSync(`/proc/${inner.pid}/cgroup`, 'utf8').includes(`/docker/${outer.id}/${inner.id}`));
-  t.like(await resolver!.resolve(caller(inner.pid)), { kind: 'container', containerId: inner.id, name: 'ident-inner', imageId: imageB });
-  t.like(await resolver!.resolve(caller(outer.pid)), { kind: 'container', containerId: outer.id, imageId: imageA });
-});
+test.serial(
+  "a container nested under another container's cgroup (Docker-in-Docker shape) resolves to the inner one",
+  async (t) => {
+    const outer = await run('ident-outer', 'pal-identity/a:1');
+    const inner = await run('ident-inner', 'pal-identity/b:1', `--cgroup-parent=/docker/${outer.id}`);
+    t.true(readFileSync(`/proc/${inner.pid}/cgroup`, 'utf8').includes(`/docker/${outer.id}/${inner.id}`));
+    t.like(await resolver!.resolve(caller(inner.pid)), {
+      kind: 'container',
+      containerId: inner.id,
+      name: 'ident-inner',
+      imageId: imageB,
+    });
+    t.like(await resolver!.resolve(caller(outer.pid)), { kind: 'container', containerId: outer.id, imageId: imageA });
+  },
+);
 
 test.serial('a process put in a child cgroup of A named after B is not taken for B', async (t) => {
   const a = await dockerd!.docker('inspect', '-f', '{{.Id}}', 'ident-a');
@@ -162,8 +193,23 @@ test.serial('a process put in a child cgroup of A named after B is not taken for
   spawned.push(child);
   t.teardown(async () => {
     child.kill('SIGKILL');
-    await waitFor(() => !existsSync(`/proc/${child.pid}`) || readFileSync(`/proc/${child.pid}/stat`, 'utf8').includes(') Z '), 5_000, 'forged child to exit').catch(() => undefined);
-    await waitFor(() => { try { rmdirSync(forged); return true; } catch { return false; } }, 5_000, 'forged cgroup removal').catch(() => undefined);
+    await waitFor(
+      () => !existsSync(`/proc/${child.pid}`) || readFileSync(`/proc/${child.pid}/stat`, 'utf8').includes(') Z '),
+      5_000,
+      'forged child to exit',
+    ).catch(() => undefined);
+    await waitFor(
+      () => {
+        try {
+          rmdirSync(forged);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      5_000,
+      'forged cgroup removal',
+    ).catch(() => undefined);
   });
   writeFileSync(`${forged}/cgroup.procs`, String(child.pid));
   t.true(readFileSync(`/proc/${child.pid}/cgroup`, 'utf8').includes(`/docker/${a}/${b}`));
@@ -172,7 +218,7 @@ test.serial('a process put in a child cgroup of A named after B is not taken for
   t.regex(id.reason ?? '', new RegExp(`is not container ${b.slice(0, 12)}'s own cgroup`));
 });
 
-test.serial('a reused pid of a dead exec\'d process is not attributed to the container', async (t) => {
+test.serial("a reused pid of a dead exec'd process is not attributed to the container", async (t) => {
   await dockerd!.docker('exec', '-d', 'ident-a', 'sleep', '3602');
   const execPid = await hostPidOf('ident-a', 'sleep 3602');
   t.like(await resolver!.resolve(caller(execPid)), { kind: 'container', name: 'ident-a' });
@@ -184,23 +230,26 @@ test.serial('a reused pid of a dead exec\'d process is not attributed to the con
   impostor.kill('SIGKILL');
 });
 
-test.serial('removing a container drops its cached identity by event, and its pid reused on the host is host', async (t) => {
-  const gone = await run('ident-gone', 'pal-identity/a:1');
-  t.like(await resolver!.resolve(caller(gone.pid)), { kind: 'container', containerId: gone.id });
-  t.true(resolver!.containers().some((c) => c.containerId === gone.id));
-  const dropped: string[] = [];
-  resolver!.onInvalidate((id) => dropped.push(id));
+test.serial(
+  'removing a container drops its cached identity by event, and its pid reused on the host is host',
+  async (t) => {
+    const gone = await run('ident-gone', 'pal-identity/a:1');
+    t.like(await resolver!.resolve(caller(gone.pid)), { kind: 'container', containerId: gone.id });
+    t.true(resolver!.containers().some((c) => c.containerId === gone.id));
+    const dropped: string[] = [];
+    resolver!.onInvalidate((id) => dropped.push(id));
 
-  await dockerd!.docker('rm', '-f', 'ident-gone');
-  await waitFor(() => dropped.includes(gone.id), 10_000, 'invalidation event for the removed container');
-  t.false(resolver!.containers().some((c) => c.containerId === gone.id));
+    await dockerd!.docker('rm', '-f', 'ident-gone');
+    await waitFor(() => dropped.includes(gone.id), 10_000, 'invalidation event for the removed container');
+    t.false(resolver!.containers().some((c) => c.containerId === gone.id));
 
-  const impostor = await spawnHostProcessWithPid(gone.pid);
-  const id = await resolver!.resolve(caller(gone.pid));
-  t.like(id, { kind: 'host', pid: gone.pid });
-  t.is(id.containerId, undefined);
-  impostor.kill('SIGKILL');
-});
+    const impostor = await spawnHostProcessWithPid(gone.pid);
+    const id = await resolver!.resolve(caller(gone.pid));
+    t.like(id, { kind: 'host', pid: gone.pid });
+    t.is(id.containerId, undefined);
+    impostor.kill('SIGKILL');
+  },
+);
 
 test.serial('a container renamed while cached is re-inspected with its new name', async (t) => {
   const r = await run('ident-old-name', 'pal-identity/b:1');
@@ -210,7 +259,7 @@ test.serial('a container renamed while cached is re-inspected with its new name'
   t.like(await resolver!.resolve(caller(r.pid)), { kind: 'container', containerId: r.id, name: 'ident-new-name' });
 });
 
-test.serial('untagging a running container\'s image drops its identity; the next sight has the new tags', async (t) => {
+test.serial("untagging a running container's image drops its identity; the next sight has the new tags", async (t) => {
   const imageC = await dockerd!.importBusyboxImage('pal-identity/c:1', { 'pal.labels': 'gamma' });
   const c = await run('ident-c', 'pal-identity/c:1');
   t.like(await resolver!.resolve(caller(c.pid)), { kind: 'container', imageId: imageC });

@@ -47,18 +47,31 @@ function get(port: number, path: string): Promise<{ status: number; type: string
 test('counters equal the opens and refusals the test made, by decision and reason class', async (t) => {
   const port = await freePort();
   // No container is involved: host callers, refused until uid 0 is in host.allow_uids.
-  pald = await startPald({ dockerHost: `unix://${join('/nonexistent', 'docker.sock')}`, metricsListen: `127.0.0.1:${port}` });
+  pald = await startPald({
+    dockerHost: `unix://${join('/nonexistent', 'docker.sock')}`,
+    metricsListen: `127.0.0.1:${port}`,
+  });
   await pald.seal('x', ['some-label'], 'metrics-e2e');
   await waitFor('the manifest to list x', async () => (await pald!.pal('secrets', '--json')).stdout.includes('"x"'));
   const secret = join(pald.mountpoint, 'x');
 
   // `[ -e ]` is one stat, one FUSE lookup (pald's entries are never cached by the kernel).
-  const refused = await runCommand('bash', ['-c', `for i in $(seq ${DENIED_LOOKUPS}); do [ -e "$1" ] && echo visible; done; true`, 'refused', secret]);
+  const refused = await runCommand('bash', [
+    '-c',
+    `for i in $(seq ${DENIED_LOOKUPS}); do [ -e "$1" ] && echo visible; done; true`,
+    'refused',
+    secret,
+  ]);
   t.is(refused.code, 0, refused.stderr);
   t.false(refused.stdout.includes('visible'));
 
   await pald.reconfigure({ hostAllowUids: [0] });
-  const opened = await runCommand('bash', ['-c', `for i in $(seq ${ALLOWED_OPENS}); do cat "$1"; echo; done`, 'opened', secret]);
+  const opened = await runCommand('bash', [
+    '-c',
+    `for i in $(seq ${ALLOWED_OPENS}); do cat "$1"; echo; done`,
+    'opened',
+    secret,
+  ]);
   t.is(opened.code, 0, opened.stderr);
   t.is(opened.stdout, 'metrics-e2e\n'.repeat(ALLOWED_OPENS));
 
@@ -68,25 +81,43 @@ test('counters equal the opens and refusals the test made, by decision and reaso
   const families = parseExposition(scrape.body);
   const decisions = families.get('pal_decisions_total')!.samples;
   t.log(decisions.map((s) => `${JSON.stringify(s.labels)} ${s.value}`).join('\n'));
-  t.is(sampleValue(families, 'pal_decisions_total', { op: 'open', decision: 'allow', class: 'allowed' }), ALLOWED_OPENS);
-  t.is(sampleValue(families, 'pal_decisions_total', { op: 'lookup', decision: 'deny', class: 'host-not-allowed' }), DENIED_LOOKUPS);
+  t.is(
+    sampleValue(families, 'pal_decisions_total', { op: 'open', decision: 'allow', class: 'allowed' }),
+    ALLOWED_OPENS,
+  );
+  t.is(
+    sampleValue(families, 'pal_decisions_total', { op: 'lookup', decision: 'deny', class: 'host-not-allowed' }),
+    DENIED_LOOKUPS,
+  );
   t.is(decisions.length, 2, 'no other decision was made');
   t.is(sampleValue(families, 'pal_open_latency_seconds_count', { decision: 'allow' }), ALLOWED_OPENS);
   t.true(sampleValue(families, 'pal_decrypts_total', { backend: 'openpgp' })! >= 1);
   t.true(sampleValue(families, 'pal_attribution_latency_seconds_count')! >= 1);
   t.is(sampleValue(families, 'pal_audit_lines_dropped_total'), 0);
-  for (const name of ['pal_cache_hits_total', 'pal_cache_misses_total', 'pal_locked_bytes', 'pal_open_handles']) t.not(sampleValue(families, name), undefined, name);
+  for (const name of ['pal_cache_hits_total', 'pal_cache_misses_total', 'pal_locked_bytes', 'pal_open_handles'])
+    t.not(sampleValue(families, name), undefined, name);
 
   // The same counts as the audit log's own, which folded the refusals into fewer lines.
-  const status = JSON.parse((await pald.pal('status', '--json')).stdout) as { audit: { decisions: { allow: number; deny: number } } };
+  const status = JSON.parse((await pald.pal('status', '--json')).stdout) as {
+    audit: { decisions: { allow: number; deny: number } };
+  };
   t.deepEqual(status.audit.decisions, { allow: ALLOWED_OPENS, deny: DENIED_LOOKUPS, error: 0 });
   t.is((await get(port, '/')).status, 404);
 
   await pald.stop(); // writes every folded count
-  const lines = (await readFile(pald.auditPath, 'utf8')).trimEnd().split('\n').map((l) => JSON.parse(l) as AuditEvent);
+  const lines = (await readFile(pald.auditPath, 'utf8'))
+    .trimEnd()
+    .split('\n')
+    .map((l) => JSON.parse(l) as AuditEvent);
   const denialLines = lines.filter((l) => l.decision === 'deny');
-  t.true(denialLines.length < DENIED_LOOKUPS, `${denialLines.length} lines for ${DENIED_LOOKUPS} refusals: the log aggregated`);
-  t.is(denialLines.reduce((n, l) => n + decisionsIn(l), 0), DENIED_LOOKUPS);
+  t.true(
+    denialLines.length < DENIED_LOOKUPS,
+    `${denialLines.length} lines for ${DENIED_LOOKUPS} refusals: the log aggregated`,
+  );
+  t.is(
+    denialLines.reduce((n, l) => n + decisionsIn(l), 0),
+    DENIED_LOOKUPS,
+  );
   // Closed at stop: nothing listens on the port any more.
   await t.throwsAsync(() => get(port, '/metrics'), { code: 'ECONNREFUSED' });
 });

@@ -28,7 +28,9 @@ test('a malformed reply answers EIO and is reported, not a crash', async (t) => 
   fs.add('negsize', 'x');
   fs.add('wiped', 'x');
   const errors: string[] = [];
-  const { mountpoint } = await mountTestFs(t, fs, { onError: (err, op) => errors.push(`${op}: ${(err as Error).message}`) });
+  const { mountpoint } = await mountTestFs(t, fs, {
+    onError: (err, op) => errors.push(`${op}: ${(err as Error).message}`),
+  });
   const h = fs.handlers as { -readonly [K in keyof FuseHandlers]: FuseHandlers[K] };
   const lookup = h.lookup.bind(h);
   h.lookup = async (ctx, parent, name) => {
@@ -91,5 +93,8 @@ test('with worker threads, reads of a handle buffer are served while the JS thre
   const r = await child.done;
   const { at, text } = JSON.parse(r.stdout.toString().trim().split('\n').at(-1)!) as { at: number; text: string };
   t.is(text, 'served without JS\n');
-  t.true(at >= blockedFrom && at < blockedUntil, `read returned at +${at - blockedFrom} ms of a ${blockedUntil - blockedFrom} ms block`);
+  t.true(
+    at >= blockedFrom && at < blockedUntil,
+    `read returned at +${at - blockedFrom} ms of a ${blockedUntil - blockedFrom} ms block`,
+  );
 });

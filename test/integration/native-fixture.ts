@@ -77,7 +77,15 @@ export class TestFs {
   }
 
   attrOf(f: TestFile): FileAttr {
-    return { ino: f.ino, mode: constants.S_IFREG | 0o444, nlink: 1, uid: 0, gid: 0, size: f.content.length, mtimeMs: this.mtimeMs };
+    return {
+      ino: f.ino,
+      mode: constants.S_IFREG | 0o444,
+      nlink: 1,
+      uid: 0,
+      gid: 0,
+      size: f.content.length,
+      mtimeMs: this.mtimeMs,
+    };
   }
 
   private record(c: Call): void {
@@ -100,7 +108,10 @@ export class TestFs {
     getattr: (ctx, ino) => {
       this.record({ op: 'getattr', ctx, ino });
       if (ino === ROOT) {
-        return { attr: { ino, mode: constants.S_IFDIR | 0o555, nlink: 2, uid: 0, gid: 0, size: 0, mtimeMs: this.mtimeMs }, attrTimeout: 0 };
+        return {
+          attr: { ino, mode: constants.S_IFDIR | 0o555, nlink: 2, uid: 0, gid: 0, size: 0, mtimeMs: this.mtimeMs },
+          attrTimeout: 0,
+        };
       }
       const f = this.byIno.get(ino);
       if (!f) throw new FuseError(Errno.ENOENT);
@@ -212,7 +223,12 @@ export function startChild(t: ExecutionContext, cmd: string, args: string[], opt
   return { pid, done, stdout: () => Buffer.concat(out).toString(), kill: (s = 'SIGTERM') => void child.kill(s) };
 }
 
-export function runChild(t: ExecutionContext, cmd: string, args: string[], opts: SpawnOptions = {}): Promise<ChildResult> {
+export function runChild(
+  t: ExecutionContext,
+  cmd: string,
+  args: string[],
+  opts: SpawnOptions = {},
+): Promise<ChildResult> {
   return startChild(t, cmd, args, opts).done;
 }
 

@@ -70,14 +70,24 @@ for (const threads of [0, 3]) {
       if (c.op !== 'open' || seen) return;
       seen = { pid: c.ctx.pid, nspid: '', ppid: -1 };
       const snapshot = seen;
-      fs.gates.set('a', (async () => {
-        const status = await readFile(`/proc/${c.ctx.pid}/status`, 'utf8');
-        snapshot.nspid = /^NSpid:\s*(.*)$/m.exec(status)?.[1]?.trim() ?? '';
-        snapshot.ppid = Number(/^PPid:\s*(\d+)$/m.exec(status)?.[1]);
-      })());
+      fs.gates.set(
+        'a',
+        (async () => {
+          const status = await readFile(`/proc/${c.ctx.pid}/status`, 'utf8');
+          snapshot.nspid = /^NSpid:\s*(.*)$/m.exec(status)?.[1]?.trim() ?? '';
+          snapshot.ppid = Number(/^PPid:\s*(\d+)$/m.exec(status)?.[1]);
+        })(),
+      );
     };
     // unshare -f forks the namespace's pid 1 (the shell), which prints its own pid then execs cat.
-    const r = await runChild(t, 'unshare', ['-p', '-f', '--mount-proc', 'sh', '-c', `echo $$; exec cat ${join(mountpoint, 'a')}`]);
+    const r = await runChild(t, 'unshare', [
+      '-p',
+      '-f',
+      '--mount-proc',
+      'sh',
+      '-c',
+      `echo $$; exec cat ${join(mountpoint, 'a')}`,
+    ]);
     t.is(r.code, 0, r.stderr);
     const [nsPidLine, content] = r.stdout.toString().split('\n', 2);
     t.is(nsPidLine, '1');
@@ -98,7 +108,9 @@ for (const threads of [0, 3]) {
       fs.add(name, body, i % 2 === 0 ? 'buffer' : 'js');
     }
     const { mountpoint } = await mountTestFs(t, fs, { threads });
-    const runs = [...expected.keys()].map((name) => runChild(t, 'cat', [join(mountpoint, name)]).then((r) => ({ name, r })));
+    const runs = [...expected.keys()].map((name) =>
+      runChild(t, 'cat', [join(mountpoint, name)]).then((r) => ({ name, r })),
+    );
     for (const { name, r } of await Promise.all(runs)) {
       t.is(r.code, 0, r.stderr);
       t.is(r.stdout.toString(), expected.get(name) ?? '', name);
@@ -122,7 +134,9 @@ for (const threads of [0, 3]) {
     const slowDone = slow.done.then((r) => (order.push('slow'), r));
     await waitFor(() => fs.callsOf('lookup', 'slow').length > 0, 'the slow lookup to reach JS');
     const fast = await Promise.all(
-      Array.from({ length: 8 }, (_, i) => runChild(t, 'cat', [join(mountpoint, `fast${i}`)]).then((r) => (order.push(`fast${i}`), r))),
+      Array.from({ length: 8 }, (_, i) =>
+        runChild(t, 'cat', [join(mountpoint, `fast${i}`)]).then((r) => (order.push(`fast${i}`), r)),
+      ),
     );
     fast.forEach((r, i) => t.is(r.stdout.toString(), `fast${i}\n`));
     t.false(order.includes('slow'), 'the slow caller is still waiting while all fast ones finished');
@@ -164,7 +178,10 @@ for (const threads of [0, 3]) {
     fs.add('denied', 'no');
     fs.add('broken', 'no');
     const errors: string[] = [];
-    const { mountpoint } = await mountTestFs(t, fs, { threads, onError: (err, op) => errors.push(`${op}:${(err as Error).message}`) });
+    const { mountpoint } = await mountTestFs(t, fs, {
+      threads,
+      onError: (err, op) => errors.push(`${op}:${(err as Error).message}`),
+    });
     const script = `
       const fs = require('node:fs'); const p = require('node:path'); const m = process.argv[1];
       const attempt = (f) => { try { f(); return 'ok'; } catch (e) { return e.code; } };
@@ -175,27 +192,44 @@ for (const threads of [0, 3]) {
     t.deepEqual(errors, ['open:handler bug']);
   });
 
-  test.serial(`handles of one file share one locked copy that outlives the fs's own holder; plain content takes no locked memory [${mode}]`, async (t) => {
-    const before = lockedMemoryStats().lockedBytes;
-    const fs = new TestFs();
-    const body = randomBytes(256 * 1024);
-    fs.add('shared', body, 'shared');
-    fs.add('plain', 'not a secret\n', 'plain');
-    const { mountpoint } = await mountTestFs(t, fs, { threads });
-    const holder = startChild(t, process.execPath, ['-e', HOLDER, join(mountpoint, 'shared'), join(mountpoint, 'plain'), '50', String(body.length)]);
-    await waitFor(() => holder.stdout().includes('opened'), 'the caller to hold 50 + 50 handles');
-    t.is(lockedMemoryStats().lockedBytes - before, body.length, 'one locked copy for 50 handles, none for the plain file');
-    fs.held.get('shared')!.wipe(); // what the cache does when it evicts the secret
-    t.is(lockedMemoryStats().lockedBytes - before, body.length, 'the open handles still hold it');
-    holder.kill('SIGUSR2');
-    const r = await holder.done;
-    t.is(r.code, 0, r.stderr);
-    const report = JSON.parse(r.stdout.toString().trim().split('\n').at(-1)!) as { digests: string[]; plains: string[] };
-    t.deepEqual(report, { digests: [createHash('sha256').update(body).digest('hex')], plains: ['not a secret\n'] });
-    t.is(fs.callsOf('read').length, 0, 'every read was served by the addon');
-    await waitFor(() => fs.released.size === 100, 'the 100 releases to reach JS');
-    t.is(lockedMemoryStats().lockedBytes, before, 'the last handle let go: unlocked and freed');
-  });
+  test.serial(
+    `handles of one file share one locked copy that outlives the fs's own holder; plain content takes no locked memory [${mode}]`,
+    async (t) => {
+      const before = lockedMemoryStats().lockedBytes;
+      const fs = new TestFs();
+      const body = randomBytes(256 * 1024);
+      fs.add('shared', body, 'shared');
+      fs.add('plain', 'not a secret\n', 'plain');
+      const { mountpoint } = await mountTestFs(t, fs, { threads });
+      const holder = startChild(t, process.execPath, [
+        '-e',
+        HOLDER,
+        join(mountpoint, 'shared'),
+        join(mountpoint, 'plain'),
+        '50',
+        String(body.length),
+      ]);
+      await waitFor(() => holder.stdout().includes('opened'), 'the caller to hold 50 + 50 handles');
+      t.is(
+        lockedMemoryStats().lockedBytes - before,
+        body.length,
+        'one locked copy for 50 handles, none for the plain file',
+      );
+      fs.held.get('shared')!.wipe(); // what the cache does when it evicts the secret
+      t.is(lockedMemoryStats().lockedBytes - before, body.length, 'the open handles still hold it');
+      holder.kill('SIGUSR2');
+      const r = await holder.done;
+      t.is(r.code, 0, r.stderr);
+      const report = JSON.parse(r.stdout.toString().trim().split('\n').at(-1)!) as {
+        digests: string[];
+        plains: string[];
+      };
+      t.deepEqual(report, { digests: [createHash('sha256').update(body).digest('hex')], plains: ['not a secret\n'] });
+      t.is(fs.callsOf('read').length, 0, 'every read was served by the addon');
+      await waitFor(() => fs.released.size === 100, 'the 100 releases to reach JS');
+      t.is(lockedMemoryStats().lockedBytes, before, 'the last handle let go: unlocked and freed');
+    },
+  );
 
   test(`an open reply the addon refuses (content already let go of) is EIO, and the handle is released in JS [${mode}]`, async (t) => {
     const fs = new TestFs();

@@ -22,8 +22,9 @@ if (mode === 'sigterm') {
 }
 createInterface({ input: process.stdin }).on('line', (line) => {
   if (line === 'exit') process.exit(0);
-  if (line === 'throw') setImmediate(() => {
-    throw new Error('mounter dies of an uncaught exception');
-  });
+  if (line === 'throw')
+    setImmediate(() => {
+      throw new Error('mounter dies of an uncaught exception');
+    });
 });
 process.stdout.write('ready\n');

@@ -25,7 +25,15 @@ test('allocSecureBuffer reports an mlock failure instead of handing out unlocked
     console.log('loaded');
     try { m.exports.sbAlloc(4096); console.log('allocated'); }
     catch (e) { console.log(JSON.stringify({ code: e.code, errno: e.errno, message: e.message })); }`;
-  const r = await runChild(t, 'prlimit', ['--memlock=0:0', 'setpriv', ...NOBODY, process.execPath, '-e', script, paths.get('pal_native.node')!]);
+  const r = await runChild(t, 'prlimit', [
+    '--memlock=0:0',
+    'setpriv',
+    ...NOBODY,
+    process.execPath,
+    '-e',
+    script,
+    paths.get('pal_native.node')!,
+  ]);
   t.is(r.code, 0, r.stderr.toString());
   const [loaded, result] = r.stdout.toString().trim().split('\n');
   t.is(loaded, 'loaded');
@@ -42,7 +50,9 @@ test('peerCredentials returns the connected peer process (another uid)', async (
   const sock = join(dir, 'admin.sock');
   let resolveSeen!: (c: { pid: number; uid: number; gid: number }) => void;
   let rejectSeen!: (err: unknown) => void;
-  const seen = new Promise<{ pid: number; uid: number; gid: number }>((res, rej) => ((resolveSeen = res), (rejectSeen = rej)));
+  const seen = new Promise<{ pid: number; uid: number; gid: number }>(
+    (res, rej) => ((resolveSeen = res), (rejectSeen = rej)),
+  );
   const server = createServer((s: Socket) => {
     try {
       resolveSeen(peerCredentials((s as unknown as { _handle: { fd: number } })._handle.fd));

@@ -6,7 +6,14 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { createTrustService, type ImageSubject, type TrustService } from '../../src/trust/index.js';
 import type { TrustConfig } from '../../src/config/types.js';
-import { httpsGet, NotaryCli, removeDir, serverMetadata, startNotaryServer, type NotaryServer } from '../helpers/notary.js';
+import {
+  httpsGet,
+  NotaryCli,
+  removeDir,
+  serverMetadata,
+  startNotaryServer,
+  type NotaryServer,
+} from '../helpers/notary.js';
 
 let server: NotaryServer;
 let cli: NotaryCli;
@@ -31,12 +38,25 @@ test.after.always(async () => {
   }
 });
 
-const image = (hex: string): ImageSubject => ({ imageId: `sha256:${hex}`, repoTags: [`${GUN}:latest`], repoDigests: [], imageLabels: {} });
+const image = (hex: string): ImageSubject => ({
+  imageId: `sha256:${hex}`,
+  repoTags: [`${GUN}:latest`],
+  repoDigests: [],
+  imageLabels: {},
+});
 
 // Generous by default: on a loaded 2-core CI machine a TLS handshake can take seconds, and a
 // slow answer must not pass for an outage. The silent-server test passes its own short limit.
 function config(url: string, rootKeys: string[], timeoutMs = 20_000): TrustConfig {
-  return { mode: 'notary', notary: { server: url, ca: server.pki.caPath, timeoutMs, collections: [{ gun: GUN, rootKeys, rootThreshold: 1, grants: ['demo'], delegations: new Map() }] } };
+  return {
+    mode: 'notary',
+    notary: {
+      server: url,
+      ca: server.pki.caPath,
+      timeoutMs,
+      collections: [{ gun: GUN, rootKeys, rootThreshold: 1, grants: ['demo'], delegations: new Map() }],
+    },
+  };
 }
 
 test.serial('server-held ecdsa keys (notary-signer) verify', async (t) => {
@@ -52,12 +72,17 @@ test.serial('server-held ecdsa keys (notary-signer) verify', async (t) => {
 test.serial('notary stopped: verified images keep their labels until expiry, new ones fail closed', async (t) => {
   let clock = Date.now();
   const log: string[] = [];
-  const s = createTrustService(config(server.url, [await cli.rootKeyId()]), { now: () => clock, log: (m) => log.push(m) });
+  const s = createTrustService(config(server.url, [await cli.rootKeyId()]), {
+    now: () => clock,
+    log: (m) => log.push(m),
+  });
   services.push(s);
   const first = await s.verifiedLabels(image(hexA));
   t.is(first.state, 'verified', first.reason);
   t.true(first.expiresAt! <= clock + 30_000);
-  const timestampExpiry = Date.parse(JSON.parse((await serverMetadata(server, GUN, 'timestamp')).toString()).signed.expires);
+  const timestampExpiry = Date.parse(
+    JSON.parse((await serverMetadata(server, GUN, 'timestamp')).toString()).signed.expires,
+  );
 
   await server.stop();
   await t.throwsAsync(httpsGet(`${server.url}/_notary_server/health`, server.pki.ca));

@@ -8,10 +8,23 @@ import { canonicalJson } from '../../src/trust/canonical-json.js';
 import { createTrustService, type ImageSubject, type TrustService } from '../../src/trust/index.js';
 import type { NotaryCollectionConfig, TrustConfig } from '../../src/config/types.js';
 import {
-  makeDelegationKey, NotaryCli, removeDir, serverMetadata, startMetadataProxy, startNotaryServer, tufPath,
-  type MetadataProxy, type NotaryServer,
+  makeDelegationKey,
+  NotaryCli,
+  removeDir,
+  serverMetadata,
+  startMetadataProxy,
+  startNotaryServer,
+  tufPath,
+  type MetadataProxy,
+  type NotaryServer,
 } from '../helpers/notary.js';
-import { craftCollection, craftKeyFrom, generateKey, type CraftKey, type TufKeyEntry } from '../helpers/notary-craft.js';
+import {
+  craftCollection,
+  craftKeyFrom,
+  generateKey,
+  type CraftKey,
+  type TufKeyEntry,
+} from '../helpers/notary-craft.js';
 
 let server: NotaryServer;
 let cli: NotaryCli;
@@ -41,7 +54,13 @@ test.after.always(async () => {
   }
 });
 
-function service(opts: { url?: string; collections: NotaryCollectionConfig[]; refreshMs?: number; log?: string[]; stateDir?: string }): TrustService {
+function service(opts: {
+  url?: string;
+  collections: NotaryCollectionConfig[];
+  refreshMs?: number;
+  log?: string[];
+  stateDir?: string;
+}): TrustService {
   const config: TrustConfig = {
     mode: 'notary',
     notary: { server: opts.url ?? server.url, ca: server.pki.caPath, collections: opts.collections, timeoutMs: 20_000 },
@@ -73,8 +92,12 @@ async function collection(name: string, hex: string, labels: string[]): Promise<
   return gun;
 }
 
-const pinned = (gun: string, grants: string[], keys = [rootId], more: Partial<NotaryCollectionConfig> = {}): NotaryCollectionConfig =>
-  ({ gun, rootKeys: keys, rootThreshold: 1, grants, delegations: new Map(), ...more });
+const pinned = (
+  gun: string,
+  grants: string[],
+  keys = [rootId],
+  more: Partial<NotaryCollectionConfig> = {},
+): NotaryCollectionConfig => ({ gun, rootKeys: keys, rootThreshold: 1, grants, delegations: new Map(), ...more });
 
 /** The real root key as a signer, listed exactly as root.json lists it for this GUN. */
 async function realRoot(gun: string): Promise<CraftKey> {
@@ -92,17 +115,22 @@ test('a signed image id gets exactly its granted labels; runtime labels never co
   const gun = await collection('granted', hex, ['billing', 'demo', 'payroll']);
   const log: string[] = [];
   const s = service({ collections: [pinned(`${REG}/*`, ['billing', 'demo', 'ops'])], log });
-  const d = await s.verifiedLabels(image(hex, gun, {
-    imageLabels: { 'pal.labels': 'ops' },
-    runtimeLabels: { 'pal.labels': 'billing,root-everything' },
-  }));
+  const d = await s.verifiedLabels(
+    image(hex, gun, {
+      imageLabels: { 'pal.labels': 'ops' },
+      runtimeLabels: { 'pal.labels': 'billing,root-everything' },
+    }),
+  );
   t.is(d.state, 'verified', d.reason);
   t.is(d.provider, 'notary');
   t.deepEqual(d.labels, ['billing', 'demo', 'ops']);
   t.deepEqual(d.droppedLabels, ['payroll']);
   t.is(d.collection, gun);
   t.regex(d.reason, /target "v1" in targets/);
-  t.true(log.some((l) => l.includes('payroll')), 'dropped label is logged');
+  t.true(
+    log.some((l) => l.includes('payroll')),
+    'dropped label is logged',
+  );
   t.true(d.expiresAt! > Date.now() - 1000);
 });
 
@@ -118,8 +146,9 @@ test('the certificate id from root.json pins as well as the key list id', async 
 
 test('an unsigned image gets no labels, even with pal.labels in its config', async (t) => {
   const gun = await collection('unsigned', randomHex(), ['demo']);
-  const d = await service({ collections: [pinned(gun, ['demo'])] })
-    .verifiedLabels(image(randomHex(), gun, { imageLabels: { 'pal.labels': 'demo' } }));
+  const d = await service({ collections: [pinned(gun, ['demo'])] }).verifiedLabels(
+    image(randomHex(), gun, { imageLabels: { 'pal.labels': 'demo' } }),
+  );
   t.is(d.state, 'unsigned');
   t.deepEqual(d.labels, []);
   t.regex(d.reason, /no signed target/);
@@ -147,7 +176,9 @@ test('a collection whose root key is not pinned is refused', async (t) => {
 });
 
 test('an image whose repository matches no collection is unsigned', async (t) => {
-  const d = await service({ collections: [pinned(`${REG}/only-this`, ['demo'])] }).verifiedLabels(image(randomHex(), 'busybox'));
+  const d = await service({ collections: [pinned(`${REG}/only-this`, ['demo'])] }).verifiedLabels(
+    image(randomHex(), 'busybox'),
+  );
   t.is(d.state, 'unsigned');
   t.regex(d.reason, /no configured Notary collection matches docker\.io\/library\/busybox/);
 });
@@ -183,7 +214,12 @@ test('targets signed by a key that the pinned root does not list are rejected', 
   serveCrafted(p, gun, files);
   const d = await service({ url: p.url, collections: [pinned(gun, ['demo'])] }).verifiedLabels(image(hex, gun));
   t.is(d.state, 'error');
-  t.regex(d.reason, new RegExp(`targets: 0 valid signature\\(s\\), threshold 1 \\(signature by key ${foreign.id.slice(0, 12)} which is not a targets key\\)`));
+  t.regex(
+    d.reason,
+    new RegExp(
+      `targets: 0 valid signature\\(s\\), threshold 1 \\(signature by key ${foreign.id.slice(0, 12)} which is not a targets key\\)`,
+    ),
+  );
 });
 
 test('a root signed by a key that is not pinned is rejected', async (t) => {
@@ -206,7 +242,12 @@ test('expired metadata is rejected (targets, timestamp), valid crafted data is a
   const hex = randomHex();
   const gun = await collection('expired', hex, ['demo']);
   const root = await realRoot(gun);
-  const keys = { root, timestamp: generateKey('ed25519'), snapshot: generateKey('ecdsa'), targets: generateKey('ecdsa') };
+  const keys = {
+    root,
+    timestamp: generateKey('ed25519'),
+    snapshot: generateKey('ecdsa'),
+    targets: generateKey('ecdsa'),
+  };
   const targets = { v1: { sha256Hex: hex, custom: { pal: { labels: ['demo'] } } } };
   const past = new Date(Date.now() - 60_000).toISOString();
   for (const [role, expect] of [
@@ -243,7 +284,9 @@ test('a rolled-back version (older but validly signed metadata) is rejected, als
   const s = service({ url: p.url, collections, stateDir });
   t.is((await s.verifiedLabels(image(hex, gun))).state, 'verified');
   serveCrafted(p, gun, old);
-  const rollback = new RegExp(`timestamp: version ${oldVersion} is lower than version ${current} seen before \\(rollback\\)`);
+  const rollback = new RegExp(
+    `timestamp: version ${oldVersion} is lower than version ${current} seen before \\(rollback\\)`,
+  );
   const d = await s.verifiedLabels(image(hex, gun));
   t.is(d.state, 'error');
   t.deepEqual(d.labels, []);
@@ -294,20 +337,36 @@ test('a delegation may not sign outside its paths, nor with a key it was not giv
   const hex = randomHex();
   const gun = await collection('paths', randomHex(), ['demo']);
   const root = await realRoot(gun);
-  const keys = { root, timestamp: generateKey('ed25519'), snapshot: generateKey('ecdsa'), targets: generateKey('ecdsa') };
+  const keys = {
+    root,
+    timestamp: generateKey('ed25519'),
+    snapshot: generateKey('ecdsa'),
+    targets: generateKey('ecdsa'),
+  };
   const relKey = generateKey('ecdsa');
   const signedTarget = { 'other/v1': { sha256Hex: hex, custom: { pal: { labels: ['demo'] } } } };
   const releases = pinned(gun, [], [rootId], { delegations: new Map([['targets/releases', ['demo']]]) });
   const cases = [
     { paths: ['release/'], signers: [relKey], expect: /outside the role's delegated paths/ },
-    { paths: [''], signers: [generateKey('ecdsa')], expect: /delegation targets\/releases rejected: targets\/releases: 0 valid signature/ },
+    {
+      paths: [''],
+      signers: [generateKey('ecdsa')],
+      expect: /delegation targets\/releases rejected: targets\/releases: 0 valid signature/,
+    },
   ];
   for (const c of cases) {
     const p = await proxy();
-    serveCrafted(p, gun, craftCollection({
-      keys, targets: {},
-      delegations: [{ name: 'targets/releases', key: relKey, paths: c.paths, signers: c.signers, targets: signedTarget }],
-    }));
+    serveCrafted(
+      p,
+      gun,
+      craftCollection({
+        keys,
+        targets: {},
+        delegations: [
+          { name: 'targets/releases', key: relKey, paths: c.paths, signers: c.signers, targets: signedTarget },
+        ],
+      }),
+    );
     const d = await service({ url: p.url, collections: [releases] }).verifiedLabels(image(hex, gun));
     t.deepEqual(d.labels, []);
     t.not(d.state, 'verified');
@@ -315,15 +374,21 @@ test('a delegation may not sign outside its paths, nor with a key it was not giv
   }
   // Control: the same delegation with all paths and its own key is honoured.
   const p = await proxy();
-  serveCrafted(p, gun, craftCollection({
-    keys, targets: {}, delegations: [{ name: 'targets/releases', key: relKey, paths: [''], targets: signedTarget }],
-  }));
+  serveCrafted(
+    p,
+    gun,
+    craftCollection({
+      keys,
+      targets: {},
+      delegations: [{ name: 'targets/releases', key: relKey, paths: [''], targets: signedTarget }],
+    }),
+  );
   const ok = await service({ url: p.url, collections: [releases] }).verifiedLabels(image(hex, gun));
   t.is(ok.state, 'verified', ok.reason);
   t.deepEqual(ok.labels, ['demo']);
 });
 
-test('the real server: hashes cover the served bytes; our canonical form is byte-identical to Go\'s', async (t) => {
+test("the real server: hashes cover the served bytes; our canonical form is byte-identical to Go's", async (t) => {
   const gun = await collection('hashes', randomHex(), ['demo', 'é']);
   const snapshot = JSON.parse((await serverMetadata(server, gun, 'snapshot')).toString()).signed;
   const targets = await serverMetadata(server, gun, 'targets');
@@ -333,7 +398,7 @@ test('the real server: hashes cover the served bytes; our canonical form is byte
     const text = (await serverMetadata(server, gun, role)).toString();
     // The envelope is Go struct order ({"signed":…,"signatures":…}); the signed part is canonical.
     const raw = /^\{"signed":(.*),"signatures":\[.*\]\}$/s.exec(text)?.[1];
-    t.is(canonicalJson(JSON.parse(text).signed), raw ?? "(no signed part)", role);
+    t.is(canonicalJson(JSON.parse(text).signed), raw ?? '(no signed part)', role);
   }
 });
 
@@ -344,7 +409,10 @@ test('root rotation: the old pin no longer names a root key (fail closed), the n
   await own.init(gun);
   await own.addHash(gun, 'v1', hex, { custom: { pal: { labels: ['demo'] } } });
   const oldId = await own.rootKeyId();
-  t.is((await service({ collections: [pinned(gun, ['demo'], [oldId])] }).verifiedLabels(image(hex, gun))).state, 'verified');
+  t.is(
+    (await service({ collections: [pinned(gun, ['demo'], [oldId])] }).verifiedLabels(image(hex, gun))).state,
+    'verified',
+  );
   await own.rotateRoot(gun);
   const root = JSON.parse((await serverMetadata(server, gun, 'root')).toString()).signed;
   t.is(root.version, 2);
@@ -360,14 +428,19 @@ test('an RSA root imported with notary init --rootkey (rsa-x509, rsapss) verifie
   const own = await NotaryCli.create(server);
   const gun = `${REG}/rsaroot`;
   const pem = path.join(own.dir, 'rsa.pem');
-  await writeFile(pem, generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  await writeFile(
+    pem,
+    generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }),
+  );
   await own.initWithRootKey(gun, pem);
   const hex = randomHex();
   await own.addHash(gun, 'v1', hex, { custom: { pal: { labels: ['demo'] } } });
   const rootDoc = JSON.parse((await serverMetadata(server, gun, 'root')).toString());
   t.is(rootDoc.signed.keys[rootDoc.signed.roles.root.keyids[0]].keytype, 'rsa-x509');
   t.is(rootDoc.signatures[0].method, 'rsapss');
-  const d = await service({ collections: [pinned(gun, ['demo'], [await own.rootKeyId()])] }).verifiedLabels(image(hex, gun));
+  const d = await service({ collections: [pinned(gun, ['demo'], [await own.rootKeyId()])] }).verifiedLabels(
+    image(hex, gun),
+  );
   t.is(d.state, 'verified', d.reason);
 });
 
@@ -375,7 +448,10 @@ test('re-verification over a kept-alive connection and cached lookups keep answe
   const hex = randomHex();
   const gun = await collection('latency', hex, ['demo']);
   const s = createTrustService(
-    { mode: 'notary', notary: { server: server.url, ca: server.pki.caPath, collections: [pinned(gun, ['demo'])], timeoutMs: 20_000 } },
+    {
+      mode: 'notary',
+      notary: { server: server.url, ca: server.pki.caPath, collections: [pinned(gun, ['demo'])], timeoutMs: 20_000 },
+    },
     { log: () => {} },
   );
   services.push(s);
@@ -404,7 +480,10 @@ test('a server certificate not signed by the configured CA is a TLS failure, not
   // Any CA but the server's: its own leaf certificate, which nothing chains to.
   await writeFile(wrongCa, readFileSync(server.pki.certPath, 'utf8'));
   const s = createTrustService(
-    { mode: 'notary', notary: { server: server.url, ca: wrongCa, collections: [pinned(gun, ['demo'])], timeoutMs: 20_000 } },
+    {
+      mode: 'notary',
+      notary: { server: server.url, ca: wrongCa, collections: [pinned(gun, ['demo'])], timeoutMs: 20_000 },
+    },
     { log: () => {} },
   );
   services.push(s);
@@ -413,4 +492,3 @@ test('a server certificate not signed by the configured CA is a TLS failure, not
   t.deepEqual(d.labels, []);
   t.regex(d.reason, /failed: UNABLE_TO_VERIFY_LEAF_SIGNATURE \(TLS failure\)/);
 });
-

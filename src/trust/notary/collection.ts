@@ -6,8 +6,15 @@ import { createHash } from 'node:crypto';
 import { canonicalJsonBytes } from '../canonical-json.js';
 import { canonicalKeyId, certificateInfo, keyId, KeyError, verifySignature, type TufPublicKey } from './keys.js';
 import {
-  parseRoot, parseSignedDocument, parseSnapshot, parseTargets, parseTimestamp,
-  type FileMeta, type RoleKeys, type SignedDocument, type TargetsSigned,
+  parseRoot,
+  parseSignedDocument,
+  parseSnapshot,
+  parseTargets,
+  parseTimestamp,
+  type FileMeta,
+  type RoleKeys,
+  type SignedDocument,
+  type TargetsSigned,
 } from './metadata.js';
 import { FetchError, type MetadataSource } from './source.js';
 import { VersionStateError, type CollectionVersions, type VersionStore } from '../state.js';
@@ -15,7 +22,10 @@ import { VersionStateError, type CollectionVersions, type VersionStore } from '.
 export type CollectionFailure = 'unreachable' | 'not-found' | 'invalid';
 
 export class CollectionError extends Error {
-  constructor(message: string, readonly kind: CollectionFailure) {
+  constructor(
+    message: string,
+    readonly kind: CollectionFailure,
+  ) {
     super(message);
   }
 }
@@ -42,7 +52,10 @@ export interface VerifiedCollection {
 function checkVersion(versions: CollectionVersions, role: string, version: number): void {
   const prior = versions.highest(role);
   if (prior !== undefined && version < prior) {
-    throw new CollectionError(`${role}: version ${version} is lower than version ${prior} seen before (rollback)`, 'invalid');
+    throw new CollectionError(
+      `${role}: version ${version} is lower than version ${prior} seen before (rollback)`,
+      'invalid',
+    );
   }
   versions.record(role, version);
 }
@@ -76,7 +89,8 @@ function checkFileMeta(role: string, parent: string, bytes: Buffer, meta: FileMe
     const actual = digest(alg, bytes);
     if (actual === undefined) continue;
     checked++;
-    if (!actual.equals(expected)) throw invalid(`${role}: ${alg} hash does not match the one ${parent} names (tampered or inconsistent metadata)`);
+    if (!actual.equals(expected))
+      throw invalid(`${role}: ${alg} hash does not match the one ${parent} names (tampered or inconsistent metadata)`);
   }
   if (checked === 0) throw invalid(`${role}: ${parent} names no sha256/sha512 hash for it`);
 }
@@ -96,14 +110,19 @@ interface SignatureRule {
  * Keys are told apart by their canonical id (the bare public key), so one key listed twice — under
  * its certificate id and its own id, say — counts once.
  */
-function checkSignatures(role: string, doc: SignedDocument, keys: Readonly<Record<string, TufPublicKey>>, rule: RoleKeys | SignatureRule): void {
+function checkSignatures(
+  role: string,
+  doc: SignedDocument,
+  keys: Readonly<Record<string, TufPublicKey>>,
+  rule: RoleKeys | SignatureRule,
+): void {
   let data: Buffer;
   try {
     data = canonicalJsonBytes(doc.signed);
   } catch (e) {
     throw invalid(`${role}: cannot be put in canonical form: ${(e as Error).message}`);
   }
-  const notCounted = 'notCounted' in rule ? rule.notCounted ?? [] : [];
+  const notCounted = 'notCounted' in rule ? (rule.notCounted ?? []) : [];
   const tried = new Set<string>();
   const validKeys = new Set<string>();
   const notes: string[] = [];
@@ -111,9 +130,11 @@ function checkSignatures(role: string, doc: SignedDocument, keys: Readonly<Recor
     if (tried.has(s.keyid)) continue;
     tried.add(s.keyid);
     if (!rule.keyids.includes(s.keyid)) {
-      notes.push(notCounted.includes(s.keyid)
-        ? `signature by ${role} key ${short(s.keyid)} which is not pinned`
-        : `signature by key ${short(s.keyid)} which is not a ${role} key`);
+      notes.push(
+        notCounted.includes(s.keyid)
+          ? `signature by ${role} key ${short(s.keyid)} which is not pinned`
+          : `signature by key ${short(s.keyid)} which is not a ${role} key`,
+      );
       continue;
     }
     const key = keys[s.keyid];
@@ -123,7 +144,8 @@ function checkSignatures(role: string, doc: SignedDocument, keys: Readonly<Recor
     }
     try {
       if (keyId(key) !== s.keyid) notes.push(`key listed as ${short(s.keyid)} has a different id`);
-      else if (!verifySignature(key, s.method, s.sig, data)) notes.push(`bad ${s.method} signature by key ${short(s.keyid)}`);
+      else if (!verifySignature(key, s.method, s.sig, data))
+        notes.push(`bad ${s.method} signature by key ${short(s.keyid)}`);
       else {
         const canonical = canonicalKeyId(key);
         if (validKeys.has(canonical)) notes.push(`key ${short(s.keyid)} is a key that already signed, listed again`);
@@ -162,7 +184,8 @@ async function fetchBytes(source: MetadataSource, gun: string, role: string, max
   } catch (e) {
     if (e instanceof FetchError) {
       if (e.kind === 'unreachable') throw new CollectionError(e.message, 'unreachable');
-      if (e.kind === 'not-found' && role === 'root') throw new CollectionError(`no trust data for ${gun} on the notary server`, 'not-found');
+      if (e.kind === 'not-found' && role === 'root')
+        throw new CollectionError(`no trust data for ${gun} on the notary server`, 'not-found');
       throw invalid(e.message);
     }
     throw invalid(`${role}: ${(e as Error).message}`);
@@ -227,7 +250,9 @@ async function verifyChain(args: LoadCollectionArgs, versions: CollectionVersion
     if (!pins.has(id) && !pins.has(canonical)) continue;
     const cert = parsed(() => certificateInfo(key));
     if (cert !== undefined && (now < cert.notBefore || now > cert.notAfter)) {
-      refused.push(`pinned root certificate ${short(id)} is not valid now (valid ${new Date(cert.notBefore).toISOString()} to ${new Date(cert.notAfter).toISOString()})`);
+      refused.push(
+        `pinned root certificate ${short(id)} is not valid now (valid ${new Date(cert.notBefore).toISOString()} to ${new Date(cert.notAfter).toISOString()})`,
+      );
       continue;
     }
     // As in Notary: a root certificate speaks only for the collection named in its CN.
@@ -239,22 +264,28 @@ async function verifyChain(args: LoadCollectionArgs, versions: CollectionVersion
   }
   if (refused.length > 0 && pinned.length === 0) throw invalid(`root: ${refused.join('; ')}`);
   if (pinned.length === 0) {
-    throw invalid(`root: none of its root keys [${described.join(', ')}] is pinned in root_keys (a rotated or foreign root?)`);
+    throw invalid(
+      `root: none of its root keys [${described.join(', ')}] is pinned in root_keys (a rotated or foreign root?)`,
+    );
   }
   // TUF's own rule (root.json's threshold) and the operator's floor (root_threshold), both counted
   // over distinct pinned keys only: root.json cannot lower what the config demands.
   const configured = args.rootThreshold;
-  if (!Number.isSafeInteger(configured) || configured < 1) throw invalid(`root: root_threshold ${String(configured)} is not an integer ≥ 1`);
+  if (!Number.isSafeInteger(configured) || configured < 1)
+    throw invalid(`root: root_threshold ${String(configured)} is not an integer ≥ 1`);
   checkSignatures('root', rootDoc, root.keys, {
     keyids: pinned,
     threshold: Math.max(configured, root.roles.root.threshold),
     notCounted: root.roles.root.keyids,
-    note: [
-      ...(configured > root.roles.root.threshold
-        ? [`root_threshold ${configured} needs that many distinct pinned root keys, whatever root.json's threshold ${root.roles.root.threshold} says`]
-        : []),
-      ...refused,
-    ].join('; ') || undefined,
+    note:
+      [
+        ...(configured > root.roles.root.threshold
+          ? [
+              `root_threshold ${configured} needs that many distinct pinned root keys, whatever root.json's threshold ${root.roles.root.threshold} says`,
+            ]
+          : []),
+        ...refused,
+      ].join('; ') || undefined,
   });
   checkFresh('root', root.expires, now);
   checkVersion(versions, 'root', root.version);
@@ -311,7 +342,13 @@ async function verifyChain(args: LoadCollectionArgs, versions: CollectionVersion
       }
       const sha = target.hashes['sha256'];
       if (sha === undefined || sha.length !== 32) continue;
-      targetsOut.push({ role, name: target.name, sha256Hex: sha.toString('hex'), length: target.length, custom: target.custom });
+      targetsOut.push({
+        role,
+        name: target.name,
+        sha256Hex: sha.toString('hex'),
+        length: target.length,
+        custom: target.custom,
+      });
     }
   }
 
@@ -321,7 +358,12 @@ async function verifyChain(args: LoadCollectionArgs, versions: CollectionVersion
 
   // Delegations, depth first in listed order, each bounded by its parent's paths.
   let visited = 0;
-  async function walk(parent: string, t: TargetsSigned, parentPaths: readonly string[] | null, depth: number): Promise<void> {
+  async function walk(
+    parent: string,
+    t: TargetsSigned,
+    parentPaths: readonly string[] | null,
+    depth: number,
+  ): Promise<void> {
     for (const d of t.delegations) {
       if (!ROLE_NAME.test(d.name) || !d.name.startsWith(parent + '/')) {
         problems.push(`${parent}: delegation "${d.name}" is not a valid child role name, ignored`);

@@ -62,10 +62,15 @@ export function canonicalKeyId(key: TufPublicKey): string {
 }
 
 /** Validity window and common name of a certificate-carrying key; undefined for bare keys. */
-export function certificateInfo(key: TufPublicKey): { notBefore: number; notAfter: number; commonName: string | undefined } | undefined {
+export function certificateInfo(
+  key: TufPublicKey,
+): { notBefore: number; notAfter: number; commonName: string | undefined } | undefined {
   if (!isX509(key.keytype)) return undefined;
   const cert = certificateOf(key);
-  const cn = cert.subject.split('\n').find((l) => l.startsWith('CN='))?.slice(3);
+  const cn = cert.subject
+    .split('\n')
+    .find((l) => l.startsWith('CN='))
+    ?.slice(3);
   return { notBefore: Date.parse(cert.validFrom), notAfter: Date.parse(cert.validTo), commonName: cn };
 }
 

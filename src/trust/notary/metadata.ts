@@ -111,7 +111,8 @@ class Reader {
   expires(v: unknown): number {
     const s = this.string(v, 'expires');
     // RFC 3339 (Notary writes UTC with nanoseconds; Date.parse keeps milliseconds).
-    if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(s)) this.fail(`expires "${s}" is not an RFC 3339 time`);
+    if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(s))
+      this.fail(`expires "${s}" is not an RFC 3339 time`);
     const ms = Date.parse(s);
     if (!Number.isFinite(ms)) this.fail(`expires "${s}" is not a valid time`);
     return ms;
@@ -214,7 +215,10 @@ export function parseTargets(doc: SignedDocument, role: string): TargetsSigned {
     return { name, length: meta.length, hashes: meta.hashes, custom: o['custom'] };
   });
   // Notary always writes `delegations`; an absent one means "no delegations", as in the Go client.
-  const delIn = doc.signed['delegations'] === undefined ? { keys: {}, roles: [] } : r.object(doc.signed['delegations'], 'delegations');
+  const delIn =
+    doc.signed['delegations'] === undefined
+      ? { keys: {}, roles: [] }
+      : r.object(doc.signed['delegations'], 'delegations');
   const delegations = r.array(delIn['roles'] ?? [], 'delegations.roles', 1000).map((d, i) => {
     const field = `delegations.roles[${i}]`;
     const o = r.object(d, field);

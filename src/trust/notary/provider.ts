@@ -42,7 +42,10 @@ export function createNotaryProvider(config: NotaryConfig, opts: NotaryProviderO
   let configError: string | undefined;
   if (source === undefined) {
     // File safety (SPEC §3): a trust store someone else can change is fatal, not "not usable".
-    const caProblem = config.ca !== undefined && existsSync(config.ca) ? fileSafetyProblemSync(config.ca, { kind: 'trust store' }) : undefined;
+    const caProblem =
+      config.ca !== undefined && existsSync(config.ca)
+        ? fileSafetyProblemSync(config.ca, { kind: 'trust store' })
+        : undefined;
     if (caProblem) throw new FileSafetyError(caProblem, config.ca!);
     try {
       const ca = config.ca !== undefined ? readFileSync(config.ca) : undefined;
@@ -85,7 +88,11 @@ export function createNotaryProvider(config: NotaryConfig, opts: NotaryProviderO
       return { kind: 'error', reason: `${repo}: ${(e as Error).message}`, transient };
     }
     if (verified.expiresAt <= opts.now()) {
-      return { kind: 'error', reason: `${repo}: signed data expired at ${new Date(verified.expiresAt).toISOString()}`, transient: false };
+      return {
+        kind: 'error',
+        reason: `${repo}: signed data expired at ${new Date(verified.expiresAt).toISOString()}`,
+        transient: false,
+      };
     }
     const hits = verified.targets.filter((t) => t.sha256Hex === imageIdHex || digests.has(t.sha256Hex));
     const problems = verified.problems.map((p) => `${repo}: ${p}`);
@@ -104,7 +111,8 @@ export function createNotaryProvider(config: NotaryConfig, opts: NotaryProviderO
     const claims: LabelClaim[] = [];
     for (const [role, roleHits] of byRole) {
       const grants = role === 'targets' ? coll.grants : coll.delegations.get(role);
-      if (grants === undefined) notes.push(`${repo}: ${role} is not listed under this collection's delegations, so it grants nothing`);
+      if (grants === undefined)
+        notes.push(`${repo}: ${role} is not listed under this collection's delegations, so it grants nothing`);
       const labels = new Set<string>();
       for (const hit of roleHits) {
         const { labels: asked, problem } = customDataLabels(hit.custom);
@@ -127,7 +135,8 @@ export function createNotaryProvider(config: NotaryConfig, opts: NotaryProviderO
   async function labelsFor(image: ImageSubject): Promise<ProviderResult> {
     if (configError !== undefined) return { state: 'error', claims: [], reason: configError };
     const id = IMAGE_ID.exec(typeof image.imageId === 'string' ? image.imageId : '');
-    if (id === null) return { state: 'error', claims: [], reason: `image id ${JSON.stringify(image.imageId)} is not sha256:<64 hex>` };
+    if (id === null)
+      return { state: 'error', claims: [], reason: `image id ${JSON.stringify(image.imageId)} is not sha256:<64 hex>` };
     const repos = imageRepositories(image);
     const work: Promise<CandidateOutcome>[] = [];
     for (const [repo, digests] of repos) {
@@ -140,15 +149,18 @@ export function createNotaryProvider(config: NotaryConfig, opts: NotaryProviderO
       return {
         state: 'unsigned',
         claims: [],
-        reason: names.length === 0
-          ? 'image has no repository name, so no Notary collection applies'
-          : `no configured Notary collection matches ${names.join(', ')}`,
+        reason:
+          names.length === 0
+            ? 'image has no repository name, so no Notary collection applies'
+            : `no configured Notary collection matches ${names.join(', ')}`,
       };
     }
     const outcomes = await Promise.all(work);
     const matched = outcomes.filter((o): o is Extract<CandidateOutcome, { kind: 'matched' }> => o.kind === 'matched');
     const errors = outcomes.filter((o): o is Extract<CandidateOutcome, { kind: 'error' }> => o.kind === 'error');
-    const unmatched = outcomes.filter((o): o is Extract<CandidateOutcome, { kind: 'unmatched' }> => o.kind === 'unmatched');
+    const unmatched = outcomes.filter(
+      (o): o is Extract<CandidateOutcome, { kind: 'unmatched' }> => o.kind === 'unmatched',
+    );
     if (matched.length > 0) {
       const notes = [...matched.flatMap((m) => m.notes), ...errors.map((e) => e.reason)];
       return {

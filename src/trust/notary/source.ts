@@ -6,7 +6,10 @@ import https from 'node:https';
 export type FetchFailure = 'unreachable' | 'not-found' | 'bad-response';
 
 export class FetchError extends Error {
-  constructor(message: string, readonly kind: FetchFailure) {
+  constructor(
+    message: string,
+    readonly kind: FetchFailure,
+  ) {
     super(message);
   }
 }
@@ -24,7 +27,17 @@ export interface HttpSourceOptions {
   readonly timeoutMs: number;
 }
 
-const NETWORK_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND', 'EPIPE', 'ECONNABORTED']);
+const NETWORK_ERRORS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'EPIPE',
+  'ECONNABORTED',
+]);
 
 // Repository names and TUF role names only: nothing that could step out of the path.
 const SAFE_PATH = /^[A-Za-z0-9][A-Za-z0-9._:/-]*$/;
@@ -42,7 +55,12 @@ export function httpMetadataSource(opts: HttpSourceOptions): MetadataSource {
 
   function fetchRole(gun: string, role: string, maxBytes: number): Promise<Buffer> {
     if (!SAFE_PATH.test(gun) || gun.includes('..') || !SAFE_PATH.test(role) || role.includes('..')) {
-      return Promise.reject(new FetchError(`refusing unsafe collection/role name ${JSON.stringify(gun)} ${JSON.stringify(role)}`, 'bad-response'));
+      return Promise.reject(
+        new FetchError(
+          `refusing unsafe collection/role name ${JSON.stringify(gun)} ${JSON.stringify(role)}`,
+          'bad-response',
+        ),
+      );
     }
     const url = new URL(`${prefix}/v2/${gun}/_trust/tuf/${role}.json`, base);
     const where = `${role}.json of ${gun}`;
@@ -72,14 +90,16 @@ export function httpMetadataSource(opts: HttpSourceOptions): MetadataSource {
       });
       req.on('error', (e: NodeJS.ErrnoException) => {
         const timedOut = e.name === 'AbortError' || e.name === 'TimeoutError';
-        const why = timedOut ? `no answer within ${opts.timeoutMs} ms` : e.code ?? e.message;
+        const why = timedOut ? `no answer within ${opts.timeoutMs} ms` : (e.code ?? e.message);
         // Only network trouble counts as an outage; TLS verification failures and anything else
         // are configuration or attack, and never keep earlier decisions alive.
         const outage = timedOut || (typeof e.code === 'string' && NETWORK_ERRORS.has(e.code));
-        reject(new FetchError(
-          `${where}: notary server ${opts.server} ${outage ? 'unreachable' : 'failed'}: ${why}${/CERT|SSL|TLS|VERIFY|ISSUER|SELF_SIGNED/.test(e.code ?? '') ? ' (TLS failure)' : ''}`,
-          outage ? 'unreachable' : 'bad-response',
-        ));
+        reject(
+          new FetchError(
+            `${where}: notary server ${opts.server} ${outage ? 'unreachable' : 'failed'}: ${why}${/CERT|SSL|TLS|VERIFY|ISSUER|SELF_SIGNED/.test(e.code ?? '') ? ' (TLS failure)' : ''}`,
+            outage ? 'unreachable' : 'bad-response',
+          ),
+        );
       });
     });
   }

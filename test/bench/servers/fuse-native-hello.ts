@@ -4,7 +4,11 @@
 import { createRequire } from 'node:module';
 
 interface FuseNative {
-  new (mnt: string, ops: object, opts: object): { mount(cb: (err?: Error) => void): void; unmount(cb: (err?: Error) => void): void };
+  new (
+    mnt: string,
+    ops: object,
+    opts: object,
+  ): { mount(cb: (err?: Error) => void): void; unmount(cb: (err?: Error) => void): void };
   ENOENT: number;
 }
 
@@ -16,7 +20,16 @@ if (!mountpoint) {
 }
 const body = Buffer.from('0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\n');
 const now = new Date();
-const stat = (mode: number, size: number): object => ({ mtime: now, atime: now, ctime: now, nlink: 1, size, mode, uid: 0, gid: 0 });
+const stat = (mode: number, size: number): object => ({
+  mtime: now,
+  atime: now,
+  ctime: now,
+  nlink: 1,
+  size,
+  mode,
+  uid: 0,
+  gid: 0,
+});
 
 const ops = {
   readdir: (path: string, cb: (err: number, names?: string[]) => void) => cb(0, path === '/' ? ['file'] : []),
@@ -36,7 +49,13 @@ const ops = {
 // pal's settings: zero entry/attr timeouts (fuse-native drops a numeric 0, so strings) and
 // direct_io, for which fuse-native has no option: its -o list is comma-joined, so it rides on
 // fsname.
-const fuse = new Fuse(mountpoint, ops, { force: true, allowOther: true, fsname: 'fuse-native,direct_io', entryTimeout: '0', attrTimeout: '0' });
+const fuse = new Fuse(mountpoint, ops, {
+  force: true,
+  allowOther: true,
+  fsname: 'fuse-native,direct_io',
+  entryTimeout: '0',
+  attrTimeout: '0',
+});
 fuse.mount((err) => {
   if (err) {
     process.stderr.write(`fuse-native mount failed: ${err.message}\n`);

@@ -14,7 +14,15 @@ if (!mountpoint || (mode !== 'js' && mode !== 'buffer')) {
 const body = Buffer.from('0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\n');
 const secret = secureBufferFrom(Buffer.from(body));
 const mtimeMs = Date.now();
-const fileAttr: FileAttr = { ino: 2, mode: constants.S_IFREG | 0o444, nlink: 1, uid: 0, gid: 0, size: body.length, mtimeMs };
+const fileAttr: FileAttr = {
+  ino: 2,
+  mode: constants.S_IFREG | 0o444,
+  nlink: 1,
+  uid: 0,
+  gid: 0,
+  size: body.length,
+  mtimeMs,
+};
 const rootAttr: FileAttr = { ino: 1, mode: constants.S_IFDIR | 0o555, nlink: 2, uid: 0, gid: 0, size: 0, mtimeMs };
 
 const fuse = await mount(

@@ -69,10 +69,11 @@ export async function run(ctx: BenchContext): Promise<void> {
     const bench = join(ctx.root, 'test', 'bench');
     const nativeSrc = join(ctx.root, 'native', 'src');
     const { stdout: fuseFlags } = await execFileAsync('pkg-config', ['--cflags', '--libs', 'fuse3']);
-    const floorBin = await ctx.compile('cfloor', [join(bench, 'cfloor', 'floor.c'), join(nativeSrc, 'fuse_io.c')], [
-      `-I${nativeSrc}`,
-      ...fuseFlags.trim().split(/\s+/),
-    ]);
+    const floorBin = await ctx.compile(
+      'cfloor',
+      [join(bench, 'cfloor', 'floor.c'), join(nativeSrc, 'fuse_io.c')],
+      [`-I${nativeSrc}`, ...fuseFlags.trim().split(/\s+/)],
+    );
     const servers_ = join(ctx.root, 'dist', 'test', 'bench', 'servers');
     const node = process.execPath;
     await serve(add('C floor (pal settings)', true), floorBin, (m) => [m]);
@@ -81,7 +82,12 @@ export async function run(ctx: BenchContext): Promise<void> {
     await serve(add('pal addon, JS read'), node, (m) => [join(servers_, 'pal-hello.js'), m, 'js']);
     await serve(add('pal addon, buffer read'), node, (m) => [join(servers_, 'pal-hello.js'), m, 'buffer']);
     await serve(add('pal addon, JS read, 2 workers'), node, (m) => [join(servers_, 'pal-hello.js'), m, 'js', '2']);
-    await serve(add('pal addon, buffer read, 2 workers'), node, (m) => [join(servers_, 'pal-hello.js'), m, 'buffer', '2']);
+    await serve(add('pal addon, buffer read, 2 workers'), node, (m) => [
+      join(servers_, 'pal-hello.js'),
+      m,
+      'buffer',
+      '2',
+    ]);
 
     const seconds = ctx.seconds / ctx.rounds;
     for (let round = 0; round < ctx.rounds; round++) {

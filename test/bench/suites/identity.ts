@@ -63,7 +63,10 @@ async function microRows(): Promise<BenchRow[]> {
     return [
       timeSync('parseCgroupFile (cgroup v1, 10 lines)', 100_000, () => parseCgroupFile(text)),
       timeSync('open+read+close /proc/<pid>/stat', 100_000, () => readStat('/proc', pid)),
-      { ...timeSync('pread a held /proc/<pid>/stat fd', 100_000, () => readStatFd(held), 'the per-request reuse guard'), floor: true },
+      {
+        ...timeSync('pread a held /proc/<pid>/stat fd', 100_000, () => readStatFd(held), 'the per-request reuse guard'),
+        floor: true,
+      },
     ];
   } finally {
     closeFd(held);
@@ -82,9 +85,15 @@ async function firstSightRow(): Promise<BenchRow> {
       const t0 = process.hrtime.bigint();
       const identity = await resolver.resolve({ pid: child.pid!, uid: 0, gid: 0 });
       samples.push(Number(process.hrtime.bigint() - t0) / 1000);
-      if (identity.kind !== 'host') throw new Error(`bench: host process resolved to ${identity.kind}: ${identity.reason}`);
+      if (identity.kind !== 'host')
+        throw new Error(`bench: host process resolved to ${identity.kind}: ${identity.reason}`);
     }
-    return row('first sight of a process, no inspect needed', samples, undefined, 'pin stat fd, read stat+cgroup+status, re-check');
+    return row(
+      'first sight of a process, no inspect needed',
+      samples,
+      undefined,
+      'pin stat fd, read stat+cgroup+status, re-check',
+    );
   } finally {
     for (const child of children) child.kill('SIGKILL');
     await resolver.close();
@@ -97,7 +106,17 @@ async function startContainers(dockerd: TestDockerd, from: number, count: number
   const worker = async (): Promise<void> => {
     while (next < count) {
       const n = from + next++;
-      const id = await dockerd.docker('run', '-d', '--network', 'none', '--name', `bench-${n}`, 'pal-bench/identity:1', 'sleep', '36000');
+      const id = await dockerd.docker(
+        'run',
+        '-d',
+        '--network',
+        'none',
+        '--name',
+        `bench-${n}`,
+        'pal-bench/identity:1',
+        'sleep',
+        '36000',
+      );
       pids.push(Number(await dockerd.docker('inspect', '-f', '{{.State.Pid}}', id)));
     }
   };
@@ -114,7 +133,8 @@ async function attributionRows(dockerd: TestDockerd, pids: readonly number[]): P
       const t0 = process.hrtime.bigint();
       const identity = await resolver.resolve({ pid, uid: 0, gid: 0 });
       cold.push(Number(process.hrtime.bigint() - t0) / 1000);
-      if (identity.kind !== 'container') throw new Error(`bench: pid ${pid} resolved to ${identity.kind}: ${identity.reason}`);
+      if (identity.kind !== 'container')
+        throw new Error(`bench: pid ${pid} resolved to ${identity.kind}: ${identity.reason}`);
     }
     const cached: number[] = [];
     const t0 = process.hrtime.bigint();
@@ -127,8 +147,18 @@ async function attributionRows(dockerd: TestDockerd, pids: readonly number[]): P
     }
     const cachedTotalUs = Number(process.hrtime.bigint() - t0) / 1000;
     return [
-      row(`cold attribution, ${count} containers running`, cold, undefined, 'first sight: /proc reads + container and image inspect'),
-      row(`cached attribution, ${count} containers running`, cached, cachedTotalUs, 'one /proc/<pid>/stat read (pid-reuse guard) + cache lookups'),
+      row(
+        `cold attribution, ${count} containers running`,
+        cold,
+        undefined,
+        'first sight: /proc reads + container and image inspect',
+      ),
+      row(
+        `cached attribution, ${count} containers running`,
+        cached,
+        cachedTotalUs,
+        'one /proc/<pid>/stat read (pid-reuse guard) + cache lookups',
+      ),
     ];
   } finally {
     await resolver.close();
@@ -168,7 +198,10 @@ function round(us: number): number {
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   run().then(
     (rows) => {
-      for (const r of rows) console.log(`${r.suite.padEnd(9)} ${r.name.padEnd(48)} ${String(r.opsPerSec).padStart(9)} op/s  p50 ${r.p50us} µs  p99 ${r.p99us} µs${r.note ? `  (${r.note})` : ''}`);
+      for (const r of rows)
+        console.log(
+          `${r.suite.padEnd(9)} ${r.name.padEnd(48)} ${String(r.opsPerSec).padStart(9)} op/s  p50 ${r.p50us} µs  p99 ${r.p99us} µs${r.note ? `  (${r.note})` : ''}`,
+        );
     },
     (err: unknown) => {
       console.error(err);

@@ -70,7 +70,11 @@ export async function run(ctx: BenchContext): Promise<void> {
   const cold = await ctx.compile('pald-coldopen-static', [join(ctx.tmp, 'coldopen.c')], ['-static']);
   await execFileAsync('cp', [cold, join(binDir, 'coldopen')]);
   const { stdout: fuseFlags } = await execFileAsync('pkg-config', ['--cflags', '--libs', 'fuse3']);
-  const floorBin = await ctx.compile('cfloor', [join(bench, 'cfloor', 'floor.c'), join(nativeSrc, 'fuse_io.c')], [`-I${nativeSrc}`, ...fuseFlags.trim().split(/\s+/)]);
+  const floorBin = await ctx.compile(
+    'cfloor',
+    [join(bench, 'cfloor', 'floor.c'), join(nativeSrc, 'fuse_io.c')],
+    [`-I${nativeSrc}`, ...fuseFlags.trim().split(/\s+/)],
+  );
 
   const tmpfs = join(ctx.tmp, 'pald-tmpfs');
   const floorMnt = join(ctx.tmp, 'pald-floor');
@@ -93,7 +97,16 @@ export async function run(ctx: BenchContext): Promise<void> {
     pald = await startPald({ dockerHost: dockerd.host });
     await pald.seal('warm', ['bench'], randomBytes(SIZE));
     for (let i = 0; i < COLD_SAMPLES; i++) await pald.seal(`cold-${i}`, ['bench'], randomBytes(SIZE));
-    const volumes = ['-v', `${pald.mountpoint}:/run/pal:ro,rslave`, '-v', `${tmpfs}:/bench/tmpfs:ro`, '-v', `${floorMnt}:/bench/floor:ro`, '-v', `${binDir}:/bench/bin:ro`];
+    const volumes = [
+      '-v',
+      `${pald.mountpoint}:/run/pal:ro,rslave`,
+      '-v',
+      `${tmpfs}:/bench/tmpfs:ro`,
+      '-v',
+      `${floorMnt}:/bench/floor:ro`,
+      '-v',
+      `${binDir}:/bench/bin:ro`,
+    ];
     const start = async (name: string): Promise<string> => {
       await dockerd!.docker('run', '-d', '--name', name, '--network', 'none', ...volumes, image, 'sleep', '3600');
       containers.push(name);
@@ -103,9 +116,35 @@ export async function run(ctx: BenchContext): Promise<void> {
     const inside = await start('pald-bench-warm');
     const measure = async (name: string, path: string, floorRow = false, container = inside): Promise<void> => {
       for (const clients of CLIENTS) {
-        const { stdout } = await execFileAsync('docker', ['-H', dockerd!.host, 'exec', container, '/bench/bin/client', path, String(clients), String(Math.round(ctx.seconds * 1000)), String(ctx.warmupMs), String(SIZE)]);
-        const r = JSON.parse(stdout) as { ops: number; seconds: number; p50_ns: number; p99_ns: number; errors: number };
-        ctx.report({ suite: SUITE, name, clients, opsPerSec: r.ops / r.seconds, p50Us: r.p50_ns / 1000, p99Us: r.p99_ns / 1000, errors: r.errors, floor: floorRow });
+        const { stdout } = await execFileAsync('docker', [
+          '-H',
+          dockerd!.host,
+          'exec',
+          container,
+          '/bench/bin/client',
+          path,
+          String(clients),
+          String(Math.round(ctx.seconds * 1000)),
+          String(ctx.warmupMs),
+          String(SIZE),
+        ]);
+        const r = JSON.parse(stdout) as {
+          ops: number;
+          seconds: number;
+          p50_ns: number;
+          p99_ns: number;
+          errors: number;
+        };
+        ctx.report({
+          suite: SUITE,
+          name,
+          clients,
+          opsPerSec: r.ops / r.seconds,
+          p50Us: r.p50_ns / 1000,
+          p99Us: r.p99_ns / 1000,
+          errors: r.errors,
+          floor: floorRow,
+        });
       }
     };
     await measure('tmpfs (in container)', '/bench/tmpfs/file');
@@ -116,7 +155,21 @@ export async function run(ctx: BenchContext): Promise<void> {
     // counting every decision on the request path.
     palMetrics = await startPald({ dockerHost: dockerd.host, metricsListen: `127.0.0.1:${await freePort()}` });
     await palMetrics.seal('warm', ['bench'], randomBytes(SIZE));
-    await dockerd.docker('run', '-d', '--name', 'pald-bench-metrics', '--network', 'none', '-v', `${palMetrics.mountpoint}:/run/pal:ro,rslave`, '-v', `${binDir}:/bench/bin:ro`, image, 'sleep', '3600');
+    await dockerd.docker(
+      'run',
+      '-d',
+      '--name',
+      'pald-bench-metrics',
+      '--network',
+      'none',
+      '-v',
+      `${palMetrics.mountpoint}:/run/pal:ro,rslave`,
+      '-v',
+      `${binDir}:/bench/bin:ro`,
+      image,
+      'sleep',
+      '3600',
+    );
     containers.push('pald-bench-metrics');
     await measure('pald warm, metrics on (in container)', '/run/pal/warm', false, 'pald-bench-metrics');
 
@@ -125,16 +178,36 @@ export async function run(ctx: BenchContext): Promise<void> {
     let errors = 0;
     for (let i = 0; i < COLD_SAMPLES; i++) {
       const name = await start(`pald-bench-cold-${i}`);
-      const { stdout } = await execFileAsync('docker', ['-H', dockerd.host, 'exec', name, '/bench/bin/coldopen', `/run/pal/cold-${i}`]).catch((e: { stdout?: string }) => ({ stdout: e.stdout ?? '{"ns":0,"bytes":-1}' }));
+      const { stdout } = await execFileAsync('docker', [
+        '-H',
+        dockerd.host,
+        'exec',
+        name,
+        '/bench/bin/coldopen',
+        `/run/pal/cold-${i}`,
+      ]).catch((e: { stdout?: string }) => ({ stdout: e.stdout ?? '{"ns":0,"bytes":-1}' }));
       const r = JSON.parse(stdout) as { ns: number; bytes: number };
       if (r.bytes !== SIZE) errors++;
       else samples.push(r.ns / 1000);
     }
     samples.sort((a, b) => a - b);
     const mean = samples.reduce((a, b) => a + b, 0) / Math.max(1, samples.length);
-    ctx.report({ suite: SUITE, name: `pald cold: new container + decrypt (${COLD_SAMPLES} samples)`, clients: 1, opsPerSec: 1e6 / mean, p50Us: percentile(samples, 50), p99Us: percentile(samples, 99), errors });
+    ctx.report({
+      suite: SUITE,
+      name: `pald cold: new container + decrypt (${COLD_SAMPLES} samples)`,
+      clients: 1,
+      opsPerSec: 1e6 / mean,
+      p50Us: percentile(samples, 50),
+      p99Us: percentile(samples, 99),
+      errors,
+    });
   } catch (err) {
-    ctx.report({ suite: SUITE, name: 'pald', clients: 1, unavailable: err instanceof Error ? err.message : String(err) });
+    ctx.report({
+      suite: SUITE,
+      name: 'pald',
+      clients: 1,
+      unavailable: err instanceof Error ? err.message : String(err),
+    });
   } finally {
     for (const c of containers) await dockerd?.docker('rm', '-f', c).catch(() => undefined);
     await pald?.cleanup().catch(() => undefined);

@@ -7,8 +7,17 @@ import { timed, type FuzzTarget, type Scale, type Shape } from '../target.js';
 
 /** From test/unit/daemon/admin.test.ts and the protocol comment. */
 const SEEDS = [
-  '{"op":"status"}', '{"op":"containers"}', '{"op":"secrets"}', '{"op":"audit","n":50,"follow":false}', '{"op":"audit","follow":true}',
-  '{"op":"explain","container":"c","secret":"s"}', '{"op":"audit","n":100001}', '{"op":"explain","container":"","secret":"s"}', '{}', '[]', 'null',
+  '{"op":"status"}',
+  '{"op":"containers"}',
+  '{"op":"secrets"}',
+  '{"op":"audit","n":50,"follow":false}',
+  '{"op":"audit","follow":true}',
+  '{"op":"explain","container":"c","secret":"s"}',
+  '{"op":"audit","n":100001}',
+  '{"op":"explain","container":"","secret":"s"}',
+  '{}',
+  '[]',
+  'null',
 ];
 
 function shapes(_scale: Scale): Array<Shape<string>> {
@@ -24,7 +33,10 @@ function shapes(_scale: Scale): Array<Shape<string>> {
       { name: `${k} key`, input: `{"${k}":{"op":"status"},"op":"explain","container":"c","secret":"s"}` },
     ]),
     { name: 'n as a huge number', input: '{"op":"audit","n":1e999}' },
-    { name: 'explain with a 64 KiB container', input: JSON.stringify({ op: 'explain', container: 'c'.repeat(MAX_REQUEST_BYTES), secret: 's' }) },
+    {
+      name: 'explain with a 64 KiB container',
+      input: JSON.stringify({ op: 'explain', container: 'c'.repeat(MAX_REQUEST_BYTES), secret: 's' }),
+    },
   ];
 }
 
@@ -35,9 +47,28 @@ export const target: FuzzTarget<string> = {
   shapes,
   arbitrary: () =>
     fc.oneof(
-      { weight: 3, arbitrary: hostileText(SEEDS, { tokens: ['"op"', '"n"', '"follow"', '"container"', '"secret"', '"audit"', '"explain"'] }) },
+      {
+        weight: 3,
+        arbitrary: hostileText(SEEDS, {
+          tokens: ['"op"', '"n"', '"follow"', '"container"', '"secret"', '"audit"', '"explain"'],
+        }),
+      },
       { weight: 1, arbitrary: hostileJsonValue().map((v) => JSON.stringify(v) ?? 'null') },
-      { weight: 1, arbitrary: fc.record({ op: fc.constantFrom('status', 'containers', 'secrets', 'audit', 'explain', ...PROTOTYPE_KEYS), n: hostileJsonValue(2), follow: hostileJsonValue(2), container: hostileJsonValue(2), secret: hostileJsonValue(2) }, { requiredKeys: ['op'] }).map((v) => JSON.stringify(v)) },
+      {
+        weight: 1,
+        arbitrary: fc
+          .record(
+            {
+              op: fc.constantFrom('status', 'containers', 'secrets', 'audit', 'explain', ...PROTOTYPE_KEYS),
+              n: hostileJsonValue(2),
+              follow: hostileJsonValue(2),
+              container: hostileJsonValue(2),
+              secret: hostileJsonValue(2),
+            },
+            { requiredKeys: ['op'] },
+          )
+          .map((v) => JSON.stringify(v)),
+      },
     ),
   check(line) {
     const r = timed(() => parseAdminRequest(line));
@@ -48,9 +79,13 @@ export const target: FuzzTarget<string> = {
       case 'secrets':
         return Object.keys(r).length === 1 ? undefined : `extra fields in ${r.op}`;
       case 'audit':
-        return Number.isInteger(r.n) && r.n! >= 0 && r.n! <= 100_000 && typeof r.follow === 'boolean' ? undefined : `bad audit request ${JSON.stringify(r)}`;
+        return Number.isInteger(r.n) && r.n! >= 0 && r.n! <= 100_000 && typeof r.follow === 'boolean'
+          ? undefined
+          : `bad audit request ${JSON.stringify(r)}`;
       case 'explain':
-        return typeof r.container === 'string' && r.container !== '' && typeof r.secret === 'string' && r.secret !== '' ? undefined : 'bad explain request';
+        return typeof r.container === 'string' && r.container !== '' && typeof r.secret === 'string' && r.secret !== ''
+          ? undefined
+          : 'bad explain request';
       default:
         return `unknown op accepted: ${JSON.stringify((r as { op: unknown }).op)}`;
     }

@@ -11,7 +11,10 @@ const SEEDS = [
   '{"_type":"Root","consistent_snapshot":false,"expires":"2099-01-01T00:00:00Z","keys":{"ab":{"keytype":"ed25519","keyval":{"private":null,"public":"AAAA"}}},"roles":{"root":{"keyids":["ab"],"threshold":1}},"version":1}',
   '{"_type":"Targets","delegations":{"keys":{},"roles":[]},"expires":"2099-01-01T00:00:00Z","targets":{"1.0":{"custom":{"pal":{"labels":["billing"]}},"hashes":{"sha256":"AAAA"},"length":1}},"version":2}',
   '{"a":"\\u0000\\"\\\\\\u2028é😀","b":[1,-1,0,9007199254740991],"c":{"":{}}}',
-  '{"x":1.5}', '{"x":1e400}', '[-0]', '"\\ud800"',
+  '{"x":1.5}',
+  '{"x":1e400}',
+  '[-0]',
+  '"\\ud800"',
 ];
 
 function shapes(scale: Scale): Array<Shape<string>> {
@@ -20,9 +23,17 @@ function shapes(scale: Scale): Array<Shape<string>> {
     { name: `"[" × 65`, input: '['.repeat(65) + ']'.repeat(65) },
     { name: `"[" × ${deep} closed`, input: '['.repeat(deep) + ']'.repeat(deep) },
     { name: `{"a": × ${deep}`, input: '{"a":'.repeat(deep) + '1' + '}'.repeat(deep) },
-    ...PROTOTYPE_KEYS.map((k) => ({ name: `key ${k} at two levels`, input: `{"${k}":{"${k}":1,"a":[{"${k}":null}]},"b":"${k}"}` })),
+    ...PROTOTYPE_KEYS.map((k) => ({
+      name: `key ${k} at two levels`,
+      input: `{"${k}":{"${k}":1,"a":[{"${k}":null}]},"b":"${k}"}`,
+    })),
     // About 730 KB: a root or timestamp file may be up to 1 MiB, and is put in canonical form before its signatures are checked.
-    { name: `${scale === 'full' ? 50_000 : 5_000} keys`, input: JSON.stringify(Object.fromEntries(Array.from({ length: scale === 'full' ? 50_000 : 5_000 }, (_, i) => [`k${i}`, i]))) },
+    {
+      name: `${scale === 'full' ? 50_000 : 5_000} keys`,
+      input: JSON.stringify(
+        Object.fromEntries(Array.from({ length: scale === 'full' ? 50_000 : 5_000 }, (_, i) => [`k${i}`, i])),
+      ),
+    },
     { name: 'lone surrogates in keys', input: '{"\\ud800":1,"\\udc00":2,"\\ud800\\udc00":3}' },
   ];
 }
@@ -34,9 +45,20 @@ export const target: FuzzTarget<string> = {
   shapes,
   arbitrary: () =>
     fc.oneof(
-      { weight: 3, arbitrary: hostileText(SEEDS, { tokens: ['"_type"', '"keys"', '"signed"', '1.0', '1e21', '-0', '"\\ud800"'] }) },
+      {
+        weight: 3,
+        arbitrary: hostileText(SEEDS, { tokens: ['"_type"', '"keys"', '"signed"', '1.0', '1e21', '-0', '"\\ud800"'] }),
+      },
       { weight: 2, arbitrary: fc.jsonValue({ maxDepth: 8 }).map((v) => JSON.stringify(v)) },
-      { weight: 1, arbitrary: fc.dictionary(fc.oneof(fc.constantFrom(...PROTOTYPE_KEYS), fc.string({ unit: 'binary', maxLength: 6 })), fc.jsonValue({ maxDepth: 3 })).map((v) => JSON.stringify(v)) },
+      {
+        weight: 1,
+        arbitrary: fc
+          .dictionary(
+            fc.oneof(fc.constantFrom(...PROTOTYPE_KEYS), fc.string({ unit: 'binary', maxLength: 6 })),
+            fc.jsonValue({ maxDepth: 3 }),
+          )
+          .map((v) => JSON.stringify(v)),
+      },
     ),
   check(text) {
     let value: unknown;
@@ -54,7 +76,13 @@ export const target: FuzzTarget<string> = {
       return `canonical text does not parse back: ${(e as Error).message}`;
     }
     // -0 is written as 0, as Go's encoder writes the integer it parsed.
-    if (!isDeepStrictEqual(back, JSON.parse(text, (_k, v: unknown) => (Object.is(v, -0) ? 0 : v)))) return 'canonical text parses back to a different value';
+    if (
+      !isDeepStrictEqual(
+        back,
+        JSON.parse(text, (_k, v: unknown) => (Object.is(v, -0) ? 0 : v)),
+      )
+    )
+      return 'canonical text parses back to a different value';
     if (/[ \n]/.test(out.replace(/"(?:[^"\\]|\\.)*"/g, '""'))) return 'whitespace outside strings';
     return undefined;
   },

@@ -43,7 +43,25 @@ const SEEDS = [
   `0::/docker/${A.slice(0, 60)}\n`,
 ];
 
-const TOKENS = [A, B, `docker-${A}.scope`, `cri-containerd-${A}`, `crio-`, 'libpod-', '.slice', '.scope', ':cri-containerd:', 'kubepods', 'docker', 'lxc', 'machine-', `/${A}`, 'a/', '/.', '/..'];
+const TOKENS = [
+  A,
+  B,
+  `docker-${A}.scope`,
+  `cri-containerd-${A}`,
+  `crio-`,
+  'libpod-',
+  '.slice',
+  '.scope',
+  ':cri-containerd:',
+  'kubepods',
+  'docker',
+  'lxc',
+  'machine-',
+  `/${A}`,
+  'a/',
+  '/.',
+  '/..',
+];
 
 function shapes(scale: Scale): Array<Shape<string>> {
   const n = scale === 'full' ? 30000 : 3000;
@@ -53,7 +71,10 @@ function shapes(scale: Scale): Array<Shape<string>> {
     { name: `21.7 "0::/docker/" × ${Math.floor(n / 4)}`, input: `0::${'/docker'.repeat(Math.floor(n / 4))}/${A}\n` },
     { name: `21.7 "//" × ${n}`, input: `0::/${'/'.repeat(n)}\n` },
     { name: `21.7 "lxc/" × ${n}`, input: `0::/${'lxc/'.repeat(n)}x\n` },
-    { name: `21.7 "kubepods/" × ${Math.floor(n / 4)} + short hex`, input: `0::/${'kubepods/'.repeat(Math.floor(n / 4))}${'a'.repeat(40)}\n` },
+    {
+      name: `21.7 "kubepods/" × ${Math.floor(n / 4)} + short hex`,
+      input: `0::/${'kubepods/'.repeat(Math.floor(n / 4))}${'a'.repeat(40)}\n`,
+    },
     { name: '64 KiB of one line', input: `0::/${'a'.repeat(64 * 1024 - 5)}` },
     { name: '256 lines', input: `0::/docker/${A}\n`.repeat(256) },
     { name: '257 lines', input: `0::/docker/${A}\n`.repeat(257) },
@@ -66,17 +87,27 @@ export const target: FuzzTarget<string> = {
   covers: 'parseCgroupFile (src/identity/cgroup.ts)',
   accepts: [],
   shapes,
-  arbitrary: () => fc.oneof({ weight: 1, arbitrary: fc.constant('') }, { weight: 30, arbitrary: hostileText(SEEDS, { tokens: TOKENS, maxLength: 96 * 1024 }) }),
+  arbitrary: () =>
+    fc.oneof(
+      { weight: 1, arbitrary: fc.constant('') },
+      { weight: 30, arbitrary: hostileText(SEEDS, { tokens: TOKENS, maxLength: 96 * 1024 }) },
+    ),
   check(text) {
     const v = timed(() => parseCgroupFile(text));
     switch (v.kind) {
       case 'host':
         return undefined;
       case 'unknown':
-        return typeof v.reason === 'string' && v.reason.length > 0 && v.reason.length < 2000 ? undefined : `unknown without a bounded reason (${String(v.reason).length} chars)`;
+        return typeof v.reason === 'string' && v.reason.length > 0 && v.reason.length < 2000
+          ? undefined
+          : `unknown without a bounded reason (${String(v.reason).length} chars)`;
       case 'container':
         if (!/^[0-9a-f]{64}$/.test(v.containerId)) return `container id ${JSON.stringify(v.containerId)} is not 64 hex`;
-        if (!Array.isArray(v.paths) || v.paths.length === 0 || !v.paths.every((p) => typeof p === 'string' && p.startsWith('/') && p.includes(v.containerId))) {
+        if (
+          !Array.isArray(v.paths) ||
+          v.paths.length === 0 ||
+          !v.paths.every((p) => typeof p === 'string' && p.startsWith('/') && p.includes(v.containerId))
+        ) {
           return 'container paths are not absolute paths naming the id';
         }
         return undefined;

@@ -65,9 +65,24 @@ const SEEDS = [
 ];
 
 const SCHEMA: Schema = {
-  mountpoint: 'leaf', manifest: 'leaf', keys: 'leaf', key_passphrase_file: 'leaf', state_dir: 'leaf',
+  mountpoint: 'leaf',
+  manifest: 'leaf',
+  keys: 'leaf',
+  key_passphrase_file: 'leaf',
+  state_dir: 'leaf',
   docker: { host: 'leaf' },
-  trust: { mode: 'leaf', notary: { server: 'leaf', ca: 'leaf', timeout_ms: 'leaf', collections: ['list', { gun: 'leaf', root_keys: 'leaf', root_threshold: 'leaf', grants: 'leaf', delegations: 'any' }] } },
+  trust: {
+    mode: 'leaf',
+    notary: {
+      server: 'leaf',
+      ca: 'leaf',
+      timeout_ms: 'leaf',
+      collections: [
+        'list',
+        { gun: 'leaf', root_keys: 'leaf', root_threshold: 'leaf', grants: 'leaf', delegations: 'any' },
+      ],
+    },
+  },
   redoctober: { server: 'leaf', ca: 'leaf', user: 'leaf', password_file: 'leaf' },
   admin: { socket: 'leaf' },
   audit: { path: 'leaf' },
@@ -76,8 +91,57 @@ const SCHEMA: Schema = {
   limits: { open_handles_per_container: 'leaf', locked_bytes: 'leaf', secret_bytes: 'leaf' },
 };
 
-const KEYS = ['mountpoint', 'manifest', 'keys', 'key_passphrase_file', 'docker', 'host', 'trust', 'mode', 'notary', 'server', 'ca', 'timeout_ms', 'collections', 'gun', 'root_keys', 'root_threshold', 'grants', 'delegations', 'targets/releases', 'redoctober', 'user', 'password_file', 'admin', 'socket', 'audit', 'path', 'allow_uids', 'cache', 'plaintext_ttl_ms', 'plaintext_max_bytes', 'limits', 'open_handles_per_container', 'locked_bytes', 'secret_bytes', 'state_dir'];
-const LEAVES = ['/run/pal', 'rel/path', '-', 'none', 'signed', 'notary', 'https://127.0.0.1:4443', 'unix:///x.sock', 'billing', 'abc123', 'registry.example.com/billing/*', '0400'];
+const KEYS = [
+  'mountpoint',
+  'manifest',
+  'keys',
+  'key_passphrase_file',
+  'docker',
+  'host',
+  'trust',
+  'mode',
+  'notary',
+  'server',
+  'ca',
+  'timeout_ms',
+  'collections',
+  'gun',
+  'root_keys',
+  'root_threshold',
+  'grants',
+  'delegations',
+  'targets/releases',
+  'redoctober',
+  'user',
+  'password_file',
+  'admin',
+  'socket',
+  'audit',
+  'path',
+  'allow_uids',
+  'cache',
+  'plaintext_ttl_ms',
+  'plaintext_max_bytes',
+  'limits',
+  'open_handles_per_container',
+  'locked_bytes',
+  'secret_bytes',
+  'state_dir',
+];
+const LEAVES = [
+  '/run/pal',
+  'rel/path',
+  '-',
+  'none',
+  'signed',
+  'notary',
+  'https://127.0.0.1:4443',
+  'unix:///x.sock',
+  'billing',
+  'abc123',
+  'registry.example.com/billing/*',
+  '0400',
+];
 
 function shapes(scale: Scale): Array<Shape<string>> {
   return [
@@ -99,13 +163,26 @@ function invalid(c: PaldConfig): string | undefined {
   if (c.trust.mode !== 'notary' && c.trust.mode !== 'none') return `trust.mode ${String(c.trust.mode)}`;
   if (!c.host.allowUids.every((u) => int(u, 0) && u <= 0xffffffff)) return 'allow_uids holds a non-uid';
   if (!int(c.cache.plaintextTtlMs, 0) || !int(c.cache.plaintextMaxBytes, 0)) return 'cache numbers are not integers';
-  if (!int(c.limits.openHandlesPerContainer, 1) || !int(c.limits.lockedBytes, 4096) || !int(c.limits.secretBytes, 1) || c.limits.secretBytes > c.limits.lockedBytes) return 'limits out of range';
+  if (
+    !int(c.limits.openHandlesPerContainer, 1) ||
+    !int(c.limits.lockedBytes, 4096) ||
+    !int(c.limits.secretBytes, 1) ||
+    c.limits.secretBytes > c.limits.lockedBytes
+  )
+    return 'limits out of range';
   for (const col of c.trust.notary?.collections ?? []) {
-    if (typeof col.gun !== 'string' || col.rootKeys.length === 0 || !col.rootKeys.every((k) => typeof k === 'string' && k !== '')) return 'collection without gun or root keys';
+    if (
+      typeof col.gun !== 'string' ||
+      col.rootKeys.length === 0 ||
+      !col.rootKeys.every((k) => typeof k === 'string' && k !== '')
+    )
+      return 'collection without gun or root keys';
     if (!col.grants.every(isValidLabel)) return `grant outside the label grammar: ${JSON.stringify(col.grants)}`;
-    if (!int(col.rootThreshold ?? 1, 1) || (col.rootThreshold ?? 1) > new Set(col.rootKeys).size) return 'root_threshold out of range';
+    if (!int(col.rootThreshold ?? 1, 1) || (col.rootThreshold ?? 1) > new Set(col.rootKeys).size)
+      return 'root_threshold out of range';
     for (const [role, labels] of col.delegations ?? new Map()) {
-      if (typeof role !== 'string' || !role.startsWith('targets/') || !labels.every(isValidLabel)) return `bad delegation ${String(role)}`;
+      if (typeof role !== 'string' || !role.startsWith('targets/') || !labels.every(isValidLabel))
+        return `bad delegation ${String(role)}`;
     }
   }
   return undefined;
@@ -119,7 +196,13 @@ export const target: FuzzTarget<string> = {
   // Unit runs keep inputs small: the quadratic shapes of 21.4 are covered by the hand-made ones.
   arbitrary: (_state, scale) =>
     fc.oneof(
-      { weight: 4, arbitrary: hostileText(SEEDS, { tokens: [...KEYS.map((k) => `${k}: `), ...LEAVES], maxLength: scale === 'unit' ? 8192 : 256 * 1024 }) },
+      {
+        weight: 4,
+        arbitrary: hostileText(SEEDS, {
+          tokens: [...KEYS.map((k) => `${k}: `), ...LEAVES],
+          maxLength: scale === 'unit' ? 8192 : 256 * 1024,
+        }),
+      },
       { weight: 2, arbitrary: yamlDocuments(KEYS, LEAVES) },
     ),
   check(text) {

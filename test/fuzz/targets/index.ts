@@ -28,7 +28,11 @@ const HARNESS_TARGETS: Record<string, () => Promise<AnyTarget>> = {
 export const TARGET_NAMES: readonly string[] = Object.keys(TARGETS);
 
 export async function loadTarget(name: string): Promise<AnyTarget> {
-  const load = Object.hasOwn(TARGETS, name) ? TARGETS[name] : Object.hasOwn(HARNESS_TARGETS, name) ? HARNESS_TARGETS[name] : undefined;
+  const load = Object.hasOwn(TARGETS, name)
+    ? TARGETS[name]
+    : Object.hasOwn(HARNESS_TARGETS, name)
+      ? HARNESS_TARGETS[name]
+      : undefined;
   if (load === undefined) throw new Error(`no fuzz target "${name}" (targets: ${TARGET_NAMES.join(', ')})`);
   return load();
 }

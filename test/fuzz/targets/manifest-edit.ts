@@ -22,7 +22,13 @@ export const target: FuzzTarget<string> = {
   shapes: manifestShapes,
   arbitrary: (_state, scale) =>
     fc.oneof(
-      { weight: 4, arbitrary: hostileText(MANIFEST_SEEDS, { tokens: MANIFEST_KEYS.map((k) => `${k}: `), maxLength: scale === 'unit' ? 8192 : 256 * 1024 }) },
+      {
+        weight: 4,
+        arbitrary: hostileText(MANIFEST_SEEDS, {
+          tokens: MANIFEST_KEYS.map((k) => `${k}: `),
+          maxLength: scale === 'unit' ? 8192 : 256 * 1024,
+        }),
+      },
       { weight: 2, arbitrary: yamlDocuments(MANIFEST_KEYS, ['ok.pgp', '0400', 'a']) },
     ),
   check(text) {

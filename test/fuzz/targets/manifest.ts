@@ -43,7 +43,20 @@ export const MANIFEST_SEEDS = [
 ];
 
 export const MANIFEST_KEYS = ['secrets', 'file', 'ro', 'labels', 'mode', 'size', 'db-password', 'api.key', 's'];
-const LEAVES = ['ok.pgp', 'db-password.pgp', 'sub/api.pgp', 'missing.pgp', '../outside.pgp', 'sub', '.', '0400', '0777', 'a', 'billing', '.ops'];
+const LEAVES = [
+  'ok.pgp',
+  'db-password.pgp',
+  'sub/api.pgp',
+  'missing.pgp',
+  '../outside.pgp',
+  'sub',
+  '.',
+  '0400',
+  '0777',
+  'a',
+  'billing',
+  '.ops',
+];
 
 export function manifestShapes(scale: Scale): Array<Shape<string>> {
   return [
@@ -52,8 +65,14 @@ export function manifestShapes(scale: Scale): Array<Shape<string>> {
     ...manyKeysShapes(scale, 'secrets:\n', '  '),
     ...manyKeysShapes(scale, '', ''),
     ...prototypeKeyShapes(scale, MANIFEST, 'secrets.yaml'),
-    ...PROTOTYPE_KEYS.map((k) => ({ name: `21.3 secret named ${k} with label ${k}`, input: `secrets:\n  ${k}:\n    file: ok.pgp\n    labels: [${k}]\n` })),
-    ...PROTOTYPE_KEYS.map((k) => ({ name: `21.3 ciphertext path ${k}`, input: `secrets:\n  s:\n    file: ${k}\n    labels: [a]\n` })),
+    ...PROTOTYPE_KEYS.map((k) => ({
+      name: `21.3 secret named ${k} with label ${k}`,
+      input: `secrets:\n  ${k}:\n    file: ok.pgp\n    labels: [${k}]\n`,
+    })),
+    ...PROTOTYPE_KEYS.map((k) => ({
+      name: `21.3 ciphertext path ${k}`,
+      input: `secrets:\n  s:\n    file: ${k}\n    labels: [a]\n`,
+    })),
   ];
 }
 
@@ -95,20 +114,30 @@ export const target: FuzzTarget<string, State> = {
   // Unit runs keep inputs small: the quadratic shapes of 21.4 are covered by the hand-made ones.
   arbitrary: (_state, scale) =>
     fc.oneof(
-      { weight: 4, arbitrary: hostileText(MANIFEST_SEEDS, { tokens: [...MANIFEST_KEYS.map((k) => `${k}: `), ...LEAVES], maxLength: scale === 'unit' ? 8192 : 256 * 1024 }) },
+      {
+        weight: 4,
+        arbitrary: hostileText(MANIFEST_SEEDS, {
+          tokens: [...MANIFEST_KEYS.map((k) => `${k}: `), ...LEAVES],
+          maxLength: scale === 'unit' ? 8192 : 256 * 1024,
+        }),
+      },
       { weight: 2, arbitrary: yamlDocuments(MANIFEST_KEYS, LEAVES) },
     ),
   async check(text, state) {
     const parse = await timed(() => parseManifest(state.file, text));
-    if (!parse.problems.every((p) => typeof p.message === 'string' && p.message !== '' && p.file === state.file)) return 'a problem without a reason or file';
+    if (!parse.problems.every((p) => typeof p.message === 'string' && p.message !== '' && p.file === state.file))
+      return 'a problem without a reason or file';
     if (!parse.ok) return parse.problems.length > 0 ? undefined : 'refused without a problem';
     for (const [name, e] of parse.entries) {
-      if (e.name !== name || secretNameProblem(name) !== undefined) return `invalid secret name accepted: ${JSON.stringify(name)}`;
-      if (e.labels.length === 0 || !e.labels.every((l) => typeof l === 'string' && labelProblem(l) === undefined)) return `invalid labels accepted for ${name}`;
+      if (e.name !== name || secretNameProblem(name) !== undefined)
+        return `invalid secret name accepted: ${JSON.stringify(name)}`;
+      if (e.labels.length === 0 || !e.labels.every((l) => typeof l === 'string' && labelProblem(l) === undefined))
+        return `invalid labels accepted for ${name}`;
       if (!Number.isInteger(e.mode) || e.mode < 0 || e.mode > 0o777) return `mode ${e.mode} accepted`;
       if (e.backend !== 'openpgp' && e.backend !== 'redoctober') return `backend ${String(e.backend)}`;
       const rel = path.relative(state.realDir, e.ciphertextPath);
-      if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) return `ciphertext ${e.ciphertextPath} outside the manifest directory`;
+      if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel))
+        return `ciphertext ${e.ciphertextPath} outside the manifest directory`;
       if (!/^[0-9a-f]{64}$/.test(e.version)) return 'version is not a sha256';
       if (e.size !== undefined && !(Number.isSafeInteger(e.size) && e.size >= 0)) return `size ${e.size} accepted`;
     }

@@ -19,11 +19,21 @@ interface State {
   readonly armored: string[];
 }
 
-const ENTRY: ManifestEntry = { name: 'db-password', labels: ['billing'], mode: 0o400, backend: 'openpgp', ciphertextPath: '/nonexistent', version: '0'.repeat(64), mtimeMs: 0 };
+const ENTRY: ManifestEntry = {
+  name: 'db-password',
+  labels: ['billing'],
+  mode: 0o400,
+  backend: 'openpgp',
+  ciphertextPath: '/nonexistent',
+  version: '0'.repeat(64),
+  mtimeMs: 0,
+};
 
 /** ASCII armor without a checksum (allowed by RFC 9580), so mutated packets get past the armor. */
 function armor(data: Uint8Array): string {
-  const b64 = Buffer.from(data).toString('base64').replace(/.{1,64}/g, '$&\n');
+  const b64 = Buffer.from(data)
+    .toString('base64')
+    .replace(/.{1,64}/g, '$&\n');
   return `-----BEGIN PGP MESSAGE-----\n\n${b64}-----END PGP MESSAGE-----\n`;
 }
 
@@ -36,7 +46,8 @@ async function seal(name: string, labels: string[], plaintext: Uint8Array, publi
 /** The message's first packet (a PKESK for the host key) repeated n times before the rest. */
 function repeatFirstPacket(message: Uint8Array, n: number): Uint8Array {
   // New-format packet header with a one-octet length: 0xc1 (tag 1, PKESK), length < 192.
-  if (message[0] !== 0xc1 || message[1]! >= 192) throw new Error('sealed message does not start with a short PKESK packet');
+  if (message[0] !== 0xc1 || message[1]! >= 192)
+    throw new Error('sealed message does not start with a short PKESK packet');
   const length = message[1]! + 2;
   const first = message.subarray(0, length);
   return new Uint8Array(Buffer.concat([...Array.from({ length: n }, () => first), message.subarray(length)]));
@@ -47,13 +58,30 @@ function shapes(scale: Scale, state: State): Array<Shape<Uint8Array>> {
   return [
     { name: 'empty', input: new Uint8Array() },
     { name: 'armor header only', input: utf8('-----BEGIN PGP MESSAGE-----\n') },
-    { name: `armor with ${n} bytes of one base64 line`, input: utf8(`-----BEGIN PGP MESSAGE-----\n\n${'A'.repeat(n)}\n-----END PGP MESSAGE-----\n`) },
-    { name: `armor with ${n / 64} header lines`, input: utf8(`-----BEGIN PGP MESSAGE-----\n${'Comment: x\n'.repeat(n / 64)}\n${Buffer.from(state.binary[0]!).toString('base64')}\n-----END PGP MESSAGE-----\n`) },
+    {
+      name: `armor with ${n} bytes of one base64 line`,
+      input: utf8(`-----BEGIN PGP MESSAGE-----\n\n${'A'.repeat(n)}\n-----END PGP MESSAGE-----\n`),
+    },
+    {
+      name: `armor with ${n / 64} header lines`,
+      input: utf8(
+        `-----BEGIN PGP MESSAGE-----\n${'Comment: x\n'.repeat(n / 64)}\n${Buffer.from(state.binary[0]!).toString('base64')}\n-----END PGP MESSAGE-----\n`,
+      ),
+    },
     { name: `${n} zero bytes`, input: new Uint8Array(n) },
     { name: `${n} 0xff bytes`, input: new Uint8Array(n).fill(0xff) },
-    { name: 'partial-length packet chain', input: new Uint8Array([0xc1, ...Array.from({ length: 4096 }, () => 0xe0), 0x00]) },
-    ...state.binary.map((b, i) => ({ name: `valid message ${i} with its last byte cut`, input: b.subarray(0, b.length - 1) })),
-    { name: `valid message with its session key packet × ${scale === 'full' ? 2000 : 20}`, input: repeatFirstPacket(state.binary[0]!, scale === 'full' ? 2000 : 20) },
+    {
+      name: 'partial-length packet chain',
+      input: new Uint8Array([0xc1, ...Array.from({ length: 4096 }, () => 0xe0), 0x00]),
+    },
+    ...state.binary.map((b, i) => ({
+      name: `valid message ${i} with its last byte cut`,
+      input: b.subarray(0, b.length - 1),
+    })),
+    {
+      name: `valid message with its session key packet × ${scale === 'full' ? 2000 : 20}`,
+      input: repeatFirstPacket(state.binary[0]!, scale === 'full' ? 2000 : 20),
+    },
   ];
 }
 
@@ -76,15 +104,36 @@ export const target: FuzzTarget<Uint8Array, State> = {
       await seal('db-password', ['billing'], utf8('for someone else'), other.publicKey),
     ];
     // Payload headers a key holder could seal: hostile names and labels inside valid encryption.
-    for (const header of ['{"pal":1,"name":"__proto__","labels":["constructor"]}\nv', '{"pal":1,"__proto__":{"name":"x"}}\nv', '[[[[\n', 'no header']) {
+    for (const header of [
+      '{"pal":1,"name":"__proto__","labels":["constructor"]}\nv',
+      '{"pal":1,"__proto__":{"name":"x"}}\nv',
+      '[[[[\n',
+      'no header',
+    ]) {
       const message = await openpgp.createMessage({ binary: utf8(header), format: 'binary' });
-      binary.push(await openpgp.encrypt({ message, encryptionKeys: await openpgp.readKey({ armoredKey: host.publicKey }), format: 'binary' }));
+      binary.push(
+        await openpgp.encrypt({
+          message,
+          encryptionKeys: await openpgp.readKey({ armoredKey: host.publicKey }),
+          format: 'binary',
+        }),
+      );
     }
     // Not public-key encrypted: password-encrypted, and signed-only.
-    const plain = await openpgp.createMessage({ binary: encodePayload({ name: 'x', labels: ['a'] }, utf8('v')), format: 'binary' });
+    const plain = await openpgp.createMessage({
+      binary: encodePayload({ name: 'x', labels: ['a'] }, utf8('v')),
+      format: 'binary',
+    });
     binary.push(await openpgp.encrypt({ message: plain, passwords: ['pw'], format: 'binary' }));
-    binary.push(await openpgp.sign({ message: plain, signingKeys: await openpgp.readPrivateKey({ armoredKey: host.privateKey }), format: 'binary' }));
-    for (const k of PROTOTYPE_KEYS.slice(0, 2)) binary.push(await seal('x', [k.replace(/_/g, 'p').toLowerCase()], utf8(k), host.publicKey));
+    binary.push(
+      await openpgp.sign({
+        message: plain,
+        signingKeys: await openpgp.readPrivateKey({ armoredKey: host.privateKey }),
+        format: 'binary',
+      }),
+    );
+    for (const k of PROTOTYPE_KEYS.slice(0, 2))
+      binary.push(await seal('x', [k.replace(/_/g, 'p').toLowerCase()], utf8(k), host.publicKey));
     return { backend, binary, armored: binary.map(armor) };
   },
   teardown: (state) => state.backend.close(),
@@ -100,8 +149,10 @@ export const target: FuzzTarget<Uint8Array, State> = {
   async check(data, state) {
     const opened = await timed(() => state.backend.decrypt(ENTRY, data));
     try {
-      if (typeof opened.sealedName !== 'string' || secretNameProblem(opened.sealedName) !== undefined) return `invalid sealed name ${JSON.stringify(opened.sealedName)}`;
-      if (!opened.sealedLabels.every((l) => typeof l === 'string' && labelProblem(l) === undefined)) return 'invalid sealed labels';
+      if (typeof opened.sealedName !== 'string' || secretNameProblem(opened.sealedName) !== undefined)
+        return `invalid sealed name ${JSON.stringify(opened.sealedName)}`;
+      if (!opened.sealedLabels.every((l) => typeof l === 'string' && labelProblem(l) === undefined))
+        return 'invalid sealed labels';
       return undefined;
     } finally {
       opened.plaintext.wipe();

@@ -18,7 +18,10 @@ const SEED_TEXTS = [
   '{"pal":1,"name":"x","labels":"a"}\nv',
   'no header line',
 ];
-const SEEDS = [...SEED_TEXTS.map(enc), encodePayload({ name: 'bin', labels: ['a'] }, new Uint8Array([0, 1, 2, 0x0a, 0xff]))];
+const SEEDS = [
+  ...SEED_TEXTS.map(enc),
+  encodePayload({ name: 'bin', labels: ['a'] }, new Uint8Array([0, 1, 2, 0x0a, 0xff])),
+];
 
 function shapes(scale: Scale): Array<Shape<Uint8Array>> {
   const deep = scale === 'full' ? 100_000 : 10_000;
@@ -30,7 +33,16 @@ function shapes(scale: Scale): Array<Shape<Uint8Array>> {
       { name: `${k} key in the header`, input: enc(`{"${k}":{"pal":1},"pal":1,"name":"x","labels":["a"]}\nv`) },
     ]),
     { name: '__proto__ carrying pal/name/labels', input: enc('{"__proto__":{"pal":1,"name":"x","labels":["a"]}}\nv') },
-    { name: '100 000 labels', input: enc(JSON.stringify({ pal: 1, name: 'x', labels: Array.from({ length: scale === 'full' ? 100_000 : 10_000 }, (_, i) => `l${i}`) }) + '\n') },
+    {
+      name: '100 000 labels',
+      input: enc(
+        JSON.stringify({
+          pal: 1,
+          name: 'x',
+          labels: Array.from({ length: scale === 'full' ? 100_000 : 10_000 }, (_, i) => `l${i}`),
+        }) + '\n',
+      ),
+    },
     { name: 'invalid UTF-8 header', input: new Uint8Array([0x7b, 0xff, 0xfe, 0x7d, 0x0a]) },
   ];
 }
@@ -45,14 +57,27 @@ export const target: FuzzTarget<Uint8Array> = {
     fc.oneof(
       { weight: 3, arbitrary: mutatedBytes(SEEDS) },
       { weight: 3, arbitrary: mutatedText(SEED_TEXTS, { tokens: ['"pal"', '"name"', '"labels"'] }).map(enc) },
-      { weight: 1, arbitrary: fc.tuple(hostileJsonValue(), fc.uint8Array({ maxLength: 16 })).map(([h, v]) => new Uint8Array(Buffer.concat([Buffer.from((JSON.stringify(h) ?? 'null') + '\n'), v]))) },
+      {
+        weight: 1,
+        arbitrary: fc
+          .tuple(hostileJsonValue(), fc.uint8Array({ maxLength: 16 }))
+          .map(([h, v]) => new Uint8Array(Buffer.concat([Buffer.from((JSON.stringify(h) ?? 'null') + '\n'), v]))),
+      },
       { weight: 1, arbitrary: fc.uint8Array({ maxLength: 512 }) },
     ),
   check(data) {
     const h = timed(() => decodePayload(data));
-    if (typeof h.name !== 'string' || secretNameProblem(h.name) !== undefined) return `invalid name accepted: ${JSON.stringify(h.name)}`;
-    if (!Array.isArray(h.labels) || !h.labels.every((l) => typeof l === 'string' && labelProblem(l) === undefined)) return 'invalid labels accepted';
-    if (!Number.isInteger(h.valueOffset) || h.valueOffset < 1 || h.valueOffset > data.length || data[h.valueOffset - 1] !== 0x0a) return `value offset ${h.valueOffset} is not just after the header line`;
+    if (typeof h.name !== 'string' || secretNameProblem(h.name) !== undefined)
+      return `invalid name accepted: ${JSON.stringify(h.name)}`;
+    if (!Array.isArray(h.labels) || !h.labels.every((l) => typeof l === 'string' && labelProblem(l) === undefined))
+      return 'invalid labels accepted';
+    if (
+      !Number.isInteger(h.valueOffset) ||
+      h.valueOffset < 1 ||
+      h.valueOffset > data.length ||
+      data[h.valueOffset - 1] !== 0x0a
+    )
+      return `value offset ${h.valueOffset} is not just after the header line`;
     return undefined;
   },
   show: showBytes,

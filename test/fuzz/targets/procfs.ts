@@ -7,16 +7,48 @@ import { timed, type FuzzTarget, type Scale, type Shape } from '../target.js';
 
 /** As test/unit/identity/procfs.test.ts builds them. */
 function statLine(comm: string, state = 'S', startTime = '123456'): string {
-  const after = [state, '1', '100', '100', '0', '-1', '4194560', '120', '0', '0', '0', '3', '1', '0', '0', '20', '0', '1', '0', startTime];
+  const after = [
+    state,
+    '1',
+    '100',
+    '100',
+    '0',
+    '-1',
+    '4194560',
+    '120',
+    '0',
+    '0',
+    '0',
+    '3',
+    '1',
+    '0',
+    '0',
+    '20',
+    '0',
+    '1',
+    '0',
+    startTime,
+  ];
   while (after.length < 50) after.push('0');
   return `4242 (${comm}) ${after.join(' ')}\n`;
 }
 
-const STATUS = 'Name:\tsleep\nUmask:\t0022\nState:\tS (sleeping)\nTgid:\t4242\nNgid:\t0\nPid:\t4243\nPPid:\t1\nTracerPid:\t0\nUid:\t1000\t1000\t1000\t1000\nGid:\t1000\t1000\t1000\t1000\nFDSize:\t64\nGroups:\t\nNSpid:\t4243\n';
+const STATUS =
+  'Name:\tsleep\nUmask:\t0022\nState:\tS (sleeping)\nTgid:\t4242\nNgid:\t0\nPid:\t4243\nPPid:\t1\nTracerPid:\t0\nUid:\t1000\t1000\t1000\t1000\nGid:\t1000\t1000\t1000\t1000\nFDSize:\t64\nGroups:\t\nNSpid:\t4243\n';
 
 const SEEDS = [
-  statLine('sleep'), statLine('a b c'), statLine('x) S 1 2 3 (y', 'R', '987654321'), statLine(') ) )'), statLine('('), statLine('new\nline'),
-  statLine('', 'Z'), statLine('sp ace)'), '4242 (x) S 1 2 3', '4242 )x( S', STATUS, STATUS.replace('Tgid:\t4242', 'Tgid:\t0'),
+  statLine('sleep'),
+  statLine('a b c'),
+  statLine('x) S 1 2 3 (y', 'R', '987654321'),
+  statLine(') ) )'),
+  statLine('('),
+  statLine('new\nline'),
+  statLine('', 'Z'),
+  statLine('sp ace)'),
+  '4242 (x) S 1 2 3',
+  '4242 )x( S',
+  STATUS,
+  STATUS.replace('Tgid:\t4242', 'Tgid:\t0'),
 ];
 
 function shapes(scale: Scale): Array<Shape<string>> {
@@ -36,12 +68,27 @@ export const target: FuzzTarget<string> = {
   covers: 'parseStat, parseStatusIds (src/identity/procfs.ts)',
   accepts: [],
   shapes,
-  arbitrary: () => hostileText(SEEDS, { tokens: ['(', ')', ' ', 'Tgid:\t', 'Uid:\t', 'Gid:\t', '\t', '4294967295', '99999999999999999999'], maxLength: 64 * 1024 }),
+  arbitrary: () =>
+    hostileText(SEEDS, {
+      tokens: ['(', ')', ' ', 'Tgid:\t', 'Uid:\t', 'Gid:\t', '\t', '4294967295', '99999999999999999999'],
+      maxLength: 64 * 1024,
+    }),
   check(text) {
     const stat = timed(() => parseStat(text));
-    if (stat !== undefined && (!/^[A-Za-z]$/.test(stat.state) || !/^\d{1,20}$/.test(stat.startTime))) return `stat ${JSON.stringify(stat)} is not a state letter and a decimal start time`;
+    if (stat !== undefined && (!/^[A-Za-z]$/.test(stat.state) || !/^\d{1,20}$/.test(stat.startTime)))
+      return `stat ${JSON.stringify(stat)} is not a state letter and a decimal start time`;
     const ids = timed(() => parseStatusIds(text));
-    if (ids !== undefined && !(Number.isSafeInteger(ids.tgid) && ids.tgid > 0 && Number.isSafeInteger(ids.uid) && ids.uid >= 0 && Number.isSafeInteger(ids.gid) && ids.gid >= 0)) {
+    if (
+      ids !== undefined &&
+      !(
+        Number.isSafeInteger(ids.tgid) &&
+        ids.tgid > 0 &&
+        Number.isSafeInteger(ids.uid) &&
+        ids.uid >= 0 &&
+        Number.isSafeInteger(ids.gid) &&
+        ids.gid >= 0
+      )
+    ) {
       return `status ids ${JSON.stringify(ids)} are not non-negative integers with tgid > 0`;
     }
     return undefined;

@@ -5,7 +5,20 @@ import type { FuzzTarget, Shape } from '../target.js';
 
 class OurError extends Error {}
 
-const BEHAVIOURS = ['ok', 'reason', 'type-error', 'non-error', 'no-message', 'invalid', 'never-settles', 'unhandled-rejection', 'uncaught-exception', 'slow', 'hang', 'abort'] as const;
+const BEHAVIOURS = [
+  'ok',
+  'reason',
+  'type-error',
+  'non-error',
+  'no-message',
+  'invalid',
+  'never-settles',
+  'unhandled-rejection',
+  'uncaught-exception',
+  'slow',
+  'hang',
+  'abort',
+] as const;
 type Behaviour = (typeof BEHAVIOURS)[number];
 
 function busy(ms: number): void {

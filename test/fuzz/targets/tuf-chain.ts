@@ -26,7 +26,8 @@ class FixedSource implements MetadataSource {
   async fetchRole(gun: string, role: string, maxBytes: number): Promise<Buffer> {
     const f = gun === GUN ? this.files.get(role) : undefined;
     if (f === undefined) throw new FetchError(`${role}.json of ${gun}: not on the notary server (404)`, 'not-found');
-    if (f.length > maxBytes) throw new FetchError(`${role}.json of ${gun}: larger than the ${maxBytes} bytes allowed`, 'bad-response');
+    if (f.length > maxBytes)
+      throw new FetchError(`${role}.json of ${gun}: larger than the ${maxBytes} bytes allowed`, 'bad-response');
     return f;
   }
   close(): void {}
@@ -66,17 +67,58 @@ function shapes(scale: Scale, f: TufFixture): Array<Shape<Input>> {
   const out: Array<Shape<Input>> = [];
   for (const role of ['targets', 'targets/releases'] as const) {
     const t = signedText(f, role);
-    out.push({ name: `${role}: custom nested × ${deep}`, input: { role, resign: true, text: t.replace('"custom":', `"custom":${'{"pal":'.repeat(deep)}1${'}'.repeat(deep)},"x":`) } });
+    out.push({
+      name: `${role}: custom nested × ${deep}`,
+      input: {
+        role,
+        resign: true,
+        text: t.replace('"custom":', `"custom":${'{"pal":'.repeat(deep)}1${'}'.repeat(deep)},"x":`),
+      },
+    });
     for (const k of PROTOTYPE_KEYS) {
-      out.push({ name: `${role}: target named ${k}, custom.pal.${k}`, input: { role, resign: true, text: t.replace('"targets":{', `"targets":{"${k}":{"custom":{"pal":{"${k}":[]},"${k}":1},"hashes":{"sha256":"${Buffer.alloc(32).toString('base64')}","${k}":"AAAA"},"length":1},`) } });
+      out.push({
+        name: `${role}: target named ${k}, custom.pal.${k}`,
+        input: {
+          role,
+          resign: true,
+          text: t.replace(
+            '"targets":{',
+            `"targets":{"${k}":{"custom":{"pal":{"${k}":[]},"${k}":1},"hashes":{"sha256":"${Buffer.alloc(32).toString('base64')}","${k}":"AAAA"},"length":1},`,
+          ),
+        },
+      });
     }
   }
   const targets = signedText(f, 'targets');
   for (const k of PROTOTYPE_KEYS) {
-    out.push({ name: `targets: delegation named targets/${k}`, input: { role: 'targets', resign: true, text: targets.replace('"roles":[', `"roles":[{"keyids":[],"name":"targets/${k}","paths":[""],"threshold":1},`) } });
-    out.push({ name: `snapshot: meta ${k}`, input: { role: 'snapshot', resign: true, text: signedText(f, 'snapshot').replace('"meta":{', `"meta":{"${k}":{"hashes":{"sha256":"AAAA"},"length":1},`) } });
+    out.push({
+      name: `targets: delegation named targets/${k}`,
+      input: {
+        role: 'targets',
+        resign: true,
+        text: targets.replace('"roles":[', `"roles":[{"keyids":[],"name":"targets/${k}","paths":[""],"threshold":1},`),
+      },
+    });
+    out.push({
+      name: `snapshot: meta ${k}`,
+      input: {
+        role: 'snapshot',
+        resign: true,
+        text: signedText(f, 'snapshot').replace('"meta":{', `"meta":{"${k}":{"hashes":{"sha256":"AAAA"},"length":1},`),
+      },
+    });
   }
-  out.push({ name: '40 delegations deep', input: { role: 'targets', resign: true, text: targets.replace('"roles":[', `"roles":[${Array.from({ length: 40 }, (_, i) => `{"keyids":[],"name":"targets/r${i}","paths":[""],"threshold":1}`).join(',')},`) } });
+  out.push({
+    name: '40 delegations deep',
+    input: {
+      role: 'targets',
+      resign: true,
+      text: targets.replace(
+        '"roles":[',
+        `"roles":[${Array.from({ length: 40 }, (_, i) => `{"keyids":[],"name":"targets/r${i}","paths":[""],"threshold":1}`).join(',')},`,
+      ),
+    },
+  });
   return out;
 }
 
@@ -91,19 +133,70 @@ export const target: FuzzTarget<Input, TufFixture> = {
   arbitrary(f) {
     const signedSeeds = ROLES.map((r) => signedText(f, r));
     const fileSeeds = ROLES.map((r) => f.files.get(r)!.toString('utf8'));
-    const tokens = ['"custom"', '"pal"', '"labels"', '"delegations"', '"paths"', '"name"', '"targets/releases"', '"targets/releases/x"', '"threshold"', '"keyids"', '"version"', '"expires"', '"length"', '"hashes"', '"sha256"', '"sha512"', '0', '-1', '2'];
+    const tokens = [
+      '"custom"',
+      '"pal"',
+      '"labels"',
+      '"delegations"',
+      '"paths"',
+      '"name"',
+      '"targets/releases"',
+      '"targets/releases/x"',
+      '"threshold"',
+      '"keyids"',
+      '"version"',
+      '"expires"',
+      '"length"',
+      '"hashes"',
+      '"sha256"',
+      '"sha512"',
+      '0',
+      '-1',
+      '2',
+    ];
     return fc.oneof(
-      { weight: 4, arbitrary: fc.record({ role: fc.constantFrom(...ROLES), text: mutatedText(signedSeeds, { tokens, maxEdits: 3 }), resign: fc.constant(true) }) },
-      { weight: 2, arbitrary: fc.record({ role: fc.constantFrom(...ROLES), text: mutatedText(fileSeeds, { tokens, maxEdits: 3 }), resign: fc.constant(false) }) },
-      { weight: 1, arbitrary: fc.record({ role: fc.constantFrom(...ROLES), text: hostileJsonValue().map((v) => JSON.stringify(v) ?? 'null'), resign: fc.constant(true) }) },
+      {
+        weight: 4,
+        arbitrary: fc.record({
+          role: fc.constantFrom(...ROLES),
+          text: mutatedText(signedSeeds, { tokens, maxEdits: 3 }),
+          resign: fc.constant(true),
+        }),
+      },
+      {
+        weight: 2,
+        arbitrary: fc.record({
+          role: fc.constantFrom(...ROLES),
+          text: mutatedText(fileSeeds, { tokens, maxEdits: 3 }),
+          resign: fc.constant(false),
+        }),
+      },
+      {
+        weight: 1,
+        arbitrary: fc.record({
+          role: fc.constantFrom(...ROLES),
+          text: hostileJsonValue().map((v) => JSON.stringify(v) ?? 'null'),
+          resign: fc.constant(true),
+        }),
+      },
     );
   },
   async check(input, f) {
     const files = build(f, input);
-    const result = await timed(() => loadCollection({ gun: GUN, rootPins: [f.rootPin], rootThreshold: 1, source: new FixedSource(files), versions: memoryVersionStore(), now: Date.now() }));
+    const result = await timed(() =>
+      loadCollection({
+        gun: GUN,
+        rootPins: [f.rootPin],
+        rootThreshold: 1,
+        source: new FixedSource(files),
+        versions: memoryVersionStore(),
+        now: Date.now(),
+      }),
+    );
     if (result.gun !== GUN || !Number.isFinite(result.expiresAt)) return 'result without gun or expiry';
     for (const t of result.targets) {
-      if (!/^[0-9a-f]{64}$/.test(t.sha256Hex) || !Number.isSafeInteger(t.length) || t.length < 0) return `target ${JSON.stringify(t.name)} with a bad hash or length`;
+      if (!/^[0-9a-f]{64}$/.test(t.sha256Hex) || !Number.isSafeInteger(t.length) || t.length < 0)
+        return `target ${JSON.stringify(t.name)} with a bad hash or length`;
       if (t.role !== 'targets' && !t.role.startsWith('targets/')) return `target signed by role ${t.role}`;
     }
     if (!result.problems.every((p) => typeof p === 'string' && p !== '')) return 'a problem without a reason';

@@ -43,7 +43,10 @@ test('the first refusal is written, the rest of the window folds into one line w
   c.advance(10_000);
   t.deepEqual(agg.due(), []);
   t.is(agg.size(), 0);
-  t.deepEqual(agg.admit(denial(9)).map((l) => l.repeated), [undefined]);
+  t.deepEqual(
+    agg.admit(denial(9)).map((l) => l.repeated),
+    [undefined],
+  );
 });
 
 test('continued hammering gives one line per interval; a refusal after its window closes it with the count', (t) => {
@@ -72,7 +75,11 @@ test('keys: container, secret, reason, op and decision separate; numbers in a re
   t.is(written(denial(5, { op: 'open' })), 1);
   t.is(written(denial(6, { decision: 'error' })), 1);
   t.is(written(denial(7, { container: undefined, reason: 'process 4711 is gone' })), 1);
-  t.is(written(denial(8, { container: undefined, reason: 'process 4712 is gone' })), 0, 'a pid in the reason is not a new key');
+  t.is(
+    written(denial(8, { container: undefined, reason: 'process 4712 is gone' })),
+    0,
+    'a pid in the reason is not a new key',
+  );
   t.is(written(denial(9)), 0);
 });
 
@@ -80,7 +87,8 @@ test('allowed opens are never folded', (t) => {
   const c = clock();
   const agg = new RepeatAggregator({ intervalMs: 10_000, now: c.now, maxKeys: 100 });
   let lines = 0;
-  for (let i = 0; i < 50; i++) lines += agg.admit(denial(i, { op: 'open', decision: 'allow', reason: 'holds db' })).length;
+  for (let i = 0; i < 50; i++)
+    lines += agg.admit(denial(i, { op: 'open', decision: 'allow', reason: 'holds db' })).length;
   t.is(lines, 50);
   t.is(agg.size(), 0);
 });

@@ -30,7 +30,12 @@ function denial(pid: number, extra: Partial<AuditEvent> = {}): AuditEvent {
 
 async function linesOf(file: string): Promise<AuditEvent[]> {
   const text = await readFile(file, 'utf8');
-  return text === '' ? [] : text.trimEnd().split('\n').map((l) => JSON.parse(l) as AuditEvent);
+  return text === ''
+    ? []
+    : text
+        .trimEnd()
+        .split('\n')
+        .map((l) => JSON.parse(l) as AuditEvent);
 }
 
 const total = (lines: readonly AuditEvent[]): number => lines.reduce((n, l) => n + decisionsIn(l), 0);
@@ -87,7 +92,13 @@ test('after a write error the log retries by itself, keeps what it can, counts w
   const sink = new FlakySink();
   const line = JSON.stringify(denial(1)).length + 1;
   const said: string[] = [];
-  const log = AuditLog.over(sink, { timers: false, maxQueuedBytes: 5 * line, firstRetryMs: 1, maxRetryMs: 5, log: (l) => said.push(l) });
+  const log = AuditLog.over(sink, {
+    timers: false,
+    maxQueuedBytes: 5 * line,
+    firstRetryMs: 1,
+    maxRetryMs: 5,
+    log: (l) => said.push(l),
+  });
   t.teardown(() => log.close());
   const enospc = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
   sink.failing = enospc;
@@ -139,7 +150,10 @@ test('a real ENOSPC (/dev/full): failing with the error and dropped lines counte
   await writeFile(file, '');
   await log.reopen();
   t.like(log.health(), { state: 'ok', pendingLines: 0, droppedLines: 2, writtenLines: 4 });
-  t.deepEqual((await linesOf(file)).map((l) => l.secret), ['s0', 's1', 's2', 's3']);
+  t.deepEqual(
+    (await linesOf(file)).map((l) => l.secret),
+    ['s0', 's1', 's2', 's3'],
+  );
 });
 
 test('reopen (SIGHUP after logrotate) continues in a new file at the path', async (t) => {
@@ -154,7 +168,13 @@ test('reopen (SIGHUP after logrotate) continues in a new file at the path', asyn
   await log.reopen();
   log.record(denial(3, { secret: 'after' }));
   await log.flush();
-  t.deepEqual((await linesOf(`${file}.1`)).map((l) => l.secret), ['before', 'between']);
-  t.deepEqual((await linesOf(file)).map((l) => l.secret), ['after']);
+  t.deepEqual(
+    (await linesOf(`${file}.1`)).map((l) => l.secret),
+    ['before', 'between'],
+  );
+  t.deepEqual(
+    (await linesOf(file)).map((l) => l.secret),
+    ['after'],
+  );
   t.is((await stat(file)).mode & 0o777, 0o600);
 });

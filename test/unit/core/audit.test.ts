@@ -39,9 +39,28 @@ test('JSON lines appended to a 0600 file in a created directory', async (t) => {
   const log2 = await AuditLog.open(file);
   log2.record(event(3, { decision: 'error', reason: 'corrupt' }));
   await log2.close();
-  const lines = (await readFile(file, 'utf8')).trimEnd().split('\n').map((l) => JSON.parse(l) as AuditEvent);
-  t.deepEqual(lines.map((l) => l.decision), ['allow', 'deny', 'error']);
-  t.deepEqual(Object.keys(lines[0]!), ['time', 'pid', 'uid', 'gid', 'container', 'image', 'labels', 'secret', 'op', 'decision', 'reason', 'latency_us']);
+  const lines = (await readFile(file, 'utf8'))
+    .trimEnd()
+    .split('\n')
+    .map((l) => JSON.parse(l) as AuditEvent);
+  t.deepEqual(
+    lines.map((l) => l.decision),
+    ['allow', 'deny', 'error'],
+  );
+  t.deepEqual(Object.keys(lines[0]!), [
+    'time',
+    'pid',
+    'uid',
+    'gid',
+    'container',
+    'image',
+    'labels',
+    'secret',
+    'op',
+    'decision',
+    'reason',
+    'latency_us',
+  ]);
   t.is((await stat(file)).mode & 0o777, 0o600);
 });
 
@@ -61,15 +80,25 @@ test('ring keeps the newest events; subscribers see each event until they unsubs
   for (let i = 0; i < 5; i++) log.record(event(i));
   unsubscribe();
   log.record(event(5));
-  t.deepEqual(log.recent().map((e) => e.pid), [103, 104, 105]);
-  t.deepEqual(log.recent(2).map((e) => e.pid), [104, 105]);
+  t.deepEqual(
+    log.recent().map((e) => e.pid),
+    [103, 104, 105],
+  );
+  t.deepEqual(
+    log.recent(2).map((e) => e.pid),
+    [104, 105],
+  );
   t.deepEqual(seen, [100, 101, 102, 103, 104]);
 });
 
 test('never writes fields outside the schema (no plaintext can ride along)', async (t) => {
   const file = path.join(dir, 'plain.log');
   const log = await AuditLog.open(file);
-  const leaky = { ...event(1), value: 'PLAINTEXT-hunter2', plaintext: Buffer.from('PLAINTEXT-hunter2') } as unknown as AuditEvent;
+  const leaky = {
+    ...event(1),
+    value: 'PLAINTEXT-hunter2',
+    plaintext: Buffer.from('PLAINTEXT-hunter2'),
+  } as unknown as AuditEvent;
   log.record(leaky);
   t.false(JSON.stringify(log.recent()).includes('hunter2'));
   await log.close();

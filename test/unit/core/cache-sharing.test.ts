@@ -20,21 +20,35 @@ function plainBackend(mem: FakeSecureMemory): Backend {
   };
 }
 
-async function entries(t: { teardown(fn: () => Promise<void>): void }, values: Record<string, Buffer>): Promise<Record<string, ManifestEntry>> {
+async function entries(
+  t: { teardown(fn: () => Promise<void>): void },
+  values: Record<string, Buffer>,
+): Promise<Record<string, ManifestEntry>> {
   const dir = await mkdtemp(path.join(tmpdir(), 'pal-cache-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const out: Record<string, ManifestEntry> = {};
   for (const [name, value] of Object.entries(values)) {
     const ciphertextPath = path.join(dir, `${name}.pgp`);
     await writeFile(ciphertextPath, value);
-    out[name] = { name, labels: ['l'], mode: 0o400, backend: 'openpgp', ciphertextPath, version: `v-${name}`, mtimeMs: 0 };
+    out[name] = {
+      name,
+      labels: ['l'],
+      mode: 0o400,
+      backend: 'openpgp',
+      ciphertextPath,
+      version: `v-${name}`,
+      mtimeMs: 0,
+    };
   }
   return out;
 }
 
 test('evicting a secret that open handles share does not wipe what they read', async (t) => {
   const mem = new FakeSecureMemory();
-  const cache = new SecretCache({ openpgp: plainBackend(mem) }, { ttlMs: 60_000, maxBytes: 1 << 20, sweepIntervalMs: 0 });
+  const cache = new SecretCache(
+    { openpgp: plainBackend(mem) },
+    { ttlMs: 60_000, maxBytes: 1 << 20, sweepIntervalMs: 0 },
+  );
   t.teardown(() => cache.close());
   const { s } = await entries(t, { s: Buffer.from('still being read') });
   const opened = await cache.get(s!);
@@ -49,15 +63,26 @@ test('evicting a secret that open handles share does not wipe what they read', a
   t.is(mem.live(), 1, 'one copy, kept by the handle');
   handle.wipe();
   t.is(mem.live(), 0);
-  t.true(mem.allocated[0]!.memory.every((b) => b === 0), 'zeroed when the handle let go');
+  t.true(
+    mem.allocated[0]!.memory.every((b) => b === 0),
+    'zeroed when the handle let go',
+  );
 });
 
 test('the cache holds no more than its budget: least recently used go first, a secret beyond it is served uncached', async (t) => {
   const mem = new FakeSecureMemory();
   let budget = 3 * 4096;
-  const cache = new SecretCache({ openpgp: plainBackend(mem) }, { ttlMs: 60_000, maxBytes: 1 << 20, sweepIntervalMs: 0, budget: () => budget });
+  const cache = new SecretCache(
+    { openpgp: plainBackend(mem) },
+    { ttlMs: 60_000, maxBytes: 1 << 20, sweepIntervalMs: 0, budget: () => budget },
+  );
   t.teardown(() => cache.close());
-  const e = await entries(t, { a: Buffer.alloc(10, 'a'), b: Buffer.alloc(10, 'b'), c: Buffer.alloc(10, 'c'), d: Buffer.alloc(10, 'd') });
+  const e = await entries(t, {
+    a: Buffer.alloc(10, 'a'),
+    b: Buffer.alloc(10, 'b'),
+    c: Buffer.alloc(10, 'c'),
+    d: Buffer.alloc(10, 'd'),
+  });
   for (const n of ['a', 'b', 'c', 'd']) await cache.get(e[n]!);
   await tick();
   t.is(cache.stats().entries, 3, 'one page each, three pages of budget');

@@ -24,9 +24,16 @@ async function etc(): Promise<{ dir: string; config: string }> {
   const k = await openpgp.generateKey({ userIDs: [{ name: 'h' }], format: 'armored' });
   await mkdir(path.join(dir, 'keys'), { mode: 0o700 });
   await writeFile(path.join(dir, 'keys', 'h.key'), k.privateKey, { mode: 0o600 });
-  const ct = await sealOpenPgp({ name: 'db', labels: ['a'], plaintext: Buffer.from('v'), publicKeysArmored: [k.publicKey] });
+  const ct = await sealOpenPgp({
+    name: 'db',
+    labels: ['a'],
+    plaintext: Buffer.from('v'),
+    publicKeysArmored: [k.publicKey],
+  });
   await writeFile(path.join(dir, 'db.pgp'), ct, { mode: 0o644 });
-  await writeFile(path.join(dir, 'secrets.yaml'), 'secrets:\n  db:\n    file: db.pgp\n    labels: [a]\n', { mode: 0o644 });
+  await writeFile(path.join(dir, 'secrets.yaml'), 'secrets:\n  db:\n    file: db.pgp\n    labels: [a]\n', {
+    mode: 0o644,
+  });
   await writeFile(path.join(dir, 'ca.pem'), 'x', { mode: 0o644 });
   await mkdir(path.join(dir, 'state'), { mode: 0o700 });
   const config = path.join(dir, 'pald.yaml');
@@ -40,7 +47,9 @@ async function etc(): Promise<{ dir: string; config: string }> {
 
 function pald(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [PALD_JS, ...args], (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }));
+    execFile(process.execPath, [PALD_JS, ...args], (err, stdout, stderr) =>
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
   });
 }
 
@@ -67,7 +76,10 @@ test('every unsafe or broken file is a problem, all reported at once (exit 1)', 
   await chmod(path.join(dir, 'state'), 0o700);
 
   await chmod(path.join(dir, 'db.pgp'), 0o664);
-  await writeFile(path.join(dir, 'secrets.yaml'), 'secrets:\n  db:\n    file: db.pgp\n    labels: [a]\n  gone:\n    file: gone.pgp\n    labels: [a]\n');
+  await writeFile(
+    path.join(dir, 'secrets.yaml'),
+    'secrets:\n  db:\n    file: db.pgp\n    labels: [a]\n  gone:\n    file: gone.pgp\n    labels: [a]\n',
+  );
   const r = await pald('--check-config', '--config', config);
   t.is(r.code, 1);
   t.regex(r.stderr, /db\.pgp: mode 0664 is writable by group or others/);

@@ -17,10 +17,18 @@ function capture(): { stream: PassThrough; text: () => string } {
   return { stream, text: () => Buffer.concat(chunks).toString() };
 }
 
-async function cli(fn: typeof seal, argv: string[], stdin?: Uint8Array): Promise<{ code: number; out: string; err: string }> {
+async function cli(
+  fn: typeof seal,
+  argv: string[],
+  stdin?: Uint8Array,
+): Promise<{ code: number; out: string; err: string }> {
   const out = capture();
   const err = capture();
-  const code = await fn(argv, { stdout: out.stream, stderr: err.stream, stdin: Readable.from(stdin ? [Buffer.from(stdin)] : []) });
+  const code = await fn(argv, {
+    stdout: out.stream,
+    stderr: err.stream,
+    stdin: Readable.from(stdin ? [Buffer.from(stdin)] : []),
+  });
   return { code, out: out.text(), err: err.text() };
 }
 
@@ -52,12 +60,29 @@ test('seal → manifest entry → pald backend decrypts the exact bytes (stdin a
   const mdir = path.join(dir, 'etc1');
   const manifest = path.join(mdir, 'secrets.yaml');
   const pub = path.join(keys, 'host1.pub.asc');
-  const r1 = await cli(seal, ['--name', 'db-password', '--label', 'prod', '--label', 'billing', '--key', pub, '--manifest', manifest], Buffer.from('hunter2'));
+  const r1 = await cli(
+    seal,
+    ['--name', 'db-password', '--label', 'prod', '--label', 'billing', '--key', pub, '--manifest', manifest],
+    Buffer.from('hunter2'),
+  );
   t.is(r1.code, 0, r1.err);
   t.false(r1.out.includes('hunter2'));
   const blob = randomBytes(1024 * 1024);
   await writeFile(path.join(dir, 'blob.in'), blob);
-  const r2 = await cli(seal, ['--name', 'blob', '--label', 'prod', '--key', pub, '--manifest', manifest, '--in', path.join(dir, 'blob.in'), '--mode', '0440']);
+  const r2 = await cli(seal, [
+    '--name',
+    'blob',
+    '--label',
+    'prod',
+    '--key',
+    pub,
+    '--manifest',
+    manifest,
+    '--in',
+    path.join(dir, 'blob.in'),
+    '--mode',
+    '0440',
+  ]);
   t.is(r2.code, 0, r2.err);
 
   const store = await ManifestStore.open(manifest, { watch: false });
@@ -101,7 +126,11 @@ secrets:
 `,
     { mode: 0o640 },
   );
-  const r = await cli(seal, ['--name', 'api-token', '--label', 'new', '--key', pub, '--manifest', manifest], Buffer.from('tok'));
+  const r = await cli(
+    seal,
+    ['--name', 'api-token', '--label', 'new', '--key', pub, '--manifest', manifest],
+    Buffer.from('tok'),
+  );
   t.is(r.code, 0, r.err);
   const text = await readFile(manifest, 'utf8');
   t.regex(text, /^# pal manifest — managed by hand and by pal seal/);
@@ -112,8 +141,15 @@ secrets:
   t.notRegex(text, /ro: api-token\.ro/);
   t.regex(text, /mode: "0400"/);
   t.is((await stat(manifest)).mode & 0o777, 0o640, 'manifest mode kept');
-  t.deepEqual((await readdir(mdir)).filter((f) => f.includes('.tmp-')), []);
-  const r2 = await cli(seal, ['--name', 'api-token', '--label', 'newer', '--key', pub, '--manifest', manifest], Buffer.from('tok2'));
+  t.deepEqual(
+    (await readdir(mdir)).filter((f) => f.includes('.tmp-')),
+    [],
+  );
+  const r2 = await cli(
+    seal,
+    ['--name', 'api-token', '--label', 'newer', '--key', pub, '--manifest', manifest],
+    Buffer.from('tok2'),
+  );
   t.is(r2.code, 0, r2.err);
   const store = await ManifestStore.open(manifest, { watch: false });
   t.teardown(() => store.close());
@@ -127,7 +163,11 @@ test('a broken manifest is not overwritten and no ciphertext is written', async 
   await (await import('node:fs/promises')).mkdir(mdir);
   const broken = 'secrets:\n  a: [\n';
   await writeFile(manifest, broken);
-  const r = await cli(seal, ['--name', 'x', '--label', 'l', '--key', path.join(keys, 'host1.pub.asc'), '--manifest', manifest], Buffer.from('v'));
+  const r = await cli(
+    seal,
+    ['--name', 'x', '--label', 'l', '--key', path.join(keys, 'host1.pub.asc'), '--manifest', manifest],
+    Buffer.from('v'),
+  );
   t.is(r.code, 1);
   t.regex(r.err, /not valid YAML/);
   t.is(await readFile(manifest, 'utf8'), broken);
@@ -136,7 +176,11 @@ test('a broken manifest is not overwritten and no ciphertext is written', async 
 
 test('--image-manifest writes DIR/secrets.yaml with the ciphertext beside it', async (t) => {
   const idir = path.join(dir, 'image-pal');
-  const r = await cli(seal, ['--name', 'img', '--label', 'l', '--key', path.join(keys, 'host1.pub.asc'), '--image-manifest', idir], Buffer.from('v'));
+  const r = await cli(
+    seal,
+    ['--name', 'img', '--label', 'l', '--key', path.join(keys, 'host1.pub.asc'), '--image-manifest', idir],
+    Buffer.from('v'),
+  );
   t.is(r.code, 0, r.err);
   t.deepEqual((await readdir(idir)).sort(), ['img.pgp', 'secrets.yaml']);
 });
@@ -159,7 +203,11 @@ test('usage errors exit 2; Red October says not supported yet', async (t) => {
   t.regex(ro.err, /not supported yet/);
   const badKey = path.join(dir, 'bad.asc');
   await writeFile(badKey, 'nope');
-  const r = await cli(seal, ['--name', 'x', '--label', 'l', '--key', badKey, '--manifest', path.join(dir, 'etc4', 'secrets.yaml')], Buffer.from('v'));
+  const r = await cli(
+    seal,
+    ['--name', 'x', '--label', 'l', '--key', badKey, '--manifest', path.join(dir, 'etc4', 'secrets.yaml')],
+    Buffer.from('v'),
+  );
   t.is(r.code, 1);
   t.regex(r.err, /not an OpenPGP key/);
 });

@@ -34,7 +34,13 @@ export function growth<T>(input: (n: number) => T, run: (x: T) => unknown, n: nu
   return { small, large, ratio: large / small };
 }
 
-export async function growthAsync<T>(input: (n: number) => T, run: (x: T) => Promise<unknown>, n: number, k: number, runs = 5): Promise<Growth> {
+export async function growthAsync<T>(
+  input: (n: number) => T,
+  run: (x: T) => Promise<unknown>,
+  n: number,
+  k: number,
+  runs = 5,
+): Promise<Growth> {
   const a = input(n);
   const b = input(k * n);
   await run(a);

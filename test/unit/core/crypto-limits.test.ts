@@ -34,7 +34,15 @@ async function keysDir(): Promise<string> {
 }
 
 function entryFor(name: string, file: string, ct: Uint8Array): ManifestEntry {
-  return { name, labels: ['a'], mode: 0o400, backend: 'openpgp', ciphertextPath: file, version: createHash('sha256').update(ct).digest('hex'), mtimeMs: 0 };
+  return {
+    name,
+    labels: ['a'],
+    mode: 0o400,
+    backend: 'openpgp',
+    ciphertextPath: file,
+    version: createHash('sha256').update(ct).digest('hex'),
+    mtimeMs: 0,
+  };
 }
 
 /** A valid pal message whose payload is `zeros` zero bytes, zlib-compressed inside the encryption. */
@@ -42,7 +50,12 @@ async function bomb(zeros: number): Promise<Uint8Array> {
   const payload = encodePayload({ name: 'bomb', labels: ['a'] }, new Uint8Array(zeros));
   const encryptionKeys = await openpgp.readKey({ armoredKey: (await keyPromise).publicKey });
   const message = await openpgp.createMessage({ binary: payload, format: 'binary' });
-  return openpgp.encrypt({ message, encryptionKeys, format: 'binary', config: { preferredCompressionAlgorithm: openpgp.enums.compression.zlib } });
+  return openpgp.encrypt({
+    message,
+    encryptionKeys,
+    format: 'binary',
+    config: { preferredCompressionAlgorithm: openpgp.enums.compression.zlib },
+  });
 }
 
 test('decompression bomb: a small ciphertext inflating past limits.secret_bytes is corrupt; a normal secret still decrypts', async (t) => {
@@ -51,7 +64,9 @@ test('decompression bomb: a small ciphertext inflating past limits.secret_bytes 
   const backend = await OpenPgpBackend.load(keys, { allocSecure: mem.from, maxSecretBytes: 1024 * 1024 });
   const ct = await bomb(32 * 1024 * 1024);
   t.true(ct.length < 64 * 1024, `the bomb is small: ${ct.length} bytes`);
-  const err = await t.throwsAsync(backend.decrypt(entryFor('bomb', '/nonexistent', ct), ct), { instanceOf: SecretError });
+  const err = await t.throwsAsync(backend.decrypt(entryFor('bomb', '/nonexistent', ct), ct), {
+    instanceOf: SecretError,
+  });
   t.is(err?.code, 'corrupt');
   t.regex(err!.message, /Maximum decompressed message size exceeded/);
   t.is(mem.live(), 0);
@@ -60,7 +75,12 @@ test('decompression bomb: a small ciphertext inflating past limits.secret_bytes 
   const fine = await bomb(1024 * 1024);
   const s = await backend.decrypt(entryFor('bomb', '/nonexistent', fine), fine);
   t.is(s.plaintext.length, 1024 * 1024);
-  const normal = await sealOpenPgp({ name: 'db', labels: ['a'], plaintext: Buffer.from('hunter2'), publicKeysArmored: [(await keyPromise).publicKey] });
+  const normal = await sealOpenPgp({
+    name: 'db',
+    labels: ['a'],
+    plaintext: Buffer.from('hunter2'),
+    publicKeysArmored: [(await keyPromise).publicKey],
+  });
   t.is((await backend.decrypt(entryFor('db', '/nonexistent', normal), normal)).plaintext.read().toString(), 'hunter2');
 });
 
@@ -68,7 +88,9 @@ test('the default limit (16 MiB) stops a 32 MiB bomb', async (t) => {
   const keys = await keysDir();
   const backend = await OpenPgpBackend.load(keys, { allocSecure: new FakeSecureMemory().from });
   const ct = await bomb(32 * 1024 * 1024);
-  const err = await t.throwsAsync(backend.decrypt(entryFor('bomb', '/nonexistent', ct), ct), { instanceOf: SecretError });
+  const err = await t.throwsAsync(backend.decrypt(entryFor('bomb', '/nonexistent', ct), ct), {
+    instanceOf: SecretError,
+  });
   t.is(err?.code, 'corrupt');
 });
 
@@ -76,11 +98,32 @@ test('an uncompressed plaintext over limits.secret_bytes is corrupt, and so is a
   const keys = await keysDir();
   const backend = await OpenPgpBackend.load(keys, { allocSecure: new FakeSecureMemory().from, maxSecretBytes: 1000 });
   const pub = (await keyPromise).publicKey;
-  const ct = await sealOpenPgp({ name: 'big', labels: ['a'], plaintext: Buffer.alloc(1001, 1), publicKeysArmored: [pub] });
-  await t.throwsAsync(backend.decrypt(entryFor('big', '/x', ct), ct), { instanceOf: SecretError, message: /larger than limits.secret_bytes \(1000\)/ });
-  const huge = await sealOpenPgp({ name: 'big', labels: ['a'], plaintext: Buffer.alloc(2 * 1024 * 1024, 1), publicKeysArmored: [pub] });
-  await t.throwsAsync(backend.decrypt(entryFor('big', '/x', huge), huge), { instanceOf: SecretError, message: /ciphertext of \d+ bytes is larger than/ });
-  const ok = await sealOpenPgp({ name: 'ok', labels: ['a'], plaintext: Buffer.alloc(1000, 1), publicKeysArmored: [pub] });
+  const ct = await sealOpenPgp({
+    name: 'big',
+    labels: ['a'],
+    plaintext: Buffer.alloc(1001, 1),
+    publicKeysArmored: [pub],
+  });
+  await t.throwsAsync(backend.decrypt(entryFor('big', '/x', ct), ct), {
+    instanceOf: SecretError,
+    message: /larger than limits.secret_bytes \(1000\)/,
+  });
+  const huge = await sealOpenPgp({
+    name: 'big',
+    labels: ['a'],
+    plaintext: Buffer.alloc(2 * 1024 * 1024, 1),
+    publicKeysArmored: [pub],
+  });
+  await t.throwsAsync(backend.decrypt(entryFor('big', '/x', huge), huge), {
+    instanceOf: SecretError,
+    message: /ciphertext of \d+ bytes is larger than/,
+  });
+  const ok = await sealOpenPgp({
+    name: 'ok',
+    labels: ['a'],
+    plaintext: Buffer.alloc(1000, 1),
+    publicKeysArmored: [pub],
+  });
   t.is((await backend.decrypt(entryFor('ok', '/x', ok), ok)).plaintext.length, 1000);
 });
 
@@ -103,7 +146,10 @@ test('cache: bytes changed since the manifest load are decrypted only if File sa
   // Different bytes in a file others can write: refused.
   const v2 = await sealOpenPgp({ name: 'db', labels: ['a'], plaintext: Buffer.from('two'), publicKeysArmored: [pub] });
   await writeFile(file, v2);
-  const err = await t.throwsAsync(cache.get(entry), { instanceOf: SecretError, message: /mode 0666 is writable by group or others/ });
+  const err = await t.throwsAsync(cache.get(entry), {
+    instanceOf: SecretError,
+    message: /mode 0666 is writable by group or others/,
+  });
   t.is(err?.code, 'corrupt');
   // Rotated by root (safe): served ahead of the manifest reload, as before.
   await chmod(file, 0o644);
@@ -123,13 +169,17 @@ test('File safety of keys: load fails on a 0644 key, a key owned by someone else
   const key = path.join(keys, 'host.key');
   const load = (): Promise<OpenPgpBackend> => OpenPgpBackend.load(keys, { allocSecure: new FakeSecureMemory().from });
   await chmod(key, 0o644);
-  await t.throwsAsync(load(), { message: `private key ${key}: mode 0644 is readable by group or others (owner uid 0); a private key must be 0600` });
+  await t.throwsAsync(load(), {
+    message: `private key ${key}: mode 0644 is readable by group or others (owner uid 0); a private key must be 0600`,
+  });
   await chmod(key, 0o600);
   await chown(key, 4242, 4242);
   await t.throwsAsync(load(), { message: new RegExp(`private key ${key}: owned by uid 4242`) });
   await chown(key, 0, 0);
   await chmod(keys, 0o777);
-  await t.throwsAsync(load(), { message: new RegExp(`key directory ${keys}: mode 0777 is writable by group or others`) });
+  await t.throwsAsync(load(), {
+    message: new RegExp(`key directory ${keys}: mode 0777 is writable by group or others`),
+  });
   await chmod(keys, 0o700);
   await rename(key, path.join(path.dirname(keys), 'elsewhere.key'));
   await symlink(path.join(path.dirname(keys), 'elsewhere.key'), key);
@@ -164,8 +214,11 @@ test('File safety of the passphrase file: 0644 refused at load; a link to a 0600
   const pass = path.join(dir, 'pass');
   await writeFile(pass, 'pw\n', { mode: 0o644 });
   await chmod(pass, 0o644);
-  const load = (passphraseFile: string): Promise<OpenPgpBackend> => OpenPgpBackend.load(keys, { allocSecure: new FakeSecureMemory().from, passphraseFile });
-  await t.throwsAsync(load(pass), { message: `passphrase ${pass}: mode 0644 is readable by group or others (owner uid 0); a passphrase must be 0600` });
+  const load = (passphraseFile: string): Promise<OpenPgpBackend> =>
+    OpenPgpBackend.load(keys, { allocSecure: new FakeSecureMemory().from, passphraseFile });
+  await t.throwsAsync(load(pass), {
+    message: `passphrase ${pass}: mode 0644 is readable by group or others (owner uid 0); a passphrase must be 0600`,
+  });
   await chmod(pass, 0o600);
   const link = path.join(dir, 'pass-link');
   await symlink(pass, link);

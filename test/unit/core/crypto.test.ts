@@ -4,7 +4,15 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as openpgp from 'openpgp';
-import { OpenPgpBackend, SecretCache, SecretError, sealOpenPgp, encodePayload, type Backend, type OpenedSecret } from '../../../src/crypto/index.js';
+import {
+  OpenPgpBackend,
+  SecretCache,
+  SecretError,
+  sealOpenPgp,
+  encodePayload,
+  type Backend,
+  type OpenedSecret,
+} from '../../../src/crypto/index.js';
 import type { ManifestEntry } from '../../../src/store/index.js';
 import { FakeSecureMemory, until } from './fake-secure.js';
 
@@ -14,7 +22,11 @@ interface KeyPair {
 }
 
 async function keyPair(name: string, passphrase?: string): Promise<KeyPair> {
-  const k = await openpgp.generateKey({ userIDs: [{ name }], format: 'armored', ...(passphrase ? { passphrase } : {}) });
+  const k = await openpgp.generateKey({
+    userIDs: [{ name }],
+    format: 'armored',
+    ...(passphrase ? { passphrase } : {}),
+  });
   return { privateKey: k.privateKey, publicKey: k.publicKey };
 }
 
@@ -36,7 +48,12 @@ test.after.always(async () => {
 let counter = 0;
 /** Bytes that are not an OpenPGP packet stream (bit 7 of the first byte clear), unlike random bytes which sometimes are. */
 const garbage = (n: number): Buffer => Buffer.alloc(n, 'not openpgp ');
-async function sealed(name: string, labels: string[], value: Uint8Array, keys = [host.publicKey]): Promise<ManifestEntry> {
+async function sealed(
+  name: string,
+  labels: string[],
+  value: Uint8Array,
+  keys = [host.publicKey],
+): Promise<ManifestEntry> {
   const ct = await sealOpenPgp({ name, labels, plaintext: Uint8Array.from(value), publicKeysArmored: keys });
   return entryFor(name, labels, ct);
 }
@@ -106,7 +123,12 @@ test('armored ciphertext is accepted too', async (t) => {
 
 test('corrupt ciphertext → SecretError corrupt', async (t) => {
   const b = await backend();
-  const ct = await sealOpenPgp({ name: 's', labels: ['a'], plaintext: Buffer.from('some secret value'), publicKeysArmored: [host.publicKey] });
+  const ct = await sealOpenPgp({
+    name: 's',
+    labels: ['a'],
+    plaintext: Buffer.from('some secret value'),
+    publicKeysArmored: [host.publicKey],
+  });
   const flipped = Uint8Array.from(ct);
   flipped[flipped.length - 5]! ^= 0xff;
   const err1 = await t.throwsAsync(open(b, await entryFor('s', ['a'], flipped)), { instanceOf: SecretError });
@@ -114,7 +136,9 @@ test('corrupt ciphertext → SecretError corrupt', async (t) => {
   t.false(err1!.message.includes('some secret value'));
   const err2 = await t.throwsAsync(open(b, await entryFor('s', ['a'], garbage(300))), { instanceOf: SecretError });
   t.is(err2?.code, 'corrupt');
-  const err3 = await t.throwsAsync(open(b, await entryFor('s', ['a'], ct.subarray(0, ct.length - 40))), { instanceOf: SecretError });
+  const err3 = await t.throwsAsync(open(b, await entryFor('s', ['a'], ct.subarray(0, ct.length - 40))), {
+    instanceOf: SecretError,
+  });
   t.is(err3?.code, 'corrupt');
 });
 
@@ -128,14 +152,20 @@ test('a message that is not a pal payload → corrupt', async (t) => {
   const err = await t.throwsAsync(open(b, await entryFor('p', ['a'], ct)), { instanceOf: SecretError });
   t.is(err?.code, 'corrupt');
   t.regex(err!.message, /not a pal sealed payload/);
-  const unencrypted = await openpgp.createMessage({ binary: encodePayload({ name: 'p', labels: ['a'] }, Buffer.from('x')) });
-  const err2 = await t.throwsAsync(open(b, await entryFor('p', ['a'], unencrypted.write() as Uint8Array)), { instanceOf: SecretError });
+  const unencrypted = await openpgp.createMessage({
+    binary: encodePayload({ name: 'p', labels: ['a'] }, Buffer.from('x')),
+  });
+  const err2 = await t.throwsAsync(open(b, await entryFor('p', ['a'], unencrypted.write() as Uint8Array)), {
+    instanceOf: SecretError,
+  });
   t.is(err2?.code, 'corrupt', 'an unencrypted OpenPGP message is refused');
 });
 
 test('sealed for another key → unavailable, naming the key ids', async (t) => {
   const b = await backend();
-  const err = await t.throwsAsync(open(b, await sealed('w', ['a'], Buffer.from('x'), [other.publicKey])), { instanceOf: SecretError });
+  const err = await t.throwsAsync(open(b, await sealed('w', ['a'], Buffer.from('x'), [other.publicKey])), {
+    instanceOf: SecretError,
+  });
   t.is(err?.code, 'unavailable');
   t.regex(err!.message, /no host key can decrypt/);
 });
@@ -158,11 +188,23 @@ test('passphrase-protected keys load with the passphrase file; bad key files are
 
   const noPass = await OpenPgpBackend.load(kdir, { allocSecure: new FakeSecureMemory().from });
   t.is(noPass.keyIds().length, 1);
-  t.deepEqual(noPass.problems().map((p) => path.basename(p.file)).sort(), ['garbage.key', 'locked.key']);
+  t.deepEqual(
+    noPass
+      .problems()
+      .map((p) => path.basename(p.file))
+      .sort(),
+    ['garbage.key', 'locked.key'],
+  );
 
-  const b = await OpenPgpBackend.load(kdir, { allocSecure: new FakeSecureMemory().from, passphraseFile: path.join(dir, 'pass') });
+  const b = await OpenPgpBackend.load(kdir, {
+    allocSecure: new FakeSecureMemory().from,
+    passphraseFile: path.join(dir, 'pass'),
+  });
   t.is(b.keyIds().length, 2);
-  t.deepEqual(b.problems().map((p) => path.basename(p.file)), ['garbage.key']);
+  t.deepEqual(
+    b.problems().map((p) => path.basename(p.file)),
+    ['garbage.key'],
+  );
   const s = await open(b, await sealed('locked-secret', ['a'], Buffer.from('L'), [locked.publicKey]));
   t.is(s.plaintext.read().toString(), 'L');
 
@@ -232,7 +274,10 @@ test('TTL expiry wipes the buffer and decrypts again', async (t) => {
   let now = 1000;
   const mem = new FakeSecureMemory();
   const counting = new CountingBackend(await backend(mem));
-  const cache = new SecretCache({ openpgp: counting }, { ttlMs: 500, maxBytes: 1 << 20, now: () => now, sweepIntervalMs: 0 });
+  const cache = new SecretCache(
+    { openpgp: counting },
+    { ttlMs: 500, maxBytes: 1 << 20, now: () => now, sweepIntervalMs: 0 },
+  );
   t.teardown(() => cache.close());
   const e = await sealed('ttl', ['a'], Buffer.from('ephemeral'));
   const first = await cache.get(e);
@@ -242,7 +287,10 @@ test('TTL expiry wipes the buffer and decrypts again', async (t) => {
   t.is(cache.sweep(), 1);
   await tick();
   t.false(first.plaintext.alive);
-  t.true(mem.allocated[0]!.memory.every((b) => b === 0), 'evicted plaintext zeroed');
+  t.true(
+    mem.allocated[0]!.memory.every((b) => b === 0),
+    'evicted plaintext zeroed',
+  );
   const second = await cache.get(e);
   t.is(counting.decrypts, 2);
   t.is(second.plaintext.read().toString(), 'ephemeral');
@@ -292,7 +340,10 @@ test('a new ciphertext version invalidates the cached plaintext', async (t) => {
 
 test('sealed name must match the manifest entry (no renaming without re-sealing)', async (t) => {
   const mem = new FakeSecureMemory();
-  const cache = new SecretCache({ openpgp: await backend(mem) }, { ttlMs: 60_000, maxBytes: 1 << 20, sweepIntervalMs: 0 });
+  const cache = new SecretCache(
+    { openpgp: await backend(mem) },
+    { ttlMs: 60_000, maxBytes: 1 << 20, sweepIntervalMs: 0 },
+  );
   t.teardown(() => cache.close());
   const e = await sealed('real-name', ['a'], Buffer.from('x'));
   const err = await t.throwsAsync(cache.get({ ...e, name: 'other-name' }), { instanceOf: SecretError });
@@ -308,7 +359,9 @@ test('corrupt ciphertext fails that secret only; missing backend → unavailable
   const [r1, r2] = await Promise.allSettled([cache.get(good), cache.get(bad)]);
   t.is(r1.status, 'fulfilled');
   t.is(r2.status === 'rejected' ? (r2.reason as SecretError).code : 'none', 'corrupt');
-  const ro = await t.throwsAsync(cache.get({ ...good, name: 'ro', backend: 'redoctober' }), { instanceOf: SecretError });
+  const ro = await t.throwsAsync(cache.get({ ...good, name: 'ro', backend: 'redoctober' }), {
+    instanceOf: SecretError,
+  });
   t.is(ro?.code, 'unavailable');
   await t.throwsAsync(cache.get(bad), { instanceOf: SecretError }, 'failures are not cached as successes');
 });

@@ -9,7 +9,11 @@ export class FakeSecureBuffer implements SecureBuffer {
   /** Holders of `memory` (this buffer and its share()s); the last wipe() zeroes it. */
   private readonly holders: { n: number };
 
-  constructor(size: number, private readonly registry: FakeSecureMemory, sharing?: FakeSecureBuffer) {
+  constructor(
+    size: number,
+    private readonly registry: FakeSecureMemory,
+    sharing?: FakeSecureBuffer,
+  ) {
     this.memory = sharing ? sharing.memory : new Uint8Array(size);
     this.holders = sharing ? sharing.holders : { n: 0 };
     this.holders.n++;

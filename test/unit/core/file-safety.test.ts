@@ -3,7 +3,12 @@ import { chmod, chown, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/pr
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileSafetyProblem, fileSafetyProblemSync, readRegularFile, type FileSafetyOptions } from '../../../src/store/index.js';
+import {
+  fileSafetyProblem,
+  fileSafetyProblemSync,
+  readRegularFile,
+  type FileSafetyOptions,
+} from '../../../src/store/index.js';
 
 const dirs: string[] = [];
 test.after.always(async () => {
@@ -49,7 +54,10 @@ test('a 0666 file is refused, naming file, mode and owner', async (t) => {
 test('a private key readable by group or others is refused; a public file may be', async (t) => {
   const dir = await fresh();
   const k = await file(dir, 'host.key', 0o644);
-  t.regex((await problem(k, { kind: 'private key' }))!, /host\.key: mode 0644 is readable by group or others.*must be 0600/);
+  t.regex(
+    (await problem(k, { kind: 'private key' }))!,
+    /host\.key: mode 0644 is readable by group or others.*must be 0600/,
+  );
   t.regex((await problem(await file(dir, 'host2.key', 0o640), { kind: 'private key' }))!, /mode 0640 is readable/);
   t.is(await problem(k, { kind: 'config' }), undefined);
 });
@@ -70,11 +78,17 @@ test('a file in a directory owned by another user, or writable by group/others, 
   t.is(await problem(f, { kind: 'manifest' }), undefined);
 
   await chmod(sub, 0o775);
-  t.is(await problem(f, { kind: 'manifest' }), `manifest ${f}: directory ${sub} (owner uid 0, mode 0775) is writable by group or others`);
+  t.is(
+    await problem(f, { kind: 'manifest' }),
+    `manifest ${f}: directory ${sub} (owner uid 0, mode 0775) is writable by group or others`,
+  );
   await chmod(sub, 0o755);
 
   await chmod(path.join(top, 'etc'), 0o777);
-  t.regex((await problem(f, { kind: 'manifest' }))!, new RegExp(`directory ${path.join(top, 'etc')} \\(owner uid 0, mode 0777\\) is writable`));
+  t.regex(
+    (await problem(f, { kind: 'manifest' }))!,
+    new RegExp(`directory ${path.join(top, 'etc')} \\(owner uid 0, mode 0777\\) is writable`),
+  );
   await chmod(path.join(top, 'etc'), 0o755);
 
   await chown(top, 4242, 0);
@@ -91,7 +105,10 @@ test('a root-owned sticky world-writable dir is fine as an ancestor but not as t
   await mkdir(inside, { mode: 0o700 });
   t.is(await problem(await file(inside, 'secrets.yaml', 0o644), { kind: 'manifest' }), undefined);
   const direct = await file(sticky, 'secrets.yaml', 0o644);
-  t.regex((await problem(direct, { kind: 'manifest' }))!, /directory .*\/tmp \(owner uid 0, mode 01777\) is writable by group or others/);
+  t.regex(
+    (await problem(direct, { kind: 'manifest' }))!,
+    /directory .*\/tmp \(owner uid 0, mode 01777\) is writable by group or others/,
+  );
   // Sticky but owned by someone else: that user can delete our directory inside it.
   await chown(sticky, 4242, 0);
   t.regex((await problem(path.join(inside, 'secrets.yaml'), { kind: 'manifest' }))!, /owned by uid 4242/);

@@ -18,11 +18,15 @@ test('admin: a deeply nested "op" within the request limit is refused with a rea
   t.true(line.length < 64 * 1024);
   const r = parseAdminRequest(line);
   t.deepEqual(r, { error: 'unknown op (op must be a string, got an array)' });
-  t.deepEqual(parseAdminRequest(JSON.stringify({ op: 'x'.repeat(1000) })), { error: `unknown op ${JSON.stringify('x'.repeat(64))}` });
+  t.deepEqual(parseAdminRequest(JSON.stringify({ op: 'x'.repeat(1000) })), {
+    error: `unknown op ${JSON.stringify('x'.repeat(64))}`,
+  });
 });
 
-test('manifest editor: an alias to no anchor is our error with a reason, the library\'s never escapes', (t) => {
-  const err = t.throws(() => upsertManifestEntryText('secrets:\n  a: *b\n', { name: 's', file: 's.pgp', labels: ['a'], mode: 0o400 }));
+test("manifest editor: an alias to no anchor is our error with a reason, the library's never escapes", (t) => {
+  const err = t.throws(() =>
+    upsertManifestEntryText('secrets:\n  a: *b\n', { name: 's', file: 's.pgp', labels: ['a'], mode: 0o400 }),
+  );
   t.is(err?.constructor, Error);
   t.regex(err!.message, /^the manifest cannot be rewritten: .*alias/i);
 });
@@ -44,12 +48,27 @@ test('openpgp: a message repeating the session key packet for this host is corru
   await writeFile(path.join(keys, 'host.key'), host.privateKey, { mode: 0o600 });
   const backend = await OpenPgpBackend.load(keys, { allocSecure: new FakeSecureMemory().from });
   t.teardown(() => backend.close());
-  const sealed = await sealOpenPgp({ name: 'db', labels: ['a'], plaintext: Buffer.from('hunter2'), publicKeysArmored: [host.publicKey] });
-  const entry = (ct: Uint8Array): ManifestEntry => ({ name: 'db', labels: ['a'], mode: 0o400, backend: 'openpgp', ciphertextPath: '/nonexistent', version: createHash('sha256').update(ct).digest('hex'), mtimeMs: 0 });
+  const sealed = await sealOpenPgp({
+    name: 'db',
+    labels: ['a'],
+    plaintext: Buffer.from('hunter2'),
+    publicKeysArmored: [host.publicKey],
+  });
+  const entry = (ct: Uint8Array): ManifestEntry => ({
+    name: 'db',
+    labels: ['a'],
+    mode: 0o400,
+    backend: 'openpgp',
+    ciphertextPath: '/nonexistent',
+    version: createHash('sha256').update(ct).digest('hex'),
+    mtimeMs: 0,
+  });
   // New-format PKESK with a one-octet length (what sealOpenPgp writes), repeated 500 times.
   t.is(sealed[0], 0xc1);
   const len = sealed[1]! + 2;
-  const repeated = new Uint8Array(Buffer.concat([...Array.from({ length: 500 }, () => sealed.subarray(0, len)), sealed.subarray(len)]));
+  const repeated = new Uint8Array(
+    Buffer.concat([...Array.from({ length: 500 }, () => sealed.subarray(0, len)), sealed.subarray(len)]),
+  );
   const err = await t.throwsAsync(backend.decrypt(entry(repeated), repeated), { instanceOf: SecretError });
   t.is(err?.code, 'corrupt');
   t.regex(err!.message, /500 session key packets name this host's keys/);

@@ -72,7 +72,10 @@ const deepShapes: ReadonlyArray<readonly [string, string]> = [
   ['sequences of mappings', Array.from({ length: 1000 }, (_, i) => `${'  '.repeat(i)}- k:`).join('\n') + '\n'],
   // The parser's error recovery nests what indentation says is closed: two levels per repeat.
   ['error-recovery nesting', 'x: : :\n[]\n'.repeat(3000)],
-  ['flow inside block', Array.from({ length: 40 }, (_, i) => `${' '.repeat(i)}k:`).join('\n') + ' ' + '['.repeat(40) + '\n'],
+  [
+    'flow inside block',
+    Array.from({ length: 40 }, (_, i) => `${' '.repeat(i)}k:`).join('\n') + ' ' + '['.repeat(40) + '\n',
+  ],
 ];
 
 for (const [what, text] of deepShapes) {
@@ -82,7 +85,9 @@ for (const [what, text] of deepShapes) {
     const m = await parseManifest(path.join(dir, 'secrets.yaml'), text);
     t.false(m.ok);
     t.regex(m.problems[0]?.message ?? '', /nesting deeper than 64 levels/);
-    t.throws(() => upsertManifestEntryText(text, { name: 'a', file: 'a.pgp', labels: ['l'], mode: 0o400 }), { message: /nesting deeper than 64 levels/ });
+    t.throws(() => upsertManifestEntryText(text, { name: 'a', file: 'a.pgp', labels: ['l'], mode: 0o400 }), {
+      message: /nesting deeper than 64 levels/,
+    });
   });
 }
 
@@ -98,7 +103,10 @@ test('21.2: nesting within the limit still parses, block and flow', (t) => {
 test('21.2: the document size is bounded before parsing', (t) => {
   const text = 'mountpoint: /a\n#' + 'x'.repeat(1024 * 1024) + '\n';
   t.regex(configError(text)?.message ?? 'accepted', /larger than the limit of 1048576/);
-  t.regex(parseBoundedYaml('a: 1\n', { maxBytes: 4, maxDepth: 64 }).errors[0]?.message ?? '', /larger than the limit of 4/);
+  t.regex(
+    parseBoundedYaml('a: 1\n', { maxBytes: 4, maxDepth: 64 }).errors[0]?.message ?? '',
+    /larger than the limit of 4/,
+  );
 });
 
 // ---- 21.1 (the parse part): the reproducer resolves to a problem, it does not reject ----
@@ -115,9 +123,17 @@ test('21.1: the stack-overflow manifest is a problem with a reason, not a reject
 
 test.serial('21.4: rejecting a config with a long run of stray quotes is linear in its length', (t) => {
   // 8× the input: linear is ~8× (a little more with garbage collection), quadratic 64×.
-  const r = growth((n) => 'audit: {path: "-"}' + '"'.repeat(n), (text) => configError(text), 8_192, 8);
+  const r = growth(
+    (n) => 'audit: {path: "-"}' + '"'.repeat(n),
+    (text) => configError(text),
+    8_192,
+    8,
+  );
   t.log(`8k quotes ${r.small.toFixed(1)} ms, 64k ${r.large.toFixed(1)} ms, ratio ${r.ratio.toFixed(2)}`);
-  t.regex(configError('audit: {path: "-"}' + '"'.repeat(1000))!.message, /^\/etc\/pal\/pald\.yaml:1: YAML syntax error: /);
+  t.regex(
+    configError('audit: {path: "-"}' + '"'.repeat(1000))!.message,
+    /^\/etc\/pal\/pald\.yaml:1: YAML syntax error: /,
+  );
   t.true(r.ratio < 20, `8× the input took ${r.ratio.toFixed(2)}× the time (quadratic is 64×)`);
 });
 
@@ -135,22 +151,54 @@ test('21.4: duplicate keys are still refused, with the line of the repeat', asyn
   t.is(err?.line, 3);
   t.regex(err?.message ?? '', /Map keys must be unique/);
   const dir = await manifestDir({ 'ok.pgp': 'x' });
-  const m = await parseManifest(path.join(dir, 'secrets.yaml'), 'secrets:\n  a:\n    file: ok.pgp\n    labels: [l]\n  a:\n    file: ok.pgp\n    labels: [m]\n');
+  const m = await parseManifest(
+    path.join(dir, 'secrets.yaml'),
+    'secrets:\n  a:\n    file: ok.pgp\n    labels: [l]\n  a:\n    file: ok.pgp\n    labels: [m]\n',
+  );
   t.false(m.ok);
-  t.deepEqual(m.problems.map((p) => p.line), [5]);
+  t.deepEqual(
+    m.problems.map((p) => p.line),
+    [5],
+  );
   t.deepEqual(parseBoundedYaml('{1: a, "1": b}\n').errors, [], 'the number 1 and the string "1" are different keys');
 });
 
-test("21.4: the seal editor keeps comments and order with the bounded parse", (t) => {
+test('21.4: the seal editor keeps comments and order with the bounded parse', (t) => {
   const before = '# ops\nsecrets:\n  b:\n    file: b.pgp # keep\n    labels: [x]\n';
   const after = upsertManifestEntryText(before, { name: 'a', file: 'a.pgp', labels: ['l'], mode: 0o400 });
   t.regex(after, /^# ops\nsecrets:\n  b:\n    file: b\.pgp # keep\n/);
   t.regex(after, /  a:\n    file: a\.pgp\n    labels: \[l\]\n    mode: "0400"\n/);
-  t.throws(() => upsertManifestEntryText('a: 1\na: 2\n', { name: 'a', file: 'a.pgp', labels: ['l'], mode: 0o400 }), { message: /line 2: Map keys must be unique/ });
+  t.throws(() => upsertManifestEntryText('a: 1\na: 2\n', { name: 'a', file: 'a.pgp', labels: ['l'], mode: 0o400 }), {
+    message: /line 2: Map keys must be unique/,
+  });
 });
 
 test('21.2: random structure of any depth: never a throw, and refused exactly when nested deeper than the limit', (t) => {
-  const atoms = ['- ', '? ', ': ', 'k: ', '- k: ', '[', ']', '{', '}', ', ', '\n', '\n  ', '\n    ', ' ', 'a', '"q" ', '&x ', '!t ', '*x', '|\n  z\n', '# c\n', '---\n', 'x: : :\n[]\n'];
+  const atoms = [
+    '- ',
+    '? ',
+    ': ',
+    'k: ',
+    '- k: ',
+    '[',
+    ']',
+    '{',
+    '}',
+    ', ',
+    '\n',
+    '\n  ',
+    '\n    ',
+    ' ',
+    'a',
+    '"q" ',
+    '&x ',
+    '!t ',
+    '*x',
+    '|\n  z\n',
+    '# c\n',
+    '---\n',
+    'x: : :\n[]\n',
+  ];
   let seed = 21;
   const random = (n: number): number => {
     seed = (seed * 1103515245 + 12345) & 0x7fffffff;
@@ -159,7 +207,8 @@ test('21.2: random structure of any depth: never a throw, and refused exactly wh
   let refused = 0;
   for (let i = 0; i < 1000; i++) {
     let text = '';
-    for (let j = 1 + random(6); j > 0; j--) text += atoms[random(atoms.length)]!.repeat(1 + random(random(4) === 0 ? 150 : 8));
+    for (let j = 1 + random(6); j > 0; j--)
+      text += atoms[random(atoms.length)]!.repeat(1 + random(random(4) === 0 ? 150 : 8));
     let errors: readonly { message: string }[] = [];
     t.notThrows(() => (errors = parseBoundedYaml(text).errors), JSON.stringify(text));
     const tooDeep = errors.some((e) => /nesting deeper than 64 levels/.test(e.message));

@@ -58,12 +58,34 @@ test('pal seal refuses a label outside the grammar with the reason (exit 2), wri
     ['.ops', /--label: label "\.ops" must start with a letter or digit/],
     ['Ops', /--label: label "Ops" has upper case letters/],
   ] as const) {
-    const r = await cli(['--name', 'db', '--label', 'ok', '--label', label, '--key', path.join(keys, 'h.pub.asc'), '--manifest', manifest], 'v');
+    const r = await cli(
+      [
+        '--name',
+        'db',
+        '--label',
+        'ok',
+        '--label',
+        label,
+        '--key',
+        path.join(keys, 'h.pub.asc'),
+        '--manifest',
+        manifest,
+      ],
+      'v',
+    );
     t.is(r.code, 2, label);
     t.regex(r.err, reason);
   }
   t.deepEqual(await readdir(dir), ['keys']);
-  t.is((await cli(['--name', 'db', '--label', 'team=ops', '--key', path.join(keys, 'h.pub.asc'), '--manifest', manifest], 'v')).code, 0);
+  t.is(
+    (
+      await cli(
+        ['--name', 'db', '--label', 'team=ops', '--key', path.join(keys, 'h.pub.asc'), '--manifest', manifest],
+        'v',
+      )
+    ).code,
+    0,
+  );
 });
 
 test('the manifest refuses an entry labelled .ops or Ops, with the reason and line', async (t) => {
@@ -84,8 +106,11 @@ test('the manifest refuses an entry labelled .ops or Ops, with the reason and li
 });
 
 test('a sealed payload whose labels break the grammar is corrupt', async (t) => {
-  const payload = (labels: unknown): Uint8Array => Buffer.from(JSON.stringify({ pal: 1, name: 'db', labels }) + '\nvalue');
-  t.throws(() => decodePayload(payload(['Ops'])), { message: 'sealed payload has an invalid label: label "Ops" has upper case letters (labels are lower case)' });
+  const payload = (labels: unknown): Uint8Array =>
+    Buffer.from(JSON.stringify({ pal: 1, name: 'db', labels }) + '\nvalue');
+  t.throws(() => decodePayload(payload(['Ops'])), {
+    message: 'sealed payload has an invalid label: label "Ops" has upper case letters (labels are lower case)',
+  });
   t.throws(() => decodePayload(payload(['.ops'])), { message: /invalid label: label "\.ops" must start/ });
   t.throws(() => decodePayload(payload([1])), { message: /invalid label: a label must be a string/ });
   t.deepEqual(decodePayload(payload(['ops'])).labels, ['ops']);
@@ -96,8 +121,20 @@ test('a sealed payload whose labels break the grammar is corrupt', async (t) => 
   await writeFile(path.join(dir, 'h.key'), k.privateKey, { mode: 0o600 });
   const backend = await OpenPgpBackend.load(dir, { allocSecure: new FakeSecureMemory().from });
   const message = await openpgp.createMessage({ binary: payload(['.ops']), format: 'binary' });
-  const ct = await openpgp.encrypt({ message, encryptionKeys: await openpgp.readKey({ armoredKey: k.publicKey }), format: 'binary' });
-  const entry = { name: 'db', labels: ['ops'], mode: 0o400, backend: 'openpgp' as const, ciphertextPath: '/x', version: 'v', mtimeMs: 0 };
+  const ct = await openpgp.encrypt({
+    message,
+    encryptionKeys: await openpgp.readKey({ armoredKey: k.publicKey }),
+    format: 'binary',
+  });
+  const entry = {
+    name: 'db',
+    labels: ['ops'],
+    mode: 0o400,
+    backend: 'openpgp' as const,
+    ciphertextPath: '/x',
+    version: 'v',
+    mtimeMs: 0,
+  };
   const err = await t.throwsAsync(backend.decrypt(entry, ct), { instanceOf: SecretError });
   t.is(err?.code, 'corrupt');
   t.regex(err!.message, /invalid label: label "\.ops" must start with a letter or digit/);
@@ -113,10 +150,19 @@ test('pal seal warns when pald would refuse the manifest it wrote (File safety)'
   const { mkdir, chmod } = await import('node:fs/promises');
   await mkdir(m, { mode: 0o755 });
   await chmod(m, 0o777);
-  const r = await cli(['--name', 'db', '--label', 'a', '--key', path.join(keys, 'h.pub.asc'), '--manifest', path.join(m, 'secrets.yaml')], 'v');
+  const r = await cli(
+    ['--name', 'db', '--label', 'a', '--key', path.join(keys, 'h.pub.asc'), '--manifest', path.join(m, 'secrets.yaml')],
+    'v',
+  );
   t.is(r.code, 0);
-  t.regex(r.err, /warning: pald will refuse this until it is fixed: manifest .*directory .*\/m \(owner uid 0, mode 0777\) is writable by group or others/);
+  t.regex(
+    r.err,
+    /warning: pald will refuse this until it is fixed: manifest .*directory .*\/m \(owner uid 0, mode 0777\) is writable by group or others/,
+  );
   await chmod(m, 0o755);
-  const ok = await cli(['--name', 'db', '--label', 'a', '--key', path.join(keys, 'h.pub.asc'), '--manifest', path.join(m, 'secrets.yaml')], 'v');
+  const ok = await cli(
+    ['--name', 'db', '--label', 'a', '--key', path.join(keys, 'h.pub.asc'), '--manifest', path.join(m, 'secrets.yaml')],
+    'v',
+  );
   t.is(ok.err, '');
 });

@@ -79,13 +79,19 @@ test('File safety at start: a 0666 manifest or a group-writable ciphertext makes
   await writeFile(path.join(dir, 'good.pgp'), 'ciphertext');
   await writeFile(file, ONE);
   await chmod(file, 0o666);
-  await t.throwsAsync(ManifestStore.open(file, { watch: false }), { message: `manifest ${file}: mode 0666 is writable by group or others (owner uid 0)` });
+  await t.throwsAsync(ManifestStore.open(file, { watch: false }), {
+    message: `manifest ${file}: mode 0666 is writable by group or others (owner uid 0)`,
+  });
   await chmod(file, 0o644);
   await chmod(path.join(dir, 'good.pgp'), 0o664);
-  await t.throwsAsync(ManifestStore.open(file, { watch: false }), { message: new RegExp(`ciphertext ${dir}/good.pgp: mode 0664 is writable by group or others`) });
+  await t.throwsAsync(ManifestStore.open(file, { watch: false }), {
+    message: new RegExp(`ciphertext ${dir}/good.pgp: mode 0664 is writable by group or others`),
+  });
   await chmod(dir, 0o777);
   await chmod(path.join(dir, 'good.pgp'), 0o644);
-  await t.throwsAsync(ManifestStore.open(file, { watch: false }), { message: new RegExp(`directory ${dir} \\(owner uid 0, mode 0777\\) is writable`) });
+  await t.throwsAsync(ManifestStore.open(file, { watch: false }), {
+    message: new RegExp(`directory ${dir} \\(owner uid 0, mode 0777\\) is writable`),
+  });
   await chmod(dir, 0o700);
   const store = await ManifestStore.open(file, { watch: false });
   t.deepEqual([...store.current().entries.keys()], ['good']);
@@ -105,7 +111,16 @@ test('File safety at a reload: an unsafe manifest or ciphertext is a problem and
   await chmod(path.join(dir, 'good.pgp'), 0o666);
   let snap = await store.reload();
   t.is(snap.entries.get('good'), first);
-  t.true(snap.problems.some((p) => p.safety && p.entry === 'good' && /good\.pgp: mode 0666 is writable by group or others.*manifest rejected, serving the last good version/.test(p.message)));
+  t.true(
+    snap.problems.some(
+      (p) =>
+        p.safety &&
+        p.entry === 'good' &&
+        /good\.pgp: mode 0666 is writable by group or others.*manifest rejected, serving the last good version/.test(
+          p.message,
+        ),
+    ),
+  );
 
   await chmod(path.join(dir, 'good.pgp'), 0o644);
   await chmod(file, 0o646);

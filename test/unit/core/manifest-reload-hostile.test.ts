@@ -38,4 +38,3 @@ test('21.1: a watched manifest edit that the parser refuses keeps the last good 
   t.deepEqual([...snap.entries.keys()], ['db'], 'the last good manifest is still served');
   t.regex(snap.problems[0]?.message ?? '', /nesting deeper than 64 levels.*serving the last good version/);
 });
-

@@ -153,7 +153,11 @@ test('rotation changes the version', async (t) => {
   t.not(v1, v2);
 });
 
-function nextChange(store: ManifestStore, pred: (s: ManifestSnapshot) => boolean, ms = 10_000): Promise<ManifestSnapshot> {
+function nextChange(
+  store: ManifestStore,
+  pred: (s: ManifestSnapshot) => boolean,
+  ms = 10_000,
+): Promise<ManifestSnapshot> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('no matching change event within deadline')), ms);
     store.onChange((snap) => {
@@ -174,7 +178,10 @@ test('watcher: a rename-replaced manifest and a rename-replaced ciphertext are p
   // An editor-style save: write a temp file, rename it over the manifest.
   const added = nextChange(store, (s) => s.entries.has('t'));
   await writeFile(path.join(dir, 't.pgp'), 'other');
-  await writeFile(path.join(dir, '.secrets.yaml.tmp'), 'secrets:\n  s:\n    file: ok.pgp\n    labels: [a]\n  t:\n    file: t.pgp\n    labels: [b]\n');
+  await writeFile(
+    path.join(dir, '.secrets.yaml.tmp'),
+    'secrets:\n  s:\n    file: ok.pgp\n    labels: [a]\n  t:\n    file: t.pgp\n    labels: [b]\n',
+  );
   await rename(path.join(dir, '.secrets.yaml.tmp'), file);
   const snap = await added;
   t.deepEqual([...snap.entries.keys()].sort(), ['s', 't']);

@@ -6,7 +6,12 @@ import { fileURLToPath } from 'node:url';
 
 const guardModule = fileURLToPath(new URL('../../../src/cli/process-guard.js', import.meta.url));
 
-function runWithGuard(body: string): { status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string } {
+function runWithGuard(body: string): {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+} {
   const script = `
     const { installProcessGuard } = await import(${JSON.stringify(guardModule)});
     installProcessGuard({ log: (line) => process.stderr.write(line + '\\n'), stop: async () => process.stdout.write('stopped\\n'), stopDeadlineMs: 10000 });
@@ -22,7 +27,10 @@ test('21.1: an unhandled rejection is logged with its reason and the process kee
   `);
   t.is(r.status, 0, r.stderr);
   t.is(r.stdout, 'still serving\n');
-  t.regex(r.stderr, /pald: unhandled rejection \(a bug; the operation failed, pald keeps serving\): Error: reload exploded \(at /);
+  t.regex(
+    r.stderr,
+    /pald: unhandled rejection \(a bug; the operation failed, pald keeps serving\): Error: reload exploded \(at /,
+  );
 });
 
 test('21.1: an uncaught exception is logged, pald stops in order and exits 70 (fails closed)', (t) => {
@@ -32,7 +40,10 @@ test('21.1: an uncaught exception is logged, pald stops in order and exits 70 (f
   `);
   t.is(r.status, 70, r.stderr);
   t.is(r.stdout, 'stopped\n');
-  t.regex(r.stderr, /pald: uncaught exception \(a bug; state is no longer known good, stopping\): TypeError: state half-updated/);
+  t.regex(
+    r.stderr,
+    /pald: uncaught exception \(a bug; state is no longer known good, stopping\): TypeError: state half-updated/,
+  );
 });
 
 test('21.1: an uncaught exception whose stop hangs still exits 70 at the deadline', (t) => {

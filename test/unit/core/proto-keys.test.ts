@@ -73,4 +73,3 @@ test('21.3: manifest names, entry keys and labels named after Object.prototype m
     ],
   );
 });
-

@@ -9,7 +9,11 @@ import { adminRequest, AdminRequestError, AdminUnreachableError } from '../../..
 test('admin requests are validated, hostile input gets a reason', (t) => {
   t.deepEqual(parseAdminRequest('{"op":"status"}'), { op: 'status' });
   t.deepEqual(parseAdminRequest('{"op":"audit"}'), { op: 'audit', n: 50, follow: false });
-  t.deepEqual(parseAdminRequest('{"op":"explain","container":"c","secret":"s"}'), { op: 'explain', container: 'c', secret: 's' });
+  t.deepEqual(parseAdminRequest('{"op":"explain","container":"c","secret":"s"}'), {
+    op: 'explain',
+    container: 'c',
+    secret: 's',
+  });
   t.regex((parseAdminRequest('nope') as { error: string }).error, /not valid JSON/);
   t.regex((parseAdminRequest('[1]') as { error: string }).error, /JSON object/);
   t.regex((parseAdminRequest('{"op":"rm -rf"}') as { error: string }).error, /unknown op/);
@@ -57,16 +61,20 @@ test('admin socket: 0600 in a 0700 dir, answers root, NDJSON round trip, errors 
   // follow: the initial answer, then streamed events until the client aborts.
   const abort = new AbortController();
   const seen: unknown[] = [];
-  const following = adminRequest(socketPath, { op: 'audit', n: 1, follow: true }, {
-    signal: abort.signal,
-    follow: {
-      onResult: (r) => seen.push(r),
-      onEvent: (e) => {
-        seen.push(e);
-        abort.abort();
+  const following = adminRequest(
+    socketPath,
+    { op: 'audit', n: 1, follow: true },
+    {
+      signal: abort.signal,
+      follow: {
+        onResult: (r) => seen.push(r),
+        onEvent: (e) => {
+          seen.push(e);
+          abort.abort();
+        },
       },
     },
-  });
+  );
   const deadline = Date.now() + 5000;
   while (listeners.size === 0 && Date.now() < deadline) await new Promise((r) => setImmediate(r));
   for (const l of listeners) l({ op: 'open', decision: 'allow' });

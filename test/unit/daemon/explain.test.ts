@@ -24,8 +24,20 @@ interface Row {
 }
 
 const rows: Row[] = [
-  { what: 'allowed container', identity: container(PID, IMAGE_DEMO, 'app'), secretLabels: ['demo'], allow: true, class: 'allowed' },
-  { what: 'container missing a label', identity: container(PID, IMAGE_PLAIN, 'app'), secretLabels: ['demo'], allow: false, class: 'missing-labels' },
+  {
+    what: 'allowed container',
+    identity: container(PID, IMAGE_DEMO, 'app'),
+    secretLabels: ['demo'],
+    allow: true,
+    class: 'allowed',
+  },
+  {
+    what: 'container missing a label',
+    identity: container(PID, IMAGE_PLAIN, 'app'),
+    secretLabels: ['demo'],
+    allow: false,
+    class: 'missing-labels',
+  },
   {
     what: 'container holding the manifest labels but not the sealed ones',
     identity: container(PID, IMAGE_DEMO, 'app'),
@@ -34,11 +46,43 @@ const rows: Row[] = [
     allow: false,
     class: 'sealed-labels',
   },
-  { what: 'ciphertext sealed under another name', identity: container(PID, IMAGE_DEMO, 'app'), secretLabels: ['demo'], sealed: { name: 'other' }, allow: false, class: 'sealed-name' },
-  { what: 'unsigned image', identity: container(PID, IMAGE_UNSIGNED, 'app'), secretLabels: ['demo'], allow: false, class: 'untrusted-image' },
-  { what: 'trust failure', identity: container(PID, IMAGE_BROKEN, 'app'), secretLabels: ['demo'], allow: false, class: 'trust-failed' },
-  { what: 'host caller not in allow_uids', identity: { kind: 'host', pid: PID, tgid: PID, uid: 0, gid: 0 }, secretLabels: ['demo'], allow: false, class: 'host-not-allowed' },
-  { what: 'host caller in allow_uids', identity: { kind: 'host', pid: PID, tgid: PID, uid: 0, gid: 0 }, secretLabels: ['demo'], allowUids: [0], allow: true, class: 'allowed' },
+  {
+    what: 'ciphertext sealed under another name',
+    identity: container(PID, IMAGE_DEMO, 'app'),
+    secretLabels: ['demo'],
+    sealed: { name: 'other' },
+    allow: false,
+    class: 'sealed-name',
+  },
+  {
+    what: 'unsigned image',
+    identity: container(PID, IMAGE_UNSIGNED, 'app'),
+    secretLabels: ['demo'],
+    allow: false,
+    class: 'untrusted-image',
+  },
+  {
+    what: 'trust failure',
+    identity: container(PID, IMAGE_BROKEN, 'app'),
+    secretLabels: ['demo'],
+    allow: false,
+    class: 'trust-failed',
+  },
+  {
+    what: 'host caller not in allow_uids',
+    identity: { kind: 'host', pid: PID, tgid: PID, uid: 0, gid: 0 },
+    secretLabels: ['demo'],
+    allow: false,
+    class: 'host-not-allowed',
+  },
+  {
+    what: 'host caller in allow_uids',
+    identity: { kind: 'host', pid: PID, tgid: PID, uid: 0, gid: 0 },
+    secretLabels: ['demo'],
+    allowUids: [0],
+    allow: true,
+    class: 'allowed',
+  },
   { what: 'unknown caller', identity: undefined, secretLabels: ['demo'], allow: false, class: 'caller-unknown' },
 ];
 
@@ -46,7 +90,8 @@ function explainDeps(h: Harness, identity: Identity | undefined): ExplainDeps {
   return {
     identity: {
       // The same identity the resolver gives the caller's pid (or the same "unknown" reason).
-      inspectContainer: async () => identity ?? { kind: 'unknown', pid: 0, tgid: 0, uid: -1, gid: -1, reason: 'no such process' },
+      inspectContainer: async () =>
+        identity ?? { kind: 'unknown', pid: 0, tgid: 0, uid: -1, gid: -1, reason: 'no such process' },
     },
     trust: h.deps.trust,
     manifest: h.deps.manifest,
@@ -55,7 +100,13 @@ function explainDeps(h: Harness, identity: Identity | undefined): ExplainDeps {
   };
 }
 
-async function openOutcome(h: Harness, fs: ReturnType<typeof createPalFilesystem>, ino: number, uid: number, gid: number): Promise<{ allow: boolean; errno?: number; reason: string }> {
+async function openOutcome(
+  h: Harness,
+  fs: ReturnType<typeof createPalFilesystem>,
+  ino: number,
+  uid: number,
+  gid: number,
+): Promise<{ allow: boolean; errno?: number; reason: string }> {
   const before = h.audit.length;
   try {
     await fs.handlers.open(ctx(PID, uid, gid), ino, O_RDONLY);
@@ -70,7 +121,11 @@ for (const row of rows) {
     const h = harness([entry('secret', row.secretLabels)]);
     if (row.identity) h.identities.set(PID, row.identity);
     h.allowUids.push(...(row.allowUids ?? []));
-    h.plaintexts.set('secret', { bytes: Buffer.from('s3cret'), ...(row.sealed?.name ? { sealedName: row.sealed.name } : {}), ...(row.sealed?.labels ? { sealedLabels: row.sealed.labels } : {}) });
+    h.plaintexts.set('secret', {
+      bytes: Buffer.from('s3cret'),
+      ...(row.sealed?.name ? { sealedName: row.sealed.name } : {}),
+      ...(row.sealed?.labels ? { sealedLabels: row.sealed.labels } : {}),
+    });
     const fs = createPalFilesystem(h.deps);
     const uid = row.identity?.uid ?? 1000;
     const gid = row.identity?.gid ?? 1000;

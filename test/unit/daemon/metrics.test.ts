@@ -4,7 +4,9 @@ import { PalMetrics, startMetricsServer, LATENCY_BUCKETS_SECONDS } from '../../.
 import { parseConfig, parseListen } from '../../../src/config/index.js';
 import { parseExposition, sampleValue } from '../../helpers/prom-text.js';
 
-function sources(over: Partial<{ hits: number; misses: number; openHandles: number; lockedBytes: number; dropped: number }> = {}) {
+function sources(
+  over: Partial<{ hits: number; misses: number; openHandles: number; lockedBytes: number; dropped: number }> = {},
+) {
   const s = { hits: 0, misses: 0, openHandles: 0, lockedBytes: 0, dropped: 0, ...over };
   return {
     state: s,
@@ -79,15 +81,29 @@ test('counts are exact: every decision counted once, whatever the audit log fold
   const m = new PalMetrics(sources().sources);
   for (let i = 0; i < 5000; i++) m.decision('lookup', 'deny', 'host-not-allowed', 3);
   const families = parseExposition(await m.text());
-  t.is(sampleValue(families, 'pal_decisions_total', { op: 'lookup', decision: 'deny', class: 'host-not-allowed' }), 5000);
-  t.is(sampleValue(families, 'pal_open_latency_seconds_count', { decision: 'deny' }), undefined, 'only opens are timed');
+  t.is(
+    sampleValue(families, 'pal_decisions_total', { op: 'lookup', decision: 'deny', class: 'host-not-allowed' }),
+    5000,
+  );
+  t.is(
+    sampleValue(families, 'pal_open_latency_seconds_count', { decision: 'deny' }),
+    undefined,
+    'only opens are timed',
+  );
 });
 
 test('each PalMetrics has its own registry (two daemons in one process do not share counts)', async (t) => {
   const a = new PalMetrics(sources().sources);
   const b = new PalMetrics(sources().sources);
   a.decision('open', 'allow', 'allowed', 1);
-  t.is(sampleValue(parseExposition(await b.text()), 'pal_decisions_total', { op: 'open', decision: 'allow', class: 'allowed' }), undefined);
+  t.is(
+    sampleValue(parseExposition(await b.text()), 'pal_decisions_total', {
+      op: 'open',
+      decision: 'allow',
+      class: 'allowed',
+    }),
+    undefined,
+  );
 });
 
 test('the parser refuses what is not exposition text', (t) => {
@@ -95,7 +111,9 @@ test('the parser refuses what is not exposition text', (t) => {
   t.throws(() => parseExposition('# TYPE pal_x counter\npal_x{a="b} 1\n'));
   t.throws(() => parseExposition('# TYPE pal_x counter\npal_x one\n'));
   t.throws(() => parseExposition('# TYPE pal_x counter\npal_x -1\n'));
-  t.throws(() => parseExposition('# TYPE pal_h histogram\npal_h_bucket{le="1"} 2\npal_h_bucket{le="+Inf"} 1\npal_h_count 1\n'));
+  t.throws(() =>
+    parseExposition('# TYPE pal_h histogram\npal_h_bucket{le="1"} 2\npal_h_bucket{le="+Inf"} 1\npal_h_count 1\n'),
+  );
   t.notThrows(() => parseExposition('# HELP pal_x a "quoted" help\n# TYPE pal_x counter\npal_x{a="q\\"n\\\\"} 1e3\n'));
 });
 
@@ -120,7 +138,10 @@ test('the server answers GET /metrics with the exposition content type, 404 othe
   const ok = await get(server.address.port, '/metrics');
   t.is(ok.status, 200);
   t.regex(ok.type, /^text\/plain; version=0\.0\.4/);
-  t.is(sampleValue(parseExposition(ok.body), 'pal_decisions_total', { op: 'open', decision: 'allow', class: 'allowed' }), 1);
+  t.is(
+    sampleValue(parseExposition(ok.body), 'pal_decisions_total', { op: 'open', decision: 'allow', class: 'allowed' }),
+    1,
+  );
   t.is((await get(server.address.port, '/')).status, 404);
   t.is((await get(server.address.port, '/metrics/x')).status, 404);
   t.is((await get(server.address.port, '/metrics', 'POST')).status, 404);
@@ -132,8 +153,21 @@ test('metrics.listen: off by default, host:port validated with a reason', (t) =>
   t.is(parseConfig('/etc/pal/pald.yaml', 'metrics:\n  listen: "[::1]:9477"\n').metrics.listen, '[::1]:9477');
   t.deepEqual(parseListen('[::1]:9477'), { host: '::1', port: 9477 });
   t.deepEqual(parseListen('localhost:1'), { host: 'localhost', port: 1 });
-  for (const bad of ['9477', '127.0.0.1', '127.0.0.1:0', '127.0.0.1:65536', '[nothex]:1', 'a b:1', ':9477', 'http://127.0.0.1:9477']) {
-    t.throws(() => parseConfig('/etc/pal/pald.yaml', `metrics:\n  listen: "${bad}"\n`), { message: /metrics\.listen/ }, bad);
+  for (const bad of [
+    '9477',
+    '127.0.0.1',
+    '127.0.0.1:0',
+    '127.0.0.1:65536',
+    '[nothex]:1',
+    'a b:1',
+    ':9477',
+    'http://127.0.0.1:9477',
+  ]) {
+    t.throws(
+      () => parseConfig('/etc/pal/pald.yaml', `metrics:\n  listen: "${bad}"\n`),
+      { message: /metrics\.listen/ },
+      bad,
+    );
   }
   t.throws(() => parseConfig('/etc/pal/pald.yaml', 'metrics:\n  port: 1\n'), { message: /unknown key/ });
 });

@@ -16,7 +16,10 @@ test('mountinfo: fields, optional fields, escapes; malformed lines ignored', (t)
   t.like(m[0], { mountId: 36, parentId: 35, mountPoint: '/mnt2', fsType: 'ext3', source: '/dev/root' });
   t.deepEqual(m[0]!.optionalFields, ['master:1']);
   const pal = m.filter((x) => x.mountPoint === '/run/pal');
-  t.deepEqual(pal.map((x) => x.fsType), ['tmpfs', 'fuse.pal']);
+  t.deepEqual(
+    pal.map((x) => x.fsType),
+    ['tmpfs', 'fuse.pal'],
+  );
   t.deepEqual(pal[1]!.optionalFields, ['shared:8']);
   t.is(m[3]!.mountPoint, '/tmp/with space');
   t.deepEqual(m[3]!.optionalFields, []);

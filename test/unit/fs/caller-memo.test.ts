@@ -14,7 +14,14 @@ function fixture() {
     attest: async (ctx) => {
       attested.push(ctx);
       const startTime = seenStart ?? starts.get(ctx.pid);
-      const identity = { kind: 'host' as const, pid: ctx.pid, tgid: ctx.pid, uid: ctx.uid, gid: ctx.gid, ...(startTime ? { startTime } : {}) };
+      const identity = {
+        kind: 'host' as const,
+        pid: ctx.pid,
+        tgid: ctx.pid,
+        uid: ctx.uid,
+        gid: ctx.gid,
+        ...(startTime ? { startTime } : {}),
+      };
       return (fail ? { ctx, identity, failure: 'identity unknown: x' } : { ctx, identity }) as Caller;
     },
     startTime: (pid) => starts.get(pid),

@@ -55,7 +55,16 @@ export function contentBytes(content: SecureBuffer | Uint8Array | undefined): Bu
 }
 
 export function entry(name: string, labels: string[], extra: Partial<SecretEntry> = {}): SecretEntry {
-  return { name, labels, mode: 0o400, backend: 'openpgp', ciphertextPath: `/etc/pal/${name}.pgp`, version: `v1-${name}`, mtimeMs: 1_700_000_000_000, ...extra };
+  return {
+    name,
+    labels,
+    mode: 0o400,
+    backend: 'openpgp',
+    ciphertextPath: `/etc/pal/${name}.pgp`,
+    version: `v1-${name}`,
+    mtimeMs: 1_700_000_000_000,
+    ...extra,
+  };
 }
 
 export function manifestOf(entries: SecretEntry[], generation = 1): ManifestView {
@@ -67,13 +76,29 @@ export const IMAGE_PLAIN = 'sha256:' + 'b'.repeat(64);
 export const IMAGE_BROKEN = 'sha256:' + 'c'.repeat(64);
 
 export function container(pid: number, imageId: string, name: string): Identity {
-  return { kind: 'container', pid, tgid: pid, uid: 1000, gid: 1000, containerId: name.padEnd(64, '0'), name, imageId, imageRef: `${name}:latest`, repoDigests: [], repoTags: [`${name}:latest`], imageLabels: {} };
+  return {
+    kind: 'container',
+    pid,
+    tgid: pid,
+    uid: 1000,
+    gid: 1000,
+    containerId: name.padEnd(64, '0'),
+    name,
+    imageId,
+    imageRef: `${name}:latest`,
+    repoDigests: [],
+    repoTags: [`${name}:latest`],
+    imageLabels: {},
+  };
 }
 
 export interface Harness {
   deps: FsDeps;
   manifest: { view: ManifestView };
-  plaintexts: Map<string, { bytes: Buffer; sealedName?: string; sealedLabels?: string[]; error?: { code: string; message: string } }>;
+  plaintexts: Map<
+    string,
+    { bytes: Buffer; sealedName?: string; sealedLabels?: string[]; error?: { code: string; message: string } }
+  >;
   decrypts: string[];
   audit: AuditRecord[];
   identities: Map<number, Identity>;
@@ -99,14 +124,28 @@ export function harness(entries: SecretEntry[]): Harness {
     deps: undefined as unknown as FsDeps,
   };
   const trustByImage: Record<string, TrustDecision> = {
-    [IMAGE_DEMO]: { labels: ['demo', 'extra'], state: 'unverified', provider: 'none', reason: 'image label pal.labels' },
+    [IMAGE_DEMO]: {
+      labels: ['demo', 'extra'],
+      state: 'unverified',
+      provider: 'none',
+      reason: 'image label pal.labels',
+    },
     [IMAGE_PLAIN]: { labels: [], state: 'unverified', provider: 'none', reason: 'no pal.labels' },
     [IMAGE_BROKEN]: { labels: [], state: 'error', provider: 'notary', reason: 'notary unreachable' },
   };
   h.deps = {
     identity: {
       async resolve(caller) {
-        return h.identities.get(caller.pid) ?? { kind: 'unknown', pid: caller.pid, tgid: caller.pid, uid: caller.uid, gid: caller.gid, reason: 'no such process' };
+        return (
+          h.identities.get(caller.pid) ?? {
+            kind: 'unknown',
+            pid: caller.pid,
+            tgid: caller.pid,
+            uid: caller.uid,
+            gid: caller.gid,
+            reason: 'no such process',
+          }
+        );
       },
       startTime(pid) {
         return h.startTimes.get(pid) ?? (h.identities.has(pid) ? '1' : undefined);
@@ -114,7 +153,9 @@ export function harness(entries: SecretEntry[]): Harness {
     },
     trust: {
       async verifiedLabels(image: ImageSubject) {
-        return trustByImage[image.imageId] ?? { labels: [], state: 'unsigned', provider: 'none', reason: 'unknown image' };
+        return (
+          trustByImage[image.imageId] ?? { labels: [], state: 'unsigned', provider: 'none', reason: 'unknown image' }
+        );
       },
     },
     manifest: { current: () => h.manifest.view },
@@ -124,7 +165,11 @@ export function harness(entries: SecretEntry[]): Harness {
         const p = h.plaintexts.get(e.name);
         if (!p) throw Object.assign(new Error('no ciphertext'), { code: 'unavailable' });
         if (p.error) throw Object.assign(new Error(p.error.message), { code: p.error.code });
-        return { plaintext: new FakeSecureBuffer(p.bytes), sealedName: p.sealedName ?? e.name, sealedLabels: p.sealedLabels ?? e.labels };
+        return {
+          plaintext: new FakeSecureBuffer(p.bytes),
+          sealedName: p.sealedName ?? e.name,
+          sealedLabels: p.sealedLabels ?? e.labels,
+        };
       },
     },
     audit: { record: (e) => h.audit.push(e) },

@@ -18,7 +18,10 @@ function fakeCache() {
 
 test('a copy held by the cache and by handles is counted once, and survives the eviction', (t) => {
   const cache = fakeCache();
-  const ledger = new HandleLedger(() => ({ openHandlesPerContainer: 100, lockedBytes: 10 * PAGE, secretBytes: PAGE }), cache);
+  const ledger = new HandleLedger(
+    () => ({ openHandlesPerContainer: 100, lockedBytes: 10 * PAGE, secretBytes: PAGE }),
+    cache,
+  );
   const plaintext = new FakeSecureBuffer(Buffer.alloc(3 * PAGE, 'x'));
   cache.held.add(plaintext);
   const contents = [1, 2, 3].map((fh) => ledger.openSecret('container:a', fh, 'x\0v1', plaintext));
@@ -44,7 +47,11 @@ test('owners: one per container, one for the host, one for every unidentified ca
 });
 
 test('the largest secret can always be opened: the per-container share is at least secret_bytes', (t) => {
-  const ledger = new HandleLedger(() => ({ openHandlesPerContainer: 100, lockedBytes: 4 * PAGE, secretBytes: 4 * PAGE }));
+  const ledger = new HandleLedger(() => ({
+    openHandlesPerContainer: 100,
+    lockedBytes: 4 * PAGE,
+    secretBytes: 4 * PAGE,
+  }));
   const big = new FakeSecureBuffer(Buffer.alloc(4 * PAGE));
   t.truthy(ledger.openSecret('container:a', 1, 'big\0v', big));
 });

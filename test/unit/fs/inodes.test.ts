@@ -18,7 +18,9 @@ test('inode numbers come from a per-run random key: two runs number the same nam
 
 test('collisions and reserved numbers are re-derived; a number is never given to two names', (t) => {
   // A derivation that collides on purpose: every name's first candidate is 100, then 5 (reserved).
-  const inodes = new SecretInodes((name, attempt) => (attempt === 0 ? 100 : attempt === 1 ? 5 : 1000 + name.length * 10 + attempt));
+  const inodes = new SecretInodes((name, attempt) =>
+    attempt === 0 ? 100 : attempt === 1 ? 5 : 1000 + name.length * 10 + attempt,
+  );
   const a = inodes.inoFor('a');
   const bb = inodes.inoFor('bb');
   t.is(a, 100);

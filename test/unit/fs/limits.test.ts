@@ -14,7 +14,10 @@ const A = 201;
 const B = 202;
 const C = 203;
 
-function setup(limits: HandleLimits, secrets = 10): Harness & { fs: ReturnType<typeof createPalFilesystem>; ledger: HandleLedger; allocations: number } {
+function setup(
+  limits: HandleLimits,
+  secrets = 10,
+): Harness & { fs: ReturnType<typeof createPalFilesystem>; ledger: HandleLedger; allocations: number } {
   const names = Array.from({ length: secrets }, (_, i) => `s${i}`);
   const h = harness(names.map((n) => entry(n, ['demo'])));
   for (const n of names) h.plaintexts.set(n, { bytes: Buffer.alloc(PAGE, n) });
@@ -106,10 +109,14 @@ test('beyond its share of locked_bytes a container gets ENOMEM; the others keep 
   const { fs, ledger } = setup({ openHandlesPerContainer: 1024, lockedBytes: 16 * PAGE, secretBytes: PAGE });
   for (let i = 0; i < 8; i++) await fs.handlers.open(ctx(A), await inoOf(fs, A, `s${i}`), 0);
   t.is(await errnoOf(fs.handlers.open(ctx(A), await inoOf(fs, A, 's8'), 0)), ENOMEM, 'a ninth distinct copy');
-  t.truthy((await fs.handlers.open(ctx(A), await inoOf(fs, A, 's0'), 0)).content, 'more handles on a copy it holds cost nothing');
+  t.truthy(
+    (await fs.handlers.open(ctx(A), await inoOf(fs, A, 's0'), 0)).content,
+    'more handles on a copy it holds cost nothing',
+  );
   t.is(ledger.stats().lockedBytes, 8 * PAGE);
   // The neighbour still gets its secrets, new copies and shared ones.
-  for (const n of ['s8', 's9', 's0', 's1']) t.truthy((await fs.handlers.open(ctx(B), await inoOf(fs, B, n), 0)).content, n);
+  for (const n of ['s8', 's9', 's0', 's1'])
+    t.truthy((await fs.handlers.open(ctx(B), await inoOf(fs, B, n), 0)).content, n);
   t.is(ledger.stats().lockedBytes, 10 * PAGE);
 });
 
@@ -120,6 +127,9 @@ test('locked_bytes bounds all containers together: a new copy beyond it is ENOME
   for (let i = 4; i < 8; i++) await fs.handlers.open(ctx(B), await inoOf(fs, B, `s${i}`), 0);
   t.is(ledger.stats().lockedBytes, 8 * PAGE);
   t.is(await errnoOf(fs.handlers.open(ctx(C), await inoOf(fs, C, 's8'), 0)), ENOMEM);
-  t.truthy((await fs.handlers.open(ctx(C), await inoOf(fs, C, 's0'), 0)).content, 'a copy already held costs nothing more');
+  t.truthy(
+    (await fs.handlers.open(ctx(C), await inoOf(fs, C, 's0'), 0)).content,
+    'a copy already held costs nothing more',
+  );
   t.is(ledger.stats().lockedBytes, 8 * PAGE);
 });

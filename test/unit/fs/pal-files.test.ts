@@ -27,18 +27,30 @@ test('.pal/status shows the caller its own trust state and pald health, nothing 
   const status = JSON.parse(text) as Record<string, any>;
   t.deepEqual(Object.keys(status).sort(), ['caller', 'mounted', 'pald', 'version']);
   t.like(status, { pald: 'running', version: '0.1.0-test', mounted: true });
-  t.deepEqual(status.caller, { kind: 'container', trust: { state: 'unverified', provider: 'none', reason: 'image label pal.labels' } });
+  t.deepEqual(status.caller, {
+    kind: 'container',
+    trust: { state: 'unverified', provider: 'none', reason: 'image label pal.labels' },
+  });
   t.false(/unreachable|other-repo|notary/.test(text));
 });
 
 test('.pal/status passes through nothing the daemon hands it beyond the named health fields', (t) => {
   // What a careless wiring might hand over: the admin status with trust's last failure and the manifest.
-  const leaky = { mounted: true, trust: { reason: 'registry.example/other/repo: signature expired' }, manifest: { entries: 12 } } as DaemonHealth;
+  const leaky = {
+    mounted: true,
+    trust: { reason: 'registry.example/other/repo: signature expired' },
+    manifest: { entries: 12 },
+  } as DaemonHealth;
   const caller = { ctx: ctx(1), identity: { kind: 'host' as const, pid: 1, tgid: 1, uid: 0, gid: 0 } };
   const text = renderPalFile('status', { caller, visible: [], version: '1', health: leaky });
   t.false(text.includes('other/repo'));
   t.false(text.includes('entries'));
-  t.deepEqual(JSON.parse(text), { pald: 'running', version: '1', mounted: true, caller: { kind: 'host', trust: null } });
+  t.deepEqual(JSON.parse(text), {
+    pald: 'running',
+    version: '1',
+    mounted: true,
+    caller: { kind: 'host', trust: null },
+  });
 });
 
 test('statfs does not tell how many secrets exist', async (t) => {
@@ -50,7 +62,10 @@ test('statfs does not tell how many secrets exist', async (t) => {
 });
 
 test('inode numbers a caller sees do not reveal how many other secrets were looked up before', async (t) => {
-  const h = harness([...Array.from({ length: 50 }, (_, i) => entry(`other-${i}`, ['billing'])), entry('db-password', ['demo'])]);
+  const h = harness([
+    ...Array.from({ length: 50 }, (_, i) => entry(`other-${i}`, ['billing'])),
+    entry('db-password', ['demo']),
+  ]);
   h.identities.set(DEMO_PID, container(DEMO_PID, IMAGE_DEMO, 'app'));
   h.allowUids.push(0);
   h.identities.set(1, { kind: 'host', pid: 1, tgid: 1, uid: 0, gid: 0 });
@@ -60,5 +75,9 @@ test('inode numbers a caller sees do not reveal how many other secrets were look
   const seen = new Set<number>();
   for (let i = 0; i < 50; i++) seen.add((await fs.handlers.lookup(ctx(1, 0, 0), ROOT_INO, `other-${i}`)).attr.ino);
   for (const ino of seen) t.true(Math.abs(ino - mine) > 1000, 'numbers are spread, not counted');
-  await t.throwsAsync(Promise.resolve(fs.handlers.lookup(ctx(DEMO_PID), ROOT_INO, 'other-0')), { message: /missing label billing/ }, 'and they stay invisible to it');
+  await t.throwsAsync(
+    Promise.resolve(fs.handlers.lookup(ctx(DEMO_PID), ROOT_INO, 'other-0')),
+    { message: /missing label billing/ },
+    'and they stay invisible to it',
+  );
 });

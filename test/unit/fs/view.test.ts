@@ -1,6 +1,17 @@
 import test from 'ava';
 import { createPalFilesystem, FsError, ROOT_INO, PAL_DIR_INO } from '../../../src/fs/index.js';
-import { harness, entry, container, ctx, manifestOf, contentBytes, IMAGE_DEMO, IMAGE_PLAIN, IMAGE_BROKEN, type Harness } from './fakes.js';
+import {
+  harness,
+  entry,
+  container,
+  ctx,
+  manifestOf,
+  contentBytes,
+  IMAGE_DEMO,
+  IMAGE_PLAIN,
+  IMAGE_BROKEN,
+  type Harness,
+} from './fakes.js';
 import { constants } from 'node:os';
 
 const { ENOENT, EACCES, EIO, EROFS } = constants.errno;
@@ -14,7 +25,11 @@ const BROKEN_PID = 103;
 const HOST_PID = 104;
 
 function setup(): Harness & { fs: ReturnType<typeof createPalFilesystem> } {
-  const h = harness([entry('db-password', ['demo'], { size: 5 }), entry('billing-key', ['billing']), entry('empty', ['demo'], { size: 0 })]);
+  const h = harness([
+    entry('db-password', ['demo'], { size: 5 }),
+    entry('billing-key', ['billing']),
+    entry('empty', ['demo'], { size: 0 }),
+  ]);
   h.identities.set(DEMO_PID, container(DEMO_PID, IMAGE_DEMO, 'app'));
   h.identities.set(PLAIN_PID, container(PLAIN_PID, IMAGE_PLAIN, 'other'));
   h.identities.set(BROKEN_PID, container(BROKEN_PID, IMAGE_BROKEN, 'broken'));
@@ -41,7 +56,12 @@ test('readdir lists only the secrets the caller may open', async (t) => {
   t.deepEqual(names(await fs.handlers.readdir(ctx(PLAIN_PID), ROOT_INO)), ['.pal']);
   t.deepEqual(names(await fs.handlers.readdir(ctx(BROKEN_PID), ROOT_INO)), ['.pal']);
   t.deepEqual(names(await fs.handlers.readdir(ctx(999), ROOT_INO)), ['.pal']);
-  t.deepEqual(names(await fs.handlers.readdir(ctx(DEMO_PID), PAL_DIR_INO)), ['secrets.json', 'status', 'version', 'whoami.json']);
+  t.deepEqual(names(await fs.handlers.readdir(ctx(DEMO_PID), PAL_DIR_INO)), [
+    'secrets.json',
+    'status',
+    'version',
+    'whoami.json',
+  ]);
 });
 
 test('lookup: ENOENT for secrets the caller may not open, EACCES when identity or trust fails', async (t) => {
@@ -127,7 +147,10 @@ test('corrupt ciphertext or unavailable backend: EIO for that secret only', asyn
   t.like(audit.at(-1), { decision: 'error', secret: 'db-password' });
   const good = await fs.handlers.lookup(ctx(DEMO_PID), ROOT_INO, 'empty');
   t.truthy((await fs.handlers.open(ctx(DEMO_PID), good.attr.ino, O_RDONLY)).content);
-  plaintexts.set('db-password', { bytes: Buffer.alloc(0), error: { code: 'denied-by-backend', message: 'no delegation' } });
+  plaintexts.set('db-password', {
+    bytes: Buffer.alloc(0),
+    error: { code: 'denied-by-backend', message: 'no delegation' },
+  });
   t.is(await errnoOf(fs.handlers.open(ctx(DEMO_PID), bad.attr.ino, O_RDONLY)), EACCES);
 });
 
@@ -154,7 +177,12 @@ test('host callers: only uids in host.allow_uids', async (t) => {
   const { fs, allowUids } = setup();
   t.deepEqual(names(await fs.handlers.readdir(ctx(HOST_PID, 0, 0), ROOT_INO)), ['.pal']);
   allowUids.push(0);
-  t.deepEqual(names(await fs.handlers.readdir(ctx(HOST_PID, 0, 0), ROOT_INO)), ['.pal', 'billing-key', 'db-password', 'empty']);
+  t.deepEqual(names(await fs.handlers.readdir(ctx(HOST_PID, 0, 0), ROOT_INO)), [
+    '.pal',
+    'billing-key',
+    'db-password',
+    'empty',
+  ]);
 });
 
 test('.pal files describe the caller, list only its secrets, never carry plaintext', async (t) => {
@@ -172,9 +200,14 @@ test('.pal files describe the caller, list only its secrets, never carry plainte
   const db = await fs.handlers.lookup(ctx(DEMO_PID), ROOT_INO, 'db-password');
   await fs.handlers.open(ctx(DEMO_PID), db.attr.ino, O_RDONLY);
   const sj = await fs.handlers.lookup(ctx(DEMO_PID), PAL_DIR_INO, 'secrets.json');
-  const secrets = JSON.parse(contentBytes((await fs.handlers.open(ctx(DEMO_PID), sj.attr.ino, O_RDONLY)).content)!.toString()) as { secrets: { name: string; size: number; mode: string }[] };
+  const secrets = JSON.parse(
+    contentBytes((await fs.handlers.open(ctx(DEMO_PID), sj.attr.ino, O_RDONLY)).content)!.toString(),
+  ) as { secrets: { name: string; size: number; mode: string }[] };
   t.deepEqual(secrets.secrets.map((s) => s.name).sort(), ['db-password', 'empty']);
-  t.like(secrets.secrets.find((s) => s.name === 'db-password'), { size: 14, mode: '0400' });
+  t.like(
+    secrets.secrets.find((s) => s.name === 'db-password'),
+    { size: 14, mode: '0400' },
+  );
   const plainSj = await fs.handlers.open(ctx(PLAIN_PID), sj.attr.ino, O_RDONLY);
   t.deepEqual(JSON.parse(contentBytes(plainSj.content)!.toString()).secrets, []);
 
@@ -194,7 +227,10 @@ test('manifest changes: kernel caches dropped for changed and removed names only
   const h = setup();
   const { fs } = h;
   const calls: string[] = [];
-  fs.attachKernel({ invalidateEntry: (p, n) => calls.push(`entry ${p} ${n}`), invalidateInode: (i) => calls.push(`inode ${i}`) });
+  fs.attachKernel({
+    invalidateEntry: (p, n) => calls.push(`entry ${p} ${n}`),
+    invalidateInode: (i) => calls.push(`inode ${i}`),
+  });
   const db = await fs.handlers.lookup(ctx(DEMO_PID), ROOT_INO, 'db-password');
   const opened = await fs.handlers.open(ctx(DEMO_PID), db.attr.ino, O_RDONLY);
   await fs.handlers.release(ctx(DEMO_PID), db.attr.ino, opened.fh);
@@ -202,13 +238,20 @@ test('manifest changes: kernel caches dropped for changed and removed names only
 
   const previous = h.manifest.view;
   // Rotation of db-password (new version, new recorded size), removal of billing-key, empty untouched.
-  h.manifest.view = manifestOf([entry('db-password', ['demo'], { version: 'v2', size: 3 }), entry('empty', ['demo'], { size: 0 })], 2);
+  h.manifest.view = manifestOf(
+    [entry('db-password', ['demo'], { version: 'v2', size: 3 }), entry('empty', ['demo'], { size: 0 })],
+    2,
+  );
   fs.manifestChanged(h.manifest.view, previous);
   t.true(calls.includes(`entry 1 db-password`));
   t.true(calls.includes(`inode ${db.attr.ino}`));
   t.true(calls.includes('entry 1 billing-key'));
   t.false(calls.some((c) => c.includes('empty')));
-  t.is((await fs.handlers.getattr(ctx(DEMO_PID), db.attr.ino)).attr.size, 3, 'size learnt from the old version is dropped');
+  t.is(
+    (await fs.handlers.getattr(ctx(DEMO_PID), db.attr.ino)).attr.size,
+    3,
+    'size learnt from the old version is dropped',
+  );
 
   // Revocation: the label is removed from the manifest; the next lookup and open deny.
   const before = h.manifest.view;

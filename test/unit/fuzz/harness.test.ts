@@ -6,7 +6,15 @@ import { classifyThrown, normalise, topFrame } from '../../fuzz/target.js';
 import { runTarget } from '../../fuzz/runner.js';
 
 test('every kind of misbehaviour is reported against the input that caused it, and the run goes on', async (t) => {
-  const r = await runTarget('selftest', { runs: 20, seed: 1, scale: 'unit', hangMs: 1_500, slowMs: 100, settleMs: 300, timeLimitMs: 120_000 });
+  const r = await runTarget('selftest', {
+    runs: 20,
+    seed: 1,
+    scale: 'unit',
+    hangMs: 1_500,
+    slowMs: 100,
+    settleMs: 300,
+    timeLimitMs: 120_000,
+  });
   const reported = (shape: string) => r.findings.filter((f) => f.shapes.includes(shape)).map((f) => f.kind);
   t.deepEqual(reported('type-error'), ['throw']);
   t.deepEqual(reported('non-error'), ['throw']);
@@ -19,8 +27,14 @@ test('every kind of misbehaviour is reported against the input that caused it, a
   t.deepEqual(reported('hang'), ['hang']);
   t.deepEqual(reported('abort'), ['crash']);
   // A proper reason and a valid value are not findings (a 'slow' one on a loaded machine is not checked here).
-  t.deepEqual([...reported('ok'), ...reported('reason')].filter((k) => k !== 'slow'), []);
-  t.false(r.findings.some((f) => f.kind !== 'slow' && f.shapes.length === 0), 'generated inputs (ok/reason) are clean');
+  t.deepEqual(
+    [...reported('ok'), ...reported('reason')].filter((k) => k !== 'slow'),
+    [],
+  );
+  t.false(
+    r.findings.some((f) => f.kind !== 'slow' && f.shapes.length === 0),
+    'generated inputs (ok/reason) are clean',
+  );
   // Past the hang and the abort, fresh children ran the 20 generated inputs.
   t.is(r.inputs, r.planned);
   t.is(r.planned, 12 + 20);
@@ -47,8 +61,12 @@ test('errors: our classes with a reason pass; built-in errors, foreign classes a
 
 test('signatures group one defect reached through different inputs', (t) => {
   t.is(normalise('unknown key "a.b" at line 12'), normalise('unknown key "c" at line 3'));
-  t.is(normalise('Unresolved alias (the anchor must be set before the alias): a-1:'), normalise('Unresolved alias (the anchor must be set before the alias): b'));
+  t.is(
+    normalise('Unresolved alias (the anchor must be set before the alias): a-1:'),
+    normalise('Unresolved alias (the anchor must be set before the alias): b'),
+  );
   const e = new TypeError('boom');
-  e.stack = 'TypeError: boom\n    at hasOwnProperty (<anonymous>)\n    at ConfigReader.mapping (file:///root/pal/dist/src/config/index.js:98:31)\n';
+  e.stack =
+    'TypeError: boom\n    at hasOwnProperty (<anonymous>)\n    at ConfigReader.mapping (file:///root/pal/dist/src/config/index.js:98:31)\n';
   t.is(topFrame(e), 'ConfigReader.mapping (dist/src/config/index.js:98)');
 });

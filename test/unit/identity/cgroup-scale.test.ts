@@ -5,7 +5,13 @@ import { growth } from '../core/complexity.js';
 
 test.serial('21.7: a path of many segments parses in time linear in its length', (t) => {
   // The reproducer, at sizes within the 64 KiB bound: 4× the segments must cost ~4× (quadratic: 16×).
-  const r = growth((n) => '0::/' + 'a/'.repeat(n), (text) => parseCgroupFile(text), 7_500, 4, 11);
+  const r = growth(
+    (n) => '0::/' + 'a/'.repeat(n),
+    (text) => parseCgroupFile(text),
+    7_500,
+    4,
+    11,
+  );
   t.log(`7.5k segments ${r.small.toFixed(2)} ms, 30k ${r.large.toFixed(2)} ms, ratio ${r.ratio.toFixed(2)}`);
   t.true(r.ratio < 10, `4× the segments took ${r.ratio.toFixed(2)}× the time`);
   t.deepEqual(parseCgroupFile('0::/' + 'a/'.repeat(30_000)), { kind: 'host' });
@@ -25,5 +31,8 @@ test('21.7: the 64 KiB bound is in bytes and comes before parsing', (t) => {
   const multibyte = '0::/' + 'é'.repeat(40_000); // 40,004 characters, 80,004 bytes
   t.deepEqual(parseCgroupFile(multibyte), { kind: 'unknown', reason: 'cgroup file too large (80004 bytes)' });
   t.like(parseCgroupFile('0::/' + 'g'.repeat(65_532)), { kind: 'host' });
-  t.like(parseCgroupFile('0::/' + 'g'.repeat(65_533)), { kind: 'unknown', reason: 'cgroup file too large (65537 bytes)' });
+  t.like(parseCgroupFile('0::/' + 'g'.repeat(65_533)), {
+    kind: 'unknown',
+    reason: 'cgroup file too large (65537 bytes)',
+  });
 });

@@ -71,7 +71,9 @@ const containers: ContainerCase[] = [
     text: `0::/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-${POD_SLICE}.slice/cri-containerd-${A}.scope\n`,
     id: A,
     runtime: 'containerd',
-    paths: [`/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-${POD_SLICE}.slice/cri-containerd-${A}.scope`],
+    paths: [
+      `/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-${POD_SLICE}.slice/cri-containerd-${A}.scope`,
+    ],
   },
   {
     name: 'containerd CRI as nested by kind: slice:cri-containerd:id',
@@ -223,8 +225,16 @@ const unknowns: Array<{ name: string; text: string; reason: RegExp }> = [
   { name: 'garbage', text: 'hello world\n', reason: /not "id:controllers:path"/ },
   { name: 'non-numeric hierarchy', text: `x:memory:/docker/${A}\n`, reason: /not "id:controllers:path"/ },
   { name: 'relative path', text: `0::docker/${A}\n`, reason: /relative path/ },
-  { name: 'a garbage line among good ones', text: `4:memory:/docker/${A}\nnonsense\n0::/docker/${A}\n`, reason: /line 2/ },
-  { name: 'lines naming different containers', text: `4:memory:/docker/${A}\n0::/docker/${B}\n`, reason: /different containers/ },
+  {
+    name: 'a garbage line among good ones',
+    text: `4:memory:/docker/${A}\nnonsense\n0::/docker/${A}\n`,
+    reason: /line 2/,
+  },
+  {
+    name: 'lines naming different containers',
+    text: `4:memory:/docker/${A}\n0::/docker/${B}\n`,
+    reason: /different containers/,
+  },
   {
     name: 'v1 and v2 naming different containers in different shapes',
     text: `4:memory:/docker/${A}\n0::/system.slice/docker-${B}.scope\n`,
@@ -235,9 +245,21 @@ const unknowns: Array<{ name: string; text: string; reason: RegExp }> = [
   { name: 'docker short id (12)', text: `0::/docker/${A.slice(0, 12)}\n`, reason: /wrong length/ },
   { name: 'upper-case hex id', text: `0::/docker/${A.toUpperCase()}\n`, reason: /id-like/ },
   { name: 'non-hex 64-char id', text: `0::/docker/${A.slice(0, 63)}g\n`, reason: /wrong length/ },
-  { name: 'scope with a short id', text: `0::/system.slice/docker-${A.slice(0, 63)}.scope\n`, reason: /no valid 64-hex/ },
-  { name: 'scope with a non-hex id', text: `0::/system.slice/docker-${A.slice(0, 63)}z.scope\n`, reason: /no valid 64-hex/ },
-  { name: 'cri-containerd scope with a long id', text: `0::/k.slice/cri-containerd-${A}ab.scope\n`, reason: /no valid 64-hex/ },
+  {
+    name: 'scope with a short id',
+    text: `0::/system.slice/docker-${A.slice(0, 63)}.scope\n`,
+    reason: /no valid 64-hex/,
+  },
+  {
+    name: 'scope with a non-hex id',
+    text: `0::/system.slice/docker-${A.slice(0, 63)}z.scope\n`,
+    reason: /no valid 64-hex/,
+  },
+  {
+    name: 'cri-containerd scope with a long id',
+    text: `0::/k.slice/cri-containerd-${A}ab.scope\n`,
+    reason: /no valid 64-hex/,
+  },
   { name: 'a .mount unit named after a container', text: `0::/system.slice/docker-${A}.mount\n`, reason: /id-like/ },
   {
     name: 'an overlay .mount unit',
@@ -247,13 +269,21 @@ const unknowns: Array<{ name: string; text: string; reason: RegExp }> = [
   { name: 'a .service named after an id', text: `0::/system.slice/${A}.service\n`, reason: /id-like/ },
   { name: 'podman conmon (systemd)', text: `0::/machine.slice/libpod-conmon-${A}.scope\n`, reason: /runtime monitor/ },
   { name: 'CRI-O conmon', text: `0::/kubepods.slice/crio-conmon-${A}.scope\n`, reason: /runtime monitor/ },
-  { name: 'a systemd-nspawn machine', text: '0::/machine.slice/machine-debian.scope/payload\n', reason: /manager pal cannot query/ },
+  {
+    name: 'a systemd-nspawn machine',
+    text: '0::/machine.slice/machine-debian.scope/payload\n',
+    reason: /manager pal cannot query/,
+  },
   { name: 'an LXC container (cgroup v2 payload)', text: '0::/lxc.payload.web1\n', reason: /manager pal cannot query/ },
   { name: 'an LXC container (legacy /lxc/<name>)', text: '4:memory:/lxc/web1\n', reason: /manager pal cannot query/ },
   { name: 'kubepods short id', text: `0::/kubepods/burstable/${POD}/${A.slice(0, 40)}\n`, reason: /wrong length/ },
   { name: 'oversized file', text: `0::/${'a'.repeat(70_000)}\n`, reason: /too large/ },
   { name: 'too many lines', text: '0::/\n'.repeat(300), reason: /too many lines/ },
-  { name: 'a bad inner id does not fall back to the outer one', text: `0::/docker/${B}/docker/${A.slice(2)}\n`, reason: /wrong length/ },
+  {
+    name: 'a bad inner id does not fall back to the outer one',
+    text: `0::/docker/${B}/docker/${A.slice(2)}\n`,
+    reason: /wrong length/,
+  },
 ];
 
 for (const c of unknowns) {
@@ -265,7 +295,16 @@ for (const c of unknowns) {
 }
 
 test('hostile input never throws and is bounded in the reason', (t) => {
-  const inputs = ['\u0000', '0:', '::', '0::', '\n\n\n', `0::/${'\u2028'.repeat(10)}`, ':'.repeat(1000), `0::/docker/${'f'.repeat(10_000)}`];
+  const inputs = [
+    '\u0000',
+    '0:',
+    '::',
+    '0::',
+    '\n\n\n',
+    `0::/${'\u2028'.repeat(10)}`,
+    ':'.repeat(1000),
+    `0::/docker/${'f'.repeat(10_000)}`,
+  ];
   for (const input of inputs) {
     const verdict = parseCgroupFile(input);
     t.not(verdict.kind, 'container', JSON.stringify(input.slice(0, 30)));

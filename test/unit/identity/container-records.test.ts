@@ -4,7 +4,12 @@
 
 import test from 'ava';
 import { ContainerRecords } from '../../../src/identity/container-records.js';
-import { RuntimeError, type ContainerRuntime, type RuntimeContainer, type RuntimeImage } from '../../../src/identity/runtime.js';
+import {
+  RuntimeError,
+  type ContainerRuntime,
+  type RuntimeContainer,
+  type RuntimeImage,
+} from '../../../src/identity/runtime.js';
 import { fakeStatProc, type FakeStatProc } from './fake-proc.js';
 
 const A = 'a'.repeat(60) + '0001';
@@ -45,7 +50,15 @@ class Runtime implements ContainerRuntime {
 
 /** A running container `id` with its init `pid` in its own cgroup. */
 function run(proc: FakeStatProc, runtime: Runtime, id: string, pid: number, imageId = IMAGE): void {
-  runtime.containers.set(id, { id, name: `c${pid}`, imageId, imageRef: 'app:1', running: true, pid, labels: { 'pal.labels': 'x', team: 'red' } });
+  runtime.containers.set(id, {
+    id,
+    name: `c${pid}`,
+    imageId,
+    imageRef: 'app:1',
+    running: true,
+    pid,
+    labels: { 'pal.labels': 'x', team: 'red' },
+  });
   proc.process(pid, String(pid * 10), { cgroup: `0::/docker/${id}\n` });
 }
 
@@ -90,11 +103,19 @@ test('concurrent loads share one inspect; the record separates runtime labels fr
 
 test('a container not running, or whose init is not in its cgroup, has no record and a reason', async (t) => {
   const { proc, runtime, records } = setup(t);
-  runtime.containers.set(A, { id: A, name: 'a', imageId: IMAGE, imageRef: 'app:1', running: false, pid: 0, labels: {} });
+  runtime.containers.set(A, {
+    id: A,
+    name: 'a',
+    imageId: IMAGE,
+    imageRef: 'app:1',
+    running: false,
+    pid: 0,
+    labels: {},
+  });
   t.like(await records.load(A), { reason: `container ${A.slice(0, 12)} is not running` });
   run(proc, runtime, B, 200);
   proc.process(200, '2000', { cgroup: `0::/docker/${A}\n` });
-  t.regex((await records.load(B) as { reason: string }).reason, /init process 200 is not in the container's cgroup/);
+  t.regex(((await records.load(B)) as { reason: string }).reason, /init process 200 is not in the container's cgroup/);
   t.is(records.size, 0);
 });
 

@@ -37,11 +37,22 @@ async function fakeDocker(t: { teardown(fn: () => Promise<void>): void }): Promi
   return fake;
 }
 
-const json = (status: number, body: string) => (_req: IncomingMessage, res: ServerResponse): void => {
-  res.writeHead(status, { 'content-type': 'application/json' }).end(body);
-};
+const json =
+  (status: number, body: string) =>
+  (_req: IncomingMessage, res: ServerResponse): void => {
+    res.writeHead(status, { 'content-type': 'application/json' }).end(body);
+  };
 
-const goodInspect = json(200, JSON.stringify({ Id: CONTAINER, Image: IMAGE, Name: '/web', State: { Running: true, Pid: 42 }, Config: { Image: 'web:1', Labels: {} } }));
+const goodInspect = json(
+  200,
+  JSON.stringify({
+    Id: CONTAINER,
+    Image: IMAGE,
+    Name: '/web',
+    State: { Running: true, Pid: 42 },
+    Config: { Image: 'web:1', Labels: {} },
+  }),
+);
 
 const hostileBodies = [
   '{"message":{"toString":1}}',
@@ -59,7 +70,10 @@ for (const status of [500, 404, 409]) {
       docker.answer = json(status, body);
       const err = await t.throwsAsync(runtime.inspectContainer(CONTAINER), { instanceOf: RuntimeError });
       t.is(err!.kind, status === 404 ? 'not-found' : 'error');
-      t.regex(err!.message, status === 404 ? /not found in docker/ : new RegExp(`answered ${status} for container c{12}`));
+      t.regex(
+        err!.message,
+        status === 404 ? /not found in docker/ : new RegExp(`answered ${status} for container c{12}`),
+      );
       t.false(err!.message.includes('[object'), err!.message);
       docker.answer = goodInspect;
       t.like(await runtime.inspectContainer(CONTAINER), { id: CONTAINER, imageId: IMAGE, pid: 42 });

@@ -10,7 +10,12 @@ const A = 'a'.repeat(60) + '0001';
 const B = 'b'.repeat(60) + '0002';
 
 const host: CgroupVerdict = { kind: 'host' };
-const inContainer = (containerId: string): CgroupVerdict => ({ kind: 'container', containerId, runtime: 'docker', paths: [`/docker/${containerId}`] });
+const inContainer = (containerId: string): CgroupVerdict => ({
+  kind: 'container',
+  containerId,
+  runtime: 'docker',
+  paths: [`/docker/${containerId}`],
+});
 
 /** Opens and keeps a pin for a process written with `start`. */
 function pin(pins: ProcessPins, pid: number, start: string, verdict: CgroupVerdict = host): ProcessPin {

@@ -3,11 +3,40 @@ import { mkdtempSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
-import { checkPidNamespace, closeFd, openStat, parseStat, parseStatusIds, readStat, readStatFd } from '../../../src/identity/procfs.js';
+import {
+  checkPidNamespace,
+  closeFd,
+  openStat,
+  parseStat,
+  parseStatusIds,
+  readStat,
+  readStatFd,
+} from '../../../src/identity/procfs.js';
 
 /** A realistic stat line: fields 3..52 after the comm. */
 function statLine(comm: string, state = 'S', startTime = '123456'): string {
-  const after = [state, '1', '100', '100', '0', '-1', '4194560', '120', '0', '0', '0', '3', '1', '0', '0', '20', '0', '1', '0', startTime];
+  const after = [
+    state,
+    '1',
+    '100',
+    '100',
+    '0',
+    '-1',
+    '4194560',
+    '120',
+    '0',
+    '0',
+    '0',
+    '3',
+    '1',
+    '0',
+    '0',
+    '20',
+    '0',
+    '1',
+    '0',
+    startTime,
+  ];
   while (after.length < 50) after.push('0');
   return `4242 (${comm}) ${after.join(' ')}\n`;
 }
@@ -27,7 +56,16 @@ test('zombie state is reported', (t) => {
 });
 
 test('malformed stat lines are rejected, not guessed', (t) => {
-  for (const text of ['', '4242', '4242 (x', '4242 x) S 1', '4242 (x) S 1 2 3', statLine('x', 'S', '12a'), statLine('x', 'SS'), '4242 )x( S']) {
+  for (const text of [
+    '',
+    '4242',
+    '4242 (x',
+    '4242 x) S 1',
+    '4242 (x) S 1 2 3',
+    statLine('x', 'S', '12a'),
+    statLine('x', 'SS'),
+    '4242 )x( S',
+  ]) {
     t.is(parseStat(text), undefined, JSON.stringify(text.slice(0, 40)));
   }
 });

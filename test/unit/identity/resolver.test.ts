@@ -33,7 +33,17 @@ class FakeProc {
     if (mntLink !== null) symlinkSync(mntLink, join(this.root, 'self', 'ns', 'mnt'));
   }
   /** A process; its namespaces are pald's unless `ns` says otherwise (null: unreadable). */
-  process(pid: number, opts: { start: string; cgroup: string; tgid?: number; state?: string; uid?: number; ns?: { pid?: string; mnt?: string } | null }): void {
+  process(
+    pid: number,
+    opts: {
+      start: string;
+      cgroup: string;
+      tgid?: number;
+      state?: string;
+      uid?: number;
+      ns?: { pid?: string; mnt?: string } | null;
+    },
+  ): void {
     const dir = join(this.root, String(pid));
     rmSync(join(dir, 'ns'), { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
@@ -46,7 +56,10 @@ class FakeProc {
     writeFileSync(join(dir, 'stat'), `${pid} (proc (x)) ${fields.join(' ')}\n`);
     writeFileSync(join(dir, 'cgroup'), opts.cgroup);
     const uid = opts.uid ?? 0;
-    writeFileSync(join(dir, 'status'), `Name:\tx\nTgid:\t${opts.tgid ?? pid}\nPid:\t${pid}\nUid:\t${uid}\t${uid}\t${uid}\t${uid}\nGid:\t${uid}\t${uid}\t${uid}\t${uid}\n`);
+    writeFileSync(
+      join(dir, 'status'),
+      `Name:\tx\nTgid:\t${opts.tgid ?? pid}\nPid:\t${pid}\nUid:\t${uid}\t${uid}\t${uid}\t${uid}\nGid:\t${uid}\t${uid}\t${uid}\t${uid}\n`,
+    );
   }
   exit(pid: number): void {
     rmSync(join(this.root, String(pid)), { recursive: true, force: true });
@@ -69,7 +82,8 @@ class FakeRuntime implements ContainerRuntime {
   async inspectContainer(idOrName: string): Promise<RuntimeContainer> {
     this.inspects++;
     await Promise.resolve();
-    if (this.unreachable) throw new RuntimeError('unreachable', `docker unreachable at ${this.endpoint}: connect ENOENT`);
+    if (this.unreachable)
+      throw new RuntimeError('unreachable', `docker unreachable at ${this.endpoint}: connect ENOENT`);
     const hook = this.duringInspect;
     this.duringInspect = undefined;
     hook?.();
@@ -105,12 +119,29 @@ function world(nsLink?: string) {
     pid: 100,
     labels: { 'pal.labels': 'x,y', team: 'red' },
   });
-  runtime.containers.set(B, { id: B, name: 'beta', imageId: IMAGE, imageRef: 'app:1', running: true, pid: 300, labels: {} });
+  runtime.containers.set(B, {
+    id: B,
+    name: 'beta',
+    imageId: IMAGE,
+    imageRef: 'app:1',
+    running: true,
+    pid: 300,
+    labels: {},
+  });
   proc.process(100, { start: '1000', cgroup: `4:memory:/docker/${A}\n0::/docker/${A}\n` });
   proc.process(300, { start: '3000', cgroup: `0::/docker/${B}\n` });
   const logs: string[] = [];
   const resolver = createResolver({ runtime, procRoot: proc.root, log: (m) => logs.push(m) });
-  return { proc, runtime, resolver, logs, cleanup: () => { void resolver.close(); proc.cleanup(); } };
+  return {
+    proc,
+    runtime,
+    resolver,
+    logs,
+    cleanup: () => {
+      void resolver.close();
+      proc.cleanup();
+    },
+  };
 }
 
 const caller = (pid: number) => ({ pid, uid: 1000, gid: 1000 });
@@ -120,7 +151,18 @@ test('a process in a container resolves to it, with image labels apart from runt
   t.teardown(w.cleanup);
   w.proc.process(201, { start: '2000', cgroup: `4:memory:/docker/${A}\n0::/docker/${A}\n`, tgid: 200 });
   const id = await w.resolver.resolve(caller(201));
-  t.like(id, { kind: 'container', pid: 201, tgid: 200, uid: 1000, gid: 1000, startTime: '2000', containerId: A, name: 'alpha', imageId: IMAGE, imageRef: 'app:1' });
+  t.like(id, {
+    kind: 'container',
+    pid: 201,
+    tgid: 200,
+    uid: 1000,
+    gid: 1000,
+    startTime: '2000',
+    containerId: A,
+    name: 'alpha',
+    imageId: IMAGE,
+    imageRef: 'app:1',
+  });
   t.deepEqual(id.imageLabels, { 'pal.labels': 'x,y' });
   t.deepEqual(id.runtimeLabels, { team: 'red' });
   t.deepEqual(id.repoTags, ['app:1']);
@@ -152,7 +194,11 @@ test('unparsable cgroups are unknown with the parser reason', async (t) => {
 test('a cached caller costs no inspect; concurrent first sights share one', async (t) => {
   const w = world();
   t.teardown(w.cleanup);
-  const results = await Promise.all([w.resolver.resolve(caller(100)), w.resolver.resolve(caller(100)), w.resolver.resolve(caller(100))]);
+  const results = await Promise.all([
+    w.resolver.resolve(caller(100)),
+    w.resolver.resolve(caller(100)),
+    w.resolver.resolve(caller(100)),
+  ]);
   t.true(results.every((r) => r.kind === 'container' && r.containerId === A));
   t.is(w.runtime.inspects, 1);
   await w.resolver.resolve(caller(100));
@@ -271,7 +317,15 @@ test('after reconnecting, containers that changed meanwhile are dropped', async 
   w.resolver.onInvalidate((id) => dropped.push(id));
   await w.resolver.resolve(caller(100));
   await w.resolver.resolve(caller(300));
-  w.runtime.containers.set(C, { id: C, name: 'gamma', imageId: IMAGE, imageRef: 'app:1', running: true, pid: 400, labels: {} });
+  w.runtime.containers.set(C, {
+    id: C,
+    name: 'gamma',
+    imageId: IMAGE,
+    imageRef: 'app:1',
+    running: true,
+    pid: 400,
+    labels: {},
+  });
   w.proc.process(400, { start: '4000', cgroup: `0::/docker/${C}\n` });
   const c = w.runtime.containers.get(C)!;
   await w.resolver.resolve(caller(400));
@@ -283,7 +337,10 @@ test('after reconnecting, containers that changed meanwhile are dropped', async 
   const deadline = Date.now() + 2000;
   while (dropped.length < 2 && Date.now() < deadline) await new Promise((r) => setImmediate(r));
   t.deepEqual(dropped.sort(), [B, C].sort());
-  t.deepEqual(w.resolver.containers().map((c) => c.containerId), [A]);
+  t.deepEqual(
+    w.resolver.containers().map((c) => c.containerId),
+    [A],
+  );
 });
 
 test('inspectContainer by name explains a container without a caller', async (t) => {
@@ -291,7 +348,12 @@ test('inspectContainer by name explains a container without a caller', async (t)
   t.teardown(w.cleanup);
   t.like(await w.resolver.inspectContainer('alpha'), { kind: 'container', containerId: A, pid: 100, imageId: IMAGE });
   w.runtime.containers.set(B, { ...w.runtime.containers.get(B)!, running: false, pid: 0 });
-  t.like(await w.resolver.inspectContainer('beta'), { kind: 'container', containerId: B, pid: 0, reason: 'container is not running' });
+  t.like(await w.resolver.inspectContainer('beta'), {
+    kind: 'container',
+    containerId: B,
+    pid: 0,
+    reason: 'container is not running',
+  });
   t.like(await w.resolver.inspectContainer('nope'), { kind: 'unknown', reason: 'container nope not found' });
 });
 
@@ -342,7 +404,11 @@ test('no known container in its cgroups but another pid or mount namespace: unkn
   const otherPid = await w.resolver.resolve(caller(700));
   t.like(otherPid, { kind: 'unknown', pid: 700, startTime: '70' });
   t.regex(otherPid.reason ?? '', /pid namespace pid:\[4026532201\], not pald's pid:\[4026531836\]/);
-  w.proc.process(701, { start: '71', cgroup: '0::/user.slice/user-1000.slice/user@1000.service/app.slice\n', ns: { mnt: 'mnt:[4026532300]' } });
+  w.proc.process(701, {
+    start: '71',
+    cgroup: '0::/user.slice/user-1000.slice/user@1000.service/app.slice\n',
+    ns: { mnt: 'mnt:[4026532300]' },
+  });
   const otherMnt = await w.resolver.resolve(caller(701));
   t.like(otherMnt, { kind: 'unknown' });
   t.regex(otherMnt.reason ?? '', /mount namespace mnt:\[4026532300\], not pald's/);
@@ -355,7 +421,11 @@ test('no known container in its cgroups but another pid or mount namespace: unkn
   // Same namespaces: host. A container's process in its own namespaces is still that container.
   w.proc.process(703, { start: '73', cgroup: ctrCgroup });
   t.like(await w.resolver.resolve(caller(703)), { kind: 'host', pid: 703 });
-  w.proc.process(704, { start: '74', cgroup: `0::/docker/${A}\n`, ns: { pid: 'pid:[4026532401]', mnt: 'mnt:[4026532400]' } });
+  w.proc.process(704, {
+    start: '74',
+    cgroup: `0::/docker/${A}\n`,
+    ns: { pid: 'pid:[4026532401]', mnt: 'mnt:[4026532400]' },
+  });
   t.like(await w.resolver.resolve(caller(704)), { kind: 'container', containerId: A });
 });
 

@@ -15,7 +15,10 @@ test('errnoOf: FuseError, Node system errors, codes, anything else EIO', (t) => 
 
 test('mount options always carry ro,nosuid,nodev,noexec and never default_permissions', (t) => {
   t.is(mountOptionString(), 'ro,nosuid,nodev,noexec,fsname=pal,subtype=pal');
-  t.is(mountOptionString({ fsname: 'pal-test', extraOptions: ['allow_other'] }), 'ro,nosuid,nodev,noexec,fsname=pal-test,subtype=pal,allow_other');
+  t.is(
+    mountOptionString({ fsname: 'pal-test', extraOptions: ['allow_other'] }),
+    'ro,nosuid,nodev,noexec,fsname=pal-test,subtype=pal,allow_other',
+  );
   t.throws(() => mountOptionString({ extraOptions: ['rw,suid'] }), { instanceOf: TypeError });
   t.throws(() => mountOptionString({ fsname: 'a b' }), { instanceOf: TypeError });
 });

@@ -4,7 +4,12 @@ import { inspect } from 'node:util';
 
 import test from 'ava';
 
-import { allocSecureBuffer, lockedMemoryStats, secureBufferDebug, secureBufferFrom } from '../../../src/native/index.js';
+import {
+  allocSecureBuffer,
+  lockedMemoryStats,
+  secureBufferDebug,
+  secureBufferFrom,
+} from '../../../src/native/index.js';
 
 async function lockedKb(): Promise<number> {
   const status = await readFile('/proc/self/status', 'utf8');
@@ -122,7 +127,11 @@ test('share() is another holder of the same memory: no copy, same address', (t) 
   const addresses = new Set([b, s1, s2].map((x) => secureBufferDebug.info(x).address));
   t.is(addresses.size, 1, 'every holder points at the same memory');
   t.is(secureBufferDebug.info(b).holders, 3);
-  t.throws(() => b.write(Buffer.from('x')), { code: 'ERR_PAL_SECURE_SHARED' }, 'shared memory never changes under its readers');
+  t.throws(
+    () => b.write(Buffer.from('x')),
+    { code: 'ERR_PAL_SECURE_SHARED' },
+    'shared memory never changes under its readers',
+  );
   for (const x of [b, s1, s2]) x.wipe();
 });
 

@@ -1,11 +1,32 @@
 import test from 'ava';
 import type { Identity } from '../../../src/identity/types.js';
 import type { TrustDecision } from '../../../src/trust/types.js';
-import { attestCaller, attestIdentity, decide, isFailClosed, SealedFactsRegistry, type Caller } from '../../../src/policy/index.js';
+import {
+  attestCaller,
+  attestIdentity,
+  decide,
+  isFailClosed,
+  SealedFactsRegistry,
+  type Caller,
+} from '../../../src/policy/index.js';
 
-const app: Identity = { kind: 'container', pid: 10, tgid: 10, uid: 1000, gid: 1000, containerId: 'a'.repeat(64), name: 'app', imageId: 'sha256:' + 'a'.repeat(64) };
+const app: Identity = {
+  kind: 'container',
+  pid: 10,
+  tgid: 10,
+  uid: 1000,
+  gid: 1000,
+  containerId: 'a'.repeat(64),
+  name: 'app',
+  imageId: 'sha256:' + 'a'.repeat(64),
+};
 const ctx = { pid: 10, uid: 1000, gid: 1000 };
-const verified = (labels: string[]): TrustDecision => ({ state: 'verified', labels, provider: 'notary', reason: 'signed' });
+const verified = (labels: string[]): TrustDecision => ({
+  state: 'verified',
+  labels,
+  provider: 'notary',
+  reason: 'signed',
+});
 const caller = (labels: string[]): Caller => ({ ctx, identity: app, trust: verified(labels) });
 const secret = { name: 'db', labels: ['demo'], version: 'v1' };
 
@@ -13,28 +34,59 @@ test('decide: the manifest labels decide until a decrypt has shown the sealed on
   t.like(decide(caller(['demo']), secret, { hostAllowUids: [] }), { allow: true, class: 'allowed' });
   t.like(decide(caller([]), secret, { hostAllowUids: [] }), { allow: false, class: 'missing-labels' });
   const sealed = { version: 'v1', size: 3, sealedName: 'db', sealedLabels: ['billing'] };
-  t.like(decide(caller(['demo']), secret, { hostAllowUids: [], sealed }), { allow: false, class: 'sealed-labels', reason: 'sealed labels: app: missing label billing' });
+  t.like(decide(caller(['demo']), secret, { hostAllowUids: [], sealed }), {
+    allow: false,
+    class: 'sealed-labels',
+    reason: 'sealed labels: app: missing label billing',
+  });
   t.like(decide(caller(['demo', 'billing']), secret, { hostAllowUids: [], sealed }), { allow: true, class: 'allowed' });
-  t.like(decide(caller([]), secret, { hostAllowUids: [], sealed }), { allow: false, class: 'missing-labels' }, 'the manifest check comes first');
-  t.like(decide(caller(['demo', 'billing']), secret, { hostAllowUids: [], sealed: { ...sealed, sealedName: 'other' } }), { allow: false, class: 'sealed-name' });
-  t.like(decide(caller(['demo']), secret, { hostAllowUids: [], sealed: { ...sealed, version: 'v0' } }), { allow: true }, 'facts about another ciphertext version are ignored');
+  t.like(
+    decide(caller([]), secret, { hostAllowUids: [], sealed }),
+    { allow: false, class: 'missing-labels' },
+    'the manifest check comes first',
+  );
+  t.like(
+    decide(caller(['demo', 'billing']), secret, { hostAllowUids: [], sealed: { ...sealed, sealedName: 'other' } }),
+    { allow: false, class: 'sealed-name' },
+  );
+  t.like(
+    decide(caller(['demo']), secret, { hostAllowUids: [], sealed: { ...sealed, version: 'v0' } }),
+    { allow: true },
+    'facts about another ciphertext version are ignored',
+  );
 });
 
 test('decide: failed callers are failed closed, host callers by uid', (t) => {
-  const unknown: Caller = { ctx, identity: { kind: 'unknown', pid: 10, tgid: 10, uid: 1000, gid: 1000, reason: 'gone' }, failure: 'identity unknown: gone' };
+  const unknown: Caller = {
+    ctx,
+    identity: { kind: 'unknown', pid: 10, tgid: 10, uid: 1000, gid: 1000, reason: 'gone' },
+    failure: 'identity unknown: gone',
+  };
   const d = decide(unknown, secret, { hostAllowUids: [1000] });
   t.like(d, { allow: false, class: 'caller-unknown', reason: 'identity unknown: gone' });
   t.true(isFailClosed(d));
-  const broken: Caller = { ctx, identity: app, trust: { state: 'error', labels: [], provider: 'notary', reason: 'down' }, failure: 'trust failed: down' };
+  const broken: Caller = {
+    ctx,
+    identity: app,
+    trust: { state: 'error', labels: [], provider: 'notary', reason: 'down' },
+    failure: 'trust failed: down',
+  };
   t.like(decide(broken, secret, { hostAllowUids: [] }), { allow: false, class: 'trust-failed' });
-  const unsigned: Caller = { ctx, identity: app, trust: { state: 'unsigned', labels: ['demo'], provider: 'notary', reason: 'no target' } };
+  const unsigned: Caller = {
+    ctx,
+    identity: app,
+    trust: { state: 'unsigned', labels: ['demo'], provider: 'notary', reason: 'no target' },
+  };
   const u = decide(unsigned, secret, { hostAllowUids: [] });
   t.like(u, { allow: false, class: 'untrusted-image' });
   t.false(isFailClosed(u));
   const host: Caller = { ctx, identity: { kind: 'host', pid: 10, tgid: 10, uid: 0, gid: 0 } };
   t.like(decide(host, secret, { hostAllowUids: [] }), { allow: false, class: 'host-not-allowed' });
   t.like(decide(host, secret, { hostAllowUids: [0] }), { allow: true });
-  t.like(decide(host, secret, { hostAllowUids: [0], sealed: { version: 'v1', size: 1, sealedName: 'x', sealedLabels: [] } }), { allow: false, class: 'sealed-name' });
+  t.like(
+    decide(host, secret, { hostAllowUids: [0], sealed: { version: 'v1', size: 1, sealedName: 'x', sealedLabels: [] } }),
+    { allow: false, class: 'sealed-name' },
+  );
 });
 
 test('attestCaller: a throwing resolver or trust service fails closed, never throws', async (t) => {

@@ -11,8 +11,15 @@ import { TrustServiceImpl } from '../../../src/trust/service.js';
 import type { VersionStore } from '../../../src/trust/state.js';
 import type { ImageSubject, TrustDecision } from '../../../src/trust/types.js';
 import {
-  canonicalIdOf, craftCollection, generateKey, generateX509Key, resealCollection, signDocument, tufKeyId,
-  type CraftKey, type CraftSpec,
+  canonicalIdOf,
+  craftCollection,
+  generateKey,
+  generateX509Key,
+  resealCollection,
+  signDocument,
+  tufKeyId,
+  type CraftKey,
+  type CraftSpec,
 } from '../../helpers/notary-craft.js';
 
 const GUN = 'registry.example.com/billing/app';
@@ -26,7 +33,12 @@ test.before(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'pal-tuf-'));
   rootKey = await generateX509Key('rsa-x509', dir, GUN);
   // Every key type Notary produces, one per role.
-  keys = { root: rootKey, timestamp: generateKey('ed25519'), snapshot: generateKey('ecdsa'), targets: await generateX509Key('ecdsa-x509', dir, 'targets') };
+  keys = {
+    root: rootKey,
+    timestamp: generateKey('ed25519'),
+    snapshot: generateKey('ecdsa'),
+    targets: await generateX509Key('ecdsa-x509', dir, 'targets'),
+  };
 });
 test.after.always(async () => {
   await rm(dir, { recursive: true, force: true });
@@ -39,7 +51,8 @@ class SwitchableSource implements MetadataSource {
     this.fetched.push(role);
     const f = gun === GUN ? this.files.get(role) : undefined;
     if (f === undefined) throw new FetchError(`${role}.json of ${gun}: not on the notary server (404)`, 'not-found');
-    if (f.length > maxBytes) throw new FetchError(`${role}.json of ${gun}: larger than the ${maxBytes} bytes allowed`, 'bad-response');
+    if (f.length > maxBytes)
+      throw new FetchError(`${role}.json of ${gun}: larger than the ${maxBytes} bytes allowed`, 'bad-response');
     return f;
   }
   close(): void {}
@@ -51,14 +64,25 @@ interface CollectionOpts {
   readonly versions?: VersionStore;
 }
 
-function serviceFor(source: MetadataSource, pins: string[] = [canonicalIdOf(rootKey)], opts: CollectionOpts = {}, clock = { now: Date.now() }) {
+function serviceFor(
+  source: MetadataSource,
+  pins: string[] = [canonicalIdOf(rootKey)],
+  opts: CollectionOpts = {},
+  clock = { now: Date.now() },
+) {
   const provider = createNotaryProvider(
     {
-      server: 'https://unused', timeoutMs: 1000,
-      collections: [{
-        gun: 'registry.example.com/billing/*', rootKeys: pins, rootThreshold: opts.rootThreshold ?? 1,
-        grants: ['billing'], delegations: opts.delegations ?? new Map(),
-      }],
+      server: 'https://unused',
+      timeoutMs: 1000,
+      collections: [
+        {
+          gun: 'registry.example.com/billing/*',
+          rootKeys: pins,
+          rootThreshold: opts.rootThreshold ?? 1,
+          grants: ['billing'],
+          delegations: opts.delegations ?? new Map(),
+        },
+      ],
     },
     { now: () => clock.now, collectionMaxAgeMs: 0, source, ...(opts.versions ? { versions: opts.versions } : {}) },
   );
@@ -101,7 +125,13 @@ test('thresholds: distinct listed keys must reach the threshold; a repeated sign
 
 test('root threshold counts only pinned root keys', async (t) => {
   const unpinned = generateKey('ecdsa');
-  const files = craftCollection({ keys, targets, moreRoleKeys: { root: [unpinned] }, thresholds: { root: 2 }, signers: { root: [rootKey, unpinned] } });
+  const files = craftCollection({
+    keys,
+    targets,
+    moreRoleKeys: { root: [unpinned] },
+    thresholds: { root: 2 },
+    signers: { root: [rootKey, unpinned] },
+  });
   const d = await decide(files);
   t.is(d.state, 'error');
   t.regex(d.reason, /root: 1 valid signature\(s\), threshold 2/);
@@ -112,21 +142,42 @@ test('root_threshold: root.json cannot lower it (two pinned keys, a 1-of-2 root 
   const second = generateKey('ecdsa');
   const pins = [canonicalIdOf(rootKey), second.id];
   // What one stolen root key can make: a root listing both keys with threshold 1, signed by itself.
-  const forged = craftCollection({ keys, targets, moreRoleKeys: { root: [second] }, thresholds: { root: 1 }, signers: { root: [second] } });
+  const forged = craftCollection({
+    keys,
+    targets,
+    moreRoleKeys: { root: [second] },
+    thresholds: { root: 1 },
+    signers: { root: [second] },
+  });
   const d = await decide(forged, pins, { rootThreshold: 2 });
   t.is(d.state, 'error');
   t.deepEqual(d.labels, []);
-  t.regex(d.reason, /root: 1 valid signature\(s\), threshold 2 \(.*root_threshold 2 needs that many distinct pinned root keys, whatever root.json's threshold 1 says/);
+  t.regex(
+    d.reason,
+    /root: 1 valid signature\(s\), threshold 2 \(.*root_threshold 2 needs that many distinct pinned root keys, whatever root.json's threshold 1 says/,
+  );
   // Signed by both pinned keys, the same root passes; with root_threshold 1 one signature is enough.
-  const both = craftCollection({ keys, targets, moreRoleKeys: { root: [second] }, thresholds: { root: 1 }, signers: { root: [rootKey, second] } });
+  const both = craftCollection({
+    keys,
+    targets,
+    moreRoleKeys: { root: [second] },
+    thresholds: { root: 1 },
+    signers: { root: [rootKey, second] },
+  });
   t.is((await decide(both, pins, { rootThreshold: 2 })).state, 'verified');
   t.is((await decide(forged, pins, { rootThreshold: 1 })).state, 'verified');
 });
 
-test('root.json\'s own threshold is still required above root_threshold', async (t) => {
+test("root.json's own threshold is still required above root_threshold", async (t) => {
   const second = generateKey('ecdsa');
   const pins = [canonicalIdOf(rootKey), second.id];
-  const files = craftCollection({ keys, targets, moreRoleKeys: { root: [second] }, thresholds: { root: 2 }, signers: { root: [rootKey] } });
+  const files = craftCollection({
+    keys,
+    targets,
+    moreRoleKeys: { root: [second] },
+    thresholds: { root: 2 },
+    signers: { root: [rootKey] },
+  });
   const d = await decide(files, pins, { rootThreshold: 1 });
   t.is(d.state, 'error');
   t.regex(d.reason, /root: 1 valid signature\(s\), threshold 2/);
@@ -134,10 +185,19 @@ test('root.json\'s own threshold is still required above root_threshold', async 
 
 test('one root key listed under its certificate id and its own id counts once', async (t) => {
   const cert = new X509Certificate(Buffer.from(rootKey.entry.keyval.public, 'base64'));
-  const bareEntry = { keytype: 'rsa', keyval: { private: null, public: cert.publicKey.export({ type: 'spki', format: 'der' }).toString('base64') } };
+  const bareEntry = {
+    keytype: 'rsa',
+    keyval: { private: null, public: cert.publicKey.export({ type: 'spki', format: 'der' }).toString('base64') },
+  };
   const bare: CraftKey = { ...rootKey, id: tufKeyId(bareEntry), entry: bareEntry };
   t.is(bare.id, canonicalIdOf(rootKey));
-  const files = craftCollection({ keys, targets, moreRoleKeys: { root: [bare] }, thresholds: { root: 2 }, signers: { root: [rootKey, bare] } });
+  const files = craftCollection({
+    keys,
+    targets,
+    moreRoleKeys: { root: [bare] },
+    thresholds: { root: 2 },
+    signers: { root: [rootKey, bare] },
+  });
   // The operator pinned what look like two keys (both ids of one key) and asked for two.
   const d = await decide(files, [rootKey.id, bare.id], { rootThreshold: 2 });
   t.is(d.state, 'error');
@@ -148,8 +208,16 @@ test('a delegated role grants only what `delegations` lists for it; unlisted rol
   const dev = generateKey('ecdsa');
   // A role trusted for dev/ names signs a dev/ name with the production image's hash.
   const files = craftCollection({
-    keys, targets: {},
-    delegations: [{ name: 'targets/dev', key: dev, paths: ['dev/'], targets: { 'dev/x': { sha256Hex: hex, custom: { pal: { labels: ['billing', 'dev-tools'] } } } } }],
+    keys,
+    targets: {},
+    delegations: [
+      {
+        name: 'targets/dev',
+        key: dev,
+        paths: ['dev/'],
+        targets: { 'dev/x': { sha256Hex: hex, custom: { pal: { labels: ['billing', 'dev-tools'] } } } },
+      },
+    ],
   });
   const unlisted = await decide(files);
   t.deepEqual(unlisted.labels, []);
@@ -160,8 +228,9 @@ test('a delegated role grants only what `delegations` lists for it; unlisted rol
   t.deepEqual(listed.labels, ['dev-tools']);
   t.deepEqual(listed.droppedLabels, ['billing']);
   // The image config's pal.labels ride on the match, so they are bounded by the same role's grants.
-  const withConfigLabels = await serviceFor(new SwitchableSource(files), undefined, { delegations: new Map([['targets/dev', ['dev-tools']]]) })
-    .verifiedLabels({ ...image, imageLabels: { 'pal.labels': 'billing' } });
+  const withConfigLabels = await serviceFor(new SwitchableSource(files), undefined, {
+    delegations: new Map([['targets/dev', ['dev-tools']]]),
+  }).verifiedLabels({ ...image, imageLabels: { 'pal.labels': 'billing' } });
   t.deepEqual(withConfigLabels.labels, ['dev-tools']);
   // The top-level targets role still grants the collection's grants.
   t.deepEqual((await decide(craftCollection({ keys, targets }))).labels, ['billing']);
@@ -185,7 +254,9 @@ test('reformatted but identically signed JSON still verifies (canonical re-encod
 });
 
 test('version rollback is refused per role, equal versions are fine', async (t) => {
-  const source = new SwitchableSource(craftCollection({ keys, targets, versions: { targets: 5, snapshot: 5, timestamp: 5 } }));
+  const source = new SwitchableSource(
+    craftCollection({ keys, targets, versions: { targets: 5, snapshot: 5, timestamp: 5 } }),
+  );
   const s = serviceFor(source);
   t.is((await s.verifiedLabels(image)).state, 'verified');
   t.is((await s.verifiedLabels(image)).state, 'verified', 'same versions again');
@@ -198,7 +269,8 @@ test('version rollback is refused per role, equal versions are fine', async (t) 
 test('delegations: bad names, paths outside the parent, and missing metadata are handled', async (t) => {
   const rel = generateKey('ed25519');
   const files = craftCollection({
-    keys, targets: {},
+    keys,
+    targets: {},
     delegations: [
       { name: 'targets/releases', key: rel, paths: ['1.'], targets },
       { name: 'other/role', key: rel, paths: [''], targets },
@@ -222,18 +294,44 @@ const hostile: Array<[string, string, (b: Buffer) => Buffer]> = [
   ['root', 'not an object', () => Buffer.from('[1,2,3]')],
   ['timestamp', 'empty', () => Buffer.alloc(0)],
   ['targets', 'version as string', (b) => Buffer.from(b.toString().replace(/"version":\d+/, '"version":"2"'))],
-  ['targets', 'huge version', (b) => Buffer.from(b.toString().replace(/"version":\d+/, '"version":123456789012345678901234567890'))],
+  [
+    'targets',
+    'huge version',
+    (b) => Buffer.from(b.toString().replace(/"version":\d+/, '"version":123456789012345678901234567890')),
+  ],
   ['targets', 'float version', (b) => Buffer.from(b.toString().replace(/"version":\d+/, '"version":2.5'))],
   ['targets', 'missing expires', (b) => Buffer.from(b.toString().replace(/"expires":"[^"]*",/, ''))],
   ['targets', 'bad expires', (b) => Buffer.from(b.toString().replace(/"expires":"[^"]*"/, '"expires":"tomorrow"'))],
-  ['targets', 'targets as array', (b) => Buffer.from(b.toString().replace(/"targets":\{/, '"targets":[{').replace(/,"version"/, '],"version"'))],
+  [
+    'targets',
+    'targets as array',
+    (b) =>
+      Buffer.from(
+        b
+          .toString()
+          .replace(/"targets":\{/, '"targets":[{')
+          .replace(/,"version"/, '],"version"'),
+      ),
+  ],
   ['targets', 'hash not base64', (b) => Buffer.from(b.toString().replace(/"sha256":"[^"]*"/, '"sha256":"%%%"'))],
   ['targets', 'length negative', (b) => Buffer.from(b.toString().replace(/"length":\d+/, '"length":-1'))],
   ['snapshot', 'meta missing', (b) => Buffer.from(b.toString().replace(/"meta":/, '"mota":'))],
-  ['snapshot', 'signatures not a list', (b) => Buffer.from(JSON.stringify({ ...JSON.parse(b.toString()), signatures: { x: 1 } }))],
-  ['root', 'deep nesting', () => Buffer.from('{"signed":{"_type":"Root","x":' + '['.repeat(5000) + ']'.repeat(5000) + '},"signatures":[]}')],
+  [
+    'snapshot',
+    'signatures not a list',
+    (b) => Buffer.from(JSON.stringify({ ...JSON.parse(b.toString()), signatures: { x: 1 } })),
+  ],
+  [
+    'root',
+    'deep nesting',
+    () => Buffer.from('{"signed":{"_type":"Root","x":' + '['.repeat(5000) + ']'.repeat(5000) + '},"signatures":[]}'),
+  ],
   ['root', 'wrong _type', (b) => Buffer.from(b.toString().replace('"_type":"Root"', '"_type":"Targets"'))],
-  ['timestamp', 'keyid not hex', (b) => Buffer.from(b.toString().replace(/"keyid":"[0-9a-f]+"/, '"keyid":"../../etc"'))],
+  [
+    'timestamp',
+    'keyid not hex',
+    (b) => Buffer.from(b.toString().replace(/"keyid":"[0-9a-f]+"/, '"keyid":"../../etc"')),
+  ],
 ];
 
 for (const [role, what, mutate] of hostile) {
@@ -241,7 +339,10 @@ for (const [role, what, mutate] of hostile) {
     const files = craftCollection({ keys, targets });
     const bad = mutate(files.get(role)!);
     // Reseal below the root/timestamp so the bytes reach the parser instead of the hash check.
-    const served = role === 'root' || role === 'timestamp' ? new Map(files).set(role, bad) : resealCollection(files, keys, { [role]: bad });
+    const served =
+      role === 'root' || role === 'timestamp'
+        ? new Map(files).set(role, bad)
+        : resealCollection(files, keys, { [role]: bad });
     let d: TrustDecision | undefined;
     await t.notThrowsAsync(async () => {
       d = await decide(served);

@@ -19,7 +19,9 @@ const data = Buffer.from('{"_type":"Targets"}');
 
 test('key id is sha256 of the canonical key with private:null', (t) => {
   const key = { keytype: 'ed25519', public: 'AAAA' };
-  const expected = createHash('sha256').update('{"keytype":"ed25519","keyval":{"private":null,"public":"AAAA"}}').digest('hex');
+  const expected = createHash('sha256')
+    .update('{"keytype":"ed25519","keyval":{"private":null,"public":"AAAA"}}')
+    .digest('hex');
   t.is(keyId(key), expected);
   t.is(canonicalKeyId(key), expected);
 });
@@ -36,8 +38,13 @@ test('x509 keys: the canonical id is the id of the bare SPKI key, the listed id 
 });
 
 test('signatures verify for every key type Notary uses, and fail on other data', async (t) => {
-  const keys = [generateKey('ecdsa'), generateKey('ed25519'), generateKey('rsa'),
-    await generateX509Key('ecdsa-x509', dir, 'a'), await generateX509Key('rsa-x509', dir, 'b')];
+  const keys = [
+    generateKey('ecdsa'),
+    generateKey('ed25519'),
+    generateKey('rsa'),
+    await generateX509Key('ecdsa-x509', dir, 'a'),
+    await generateX509Key('rsa-x509', dir, 'b'),
+  ];
   for (const k of keys) {
     const sig = k.sign(data);
     t.true(verifySignature(pub(k), k.method, sig, data), k.entry.keytype);
@@ -67,10 +74,19 @@ test('mismatched method and key type, unknown types and garbage keys are KeyErro
   const ed = generateKey('ed25519');
   t.throws(() => verifySignature(pub(ec), 'eddsa', Buffer.alloc(64), data), { instanceOf: KeyError });
   t.throws(() => verifySignature(pub(ed), 'ecdsa', Buffer.alloc(64), data), { instanceOf: KeyError });
-  t.throws(() => verifySignature(pub(ec), 'hmac', Buffer.alloc(64), data), { instanceOf: KeyError, message: /unsupported signature method/ });
-  t.throws(() => verifySignature({ keytype: 'dsa', public: 'AAAA' }, 'ecdsa', Buffer.alloc(64), data), { instanceOf: KeyError });
-  t.throws(() => verifySignature({ keytype: 'ecdsa', public: 'AAAA' }, 'ecdsa', Buffer.alloc(64), data), { instanceOf: KeyError });
-  t.throws(() => verifySignature({ keytype: 'ed25519', public: 'AAAA' }, 'eddsa', Buffer.alloc(64), data), { instanceOf: KeyError });
+  t.throws(() => verifySignature(pub(ec), 'hmac', Buffer.alloc(64), data), {
+    instanceOf: KeyError,
+    message: /unsupported signature method/,
+  });
+  t.throws(() => verifySignature({ keytype: 'dsa', public: 'AAAA' }, 'ecdsa', Buffer.alloc(64), data), {
+    instanceOf: KeyError,
+  });
+  t.throws(() => verifySignature({ keytype: 'ecdsa', public: 'AAAA' }, 'ecdsa', Buffer.alloc(64), data), {
+    instanceOf: KeyError,
+  });
+  t.throws(() => verifySignature({ keytype: 'ed25519', public: 'AAAA' }, 'eddsa', Buffer.alloc(64), data), {
+    instanceOf: KeyError,
+  });
   t.throws(() => canonicalKeyId({ keytype: 'ecdsa-x509', public: 'AAAA' }), { instanceOf: KeyError });
   t.false(verifySignature(pub(ed), 'eddsa', Buffer.alloc(10), data), 'short signature');
 });

@@ -40,15 +40,23 @@ test('image repositories: tags stripped, digests kept per repository, <none> ski
 });
 
 test('image repositories survive hostile input', (t) => {
-  const repos = imageRepositories({ repoTags: [42 as unknown as string, 'x'.repeat(10_000)], repoDigests: [null as unknown as string] });
+  const repos = imageRepositories({
+    repoTags: [42 as unknown as string, 'x'.repeat(10_000)],
+    repoDigests: [null as unknown as string],
+  });
   t.is(repos.size, 0);
-  t.is(imageRepositories({ repoTags: undefined as unknown as string[], repoDigests: undefined as unknown as string[] }).size, 0);
+  t.is(
+    imageRepositories({ repoTags: undefined as unknown as string[], repoDigests: undefined as unknown as string[] })
+      .size,
+    0,
+  );
 });
 
 test('labels: syntax, comma lists and target custom data', (t) => {
   t.true(isValidLabel('production-team-secret'));
   t.true(isValidLabel('a.b_c-1'));
-  for (const bad of ['', '.hidden', 'a b', 'a/b', 'ä', 'x'.repeat(200), 'a,b', 'Ops', '_x']) t.false(isValidLabel(bad), bad);
+  for (const bad of ['', '.hidden', 'a b', 'a/b', 'ä', 'x'.repeat(200), 'a,b', 'Ops', '_x'])
+    t.false(isValidLabel(bad), bad);
   t.deepEqual(parseLabelList(' a, b,,c '), ['a', 'b', 'c']);
   t.deepEqual(parseLabelList(undefined), []);
   t.deepEqual(customDataLabels({ pal: { labels: ['a', 'b'] } }), { labels: ['a', 'b'] });

@@ -7,11 +7,23 @@ import type { ImageSubject } from '../../../src/trust/types.js';
 import { createTrustService, NONE_MODE_WARNING } from '../../../src/trust/index.js';
 
 const image = (n = 1, extra: Partial<ImageSubject> = {}): ImageSubject => ({
-  imageId: `sha256:${String(n).padStart(64, '0')}`, repoTags: ['localhost:5000/pal/demo:1'], repoDigests: [], imageLabels: {}, ...extra,
+  imageId: `sha256:${String(n).padStart(64, '0')}`,
+  repoTags: ['localhost:5000/pal/demo:1'],
+  repoDigests: [],
+  imageLabels: {},
+  ...extra,
 });
 
 function fakeProvider(answer: () => ProviderResult | Promise<ProviderResult>) {
-  const p = { calls: 0, name: 'fake', async labelsFor() { p.calls++; return answer(); }, async close() {} };
+  const p = {
+    calls: 0,
+    name: 'fake',
+    async labelsFor() {
+      p.calls++;
+      return answer();
+    },
+    async close() {},
+  };
   return p satisfies TrustProvider;
 }
 
@@ -24,11 +36,16 @@ function setup(answer: () => ProviderResult | Promise<ProviderResult>, refreshMs
 }
 
 const verified = (labels: string[], grants: string[], expiresAt = 5_000_000): ProviderResult => ({
-  state: 'verified', claims: [{ source: 'localhost:5000/pal/demo', labels, grants, detail: 'target "1"' }], reason: '', expiresAt,
+  state: 'verified',
+  claims: [{ source: 'localhost:5000/pal/demo', labels, grants, detail: 'target "1"' }],
+  reason: '',
+  expiresAt,
 });
 
 test('labels outside the grants are dropped, reported and logged; malformed labels never pass', async (t) => {
-  const { service, log } = setup(() => verified(['billing', 'ops', 'x/../y', '.hidden', 'billing'], ['billing', 'x/../y', '.hidden']));
+  const { service, log } = setup(() =>
+    verified(['billing', 'ops', 'x/../y', '.hidden', 'billing'], ['billing', 'x/../y', '.hidden']),
+  );
   const d = await service.verifiedLabels(image());
   t.is(d.state, 'verified');
   t.deepEqual(d.labels, ['billing']);
@@ -141,7 +158,9 @@ test('bad signed data at refresh revokes at once (only unreachability keeps old 
 test('mode none: image and container pal.labels, unverified, with a loud warning', async (t) => {
   const log: string[] = [];
   const s = createTrustService({ mode: 'none' }, { log: (m) => log.push(m) });
-  const d = await s.verifiedLabels(image(1, { imageLabels: { 'pal.labels': 'a,b' }, runtimeLabels: { 'pal.labels': 'c, bad label' } }));
+  const d = await s.verifiedLabels(
+    image(1, { imageLabels: { 'pal.labels': 'a,b' }, runtimeLabels: { 'pal.labels': 'c, bad label' } }),
+  );
   t.is(d.state, 'unverified');
   t.is(d.provider, 'none');
   t.deepEqual(d.labels, ['a', 'b', 'c']);
@@ -150,7 +169,9 @@ test('mode none: image and container pal.labels, unverified, with a loud warning
   t.true(log.some((l) => l.startsWith('WARNING') && l.includes('NOT verified')));
   t.true(log.some((l) => l.includes('UNVERIFIED labels [a, b, c]')));
   // Two containers of one image with different runtime labels must not share a cached answer.
-  const other = await s.verifiedLabels(image(1, { imageLabels: { 'pal.labels': 'a,b' }, runtimeLabels: { 'pal.labels': 'z' } }));
+  const other = await s.verifiedLabels(
+    image(1, { imageLabels: { 'pal.labels': 'a,b' }, runtimeLabels: { 'pal.labels': 'z' } }),
+  );
   t.deepEqual(other.labels, ['a', 'b', 'z']);
   await s.close();
 });
@@ -160,7 +181,10 @@ test('mode notary without a usable configuration fails closed and says why', asy
   t.is((await missing.verifiedLabels(image())).state, 'error');
   t.false(missing.status().healthy);
   const badCa = createTrustService(
-    { mode: 'notary', notary: { server: 'https://127.0.0.1:1', ca: '/nonexistent/ca.pem', timeoutMs: 100, collections: [] } },
+    {
+      mode: 'notary',
+      notary: { server: 'https://127.0.0.1:1', ca: '/nonexistent/ca.pem', timeoutMs: 100, collections: [] },
+    },
     { log: () => {} },
   );
   const d = await badCa.verifiedLabels(image());

@@ -37,7 +37,8 @@ test('fetches /v2/<gun>/_trust/tuf/<role>.json with the GUN as is', async (t) =>
 
 test('HTTP failures map to not-found, unreachable (5xx) and bad-response', async (t) => {
   const s = source();
-  const kind = async (role: string, max = 100) => ((await t.throwsAsync(s.fetchRole('a/b', role, max), { instanceOf: FetchError })) as FetchError).kind;
+  const kind = async (role: string, max = 100) =>
+    ((await t.throwsAsync(s.fetchRole('a/b', role, max), { instanceOf: FetchError })) as FetchError).kind;
   t.is(await kind('targets'), 'not-found');
   t.is(await kind('broken'), 'unreachable');
   t.is(await kind('redirect'), 'bad-response');
@@ -48,7 +49,13 @@ test('HTTP failures map to not-found, unreachable (5xx) and bad-response', async
 test('names that could leave the path are refused before any request', async (t) => {
   const s = source();
   const before = seen.length;
-  for (const [gun, role] of [['../x', 'root'], ['a/b', '../../etc/passwd'], ['a/b?x=1', 'root'], ['a/b#f', 'root'], ['', 'root']] as const) {
+  for (const [gun, role] of [
+    ['../x', 'root'],
+    ['a/b', '../../etc/passwd'],
+    ['a/b?x=1', 'root'],
+    ['a/b#f', 'root'],
+    ['', 'root'],
+  ] as const) {
     const e = (await t.throwsAsync(s.fetchRole(gun, role, 100), { instanceOf: FetchError })) as FetchError;
     t.is(e.kind, 'bad-response');
   }

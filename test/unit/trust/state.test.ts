@@ -21,7 +21,12 @@ let base: string;
 
 test.before(async () => {
   base = await mkdtemp(path.join(tmpdir(), 'pal-state-'));
-  keys = { root: generateKey('ecdsa'), timestamp: generateKey('ed25519'), snapshot: generateKey('ecdsa'), targets: generateKey('ecdsa') };
+  keys = {
+    root: generateKey('ecdsa'),
+    timestamp: generateKey('ed25519'),
+    snapshot: generateKey('ecdsa'),
+    targets: generateKey('ecdsa'),
+  };
 });
 test.after.always(async () => {
   await rm(base, { recursive: true, force: true });
@@ -44,8 +49,17 @@ function sourceOf(files: Map<string, Buffer>): MetadataSource {
 function verify(files: Map<string, Buffer>, versions: VersionStore): Promise<TrustDecision> {
   const provider = createNotaryProvider(
     {
-      server: 'https://unused', timeoutMs: 1000,
-      collections: [{ gun: GUN, rootKeys: [canonicalIdOf(keys.root)], rootThreshold: 1, grants: ['billing'], delegations: new Map() }],
+      server: 'https://unused',
+      timeoutMs: 1000,
+      collections: [
+        {
+          gun: GUN,
+          rootKeys: [canonicalIdOf(keys.root)],
+          rootThreshold: 1,
+          grants: ['billing'],
+          delegations: new Map(),
+        },
+      ],
     },
     { now: Date.now, collectionMaxAgeMs: 0, source: sourceOf(files), versions },
   );
@@ -70,7 +84,9 @@ test('the state file: one per collection, 0600 in 0700 directories, every role, 
   const dir = await stateDir();
   const rel = generateKey('ecdsa');
   const files = craftCollection({
-    keys, targets: {}, versions: { root: 2, targets: 7, snapshot: 7, timestamp: 9 },
+    keys,
+    targets: {},
+    versions: { root: 2, targets: 7, snapshot: 7, timestamp: 9 },
     delegations: [{ name: 'targets/releases', key: rel, paths: [''], targets, version: 4 }],
   });
   t.is((await verify(files, fileVersionStore(dir))).state, 'verified');
@@ -82,18 +98,28 @@ test('the state file: one per collection, 0600 in 0700 directories, every role, 
   t.is((await stat(dir)).mode & 0o777, 0o700);
   t.is((await stat(path.join(dir, 'notary'))).mode & 0o777, 0o700);
   const doc = JSON.parse(await readFile(file, 'utf8'));
-  t.deepEqual(doc, { format: 1, gun: GUN, versions: { root: 2, snapshot: 7, targets: 7, 'targets/releases': 4, timestamp: 9 } });
+  t.deepEqual(doc, {
+    format: 1,
+    gun: GUN,
+    versions: { root: 2, snapshot: 7, targets: 7, 'targets/releases': 4, timestamp: 9 },
+  });
 });
 
-test('a delegated role\'s version is kept too', async (t) => {
+test("a delegated role's version is kept too", async (t) => {
   const dir = await stateDir();
   const rel = generateKey('ecdsa');
-  const spec = (version: number) => craftCollection({
-    keys, targets: {}, delegations: [{ name: 'targets/releases', key: rel, paths: [''], targets, version }],
-  });
+  const spec = (version: number) =>
+    craftCollection({
+      keys,
+      targets: {},
+      delegations: [{ name: 'targets/releases', key: rel, paths: [''], targets, version }],
+    });
   t.deepEqual((await verify(spec(4), fileVersionStore(dir))).labels, []); // no delegations granted: verified, no labels
   const d = await verify(spec(3), fileVersionStore(dir));
-  t.regex(d.reason, /delegation targets\/releases rejected: targets\/releases: version 3 is lower than version 4 seen before \(rollback\)/);
+  t.regex(
+    d.reason,
+    /delegation targets\/releases rejected: targets\/releases: version 3 is lower than version 4 seen before \(rollback\)/,
+  );
 });
 
 test('a corrupt state file fails closed for its collection, says how to reset, and is read again once removed', async (t) => {
@@ -105,8 +131,16 @@ test('a corrupt state file fails closed for its collection, says how to reset, a
   for (const [what, text, why] of [
     ['truncated', '{"format":1,"gun":', /not valid JSON/],
     ['empty', '', /not valid JSON/],
-    ['another collection', JSON.stringify({ format: 1, gun: 'registry.example.com/other', versions: {} }), /it is for "registry.example.com\/other"/],
-    ['negative version', JSON.stringify({ format: 1, gun: GUN, versions: { timestamp: -1 } }), /version of timestamp is not an integer/],
+    [
+      'another collection',
+      JSON.stringify({ format: 1, gun: 'registry.example.com/other', versions: {} }),
+      /it is for "registry.example.com\/other"/,
+    ],
+    [
+      'negative version',
+      JSON.stringify({ format: 1, gun: GUN, versions: { timestamp: -1 } }),
+      /version of timestamp is not an integer/,
+    ],
     ['unknown format', JSON.stringify({ format: 2, gun: GUN, versions: {} }), /format 2 is not 1/],
   ] as const) {
     await writeFile(file, text, { mode: 0o600 });
@@ -174,10 +208,25 @@ test('two services on one state_dir (a reload overlapping the old one) never low
 });
 
 test('state parsing: hostile text is a reason, never a throw', (t) => {
-  for (const text of ['', 'null', '[]', '{"format":1}', '{"format":1,"gun":"g","versions":[]}', '{"format":1,"gun":"g","versions":{"../x":1}}',
-    '{"format":1,"gun":"g","versions":{"root":1.5}}', '{"format":1,"gun":"g","versions":{"root":"1"}}', '{"format":1,"gun":"g","versions":{"root":1e300}}',
-    '['.repeat(100_000)]) {
+  for (const text of [
+    '',
+    'null',
+    '[]',
+    '{"format":1}',
+    '{"format":1,"gun":"g","versions":[]}',
+    '{"format":1,"gun":"g","versions":{"../x":1}}',
+    '{"format":1,"gun":"g","versions":{"root":1.5}}',
+    '{"format":1,"gun":"g","versions":{"root":"1"}}',
+    '{"format":1,"gun":"g","versions":{"root":1e300}}',
+    '['.repeat(100_000),
+  ]) {
     t.is(typeof parseVersionState(text, 'g'), 'string', text.slice(0, 40));
   }
-  t.deepEqual(parseVersionState('{"format":1,"gun":"g","versions":{"root":1,"targets/a":3}}', 'g'), new Map([['root', 1], ['targets/a', 3]]));
+  t.deepEqual(
+    parseVersionState('{"format":1,"gun":"g","versions":{"root":1,"targets/a":3}}', 'g'),
+    new Map([
+      ['root', 1],
+      ['targets/a', 3],
+    ]),
+  );
 });
