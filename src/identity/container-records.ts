@@ -5,7 +5,7 @@
 // init process is the one recorded, and checked against the runtime again once it reconnects.
 
 import { parseCgroupFile } from './cgroup.js';
-import { errorMessage } from './error-message.js';
+import { errorMessage } from '../shared/error-message.js';
 import { ImageCache } from './image-cache.js';
 import { readProcFile, readStat } from './procfs.js';
 import { RuntimeError, type ContainerRuntime, type RuntimeContainer, type RuntimeImage } from './runtime.js';

@@ -5,7 +5,7 @@
 // forgotten, replaced, evicted or cleared.
 
 import { closeFd, openStat, ProcError, readStat, readStatFd } from './procfs.js';
-import { errorMessage } from './error-message.js';
+import { errorMessage } from '../shared/error-message.js';
 import type { CgroupVerdict } from './types.js';
 
 export interface ProcessPin {

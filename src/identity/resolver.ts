@@ -13,7 +13,7 @@
 
 import { parseCgroupFile } from './cgroup.js';
 import { ContainerRecords, type ContainerRecord } from './container-records.js';
-import { errorMessage } from './error-message.js';
+import { errorMessage } from '../shared/error-message.js';
 import { ProcessPins, type ProcessPin } from './process-pins.js';
 import {
   checkPidNamespace,
