@@ -3,7 +3,8 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
-import { parseManifest, type ManifestParse } from './manifest.js';
+import { type ManifestParse } from './manifest.js';
+import { parseManifestOffThread } from './manifest-off-thread.js';
 import { fileSafetyProblem, FileSafetyError } from './file-safety.js';
 import type { ManifestEntry, ManifestProblem, ManifestSnapshot, ManifestStoreOptions } from './types.js';
 
@@ -110,7 +111,7 @@ export class ManifestStore {
       // A missing manifest at start is an empty one; later, keep the last good.
     }
     if (text !== undefined) {
-      const parsed = await parseManifest(this.path, text).catch((err: unknown): ManifestParse => ({
+      const parsed = await parseManifestOffThread(this.path, text).catch((err: unknown): ManifestParse => ({
         // parseManifest reports every problem of the text as a problem; a throw is a bug of ours.
         // It must still not take the last good manifest (or pald) with it.
         ok: false,
