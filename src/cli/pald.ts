@@ -7,6 +7,7 @@ import './pald-early.js';
 import { parseArgs } from 'node:util';
 import type { RunningDaemon } from '../daemon/index.js';
 import { installProcessGuard } from './process-guard.js';
+import { errorMessage } from '../shared/error-message.js';
 
 const USAGE = 'usage: pald [--config /etc/pal/pald.yaml] [--foreground] [--check-config]';
 
@@ -47,7 +48,7 @@ async function main(): Promise<number> {
     const { startDaemon } = await import('../daemon/index.js');
     daemon = await startDaemon({ ...(values.config ? { configPath: values.config } : {}), log });
   } catch (err) {
-    log(`pald: cannot start: ${err instanceof Error ? err.message : String(err)}`);
+    log(`pald: cannot start: ${errorMessage(err)}`);
     return 1;
   }
 
@@ -61,7 +62,7 @@ async function main(): Promise<number> {
       running.stop().then(
         () => resolve(0),
         (err: unknown) => {
-          log(`pald: stop: ${err instanceof Error ? err.message : String(err)}`);
+          log(`pald: stop: ${errorMessage(err)}`);
           resolve(1);
         },
       );
@@ -78,7 +79,7 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err: unknown) => {
-    log(`pald: ${err instanceof Error ? err.message : String(err)}`);
+    log(`pald: ${errorMessage(err)}`);
     process.exit(1);
   },
 );

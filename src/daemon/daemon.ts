@@ -23,6 +23,7 @@ import { imageSubject, SealedFactsRegistry } from '../policy/index.js';
 import { parseListen } from '../config/index.js';
 import { PalMetrics, startMetricsServer } from './metrics.js';
 import type { Backend } from '../crypto/types.js';
+import { errorMessage } from '../shared/error-message.js';
 
 export interface DaemonOptions {
   readonly configPath?: string;
@@ -60,7 +61,7 @@ function problemsOf(snap: ManifestView): { file: string; line?: number; entry?: 
 
 function step<T>(what: string, work: () => Promise<T>): Promise<T> {
   return work().catch((err: unknown) => {
-    throw new StartupError(`${what}: ${err instanceof Error ? err.message : String(err)}`);
+    throw new StartupError(`${what}: ${errorMessage(err)}`);
   });
 }
 
@@ -100,7 +101,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
       try {
         await close();
       } catch (err) {
-        log(`pald: shutdown: ${err instanceof Error ? err.message : String(err)}`);
+        log(`pald: shutdown: ${errorMessage(err)}`);
       }
     }
   };
@@ -134,7 +135,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
     keysWatcher.on('all', () => {
       backend.reloadKeys().then(
         () => log(`pald: keys reloaded (${backend.keyIds().length} usable)`),
-        (err: unknown) => log(`pald: keys reload failed: ${err instanceof Error ? err.message : String(err)}`),
+        (err: unknown) => log(`pald: keys reload failed: ${errorMessage(err)}`),
       );
     });
     keysWatcher.on('error', (err) => log(`pald: keys watcher: ${String(err)}`));
@@ -394,7 +395,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
             await old.close();
           }
         } catch (err) {
-          log(`pald: reload: config kept: ${err instanceof Error ? err.message : String(err)}`);
+          log(`pald: reload: config kept: ${errorMessage(err)}`);
         }
         trust.reset();
         fs.forgetCallers();

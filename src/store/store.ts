@@ -7,6 +7,7 @@ import { type ManifestParse } from './manifest.js';
 import { parseManifestOffThread } from './manifest-off-thread.js';
 import { fileSafetyProblem, FileSafetyError } from './file-safety.js';
 import type { ManifestEntry, ManifestProblem, ManifestSnapshot, ManifestStoreOptions } from './types.js';
+import { errorMessage } from '../shared/error-message.js';
 
 type Listener = (snap: ManifestSnapshot, previous: ManifestSnapshot) => void;
 
@@ -118,7 +119,7 @@ export class ManifestStore {
         problems: [
           {
             file: this.path,
-            message: `manifest could not be parsed: ${err instanceof Error ? err.message : String(err)}`,
+            message: `manifest could not be parsed: ${errorMessage(err)}`,
           },
         ],
       }));
@@ -187,9 +188,7 @@ export class ManifestStore {
         this.debounce = undefined;
         // Nobody awaits a watched reload: its failure is logged here, never left unhandled.
         if (!this.closed)
-          this.reload().catch((err: unknown) =>
-            this.log(`manifest: reload failed: ${err instanceof Error ? err.message : String(err)}`),
-          );
+          this.reload().catch((err: unknown) => this.log(`manifest: reload failed: ${errorMessage(err)}`));
       }, this.opts.debounceMs ?? 100);
     };
     watcher.on('add', onEvent).on('change', onEvent).on('unlink', onEvent);

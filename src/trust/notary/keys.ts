@@ -7,6 +7,7 @@
 //   rsa        keyval.public = base64(DER SPKI)
 import { createHash, createPublicKey, verify, constants, X509Certificate, type KeyObject } from 'node:crypto';
 import { canonicalJsonBytes } from '../canonical-json.js';
+import { errorMessage } from '../../shared/error-message.js';
 
 export class KeyError extends Error {}
 
@@ -56,7 +57,7 @@ export function canonicalKeyId(key: TufPublicKey): string {
   } catch (err) {
     if (err instanceof KeyError) throw err;
     // A certificate that parses but whose key does not decode: OpenSSL's plain Error, made ours.
-    throw new KeyError(`certificate public key does not decode: ${err instanceof Error ? err.message : String(err)}`);
+    throw new KeyError(`certificate public key does not decode: ${errorMessage(err)}`);
   }
   return idOf(key.keytype === 'ecdsa-x509' ? 'ecdsa' : 'rsa', spki.toString('base64'));
 }
