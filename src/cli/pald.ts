@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// pald [--config /etc/pal/pald.yaml] [--foreground]
-// Runs in the foreground; prints "pald: ready on <mountpoint>" when the mount is usable.
+// pald [--config /etc/pal/pald.yaml] [--check-config]
+// Runs in the foreground (always: systemd or Docker supervise it); prints "pald: ready on <mountpoint>" when the mount is usable.
 
 // First, before any other module is even loaded: no debugger on SIGUSR1, no --inspect.
 import './pald-early.js';
@@ -9,7 +9,7 @@ import type { RunningDaemon } from '../daemon/index.js';
 import { installProcessGuard } from './process-guard.js';
 import { errorMessage } from '../shared/error-message.js';
 
-const USAGE = 'usage: pald [--config /etc/pal/pald.yaml] [--foreground] [--check-config]';
+const USAGE = 'usage: pald [--config /etc/pal/pald.yaml] [--check-config]';
 
 function log(line: string): void {
   process.stderr.write(line + '\n');
@@ -21,6 +21,8 @@ async function main(): Promise<number> {
     ({ values } = parseArgs({
       options: {
         config: { type: 'string', short: 'c' },
+        // Accepted and ignored, so that unit files written for older versions keep starting: pald
+        // never daemonises, it always runs in the foreground.
         foreground: { type: 'boolean', short: 'f' },
         help: { type: 'boolean', short: 'h' },
         'check-config': { type: 'boolean' },
