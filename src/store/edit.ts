@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { Document, isMap, isScalar, Scalar, type Pair, type YAMLMap } from 'yaml';
-import { DEFAULT_YAML_LIMITS, parseBoundedYaml } from '../config/index.js';
+import { DEFAULT_YAML_LIMITS, parseBoundedYaml } from '../shared/yaml-bounded.js';
 import { MAX_MANIFEST_BYTES } from './manifest.js';
 import { labelProblem, secretNameProblem } from './names.js';
 import { errorMessage } from '../shared/error-message.js';

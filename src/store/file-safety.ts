@@ -6,17 +6,7 @@
 //
 // Once a file and every directory above it pass, only root or pald's uid can change or swap it,
 // so checking by path and then opening by path has no race an unprivileged user can win.
-import {
-  closeSync,
-  constants,
-  fstatSync,
-  lstatSync,
-  openSync,
-  readSync,
-  realpathSync,
-  statSync,
-  type Stats,
-} from 'node:fs';
+import { constants, lstatSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { lstat, open, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -235,12 +225,6 @@ function chainsOf(abs: string, real: string): string[][] {
   return [given, ancestors(path.dirname(real))];
 }
 
-/** Throws FileSafetyError when fileSafetyProblem finds a problem. */
-export async function assertFileSafe(file: string, opts: FileSafetyOptions): Promise<void> {
-  const problem = await fileSafetyProblem(file, opts);
-  if (problem) throw new FileSafetyError(problem, path.resolve(file));
-}
-
 /**
  * Reads a regular file without ever blocking on a FIFO or device and without following a
  * symlink as its last component: lstat, open O_NONBLOCK|O_NOFOLLOW, then fstat the descriptor and
@@ -269,31 +253,6 @@ export async function readRegularFile(file: string, maxBytes: number): Promise<{
     return { bytes: buf.subarray(0, n), stats: st };
   } finally {
     await fh.close();
-  }
-}
-
-/** Synchronous readRegularFile. */
-export function readRegularFileSync(file: string, maxBytes: number): { bytes: Buffer; stats: Stats } {
-  const before = lstatSync(file);
-  if (!before.isFile()) throw new Error(`not a regular file (${kindOf(before)})`);
-  if (before.size > maxBytes) throw new Error(`larger than ${maxBytes} bytes`);
-  const fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile() || st.dev !== before.dev || st.ino !== before.ino)
-      throw new Error('file changed while being opened');
-    const buf = Buffer.alloc(Math.min(st.size, maxBytes) + 1);
-    let n = 0;
-    for (;;) {
-      const r = readSync(fd, buf, n, buf.length - n, n);
-      if (r === 0) break;
-      n += r;
-      if (n === buf.length) break;
-    }
-    if (n > maxBytes) throw new Error(`larger than ${maxBytes} bytes`);
-    return { bytes: buf.subarray(0, n), stats: st };
-  } finally {
-    closeSync(fd);
   }
 }
 

@@ -3,7 +3,7 @@
 // checking signatures with thresholds over canonical JSON, the hashes and lengths each parent names,
 // expiry, and version rollback against the highest version seen before (persisted: ../state.ts).
 import { createHash } from 'node:crypto';
-import { canonicalJsonBytes } from '../canonical-json.js';
+import { canonicalJsonBytes } from './canonical-json.js';
 import { canonicalKeyId, certificateInfo, keyId, KeyError, verifySignature, type TufPublicKey } from './keys.js';
 import {
   parseRoot,

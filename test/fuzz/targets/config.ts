@@ -190,7 +190,7 @@ function invalid(c: PaldConfig): string | undefined {
 
 export const target: FuzzTarget<string> = {
   name: 'config',
-  covers: 'parseConfig (src/config/index.ts, yaml-nodes.ts)',
+  covers: 'parseConfig (src/config/index.ts, shared/yaml-nodes.ts)',
   accepts: [ConfigError],
   shapes,
   // Unit runs keep inputs small: the quadratic shapes of 21.4 are covered by the hand-made ones.

@@ -100,7 +100,7 @@ function unknownEntryKey(text: string, accepted: ReadonlySet<string>): string | 
 
 export const target: FuzzTarget<string, State> = {
   name: 'manifest',
-  covers: 'parseManifest (src/store/manifest.ts, config/yaml-nodes.ts)',
+  covers: 'parseManifest (src/store/manifest.ts, shared/yaml-nodes.ts)',
   accepts: [],
   settleMs: 5_000,
   async setup(ctx) {
