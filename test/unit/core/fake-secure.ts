@@ -82,12 +82,3 @@ export class FakeSecureMemory {
     return this.allocated.filter((b) => b.held).length;
   }
 }
-
-/** Resolves when cond() holds, polling each macrotask; rejects after the deadline. */
-export async function until(cond: () => boolean, deadlineMs = 5000, what = 'condition'): Promise<void> {
-  const end = Date.now() + deadlineMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
