@@ -11,7 +11,7 @@ import { firstUnknownKey, yamlDocuments, type Schema } from '../yaml-gen.js';
 
 const FILE = '/etc/pal/pald.yaml';
 
-/** The full config of test/unit/core/config.test.ts, and smaller ones from the same tests. */
+/** The full config of test/unit/config/config.test.ts, and smaller ones from the same tests. */
 const FULL = `mountpoint: /run/pal2
 manifest: secrets.yaml
 keys: /etc/pal/k

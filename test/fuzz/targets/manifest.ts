@@ -12,7 +12,7 @@ import { manyKeysShapes, prototypeKeyShapes, quoteRunShapes, yamlNestingShapes }
 import { timed, type FuzzTarget, type Scale, type Shape } from '../target.js';
 import { yamlDocuments } from '../yaml-gen.js';
 
-/** From test/unit/core/manifest.test.ts. */
+/** From test/unit/store/manifest.test.ts. */
 export const MANIFEST = `secrets:
   db-password:
     file: db-password.pgp

@@ -1,6 +1,6 @@
 // A stand-in for the native SecureBuffer (our own interface) that records
 // allocations and wipes, so tests can check that evicted plaintext is zeroed.
-import type { SecureBuffer } from '../../../src/native/types.js';
+import type { SecureBuffer } from '../../src/native/types.js';
 
 export class FakeSecureBuffer implements SecureBuffer {
   private bytes: Uint8Array | undefined;

@@ -14,7 +14,7 @@ import {
   type OpenedSecret,
 } from '../../../src/crypto/index.js';
 import type { ManifestEntry } from '../../../src/store/index.js';
-import { FakeSecureMemory } from './fake-secure.js';
+import { FakeSecureMemory } from '../../helpers/fake-secure.js';
 import { waitFor } from '../../helpers/wait.js';
 
 interface KeyPair {
