@@ -135,20 +135,23 @@ function errnoMessage(err: unknown): string {
   return e.message;
 }
 
+/** One file-system question of the File safety walk, answered sync or async by its driver. */
+type FsQuestion = { readonly op: 'lstat' | 'stat' | 'realpath'; readonly path: string };
+type FsAnswer = Stats | string;
+
 /**
- * Why `file` must not be used under the File safety rules, or undefined when it is safe. Checks
- * the file (its target when it is a symlink, unless noFollow), every directory up to / on the
- * path as given and on the resolved path (a writable directory holding a symlink lets its writer
- * redirect the link).
+ * The File safety rules, once for both drivers: a generator that yields each file-system question
+ * and receives the answer (or the error, thrown back into it), so the sync and async checks are one
+ * walk in one order.
  */
-export async function fileSafetyProblem(file: string, opts: FileSafetyOptions): Promise<string | undefined> {
+function* safetyWalk(file: string, opts: FileSafetyOptions): Generator<FsQuestion, string | undefined, FsAnswer> {
   const abs = path.resolve(file);
   const owners = trusted(opts);
   let st: Stats;
   try {
-    const l = await lstat(abs);
+    const l = (yield { op: 'lstat', path: abs }) as Stats;
     if (l.isSymbolicLink() && opts.noFollow) return `${opts.kind} ${abs}: is a symlink (not allowed here)`;
-    st = l.isSymbolicLink() ? await stat(abs) : l;
+    st = l.isSymbolicLink() ? ((yield { op: 'stat', path: abs }) as Stats) : l;
   } catch (err) {
     return `${opts.kind} ${abs}: ${errnoMessage(err)}`;
   }
@@ -156,7 +159,7 @@ export async function fileSafetyProblem(file: string, opts: FileSafetyOptions): 
   if (p) return p;
   let real: string;
   try {
-    real = await realpath(abs);
+    real = (yield { op: 'realpath', path: abs }) as string;
   } catch (err) {
     return `${opts.kind} ${abs}: ${errnoMessage(err)}`;
   }
@@ -167,7 +170,7 @@ export async function fileSafetyProblem(file: string, opts: FileSafetyOptions): 
       if (opts.safeDirs?.has(key)) continue;
       let ds: Stats;
       try {
-        ds = await stat(dir);
+        ds = (yield { op: 'stat', path: dir }) as Stats;
       } catch (err) {
         return `${opts.kind} ${abs}: directory ${dir}: ${errnoMessage(err)}`;
       }
@@ -179,43 +182,45 @@ export async function fileSafetyProblem(file: string, opts: FileSafetyOptions): 
   return undefined;
 }
 
+const asyncFs: Record<FsQuestion['op'], (p: string) => Promise<FsAnswer>> = { lstat, stat, realpath };
+const syncFs: Record<FsQuestion['op'], (p: string) => FsAnswer> = {
+  lstat: lstatSync,
+  stat: statSync,
+  realpath: realpathSync.native,
+};
+
+/**
+ * Why `file` must not be used under the File safety rules, or undefined when it is safe. Checks
+ * the file (its target when it is a symlink, unless noFollow), every directory up to / on the
+ * path as given and on the resolved path (a writable directory holding a symlink lets its writer
+ * redirect the link).
+ */
+export async function fileSafetyProblem(file: string, opts: FileSafetyOptions): Promise<string | undefined> {
+  const walk = safetyWalk(file, opts);
+  for (let step = walk.next(); ;) {
+    if (step.done) return step.value;
+    const { op, path: p } = step.value;
+    step = await asyncFs[op](p).then(
+      (answer) => walk.next(answer),
+      (err: unknown) => walk.throw(err),
+    );
+  }
+}
+
 /** Synchronous fileSafetyProblem (for code that cannot await). */
 export function fileSafetyProblemSync(file: string, opts: FileSafetyOptions): string | undefined {
-  const abs = path.resolve(file);
-  const owners = trusted(opts);
-  let st: Stats;
-  try {
-    const l = lstatSync(abs);
-    if (l.isSymbolicLink() && opts.noFollow) return `${opts.kind} ${abs}: is a symlink (not allowed here)`;
-    st = l.isSymbolicLink() ? statSync(abs) : l;
-  } catch (err) {
-    return `${opts.kind} ${abs}: ${errnoMessage(err)}`;
-  }
-  const p = fileProblem(abs, st, opts, owners);
-  if (p) return p;
-  let real: string;
-  try {
-    real = realpathSync.native(abs);
-  } catch (err) {
-    return `${opts.kind} ${abs}: ${errnoMessage(err)}`;
-  }
-  for (const chain of chainsOf(abs, real)) {
-    for (const [i, dir] of chain.entries()) {
-      const immediate = i === 0 && !DIRECTORY_KINDS.has(opts.kind);
-      const key = `${immediate ? 'parent' : 'ancestor'}:${dir}`;
-      if (opts.safeDirs?.has(key)) continue;
-      let ds: Stats;
-      try {
-        ds = statSync(dir);
-      } catch (err) {
-        return `${opts.kind} ${abs}: directory ${dir}: ${errnoMessage(err)}`;
-      }
-      const dp = dirProblem(abs, dir, ds, opts, owners, immediate);
-      if (dp) return dp;
-      opts.safeDirs?.add(key);
+  const walk = safetyWalk(file, opts);
+  for (let step = walk.next(); ;) {
+    if (step.done) return step.value;
+    let answer: FsAnswer;
+    try {
+      answer = syncFs[step.value.op](step.value.path);
+    } catch (err) {
+      step = walk.throw(err);
+      continue;
     }
+    step = walk.next(answer);
   }
-  return undefined;
 }
 
 /** The directory chains to check: the path as given and, when links were followed, the resolved one. */
