@@ -15,7 +15,7 @@ import type { IdentityResolver } from '../identity/types.js';
 import type { TrustService } from '../trust/types.js';
 import type { FuseMount } from '../native/types.js';
 import { createPalFilesystem, modeString, FsError, type ManifestView } from '../fs/index.js';
-import { HandleLedger } from '../fs/handle-ledger.js';
+import { HandleLedger } from '../fs/index.js';
 import { prepareMountpoint, prepareStagingDir, stackOnto } from './mountinfo.js';
 import { startAdminServer, type AdminServer } from './admin-server.js';
 import { explain } from './explain.js';

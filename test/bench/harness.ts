@@ -84,8 +84,8 @@ export function startServer(cmd: string, args: readonly string[], timeoutMs = 15
       child.kill('SIGKILL');
       reject(new Error(`${cmd} not ready after ${timeoutMs} ms: ${err.trim()}`));
     }, timeoutMs);
-    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    child.stdout!.on('data', (d: Buffer) => {
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       if (out.includes('ready')) {
         clearTimeout(timer);

@@ -9,6 +9,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { errorMessage } from '../../src/shared/error-message.js';
 
 const run = promisify(execFile);
 
@@ -33,7 +34,7 @@ export async function waitFor<T>(what: string, deadlineMs: number, probe: () => 
     } catch (e) {
       last = e;
     }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${errorMessage(last)}` : ''}`);
     await new Promise((r) => setTimeout(r, 20)); // poll interval, not synchronisation
   }
 }
@@ -152,7 +153,7 @@ async function spawnUntilHealthy(
     await writeFile(configPath, JSON.stringify(configFor(port)));
     const child = spawn(command, ['-config', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
-    child.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
+    child.stderr.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
     try {
       await waitFor(`${what} ready`, 10_000, async () => {
         if (child.exitCode !== null) throw new Error(`${command} exited ${child.exitCode}: ${stderr}`);
@@ -345,9 +346,9 @@ export class NotaryCli {
         },
       );
       let out = '';
-      child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-      child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
-      child.stdin!.end('yes\n');
+      child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+      child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+      child.stdin.end('yes\n');
       const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
       child.on('exit', (code) => {
         clearTimeout(timer);

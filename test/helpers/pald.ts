@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
+import { errorMessage } from '../../src/shared/error-message.js';
 
 const REPO = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
 export const PALD_JS = join(REPO, 'dist/src/cli/pald.js');
@@ -70,7 +71,7 @@ export async function waitFor<T>(
     }
     if (Date.now() > deadline)
       throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`,
+        `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${errorMessage(lastError)}` : ''}`,
       );
     await new Promise((r) => setTimeout(r, intervalMs));
   }
@@ -215,8 +216,8 @@ export async function startPald(opts: PaldOptions): Promise<TestPald> {
           resolveReady();
         }
       };
-      c.stdout!.on('data', onData);
-      c.stderr!.on('data', onData);
+      c.stdout.on('data', onData);
+      c.stderr.on('data', onData);
       c.once('exit', (code, signal) => {
         clearTimeout(timer);
         reject(new Error(`pald exited (${code ?? signal}) before ready:\n${log}`));

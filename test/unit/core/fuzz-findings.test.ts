@@ -28,7 +28,7 @@ test("manifest editor: an alias to no anchor is our error with a reason, the lib
     upsertManifestEntryText('secrets:\n  a: *b\n', { name: 's', file: 's.pgp', labels: ['a'], mode: 0o400 }),
   );
   t.is(err?.constructor, Error);
-  t.regex(err!.message, /^the manifest cannot be rewritten: .*alias/i);
+  t.regex(err.message, /^the manifest cannot be rewritten: .*alias/i);
 });
 
 test('canonicalKeyId: a certificate whose public key does not decode is a KeyError', (t) => {
@@ -71,7 +71,7 @@ test('openpgp: a message repeating the session key packet for this host is corru
   );
   const err = await t.throwsAsync(backend.decrypt(entry(repeated), repeated), { instanceOf: SecretError });
   t.is(err?.code, 'corrupt');
-  t.regex(err!.message, /500 session key packets name this host's keys/);
+  t.regex(err.message, /500 session key packets name this host's keys/);
   // The message as sealed still opens.
   t.is((await backend.decrypt(entry(sealed), sealed)).plaintext.read().toString(), 'hunter2');
 });

@@ -137,7 +137,7 @@ test('a sealed payload whose labels break the grammar is corrupt', async (t) => 
   };
   const err = await t.throwsAsync(backend.decrypt(entry, ct), { instanceOf: SecretError });
   t.is(err?.code, 'corrupt');
-  t.regex(err!.message, /invalid label: label "\.ops" must start with a letter or digit/);
+  t.regex(err.message, /invalid label: label "\.ops" must start with a letter or digit/);
 });
 
 test('pal seal warns when pald would refuse the manifest it wrote (File safety)', async (t) => {
