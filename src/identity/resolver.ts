@@ -132,7 +132,8 @@ export function createResolver(options: ResolverCoreOptions): ResolverWithDiagno
   }
 
   function unknown(caller: CallerRef, reason: string, tgid = caller.pid, startTime?: string): Identity {
-    return { kind: 'unknown', pid: caller.pid, tgid, uid: caller.uid, gid: caller.gid, startTime, reason };
+    const ids = { pid: caller.pid, tgid, uid: caller.uid, gid: caller.gid };
+    return { kind: 'unknown', ...ids, ...(startTime === undefined ? {} : { startTime }), reason };
   }
 
   function identityOf(caller: CallerRef, entry: ProcessPin, record: ContainerRecord | undefined): Identity {

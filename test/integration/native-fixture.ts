@@ -42,8 +42,8 @@ export interface Call {
   readonly op: string;
   readonly ctx: CallerContext;
   readonly ino: number;
-  readonly name?: string;
-  readonly fh?: number;
+  readonly name?: string | undefined;
+  readonly fh?: number | undefined;
 }
 
 /** A flat directory of files; every handler call is recorded in `calls`. */
