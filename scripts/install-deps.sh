@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 PACKAGES=(fuse3 libfuse3-dev libfuse2 pkg-config docker.io busybox-static notary golang-redoctober
           openssl curl util-linux iproute2 procps)
 
+# Developer tooling: `npm run format:native` (part of `npm run check`) checks native/ with it.
+PACKAGES+=(clang-format)
+
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

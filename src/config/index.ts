@@ -3,10 +3,10 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { isIP } from 'node:net';
-import { isMap, isScalar, isSeq, type Pair, type YAMLMap } from 'yaml';
+import { isMap, isScalar, isSeq } from 'yaml';
 import { describe, lineOf, parseYaml, type YamlSource } from '../shared/yaml-nodes.js';
 import { DEFAULT_YAML_LIMITS } from '../shared/yaml-bounded.js';
-import { labelProblem } from '../policy/labels.js';
+import { labelProblem } from '../policy/index.js';
 import { fileSafetyProblem } from '../store/file-safety.js';
 import type {
   LimitsConfig,
@@ -124,7 +124,7 @@ class ConfigReader {
   private mapping(node: unknown, key: string, fields: Fields): void {
     if (node === null || node === undefined || (isScalar(node) && node.value === null)) return;
     if (!isMap(node)) this.fail(node, key, `expected a mapping, got ${describe(node)}`);
-    for (const pair of (node as YAMLMap).items as Pair[]) {
+    for (const pair of node.items) {
       const k = isScalar(pair.key) ? pair.key.value : undefined;
       if (typeof k !== 'string') this.fail(pair.key, key, 'keys must be strings');
       const full = key ? `${key}.${k}` : k;
@@ -145,7 +145,7 @@ class ConfigReader {
     if (!isScalar(node) || typeof node.value !== 'string' || node.value === '') {
       this.fail(node, key, `expected a non-empty string, got ${describe(node)}`);
     }
-    return node.value as string;
+    return node.value;
   }
 
   private path(node: unknown, key: string): string {
@@ -156,7 +156,7 @@ class ConfigReader {
     if (!isScalar(node) || typeof node.value !== 'number' || !Number.isInteger(node.value)) {
       this.fail(node, key, `expected an integer, got ${describe(node)}`);
     }
-    const v = node.value as number;
+    const v = node.value;
     if (v < min || v > max) this.fail(node, key, `must be between ${min} and ${max}, got ${v}`);
     return v;
   }
@@ -304,9 +304,9 @@ class ConfigReader {
       delegations: (n, k) => {
         if (this.isNull(n)) return;
         if (!isMap(n)) this.fail(n, k, `expected a mapping of role → labels, got ${describe(n)}`);
-        for (const pair of (n as YAMLMap).items as Pair[]) {
+        for (const pair of n.items) {
           const role = isScalar(pair.key) ? pair.key.value : undefined;
-          if (typeof role !== 'string' || !/^targets\/[A-Za-z0-9_.\/-]+$/.test(role)) {
+          if (typeof role !== 'string' || !/^targets\/[A-Za-z0-9_./-]+$/.test(role)) {
             this.fail(pair.key, k, `delegated role names look like "targets/releases", got ${describe(pair.key)}`);
           }
           if (delegations.has(role)) this.fail(pair.key, `${k}.${role}`, 'listed twice');

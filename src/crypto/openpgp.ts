@@ -281,7 +281,8 @@ export async function sealOpenPgp(args: {
   const payload = encodePayload({ name: args.name, labels: args.labels }, args.plaintext);
   try {
     const message = await openpgp.createMessage({ binary: payload, format: 'binary' });
-    return await openpgp.encrypt({ message, encryptionKeys, format: 'binary' });
+    // A binary message in, format 'binary': openpgp's overload says Uint8Array, through stream types we don't install.
+    return (await openpgp.encrypt({ message, encryptionKeys, format: 'binary' })) as Uint8Array;
   } finally {
     payload.fill(0);
   }

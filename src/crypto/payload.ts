@@ -1,7 +1,7 @@
 // The sealed payload (inside the OpenPGP encryption, so integrity-protected):
 //   {"pal":1,"name":"db-password","labels":["a","b"]}\n<raw value bytes>
 // One JSON header line, then the value verbatim: binary-safe, empty allowed.
-import { labelProblem } from '../policy/labels.js';
+import { labelProblem } from '../policy/index.js';
 import { secretNameProblem } from '../store/index.js';
 
 export const PAYLOAD_VERSION = 1;

@@ -15,7 +15,7 @@ import type { IdentityResolver } from '../identity/types.js';
 import type { TrustService } from '../trust/types.js';
 import type { FuseMount } from '../native/types.js';
 import { createPalFilesystem, modeString, FsError, type ManifestView } from '../fs/index.js';
-import { HandleLedger } from '../fs/handle-ledger.js';
+import { HandleLedger } from '../fs/index.js';
 import { prepareMountpoint, prepareStagingDir, stackOnto } from './mountinfo.js';
 import { startAdminServer, type AdminServer } from './admin-server.js';
 import { explain } from './explain.js';
@@ -388,7 +388,15 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
               log(`pald: reload: "${key}" changed; it takes effect at the next restart`);
           }
           const trustChanged = JSON.stringify(next.trust, mapsAsArrays) !== JSON.stringify(config.trust, mapsAsArrays); // delegations is a Map
-          config = { ...config, host: next.host, trust: next.trust, keyPassphraseFile: next.keyPassphraseFile };
+          // The passphrase file comes from the new file, and so does its absence.
+          const { keyPassphraseFile: _previous, ...kept } = config;
+          const { keyPassphraseFile } = next;
+          config = {
+            ...kept,
+            host: next.host,
+            trust: next.trust,
+            ...(keyPassphraseFile === undefined ? {} : { keyPassphraseFile }),
+          };
           if (trustChanged) {
             const old = trust;
             trust = createTrustService(config.trust, { log, stateDir: config.stateDir, checkFile: checkStateFile }); // the closer registered at start closes the current one

@@ -9,7 +9,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry, exponentialBuckets, type Metric } from 'prom-client';
-import type { RequestMetrics } from '../fs/deps.js';
+import type { RequestMetrics } from '../fs/index.js';
 import { errorMessage } from '../shared/error-message.js';
 
 /** 10 µs doubling to ~1.3 s: resolves a warm open (tens of µs) as well as a cold decrypt. */
@@ -186,9 +186,9 @@ export class PalMetrics implements RequestMetrics {
     const entry = { labels: { op, decision, class: reasonClass }, n: 1 };
     this.decisions.set(`${decision} ${op} ${reasonClass}`, entry);
     let byDecision = this.decisionKeys.get(op);
-    if (!byDecision) this.decisionKeys.set(op, (byDecision = new Map()));
+    if (!byDecision) this.decisionKeys.set(op, (byDecision = new Map<string, Map<string, typeof entry>>()));
     let byClass = byDecision.get(decision);
-    if (!byClass) byDecision.set(decision, (byClass = new Map()));
+    if (!byClass) byDecision.set(decision, (byClass = new Map<string, typeof entry>()));
     byClass.set(reasonClass, entry);
   }
 

@@ -14,3 +14,5 @@ export type {
 export { FsError } from './errors.js';
 export { ROOT_INO, PAL_DIR_INO, PAL_FILES } from './inodes.js';
 export { whoami, modeString } from './inspect.js';
+export { HandleLedger } from './handle-ledger.js';
+export type { RequestMetrics } from './deps.js';

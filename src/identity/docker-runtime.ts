@@ -34,7 +34,7 @@ export function dockerConnection(dockerHost: string): Docker.DockerOptions {
   if (dockerHost.startsWith('unix://')) {
     const socketPath = dockerHost.slice('unix://'.length);
     if (!socketPath.startsWith('/')) throw new Error(`docker host ${dockerHost}: unix socket path must be absolute`);
-    return { ...none, socketPath, timeout: undefined } as Docker.DockerOptions;
+    return { ...none, socketPath, timeout: undefined };
   }
   let url: URL;
   try {
@@ -47,7 +47,7 @@ export function dockerConnection(dockerHost: string): Docker.DockerOptions {
   if (protocol === undefined || url.hostname === '' || url.port === '') {
     throw new Error(`docker host ${JSON.stringify(dockerHost)} is not unix:///path or tcp://host:port`);
   }
-  return { ...none, host: url.hostname, port: Number(url.port), protocol } as Docker.DockerOptions;
+  return { ...none, host: url.hostname, port: Number(url.port), protocol };
 }
 
 export function createDockerRuntime(options: DockerRuntimeOptions): ContainerRuntime {
@@ -119,7 +119,8 @@ const MAX_ERROR_BODY = 64 * 1024;
 
 type PayloadCallback = (err: unknown, value: unknown) => void;
 interface ModemInternals {
-  buildPayload(
+  buildPayload: (
+    this: unknown,
     err: unknown,
     isStream: boolean,
     statusCodes: Record<string, unknown>,
@@ -128,7 +129,7 @@ interface ModemInternals {
     res: IncomingMessage,
     json: unknown,
     cb: PayloadCallback,
-  ): void;
+  ) => void;
 }
 
 /**

@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { Document, isMap, isScalar, Scalar, type Pair, type YAMLMap } from 'yaml';
+import { Document, isMap, isScalar, Scalar, type YAMLMap } from 'yaml';
 import { DEFAULT_YAML_LIMITS, parseBoundedYaml } from '../shared/yaml-bounded.js';
 import { MAX_MANIFEST_BYTES } from './manifest.js';
 import { labelProblem, secretNameProblem } from './names.js';
@@ -63,21 +63,21 @@ export function upsertManifestEntryText(text: string, edit: ManifestEntryEdit): 
     doc = parsed.doc;
   }
   if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null))
-    doc.contents = doc.createNode({ secrets: {} }) as never;
+    doc.contents = doc.createNode({ secrets: {} });
   if (!isMap(doc.contents)) throw new Error('the manifest is not a mapping with "secrets:"');
-  let secrets = doc.get('secrets', true) as unknown;
+  let secrets = doc.get('secrets', true);
   if (secrets === undefined || (isScalar(secrets) && secrets.value === null)) {
     doc.set('secrets', doc.createNode({}));
     secrets = doc.get('secrets', true);
   }
   if (!isMap(secrets)) throw new Error('"secrets" in the manifest is not a mapping');
-  const map = secrets as YAMLMap;
-  let pair = (map.items as Pair[]).find((p) => isScalar(p.key) && (p.key.source ?? String(p.key.value)) === edit.name);
+  const map = secrets;
+  let pair = map.items.find((p) => isScalar(p.key) && (p.key.source ?? String(p.key.value)) === edit.name);
   if (!pair || !isMap(pair.value)) {
     const fresh = doc.createNode({}) as YAMLMap;
     if (pair) pair.value = fresh;
     else map.add(doc.createPair(edit.name, fresh));
-    pair = (map.items as Pair[]).find((p) => isScalar(p.key) && (p.key.source ?? String(p.key.value)) === edit.name)!;
+    pair = map.items.find((p) => isScalar(p.key) && (p.key.source ?? String(p.key.value)) === edit.name)!;
   }
   const entry = pair.value as YAMLMap;
   entry.delete('ro');

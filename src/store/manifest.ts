@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { realpath } from 'node:fs/promises';
 import path from 'node:path';
-import { isMap, isScalar, isSeq, type Pair, type YAMLMap } from 'yaml';
+import { isMap, isScalar, isSeq, type YAMLMap } from 'yaml';
 import { DEFAULT_YAML_LIMITS } from '../shared/yaml-bounded.js';
 import { describe, lineOf, parseYaml, type YamlSource } from '../shared/yaml-nodes.js';
 import { labelProblem, parseMode, secretNameProblem } from './names.js';
@@ -67,7 +67,7 @@ export async function parseManifest(file: string, text: string): Promise<Manifes
     };
   }
   let secrets: unknown;
-  for (const pair of (root as YAMLMap).items as Pair[]) {
+  for (const pair of (root as YAMLMap).items) {
     const key = isScalar(pair.key) ? pair.key.value : undefined;
     if (key === 'secrets') secrets = pair.value;
     else
@@ -101,7 +101,7 @@ export async function parseManifest(file: string, text: string): Promise<Manifes
   }
   const safety: ManifestProblem[] = [];
   const safeDirs = new Set<string>();
-  for (const pair of (secrets as YAMLMap).items as Pair[]) {
+  for (const pair of secrets.items) {
     // `123:` is a number to YAML but a fine file name: use the source text of plain scalars.
     const rawName = isScalar(pair.key)
       ? typeof pair.key.value === 'string'
@@ -167,7 +167,7 @@ async function readEntry(
   let labels: string[] | undefined;
   let mode = 0o400;
   let size: number | undefined;
-  for (const pair of (node as YAMLMap).items as Pair[]) {
+  for (const pair of (node as YAMLMap).items) {
     const key = isScalar(pair.key) ? pair.key.value : undefined;
     const v = pair.value;
     switch (key) {

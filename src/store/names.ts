@@ -11,7 +11,7 @@ export function secretNameProblem(name: string): string | undefined {
 }
 
 /** Labels have one grammar everywhere (SPEC "Labels"): the policy's, re-exported for the manifest. */
-export { labelProblem } from '../policy/labels.js';
+export { labelProblem } from '../policy/index.js';
 
 /** Parses "0400", "400", "0o400" into permission bits; undefined when invalid. */
 export function parseMode(text: string): number | undefined {

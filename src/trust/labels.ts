@@ -4,7 +4,7 @@
  * The one label grammar (SPEC "Labels", src/policy/labels.ts): signed data asking for a label
  * outside it is dropped and reported, as the manifest, seal and config refuse it where written.
  */
-export { isValidLabel, labelProblem } from '../policy/labels.js';
+export { isValidLabel, labelProblem } from '../policy/index.js';
 
 /** The image/container label key PAL uses for "labels this image asks for". */
 export const PAL_LABELS_KEY = 'pal.labels';

@@ -39,7 +39,7 @@ class MemoryVersions implements CollectionVersions {
   readonly seen: Map<string, number>;
   dirty = false;
   constructor(initial?: Map<string, number>) {
-    this.seen = initial ?? new Map();
+    this.seen = initial ?? new Map<string, number>();
   }
   highest(role: string): number | undefined {
     return this.seen.get(role);

@@ -13,15 +13,15 @@ export interface BenchRow {
   readonly name: string;
   /** Concurrent clients. */
   readonly clients: number;
-  readonly opsPerSec?: number;
-  readonly p50Us?: number;
-  readonly p99Us?: number;
+  readonly opsPerSec?: number | undefined;
+  readonly p50Us?: number | undefined;
+  readonly p99Us?: number | undefined;
   /** Operations whose result was wrong (must be 0 for the row to mean anything). */
-  readonly errors?: number;
+  readonly errors?: number | undefined;
   /** The reference other rows of the same suite and client count are compared with. */
-  readonly floor?: boolean;
+  readonly floor?: boolean | undefined;
   /** Set when the case could not run: the reason, shown instead of numbers. */
-  readonly unavailable?: string;
+  readonly unavailable?: string | undefined;
 }
 
 export interface ClientResult {
@@ -84,8 +84,8 @@ export function startServer(cmd: string, args: readonly string[], timeoutMs = 15
       child.kill('SIGKILL');
       reject(new Error(`${cmd} not ready after ${timeoutMs} ms: ${err.trim()}`));
     }, timeoutMs);
-    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    child.stdout!.on('data', (d: Buffer) => {
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       if (out.includes('ready')) {
         clearTimeout(timer);

@@ -57,7 +57,7 @@ function format(rows: readonly BenchRow[]): string {
 function normalise(suite: string, raw: unknown): BenchRow {
   const r = raw as Record<string, unknown>;
   const num = (...keys: string[]): number | undefined => {
-    for (const k of keys) if (typeof r[k] === 'number') return r[k] as number;
+    for (const k of keys) if (typeof r[k] === 'number') return r[k];
     return undefined;
   };
   const note = typeof r.note === 'string' && r.note ? ` (${r.note})` : '';

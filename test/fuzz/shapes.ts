@@ -72,7 +72,7 @@ export function prototypeKeyShapes(scale: Scale, seed: string, seedName: string)
   const names = prototypeKeys(scale);
   let keyLine = 0;
   lines.forEach((line, i) => {
-    const m = /^(\s*(?:- )?)([A-Za-z_][\w.\/-]*):(.*)$/.exec(line);
+    const m = /^(\s*(?:- )?)([A-Za-z_][\w./-]*):(.*)$/.exec(line);
     if (m === null) return;
     const [, lead, key, rest] = m as unknown as [string, string, string, string];
     const indent = ' '.repeat(lead.length);

@@ -23,7 +23,7 @@ export interface TargetContext {
 }
 
 /** An Error constructor a parser may throw by contract (one of ours). */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+
 export type ErrorClass = abstract new (...args: any[]) => Error;
 
 export interface FuzzTarget<I, C = unknown> {

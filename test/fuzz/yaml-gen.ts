@@ -1,7 +1,7 @@
 // Random YAML documents built from a grammar's own key names (and Object.prototype names), for
 // inputs that get past the syntax check and into the validators.
 import fc from 'fast-check';
-import { Document, isMap, isScalar, isSeq, parseDocument, type Pair, type YAMLMap } from 'yaml';
+import { Document, isMap, isScalar, isSeq, parseDocument } from 'yaml';
 import { PROTOTYPE_KEYS } from './mutate.js';
 
 type Tree = string | number | boolean | null | Tree[] | Map<string, Tree>;
@@ -53,7 +53,7 @@ export function firstUnknownKey(text: string, schema: Schema): string | undefine
     }
     if (!isMap(node)) return undefined;
     const fields = s as { readonly [key: string]: Schema };
-    for (const pair of (node as YAMLMap).items as Pair[]) {
+    for (const pair of node.items) {
       const k = isScalar(pair.key) ? pair.key.value : undefined;
       const name = String(k);
       const path = where === '' ? name : `${where}.${name}`;

@@ -138,7 +138,7 @@ async function spawnUntilHealthy(
     await writeFile(configPath, JSON.stringify(configFor(port)));
     const child = spawn(command, ['-config', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
-    child.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
+    child.stderr.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
     try {
       await waitFor(
         `${what} ready`,
@@ -335,9 +335,9 @@ export class NotaryCli {
         },
       );
       let out = '';
-      child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-      child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
-      child.stdin!.end('yes\n');
+      child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+      child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+      child.stdin.end('yes\n');
       const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
       child.on('exit', (code) => {
         clearTimeout(timer);

@@ -192,8 +192,8 @@ export async function startPald(opts: PaldOptions): Promise<TestPald> {
           resolveReady();
         }
       };
-      c.stdout!.on('data', onData);
-      c.stderr!.on('data', onData);
+      c.stdout.on('data', onData);
+      c.stderr.on('data', onData);
       c.once('exit', (code, signal) => {
         clearTimeout(timer);
         reject(new Error(`pald exited (${code ?? signal}) before ready:\n${log}`));

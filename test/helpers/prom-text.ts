@@ -13,7 +13,7 @@ export interface Sample {
 export interface Family {
   readonly name: string;
   readonly type: 'counter' | 'gauge' | 'histogram' | 'summary' | 'untyped';
-  help?: string;
+  help?: string | undefined;
   readonly samples: Sample[];
 }
 

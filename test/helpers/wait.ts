@@ -2,6 +2,8 @@
 // deadline. A probe that throws is retried (the thing it reads may not exist yet); its last error
 // is in the timeout's message.
 
+import { errorMessage } from '../../src/shared/error-message.js';
+
 export interface WaitOptions {
   /** Deadline; default 30 s. */
   readonly timeoutMs?: number;
@@ -26,7 +28,7 @@ export async function waitFor<T>(
     }
     if (Date.now() > deadline)
       throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`,
+        `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${errorMessage(lastError)}` : ''}`,
       );
     await new Promise((r) => setTimeout(r, intervalMs));
   }

@@ -169,7 +169,7 @@ test.serial('a 0666 manifest refuses start, naming file and mode; fixed, pald st
   await chmod(pald!.manifest, 0o666);
   const err = await t.throwsAsync(pald!.start());
   t.regex(
-    err!.message,
+    err.message,
     new RegExp(
       `pald: cannot start: .*manifest ${pald!.manifest.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: mode 0666 is writable by group or others \\(owner uid 0\\)`,
     ),

@@ -32,7 +32,7 @@ test('a malformed reply answers EIO and is reported, not a crash', async (t) => 
   const { mountpoint } = await mountTestFs(t, fs, {
     onError: (err, op) => errors.push(`${op}: ${(err as Error).message}`),
   });
-  const h = fs.handlers as { -readonly [K in keyof FuseHandlers]: FuseHandlers[K] };
+  const h = fs.handlers;
   const lookup = h.lookup.bind(h);
   h.lookup = async (ctx, parent, name) => {
     const e = await lookup(ctx, parent, name);

@@ -42,8 +42,8 @@ export interface Call {
   readonly op: string;
   readonly ctx: CallerContext;
   readonly ino: number;
-  readonly name?: string;
-  readonly fh?: number;
+  readonly name?: string | undefined;
+  readonly fh?: number | undefined;
 }
 
 /** A flat directory of files; every handler call is recorded in `calls`. */
@@ -122,7 +122,7 @@ export class TestFs {
       if (ino !== ROOT) throw new FuseError(Errno.ENOTDIR);
       return [...this.files.values()].map((f) => ({ name: f.name, attr: this.attrOf(f) }));
     },
-    open: async (ctx, ino, flags) => {
+    open: async (ctx, ino, _flags) => {
       const f = this.byIno.get(ino);
       this.record({ op: 'open', ctx, ino, name: f?.name });
       if (f) await this.gates.get(f.name);

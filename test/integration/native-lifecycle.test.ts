@@ -151,14 +151,9 @@ for (const threads of [0, 3]) {
     const fuse = await mount(mountpoint, fs.handlers, { extraOptions: ['allow_other'], threads });
     t.teardown(() => fuse.unmount());
     // A shell keeps fd 3 open on a file, and reads it again after the unmount.
-    const holder = startChild(
-      t,
-      'sh',
-      ['-c', `exec 3< ${join(mountpoint, 'open')}; echo opened; read line; cat <&3; echo "rc=$?"`],
-      {
-        stdio: ['pipe', 'pipe', 'pipe'],
-      },
-    );
+    startChild(t, 'sh', ['-c', `exec 3< ${join(mountpoint, 'open')}; echo opened; read line; cat <&3; echo "rc=$?"`], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     await waitFor('the holder to open its file', () => fs.callsOf('open', 'open').length === 1, {
       timeoutMs: 60_000,
       intervalMs: 5,

@@ -4,7 +4,7 @@
 // the collection's `grants`, a delegated role only what `delegations` lists for it (unlisted: nothing).
 // Grants are applied above, by the trust service.
 import { existsSync, readFileSync } from 'node:fs';
-import { FileSafetyError, fileSafetyProblemSync } from '../../store/file-safety.js';
+import { FileSafetyError, fileSafetyProblemSync } from '../../store/index.js';
 import type { NotaryCollectionConfig, NotaryConfig } from '../../config/types.js';
 import type { ImageSubject } from '../types.js';
 import type { LabelClaim, ProviderResult, TrustProvider } from '../provider.js';

@@ -47,7 +47,7 @@ const fuse = await mount(
     read: (_ctx, _ino, _fh, size, offset) => body.subarray(offset, offset + size),
     release() {},
   },
-  { extraOptions: ['allow_other'], threads: threads ? Number(threads) : undefined },
+  { extraOptions: ['allow_other'], ...(threads ? { threads: Number(threads) } : {}) },
 );
 process.on('SIGTERM', () => void fuse.unmount().then(() => process.exit(0)));
 process.stdout.write('ready\n');

@@ -71,6 +71,7 @@ export const target: FuzzTarget<string> = {
     let back: unknown;
     try {
       // Canonical JSON writes control characters raw (only `"` and `\\` are escaped); JSON.parse wants them escaped.
+      // eslint-disable-next-line no-control-regex -- matching control characters is the point here
       back = JSON.parse(out.replace(/[\u0000-\u001f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
     } catch (e) {
       return `canonical text does not parse back: ${(e as Error).message}`;

@@ -1,7 +1,6 @@
 // Every fuzz target by name, loaded lazily: each child process imports only its own.
 import type { FuzzTarget } from '../target.js';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyTarget = FuzzTarget<any, any>;
 
 const TARGETS: Record<string, () => Promise<AnyTarget>> = {

@@ -4,7 +4,7 @@
 import { mkdir, realpath, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import fc from 'fast-check';
-import { isMap, isScalar, parseDocument, type Pair, type YAMLMap } from 'yaml';
+import { isMap, isScalar, parseDocument } from 'yaml';
 import { parseManifest } from '../../../src/store/manifest.js';
 import { labelProblem, secretNameProblem } from '../../../src/store/names.js';
 import { hostileText, PROTOTYPE_KEYS, showText } from '../mutate.js';
@@ -87,10 +87,10 @@ const ENTRY_KEYS = new Set(['file', 'ro', 'labels', 'mode', 'size']);
 function unknownEntryKey(text: string, accepted: ReadonlySet<string>): string | undefined {
   const secrets = parseDocument(text).get('secrets', true);
   if (!isMap(secrets)) return undefined;
-  for (const pair of (secrets as YAMLMap).items as Pair[]) {
+  for (const pair of secrets.items) {
     const name = isScalar(pair.key) ? (pair.key.source ?? String(pair.key.value)) : undefined;
     if (name === undefined || !accepted.has(name) || !isMap(pair.value)) continue;
-    for (const p of (pair.value as YAMLMap).items as Pair[]) {
+    for (const p of pair.value.items) {
       const k = isScalar(p.key) ? p.key.value : undefined;
       if (typeof k !== 'string' || !ENTRY_KEYS.has(k)) return `${name}.${String(k)}`;
     }

@@ -1,6 +1,5 @@
 // /proc/<pid>/stat and /proc/<pid>/status: comm is chosen by the process (prctl, exec name), so
 // a caller writes part of what we parse. Returns a value or undefined; never throws.
-import fc from 'fast-check';
 import { parseStat, parseStatusIds } from '../../../src/identity/procfs.js';
 import { hostileText, showText } from '../mutate.js';
 import { timed, type FuzzTarget, type Scale, type Shape } from '../target.js';

@@ -44,7 +44,7 @@ export const target: FuzzTarget<Behaviour> = {
       case 'type-error':
         return (undefined as unknown as { x: string }).x;
       case 'non-error':
-        throw 'a string'; // eslint-disable-line no-throw-literal
+        throw 'a string'; // eslint-disable-line @typescript-eslint/only-throw-error -- a non-Error throw, on purpose
       case 'no-message':
         throw new OurError('');
       case 'invalid':

@@ -1,5 +1,6 @@
 // File safety (SPEC §3) for pald.yaml and the Notary trust store (CA file).
 import test from 'ava';
+import { rootTest } from '../../helpers/root.js';
 import { execFileSync } from 'node:child_process';
 import { chmod, chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -18,7 +19,7 @@ async function fresh(): Promise<string> {
   return dir;
 }
 
-test('loadConfig refuses a config others can write or own, naming file, owner and mode', async (t) => {
+rootTest('loadConfig refuses a config others can write or own, naming file, owner and mode', async (t) => {
   const dir = await fresh();
   const file = path.join(dir, 'pald.yaml');
   await writeFile(file, 'mountpoint: /run/pal-x\n');
@@ -47,25 +48,28 @@ test('loadConfig refuses a FIFO at once instead of blocking on it', async (t) =>
   await t.throwsAsync(loadConfig(file, {}), { message: /not a regular file/ });
 });
 
-test('a Notary CA file others can write makes the trust service refuse to start; a safe or absent one does not', async (t) => {
-  const dir = await fresh();
-  const ca = path.join(dir, 'notary-ca.pem');
-  await writeFile(ca, '-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n');
-  await chmod(ca, 0o664);
-  const config = {
-    mode: 'notary' as const,
-    notary: { server: 'https://127.0.0.1:1', ca, collections: [], timeoutMs: 1000 },
-  };
-  t.throws(() => createTrustService(config, { log: () => {} }), {
-    message: `trust store ${ca}: mode 0664 is writable by group or others (owner uid 0)`,
-  });
-  await chmod(ca, 0o644);
-  const ok = createTrustService(config, { log: () => {} });
-  await ok.close();
-  const absent = createTrustService(
-    { ...config, notary: { ...config.notary, ca: path.join(dir, 'none.pem') } },
-    { log: () => {} },
-  );
-  await absent.close();
-  t.pass();
-});
+rootTest(
+  'a Notary CA file others can write makes the trust service refuse to start; a safe or absent one does not',
+  async (t) => {
+    const dir = await fresh();
+    const ca = path.join(dir, 'notary-ca.pem');
+    await writeFile(ca, '-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n');
+    await chmod(ca, 0o664);
+    const config = {
+      mode: 'notary' as const,
+      notary: { server: 'https://127.0.0.1:1', ca, collections: [], timeoutMs: 1000 },
+    };
+    t.throws(() => createTrustService(config, { log: () => {} }), {
+      message: `trust store ${ca}: mode 0664 is writable by group or others (owner uid 0)`,
+    });
+    await chmod(ca, 0o644);
+    const ok = createTrustService(config, { log: () => {} });
+    await ok.close();
+    const absent = createTrustService(
+      { ...config, notary: { ...config.notary, ca: path.join(dir, 'none.pem') } },
+      { log: () => {} },
+    );
+    await absent.close();
+    t.pass();
+  },
+);

@@ -42,7 +42,7 @@ test('empty file and missing default path give defaults; DOCKER_HOST honoured', 
 
 test('missing explicit file → ConfigError', async (t) => {
   const err = await t.throwsAsync(loadConfig(path.join(dir, 'nope.yaml'), {}), { instanceOf: ConfigError });
-  t.regex(err!.message, /nope\.yaml/);
+  t.regex(err.message, /nope\.yaml/);
 });
 
 test('a full config is read into the typed shape; relative paths resolve next to the file', async (t) => {
@@ -158,8 +158,8 @@ for (const [what, text, line, re] of bad) {
   test(`error names file, line and key: ${what}`, (t) => {
     const p = path.join(dir, 'bad.yaml');
     const err = t.throws(() => parseConfig(p, text, {}), { instanceOf: ConfigError });
-    t.regex(err!.message, re);
-    t.true(err!.message.startsWith(`${p}:${line}:`), err!.message);
-    t.is(err!.line, line);
+    t.regex(err.message, re);
+    t.true(err.message.startsWith(`${p}:${line}:`), err.message);
+    t.is(err.line, line);
   });
 }

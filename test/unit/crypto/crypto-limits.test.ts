@@ -2,6 +2,7 @@
 // message cannot inflate to gigabytes), read only regular files, and decrypt only bytes File safety
 // vouches for; key files that others could change or read are refused.
 import test from 'ava';
+import { rootTest } from '../../helpers/root.js';
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { chmod, chown, mkdir, mkdtemp, rename, rm, symlink, writeFile } from 'node:fs/promises';
@@ -68,7 +69,7 @@ test('decompression bomb: a small ciphertext inflating past limits.secret_bytes 
     instanceOf: SecretError,
   });
   t.is(err?.code, 'corrupt');
-  t.regex(err!.message, /Maximum decompressed message size exceeded/);
+  t.regex(err.message, /Maximum decompressed message size exceeded/);
   t.is(mem.live(), 0);
 
   // Just under the limit, compressed the same way: served.
@@ -164,30 +165,33 @@ test('cache: bytes changed since the manifest load are decrypted only if File sa
   await t.throwsAsync(cache.get(entry), { instanceOf: SecretError, message: /not a regular file \(a symlink\)/ });
 });
 
-test('File safety of keys: load fails on a 0644 key, a key owned by someone else, a group-writable keys dir, a symlinked key', async (t) => {
-  const keys = await keysDir();
-  const key = path.join(keys, 'host.key');
-  const load = (): Promise<OpenPgpBackend> => OpenPgpBackend.load(keys, { allocSecure: new FakeSecureMemory().from });
-  await chmod(key, 0o644);
-  await t.throwsAsync(load(), {
-    message: `private key ${key}: mode 0644 is readable by group or others (owner uid 0); a private key must be 0600`,
-  });
-  await chmod(key, 0o600);
-  await chown(key, 4242, 4242);
-  await t.throwsAsync(load(), { message: new RegExp(`private key ${key}: owned by uid 4242`) });
-  await chown(key, 0, 0);
-  await chmod(keys, 0o777);
-  await t.throwsAsync(load(), {
-    message: new RegExp(`key directory ${keys}: mode 0777 is writable by group or others`),
-  });
-  await chmod(keys, 0o700);
-  await rename(key, path.join(path.dirname(keys), 'elsewhere.key'));
-  await symlink(path.join(path.dirname(keys), 'elsewhere.key'), key);
-  await t.throwsAsync(load(), { message: /is a symlink/ });
-  await rm(key);
-  await rename(path.join(path.dirname(keys), 'elsewhere.key'), key);
-  t.is((await load()).keyIds().length, 1);
-});
+rootTest(
+  'File safety of keys: load fails on a 0644 key, a key owned by someone else, a group-writable keys dir, a symlinked key',
+  async (t) => {
+    const keys = await keysDir();
+    const key = path.join(keys, 'host.key');
+    const load = (): Promise<OpenPgpBackend> => OpenPgpBackend.load(keys, { allocSecure: new FakeSecureMemory().from });
+    await chmod(key, 0o644);
+    await t.throwsAsync(load(), {
+      message: `private key ${key}: mode 0644 is readable by group or others (owner uid 0); a private key must be 0600`,
+    });
+    await chmod(key, 0o600);
+    await chown(key, 4242, 4242);
+    await t.throwsAsync(load(), { message: new RegExp(`private key ${key}: owned by uid 4242`) });
+    await chown(key, 0, 0);
+    await chmod(keys, 0o777);
+    await t.throwsAsync(load(), {
+      message: new RegExp(`key directory ${keys}: mode 0777 is writable by group or others`),
+    });
+    await chmod(keys, 0o700);
+    await rename(key, path.join(path.dirname(keys), 'elsewhere.key'));
+    await symlink(path.join(path.dirname(keys), 'elsewhere.key'), key);
+    await t.throwsAsync(load(), { message: /is a symlink/ });
+    await rm(key);
+    await rename(path.join(path.dirname(keys), 'elsewhere.key'), key);
+    t.is((await load()).keyIds().length, 1);
+  },
+);
 
 test('File safety of keys at a reload: an unsafe key keeps the keys loaded before, reported as a problem', async (t) => {
   const keys = await keysDir();
@@ -206,7 +210,7 @@ test('File safety of keys at a reload: an unsafe key keeps the keys loaded befor
   t.deepEqual([...backend.problems()], []);
 });
 
-test('File safety of the passphrase file: 0644 refused at load; a link to a 0600 one is followed', async (t) => {
+rootTest('File safety of the passphrase file: 0644 refused at load; a link to a 0600 one is followed', async (t) => {
   const keys = await keysDir();
   const dir = path.dirname(keys);
   const locked = await openpgp.generateKey({ userIDs: [{ name: 'locked' }], format: 'armored', passphrase: 'pw' });

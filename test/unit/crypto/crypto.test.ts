@@ -134,7 +134,7 @@ test('corrupt ciphertext → SecretError corrupt', async (t) => {
   flipped[flipped.length - 5]! ^= 0xff;
   const err1 = await t.throwsAsync(open(b, await entryFor('s', ['a'], flipped)), { instanceOf: SecretError });
   t.is(err1?.code, 'corrupt');
-  t.false(err1!.message.includes('some secret value'));
+  t.false(err1.message.includes('some secret value'));
   const err2 = await t.throwsAsync(open(b, await entryFor('s', ['a'], garbage(300))), { instanceOf: SecretError });
   t.is(err2?.code, 'corrupt');
   const err3 = await t.throwsAsync(open(b, await entryFor('s', ['a'], ct.subarray(0, ct.length - 40))), {
@@ -152,7 +152,7 @@ test('a message that is not a pal payload → corrupt', async (t) => {
   });
   const err = await t.throwsAsync(open(b, await entryFor('p', ['a'], ct)), { instanceOf: SecretError });
   t.is(err?.code, 'corrupt');
-  t.regex(err!.message, /not a pal sealed payload/);
+  t.regex(err.message, /not a pal sealed payload/);
   const unencrypted = await openpgp.createMessage({
     binary: encodePayload({ name: 'p', labels: ['a'] }, Buffer.from('x')),
   });
@@ -168,7 +168,7 @@ test('sealed for another key → unavailable, naming the key ids', async (t) => 
     instanceOf: SecretError,
   });
   t.is(err?.code, 'unavailable');
-  t.regex(err!.message, /no host key can decrypt/);
+  t.regex(err.message, /no host key can decrypt/);
 });
 
 test('sealed for several keys: any host key decrypts', async (t) => {

@@ -56,7 +56,7 @@ test('admin socket: 0600 in a 0700 dir, answers root, NDJSON round trip, errors 
   t.deepEqual(await adminRequest(socketPath, { op: 'audit', n: 3 }), [{ n: 3 }]);
   const err = await t.throwsAsync(adminRequest(socketPath, { op: 'explain', container: 'x', secret: 'y' }));
   t.true(err instanceof AdminRequestError);
-  t.regex(err!.message, /no container x/);
+  t.regex(err.message, /no container x/);
 
   // follow: the initial answer, then streamed events until the client aborts.
   const abort = new AbortController();
@@ -86,7 +86,7 @@ test('admin socket refuses non-root peers', async (t) => {
   const { socketPath } = await withServer(t, 1000);
   const err = await t.throwsAsync(adminRequest(socketPath, { op: 'status' }));
   t.true(err instanceof AdminRequestError);
-  t.regex(err!.message, /root only/);
+  t.regex(err.message, /root only/);
 });
 
 test('admin client: no pald → unreachable', async (t) => {

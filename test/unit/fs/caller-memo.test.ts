@@ -1,6 +1,5 @@
 import test from 'ava';
 import { CallerMemo, CALLER_REUSE_MS } from '../../../src/fs/caller-memo.js';
-import type { Caller } from '../../../src/policy/index.js';
 import type { CallerRef } from '../../../src/identity/types.js';
 
 /** A fake /proc (pid → start time), a fake clock and a counting attester. */
@@ -22,7 +21,7 @@ function fixture() {
         gid: ctx.gid,
         ...(startTime ? { startTime } : {}),
       };
-      return (fail ? { ctx, identity, failure: 'identity unknown: x' } : { ctx, identity }) as Caller;
+      return fail ? { ctx, identity, failure: 'identity unknown: x' } : { ctx, identity };
     },
     startTime: (pid) => starts.get(pid),
     clock: () => clock.now,

@@ -69,12 +69,12 @@ for (const status of [500, 404, 409]) {
       const runtime = createDockerRuntime({ dockerHost: docker.host, requestTimeoutMs: 10_000 });
       docker.answer = json(status, body);
       const err = await t.throwsAsync(runtime.inspectContainer(CONTAINER), { instanceOf: RuntimeError });
-      t.is(err!.kind, status === 404 ? 'not-found' : 'error');
+      t.is(err.kind, status === 404 ? 'not-found' : 'error');
       t.regex(
-        err!.message,
+        err.message,
         status === 404 ? /not found in docker/ : new RegExp(`answered ${status} for container c{12}`),
       );
-      t.false(err!.message.includes('[object'), err!.message);
+      t.false(err.message.includes('[object'), err.message);
       docker.answer = goodInspect;
       t.like(await runtime.inspectContainer(CONTAINER), { id: CONTAINER, imageId: IMAGE, pid: 42 });
     });
@@ -86,8 +86,8 @@ test('21.6: a string message is still reported, bounded', async (t) => {
   const runtime = createDockerRuntime({ dockerHost: docker.host });
   docker.answer = json(500, JSON.stringify({ message: 'daemon is sad ' + 'x'.repeat(10_000) }));
   const err = await t.throwsAsync(runtime.inspectImage(IMAGE), { instanceOf: RuntimeError });
-  t.regex(err!.message, /answered 500 for image sha256:d+: daemon is sad x+$/);
-  t.true(err!.message.length < 1200, `${err!.message.length} characters`);
+  t.regex(err.message, /answered 500 for image sha256:d+: daemon is sad x+$/);
+  t.true(err.message.length < 1200, `${err.message.length} characters`);
 });
 
 test('21.6: the event stream answered with a hostile error body reports a disconnect, not a crash', async (t) => {

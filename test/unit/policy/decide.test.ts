@@ -96,7 +96,8 @@ test('attestCaller: a throwing resolver or trust service fails closed, never thr
   t.regex(thrown.failure ?? '', /identity resolver failed: boom/);
   const badTrust = await attestIdentity(ctx, app, { verifiedLabels: async () => Promise.reject(new Error('down')) });
   t.regex(badTrust.failure ?? '', /trust failed: trust service failed: down/);
-  const noImage = await attestIdentity(ctx, { ...app, imageId: undefined } as Identity, trust);
+  const { imageId: _none, ...appWithoutImage } = app;
+  const noImage = await attestIdentity(ctx, appWithoutImage, trust);
   t.regex(noImage.failure ?? '', /no image id/);
   const ok = await attestCaller(ctx, { resolve: async () => app }, trust);
   t.is(ok.failure, undefined);

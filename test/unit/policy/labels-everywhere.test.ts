@@ -2,6 +2,7 @@
 // `pal seal`, the manifest, the sealed payload and signed trust data. A secret sealed for `.ops`
 // or `Ops` would pass every other check and never open: it is refused where it is written.
 import test from 'ava';
+import { rootTest } from '../../helpers/root.js';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -137,10 +138,10 @@ test('a sealed payload whose labels break the grammar is corrupt', async (t) => 
   };
   const err = await t.throwsAsync(backend.decrypt(entry, ct), { instanceOf: SecretError });
   t.is(err?.code, 'corrupt');
-  t.regex(err!.message, /invalid label: label "\.ops" must start with a letter or digit/);
+  t.regex(err.message, /invalid label: label "\.ops" must start with a letter or digit/);
 });
 
-test('pal seal warns when pald would refuse the manifest it wrote (File safety)', async (t) => {
+rootTest('pal seal warns when pald would refuse the manifest it wrote (File safety)', async (t) => {
   const dir = await fresh();
   const keys = path.join(dir, 'keys');
   const devnull = new PassThrough();

@@ -1,4 +1,5 @@
 import test from 'ava';
+import { rootTest } from '../../helpers/root.js';
 import { chmod, chown, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
@@ -43,7 +44,7 @@ test('a root-owned 0644 file in a 0700 dir under /tmp is safe', async (t) => {
   t.is(await problem(await file(dir, 'host.key', 0o600), { kind: 'private key' }), undefined);
 });
 
-test('a 0666 file is refused, naming file, mode and owner', async (t) => {
+rootTest('a 0666 file is refused, naming file, mode and owner', async (t) => {
   const dir = await fresh();
   const f = await file(dir, 'secrets.yaml', 0o666);
   t.is(await problem(f, { kind: 'manifest' }), `manifest ${f}: mode 0666 is writable by group or others (owner uid 0)`);
@@ -62,41 +63,44 @@ test('a private key readable by group or others is refused; a public file may be
   t.is(await problem(k, { kind: 'config' }), undefined);
 });
 
-test('a file owned by another user is refused', async (t) => {
+rootTest('a file owned by another user is refused', async (t) => {
   const dir = await fresh();
   const f = await file(dir, 'pald.yaml', 0o644);
   await chown(f, 4242, 4242);
   t.is(await problem(f, { kind: 'config' }), `config ${f}: owned by uid 4242 (mode 0644), not by root or pald's uid`);
 });
 
-test('a file in a directory owned by another user, or writable by group/others, is refused (any ancestor)', async (t) => {
-  const top = await fresh();
-  const sub = path.join(top, 'etc', 'pal');
-  await mkdir(sub, { recursive: true, mode: 0o755 });
-  await chmod(path.join(top, 'etc'), 0o755);
-  const f = await file(sub, 'secrets.yaml', 0o644);
-  t.is(await problem(f, { kind: 'manifest' }), undefined);
+rootTest(
+  'a file in a directory owned by another user, or writable by group/others, is refused (any ancestor)',
+  async (t) => {
+    const top = await fresh();
+    const sub = path.join(top, 'etc', 'pal');
+    await mkdir(sub, { recursive: true, mode: 0o755 });
+    await chmod(path.join(top, 'etc'), 0o755);
+    const f = await file(sub, 'secrets.yaml', 0o644);
+    t.is(await problem(f, { kind: 'manifest' }), undefined);
 
-  await chmod(sub, 0o775);
-  t.is(
-    await problem(f, { kind: 'manifest' }),
-    `manifest ${f}: directory ${sub} (owner uid 0, mode 0775) is writable by group or others`,
-  );
-  await chmod(sub, 0o755);
+    await chmod(sub, 0o775);
+    t.is(
+      await problem(f, { kind: 'manifest' }),
+      `manifest ${f}: directory ${sub} (owner uid 0, mode 0775) is writable by group or others`,
+    );
+    await chmod(sub, 0o755);
 
-  await chmod(path.join(top, 'etc'), 0o777);
-  t.regex(
-    (await problem(f, { kind: 'manifest' }))!,
-    new RegExp(`directory ${path.join(top, 'etc')} \\(owner uid 0, mode 0777\\) is writable`),
-  );
-  await chmod(path.join(top, 'etc'), 0o755);
+    await chmod(path.join(top, 'etc'), 0o777);
+    t.regex(
+      (await problem(f, { kind: 'manifest' }))!,
+      new RegExp(`directory ${path.join(top, 'etc')} \\(owner uid 0, mode 0777\\) is writable`),
+    );
+    await chmod(path.join(top, 'etc'), 0o755);
 
-  await chown(top, 4242, 0);
-  t.regex((await problem(f, { kind: 'manifest' }))!, new RegExp(`directory ${top} is owned by uid 4242`));
-  await chown(top, 0, 0);
-});
+    await chown(top, 4242, 0);
+    t.regex((await problem(f, { kind: 'manifest' }))!, new RegExp(`directory ${top} is owned by uid 4242`));
+    await chown(top, 0, 0);
+  },
+);
 
-test('a root-owned sticky world-writable dir is fine as an ancestor but not as the immediate parent', async (t) => {
+rootTest('a root-owned sticky world-writable dir is fine as an ancestor but not as the immediate parent', async (t) => {
   const top = await fresh();
   const sticky = path.join(top, 'tmp');
   await mkdir(sticky);

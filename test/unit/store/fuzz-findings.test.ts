@@ -8,5 +8,5 @@ test("manifest editor: an alias to no anchor is our error with a reason, the lib
     upsertManifestEntryText('secrets:\n  a: *b\n', { name: 's', file: 's.pgp', labels: ['a'], mode: 0o400 }),
   );
   t.is(err?.constructor, Error);
-  t.regex(err!.message, /^the manifest cannot be rewritten: .*alias/i);
+  t.regex(err.message, /^the manifest cannot be rewritten: .*alias/i);
 });

@@ -1,6 +1,7 @@
 // The manifest's file handling: FIFOs, symlinks and devices never block a load, and the File
 // safety rules (SPEC §3) apply to the manifest and every ciphertext it names.
 import test from 'ava';
+import { rootTest } from '../../helpers/root.js';
 import { execFileSync } from 'node:child_process';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -42,7 +43,7 @@ test('a FIFO named in the manifest is a problem for that entry, quickly; the oth
   t.regex(parsed.problems[0]!.message, /pipe\.pgp: .*not a regular file/);
 });
 
-test('a character device named in the manifest is refused, not read', async (t) => {
+rootTest('a character device named in the manifest is refused, not read', async (t) => {
   t.timeout(30_000);
   const dir = await fresh();
   await writeFile(path.join(dir, 'good.pgp'), 'ciphertext');
@@ -73,30 +74,33 @@ const ONE = `secrets:
     labels: [a]
 `;
 
-test('File safety at start: a 0666 manifest or a group-writable ciphertext makes ManifestStore.open fail, naming file and mode', async (t) => {
-  const dir = await fresh();
-  const file = path.join(dir, 'secrets.yaml');
-  await writeFile(path.join(dir, 'good.pgp'), 'ciphertext');
-  await writeFile(file, ONE);
-  await chmod(file, 0o666);
-  await t.throwsAsync(ManifestStore.open(file, { watch: false }), {
-    message: `manifest ${file}: mode 0666 is writable by group or others (owner uid 0)`,
-  });
-  await chmod(file, 0o644);
-  await chmod(path.join(dir, 'good.pgp'), 0o664);
-  await t.throwsAsync(ManifestStore.open(file, { watch: false }), {
-    message: new RegExp(`ciphertext ${dir}/good.pgp: mode 0664 is writable by group or others`),
-  });
-  await chmod(dir, 0o777);
-  await chmod(path.join(dir, 'good.pgp'), 0o644);
-  await t.throwsAsync(ManifestStore.open(file, { watch: false }), {
-    message: new RegExp(`directory ${dir} \\(owner uid 0, mode 0777\\) is writable`),
-  });
-  await chmod(dir, 0o700);
-  const store = await ManifestStore.open(file, { watch: false });
-  t.deepEqual([...store.current().entries.keys()], ['good']);
-  await store.close();
-});
+rootTest(
+  'File safety at start: a 0666 manifest or a group-writable ciphertext makes ManifestStore.open fail, naming file and mode',
+  async (t) => {
+    const dir = await fresh();
+    const file = path.join(dir, 'secrets.yaml');
+    await writeFile(path.join(dir, 'good.pgp'), 'ciphertext');
+    await writeFile(file, ONE);
+    await chmod(file, 0o666);
+    await t.throwsAsync(ManifestStore.open(file, { watch: false }), {
+      message: `manifest ${file}: mode 0666 is writable by group or others (owner uid 0)`,
+    });
+    await chmod(file, 0o644);
+    await chmod(path.join(dir, 'good.pgp'), 0o664);
+    await t.throwsAsync(ManifestStore.open(file, { watch: false }), {
+      message: new RegExp(`ciphertext ${dir}/good.pgp: mode 0664 is writable by group or others`),
+    });
+    await chmod(dir, 0o777);
+    await chmod(path.join(dir, 'good.pgp'), 0o644);
+    await t.throwsAsync(ManifestStore.open(file, { watch: false }), {
+      message: new RegExp(`directory ${dir} \\(owner uid 0, mode 0777\\) is writable`),
+    });
+    await chmod(dir, 0o700);
+    const store = await ManifestStore.open(file, { watch: false });
+    t.deepEqual([...store.current().entries.keys()], ['good']);
+    await store.close();
+  },
+);
 
 test('File safety at a reload: an unsafe manifest or ciphertext is a problem and the last good keeps serving', async (t) => {
   const dir = await fresh();

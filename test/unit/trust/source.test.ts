@@ -38,7 +38,7 @@ test('fetches /v2/<gun>/_trust/tuf/<role>.json with the GUN as is', async (t) =>
 test('HTTP failures map to not-found, unreachable (5xx) and bad-response', async (t) => {
   const s = source();
   const kind = async (role: string, max = 100) =>
-    ((await t.throwsAsync(s.fetchRole('a/b', role, max), { instanceOf: FetchError })) as FetchError).kind;
+    (await t.throwsAsync<FetchError>(s.fetchRole('a/b', role, max), { instanceOf: FetchError }))?.kind;
   t.is(await kind('targets'), 'not-found');
   t.is(await kind('broken'), 'unreachable');
   t.is(await kind('redirect'), 'bad-response');
@@ -56,8 +56,8 @@ test('names that could leave the path are refused before any request', async (t)
     ['a/b#f', 'root'],
     ['', 'root'],
   ] as const) {
-    const e = (await t.throwsAsync(s.fetchRole(gun, role, 100), { instanceOf: FetchError })) as FetchError;
-    t.is(e.kind, 'bad-response');
+    const e = await t.throwsAsync<FetchError>(s.fetchRole(gun, role, 100), { instanceOf: FetchError });
+    t.is(e?.kind, 'bad-response');
   }
   t.is(seen.length, before);
   s.close();
@@ -69,8 +69,8 @@ test('a closed port is unreachable', async (t) => {
   const port = (probe.address() as AddressInfo).port;
   await new Promise<void>((r) => probe.close(() => r()));
   const s = httpMetadataSource({ server: `http://127.0.0.1:${port}`, timeoutMs: 1000 });
-  const e = (await t.throwsAsync(s.fetchRole('a/b', 'root', 100), { instanceOf: FetchError })) as FetchError;
-  t.is(e.kind, 'unreachable');
+  const e = await t.throwsAsync<FetchError>(s.fetchRole('a/b', 'root', 100), { instanceOf: FetchError });
+  t.is(e?.kind, 'unreachable');
   t.regex(e.message, /ECONNREFUSED/);
   s.close();
 });
