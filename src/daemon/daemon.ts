@@ -14,7 +14,7 @@ import { createTrustService } from '../trust/index.js';
 import type { IdentityResolver } from '../identity/types.js';
 import type { TrustService } from '../trust/types.js';
 import type { FuseMount } from '../native/types.js';
-import { createPalFilesystem, modeString, FsError, type ManifestView } from '../fs/index.js';
+import { createPalFilesystem, modeString, type ManifestView } from '../fs/index.js';
 import { HandleLedger } from '../fs/handle-ledger.js';
 import { prepareMountpoint, prepareStagingDir, stackOnto } from './mountinfo.js';
 import { startAdminServer, type AdminServer } from './admin-server.js';
@@ -278,7 +278,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
         // Expected failures (EIO for a corrupt ciphertext…) are in the audit log already; only
         // errors that are not ours to expect are worth a log line.
         onError: (err, op) => {
-          if (!(err instanceof FsError))
+          if (!(err instanceof native.FuseError))
             log(`pald: ${op}: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`);
         },
       }),

@@ -9,10 +9,8 @@ import type { OpenedSecret } from '../crypto/index.js';
 import type { AuditEvent } from '../audit/index.js';
 import type { HandleLedger } from './handle-ledger.js';
 
-export type SecretEntry = ManifestEntry;
-
 export interface ManifestView {
-  readonly entries: ReadonlyMap<string, SecretEntry>;
+  readonly entries: ReadonlyMap<string, ManifestEntry>;
   readonly problems: readonly ManifestProblem[];
   readonly generation: number;
 }
@@ -21,14 +19,10 @@ export interface ManifestSource {
   current(): ManifestView;
 }
 
-export type OpenedSecretView = OpenedSecret;
-
 export interface SecretSource {
   /** Decrypts or returns the cached secret; the buffer stays owned by the source (clone it). */
-  get(entry: SecretEntry): Promise<OpenedSecretView>;
+  get(entry: ManifestEntry): Promise<OpenedSecret>;
 }
-
-export type { IdentitySource, TrustSource };
 
 /** The resolver as the filesystem uses it: attribution, and the cheap start-time check of a pid. */
 export interface CallerIdentitySource extends IdentitySource {
@@ -36,10 +30,8 @@ export interface CallerIdentitySource extends IdentitySource {
   startTime(pid: number): string | undefined;
 }
 
-export type AuditRecord = AuditEvent;
-
 export interface AuditSink {
-  record(event: AuditRecord): void;
+  record(event: AuditEvent): void;
 }
 
 /**
@@ -48,7 +40,7 @@ export interface AuditSink {
  * are closed sets: op, decision, reason class.
  */
 export interface RequestMetrics {
-  decision(op: string, decision: AuditRecord['decision'], reasonClass: string, latencyUs: number): void;
+  decision(op: string, decision: AuditEvent['decision'], reasonClass: string, latencyUs: number): void;
   /** A caller attributed afresh (not reused from the memo). */
   attribution(latencyUs: number): void;
 }

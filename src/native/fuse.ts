@@ -4,6 +4,7 @@
 import { isAbsolute, resolve } from 'node:path';
 
 import { binding, Op, type Dispatch, type MountHandle, type RequestHandle } from './binding.js';
+import { errorMessage } from '../shared/error-message.js';
 import { Errno, explicitErrno } from './errors.js';
 import { handleOf } from './secure-buffer.js';
 import type { CallerContext, FuseHandlers, FuseMount, MountOptions, OpenReply } from './types.js';
@@ -33,8 +34,8 @@ const OPTION = /^[A-Za-z0-9_.:/@+-]+(=[A-Za-z0-9_.:/@+-]*)?$/;
 const opNames: Record<number, string> = Object.fromEntries(Object.entries(Op).map(([k, v]) => [v, k]));
 
 function defaultOnError(err: unknown, op: string): void {
-  const what = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-  process.stderr.write(`pal native: ${op} handler failed: ${what}\n`);
+  const name = err instanceof Error ? `${err.name}: ` : '';
+  process.stderr.write(`pal native: ${op} handler failed: ${name}${errorMessage(err)}\n`);
 }
 
 function isThenable<T>(v: T | Promise<T>): v is Promise<T> {
