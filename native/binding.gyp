@@ -7,6 +7,7 @@
         "src/secure_buffer.c",
         "src/fuse_bridge.c",
         "src/fuse_io.c",
+        "src/mountinfo.c",
         "src/sys.c"
       ],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
