@@ -6,6 +6,7 @@
         "src/addon.c",
         "src/secure_buffer.c",
         "src/fuse_bridge.c",
+        "src/fast_path.c",
         "src/fuse_io.c",
         "src/mountinfo.c",
         "src/sys.c"

@@ -34,6 +34,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "fast_path.h"
 #include "fuse_io.h"
 #include "mountinfo.h"
 #include "napi_util.h"
@@ -115,6 +116,8 @@ struct pal_mount {
   notify_item *nhead, *ntail;
   bool nstop;
   pal_mount *next_active;
+  pal_fast fast; /* the warm path's decision cache (off unless JS turns it on) */
+  atomic_bool fast_on;
 };
 
 /* Mounts of this process that are still mounted: for atexit and double-mount checks. */
@@ -168,6 +171,7 @@ static void call_js(napi_env env, napi_value js_cb, void *context, void *data);
 
 static void to_js(pal_req *r) {
   pal_mount *m = r->m;
+  atomic_fetch_add(&m->fast.stats.to_js[r->op & 7], 1);
   if (r->req) atomic_fetch_add(&m->outstanding, 1);
   if (m->nthreads == 0 && pthread_equal(pthread_self(), m->js_thread)) {
     /* Read on the JS thread's loop (on_poll): call the dispatcher right here. */
@@ -269,8 +273,22 @@ static void op_init(void *userdata, struct fuse_conn_info *conn) {
       ~(FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE | FUSE_CAP_SPLICE_READ);
 }
 
+/* The view's kernel cache timeouts (src/fs/attrs.ts): 0, each caller's view is asked afresh. */
+#define VIEW_TIMEOUT_S 0.0
+
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
-  pal_req *r = new_req(fuse_req_userdata(req), req, OP_LOOKUP, parent);
+  pal_mount *m = fuse_req_userdata(req);
+  struct fuse_entry_param e;
+  if (parent == FUSE_ROOT_ID && atomic_load(&m->fast_on)) {
+    memset(&e, 0, sizeof e);
+    if (pal_fast_lookup(&m->fast, fuse_req_ctx(req), name, &e.attr)) {
+      e.ino = e.attr.st_ino;
+      e.entry_timeout = e.attr_timeout = VIEW_TIMEOUT_S;
+      fuse_reply_entry(req, &e);
+      return;
+    }
+  }
+  pal_req *r = new_req(m, req, OP_LOOKUP, parent);
   if (!r || !(r->name = strdup(name))) {
     if (r) free_req(r);
     fuse_reply_err(req, ENOMEM);
@@ -286,7 +304,14 @@ static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
 }
 
 static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
-  pal_req *r = new_req(fuse_req_userdata(req), req, OP_GETATTR, ino);
+  pal_mount *m = fuse_req_userdata(req);
+  struct stat st;
+  if (ino != FUSE_ROOT_ID && atomic_load(&m->fast_on) &&
+      pal_fast_getattr(&m->fast, fuse_req_ctx(req), ino, &st)) {
+    fuse_reply_attr(req, &st, VIEW_TIMEOUT_S);
+    return;
+  }
+  pal_req *r = new_req(m, req, OP_GETATTR, ino);
   if (!r) {
     fuse_reply_err(req, ENOMEM);
     return;
@@ -694,6 +719,7 @@ static void stop_mount(pal_mount *m) {
 }
 
 static void free_mount(pal_mount *m) {
+  pal_fast_destroy(&m->fast);
   free(m->mountpoint);
   free(m);
 }
@@ -1117,6 +1143,8 @@ static pal_mount *new_mount(napi_env env, int nthreads) {
   atomic_init(&m->outstanding, 0);
   pthread_mutex_init(&m->nlock, NULL);
   pthread_cond_init(&m->ncond, NULL);
+  pal_fast_init(&m->fast);
+  atomic_init(&m->fast_on, false);
   return m;
 }
 
@@ -1387,6 +1415,97 @@ static napi_value js_clear_stale(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* ---------- the warm path (fast_path.c) ---------- */
+
+/* fastPathEnable(handle, on) */
+static napi_value js_fast_enable(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  bool on;
+  if (!pal_get_args(env, info, 2, argv) || !pal_arg_bool(env, argv[1], &on)) return NULL;
+  pal_mount *m = get_mount(env, argv[0]);
+  if (!m) return NULL;
+  if (!pal_fast_enable(&m->fast, on)) {
+    pal_throw(env, "ERR_PAL_NOMEM", ENOMEM, "out of memory");
+    return NULL;
+  }
+  atomic_store(&m->fast_on, on);
+  return NULL;
+}
+
+/* fastPathGeneration(handle, generation) */
+static napi_value js_fast_generation(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  uint64_t gen;
+  if (!pal_get_args(env, info, 2, argv) || !pal_arg_u64(env, argv[1], "generation", &gen)) return NULL;
+  pal_mount *m = get_mount(env, argv[0]);
+  if (m) pal_fast_set_generation(&m->fast, gen);
+  return NULL;
+}
+
+/* fastPathRemember(handle, generation, pid, uid, gid, startTime, remainingMs, name,
+ *                  ino, mode, nlink, uid, gid, size, mtimeMs) -> remembered */
+static napi_value js_fast_remember(napi_env env, napi_callback_info info) {
+  napi_value argv[15], out;
+  uint64_t gen, pid, uid, gid;
+  double remaining;
+  pal_fast_who who;
+  struct stat st;
+  if (!pal_get_args(env, info, 15, argv)) return NULL;
+  pal_mount *m = get_mount(env, argv[0]);
+  if (!m || !pal_arg_u64(env, argv[1], "generation", &gen) || !pal_arg_u64(env, argv[2], "pid", &pid) ||
+      !pal_arg_u64(env, argv[3], "uid", &uid) || !pal_arg_u64(env, argv[4], "gid", &gid) ||
+      !pal_arg_double(env, argv[6], "remainingMs", &remaining) || !read_attr(env, argv + 8, &st))
+    return NULL;
+  char *start = pal_arg_string(env, argv[5], "startTime", NULL);
+  if (!start) return NULL;
+  char *name = pal_arg_string(env, argv[7], "name", NULL);
+  char *end = NULL;
+  errno = 0;
+  unsigned long long start_time = strtoull(start, &end, 10);
+  bool ok = name && !errno && end != start && *end == 0 && pid > 0 && pid <= INT32_MAX;
+  if (ok) {
+    who = (pal_fast_who){.pid = (pid_t)pid,
+                         .uid = (uid_t)uid,
+                         .gid = (gid_t)gid,
+                         .start_time = start_time,
+                         .generation = gen,
+                         .remaining_ms = remaining};
+    ok = pal_fast_remember(&m->fast, &who, name, &st);
+  }
+  free(start);
+  free(name);
+  napi_get_boolean(env, ok, &out);
+  return out;
+}
+
+static void set_count(napi_env env, napi_value obj, const char *key, unsigned long long v) {
+  napi_value n;
+  napi_create_double(env, (double)v, &n);
+  napi_set_named_property(env, obj, key, n);
+}
+
+/* fastPathStats(handle) -> counters (see pal_fast_stats) */
+static napi_value js_fast_stats(napi_env env, napi_callback_info info) {
+  napi_value argv[1], out;
+  if (!pal_get_args(env, info, 1, argv)) return NULL;
+  pal_mount *m = get_mount(env, argv[0]);
+  if (!m) return NULL;
+  pal_fast_stats *s = &m->fast.stats;
+  static const char *ops[8] = {"", "lookup", "getattr", "readdir", "open", "read", "release", "statfs"};
+  napi_create_object(env, &out);
+  set_count(env, out, "lookupHits", atomic_load(&s->lookup_hits));
+  set_count(env, out, "getattrHits", atomic_load(&s->getattr_hits));
+  set_count(env, out, "misses", atomic_load(&s->misses));
+  set_count(env, out, "fills", atomic_load(&s->fills));
+  set_count(env, out, "refusedFills", atomic_load(&s->refused_fills));
+  set_count(env, out, "goneCallers", atomic_load(&s->gone_callers));
+  napi_value to_js;
+  napi_create_object(env, &to_js);
+  for (int i = 1; i < 8; i++) set_count(env, to_js, ops[i], atomic_load(&s->to_js[i]));
+  napi_set_named_property(env, out, "toJs", to_js);
+  return out;
+}
+
 bool pal_fuse_init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"mount", NULL, js_mount, NULL, NULL, NULL, napi_default, NULL},
@@ -1401,6 +1520,10 @@ bool pal_fuse_init(napi_env env, napi_value exports) {
       {"replyOpen", NULL, reply_open, NULL, NULL, NULL, napi_default, NULL},
       {"replyDir", NULL, reply_dir, NULL, NULL, NULL, napi_default, NULL},
       {"replyStatfs", NULL, reply_statfs, NULL, NULL, NULL, napi_default, NULL},
+      {"fastPathEnable", NULL, js_fast_enable, NULL, NULL, NULL, napi_default, NULL},
+      {"fastPathGeneration", NULL, js_fast_generation, NULL, NULL, NULL, napi_default, NULL},
+      {"fastPathRemember", NULL, js_fast_remember, NULL, NULL, NULL, napi_default, NULL},
+      {"fastPathStats", NULL, js_fast_stats, NULL, NULL, NULL, napi_default, NULL},
   };
   return napi_define_properties(env, exports, sizeof props / sizeof props[0], props) == napi_ok;
 }

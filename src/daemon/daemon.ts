@@ -244,6 +244,8 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
       version,
       handles,
       metrics,
+      // The warm path in the addon (src/fs/warm-path.ts): PAL_FAST_PATH=1 turns it on.
+      fastPath: process.env.PAL_FAST_PATH === '1',
     });
     identity.onInvalidate(() => fs.forgetCallers());
     store.onChange((next, previous) => {
@@ -388,6 +390,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
           }
           const trustChanged = JSON.stringify(next.trust, mapsAsArrays) !== JSON.stringify(config.trust, mapsAsArrays); // delegations is a Map
           config = { ...config, host: next.host, trust: next.trust, keyPassphraseFile: next.keyPassphraseFile };
+          fs.forgetCallers(); // host.allowUids may have changed: no caller's decision may be replayed
           if (trustChanged) {
             const old = trust;
             trust = createTrustService(config.trust, { log, stateDir: config.stateDir, checkFile: checkStateFile }); // the closer registered at start closes the current one

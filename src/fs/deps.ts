@@ -73,6 +73,8 @@ export interface FsDeps {
   readonly clock?: () => number;
   /** Open handles and the plaintext they pin, with pald's limits (default: SPEC §3 defaults, no cache). */
   readonly handles?: HandleLedger;
+  /** The warm path: let the addon replay allowed lookups/getattrs (warm-path.ts). Default off. */
+  readonly fastPath?: boolean;
   /** /metrics (absent: not counted). */
   readonly metrics?: RequestMetrics;
 }

@@ -7,6 +7,7 @@ import {
   Errno,
   FuseError,
   type CallerContext,
+  type FastPath,
   type FileAttr,
   type OpenReply,
   type SecureBuffer,
@@ -17,6 +18,7 @@ import {
   isFailClosed,
   type Caller,
   type Decision,
+  type SealedFacts,
   type SealedFactsRegistry,
 } from '../policy/index.js';
 
@@ -30,6 +32,7 @@ import { CallerMemo } from './caller-memo.js';
 import { HandleLedger, DEFAULT_HANDLE_LIMITS, handleOwner } from './handle-ledger.js';
 import { OpenHandles } from './open-handles.js';
 import { elapsedUs, failureClass, recordDecision } from './decision-audit.js';
+import { WarmPath } from './warm-path.js';
 
 const { ENOENT, EACCES, EIO } = Errno;
 const PAL_FILE_MODE = 0o444;
@@ -37,6 +40,8 @@ const PAL_FILE_MODE = 0o444;
 export interface KernelNotifier {
   invalidateEntry(parent: number, name: string): void;
   invalidateInode(ino: number): void;
+  /** The addon's decision cache (warm-path.ts), used when FsDeps.fastPath is on. */
+  readonly fastPath?: FastPath;
 }
 
 function sameEntry(a: ManifestEntry, b: ManifestEntry): boolean {
@@ -52,17 +57,31 @@ function sameEntry(a: ManifestEntry, b: ManifestEntry): boolean {
   );
 }
 
+function sameFacts(a: SealedFacts | undefined, b: SealedFacts): boolean {
+  return (
+    a !== undefined &&
+    a.version === b.version &&
+    a.size === b.size &&
+    a.sealedName === b.sealedName &&
+    a.sealedLabels.length === b.sealedLabels.length &&
+    a.sealedLabels.every((l, i) => l === b.sealedLabels[i])
+  );
+}
+
 /** A secret the caller may see, with when its request arrived (for the audit latency). */
-interface Granted {
+export interface Granted {
   readonly caller: Caller;
   readonly entry: ManifestEntry;
   readonly startNs: bigint;
+  /** The warm path's generation when the decision began. */
+  readonly generation: number;
 }
 
 export class PalView {
   readonly inodes = new SecretInodes();
   readonly handles: OpenHandles;
-  kernel: KernelNotifier | undefined;
+  readonly warm: WarmPath;
+  private kernel: KernelNotifier | undefined;
   private readonly sealed: SealedFactsRegistry;
   private readonly ledger: HandleLedger;
   private readonly startedAt: number;
@@ -73,6 +92,7 @@ export class PalView {
     this.sealed = deps.sealedFacts;
     this.ledger = deps.handles ?? new HandleLedger(() => DEFAULT_HANDLE_LIMITS);
     this.startedAt = (deps.now ?? Date.now)();
+    this.warm = new WarmPath(deps.fastPath ?? false);
     // A MAP_PRIVATE mmap fills the file's page cache even under direct I/O: once the last handle
     // of a secret is closed, drop those pages so no plaintext stays in kernel memory.
     this.handles = new OpenHandles((ino) => this.tellKernel((k) => k.invalidateInode(ino)));
@@ -89,6 +109,23 @@ export class PalView {
       startTime: (pid) => deps.identity.startTime(pid),
       clock: deps.clock ?? (() => performance.now()),
     });
+  }
+
+  attachKernel(notifier: KernelNotifier | undefined): void {
+    this.kernel = notifier;
+    this.warm.attach(notifier?.fastPath);
+  }
+
+  /** Forget recently evaluated callers: none of them may be reused, in JS or in the addon. */
+  forgetCallers(): void {
+    this.callers.forget();
+    this.warm.bump();
+  }
+
+  /** Lets the addon answer this allowed lookup/getattr again for the same caller (warm-path.ts). */
+  remember(ctx: CallerContext, granted: Granted, attr: FileAttr): void {
+    const reuse = this.callers.reuseOf(granted.caller);
+    this.warm.remember(granted.generation, ctx, reuse, granted.entry.name, attr);
   }
 
   /** Sends one invalidation; nothing cached for it (the kernel says ENOENT) is fine. */
@@ -174,6 +211,7 @@ export class PalView {
    */
   async grant(ctx: CallerContext, name: string, op: 'lookup' | 'getattr' | 'open'): Promise<Granted> {
     const startNs = process.hrtime.bigint();
+    const generation = this.warm.generation;
     const caller = await this.evaluate(ctx);
     const entry = this.deps.manifest.current().entries.get(name);
     const deny = (reason: string, reasonClass: string): void =>
@@ -188,7 +226,7 @@ export class PalView {
       deny(decision.reason, decision.class);
       throw new FuseError(op === 'open' || isFailClosed(decision) ? EACCES : ENOENT, decision.reason);
     }
-    return { caller, entry, startNs };
+    return { caller, entry, startNs, generation };
   }
 
   /** Authorise before anything is decrypted: the manifest's labels, then the sealed ones. */
@@ -224,6 +262,7 @@ export class PalView {
       sealedName: opened.sealedName,
       sealedLabels: opened.sealedLabels,
     };
+    if (!sameFacts(this.sealed.factsFor(entry), facts)) this.warm.bump(); // sizes and decisions may change
     this.sealed.learn(name, facts);
     const second = policyDecide(caller, entry, { hostAllowUids: this.deps.hostAllowUids(), sealed: facts });
     if (!second.allow) {
@@ -267,6 +306,7 @@ export class PalView {
   }
 
   manifestChanged(next: ManifestView, previous: ManifestView): void {
+    this.warm.bump();
     const names = new Set([...previous.entries.keys(), ...next.entries.keys()]);
     for (const name of names) {
       const before = previous.entries.get(name);

@@ -50,8 +50,10 @@ function handlersOf(view: PalView): FuseHandlers {
     async lookup(ctx, parent, name): Promise<EntryReply> {
       if (parent === ROOT_INO) {
         if (name === PAL_DIR_NAME) return entryReply(view.palDirAttr(ctx));
-        const { caller, entry } = await view.grant(ctx, name, 'lookup');
-        return entryReply(view.secretAttr(caller, entry));
+        const granted = await view.grant(ctx, name, 'lookup');
+        const attr = view.secretAttr(granted.caller, granted.entry);
+        view.remember(ctx, granted, attr);
+        return entryReply(attr);
       }
       if (parent === PAL_DIR_INO) {
         if (!isPalFileName(name)) throw new FuseError(ENOENT, `no ${PAL_DIR_NAME}/${name}`);
@@ -68,8 +70,10 @@ function handlersOf(view: PalView): FuseHandlers {
       if (file) return attrReply(view.palFileAttr(await view.evaluate(ctx), file));
       const name = view.inodes.nameOf(ino);
       if (name === undefined) throw new FuseError(ENOENT, `no inode ${ino}`);
-      const { caller, entry } = await view.grant(ctx, name, 'getattr');
-      return attrReply(view.secretAttr(caller, entry));
+      const granted = await view.grant(ctx, name, 'getattr');
+      const attr = view.secretAttr(granted.caller, granted.entry);
+      view.remember(ctx, granted, attr);
+      return attrReply(attr);
     },
 
     async readdir(ctx, ino): Promise<DirEntry[]> {
@@ -120,11 +124,9 @@ export function createPalFilesystem(deps: FsDeps): PalFilesystem {
   const view = new PalView(deps);
   return {
     handlers: handlersOf(view),
-    attachKernel(notifier) {
-      view.kernel = notifier;
-    },
+    attachKernel: (notifier) => view.attachKernel(notifier),
     manifestChanged: (next, previous) => view.manifestChanged(next, previous),
     openHandles: () => view.handles.size,
-    forgetCallers: () => view.callers.forget(),
+    forgetCallers: () => view.forgetCallers(),
   };
 }
