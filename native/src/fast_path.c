@@ -171,10 +171,10 @@ static void add_grant(pal_fast_caller *c, const char *name, const struct stat *a
 }
 
 bool pal_fast_remember(pal_fast *f, const pal_fast_who *who, const char *name, const struct stat *attr) {
-  if (strlen(name) > PAL_FAST_NAME_MAX || attr->st_ino == 0 || !(who->remaining_ms > 0)) return false;
+  bool usable = strlen(name) <= PAL_FAST_NAME_MAX && attr->st_ino != 0 && who->remaining_ms > 0;
   bool ok = false;
   pthread_mutex_lock(&f->lock);
-  if (f->enabled && f->callers && who->generation == f->generation) {
+  if (usable && f->enabled && f->callers && who->generation == f->generation) {
     pal_fast_caller *c = &f->callers[slot_of(who->pid, who->uid, who->gid)];
     bool same = c->stat_fd >= 0 && c->pid == who->pid && c->uid == who->uid && c->gid == who->gid &&
                 c->start_time == who->start_time && c->generation == who->generation &&

@@ -71,6 +71,8 @@ export interface FsDeps {
   readonly now?: () => number;
   /** Monotonic milliseconds for the short caller reuse window (default performance.now). */
   readonly clock?: () => number;
+  /** The caller reuse window (default CALLER_REUSE_MS); tests lengthen it. */
+  readonly callerReuseMs?: number;
   /** Open handles and the plaintext they pin, with pald's limits (default: SPEC §3 defaults, no cache). */
   readonly handles?: HandleLedger;
   /** The warm path: let the addon replay allowed lookups/getattrs (warm-path.ts). Default off. */

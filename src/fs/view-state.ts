@@ -108,6 +108,7 @@ export class PalView {
         : (ctx) => attestCaller(ctx, deps.identity, deps.trust),
       startTime: (pid) => deps.identity.startTime(pid),
       clock: deps.clock ?? (() => performance.now()),
+      ...(deps.callerReuseMs !== undefined ? { reuseMs: deps.callerReuseMs } : {}),
     });
   }
 
