@@ -6,7 +6,9 @@
         "src/addon.c",
         "src/secure_buffer.c",
         "src/fuse_bridge.c",
+        "src/fast_path.c",
         "src/fuse_io.c",
+        "src/mountinfo.c",
         "src/sys.c"
       ],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],

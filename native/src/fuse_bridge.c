@@ -34,7 +34,9 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "fast_path.h"
 #include "fuse_io.h"
+#include "mountinfo.h"
 #include "napi_util.h"
 #include "secure_buffer.h"
 
@@ -97,87 +99,31 @@ struct pal_mount {
   pthread_t js_thread;
   napi_ref dispatch_ref;
   uv_poll_t poll;
-  bool polling;      /* poll handle initialised and not yet closed */
-  bool in_poll;      /* inside on_poll: the mount must not be freed under it */
+  bool polling; /* poll handle initialised and not yet closed */
+  bool in_poll; /* inside on_poll: the mount must not be freed under it */
   struct fuse_buf main_buf;
   atomic_bool stopping;
   bool workers_joined;
   bool notifier_joined;
-  bool finished;                    /* session destroyed */
-  bool handle_collected;            /* the JS mount handle was garbage-collected */
-  bool tsfn_done;                   /* the threadsafe function was finalized */
-  atomic_long outstanding;          /* requests handed to JS and not answered yet */
+  bool finished;           /* session destroyed */
+  bool abandoned;          /* mount failed half-way: freed once the loop lets go */
+  bool handle_collected;   /* the JS mount handle was garbage-collected */
+  bool tsfn_done;          /* the threadsafe function was finalized */
+  atomic_long outstanding; /* requests handed to JS and not answered yet */
   pthread_t notifier;
   pthread_mutex_t nlock;
   pthread_cond_t ncond;
   notify_item *nhead, *ntail;
   bool nstop;
   pal_mount *next_active;
+  pal_fast fast; /* the warm path's decision cache (off unless JS turns it on) */
+  atomic_bool fast_on;
 };
 
 /* Mounts of this process that are still mounted: for atexit and double-mount checks. */
 static pthread_mutex_t g_active_lock = PTHREAD_MUTEX_INITIALIZER;
 static pal_mount *g_active = NULL;
 static bool g_atexit_registered = false;
-
-/* ---------- mountinfo ---------- */
-
-/* Undo mountinfo's octal escapes (\040 for space etc.) in place. */
-static void unescape_mountinfo(char *s) {
-  char *w = s;
-  for (char *r = s; *r;) {
-    if (r[0] == '\\' && r[1] >= '0' && r[1] <= '7' && r[2] >= '0' && r[2] <= '7' && r[3] >= '0' &&
-        r[3] <= '7') {
-      *w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
-      r += 4;
-    } else {
-      *w++ = *r++;
-    }
-  }
-  *w = 0;
-}
-
-/* The topmost mount at `path` (last line of /proc/self/mountinfo naming it): its device and
- * filesystem type. Returns false when nothing is mounted there. */
-static bool top_mount_at(const char *path, dev_t *dev, char *fstype, size_t fstype_len) {
-  FILE *f = fopen("/proc/self/mountinfo", "re");
-  if (!f) return false;
-  char *line = NULL;
-  size_t cap = 0;
-  bool found = false;
-  while (getline(&line, &cap, f) > 0) {
-    unsigned maj, min;
-    char mp[4096], type[256];
-    /* id parent maj:min root mountpoint opts... - fstype source superopts */
-    if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &maj, &min, mp) != 3) continue;
-    char *sep = strstr(line, " - ");
-    if (!sep || sscanf(sep + 3, "%255s", type) != 1) continue;
-    unescape_mountinfo(mp);
-    if (strcmp(mp, path) != 0) continue;
-    found = true;
-    *dev = makedev(maj, min);
-    snprintf(fstype, fstype_len, "%s", type);
-  }
-  free(line);
-  fclose(f);
-  return found;
-}
-
-/* Lazily unmounts dead FUSE mounts at path (stat fails with ENOTCONN: the daemon died). Returns
- * how many were cleared, or -errno when stat fails for another reason. Never called on a mount of
- * our own (that would deadlock: the JS thread would wait on itself). */
-static int clear_stale(const char *path) {
-  int cleared = 0;
-  for (int i = 0; i < 16; i++) {
-    struct stat st;
-    if (stat(path, &st) == 0) return cleared;
-    int e = errno;
-    if (e != ENOTCONN && e != ECONNABORTED) return -e;
-    if (umount2(path, MNT_DETACH) != 0) return -errno;
-    cleared++;
-  }
-  return cleared;
-}
 
 /* ---------- requests to JS ---------- */
 
@@ -225,6 +171,7 @@ static void call_js(napi_env env, napi_value js_cb, void *context, void *data);
 
 static void to_js(pal_req *r) {
   pal_mount *m = r->m;
+  atomic_fetch_add(&m->fast.stats.to_js[r->op & 7], 1);
   if (r->req) atomic_fetch_add(&m->outstanding, 1);
   if (m->nthreads == 0 && pthread_equal(pthread_self(), m->js_thread)) {
     /* Read on the JS thread's loop (on_poll): call the dispatcher right here. */
@@ -322,12 +269,26 @@ static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
 
 static void op_init(void *userdata, struct fuse_conn_info *conn) {
   /* Nothing is written, so nothing needs write-back caching or splicing. */
-  conn->want &= ~(FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE |
-                  FUSE_CAP_SPLICE_READ);
+  conn->want &=
+      ~(FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE | FUSE_CAP_SPLICE_READ);
 }
 
+/* The view's kernel cache timeouts (src/fs/attrs.ts): 0, each caller's view is asked afresh. */
+#define VIEW_TIMEOUT_S 0.0
+
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
-  pal_req *r = new_req(fuse_req_userdata(req), req, OP_LOOKUP, parent);
+  pal_mount *m = fuse_req_userdata(req);
+  struct fuse_entry_param e;
+  if (parent == FUSE_ROOT_ID && atomic_load(&m->fast_on)) {
+    memset(&e, 0, sizeof e);
+    if (pal_fast_lookup(&m->fast, fuse_req_ctx(req), name, &e.attr)) {
+      e.ino = e.attr.st_ino;
+      e.entry_timeout = e.attr_timeout = VIEW_TIMEOUT_S;
+      fuse_reply_entry(req, &e);
+      return;
+    }
+  }
+  pal_req *r = new_req(m, req, OP_LOOKUP, parent);
   if (!r || !(r->name = strdup(name))) {
     if (r) free_req(r);
     fuse_reply_err(req, ENOMEM);
@@ -343,7 +304,14 @@ static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
 }
 
 static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
-  pal_req *r = new_req(fuse_req_userdata(req), req, OP_GETATTR, ino);
+  pal_mount *m = fuse_req_userdata(req);
+  struct stat st;
+  if (ino != FUSE_ROOT_ID && atomic_load(&m->fast_on) &&
+      pal_fast_getattr(&m->fast, fuse_req_ctx(req), ino, &st)) {
+    fuse_reply_attr(req, &st, VIEW_TIMEOUT_S);
+    return;
+  }
+  pal_req *r = new_req(m, req, OP_GETATTR, ino);
   if (!r) {
     fuse_reply_err(req, ENOMEM);
     return;
@@ -372,8 +340,7 @@ static void reply_content(fuse_req_t req, pal_secmem *mem, size_t size, off_t of
   fuse_reply_buf(req, (const char *)mem->data + off, n);
 }
 
-static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-                    struct fuse_file_info *fi) {
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
   pal_fh *fh = (pal_fh *)(uintptr_t)fi->fh;
   if (fh->content) {
     reply_content(req, fh->content, size, off);
@@ -390,9 +357,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
   to_js(r);
 }
 
-static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
-  fuse_reply_err(req, 0);
-}
+static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) { fuse_reply_err(req, 0); }
 
 /* Drops the handle's reference to its content (the last holder's drop wipes it, now, not when JS
  * collects a handle object) and tells JS (which answers nothing: release needs no reply). */
@@ -473,8 +438,7 @@ static void reply_dir_page(fuse_req_t req, pal_dir *d, size_t size, off_t off) {
   free(buf);
 }
 
-static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-                       struct fuse_file_info *fi) {
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
   pal_dir *d = (pal_dir *)(uintptr_t)fi->fh;
   pthread_mutex_lock(&d->lock);
   if (off != 0 && d->loaded) { /* later pages come from the listing fetched at offset 0 */
@@ -509,16 +473,13 @@ static void erofs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int
                           struct fuse_file_info *fi) {
   fuse_reply_err(req, EROFS);
 }
-static void erofs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
-                        dev_t rdev) {
+static void erofs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev) {
   fuse_reply_err(req, EROFS);
 }
 static void erofs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode) {
   fuse_reply_err(req, EROFS);
 }
-static void erofs_name(fuse_req_t req, fuse_ino_t parent, const char *name) {
-  fuse_reply_err(req, EROFS);
-}
+static void erofs_name(fuse_req_t req, fuse_ino_t parent, const char *name) { fuse_reply_err(req, EROFS); }
 static void erofs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name) {
   fuse_reply_err(req, EROFS);
 }
@@ -533,8 +494,8 @@ static void erofs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t 
                         struct fuse_file_info *fi) {
   fuse_reply_err(req, EROFS);
 }
-static void erofs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
-                           size_t size, int flags) {
+static void erofs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value, size_t size,
+                           int flags) {
   fuse_reply_err(req, EROFS);
 }
 static void erofs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name) {
@@ -611,9 +572,12 @@ static void *worker_main(void *arg) {
     }
     bool readable = false;
     for (int i = 0; i < n; i++) {
-      if (got[i].data.u32 == 1) gone = true; /* woken to stop */
-      else if (got[i].events & EPOLLIN) readable = true;
-      else if (got[i].events & (EPOLLERR | EPOLLHUP)) gone = true; /* connection aborted */
+      if (got[i].data.u32 == 1)
+        gone = true; /* woken to stop */
+      else if (got[i].events & EPOLLIN)
+        readable = true;
+      else if (got[i].events & (EPOLLERR | EPOLLHUP))
+        gone = true; /* connection aborted */
     }
     while (readable && !gone && !atomic_load(&m->stopping)) {
       int res = fuse_session_receive_buf(se, &fbuf);
@@ -649,8 +613,10 @@ static void on_poll(uv_poll_t *handle, int status, int events) {
     int res = fuse_session_receive_buf(m->se, &m->main_buf);
     if (res == -EINTR) continue;
     if (res == -EAGAIN) break;
-    if (res <= 0) gone = true;
-    else fuse_session_process_buf(m->se, &m->main_buf);
+    if (res <= 0)
+      gone = true;
+    else
+      fuse_session_process_buf(m->se, &m->main_buf);
   }
   m->in_poll = false;
   if (gone && m->polling) uv_poll_stop(&m->poll); /* connection aborted: nothing more to read */
@@ -718,17 +684,16 @@ static void remove_active(pal_mount *m) {
 static void detach_mount(pal_mount *m) {
   dev_t dev;
   char type[256];
-  if (m->dev_known && top_mount_at(m->mountpoint, &dev, type, sizeof type) && dev == m->dev)
+  if (m->dev_known && pal_top_mount_at(m->mountpoint, &dev, type, sizeof type) && dev == m->dev)
     umount2(m->mountpoint, MNT_DETACH);
 }
 
 static void cleanup_hook(void *arg);
 
-/* First half of unmount, on the JS thread: nothing here waits for JS. */
-static void stop_mount(pal_mount *m) {
-  if (atomic_exchange(&m->stopping, true)) return;
+/* What unmount and the environment teardown share: no more reading, our mount detached, the
+ * workers joined, the notifier told to stop. Never waits for JS. */
+static void halt_session(pal_mount *m) {
   remove_active(m);
-  napi_remove_env_cleanup_hook(m->env, cleanup_hook, m);
   fuse_session_exit(m->se);
   detach_mount(m);
   uint64_t one = 1;
@@ -736,17 +701,25 @@ static void stop_mount(pal_mount *m) {
   (void)w;
   for (int i = 0; i < m->nthreads; i++) pthread_join(m->workers[i], NULL);
   m->workers_joined = true;
-  if (m->polling && !uv_is_closing((uv_handle_t *)&m->poll)) {
-    uv_poll_stop(&m->poll);
-    uv_close((uv_handle_t *)&m->poll, on_poll_closed);
-  }
   pthread_mutex_lock(&m->nlock);
   m->nstop = true;
   pthread_cond_signal(&m->ncond);
   pthread_mutex_unlock(&m->nlock);
 }
 
+/* First half of unmount, on the JS thread: nothing here waits for JS. */
+static void stop_mount(pal_mount *m) {
+  if (atomic_exchange(&m->stopping, true)) return;
+  napi_remove_env_cleanup_hook(m->env, cleanup_hook, m);
+  halt_session(m);
+  if (m->polling && !uv_is_closing((uv_handle_t *)&m->poll)) {
+    uv_poll_stop(&m->poll);
+    uv_close((uv_handle_t *)&m->poll, on_poll_closed);
+  }
+}
+
 static void free_mount(pal_mount *m) {
+  pal_fast_destroy(&m->fast);
   free(m->mountpoint);
   free(m);
 }
@@ -766,10 +739,21 @@ static void finalize_mount_handle(napi_env env, void *data, void *hint) {
   if (m->finished) free_mount(m);
 }
 
-/* Destroys the session once workers and notifier are gone and JS has answered everything. */
+/* Destroys the session once workers and notifier are gone and JS has answered everything. A
+ * mount that failed half-way (abandoned) goes once the threadsafe function and the poll handle,
+ * which the event loop owns, have let go of it. */
 static void maybe_finish(pal_mount *m) {
-  if (m->finished || !m->workers_joined || !m->notifier_joined || !m->tsfn_done || m->polling ||
-      m->in_poll)
+  if (m->abandoned) {
+    if (!m->tsfn_done || m->polling) return;
+    fuse_session_destroy(m->se);
+    if (m->wake_fd >= 0) close(m->wake_fd);
+    pthread_mutex_destroy(&m->nlock);
+    pthread_cond_destroy(&m->ncond);
+    free(m->workers);
+    free_mount(m);
+    return;
+  }
+  if (m->finished || !m->workers_joined || !m->notifier_joined || !m->tsfn_done || m->polling || m->in_poll)
     return;
   if (atomic_load(&m->outstanding) != 0) return;
   m->finished = true;
@@ -791,22 +775,12 @@ static void maybe_finish(pal_mount *m) {
 /* Environment teardown (Node exiting without unmount): detach, stop threads, no JS. */
 static void cleanup_hook(void *arg) {
   pal_mount *m = arg;
-  if (atomic_load(&m->stopping)) return;
-  atomic_store(&m->stopping, true);
-  remove_active(m);
-  fuse_session_exit(m->se);
-  detach_mount(m);
-  uint64_t one = 1;
-  ssize_t w = write(m->wake_fd, &one, sizeof one);
-  (void)w;
-  for (int i = 0; i < m->nthreads; i++) pthread_join(m->workers[i], NULL);
+  if (atomic_exchange(&m->stopping, true)) return;
+  /* The notifier may wait on a kernel lock that only a (now impossible) JS reply frees: it is
+   * told to stop, not joined. */
+  halt_session(m);
   /* Close the poll handle so the loop can close; the mount itself is left to the exiting process. */
   if (m->polling && !uv_is_closing((uv_handle_t *)&m->poll)) uv_close((uv_handle_t *)&m->poll, NULL);
-  /* The notifier may wait on a kernel lock that only a (now impossible) JS reply frees: leave it. */
-  pthread_mutex_lock(&m->nlock);
-  m->nstop = true;
-  pthread_cond_signal(&m->ncond);
-  pthread_mutex_unlock(&m->nlock);
 }
 
 /* exit() without the env teardown (process.exit, uncaught exception): at least detach the
@@ -866,7 +840,8 @@ static bool read_attr(napi_env env, const napi_value *args, struct stat *st) {
   st->st_blksize = 4096;
   st->st_blocks = (st->st_size + 511) / 512;
   double ms = vals[6];
-  struct timespec ts = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)((ms - (double)(time_t)(ms / 1000) * 1000) * 1e6)};
+  struct timespec ts = {.tv_sec = (time_t)(ms / 1000),
+                        .tv_nsec = (long)((ms - (double)(time_t)(ms / 1000) * 1000) * 1e6)};
   if (ts.tv_nsec < 0 || ts.tv_nsec >= 1000000000) ts.tv_nsec = 0;
   st->st_atim = st->st_mtim = st->st_ctim = ts;
   return true;
@@ -910,8 +885,7 @@ static napi_value reply_attr(napi_env env, napi_callback_info info) {
   if (!r) return NULL;
   struct stat st;
   double timeout;
-  if (!read_attr(env, argv + 1, &st) || !read_timeout(env, argv[8], "attrTimeout", &timeout))
-    return NULL;
+  if (!read_attr(env, argv + 1, &st) || !read_timeout(env, argv[8], "attrTimeout", &timeout)) return NULL;
   st.st_ino = r->ino; /* the kernel asked about this inode; never claim another */
   fuse_reply_attr(r->req, &st, timeout);
   answered(r);
@@ -1053,8 +1027,7 @@ static napi_value reply_dir(napi_env env, napi_callback_info info) {
       break;
     }
     /* "." and ".." are ours; a name with '/' or over NAME_MAX can never be looked up. */
-    if (len == 0 || len > 255 || strchr(name, '/') || strcmp(name, ".") == 0 ||
-        strcmp(name, "..") == 0) {
+    if (len == 0 || len > 255 || strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
       free(name);
       continue;
     }
@@ -1111,207 +1084,224 @@ static napi_value reply_statfs(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* mount(mountpoint, options, threads, dispatch) -> handle. `options` is the full -o list. */
-static napi_value js_mount(napi_env env, napi_callback_info info) {
-  napi_value argv[4], out;
-  uint64_t threads;
-  if (!pal_get_args(env, info, 4, argv)) return NULL;
-  char *path = pal_arg_string(env, argv[0], "mountpoint", NULL);
-  if (!path) return NULL;
-  char *opts = pal_arg_string(env, argv[1], "options", NULL);
-  if (!opts || !pal_arg_u64(env, argv[2], "threads", &threads)) {
-    free(path);
-    free(opts);
-    return NULL;
-  }
-  if (threads > 64) {
-    free(path);
-    free(opts);
-    pal_throw(env, "ERR_PAL_ARGS", 0, "threads must be 0..64");
-    return NULL;
-  }
-  pthread_mutex_lock(&g_active_lock);
+/* True when this process serves a mount at `path` already. */
+static bool mounted_here(const char *path) {
   bool ours = false;
-  for (pal_mount *m = g_active; m; m = m->next_active) ours = ours || strcmp(m->mountpoint, path) == 0;
+  pthread_mutex_lock(&g_active_lock);
+  for (pal_mount *m = g_active; m && !ours; m = m->next_active) ours = strcmp(m->mountpoint, path) == 0;
   pthread_mutex_unlock(&g_active_lock);
-  if (ours) {
+  return ours;
+}
+
+/* Validates a mountpoint: not ours already, dead mounts on it cleared, a directory with no live
+ * FUSE mount. Returns it as /proc/self/mountinfo will show it (symlinks resolved: unmount finds
+ * our mount by it; resolved now, because afterwards resolving it would ask ourselves), or NULL
+ * with an exception pending. */
+static char *usable_mountpoint(napi_env env, const char *path) {
+  if (mounted_here(path)) {
     pal_throw(env, "ERR_PAL_MOUNT", EBUSY, "%s is already mounted by this process", path);
-    free(path);
-    free(opts);
     return NULL;
   }
-  int cleared = clear_stale(path);
+  int cleared = pal_clear_stale(path);
   if (cleared < 0) {
     pal_throw(env, "ERR_PAL_MOUNT", -cleared, "mountpoint %s: %s", path, strerror(-cleared));
-    free(path);
-    free(opts);
     return NULL;
   }
-  {
-    /* The path as /proc/self/mountinfo will show it (symlinks resolved): unmount finds our mount
-     * by it. Resolved now, before mounting: afterwards resolving it would ask ourselves. */
-    char *real = realpath(path, NULL);
-    if (!real) {
-      pal_throw(env, "ERR_PAL_MOUNT", errno, "mountpoint %s: %s", path, strerror(errno));
-      free(path);
-      free(opts);
-      return NULL;
-    }
-    free(path);
-    path = real;
-    struct stat st;
-    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
-      pal_throw(env, "ERR_PAL_MOUNT", ENOTDIR, "mountpoint %s is not a directory", path);
-      free(path);
-      free(opts);
-      return NULL;
-    }
+  char *real = realpath(path, NULL);
+  if (!real) {
+    int e = errno;
+    pal_throw(env, "ERR_PAL_MOUNT", e, "mountpoint %s: %s", path, strerror(e));
+    return NULL;
   }
-  {
-    dev_t dev;
-    char type[256];
-    if (top_mount_at(path, &dev, type, sizeof type) && strncmp(type, "fuse", 4) == 0) {
-      pal_throw(env, "ERR_PAL_MOUNT", EBUSY,
-                "%s already has a live FUSE mount (%s); another daemon is serving it", path, type);
-      free(path);
-      free(opts);
-      return NULL;
-    }
-  }
+  struct stat st;
+  dev_t dev;
+  char type[256];
+  if (stat(real, &st) != 0 || !S_ISDIR(st.st_mode))
+    pal_throw(env, "ERR_PAL_MOUNT", ENOTDIR, "mountpoint %s is not a directory", real);
+  else if (pal_top_mount_at(real, &dev, type, sizeof type) && strncmp(type, "fuse", 4) == 0)
+    pal_throw(env, "ERR_PAL_MOUNT", EBUSY,
+              "%s already has a live FUSE mount (%s); another daemon is serving it", real, type);
+  else
+    return real;
+  free(real);
+  return NULL;
+}
 
+static pal_mount *new_mount(napi_env env, int nthreads) {
   pal_mount *m = calloc(1, sizeof *m);
-  const char *fargv[] = {"pal", "-o", opts, NULL};
-  struct fuse_args args = FUSE_ARGS_INIT(3, (char **)fargv);
-  if (!m) goto nomem;
+  if (!m) return NULL;
+  m->workers = calloc(nthreads ? nthreads : 1, sizeof *m->workers);
+  if (!m->workers) {
+    free(m);
+    return NULL;
+  }
   m->env = env;
-  m->mountpoint = path;
-  m->nthreads = (int)threads;
+  m->nthreads = nthreads;
   m->wake_fd = -1;
+  m->js_thread = pthread_self();
   atomic_init(&m->stopping, false);
   atomic_init(&m->outstanding, 0);
   pthread_mutex_init(&m->nlock, NULL);
   pthread_cond_init(&m->ncond, NULL);
-  m->js_thread = pthread_self();
-  m->workers = calloc(threads ? threads : 1, sizeof *m->workers);
-  if (!m->workers) goto nomem;
+  pal_fast_init(&m->fast);
+  atomic_init(&m->fast_on, false);
+  return m;
+}
 
+/* nthreads == 0: requests are read on the JS thread's loop when /dev/fuse is readable. */
+static bool watch_on_loop(napi_env env, pal_mount *m) {
+  uv_loop_t *loop = NULL;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || !loop ||
+      uv_poll_init(loop, &m->poll, fuse_session_fd(m->se)) != 0)
+    return false;
+  m->poll.data = m;
+  m->polling = true;
+  return true;
+}
+
+/* A mount that failed after its threadsafe function was made: stop what runs, and leave the
+ * rest to maybe_finish once the event loop lets go of the threadsafe function and poll handle. */
+static void abandon_mount(pal_mount *m) {
+  atomic_store(&m->stopping, true);
+  m->abandoned = true;
+  halt_session(m);
+  pthread_join(m->notifier, NULL);
+  m->notifier_joined = true;
+  if (m->dispatch_ref) napi_delete_reference(m->env, m->dispatch_ref);
+  m->dispatch_ref = NULL;
+  napi_async_destroy(m->env, m->async_ctx);
+  m->async_ctx = NULL;
+  if (m->polling) uv_close((uv_handle_t *)&m->poll, on_poll_closed);
+  napi_release_threadsafe_function(m->tsfn, napi_tsfn_abort);
+}
+
+static void stop_notifier(pal_mount *m) {
+  pthread_mutex_lock(&m->nlock);
+  m->nstop = true;
+  pthread_cond_signal(&m->ncond);
+  pthread_mutex_unlock(&m->nlock);
+  pthread_join(m->notifier, NULL);
+}
+
+/* mount(mountpoint, options, threads, dispatch) -> handle. `options` is the full -o list.
+ * Validation first, then each step undone in reverse order on failure (libfuse's own style). */
+static napi_value js_mount(napi_env env, napi_callback_info info) {
+  napi_value argv[4], name, resource, out = NULL;
+  uint64_t threads = 0;
+  char *path = NULL, *opts = NULL, *real = NULL;
+  pal_mount *m = NULL;
+  int rc;
+  if (!pal_get_args(env, info, 4, argv)) return NULL;
+  path = pal_arg_string(env, argv[0], "mountpoint", NULL);
+  if (!path) goto out;
+  opts = pal_arg_string(env, argv[1], "options", NULL);
+  if (!opts || !pal_arg_u64(env, argv[2], "threads", &threads)) goto out;
+  if (threads > 64) {
+    pal_throw(env, "ERR_PAL_ARGS", 0, "threads must be 0..64");
+    goto out;
+  }
+  real = usable_mountpoint(env, path);
+  if (!real) goto out;
+  m = new_mount(env, (int)threads);
+  if (!m) {
+    free(real);
+    pal_throw(env, "ERR_PAL_NOMEM", ENOMEM, "out of memory");
+    goto out;
+  }
+  m->mountpoint = real;
+
+  const char *fargv[] = {"pal", "-o", opts, NULL};
+  struct fuse_args args = FUSE_ARGS_INIT(3, (char **)fargv);
   m->se = fuse_session_new(&args, &pal_ops, sizeof pal_ops, m);
   fuse_opt_free_args(&args);
   if (!m->se) {
     pal_throw(env, "ERR_PAL_MOUNT", EINVAL, "fuse_session_new refused the options \"%s\"", opts);
-    goto fail;
+    goto err_free;
   }
-  if (fuse_session_mount(m->se, path) != 0) {
-    pal_throw(env, "ERR_PAL_MOUNT", EIO, "mounting FUSE at %s failed (libfuse said why on stderr)", path);
-    goto fail_session;
+  if (fuse_session_mount(m->se, real) != 0) {
+    pal_throw(env, "ERR_PAL_MOUNT", EIO, "mounting FUSE at %s failed (libfuse said why on stderr)", real);
+    goto err_session;
   }
-  {
-    int rc = pal_fuse_install_io(m->se);
-    if (rc != 0) {
-      pal_throw(env, "ERR_PAL_MOUNT", -rc, "installing session I/O failed: %s", strerror(-rc));
-      goto fail_mounted;
-    }
+  if ((rc = pal_fuse_install_io(m->se)) != 0) {
+    pal_throw(env, "ERR_PAL_MOUNT", -rc, "installing session I/O failed: %s", strerror(-rc));
+    goto err_unmount;
   }
-  {
-    char type[256];
-    m->dev_known = top_mount_at(path, &m->dev, type, sizeof type);
-  }
+  char type[256];
+  m->dev_known = pal_top_mount_at(real, &m->dev, type, sizeof type);
   int fd = fuse_session_fd(m->se);
   fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-  m->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (m->wake_fd < 0) {
+  if ((m->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
     pal_throw(env, "ERR_PAL_MOUNT", errno, "eventfd: %s", strerror(errno));
-    goto fail_mounted;
-  }
-  napi_value name;
-  napi_create_string_utf8(env, "pal:fuse", NAPI_AUTO_LENGTH, &name);
-  napi_value resource;
-  napi_create_object(env, &resource);
-  if (napi_async_init(env, resource, name, &m->async_ctx) != napi_ok ||
-      napi_create_threadsafe_function(env, argv[3], NULL, name, 0, 1, m, on_tsfn_finalized, m,
-                                      call_js, &m->tsfn) != napi_ok) {
-    pal_throw_last(env, "napi_create_threadsafe_function");
-    goto fail_mounted;
-  }
-  if (m->nthreads == 0) {
-    uv_loop_t *loop = NULL;
-    if (napi_create_reference(env, argv[3], 1, &m->dispatch_ref) != napi_ok ||
-        napi_get_uv_event_loop(env, &loop) != napi_ok || !loop ||
-        uv_poll_init(loop, &m->poll, fd) != 0) {
-      pal_throw(env, "ERR_PAL_MOUNT", EIO, "cannot watch /dev/fuse on the event loop");
-      goto fail_tsfn;
-    }
-    m->poll.data = m;
-    m->polling = true;
+    goto err_unmount;
   }
   if (start_thread(&m->notifier, notifier_main, m) != 0) {
     pal_throw(env, "ERR_PAL_MOUNT", EAGAIN, "cannot start the notifier thread");
-    if (m->polling) { /* the loop owns the handle now: close it and let the mount leak */
-      uv_close((uv_handle_t *)&m->poll, NULL);
-      napi_release_threadsafe_function(m->tsfn, napi_tsfn_abort);
-      detach_mount(m);
-      free(opts);
-      return NULL;
-    }
-    goto fail_tsfn;
+    goto err_unmount;
+  }
+  napi_create_string_utf8(env, "pal:fuse", NAPI_AUTO_LENGTH, &name);
+  napi_create_object(env, &resource);
+  if (napi_async_init(env, resource, name, &m->async_ctx) != napi_ok) {
+    pal_throw_last(env, "napi_async_init");
+    goto err_notifier;
+  }
+  if (m->nthreads == 0 && napi_create_reference(env, argv[3], 1, &m->dispatch_ref) != napi_ok) {
+    pal_throw_last(env, "napi_create_reference");
+    goto err_async;
+  }
+  if (napi_create_threadsafe_function(env, argv[3], NULL, name, 0, 1, m, on_tsfn_finalized, m, call_js,
+                                      &m->tsfn) != napi_ok) {
+    pal_throw_last(env, "napi_create_threadsafe_function");
+    goto err_ref;
+  }
+  /* From here the threadsafe function refers to m until its finalizer runs: failures abandon. */
+  if (m->nthreads == 0 && !watch_on_loop(env, m)) {
+    pal_throw(env, "ERR_PAL_MOUNT", EIO, "cannot watch /dev/fuse on the event loop");
+    goto err_abandon;
   }
   for (int i = 0; i < m->nthreads; i++) {
     if (start_thread(&m->workers[i], worker_main, m) != 0) {
-      /* Stop what started: pretend fewer threads and run the normal stop. */
-      m->nthreads = i;
-      stop_mount(m);
-      pthread_join(m->notifier, NULL);
-      napi_release_threadsafe_function(m->tsfn, napi_tsfn_release);
+      m->nthreads = i; /* join the ones that started */
       pal_throw(env, "ERR_PAL_MOUNT", EAGAIN, "cannot start FUSE worker threads");
-      free(opts);
-      return NULL; /* m leaks deliberately: its session may still be referenced */
+      goto err_abandon;
     }
   }
+  if (napi_create_external(env, m, finalize_mount_handle, NULL, &out) != napi_ok) {
+    pal_throw_last(env, "napi_create_external");
+    out = NULL;
+    goto err_abandon;
+  }
   if (m->polling) uv_poll_start(&m->poll, UV_READABLE, on_poll);
-  free(opts);
   pthread_mutex_lock(&g_active_lock);
   m->next_active = g_active;
   g_active = m;
   if (!g_atexit_registered) g_atexit_registered = atexit(atexit_detach) == 0;
   pthread_mutex_unlock(&g_active_lock);
   napi_add_env_cleanup_hook(env, cleanup_hook, m);
-  if (napi_create_external(env, m, finalize_mount_handle, NULL, &out) != napi_ok) {
-    pal_throw_last(env, "napi_create_external");
-    return NULL;
-  }
-  return out;
+  goto out;
 
-fail_tsfn:
-  /* The threadsafe function's finalizer will still see m: tear down the rest, keep the struct. */
-  napi_release_threadsafe_function(m->tsfn, napi_tsfn_abort);
-  m->finished = true;
-  if (m->async_ctx) napi_async_destroy(env, m->async_ctx);
-  m->async_ctx = NULL;
+err_abandon:
+  abandon_mount(m);
+  goto out;
+err_ref:
+  if (m->dispatch_ref) napi_delete_reference(env, m->dispatch_ref);
+err_async:
+  napi_async_destroy(env, m->async_ctx);
+err_notifier:
+  stop_notifier(m);
+err_unmount:
   detach_mount(m);
+err_session:
   fuse_session_destroy(m->se);
-  m->se = NULL;
+err_free:
   if (m->wake_fd >= 0) close(m->wake_fd);
-  free(opts);
-  return NULL;
-fail_mounted:
-  if (m->async_ctx) napi_async_destroy(env, m->async_ctx);
-  detach_mount(m);
-fail_session:
-  fuse_session_destroy(m->se);
-fail:
-  if (m->wake_fd >= 0) close(m->wake_fd);
+  pthread_mutex_destroy(&m->nlock);
+  pthread_cond_destroy(&m->ncond);
   free(m->workers);
-  free(m);
+  free_mount(m);
+out:
   free(path);
   free(opts);
-  return NULL;
-nomem:
-  if (m) free(m->workers);
-  free(m);
-  free(path);
-  free(opts);
-  pal_throw(env, "ERR_PAL_NOMEM", ENOMEM, "out of memory");
-  return NULL;
+  return out;
 }
 
 typedef struct {
@@ -1381,8 +1371,10 @@ static napi_value enqueue_notify(napi_env env, napi_value handle, uint64_t ino, 
   it->ino = ino;
   it->name = name;
   pthread_mutex_lock(&m->nlock);
-  if (m->ntail) m->ntail->next = it;
-  else m->nhead = it;
+  if (m->ntail)
+    m->ntail->next = it;
+  else
+    m->nhead = it;
   m->ntail = it;
   pthread_cond_signal(&m->ncond);
   pthread_mutex_unlock(&m->nlock);
@@ -1413,17 +1405,104 @@ static napi_value js_clear_stale(napi_env env, napi_callback_info info) {
   if (!pal_get_args(env, info, 1, argv)) return NULL;
   char *path = pal_arg_string(env, argv[0], "mountpoint", NULL);
   if (!path) return NULL;
-  pthread_mutex_lock(&g_active_lock);
-  bool ours = false;
-  for (pal_mount *m = g_active; m; m = m->next_active) ours = ours || strcmp(m->mountpoint, path) == 0;
-  pthread_mutex_unlock(&g_active_lock);
-  int cleared = ours ? 0 : clear_stale(path);
+  int cleared = mounted_here(path) ? 0 : pal_clear_stale(path);
   free(path);
   if (cleared < 0) {
     pal_throw(env, "ERR_PAL_MOUNT", -cleared, "clearStaleMount: %s", strerror(-cleared));
     return NULL;
   }
   napi_create_int32(env, cleared, &out);
+  return out;
+}
+
+/* ---------- the warm path (fast_path.c) ---------- */
+
+/* fastPathEnable(handle, on) */
+static napi_value js_fast_enable(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  bool on;
+  if (!pal_get_args(env, info, 2, argv) || !pal_arg_bool(env, argv[1], &on)) return NULL;
+  pal_mount *m = get_mount(env, argv[0]);
+  if (!m) return NULL;
+  if (!pal_fast_enable(&m->fast, on)) {
+    pal_throw(env, "ERR_PAL_NOMEM", ENOMEM, "out of memory");
+    return NULL;
+  }
+  atomic_store(&m->fast_on, on);
+  return NULL;
+}
+
+/* fastPathGeneration(handle, generation) */
+static napi_value js_fast_generation(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  uint64_t gen;
+  if (!pal_get_args(env, info, 2, argv) || !pal_arg_u64(env, argv[1], "generation", &gen)) return NULL;
+  pal_mount *m = get_mount(env, argv[0]);
+  if (m) pal_fast_set_generation(&m->fast, gen);
+  return NULL;
+}
+
+/* fastPathRemember(handle, generation, pid, uid, gid, startTime, remainingMs, name,
+ *                  ino, mode, nlink, uid, gid, size, mtimeMs) -> remembered */
+static napi_value js_fast_remember(napi_env env, napi_callback_info info) {
+  napi_value argv[15], out;
+  uint64_t gen, pid, uid, gid;
+  double remaining;
+  pal_fast_who who;
+  struct stat st;
+  if (!pal_get_args(env, info, 15, argv)) return NULL;
+  pal_mount *m = get_mount(env, argv[0]);
+  if (!m || !pal_arg_u64(env, argv[1], "generation", &gen) || !pal_arg_u64(env, argv[2], "pid", &pid) ||
+      !pal_arg_u64(env, argv[3], "uid", &uid) || !pal_arg_u64(env, argv[4], "gid", &gid) ||
+      !pal_arg_double(env, argv[6], "remainingMs", &remaining) || !read_attr(env, argv + 8, &st))
+    return NULL;
+  char *start = pal_arg_string(env, argv[5], "startTime", NULL);
+  if (!start) return NULL;
+  char *name = pal_arg_string(env, argv[7], "name", NULL);
+  char *end = NULL;
+  errno = 0;
+  unsigned long long start_time = strtoull(start, &end, 10);
+  bool ok = name && !errno && end != start && *end == 0 && pid > 0 && pid <= INT32_MAX;
+  if (ok) {
+    who = (pal_fast_who){.pid = (pid_t)pid,
+                         .uid = (uid_t)uid,
+                         .gid = (gid_t)gid,
+                         .start_time = start_time,
+                         .generation = gen,
+                         .remaining_ms = remaining};
+    ok = pal_fast_remember(&m->fast, &who, name, &st);
+  }
+  free(start);
+  free(name);
+  napi_get_boolean(env, ok, &out);
+  return out;
+}
+
+static void set_count(napi_env env, napi_value obj, const char *key, unsigned long long v) {
+  napi_value n;
+  napi_create_double(env, (double)v, &n);
+  napi_set_named_property(env, obj, key, n);
+}
+
+/* fastPathStats(handle) -> counters (see pal_fast_stats) */
+static napi_value js_fast_stats(napi_env env, napi_callback_info info) {
+  napi_value argv[1], out;
+  if (!pal_get_args(env, info, 1, argv)) return NULL;
+  pal_mount *m = get_mount(env, argv[0]);
+  if (!m) return NULL;
+  pal_fast_stats *s = &m->fast.stats;
+  static const char *ops[8] = {"", "lookup", "getattr", "readdir", "open", "read", "release", "statfs"};
+  napi_create_object(env, &out);
+  set_count(env, out, "lookupHits", atomic_load(&s->lookup_hits));
+  set_count(env, out, "getattrHits", atomic_load(&s->getattr_hits));
+  set_count(env, out, "misses", atomic_load(&s->misses));
+  set_count(env, out, "fills", atomic_load(&s->fills));
+  set_count(env, out, "refusedFills", atomic_load(&s->refused_fills));
+  set_count(env, out, "goneCallers", atomic_load(&s->gone_callers));
+  napi_value to_js;
+  napi_create_object(env, &to_js);
+  for (int i = 1; i < 8; i++) set_count(env, to_js, ops[i], atomic_load(&s->to_js[i]));
+  napi_set_named_property(env, out, "toJs", to_js);
   return out;
 }
 
@@ -1441,6 +1520,10 @@ bool pal_fuse_init(napi_env env, napi_value exports) {
       {"replyOpen", NULL, reply_open, NULL, NULL, NULL, napi_default, NULL},
       {"replyDir", NULL, reply_dir, NULL, NULL, NULL, napi_default, NULL},
       {"replyStatfs", NULL, reply_statfs, NULL, NULL, NULL, napi_default, NULL},
+      {"fastPathEnable", NULL, js_fast_enable, NULL, NULL, NULL, napi_default, NULL},
+      {"fastPathGeneration", NULL, js_fast_generation, NULL, NULL, NULL, napi_default, NULL},
+      {"fastPathRemember", NULL, js_fast_remember, NULL, NULL, NULL, napi_default, NULL},
+      {"fastPathStats", NULL, js_fast_stats, NULL, NULL, NULL, napi_default, NULL},
   };
   return napi_define_properties(env, exports, sizeof props / sizeof props[0], props) == napi_ok;
 }

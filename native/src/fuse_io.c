@@ -18,8 +18,7 @@
 static ssize_t io_read(int fd, void *buf, size_t len, void *userdata) {
   ssize_t n = read(fd, buf, len);
   pal_io_state *st = userdata;
-  if (n >= (ssize_t)(sizeof(struct fuse_in_header) + 16) &&
-      atomic_load(&st->init_unique) == 0) {
+  if (n >= (ssize_t)(sizeof(struct fuse_in_header) + 16) && atomic_load(&st->init_unique) == 0) {
     const struct fuse_in_header *in = buf;
     if (in->opcode == FUSE_INIT) {
       const struct fuse_init_in *init = (const void *)((const char *)buf + sizeof *in);

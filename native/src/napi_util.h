@@ -7,12 +7,12 @@
 #include <stdint.h>
 
 /* Evaluate a napi call; on failure throw (if nothing is pending yet) and return NULL. */
-#define NAPI_TRY(env, call)                                                        \
-  do {                                                                             \
-    if ((call) != napi_ok) {                                                       \
-      pal_throw_last(env, #call);                                                  \
-      return NULL;                                                                 \
-    }                                                                              \
+#define NAPI_TRY(env, call)       \
+  do {                            \
+    if ((call) != napi_ok) {      \
+      pal_throw_last(env, #call); \
+      return NULL;                \
+    }                             \
   } while (0)
 
 void pal_throw_last(napi_env env, const char *what);

@@ -16,8 +16,8 @@
 /* What napi_wrap holds for one JS handle: one reference to the memory until wipe(), hand-over
  * to a file handle, or garbage collection, whichever comes first. */
 typedef struct {
-  pal_secmem *mem;  /* NULL once this handle let go of its reference */
-  size_t length;    /* kept for info() after letting go */
+  pal_secmem *mem; /* NULL once this handle let go of its reference */
+  size_t length;   /* kept for info() after letting go */
   size_t capacity;
   bool handed_over; /* its reference moved to a FUSE file handle */
 } sb_handle;
@@ -36,8 +36,8 @@ static size_t page_size(void) {
  * size: pald clones a plaintext for every open(), and mlock/munlock cost a cross-CPU LRU drain
  * each (the biggest native cost of an open in the benchmark's profile). Pooled memory is all
  * zero except the free-list link in its first bytes, which alloc clears. */
-#define POOL_MAX_RUN 4      /* pages per pooled buffer */
-#define POOL_MAX_PAGES 256  /* pages kept in all (1 MiB with 4 KiB pages) */
+#define POOL_MAX_RUN 4     /* pages per pooled buffer */
+#define POOL_MAX_PAGES 256 /* pages kept in all (1 MiB with 4 KiB pages) */
 typedef struct pool_link {
   struct pool_link *next;
 } pool_link;
@@ -221,8 +221,8 @@ static napi_value alloc_or_throw(napi_env env, size_t length) {
                 "LimitMEMLOCK=) or grant CAP_IPC_LOCK",
                 length, strerror(e));
     else
-      pal_throw(env, "ERR_PAL_SECURE_ALLOC", e, "secure buffer: %s of %zu bytes failed: %s", step,
-                length, strerror(e));
+      pal_throw(env, "ERR_PAL_SECURE_ALLOC", e, "secure buffer: %s of %zu bytes failed: %s", step, length,
+                strerror(e));
     return NULL;
   }
   return wrap_new(env, mem);
@@ -315,8 +315,8 @@ static napi_value sb_write(napi_env env, napi_callback_info info) {
     return NULL;
   }
   if (off > h->mem->length || len > h->mem->length - off) {
-    pal_throw(env, "ERR_OUT_OF_RANGE", 0, "write of %zu bytes at %" PRIu64 " exceeds length %zu",
-              len, off, h->mem->length);
+    pal_throw(env, "ERR_OUT_OF_RANGE", 0, "write of %zu bytes at %" PRIu64 " exceeds length %zu", len, off,
+              h->mem->length);
     return NULL;
   }
   /* Shared memory is what open files read: it never changes under them. */
@@ -337,8 +337,8 @@ static napi_value sb_read(napi_env env, napi_callback_info info) {
   if (!h || !pal_arg_u64(env, argv[1], "offset", &off) || !pal_arg_u64(env, argv[2], "length", &len))
     return NULL;
   if (off > h->mem->length || len > h->mem->length - off) {
-    pal_throw(env, "ERR_OUT_OF_RANGE", 0, "read of %" PRIu64 " bytes at %" PRIu64
-              " exceeds length %zu", len, off, h->mem->length);
+    pal_throw(env, "ERR_OUT_OF_RANGE", 0, "read of %" PRIu64 " bytes at %" PRIu64 " exceeds length %zu", len,
+              off, h->mem->length);
     return NULL;
   }
   NAPI_TRY(env, napi_create_buffer_copy(env, (size_t)len, h->mem->data + off, NULL, &out));

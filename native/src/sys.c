@@ -21,8 +21,8 @@ static napi_value peer_credentials(napi_env env, napi_callback_info info) {
   socklen_t len = sizeof cred;
   if (getsockopt((int)fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || len != sizeof cred) {
     int e = errno;
-    pal_throw(env, "ERR_PAL_PEERCRED", e, "peerCredentials: getsockopt(SO_PEERCRED) on fd %d: %s",
-              (int)fd, strerror(e));
+    pal_throw(env, "ERR_PAL_PEERCRED", e, "peerCredentials: getsockopt(SO_PEERCRED) on fd %d: %s", (int)fd,
+              strerror(e));
     return NULL;
   }
   NAPI_TRY(env, napi_create_object(env, &out));

@@ -14,7 +14,7 @@ import { createTrustService } from '../trust/index.js';
 import type { IdentityResolver } from '../identity/types.js';
 import type { TrustService } from '../trust/types.js';
 import type { FuseMount } from '../native/types.js';
-import { createPalFilesystem, modeString, FsError, type ManifestView } from '../fs/index.js';
+import { createPalFilesystem, modeString, type ManifestView } from '../fs/index.js';
 import { HandleLedger } from '../fs/index.js';
 import { prepareMountpoint, prepareStagingDir, stackOnto } from './mountinfo.js';
 import { startAdminServer, type AdminServer } from './admin-server.js';
@@ -245,6 +245,8 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
       version,
       handles,
       metrics,
+      // The warm path in the addon (src/fs/warm-path.ts): PAL_FAST_PATH=1 turns it on.
+      fastPath: process.env.PAL_FAST_PATH === '1',
     });
     identity.onInvalidate(() => fs.forgetCallers());
     store.onChange((next, previous) => {
@@ -279,7 +281,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
         // Expected failures (EIO for a corrupt ciphertext…) are in the audit log already; only
         // errors that are not ours to expect are worth a log line.
         onError: (err, op) => {
-          if (!(err instanceof FsError))
+          if (!(err instanceof native.FuseError))
             log(`pald: ${op}: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`);
         },
       }),
@@ -397,6 +399,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
             trust: next.trust,
             ...(keyPassphraseFile === undefined ? {} : { keyPassphraseFile }),
           };
+          fs.forgetCallers(); // host.allowUids may have changed: no caller's decision may be replayed
           if (trustChanged) {
             const old = trust;
             trust = createTrustService(config.trust, { log, stateDir: config.stateDir, checkFile: checkStateFile }); // the closer registered at start closes the current one

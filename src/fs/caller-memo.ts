@@ -27,8 +27,16 @@ interface Remembered {
   readonly until: number;
 }
 
+/** How a remembered caller may be reused: the process it is, and for how much longer. */
+export interface CallerReuse {
+  /** /proc/<pid>/stat field 22 of the process the caller was attested for. */
+  readonly startTime: string;
+  readonly remainingMs: number;
+}
+
 export class CallerMemo {
   private readonly entries = new Map<string, Remembered>();
+  private readonly reusable = new WeakMap<Caller, { readonly key: string; readonly startTime: string }>();
   private readonly reuseMs: number;
   private readonly maxEntries: number;
 
@@ -49,11 +57,21 @@ export class CallerMemo {
     const caller = await this.options.attest(ctx);
     // The resolver read the start time itself: it must be the process this key names.
     const sameProcess = caller.identity.startTime === undefined || caller.identity.startTime === startTime;
-    if (key !== undefined && !caller.failure && sameProcess) {
+    if (key !== undefined && startTime !== undefined && !caller.failure && sameProcess) {
       if (this.entries.size >= this.maxEntries) this.entries.clear();
       this.entries.set(key, { caller, until: this.options.clock() + this.reuseMs });
+      this.reusable.set(caller, { key, startTime });
     }
     return caller;
+  }
+
+  /** For a caller evaluate() returned: whether it is remembered, as which process, for how long. */
+  reuseOf(caller: Caller): CallerReuse | undefined {
+    const r = this.reusable.get(caller);
+    const entry = r && this.entries.get(r.key);
+    // Evicted or replaced: evaluate() would attest this process afresh, so it is not reusable.
+    if (!r || entry?.caller !== caller) return undefined;
+    return { startTime: r.startTime, remainingMs: entry.until - this.options.clock() };
   }
 
   /** Forget every remembered caller (a container died or changed, trust was reset). */

@@ -9,10 +9,8 @@ import type { OpenedSecret } from '../crypto/index.js';
 import type { AuditEvent } from '../audit/index.js';
 import type { HandleLedger } from './handle-ledger.js';
 
-export type SecretEntry = ManifestEntry;
-
 export interface ManifestView {
-  readonly entries: ReadonlyMap<string, SecretEntry>;
+  readonly entries: ReadonlyMap<string, ManifestEntry>;
   readonly problems: readonly ManifestProblem[];
   readonly generation: number;
 }
@@ -21,14 +19,10 @@ export interface ManifestSource {
   current(): ManifestView;
 }
 
-export type OpenedSecretView = OpenedSecret;
-
 export interface SecretSource {
   /** Decrypts or returns the cached secret; the buffer stays owned by the source (clone it). */
-  get(entry: SecretEntry): Promise<OpenedSecretView>;
+  get(entry: ManifestEntry): Promise<OpenedSecret>;
 }
-
-export type { IdentitySource, TrustSource };
 
 /** The resolver as the filesystem uses it: attribution, and the cheap start-time check of a pid. */
 export interface CallerIdentitySource extends IdentitySource {
@@ -36,10 +30,8 @@ export interface CallerIdentitySource extends IdentitySource {
   startTime(pid: number): string | undefined;
 }
 
-export type AuditRecord = AuditEvent;
-
 export interface AuditSink {
-  record(event: AuditRecord): void;
+  record(event: AuditEvent): void;
 }
 
 /**
@@ -48,7 +40,7 @@ export interface AuditSink {
  * are closed sets: op, decision, reason class.
  */
 export interface RequestMetrics {
-  decision(op: string, decision: AuditRecord['decision'], reasonClass: string, latencyUs: number): void;
+  decision(op: string, decision: AuditEvent['decision'], reasonClass: string, latencyUs: number): void;
   /** A caller attributed afresh (not reused from the memo). */
   attribution(latencyUs: number): void;
 }
@@ -79,8 +71,12 @@ export interface FsDeps {
   readonly now?: () => number;
   /** Monotonic milliseconds for the short caller reuse window (default performance.now). */
   readonly clock?: () => number;
+  /** The caller reuse window (default CALLER_REUSE_MS); tests lengthen it. */
+  readonly callerReuseMs?: number;
   /** Open handles and the plaintext they pin, with pald's limits (default: SPEC §3 defaults, no cache). */
   readonly handles?: HandleLedger;
+  /** The warm path: let the addon replay allowed lookups/getattrs (warm-path.ts). Default off. */
+  readonly fastPath?: boolean;
   /** /metrics (absent: not counted). */
   readonly metrics?: RequestMetrics;
 }

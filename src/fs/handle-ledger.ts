@@ -21,11 +21,9 @@
 //   everybody else. One container holding handles on many distinct secrets, or on every old
 //   version across rotations, therefore cannot take the memory the others read from.
 
-import { constants } from 'node:os';
-import type { SecureBuffer } from '../native/types.js';
-import { FsError } from './errors.js';
+import { Errno, FuseError, type SecureBuffer } from '../native/index.js';
 
-const { ENFILE, ENOMEM } = constants.errno;
+const { ENFILE, ENOMEM } = Errno;
 const PAGE = 4096;
 
 export interface HandleLimits {
@@ -99,7 +97,7 @@ export class HandleLedger {
   /**
    * A handle on a secret version; returns what to give the addon as the handle's content (a
    * share of the one pinned copy). `plaintext` stays the caller's (the cache's) to manage.
-   * Throws FsError ENFILE / ENOMEM when a limit says no.
+   * Throws FuseError ENFILE / ENOMEM when a limit says no.
    */
   openSecret(owner: string, fh: number, key: string, plaintext: SecureBuffer): SecureBuffer {
     this.admitHandle(owner);
@@ -114,7 +112,7 @@ export class HandleLedger {
     const ownerAdds = o?.pins.has(key) ? 0 : bytes;
     const ownerShare = Math.max(Math.floor(limits.lockedBytes / 2), limits.secretBytes);
     if (ownerAdds > 0 && (o?.bytes ?? 0) + ownerAdds > ownerShare) {
-      throw new FsError(
+      throw new FuseError(
         ENOMEM,
         `limits.locked_bytes: this caller's open handles may pin at most ${ownerShare} bytes of plaintext`,
       );
@@ -122,7 +120,7 @@ export class HandleLedger {
     if (!pin) {
       const added = this.cache.holds(plaintext) ? 0 : bytes;
       if (added > 0 && this.lockedBytes() + added > limits.lockedBytes) {
-        throw new FsError(ENOMEM, `limits.locked_bytes: pald holds ${limits.lockedBytes} bytes of plaintext at most`);
+        throw new FuseError(ENOMEM, `limits.locked_bytes: pald holds ${limits.lockedBytes} bytes of plaintext at most`);
       }
       pin = { holder: plaintext.share(), source: plaintext, bytes, handles: 0 };
       this.pins.set(key, pin);
@@ -191,13 +189,13 @@ export class HandleLedger {
   }
 
   /**
-   * Throws FsError ENFILE when `owner` holds all the handles it may: asked before a decrypt too,
+   * Throws FuseError ENFILE when `owner` holds all the handles it may: asked before a decrypt too,
    * so a container at its limit cannot make pald decrypt (or keep its cache hot) for nothing.
    */
   admitHandle(owner: string): void {
     const max = this.limits().openHandlesPerContainer;
     if ((this.owners.get(owner)?.handles ?? 0) >= max) {
-      throw new FsError(ENFILE, `limits.open_handles_per_container: ${max} open handles reached`);
+      throw new FuseError(ENFILE, `limits.open_handles_per_container: ${max} open handles reached`);
     }
   }
 

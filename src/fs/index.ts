@@ -1,17 +1,5 @@
 export { createPalFilesystem, type PalFilesystem, type KernelNotifier } from './view.js';
-export type {
-  FsDeps,
-  ManifestSource,
-  ManifestView,
-  SecretEntry,
-  DaemonHealth,
-  SecretSource,
-  IdentitySource,
-  TrustSource,
-  AuditSink,
-  AuditRecord,
-} from './deps.js';
-export { FsError } from './errors.js';
+export type { FsDeps, ManifestSource, ManifestView, DaemonHealth, SecretSource, AuditSink } from './deps.js';
 export { ROOT_INO, PAL_DIR_INO, PAL_FILES } from './inodes.js';
 export { whoami, modeString } from './inspect.js';
 export { HandleLedger } from './handle-ledger.js';

@@ -4,6 +4,8 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
+import type { FastPathStats } from './types.js';
+
 /** State of one SecureBuffer handle (never its bytes). */
 export interface SecureBufferInfo {
   readonly length: number;
@@ -71,6 +73,29 @@ export interface NativeBinding {
   ): boolean;
   replyDir(req: RequestHandle, names: string[], inos: number[], modes: number[]): void;
   replyStatfs(req: RequestHandle, blocks: number, files: number, nameMax: number): void;
+  fastPathEnable(mount: MountHandle, on: boolean): void;
+  fastPathGeneration(mount: MountHandle, generation: number): void;
+  // generation, pid, uid, gid, startTime, remainingMs, name, then the attr positionally.
+  fastPathRemember(
+    mount: MountHandle,
+    ...args: [
+      number,
+      number,
+      number,
+      number,
+      string,
+      number,
+      string,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+    ]
+  ): boolean;
+  fastPathStats(mount: MountHandle): FastPathStats;
 
   sbAlloc(size: number): SecureHandle;
   sbFrom(bytes: Uint8Array): SecureHandle;

@@ -1,4 +1,5 @@
-// Errno values and the error type handlers throw to answer a FUSE request with an errno.
+// Errno values and the one error type that answers a FUSE request with an errno: handlers in
+// native/ callers and in fs/ (the per-caller view, the handle ledger) all throw FuseError.
 import { constants } from 'node:os';
 
 const sys = constants.errno;
@@ -11,6 +12,7 @@ export const Errno = Object.freeze({
   EBADF: sys.EBADF,
   EAGAIN: sys.EAGAIN,
   ENOMEM: sys.ENOMEM,
+  ENFILE: sys.ENFILE,
   EACCES: sys.EACCES,
   EBUSY: sys.EBUSY,
   EEXIST: sys.EEXIST,

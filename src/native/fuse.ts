@@ -4,9 +4,10 @@
 import { isAbsolute, resolve } from 'node:path';
 
 import { binding, Op, type Dispatch, type MountHandle, type RequestHandle } from './binding.js';
+import { errorMessage } from '../shared/error-message.js';
 import { Errno, explicitErrno } from './errors.js';
 import { handleOf } from './secure-buffer.js';
-import type { CallerContext, FuseHandlers, FuseMount, MountOptions, OpenReply } from './types.js';
+import type { CallerContext, FastPath, FuseHandlers, FuseMount, MountOptions, OpenReply } from './types.js';
 
 export interface NativeMountOptions extends MountOptions {
   /**
@@ -33,8 +34,8 @@ const OPTION = /^[A-Za-z0-9_.:/@+-]+(=[A-Za-z0-9_.:/@+-]*)?$/;
 const opNames: Record<number, string> = Object.fromEntries(Object.entries(Op).map(([k, v]) => [v, k]));
 
 function defaultOnError(err: unknown, op: string): void {
-  const what = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-  process.stderr.write(`pal native: ${op} handler failed: ${what}\n`);
+  const name = err instanceof Error ? `${err.name}: ` : '';
+  process.stderr.write(`pal native: ${op} handler failed: ${name}${errorMessage(err)}\n`);
 }
 
 function isThenable<T>(v: T | Promise<T>): v is Promise<T> {
@@ -199,11 +200,36 @@ function makeDispatch(handlers: FuseHandlers, onError: (err: unknown, op: string
 
 class NativeFuseMount implements FuseMount {
   #unmounting: Promise<void> | undefined;
+  readonly fastPath: FastPath;
 
   constructor(
     readonly mountpoint: string,
     private readonly handle: MountHandle,
-  ) {}
+  ) {
+    this.fastPath = {
+      enable: (on) => binding.fastPathEnable(handle, on),
+      setGeneration: (generation) => binding.fastPathGeneration(handle, generation),
+      remember: (generation, c, name, a) =>
+        binding.fastPathRemember(
+          handle,
+          generation,
+          c.pid,
+          c.uid,
+          c.gid,
+          c.startTime,
+          c.remainingMs,
+          name,
+          a.ino,
+          a.mode,
+          a.nlink,
+          a.uid,
+          a.gid,
+          a.size,
+          a.mtimeMs,
+        ),
+      stats: () => binding.fastPathStats(handle),
+    };
+  }
 
   unmount(): Promise<void> {
     this.#unmounting ??= binding.unmount(this.handle);

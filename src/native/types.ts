@@ -97,6 +97,45 @@ export interface FuseMount {
   invalidateEntry(parent: number, name: string): void;
   /** fuse_lowlevel_notify_inval_inode: drop cached attrs/pages of ino (off 0, len 0 = all). */
   invalidateInode(ino: number): void;
+  /** The addon's decision cache for the warm path (off until enabled). */
+  readonly fastPath: FastPath;
+}
+
+/** The caller an allow decision was made for, as the caller memo attested it. */
+export interface FastPathCaller {
+  readonly pid: number;
+  readonly uid: number;
+  readonly gid: number;
+  /** /proc/<pid>/stat field 22 as the resolver read it: the addon checks it names the same process. */
+  readonly startTime: string;
+  /** What is left of the caller memo's reuse window: the addon never reuses the caller longer. */
+  readonly remainingMs: number;
+}
+
+/** Requests the addon answered itself and handed to JS (per op), since the mount. */
+export interface FastPathStats {
+  readonly lookupHits: number;
+  readonly getattrHits: number;
+  readonly misses: number;
+  readonly fills: number;
+  readonly refusedFills: number;
+  /** Cached callers dropped because their process was gone (pid reused or exited). */
+  readonly goneCallers: number;
+  readonly toJs: Readonly<Record<'lookup' | 'getattr' | 'readdir' | 'open' | 'read' | 'release' | 'statfs', number>>;
+}
+
+/**
+ * The warm path (DESIGN.md): LOOKUP and GETATTR of a secret answered in C for a caller JS has
+ * allowed, at an unchanged generation, within JS's own caller reuse window.
+ */
+export interface FastPath {
+  /** On or off; either forgets everything remembered. */
+  enable(on: boolean): void;
+  /** Everything remembered at another generation stops answering. */
+  setGeneration(generation: number): void;
+  /** Remembers an allow decision made at `generation`; false when the addon refused it. */
+  remember(generation: number, caller: FastPathCaller, name: string, attr: FileAttr): boolean;
+  stats(): FastPathStats;
 }
 
 /**

@@ -54,6 +54,18 @@ function freePort(): Promise<number> {
   });
 }
 
+/** Runs `start` (a pald start) with the warm path switched on or off in pald's environment. */
+async function withFastPath<T>(on: boolean, start: () => Promise<T>): Promise<T> {
+  const before = process.env.PAL_FAST_PATH;
+  process.env.PAL_FAST_PATH = on ? '1' : '0';
+  try {
+    return await start();
+  } finally {
+    if (before === undefined) delete process.env.PAL_FAST_PATH;
+    else process.env.PAL_FAST_PATH = before;
+  }
+}
+
 function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
@@ -83,6 +95,7 @@ export async function run(ctx: BenchContext): Promise<void> {
   let dockerd: TestDockerd | undefined;
   let pald: TestPald | undefined;
   let palMetrics: TestPald | undefined;
+  let palFast: TestPald | undefined;
   let floor: ChildProcess | undefined;
   let tmpfsMounted = false;
   const containers: string[] = [];
@@ -94,7 +107,7 @@ export async function run(ctx: BenchContext): Promise<void> {
 
     dockerd = await startDockerd();
     const image = await dockerd.importBusyboxImage('pal-bench/pald:1', { 'pal.labels': 'bench' });
-    pald = await startPald({ dockerHost: dockerd.host });
+    pald = await withFastPath(false, () => startPald({ dockerHost: dockerd!.host }));
     await pald.seal('warm', ['bench'], randomBytes(SIZE));
     for (let i = 0; i < COLD_SAMPLES; i++) await pald.seal(`cold-${i}`, ['bench'], randomBytes(SIZE));
     const volumes = [
@@ -149,11 +162,12 @@ export async function run(ctx: BenchContext): Promise<void> {
     };
     await measure('tmpfs (in container)', '/bench/tmpfs/file');
     await measure('C floor (in container)', '/bench/floor/file', true);
-    await measure('pald warm (in container)', '/run/pal/warm');
+    await measure('pald warm, fast path off (in container)', '/run/pal/warm');
 
     // The same warm read through a second pald with metrics.listen set (SPEC §6): the cost of
     // counting every decision on the request path.
-    palMetrics = await startPald({ dockerHost: dockerd.host, metricsListen: `127.0.0.1:${await freePort()}` });
+    const metricsListen = `127.0.0.1:${await freePort()}`;
+    palMetrics = await withFastPath(false, () => startPald({ dockerHost: dockerd!.host, metricsListen }));
     await palMetrics.seal('warm', ['bench'], randomBytes(SIZE));
     await dockerd.docker(
       'run',
@@ -172,6 +186,27 @@ export async function run(ctx: BenchContext): Promise<void> {
     );
     containers.push('pald-bench-metrics');
     await measure('pald warm, metrics on (in container)', '/run/pal/warm', false, 'pald-bench-metrics');
+
+    // The same warm read with the warm path in the addon (PAL_FAST_PATH=1, src/fs/warm-path.ts).
+    palFast = await withFastPath(true, () => startPald({ dockerHost: dockerd!.host }));
+    await palFast.seal('warm', ['bench'], randomBytes(SIZE));
+    await dockerd.docker(
+      'run',
+      '-d',
+      '--name',
+      'pald-bench-fast',
+      '--network',
+      'none',
+      '-v',
+      `${palFast.mountpoint}:/run/pal:ro,rslave`,
+      '-v',
+      `${binDir}:/bench/bin:ro`,
+      image,
+      'sleep',
+      '3600',
+    );
+    containers.push('pald-bench-fast');
+    await measure('pald warm, fast path on (in container)', '/run/pal/warm', false, 'pald-bench-fast');
 
     // Cold: a new container's first open of a secret not yet decrypted.
     const samples: number[] = [];
@@ -212,6 +247,7 @@ export async function run(ctx: BenchContext): Promise<void> {
     for (const c of containers) await dockerd?.docker('rm', '-f', c).catch(() => undefined);
     await pald?.cleanup().catch(() => undefined);
     await palMetrics?.cleanup().catch(() => undefined);
+    await palFast?.cleanup().catch(() => undefined);
     await dockerd?.cleanup().catch(() => undefined);
     if (floor) await ctx.stopServer(floor);
     clearStaleMount(floorMnt);

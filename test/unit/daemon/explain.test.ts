@@ -1,6 +1,7 @@
 import test from 'ava';
 import { constants } from 'node:os';
-import { createPalFilesystem, FsError, ROOT_INO } from '../../../src/fs/index.js';
+import { createPalFilesystem, ROOT_INO } from '../../../src/fs/index.js';
+import type { FuseError } from '../../../src/native/index.js';
 import { explain, type ExplainDeps } from '../../../src/daemon/explain.js';
 import type { Identity } from '../../../src/identity/types.js';
 import type { DecisionClass } from '../../../src/policy/index.js';
@@ -112,7 +113,7 @@ async function openOutcome(
     await fs.handlers.open(ctx(PID, uid, gid), ino, O_RDONLY);
     return { allow: true, reason: h.audit.slice(before).at(-1)!.reason };
   } catch (err) {
-    return { allow: false, errno: (err as FsError).errno, reason: h.audit.slice(before).at(-1)!.reason };
+    return { allow: false, errno: (err as FuseError).errno, reason: h.audit.slice(before).at(-1)!.reason };
   }
 }
 

@@ -3,7 +3,10 @@
 import type { SecureBuffer, CallerContext } from '../../../src/native/types.js';
 import type { Identity } from '../../../src/identity/types.js';
 import type { ImageSubject, TrustDecision } from '../../../src/trust/types.js';
-import type { AuditRecord, FsDeps, ManifestView, SecretEntry, OpenedSecretView } from '../../../src/fs/deps.js';
+import type { FsDeps, ManifestView } from '../../../src/fs/deps.js';
+import type { ManifestEntry as SecretEntry } from '../../../src/store/index.js';
+import type { OpenedSecret as OpenedSecretView } from '../../../src/crypto/index.js';
+import type { AuditEvent as AuditRecord } from '../../../src/audit/index.js';
 import { SealedFactsRegistry } from '../../../src/policy/index.js';
 
 /** Memory behind one or more FakeSecureBuffer holders (share()); zeroed when the last lets go. */

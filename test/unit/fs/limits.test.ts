@@ -3,7 +3,8 @@
 // memory, and ENFILE / ENOMEM for the caller over a limit while other containers keep working.
 import test from 'ava';
 import { constants } from 'node:os';
-import { createPalFilesystem, FsError, ROOT_INO, PAL_DIR_INO } from '../../../src/fs/index.js';
+import { createPalFilesystem, ROOT_INO, PAL_DIR_INO } from '../../../src/fs/index.js';
+import type { FuseError } from '../../../src/native/index.js';
 import { HandleLedger, type HandleLimits } from '../../../src/fs/handle-ledger.js';
 import type { SecureBuffer } from '../../../src/native/types.js';
 import { harness, entry, container, ctx, FakeSecureBuffer, IMAGE_DEMO, type Harness } from './fakes.js';
@@ -41,7 +42,7 @@ async function errnoOf(p: unknown): Promise<number | undefined> {
   try {
     await p;
   } catch (err) {
-    return (err as FsError).errno;
+    return (err as FuseError).errno;
   }
   return undefined;
 }

@@ -1,5 +1,6 @@
 import test from 'ava';
-import { createPalFilesystem, FsError, ROOT_INO, PAL_DIR_INO } from '../../../src/fs/index.js';
+import { createPalFilesystem, ROOT_INO, PAL_DIR_INO } from '../../../src/fs/index.js';
+import type { FuseError } from '../../../src/native/index.js';
 import {
   harness,
   entry,
@@ -43,7 +44,7 @@ async function errnoOf(p: unknown): Promise<number | undefined> {
   try {
     await p;
   } catch (err) {
-    return (err as FsError).errno;
+    return (err as FuseError).errno;
   }
   return undefined;
 }

@@ -1,0 +1,204 @@
+/* The decision cache of the warm path. Security rests on three checks made on every hit, under
+ * one lock: the generation JS decided at is still the current one (JS bumps it on everything
+ * that can change a decision), JS's caller reuse window has not ended (the same window its own
+ * caller memo uses, so C never reuses a caller longer than JS would), and the process holding
+ * the pid is the one JS attested (the pinned /proc/<pid>/stat fd stops answering once that
+ * process is gone, and its start time must still match). Only allow decisions are remembered:
+ * every denial and every open still goes to JS, which audits them. */
+#include "fast_path.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void pal_fast_init(pal_fast *f) {
+  memset(f, 0, sizeof *f);
+  pthread_mutex_init(&f->lock, NULL);
+}
+
+static void forget_caller(pal_fast_caller *c) {
+  if (c->stat_fd >= 0) close(c->stat_fd);
+  memset(c, 0, sizeof *c);
+  c->stat_fd = -1;
+}
+
+static void forget_all(pal_fast *f) {
+  if (!f->callers) return;
+  for (size_t i = 0; i < PAL_FAST_SLOTS; i++) forget_caller(&f->callers[i]);
+}
+
+void pal_fast_destroy(pal_fast *f) {
+  forget_all(f);
+  free(f->callers);
+  f->callers = NULL;
+  pthread_mutex_destroy(&f->lock);
+}
+
+bool pal_fast_enable(pal_fast *f, bool on) {
+  pthread_mutex_lock(&f->lock);
+  bool ok = true;
+  forget_all(f);
+  if (on && !f->callers) {
+    f->callers = calloc(PAL_FAST_SLOTS, sizeof *f->callers);
+    ok = f->callers != NULL;
+    if (ok)
+      for (size_t i = 0; i < PAL_FAST_SLOTS; i++) f->callers[i].stat_fd = -1;
+  }
+  f->enabled = on && ok;
+  pthread_mutex_unlock(&f->lock);
+  return ok;
+}
+
+void pal_fast_set_generation(pal_fast *f, uint64_t generation) {
+  pthread_mutex_lock(&f->lock);
+  f->generation = generation;
+  forget_all(f); /* nothing of an older generation can hit again: free the fds now */
+  pthread_mutex_unlock(&f->lock);
+}
+
+bool pal_fast_read_start_time(int fd, unsigned long long *out) {
+  char buf[1024];
+  ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+  if (n <= 0) return false;
+  buf[n] = 0;
+  /* "pid (comm) state ppid ...": comm may hold spaces and parentheses; fields count from the
+   * last ')'. The start time is field 22, the 20th after it. */
+  char *p = strrchr(buf, ')');
+  if (!p) return false;
+  p++;
+  for (int field = 3; field <= 22; field++) {
+    while (*p == ' ') p++;
+    if (!*p) return false;
+    if (field == 22) {
+      char *end;
+      errno = 0;
+      unsigned long long v = strtoull(p, &end, 10);
+      if (errno || end == p) return false;
+      *out = v;
+      return true;
+    }
+    while (*p && *p != ' ') p++;
+  }
+  return false;
+}
+
+static size_t slot_of(pid_t pid, uid_t uid, gid_t gid) {
+  uint64_t h = (uint64_t)(uint32_t)pid * 0x9E3779B97F4A7C15ull;
+  h ^= ((uint64_t)uid << 17) ^ ((uint64_t)gid << 5);
+  return (size_t)((h >> 23) % PAL_FAST_SLOTS);
+}
+
+/* The caller this request comes from, still valid; NULL (and the slot forgotten if it went
+ * stale) otherwise. Called with the lock held. */
+static pal_fast_caller *valid_caller(pal_fast *f, const struct fuse_ctx *ctx) {
+  if (!f->enabled || !f->callers) return NULL;
+  pal_fast_caller *c = &f->callers[slot_of(ctx->pid, ctx->uid, ctx->gid)];
+  if (c->stat_fd < 0 || c->pid != ctx->pid || c->uid != ctx->uid || c->gid != ctx->gid) return NULL;
+  unsigned long long st;
+  if (c->generation != f->generation || now_ns() >= c->expires_ns) {
+    forget_caller(c);
+    return NULL;
+  }
+  if (!pal_fast_read_start_time(c->stat_fd, &st) || st != c->start_time) {
+    atomic_fetch_add(&f->stats.gone_callers, 1);
+    forget_caller(c);
+    return NULL;
+  }
+  return c;
+}
+
+bool pal_fast_lookup(pal_fast *f, const struct fuse_ctx *ctx, const char *name, struct stat *attr) {
+  bool hit = false;
+  pthread_mutex_lock(&f->lock);
+  pal_fast_caller *c = valid_caller(f, ctx);
+  for (size_t i = 0; c && !hit && i < PAL_FAST_GRANTS; i++) {
+    if (c->grants[i].ino && strcmp(c->grants[i].name, name) == 0) {
+      *attr = c->grants[i].attr;
+      hit = true;
+    }
+  }
+  pthread_mutex_unlock(&f->lock);
+  atomic_fetch_add(hit ? &f->stats.lookup_hits : &f->stats.misses, 1);
+  return hit;
+}
+
+bool pal_fast_getattr(pal_fast *f, const struct fuse_ctx *ctx, fuse_ino_t ino, struct stat *attr) {
+  bool hit = false;
+  pthread_mutex_lock(&f->lock);
+  pal_fast_caller *c = valid_caller(f, ctx);
+  for (size_t i = 0; c && !hit && i < PAL_FAST_GRANTS; i++) {
+    if (c->grants[i].ino == ino) {
+      *attr = c->grants[i].attr;
+      hit = true;
+    }
+  }
+  pthread_mutex_unlock(&f->lock);
+  atomic_fetch_add(hit ? &f->stats.getattr_hits : &f->stats.misses, 1);
+  return hit;
+}
+
+/* Opens /proc/<pid>/stat and checks it names the process JS attested; -1 otherwise. */
+static int pin_process(pid_t pid, unsigned long long start_time) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  unsigned long long st;
+  if (fd >= 0 && (!pal_fast_read_start_time(fd, &st) || st != start_time)) {
+    close(fd);
+    fd = -1;
+  }
+  return fd;
+}
+
+static void add_grant(pal_fast_caller *c, const char *name, const struct stat *attr) {
+  pal_fast_grant *g = NULL;
+  for (size_t i = 0; !g && i < PAL_FAST_GRANTS; i++)
+    if (c->grants[i].ino && strcmp(c->grants[i].name, name) == 0) g = &c->grants[i];
+  if (!g) g = &c->grants[c->next_grant++ % PAL_FAST_GRANTS]; /* oldest goes */
+  g->ino = attr->st_ino;
+  g->attr = *attr;
+  snprintf(g->name, sizeof g->name, "%s", name);
+}
+
+bool pal_fast_remember(pal_fast *f, const pal_fast_who *who, const char *name, const struct stat *attr) {
+  bool usable = strlen(name) <= PAL_FAST_NAME_MAX && attr->st_ino != 0 && who->remaining_ms > 0;
+  bool ok = false;
+  pthread_mutex_lock(&f->lock);
+  if (usable && f->enabled && f->callers && who->generation == f->generation) {
+    pal_fast_caller *c = &f->callers[slot_of(who->pid, who->uid, who->gid)];
+    bool same = c->stat_fd >= 0 && c->pid == who->pid && c->uid == who->uid && c->gid == who->gid &&
+                c->start_time == who->start_time && c->generation == who->generation &&
+                now_ns() < c->expires_ns;
+    if (!same) {
+      forget_caller(c);
+      int fd = pin_process(who->pid, who->start_time);
+      if (fd >= 0) {
+        c->stat_fd = fd;
+        c->pid = who->pid;
+        c->uid = who->uid;
+        c->gid = who->gid;
+        c->start_time = who->start_time;
+        c->generation = who->generation;
+        c->expires_ns = now_ns() + (uint64_t)(who->remaining_ms * 1e6);
+        same = true;
+      }
+    }
+    if (same) {
+      add_grant(c, name, attr);
+      ok = true;
+    }
+  }
+  pthread_mutex_unlock(&f->lock);
+  atomic_fetch_add(ok ? &f->stats.fills : &f->stats.refused_fills, 1);
+  return ok;
+}

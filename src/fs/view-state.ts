@@ -1,0 +1,320 @@
+// The state behind the per-caller view (view.ts): who the caller is (the reuse memo), what
+// policy decides for it, the open handles and what they pin, and the audit line of each
+// decision. view.ts maps FUSE requests onto it.
+
+import type { AuditEvent } from '../audit/index.js';
+import {
+  Errno,
+  FuseError,
+  type CallerContext,
+  type FastPath,
+  type FileAttr,
+  type OpenReply,
+  type SecureBuffer,
+} from '../native/index.js';
+import {
+  attestCaller,
+  decide as policyDecide,
+  isFailClosed,
+  type Caller,
+  type Decision,
+  type SealedFacts,
+  type SealedFactsRegistry,
+} from '../policy/index.js';
+
+import { errorMessage } from '../shared/error-message.js';
+import type { ManifestEntry } from '../store/index.js';
+import type { FsDeps, ManifestView } from './deps.js';
+import { ROOT_INO, PAL_DIR_INO, PAL_DIR_NAME, SecretInodes, palFileIno, type PalFileName } from './inodes.js';
+import { dirAttr, fileAttr } from './attrs.js';
+import { renderPalFile, type VisibleSecret } from './inspect.js';
+import { CallerMemo } from './caller-memo.js';
+import { HandleLedger, DEFAULT_HANDLE_LIMITS, handleOwner } from './handle-ledger.js';
+import { OpenHandles } from './open-handles.js';
+import { elapsedUs, failureClass, recordDecision } from './decision-audit.js';
+import { WarmPath } from './warm-path.js';
+
+const { ENOENT, EACCES, EIO } = Errno;
+const PAL_FILE_MODE = 0o444;
+
+export interface KernelNotifier {
+  invalidateEntry(parent: number, name: string): void;
+  invalidateInode(ino: number): void;
+  /** The addon's decision cache (warm-path.ts), used when FsDeps.fastPath is on. */
+  readonly fastPath?: FastPath;
+}
+
+function sameEntry(a: ManifestEntry, b: ManifestEntry): boolean {
+  return (
+    a.version === b.version &&
+    a.mode === b.mode &&
+    a.mtimeMs === b.mtimeMs &&
+    a.backend === b.backend &&
+    a.ciphertextPath === b.ciphertextPath &&
+    a.size === b.size &&
+    a.labels.length === b.labels.length &&
+    a.labels.every((l, i) => l === b.labels[i])
+  );
+}
+
+function sameFacts(a: SealedFacts | undefined, b: SealedFacts): boolean {
+  return (
+    a !== undefined &&
+    a.version === b.version &&
+    a.size === b.size &&
+    a.sealedName === b.sealedName &&
+    a.sealedLabels.length === b.sealedLabels.length &&
+    a.sealedLabels.every((l, i) => l === b.sealedLabels[i])
+  );
+}
+
+/** A secret the caller may see, with when its request arrived (for the audit latency). */
+export interface Granted {
+  readonly caller: Caller;
+  readonly entry: ManifestEntry;
+  readonly startNs: bigint;
+  /** The warm path's generation when the decision began. */
+  readonly generation: number;
+}
+
+export class PalView {
+  readonly inodes = new SecretInodes();
+  readonly handles: OpenHandles;
+  readonly warm: WarmPath;
+  private kernel: KernelNotifier | undefined;
+  private readonly sealed: SealedFactsRegistry;
+  private readonly ledger: HandleLedger;
+  private readonly startedAt: number;
+  // A caller attested a moment ago is reused for its next requests (see caller-memo.ts).
+  readonly callers: CallerMemo;
+
+  constructor(private readonly deps: FsDeps) {
+    this.sealed = deps.sealedFacts;
+    this.ledger = deps.handles ?? new HandleLedger(() => DEFAULT_HANDLE_LIMITS);
+    this.startedAt = (deps.now ?? Date.now)();
+    this.warm = new WarmPath(deps.fastPath ?? false);
+    // A MAP_PRIVATE mmap fills the file's page cache even under direct I/O: once the last handle
+    // of a secret is closed, drop those pages so no plaintext stays in kernel memory.
+    this.handles = new OpenHandles((ino) => this.tellKernel((k) => k.invalidateInode(ino)));
+    const { metrics } = deps;
+    this.callers = new CallerMemo({
+      attest: metrics
+        ? async (ctx) => {
+            const startNs = process.hrtime.bigint();
+            const caller = await attestCaller(ctx, deps.identity, deps.trust);
+            metrics.attribution(elapsedUs(startNs));
+            return caller;
+          }
+        : (ctx) => attestCaller(ctx, deps.identity, deps.trust),
+      startTime: (pid) => deps.identity.startTime(pid),
+      clock: deps.clock ?? (() => performance.now()),
+      ...(deps.callerReuseMs !== undefined ? { reuseMs: deps.callerReuseMs } : {}),
+    });
+  }
+
+  attachKernel(notifier: KernelNotifier | undefined): void {
+    this.kernel = notifier;
+    this.warm.attach(notifier?.fastPath);
+  }
+
+  /** Forget recently evaluated callers: none of them may be reused, in JS or in the addon. */
+  forgetCallers(): void {
+    this.callers.forget();
+    this.warm.bump();
+  }
+
+  /** Lets the addon answer this allowed lookup/getattr again for the same caller (warm-path.ts). */
+  remember(ctx: CallerContext, granted: Granted, attr: FileAttr): void {
+    const reuse = this.callers.reuseOf(granted.caller);
+    this.warm.remember(granted.generation, ctx, reuse, granted.entry.name, attr);
+  }
+
+  /** Sends one invalidation; nothing cached for it (the kernel says ENOENT) is fine. */
+  tellKernel(send: (kernel: KernelNotifier) => void): void {
+    if (!this.kernel) return;
+    try {
+      send(this.kernel);
+    } catch {
+      // nothing cached for it
+    }
+  }
+
+  evaluate(ctx: CallerContext): Promise<Caller> {
+    return this.callers.evaluate(ctx);
+  }
+
+  /** Policy's decision, with what pald has learnt about the entry's sealed payload (if anything). */
+  decide(caller: Caller, entry: ManifestEntry): Decision {
+    return policyDecide(caller, entry, {
+      hostAllowUids: this.deps.hostAllowUids(),
+      sealed: this.sealed.factsFor(entry),
+    });
+  }
+
+  audit(
+    caller: Caller,
+    op: string,
+    secret: string | undefined,
+    decision: AuditEvent['decision'],
+    reason: string,
+    reasonClass: string,
+    startNs: bigint,
+  ): void {
+    recordDecision(this.deps.audit, this.deps.metrics, caller, { op, secret, decision, reason, reasonClass, startNs });
+  }
+
+  secretSize(entry: ManifestEntry): number {
+    return this.sealed.factsFor(entry)?.size ?? entry.size ?? 0;
+  }
+
+  secretAttr(caller: Caller, entry: ManifestEntry): FileAttr {
+    const ino = this.inodes.inoFor(entry.name);
+    return fileAttr(ino, entry.mode, caller.ctx.uid, caller.ctx.gid, this.secretSize(entry), entry.mtimeMs);
+  }
+
+  visibleSecrets(caller: Caller): ManifestEntry[] {
+    if (caller.failure) return [];
+    return [...this.deps.manifest.current().entries.values()].filter((e) => this.decide(caller, e).allow);
+  }
+
+  renderFor(caller: Caller, file: PalFileName): Buffer {
+    const visible: VisibleSecret[] = this.visibleSecrets(caller).map((e) => ({
+      name: e.name,
+      labels: e.labels,
+      mode: e.mode,
+      size: this.secretSize(e),
+      version: e.version,
+      mtimeMs: e.mtimeMs,
+    }));
+    const { version, health } = this.deps;
+    return Buffer.from(renderPalFile(file, { caller, visible, version, health: health() }), 'utf8');
+  }
+
+  palFileAttr(caller: Caller, file: PalFileName): FileAttr {
+    const size = this.renderFor(caller, file).length;
+    return fileAttr(palFileIno(file), PAL_FILE_MODE, caller.ctx.uid, caller.ctx.gid, size, Date.now());
+  }
+
+  rootAttr(ctx: CallerContext): FileAttr {
+    return dirAttr(ROOT_INO, ctx.uid, ctx.gid, this.startedAt, 3);
+  }
+
+  palDirAttr(ctx: CallerContext): FileAttr {
+    return dirAttr(PAL_DIR_INO, ctx.uid, ctx.gid, this.startedAt);
+  }
+
+  /**
+   * The preamble lookup, getattr and open share: the caller, the entry and policy's decision, or
+   * the errno the caller gets instead. Every denial is recorded (the audit log folds repeats per
+   * container, secret and reason). A secret a lookup may not see does not exist for the caller
+   * (ENOENT); an open is refused (EACCES); a caller pald cannot trust is failed closed (EACCES),
+   * with the same answer whether or not the name exists.
+   */
+  async grant(ctx: CallerContext, name: string, op: 'lookup' | 'getattr' | 'open'): Promise<Granted> {
+    const startNs = process.hrtime.bigint();
+    const generation = this.warm.generation;
+    const caller = await this.evaluate(ctx);
+    const entry = this.deps.manifest.current().entries.get(name);
+    const deny = (reason: string, reasonClass: string): void =>
+      this.audit(caller, op, name, 'deny', reason, reasonClass, startNs);
+    if (caller.failure) {
+      if (entry || op === 'open') deny(caller.failure, failureClass(caller));
+      throw new FuseError(EACCES, caller.failure);
+    }
+    if (!entry) throw new FuseError(ENOENT, `no secret ${name}`);
+    const decision = this.decide(caller, entry);
+    if (!decision.allow) {
+      deny(decision.reason, decision.class);
+      throw new FuseError(op === 'open' || isFailClosed(decision) ? EACCES : ENOENT, decision.reason);
+    }
+    return { caller, entry, startNs, generation };
+  }
+
+  /** Authorise before anything is decrypted: the manifest's labels, then the sealed ones. */
+  async openSecret(ctx: CallerContext, name: string): Promise<OpenReply> {
+    const { caller, entry, startNs } = await this.grant(ctx, name, 'open');
+    const owner = handleOwner(caller.identity);
+    const fail = (decision: 'deny' | 'error', reason: string, reasonClass: string): void =>
+      this.audit(caller, 'open', name, decision, reason, reasonClass, startNs);
+    try {
+      this.ledger.admitHandle(owner);
+    } catch (err) {
+      fail('deny', errorMessage(err), 'limit');
+      throw err;
+    }
+    let opened;
+    try {
+      opened = await this.deps.secrets.get(entry);
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      const reason = `decrypt ${name}: ${errorMessage(err)}`;
+      if (code === 'denied-by-backend' || code === 'name-mismatch') {
+        fail('deny', reason, code === 'name-mismatch' ? 'sealed-name' : 'backend-denied');
+        throw new FuseError(EACCES, reason);
+      }
+      fail('error', reason, 'backend-error');
+      throw new FuseError(EIO, reason);
+    }
+    // The sealed payload names itself and carries its own labels: pald learns them (for every
+    // later decision, `pal explain` included) and policy decides again with them.
+    const facts = {
+      version: entry.version,
+      size: opened.plaintext.length,
+      sealedName: opened.sealedName,
+      sealedLabels: opened.sealedLabels,
+    };
+    if (!sameFacts(this.sealed.factsFor(entry), facts)) this.warm.bump(); // sizes and decisions may change
+    this.sealed.learn(name, facts);
+    const second = policyDecide(caller, entry, { hostAllowUids: this.deps.hostAllowUids(), sealed: facts });
+    if (!second.allow) {
+      fail('deny', second.reason, second.class);
+      throw new FuseError(EACCES, second.reason);
+    }
+    const fh = this.handles.allocate();
+    let content: SecureBuffer;
+    try {
+      // Every handle of this version reads one shared locked copy; the limits bound what a caller pins.
+      content = this.ledger.openSecret(owner, fh, `${name}\0${entry.version}`, opened.plaintext);
+    } catch (err) {
+      const limited = err instanceof FuseError; // ENFILE / ENOMEM: this caller only
+      const reason = limited ? err.message : `share ${name}: ${errorMessage(err)}`;
+      fail(limited ? 'deny' : 'error', reason, limited ? 'limit' : 'internal-error');
+      throw limited ? err : new FuseError(EIO, reason);
+    }
+    this.handles.add(fh, { ino: this.inodes.inoFor(name), name });
+    this.audit(caller, 'open', name, 'allow', second.reason, second.class, startNs);
+    return { fh, directIo: true, keepCache: false, content };
+  }
+
+  async openPalFile(ctx: CallerContext, file: PalFileName): Promise<OpenReply> {
+    const caller = await this.evaluate(ctx);
+    const content = this.renderFor(caller, file); // not a secret: ordinary memory, never locked
+    const fh = this.handles.allocate();
+    this.ledger.openPlain(handleOwner(caller.identity), fh);
+    this.handles.add(fh, { ino: palFileIno(file), name: `${PAL_DIR_NAME}/${file}` });
+    return { fh, directIo: true, keepCache: false, content };
+  }
+
+  release(fh: number): void {
+    if (this.handles.release(fh)) this.ledger.release(fh);
+  }
+
+  /** Drops what the kernel may hold of `name` (its entry and its inode's pages). */
+  forget(name: string): void {
+    this.tellKernel((k) => k.invalidateEntry(ROOT_INO, name));
+    const ino = this.inodes.peek(name);
+    if (ino !== undefined) this.tellKernel((k) => k.invalidateInode(ino));
+  }
+
+  manifestChanged(next: ManifestView, previous: ManifestView): void {
+    this.warm.bump();
+    const names = new Set([...previous.entries.keys(), ...next.entries.keys()]);
+    for (const name of names) {
+      const before = previous.entries.get(name);
+      const after = next.entries.get(name);
+      if (before && after && sameEntry(before, after)) continue;
+      this.sealed.retain(name, after?.version);
+      this.forget(name);
+    }
+  }
+}

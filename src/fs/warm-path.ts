@@ -1,0 +1,54 @@
+// The JavaScript half of the warm path (DESIGN.md "The warm path"): the addon answers LOOKUP and
+// GETATTR of a secret in C for a caller this view has allowed, and this unit decides what it may
+// remember and when everything remembered goes stale.
+//
+// What makes a replay identical to asking JS again:
+// * only allow decisions of lookup/getattr are remembered, the ones the view answers without an
+//   audit line or a metric (every denial, every open and every failure still comes to JS);
+// * for the caller the memo attested (pid, uid, gid and the process start time, checked again by
+//   the addon on every hit) and no longer than the memo would reuse that caller;
+// * at a generation: the view bumps it on everything that can change a decision or an attr
+//   (manifest change, learnt sealed facts, forgotten callers: runtime events, trust reset,
+//   reload), and a decision made while the generation moved on is refused by the addon.
+
+import type { CallerContext, FastPath, FileAttr } from '../native/index.js';
+import type { CallerReuse } from './caller-memo.js';
+
+export class WarmPath {
+  private addon: FastPath | undefined;
+  private current = 1;
+
+  /** @param enabled the switch (FsDeps.fastPath): off, nothing is ever handed to the addon. */
+  constructor(private readonly enabled: boolean) {}
+
+  /** The mount's cache (or none: unmounted). Enabled at the current generation. */
+  attach(addon: FastPath | undefined): void {
+    this.addon = this.enabled ? addon : undefined;
+    if (!this.addon) return;
+    this.addon.setGeneration(this.current);
+    this.addon.enable(true);
+  }
+
+  /** Read before a decision starts; pass it to remember() once it is made. */
+  get generation(): number {
+    return this.current;
+  }
+
+  /** Everything remembered so far may be wrong now. */
+  bump(): void {
+    this.current++;
+    this.addon?.setGeneration(this.current);
+  }
+
+  /** Hands an allow decision of lookup/getattr to the addon. */
+  remember(generation: number, ctx: CallerContext, reuse: CallerReuse | undefined, name: string, attr: FileAttr): void {
+    if (!this.addon || !reuse || generation !== this.current || reuse.remainingMs <= 0) return;
+    const { pid, uid, gid } = ctx;
+    this.addon.remember(
+      generation,
+      { pid, uid, gid, startTime: reuse.startTime, remainingMs: reuse.remainingMs },
+      name,
+      attr,
+    );
+  }
+}

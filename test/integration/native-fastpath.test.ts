@@ -1,0 +1,289 @@
+// The warm path must change nothing but speed: the same access sequences, run by real processes
+// of several callers through a real FUSE mount, give the same results and the same audit lines
+// with the addon's decision cache on and off, across manifest changes and forgotten callers.
+// And the cache only ever answers for the very process JS attested (start time, pinned fd).
+import test from 'ava';
+import { spawn } from 'node:child_process';
+import { chmod, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { createPalFilesystem } from '../../src/fs/index.js';
+import { mount, secureBufferFrom, type FuseMount, type SecureBuffer } from '../../src/native/index.js';
+import type { AuditEvent } from '../../src/audit/index.js';
+import type { Identity } from '../../src/identity/types.js';
+import {
+  harness,
+  entry,
+  container,
+  manifestOf,
+  IMAGE_DEMO,
+  IMAGE_PLAIN,
+  IMAGE_BROKEN,
+  type Harness,
+} from '../unit/fs/fakes.js';
+
+// Callers are told apart by uid: each runs as its own user.
+const APP = 2001; // container whose image grants `demo`
+const OTHER = 2002; // container without labels
+const BROKEN = 2003; // container whose trust lookup fails
+const STRANGER = 2004; // no identity at all
+const HOST = 2005; // a host user in host.allow_uids
+const CALLERS = [APP, OTHER, BROKEN, STRANGER, HOST];
+const NAMES = ['db-password', 'billing-key', 'empty', 'no-such', '.pal/whoami.json'];
+
+/** Reads /proc/<pid>/stat field 22, as the resolver does. */
+async function startTime(pid: number): Promise<string | undefined> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+function identityOf(pid: number, uid: number): Identity {
+  const base = (image: string, name: string): Identity => ({ ...container(pid, image, name), uid, gid: uid });
+  if (uid === APP) return base(IMAGE_DEMO, 'app');
+  if (uid === OTHER) return base(IMAGE_PLAIN, 'other');
+  if (uid === BROKEN) return base(IMAGE_BROKEN, 'broken');
+  if (uid === HOST) return { kind: 'host', pid, tgid: pid, uid, gid: uid };
+  return { kind: 'unknown', pid, tgid: pid, uid, gid: uid, reason: 'no such process' };
+}
+
+/** The harness of the view's unit tests, over real processes and real locked memory. */
+function realHarness(): Harness {
+  const h = harness([
+    entry('db-password', ['demo'], { size: 14 }),
+    entry('billing-key', ['billing'], { size: 4 }),
+    entry('empty', ['demo'], { size: 0 }),
+  ]);
+  h.allowUids.push(HOST);
+  const plaintexts = new Map<string, SecureBuffer>([
+    ['db-password', secureBufferFrom(Buffer.from('hunter2-secret'))],
+    ['billing-key', secureBufferFrom(Buffer.from('card'))],
+    ['empty', secureBufferFrom(Buffer.alloc(0))],
+  ]);
+  const startTimes = new Map<number, string | undefined>();
+  h.deps = {
+    ...h.deps,
+    identity: {
+      async resolve(c) {
+        return { ...identityOf(c.pid, c.uid), startTime: startTimes.get(c.pid) } as Identity;
+      },
+      // Synchronous in the view: the test primes it from /proc before each caller runs (below).
+      startTime: (pid) => startTimes.get(pid),
+    },
+    secrets: {
+      async get(e) {
+        const p = plaintexts.get(e.name);
+        if (!p) throw Object.assign(new Error('no ciphertext'), { code: 'unavailable' });
+        return { plaintext: p, sealedName: e.name, sealedLabels: e.labels };
+      },
+    },
+    clock: () => performance.now(),
+  };
+  (h as Harness & { startTimes2: typeof startTimes }).startTimes2 = startTimes;
+  return h;
+}
+
+// One caller's accesses: each name stat()ed and read three times (the 2nd and 3rd are warm),
+// then "half" to the test, which changes something while this process is still a remembered
+// caller, then the same again.
+const ACCESS = `
+const fs = require('node:fs');
+const [mountpoint, names] = [process.argv[1], JSON.parse(process.argv[2])];
+function phase() {
+  const out = [];
+  for (let round = 0; round < 3; round++)
+    for (const name of names) {
+      const path = mountpoint + '/' + name;
+      let stat, read;
+      try { const s = fs.statSync(path); stat = { size: s.size, mode: s.mode, uid: s.uid }; } catch (e) { stat = e.code; }
+      try { read = name.startsWith('.pal') ? fs.readFileSync(path).length > 0 : fs.readFileSync(path, 'utf8'); } catch (e) { read = e.code; }
+      out.push({ name, stat, read });
+    }
+  return out;
+}
+let lines = 0;
+process.stdin.on('data', () => {
+  lines++;
+  if (lines === 1) { process.stdout.write(JSON.stringify(phase()) + '\\n'); }
+  else { process.stdout.write(JSON.stringify(phase()) + '\\n'); process.exit(0); }
+});
+`;
+
+/**
+ * Runs ACCESS as `uid`: the view learns the child's start time before its first request, and
+ * `between` runs after the first half.
+ */
+function access(
+  mountpoint: string,
+  uid: number,
+  startTimes: Map<number, string | undefined>,
+  between: () => void,
+): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['-e', ACCESS, mountpoint, JSON.stringify(NAMES)], {
+      uid,
+      gid: uid,
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    let stdout = '';
+    child.stdout.on('data', (b: Buffer) => {
+      stdout += b.toString();
+      if (stdout.split('\n').length === 2) {
+        between();
+        child.stdin.write('second\n');
+      }
+    });
+    child.once('error', reject);
+    child.once('exit', (code) =>
+      code === 0
+        ? resolve(
+            stdout
+              .trim()
+              .split('\n')
+              .map((l) => JSON.parse(l) as unknown),
+          )
+        : reject(new Error(`exit ${code}`)),
+    );
+    void startTime(child.pid!).then((st) => {
+      startTimes.set(child.pid!, st);
+      child.stdin.write('first\n');
+    });
+  });
+}
+
+/** An audit line without what differs from run to run (time, pid, latency). */
+function stable(e: AuditEvent): Partial<AuditEvent> {
+  const { time: _t, pid: _p, latency_us: _l, ...rest } = e;
+  return rest;
+}
+
+/**
+ * Consecutive identical lines folded into one, as the audit log itself folds repeated refusals.
+ * How many LOOKUPs one stat() costs depends on the kernel: a name whose entry was invalidated
+ * (asynchronously, by the notifier thread) is looked up once, one still cached is revalidated
+ * and then looked up again, in either mode.
+ */
+function foldRepeats(lines: Partial<AuditEvent>[]): Partial<AuditEvent>[] {
+  return lines.filter((l, i) => i === 0 || JSON.stringify(l) !== JSON.stringify(lines[i - 1]));
+}
+
+interface Run {
+  results: unknown[];
+  audit: Partial<AuditEvent>[];
+  stats: ReturnType<FuseMount['fastPath']['stats']>;
+}
+
+async function runAll(fastPath: boolean): Promise<Run> {
+  const dir = await mkdtemp(join(tmpdir(), 'pal-fastpath-'));
+  await chmod(dir, 0o755);
+  const mountpoint = join(dir, 'mnt');
+  await mkdir(mountpoint);
+  const h = realHarness();
+  const startTimes = (h as Harness & { startTimes2: Map<number, string | undefined> }).startTimes2;
+  // A long reuse window: the second half of each caller runs while it is still remembered, so
+  // a change the warm path missed would show.
+  const view = createPalFilesystem({ ...h.deps, fastPath, callerReuseMs: 60_000 });
+  const fuse = await mount(mountpoint, view.handlers, { extraOptions: ['allow_other'] });
+  view.attachKernel(fuse);
+  const results: unknown[] = [];
+  const setManifest = (entries: Parameters<typeof manifestOf>[0]): void => {
+    const previous = h.manifest.view;
+    h.manifest.view = manifestOf(entries);
+    view.manifestChanged(h.manifest.view, previous);
+  };
+  const setHostUids = (uids: number[]): void => {
+    h.allowUids.splice(0, h.allowUids.length, ...uids);
+    view.forgetCallers(); // what a reload does (daemon.ts)
+  };
+  const initial = [
+    entry('db-password', ['demo'], { size: 14 }),
+    entry('billing-key', ['billing'], { size: 4 }),
+    entry('empty', ['demo'], { size: 0 }),
+  ];
+  // Each change runs mid-way through every caller, after the state was set back.
+  const changes: Array<{ reset: () => void; change: () => void }> = [
+    {
+      // billing-key now carries `demo`, db-password loses it (a new ciphertext version).
+      reset: () => setManifest(initial),
+      change: () =>
+        setManifest([
+          entry('db-password', ['billing'], { size: 14, version: 'v2' }),
+          entry('billing-key', ['demo'], { size: 4 }),
+          entry('empty', ['demo'], { size: 0 }),
+        ]),
+    },
+    // A reload that drops the host user from host.allow_uids, and one that grants it again.
+    { reset: () => setHostUids([HOST]), change: () => setHostUids([]) },
+    { reset: () => setHostUids([]), change: () => setHostUids([HOST]) },
+  ];
+  try {
+    for (const { reset, change } of changes) {
+      for (const uid of CALLERS) {
+        reset();
+        results.push({ uid, got: await access(mountpoint, uid, startTimes, change) });
+      }
+    }
+    return { results, audit: foldRepeats(h.audit.map(stable)), stats: fuse.fastPath.stats() };
+  } finally {
+    view.attachKernel(undefined);
+    await fuse.unmount();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+test('the same accesses give the same results and audit lines with the fast path on and off', async (t) => {
+  const off = await runAll(false);
+  const on = await runAll(true);
+  t.deepEqual(on.results, off.results);
+  t.deepEqual(on.audit, off.audit);
+  // Both runs saw allowed and denied reads (the matrix is not trivially empty).
+  const flat = JSON.stringify(off.results);
+  t.true(flat.includes('hunter2-secret') && flat.includes('"ENOENT"') && flat.includes('"EACCES"'));
+  t.true(off.audit.some((e) => e.decision === 'allow') && off.audit.some((e) => e.decision === 'deny'));
+  // Off: every lookup went to JS; on: the warm ones were answered in C.
+  t.is(off.stats.lookupHits + off.stats.getattrHits, 0);
+  t.true(on.stats.lookupHits > 0, JSON.stringify(on.stats));
+  t.true(on.stats.toJs.lookup < off.stats.toJs.lookup, JSON.stringify({ on: on.stats, off: off.stats }));
+});
+
+test('the addon remembers a decision only for the process JS attested, and only at the current generation', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'pal-fastpath-'));
+  const mountpoint = join(dir, 'mnt');
+  await mkdir(mountpoint);
+  const fuse = await mount(mountpoint, { ...createPalFilesystem(realHarness().deps).handlers });
+  const children = [spawn('sleep', ['30']), spawn('sleep', ['30']), spawn('sleep', ['30'])];
+  try {
+    fuse.fastPath.enable(true);
+    fuse.fastPath.setGeneration(7);
+    const [live, other, doomed] = await Promise.all(
+      children.map(async (c) => ({ pid: c.pid!, start: (await startTime(c.pid!))! })),
+    );
+    const attr = { ino: 5, mode: 0o100400, nlink: 1, uid: 0, gid: 0, size: 3, mtimeMs: 0 };
+    const who = (p: { pid: number; start: string }, startTime = p.start, remainingMs = 50) => ({
+      pid: p.pid,
+      uid: 0,
+      gid: 0,
+      startTime,
+      remainingMs,
+    });
+    t.true(fuse.fastPath.remember(7, who(live!), 'a', attr));
+    // Another process start time under the same pid: a reused pid, refused.
+    t.false(fuse.fastPath.remember(7, who(other!, String(BigInt(other!.start) + 1n)), 'b', attr));
+    // A decision made at an older generation, or with the reuse window over: refused.
+    t.false(fuse.fastPath.remember(6, who(other!), 'c', attr));
+    t.false(fuse.fastPath.remember(7, who(other!, other!.start, 0), 'c', attr));
+    // The process is gone: nothing can be remembered for its pid any more.
+    children[2]!.kill('SIGKILL');
+    await new Promise((r) => children[2]!.once('exit', r));
+    t.false(fuse.fastPath.remember(7, who(doomed!), 'd', attr));
+    t.like(fuse.fastPath.stats(), { fills: 1, refusedFills: 4 });
+  } finally {
+    for (const c of children) c.kill('SIGKILL');
+    await fuse.unmount();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
