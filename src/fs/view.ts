@@ -15,6 +15,8 @@ import type {
 } from '../native/types.js';
 import { attestCaller, decide as policyDecide, isFailClosed, type Caller, type Decision } from '../policy/index.js';
 import type { AuditRecord, FsDeps, ManifestView, SecretEntry } from './deps.js';
+import { SecretError } from '../crypto/types.js';
+import type { AuthoriseSealed } from '../crypto/cache.js';
 import { FsError, ENOENT, EACCES, EIO, EROFS, ENOTDIR, EISDIR, EBADF } from './errors.js';
 import {
   ROOT_INO,
@@ -239,10 +241,27 @@ export function createPalFilesystem(deps: FsDeps): PalFilesystem {
       throw err;
     }
     let opened;
+    let refusedBeforeDecrypt: Decision | undefined;
+    // A ciphertext that names its labels in clear (Red October) is checked against the caller
+    // before it is decrypted: a decrypt spends delegation uses. Same decision as after a decrypt.
+    const authorise: AuthoriseSealed = (header, version) => {
+      const d = policyDecide(
+        caller,
+        { ...entry, version },
+        { hostAllowUids: deps.hostAllowUids(), sealed: { version, size: 0, ...header } },
+      );
+      if (d.allow) return;
+      refusedBeforeDecrypt = d;
+      throw new SecretError('denied-before-decrypt', d.reason);
+    };
     try {
-      opened = await deps.secrets.get(entry);
+      opened = await deps.secrets.get(entry, authorise);
     } catch (err) {
       const code = (err as { code?: unknown }).code;
+      if (refusedBeforeDecrypt) {
+        audit(caller, 'open', name, 'deny', refusedBeforeDecrypt.reason, refusedBeforeDecrypt.class, startNs);
+        throw new FsError(EACCES, refusedBeforeDecrypt.reason);
+      }
       const reason = `decrypt ${name}: ${messageOf(err)}`;
       if (code === 'denied-by-backend' || code === 'name-mismatch') {
         audit(
