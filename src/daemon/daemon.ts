@@ -335,8 +335,10 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
                   version: e.version,
                   mtime: new Date(e.mtimeMs).toISOString(),
                 }));
-              case 'explain':
-                return explain(
+              case 'explain': {
+                // An ro: secret: whether its last decrypt found the delegations it needs.
+                const lastDecrypt = redOctober?.status().secrets[request.secret];
+                const explanation = await explain(
                   {
                     identity,
                     trust: trustSource,
@@ -347,6 +349,8 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
                   request.container,
                   request.secret,
                 );
+                return lastDecrypt ? { ...explanation, redoctober: lastDecrypt } : explanation;
+              }
             }
           },
         },

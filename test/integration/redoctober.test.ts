@@ -113,6 +113,8 @@ test.serial('no delegation: EACCES, and the audit log says which delegations are
     (await auditLines()).includes('needs 2 more delegations from alice, bob, carol') ? auditLines() : undefined,
   );
   t.regex(audit, /"decision":"deny"/);
+  const explained = await pald!.pal('explain', 'billing', 'pay');
+  t.regex(explained.stdout, /redoctober delegation MISSING at the last decrypt .*needs 2 more delegations/);
 });
 
 test.serial('two owners delegate: the container reads; each decrypt takes one use', async (t) => {
@@ -156,6 +158,7 @@ test.serial('Red October down: EIO (fail closed); back up: works again without r
   await ro!.stop();
   const down = await cat('billing', 'pay');
   t.regex(down.stderr, /Input\/output error/);
+  t.regex((await pald!.pal('status')).stdout, /redoctober https:\/\/127\.0\.0\.1:\d+ as host1: UNREACHABLE/);
   await ro!.start(); // delegations live in memory: the owners delegate again
   await delegate('bob', 1);
   await delegate('carol', 1);

@@ -6,7 +6,7 @@ import { realpath } from 'node:fs/promises';
 import { FileSafetyError, fileSafetyProblem, readRegularFile, type ManifestEntry } from '../../store/index.js';
 import { decodePayload, MAX_HEADER_BYTES } from '../payload.js';
 import { SecretError, type Backend, type OpenedSecret, type SealedHeader, type SecureAllocator } from '../types.js';
-import { RoClient, RoTransportError } from './client.js';
+import { RoClient } from './client.js';
 import { ciphertextText, parseEnvelope, type RoEnvelope } from './envelope.js';
 import { decryptedData, decryptFailure } from './replies.js';
 
@@ -127,7 +127,7 @@ export class RedOctoberBackend implements Backend {
       this.lastError = undefined;
     } catch (err) {
       const message = (err as Error).message;
-      this.reachable = err instanceof RoTransportError ? err.reached : false;
+      this.reachable = false; // no usable reply, whether or not the request got there
       this.lastError = message;
       throw new SecretError('unavailable', `${entry.name}: Red October ${this.client.server}: ${message}`);
     }
