@@ -50,12 +50,12 @@ async function editManifest(edit: (secrets: Record<string, Record<string, unknow
   await writeFile(pald!.manifest, stringify(doc), { mode: 0o644 });
 }
 
-async function delegate(owner: string, uses: number): Promise<void> {
+async function delegate(owner: string, uses: number, time = '1h'): Promise<void> {
   await ro!.call('/delegate', {
     Name: owner,
     Password: PW,
     Uses: uses,
-    Time: '1h',
+    Time: time,
     Users: ['host1'],
     Labels: ['billing'],
   });
@@ -151,6 +151,18 @@ test.serial('a corrupt ciphertext fails with EIO for that secret only', async (t
   t.regex(broken.stderr, /Input\/output error/);
   const pay = await cat('billing', 'pay');
   t.is(pay.stdout, secretText, pay.stderr);
+});
+
+test.serial('an expired delegation is refused (EACCES) at the next decrypt', async (t) => {
+  await delegate('alice', 1000, '1s');
+  await delegate('carol', 1000, '1s');
+  // Polls with a deadline: every open decrypts (cache: 0) until the delegations expire.
+  const denied = await waitFor('the delegations to expire', async () => {
+    const r = await cat('billing', 'pay');
+    return /Permission denied/.test(r.stderr) ? r : undefined;
+  }, 20_000, 200); // prettier-ignore
+  t.not(denied.code, 0);
+  t.regex(await auditLines(), /(delegation expired|needs 2 more delegations)/);
 });
 
 test.serial('Red October down: EIO (fail closed); back up: works again without restarting pald', async (t) => {
