@@ -5,6 +5,7 @@ import type { Identity } from '../../../src/identity/types.js';
 import type { ImageSubject, TrustDecision } from '../../../src/trust/types.js';
 import type { AuditRecord, FsDeps, ManifestView, SecretEntry, OpenedSecretView } from '../../../src/fs/deps.js';
 import { SealedFactsRegistry } from '../../../src/policy/index.js';
+import type { AuthoriseSealed } from '../../../src/crypto/index.js';
 
 /** Memory behind one or more FakeSecureBuffer holders (share()); zeroed when the last lets go. */
 export interface FakeMemory {
@@ -97,7 +98,14 @@ export interface Harness {
   manifest: { view: ManifestView };
   plaintexts: Map<
     string,
-    { bytes: Buffer; sealedName?: string; sealedLabels?: string[]; error?: { code: string; message: string } }
+    {
+      bytes: Buffer;
+      sealedName?: string;
+      sealedLabels?: string[];
+      error?: { code: string; message: string };
+      /** What the ciphertext says in clear before decryption (as Red October's does). */
+      clearHeader?: { sealedName: string; sealedLabels: string[] };
+    }
   >;
   decrypts: string[];
   audit: AuditRecord[];
@@ -160,9 +168,10 @@ export function harness(entries: SecretEntry[]): Harness {
     },
     manifest: { current: () => h.manifest.view },
     secrets: {
-      async get(e: SecretEntry): Promise<OpenedSecretView> {
-        h.decrypts.push(e.name);
+      async get(e: SecretEntry, authorise?: AuthoriseSealed): Promise<OpenedSecretView> {
         const p = h.plaintexts.get(e.name);
+        if (p?.clearHeader) authorise?.(p.clearHeader, e.version);
+        h.decrypts.push(e.name);
         if (!p) throw Object.assign(new Error('no ciphertext'), { code: 'unavailable' });
         if (p.error) throw Object.assign(new Error(p.error.message), { code: p.error.code });
         return {
