@@ -73,7 +73,12 @@ export class RoClient {
     try {
       for (let attempt = 1; ; attempt++) {
         try {
-          return parseReply(await this.post(path, payload));
+          const raw = await this.post(path, payload);
+          try {
+            return parseReply(raw);
+          } finally {
+            raw.fill(0); // a /decrypt reply carries the plaintext (base64)
+          }
         } catch (err) {
           const retriable = err instanceof RoTransportError && !err.reached;
           if (!retriable || attempt >= attempts) throw err;
