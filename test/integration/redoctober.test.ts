@@ -188,3 +188,17 @@ test.serial('the plaintext is in no log, audit line or pal output', async (t) =>
   const status = await pald!.pal('status', '--json');
   t.false(status.stdout.includes(secretText));
 });
+
+test.serial('pal seal --ro with a wrong password writes nothing and never echoes the password', async (t) => {
+  const wrong = `wrong-${randomBytes(6).toString('hex')}`;
+  const args = ['seal', '--name', 'nope', '--label', 'billing', '--ro', '--owners', OWNERS.join(','),
+    '--ro-server', ro!.url, '--ro-ca', ro!.caFile, '--ro-user', 'admin', '--manifest', pald!.manifest]; // prettier-ignore
+  const r = await runCommand(process.execPath, [PAL_JS, ...args], {
+    input: secretText,
+    env: { ...process.env, PAL_RO_PASSWORD: wrong },
+  });
+  t.is(r.code, 1);
+  t.regex(r.stderr, /Red October refused \/encrypt/);
+  t.false(r.stderr.includes(wrong) || r.stdout.includes(wrong));
+  t.false((await readFile(pald!.manifest, 'utf8')).includes('nope'));
+});
