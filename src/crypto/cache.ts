@@ -118,7 +118,9 @@ export class SecretCache {
         'name-mismatch',
         `${entry.name}: the ciphertext was sealed for "${header.sealedName}", not "${entry.name}"`,
       );
-    authorise?.(header, version);
+    // Deny by default: a decrypt nobody authorised would spend the owners' delegation uses.
+    if (!authorise) throw new SecretError('denied-before-decrypt', `${entry.name}: no caller to authorise`);
+    authorise(header, version);
     const key = `${entry.name}\0${version}`;
     let flight = this.inflight.get(key);
     if (!flight) {

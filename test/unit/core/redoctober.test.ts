@@ -203,6 +203,7 @@ test('the cache authorises with the clear header before decrypting; cache: 0 dec
   };
   await t.throwsAsync(cache.get(entry(0), refuse), { message: /missing label/ });
   t.deepEqual(seen, [['billing']]);
+  await t.throwsAsync(cache.get(entry(0)), { message: /no caller to authorise/ });
   t.is(counter.decrypts, 0, 'a refused caller spends nothing');
   for (let i = 0; i < 3; i++) await cache.get(entry(0), () => {});
   t.is(counter.decrypts, 3, 'cache: 0 → one decrypt per open');
