@@ -8,7 +8,7 @@ import { RepeatAggregator } from './aggregate.js';
 import { sanitizeEvent, type AuditEvent } from './event.js';
 import { FileSink, ResilientWriter, StderrSink, type LineSink, type WriterHealth } from './writer.js';
 
-export { sanitizeEvent, decisionsIn, type AuditEvent } from './event.js';
+export { decisionsIn, type AuditEvent } from './event.js';
 export type { LineSink, WriterHealth } from './writer.js';
 
 /** Longest a line waits in memory before it is written; bounds what a crash can lose. */

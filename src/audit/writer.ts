@@ -4,6 +4,7 @@
 // failing, last error, dropped lines) is what `pal status` shows.
 
 import { close, fchmod, fstat, open, write, constants } from 'node:fs';
+import { errorMessage } from '../shared/error-message.js';
 
 /** Where lines go: a file reopened by path, or stderr. Our own interface (tests pass fakes). */
 export interface LineSink {
@@ -234,7 +235,7 @@ export class ResilientWriter {
 
   private failed(err: unknown): void {
     this.failures++;
-    this.lastError = err instanceof Error ? err.message : String(err);
+    this.lastError = errorMessage(err);
     this.lastErrorAt = this.options.wallClock();
     if (this.failures === 1)
       this.options.onStateChange?.('failing', `cannot write to ${this.sink.path}: ${this.lastError}; retrying`);

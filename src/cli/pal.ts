@@ -16,6 +16,7 @@ import {
   formatWhoami,
 } from './admin-format.js';
 import type { AdminRequest } from '../daemon/index.js';
+import { errorMessage } from '../shared/error-message.js';
 
 const USAGE = `usage: pal <command> [options]
   keygen     --out DIR [--name NAME]
@@ -173,7 +174,7 @@ export async function main(argv: string[]): Promise<number> {
       err(`pal: ${e.message}`);
       return 1;
     }
-    err(`pal: ${e instanceof Error ? e.message : String(e)}`);
+    err(`pal: ${errorMessage(e)}`);
     return 1;
   }
 }

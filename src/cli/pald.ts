@@ -1,14 +1,15 @@
 #!/usr/bin/env node
-// pald [--config /etc/pal/pald.yaml] [--foreground]
-// Runs in the foreground; prints "pald: ready on <mountpoint>" when the mount is usable.
+// pald [--config /etc/pal/pald.yaml] [--check-config]
+// Runs in the foreground (always: systemd or Docker supervise it); prints "pald: ready on <mountpoint>" when the mount is usable.
 
 // First, before any other module is even loaded: no debugger on SIGUSR1, no --inspect.
 import './pald-early.js';
 import { parseArgs } from 'node:util';
 import type { RunningDaemon } from '../daemon/index.js';
 import { installProcessGuard } from './process-guard.js';
+import { errorMessage } from '../shared/error-message.js';
 
-const USAGE = 'usage: pald [--config /etc/pal/pald.yaml] [--foreground] [--check-config]';
+const USAGE = 'usage: pald [--config /etc/pal/pald.yaml] [--check-config]';
 
 function log(line: string): void {
   process.stderr.write(line + '\n');
@@ -20,6 +21,8 @@ async function main(): Promise<number> {
     ({ values } = parseArgs({
       options: {
         config: { type: 'string', short: 'c' },
+        // Accepted and ignored, so that unit files written for older versions keep starting: pald
+        // never daemonises, it always runs in the foreground.
         foreground: { type: 'boolean', short: 'f' },
         help: { type: 'boolean', short: 'h' },
         'check-config': { type: 'boolean' },
@@ -47,7 +50,7 @@ async function main(): Promise<number> {
     const { startDaemon } = await import('../daemon/index.js');
     daemon = await startDaemon({ ...(values.config ? { configPath: values.config } : {}), log });
   } catch (err) {
-    log(`pald: cannot start: ${err instanceof Error ? err.message : String(err)}`);
+    log(`pald: cannot start: ${errorMessage(err)}`);
     return 1;
   }
 
@@ -61,7 +64,7 @@ async function main(): Promise<number> {
       running.stop().then(
         () => resolve(0),
         (err: unknown) => {
-          log(`pald: stop: ${err instanceof Error ? err.message : String(err)}`);
+          log(`pald: stop: ${errorMessage(err)}`);
           resolve(1);
         },
       );
@@ -78,7 +81,7 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err: unknown) => {
-    log(`pald: ${err instanceof Error ? err.message : String(err)}`);
+    log(`pald: ${errorMessage(err)}`);
     process.exit(1);
   },
 );

@@ -4,8 +4,8 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { isIP } from 'node:net';
 import { isMap, isScalar, isSeq, type Pair, type YAMLMap } from 'yaml';
-import { describe, lineOf, parseYaml, type YamlSource } from './yaml-nodes.js';
-import { DEFAULT_YAML_LIMITS } from './yaml-bounded.js';
+import { describe, lineOf, parseYaml, type YamlSource } from '../shared/yaml-nodes.js';
+import { DEFAULT_YAML_LIMITS } from '../shared/yaml-bounded.js';
 import { labelProblem } from '../policy/labels.js';
 import { fileSafetyProblem } from '../store/file-safety.js';
 import type {
@@ -18,9 +18,6 @@ import type {
 } from './types.js';
 
 export type * from './types.js';
-export { parseYaml, lineOf, describe } from './yaml-nodes.js';
-export type { YamlSource, YamlSyntaxProblem } from './yaml-nodes.js';
-export { DEFAULT_YAML_LIMITS, parseBoundedYaml, type YamlLimits } from './yaml-bounded.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/pal/pald.yaml';
 

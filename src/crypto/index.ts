@@ -5,7 +5,7 @@ export { OpenPgpBackend, sealOpenPgp } from './openpgp.js';
 export type { KeyProblem, OpenPgpBackendOptions } from './openpgp.js';
 export { SecretCache } from './cache.js';
 export type { AuthoriseSealed, SecretCacheOptions, SecretCacheStats } from './cache.js';
-export { encodePayload, decodePayload, PAYLOAD_VERSION } from './payload.js';
+export { encodePayload, decodePayload } from './payload.js';
 export type { PayloadHeader } from './payload.js';
 export type { SealedHeader } from './types.js';
 export { RedOctoberBackend, readCa, maxRoCiphertextBytes } from './redoctober/backend.js';

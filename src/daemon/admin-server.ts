@@ -4,6 +4,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { chmod, mkdir, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { parseAdminRequest, MAX_REQUEST_BYTES, type AdminRequest, type AdminResponse } from './admin-protocol.js';
+import { errorMessage } from '../shared/error-message.js';
 
 export interface AdminHandlers {
   handle(request: Exclude<AdminRequest, { op: 'audit' }>): Promise<unknown>;
@@ -85,7 +86,7 @@ export async function startAdminServer(handlers: AdminHandlers, opts: AdminServe
         }
         handlers.handle(request).then(
           (result) => send(socket, { ok: true, result }),
-          (err: unknown) => send(socket, { ok: false, error: err instanceof Error ? err.message : String(err) }),
+          (err: unknown) => send(socket, { ok: false, error: errorMessage(err) }),
         );
       }
     });

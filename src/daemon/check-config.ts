@@ -6,6 +6,7 @@ import { loadConfig, type PaldConfig } from '../config/index.js';
 import { OpenPgpBackend } from '../crypto/index.js';
 import { fileSafetyProblem, ManifestStore } from '../store/index.js';
 import { loadRedOctober } from './redoctober.js';
+import { errorMessage } from '../shared/error-message.js';
 
 export interface CheckConfigResult {
   readonly problems: string[];
@@ -18,7 +19,6 @@ const exists = (p: string): Promise<boolean> =>
     () => true,
     () => false,
   );
-const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 export async function checkConfig(configPath?: string): Promise<CheckConfigResult> {
   const problems: string[] = [];
@@ -28,7 +28,7 @@ export async function checkConfig(configPath?: string): Promise<CheckConfigResul
     config = await loadConfig(configPath);
     checked.push(`config ${configPath ?? '(default path)'}`);
   } catch (err) {
-    return { problems: [message(err)], checked };
+    return { problems: [errorMessage(err)], checked };
   }
 
   // The manifest and every ciphertext it names (a missing manifest is served as empty: a problem here).
@@ -42,7 +42,7 @@ export async function checkConfig(configPath?: string): Promise<CheckConfigResul
       );
     checked.push(`manifest ${config.manifest} (${snap.entries.size} entries)`);
   } catch (err) {
-    problems.push(message(err));
+    problems.push(errorMessage(err));
   }
 
   // Host keys: File safety is fatal at load; other problems (unreadable, wrong passphrase) are listed.
@@ -60,7 +60,7 @@ export async function checkConfig(configPath?: string): Promise<CheckConfigResul
     checked.push(`keys ${config.keys} (${backend.keyIds().length} usable)`);
     await backend.close();
   } catch (err) {
-    problems.push(message(err));
+    problems.push(errorMessage(err));
   }
 
   const ca = config.trust.mode === 'none' ? undefined : config.trust.notary?.ca;
@@ -82,7 +82,7 @@ export async function checkConfig(configPath?: string): Promise<CheckConfigResul
       });
       checked.push(`redoctober ${config.redoctober.server} (ca and password_file)`);
     } catch (err) {
-      problems.push(`redoctober: ${message(err)}`);
+      problems.push(`redoctober: ${errorMessage(err)}`);
     }
   }
 

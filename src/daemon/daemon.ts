@@ -24,6 +24,7 @@ import { imageSubject, SealedFactsRegistry } from '../policy/index.js';
 import { parseListen } from '../config/index.js';
 import { PalMetrics, startMetricsServer } from './metrics.js';
 import type { Backend } from '../crypto/types.js';
+import { errorMessage } from '../shared/error-message.js';
 
 export interface DaemonOptions {
   readonly configPath?: string;
@@ -61,7 +62,7 @@ function problemsOf(snap: ManifestView): { file: string; line?: number; entry?: 
 
 function step<T>(what: string, work: () => Promise<T>): Promise<T> {
   return work().catch((err: unknown) => {
-    throw new StartupError(`${what}: ${err instanceof Error ? err.message : String(err)}`);
+    throw new StartupError(`${what}: ${errorMessage(err)}`);
   });
 }
 
@@ -103,7 +104,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
       try {
         await close();
       } catch (err) {
-        log(`pald: shutdown: ${err instanceof Error ? err.message : String(err)}`);
+        log(`pald: shutdown: ${errorMessage(err)}`);
       }
     }
   };
@@ -137,7 +138,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
     keysWatcher.on('all', () => {
       backend.reloadKeys().then(
         () => log(`pald: keys reloaded (${backend.keyIds().length} usable)`),
-        (err: unknown) => log(`pald: keys reload failed: ${err instanceof Error ? err.message : String(err)}`),
+        (err: unknown) => log(`pald: keys reload failed: ${errorMessage(err)}`),
       );
     });
     keysWatcher.on('error', (err) => log(`pald: keys watcher: ${String(err)}`));
@@ -407,7 +408,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
             await old.close();
           }
         } catch (err) {
-          log(`pald: reload: config kept: ${err instanceof Error ? err.message : String(err)}`);
+          log(`pald: reload: config kept: ${errorMessage(err)}`);
         }
         trust.reset();
         fs.forgetCallers();

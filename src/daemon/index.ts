@@ -1,4 +1,4 @@
 export { startDaemon, StartupError, type DaemonOptions, type RunningDaemon } from './daemon.js';
 export { parseAdminRequest, type AdminRequest, type AdminResponse } from './admin-protocol.js';
-export { parseMountInfo, isFuseMounted, mountsAt, prepareMountpoint, unmountAll } from './mountinfo.js';
+export { parseMountInfo, prepareMountpoint } from './mountinfo.js';
 export type { Explanation } from './explain.js';

@@ -10,6 +10,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry, exponentialBuckets, type Metric } from 'prom-client';
 import type { RequestMetrics } from '../fs/deps.js';
+import { errorMessage } from '../shared/error-message.js';
 
 /** 10 µs doubling to ~1.3 s: resolves a warm open (tens of µs) as well as a cold decrypt. */
 export const LATENCY_BUCKETS_SECONDS = exponentialBuckets(10e-6, 2, 18);
@@ -238,7 +239,7 @@ export async function startMetricsServer(
           .writeHead(200, { 'content-type': metrics.registry.contentType })
           .end(req.method === 'HEAD' ? undefined : body),
       (err: unknown) => {
-        log(`pald: metrics: ${err instanceof Error ? err.message : String(err)}`);
+        log(`pald: metrics: ${errorMessage(err)}`);
         res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end('metrics unavailable\n');
       },
     );

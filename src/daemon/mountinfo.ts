@@ -41,14 +41,9 @@ export function parseMountInfo(text: string): MountInfoLine[] {
   return lines;
 }
 
-export async function mountsAt(path: string): Promise<MountInfoLine[]> {
+async function mountsAt(path: string): Promise<MountInfoLine[]> {
   const text = await readFile('/proc/self/mountinfo', 'utf8');
   return parseMountInfo(text).filter((m) => m.mountPoint === path);
-}
-
-/** Is there a FUSE mount of ours (fsname) at path? */
-export async function isFuseMounted(path: string): Promise<boolean> {
-  return (await mountsAt(path)).some((m) => m.fsType.startsWith('fuse'));
 }
 
 async function mkdirTolerant(path: string): Promise<void> {
@@ -121,10 +116,4 @@ export async function prepareMountpoint(path: string): Promise<MountpointState> 
 /** Puts the session mounted at `staging` on top of the mountpoint's stack. */
 export async function stackOnto(staging: string, mountpoint: string): Promise<void> {
   await mountCmd('--bind', staging, mountpoint);
-}
-
-/** Removes every mount at path, top first (used by tests and the demo to clean up, not by pald). */
-export async function unmountAll(path: string): Promise<void> {
-  for (let i = 0; i < 1000 && (await mountsAt(path)).length > 0; i++)
-    await run('umount', ['-l', '--no-canonicalize', path]);
 }

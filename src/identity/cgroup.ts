@@ -188,3 +188,23 @@ function quote(text: string): string {
   const bounded = text.length > 200 ? `${text.slice(0, 200)}…` : text;
   return JSON.stringify(bounded);
 }
+
+/**
+ * Every process of a container has the same cgroup file: parse each distinct text once. (The
+ * parser is pure, so a memo of its results is exact.) Bounded: emptied when full.
+ */
+export class CgroupVerdictMemo {
+  private readonly verdicts = new Map<string, CgroupVerdict>();
+
+  constructor(private readonly maxTexts = 1024) {}
+
+  verdict(text: string): CgroupVerdict {
+    let verdict = this.verdicts.get(text);
+    if (verdict === undefined) {
+      verdict = parseCgroupFile(text);
+      if (this.verdicts.size >= this.maxTexts) this.verdicts.clear();
+      this.verdicts.set(text, verdict);
+    }
+    return verdict;
+  }
+}

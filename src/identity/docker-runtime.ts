@@ -1,16 +1,18 @@
-// The Docker Engine API through dockerode: inspects, and an event subscription that
-// reconnects with capped backoff when dockerd goes away.
+// The Docker Engine API through dockerode: inspects, answers bounded and translated into
+// RuntimeError, and the event subscription (docker-events.ts).
 
 import Docker from 'dockerode';
 import type { IncomingMessage } from 'node:http';
+import { watchDockerEvents } from './docker-events.js';
 import {
   RuntimeError,
   type ContainerRuntime,
   type RuntimeContainer,
-  type RuntimeEvent,
   type RuntimeImage,
   type RuntimeWatchHandlers,
 } from './runtime.js';
+
+export { parseEvent } from './docker-events.js';
 
 export interface DockerRuntimeOptions {
   /** unix:///path/docker.sock, tcp://host:port, http://host:port or https://host:port */
@@ -23,8 +25,6 @@ export interface DockerRuntimeOptions {
 const NAME_OR_ID = /^\/?[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$/;
 const IMAGE_ID = /^sha256:[0-9a-f]{64}$/;
 const CONTAINER_ID = /^[0-9a-f]{64}$/;
-const BACKOFF_FIRST_MS = 100;
-const BACKOFF_MAX_MS = 5_000;
 
 /** dockerode's modem options for one endpoint string. */
 export function dockerConnection(dockerHost: string): Docker.DockerOptions {
@@ -107,81 +107,7 @@ export function createDockerRuntime(options: DockerRuntimeOptions): ContainerRun
     },
 
     watch(handlers: RuntimeWatchHandlers): () => void {
-      let stopped = false;
-      let backoff = BACKOFF_FIRST_MS;
-      let timer: NodeJS.Timeout | undefined;
-      let abort: AbortController | undefined;
-      let connected = false;
-
-      let lastLogged: string | undefined;
-      const disconnected = (reason: string): void => {
-        if (stopped) return;
-        if (connected) {
-          connected = false;
-          log(`docker events: disconnected from ${endpoint}: ${reason}`);
-          lastLogged = undefined;
-        } else if (reason !== lastLogged) {
-          // Once per distinct failure, not once per retry.
-          log(`docker events: cannot connect: ${reason}; retrying every ${BACKOFF_MAX_MS / 1000} s at most`);
-          lastLogged = reason;
-        }
-        handlers.onDisconnected(reason);
-        timer = setTimeout(connect, backoff);
-        timer.unref();
-        backoff = Math.min(backoff * 2, BACKOFF_MAX_MS);
-      };
-
-      const connect = (): void => {
-        if (stopped) return;
-        abort = new AbortController();
-        const signal = abort.signal;
-        events
-          .getEvents({
-            filters: { type: ['container', 'image'], event: ['die', 'destroy', 'rename', 'delete', 'untag', 'tag'] },
-            abortSignal: signal,
-          })
-          .then((stream) => {
-            if (stopped) {
-              (stream as IncomingMessage).destroy();
-              return;
-            }
-            connected = true;
-            lastLogged = undefined;
-            backoff = BACKOFF_FIRST_MS;
-            log(`docker events: connected to ${endpoint}`);
-            handlers.onConnected();
-            let pending = '';
-            let ended = false;
-            const end = (reason: string): void => {
-              if (ended) return;
-              ended = true;
-              disconnected(reason);
-            };
-            stream.on('data', (chunk: Buffer) => {
-              pending += chunk.toString('utf8');
-              // A runaway line without newline would grow forever: drop it.
-              if (pending.length > 1024 * 1024) pending = '';
-              let newline: number;
-              while ((newline = pending.indexOf('\n')) >= 0) {
-                const line = pending.slice(0, newline);
-                pending = pending.slice(newline + 1);
-                const event = parseEvent(line);
-                if (event !== undefined) handlers.onEvent(event);
-              }
-            });
-            stream.on('error', (err: Error) => end(err.message));
-            stream.on('end', () => end('event stream ended'));
-            stream.on('close', () => end('event stream closed'));
-          })
-          .catch((err: unknown) => disconnected(translate(err, 'events').message));
-      };
-
-      connect();
-      return () => {
-        stopped = true;
-        if (timer !== undefined) clearTimeout(timer);
-        abort?.abort();
-      };
+      return watchDockerEvents({ events, endpoint, log, translate }, handlers);
     },
   };
 }
@@ -283,31 +209,6 @@ function safeString(value: unknown): string {
   } catch {
     return 'an error that cannot be printed';
   }
-}
-
-/** One line of the /events stream; anything we don't need or can't read is ignored. */
-export function parseEvent(line: string): RuntimeEvent | undefined {
-  if (line.trim() === '') return undefined;
-  let raw: unknown;
-  try {
-    raw = JSON.parse(line);
-  } catch {
-    return undefined;
-  }
-  if (!isObject(raw)) return undefined;
-  const type = raw['Type'];
-  const action = raw['Action'];
-  const actor = raw['Actor'];
-  const id = isObject(actor) && typeof actor['ID'] === 'string' ? actor['ID'] : undefined;
-  if (id === undefined) return undefined;
-  if (type === 'container' && (action === 'die' || action === 'destroy' || action === 'rename')) {
-    return CONTAINER_ID.test(id) ? { type, action, id } : undefined;
-  }
-  if (type === 'image' && (action === 'delete' || action === 'untag' || action === 'tag')) {
-    const imageId = id.startsWith('sha256:') ? id : `sha256:${id}`;
-    return IMAGE_ID.test(imageId) ? { type, action, id: imageId } : undefined;
-  }
-  return undefined;
 }
 
 function containerFromInspect(raw: unknown, endpoint: string): RuntimeContainer {

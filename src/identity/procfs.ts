@@ -3,6 +3,7 @@
 // these run on every FUSE request, so they stay synchronous and allocation-light.
 
 import { closeSync, openSync, readSync, readlinkSync } from 'node:fs';
+import { errorMessage } from '../shared/error-message.js';
 
 /** The kernel's fixed inode number for the initial pid namespace (PROC_PID_INIT_INO). */
 const INITIAL_PID_NS = 'pid:[4026531836]';
@@ -187,7 +188,7 @@ export function checkPidNamespace(procRoot: string): PidNamespaceCheck {
   try {
     self = readlinkSync(`${procRoot}/self/ns/pid`);
   } catch (err) {
-    return { hostPidNamespace: undefined, detail: `cannot read ${procRoot}/self/ns/pid: ${message(err)}` };
+    return { hostPidNamespace: undefined, detail: `cannot read ${procRoot}/self/ns/pid: ${errorMessage(err)}` };
   }
   let init: string | undefined;
   try {
@@ -217,9 +218,5 @@ export function checkPidNamespace(procRoot: string): PidNamespaceCheck {
 
 function procError(path: string, err: unknown): ProcError {
   const code = typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : undefined;
-  return new ProcError(`cannot read ${path}: ${message(err)}`, code);
-}
-
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  return new ProcError(`cannot read ${path}: ${errorMessage(err)}`, code);
 }

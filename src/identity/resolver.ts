@@ -1,6 +1,7 @@
 // pid → Identity: the /proc reading and the pid-reuse guard. One function (resolve) is what the
 // filesystem layer calls. Callers seen before are pinned by process-pins.ts; what is known about
-// each container, kept honest by runtime events, is container-records.ts.
+// each container, kept honest by runtime events, is container-records.ts; where "host" ends is
+// host-scope.ts; `pal explain`'s lookup by container name is container-inspect.ts.
 //
 // Security shape of a resolution:
 //   1. read /proc/<pid>/stat: start time S (a pid alone never identifies a process)
@@ -11,20 +12,14 @@
 //   6. if anything was read or awaited, read the start time again: changed → deny
 // Every failure is kind 'unknown' with a reason; nothing throws to the caller.
 
-import { parseCgroupFile } from './cgroup.js';
-import { ContainerRecords, type ContainerRecord } from './container-records.js';
 import { errorMessage } from '../shared/error-message.js';
+import { CgroupVerdictMemo } from './cgroup.js';
+import { inspectContainerIdentity } from './container-inspect.js';
+import { ContainerRecords, type ContainerRecord } from './container-records.js';
+import { HostScope } from './host-scope.js';
 import { ProcessPins, type ProcessPin } from './process-pins.js';
-import {
-  checkPidNamespace,
-  readNamespaces,
-  readProcFile,
-  readStatFd,
-  readStatusIds,
-  type HostNamespaces,
-  type PidNamespaceCheck,
-} from './procfs.js';
-import type { ContainerRuntime, RuntimeContainer, RuntimeEvent, RuntimeImage } from './runtime.js';
+import { readProcFile, readStatFd, readStatusIds, type PidNamespaceCheck } from './procfs.js';
+import type { ContainerRuntime, RuntimeEvent } from './runtime.js';
 import type { CallerRef, CgroupVerdict, ContainerSummary, Identity, IdentityResolver, RuntimeStatus } from './types.js';
 
 export interface ResolverCoreOptions {
@@ -43,200 +38,183 @@ export interface ResolverWithDiagnostics extends IdentityResolver {
 }
 
 export function createResolver(options: ResolverCoreOptions): ResolverWithDiagnostics {
-  const runtime = options.runtime;
-  const procRoot = options.procRoot ?? '/proc';
-  const log = options.log ?? (() => {});
+  return new Resolver(options);
+}
 
-  const pins = new ProcessPins({ procRoot, maxPins: options.maxCachedProcesses ?? 4_096 });
-  const records = new ContainerRecords({
-    runtime,
-    procRoot,
-    log,
-    maxImages: options.maxCachedImages ?? 512,
-    onStale: invalidate,
-  });
-  const listeners: Array<(containerId: string) => void> = [];
+/** What steps 1–2 read of a process seen for the first time. */
+interface FirstRead {
+  readonly startTime: string;
+  readonly verdict: CgroupVerdict;
+  readonly tgid: number;
+}
 
-  let lastDisconnect: string | undefined = 'not connected yet';
-  let closed = false;
+type FirstSight = { readonly identity: Identity; readonly entry?: ProcessPin };
 
-  const pidNamespace = checkPidNamespace(procRoot);
-  const warnings: string[] = [];
-  // "host" is a process in pald's own pid and mount namespaces (SPEC §4): a cgroup that names no
-  // container we know says nothing about where a process runs (ctr, Garden, rootless runtimes).
-  let hostNamespaces: HostNamespaces | undefined;
-  let hostNamespacesProblem = '';
-  try {
-    hostNamespaces = readNamespaces(procRoot, 'self');
-  } catch (err) {
-    hostNamespacesProblem = `pald cannot read its own namespaces (${errorMessage(err)}): no caller can be recognised as host`;
-    warnings.push(hostNamespacesProblem);
-    log(`WARNING: ${hostNamespacesProblem}`);
+class Resolver implements ResolverWithDiagnostics {
+  readonly pidNamespace: PidNamespaceCheck;
+  private readonly runtime: ContainerRuntime;
+  private readonly procRoot: string;
+  private readonly log: (msg: string) => void;
+  private readonly pins: ProcessPins;
+  private readonly records: ContainerRecords;
+  private readonly hostScope: HostScope;
+  private readonly cgroups = new CgroupVerdictMemo();
+  private readonly listeners: Array<(containerId: string) => void> = [];
+  private readonly stopWatching: () => void;
+  private lastDisconnect: string | undefined = 'not connected yet';
+  private closed = false;
+
+  constructor(options: ResolverCoreOptions) {
+    this.runtime = options.runtime;
+    this.procRoot = options.procRoot ?? '/proc';
+    this.log = options.log ?? (() => {});
+    this.pins = new ProcessPins({ procRoot: this.procRoot, maxPins: options.maxCachedProcesses ?? 4_096 });
+    this.records = new ContainerRecords({
+      runtime: this.runtime,
+      procRoot: this.procRoot,
+      log: this.log,
+      maxImages: options.maxCachedImages ?? 512,
+      onStale: (id, why) => this.invalidate(id, why),
+    });
+    this.hostScope = new HostScope(this.procRoot, this.log);
+    this.pidNamespace = this.hostScope.pidNamespace;
+    this.stopWatching = this.runtime.watch({
+      onConnected: () => {
+        this.lastDisconnect = undefined;
+        this.records.eventsResumed();
+      },
+      onDisconnected: (reason) => {
+        this.lastDisconnect = reason;
+        this.records.eventsLost();
+      },
+      onEvent: (event) => this.handleEvent(event),
+    });
   }
-  if (pidNamespace.hostPidNamespace !== true) {
-    const warning =
-      `pald must run in the host pid namespace to attribute callers (${pidNamespace.detail}); ` +
-      'callers outside it cannot be identified and will be denied';
-    warnings.push(warning);
-    log(`WARNING: ${warning}`);
+
+  async resolve(caller: CallerRef): Promise<Identity> {
+    try {
+      return await this.resolveCaller(caller);
+    } catch (err) {
+      return unknown(caller, `identity resolution failed: ${errorMessage(err)}`);
+    }
   }
 
-  const stopWatching = runtime.watch({
-    onConnected() {
-      lastDisconnect = undefined;
-      records.eventsResumed();
-    },
-    onDisconnected(reason) {
-      lastDisconnect = reason;
-      records.eventsLost();
-    },
-    onEvent: handleEvent,
-  });
+  startTime(pid: number): string | undefined {
+    if (this.closed || !Number.isSafeInteger(pid) || pid <= 0) return undefined;
+    return this.pins.startTime(pid);
+  }
 
-  function handleEvent(event: RuntimeEvent): void {
+  inspectContainer(idOrName: string): Promise<Identity> {
+    return inspectContainerIdentity(
+      { runtime: this.runtime, records: this.records, procRoot: this.procRoot },
+      idOrName,
+    );
+  }
+
+  containers(): readonly ContainerSummary[] {
+    return this.records.summaries();
+  }
+
+  status(): RuntimeStatus {
+    const warnings = this.hostScope.warnings;
+    return {
+      reachable: this.records.eventsLive,
+      endpoint: this.runtime.endpoint,
+      ...(this.lastDisconnect !== undefined ? { reason: this.lastDisconnect } : {}),
+      cached: this.records.size,
+      ...(warnings.length > 0 ? { warnings: [...warnings] } : {}),
+    };
+  }
+
+  onInvalidate(listener: (containerId: string) => void): void {
+    this.listeners.push(listener);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.stopWatching();
+    this.pins.clear();
+    await this.records.close();
+  }
+
+  private handleEvent(event: RuntimeEvent): void {
     if (event.type === 'container') {
-      invalidate(event.id, `docker event ${event.action}`);
+      this.invalidate(event.id, `docker event ${event.action}`);
       return;
     }
-    for (const id of records.imageChanged(event.id)) invalidate(id, `docker image event ${event.action}`);
+    for (const id of this.records.imageChanged(event.id)) this.invalidate(id, `docker image event ${event.action}`);
   }
 
   /** Drops a container's record and its callers' pins, and tells the listeners. */
-  function invalidate(id: string, why: string): void {
-    const hadRecord = records.drop(id);
-    const hadPins = pins.forgetContainer(id);
+  private invalidate(id: string, why: string): void {
+    const hadRecord = this.records.drop(id);
+    const hadPins = this.pins.forgetContainer(id);
     if (!hadRecord && !hadPins) return;
-    log(`identity: dropped container ${id.slice(0, 12)} (${why})`);
-    for (const listener of listeners) {
+    this.log(`identity: dropped container ${id.slice(0, 12)} (${why})`);
+    for (const listener of this.listeners) {
       try {
         listener(id);
       } catch (err) {
-        log(`identity: invalidation listener failed: ${errorMessage(err)}`);
+        this.log(`identity: invalidation listener failed: ${errorMessage(err)}`);
       }
     }
   }
 
-  /**
-   * Every process of a container has the same cgroup file: parse each distinct text once.
-   * (The parser is pure, so a memo of its results is exact.)
-   */
-  const verdictMemo = new Map<string, CgroupVerdict>();
-  function cgroupVerdict(text: string): CgroupVerdict {
-    let verdict = verdictMemo.get(text);
-    if (verdict === undefined) {
-      verdict = parseCgroupFile(text);
-      if (verdictMemo.size >= 1024) verdictMemo.clear();
-      verdictMemo.set(text, verdict);
-    }
-    return verdict;
-  }
-
-  function unknown(caller: CallerRef, reason: string, tgid = caller.pid, startTime?: string): Identity {
-    return { kind: 'unknown', pid: caller.pid, tgid, uid: caller.uid, gid: caller.gid, startTime, reason };
-  }
-
-  function identityOf(caller: CallerRef, entry: ProcessPin, record: ContainerRecord | undefined): Identity {
-    const ids = { pid: caller.pid, tgid: entry.tgid, uid: caller.uid, gid: caller.gid, startTime: entry.startTime };
-    if (record !== undefined) return { ...record.base, ...ids };
-    return { kind: 'host', ...ids, reason: "no container id in its cgroups; in pald's pid and mount namespaces" };
-  }
-
-  async function resolveCaller(caller: CallerRef): Promise<Identity> {
-    if (closed) return unknown(caller, 'identity resolver closed');
+  private async resolveCaller(caller: CallerRef): Promise<Identity> {
+    if (this.closed) return unknown(caller, 'identity resolver closed');
     const pid = caller.pid;
     if (!Number.isSafeInteger(pid) || pid <= 0) {
       return unknown(caller, `caller pid ${pid} is not visible in pald's pid namespace`);
     }
 
     // Fast path: a caller seen before, still alive, in a container whose record is current.
-    const cached = pins.current(pid);
+    const cached = this.pins.current(pid);
     if (cached !== undefined) {
       if (cached.verdict.kind === 'host') return identityOf(caller, cached, undefined);
       if (cached.verdict.kind === 'container') {
-        const record = records.get(cached.verdict.containerId);
-        if (record !== undefined && records.usable(record)) return identityOf(caller, cached, record);
+        const record = this.records.get(cached.verdict.containerId);
+        if (record !== undefined && this.records.usable(record)) return identityOf(caller, cached, record);
       }
-      pins.forget(pid);
+      this.pins.forget(pid);
     }
 
     // First sight: pin the process, read its cgroups, resolve, then check it is still the one pinned.
-    const opened = pins.open(pid);
+    const opened = this.pins.open(pid);
     if ('reason' in opened) return unknown(caller, opened.reason);
     const statFd = opened.fd;
     let kept = false;
     try {
-      const result = await resolveFirstSight(caller, statFd);
-      if ('entry' in result) {
-        pins.keep(result.entry);
+      const result = await this.resolveFirstSight(caller, statFd);
+      if (result.entry !== undefined) {
+        this.pins.keep(result.entry);
         kept = true;
       }
       return result.identity;
     } finally {
-      if (!kept) pins.discard(statFd);
+      if (!kept) this.pins.discard(statFd);
     }
   }
 
-  /** Why a process whose cgroups name no container is not host, or undefined when it is. */
-  function outsideHostNamespaces(pid: number): string | undefined {
-    if (hostNamespaces === undefined) return hostNamespacesProblem;
-    let theirs: HostNamespaces;
-    try {
-      theirs = readNamespaces(procRoot, pid);
-    } catch (err) {
-      return `no container id in its cgroups, and its namespaces are not readable: ${errorMessage(err)}`;
-    }
-    if (theirs.pid !== hostNamespaces.pid) {
-      return `no known container in its cgroups, but in pid namespace ${theirs.pid}, not pald's ${hostNamespaces.pid}`;
-    }
-    if (theirs.mnt !== hostNamespaces.mnt) {
-      return `no known container in its cgroups, but in mount namespace ${theirs.mnt}, not pald's ${hostNamespaces.mnt}`;
-    }
-    return undefined;
-  }
-
-  async function resolveFirstSight(
-    caller: CallerRef,
-    statFd: number,
-  ): Promise<{ identity: Identity; entry: ProcessPin } | { identity: Identity }> {
+  /** Steps 1–6 for a process not pinned yet; `entry` is set when the answer may be cached. */
+  private async resolveFirstSight(caller: CallerRef, statFd: number): Promise<FirstSight> {
     const pid = caller.pid;
-    let startTime: string;
-    let verdict: CgroupVerdict;
-    let tgid: number;
-    try {
-      const stat = readStatFd(statFd);
-      if (stat.state === 'Z' || stat.state === 'X') return { identity: unknown(caller, `process ${pid} has exited`) };
-      startTime = stat.startTime;
-      verdict = cgroupVerdict(readProcFile(procRoot, pid, 'cgroup'));
-      tgid = readStatusIds(procRoot, pid).tgid;
-    } catch (err) {
-      return { identity: unknown(caller, `cannot read process ${pid}: ${errorMessage(err)}`) };
-    }
+    const read = this.readProcess(caller, statFd);
+    if ('identity' in read) return read;
+    const { startTime, verdict, tgid } = read;
+    const denied = (reason: string): FirstSight => ({ identity: unknown(caller, reason, tgid, startTime) });
     // Not cached when unknown: a process being moved between cgroups (e.g. `docker exec` starting) settles soon.
-    if (verdict.kind === 'unknown') return { identity: unknown(caller, verdict.reason, tgid, startTime) };
+    if (verdict.kind === 'unknown') return denied(verdict.reason);
     if (verdict.kind === 'host') {
-      const outside = outsideHostNamespaces(pid);
-      if (outside !== undefined) return { identity: unknown(caller, outside, tgid, startTime) };
+      const outside = this.hostScope.outside(pid);
+      if (outside !== undefined) return denied(outside);
     }
 
     let record: ContainerRecord | undefined;
     if (verdict.kind === 'container') {
-      const id = verdict.containerId;
-      record = records.get(id);
-      if (record !== undefined && !records.usable(record)) {
-        invalidate(id, 'its init process is gone');
-        record = undefined;
-      }
-      if (record === undefined) {
-        const loaded = await records.load(id);
-        if ('reason' in loaded) return { identity: unknown(caller, loaded.reason, tgid, startTime) };
-        record = loaded.record;
-      }
-      for (const path of verdict.paths) {
-        if (!record.paths.has(path)) {
-          const reason = `cgroup ${JSON.stringify(path)} is not container ${id.slice(0, 12)}'s own cgroup`;
-          return { identity: unknown(caller, reason, tgid, startTime) };
-        }
-      }
+      const found = await this.containerOf(verdict);
+      if ('reason' in found) return denied(found.reason);
+      record = found.record;
     }
 
     // The reuse guard: everything above was read by pid number; the pinned fd says whether that
@@ -247,117 +225,61 @@ export function createResolver(options: ResolverCoreOptions): ResolverWithDiagno
     } catch {
       after = undefined;
     }
-    if (after !== startTime) {
-      return { identity: unknown(caller, `pid ${pid} exited or was reused during resolution`, tgid, startTime) };
-    }
+    if (after !== startTime) return denied(`pid ${pid} exited or was reused during resolution`);
     const entry: ProcessPin = { pid, statFd, startTime, verdict, tgid };
     const identity = identityOf(caller, entry, record);
     // Closed, or a die event dropped the container while we were reading: answer, but don't cache.
-    if (closed || (record !== undefined && records.get(record.id) !== record)) return { identity };
+    if (this.closed || (record !== undefined && this.records.get(record.id) !== record)) return { identity };
     return { identity, entry };
   }
 
-  return {
-    pidNamespace,
-
-    async resolve(caller: CallerRef): Promise<Identity> {
-      try {
-        return await resolveCaller(caller);
-      } catch (err) {
-        return unknown(caller, `identity resolution failed: ${errorMessage(err)}`);
-      }
-    },
-
-    startTime(pid: number): string | undefined {
-      if (closed || !Number.isSafeInteger(pid) || pid <= 0) return undefined;
-      return pins.startTime(pid);
-    },
-
-    async inspectContainer(idOrName: string): Promise<Identity> {
-      const nobody = { pid: 0, tgid: 0, uid: -1, gid: -1 };
-      try {
-        let container: RuntimeContainer;
-        try {
-          container = await runtime.inspectContainer(idOrName);
-        } catch (err) {
-          return { kind: 'unknown', ...nobody, reason: errorMessage(err) };
-        }
-        if (container.running && container.pid > 0) {
-          const loaded = await records.load(container.id);
-          if ('reason' in loaded)
-            return {
-              kind: 'unknown',
-              ...nobody,
-              containerId: container.id,
-              name: container.name,
-              reason: loaded.reason,
-            };
-          const { record } = loaded;
-          let ids = { uid: -1, gid: -1 };
-          try {
-            ids = readStatusIds(procRoot, record.initPid);
-          } catch {
-            // The init just exited; its uid/gid are not essential to an explanation.
-          }
-          return {
-            ...record.base,
-            pid: record.initPid,
-            tgid: record.initPid,
-            uid: ids.uid,
-            gid: ids.gid,
-            startTime: record.initStartTime,
-          };
-        }
-        let image: RuntimeImage | undefined;
-        try {
-          image = await records.image(container.imageId);
-        } catch {
-          image = undefined; // deleted with -f while the container remains: explain what we can
-        }
-        return {
-          kind: 'container',
-          ...nobody,
-          containerId: container.id,
-          name: container.name,
-          imageId: container.imageId,
-          imageRef: container.imageRef,
-          repoTags: image?.repoTags ?? [],
-          repoDigests: image?.repoDigests ?? [],
-          imageLabels: image?.labels ?? {},
-          runtimeLabels: Object.fromEntries(
-            Object.entries(container.labels).filter(([k, v]) => image?.labels[k] !== v),
-          ),
-          reason: 'container is not running',
-        };
-      } catch (err) {
-        return { kind: 'unknown', ...nobody, reason: `inspect failed: ${errorMessage(err)}` };
-      }
-    },
-
-    containers(): readonly ContainerSummary[] {
-      return records.summaries();
-    },
-
-    status(): RuntimeStatus {
+  /** Steps 1–2: start time, cgroup verdict and thread group of the pinned process. */
+  private readProcess(caller: CallerRef, statFd: number): FirstRead | FirstSight {
+    const pid = caller.pid;
+    try {
+      const stat = readStatFd(statFd);
+      if (stat.state === 'Z' || stat.state === 'X') return { identity: unknown(caller, `process ${pid} has exited`) };
       return {
-        reachable: records.eventsLive,
-        endpoint: runtime.endpoint,
-        ...(lastDisconnect !== undefined ? { reason: lastDisconnect } : {}),
-        cached: records.size,
-        ...(warnings.length > 0 ? { warnings: [...warnings] } : {}),
+        startTime: stat.startTime,
+        verdict: this.cgroups.verdict(readProcFile(this.procRoot, pid, 'cgroup')),
+        tgid: readStatusIds(this.procRoot, pid).tgid,
       };
-    },
+    } catch (err) {
+      return { identity: unknown(caller, `cannot read process ${pid}: ${errorMessage(err)}`) };
+    }
+  }
 
-    onInvalidate(listener: (containerId: string) => void): void {
-      listeners.push(listener);
-    },
+  /** Steps 3–4: the container's record (cached or inspected), and the caller must be in its own cgroup. */
+  private async containerOf(
+    verdict: Extract<CgroupVerdict, { kind: 'container' }>,
+  ): Promise<{ readonly record: ContainerRecord } | { readonly reason: string }> {
+    const id = verdict.containerId;
+    let record = this.records.get(id);
+    if (record !== undefined && !this.records.usable(record)) {
+      this.invalidate(id, 'its init process is gone');
+      record = undefined;
+    }
+    if (record === undefined) {
+      const loaded = await this.records.load(id);
+      if ('reason' in loaded) return loaded;
+      record = loaded.record;
+    }
+    for (const path of verdict.paths) {
+      if (!record.paths.has(path)) {
+        return { reason: `cgroup ${JSON.stringify(path)} is not container ${id.slice(0, 12)}'s own cgroup` };
+      }
+    }
+    return { record };
+  }
+}
 
-    async close(): Promise<void> {
-      if (closed) return;
-      closed = true;
-      stopWatching();
-      pins.clear();
-      await records.close();
-    },
-  };
+function unknown(caller: CallerRef, reason: string, tgid = caller.pid, startTime?: string): Identity {
+  const ids = { pid: caller.pid, tgid, uid: caller.uid, gid: caller.gid };
+  return { kind: 'unknown', ...ids, ...(startTime === undefined ? {} : { startTime }), reason };
+}
+
+function identityOf(caller: CallerRef, entry: ProcessPin, record: ContainerRecord | undefined): Identity {
+  const ids = { pid: caller.pid, tgid: entry.tgid, uid: caller.uid, gid: caller.gid, startTime: entry.startTime };
+  if (record !== undefined) return { ...record.base, ...ids };
+  return { kind: 'host', ...ids, reason: "no container id in its cgroups; in pald's pid and mount namespaces" };
 }

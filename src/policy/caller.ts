@@ -5,6 +5,7 @@
 
 import type { CallerRef, Identity } from '../identity/types.js';
 import type { ImageSubject, TrustDecision } from '../trust/types.js';
+import { errorMessage } from '../shared/error-message.js';
 
 export interface IdentitySource {
   resolve(caller: CallerRef): Promise<Identity>;
@@ -39,10 +40,6 @@ function unknownIdentity(ctx: CallerRef, reason: string): Identity {
   return { kind: 'unknown', pid: ctx.pid, tgid: ctx.pid, uid: ctx.uid, gid: ctx.gid, reason };
 }
 
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
 /** Attribute the kernel's {pid, uid, gid} and attest it. Never throws: failures fail closed. */
 export async function attestCaller(
   ctx: CallerRef,
@@ -54,7 +51,7 @@ export async function attestCaller(
     identity = await identitySource.resolve({ pid: ctx.pid, uid: ctx.uid, gid: ctx.gid });
   } catch (err) {
     // The resolver promises never to throw; if it does anyway, the caller is unknown (fail closed).
-    identity = unknownIdentity(ctx, `identity resolver failed: ${messageOf(err)}`);
+    identity = unknownIdentity(ctx, `identity resolver failed: ${errorMessage(err)}`);
   }
   return attestIdentity(ctx, identity, trustSource);
 }
@@ -79,7 +76,7 @@ export async function attestIdentity(ctx: CallerRef, identity: Identity, trustSo
   try {
     trust = await trustSource.verifiedLabels(subject);
   } catch (err) {
-    trust = { labels: [], state: 'error', provider: 'unknown', reason: `trust service failed: ${messageOf(err)}` };
+    trust = { labels: [], state: 'error', provider: 'unknown', reason: `trust service failed: ${errorMessage(err)}` };
   }
   if (trust.state === 'error') return { ctx, identity, trust, failure: `trust failed: ${trust.reason}` };
   return { ctx, identity, trust };

@@ -1,6 +1,6 @@
 // Policy: the only place pald decides who may have a secret (see decision.ts).
 
-export { labelProblem, isValidLabel, LABEL_GRAMMAR } from './labels.js';
+export { labelProblem, isValidLabel } from './labels.js';
 export {
   authorize,
   decide,

@@ -4,9 +4,10 @@ import { randomBytes } from 'node:crypto';
 import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { Document, isMap, isScalar, Scalar, type Pair, type YAMLMap } from 'yaml';
-import { DEFAULT_YAML_LIMITS, parseBoundedYaml } from '../config/index.js';
+import { DEFAULT_YAML_LIMITS, parseBoundedYaml } from '../shared/yaml-bounded.js';
 import { MAX_MANIFEST_BYTES } from './manifest.js';
 import { labelProblem, secretNameProblem } from './names.js';
+import { errorMessage } from '../shared/error-message.js';
 
 /** tmp file in the same dir + fsync + rename + fsync of the dir. */
 export async function writeFileAtomic(file: string, data: Uint8Array | string, mode = 0o644): Promise<void> {
@@ -97,7 +98,7 @@ export function upsertManifestEntryText(text: string, edit: ManifestEntryEdit): 
   } catch (err) {
     // The library parses some documents it cannot write back (an alias to no anchor, `a: *b`):
     // its own error must not escape as if it were ours, and the manifest is left as it was.
-    throw new Error(`the manifest cannot be rewritten: ${err instanceof Error ? err.message : String(err)}`);
+    throw new Error(`the manifest cannot be rewritten: ${errorMessage(err)}`);
   }
 }
 

@@ -6,17 +6,7 @@
 //
 // Once a file and every directory above it pass, only root or pald's uid can change or swap it,
 // so checking by path and then opening by path has no race an unprivileged user can win.
-import {
-  closeSync,
-  constants,
-  fstatSync,
-  lstatSync,
-  openSync,
-  readSync,
-  realpathSync,
-  statSync,
-  type Stats,
-} from 'node:fs';
+import { constants, lstatSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { lstat, open, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -145,6 +135,60 @@ function errnoMessage(err: unknown): string {
   return e.message;
 }
 
+/** One file-system question of the File safety walk, answered sync or async by its driver. */
+type FsQuestion = { readonly op: 'lstat' | 'stat' | 'realpath'; readonly path: string };
+type FsAnswer = Stats | string;
+
+/**
+ * The File safety rules, once for both drivers: a generator that yields each file-system question
+ * and receives the answer (or the error, thrown back into it), so the sync and async checks are one
+ * walk in one order.
+ */
+function* safetyWalk(file: string, opts: FileSafetyOptions): Generator<FsQuestion, string | undefined, FsAnswer> {
+  const abs = path.resolve(file);
+  const owners = trusted(opts);
+  let st: Stats;
+  try {
+    const l = (yield { op: 'lstat', path: abs }) as Stats;
+    if (l.isSymbolicLink() && opts.noFollow) return `${opts.kind} ${abs}: is a symlink (not allowed here)`;
+    st = l.isSymbolicLink() ? ((yield { op: 'stat', path: abs }) as Stats) : l;
+  } catch (err) {
+    return `${opts.kind} ${abs}: ${errnoMessage(err)}`;
+  }
+  const p = fileProblem(abs, st, opts, owners);
+  if (p) return p;
+  let real: string;
+  try {
+    real = (yield { op: 'realpath', path: abs }) as string;
+  } catch (err) {
+    return `${opts.kind} ${abs}: ${errnoMessage(err)}`;
+  }
+  for (const chain of chainsOf(abs, real)) {
+    for (const [i, dir] of chain.entries()) {
+      const immediate = i === 0 && !DIRECTORY_KINDS.has(opts.kind);
+      const key = `${immediate ? 'parent' : 'ancestor'}:${dir}`;
+      if (opts.safeDirs?.has(key)) continue;
+      let ds: Stats;
+      try {
+        ds = (yield { op: 'stat', path: dir }) as Stats;
+      } catch (err) {
+        return `${opts.kind} ${abs}: directory ${dir}: ${errnoMessage(err)}`;
+      }
+      const dp = dirProblem(abs, dir, ds, opts, owners, immediate);
+      if (dp) return dp;
+      opts.safeDirs?.add(key);
+    }
+  }
+  return undefined;
+}
+
+const asyncFs: Record<FsQuestion['op'], (p: string) => Promise<FsAnswer>> = { lstat, stat, realpath };
+const syncFs: Record<FsQuestion['op'], (p: string) => FsAnswer> = {
+  lstat: lstatSync,
+  stat: statSync,
+  realpath: realpathSync.native,
+};
+
 /**
  * Why `file` must not be used under the File safety rules, or undefined when it is safe. Checks
  * the file (its target when it is a symlink, unless noFollow), every directory up to / on the
@@ -152,80 +196,31 @@ function errnoMessage(err: unknown): string {
  * redirect the link).
  */
 export async function fileSafetyProblem(file: string, opts: FileSafetyOptions): Promise<string | undefined> {
-  const abs = path.resolve(file);
-  const owners = trusted(opts);
-  let st: Stats;
-  try {
-    const l = await lstat(abs);
-    if (l.isSymbolicLink() && opts.noFollow) return `${opts.kind} ${abs}: is a symlink (not allowed here)`;
-    st = l.isSymbolicLink() ? await stat(abs) : l;
-  } catch (err) {
-    return `${opts.kind} ${abs}: ${errnoMessage(err)}`;
+  const walk = safetyWalk(file, opts);
+  for (let step = walk.next(); ;) {
+    if (step.done) return step.value;
+    const { op, path: p } = step.value;
+    step = await asyncFs[op](p).then(
+      (answer) => walk.next(answer),
+      (err: unknown) => walk.throw(err),
+    );
   }
-  const p = fileProblem(abs, st, opts, owners);
-  if (p) return p;
-  let real: string;
-  try {
-    real = await realpath(abs);
-  } catch (err) {
-    return `${opts.kind} ${abs}: ${errnoMessage(err)}`;
-  }
-  for (const chain of chainsOf(abs, real)) {
-    for (const [i, dir] of chain.entries()) {
-      const immediate = i === 0 && !DIRECTORY_KINDS.has(opts.kind);
-      const key = `${immediate ? 'parent' : 'ancestor'}:${dir}`;
-      if (opts.safeDirs?.has(key)) continue;
-      let ds: Stats;
-      try {
-        ds = await stat(dir);
-      } catch (err) {
-        return `${opts.kind} ${abs}: directory ${dir}: ${errnoMessage(err)}`;
-      }
-      const dp = dirProblem(abs, dir, ds, opts, owners, immediate);
-      if (dp) return dp;
-      opts.safeDirs?.add(key);
-    }
-  }
-  return undefined;
 }
 
 /** Synchronous fileSafetyProblem (for code that cannot await). */
 export function fileSafetyProblemSync(file: string, opts: FileSafetyOptions): string | undefined {
-  const abs = path.resolve(file);
-  const owners = trusted(opts);
-  let st: Stats;
-  try {
-    const l = lstatSync(abs);
-    if (l.isSymbolicLink() && opts.noFollow) return `${opts.kind} ${abs}: is a symlink (not allowed here)`;
-    st = l.isSymbolicLink() ? statSync(abs) : l;
-  } catch (err) {
-    return `${opts.kind} ${abs}: ${errnoMessage(err)}`;
-  }
-  const p = fileProblem(abs, st, opts, owners);
-  if (p) return p;
-  let real: string;
-  try {
-    real = realpathSync.native(abs);
-  } catch (err) {
-    return `${opts.kind} ${abs}: ${errnoMessage(err)}`;
-  }
-  for (const chain of chainsOf(abs, real)) {
-    for (const [i, dir] of chain.entries()) {
-      const immediate = i === 0 && !DIRECTORY_KINDS.has(opts.kind);
-      const key = `${immediate ? 'parent' : 'ancestor'}:${dir}`;
-      if (opts.safeDirs?.has(key)) continue;
-      let ds: Stats;
-      try {
-        ds = statSync(dir);
-      } catch (err) {
-        return `${opts.kind} ${abs}: directory ${dir}: ${errnoMessage(err)}`;
-      }
-      const dp = dirProblem(abs, dir, ds, opts, owners, immediate);
-      if (dp) return dp;
-      opts.safeDirs?.add(key);
+  const walk = safetyWalk(file, opts);
+  for (let step = walk.next(); ;) {
+    if (step.done) return step.value;
+    let answer: FsAnswer;
+    try {
+      answer = syncFs[step.value.op](step.value.path);
+    } catch (err) {
+      step = walk.throw(err);
+      continue;
     }
+    step = walk.next(answer);
   }
-  return undefined;
 }
 
 /** The directory chains to check: the path as given and, when links were followed, the resolved one. */
@@ -233,12 +228,6 @@ function chainsOf(abs: string, real: string): string[][] {
   const given = ancestors(path.dirname(abs));
   if (real === abs) return [given];
   return [given, ancestors(path.dirname(real))];
-}
-
-/** Throws FileSafetyError when fileSafetyProblem finds a problem. */
-export async function assertFileSafe(file: string, opts: FileSafetyOptions): Promise<void> {
-  const problem = await fileSafetyProblem(file, opts);
-  if (problem) throw new FileSafetyError(problem, path.resolve(file));
 }
 
 /**
@@ -269,31 +258,6 @@ export async function readRegularFile(file: string, maxBytes: number): Promise<{
     return { bytes: buf.subarray(0, n), stats: st };
   } finally {
     await fh.close();
-  }
-}
-
-/** Synchronous readRegularFile. */
-export function readRegularFileSync(file: string, maxBytes: number): { bytes: Buffer; stats: Stats } {
-  const before = lstatSync(file);
-  if (!before.isFile()) throw new Error(`not a regular file (${kindOf(before)})`);
-  if (before.size > maxBytes) throw new Error(`larger than ${maxBytes} bytes`);
-  const fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile() || st.dev !== before.dev || st.ino !== before.ino)
-      throw new Error('file changed while being opened');
-    const buf = Buffer.alloc(Math.min(st.size, maxBytes) + 1);
-    let n = 0;
-    for (;;) {
-      const r = readSync(fd, buf, n, buf.length - n, n);
-      if (r === 0) break;
-      n += r;
-      if (n === buf.length) break;
-    }
-    if (n > maxBytes) throw new Error(`larger than ${maxBytes} bytes`);
-    return { bytes: buf.subarray(0, n), stats: st };
-  } finally {
-    closeSync(fd);
   }
 }
 

@@ -1,16 +1,9 @@
 // The manifest store: secrets.yaml validated, watched, kept-last-good.
 export type { BackendName, ManifestEntry, ManifestProblem, ManifestSnapshot, ManifestStoreOptions } from './types.js';
 export { ManifestStore } from './store.js';
-export { parseManifest, fingerprint, MAX_CIPHERTEXT_BYTES } from './manifest.js';
+export { parseManifest, MAX_CIPHERTEXT_BYTES } from './manifest.js';
 export { secretNameProblem, labelProblem, parseMode } from './names.js';
 export { writeFileAtomic, upsertManifestEntry, upsertManifestEntryText } from './edit.js';
 export type { ManifestEntryEdit } from './edit.js';
-export {
-  fileSafetyProblem,
-  fileSafetyProblemSync,
-  assertFileSafe,
-  readRegularFile,
-  readRegularFileSync,
-  FileSafetyError,
-} from './file-safety.js';
+export { fileSafetyProblem, fileSafetyProblemSync, readRegularFile, FileSafetyError } from './file-safety.js';
 export type { FileSafetyOptions, SafeFileKind } from './file-safety.js';

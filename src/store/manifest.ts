@@ -4,7 +4,8 @@ import { createHash } from 'node:crypto';
 import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { isMap, isScalar, isSeq, type Pair, type YAMLMap } from 'yaml';
-import { DEFAULT_YAML_LIMITS, describe, lineOf, parseYaml, type YamlSource } from '../config/index.js';
+import { DEFAULT_YAML_LIMITS } from '../shared/yaml-bounded.js';
+import { describe, lineOf, parseYaml, type YamlSource } from '../shared/yaml-nodes.js';
 import { labelProblem, parseMode, secretNameProblem } from './names.js';
 import { fileSafetyProblem, readRegularFile } from './file-safety.js';
 import type { BackendName, ManifestEntry, ManifestProblem } from './types.js';
@@ -289,7 +290,7 @@ export function parseCacheTtl(value: unknown): number | undefined {
  * symlink found there now is refused before any blocking open (O_NONBLOCK|O_NOFOLLOW, fstat
  * checked against lstat), and so is an oversized file.
  */
-export async function fingerprint(
+async function fingerprint(
   file: string,
   maxBytes = MAX_CIPHERTEXT_BYTES,
 ): Promise<{ version: string; mtimeMs: number; bytes: Buffer }> {

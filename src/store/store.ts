@@ -3,9 +3,11 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
-import { parseManifest, type ManifestParse } from './manifest.js';
+import { type ManifestParse } from './manifest.js';
+import { parseManifestOffThread } from './manifest-off-thread.js';
 import { fileSafetyProblem, FileSafetyError } from './file-safety.js';
 import type { ManifestEntry, ManifestProblem, ManifestSnapshot, ManifestStoreOptions } from './types.js';
+import { errorMessage } from '../shared/error-message.js';
 
 type Listener = (snap: ManifestSnapshot, previous: ManifestSnapshot) => void;
 
@@ -110,14 +112,14 @@ export class ManifestStore {
       // A missing manifest at start is an empty one; later, keep the last good.
     }
     if (text !== undefined) {
-      const parsed = await parseManifest(this.path, text).catch((err: unknown): ManifestParse => ({
+      const parsed = await parseManifestOffThread(this.path, text).catch((err: unknown): ManifestParse => ({
         // parseManifest reports every problem of the text as a problem; a throw is a bug of ours.
         // It must still not take the last good manifest (or pald) with it.
         ok: false,
         problems: [
           {
             file: this.path,
-            message: `manifest could not be parsed: ${err instanceof Error ? err.message : String(err)}`,
+            message: `manifest could not be parsed: ${errorMessage(err)}`,
           },
         ],
       }));
@@ -186,9 +188,7 @@ export class ManifestStore {
         this.debounce = undefined;
         // Nobody awaits a watched reload: its failure is logged here, never left unhandled.
         if (!this.closed)
-          this.reload().catch((err: unknown) =>
-            this.log(`manifest: reload failed: ${err instanceof Error ? err.message : String(err)}`),
-          );
+          this.reload().catch((err: unknown) => this.log(`manifest: reload failed: ${errorMessage(err)}`));
       }, this.opts.debounceMs ?? 100);
     };
     watcher.on('add', onEvent).on('change', onEvent).on('unlink', onEvent);

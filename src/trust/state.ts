@@ -104,7 +104,7 @@ export function parseVersionState(text: string, gun: string): Map<string, number
   return out;
 }
 
-export function serializeVersionState(gun: string, seen: ReadonlyMap<string, number>): string {
+function serializeVersionState(gun: string, seen: ReadonlyMap<string, number>): string {
   const versions: Record<string, number> = {};
   for (const role of [...seen.keys()].sort()) versions[role] = seen.get(role)!;
   return JSON.stringify({ format: FORMAT, gun, versions }, null, 1) + '\n';

@@ -19,7 +19,7 @@ export interface KnownPending {
 }
 
 // Empty: issue 21's defects and the four the harness found are fixed on main, each pinned by a
-// test (test/unit/core/hostile-yaml, proto-keys, docker-hostile, cgroup-scale, fuzz-findings…).
+// test (test/unit/shared/hostile-yaml, */proto-keys, identity/docker-hostile, identity/cgroup-scale, */fuzz-findings…).
 export const KNOWN_PENDING: readonly KnownPending[] = [];
 
 export function knownPendingFor(target: string, signature: string): KnownPending | undefined {

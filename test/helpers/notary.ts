@@ -9,6 +9,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { waitFor } from './wait.js';
 
 const run = promisify(execFile);
 
@@ -21,21 +22,6 @@ export async function freePort(): Promise<number> {
       srv.close(() => resolve(port));
     });
   });
-}
-
-export async function waitFor<T>(what: string, deadlineMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const end = Date.now() + deadlineMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 20)); // poll interval, not synchronisation
-  }
 }
 
 /** GET over HTTPS with our CA; resolves status and body. */
@@ -154,10 +140,14 @@ async function spawnUntilHealthy(
     let stderr = '';
     child.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
     try {
-      await waitFor(`${what} ready`, 10_000, async () => {
-        if (child.exitCode !== null) throw new Error(`${command} exited ${child.exitCode}: ${stderr}`);
-        return (await healthy(port)) ? true : undefined;
-      });
+      await waitFor(
+        `${what} ready`,
+        async () => {
+          if (child.exitCode !== null) throw new Error(`${command} exited ${child.exitCode}: ${stderr}`);
+          return (await healthy(port)) ? true : undefined;
+        },
+        { timeoutMs: 10_000, intervalMs: 20 },
+      );
       return { child, port };
     } catch (e) {
       await stopChild(child);

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
+import { waitFor } from './wait.js';
 
 const REPO = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
 export const PALD_JS = join(REPO, 'dist/src/cli/pald.js');
@@ -50,30 +51,6 @@ export function runCommand(
 
 export function pal(args: readonly string[], opts: { input?: Uint8Array | string } = {}): Promise<CommandResult> {
   return runCommand(process.execPath, [PAL_JS, ...args], opts);
-}
-
-/** Waits for a condition with a bounded deadline; returns its last value or throws. */
-export async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T>,
-  timeoutMs = 30_000,
-  intervalMs = 100,
-): Promise<Exclude<T, undefined | false>> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined && v !== false) return v as Exclude<T, undefined | false>;
-    } catch (e) {
-      lastError = e;
-    }
-    if (Date.now() > deadline)
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`,
-      );
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
 }
 
 async function fuseMountedAt(path: string): Promise<boolean> {

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RoClient } from '../../src/crypto/redoctober/client.js';
 import { freePort } from './notary.js';
-import { runCommand, waitFor } from './pald.js';
+import { runCommand } from './pald.js';
+import { waitFor } from './wait.js';
 
 export const REDOCTOBER_BIN = '/usr/sbin/redoctober';
 

@@ -7,7 +7,8 @@ import { existsSync } from 'node:fs';
 import { readFile, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decisionsIn, type AuditEvent } from '../../src/audit/index.js';
-import { runCommand, startPald, waitFor, type TestPald } from '../helpers/pald.js';
+import { runCommand, startPald, type TestPald } from '../helpers/pald.js';
+import { waitFor } from '../helpers/wait.js';
 
 const PROCESSES = 1_000;
 const LOOKUPS_EACH = 20;

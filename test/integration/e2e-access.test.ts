@@ -7,8 +7,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { chmod, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { startDockerd, type TestDockerd } from '../helpers/dockerd.js';
-import { startPald, waitFor, runCommand, filesContaining, PAL_JS, type TestPald } from '../helpers/pald.js';
+import { startPald, runCommand, filesContaining, PAL_JS, type TestPald } from '../helpers/pald.js';
 import { ADMIN_PROBE_SCRIPT, AS_NOBODY } from '../helpers/unprivileged.js';
+import { waitFor } from '../helpers/wait.js';
 
 const secretText = `pal-e2e-${randomBytes(24).toString('hex')}`;
 const binary = randomBytes(1 << 20);

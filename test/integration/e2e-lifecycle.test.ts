@@ -8,7 +8,8 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { parseDocument } from 'yaml';
 import { startDockerd, type TestDockerd } from '../helpers/dockerd.js';
-import { startPald, waitFor, runCommand, PALD_JS, type TestPald } from '../helpers/pald.js';
+import { startPald, runCommand, PALD_JS, type TestPald } from '../helpers/pald.js';
+import { waitFor } from '../helpers/wait.js';
 
 let dockerd: TestDockerd | undefined;
 let pald: TestPald | undefined;

@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parse, stringify } from 'yaml';
 import { startDockerd, type TestDockerd } from '../helpers/dockerd.js';
-import { startPald, waitFor, runCommand, type TestPald } from '../helpers/pald.js';
+import { startPald, runCommand, type TestPald } from '../helpers/pald.js';
+import { waitFor } from '../helpers/wait.js';
 
 const HANDLES = 20_000;
 const HANDLES_PER_CONTAINER = 1024;
@@ -131,8 +132,7 @@ test('20,000 fds on secrets and .pal/status: ENFILE past the per-container limit
       const out = (await dockerd!.docker('logs', 'hog')).trim();
       return out ? (JSON.parse(out) as { held: number; first: string; failed: Record<string, number> }) : undefined;
     },
-    300_000,
-    200,
+    { timeoutMs: 300_000, intervalMs: 200 },
   );
 
   t.is(report.held, HANDLES_PER_CONTAINER, 'the hog holds exactly its handle limit');
@@ -184,7 +184,7 @@ test('20,000 fds on secrets and .pal/status: ENFILE past the per-container limit
       const s = JSON.parse((await pald!.pal('status', '--json')).stdout) as { memory: { openHandles: number } };
       return s.memory.openHandles === 0;
     },
-    60_000,
+    { timeoutMs: 60_000 },
   );
   t.pass();
 });

@@ -3,7 +3,8 @@
 import test from 'ava';
 import { createHash, randomBytes } from 'node:crypto';
 import { startDockerd, type TestDockerd } from '../helpers/dockerd.js';
-import { startPald, waitFor, runCommand, type TestPald } from '../helpers/pald.js';
+import { startPald, runCommand, type TestPald } from '../helpers/pald.js';
+import { waitFor } from '../helpers/wait.js';
 
 const COUNT = 50;
 const payload = randomBytes(64 * 1024);

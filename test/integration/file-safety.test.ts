@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import * as openpgp from 'openpgp';
 import { parseDocument } from 'yaml';
 import { encodePayload } from '../../src/crypto/index.js';
-import { pal, startPald, waitFor, type TestPald } from '../helpers/pald.js';
+import { pal, startPald, type TestPald } from '../helpers/pald.js';
+import { waitFor } from '../helpers/wait.js';
 
 let pald: TestPald | undefined;
 let scratch: string | undefined;

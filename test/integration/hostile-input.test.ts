@@ -11,7 +11,8 @@ import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parse } from 'yaml';
-import { startPald, waitFor, runCommand, PALD_JS, type TestPald } from '../helpers/pald.js';
+import { startPald, runCommand, PALD_JS, type TestPald } from '../helpers/pald.js';
+import { waitFor } from '../helpers/wait.js';
 
 const secretText = `hostile-${randomBytes(16).toString('hex')}`;
 let pald: TestPald | undefined;

@@ -5,6 +5,7 @@
 import test from 'ava';
 import { createIdentityResolver, type ResolverWithDiagnostics } from '../../src/identity/index.js';
 import { startDockerd, type TestDockerd } from '../helpers/dockerd.js';
+import { waitFor } from '../helpers/wait.js';
 
 let dockerd: TestDockerd | undefined;
 let resolver: ResolverWithDiagnostics | undefined;
@@ -14,21 +15,16 @@ test.before(async () => {
   dockerd = await startDockerd({ liveRestore: true });
   await dockerd.importBusyboxImage('pal-identity/restart:1', { 'pal.labels': 'r' });
   resolver = createIdentityResolver({ dockerHost: dockerd.host, log: (m) => logs.push(m) });
-  await waitFor(() => resolver!.status().reachable, 10_000, 'resolver connected to docker events');
+  await waitFor('resolver connected to docker events', () => resolver!.status().reachable, {
+    timeoutMs: 10_000,
+    intervalMs: 20,
+  });
 });
 
 test.after.always(async () => {
   await resolver?.close();
   await dockerd?.cleanup();
 });
-
-async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 async function run(name: string): Promise<{ id: string; pid: number }> {
   const id = await dockerd!.docker(
@@ -53,7 +49,10 @@ test.serial(
     t.like(await resolver!.resolve({ pid: seen.pid, uid: 0, gid: 0 }), { kind: 'container', containerId: seen.id });
 
     await dockerd!.stop();
-    await waitFor(() => !resolver!.status().reachable, 10_000, 'resolver to notice docker is gone');
+    await waitFor('resolver to notice docker is gone', () => !resolver!.status().reachable, {
+      timeoutMs: 10_000,
+      intervalMs: 20,
+    });
 
     const denied = await resolver!.resolve({ pid: unseen.pid, uid: 0, gid: 0 });
     t.is(denied.kind, 'unknown');
@@ -68,7 +67,10 @@ test.serial(
 
     await dockerd!.start();
     // Same resolver instance: it reconnects by itself (bounded by its capped backoff).
-    await waitFor(() => resolver!.status().reachable, 15_000, 'resolver to reconnect to docker');
+    await waitFor('resolver to reconnect to docker', () => resolver!.status().reachable, {
+      timeoutMs: 15_000,
+      intervalMs: 20,
+    });
     t.like(await resolver!.resolve({ pid: unseen.pid, uid: 0, gid: 0 }), {
       kind: 'container',
       containerId: unseen.id,
@@ -83,7 +85,10 @@ test.serial(
     const dropped: string[] = [];
     resolver!.onInvalidate((id) => dropped.push(id));
     await dockerd!.docker('rm', '-f', 'restart-unseen');
-    await waitFor(() => dropped.includes(unseen.id), 10_000, 'invalidation after reconnect');
+    await waitFor('invalidation after reconnect', () => dropped.includes(unseen.id), {
+      timeoutMs: 10_000,
+      intervalMs: 20,
+    });
   },
 );
 
@@ -96,13 +101,16 @@ test.serial(
     resolver!.onInvalidate((id) => dropped.push(id));
 
     await dockerd!.stop();
-    await waitFor(() => !resolver!.status().reachable, 10_000, 'resolver to notice docker is gone');
+    await waitFor('resolver to notice docker is gone', () => !resolver!.status().reachable, {
+      timeoutMs: 10_000,
+      intervalMs: 20,
+    });
     // The container's init dies with no dockerd to report it.
     process.kill(doomed.pid, 'SIGKILL');
     await waitFor(
-      async () => (await resolver!.resolve({ pid: doomed.pid, uid: 0, gid: 0 })).kind !== 'container',
-      10_000,
       'the dead caller to be refused',
+      async () => (await resolver!.resolve({ pid: doomed.pid, uid: 0, gid: 0 })).kind !== 'container',
+      { timeoutMs: 10_000, intervalMs: 20 },
     );
     t.true(
       resolver!.containers().some((c) => c.containerId === doomed.id),
@@ -110,13 +118,15 @@ test.serial(
     );
 
     await dockerd!.start();
-    await waitFor(() => resolver!.status().reachable, 15_000, 'resolver to reconnect to docker');
+    await waitFor('resolver to reconnect to docker', () => resolver!.status().reachable, {
+      timeoutMs: 15_000,
+      intervalMs: 20,
+    });
     // Reconnecting re-verifies every cached container (events during the outage were lost).
-    await waitFor(
-      () => dropped.includes(doomed.id),
-      15_000,
-      'the dead container to be dropped after reconnecting',
-    ).catch(async (err: Error) => {
+    await waitFor('the dead container to be dropped after reconnecting', () => dropped.includes(doomed.id), {
+      timeoutMs: 15_000,
+      intervalMs: 20,
+    }).catch(async (err: Error) => {
       const state = await dockerd!.docker('inspect', '-f', '{{json .State}}', doomed.id).catch((e: Error) => e.message);
       throw new Error(`${err.message}; docker says ${state}; logs: ${logs.join(' | ')}`);
     });

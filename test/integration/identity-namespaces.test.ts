@@ -9,7 +9,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createIdentityResolver, type ResolverWithDiagnostics } from '../../src/identity/index.js';
 import type { AuditEvent } from '../../src/audit/index.js';
-import { runCommand, startPald, waitFor, type TestPald } from '../helpers/pald.js';
+import { runCommand, startPald, type TestPald } from '../helpers/pald.js';
+import { waitFor } from '../helpers/wait.js';
 
 const NO_DOCKER = 'unix:///nonexistent/docker.sock';
 const spawned: ChildProcess[] = [];

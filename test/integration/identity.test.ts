@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { createIdentityResolver, type Identity, type ResolverWithDiagnostics } from '../../src/identity/index.js';
 import { startDockerd, type TestDockerd } from '../helpers/dockerd.js';
+import { waitFor } from '../helpers/wait.js';
 
 let dockerd: TestDockerd | undefined;
 let resolver: ResolverWithDiagnostics | undefined;
@@ -23,7 +24,10 @@ test.before(async () => {
   });
   imageB = await dockerd.importBusyboxImage('pal-identity/b:1', { 'pal.labels': 'beta' });
   resolver = createIdentityResolver({ dockerHost: dockerd.host });
-  await waitFor(() => resolver!.status().reachable, 10_000, 'resolver connected to docker events');
+  await waitFor('resolver connected to docker events', () => resolver!.status().reachable, {
+    timeoutMs: 10_000,
+    intervalMs: 20,
+  });
 });
 
 test.after.always(async () => {
@@ -42,24 +46,16 @@ async function run(name: string, image: string, ...extra: string[]): Promise<{ i
 async function hostPidOf(container: string, marker: string): Promise<number> {
   let found = 0;
   await waitFor(
+    `process "${marker}" in ${container}`,
     async () => {
       const top = await dockerd!.docker('top', container, '-eo', 'pid,args');
       const line = top.split('\n').find((l) => l.includes(marker));
       found = line === undefined ? 0 : Number(line.trim().split(/\s+/)[0]);
       return found > 0;
     },
-    10_000,
-    `process "${marker}" in ${container}`,
+    { timeoutMs: 10_000, intervalMs: 20 },
   );
   return found;
-}
-
-async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 /**
@@ -67,7 +63,10 @@ async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs: n
  * pid just below it and fork. Other processes on the machine may fork in between, so retry.
  */
 async function spawnHostProcessWithPid(target: number): Promise<ChildProcess> {
-  await waitFor(() => !existsSync(`/proc/${target}`), 10_000, `pid ${target} to be free`);
+  await waitFor(`pid ${target} to be free`, () => !existsSync(`/proc/${target}`), {
+    timeoutMs: 10_000,
+    intervalMs: 20,
+  });
   for (let attempt = 0; attempt < 200; attempt++) {
     writeFileSync('/proc/sys/kernel/ns_last_pid', String(target - 1));
     const child = spawn('sleep', ['300'], { stdio: 'ignore' });
@@ -194,11 +193,12 @@ test.serial('a process put in a child cgroup of A named after B is not taken for
   t.teardown(async () => {
     child.kill('SIGKILL');
     await waitFor(
-      () => !existsSync(`/proc/${child.pid}`) || readFileSync(`/proc/${child.pid}/stat`, 'utf8').includes(') Z '),
-      5_000,
       'forged child to exit',
+      () => !existsSync(`/proc/${child.pid}`) || readFileSync(`/proc/${child.pid}/stat`, 'utf8').includes(') Z '),
+      { timeoutMs: 5_000, intervalMs: 20 },
     ).catch(() => undefined);
     await waitFor(
+      'forged cgroup removal',
       () => {
         try {
           rmdirSync(forged);
@@ -207,8 +207,7 @@ test.serial('a process put in a child cgroup of A named after B is not taken for
           return false;
         }
       },
-      5_000,
-      'forged cgroup removal',
+      { timeoutMs: 5_000, intervalMs: 20 },
     ).catch(() => undefined);
   });
   writeFileSync(`${forged}/cgroup.procs`, String(child.pid));
@@ -240,7 +239,10 @@ test.serial(
     resolver!.onInvalidate((id) => dropped.push(id));
 
     await dockerd!.docker('rm', '-f', 'ident-gone');
-    await waitFor(() => dropped.includes(gone.id), 10_000, 'invalidation event for the removed container');
+    await waitFor('invalidation event for the removed container', () => dropped.includes(gone.id), {
+      timeoutMs: 10_000,
+      intervalMs: 20,
+    });
     t.false(resolver!.containers().some((c) => c.containerId === gone.id));
 
     const impostor = await spawnHostProcessWithPid(gone.pid);
@@ -255,7 +257,10 @@ test.serial('a container renamed while cached is re-inspected with its new name'
   const r = await run('ident-old-name', 'pal-identity/b:1');
   t.like(await resolver!.resolve(caller(r.pid)), { name: 'ident-old-name' });
   await dockerd!.docker('rename', 'ident-old-name', 'ident-new-name');
-  await waitFor(() => !resolver!.containers().some((c) => c.name === 'ident-old-name'), 10_000, 'rename event');
+  await waitFor('rename event', () => !resolver!.containers().some((c) => c.name === 'ident-old-name'), {
+    timeoutMs: 10_000,
+    intervalMs: 20,
+  });
   t.like(await resolver!.resolve(caller(r.pid)), { kind: 'container', containerId: r.id, name: 'ident-new-name' });
 });
 
@@ -267,7 +272,7 @@ test.serial("untagging a running container's image drops its identity; the next 
   const dropped: string[] = [];
   resolver!.onInvalidate((id) => dropped.push(id));
   await dockerd!.docker('rmi', '-f', 'pal-identity/c:1');
-  await waitFor(() => dropped.includes(c.id), 10_000, 'invalidation by the image event');
+  await waitFor('invalidation by the image event', () => dropped.includes(c.id), { timeoutMs: 10_000, intervalMs: 20 });
   const after = await resolver!.resolve(caller(c.pid));
   t.like(after, { kind: 'container', containerId: c.id, imageId: imageC });
   t.deepEqual(after.repoTags, []);

@@ -8,8 +8,9 @@ import { createServer } from 'node:net';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decisionsIn, type AuditEvent } from '../../src/audit/index.js';
-import { runCommand, startPald, waitFor, type TestPald } from '../helpers/pald.js';
+import { runCommand, startPald, type TestPald } from '../helpers/pald.js';
 import { parseExposition, sampleValue } from '../helpers/prom-text.js';
+import { waitFor } from '../helpers/wait.js';
 
 const ALLOWED_OPENS = 25;
 const DENIED_LOOKUPS = 60;

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import test from 'ava';
 
 import { allocSecureBuffer, Errno, FuseError, type FuseHandlers } from '../../src/native/index.js';
-import { TestFs, mountTestFs, runChild, startChild, waitFor } from './native-fixture.js';
+import { TestFs, mountTestFs, runChild, startChild } from './native-fixture.js';
+import { waitFor } from '../helpers/wait.js';
 
 test('names JS cannot mean are left out of a listing: "", ".", "..", with "/", over 255 bytes', async (t) => {
   const fs = new TestFs();
@@ -84,7 +85,10 @@ test('with worker threads, reads of a handle buffer are served while the JS thre
       console.log(JSON.stringify({ at: Date.now(), text: b.subarray(0, n).toString() })); clearInterval(keepAlive); });
     console.log('ready');`;
   const child = startChild(t, process.execPath, ['-e', script, join(mountpoint, 'f')]);
-  await waitFor(() => child.stdout().includes('ready\n'), 'the child to open the file and catch SIGUSR2');
+  await waitFor('the child to open the file and catch SIGUSR2', () => child.stdout().includes('ready\n'), {
+    timeoutMs: 60_000,
+    intervalMs: 5,
+  });
   // Block this (the JS) thread for 3 s: a JS-thread reader could not serve anything now.
   const blockedFrom = Date.now();
   process.kill(child.pid, 'SIGUSR2');

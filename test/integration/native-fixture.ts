@@ -232,15 +232,6 @@ export function runChild(
   return startChild(t, cmd, args, opts).done;
 }
 
-/** Resolves when `check()` holds, polling every few ms; rejects after `ms` with `what`. */
-export async function waitFor(check: () => boolean | Promise<boolean>, what: string, ms = 60_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
 /** A promise plus its resolver, to hold a handler until the test lets it go. */
 export function gate(): { promise: Promise<void>; open: () => void } {
   let open!: () => void;

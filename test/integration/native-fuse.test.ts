@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import test from 'ava';
 
 import { lockedMemoryStats } from '../../src/native/index.js';
-import { NOBODY, ROOT, TestFs, gate, mountTestFs, runChild, startChild, waitFor } from './native-fixture.js';
+import { NOBODY, ROOT, TestFs, gate, mountTestFs, runChild, startChild } from './native-fixture.js';
+import { waitFor } from '../helpers/wait.js';
 
 // A caller that opens a file N times and another N times, says "opened", and on SIGUSR2 reads
 // every handle, prints the distinct contents it read, and closes them all.
@@ -132,7 +133,10 @@ for (const threads of [0, 3]) {
     const order: string[] = [];
     const slow = startChild(t, 'cat', [join(mountpoint, 'slow')]);
     const slowDone = slow.done.then((r) => (order.push('slow'), r));
-    await waitFor(() => fs.callsOf('lookup', 'slow').length > 0, 'the slow lookup to reach JS');
+    await waitFor('the slow lookup to reach JS', () => fs.callsOf('lookup', 'slow').length > 0, {
+      timeoutMs: 60_000,
+      intervalMs: 5,
+    });
     const fast = await Promise.all(
       Array.from({ length: 8 }, (_, i) =>
         runChild(t, 'cat', [join(mountpoint, `fast${i}`)]).then((r) => (order.push(`fast${i}`), r)),
@@ -209,7 +213,10 @@ for (const threads of [0, 3]) {
         '50',
         String(body.length),
       ]);
-      await waitFor(() => holder.stdout().includes('opened'), 'the caller to hold 50 + 50 handles');
+      await waitFor('the caller to hold 50 + 50 handles', () => holder.stdout().includes('opened'), {
+        timeoutMs: 60_000,
+        intervalMs: 5,
+      });
       t.is(
         lockedMemoryStats().lockedBytes - before,
         body.length,
@@ -226,7 +233,10 @@ for (const threads of [0, 3]) {
       };
       t.deepEqual(report, { digests: [createHash('sha256').update(body).digest('hex')], plains: ['not a secret\n'] });
       t.is(fs.callsOf('read').length, 0, 'every read was served by the addon');
-      await waitFor(() => fs.released.size === 100, 'the 100 releases to reach JS');
+      await waitFor('the 100 releases to reach JS', () => fs.released.size === 100, {
+        timeoutMs: 60_000,
+        intervalMs: 5,
+      });
       t.is(lockedMemoryStats().lockedBytes, before, 'the last handle let go: unlocked and freed');
     },
   );
@@ -238,7 +248,10 @@ for (const threads of [0, 3]) {
     const r = await runChild(t, 'cat', [join(mountpoint, 'dead')]);
     t.not(r.code, 0);
     t.regex(r.stderr, /Input\/output error/);
-    await waitFor(() => fs.callsOf('release').some((c) => c.ino === f.ino), 'the release of the refused handle');
+    await waitFor('the release of the refused handle', () => fs.callsOf('release').some((c) => c.ino === f.ino), {
+      timeoutMs: 60_000,
+      intervalMs: 5,
+    });
     t.pass();
   });
 
@@ -258,7 +271,7 @@ for (const threads of [0, 3]) {
     t.deepEqual(JSON.parse(r.stdout.toString()), [hex(0, 16), hex(4093, 4100), hex(9990, 10000), '', '']);
     t.is(fs.callsOf('read').length, 0, 'no read reached JS');
     const [fh, buf] = [...fs.handedOver.entries()][0]!;
-    await waitFor(() => fs.released.has(fh), 'release to reach JS');
+    await waitFor('release to reach JS', () => fs.released.has(fh), { timeoutMs: 60_000, intervalMs: 5 });
     t.false(buf.alive, 'the addon wiped the handle buffer at release');
     t.throws(() => buf.read(), { message: /handed to a FUSE file handle|wiped/ });
   });
@@ -303,15 +316,22 @@ for (const threads of [0, 3]) {
     const hold = gate();
     fs.gates.set('held', hold.promise);
     const held = startChild(t, 'stat', [join(mountpoint, 'held')]);
-    await waitFor(() => fs.callsOf('lookup', 'held').length > 0, 'the held lookup');
+    await waitFor('the held lookup', () => fs.callsOf('lookup', 'held').length > 0, {
+      timeoutMs: 60_000,
+      intervalMs: 5,
+    });
     fuse.invalidateEntry(ROOT, 'cached'); // must return at once; the notifier thread does the write
     fuse.invalidateInode(fs.files.get('cached')!.ino);
     hold.open();
     t.is((await held.done).code, 0);
-    await waitFor(async () => {
-      await runChild(t, 'stat', [path]);
-      return fs.callsOf('lookup', 'cached').length >= 2;
-    }, 'a fresh lookup after invalidation');
+    await waitFor(
+      'a fresh lookup after invalidation',
+      async () => {
+        await runChild(t, 'stat', [path]);
+        return fs.callsOf('lookup', 'cached').length >= 2;
+      },
+      { timeoutMs: 60_000, intervalMs: 5 },
+    );
     t.pass();
   });
 }

@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 import test, { type ExecutionContext } from 'ava';
 
 import { clearStaleMount, mount } from '../../src/native/index.js';
-import { TestFs, gate, runChild, startChild, tempMountpoint, waitFor } from './native-fixture.js';
+import { TestFs, gate, runChild, startChild, tempMountpoint } from './native-fixture.js';
+import { waitFor } from '../helpers/wait.js';
 
 const MOUNTER = fileURLToPath(new URL('./native-mounter.js', import.meta.url));
 
@@ -158,11 +159,17 @@ for (const threads of [0, 3]) {
         stdio: ['pipe', 'pipe', 'pipe'],
       },
     );
-    await waitFor(() => fs.callsOf('open', 'open').length === 1, 'the holder to open its file');
+    await waitFor('the holder to open its file', () => fs.callsOf('open', 'open').length === 1, {
+      timeoutMs: 60_000,
+      intervalMs: 5,
+    });
     const hold = gate();
     fs.gates.set('waiting', hold.promise);
     const waiter = startChild(t, 'cat', [join(mountpoint, 'waiting')]);
-    await waitFor(() => fs.callsOf('lookup', 'waiting').length === 1, 'the waiting lookup');
+    await waitFor('the waiting lookup', () => fs.callsOf('lookup', 'waiting').length === 1, {
+      timeoutMs: 60_000,
+      intervalMs: 5,
+    });
 
     await fuse.unmount();
     t.false(await mountedAt(mountpoint));
@@ -206,7 +213,7 @@ test('a mount handle stays safe to use after unmount (invalidations are ignored,
   const fuse = await mount(mountpoint, fs.handlers);
   await fuse.unmount();
   // Give the session time to be torn down completely: wait until the kernel side is gone.
-  await waitFor(async () => !(await mountedAt(mountpoint)), 'the mount to go');
+  await waitFor('the mount to go', async () => !(await mountedAt(mountpoint)), { timeoutMs: 60_000, intervalMs: 5 });
   t.notThrows(() => fuse.invalidateEntry(1, 'a'));
   t.notThrows(() => fuse.invalidateInode(2));
   await t.notThrowsAsync(fuse.unmount());

@@ -8,7 +8,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { startDockerd, type TestDockerd } from '../helpers/dockerd.js';
-import { startPald, runCommand, waitFor, PAL_JS, type TestPald } from '../helpers/pald.js';
+import { startPald, runCommand, PAL_JS, type TestPald } from '../helpers/pald.js';
+import { waitFor } from '../helpers/wait.js';
 import { startRedOctober, type TestRedOctober } from '../helpers/redoctober.js';
 
 const secretText = `ro-secret-${randomBytes(16).toString('hex')}`;
@@ -160,7 +161,7 @@ test.serial('an expired delegation is refused (EACCES) at the next decrypt', asy
   const denied = await waitFor('the delegations to expire', async () => {
     const r = await cat('billing', 'pay');
     return /Permission denied/.test(r.stderr) ? r : undefined;
-  }, 20_000, 200); // prettier-ignore
+  }, { timeoutMs: 20_000, intervalMs: 200 }); // prettier-ignore
   t.not(denied.code, 0);
   t.regex(await auditLines(), /(delegation expired|needs 2 more delegations)/);
 });

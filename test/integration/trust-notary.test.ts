@@ -4,7 +4,7 @@ import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { canonicalJson } from '../../src/trust/canonical-json.js';
+import { canonicalJson } from '../../src/trust/notary/canonical-json.js';
 import { createTrustService, type ImageSubject, type TrustService } from '../../src/trust/index.js';
 import type { NotaryCollectionConfig, TrustConfig } from '../../src/config/types.js';
 import {

@@ -6,7 +6,8 @@
 //   rsa-x509   keyval.public = base64(PEM certificate)  method "rsapss" (SHA-256, salt 32) or "rsapkcs1v15"
 //   rsa        keyval.public = base64(DER SPKI)
 import { createHash, createPublicKey, verify, constants, X509Certificate, type KeyObject } from 'node:crypto';
-import { canonicalJsonBytes } from '../canonical-json.js';
+import { canonicalJsonBytes } from './canonical-json.js';
+import { errorMessage } from '../../shared/error-message.js';
 
 export class KeyError extends Error {}
 
@@ -15,8 +16,6 @@ export interface TufPublicKey {
   /** keyval.public exactly as listed (base64 text). */
   readonly public: string;
 }
-
-export const SUPPORTED_KEY_TYPES = ['ecdsa', 'ecdsa-x509', 'ed25519', 'rsa', 'rsa-x509'] as const;
 
 function sha256Hex(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex');
@@ -56,7 +55,7 @@ export function canonicalKeyId(key: TufPublicKey): string {
   } catch (err) {
     if (err instanceof KeyError) throw err;
     // A certificate that parses but whose key does not decode: OpenSSL's plain Error, made ours.
-    throw new KeyError(`certificate public key does not decode: ${err instanceof Error ? err.message : String(err)}`);
+    throw new KeyError(`certificate public key does not decode: ${errorMessage(err)}`);
   }
   return idOf(key.keytype === 'ecdsa-x509' ? 'ecdsa' : 'rsa', spki.toString('base64'));
 }

@@ -54,83 +54,7 @@ export function createNotaryProvider(config: NotaryConfig, opts: NotaryProviderO
       configError = `notary provider not usable: ${(e as Error).message}`;
     }
   }
-  const versions = opts.versions ?? memoryVersionStore();
-  const collections = new Map<string, CachedCollection>();
-
-  function collection(gun: string, pins: readonly string[], rootThreshold: number): Promise<VerifiedCollection> {
-    const key = `${gun}\u0000${[...pins].sort().join(',')}\u0000${rootThreshold}`;
-    const now = opts.now();
-    const cached = collections.get(key);
-    if (cached !== undefined && now - cached.at < opts.collectionMaxAgeMs) return cached.result;
-    const result = loadCollection({ gun, rootPins: pins, rootThreshold, source: source!, versions, now });
-    collections.set(key, { at: now, result });
-    // Failures are not reused: the next image asks again.
-    result.catch(() => {
-      if (collections.get(key)?.result === result) collections.delete(key);
-    });
-    if (collections.size > 1000) collections.delete(collections.keys().next().value!);
-    return result;
-  }
-
-  async function evaluate(
-    image: ImageSubject,
-    imageIdHex: string,
-    repo: string,
-    digests: ReadonlySet<string>,
-    coll: NotaryCollectionConfig,
-  ): Promise<CandidateOutcome> {
-    let verified: VerifiedCollection;
-    try {
-      verified = await collection(repo, coll.rootKeys, coll.rootThreshold);
-    } catch (e) {
-      if (e instanceof CollectionError && e.kind === 'not-found') return { kind: 'unmatched', reason: e.message };
-      const transient = e instanceof CollectionError && e.kind === 'unreachable';
-      return { kind: 'error', reason: `${repo}: ${(e as Error).message}`, transient };
-    }
-    if (verified.expiresAt <= opts.now()) {
-      return {
-        kind: 'error',
-        reason: `${repo}: signed data expired at ${new Date(verified.expiresAt).toISOString()}`,
-        transient: false,
-      };
-    }
-    const hits = verified.targets.filter((t) => t.sha256Hex === imageIdHex || digests.has(t.sha256Hex));
-    const problems = verified.problems.map((p) => `${repo}: ${p}`);
-    if (hits.length === 0) {
-      const why = `${repo}: no signed target has this image id or a digest of this repository`;
-      // A rejected delegation may be why nothing matched: say so, and fail closed as an error.
-      if (verified.problems.some((p) => p.startsWith('delegation '))) {
-        return { kind: 'error', reason: [why, ...problems].join('; '), transient: false };
-      }
-      return { kind: 'unmatched', reason: [why, ...problems].join('; ') };
-    }
-    // One claim per signing role, each limited to what the config lets that role grant.
-    const byRole = new Map<string, VerifiedTarget[]>();
-    for (const hit of hits) byRole.set(hit.role, [...(byRole.get(hit.role) ?? []), hit]);
-    const notes = [...problems];
-    const claims: LabelClaim[] = [];
-    for (const [role, roleHits] of byRole) {
-      const grants = role === 'targets' ? coll.grants : coll.delegations.get(role);
-      if (grants === undefined)
-        notes.push(`${repo}: ${role} is not listed under this collection's delegations, so it grants nothing`);
-      const labels = new Set<string>();
-      for (const hit of roleHits) {
-        const { labels: asked, problem } = customDataLabels(hit.custom);
-        asked.forEach((l) => labels.add(l));
-        if (problem !== undefined) notes.push(`${repo} target "${hit.name}": ${problem}`);
-      }
-      // The image config is covered by the signed digest, so its pal.labels count once it matched,
-      // within what the signing role may grant.
-      parseLabelList(image.imageLabels?.[PAL_LABELS_KEY]).forEach((l) => labels.add(l));
-      claims.push({
-        source: repo,
-        labels: [...labels],
-        grants: grants ?? [],
-        detail: `${repo} signed ${roleHits.map((h) => `target "${h.name}" in ${role}`).join(', ')}`,
-      });
-    }
-    return { kind: 'matched', claims, expiresAt: verified.expiresAt, notes };
-  }
+  const collections = new CollectionCache(source, opts.versions ?? memoryVersionStore(), opts);
 
   async function labelsFor(image: ImageSubject): Promise<ProviderResult> {
     if (configError !== undefined) return { state: 'error', claims: [], reason: configError };
@@ -141,7 +65,8 @@ export function createNotaryProvider(config: NotaryConfig, opts: NotaryProviderO
     const work: Promise<CandidateOutcome>[] = [];
     for (const [repo, digests] of repos) {
       for (const coll of config.collections) {
-        if (globMatches(coll.gun, repo)) work.push(evaluate(image, id[1]!, repo, digests, coll));
+        if (globMatches(coll.gun, repo))
+          work.push(evaluate(collections, () => opts.now(), image, id[1]!, repo, digests, coll));
       }
     }
     if (work.length === 0) {
@@ -155,30 +80,7 @@ export function createNotaryProvider(config: NotaryConfig, opts: NotaryProviderO
             : `no configured Notary collection matches ${names.join(', ')}`,
       };
     }
-    const outcomes = await Promise.all(work);
-    const matched = outcomes.filter((o): o is Extract<CandidateOutcome, { kind: 'matched' }> => o.kind === 'matched');
-    const errors = outcomes.filter((o): o is Extract<CandidateOutcome, { kind: 'error' }> => o.kind === 'error');
-    const unmatched = outcomes.filter(
-      (o): o is Extract<CandidateOutcome, { kind: 'unmatched' }> => o.kind === 'unmatched',
-    );
-    if (matched.length > 0) {
-      const notes = [...matched.flatMap((m) => m.notes), ...errors.map((e) => e.reason)];
-      return {
-        state: 'verified',
-        claims: matched.flatMap((m) => m.claims),
-        reason: notes.join('; '),
-        expiresAt: Math.min(...matched.map((m) => m.expiresAt)),
-      };
-    }
-    if (errors.length > 0) {
-      return {
-        state: 'error',
-        claims: [],
-        reason: [...errors.map((e) => e.reason), ...unmatched.map((u) => u.reason)].join('; '),
-        transient: errors.every((e) => e.transient),
-      };
-    }
-    return { state: 'unsigned', claims: [], reason: unmatched.map((u) => u.reason).join('; ') };
+    return combineOutcomes(await Promise.all(work));
   }
 
   return {
@@ -193,4 +95,142 @@ export function createNotaryProvider(config: NotaryConfig, opts: NotaryProviderO
       source?.close();
     },
   };
+}
+
+/** One image repository against one configured collection: matched (with claims), unmatched, or an error. */
+async function evaluate(
+  collections: CollectionCache,
+  now: () => number,
+  image: ImageSubject,
+  imageIdHex: string,
+  repo: string,
+  digests: ReadonlySet<string>,
+  coll: NotaryCollectionConfig,
+): Promise<CandidateOutcome> {
+  let verified: VerifiedCollection;
+  try {
+    verified = await collections.get(repo, coll.rootKeys, coll.rootThreshold);
+  } catch (e) {
+    if (e instanceof CollectionError && e.kind === 'not-found') return { kind: 'unmatched', reason: e.message };
+    const transient = e instanceof CollectionError && e.kind === 'unreachable';
+    return { kind: 'error', reason: `${repo}: ${(e as Error).message}`, transient };
+  }
+  if (verified.expiresAt <= now()) {
+    return {
+      kind: 'error',
+      reason: `${repo}: signed data expired at ${new Date(verified.expiresAt).toISOString()}`,
+      transient: false,
+    };
+  }
+  const hits = verified.targets.filter((t) => t.sha256Hex === imageIdHex || digests.has(t.sha256Hex));
+  const problems = verified.problems.map((p) => `${repo}: ${p}`);
+  if (hits.length === 0) {
+    const why = `${repo}: no signed target has this image id or a digest of this repository`;
+    // A rejected delegation may be why nothing matched: say so, and fail closed as an error.
+    if (verified.problems.some((p) => p.startsWith('delegation '))) {
+      return { kind: 'error', reason: [why, ...problems].join('; '), transient: false };
+    }
+    return { kind: 'unmatched', reason: [why, ...problems].join('; ') };
+  }
+  const notes = [...problems];
+  const claims = claimsByRole(image, repo, coll, hits, notes);
+  return { kind: 'matched', claims, expiresAt: verified.expiresAt, notes };
+}
+
+/** Verified collections by (gun, pins, threshold), reused for a short while; failures are not reused. */
+class CollectionCache {
+  private readonly collections = new Map<string, CachedCollection>();
+
+  constructor(
+    private readonly source: MetadataSource | undefined,
+    private readonly versions: VersionStore,
+    private readonly opts: NotaryProviderOptions,
+  ) {}
+
+  get(gun: string, pins: readonly string[], rootThreshold: number): Promise<VerifiedCollection> {
+    const key = `${gun}\u0000${[...pins].sort().join(',')}\u0000${rootThreshold}`;
+    const now = this.opts.now();
+    const cached = this.collections.get(key);
+    if (cached !== undefined && now - cached.at < this.opts.collectionMaxAgeMs) return cached.result;
+    const result = loadCollection({
+      gun,
+      rootPins: pins,
+      rootThreshold,
+      source: this.source!,
+      versions: this.versions,
+      now,
+    });
+    this.collections.set(key, { at: now, result });
+    // Failures are not reused: the next image asks again.
+    result.catch(() => {
+      if (this.collections.get(key)?.result === result) this.collections.delete(key);
+    });
+    if (this.collections.size > 1000) this.collections.delete(this.collections.keys().next().value!);
+    return result;
+  }
+
+  clear(): void {
+    this.collections.clear();
+  }
+}
+
+/** One claim per signing role, each limited to what the config lets that role grant; notes say what was left out. */
+function claimsByRole(
+  image: ImageSubject,
+  repo: string,
+  coll: NotaryCollectionConfig,
+  hits: readonly VerifiedTarget[],
+  notes: string[],
+): LabelClaim[] {
+  const byRole = new Map<string, VerifiedTarget[]>();
+  for (const hit of hits) byRole.set(hit.role, [...(byRole.get(hit.role) ?? []), hit]);
+  const claims: LabelClaim[] = [];
+  for (const [role, roleHits] of byRole) {
+    const grants = role === 'targets' ? coll.grants : coll.delegations.get(role);
+    if (grants === undefined)
+      notes.push(`${repo}: ${role} is not listed under this collection's delegations, so it grants nothing`);
+    const labels = new Set<string>();
+    for (const hit of roleHits) {
+      const { labels: asked, problem } = customDataLabels(hit.custom);
+      asked.forEach((l) => labels.add(l));
+      if (problem !== undefined) notes.push(`${repo} target "${hit.name}": ${problem}`);
+    }
+    // The image config is covered by the signed digest, so its pal.labels count once it matched,
+    // within what the signing role may grant.
+    parseLabelList(image.imageLabels?.[PAL_LABELS_KEY]).forEach((l) => labels.add(l));
+    claims.push({
+      source: repo,
+      labels: [...labels],
+      grants: grants ?? [],
+      detail: `${repo} signed ${roleHits.map((h) => `target "${h.name}" in ${role}`).join(', ')}`,
+    });
+  }
+  return claims;
+}
+
+/** Any match verifies (errors become notes); else any error fails (transient only if all were); else unsigned. */
+function combineOutcomes(outcomes: readonly CandidateOutcome[]): ProviderResult {
+  const matched = outcomes.filter((o): o is Extract<CandidateOutcome, { kind: 'matched' }> => o.kind === 'matched');
+  const errors = outcomes.filter((o): o is Extract<CandidateOutcome, { kind: 'error' }> => o.kind === 'error');
+  const unmatched = outcomes.filter(
+    (o): o is Extract<CandidateOutcome, { kind: 'unmatched' }> => o.kind === 'unmatched',
+  );
+  if (matched.length > 0) {
+    const notes = [...matched.flatMap((m) => m.notes), ...errors.map((e) => e.reason)];
+    return {
+      state: 'verified',
+      claims: matched.flatMap((m) => m.claims),
+      reason: notes.join('; '),
+      expiresAt: Math.min(...matched.map((m) => m.expiresAt)),
+    };
+  }
+  if (errors.length > 0) {
+    return {
+      state: 'error',
+      claims: [],
+      reason: [...errors.map((e) => e.reason), ...unmatched.map((u) => u.reason)].join('; '),
+      transient: errors.every((e) => e.transient),
+    };
+  }
+  return { state: 'unsigned', claims: [], reason: unmatched.map((u) => u.reason).join('; ') };
 }

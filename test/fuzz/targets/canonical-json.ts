@@ -2,7 +2,7 @@
 // canonicalJson returns text that parses back to the same value, or throws CanonicalJsonError.
 import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
-import { CanonicalJsonError, canonicalJson } from '../../../src/trust/canonical-json.js';
+import { CanonicalJsonError, canonicalJson } from '../../../src/trust/notary/canonical-json.js';
 import { hostileText, PROTOTYPE_KEYS, showText } from '../mutate.js';
 import { timed, type FuzzTarget, type Scale, type Shape } from '../target.js';
 
@@ -40,7 +40,7 @@ function shapes(scale: Scale): Array<Shape<string>> {
 
 export const target: FuzzTarget<string> = {
   name: 'canonical-json',
-  covers: 'canonicalJson over JSON.parse output (src/trust/canonical-json.ts)',
+  covers: 'canonicalJson over JSON.parse output (src/trust/notary/canonical-json.ts)',
   accepts: [CanonicalJsonError],
   shapes,
   arbitrary: () =>

@@ -11,7 +11,7 @@ import { firstUnknownKey, yamlDocuments, type Schema } from '../yaml-gen.js';
 
 const FILE = '/etc/pal/pald.yaml';
 
-/** The full config of test/unit/core/config.test.ts, and smaller ones from the same tests. */
+/** The full config of test/unit/config/config.test.ts, and smaller ones from the same tests. */
 const FULL = `mountpoint: /run/pal2
 manifest: secrets.yaml
 keys: /etc/pal/k
@@ -190,7 +190,7 @@ function invalid(c: PaldConfig): string | undefined {
 
 export const target: FuzzTarget<string> = {
   name: 'config',
-  covers: 'parseConfig (src/config/index.ts, yaml-nodes.ts)',
+  covers: 'parseConfig (src/config/index.ts, shared/yaml-nodes.ts)',
   accepts: [ConfigError],
   shapes,
   // Unit runs keep inputs small: the quadratic shapes of 21.4 are covered by the hand-made ones.

@@ -12,7 +12,7 @@ import { manyKeysShapes, prototypeKeyShapes, quoteRunShapes, yamlNestingShapes }
 import { timed, type FuzzTarget, type Scale, type Shape } from '../target.js';
 import { yamlDocuments } from '../yaml-gen.js';
 
-/** From test/unit/core/manifest.test.ts. */
+/** From test/unit/store/manifest.test.ts. */
 export const MANIFEST = `secrets:
   db-password:
     file: db-password.pgp
@@ -100,7 +100,7 @@ function unknownEntryKey(text: string, accepted: ReadonlySet<string>): string | 
 
 export const target: FuzzTarget<string, State> = {
   name: 'manifest',
-  covers: 'parseManifest (src/store/manifest.ts, config/yaml-nodes.ts)',
+  covers: 'parseManifest (src/store/manifest.ts, shared/yaml-nodes.ts)',
   accepts: [],
   settleMs: 5_000,
   async setup(ctx) {

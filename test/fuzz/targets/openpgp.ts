@@ -9,7 +9,7 @@ import { OpenPgpBackend, sealOpenPgp } from '../../../src/crypto/openpgp.js';
 import { encodePayload } from '../../../src/crypto/payload.js';
 import { SecretError } from '../../../src/crypto/types.js';
 import { labelProblem, secretNameProblem, type ManifestEntry } from '../../../src/store/index.js';
-import { FakeSecureMemory } from '../../unit/core/fake-secure.js';
+import { FakeSecureMemory } from '../../helpers/fake-secure.js';
 import { mutatedBytes, mutatedText, PROTOTYPE_KEYS, showBytes } from '../mutate.js';
 import { timed, type FuzzTarget, type Scale, type Shape } from '../target.js';
 

@@ -8,7 +8,7 @@ import { timed, type FuzzTarget, type Scale, type Shape } from '../target.js';
 
 const enc = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'utf8'));
 
-/** From test/unit/core/crypto.test.ts: real payloads, and headers that must be refused. */
+/** From test/unit/crypto/crypto.test.ts: real payloads, and headers that must be refused. */
 const SEED_TEXTS = [
   '{"pal":1,"name":"db-password","labels":["a","b"]}\nhunter2',
   '{"pal":1,"name":"api.key","labels":["production-team-secret"]}\n',

@@ -2,7 +2,7 @@
 // the envelope (root, timestamp, snapshot, targets), key ids and signature checks over the
 // canonical form. Errors must be MetadataError, KeyError or CanonicalJsonError.
 import fc from 'fast-check';
-import { CanonicalJsonError, canonicalJsonBytes } from '../../../src/trust/canonical-json.js';
+import { CanonicalJsonError, canonicalJsonBytes } from '../../../src/trust/notary/canonical-json.js';
 import { customDataLabels } from '../../../src/trust/labels.js';
 import { canonicalKeyId, certificateInfo, KeyError, keyId, verifySignature } from '../../../src/trust/notary/keys.js';
 import {

@@ -1,27 +1,14 @@
 import test from 'ava';
 import { RepeatAggregator } from '../../../src/audit/aggregate.js';
 import { decisionsIn, type AuditEvent } from '../../../src/audit/event.js';
+import { denialEvent } from '../../helpers/audit-events.js';
 
 function clock(): { now: () => number; advance: (ms: number) => void } {
   let t = 1_000;
   return { now: () => t, advance: (ms) => (t += ms) };
 }
 
-function denial(pid: number, extra: Partial<AuditEvent> = {}): AuditEvent {
-  return {
-    time: new Date(1_700_000_000_000 + pid).toISOString(),
-    pid,
-    uid: 1000,
-    gid: 1000,
-    container: 'web (0123456789ab)',
-    secret: 'db-password',
-    op: 'lookup',
-    decision: 'deny',
-    reason: 'missing label db',
-    latency_us: 5,
-    ...extra,
-  };
-}
+const denial = denialEvent;
 
 const total = (lines: readonly AuditEvent[]): number => lines.reduce((n, l) => n + decisionsIn(l), 0);
 

@@ -3,6 +3,7 @@ import { mkdtemp, readFile, rename, rm, stat, symlink, unlink, writeFile } from 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { AuditLog, decisionsIn, type AuditEvent, type LineSink } from '../../../src/audit/index.js';
+import { denialEvent } from '../../helpers/audit-events.js';
 
 let dir: string;
 test.before(async () => {
@@ -12,21 +13,9 @@ test.after.always(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function denial(pid: number, extra: Partial<AuditEvent> = {}): AuditEvent {
-  return {
-    time: new Date(1_700_000_000_000 + pid).toISOString(),
-    pid,
-    uid: 0,
-    gid: 0,
-    container: 'web (0123456789ab)',
-    secret: 'db-password',
-    op: 'lookup',
-    decision: 'deny',
-    reason: 'missing label db',
-    latency_us: 5,
-    ...extra,
-  };
-}
+// These tests' refusals come from uid 0.
+const denial = (pid: number, extra: Partial<AuditEvent> = {}): AuditEvent =>
+  denialEvent(pid, { uid: 0, gid: 0, ...extra });
 
 async function linesOf(file: string): Promise<AuditEvent[]> {
   const text = await readFile(file, 'utf8');

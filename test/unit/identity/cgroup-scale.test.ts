@@ -1,7 +1,7 @@
 // parseCgroupFile is linear in its input and bounded before parsing (issue 21 item 7).
 import test from 'ava';
 import { parseCgroupFile } from '../../../src/identity/cgroup.js';
-import { growth } from '../core/complexity.js';
+import { growth } from '../../helpers/complexity.js';
 
 test.serial('21.7: a path of many segments parses in time linear in its length', (t) => {
   // The reproducer, at sizes within the 64 KiB bound: 4× the segments must cost ~4× (quadratic: 16×).

@@ -10,7 +10,7 @@ import {
   type RuntimeContainer,
   type RuntimeImage,
 } from '../../../src/identity/runtime.js';
-import { fakeStatProc, type FakeStatProc } from './fake-proc.js';
+import { fakeStatProc, type FakeStatProc } from '../../helpers/fake-proc.js';
 
 const A = 'a'.repeat(60) + '0001';
 const B = 'b'.repeat(60) + '0002';

@@ -4,7 +4,7 @@
 import test from 'ava';
 import { ProcessPins, type ProcessPin } from '../../../src/identity/process-pins.js';
 import type { CgroupVerdict } from '../../../src/identity/types.js';
-import { fakeStatProc } from './fake-proc.js';
+import { fakeStatProc } from '../../helpers/fake-proc.js';
 
 const A = 'a'.repeat(60) + '0001';
 const B = 'b'.repeat(60) + '0002';

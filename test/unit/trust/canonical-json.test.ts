@@ -1,5 +1,5 @@
 import test from 'ava';
-import { canonicalJson, CanonicalJsonError } from '../../../src/trust/canonical-json.js';
+import { canonicalJson, CanonicalJsonError } from '../../../src/trust/notary/canonical-json.js';
 
 test('no whitespace, keys sorted, nested values kept in order', (t) => {
   t.is(canonicalJson({ b: 1, a: [true, null, { d: 'x', c: -2 }] }), '{"a":[true,null,{"c":-2,"d":"x"}],"b":1}');

@@ -12,7 +12,7 @@ import { decryptedData, decryptFailure } from '../../../src/crypto/redoctober/re
 import { parseReply, RoClient, RoTransportError } from '../../../src/crypto/redoctober/client.js';
 import type { ManifestEntry } from '../../../src/store/index.js';
 import { runCommand } from '../../helpers/pald.js';
-import { FakeSecureMemory } from './fake-secure.js';
+import { FakeSecureMemory } from '../../helpers/fake-secure.js';
 
 const b64 = (v: string | Buffer) => Buffer.from(v).toString('base64');
 

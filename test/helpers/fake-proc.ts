@@ -1,5 +1,6 @@
-// A fake /proc of stat and cgroup files for the identity units' own tests, and a count of the
-// fds this test process holds open in it (so other tests in the process don't count).
+// A fake /proc of stat and cgroup files for the identity units' tests (process pins, container
+// records), and a count of the fds this test process holds open in it (so other tests in the
+// process don't count).
 
 import { mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

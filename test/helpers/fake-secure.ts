@@ -1,6 +1,6 @@
 // A stand-in for the native SecureBuffer (our own interface) that records
 // allocations and wipes, so tests can check that evicted plaintext is zeroed.
-import type { SecureBuffer } from '../../../src/native/types.js';
+import type { SecureBuffer } from '../../src/native/types.js';
 
 export class FakeSecureBuffer implements SecureBuffer {
   private bytes: Uint8Array | undefined;
@@ -80,14 +80,5 @@ export class FakeSecureMemory {
   /** Memories still held (a shared one counted once). */
   live(): number {
     return this.allocated.filter((b) => b.held).length;
-  }
-}
-
-/** Resolves when cond() holds, polling each macrotask; rejects after the deadline. */
-export async function until(cond: () => boolean, deadlineMs = 5000, what = 'condition'): Promise<void> {
-  const end = Date.now() + deadlineMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
   }
 }

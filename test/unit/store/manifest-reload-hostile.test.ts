@@ -1,22 +1,10 @@
 // A watched manifest edit that the parser refuses (issue 21 item 1): the last good manifest keeps
 // serving and no rejection is left unhandled (ava fails a test file on an unhandled rejection).
 import test from 'ava';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ManifestStore, type ManifestSnapshot } from '../../../src/store/index.js';
-
-const dirs: string[] = [];
-test.after.always(async () => {
-  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
-});
-
-async function manifestDir(files: Record<string, string> = {}): Promise<string> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'pal-hostile-yaml-'));
-  dirs.push(dir);
-  for (const [name, content] of Object.entries(files)) await writeFile(path.join(dir, name), content);
-  return dir;
-}
+import { manifestDir } from '../../helpers/yaml-fixtures.js';
 
 test('21.1: a watched manifest edit that the parser refuses keeps the last good manifest serving', async (t) => {
   const dir = await manifestDir({ 'ok.pgp': 'ciphertext' });

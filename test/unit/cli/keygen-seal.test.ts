@@ -8,7 +8,7 @@ import { run as keygen } from '../../../src/cli/keygen.js';
 import { run as seal } from '../../../src/cli/seal.js';
 import { OpenPgpBackend } from '../../../src/crypto/index.js';
 import { ManifestStore } from '../../../src/store/index.js';
-import { FakeSecureMemory } from './fake-secure.js';
+import { FakeSecureMemory } from '../../helpers/fake-secure.js';
 
 function capture(): { stream: PassThrough; text: () => string } {
   const stream = new PassThrough();

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SecretCache, type Backend } from '../../../src/crypto/index.js';
 import type { ManifestEntry } from '../../../src/store/index.js';
-import { FakeSecureMemory } from './fake-secure.js';
+import { FakeSecureMemory } from '../../helpers/fake-secure.js';
 
 const tick = () => new Promise((r) => setImmediate(r));
 

@@ -13,7 +13,7 @@ import { decodePayload, OpenPgpBackend, SecretError } from '../../../src/crypto/
 import { parseManifest, labelProblem as storeLabelProblem } from '../../../src/store/index.js';
 import { isValidLabel as trustIsValidLabel } from '../../../src/trust/labels.js';
 import { labelProblem } from '../../../src/policy/labels.js';
-import { FakeSecureMemory } from './fake-secure.js';
+import { FakeSecureMemory } from '../../helpers/fake-secure.js';
 
 const BAD = ['.ops', 'Ops', '_x', '-x', 'a b', 'x'.repeat(129), ''];
 const GOOD = ['ops', 'team=payments', 'a.b_c-1', '0', 'x'.repeat(128)];

@@ -3,37 +3,13 @@
 // an unhandled rejection, silently accepted garbage or a stalled event loop.
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, parseBoundedYaml, parseConfig } from '../../../src/config/index.js';
-import { measureNesting } from '../../../src/config/yaml-bounded.js';
+import { measureNesting, parseBoundedYaml } from '../../../src/shared/yaml-bounded.js';
 import { upsertManifestEntryText } from '../../../src/store/edit.js';
 import { parseManifest } from '../../../src/store/index.js';
-import { growth, growthAsync } from './complexity.js';
-
-const dirs: string[] = [];
-test.after.always(async () => {
-  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
-});
-
-async function manifestDir(files: Record<string, string> = {}): Promise<string> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'pal-hostile-yaml-'));
-  dirs.push(dir);
-  for (const [name, content] of Object.entries(files)) await writeFile(path.join(dir, name), content);
-  return dir;
-}
-
-const configError = (text: string): ConfigError | undefined => {
-  try {
-    parseConfig('/etc/pal/pald.yaml', text, {});
-    return undefined;
-  } catch (err) {
-    if (err instanceof ConfigError) return err;
-    throw err;
-  }
-};
+import { growth, growthAsync } from '../../helpers/complexity.js';
+import { configError, manifestDir } from '../../helpers/yaml-fixtures.js';
 
 // ---- 21.2: nesting depth is bounded before the recursive parts of the YAML library run ----
 

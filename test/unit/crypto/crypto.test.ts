@@ -14,7 +14,8 @@ import {
   type OpenedSecret,
 } from '../../../src/crypto/index.js';
 import type { ManifestEntry } from '../../../src/store/index.js';
-import { FakeSecureMemory, until } from './fake-secure.js';
+import { FakeSecureMemory } from '../../helpers/fake-secure.js';
+import { waitFor } from '../../helpers/wait.js';
 
 interface KeyPair {
   privateKey: string;
@@ -224,7 +225,7 @@ test('with watch: a key dropped into the keys dir (by rename) is loaded without 
   await writeFile(path.join(kdir, '.other.tmp'), other.privateKey, { mode: 0o600 });
   const { rename } = await import('node:fs/promises');
   await rename(path.join(kdir, '.other.tmp'), path.join(kdir, 'other.key'));
-  await until(() => b.keyIds().length === 2, 10_000, 'the new key to load');
+  await waitFor('the new key to load', () => b.keyIds().length === 2, { timeoutMs: 10_000, intervalMs: 5 });
   const s = await open(b, await sealed('for-other', ['a'], Buffer.from('o'), [other.publicKey]));
   t.is(s.plaintext.read().toString(), 'o');
 });

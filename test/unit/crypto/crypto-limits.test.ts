@@ -10,7 +10,7 @@ import path from 'node:path';
 import * as openpgp from 'openpgp';
 import { encodePayload, OpenPgpBackend, SecretCache, SecretError, sealOpenPgp } from '../../../src/crypto/index.js';
 import type { ManifestEntry } from '../../../src/store/index.js';
-import { FakeSecureMemory } from './fake-secure.js';
+import { FakeSecureMemory } from '../../helpers/fake-secure.js';
 
 const dirs: string[] = [];
 test.after.always(async () => {

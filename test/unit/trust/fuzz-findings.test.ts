@@ -1,0 +1,15 @@
+// Defects the fuzz harness (test/fuzz, `npm run fuzz`) found beyond issue 21, each pinned with its
+// reproducer: hostile input is an error of ours with a reason, never a crash or seconds of CPU.
+import test from 'ava';
+import { canonicalKeyId, KeyError } from '../../../src/trust/notary/keys.js';
+
+test('canonicalKeyId: a certificate whose public key does not decode is a KeyError', (t) => {
+  // The fuzzer's reproducer: a real certificate with a few bytes of its key changed; it parses,
+  // but OpenSSL cannot decode its public key.
+  const key = { keytype: 'rsa-x509', public: BROKEN_KEY_CERT_B64 };
+  const err = t.throws(() => canonicalKeyId(key as never));
+  t.true(err instanceof KeyError, `${err?.constructor.name}: ${err?.message}`);
+});
+
+const BROKEN_KEY_CERT_B64 =
+  'LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUROekNDQWgrZ0F3SUJBZ0lVUnN0cnRYck9WcDIwclozL29QY3R4VUlYblljd0RRWUpLb1pJaHZjTkFRRUwKQlFBd0t6RXBNQ2NHQTFVRUF3d2djbVZuYVhOMGNua3VaWGhoYlhCc1pTNWpiMjB2WW1sc2JHbHVaeTloY0hBdwpIaGNOTWpZeE1qQXhNRGN5TVRFeFdoY05Nall4TWpNeE1EY3lNVEV4V2pBck1Ta3dKd1lEVlFRRERDQnlaV2RwCmMzUnllUzVsZUdGdGNHeGxMbU52YlM5aWFXeHNhVzVuTDJGd2NEQ0NBU0l3RFFZSktvWklodmNOQVFFQkJRQUQKZ2dFUEFEQ0NBUW9DZ2djQkFLVEp1czZqdmdPbGs5Z0hoRldiZy9FRzN6c016a1lmaXJUQmhsdGpYMzZKR1dTNApEYVBrZk5vS29jSDI0cTNxOVRhVlJWZEoyR0JuT1dLOXliUU9WamZ1dDhFUHY1R0VIbktweGhWUUtKMTdHM2VCCjZOZVpYOTA5OU5PakdTYkt0dWhlZUZkQjRlY0xXaENsbXV6d1BBTUt1V2dTNElHeWlheFJMNEVBRitZN1krSXYKMUFqT1RRZGR2Q2g4TlZGZEVpQlJ2SGJQK1NEcXVMa1pCcGkrcjhUeVRlWEFiMjQ5ci9HZUdFOGJTdlNUb2FyUQpOV3ViY2R5dmhvemhtRHIycVdidENkL0tLWC96WWxVSWUvZnRvMzRjTCtiUktycHo0a1l3b0QvcHJ4VkNKY0VpCmZLdG5vVWRiK2toWmxYcE16dHVudDgwK3ltRzVUUGtQaERnUjdKMENBd0VBQWFOVE1GRXdIUVlEVlIwT0JCWUUKRkJYU0ZMVS9sUzI3cnBMYXd1d0tJVnZWS0FUMU1COEdBMVVkSXdRWU1CYUFGQlhTRkxVL2xTMjdycExhd3V3SwpJVnZWS0FUMU1BOEdBMVVkRXdFQi93UUZNQU1CQWY4d0RRWUpLb1pJaHZjTkFRRUxCUUFEZ2dFQkFFUE1CanVCCmVaU0x6aUZkaWI1emREa3c1ekVNcUxMUHVsZzZkQ1pnM0NqektITGRjWGxhVk1ySklaUkxMQmRkZzJwa3VDUkUKV0FtZU9KaGR4UDgycjhHUmFHMC9jTmE5YUFkRUdGUFJJalZIYjVUVXRkRHpYdFUwSzdYRlUxQ0c4M2lOMTlqRQpsbTdiNjd4ejRSQ015N3NkUDBTMURRekZBRjc2N3hQMkp1U2d1QnZPMVlkTUJXck9JTnc5TTUyVTZXWUZNYjArCjgxaDNSUmJvdW1ma0FyZVhjZ2wwRDZPbk12cldUM252WThoRnFWdHJCdU1tdk9Tak5lYlRxWnJ1S2xEK0hWaHgKTndPUzh0T2x5c24rMFcvM0poWDhPbUVZRXh3THFXYjg2QUprcEtUL1pSWDhnRlB5TEVZVm9KeUovcWdUakxSRgp5dnR5ZTNpc2ljQ3gvM0k9Ci0tLS0tRU5EIENFUlRJRklDQVRFLS0tLS0K';
