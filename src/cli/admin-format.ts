@@ -33,6 +33,7 @@ export function formatStatus(result: unknown): string {
     `docker    ${str(docker.endpoint)} ${docker.reachable ? 'reachable' : `UNREACHABLE: ${str(docker.reason)}`} (${str(docker.cached)} containers cached)`,
     `trust     mode ${str(trust.mode)}, ${trust.healthy ? 'healthy' : `UNHEALTHY: ${str(trust.reason)}`}${trust.warning ? ` — WARNING: ${str(trust.warning)}` : ''}`,
     `keys      ${str(keys.dir)} (${str(keys.usable)} usable)`,
+    ...(s.redoctober ? redOctoberStatus(obj(s.redoctober)) : []),
     `manifest  ${str(manifest.path)}: ${str(manifest.entries)} entries, generation ${str(manifest.generation)}, ${problems.length} problem(s)`,
     ...problems.map(
       (p) =>
@@ -90,6 +91,22 @@ export function formatAuditEvent(event: unknown): string {
   );
 }
 
+/** `pal explain` on an ro: secret: is a delegation missing right now (as of its last decrypt)? */
+function redOctoberLine(d: Record<string, unknown>): string {
+  const what = d.outcome === 'denied' ? 'delegation MISSING' : d.outcome === 'ok' ? 'delegations present' : 'ERROR';
+  return `redoctober ${what} at the last decrypt (${str(d.at)}): ${str(d.reason)}`;
+}
+
+function redOctoberStatus(ro: Record<string, unknown>): string[] {
+  const reach =
+    ro.reachable === undefined ? 'not called yet' : ro.reachable ? 'reachable' : `UNREACHABLE: ${str(ro.lastError)}`;
+  const secrets = Object.entries(obj(ro.secrets)).map(([name, v]) => {
+    const d = obj(v);
+    return `  ro: ${name} last decrypt ${str(d.outcome)} (${str(d.at)}): ${str(d.reason)}`;
+  });
+  return [`redoctober ${str(ro.server)} as ${str(ro.user)}: ${reach}`, ...secrets];
+}
+
 export function formatExplanation(result: unknown): string {
   const r = obj(result);
   const c = obj(r.container);
@@ -102,6 +119,7 @@ export function formatExplanation(result: unknown): string {
       `container  ${str(c.name) || str(c.id)} (${str(c.kind)}) image ${str(c.image)} ${str(c.imageId)}`,
       `trust      ${r.trust ? `${str(t.state)} via ${str(t.provider)}: labels [${list(t.labels)}] — ${str(t.reason)}` : '-'}`,
       `secret     ${r.secret ? `${str(s.name)} needs [${list(s.labels)}]` : 'not in the manifest'}`,
+      ...(r.redoctober ? [redOctoberLine(obj(r.redoctober))] : []),
     ].join('\n') + '\n'
   );
 }

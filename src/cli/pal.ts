@@ -20,7 +20,7 @@ import { errorMessage } from '../shared/error-message.js';
 
 const USAGE = `usage: pal <command> [options]
   keygen     --out DIR [--name NAME]
-  seal       --name NAME --label L [--label L2] --key PUB.asc [--manifest FILE | --image-manifest DIR] [--in FILE] [--mode 0400]
+  seal       --name NAME --label L [--label L2] (--key PUB.asc | --ro --owners a,b,c --minimum 2) [--manifest FILE | --image-manifest DIR] [--in FILE] [--mode 0400]
   status     [--json]                   daemon health, manifest problems
   containers [--json]                   containers seen, their verified labels
   secrets    [--json]                   manifest entries (never plaintext)

@@ -15,13 +15,18 @@ import {
   writeFileAtomic,
 } from '../store/index.js';
 import type { CliIO } from './keygen.js';
+import { resolveRoOptions, RoUsageError, sealRo, type RoSealOptions } from './seal-ro.js';
 
 const USAGE = `usage: pal seal --name NAME --label L [--label L2 ...] --key PUB.asc [--key PUB2.asc ...]
                 [--manifest /etc/pal/secrets.yaml | --image-manifest DIR] [--in FILE] [--mode 0400]
   reads the secret from --in FILE or stdin; writes <manifest dir>/NAME.pgp and adds/replaces
-  the NAME entry of the manifest. Red October (--ro ...) is not supported yet.`;
+  the NAME entry of the manifest.
+       pal seal --name NAME --label L --ro --owners a,b,c [--minimum 2] [--ro-server URL] [--ro-ca FILE]
+                [--ro-user NAME] [--ro-password-file FILE] [--config /etc/pal/pald.yaml] [...]
+  Red October (M of N): the password comes from $PAL_RO_PASSWORD or --ro-password-file (never argv);
+  server, CA and account default to the \`redoctober:\` section of --config. Writes NAME.ro.`;
 
-const RO_OPTIONS = ['ro', 'owners', 'minimum', 'ro-server', 'ro-ca', 'ro-user', 'ro-password-file', 'config'] as const;
+const RO_OPTIONS = ['owners', 'minimum', 'ro-server', 'ro-ca', 'ro-user', 'ro-password-file', 'config'] as const;
 
 const MAX_SECRET_BYTES = 8 * 1024 * 1024;
 
@@ -64,9 +69,9 @@ export async function run(argv: string[], io: CliIO = {}): Promise<number> {
     out.write(USAGE + '\n');
     return 0;
   }
-  const ro = RO_OPTIONS.filter((o) => values[o] !== undefined);
-  if (ro.length > 0)
-    return usage(`Red October sealing (--${ro.join(', --')}) is not supported yet; use --key PUB.asc (OpenPGP)`);
+  const useRo = values['ro'] === true;
+  const roOnly = RO_OPTIONS.filter((o) => values[o] !== undefined);
+  if (!useRo && roOnly.length > 0) return usage(`--${roOnly.join(', --')} only go with --ro`);
 
   const name = values['name'] as string | undefined;
   const labels = [...new Set((values['label'] as string[] | undefined) ?? [])];
@@ -77,11 +82,23 @@ export async function run(argv: string[], io: CliIO = {}): Promise<number> {
   if (labels.length === 0) return usage('at least one --label is required');
   const badLabel = labels.map(labelProblem).find((p) => p !== undefined);
   if (badLabel) return usage(`--label: ${badLabel}`);
-  if (keyFiles.length === 0) return usage('at least one --key PUB.asc is required');
+  if (useRo && keyFiles.length > 0) return usage('give --key (OpenPGP) or --ro (Red October), not both');
+  if (!useRo && keyFiles.length === 0) return usage('at least one --key PUB.asc (or --ro) is required');
   if (values['manifest'] && values['image-manifest']) return usage('give --manifest or --image-manifest, not both');
   const mode = values['mode'] === undefined ? 0o400 : parseMode(values['mode'] as string);
   if (mode === undefined)
     return usage(`--mode: expected an octal mode like 0400 (at most 0777), got "${String(values['mode'])}"`);
+
+  let roOptions: RoSealOptions | undefined;
+  if (useRo) {
+    try {
+      roOptions = await resolveRoOptions(values, process.env);
+    } catch (e) {
+      if (e instanceof RoUsageError) return usage(e.message);
+      err.write(`pal seal: ${(e as Error).message}\n`);
+      return 1;
+    }
+  }
 
   let plaintext: Buffer | undefined;
   try {
@@ -112,18 +129,21 @@ export async function run(argv: string[], io: CliIO = {}): Promise<number> {
       if (e.code === 'ENOENT') return '';
       throw e;
     });
-    const fileName = `${name}.pgp`;
-    upsertManifestEntryText(existing, { name, file: fileName, labels, mode });
+    const fileName = `${name}.${roOptions ? 'ro' : 'pgp'}`;
+    const backend = roOptions ? ('redoctober' as const) : ('openpgp' as const);
+    upsertManifestEntryText(existing, { name, file: fileName, labels, mode, backend });
 
     plaintext = values['in']
       ? await readFile(values['in'] as string)
       : await readAll(io.stdin ?? process.stdin, MAX_SECRET_BYTES);
     if (plaintext.length > MAX_SECRET_BYTES) throw new Error(`secret larger than ${MAX_SECRET_BYTES} bytes`);
     const size = plaintext.length;
-    const ciphertext = await sealOpenPgp({ name, labels, plaintext, publicKeysArmored });
+    const ciphertext = roOptions
+      ? await sealRo(roOptions, { name, labels, plaintext })
+      : await sealOpenPgp({ name, labels, plaintext, publicKeysArmored });
     const ciphertextPath = path.join(dir, fileName);
     await writeFileAtomic(ciphertextPath, ciphertext, 0o644);
-    await upsertManifestEntry(manifestPath, { name, file: fileName, labels, mode, size });
+    await upsertManifestEntry(manifestPath, { name, file: fileName, labels, mode, size, backend });
     out.write(
       `sealed ${name} (${size} bytes) for labels ${labels.join(', ')} → ${ciphertextPath}\nmanifest ${manifestPath} updated\n`,
     );

@@ -6,7 +6,13 @@ import { createHash } from 'node:crypto';
 import type { BackendName, ManifestEntry } from '../store/index.js';
 import { fileSafetyProblem, MAX_CIPHERTEXT_BYTES, readRegularFile } from '../store/index.js';
 import type { SecureBuffer } from '../native/types.js';
-import { SecretError, type Backend, type OpenedSecret } from './types.js';
+import { SecretError, type Backend, type OpenedSecret, type SealedHeader } from './types.js';
+
+/**
+ * Called with what a ciphertext says about itself in clear, before it is decrypted; throws (a
+ * SecretError 'denied-before-decrypt') to refuse the caller. `version` is the ciphertext's sha256.
+ */
+export type AuthoriseSealed = (header: SealedHeader, version: string) => void;
 
 export interface SecretCacheOptions {
   readonly ttlMs: number;
@@ -68,7 +74,7 @@ export class SecretCache {
    * The returned plaintext stays owned by the cache: share() it before the
    * next await (an evicted buffer is let go of on the next macrotask), or use checkout().
    */
-  get(entry: ManifestEntry): Promise<OpenedSecret> {
+  get(entry: ManifestEntry, authorise?: AuthoriseSealed): Promise<OpenedSecret> {
     if (this.closed) return Promise.reject(new SecretError('unavailable', 'secret cache is closed'));
     const slot = this.slots.get(entry.name);
     if (slot) {
@@ -82,6 +88,8 @@ export class SecretCache {
       this.evict(slot);
     }
     this.counters.misses++;
+    const backend = this.backends[entry.backend];
+    if (backend?.sealedBeforeDecrypt) return this.authorisedMiss(entry, backend, authorise);
     const key = `${entry.name}\0${entry.version}`;
     let flight = this.inflight.get(key);
     if (!flight) {
@@ -91,9 +99,40 @@ export class SecretCache {
     return flight;
   }
 
+  /**
+   * A miss for a backend whose ciphertext names its labels in clear (Red October): each caller
+   * reads the ciphertext, and `authorise` sees its sealed name and labels before anything is
+   * decrypted, so a caller who may not have it never spends a delegation use. The very bytes
+   * checked are the ones decrypted (no swap in between); concurrent authorised callers share one
+   * decrypt.
+   */
+  private async authorisedMiss(
+    entry: ManifestEntry,
+    backend: Backend,
+    authorise?: AuthoriseSealed,
+  ): Promise<OpenedSecret> {
+    const { ciphertext, version } = await this.readCiphertext(entry);
+    const header = backend.sealedBeforeDecrypt!(entry, ciphertext);
+    if (header.sealedName !== entry.name)
+      throw new SecretError(
+        'name-mismatch',
+        `${entry.name}: the ciphertext was sealed for "${header.sealedName}", not "${entry.name}"`,
+      );
+    // Deny by default: a decrypt nobody authorised would spend the owners' delegation uses.
+    if (!authorise) throw new SecretError('denied-before-decrypt', `${entry.name}: no caller to authorise`);
+    authorise(header, version);
+    const key = `${entry.name}\0${version}`;
+    let flight = this.inflight.get(key);
+    if (!flight) {
+      flight = this.decryptAndKeep(entry, backend, ciphertext, version).finally(() => this.inflight.delete(key));
+      this.inflight.set(key, flight);
+    }
+    return flight;
+  }
+
   /** Like get(), but returns a share the caller owns (and must wipe or hand to the addon): no copy. */
-  async checkout(entry: ManifestEntry): Promise<OpenedSecret> {
-    const s = await this.get(entry);
+  async checkout(entry: ManifestEntry, authorise?: AuthoriseSealed): Promise<OpenedSecret> {
+    const s = await this.get(entry, authorise);
     return { plaintext: s.plaintext.share(), sealedName: s.sealedName, sealedLabels: s.sealedLabels };
   }
 
@@ -148,6 +187,11 @@ export class SecretCache {
 
   private async load(entry: ManifestEntry): Promise<OpenedSecret> {
     const backend = this.backendFor(entry.backend);
+    const { ciphertext, version } = await this.readCiphertext(entry);
+    return this.decryptAndKeep(entry, backend, ciphertext, version);
+  }
+
+  private async readCiphertext(entry: ManifestEntry): Promise<{ ciphertext: Buffer; version: string }> {
     let ciphertext: Buffer;
     try {
       // Never blocks on a FIFO or follows a link swapped in since the manifest was loaded.
@@ -166,6 +210,15 @@ export class SecretCache {
       const unsafe = await fileSafetyProblem(entry.ciphertextPath, { kind: 'ciphertext' });
       if (unsafe) throw new SecretError('corrupt', `${entry.name}: ${unsafe}`);
     }
+    return { ciphertext, version };
+  }
+
+  private async decryptAndKeep(
+    entry: ManifestEntry,
+    backend: Backend,
+    ciphertext: Buffer,
+    version: string,
+  ): Promise<OpenedSecret> {
     this.counters.decrypts++;
     let secret: OpenedSecret;
     try {
@@ -194,7 +247,9 @@ export class SecretCache {
       return secret;
     };
     const room = budget(); // asked once: it walks the pins
-    if (this.opts.ttlMs <= 0 || bytes > this.opts.maxBytes || locked > room) return uncached();
+    // Per secret (manifest `cache:`), else pald's: 0 decrypts at every open (Red October: one use each).
+    const ttlMs = entry.cacheTtlMs ?? this.opts.ttlMs;
+    if (ttlMs <= 0 || bytes > this.opts.maxBytes || locked > room) return uncached();
     const existing = this.slots.get(entry.name);
     if (existing) this.evict(existing);
     for (const slot of this.slots.values()) {
@@ -203,7 +258,7 @@ export class SecretCache {
     }
     // Pinned copies can leave no room even with the cache empty (evicting them frees nothing).
     if (this.lockedBytes + locked > budget()) return uncached();
-    this.slots.set(entry.name, { name: entry.name, version, secret, bytes, expiresAt: this.now() + this.opts.ttlMs });
+    this.slots.set(entry.name, { name: entry.name, version, secret, bytes, expiresAt: this.now() + ttlMs });
     this.held.add(secret.plaintext);
     this.bytes += bytes;
     this.lockedBytes += locked;

@@ -11,10 +11,20 @@ export interface OpenedSecret {
   readonly sealedLabels: readonly string[];
 }
 
+/** A sealed name and labels, as a backend reads them (before or after decryption). */
+export interface SealedHeader {
+  readonly sealedName: string;
+  readonly sealedLabels: readonly string[];
+}
+
 export interface Backend {
   readonly name: BackendName;
-  /** Labels readable before decryption (Red October carries them in clear); undefined for openpgp. */
-  labelsBeforeDecrypt?(ciphertext: Uint8Array): readonly string[] | undefined;
+  /**
+   * The name and labels a ciphertext carries in clear (Red October), read *before* decrypting so
+   * that pald can authorise the caller first: a Red October decrypt spends delegation uses.
+   * Absent for openpgp (its payload is inside the encryption). Throws SecretError('corrupt').
+   */
+  sealedBeforeDecrypt?(entry: ManifestEntry, ciphertext: Uint8Array): SealedHeader;
   /** Throws SecretError. */
   decrypt(entry: ManifestEntry, ciphertext: Uint8Array): Promise<OpenedSecret>;
 }
@@ -22,7 +32,12 @@ export interface Backend {
 /** Copies bytes into secure memory and zeroes the source (the native secureBufferFrom). */
 export type SecureAllocator = (bytes: Uint8Array) => SecureBuffer;
 
-export type SecretErrorCode = 'corrupt' | 'unavailable' | 'denied-by-backend' | 'name-mismatch';
+/**
+ * - corrupt, unavailable: EIO. - denied-by-backend (e.g. no Red October delegation), name-mismatch,
+ *   denied-before-decrypt (the caller lacks a label the ciphertext carries in clear): EACCES.
+ */
+export type SecretErrorCode =
+  'corrupt' | 'unavailable' | 'denied-by-backend' | 'name-mismatch' | 'denied-before-decrypt';
 
 /** Why a secret could not be opened. Messages never contain plaintext. */
 export class SecretError extends Error {

@@ -5,6 +5,7 @@ import { stat } from 'node:fs/promises';
 import { loadConfig, type PaldConfig } from '../config/index.js';
 import { OpenPgpBackend } from '../crypto/index.js';
 import { fileSafetyProblem, ManifestStore } from '../store/index.js';
+import { loadRedOctober } from './redoctober.js';
 import { errorMessage } from '../shared/error-message.js';
 
 export interface CheckConfigResult {
@@ -70,6 +71,18 @@ export async function checkConfig(configPath?: string): Promise<CheckConfigResul
       checked.push(`trust store ${ca}`);
     } else if (config.trust.notary?.collections.length) {
       problems.push(`trust store ${ca}: not found (the Notary provider would not be usable)`);
+    }
+  }
+
+  // Red October: the pinned CA and the machine account's password (File safety; nothing is called).
+  if (config.redoctober) {
+    try {
+      await loadRedOctober(config, () => {
+        throw new Error('check-config decrypts nothing');
+      });
+      checked.push(`redoctober ${config.redoctober.server} (ca and password_file)`);
+    } catch (err) {
+      problems.push(`redoctober: ${errorMessage(err)}`);
     }
   }
 

@@ -7,8 +7,9 @@ import type { Socket } from 'node:net';
 import { watch as watchFiles, type FSWatcher } from 'chokidar';
 import { loadConfig, type PaldConfig } from '../config/index.js';
 import { AuditLog } from '../audit/index.js';
-import { ManifestStore, fileSafetyProblem } from '../store/index.js';
+import { ManifestStore, fileSafetyProblem, type ManifestEntry } from '../store/index.js';
 import { OpenPgpBackend, SecretCache } from '../crypto/index.js';
+import { loadRedOctober } from './redoctober.js';
 import { createIdentityResolver } from '../identity/index.js';
 import { createTrustService } from '../trust/index.js';
 import type { IdentityResolver } from '../identity/types.js';
@@ -72,7 +73,9 @@ const checkStateFile = (file: string): Promise<string | undefined> => fileSafety
 function countedBackend(backend: Backend, metrics: PalMetrics): Backend {
   return {
     name: backend.name,
-    ...(backend.labelsBeforeDecrypt ? { labelsBeforeDecrypt: (c: Uint8Array) => backend.labelsBeforeDecrypt!(c) } : {}),
+    ...(backend.sealedBeforeDecrypt
+      ? { sealedBeforeDecrypt: (e: ManifestEntry, c: Uint8Array) => backend.sealedBeforeDecrypt!(e, c) }
+      : {}),
     async decrypt(entry, ciphertext) {
       metrics.decrypted(backend.name);
       try {
@@ -150,8 +153,12 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
       handles: () => handles.stats(),
       auditDropped: () => audit.dropped(),
     });
+    const redOctober = await step('redoctober', () => loadRedOctober(config, native.secureBufferFrom));
     const cache: SecretCache = new SecretCache(
-      { openpgp: countedBackend(backend, metrics) },
+      {
+        openpgp: countedBackend(backend, metrics),
+        ...(redOctober ? { redoctober: countedBackend(redOctober, metrics) } : {}),
+      },
       {
         ttlMs: config.cache.plaintextTtlMs,
         maxBytes: config.cache.plaintextMaxBytes,
@@ -194,6 +201,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
         docker: identity.status(),
         trust: trust.status(),
         keys: { dir: config.keys, usable: backend.keyIds().length, problems: backend.problems() },
+        ...(redOctober ? { redoctober: redOctober.status() } : {}),
         manifest: {
           path: config.manifest,
           generation: snap.generation,
@@ -330,8 +338,10 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
                   version: e.version,
                   mtime: new Date(e.mtimeMs).toISOString(),
                 }));
-              case 'explain':
-                return explain(
+              case 'explain': {
+                // An ro: secret: whether its last decrypt found the delegations it needs.
+                const lastDecrypt = redOctober?.status().secrets[request.secret];
+                const explanation = await explain(
                   {
                     identity,
                     trust: trustSource,
@@ -342,6 +352,8 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
                   request.container,
                   request.secret,
                 );
+                return lastDecrypt ? { ...explanation, redoctober: lastDecrypt } : explanation;
+              }
             }
           },
         },
@@ -385,6 +397,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
             'cache',
             'limits',
             'metrics',
+            'redoctober',
           ] as const) {
             if (JSON.stringify(next[key]) !== JSON.stringify(config[key]))
               log(`pald: reload: "${key}" changed; it takes effect at the next restart`);

@@ -5,7 +5,7 @@
 import type { SecureBuffer } from '../native/types.js';
 import type { IdentitySource, TrustSource, SealedFactsRegistry } from '../policy/index.js';
 import type { ManifestEntry, ManifestProblem } from '../store/index.js';
-import type { OpenedSecret } from '../crypto/index.js';
+import type { AuthoriseSealed, OpenedSecret } from '../crypto/index.js';
 import type { AuditEvent } from '../audit/index.js';
 import type { HandleLedger } from './handle-ledger.js';
 
@@ -20,8 +20,12 @@ export interface ManifestSource {
 }
 
 export interface SecretSource {
-  /** Decrypts or returns the cached secret; the buffer stays owned by the source (clone it). */
-  get(entry: ManifestEntry): Promise<OpenedSecret>;
+  /**
+   * Decrypts or returns the cached secret; the buffer stays owned by the source (clone it).
+   * `authorise` sees the sealed name and labels a ciphertext carries in clear (Red October) before
+   * it is decrypted, and throws to refuse.
+   */
+  get(entry: ManifestEntry, authorise?: AuthoriseSealed): Promise<OpenedSecret>;
 }
 
 /** The resolver as the filesystem uses it: attribution, and the cheap start-time check of a pid. */

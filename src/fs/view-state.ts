@@ -23,6 +23,7 @@ import {
 } from '../policy/index.js';
 
 import { errorMessage } from '../shared/error-message.js';
+import { SecretError, type AuthoriseSealed } from '../crypto/index.js';
 import type { ManifestEntry } from '../store/index.js';
 import type { FsDeps, ManifestView } from './deps.js';
 import { ROOT_INO, PAL_DIR_INO, PAL_DIR_NAME, SecretInodes, palFileIno, type PalFileName } from './inodes.js';
@@ -243,9 +244,26 @@ export class PalView {
       throw err;
     }
     let opened;
+    let refusedBeforeDecrypt: Decision | undefined;
+    // A ciphertext that names its labels in clear (Red October) is checked against the caller
+    // before it is decrypted: a decrypt spends delegation uses. Same decision as after a decrypt.
+    const authorise: AuthoriseSealed = (header, version) => {
+      const d = policyDecide(
+        caller,
+        { ...entry, version },
+        { hostAllowUids: this.deps.hostAllowUids(), sealed: { version, size: 0, ...header } },
+      );
+      if (d.allow) return;
+      refusedBeforeDecrypt = d;
+      throw new SecretError('denied-before-decrypt', d.reason);
+    };
     try {
-      opened = await this.deps.secrets.get(entry);
+      opened = await this.deps.secrets.get(entry, authorise);
     } catch (err) {
+      if (refusedBeforeDecrypt) {
+        fail('deny', refusedBeforeDecrypt.reason, refusedBeforeDecrypt.class);
+        throw new FuseError(EACCES, refusedBeforeDecrypt.reason);
+      }
       const code = (err as { code?: unknown }).code;
       const reason = `decrypt ${name}: ${errorMessage(err)}`;
       if (code === 'denied-by-backend' || code === 'name-mismatch') {

@@ -40,6 +40,8 @@ export interface ManifestEntryEdit {
   readonly labels: readonly string[];
   readonly mode: number;
   readonly size?: number;
+  /** Which ciphertext key the entry gets: `file` (OpenPGP, default) or `ro` (Red October). */
+  readonly backend?: 'openpgp' | 'redoctober';
 }
 
 /**
@@ -80,8 +82,9 @@ export function upsertManifestEntryText(text: string, edit: ManifestEntryEdit): 
     pair = map.items.find((p) => isScalar(p.key) && (p.key.source ?? String(p.key.value)) === edit.name)!;
   }
   const entry = pair.value as YAMLMap;
-  entry.delete('ro');
-  entry.set('file', edit.file);
+  const [fileKey, otherKey] = edit.backend === 'redoctober' ? ['ro', 'file'] : ['file', 'ro'];
+  entry.delete(otherKey);
+  entry.set(fileKey, edit.file);
   const labels = doc.createNode([...edit.labels]);
   (labels as { flow?: boolean }).flow = true;
   entry.set('labels', labels);

@@ -167,6 +167,7 @@ async function readEntry(
   let labels: string[] | undefined;
   let mode = 0o400;
   let size: number | undefined;
+  let cacheTtlMs: number | undefined;
   for (const pair of (node as YAMLMap).items) {
     const key = isScalar(pair.key) ? pair.key.value : undefined;
     const v = pair.value;
@@ -217,8 +218,18 @@ async function readEntry(
         size = (v as { value: number }).value;
         break;
       }
+      case 'cache': {
+        const ttl = isScalar(v) ? parseCacheTtl(v.value) : undefined;
+        if (ttl === undefined)
+          bad(
+            v,
+            `cache: expected seconds (0 = decrypt at every open) or a duration like "30s", "5m", got ${describe(v)}`,
+          );
+        cacheTtlMs = ttl;
+        break;
+      }
       default:
-        bad(pair.key, `unknown key "${String(key)}" (expected file or ro, labels, mode, size)`);
+        bad(pair.key, `unknown key "${String(key)}" (expected file or ro, labels, mode, size, cache)`);
     }
   }
   if (!file) bad(keyNode, `missing "file" (OpenPGP ciphertext) or "ro" (Red October ciphertext)`);
@@ -255,7 +266,23 @@ async function readEntry(
     version,
     mtimeMs,
     ...(size === undefined ? {} : { size }),
+    ...(cacheTtlMs === undefined ? {} : { cacheTtlMs }),
   };
+}
+
+/** Largest per-secret plaintext cache TTL: a day (a longer one would outlive any delegation). */
+const MAX_CACHE_TTL_MS = 24 * 3600_000;
+const TTL_UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3600_000 };
+
+/** `cache:` of an entry: integer seconds or "<n>s|m|h"; undefined when malformed or out of range. */
+export function parseCacheTtl(value: unknown): number | undefined {
+  let ms: number | undefined;
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) ms = value * 1000;
+  else if (typeof value === 'string') {
+    const m = /^(\d{1,6})([smh])$/.exec(value);
+    if (m) ms = Number(m[1]) * TTL_UNIT_MS[m[2]!]!;
+  }
+  return ms !== undefined && ms <= MAX_CACHE_TTL_MS ? ms : undefined;
 }
 
 /**

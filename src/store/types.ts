@@ -16,6 +16,11 @@ export interface ManifestEntry {
   readonly mtimeMs: number;
   /** Plaintext size recorded by `pal seal` (metadata only; the decrypted length is authoritative). */
   readonly size?: number;
+  /**
+   * Plaintext cache TTL of this secret, ms (manifest `cache:`); 0 = decrypt at every open. Absent:
+   * the daemon-wide cache.plaintext_ttl_ms. For Red October every decrypt takes one delegation use.
+   */
+  readonly cacheTtlMs?: number;
 }
 
 export interface ManifestProblem {

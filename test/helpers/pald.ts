@@ -86,6 +86,8 @@ export interface PaldOptions {
   /** `metrics.listen` (default: off). */
   readonly metricsListen?: string;
   readonly readyTimeoutMs?: number;
+  /** More top-level sections of pald.yaml (e.g. `redoctober:`). */
+  readonly extraConfig?: Record<string, unknown>;
 }
 
 export interface TestPald {
@@ -150,6 +152,7 @@ export async function startPald(opts: PaldOptions): Promise<TestPald> {
         host: { allow_uids: [...allowUids] },
         ...(opts.metricsListen ? { metrics: { listen: opts.metricsListen } } : {}),
         state_dir: join(dir, 'state'), // private: trust versions of one test never leak into another
+        ...opts.extraConfig,
       }),
       { mode: 0o644 },
     );

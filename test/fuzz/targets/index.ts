@@ -17,6 +17,7 @@ const TARGETS: Record<string, () => Promise<AnyTarget>> = {
   'docker-event': async () => (await import('./docker-event.js')).target,
   'docker-inspect': async () => (await import('./docker-inspect.js')).target,
   admin: async () => (await import('./admin.js')).target,
+  redoctober: async () => (await import('./redoctober.js')).target,
 };
 
 /** Targets that check the harness itself; never part of a default run. */

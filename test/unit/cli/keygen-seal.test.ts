@@ -185,7 +185,7 @@ test('--image-manifest writes DIR/secrets.yaml with the ciphertext beside it', a
   t.deepEqual((await readdir(idir)).sort(), ['img.pgp', 'secrets.yaml']);
 });
 
-test('usage errors exit 2; Red October says not supported yet', async (t) => {
+test('usage errors exit 2, Red October ones included', async (t) => {
   const pub = path.join(keys, 'host1.pub.asc');
   const cases: string[][] = [
     [],
@@ -198,9 +198,26 @@ test('usage errors exit 2; Red October says not supported yet', async (t) => {
     ['--name', 'x', '--label', 'l', '--unknown'],
   ];
   for (const argv of cases) t.is((await cli(seal, argv)).code, 2, argv.join(' '));
-  const ro = await cli(seal, ['--name', 'x', '--label', 'l', '--ro', '--owners', 'a,b', '--minimum', '2']);
-  t.is(ro.code, 2);
-  t.regex(ro.err, /not supported yet/);
+  const roBase = ['--name', 'x', '--label', 'l', '--ro', '--ro-server', 'https://127.0.0.1:1', '--ro-ca', pub];
+  const roCases: [string[], RegExp][] = [
+    [['--name', 'x', '--label', 'l', '--owners', 'a,b'], /only go with --ro/],
+    [[...roBase, '--owners', 'a,b', '--ro-user', 'u'], /PAL_RO_PASSWORD/],
+    [[...roBase, '--owners', 'a,b,c', '--minimum', '3', '--ro-user', 'u'], /only --minimum 2/],
+    [[...roBase, '--owners', 'a', '--ro-user', 'u'], /at least 2 distinct owners/],
+    [[...roBase, '--ro-user', 'u'], /needs --owners/],
+    [[...roBase, '--owners', 'a,b', '--ro-user', 'u', '--key', pub], /not both/],
+  ];
+  const savedPassword = process.env['PAL_RO_PASSWORD'];
+  delete process.env['PAL_RO_PASSWORD'];
+  try {
+    for (const [argv, why] of roCases) {
+      const ro = await cli(seal, argv);
+      t.is(ro.code, 2, argv.join(' '));
+      t.regex(ro.err, why);
+    }
+  } finally {
+    if (savedPassword !== undefined) process.env['PAL_RO_PASSWORD'] = savedPassword;
+  }
   const badKey = path.join(dir, 'bad.asc');
   await writeFile(badKey, 'nope');
   const r = await cli(

@@ -8,6 +8,7 @@ import type { ManifestEntry as SecretEntry } from '../../../src/store/index.js';
 import type { OpenedSecret as OpenedSecretView } from '../../../src/crypto/index.js';
 import type { AuditEvent as AuditRecord } from '../../../src/audit/index.js';
 import { SealedFactsRegistry } from '../../../src/policy/index.js';
+import type { AuthoriseSealed } from '../../../src/crypto/index.js';
 
 /** Memory behind one or more FakeSecureBuffer holders (share()); zeroed when the last lets go. */
 export interface FakeMemory {
@@ -100,7 +101,14 @@ export interface Harness {
   manifest: { view: ManifestView };
   plaintexts: Map<
     string,
-    { bytes: Buffer; sealedName?: string; sealedLabels?: string[]; error?: { code: string; message: string } }
+    {
+      bytes: Buffer;
+      sealedName?: string;
+      sealedLabels?: string[];
+      error?: { code: string; message: string };
+      /** What the ciphertext says in clear before decryption (as Red October's does). */
+      clearHeader?: { sealedName: string; sealedLabels: string[] };
+    }
   >;
   decrypts: string[];
   audit: AuditRecord[];
@@ -163,9 +171,10 @@ export function harness(entries: SecretEntry[]): Harness {
     },
     manifest: { current: () => h.manifest.view },
     secrets: {
-      async get(e: SecretEntry): Promise<OpenedSecretView> {
-        h.decrypts.push(e.name);
+      async get(e: SecretEntry, authorise?: AuthoriseSealed): Promise<OpenedSecretView> {
         const p = h.plaintexts.get(e.name);
+        if (p?.clearHeader) authorise?.(p.clearHeader, e.version);
+        h.decrypts.push(e.name);
         if (!p) throw Object.assign(new Error('no ciphertext'), { code: 'unavailable' });
         if (p.error) throw Object.assign(new Error(p.error.message), { code: p.error.code });
         return {

@@ -174,6 +174,26 @@ test('sealed name and labels bind the ciphertext: a renamed or relabelled entry 
   t.is(contentBytes((await fs.handlers.open(ctx(DEMO_PID), attr.ino, O_RDONLY)).content)?.toString(), 'y');
 });
 
+test('labels readable before decryption (Red October) are checked before the backend decrypts', async (t) => {
+  const { fs, plaintexts, decrypts, audit } = setup();
+  const { attr } = await fs.handlers.lookup(ctx(DEMO_PID), ROOT_INO, 'db-password');
+  // The manifest grants [demo]; the ciphertext is sealed for [demo, billing]: refused, nothing spent.
+  plaintexts.set('db-password', {
+    bytes: Buffer.from('x'),
+    clearHeader: { sealedName: 'db-password', sealedLabels: ['demo', 'billing'] },
+  });
+  t.is(await errnoOf(fs.handlers.open(ctx(DEMO_PID), attr.ino, O_RDONLY)), EACCES);
+  t.deepEqual(decrypts, []);
+  t.like(audit.at(-1), { decision: 'deny', secret: 'db-password' });
+  t.regex(audit.at(-1)!.reason, /sealed labels: .*missing label billing/);
+  plaintexts.set('db-password', {
+    bytes: Buffer.from('x'),
+    clearHeader: { sealedName: 'db-password', sealedLabels: ['demo', 'extra'] },
+  });
+  t.is(contentBytes((await fs.handlers.open(ctx(DEMO_PID), attr.ino, O_RDONLY)).content)?.toString(), 'x');
+  t.deepEqual(decrypts, ['db-password']);
+});
+
 test('host callers: only uids in host.allow_uids', async (t) => {
   const { fs, allowUids } = setup();
   t.deepEqual(names(await fs.handlers.readdir(ctx(HOST_PID, 0, 0), ROOT_INO)), ['.pal']);

@@ -215,3 +215,32 @@ test('watcher: a broken edit keeps serving, the fix is picked up', async (t) => 
   await writeFile(file, 'secrets:\n  s:\n    file: ok.pgp\n    labels: [z]\n');
   t.is((await fixed).entries.size, 1);
 });
+
+test('cache: per-secret plaintext TTL in seconds or s/m/h, 0 allowed; anything else is a problem', async (t) => {
+  const { file } = await setup(
+    `secrets:
+  never:
+    ro: a.ro
+    labels: [l]
+    cache: 0
+  secs: { file: a.ro, labels: [l], cache: 90 }
+  mins: { file: a.ro, labels: [l], cache: "5m" }
+  dflt: { file: a.ro, labels: [l] }
+  neg: { file: a.ro, labels: [l], cache: -1 }
+  text: { file: a.ro, labels: [l], cache: "soon" }
+  huge: { file: a.ro, labels: [l], cache: "100h" }
+  frac: { file: a.ro, labels: [l], cache: 1.5 }
+`,
+    { 'a.ro': 'x' },
+  );
+  const r = await parseManifest(file, await (await import('node:fs/promises')).readFile(file, 'utf8'));
+  t.true(r.ok);
+  if (!r.ok) return;
+  t.is(r.entries.get('never')?.cacheTtlMs, 0);
+  t.is(r.entries.get('never')?.backend, 'redoctober');
+  t.is(r.entries.get('secs')?.cacheTtlMs, 90_000);
+  t.is(r.entries.get('mins')?.cacheTtlMs, 300_000);
+  t.is(r.entries.get('dflt')?.cacheTtlMs, undefined);
+  t.deepEqual([...r.entries.keys()].sort(), ['dflt', 'mins', 'never', 'secs']);
+  t.is(r.problems.filter((p) => /cache: expected/.test(p.message)).length, 4);
+});
