@@ -160,7 +160,11 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
     const handles = new HandleLedger(() => limits, cache);
     closers.push(() => cache.close());
 
-    const identity: IdentityResolver = createIdentityResolver({ dockerHost: config.docker.host, log });
+    const identity: IdentityResolver = createIdentityResolver({
+      dockerHost: config.docker.host,
+      ...(config.cri !== undefined ? { criAddress: config.cri.address } : {}),
+      log,
+    });
     closers.push(() => identity.close());
 
     let trust: TrustService = createTrustService(config.trust, {

@@ -7,6 +7,7 @@
 import { parseCgroupFile } from './cgroup.js';
 import { errorMessage } from '../shared/error-message.js';
 import { ImageCache } from './image-cache.js';
+import { podCgroupProblem } from './cri/pod-cgroup.js';
 import { readProcFile, readStat } from './procfs.js';
 import { RuntimeError, type ContainerRuntime, type RuntimeContainer, type RuntimeImage } from './runtime.js';
 import type { CgroupVerdict, ContainerSummary, Identity } from './types.js';
@@ -231,6 +232,9 @@ export class ContainerRecords {
           `(${initVerdict.kind === 'unknown' ? initVerdict.reason : initVerdict.kind}); is pald in the host pid namespace?`,
       };
     }
+    // A pod's container: the pod uid its runtime reports must be the one in its cgroup path.
+    const podProblem = container.pod !== undefined ? podCgroupProblem(container.pod, initVerdict.paths) : undefined;
+    if (podProblem !== undefined) return { reason: `container ${id.slice(0, 12)}: ${podProblem}` };
     return { record: recordOf(container, image, initStartTime, initVerdict.paths) };
   }
 }
@@ -252,6 +256,8 @@ function recordOf(
     name: container.name,
     imageId: container.imageId,
     imageRef: container.imageRef,
+    ...(container.runtime !== undefined ? { runtime: container.runtime } : {}),
+    ...(container.pod !== undefined ? { pod: container.pod } : {}),
   });
   const base = Object.freeze({
     kind: 'container' as const,
@@ -263,6 +269,8 @@ function recordOf(
     repoDigests: Object.freeze([...image.repoDigests]),
     imageLabels: Object.freeze({ ...image.labels }),
     runtimeLabels: Object.freeze(runtimeLabels),
+    ...(container.runtime !== undefined ? { runtime: container.runtime } : {}),
+    ...(container.pod !== undefined ? { pod: container.pod } : {}),
   });
   return {
     id: container.id,

@@ -1,6 +1,16 @@
 // What the resolver needs from a container runtime. Docker's Engine API (docker-runtime.ts) is
-// the one implementation today; podman's Docker-compatible socket works through it, and a
-// containerd client for Kubernetes nodes can implement the same interface later.
+// one implementation (podman's Docker-compatible socket works through it); the CRI client for
+// Kubernetes nodes (cri/cri-runtime.ts, containerd and CRI-O) is the other.
+
+/** A Kubernetes pod's container, as the CRI runtime's pod sandbox names it. */
+export interface PodRef {
+  readonly namespace: string;
+  readonly name: string;
+  /** The pod's uid (metadata.uid): also in the pod's cgroup path, which must agree. */
+  readonly uid: string;
+  /** The container's name in the pod spec. */
+  readonly container: string;
+}
 
 export interface RuntimeContainer {
   readonly id: string;
@@ -15,6 +25,10 @@ export interface RuntimeContainer {
   readonly pid: number;
   /** Config.Labels: image labels merged with `docker run --label` ones. */
   readonly labels: Readonly<Record<string, string>>;
+  /** Which runtime answered (docker, containerd, cri-o, …); absent means docker. */
+  readonly runtime?: string;
+  /** Set by CRI runtimes: the pod the container belongs to. */
+  readonly pod?: PodRef;
 }
 
 export interface RuntimeImage {
