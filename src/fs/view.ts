@@ -134,6 +134,7 @@ export function createPalFilesystem(deps: FsDeps): PalFilesystem {
             container: identity.name ? `${identity.name} (${identity.containerId.slice(0, 12)})` : identity.containerId,
           }
         : {}),
+      ...(identity.pod ? { pod: `${identity.pod.namespace}/${identity.pod.name}/${identity.pod.container}` } : {}),
       ...(identity.imageRef || identity.imageId ? { image: identity.imageRef ?? identity.imageId } : {}),
       ...(caller.trust ? { labels: caller.trust.labels } : {}),
       ...(secret !== undefined ? { secret } : {}),

@@ -87,7 +87,15 @@ export function createCriRuntime(options: CriRuntimeOptions): ContainerRuntime {
     };
   }
 
+  /** The runtime's own name (containerd, cri-o) for identities; asked once. */
+  async function nameRuntime(): Promise<void> {
+    if (runtimeName !== 'cri') return;
+    const name = text((await call('Version', { version: 'v1' }))['runtime_name']);
+    if (/^[A-Za-z0-9._-]{1,40}$/.test(name)) runtimeName = name;
+  }
+
   async function inspectById(id: string): Promise<RuntimeContainer> {
+    await nameRuntime();
     const [{ status, info }, sandboxId] = await Promise.all([containerStatus(id), sandboxOf(id)]);
     if (text(status['id']) !== id)
       throw new RuntimeError('invalid', `CRI answered for another container than ${id.slice(0, 12)}`);
@@ -181,11 +189,7 @@ export function createCriRuntime(options: CriRuntimeOptions): ContainerRuntime {
 
       const poll = async (): Promise<void> => {
         try {
-          if (!connected) {
-            const version = await call('Version', { version: 'v1' });
-            const name = text(version['runtime_name']);
-            if (name !== '') runtimeName = name.slice(0, 40);
-          }
+          if (!connected) await nameRuntime();
           const answer = await call('ListContainers', { filter: { state: { state: 'CONTAINER_RUNNING' } } });
           if (stopped) return;
           const now = new Set<string>();
