@@ -138,7 +138,7 @@ export function formatWhoami(result: unknown): string {
       ...(w.container
         ? [`container  ${str(c.name)} ${str(c.id).slice(0, 12)} image ${str(c.image)} ${str(c.imageId)}`]
         : []),
-      ...(c.pod ? [`pod        ${podPath(c.pod)}`] : []),
+      ...(w.pod ? [`pod        ${podPath(w.pod)}`] : []),
       `labels     ${list(w.labels) || '(none)'}`,
       `trust      ${w.trust ? `${str(t.state)} via ${str(t.provider)}: ${str(t.reason)}` : '-'}`,
       ...(w.failure ? [`failure    ${str(w.failure)}`] : []),

@@ -325,6 +325,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
                 return [...store.current().entries.values()].map((e) => ({
                   name: e.name,
                   labels: e.labels,
+                  ...(e.namespaces !== undefined ? { namespaces: e.namespaces } : {}),
                   backend: e.backend,
                   mode: modeString(e.mode),
                   size: e.size ?? null,

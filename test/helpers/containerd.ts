@@ -31,6 +31,8 @@ const ARCH = process.arch === 'arm64' ? 'arm64' : 'amd64';
 export interface TestPod {
   readonly sandboxId: string;
   readonly containerId: string;
+  /** Host pid of the container's process. */
+  readonly pid: number;
   readonly uid: string;
   readonly namespace: string;
   readonly name: string;
@@ -195,7 +197,7 @@ export async function startContainerd(): Promise<TestContainerd> {
     };
     mkdirSync(sandboxConfig.log_directory, { recursive: true });
     const sandboxId = String((await call('RunPodSandbox', { config: sandboxConfig }))['pod_sandbox_id']);
-    const pod = { sandboxId, containerId: '', uid, namespace: spec.namespace, name: spec.name };
+    const pod = { sandboxId, containerId: '', pid: 0, uid, namespace: spec.namespace, name: spec.name };
     pods.push(pod);
     const created = await call('CreateContainer', {
       pod_sandbox_id: sandboxId,
@@ -221,7 +223,9 @@ export async function startContainerd(): Promise<TestContainerd> {
     });
     const containerId = String(created['container_id']);
     await call('StartContainer', { container_id: containerId });
-    const running = { ...pod, containerId };
+    const status = await call('ContainerStatus', { container_id: containerId, verbose: true });
+    const info = JSON.parse(String((status['info'] as Record<string, string>)['info'])) as { pid: number };
+    const running = { ...pod, containerId, pid: info.pid };
     pods[pods.indexOf(pod)] = running;
     return running;
   };

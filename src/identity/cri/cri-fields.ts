@@ -27,16 +27,24 @@ export function field(message: Record<string, unknown> | undefined, name: string
 }
 
 /** A map<string,string>, bounded; a null-prototype record so `__proto__` is just a key. */
-export function stringMap(value: unknown): Record<string, string> {
+export function stringMap(value: unknown, maxValue = MAX_TEXT): Record<string, string> {
   const out = Object.create(null) as Record<string, string>;
   if (typeof value !== 'object' || value === null) return out;
   let count = 0;
   for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-    if (typeof v !== 'string' || k.length > 256 || v.length > MAX_TEXT) continue;
+    if (typeof v !== 'string' || k.length > 256 || v.length > maxValue) continue;
     if (++count > MAX_LABELS) throw new RuntimeError('invalid', `CRI answer has more than ${MAX_LABELS} labels`);
     out[k] = v;
   }
   return out;
+}
+
+/** The verbose "info" entry of a ContainerStatus/ImageStatus answer, parsed; absent → undefined. */
+export function verboseInfo(answer: Record<string, unknown>): unknown {
+  const info = answer['info'];
+  if (typeof info !== 'object' || info === null) return undefined;
+  const json = (info as Record<string, unknown>)['info'];
+  return parseInfoJson(typeof json === 'string' ? json : undefined);
 }
 
 /** The verbose info JSON, or undefined when absent; malformed or oversized is an error. */

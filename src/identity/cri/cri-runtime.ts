@@ -15,7 +15,7 @@ import {
   type RuntimeWatchHandlers,
 } from '../runtime.js';
 import { createCriClient, type CriCall, type CriClient } from './cri-client.js';
-import { field, imageConfigLabels, parseInfoJson, podOf, stringMap, text } from './cri-fields.js';
+import { field, imageConfigLabels, podOf, stringMap, text, verboseInfo } from './cri-fields.js';
 
 export interface CriRuntimeOptions {
   readonly address: string;
@@ -48,8 +48,7 @@ export function createCriRuntime(options: CriRuntimeOptions): ContainerRuntime {
     const status = field(answer, 'status');
     if (status === undefined)
       throw new RuntimeError('not-found', `container ${id.slice(0, 12)} not found in ${endpoint}`);
-    const infoMap = stringMap(answer['info']);
-    return { status, info: parseInfoJson(infoMap['info']) };
+    return { status, info: verboseInfo(answer) };
   }
 
   /** The sandbox id, from ListContainers (standard CRI; the verbose info is runtime-specific). */
@@ -78,7 +77,7 @@ export function createCriRuntime(options: CriRuntimeOptions): ContainerRuntime {
       throw new RuntimeError('invalid', `image ${ref}: id ${JSON.stringify(id)} is not sha256:<64 hex>`);
     const strings = (v: unknown): string[] =>
       Array.isArray(v) ? v.filter((s): s is string => typeof s === 'string').slice(0, 256) : [];
-    const info = parseInfoJson(stringMap(answer['info'])['info']);
+    const info = verboseInfo(answer);
     return {
       id,
       repoTags: strings(image['repo_tags']),
