@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(fuse3 libfuse3-dev libfuse2 pkg-config docker.io busybox-static notary golang-redoctober
-          openssl curl util-linux iproute2 procps)
+          openssl curl util-linux iproute2 procps
+          containerd runc podman)   # CRI (Kubernetes node) and podman integration tests
 
 missing=()
 for p in "${PACKAGES[@]}"; do
