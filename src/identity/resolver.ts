@@ -227,7 +227,7 @@ export function createResolver(options: ResolverCoreOptions): ResolverWithDiagno
         record = undefined;
       }
       if (record === undefined) {
-        const loaded = await records.load(id);
+        const loaded = await records.load(id, verdict.runtime);
         if ('reason' in loaded) return { identity: unknown(caller, loaded.reason, tgid, startTime) };
         record = loaded.record;
       }

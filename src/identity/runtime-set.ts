@@ -8,6 +8,7 @@ import {
   RuntimeError,
   type ContainerRuntime,
   type RuntimeContainer,
+  type RuntimeHint,
   type RuntimeImage,
   type RuntimeWatchHandlers,
 } from './runtime.js';
@@ -15,16 +16,28 @@ import {
 /** Bound on remembered image → runtime routes (one per distinct image of a running container). */
 const MAX_IMAGE_ROUTES = 4_096;
 
+function serves(runtime: ContainerRuntime, hint: RuntimeHint): boolean {
+  return runtime.serves?.includes(hint) ?? false;
+}
+
 export function createRuntimeSet(members: readonly ContainerRuntime[]): ContainerRuntime {
   if (members.length === 0) throw new Error('no container runtime configured');
   if (members.length === 1) return members[0]!;
   /** Which runtime last reported a container of each image: its names for the image are the ones that count. */
   const imageRoutes = new Map<string, ContainerRuntime>();
 
-  async function firstKnowing<T>(what: string, ask: (runtime: ContainerRuntime) => Promise<T>): Promise<T> {
+  async function firstKnowing<T>(
+    what: string,
+    ask: (runtime: ContainerRuntime) => Promise<T>,
+    hint?: RuntimeHint,
+  ): Promise<T> {
     let failure: RuntimeError | undefined;
     const notFound: string[] = [];
-    for (const runtime of members) {
+    // The runtime whose cgroup shape the caller has is asked first; the others still are (a bare
+    // id under kubepods may be dockershim's, and a shape says nothing about who is configured).
+    const ordered =
+      hint === undefined ? members : [...members].sort((a, b) => Number(serves(b, hint)) - Number(serves(a, hint)));
+    for (const runtime of ordered) {
       try {
         return await ask(runtime);
       } catch (err) {
@@ -41,13 +54,17 @@ export function createRuntimeSet(members: readonly ContainerRuntime[]): Containe
   return {
     endpoint: members.map((m) => m.endpoint).join(', '),
 
-    async inspectContainer(idOrName: string): Promise<RuntimeContainer> {
-      return firstKnowing(`container ${idOrName.slice(0, 80)}`, async (runtime) => {
-        const container = await runtime.inspectContainer(idOrName);
-        if (imageRoutes.size >= MAX_IMAGE_ROUTES) imageRoutes.clear();
-        imageRoutes.set(container.imageId, runtime);
-        return container;
-      });
+    async inspectContainer(idOrName: string, hint?: RuntimeHint): Promise<RuntimeContainer> {
+      return firstKnowing(
+        `container ${idOrName.slice(0, 80)}`,
+        async (runtime) => {
+          const container = await runtime.inspectContainer(idOrName);
+          if (imageRoutes.size >= MAX_IMAGE_ROUTES) imageRoutes.clear();
+          imageRoutes.set(container.imageId, runtime);
+          return container;
+        },
+        hint,
+      );
     },
 
     async inspectImage(id: string): Promise<RuntimeImage> {

@@ -2,6 +2,8 @@
 // one implementation (podman's Docker-compatible socket works through it); the CRI client for
 // Kubernetes nodes (cri/cri-runtime.ts, containerd and CRI-O) is the other.
 
+import type { ContainerRuntimeHint } from './types.js';
+
 /** A Kubernetes pod's container, as the CRI runtime's pod sandbox names it. */
 export interface PodRef {
   readonly namespace: string;
@@ -61,11 +63,16 @@ export interface RuntimeWatchHandlers {
   onEvent(event: RuntimeEvent): void;
 }
 
+/** Which runtime's naming the caller's cgroup used (cgroup.ts): which to ask first. */
+export type RuntimeHint = ContainerRuntimeHint;
+
 export interface ContainerRuntime {
   /** Where the runtime is reached, for reasons and status (e.g. unix:///var/run/docker.sock). */
   readonly endpoint: string;
-  /** Rejects with RuntimeError. */
-  inspectContainer(idOrName: string): Promise<RuntimeContainer>;
+  /** Which cgroup shapes are this runtime's own (a runtime set asks it first for those). */
+  readonly serves?: readonly RuntimeHint[];
+  /** Rejects with RuntimeError. `hint`: what the caller's cgroup shape says (only an ordering hint). */
+  inspectContainer(idOrName: string, hint?: RuntimeHint): Promise<RuntimeContainer>;
   /** Rejects with RuntimeError. */
   inspectImage(id: string): Promise<RuntimeImage>;
   /** Subscribe to invalidating events, reconnecting by itself until the returned stop() is called. */

@@ -150,6 +150,7 @@ export function createCriRuntime(options: CriRuntimeOptions): ContainerRuntime {
     get endpoint() {
       return endpoint;
     },
+    serves: ['containerd', 'cri-o', 'kubernetes'],
 
     async inspectContainer(idOrName: string): Promise<RuntimeContainer> {
       try {

@@ -77,3 +77,22 @@ test('connected only while every runtime is', (t) => {
   cri.handlers!.onDisconnected('gone');
   t.deepEqual(seen, ['up', 'down cri: gone']);
 });
+
+test('the cgroup shape decides which runtime is asked first', async (t) => {
+  const asked: string[] = [];
+  const member = (endpoint: string, serves: readonly ('docker' | 'containerd')[]): ContainerRuntime => ({
+    ...fake(endpoint, {}),
+    serves,
+    async inspectContainer(id) {
+      asked.push(endpoint);
+      if (endpoint === 'cri') return container(id, 'sha256:3');
+      throw new RuntimeError('not-found', 'no');
+    },
+  });
+  const set = createRuntimeSet([member('docker', ['docker']), member('cri', ['containerd'])]);
+  await set.inspectContainer('x', 'containerd');
+  t.deepEqual(asked, ['cri']);
+  asked.length = 0;
+  await set.inspectContainer('x', 'docker');
+  t.deepEqual(asked, ['docker', 'cri'], 'a shape orders, it does not exclude');
+});
