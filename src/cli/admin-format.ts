@@ -30,7 +30,8 @@ export function formatStatus(result: unknown): string {
   const lines = [
     `pald      ${str(s.pald)} (pid ${str(s.pid)}, version ${str(s.version)}, up ${str(s.uptimeSeconds)}s)`,
     `mount     ${str(s.mountpoint)} ${s.mounted ? '(mounted)' : '(NOT mounted)'}${Number(s.inertLayersAtStart) > 0 ? `, on top of ${str(s.inertLayersAtStart)} inert layer(s) of earlier runs` : ''}`,
-    `docker    ${str(docker.endpoint)} ${docker.reachable ? 'reachable' : `UNREACHABLE: ${str(docker.reason)}`} (${str(docker.cached)} containers cached)`,
+    // The `docker` key holds every configured runtime (Docker, podman's socket, CRI): named for what it is.
+    `runtime   ${str(docker.endpoint)} ${docker.reachable ? 'reachable' : `UNREACHABLE: ${str(docker.reason)}`} (${str(docker.cached)} containers cached)`,
     `trust     mode ${str(trust.mode)}, ${trust.healthy ? 'healthy' : `UNHEALTHY: ${str(trust.reason)}`}${trust.warning ? ` — WARNING: ${str(trust.warning)}` : ''}`,
     `keys      ${str(keys.dir)} (${str(keys.usable)} usable)`,
     `manifest  ${str(manifest.path)}: ${str(manifest.entries)} entries, generation ${str(manifest.generation)}, ${problems.length} problem(s)`,

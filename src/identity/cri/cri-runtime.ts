@@ -76,7 +76,7 @@ export function createCriRuntime(options: CriRuntimeOptions): ContainerRuntime {
     if (!IMAGE_ID.test(id))
       throw new RuntimeError('invalid', `image ${ref}: id ${JSON.stringify(id)} is not sha256:<64 hex>`);
     const strings = (v: unknown): string[] =>
-      Array.isArray(v) ? v.filter((s): s is string => typeof s === 'string').slice(0, 256) : [];
+      Array.isArray(v) ? v.filter((s): s is string => typeof s === 'string' && s.length <= 1024).slice(0, 256) : [];
     const info = verboseInfo(answer);
     return {
       id,
