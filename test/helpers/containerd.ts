@@ -15,7 +15,9 @@ import {
   mkdtempSync,
   openSync,
   readFileSync,
+  readdirSync,
   rmSync,
+  rmdirSync,
   symlinkSync,
   writeFileSync,
   existsSync,
@@ -30,6 +32,8 @@ const ARCH = process.arch === 'arm64' ? 'arm64' : 'amd64';
 
 export interface TestPod {
   readonly sandboxId: string;
+  /** The uid in the pod's cgroup path (the sandbox's own unless forged with sandboxUid). */
+  readonly cgroupUid: string;
   readonly containerId: string;
   /** Host pid of the container's process. */
   readonly pid: number;
@@ -197,7 +201,7 @@ export async function startContainerd(): Promise<TestContainerd> {
     };
     mkdirSync(sandboxConfig.log_directory, { recursive: true });
     const sandboxId = String((await call('RunPodSandbox', { config: sandboxConfig }))['pod_sandbox_id']);
-    const pod = { sandboxId, containerId: '', pid: 0, uid, namespace: spec.namespace, name: spec.name };
+    const pod = { sandboxId, cgroupUid, containerId: '', pid: 0, uid, namespace: spec.namespace, name: spec.name };
     pods.push(pod);
     const created = await call('CreateContainer', {
       pod_sandbox_id: sandboxId,
@@ -233,6 +237,7 @@ export async function startContainerd(): Promise<TestContainerd> {
   const removePod = async (pod: TestPod): Promise<void> => {
     await call('StopPodSandbox', { pod_sandbox_id: pod.sandboxId });
     await call('RemovePodSandbox', { pod_sandbox_id: pod.sandboxId });
+    removePodCgroups(pod.cgroupUid);
     const i = pods.findIndex((p) => p.sandboxId === pod.sandboxId);
     if (i >= 0) pods.splice(i, 1);
   };
@@ -276,6 +281,18 @@ export async function startContainerd(): Promise<TestContainerd> {
       }
     },
   };
+}
+
+/** kubelet removes a pod's cgroup once its sandbox is gone; containerd does not: do it here. */
+function removePodCgroups(uid: string): void {
+  const roots = ['/sys/fs/cgroup', ...readdirSync('/sys/fs/cgroup').map((h) => join('/sys/fs/cgroup', h))];
+  for (const root of roots) {
+    try {
+      rmdirSync(join(root, 'kubepods', 'besteffort', `pod${uid}`));
+    } catch {
+      // not in this hierarchy, or not empty yet: nothing of ours to remove
+    }
+  }
 }
 
 /** An OCI image layout (one busybox-static layer, a config with labels) tarred for `ctr images import`. */
