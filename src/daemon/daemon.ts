@@ -384,6 +384,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
             'admin',
             'audit',
             'docker',
+            'cri',
             'cache',
             'limits',
             'metrics',
