@@ -4,8 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES=(fuse3 libfuse3-dev clang-format libfuse2 pkg-config docker.io busybox-static notary golang-redoctober
-          openssl curl util-linux iproute2 procps)
+PACKAGES=(fuse3 libfuse3-dev libfuse2 pkg-config docker.io busybox-static notary golang-redoctober
+          openssl curl util-linux iproute2 procps
+          containerd runc podman)   # CRI (Kubernetes node) and podman integration tests
 
 # Developer tooling: `npm run format:native` (part of `npm run check`) checks native/ with it.
 PACKAGES+=(clang-format)

@@ -6,6 +6,8 @@ export interface AuditEvent {
   uid: number;
   gid: number;
   container?: string;
+  /** On Kubernetes nodes: namespace/pod/container. */
+  pod?: string;
   image?: string;
   labels?: readonly string[];
   secret?: string;
@@ -29,6 +31,7 @@ export function sanitizeEvent(e: AuditEvent, keepCount = true): AuditEvent {
     uid: Number(e.uid),
     gid: Number(e.gid),
     ...(e.container === undefined ? {} : { container: String(e.container) }),
+    ...(e.pod === undefined ? {} : { pod: String(e.pod) }),
     ...(e.image === undefined ? {} : { image: String(e.image) }),
     ...(e.labels === undefined ? {} : { labels: e.labels.map(String) }),
     ...(e.secret === undefined ? {} : { secret: String(e.secret) }),

@@ -30,7 +30,8 @@ export function formatStatus(result: unknown): string {
   const lines = [
     `pald      ${str(s.pald)} (pid ${str(s.pid)}, version ${str(s.version)}, up ${str(s.uptimeSeconds)}s)`,
     `mount     ${str(s.mountpoint)} ${s.mounted ? '(mounted)' : '(NOT mounted)'}${Number(s.inertLayersAtStart) > 0 ? `, on top of ${str(s.inertLayersAtStart)} inert layer(s) of earlier runs` : ''}`,
-    `docker    ${str(docker.endpoint)} ${docker.reachable ? 'reachable' : `UNREACHABLE: ${str(docker.reason)}`} (${str(docker.cached)} containers cached)`,
+    // The `docker` key holds every configured runtime (Docker, podman's socket, CRI): named for what it is.
+    `runtime   ${str(docker.endpoint)} ${docker.reachable ? 'reachable' : `UNREACHABLE: ${str(docker.reason)}`} (${str(docker.cached)} containers cached)`,
     `trust     mode ${str(trust.mode)}, ${trust.healthy ? 'healthy' : `UNHEALTHY: ${str(trust.reason)}`}${trust.warning ? ` — WARNING: ${str(trust.warning)}` : ''}`,
     `keys      ${str(keys.dir)} (${str(keys.usable)} usable)`,
     ...(s.redoctober ? redOctoberStatus(obj(s.redoctober)) : []),
@@ -55,8 +56,27 @@ export function formatStatus(result: unknown): string {
 export function formatContainers(result: unknown): string {
   const rows = (Array.isArray(result) ? result : [])
     .map(obj)
-    .map((c) => [str(c.containerId).slice(0, 12), str(c.name), str(c.imageRef), list(c.labels), str(c.trust)]);
-  return table(['CONTAINER', 'NAME', 'IMAGE', 'LABELS', 'TRUST'], rows);
+    .map((c) => [
+      str(c.containerId).slice(0, 12),
+      str(c.name),
+      podColumn(c.pod),
+      str(c.imageRef),
+      list(c.labels),
+      str(c.trust),
+    ]);
+  return table(['CONTAINER', 'NAME', 'NAMESPACE/POD', 'IMAGE', 'LABELS', 'TRUST'], rows);
+}
+
+/** namespace/pod/container (uid …) of a Kubernetes pod's container. */
+function podPath(pod: unknown): string {
+  const p = obj(pod);
+  return `${str(p.namespace)}/${str(p.name)}/${str(p.container)} (uid ${str(p.uid)})`;
+}
+
+/** namespace/pod of a Kubernetes pod's container; "-" for plain Docker or podman containers. */
+function podColumn(pod: unknown): string {
+  const p = obj(pod);
+  return typeof p.namespace === 'string' && typeof p.name === 'string' ? `${p.namespace}/${p.name}` : '-';
 }
 
 export function formatSecrets(result: unknown): string {
@@ -83,6 +103,7 @@ export function formatAuditEvent(event: unknown): string {
       str(e.secret) || '-',
       `pid=${str(e.pid)} uid=${str(e.uid)}`,
       str(e.container) || 'host',
+      ...(e.pod ? [`pod=${str(e.pod)}`] : []),
       `labels=${list(e.labels)}`,
       `(${str(e.reason)})`,
       `${str(e.latency_us)}us`,
@@ -117,6 +138,7 @@ export function formatExplanation(result: unknown): string {
       `decision   ${r.allow ? 'ALLOW' : 'DENY'}`,
       `reason     ${str(r.reason)}`,
       `container  ${str(c.name) || str(c.id)} (${str(c.kind)}) image ${str(c.image)} ${str(c.imageId)}`,
+      ...(c.pod ? [`pod        ${podPath(c.pod)}`] : []),
       `trust      ${r.trust ? `${str(t.state)} via ${str(t.provider)}: labels [${list(t.labels)}] — ${str(t.reason)}` : '-'}`,
       `secret     ${r.secret ? `${str(s.name)} needs [${list(s.labels)}]` : 'not in the manifest'}`,
       ...(r.redoctober ? [redOctoberLine(obj(r.redoctober))] : []),
@@ -135,6 +157,7 @@ export function formatWhoami(result: unknown): string {
       ...(w.container
         ? [`container  ${str(c.name)} ${str(c.id).slice(0, 12)} image ${str(c.image)} ${str(c.imageId)}`]
         : []),
+      ...(w.pod ? [`pod        ${podPath(w.pod)}`] : []),
       `labels     ${list(w.labels) || '(none)'}`,
       `trust      ${w.trust ? `${str(t.state)} via ${str(t.provider)}: ${str(t.reason)}` : '-'}`,
       ...(w.failure ? [`failure    ${str(w.failure)}`] : []),

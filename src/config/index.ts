@@ -7,6 +7,7 @@ import { isMap, isScalar, isSeq } from 'yaml';
 import { describe, lineOf, parseYaml, type YamlSource } from '../shared/yaml-nodes.js';
 import { DEFAULT_YAML_LIMITS } from '../shared/yaml-bounded.js';
 import { labelProblem } from '../policy/index.js';
+import { criAddressProblem } from '../identity/index.js';
 import { fileSafetyProblem } from '../store/file-safety.js';
 import type {
   LimitsConfig,
@@ -174,6 +175,7 @@ class ConfigReader {
     let keys = d.keys;
     let keyPassphraseFile: string | undefined;
     let dockerHost = d.docker.host;
+    let criAddress: string | undefined;
     let trust: TrustConfig = d.trust;
     let redoctober: RedOctoberConfig | undefined;
     let adminSocket = d.admin.socket;
@@ -189,7 +191,19 @@ class ConfigReader {
       manifest: (n, k) => (manifest = this.path(n, k)),
       keys: (n, k) => (keys = this.path(n, k)),
       key_passphrase_file: (n, k) => (keyPassphraseFile = this.path(n, k)),
-      docker: (n, k) => this.mapping(n, k, { host: (v, vk) => (dockerHost = this.string(v, vk)) }),
+      docker: (n, k) =>
+        this.mapping(n, k, {
+          // "" turns Docker off (a Kubernetes node with only a CRI runtime).
+          host: (v, vk) => (dockerHost = isScalar(v) && v.value === '' ? '' : this.string(v, vk)),
+        }),
+      cri: (n, k) =>
+        this.mapping(n, k, {
+          address: (v, vk) => {
+            criAddress = this.string(v, vk);
+            const problem = criAddressProblem(criAddress);
+            if (problem !== undefined) this.fail(v, vk, problem);
+          },
+        }),
       trust: (n, k) => (trust = this.trust(n, k, d.trust)),
       redoctober: (n, k) => (redoctober = this.redoctober(n, k)),
       admin: (n, k) => this.mapping(n, k, { socket: (v, vk) => (adminSocket = this.path(v, vk)) }),
@@ -229,12 +243,16 @@ class ConfigReader {
       metrics: (n, k) => this.mapping(n, k, { listen: (v, vk) => (metricsListen = this.listenAddress(v, vk)) }),
     });
 
+    if (dockerHost === '' && criAddress === undefined) {
+      this.fail(this.src.doc.contents, 'docker.host', 'is "" (off) and no cri.address is set: no runtime to ask');
+    }
     return {
       mountpoint,
       manifest,
       keys,
       ...(keyPassphraseFile === undefined ? {} : { keyPassphraseFile }),
       docker: { host: dockerHost },
+      ...(criAddress === undefined ? {} : { cri: { address: criAddress } }),
       trust,
       ...(redoctober === undefined ? {} : { redoctober }),
       admin: { socket: adminSocket },

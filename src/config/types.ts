@@ -50,7 +50,10 @@ export interface PaldConfig {
   readonly keys: string;
   /** File with the passphrase of passphrase-protected host keys. */
   readonly keyPassphraseFile?: string;
+  /** "" when Docker is off (cri only). */
   readonly docker: { readonly host: string };
+  /** A Kubernetes node's CRI runtime (containerd, CRI-O); absent = not asked. */
+  readonly cri?: { readonly address: string };
   readonly trust: TrustConfig;
   readonly redoctober?: RedOctoberConfig;
   readonly admin: { readonly socket: string };

@@ -168,7 +168,11 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
     const handles = new HandleLedger(() => limits, cache);
     closers.push(() => cache.close());
 
-    const identity: IdentityResolver = createIdentityResolver({ dockerHost: config.docker.host, log });
+    const identity: IdentityResolver = createIdentityResolver({
+      dockerHost: config.docker.host,
+      ...(config.cri !== undefined ? { criAddress: config.cri.address } : {}),
+      log,
+    });
     closers.push(() => identity.close());
 
     let trust: TrustService = createTrustService(config.trust, {
@@ -332,6 +336,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
                 return [...store.current().entries.values()].map((e) => ({
                   name: e.name,
                   labels: e.labels,
+                  ...(e.namespaces !== undefined ? { namespaces: e.namespaces } : {}),
                   backend: e.backend,
                   mode: modeString(e.mode),
                   size: e.size ?? null,
@@ -394,6 +399,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
             'admin',
             'audit',
             'docker',
+            'cri',
             'cache',
             'limits',
             'metrics',

@@ -25,6 +25,12 @@ export interface Explanation {
     readonly name?: string;
     readonly image?: string;
     readonly imageId?: string;
+    readonly pod?: {
+      readonly namespace: string;
+      readonly name: string;
+      readonly uid: string;
+      readonly container: string;
+    };
   };
   readonly secret: {
     readonly name: string;
@@ -55,6 +61,7 @@ export async function explain(deps: ExplainDeps, container: string, secret: stri
     ...(identity.name ? { name: identity.name } : {}),
     ...(identity.imageRef ? { image: identity.imageRef } : {}),
     ...(identity.imageId ? { imageId: identity.imageId } : {}),
+    ...(identity.pod ? { pod: { ...identity.pod } } : {}),
   };
   const trust = caller.trust;
   const trustInfo = trust

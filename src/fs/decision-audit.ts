@@ -41,6 +41,7 @@ export function recordDecision(
     ...(identity.containerId
       ? { container: identity.name ? `${identity.name} (${identity.containerId.slice(0, 12)})` : identity.containerId }
       : {}),
+    ...(identity.pod ? { pod: `${identity.pod.namespace}/${identity.pod.name}/${identity.pod.container}` } : {}),
     ...(identity.imageRef || identity.imageId ? { image: identity.imageRef ?? identity.imageId } : {}),
     ...(caller.trust ? { labels: caller.trust.labels } : {}),
     ...(d.secret !== undefined ? { secret: d.secret } : {}),

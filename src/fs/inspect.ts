@@ -40,7 +40,10 @@ export function whoami(caller: Caller): Record<string, unknown> {
             name: identity.name ?? null,
             image: identity.imageRef ?? null,
             imageId: identity.imageId ?? null,
+            ...(identity.runtime !== undefined ? { runtime: identity.runtime } : {}),
           },
+          // On Kubernetes nodes: the pod as the CRI runtime names it (its uid checked against the cgroup).
+          ...(identity.pod !== undefined ? { pod: { ...identity.pod } } : {}),
         }
       : {}),
     labels: trust?.labels ?? [],

@@ -7,8 +7,15 @@
 import { parseCgroupFile } from './cgroup.js';
 import { errorMessage } from '../shared/error-message.js';
 import { ImageCache } from './image-cache.js';
+import { podCgroupProblem } from './cri/pod-cgroup.js';
 import { readProcFile, readStat } from './procfs.js';
-import { RuntimeError, type ContainerRuntime, type RuntimeContainer, type RuntimeImage } from './runtime.js';
+import {
+  RuntimeError,
+  type ContainerRuntime,
+  type RuntimeContainer,
+  type RuntimeHint,
+  type RuntimeImage,
+} from './runtime.js';
 import type { CgroupVerdict, ContainerSummary, Identity } from './types.js';
 
 /** What we keep per running container: everything an Identity needs except the caller's own ids. */
@@ -71,10 +78,10 @@ export class ContainerRecords {
   }
 
   /** Single-flight inspect of a container into a record. */
-  load(id: string): Promise<Loaded> {
+  load(id: string, hint?: RuntimeHint): Promise<Loaded> {
     let pending = this.loading.get(id);
     if (pending === undefined) {
-      pending = this.inspectIntoRecord(id).finally(() => {
+      pending = this.inspectIntoRecord(id, hint).finally(() => {
         this.loading.delete(id);
         this.generations.delete(id);
       });
@@ -184,11 +191,11 @@ export class ContainerRecords {
     }
   }
 
-  private async inspectIntoRecord(id: string): Promise<Loaded> {
+  private async inspectIntoRecord(id: string, hint?: RuntimeHint): Promise<Loaded> {
     // One retry: a rename or die event racing the inspect makes its answer stale.
     for (let attempt = 0; attempt < 2; attempt++) {
       const generation = this.generations.get(id) ?? 0;
-      const loaded = await this.buildRecord(id);
+      const loaded = await this.buildRecord(id, hint);
       if ('reason' in loaded) return loaded;
       if (this.closed) return { reason: 'identity resolver closed' };
       if ((this.generations.get(id) ?? 0) !== generation) continue;
@@ -200,11 +207,11 @@ export class ContainerRecords {
     return { reason: `container ${id.slice(0, 12)} changed while it was being inspected` };
   }
 
-  private async buildRecord(idOrName: string): Promise<Loaded> {
+  private async buildRecord(idOrName: string, hint?: RuntimeHint): Promise<Loaded> {
     let container: RuntimeContainer;
     let image: RuntimeImage;
     try {
-      container = await this.opts.runtime.inspectContainer(idOrName);
+      container = await this.opts.runtime.inspectContainer(idOrName, hint);
       if (!container.running || container.pid === 0)
         return { reason: `container ${container.id.slice(0, 12)} is not running` };
       image = await this.images.get(container.imageId);
@@ -231,6 +238,9 @@ export class ContainerRecords {
           `(${initVerdict.kind === 'unknown' ? initVerdict.reason : initVerdict.kind}); is pald in the host pid namespace?`,
       };
     }
+    // A pod's container: the pod uid its runtime reports must be the one in its cgroup path.
+    const podProblem = container.pod !== undefined ? podCgroupProblem(container.pod, initVerdict.paths) : undefined;
+    if (podProblem !== undefined) return { reason: `container ${id.slice(0, 12)}: ${podProblem}` };
     return { record: recordOf(container, image, initStartTime, initVerdict.paths) };
   }
 }
@@ -252,6 +262,8 @@ function recordOf(
     name: container.name,
     imageId: container.imageId,
     imageRef: container.imageRef,
+    ...(container.runtime !== undefined ? { runtime: container.runtime } : {}),
+    ...(container.pod !== undefined ? { pod: container.pod } : {}),
   });
   const base = Object.freeze({
     kind: 'container' as const,
@@ -263,6 +275,8 @@ function recordOf(
     repoDigests: Object.freeze([...image.repoDigests]),
     imageLabels: Object.freeze({ ...image.labels }),
     runtimeLabels: Object.freeze(runtimeLabels),
+    ...(container.runtime !== undefined ? { runtime: container.runtime } : {}),
+    ...(container.pod !== undefined ? { pod: container.pod } : {}),
   });
   return {
     id: container.id,

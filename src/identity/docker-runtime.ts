@@ -81,6 +81,7 @@ export function createDockerRuntime(options: DockerRuntimeOptions): ContainerRun
 
   return {
     endpoint,
+    serves: ['docker', 'podman'],
 
     async inspectContainer(idOrName: string): Promise<RuntimeContainer> {
       if (!NAME_OR_ID.test(idOrName))

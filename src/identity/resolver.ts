@@ -260,7 +260,7 @@ class Resolver implements ResolverWithDiagnostics {
       record = undefined;
     }
     if (record === undefined) {
-      const loaded = await this.records.load(id);
+      const loaded = await this.records.load(id, verdict.runtime);
       if ('reason' in loaded) return loaded;
       record = loaded.record;
     }

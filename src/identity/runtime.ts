@@ -1,6 +1,18 @@
 // What the resolver needs from a container runtime. Docker's Engine API (docker-runtime.ts) is
-// the one implementation today; podman's Docker-compatible socket works through it, and a
-// containerd client for Kubernetes nodes can implement the same interface later.
+// one implementation (podman's Docker-compatible socket works through it); the CRI client for
+// Kubernetes nodes (cri/cri-runtime.ts, containerd and CRI-O) is the other.
+
+import type { ContainerRuntimeHint } from './types.js';
+
+/** A Kubernetes pod's container, as the CRI runtime's pod sandbox names it. */
+export interface PodRef {
+  readonly namespace: string;
+  readonly name: string;
+  /** The pod's uid (metadata.uid): also in the pod's cgroup path, which must agree. */
+  readonly uid: string;
+  /** The container's name in the pod spec. */
+  readonly container: string;
+}
 
 export interface RuntimeContainer {
   readonly id: string;
@@ -15,6 +27,10 @@ export interface RuntimeContainer {
   readonly pid: number;
   /** Config.Labels: image labels merged with `docker run --label` ones. */
   readonly labels: Readonly<Record<string, string>>;
+  /** Which runtime answered (docker, containerd, cri-o, …); absent means docker. */
+  readonly runtime?: string;
+  /** Set by CRI runtimes: the pod the container belongs to. */
+  readonly pod?: PodRef;
 }
 
 export interface RuntimeImage {
@@ -47,11 +63,16 @@ export interface RuntimeWatchHandlers {
   onEvent(event: RuntimeEvent): void;
 }
 
+/** Which runtime's naming the caller's cgroup used (cgroup.ts): which to ask first. */
+export type RuntimeHint = ContainerRuntimeHint;
+
 export interface ContainerRuntime {
   /** Where the runtime is reached, for reasons and status (e.g. unix:///var/run/docker.sock). */
   readonly endpoint: string;
-  /** Rejects with RuntimeError. */
-  inspectContainer(idOrName: string): Promise<RuntimeContainer>;
+  /** Which cgroup shapes are this runtime's own (a runtime set asks it first for those). */
+  readonly serves?: readonly RuntimeHint[];
+  /** Rejects with RuntimeError. `hint`: what the caller's cgroup shape says (only an ordering hint). */
+  inspectContainer(idOrName: string, hint?: RuntimeHint): Promise<RuntimeContainer>;
   /** Rejects with RuntimeError. */
   inspectImage(id: string): Promise<RuntimeImage>;
   /** Subscribe to invalidating events, reconnecting by itself until the returned stop() is called. */

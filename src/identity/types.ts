@@ -1,5 +1,8 @@
 // The one value the filesystem layer gets for each caller.
 
+import type { PodRef } from './runtime.js';
+export type { PodRef } from './runtime.js';
+
 export type IdentityKind = 'container' | 'host' | 'unknown';
 
 export interface Identity {
@@ -25,6 +28,10 @@ export interface Identity {
   readonly imageLabels?: Readonly<Record<string, string>>;
   /** Labels set at `docker run --label`: never a source of trust. */
   readonly runtimeLabels?: Readonly<Record<string, string>>;
+  /** Which runtime knows the container (docker, containerd, cri-o, …); absent means docker. */
+  readonly runtime?: string;
+  /** On Kubernetes nodes: the pod (namespace, name, uid) and the container's name in it. */
+  readonly pod?: PodRef;
   /** Why the caller is unknown (or how a host caller was recognised). */
   readonly reason?: string;
 }
@@ -40,6 +47,8 @@ export interface ContainerSummary {
   readonly name: string;
   readonly imageId: string;
   readonly imageRef: string;
+  readonly runtime?: string;
+  readonly pod?: PodRef;
 }
 
 export interface RuntimeStatus {

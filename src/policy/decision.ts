@@ -24,7 +24,8 @@ export type DecisionClass =
   | 'missing-labels'
   | 'sealed-name'
   | 'sealed-labels'
-  | 'host-not-allowed';
+  | 'host-not-allowed'
+  | 'wrong-namespace';
 
 export interface Decision {
   readonly allow: boolean;
@@ -43,6 +44,8 @@ export interface AuthorizeInput {
   readonly trust?: TrustDecision;
   /** Labels the caller must hold (all of them). */
   readonly requiredLabels: readonly string[];
+  /** Kubernetes namespaces the caller's pod must be in (absent: any caller). */
+  readonly namespaces?: readonly string[];
   readonly hostAllowUids: readonly number[];
 }
 
@@ -59,6 +62,22 @@ function deny(klass: Exclude<DecisionClass, 'allowed'>, reason: string): Decisio
  * every label of the secret. Host callers only by uid allow-list.
  */
 export function authorize(input: AuthorizeInput): Decision {
+  const decision = authorizeByKind(input);
+  // `namespaces:` narrows a grant to pods of those namespaces (host callers and plain containers
+  // included): checked only after labels and trust allowed, so fail-closed answers stay first.
+  if (!decision.allow || input.namespaces === undefined) return decision;
+  const { identity } = input;
+  const ns = identity.pod?.namespace;
+  const who = identity.kind === 'host' ? `host caller uid ${identity.uid}` : (identity.name ?? 'container');
+  const wanted = input.namespaces.join(', ');
+  if (ns === undefined)
+    return deny('wrong-namespace', `${who} is not a Kubernetes pod (the secret is for namespaces ${wanted})`);
+  if (!input.namespaces.includes(ns))
+    return deny('wrong-namespace', `${who}: pod namespace ${ns} is not one of ${wanted}`);
+  return allow(`${decision.reason}; pod namespace ${ns}`);
+}
+
+function authorizeByKind(input: AuthorizeInput): Decision {
   const { identity } = input;
   switch (identity.kind) {
     case 'container':
@@ -110,6 +129,7 @@ export function effectiveLabels(manifest: readonly string[], sealed: readonly st
 export interface PolicySecret {
   readonly name: string;
   readonly labels: readonly string[];
+  readonly namespaces?: readonly string[];
   readonly version: string;
 }
 
@@ -137,6 +157,7 @@ export function decide(caller: Caller, secret: PolicySecret, context: DecideCont
     identity: caller.identity,
     ...(caller.trust ? { trust: caller.trust } : {}),
     hostAllowUids: context.hostAllowUids,
+    ...(secret.namespaces !== undefined ? { namespaces: secret.namespaces } : {}),
   };
   const byManifest = authorize({ ...identityAndTrust, requiredLabels: secret.labels });
   const sealed = context.sealed && context.sealed.version === secret.version ? context.sealed : undefined;

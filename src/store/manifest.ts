@@ -165,6 +165,7 @@ async function readEntry(
   if (!isMap(node)) bad(node, `expected a mapping with file/ro, labels, mode, got ${describe(node)}`);
   let file: { node: unknown; value: string; backend: BackendName } | undefined;
   let labels: string[] | undefined;
+  let namespaces: string[] | undefined;
   let mode = 0o400;
   let size: number | undefined;
   let cacheTtlMs: number | undefined;
@@ -192,6 +193,20 @@ async function readEntry(
           if (p) bad(item, `labels: ${p}`);
           if (!labels.includes(label)) labels.push(label);
         }
+        break;
+      }
+      case 'namespaces': {
+        if (!isSeq(v)) bad(v, `namespaces: expected a list, got ${describe(v)}`);
+        namespaces = [];
+        for (const item of (v as { items: unknown[] }).items) {
+          const ns = isScalar(item) ? item.value : undefined;
+          // A Kubernetes namespace name is a DNS-1123 label.
+          if (typeof ns !== 'string' || !/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(ns))
+            bad(item, `namespaces: expected Kubernetes namespace names (DNS-1123 labels), got ${describe(item)}`);
+          if (!namespaces.includes(ns as string)) namespaces.push(ns as string);
+        }
+        // An empty list would admit no pod at all: almost certainly a mistake, so refuse it.
+        if (namespaces.length === 0) bad(v, 'namespaces: must list at least one namespace (omit the key for any)');
         break;
       }
       case 'mode': {
@@ -229,7 +244,7 @@ async function readEntry(
         break;
       }
       default:
-        bad(pair.key, `unknown key "${String(key)}" (expected file or ro, labels, mode, size, cache)`);
+        bad(pair.key, `unknown key "${String(key)}" (expected file or ro, labels, namespaces, mode, size, cache)`);
     }
   }
   if (!file) bad(keyNode, `missing "file" (OpenPGP ciphertext) or "ro" (Red October ciphertext)`);
@@ -260,6 +275,7 @@ async function readEntry(
   return {
     name,
     labels: labels!,
+    ...(namespaces !== undefined ? { namespaces } : {}),
     mode,
     backend: f.backend,
     ciphertextPath: real,

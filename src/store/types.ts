@@ -5,6 +5,8 @@ export type BackendName = 'openpgp' | 'redoctober';
 export interface ManifestEntry {
   readonly name: string;
   readonly labels: readonly string[];
+  /** `namespaces:` Kubernetes namespaces whose pods may have it (as well as the labels); absent = any caller. */
+  readonly namespaces?: readonly string[];
   /** Permission bits only (≤ 0o777), default 0o400. */
   readonly mode: number;
   readonly backend: BackendName;

@@ -79,7 +79,10 @@ async function anyMountAt(path: string): Promise<boolean> {
 }
 
 export interface PaldOptions {
+  /** "" = Docker off (with criAddress). */
   readonly dockerHost: string;
+  /** `cri.address`: a Kubernetes node's CRI runtime. */
+  readonly criAddress?: string;
   /** The `trust:` section of pald.yaml; default { mode: none }. */
   readonly trust?: Record<string, unknown>;
   readonly hostAllowUids?: readonly number[];
@@ -146,6 +149,7 @@ export async function startPald(opts: PaldOptions): Promise<TestPald> {
         manifest,
         keys: keysDir,
         docker: { host: opts.dockerHost },
+        ...(opts.criAddress !== undefined ? { cri: { address: opts.criAddress } } : {}),
         trust: opts.trust ?? { mode: 'none' },
         admin: { socket: adminSocket },
         audit: { path: auditPath },

@@ -40,6 +40,17 @@ test('empty file and missing default path give defaults; DOCKER_HOST honoured', 
   t.is((await loadConfig(withHost, env)).docker.host, 'unix:///x.sock', 'docker.host wins over DOCKER_HOST');
 });
 
+test('cri.address: a Kubernetes node with Docker off, or both runtimes', async (t) => {
+  const criOnly = await file(
+    'cri.yaml',
+    'docker:\n  host: ""\ncri:\n  address: unix:///run/containerd/containerd.sock\n',
+  );
+  const c = await loadConfig(criOnly, {});
+  t.is(c.docker.host, '');
+  t.deepEqual(c.cri, { address: 'unix:///run/containerd/containerd.sock' });
+  t.is((await loadConfig(await file('none.yaml', '# x\n'), {})).cri, undefined, 'off by default');
+});
+
 test('missing explicit file → ConfigError', async (t) => {
   const err = await t.throwsAsync(loadConfig(path.join(dir, 'nope.yaml'), {}), { instanceOf: ConfigError });
   t.regex(err.message, /nope\.yaml/);
@@ -113,6 +124,13 @@ state_dir: state
 });
 
 const bad: Array<[string, string, number, RegExp]> = [
+  [
+    'cri.address over tcp',
+    'cri:\n  address: tcp://10.0.0.1:1\n',
+    2,
+    /cri\.address: "tcp:\/\/10\.0\.0\.1:1" is not unix:\/\/\/absolute\/path/,
+  ],
+  ['no runtime at all', 'docker:\n  host: ""\n', 1, /docker\.host: is "" \(off\) and no cri\.address is set/],
   ['unknown top-level key', 'mountpoint: /run/pal\nmountpont: /x\n', 2, /mountpont: unknown key/],
   ['unknown nested key', 'trust:\n  mode: none\n  nottary: {}\n', 3, /trust\.nottary: unknown key/],
   ['wrong type', 'host:\n  allow_uids: "0"\n', 2, /host\.allow_uids: expected a list/],

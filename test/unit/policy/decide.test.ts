@@ -114,3 +114,35 @@ test('SealedFactsRegistry: facts are per ciphertext version', (t) => {
   r.retain('db', 'v2');
   t.is(r.factsFor({ name: 'db', version: 'v1' }), undefined);
 });
+
+test('decide: namespaces: narrows a secret to pods of those namespaces, after labels and trust', (t) => {
+  const pod = (namespace: string): Identity => ({
+    ...app,
+    pod: { namespace, name: 'api', uid: '6f2c1c8e-1d2b-4a8e-9a51-0c7a1b2c3d4e', container: 'app' },
+  });
+  const namespaced = { ...secret, namespaces: ['payments'] };
+  const asPod = (namespace: string, labels: string[]): Caller => ({
+    ctx,
+    identity: pod(namespace),
+    trust: verified(labels),
+  });
+  t.like(decide(asPod('payments', ['demo']), namespaced, { hostAllowUids: [] }), { allow: true, class: 'allowed' });
+  t.like(decide(asPod('shop', ['demo']), namespaced, { hostAllowUids: [] }), {
+    allow: false,
+    class: 'wrong-namespace',
+    reason: 'app: pod namespace shop is not one of payments',
+  });
+  t.like(decide(asPod('payments', []), namespaced, { hostAllowUids: [] }), { class: 'missing-labels' }, 'labels first');
+  t.like(
+    decide(caller(['demo']), namespaced, { hostAllowUids: [] }),
+    { allow: false, class: 'wrong-namespace' },
+    'not a pod',
+  );
+  const host: Caller = { ctx, identity: { kind: 'host', pid: 1, tgid: 1, uid: 0, gid: 0 } };
+  t.like(
+    decide(host, namespaced, { hostAllowUids: [0] }),
+    { allow: false, class: 'wrong-namespace' },
+    'host callers too',
+  );
+  t.like(decide(asPod('shop', ['demo']), secret, { hostAllowUids: [] }), { allow: true }, 'no namespaces: any');
+});

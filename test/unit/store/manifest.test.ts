@@ -44,6 +44,7 @@ secrets:
   payments-key:
     ro: payments-key.ro
     labels: [billing]
+    namespaces: [payments, payments]
 `,
     { 'db-password.pgp': 'ct1', 'sub/api.pgp': 'ct2', 'payments-key.ro': 'ct3', 'ok.pgp': 'ct4' },
   );
@@ -61,6 +62,8 @@ secrets:
   t.deepEqual(api.labels, ['a', 'b']);
   t.is(api.size, 12);
   t.is(r.entries.get('payments-key')!.backend, 'redoctober');
+  t.deepEqual(r.entries.get('payments-key')!.namespaces, ['payments']);
+  t.is(db.namespaces, undefined);
   t.true(r.entries.has('2024'), 'a numeric-looking name is a name');
   t.not(db.version, api.version);
 });
@@ -82,6 +85,14 @@ const badEntries: Array<[string, string, number, RegExp]> = [
   ['labels not a list', '  s:\n    file: ok.pgp\n    labels: a\n', 7, /labels: expected a list/],
   ['entry not a mapping', '  s: ok.pgp\n', 5, /expected a mapping/],
   ['name not a string', '  ? [x]\n  : { file: ok.pgp, labels: [a] }\n', 5, /names must be strings/],
+  [
+    'namespaces not a list',
+    '  s:\n    file: ok.pgp\n    labels: [a]\n    namespaces: payments\n',
+    8,
+    /namespaces: expected a list/,
+  ],
+  ['empty namespaces', '  s:\n    file: ok.pgp\n    labels: [a]\n    namespaces: []\n', 8, /at least one namespace/],
+  ['bad namespace', '  s:\n    file: ok.pgp\n    labels: [a]\n    namespaces: [Pay_ments]\n', 8, /DNS-1123/],
 ];
 
 for (const [what, entry, line, re] of badEntries) {
