@@ -7,9 +7,12 @@ import { isMap, isScalar, isSeq, type Pair, type YAMLMap } from 'yaml';
 import { describe, lineOf, parseYaml, type YamlSource } from './yaml-nodes.js';
 import { DEFAULT_YAML_LIMITS } from './yaml-bounded.js';
 import { labelProblem } from '../policy/labels.js';
+import { parseTrustedIdentity } from '../trust/notation/identity.js';
 import { fileSafetyProblem } from '../store/file-safety.js';
 import type {
   LimitsConfig,
+  NotationConfig,
+  NotationPolicyConfig,
   NotaryCollectionConfig,
   NotaryConfig,
   PaldConfig,
@@ -262,6 +265,7 @@ class ConfigReader {
   private trust(node: unknown, key: string, defaults: TrustConfig): TrustConfig {
     let mode = defaults.mode;
     let notary: NotaryConfig = defaults.notary!;
+    let notation: NotationConfig | undefined;
     this.mapping(node, key, {
       mode: (n, k) => {
         const v = this.string(n, k);
@@ -270,8 +274,9 @@ class ConfigReader {
         mode = v === 'none' ? 'none' : 'notary';
       },
       notary: (n, k) => (notary = this.notary(n, k, notary)),
+      notation: (n, k) => (notation = this.notation(n, k)),
     });
-    return { mode, notary };
+    return { mode, notary, ...(notation !== undefined ? { notation } : {}) };
   }
 
   private notary(node: unknown, key: string, d: NotaryConfig): NotaryConfig {
@@ -361,5 +366,37 @@ class ConfigReader {
       password_file: (n, k) => (passwordFile = this.path(n, k)),
     });
     return { server, ca, user, passwordFile };
+  }
+
+  private notation(node: unknown, key: string): NotationConfig {
+    let policies: NotationPolicyConfig[] = [];
+    this.mapping(node, key, {
+      policies: (n, k) => (policies = this.list(n, k, (p, pk) => this.notationPolicy(p, pk))),
+    });
+    return { policies };
+  }
+
+  private notationPolicy(node: unknown, key: string): NotationPolicyConfig {
+    if (!isMap(node)) this.fail(node, key, `expected a mapping with repository, trust_store, identities, grants`);
+    let repository: string | undefined;
+    let trustStore: string | undefined;
+    let identities: string[] = [];
+    let grants: string[] = [];
+    this.mapping(node, key, {
+      repository: (n, k) => (repository = this.string(n, k)),
+      trust_store: (n, k) => (trustStore = this.path(n, k)),
+      identities: (n, k) =>
+        (identities = this.list(n, k, (i, ik) => {
+          const v = this.string(i, ik);
+          const parsed = parseTrustedIdentity(v);
+          if (typeof parsed === 'string') this.fail(i, ik, parsed);
+          return v;
+        })),
+      grants: (n, k) => (grants = this.list(n, k, (i, ik) => this.label(i, ik))),
+    });
+    if (repository === undefined) this.fail(node, `${key}.repository`, 'missing');
+    if (trustStore === undefined) this.fail(node, `${key}.trust_store`, 'missing');
+    if (identities.length === 0) this.fail(node, `${key}.identities`, 'at least one identity (or "*") is required');
+    return { repository, trustStore, identities, grants };
   }
 }

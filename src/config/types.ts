@@ -22,9 +22,26 @@ export interface NotaryConfig {
   readonly timeoutMs: number;
 }
 
+/** One Notation trust policy (pald.yaml trust.notation.policies[]). */
+export interface NotationPolicyConfig {
+  /** Glob over the repository name, as for Notary collections. */
+  readonly repository: string;
+  /** Directory of PEM CA certificates (or one PEM file). */
+  readonly trustStore: string;
+  /** "*" or "x509.subject: C=…, O=…, CN=…" (checked when read). */
+  readonly identities: readonly string[];
+  readonly grants: readonly string[];
+}
+
+export interface NotationConfig {
+  readonly policies: readonly NotationPolicyConfig[];
+}
+
 export interface TrustConfig {
   readonly mode: 'notary' | 'none';
   readonly notary?: NotaryConfig;
+  /** Notation (Notary Project) signatures in the image's registry; absent: not asked. */
+  readonly notation?: NotationConfig;
 }
 
 export interface RedOctoberConfig {
