@@ -152,7 +152,7 @@ export function createNotationProvider(config: NotationConfig, opts: NotationPro
               source: repo,
               labels,
               grants: policy.config.grants,
-              detail: `notation: ${repo}@${short(digest)} signed by "${v.signer}" (policy ${policy.config.repository})`,
+              detail: `${repo}@${short(digest)} signed by "${v.signer}" (policy ${policy.config.repository})`,
             });
             expiresAt = Math.min(expiresAt, v.validUntil);
           } catch (e) {
