@@ -7,7 +7,7 @@ import { isMap, isScalar, isSeq, type Pair, type YAMLMap } from 'yaml';
 import { describe, lineOf, parseYaml, type YamlSource } from './yaml-nodes.js';
 import { DEFAULT_YAML_LIMITS } from './yaml-bounded.js';
 import { labelProblem } from '../policy/labels.js';
-import { parseTrustedIdentity } from '../trust/notation/identity.js';
+import { identityProblem } from '../trust/notation/identity.js';
 import { fileSafetyProblem } from '../store/file-safety.js';
 import type {
   LimitsConfig,
@@ -388,8 +388,8 @@ class ConfigReader {
       identities: (n, k) =>
         (identities = this.list(n, k, (i, ik) => {
           const v = this.string(i, ik);
-          const parsed = parseTrustedIdentity(v);
-          if (typeof parsed === 'string') this.fail(i, ik, parsed);
+          const problem = identityProblem(v);
+          if (problem !== undefined) this.fail(i, ik, problem);
           return v;
         })),
       grants: (n, k) => (grants = this.list(n, k, (i, ik) => this.label(i, ik))),

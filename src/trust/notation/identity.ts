@@ -50,31 +50,47 @@ function unescape(value: string): string {
   return Buffer.from(bytes).toString('utf8');
 }
 
-/** Parse one configured identity; a string says what is wrong with it. */
-export function parseTrustedIdentity(text: string): TrustedIdentity | string {
-  if (text.trim() === '*') return '*';
-  if (!text.startsWith(PREFIX)) return `identities are "*" or "${PREFIX} C=…, O=…, CN=…", got ${JSON.stringify(text)}`;
+/** What is wrong with a configured identity, or undefined. */
+export function identityProblem(text: string): string | undefined {
+  const parsed = parse(text);
+  return 'problem' in parsed ? parsed.problem : undefined;
+}
+
+/** Parse one configured identity; throws an Error saying what is wrong with it. */
+export function parseTrustedIdentity(text: string): TrustedIdentity {
+  const parsed = parse(text);
+  if ('problem' in parsed) throw new Error(parsed.problem);
+  return parsed.identity;
+}
+
+function parse(text: string): { identity: TrustedIdentity } | { problem: string } {
+  const fail = (problem: string): { problem: string } => ({ problem });
+  if (text.trim() === '*') return { identity: '*' };
+  if (!text.startsWith(PREFIX))
+    return fail(`identities are "*" or "${PREFIX} C=…, O=…, CN=…", got ${JSON.stringify(text)}`);
   const parts = splitDn(text.slice(PREFIX.length));
-  if (typeof parts === 'string') return `${JSON.stringify(text)} ${parts}`;
+  if (typeof parts === 'string') return fail(`${JSON.stringify(text)} ${parts}`);
   const attrs = new Map<string, string>();
   for (const part of parts) {
     const eq = part.indexOf('=');
-    if (eq <= 0) return `${JSON.stringify(text)}: "${part.trim()}" is not TYPE=value`;
+    if (eq <= 0) return fail(`${JSON.stringify(text)}: "${part.trim()}" is not TYPE=value`);
     const rawType = part.slice(0, eq).trim().toUpperCase();
     const type = ATTRIBUTE_NAMES[rawType] ?? ALIASES[rawType] ?? rawType;
     let escaped = part.slice(eq + 1).trimStart();
     while (/\s$/.test(escaped) && !/\\\s$/.test(escaped)) escaped = escaped.slice(0, -1); // `\ ` is a kept space
     const value = unescape(escaped);
     if (!SHORT_NAMES.has(type) && !OID.test(type))
-      return `${JSON.stringify(text)}: unknown attribute type ${JSON.stringify(rawType)} (use ${[...SHORT_NAMES].join(', ')} or a dotted OID)`;
-    if (value.length === 0) return `${JSON.stringify(text)}: ${type} has an empty value`;
-    if (attrs.has(type)) return `${JSON.stringify(text)}: ${type} appears twice`;
+      return fail(
+        `${JSON.stringify(text)}: unknown attribute type ${JSON.stringify(rawType)} (use ${[...SHORT_NAMES].join(', ')} or a dotted OID)`,
+      );
+    if (value.length === 0) return fail(`${JSON.stringify(text)}: ${type} has an empty value`);
+    if (attrs.has(type)) return fail(`${JSON.stringify(text)}: ${type} appears twice`);
     attrs.set(type, value);
   }
   // A subset match on a vague identity would accept most certificates of the store.
   if (!attrs.has('O') || !(attrs.has('CN') || attrs.has('OU')))
-    return `${JSON.stringify(text)} must name at least O and CN (or OU)`;
-  return attrs;
+    return fail(`${JSON.stringify(text)} must name at least O and CN (or OU)`);
+  return { identity: attrs };
 }
 
 /** Does the signing certificate's subject satisfy the identity? */

@@ -63,11 +63,7 @@ function checkTarget(target: TargetArtifact, manifest: BoundManifest): void {
 }
 
 function loadPolicy(config: NotationPolicyConfig, skipFileSafety: boolean): ReadyPolicy {
-  const identities = config.identities.map((text) => {
-    const id = parseTrustedIdentity(text);
-    if (typeof id === 'string') throw new Error(id);
-    return id;
-  });
+  const identities = config.identities.map(parseTrustedIdentity);
   const store = loadTrustStore(config.trustStore, { skipFileSafety });
   return { config, trustStore: store.certificates, identities };
 }
