@@ -68,7 +68,10 @@ function provider(over: Partial<NotationPolicyConfig> = {}) {
     grants: ['billing', 'db'],
     ...over,
   };
-  return createNotationProvider({ policies: [policy] }, { registry: client, now: Date.now, skipFileSafety: true });
+  return createNotationProvider(
+    { policies: [policy], timeoutMs: 3_000, keepVerifiedMs: 600_000 },
+    { registry: client, now: Date.now, skipFileSafety: true },
+  );
 }
 
 /** What `notation sign` pushes: a signature manifest referring to the image, one JWS layer. */
@@ -234,6 +237,8 @@ test('registry down: verified images keep their labels until re-check, unseen on
           grants: ['billing'],
         },
       ],
+      timeoutMs: 3_000,
+      keepVerifiedMs: 600_000,
     },
     { registry: client, now: Date.now, skipFileSafety: true },
   );

@@ -3,7 +3,8 @@
 // refer to it (OCI referrers, or the fallback tag) → envelopes verified against the policy's trust
 // store and identities → the signed target must be exactly that manifest → labels: the signed
 // annotation `pal.labels` plus the image config's. Grants are applied above, by the trust service.
-import type { NotationConfig, NotationPolicyConfig } from '../../config/types.js';
+import type { NotationConfig, NotationPolicyConfig, RegistryConfig } from '../../config/types.js';
+import { createRegistryClient } from '../oci/client.js';
 import { FileSafetyError } from '../../store/file-safety.js';
 import type { ImageSubject } from '../types.js';
 import type { LabelClaim, ProviderResult, TrustProvider } from '../provider.js';
@@ -26,8 +27,10 @@ const MAX_DIGESTS_PER_REPOSITORY = 8;
 const IMAGE_ID = /^sha256:[0-9a-f]{64}$/;
 
 export interface NotationProviderOptions {
-  readonly registry: NotationRegistry;
   readonly now: () => number;
+  readonly registries?: ReadonlyMap<string, RegistryConfig>;
+  /** Replaces the registry client built from `registries` (tests). */
+  readonly registry?: NotationRegistry;
   /** Unit tests with trust stores in temp dirs. */
   readonly skipFileSafety?: boolean;
 }
@@ -69,7 +72,15 @@ function loadPolicy(config: NotationPolicyConfig, skipFileSafety: boolean): Read
 }
 
 export function createNotationProvider(config: NotationConfig, opts: NotationProviderOptions): TrustProvider {
-  const { registry } = opts;
+  const client =
+    opts.registry === undefined
+      ? createRegistryClient({
+          ...(opts.registries !== undefined ? { registries: opts.registries } : {}),
+          timeoutMs: config.timeoutMs,
+          ...(opts.skipFileSafety === true ? { skipFileSafety: true } : {}),
+        })
+      : undefined;
+  const registry: NotationRegistry = opts.registry ?? client!;
   // A policy that cannot be used fails closed for the repositories it covers; the others work.
   const policies: (ReadyPolicy | { config: NotationPolicyConfig; problem: string })[] = [];
   const problems: string[] = [];
@@ -203,7 +214,9 @@ export function createNotationProvider(config: NotationConfig, opts: NotationPro
         state: 'verified',
         claims: matched.flatMap((m) => m.claims),
         reason: [...matched.flatMap((m) => m.notes), ...errors.map((e) => e.reason)].join('; '),
-        expiresAt: Math.min(...matched.map((m) => m.expiresAt)),
+        // Until the certificates or the signature expire, and no longer than keep_verified_ms after
+        // this check: how long labels may outlive a registry outage.
+        expiresAt: Math.min(opts.now() + config.keepVerifiedMs, ...matched.map((m) => m.expiresAt)),
       };
     }
     if (errors.length > 0) {
@@ -221,6 +234,8 @@ export function createNotationProvider(config: NotationConfig, opts: NotationPro
     name: 'notation',
     labelsFor,
     ...(configError !== undefined ? { configError } : {}),
-    async close() {},
+    async close() {
+      await client?.close();
+    },
   };
 }

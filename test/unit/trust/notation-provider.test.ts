@@ -125,6 +125,8 @@ function provider(registry: NotationRegistry, over: Partial<NotationConfig['poli
           ...over,
         },
       ],
+      timeoutMs: 3_000,
+      keepVerifiedMs: 600_000,
     },
     { registry, now: Date.now, skipFileSafety: true },
   );
