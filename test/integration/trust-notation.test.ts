@@ -126,7 +126,7 @@ test('a valid signature grants its signed pal.labels and the image config pal.la
   const d = await svc.verifiedLabels(subject('billing/valid', img, { 'pal.labels': 'db' }));
   t.deepEqual(d.labels, ['billing', 'db']);
   t.deepEqual(d.droppedLabels, ['admin']);
-  t.regex(d.reason, /signed by "C=US, O=Acme, CN=billing-release"/);
+  t.regex(d.reason, /notation: "C=US, O=Acme, CN=billing-release" signed /);
 });
 
 test('a tampered payload is refused', async (t) => {
@@ -194,7 +194,7 @@ test('a re-tagged image whose id is not the signed config gets nothing', async (
   await notationSign('billing/retag', img.manifest);
   const r = await provider().labelsFor({ ...subject('billing/retag', img), imageId: 'sha256:' + 'ee'.repeat(32) });
   t.is(r.state, 'error');
-  t.regex(r.reason, /not this image's id/);
+  t.regex(r.reason, /not this container's image/);
 });
 
 test('a signed index grants to the image of one of its platform manifests', async (t) => {

@@ -11,7 +11,7 @@ import type { LabelClaim, ProviderResult, TrustProvider } from '../provider.js';
 import { globMatches } from '../glob.js';
 import { imageRepositories } from '../repository.js';
 import { parseLabelList, PAL_LABELS_KEY } from '../labels.js';
-import { bindToImage, type BoundManifest } from './binding.js';
+import { bindImage } from '../oci/binding.js';
 import { parseTrustedIdentity, type TrustedIdentity } from './identity.js';
 import { isUnreachable, type NotationDescriptor, type NotationRegistry } from './registry.js';
 import { loadTrustStore } from './trust-store.js';
@@ -54,6 +54,13 @@ function field(json: unknown, name: string): unknown {
 
 function short(digest: string): string {
   return digest.slice(0, 19);
+}
+
+/** A manifest the binding tied to the image, as the signed target must describe it. */
+interface BoundManifest {
+  readonly digest: string;
+  readonly mediaType: string;
+  readonly size: number;
 }
 
 /** The signed target must be the very manifest bound to the image: digest, media type and size. */
@@ -141,32 +148,40 @@ export function createNotationProvider(config: NotationConfig, opts: NotationPro
     try {
       for (const hex of [...digests].sort().slice(0, MAX_DIGESTS_PER_REPOSITORY)) {
         const digest = `sha256:${hex}`;
-        const binding = await bindToImage(registry, repo, digest, image.imageId);
-        if ('mismatch' in binding) {
-          refusals.push(binding.mismatch);
+        const binding = await bindImage(registry, repo, digest, image.imageId);
+        if ('problem' in binding) {
+          refusals.push(binding.problem);
           continue;
         }
-        const refs = await registry.listReferrers(repo, digest, NOTATION_ARTIFACT_TYPE);
-        if (refs.length === 0) unmatched.push(`${repo}@${short(digest)}: no Notation signature`);
-        for (const ref of refs.slice(0, MAX_SIGNATURES)) {
-          try {
-            const v = await verifySignature(repo, ref, binding.bound, policy);
-            const labels = [
-              ...parseLabelList(v.target.annotations[PAL_LABELS_KEY]),
-              ...parseLabelList(image.imageLabels?.[PAL_LABELS_KEY]),
-            ];
-            claims.push({
-              source: repo,
-              labels,
-              grants: policy.config.grants,
-              detail: `${repo}@${short(digest)} signed by "${v.signer}" (policy ${policy.config.repository})`,
-            });
-            expiresAt = Math.min(expiresAt, v.validUntil);
-          } catch (e) {
-            if (isUnreachable(e)) throw e;
-            refusals.push(
-              `${repo}@${short(digest)}: Notation signature ${short(ref.digest)} refused: ${(e as Error).message}`,
-            );
+        // The repo digest, and for an index also the platform manifest of this image: either may be signed.
+        for (const subject of binding.subjects) {
+          const refs = await registry.listReferrers(repo, subject, NOTATION_ARTIFACT_TYPE);
+          if (refs.length === 0) {
+            unmatched.push(`${repo}@${short(subject)}: no Notation signature`);
+            continue;
+          }
+          const m = await registry.getManifest(repo, subject);
+          const bound: BoundManifest = { digest: m.digest, mediaType: m.mediaType, size: m.bytes.length };
+          for (const ref of refs.slice(0, MAX_SIGNATURES)) {
+            try {
+              const v = await verifySignature(repo, ref, bound, policy);
+              const labels = [
+                ...parseLabelList(v.target.annotations[PAL_LABELS_KEY]),
+                ...parseLabelList(image.imageLabels?.[PAL_LABELS_KEY]),
+              ];
+              claims.push({
+                source: `notation ${repo}`,
+                labels,
+                grants: policy.config.grants,
+                detail: `notation: "${v.signer}" signed ${repo}@${short(subject)} (policy ${policy.config.repository})`,
+              });
+              expiresAt = Math.min(expiresAt, v.validUntil);
+            } catch (e) {
+              if (isUnreachable(e)) throw e;
+              refusals.push(
+                `${repo}@${short(subject)}: Notation signature ${short(ref.digest)} refused: ${(e as Error).message}`,
+              );
+            }
           }
         }
       }

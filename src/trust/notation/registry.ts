@@ -1,8 +1,8 @@
-// What the Notation provider needs from a registry: the shared OCI client (src/trust/oci), narrowed
-// to the three calls it makes, so that unit tests can stand in a registry of their own.
+// What the Notation provider needs from a registry: the shared OCI client (src/trust/oci), named
+// here so that unit tests can stand in a registry of their own.
 import type { OciDescriptor, RegistryClient } from '../oci/types.js';
 
-export type NotationRegistry = Pick<RegistryClient, 'getManifest' | 'getBlob' | 'listReferrers'>;
+export type NotationRegistry = RegistryClient;
 export type NotationDescriptor = OciDescriptor;
 
 /** The registry could not be reached (an outage, not bad data): earlier decisions may stand. */

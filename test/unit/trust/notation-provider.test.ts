@@ -25,6 +25,8 @@ class FakeRegistry implements NotationRegistry {
   blobs = new Map<string, Buffer>();
   referrers = new Map<string, NotationDescriptor[]>();
   down = false;
+  readonly configProblems = new Map<string, string>();
+  async close() {}
   private check(): void {
     if (this.down) throw Object.assign(new Error('connect ECONNREFUSED'), { kind: 'unreachable' });
   }
@@ -150,7 +152,7 @@ test('a signed image gets the signed pal.labels and its config pal.labels, as cl
   t.is(r.state, 'verified', r.reason);
   t.deepEqual([...r.claims[0]!.labels].sort(), ['billing', 'db', 'extra']);
   t.deepEqual(r.claims[0]!.grants, ['billing']);
-  t.regex(r.claims[0]!.detail, /signed by "C=US, O=Acme, CN=billing-release"/);
+  t.regex(r.claims[0]!.detail, /notation: "C=US, O=Acme, CN=billing-release" signed /);
   t.true(r.expiresAt! > Date.now());
 });
 
@@ -172,7 +174,7 @@ test('a re-tagged image whose id is not the signed config binds to nothing', asy
   const r = await provider(img.registry).labelsFor(subjectOf(img, { imageId: 'sha256:' + 'cd'.repeat(32) }));
   t.is(r.state, 'error');
   t.deepEqual(r.claims, []);
-  t.regex(r.reason, /its image config is sha256:\w+, not this image's id/);
+  t.regex(r.reason, /has config "sha256:\w+", not this container's image/);
 });
 
 test('a signature over another digest, media type or size is refused', async (t) => {
