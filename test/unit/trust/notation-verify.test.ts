@@ -128,6 +128,25 @@ test('RSA keys: PS256 (2048) and PS384 (3072) verify; an algorithm not matching 
   );
 });
 
+test('a self-signed code-signing certificate in the trust store (as `notation cert generate-test` makes) verifies', async (t) => {
+  const selfSigned = await issue(dir, 'generate-test', {
+    subject: '/C=US/ST=WA/L=Seattle/O=Notary/CN=billing-release',
+    key: 'rsa2048',
+    profile: [
+      'basicConstraints = critical,CA:FALSE',
+      'keyUsage = critical,digitalSignature',
+      'extendedKeyUsage = codeSigning',
+    ],
+  });
+  const env = makeJwsEnvelope({ leaf: selfSigned, chain: [selfSigned], target });
+  const o = opts({
+    trustStore: [selfSigned.der],
+    identities: [identity('x509.subject: C=US, ST=WA, L=Seattle, O=Notary, CN=billing-release')],
+  });
+  t.is(verifyEnvelope(JWS, env, o).signer, 'C=US, ST=WA, L=Seattle, O=Notary, CN=billing-release');
+  refused(t, env, opts(), /is in the trust store/);
+});
+
 test('a tampered payload is refused', (t) => {
   const env = makeJwsEnvelope({
     leaf,
