@@ -49,16 +49,20 @@ export async function signLegacy(
   reg: TestRegistry,
   repo: string,
   image: Descriptor,
-  key: KeyObject,
+  /** A key, or a keyless signer returning the layer's annotations (signature, certificate, …). */
+  key: KeyObject | ((payload: Buffer) => Promise<Record<string, string>>),
   opts: LegacyOptions = {},
-  extraLayerAnnotations: Record<string, string> = {},
 ): Promise<{ payload: Buffer; signature: Buffer; tag: string }> {
   const payload = simpleSigningPayload(
     opts.dockerReference ?? `${reg.host}/${repo}`,
     opts.signedDigest ?? image.digest,
     opts,
   );
-  const signature = cosignSign(key, opts.signOther ?? payload);
+  const annotations =
+    typeof key === 'function'
+      ? await key(opts.signOther ?? payload)
+      : { 'dev.cosignproject.cosign/signature': cosignSign(key, opts.signOther ?? payload).toString('base64') };
+  const signature = Buffer.from(annotations['dev.cosignproject.cosign/signature']!, 'base64');
   const layer = await pushBlob(reg, repo, payload, SIMPLE_SIGNING);
   const tag = `${image.digest.replace(':', '-')}.sig`;
   const existing = await fetchManifest(reg, repo, tag);
@@ -69,10 +73,7 @@ export async function signLegacy(
     Buffer.from('{"architecture":"","config":{},"os":""}'),
     'application/vnd.oci.image.config.v1+json',
   );
-  layers.push({
-    ...layer,
-    annotations: { 'dev.cosignproject.cosign/signature': signature.toString('base64'), ...extraLayerAnnotations },
-  });
+  layers.push({ ...layer, annotations });
   await pushManifest(reg, repo, tag, { schemaVersion: 2, mediaType: OCI_MANIFEST, config, layers });
   return { payload, signature, tag };
 }

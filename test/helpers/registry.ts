@@ -60,8 +60,19 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
-function registryConfig(root: string, port: number, pki?: TestPki): string {
+export interface TokenAuthConfig {
+  realm: string;
+  service: string;
+  issuer: string;
+  /** PEM of the certificate(s) whose keys sign tokens. */
+  rootCertBundle: string;
+}
+
+function registryConfig(root: string, port: number, pki?: TestPki, token?: TokenAuthConfig): string {
   const tls = pki ? `\n  tls:\n    certificate: ${pki.certPath}\n    key: ${pki.keyPath}` : '';
+  const auth = token
+    ? `auth:\n  token:\n    realm: ${token.realm}\n    service: ${token.service}\n    issuer: ${token.issuer}\n    rootcertbundle: ${token.rootCertBundle}\n`
+    : '';
   return `version: 0.1
 log:
   level: error
@@ -74,11 +85,17 @@ storage:
     enabled: true
 http:
   addr: 127.0.0.1:${port}${tls}
-`;
+${auth}`;
 }
 
 /** Start docker-registry on a free loopback port (retrying if the port was taken meanwhile). */
-export async function startRegistry(opts: { tls?: boolean } = {}): Promise<TestRegistry> {
+export async function startRegistry(
+  opts: {
+    tls?: boolean;
+    /** Serve another registry's storage (e.g. read it with auth). */ storageOf?: TestRegistry;
+    tokenAuth?: TokenAuthConfig;
+  } = {},
+): Promise<TestRegistry> {
   await run('sh', ['-c', 'command -v docker-registry']).catch(() => {
     throw new Error('docker-registry is not installed: run scripts/install-deps.sh (Debian package docker-registry)');
   });
@@ -91,7 +108,8 @@ export async function startRegistry(opts: { tls?: boolean } = {}): Promise<TestR
 
   async function spawnOn(p: number): Promise<string> {
     const configPath = path.join(dir, 'config.yml');
-    await writeFile(configPath, registryConfig(path.join(dir, 'storage'), p, pki));
+    const storage = path.join(opts.storageOf?.dir ?? dir, 'storage');
+    await writeFile(configPath, registryConfig(storage, p, pki, opts.tokenAuth));
     const c = spawn('docker-registry', ['serve', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
     child = c;
     let stderr = '';
@@ -100,7 +118,7 @@ export async function startRegistry(opts: { tls?: boolean } = {}): Promise<TestR
       await waitFor('docker-registry ready', 15_000, async () => {
         if (c.exitCode !== null) throw new Error(`docker-registry exited ${c.exitCode}: ${stderr}`);
         const res = await undiciFetch(`${scheme}://127.0.0.1:${p}/v2/`, { dispatcher: agent });
-        return res.status === 200 ? true : undefined;
+        return res.status === 200 || (opts.tokenAuth !== undefined && res.status === 401) ? true : undefined;
       });
       return '';
     } catch (e) {

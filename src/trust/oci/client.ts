@@ -143,8 +143,8 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
         'bad-response',
       );
     }
-    // Credentials go only over TLS, or to the loopback registry itself when it is configured insecure.
-    const plainOk = state.insecure && url.protocol === 'http:' && url.host === state.base.host;
+    // Credentials go only over TLS, or over loopback when the (loopback) registry is configured insecure.
+    const plainOk = state.insecure && url.protocol === 'http:' && isLoopbackHost(url.host);
     if (url.protocol !== 'https:' && !plainOk) {
       throw new RegistryError(`${what}: refusing token realm ${url.origin} (not https)`, 'bad-response');
     }
