@@ -5,6 +5,7 @@ import { constants, createHash, createPrivateKey, sign, X509Certificate, type Ke
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { encode, Tagged } from 'cborg';
 
 const run = promisify(execFile);
 
@@ -207,4 +208,37 @@ export function makeJwsEnvelope(o: EnvelopeOptions): Buffer {
     signature: b64url(signature),
   };
   return Buffer.from(JSON.stringify(envelope));
+}
+
+const COSE_ALG: Record<string, number> = { PS256: -37, PS384: -38, PS512: -39, ES256: -7, ES384: -35, ES512: -36 };
+
+/** A Notation COSE_Sign1 envelope, as `notation sign --signature-format cose` writes it. */
+export function makeCoseEnvelope(o: EnvelopeOptions): Buffer {
+  const alg = o.alg ?? algFor(o.leaf.key);
+  const signingTime = o.signingTime ?? new Date(Date.now() - 60_000);
+  const header = new Map<unknown, unknown>([
+    [1, COSE_ALG[alg] ?? alg],
+    [2, ['io.cncf.notary.signingScheme', ...(o.expiry ? ['io.cncf.notary.expiry'] : [])]],
+    [3, 'application/vnd.cncf.notary.payload.v1+json'],
+    ['io.cncf.notary.signingScheme', 'notary.x509'],
+    ['io.cncf.notary.signingTime', new Tagged(1, Math.floor(signingTime.getTime() / 1000))],
+    ...(o.expiry ? [['io.cncf.notary.expiry', new Tagged(1, Math.floor(o.expiry.getTime() / 1000))] as const] : []),
+    ...Object.entries(o.protectedExtra ?? {}),
+  ]);
+  const protectedBytes = encode(header);
+  const payload: Record<string, unknown> = { targetArtifact: o.target };
+  const payloadBytes = Buffer.from(JSON.stringify(payload));
+  const toBeSigned = Buffer.from(encode(['Signature1', protectedBytes, new Uint8Array(0), payloadBytes]));
+  const signature = signJws(alg, toBeSigned, o.leaf.key);
+  let finalPayload = payloadBytes;
+  if (o.tamperPayload) {
+    const copy = JSON.parse(JSON.stringify(payload)) as Record<string, unknown>;
+    o.tamperPayload(copy);
+    finalPayload = Buffer.from(JSON.stringify(copy));
+  }
+  const unprotected = new Map<unknown, unknown>([
+    [33, (o.chain.length > 0 ? o.chain : [o.leaf]).map((c) => new Uint8Array(c.der))],
+    ['io.cncf.notary.signingAgent', 'notation-go/1.3.0'],
+  ]);
+  return Buffer.from(encode(new Tagged(18, [protectedBytes, unprotected, finalPayload, signature])));
 }

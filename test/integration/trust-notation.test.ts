@@ -11,7 +11,13 @@ import { createNotationProvider, NOTATION_ARTIFACT_TYPE } from '../../src/trust/
 import { TrustServiceImpl } from '../../src/trust/service.js';
 import type { NotationPolicyConfig } from '../../src/config/types.js';
 import type { ImageSubject } from '../../src/trust/types.js';
-import { issue, makeJwsEnvelope, type EnvelopeOptions, type Issued } from '../helpers/notation-craft.js';
+import {
+  issue,
+  makeCoseEnvelope,
+  makeJwsEnvelope,
+  type EnvelopeOptions,
+  type Issued,
+} from '../helpers/notation-craft.js';
 import {
   OCI_INDEX,
   OCI_MANIFEST,
@@ -127,6 +133,21 @@ test('a valid signature grants its signed pal.labels and the image config pal.la
   t.deepEqual(d.labels, ['billing', 'db']);
   t.deepEqual(d.droppedLabels, ['admin']);
   t.regex(d.reason, /notation: "C=US, O=Acme, CN=billing-release" signed /);
+});
+
+test('a COSE envelope (notation sign --signature-format cose) grants its labels', async (t) => {
+  const img = await pushImage(reg, 'billing/cose', '1.0');
+  const envelope = makeCoseEnvelope({
+    leaf,
+    chain: [leaf, root],
+    target: { ...img.manifest, annotations: { 'pal.labels': 'billing' } },
+  });
+  await pushReferrer(reg, 'billing/cose', img.manifest, NOTATION_ARTIFACT_TYPE, [
+    { mediaType: 'application/cose', bytes: envelope },
+  ]);
+  const r = await provider().labelsFor(subject('billing/cose', img));
+  t.is(r.state, 'verified', r.reason);
+  t.deepEqual(r.claims[0]!.labels, ['billing']);
 });
 
 test('a tampered payload is refused', async (t) => {

@@ -34,7 +34,7 @@ function fromBase64url(value: unknown, what: string): Buffer {
   return Buffer.from(value, 'base64url');
 }
 
-function parseJson(bytes: Buffer, what: string): unknown {
+export function parseJson(bytes: Buffer, what: string): unknown {
   try {
     return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
   } catch (e) {
@@ -50,7 +50,7 @@ function parseTime(value: unknown, what: string): number {
 }
 
 /** The protected header: algorithm, content type, critical members, signing scheme and times. */
-function parseProtectedHeader(header: unknown): Pick<ParsedEnvelope, 'alg' | 'signingTime' | 'expiry'> {
+export function parseProtectedHeader(header: unknown): Pick<ParsedEnvelope, 'alg' | 'signingTime' | 'expiry'> {
   if (!isObject(header)) throw new NotationError('protected header is not a JSON object');
   const alg = header['alg'];
   if (typeof alg !== 'string' || !ALGORITHMS.has(alg))

@@ -13,7 +13,7 @@ export interface TargetArtifact {
 
 /** An envelope parsed but not yet verified. */
 export interface ParsedEnvelope {
-  readonly format: 'jws';
+  readonly format: 'jws' | 'cose';
   /** PS256/384/512 or ES256/384/512. */
   readonly alg: string;
   /** The bytes the signature covers. */

@@ -5,6 +5,7 @@ import { constants, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { algorithmForKey, verifyChain } from './chain.js';
 import { identityMatches, type TrustedIdentity } from './identity.js';
 import { JWS_MEDIA_TYPE, parseJwsEnvelope } from './jws.js';
+import { parseCoseEnvelope } from './cose.js';
 import { NotationError, type ParsedEnvelope, type VerifiedSignature } from './types.js';
 
 export const COSE_MEDIA_TYPE = 'application/cose';
@@ -22,10 +23,10 @@ function signatureValid(env: ParsedEnvelope, key: KeyObject): boolean {
   const hash = HASH[env.alg.slice(2)]!;
   try {
     if (env.alg.startsWith('ES')) {
-      // JWS ECDSA signatures are r‖s (RFC 7518 §3.4), not DER.
+      // JWS and COSE ECDSA signatures are r‖s (RFC 7518 §3.4, RFC 9053 §2.1), not DER.
       return cryptoVerify(hash, env.signingInput, { key, dsaEncoding: 'ieee-p1363' }, env.signature);
     }
-    // RFC 7518 §3.5: PSS with MGF1 of the same hash and a salt as long as the hash.
+    // RFC 7518 §3.5 / RFC 8230: PSS with MGF1 of the same hash and a salt as long as the hash.
     const saltLength = Number(env.alg.slice(2)) / 8;
     return cryptoVerify(
       hash,
@@ -38,11 +39,10 @@ function signatureValid(env: ParsedEnvelope, key: KeyObject): boolean {
   }
 }
 
-/** Parse by media type; COSE envelopes are refused by name rather than half-checked. */
+/** Parse by media type: JWS (the `notation sign` default) or COSE. */
 export function parseEnvelope(mediaType: string, bytes: Buffer): ParsedEnvelope {
   if (mediaType === JWS_MEDIA_TYPE) return parseJwsEnvelope(bytes);
-  if (mediaType === COSE_MEDIA_TYPE)
-    throw new NotationError('COSE signature envelopes are not supported by pald yet; sign with --signature-format jws');
+  if (mediaType === COSE_MEDIA_TYPE) return parseCoseEnvelope(bytes);
   throw new NotationError(`signature envelope media type ${JSON.stringify(mediaType)} is not ${JWS_MEDIA_TYPE}`);
 }
 

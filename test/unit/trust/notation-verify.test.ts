@@ -8,7 +8,14 @@ import { promisify } from 'node:util';
 import { verifyEnvelope, type VerifyOptions } from '../../../src/trust/notation/verify.js';
 import { identityProblem, parseTrustedIdentity, type TrustedIdentity } from '../../../src/trust/notation/identity.js';
 import { NotationError } from '../../../src/trust/notation/types.js';
-import { issue, makeJwsEnvelope, type Issued, type TargetArtifact } from '../../helpers/notation-craft.js';
+import {
+  issue,
+  makeCoseEnvelope,
+  makeJwsEnvelope,
+  type Issued,
+  type TargetArtifact,
+} from '../../helpers/notation-craft.js';
+import { encode, Tagged } from 'cborg';
 
 const run = promisify(execFile);
 const JWS = 'application/jose+json';
@@ -351,7 +358,7 @@ test('hostile envelopes are refused with a reason, never a crash', (t) => {
   const e = t.throws(() => verifyEnvelope('application/cose', Buffer.from([0xd2]), opts()), {
     instanceOf: NotationError,
   });
-  t.regex(e!.message, /COSE signature envelopes are not supported/);
+  t.regex(e!.message, /not valid CBOR/);
 });
 
 test('identity syntax: "*", RFC 4514 subjects with escapes; vague or malformed ones are refused', (t) => {
@@ -371,4 +378,68 @@ test('identity syntax: "*", RFC 4514 subjects with escapes; vague or malformed o
   t.regex(identityProblem('x509.subject: O=Acme, CN=x, CN=y')!, /CN appears twice/);
   t.regex(identityProblem('x509.subject: O=Acme, CN=x, FOO=y')!, /unknown attribute type "FOO"/);
   t.regex(identityProblem('x509.subject: O=Acme, CN')!, /is not TYPE=value/);
+});
+
+const COSE = 'application/cose';
+
+test('COSE envelopes: valid ES256/PS256 verify; tampered, wrong identity, expired refused', async (t) => {
+  const chain = [leaf, intermediate, root];
+  const v = verifyEnvelope(COSE, makeCoseEnvelope({ leaf, chain, target }), opts());
+  t.deepEqual(v.target, target);
+  const rsa = await issue(dir, 'cose-rsa', {
+    subject: '/C=US/O=Acme/CN=billing-release',
+    profile: 'leaf',
+    issuer: root,
+    key: 'rsa2048',
+  });
+  t.notThrows(() => verifyEnvelope(COSE, makeCoseEnvelope({ leaf: rsa, chain: [rsa, root], target }), opts()));
+  const tampered = makeCoseEnvelope({
+    leaf,
+    chain,
+    target,
+    tamperPayload: (p) => ((p['targetArtifact'] as TargetArtifact).digest = 'sha256:' + 'cd'.repeat(32)),
+  });
+  t.throws(() => verifyEnvelope(COSE, tampered, opts()), { message: /signature does not verify/ });
+  t.throws(
+    () =>
+      verifyEnvelope(
+        COSE,
+        makeCoseEnvelope({ leaf, chain, target }),
+        opts({ identities: [identity('x509.subject: O=Acme, CN=other')] }),
+      ),
+    { message: /trusted identities/ },
+  );
+  const expired = makeCoseEnvelope({
+    leaf,
+    chain,
+    target,
+    expiry: new Date(Date.now() - 5_000),
+    signingTime: new Date(Date.now() - 60_000),
+  });
+  t.throws(() => verifyEnvelope(COSE, expired, opts()), { message: /signature expired at/ });
+  // A JWS envelope is not accepted as COSE and the other way round.
+  t.throws(() => verifyEnvelope(COSE, makeJwsEnvelope({ leaf, chain, target }), opts()), { instanceOf: NotationError });
+  t.throws(() => verifyEnvelope(JWS, makeCoseEnvelope({ leaf, chain, target }), opts()), { instanceOf: NotationError });
+});
+
+test('hostile COSE envelopes are refused with a reason', (t) => {
+  const good = makeCoseEnvelope({ leaf, chain: [leaf, root], target });
+  const bad: [Uint8Array, RegExp][] = [
+    [encode(new Tagged(18, [1, 2, 3])), /COSE_Sign1 array/],
+    [
+      encode(new Tagged(18, ['a', new Map(), new Uint8Array(1), new Uint8Array(1)])),
+      /protected header is not a byte string/,
+    ],
+    [
+      encode(new Tagged(18, [encode(new Map([[1, -8]])), new Map(), new Uint8Array(1), new Uint8Array(1)])),
+      /algorithm "COSE algorithm -8"/,
+    ],
+    [encode(new Tagged(18, [encode(new Map([[1, -7]])), new Map(), null, new Uint8Array(1)])), /detached payloads/],
+    [Buffer.concat([good.subarray(0, good.length - 3)]), /not valid CBOR/],
+    [Buffer.from([0x9f, 0xff]), /not valid CBOR/],
+  ];
+  for (const [bytes, re] of bad) {
+    const e = t.throws(() => verifyEnvelope(COSE, Buffer.from(bytes), opts()), { instanceOf: NotationError });
+    t.regex(e!.message, re);
+  }
 });
