@@ -5,6 +5,7 @@ import { stat } from 'node:fs/promises';
 import { loadConfig, type PaldConfig } from '../config/index.js';
 import { OpenPgpBackend } from '../crypto/index.js';
 import { fileSafetyProblem, ManifestStore } from '../store/index.js';
+import { checkCosignFiles } from '../trust/cosign/check.js';
 
 export interface CheckConfigResult {
   readonly problems: string[];
@@ -72,6 +73,10 @@ export async function checkConfig(configPath?: string): Promise<CheckConfigResul
       problems.push(`trust store ${ca}: not found (the Notary provider would not be usable)`);
     }
   }
+
+  const cosign = await checkCosignFiles(config.trust);
+  problems.push(...cosign.problems);
+  checked.push(...cosign.checked);
 
   if (await exists(config.stateDir)) {
     const p = await fileSafetyProblem(config.stateDir, { kind: 'state directory' });

@@ -329,3 +329,46 @@ test('labels outside the policy grants are dropped by the service, and said', as
   t.is(d.provider, 'cosign');
   t.true(logs.some((l) => l.includes('root-secrets')));
 });
+
+test('multi-platform index: a signature on the index, or on the platform manifest, binds the image of that platform', async (t) => {
+  const key = await keyPair('p256');
+  const { pushManifest } = await import('../helpers/registry.js');
+  for (const signWhat of ['index', 'platform'] as const) {
+    const repo = `pal/multi${n++}`;
+    const amd = await pushImage(reg, repo, 'amd64', { layer: Buffer.from(`amd64 ${repo}`), labels: { arch: 'amd64' } });
+    const arm = await pushImage(reg, repo, 'arm64', { layer: Buffer.from(`arm64 ${repo}`), labels: { arch: 'arm64' } });
+    const index = await pushManifest(
+      reg,
+      repo,
+      'v1',
+      {
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.index.v1+json',
+        manifests: [
+          { ...amd.manifest, platform: { os: 'linux', architecture: 'amd64' } },
+          { ...arm.manifest, platform: { os: 'linux', architecture: 'arm64' } },
+        ],
+      },
+      'application/vnd.oci.image.index.v1+json',
+    );
+    await signBundle(reg, repo, signWhat === 'index' ? index : arm.manifest, key.priv, {
+      annotations: { 'pal.labels': 'billing' },
+    });
+    // Docker records the index digest as the repo digest of a multi-platform pull.
+    const subject: ImageSubject = {
+      imageId: arm.imageId,
+      repoDigests: [`${reg.host}/${repo}@${index.digest}`],
+      repoTags: [],
+      imageLabels: {},
+    };
+    const r = await provider([{ keys: [key.pubFile] }]).labelsFor(subject);
+    t.is(r.state, 'verified', `${signWhat}: ${r.reason}`);
+    t.deepEqual(r.claims[0]?.labels, ['billing']);
+    const other = await provider([{ keys: [key.pubFile] }]).labelsFor({
+      ...subject,
+      imageId: `sha256:${'2'.repeat(64)}`,
+    });
+    t.is(other.state, 'error');
+    t.regex(other.reason, /no platform manifest of index/);
+  }
+});

@@ -21,7 +21,12 @@ const CURVE_HASH: Record<string, PinnedKey['hash']> = {
 };
 
 export function pinnedKey(file: string, pem: string | Buffer): PinnedKey {
-  const key = createPublicKey(pem);
+  let key: KeyObject;
+  try {
+    key = createPublicKey(pem);
+  } catch {
+    throw new Error(`${file}: not a PEM public key`);
+  }
   let hash: PinnedKey['hash'] | undefined;
   if (key.asymmetricKeyType === 'ec') {
     const curve = key.asymmetricKeyDetails?.namedCurve ?? '';

@@ -2,9 +2,9 @@
 // blob checked against its sha256, size limits and a deadline on every response, a pinned CA per
 // registry, plain HTTP only for loopback hosts configured `insecure`, Bearer/Basic auth from a
 // Docker config.json-format file. Registries are hostile input: anything odd is an error, not a crash.
-import { createHash } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import { Agent, type Dispatcher } from 'undici';
-import { fileSafetyProblemSync, readRegularFileSync } from '../../store/file-safety.js';
+import { FileSafetyError, fileSafetyProblemSync, readRegularFileSync } from '../../store/file-safety.js';
 import {
   basicAuthorization,
   credentialsFromFile,
@@ -69,6 +69,17 @@ export function splitRepository(repository: string): { host: string; path: strin
   return { host, path };
 }
 
+function hasCertificate(pem: Buffer): boolean {
+  const m = /-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+-----END CERTIFICATE-----/.exec(pem.toString('latin1'));
+  if (m === null) return false;
+  try {
+    new X509Certificate(m[0]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function sha256(bytes: Buffer): string {
   return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 }
@@ -88,7 +99,7 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
   function readConfigFile(file: string): Buffer {
     if (options.skipFileSafety !== true) {
       const problem = fileSafetyProblemSync(file, { kind: 'trust store' });
-      if (problem !== undefined) throw new Error(problem);
+      if (problem !== undefined) throw new FileSafetyError(problem, file);
     }
     return readRegularFileSync(file, MAX_CA_BYTES).bytes;
   }
@@ -103,6 +114,7 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
       if (cfg.insecure === true && !isLoopbackHost(host))
         throw new Error('plain HTTP is allowed for loopback hosts only');
       const ca = cfg.ca !== undefined ? readConfigFile(cfg.ca) : undefined;
+      if (ca !== undefined && !hasCertificate(ca)) throw new Error(`${cfg.ca}: no PEM certificate`);
       if (cfg.auth !== undefined) readConfigFile(cfg.auth); // file safety, before any credential is used
       const credentials = cfg.auth !== undefined ? credentialsFromFile(cfg.auth, host) : undefined;
       const apiHost = host === 'docker.io' ? 'registry-1.docker.io' : host;
@@ -122,6 +134,7 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
       hosts.set(host, state);
       return state;
     } catch (e) {
+      if (e instanceof FileSafetyError) throw e;
       configProblems.set(host, (e as Error).message);
       throw new RegistryError(`registry ${host}: ${(e as Error).message}`, 'bad-response');
     }
@@ -305,6 +318,19 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
       typeof index === 'object' && index !== null ? (index as Record<string, unknown>)['manifests'] : undefined;
     const descriptors = parseDescriptors(manifests);
     return artifactType === undefined ? descriptors : descriptors.filter((d) => d.artifactType === artifactType);
+  }
+
+  // Configured registries are set up now: a CA or credentials file someone else could change is
+  // fatal at start (SPEC File safety, as for every trust store); other problems are reported per request.
+  for (const host of configs.keys()) {
+    try {
+      hostState(host);
+    } catch (e) {
+      if (e instanceof FileSafetyError) {
+        void Promise.all(dispatchers.map((d) => d.close().catch(() => {})));
+        throw e;
+      }
+    }
   }
 
   return {
