@@ -6,6 +6,7 @@ import { loadConfig, type PaldConfig } from '../config/index.js';
 import { OpenPgpBackend } from '../crypto/index.js';
 import { fileSafetyProblem, ManifestStore } from '../store/index.js';
 import { checkCosignFiles } from '../trust/cosign/check.js';
+import { checkNotationFiles } from '../trust/notation/check.js';
 
 export interface CheckConfigResult {
   readonly problems: string[];
@@ -77,6 +78,9 @@ export async function checkConfig(configPath?: string): Promise<CheckConfigResul
   const cosign = await checkCosignFiles(config.trust);
   problems.push(...cosign.problems);
   checked.push(...cosign.checked);
+  const notation = checkNotationFiles(config.trust);
+  problems.push(...notation.problems);
+  checked.push(...notation.checked);
 
   if (await exists(config.stateDir)) {
     const p = await fileSafetyProblem(config.stateDir, { kind: 'state directory' });

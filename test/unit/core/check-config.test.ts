@@ -131,3 +131,52 @@ test('cosign keys, trusted root and registry files are checked too', async (t) =
   );
   t.is(problems.length, 3, problems.join('\n'));
 });
+
+test('Notation trust stores are checked too', async (t) => {
+  const { dir, config } = await etc();
+  const { execFileSync } = await import('node:child_process');
+  await mkdir(path.join(dir, 'store'), { mode: 0o755 });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      path.join(dir, 'ca.key'),
+      '-out',
+      path.join(dir, 'store', 'ca.pem'),
+      '-subj',
+      '/O=Acme/CN=Root',
+      '-days',
+      '1',
+    ],
+    { stdio: 'ignore' },
+  );
+  await chmod(path.join(dir, 'store', 'ca.pem'), 0o644);
+  await mkdir(path.join(dir, 'bad-store'), { mode: 0o755 });
+  await writeFile(
+    path.join(dir, 'bad-store', 'key.pem'),
+    '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n',
+    { mode: 0o644 },
+  );
+  await writeFile(
+    config,
+    `manifest: secrets.yaml\nkeys: keys\nstate_dir: state\ntrust:\n  mode: signed\n  notation:\n    policies:\n      - { repository: a.example.com/*, trust_store: store, identities: ["*"], grants: [a] }\n      - { repository: b.example.com/*, trust_store: bad-store, identities: ["*"], grants: [a] }\n`,
+    { mode: 0o644 },
+  );
+  const { problems, checked } = await checkConfig(config);
+  t.true(
+    checked.some((c) => /notation trust store .*store \(1 certificate\(s\)\)/.test(c)),
+    checked.join('\n'),
+  );
+  t.true(
+    problems.some((p) => /notation policy b\.example\.com\/\*: .*key\.pem: holds a PRIVATE KEY block/.test(p)),
+    problems.join('\n'),
+  );
+  t.is(problems.length, 1, problems.join('\n'));
+});
