@@ -79,8 +79,10 @@ export function describeSubject(attrs: readonly (readonly [string, string])[]): 
 export function parseCertificate(der: Buffer, what: string): ParsedCertificate {
   let node: X509Certificate;
   let asn: Certificate;
+  let publicKey: KeyObject;
   try {
     node = new X509Certificate(der);
+    publicKey = node.publicKey; // parsed lazily by node: a broken key throws here
     asn = AsnConvert.parse(der, Certificate);
   } catch (e) {
     throw new NotationError(`${what} is not an X.509 certificate (${(e as Error).message})`);
@@ -116,7 +118,7 @@ export function parseCertificate(der: Buffer, what: string): ParsedCertificate {
   return {
     der,
     node,
-    publicKey: node.publicKey,
+    publicKey,
     subject,
     subjectText: describeSubject(subject),
     notBefore: tbs.validity.notBefore.getTime().getTime(),
