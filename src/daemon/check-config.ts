@@ -3,9 +3,9 @@
 // without mounting or contacting anything. Each problem is one line; none means exit 0.
 import { stat } from 'node:fs/promises';
 import { loadConfig, type PaldConfig } from '../config/index.js';
+import { checkCosignFiles } from '../trust/cosign/check.js';
 import { OpenPgpBackend } from '../crypto/index.js';
 import { fileSafetyProblem, ManifestStore } from '../store/index.js';
-import { checkCosignFiles } from '../trust/cosign/check.js';
 
 export interface CheckConfigResult {
   readonly problems: string[];
