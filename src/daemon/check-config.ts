@@ -3,10 +3,10 @@
 // without mounting or contacting anything. Each problem is one line; none means exit 0.
 import { stat } from 'node:fs/promises';
 import { loadConfig, type PaldConfig } from '../config/index.js';
-import { OpenPgpBackend } from '../crypto/index.js';
-import { fileSafetyProblem, ManifestStore } from '../store/index.js';
 import { checkCosignFiles } from '../trust/cosign/check.js';
 import { checkNotationFiles } from '../trust/notation/check.js';
+import { OpenPgpBackend } from '../crypto/index.js';
+import { fileSafetyProblem, ManifestStore } from '../store/index.js';
 
 export interface CheckConfigResult {
   readonly problems: string[];

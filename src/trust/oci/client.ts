@@ -2,16 +2,9 @@
 // blob checked against its sha256, size limits and a deadline on every response, a pinned CA per
 // registry, plain HTTP only for loopback hosts configured `insecure`, Bearer/Basic auth from a
 // Docker config.json-format file. Registries are hostile input: anything odd is an error, not a crash.
-import { createHash, X509Certificate } from 'node:crypto';
-import { Agent, type Dispatcher } from 'undici';
-import { FileSafetyError, fileSafetyProblemSync, readRegularFileSync } from '../../store/file-safety.js';
-import {
-  basicAuthorization,
-  credentialsFromFile,
-  parseChallenge,
-  parseTokenResponse,
-  type Credentials,
-} from './auth.js';
+import { createHash } from 'node:crypto';
+import { basicAuthorization, parseChallenge, parseTokenResponse } from './auth.js';
+import { isLoopbackHost, RegistryHosts, type HostState } from './hosts.js';
 import { httpGet, type HttpResponse } from './http.js';
 import { parseDescriptors } from './descriptor.js';
 import {
@@ -25,6 +18,7 @@ import {
 } from './types.js';
 
 export { RegistryError } from './types.js';
+export { isLoopbackHost } from './hosts.js';
 
 const DIGEST = /^sha256:([0-9a-f]{64})$/;
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
@@ -38,22 +32,6 @@ const MANIFEST_ACCEPT = [
   MEDIA_TYPES.dockerList,
 ].join(', ');
 const MAX_REDIRECTS = 3;
-const MAX_CA_BYTES = 1024 * 1024;
-
-interface HostState {
-  readonly base: URL;
-  readonly dispatcher: Dispatcher;
-  readonly insecure: boolean;
-  readonly credentials?: Credentials;
-  /** Bearer tokens by scope. */
-  readonly tokens: Map<string, { value: string; until: number }>;
-  basic?: boolean;
-}
-
-export function isLoopbackHost(host: string): boolean {
-  const name = host.replace(/:[0-9]+$/, '');
-  return name === 'localhost' || name === '[::1]' || /^127\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$/.test(name);
-}
 
 /** "127.0.0.1:5000/pal/demo" → host and path; throws RegistryError for anything else. */
 export function splitRepository(repository: string): { host: string; path: string } {
@@ -69,17 +47,6 @@ export function splitRepository(repository: string): { host: string; path: strin
   return { host, path };
 }
 
-function hasCertificate(pem: Buffer): boolean {
-  const m = /-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+-----END CERTIFICATE-----/.exec(pem.toString('latin1'));
-  if (m === null) return false;
-  try {
-    new X509Certificate(m[0]);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function sha256(bytes: Buffer): string {
   return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 }
@@ -90,55 +57,8 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
   const configs = new Map<string, RegistryHostConfig>(
     options.registries instanceof Map ? options.registries : Object.entries(options.registries ?? {}),
   );
-  const configProblems = new Map<string, string>();
-  const hosts = new Map<string, HostState>();
-  const dispatchers: Agent[] = [];
-  const defaultDispatcher = new Agent({ connections: 8, connect: { timeout: timeoutMs } });
-  dispatchers.push(defaultDispatcher);
-
-  function readConfigFile(file: string): Buffer {
-    if (options.skipFileSafety !== true) {
-      const problem = fileSafetyProblemSync(file, { kind: 'trust store' });
-      if (problem !== undefined) throw new FileSafetyError(problem, file);
-    }
-    return readRegularFileSync(file, MAX_CA_BYTES).bytes;
-  }
-
-  function hostState(host: string): HostState {
-    const known = hosts.get(host);
-    if (known !== undefined) return known;
-    const problem = configProblems.get(host);
-    if (problem !== undefined) throw new RegistryError(`registry ${host}: ${problem}`, 'bad-response');
-    const cfg = configs.get(host) ?? {};
-    try {
-      if (cfg.insecure === true && !isLoopbackHost(host))
-        throw new Error('plain HTTP is allowed for loopback hosts only');
-      const ca = cfg.ca !== undefined ? readConfigFile(cfg.ca) : undefined;
-      if (ca !== undefined && !hasCertificate(ca)) throw new Error(`${cfg.ca}: no PEM certificate`);
-      if (cfg.auth !== undefined) readConfigFile(cfg.auth); // file safety, before any credential is used
-      const credentials = cfg.auth !== undefined ? credentialsFromFile(cfg.auth, host) : undefined;
-      const apiHost = host === 'docker.io' ? 'registry-1.docker.io' : host;
-      let dispatcher: Dispatcher = defaultDispatcher;
-      if (ca !== undefined) {
-        const agent = new Agent({ connections: 8, connect: { ca, timeout: timeoutMs } });
-        dispatchers.push(agent);
-        dispatcher = agent;
-      }
-      const state: HostState = {
-        base: new URL(`${cfg.insecure === true ? 'http' : 'https'}://${apiHost}`),
-        dispatcher,
-        insecure: cfg.insecure === true,
-        ...(credentials !== undefined ? { credentials } : {}),
-        tokens: new Map(),
-      };
-      hosts.set(host, state);
-      return state;
-    } catch (e) {
-      if (e instanceof FileSafetyError) throw e;
-      configProblems.set(host, (e as Error).message);
-      throw new RegistryError(`registry ${host}: ${(e as Error).message}`, 'bad-response');
-    }
-  }
+  const hosts = new RegistryHosts(configs, timeoutMs, options.skipFileSafety === true);
+  const defaultDispatcher = hosts.defaultDispatcher;
 
   async function fetchToken(
     state: HostState,
@@ -192,7 +112,7 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
   /** GET /v2/<path>/<rest> with auth, redirects (credentials stay on the registry's origin) and status mapping. */
   async function get(repository: string, rest: string, accept: string, maxBytes: number, what: string) {
     const { host, path } = splitRepository(repository);
-    const state = hostState(host);
+    const state = hosts.get(host);
     const scope = `repository:${path}:pull`;
     let url = new URL(`/v2/${path}/${rest}`, state.base);
     let res: HttpResponse | undefined;
@@ -320,26 +240,11 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
     return artifactType === undefined ? descriptors : descriptors.filter((d) => d.artifactType === artifactType);
   }
 
-  // Configured registries are set up now: a CA or credentials file someone else could change is
-  // fatal at start (SPEC File safety, as for every trust store); other problems are reported per request.
-  for (const host of configs.keys()) {
-    try {
-      hostState(host);
-    } catch (e) {
-      if (e instanceof FileSafetyError) {
-        void Promise.all(dispatchers.map((d) => d.close().catch(() => {})));
-        throw e;
-      }
-    }
-  }
-
   return {
     getManifest,
     getBlob,
     listReferrers,
-    configProblems,
-    async close() {
-      await Promise.all(dispatchers.map((d) => d.close().catch(() => {})));
-    },
+    configProblems: hosts.problems,
+    close: () => hosts.close(),
   };
 }
