@@ -7,7 +7,7 @@ import { isMap, isScalar, isSeq, type Pair, type YAMLMap } from 'yaml';
 import { describe, lineOf, parseYaml, type YamlSource } from './yaml-nodes.js';
 import { DEFAULT_YAML_LIMITS } from './yaml-bounded.js';
 import { labelProblem } from '../policy/labels.js';
-import { identityProblem } from '../trust/notation/identity.js';
+import { identityProblem } from '../shared/x509-identity.js';
 import { fileSafetyProblem } from '../store/file-safety.js';
 import type {
   CosignConfig,

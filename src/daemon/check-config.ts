@@ -4,7 +4,7 @@
 import { stat } from 'node:fs/promises';
 import { loadConfig, type PaldConfig } from '../config/index.js';
 import { checkCosignFiles } from '../trust/cosign/check.js';
-import { checkNotationFiles } from '../trust/notation/check.js';
+import { checkNotationFiles } from '../trust/index.js';
 import { OpenPgpBackend } from '../crypto/index.js';
 import { fileSafetyProblem, ManifestStore } from '../store/index.js';
 

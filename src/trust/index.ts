@@ -12,6 +12,7 @@ import { fileVersionStore, memoryVersionStore } from './state.js';
 
 export type { ImageSubject, TrustDecision, TrustService, TrustState, TrustStatus } from './types.js';
 export { NONE_MODE_WARNING } from './none-provider.js';
+export { checkNotationFiles } from './notation/check.js';
 
 export interface TrustServiceOptions {
   readonly log?: (msg: string) => void;

@@ -16,23 +16,8 @@ import {
   id_ce_authorityKeyIdentifier,
   id_ce_subjectKeyIdentifier,
 } from '@peculiar/asn1-x509';
+import { ATTRIBUTE_NAMES } from '../../shared/x509-identity.js';
 import { NotationError } from './types.js';
-
-/** Short names of the subject attributes identities may use (as Notation's `x509.subject`). */
-export const ATTRIBUTE_NAMES: Readonly<Record<string, string>> = {
-  '2.5.4.6': 'C',
-  '2.5.4.8': 'ST',
-  '2.5.4.7': 'L',
-  '2.5.4.10': 'O',
-  '2.5.4.11': 'OU',
-  '2.5.4.3': 'CN',
-  '2.5.4.5': 'SERIALNUMBER',
-  '2.5.4.9': 'STREET',
-  '2.5.4.17': 'POSTALCODE',
-  '1.2.840.113549.1.9.1': 'E',
-  '0.9.2342.19200300.100.1.25': 'DC',
-  '0.9.2342.19200300.100.1.1': 'UID',
-};
 
 export const EKU_CODE_SIGNING = '1.3.6.1.5.5.7.3.3';
 /** EKUs a code-signing leaf must not carry beside codeSigning (as Notation: any, TLS server, email, OCSP, timestamping). */

@@ -12,7 +12,7 @@ import { globMatches } from '../glob.js';
 import { imageRepositories } from '../repository.js';
 import { parseLabelList, PAL_LABELS_KEY } from '../labels.js';
 import { bindImage } from '../oci/binding.js';
-import { parseTrustedIdentity, type TrustedIdentity } from './identity.js';
+import { parseTrustedIdentity, type TrustedIdentity } from '../../shared/x509-identity.js';
 import { isUnreachable, type NotationDescriptor, type NotationRegistry } from './registry.js';
 import { loadTrustStore } from './trust-store.js';
 import { NotationError, type TargetArtifact, type VerifiedSignature } from './types.js';

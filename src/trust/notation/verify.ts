@@ -3,7 +3,7 @@
 // trusted identity → expiry. The caller then binds the signed target to the image.
 import { constants, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { algorithmForKey, verifyChain } from './chain.js';
-import { identityMatches, type TrustedIdentity } from './identity.js';
+import { identityMatches, type TrustedIdentity } from '../../shared/x509-identity.js';
 import { JWS_MEDIA_TYPE, parseJwsEnvelope } from './jws.js';
 import { parseCoseEnvelope } from './cose.js';
 import { NotationError, type ParsedEnvelope, type VerifiedSignature } from './types.js';

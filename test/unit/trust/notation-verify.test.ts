@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { verifyEnvelope, type VerifyOptions } from '../../../src/trust/notation/verify.js';
-import { identityProblem, parseTrustedIdentity, type TrustedIdentity } from '../../../src/trust/notation/identity.js';
+import { identityProblem, parseTrustedIdentity, type TrustedIdentity } from '../../../src/shared/x509-identity.js';
 import { NotationError } from '../../../src/trust/notation/types.js';
 import {
   issue,

@@ -1,7 +1,22 @@
 // Trusted identities of a Notation policy: "*" or "x509.subject: C=US, O=Acme, CN=release".
+// In shared/ because both config/ (syntax, when pald.yaml is read) and trust/ (matching) use it.
 // As in Notation, the identity's attributes must all be in the signing certificate's subject with
 // the same values (a subset match), and a subject naming one attribute type twice matches nothing.
-import { ATTRIBUTE_NAMES } from './certificate.js';
+/** Short names of the subject attributes identities may use (as Notation's `x509.subject`), by OID. */
+export const ATTRIBUTE_NAMES: Readonly<Record<string, string>> = {
+  '2.5.4.6': 'C',
+  '2.5.4.8': 'ST',
+  '2.5.4.7': 'L',
+  '2.5.4.10': 'O',
+  '2.5.4.11': 'OU',
+  '2.5.4.3': 'CN',
+  '2.5.4.5': 'SERIALNUMBER',
+  '2.5.4.9': 'STREET',
+  '2.5.4.17': 'POSTALCODE',
+  '1.2.840.113549.1.9.1': 'E',
+  '0.9.2342.19200300.100.1.25': 'DC',
+  '0.9.2342.19200300.100.1.1': 'UID',
+};
 
 const PREFIX = 'x509.subject:';
 const SHORT_NAMES = new Set(Object.values(ATTRIBUTE_NAMES));
