@@ -8,13 +8,20 @@ import { describe, lineOf, parseYaml, type YamlSource } from '../shared/yaml-nod
 import { DEFAULT_YAML_LIMITS } from '../shared/yaml-bounded.js';
 import { labelProblem } from '../policy/index.js';
 import { criAddressProblem } from '../identity/index.js';
+import { identityProblem } from '../shared/x509-identity.js';
 import { fileSafetyProblem } from '../store/file-safety.js';
 import type {
+  CosignConfig,
+  CosignIdentityConfig,
+  CosignPolicyConfig,
   LimitsConfig,
+  NotationConfig,
+  NotationPolicyConfig,
   NotaryCollectionConfig,
   NotaryConfig,
   PaldConfig,
   RedOctoberConfig,
+  RegistryConfig,
   TrustConfig,
 } from './types.js';
 
@@ -277,6 +284,9 @@ class ConfigReader {
   private trust(node: unknown, key: string, defaults: TrustConfig): TrustConfig {
     let mode = defaults.mode;
     let notary: NotaryConfig = defaults.notary!;
+    let notation: NotationConfig | undefined;
+    let cosign: CosignConfig | undefined;
+    let registries: ReadonlyMap<string, RegistryConfig> | undefined;
     this.mapping(node, key, {
       mode: (n, k) => {
         const v = this.string(n, k);
@@ -285,8 +295,17 @@ class ConfigReader {
         mode = v === 'none' ? 'none' : 'notary';
       },
       notary: (n, k) => (notary = this.notary(n, k, notary)),
+      notation: (n, k) => (notation = this.notation(n, k)),
+      cosign: (n, k) => (cosign = this.cosign(n, k)),
+      registries: (n, k) => (registries = this.registries(n, k)),
     });
-    return { mode, notary };
+    return {
+      mode,
+      notary,
+      ...(notation !== undefined ? { notation } : {}),
+      ...(cosign !== undefined ? { cosign } : {}),
+      ...(registries !== undefined ? { registries } : {}),
+    };
   }
 
   private notary(node: unknown, key: string, d: NotaryConfig): NotaryConfig {
@@ -376,5 +395,149 @@ class ConfigReader {
       password_file: (n, k) => (passwordFile = this.path(n, k)),
     });
     return { server, ca, user, passwordFile };
+  }
+
+  private notation(node: unknown, key: string): NotationConfig {
+    let policies: NotationPolicyConfig[] = [];
+    let timeoutMs = 10_000;
+    let keepVerifiedMs = 10 * 60_000;
+    this.mapping(node, key, {
+      policies: (n, k) => (policies = this.list(n, k, (p, pk) => this.notationPolicy(p, pk))),
+      timeout_ms: (n, k) => (timeoutMs = this.integer(n, k, 1)),
+      keep_verified_ms: (n, k) => (keepVerifiedMs = this.integer(n, k, 0)),
+    });
+    return { policies, timeoutMs, keepVerifiedMs };
+  }
+
+  private notationPolicy(node: unknown, key: string): NotationPolicyConfig {
+    if (!isMap(node)) this.fail(node, key, `expected a mapping with repository, trust_store, identities, grants`);
+    let repository: string | undefined;
+    let trustStore: string | undefined;
+    let identities: string[] = [];
+    let grants: string[] = [];
+    this.mapping(node, key, {
+      repository: (n, k) => (repository = this.string(n, k)),
+      trust_store: (n, k) => (trustStore = this.path(n, k)),
+      identities: (n, k) =>
+        (identities = this.list(n, k, (i, ik) => {
+          const v = this.string(i, ik);
+          const problem = identityProblem(v);
+          if (problem !== undefined) this.fail(i, ik, problem);
+          return v;
+        })),
+      grants: (n, k) => (grants = this.list(n, k, (i, ik) => this.label(i, ik))),
+    });
+    if (repository === undefined) this.fail(node, `${key}.repository`, 'missing');
+    if (trustStore === undefined) this.fail(node, `${key}.trust_store`, 'missing');
+    if (identities.length === 0) this.fail(node, `${key}.identities`, 'at least one identity (or "*") is required');
+    return { repository, trustStore, identities, grants };
+  }
+
+  private cosign(node: unknown, key: string): CosignConfig {
+    let policies: CosignPolicyConfig[] = [];
+    let timeoutMs = 10_000;
+    let keepVerifiedMs = 10 * 60_000;
+    this.mapping(node, key, {
+      policies: (n, k) => (policies = this.list(n, k, (p, pk) => this.cosignPolicy(p, pk))),
+      timeout_ms: (n, k) => (timeoutMs = this.integer(n, k, 1)),
+      keep_verified_ms: (n, k) => (keepVerifiedMs = this.integer(n, k, 0)),
+    });
+    return { policies, timeoutMs, keepVerifiedMs };
+  }
+
+  private cosignPolicy(node: unknown, key: string): CosignPolicyConfig {
+    if (!isMap(node)) this.fail(node, key, `expected a mapping with repository, keys and/or keyless, grants`);
+    let repository: string | undefined;
+    let keys: string[] = [];
+    let keyless: CosignPolicyConfig['keyless'];
+    let grants: string[] = [];
+    this.mapping(node, key, {
+      repository: (n, k) => (repository = this.string(n, k)),
+      keys: (n, k) => (keys = this.list(n, k, (i, ik) => this.path(i, ik))),
+      keyless: (n, k) => {
+        let trustedRoot: string | undefined;
+        let identities: CosignIdentityConfig[] = [];
+        this.mapping(n, k, {
+          trusted_root: (v, vk) => (trustedRoot = this.path(v, vk)),
+          identities: (v, vk) => (identities = this.list(v, vk, (i, ik) => this.cosignIdentity(i, ik))),
+        });
+        if (trustedRoot === undefined) this.fail(n, `${k}.trusted_root`, 'missing (pald verifies offline)');
+        if (identities.length === 0) this.fail(n, `${k}.identities`, 'at least one issuer + subject is required');
+        keyless = { trustedRoot, identities };
+      },
+      grants: (n, k) => (grants = this.list(n, k, (i, ik) => this.label(i, ik))),
+    });
+    if (repository === undefined) this.fail(node, `${key}.repository`, 'missing');
+    if (keys.length === 0 && keyless === undefined) this.fail(node, key, 'needs keys, keyless, or both');
+    return { repository, keys, ...(keyless !== undefined ? { keyless } : {}), grants };
+  }
+
+  private cosignIdentity(node: unknown, key: string): CosignIdentityConfig {
+    let issuer: string | undefined;
+    let subject: string | undefined;
+    let subjectRegexp: string | undefined;
+    this.mapping(node, key, {
+      issuer: (n, k) => (issuer = this.string(n, k)),
+      subject: (n, k) => (subject = this.string(n, k)),
+      subject_regexp: (n, k) => {
+        subjectRegexp = this.string(n, k);
+        try {
+          new RegExp(subjectRegexp);
+        } catch (e) {
+          this.fail(n, k, `not a regular expression: ${(e as Error).message}`);
+        }
+      },
+    });
+    if (issuer === undefined) this.fail(node, `${key}.issuer`, 'missing');
+    if ((subject === undefined) === (subjectRegexp === undefined)) {
+      this.fail(node, key, 'needs exactly one of subject, subject_regexp');
+    }
+    return {
+      issuer,
+      ...(subject !== undefined ? { subject } : {}),
+      ...(subjectRegexp !== undefined ? { subjectRegexp } : {}),
+    };
+  }
+
+  private registries(node: unknown, key: string): ReadonlyMap<string, RegistryConfig> {
+    const out = new Map<string, RegistryConfig>();
+    if (this.isNull(node)) return out;
+    if (!isMap(node)) this.fail(node, key, `expected a mapping of registry host → settings, got ${describe(node)}`);
+    for (const pair of node.items) {
+      const host = isScalar(pair.key) ? pair.key.value : undefined;
+      if (
+        typeof host !== 'string' ||
+        !/^[A-Za-z0-9.-]+(?::[0-9]{1,5})?$|^\[[0-9A-Fa-f:]+\](?::[0-9]{1,5})?$/.test(host)
+      ) {
+        this.fail(
+          pair.key,
+          key,
+          `expected a registry host like registry.example.com or 127.0.0.1:5000, got ${describe(pair.key)}`,
+        );
+      }
+      const k = `${key}.${host}`;
+      if (out.has(host)) this.fail(pair.key, k, 'listed twice');
+      let ca: string | undefined;
+      let auth: string | undefined;
+      let insecure = false;
+      this.mapping(pair.value, k, {
+        ca: (v, vk) => (ca = this.path(v, vk)),
+        auth: (v, vk) => (auth = this.path(v, vk)),
+        insecure: (v, vk) => {
+          if (!isScalar(v) || typeof v.value !== 'boolean')
+            this.fail(v, vk, `expected true or false, got ${describe(v)}`);
+          insecure = v.value;
+          if (insecure && !/^(localhost|127\.[0-9.]+|\[::1\])(:[0-9]+)?$/.test(host)) {
+            this.fail(v, vk, 'plain HTTP is allowed for loopback registries only');
+          }
+        },
+      });
+      out.set(host, {
+        ...(ca !== undefined ? { ca } : {}),
+        ...(auth !== undefined ? { auth } : {}),
+        ...(insecure ? { insecure } : {}),
+      });
+    }
+    return out;
   }
 }

@@ -22,9 +22,34 @@ export interface NotaryConfig {
   readonly timeoutMs: number;
 }
 
+/** One Notation trust policy (pald.yaml trust.notation.policies[]). */
+export interface NotationPolicyConfig {
+  /** Glob over the repository name, as for Notary collections. */
+  readonly repository: string;
+  /** Directory of PEM CA certificates (or one PEM file). */
+  readonly trustStore: string;
+  /** "*" or "x509.subject: C=…, O=…, CN=…" (checked when read). */
+  readonly identities: readonly string[];
+  readonly grants: readonly string[];
+}
+
+export interface NotationConfig {
+  readonly policies: readonly NotationPolicyConfig[];
+  /** Request timeout for the registry, ms. */
+  readonly timeoutMs: number;
+  /** How long a verified image keeps its labels while its registry cannot be reached, ms (at most until the certificates or the signature expire). */
+  readonly keepVerifiedMs: number;
+}
+
 export interface TrustConfig {
   readonly mode: 'notary' | 'none';
   readonly notary?: NotaryConfig;
+  /** Notation (Notary Project) signatures in the image's registry; absent: not asked. */
+  readonly notation?: NotationConfig;
+  /** Sigstore cosign signatures in the image's registry; absent: not asked. */
+  readonly cosign?: CosignConfig;
+  /** How pald reaches registries for cosign/Notation signatures, by registry host. */
+  readonly registries?: ReadonlyMap<string, RegistryConfig>;
 }
 
 export interface RedOctoberConfig {
@@ -65,4 +90,41 @@ export interface PaldConfig {
   readonly metrics: { readonly listen: string };
   /** What must survive restarts (trust metadata versions seen, for rollback checks). */
   readonly stateDir: string;
+}
+
+/** One keyless identity: the OIDC issuer and the certificate's subject (SAN), exact or a regexp. */
+export interface CosignIdentityConfig {
+  readonly issuer: string;
+  readonly subject?: string;
+  /** Anchored (^…$) when matched. */
+  readonly subjectRegexp?: string;
+}
+
+/** One cosign trust policy (pald.yaml trust.cosign.policies[]). */
+export interface CosignPolicyConfig {
+  /** Glob over the repository name, as for Notary collections. */
+  readonly repository: string;
+  /** PEM public key files (key-pinned signatures). */
+  readonly keys: readonly string[];
+  /** Fulcio certificates + transparency log, trusted through the operator's trusted_root.json. */
+  readonly keyless?: { readonly trustedRoot: string; readonly identities: readonly CosignIdentityConfig[] };
+  readonly grants: readonly string[];
+}
+
+export interface CosignConfig {
+  readonly policies: readonly CosignPolicyConfig[];
+  /** Request timeout for the registry, ms. */
+  readonly timeoutMs: number;
+  /** How long a verified image keeps its labels while its registry cannot be reached, ms. */
+  readonly keepVerifiedMs: number;
+}
+
+/** pald.yaml trust.registries.<host>. */
+export interface RegistryConfig {
+  /** PEM CA file for the registry's TLS certificate (replaces the system CAs for this host). */
+  readonly ca?: string;
+  /** Docker config.json-format credentials file. */
+  readonly auth?: string;
+  /** Plain HTTP: loopback hosts only. */
+  readonly insecure?: boolean;
 }

@@ -3,6 +3,7 @@
 // without mounting or contacting anything. Each problem is one line; none means exit 0.
 import { stat } from 'node:fs/promises';
 import { loadConfig, type PaldConfig } from '../config/index.js';
+import { checkCosignFiles, checkNotationFiles } from '../trust/index.js';
 import { OpenPgpBackend } from '../crypto/index.js';
 import { fileSafetyProblem, ManifestStore } from '../store/index.js';
 import { loadRedOctober } from './redoctober.js';
@@ -85,6 +86,12 @@ export async function checkConfig(configPath?: string): Promise<CheckConfigResul
       problems.push(`redoctober: ${errorMessage(err)}`);
     }
   }
+  const cosign = await checkCosignFiles(config.trust);
+  problems.push(...cosign.problems);
+  checked.push(...cosign.checked);
+  const notation = checkNotationFiles(config.trust);
+  problems.push(...notation.problems);
+  checked.push(...notation.checked);
 
   if (await exists(config.stateDir)) {
     const p = await fileSafetyProblem(config.stateDir, { kind: 'state directory' });

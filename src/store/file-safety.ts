@@ -6,7 +6,17 @@
 //
 // Once a file and every directory above it pass, only root or pald's uid can change or swap it,
 // so checking by path and then opening by path has no race an unprivileged user can win.
-import { constants, lstatSync, realpathSync, statSync, type Stats } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  lstatSync,
+  openSync,
+  readSync,
+  realpathSync,
+  statSync,
+  type Stats,
+} from 'node:fs';
 import { lstat, open, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -258,6 +268,32 @@ export async function readRegularFile(file: string, maxBytes: number): Promise<{
     return { bytes: buf.subarray(0, n), stats: st };
   } finally {
     await fh.close();
+  }
+}
+
+/** readRegularFile for start-up code that must stay synchronous (trust providers load keys when made). */
+export function readRegularFileSync(file: string, maxBytes: number): { bytes: Buffer; stats: Stats } {
+  const before = lstatSync(file);
+  if (!before.isFile()) throw new Error(`not a regular file (${kindOf(before)})`);
+  if (before.size > maxBytes) throw new Error(`larger than ${maxBytes} bytes`);
+  const fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile() || st.dev !== before.dev || st.ino !== before.ino)
+      throw new Error('file changed while being opened');
+    if (st.size > maxBytes) throw new Error(`larger than ${maxBytes} bytes`);
+    const buf = Buffer.alloc(Math.min(st.size, maxBytes) + 1);
+    let n = 0;
+    for (;;) {
+      const r = readSync(fd, buf, n, buf.length - n, n);
+      if (r === 0) break;
+      n += r;
+      if (n === buf.length) break;
+    }
+    if (n > maxBytes) throw new Error(`larger than ${maxBytes} bytes`);
+    return { bytes: buf.subarray(0, n), stats: st };
+  } finally {
+    closeSync(fd);
   }
 }
 

@@ -5,5 +5,11 @@ export { parseManifest, MAX_CIPHERTEXT_BYTES } from './manifest.js';
 export { secretNameProblem, labelProblem, parseMode } from './names.js';
 export { writeFileAtomic, upsertManifestEntry, upsertManifestEntryText } from './edit.js';
 export type { ManifestEntryEdit } from './edit.js';
-export { fileSafetyProblem, fileSafetyProblemSync, readRegularFile, FileSafetyError } from './file-safety.js';
+export {
+  fileSafetyProblem,
+  fileSafetyProblemSync,
+  readRegularFile,
+  readRegularFileSync,
+  FileSafetyError,
+} from './file-safety.js';
 export type { FileSafetyOptions, SafeFileKind } from './file-safety.js';

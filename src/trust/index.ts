@@ -3,12 +3,17 @@ import type { TrustConfig } from '../config/types.js';
 import type { TrustService } from './types.js';
 import { createNoneProvider } from './none-provider.js';
 import { createNotaryProvider } from './notary/provider.js';
+import { createCosignProvider } from './cosign/provider.js';
+import { createNotationProvider } from './notation/provider.js';
+import { combineProviders } from './combined-provider.js';
 import type { TrustProvider } from './provider.js';
 import { TrustServiceImpl } from './service.js';
 import { fileVersionStore, memoryVersionStore } from './state.js';
 
 export type { ImageSubject, TrustDecision, TrustService, TrustState, TrustStatus } from './types.js';
 export { NONE_MODE_WARNING } from './none-provider.js';
+export { checkNotationFiles } from './notation/check.js';
+export { checkCosignFiles } from './cosign/check.js';
 
 export interface TrustServiceOptions {
   readonly log?: (msg: string) => void;
@@ -26,6 +31,18 @@ export interface TrustServiceOptions {
 
 const DEFAULT_REFRESH_MS = 30_000;
 
+function unconfigured(): TrustProvider {
+  const reason = 'trust.mode is signed but no provider (trust.notary, trust.cosign, trust.notation) is configured';
+  return {
+    name: 'signed',
+    configError: reason,
+    async labelsFor() {
+      return { state: 'error', claims: [], reason };
+    },
+    async close() {},
+  };
+}
+
 export function createTrustService(config: TrustConfig, opts: TrustServiceOptions = {}): TrustService {
   const log = opts.log ?? ((msg: string) => console.error(msg));
   const now = opts.now ?? Date.now;
@@ -33,22 +50,39 @@ export function createTrustService(config: TrustConfig, opts: TrustServiceOption
   let provider: TrustProvider;
   if (config.mode === 'none') {
     provider = createNoneProvider();
-  } else if (config.notary === undefined) {
-    provider = {
-      name: 'notary',
-      configError: 'trust.mode is notary but trust.notary is not configured',
-      async labelsFor() {
-        return { state: 'error', claims: [], reason: 'trust.mode is notary but trust.notary is not configured' };
-      },
-      async close() {},
-    };
   } else {
-    // One verified collection serves every image of that repository for a short while.
-    const versions =
-      opts.stateDir !== undefined
-        ? fileVersionStore(opts.stateDir, opts.checkFile !== undefined ? { checkFile: opts.checkFile } : {})
-        : memoryVersionStore();
-    provider = createNotaryProvider(config.notary, { now, collectionMaxAgeMs: Math.min(refreshMs, 5_000), versions });
+    const providers: TrustProvider[] = [];
+    // Notary is asked when it has collections, or when it is the only provider (the seed's behaviour).
+    const notaryWanted =
+      config.notary !== undefined &&
+      (config.notary.collections.length > 0 || (config.cosign === undefined && config.notation === undefined));
+    if (notaryWanted) {
+      // One verified collection serves every image of that repository for a short while.
+      const versions =
+        opts.stateDir !== undefined
+          ? fileVersionStore(opts.stateDir, opts.checkFile !== undefined ? { checkFile: opts.checkFile } : {})
+          : memoryVersionStore();
+      providers.push(
+        createNotaryProvider(config.notary, { now, collectionMaxAgeMs: Math.min(refreshMs, 5_000), versions }),
+      );
+    }
+    if (config.cosign !== undefined) {
+      providers.push(
+        createCosignProvider(config.cosign, {
+          now,
+          ...(config.registries !== undefined ? { registries: config.registries } : {}),
+        }),
+      );
+    }
+    if (config.notation !== undefined) {
+      providers.push(
+        createNotationProvider(config.notation, {
+          now,
+          ...(config.registries !== undefined ? { registries: config.registries } : {}),
+        }),
+      );
+    }
+    provider = providers.length > 0 ? combineProviders(providers) : unconfigured();
   }
   return new TrustServiceImpl(provider, { log, now, refreshMs });
 }

@@ -18,6 +18,7 @@ const TARGETS: Record<string, () => Promise<AnyTarget>> = {
   'docker-inspect': async () => (await import('./docker-inspect.js')).target,
   admin: async () => (await import('./admin.js')).target,
   redoctober: async () => (await import('./redoctober.js')).target,
+  'notation-envelope': async () => (await import('./notation-envelope.js')).target,
 };
 
 /** Targets that check the harness itself; never part of a default run. */

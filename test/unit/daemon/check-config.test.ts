@@ -97,3 +97,86 @@ test('an unsafe config file is the one problem (exit 1)', async (t) => {
   t.is(r.code, 1);
   t.regex(r.stderr, new RegExp(`problem: config ${config}: mode 0646 is writable by group or others`));
 });
+
+test('cosign keys, trusted root and registry files are checked too', async (t) => {
+  const { dir, config } = await etc();
+  const { generateKeyPairSync } = await import('node:crypto');
+  const pub = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' });
+  await writeFile(path.join(dir, 'cosign.pub'), pub, { mode: 0o644 });
+  await writeFile(path.join(dir, 'dsa.pub'), 'not a key', { mode: 0o644 });
+  await writeFile(path.join(dir, 'trusted_root.json'), '{}', { mode: 0o644 });
+  await writeFile(path.join(dir, 'auth.json'), '{"auths":{}}');
+  await chmod(path.join(dir, 'auth.json'), 0o666);
+  await writeFile(
+    config,
+    `manifest: secrets.yaml\nkeys: keys\nstate_dir: state\ntrust:\n  mode: signed\n  cosign:\n    policies:\n      - repository: r.example.com/*\n        keys: [cosign.pub, dsa.pub]\n        keyless:\n          trusted_root: trusted_root.json\n          identities: [{ issuer: https://i, subject: s }]\n        grants: [a]\n  registries:\n    r.example.com: { auth: auth.json }\n`,
+    { mode: 0o644 },
+  );
+  const { problems, checked } = await checkConfig(config);
+  t.true(
+    checked.some((c) => /cosign key .*cosign\.pub \(ec, [0-9a-f]{16}\)/.test(c)),
+    checked.join('\n'),
+  );
+  t.true(
+    problems.some((p) => /dsa\.pub: not a PEM public key/.test(p)),
+    problems.join('\n'),
+  );
+  t.true(
+    problems.some((p) => /trusted_root\.json: needs at least one certificate authority/.test(p)),
+    problems.join('\n'),
+  );
+  t.true(
+    problems.some((p) => /registry r\.example\.com: .*auth\.json: mode 0666 is writable/.test(p)),
+    problems.join('\n'),
+  );
+  t.is(problems.length, 3, problems.join('\n'));
+});
+
+test('Notation trust stores are checked too', async (t) => {
+  const { dir, config } = await etc();
+  const { execFileSync } = await import('node:child_process');
+  await mkdir(path.join(dir, 'store'), { mode: 0o755 });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      path.join(dir, 'ca.key'),
+      '-out',
+      path.join(dir, 'store', 'ca.pem'),
+      '-subj',
+      '/O=Acme/CN=Root',
+      '-days',
+      '1',
+    ],
+    { stdio: 'ignore' },
+  );
+  await chmod(path.join(dir, 'store', 'ca.pem'), 0o644);
+  await mkdir(path.join(dir, 'bad-store'), { mode: 0o755 });
+  await writeFile(
+    path.join(dir, 'bad-store', 'key.pem'),
+    '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n',
+    { mode: 0o644 },
+  );
+  await writeFile(
+    config,
+    `manifest: secrets.yaml\nkeys: keys\nstate_dir: state\ntrust:\n  mode: signed\n  notation:\n    policies:\n      - { repository: a.example.com/*, trust_store: store, identities: ["*"], grants: [a] }\n      - { repository: b.example.com/*, trust_store: bad-store, identities: ["*"], grants: [a] }\n`,
+    { mode: 0o644 },
+  );
+  const { problems, checked } = await checkConfig(config);
+  t.true(
+    checked.some((c) => /notation trust store .*store \(1 certificate\(s\)\)/.test(c)),
+    checked.join('\n'),
+  );
+  t.true(
+    problems.some((p) => /notation policy b\.example\.com\/\*: .*key\.pem: holds a PRIVATE KEY block/.test(p)),
+    problems.join('\n'),
+  );
+  t.is(problems.length, 1, problems.join('\n'));
+});
