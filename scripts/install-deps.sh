@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(fuse3 libfuse3-dev libfuse2 pkg-config docker.io busybox-static notary golang-redoctober
-          openssl curl util-linux iproute2 procps)
+          openssl curl util-linux iproute2 procps python3)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

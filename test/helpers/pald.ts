@@ -109,6 +109,8 @@ export interface PaldOptions {
   /** `metrics.listen` (default: off). */
   readonly metricsListen?: string;
   readonly readyTimeoutMs?: number;
+  /** Extra environment for pald (e.g. NOTIFY_SOCKET). */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 export interface TestPald {
@@ -190,6 +192,7 @@ export async function startPald(opts: PaldOptions): Promise<TestPald> {
     const nodeArgs = (process.env.PALD_NODE_ARGS ?? '').split(' ').filter(Boolean);
     const c = spawn(process.execPath, [...nodeArgs, PALD_JS, '--config', configPath], {
       stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...opts.env },
     });
     child = c;
     exited = new Promise((r) =>
