@@ -15,6 +15,7 @@ import {
   formatStatus,
   formatWhoami,
 } from './admin-format.js';
+import { unreachableHint } from './unreachable-hint.js';
 import type { AdminRequest } from '../daemon/index.js';
 
 const USAGE = `usage: pal <command> [options]
@@ -166,7 +167,7 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     if (e instanceof AdminUnreachableError) {
-      err(`pal: ${e.message}`);
+      err(`pal: ${e.message}\n${unreachableHint(e.code)}`);
       return 3;
     }
     if (e instanceof AdminRequestError) {
