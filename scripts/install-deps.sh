@@ -5,7 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(fuse3 libfuse3-dev libfuse2 pkg-config docker.io busybox-static notary golang-redoctober
-          openssl curl util-linux iproute2 procps python3)
+          openssl curl util-linux iproute2 procps python3
+          debootstrap   # test/integration/docker-image.test.ts: a Debian base for docker/pald.Dockerfile, no pulls
+          prometheus)   # promtool: test/unit/daemon/alert-rules.test.ts checks docker/pal-alerts.yaml
 
 missing=()
 for p in "${PACKAGES[@]}"; do
