@@ -167,6 +167,19 @@ test('pald.Dockerfile builds from a local Debian base and pald serves the demo p
     { mode: 0o644 },
   );
 
+  // The image's pald validates the mounted config without mounting anything (as ExecStartPre= does).
+  const check = await dockerd.docker(
+    'run',
+    '--rm',
+    '--network',
+    'none',
+    '-v',
+    `${etc}:/etc/pal:ro`,
+    image,
+    '--check-config',
+  );
+  t.regex(check, /pald: configuration OK/);
+
   // Exactly the privileges docker/pald.Dockerfile documents, no more.
   const paldName = `pald-${tag}`;
   await dockerd.docker(
