@@ -5,8 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(fuse3 libfuse3-dev libfuse2 pkg-config docker.io busybox-static notary golang-redoctober docker-registry
-          openssl curl util-linux iproute2 procps
-          containerd runc podman)   # CRI (Kubernetes node) and podman integration tests
+          openssl curl util-linux iproute2 procps python3
+          containerd runc podman   # CRI (Kubernetes node) and podman integration tests
+          debootstrap   # test/integration/docker-image.test.ts: a Debian base for docker/pald.Dockerfile, no pulls
+          prometheus)   # promtool: test/unit/daemon/alert-rules.test.ts checks docker/pal-alerts.yaml
 
 # Developer tooling: `npm run format:native` (part of `npm run check`) checks native/ with it.
 PACKAGES+=(clang-format)

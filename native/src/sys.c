@@ -1,10 +1,15 @@
-/* SO_PEERCRED for the admin socket, and PR_SET_DUMPABLE so pald's memory stays out of cores. */
+/* SO_PEERCRED for the admin socket, PR_SET_DUMPABLE so pald's memory stays out of cores, and one
+ * unix datagram send for sd_notify (node has no AF_UNIX SOCK_DGRAM sockets). */
 #include "sys.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <stdlib.h>
 
 #include "napi_util.h"
 
@@ -54,11 +59,54 @@ static napi_value get_dumpable(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* sendUnixDatagram(path, message): one datagram to a unix socket, as sd_notify(3) sends to
+ * $NOTIFY_SOCKET. A leading '@' names an abstract socket. Throws on any failure. */
+static napi_value send_unix_datagram(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!pal_get_args(env, info, 2, argv)) return NULL;
+  size_t path_len = 0, msg_len = 0;
+  char *path = pal_arg_string(env, argv[0], "path", &path_len);
+  if (!path) return NULL;
+  char *msg = pal_arg_string(env, argv[1], "message", &msg_len);
+  if (!msg) {
+    free(path);
+    return NULL;
+  }
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  if (path_len == 0 || path_len >= sizeof addr.sun_path || (path[0] != '/' && path[0] != '@')) {
+    pal_throw(env, "ERR_PAL_ARGS", EINVAL,
+              "sendUnixDatagram: bad socket path (absolute or @abstract, < %zu bytes)", sizeof addr.sun_path);
+    free(path);
+    free(msg);
+    return NULL;
+  }
+  memcpy(addr.sun_path, path, path_len);
+  if (path[0] == '@') addr.sun_path[0] = '\0';
+  socklen_t addr_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + path_len);
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ssize_t sent = -1;
+  int e = 0;
+  if (fd < 0) {
+    e = errno;
+  } else {
+    sent = sendto(fd, msg, msg_len, MSG_NOSIGNAL, (struct sockaddr *)&addr, addr_len);
+    if (sent < 0) e = errno;
+    close(fd);
+  }
+  if (sent < 0 || (size_t)sent != msg_len) {
+    pal_throw(env, "ERR_PAL_NOTIFY", e, "sendUnixDatagram to %s: %s", path, e ? strerror(e) : "short send");
+  }
+  free(path);
+  free(msg);
+  return NULL;
+}
+
 bool pal_sys_init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"peerCredentials", NULL, peer_credentials, NULL, NULL, NULL, napi_default, NULL},
       {"setDumpable", NULL, set_dumpable, NULL, NULL, NULL, napi_default, NULL},
       {"getDumpable", NULL, get_dumpable, NULL, NULL, NULL, napi_default, NULL},
+      {"sendUnixDatagram", NULL, send_unix_datagram, NULL, NULL, NULL, napi_default, NULL},
   };
   return napi_define_properties(env, exports, sizeof props / sizeof props[0], props) == napi_ok;
 }

@@ -8,6 +8,13 @@ export const DEFAULT_ADMIN_SOCKET = '/run/pald/admin.sock';
 /** pald is not there (or we may not talk to it): `pal` exits 3. */
 export class AdminUnreachableError extends Error {
   override name = 'AdminUnreachableError';
+  constructor(
+    message: string,
+    /** errno code of the failed connect (ENOENT, ECONNREFUSED, EACCES…), ETIMEDOUT, or undefined. */
+    readonly code?: string,
+  ) {
+    super(message);
+  }
 }
 
 /** pald answered with an error: `pal` exits 1. */
@@ -33,7 +40,7 @@ export function adminRequest(socketPath: string, request: AdminRequest, opts: Ad
     const timeoutMs = opts.timeoutMs ?? 15_000;
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new AdminUnreachableError(`pald did not answer on ${socketPath} within ${timeoutMs} ms`));
+      reject(new AdminUnreachableError(`pald did not answer on ${socketPath} within ${timeoutMs} ms`, 'ETIMEDOUT'));
     }, timeoutMs);
     opts.signal?.addEventListener('abort', () => {
       socket.destroy();
@@ -43,7 +50,7 @@ export function adminRequest(socketPath: string, request: AdminRequest, opts: Ad
     socket.on('connect', () => socket.write(JSON.stringify(request) + '\n'));
     socket.on('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      reject(new AdminUnreachableError(`cannot reach pald at ${socketPath}: ${err.code ?? err.message}`));
+      reject(new AdminUnreachableError(`cannot reach pald at ${socketPath}: ${err.code ?? err.message}`, err.code));
     });
     socket.on('close', () => {
       clearTimeout(timer);

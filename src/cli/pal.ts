@@ -15,6 +15,7 @@ import {
   formatStatus,
   formatWhoami,
 } from './admin-format.js';
+import { unreachableHint } from './unreachable-hint.js';
 import type { AdminRequest } from '../daemon/index.js';
 import { errorMessage } from '../shared/error-message.js';
 
@@ -167,7 +168,7 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     if (e instanceof AdminUnreachableError) {
-      err(`pal: ${e.message}`);
+      err(`pal: ${e.message}\n${unreachableHint(e.code)}`);
       return 3;
     }
     if (e instanceof AdminRequestError) {

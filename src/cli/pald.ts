@@ -5,7 +5,7 @@
 // First, before any other module is even loaded: no debugger on SIGUSR1, no --inspect.
 import './pald-early.js';
 import { parseArgs } from 'node:util';
-import type { RunningDaemon } from '../daemon/index.js';
+import type { RunningDaemon, SystemdNotifier } from '../daemon/index.js';
 import { installProcessGuard } from './process-guard.js';
 import { errorMessage } from '../shared/error-message.js';
 
@@ -44,23 +44,30 @@ async function main(): Promise<number> {
   }
 
   let daemon: RunningDaemon | undefined;
+  let systemd: SystemdNotifier | undefined;
   installProcessGuard({ log, stop: async () => daemon?.stop() });
   try {
     // Loaded only now, so that the guards above are in place before the bulk of pald is read.
-    const { startDaemon } = await import('../daemon/index.js');
+    const { startDaemon, systemdNotifier } = await import('../daemon/index.js');
+    const { sendUnixDatagram } = await import('../native/index.js');
+    systemd = systemdNotifier(process.env, sendUnixDatagram, log);
     daemon = await startDaemon({ ...(values.config ? { configPath: values.config } : {}), log });
   } catch (err) {
     log(`pald: cannot start: ${errorMessage(err)}`);
     return 1;
   }
+  // systemd (Type=notify) counts pald as started only now, when the mount is usable.
+  systemd.ready(`serving ${daemon.mountpoint}`);
 
   const running = daemon;
+  const notifier = systemd;
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: string): void => {
       if (stopping) return;
       stopping = true;
       log(`pald: ${signal}: unmounting and exiting`);
+      notifier.stopping();
       running.stop().then(
         () => resolve(0),
         (err: unknown) => {
@@ -73,7 +80,11 @@ async function main(): Promise<number> {
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGHUP', () => {
       log('pald: SIGHUP: reloading config, manifest and keys');
-      running.reload().catch((err: unknown) => log(`pald: reload failed: ${String(err)}`));
+      notifier.reloading();
+      running
+        .reload()
+        .catch((err: unknown) => log(`pald: reload failed: ${String(err)}`))
+        .finally(() => notifier.ready(`serving ${running.mountpoint} (reloaded)`));
     });
   });
 }

@@ -2,3 +2,4 @@ export { startDaemon, StartupError, type DaemonOptions, type RunningDaemon } fro
 export { parseAdminRequest, type AdminRequest, type AdminResponse } from './admin-protocol.js';
 export { parseMountInfo, prepareMountpoint } from './mountinfo.js';
 export type { Explanation } from './explain.js';
+export { systemdNotifier, notifySocketProblem, type SystemdNotifier, type DatagramSender } from './sd-notify.js';

@@ -111,6 +111,7 @@ export interface NativeBinding {
   peerCredentials(fd: number): { pid: number; uid: number; gid: number };
   setDumpable(on: boolean): void;
   getDumpable(): boolean;
+  sendUnixDatagram(path: string, message: string): void;
 }
 
 /** Request codes shared with native/src/fuse_bridge.c. */

@@ -22,3 +22,8 @@ export function setDumpable(dumpable: boolean): void {
 export function isDumpable(): boolean {
   return binding.getDumpable();
 }
+
+/** One datagram to a unix socket (`@name`: abstract), e.g. sd_notify's $NOTIFY_SOCKET. Throws on failure. */
+export function sendUnixDatagram(path: string, message: string): void {
+  binding.sendUnixDatagram(path, message);
+}

@@ -91,6 +91,8 @@ export interface PaldOptions {
   readonly readyTimeoutMs?: number;
   /** More top-level sections of pald.yaml (e.g. `redoctober:`). */
   readonly extraConfig?: Record<string, unknown>;
+  /** Extra environment for pald (e.g. NOTIFY_SOCKET). */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 export interface TestPald {
@@ -174,6 +176,7 @@ export async function startPald(opts: PaldOptions): Promise<TestPald> {
     const nodeArgs = (process.env.PALD_NODE_ARGS ?? '').split(' ').filter(Boolean);
     const c = spawn(process.execPath, [...nodeArgs, PALD_JS, '--config', configPath], {
       stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...opts.env },
     });
     child = c;
     exited = new Promise((r) =>

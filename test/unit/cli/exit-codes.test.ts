@@ -4,6 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCommand, PAL_JS, PALD_JS } from '../../helpers/pald.js';
+import { unreachableHint } from '../../../src/cli/unreachable-hint.js';
 
 test('pald: a missing or invalid config is one clear line and exit 1', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'pal-cli-'));
@@ -33,4 +34,18 @@ test('pal: usage errors exit 2, an unreachable pald exits 3', async (t) => {
   t.regex(down.stderr, /cannot reach pald/);
   const whoami = await runCommand(process.execPath, [PAL_JS, 'whoami', '--mountpoint', '/nonexistent']);
   t.is(whoami.code, 3);
+});
+
+test('pal: an unreachable pald says how to start it; a non-root caller is told why', async (t) => {
+  const down = await runCommand(process.execPath, [PAL_JS, 'status', '--admin-socket', '/nonexistent/admin.sock']);
+  t.is(down.code, 3);
+  t.regex(down.stderr, /cannot reach pald at \/nonexistent\/admin\.sock: ENOENT/);
+  t.regex(down.stderr, /pald is not running/);
+  t.regex(down.stderr, /systemctl start pald/);
+  t.regex(down.stderr, /docker start pald/);
+  t.regex(down.stderr, /pald --config \/etc\/pal\/pald\.yaml/);
+  t.regex(down.stderr, /--admin-socket PATH/);
+  t.regex(unreachableHint('EACCES'), /root only/);
+  t.regex(unreachableHint('ECONNREFUSED'), /left/);
+  t.regex(unreachableHint('ETIMEDOUT'), /did not answer/);
 });
