@@ -1,11 +1,13 @@
 // Scale rows of issue 14: the per-open cost of a warm open+read+close from inside a container
 // must stay flat from 10 to 10,000 secrets in the manifest and from 10 to 200 running containers
 // that have read through pald; and pald's RSS and locked memory (VmLck) with them. Each pair is
-// its own suite whose small case is the "floor", so the × column is the growth ratio
-// (ops/s at the small size ÷ ops/s at the large one). Real containers, not simulated callers;
-// BENCH_CONTAINERS lowers the large count on a slow machine.
+// its own suite whose small case is the "floor", so the × column is the growth ratio of ops/s
+// (small ÷ large) and the row name gives the growth of p50; medians over BENCH_ROUNDS rounds, the
+// two manifests alternating round by round. Real containers, not simulated callers;
+// BENCH_CONTAINERS lowers the large count on a slow machine. Fast path on (PAL_FAST_PATH=1).
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -30,17 +32,41 @@ async function memoryKiB(pid: number): Promise<{ rss: number; lck: number }> {
   return { rss: field('VmRSS'), lck: field('VmLck') };
 }
 
+/** One timed client run: ops/s, p50 and p99 in µs, errors. */
+interface Sample {
+  readonly opsPerSec: number;
+  readonly p50Us: number;
+  readonly p99Us: number;
+  readonly errors: number;
+}
+
+function median(xs: readonly number[]): number {
+  const sorted = [...xs].sort((x, y) => x - y);
+  return sorted[Math.floor(sorted.length / 2)] ?? NaN;
+}
+
+/** Medians over rounds: load on a shared machine comes and goes, and weighs on both cases alike. */
+function summary(samples: readonly Sample[]): Sample {
+  return {
+    opsPerSec: median(samples.map((x) => x.opsPerSec)),
+    p50Us: median(samples.map((x) => x.p50Us)),
+    p99Us: median(samples.map((x) => x.p99Us)),
+    errors: samples.reduce((n, x) => n + x.errors, 0),
+  };
+}
+
 /**
- * Rewrites the manifest in block style with the sealed `names` (pal seal writes NAME.pgp next to
- * it) and `extra` more entries, each with its own copy of the first name's ciphertext; then reloads.
+ * The manifest in block style: the sealed `names` (pal seal writes NAME.pgp next to it) and
+ * `extra` more entries, each with its own copy of the first name's ciphertext (made once); reloads.
  */
-async function growManifest(pald: TestPald, names: readonly string[], extra: number): Promise<void> {
+async function writeManifest(pald: TestPald, names: readonly string[], extra: number): Promise<void> {
   const dir = dirname(pald.manifest);
   const entry = (name: string, file: string): string =>
     `  ${name}:\n    file: ${file}\n    labels: [bench]\n    mode: "0400"\n`;
   const lines = names.map((name) => entry(name, `${name}.pgp`));
   for (let i = 0; i < extra; i++) {
-    await copyFile(join(dir, `${names[0]}.pgp`), join(dir, `scale-${i}.pgp`));
+    const copy = join(dir, `scale-${i}.pgp`);
+    if (!existsSync(copy)) await copyFile(join(dir, `${names[0]}.pgp`), copy);
     lines.push(entry(`scale-${i}`, `scale-${i}.pgp`));
   }
   const tmp = `${pald.manifest}.tmp-scale`;
@@ -83,15 +109,21 @@ export async function run(ctx: BenchContext): Promise<void> {
     await startMany(0, FEW);
     const inside = 'scale-c-0';
 
-    const measure = async (suite: string, name: string, floor: boolean): Promise<void> => {
-      const ms = [String(Math.round(ctx.seconds * 1000)), String(ctx.warmupMs), String(SIZE)];
+    const rounds = Math.max(1, ctx.rounds);
+    const once = async (): Promise<Sample> => {
+      const ms = [String(Math.round((ctx.seconds / rounds) * 1000)), String(ctx.warmupMs), String(SIZE)];
       const { stdout } = await execFileAsync('docker', [
         ...['-H', dockerd!.host, 'exec', inside, '/bench/bin/client', '/run/pal/warm', '1'],
         ...ms,
       ]);
       const r = JSON.parse(stdout) as { ops: number; seconds: number; p50_ns: number; p99_ns: number; errors: number };
-      const [opsPerSec, p50Us, p99Us] = [r.ops / r.seconds, r.p50_ns / 1000, r.p99_ns / 1000];
-      ctx.report({ suite, name, clients: 1, opsPerSec, p50Us, p99Us, errors: r.errors, floor });
+      return { opsPerSec: r.ops / r.seconds, p50Us: r.p50_ns / 1000, p99Us: r.p99_ns / 1000, errors: r.errors };
+    };
+    const report = (suite: string, what: string, small: Sample, large: Sample): void => {
+      const growth = (large.p50Us / small.p50Us).toFixed(2);
+      ctx.report({ suite, name: `warm open, ${FEW} ${what} (base)`, clients: 1, ...small, floor: true });
+      const name = `warm open, ${suite === 'scale-secrets' ? MANY_SECRETS : MANY_CONTAINERS} ${what} (p50 ×${growth})`;
+      ctx.report({ suite, name, clients: 1, ...large });
     };
     const memory = async (suite: string, what: string): Promise<void> => {
       const m = await memoryKiB(pald!.pid);
@@ -99,16 +131,26 @@ export async function run(ctx: BenchContext): Promise<void> {
       ctx.report({ suite, name, clients: 1 });
     };
 
-    await measure('scale-secrets', `warm open, ${FEW} secrets (base)`, true);
-    await memory('scale-secrets', `with ${FEW} secrets`);
-    await growManifest(pald, sealed, MANY_SECRETS - FEW);
-    await measure('scale-secrets', `warm open, ${MANY_SECRETS} secrets (× = growth)`, false);
+    await memory('scale-secrets', `with ${FEW} secrets and ${FEW} containers`);
+    // Secrets: the two manifests alternate round by round (a reload between).
+    const few: Sample[] = [];
+    const many: Sample[] = [];
+    for (let r = 0; r < rounds; r++) {
+      await writeManifest(pald, sealed, 0);
+      few.push(await once());
+      await writeManifest(pald, sealed, MANY_SECRETS - FEW);
+      many.push(await once());
+    }
+    report('scale-secrets', 'secrets', summary(few), summary(many));
     await memory('scale-secrets', `with ${MANY_SECRETS} secrets`);
 
-    await measure('scale-containers', `warm open, ${FEW} containers (base)`, true);
-    await memory('scale-containers', `with ${FEW} containers`);
+    // Containers: started ones cannot be taken back cheaply, so the rounds run before and after.
+    const fewC: Sample[] = [];
+    for (let r = 0; r < rounds; r++) fewC.push(await once());
     await startMany(FEW, MANY_CONTAINERS);
-    await measure('scale-containers', `warm open, ${MANY_CONTAINERS} containers (× = growth)`, false);
+    const manyC: Sample[] = [];
+    for (let r = 0; r < rounds; r++) manyC.push(await once());
+    report('scale-containers', 'containers', summary(fewC), summary(manyC));
     await memory('scale-containers', `with ${MANY_CONTAINERS} containers and ${MANY_SECRETS} secrets`);
   } catch (err) {
     ctx.report({
