@@ -7,3 +7,5 @@ export { writeFileAtomic, upsertManifestEntry, upsertManifestEntryText } from '.
 export type { ManifestEntryEdit } from './edit.js';
 export { fileSafetyProblem, fileSafetyProblemSync, readRegularFile, FileSafetyError } from './file-safety.js';
 export type { FileSafetyOptions, SafeFileKind } from './file-safety.js';
+export { ImageManifests, IMAGE_PAL_DIR, IMAGE_MANIFEST_PATH } from './image/index.js';
+export type { ImageManifest, ContainerArchiveReader } from './image/index.js';
