@@ -3,6 +3,7 @@
 
 import Docker from 'dockerode';
 import type { IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
 import { watchDockerEvents } from './docker-events.js';
 import {
   RuntimeError,
@@ -109,6 +110,32 @@ export function createDockerRuntime(options: DockerRuntimeOptions): ContainerRun
     watch(handlers: RuntimeWatchHandlers): () => void {
       return watchDockerEvents({ events, endpoint, log, translate }, handlers);
     },
+  };
+}
+
+/**
+ * A tar stream of `path` inside a container, through the Engine API's archive endpoint (Docker
+ * resolves the path within the container's own root; pald never follows it from the host), or
+ * undefined when the path does not exist there. Rejects with a RuntimeError otherwise.
+ */
+export type ContainerArchiveReader = (containerId: string, path: string) => Promise<Readable | undefined>;
+
+export function createDockerArchiveReader(dockerHost: string, requestTimeoutMs = 10_000): ContainerArchiveReader {
+  const docker = new Docker({ ...dockerConnection(dockerHost), timeout: requestTimeoutMs });
+  containErrorAnswers(docker.modem);
+  return async (containerId, path) => {
+    if (!CONTAINER_ID.test(containerId)) throw new RuntimeError('invalid', 'not a container id');
+    try {
+      return (await docker.getContainer(containerId).getArchive({ path })) as Readable;
+    } catch (err) {
+      const said = err instanceof Error ? err.message.slice(0, MAX_ERROR_TEXT) : safeString(err);
+      // 404 is both "no such path" (no image manifest) and "no such container" (not an answer about the image).
+      if ((err as { statusCode?: unknown }).statusCode === 404 && !/no such container/i.test(said)) return undefined;
+      throw new RuntimeError(
+        'unreachable',
+        `docker at ${dockerHost}: archive of ${path} in ${containerId.slice(0, 12)}: ${said}`,
+      );
+    }
   };
 }
 
