@@ -72,6 +72,28 @@ test.before(async () => {
   await build('pal-img/app:1', good, 'app');
   await build('pal-img/unlabelled:1', good, '');
 
+  // An image that relabels a ciphertext in its manifest, and one that names a host secret.
+  const relabel = join(ctx, 'relabel');
+  for (const [name, labels, text] of [
+    ['narrow', ['app', 'billing'], 'narrow-plaintext'],
+    ['host-secret', ['app'], 'image-impostor'],
+  ] as const) {
+    const r = await runCommand(
+      process.execPath,
+      [PAL_JS, 'seal', '--name', name, ...labels.flatMap((l) => ['--label', l]), '--key', pald.publicKey].concat([
+        '--image-manifest',
+        relabel,
+      ]),
+      { input: text },
+    );
+    if (r.code !== 0) throw new Error(`pal seal ${name}: ${r.stderr}`);
+  }
+  await writeFile(
+    join(relabel, 'secrets.yaml'),
+    'secrets:\n  narrow: { file: narrow.pgp, labels: [app] }\n  host-secret: { file: host-secret.pgp, labels: [app] }\n',
+  );
+  await build('pal-img/relabel:1', relabel, 'app');
+
   const garbage = join(ctx, 'garbage');
   await mkdir(garbage);
   await writeFile(join(garbage, 'secrets.yaml'), 'secrets: [this, is, not, a, mapping]\n');
@@ -133,6 +155,26 @@ test.serial('a symlinked /etc/pal/secrets.yaml is refused, never followed', asyn
   t.deepEqual(ls.stdout.trim().split(/\s+/).sort(), ['host-secret']);
   await waitFor('the symlink refusal in the log', () =>
     Promise.resolve(/secrets\.yaml is a symlink: only regular files/.test(pald!.output())),
+  );
+  t.pass();
+});
+
+test.serial('a ciphertext relabelled in the image manifest is refused: the sealed labels win', async (t) => {
+  const c = await run('img-relabel', 'pal-img/relabel:1');
+  const r = await exec(c, 'cat', '/run/pal/narrow');
+  t.not(r.code, 0);
+  t.false(r.stdout.includes('narrow-plaintext'));
+  await waitFor('the sealed-labels denial in the audit log', async () =>
+    /"secret":"narrow".*"decision":"deny".*billing/.test(await readFile(pald!.auditPath, 'utf8').catch(() => '')),
+  );
+  t.pass();
+});
+
+test.serial('a host manifest secret of the same name wins, and the clash is reported', async (t) => {
+  const c = await run('img-clash', 'pal-img/relabel:1');
+  t.is((await exec(c, 'cat', '/run/pal/host-secret')).stdout, hostText);
+  await waitFor('the clash in the log', () =>
+    Promise.resolve(/carries secret "host-secret", which the host manifest also names/.test(pald!.output())),
   );
   t.pass();
 });
