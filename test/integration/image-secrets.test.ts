@@ -31,12 +31,13 @@ async function build(tag: string, palDir: string, labels: string): Promise<void>
   if (r.code !== 0) throw new Error(`docker build ${tag}: ${r.stderr}`);
 }
 
-async function run(name: string, image: string): Promise<string> {
+async function run(name: string, image: string, ...extra: string[]): Promise<string> {
   await dockerd!.docker(
     'run',
     '-d',
     '--name',
     name,
+    ...extra,
     '--network',
     'none',
     '-v',
@@ -71,6 +72,7 @@ test.before(async () => {
   if (sealed.code !== 0) throw new Error(`pal seal: ${sealed.stderr}`);
   await build('pal-img/app:1', good, 'app');
   await build('pal-img/unlabelled:1', good, '');
+  await build('pal-img/app-volume:1', good, 'app,volume');
 
   // An image that relabels a ciphertext in its manifest, and one that names a host secret.
   const relabel = join(ctx, 'relabel');
@@ -177,4 +179,14 @@ test.serial('a host manifest secret of the same name wins, and the clash is repo
     Promise.resolve(/carries secret "host-secret", which the host manifest also names/.test(pald!.output())),
   );
   t.pass();
+});
+
+test.serial("the image's /etc/pal is read, not what the first container mounts or writes there", async (t) => {
+  const fake = join(ctx, 'fake-etc-pal');
+  await mkdir(fake);
+  await writeFile(join(fake, 'secrets.yaml'), 'secrets: [mounted, over]\n');
+  const c = await run('img-volume', 'pal-img/app-volume:1', '-v', `${fake}:/etc/pal:ro`);
+  const r = await exec(c, 'cat', '/run/pal/app.tar.gz');
+  t.is(r.code, 0, r.stderr);
+  t.is(r.stdout, appText);
 });

@@ -17,10 +17,14 @@ export interface ImageManifest {
 }
 
 /**
- * A tar stream of `path` in a running container, or undefined when the path does not exist
- * there. Rejects for any other failure (the runtime is down, …).
+ * A tar stream of `path` as image `imageId` has it (the caller `containerId` runs that image), or
+ * undefined when the path does not exist there. Rejects for any other failure (the runtime is down, …).
  */
-export type ContainerArchiveReader = (containerId: string, path: string) => Promise<Readable | undefined>;
+export type ContainerArchiveReader = (
+  containerId: string,
+  path: string,
+  imageId: string,
+) => Promise<Readable | undefined>;
 
 export interface ImageManifestsOptions {
   readonly readArchive: ContainerArchiveReader;
@@ -89,7 +93,7 @@ export class ImageManifests {
     let stream: Readable | undefined;
     let timer: NodeJS.Timeout | undefined;
     try {
-      stream = await this.opts.readArchive(containerId, IMAGE_PAL_DIR);
+      stream = await this.opts.readArchive(containerId, IMAGE_PAL_DIR, image);
       if (!stream) return { manifest: { image, entries: new Map(), problems: [] }, transient: false };
       const s = stream;
       const timeout = new Promise<never>((_, reject) => {
