@@ -192,6 +192,12 @@ export class SecretCache {
   }
 
   private async readCiphertext(entry: ManifestEntry): Promise<{ ciphertext: Buffer; version: string }> {
+    // An image-carried entry's path is inside the image: its bytes came through the runtime's API
+    // with the entry, and nothing is ever read from a host path for it.
+    if (entry.image !== undefined) {
+      if (entry.ciphertext === undefined) throw new SecretError('unavailable', `${entry.name}: no image ciphertext`);
+      return { ciphertext: entry.ciphertext, version: entry.version };
+    }
     let ciphertext: Buffer;
     try {
       // Never blocks on a FIFO or follows a link swapped in since the manifest was loaded.

@@ -10,7 +10,8 @@ import { AuditLog } from '../audit/index.js';
 import { ManifestStore, fileSafetyProblem, type ManifestEntry } from '../store/index.js';
 import { OpenPgpBackend, SecretCache } from '../crypto/index.js';
 import { loadRedOctober } from './redoctober.js';
-import { createIdentityResolver } from '../identity/index.js';
+import { createDockerArchiveReader, createIdentityResolver } from '../identity/index.js';
+import { createImageSecretSource } from './image-secrets.js';
 import { createTrustService } from '../trust/index.js';
 import type { IdentityResolver } from '../identity/types.js';
 import type { TrustService } from '../trust/types.js';
@@ -246,6 +247,14 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
         },
       },
       manifest: store,
+      // Secrets an image carries in /etc/pal, read through Docker's archive endpoint (never a host path).
+      imageSecrets: createImageSecretSource({
+        readArchive: createDockerArchiveReader(config.docker.host),
+        maxCiphertextBytes: config.limits.secretBytes,
+        hostEntries: () => store.current().entries,
+        log,
+        audit,
+      }),
       secrets: cache,
       audit,
       sealedFacts,

@@ -3,7 +3,7 @@
 // (ManifestStore, SecretCache, AuditLog, IdentityResolver, TrustService).
 
 import type { SecureBuffer } from '../native/types.js';
-import type { IdentitySource, TrustSource, SealedFactsRegistry } from '../policy/index.js';
+import type { Caller, IdentitySource, TrustSource, SealedFactsRegistry } from '../policy/index.js';
 import type { ManifestEntry, ManifestProblem } from '../store/index.js';
 import type { AuthoriseSealed, OpenedSecret } from '../crypto/index.js';
 import type { AuditEvent } from '../audit/index.js';
@@ -17,6 +17,12 @@ export interface ManifestView {
 
 export interface ManifestSource {
   current(): ManifestView;
+}
+
+/** Secrets a container's image carries (store/image), per caller; policy still decides each one. */
+export interface ImageSecretSource {
+  /** The entries of the caller's image not shadowed by the host manifest (empty when none). Never rejects. */
+  forCaller(caller: Caller): Promise<ReadonlyMap<string, ManifestEntry>>;
 }
 
 export interface SecretSource {
@@ -58,6 +64,8 @@ export interface FsDeps {
   readonly identity: CallerIdentitySource;
   readonly trust: TrustSource;
   readonly manifest: ManifestSource;
+  /** Image-carried secrets (absent: only the host manifest is served). */
+  readonly imageSecrets?: ImageSecretSource;
   readonly secrets: SecretSource;
   readonly audit: AuditSink;
   /** What decrypts showed about sealed names and labels; shared with `pal explain`. */

@@ -140,8 +140,20 @@ export class PalView {
     }
   }
 
-  evaluate(ctx: CallerContext): Promise<Caller> {
-    return this.callers.evaluate(ctx);
+  /** Image-carried entries of each attested caller (the memo hands out the same Caller object). */
+  private readonly imageEntries = new WeakMap<Caller, ReadonlyMap<string, ManifestEntry>>();
+
+  async evaluate(ctx: CallerContext): Promise<Caller> {
+    const caller = await this.callers.evaluate(ctx);
+    const images = this.deps.imageSecrets;
+    if (images && !caller.failure && caller.identity.kind === 'container' && !this.imageEntries.has(caller))
+      this.imageEntries.set(caller, await images.forCaller(caller));
+    return caller;
+  }
+
+  /** The host manifest's entry of that name, else the caller's image's (the host one wins a clash). */
+  private entryFor(caller: Caller, name: string): ManifestEntry | undefined {
+    return this.deps.manifest.current().entries.get(name) ?? this.imageEntries.get(caller)?.get(name);
   }
 
   /** Policy's decision, with what pald has learnt about the entry's sealed payload (if anything). */
@@ -175,7 +187,9 @@ export class PalView {
 
   visibleSecrets(caller: Caller): ManifestEntry[] {
     if (caller.failure) return [];
-    return [...this.deps.manifest.current().entries.values()].filter((e) => this.decide(caller, e).allow);
+    const host = this.deps.manifest.current().entries;
+    const image = [...(this.imageEntries.get(caller)?.values() ?? [])].filter((e) => !host.has(e.name));
+    return [...host.values(), ...image].filter((e) => this.decide(caller, e).allow);
   }
 
   renderFor(caller: Caller, file: PalFileName): Buffer {
@@ -215,7 +229,7 @@ export class PalView {
     const startNs = process.hrtime.bigint();
     const generation = this.warm.generation;
     const caller = await this.evaluate(ctx);
-    const entry = this.deps.manifest.current().entries.get(name);
+    const entry = this.entryFor(caller, name);
     const deny = (reason: string, reasonClass: string): void =>
       this.audit(caller, op, name, 'deny', reason, reasonClass, startNs);
     if (caller.failure) {

@@ -3,6 +3,7 @@
 
 import Docker from 'dockerode';
 import type { IncomingMessage } from 'node:http';
+import { finished, type Readable } from 'node:stream';
 import { watchDockerEvents } from './docker-events.js';
 import {
   RuntimeError,
@@ -111,6 +112,59 @@ export function createDockerRuntime(options: DockerRuntimeOptions): ContainerRun
       return watchDockerEvents({ events, endpoint, log, translate }, handlers);
     },
   };
+}
+
+/**
+ * A tar stream of `path` as image `imageId` has it, through the Engine API's archive endpoint, or
+ * undefined when the path does not exist there. Read from a container created for the purpose and
+ * never started (removed once the stream ends), not from the caller's container: a running
+ * container's writable layer or a volume mounted on `path` could otherwise decide what every
+ * container of the image is served. Docker resolves the path inside that container's root; pald
+ * never follows it from the host. Rejects with a RuntimeError otherwise.
+ */
+export type ContainerArchiveReader = (
+  containerId: string,
+  path: string,
+  imageId: string,
+) => Promise<Readable | undefined>;
+
+export function createDockerArchiveReader(dockerHost: string, requestTimeoutMs = 10_000): ContainerArchiveReader {
+  const docker = new Docker({ ...dockerConnection(dockerHost), timeout: requestTimeoutMs });
+  containErrorAnswers(docker.modem);
+  return async (_containerId, path, imageId) => {
+    if (!IMAGE_ID.test(imageId)) throw new RuntimeError('invalid', 'not an image id');
+    let reader: Docker.Container;
+    try {
+      reader = await docker.createContainer({
+        Image: imageId,
+        Entrypoint: ['/pal-image-reader-never-started'],
+        Cmd: [],
+        NetworkDisabled: true,
+        Labels: { 'pal.image-reader': '1' },
+      });
+    } catch (err) {
+      throw new RuntimeError(
+        'unreachable',
+        `docker at ${dockerHost}: cannot create a reader of ${imageId}: ${said(err)}`,
+      );
+    }
+    const remove = (): void => {
+      reader.remove({ force: true, v: true }).catch(() => undefined);
+    };
+    try {
+      const stream = (await reader.getArchive({ path })) as Readable;
+      finished(stream, remove);
+      return stream;
+    } catch (err) {
+      remove();
+      if ((err as { statusCode?: unknown }).statusCode === 404) return undefined;
+      throw new RuntimeError('unreachable', `docker at ${dockerHost}: archive of ${path} in ${imageId}: ${said(err)}`);
+    }
+  };
+}
+
+function said(err: unknown): string {
+  return err instanceof Error ? err.message.slice(0, MAX_ERROR_TEXT) : safeString(err);
 }
 
 /** What an error answer's text may add to a log line. */

@@ -38,7 +38,21 @@ class EntryProblem extends Error {
 /** A manifest is policy, not data: anything this big is a mistake or an attack. */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
-export async function parseManifest(file: string, text: string): Promise<ManifestParse> {
+/**
+ * Ciphertexts already in memory, by absolute path: an image's /etc/pal read through the runtime's
+ * API (store/image). The manifest's paths are looked up here; nothing is read from disk.
+ */
+export interface InMemoryCiphertexts {
+  readonly files: ReadonlyMap<string, Buffer>;
+  /** The image id the files came from, recorded on each entry. */
+  readonly image: string;
+}
+
+export async function parseManifest(
+  file: string,
+  text: string,
+  inMemory?: InMemoryCiphertexts,
+): Promise<ManifestParse> {
   if (Buffer.byteLength(text) > MAX_MANIFEST_BYTES) {
     return { ok: false, problems: [{ file, message: `manifest larger than ${MAX_MANIFEST_BYTES} bytes` }] };
   }
@@ -95,7 +109,7 @@ export async function parseManifest(file: string, text: string): Promise<Manifes
   const manifestDir = path.dirname(file);
   let realDir: string | undefined;
   try {
-    realDir = await realpath(manifestDir);
+    realDir = inMemory ? manifestDir : await realpath(manifestDir);
   } catch (err) {
     return { ok: false, problems: [{ file, message: `cannot resolve manifest directory: ${(err as Error).message}` }] };
   }
@@ -115,7 +129,13 @@ export async function parseManifest(file: string, text: string): Promise<Manifes
       if (rawName === undefined) throw new EntryProblem(`secret names must be strings`, lineOf(source, pair.key));
       const nameProblem = secretNameProblem(name);
       if (nameProblem) throw new EntryProblem(nameProblem, lineOf(source, pair.key));
-      const entry = await readEntry(source, name, pair.key, pair.value, manifestDir, realDir, referenced, safeDirs);
+      const entry = await readEntry(source, name, pair.key, pair.value, {
+        dir: manifestDir,
+        realDir,
+        referenced,
+        safeDirs,
+        inMemory,
+      });
       entries.set(name, entry);
     } catch (err) {
       if (!(err instanceof EntryProblem)) throw err;
@@ -148,15 +168,20 @@ function lineField(src: YamlSource, node: unknown): { line?: number } {
   return line === undefined ? {} : { line };
 }
 
+interface EntryContext {
+  readonly dir: string;
+  readonly realDir: string;
+  readonly referenced: string[];
+  readonly safeDirs: Set<string>;
+  readonly inMemory: InMemoryCiphertexts | undefined;
+}
+
 async function readEntry(
   src: YamlSource,
   name: string,
   keyNode: unknown,
   node: unknown,
-  dir: string,
-  realDir: string,
-  referenced: string[],
-  safeDirs: Set<string>,
+  { dir, realDir, referenced, safeDirs, inMemory }: EntryContext,
 ): Promise<ManifestEntry> {
   // Problems with the entry as a whole point at its name; others at the offending value.
   const bad = (n: unknown, message: string): never => {
@@ -256,6 +281,21 @@ async function readEntry(
   referenced.push(ciphertextPath);
   if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel))
     bad(f.node, `${f.value}: path must stay inside the manifest directory ${dir}`);
+  const fields = {
+    name,
+    labels: labels!,
+    ...(namespaces !== undefined ? { namespaces } : {}),
+    mode,
+    backend: f.backend,
+    ...(size === undefined ? {} : { size }),
+    ...(cacheTtlMs === undefined ? {} : { cacheTtlMs }),
+  };
+  if (inMemory) {
+    const bytes = inMemory.files.get(ciphertextPath);
+    if (bytes === undefined) bad(f.node, `${f.value}: ciphertext file not found in the image`);
+    const version = createHash('sha256').update(bytes!).digest('hex');
+    return { ...fields, ciphertextPath, version, mtimeMs: 0, ciphertext: bytes!, image: inMemory.image };
+  }
   let real: string;
   try {
     real = await realpath(ciphertextPath);
@@ -272,18 +312,7 @@ async function readEntry(
   const { version, mtimeMs } = await fingerprint(real).catch((err: Error) => bad(f.node, `${f.value}: ${err.message}`));
   const unsafe = await fileSafetyProblem(ciphertextPath, { kind: 'ciphertext', safeDirs });
   if (unsafe) throw new EntryProblem(unsafe, lineOf(src, f.node) ?? lineOf(src, keyNode), true);
-  return {
-    name,
-    labels: labels!,
-    ...(namespaces !== undefined ? { namespaces } : {}),
-    mode,
-    backend: f.backend,
-    ciphertextPath: real,
-    version,
-    mtimeMs,
-    ...(size === undefined ? {} : { size }),
-    ...(cacheTtlMs === undefined ? {} : { cacheTtlMs }),
-  };
+  return { ...fields, ciphertextPath: real, version, mtimeMs };
 }
 
 /** Largest per-secret plaintext cache TTL: a day (a longer one would outlive any delegation). */

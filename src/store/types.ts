@@ -23,6 +23,13 @@ export interface ManifestEntry {
    * the daemon-wide cache.plaintext_ttl_ms. For Red October every decrypt takes one delegation use.
    */
   readonly cacheTtlMs?: number;
+  /**
+   * The image (sha256:…) whose /etc/pal carried this entry; absent for the host manifest. Such an
+   * entry's ciphertextPath is inside the image, never a host path: its bytes are `ciphertext`.
+   */
+  readonly image?: string;
+  /** The ciphertext, for an image-carried entry (read through the runtime's API, kept in memory). */
+  readonly ciphertext?: Buffer;
 }
 
 export interface ManifestProblem {

@@ -1,0 +1,69 @@
+// Wires image-carried secrets (store/image) to the filesystem: the caller's image's entries, read
+// through Docker's archive endpoint once per image id, minus the names the host manifest serves
+// (the host wins; the clash is logged and audited once per image and name). Problems of an image
+// manifest go to the log and the audit log, once per image read.
+
+import type { AuditEvent } from '../audit/index.js';
+import type { ImageSecretSource } from '../fs/index.js';
+import type { ContainerArchiveReader } from '../identity/index.js';
+import type { Caller } from '../policy/index.js';
+import { ImageManifests, type ManifestEntry } from '../store/index.js';
+
+export interface ImageSecretsWiring {
+  readonly readArchive: ContainerArchiveReader;
+  readonly maxCiphertextBytes: number;
+  readonly hostEntries: () => ReadonlyMap<string, ManifestEntry>;
+  readonly log: (message: string) => void;
+  readonly audit: { record(event: AuditEvent): void };
+}
+
+export function createImageSecretSource(w: ImageSecretsWiring): ImageSecretSource & { forget(image: string): void } {
+  const record = (image: string, decision: AuditEvent['decision'], reason: string, secret?: string): void =>
+    w.audit.record({
+      time: new Date().toISOString(),
+      pid: process.pid,
+      uid: process.getuid?.() ?? 0,
+      gid: process.getgid?.() ?? 0,
+      image,
+      ...(secret === undefined ? {} : { secret }),
+      op: 'image-manifest',
+      decision,
+      reason,
+      latency_us: 0,
+    });
+  const manifests = new ImageManifests({
+    readArchive: w.readArchive,
+    maxCiphertextBytes: w.maxCiphertextBytes,
+    report: (image, p) => {
+      const where = `${p.file}${p.line === undefined ? '' : `:${p.line}`}${p.entry ? ` [${p.entry}]` : ''}`;
+      w.log(`pald: image manifest problem: ${where}: ${p.message}`);
+      record(image, 'error', `${where}: ${p.message}`, p.entry);
+    },
+  });
+  const clashes = new Set<string>();
+  return {
+    async forCaller(caller: Caller): Promise<ReadonlyMap<string, ManifestEntry>> {
+      const { containerId, imageId } = caller.identity;
+      if (containerId === undefined || imageId === undefined) return new Map();
+      const manifest = await manifests.get(containerId, imageId);
+      const host = w.hostEntries();
+      const served = new Map<string, ManifestEntry>();
+      for (const [name, entry] of manifest.entries) {
+        if (!host.has(name)) {
+          served.set(name, entry);
+          continue;
+        }
+        const key = `${imageId}\0${name}`;
+        if (clashes.has(key)) continue;
+        clashes.add(key);
+        const reason = `image ${imageId} carries secret "${name}", which the host manifest also names: the host's is served`;
+        w.log(`pald: ${reason}`);
+        record(imageId, 'deny', reason, name);
+      }
+      return served;
+    },
+    forget(image: string): void {
+      manifests.forget(image);
+    },
+  };
+}
