@@ -248,13 +248,18 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
       },
       manifest: store,
       // Secrets an image carries in /etc/pal, read through Docker's archive endpoint (never a host path).
-      imageSecrets: createImageSecretSource({
-        readArchive: createDockerArchiveReader(config.docker.host),
-        maxCiphertextBytes: config.limits.secretBytes,
-        hostEntries: () => store.current().entries,
-        log,
-        audit,
-      }),
+      // A node with Docker off (`docker.host: ""`, CRI only) has none: CRI has no API to read an image's files.
+      ...(config.docker.host === ''
+        ? {}
+        : {
+            imageSecrets: createImageSecretSource({
+              readArchive: createDockerArchiveReader(config.docker.host),
+              maxCiphertextBytes: config.limits.secretBytes,
+              hostEntries: () => store.current().entries,
+              log,
+              audit,
+            }),
+          }),
       secrets: cache,
       audit,
       sealedFacts,
