@@ -247,14 +247,11 @@ function chainsOf(abs: string, real: string): string[][] {
  */
 export async function readRegularFile(file: string, maxBytes: number): Promise<{ bytes: Buffer; stats: Stats }> {
   const before = await lstat(file);
-  if (!before.isFile()) throw new Error(`not a regular file (${kindOf(before)})`);
-  if (before.size > maxBytes) throw new Error(`larger than ${maxBytes} bytes`);
+  assertRegularWithin(before, maxBytes);
   const fh = await open(file, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
   try {
     const st = await fh.stat();
-    if (!st.isFile() || st.dev !== before.dev || st.ino !== before.ino)
-      throw new Error('file changed while being opened');
-    if (st.size > maxBytes) throw new Error(`larger than ${maxBytes} bytes`);
+    assertOpenedAsSeen(before, st, maxBytes);
     // Read at most maxBytes + 1: a file growing after fstat cannot make us read without bound.
     const buf = Buffer.alloc(Math.min(st.size, maxBytes) + 1);
     let n = 0;
@@ -274,14 +271,11 @@ export async function readRegularFile(file: string, maxBytes: number): Promise<{
 /** readRegularFile for start-up code that must stay synchronous (trust providers load keys when made). */
 export function readRegularFileSync(file: string, maxBytes: number): { bytes: Buffer; stats: Stats } {
   const before = lstatSync(file);
-  if (!before.isFile()) throw new Error(`not a regular file (${kindOf(before)})`);
-  if (before.size > maxBytes) throw new Error(`larger than ${maxBytes} bytes`);
+  assertRegularWithin(before, maxBytes);
   const fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
   try {
     const st = fstatSync(fd);
-    if (!st.isFile() || st.dev !== before.dev || st.ino !== before.ino)
-      throw new Error('file changed while being opened');
-    if (st.size > maxBytes) throw new Error(`larger than ${maxBytes} bytes`);
+    assertOpenedAsSeen(before, st, maxBytes);
     const buf = Buffer.alloc(Math.min(st.size, maxBytes) + 1);
     let n = 0;
     for (;;) {
@@ -295,6 +289,18 @@ export function readRegularFileSync(file: string, maxBytes: number): { bytes: Bu
   } finally {
     closeSync(fd);
   }
+}
+
+/** The checks both readers make: a regular file, no bigger than allowed, and the very file lstat saw. */
+function assertOpenedAsSeen(before: Stats, opened: Stats, maxBytes: number): void {
+  if (!opened.isFile() || opened.dev !== before.dev || opened.ino !== before.ino)
+    throw new Error('file changed while being opened');
+  if (opened.size > maxBytes) throw new Error(`larger than ${maxBytes} bytes`);
+}
+
+function assertRegularWithin(before: Stats, maxBytes: number): void {
+  if (!before.isFile()) throw new Error(`not a regular file (${kindOf(before)})`);
+  if (before.size > maxBytes) throw new Error(`larger than ${maxBytes} bytes`);
 }
 
 function kindOf(st: Stats): string {
