@@ -6,7 +6,7 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parseYaml } from '../shared/yaml-nodes.js';
 import { DEFAULT_YAML_LIMITS } from '../shared/yaml-bounded.js';
-import { fileSafetyProblem } from '../store/file-safety.js';
+import { fileSafetyProblem } from '../store/index.js';
 import { ConfigError } from './errors.js';
 import { DEFAULT_CONFIG_PATH, defaultConfig } from './defaults.js';
 import { NodeReader } from './node-reader.js';
