@@ -245,6 +245,8 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => fi
 main().then(
   () => finish(0),
   (err: unknown) => {
+    // After a signal the clean-up pulls components from under the steps still running: not their fault.
+    if (exiting) return;
     process.stderr.write(`\n${err instanceof Error ? err.message : String(err)}\n`);
     finish(1);
   },
