@@ -23,6 +23,8 @@ import { signWithCosign, signWithNotary } from './sign.js';
 const REPO = fileURLToPath(new URL('../../..', import.meta.url));
 const PAL = path.join(REPO, 'dist/src/cli/pal.js');
 const GUN = 'registry.example.com/pal-demo/app';
+/** The engine the docker CLI would use; the demo starts a private one only if this one does not answer. */
+const USUAL_DOCKER_HOST = process.env['DOCKER_HOST'] ?? 'unix:///var/run/docker.sock';
 
 const cleanups: Array<{ what: string; run: () => Promise<unknown> }> = [];
 function onCleanup(what: string, run: () => Promise<unknown>): void {
@@ -40,10 +42,9 @@ async function cleanUp(): Promise<void> {
 }
 
 async function dockerEngine(): Promise<DockerEngine> {
-  const existing = process.env['DOCKER_HOST'] ?? 'unix:///var/run/docker.sock';
   try {
-    const engine = await useDockerEngine(existing);
-    note(`using the Docker engine at ${existing}`);
+    const engine = await useDockerEngine(USUAL_DOCKER_HOST);
+    note(`using the Docker engine at ${USUAL_DOCKER_HOST}`);
     return engine;
   } catch {
     note('no Docker engine reachable: starting a private dockerd');
@@ -115,8 +116,7 @@ async function main(): Promise<void> {
   onCleanup('docker engine', () => engine.cleanup());
   const docker = (args: string[], opts: Parameters<typeof show>[2] = {}) =>
     show('docker', ['-H', engine.host, ...args], { display: `docker ${args.join(' ')}`, ...opts });
-  if (engine.host !== (process.env['DOCKER_HOST'] ?? 'unix:///var/run/docker.sock'))
-    note(`(below, docker = docker -H ${engine.host})`);
+  if (engine.host !== USUAL_DOCKER_HOST) note(`(below, docker = docker -H ${engine.host})`);
 
   say('Building tiny images from busybox-static (docker import: nothing is pulled)');
   const appRef = `${GUN}:${tag}`;
