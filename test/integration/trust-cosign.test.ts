@@ -13,7 +13,13 @@ import { createCosignProvider } from '../../src/trust/cosign/provider.js';
 import type { TrustProvider } from '../../src/trust/provider.js';
 import { TrustServiceImpl } from '../../src/trust/service.js';
 import type { ImageSubject } from '../../src/trust/types.js';
-import { cosignStatement, keyedBundle, pushBundle, signBundle, signLegacy } from '../../scripts/signing/cosign-craft.js';
+import {
+  cosignStatement,
+  keyedBundle,
+  pushBundle,
+  signBundle,
+  signLegacy,
+} from '../../scripts/signing/cosign-craft.js';
 import { pushBlob, pushImage, startRegistry, type TestRegistry } from '../../scripts/components/registry.js';
 
 const run = promisify(execFile);
