@@ -12,7 +12,7 @@ import {
   sha256Digest,
   startRegistry,
   type TestRegistry,
-} from '../helpers/registry.js';
+} from '../../scripts/components/registry.js';
 
 let reg: TestRegistry;
 let tlsReg: TestRegistry;

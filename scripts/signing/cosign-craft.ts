@@ -1,6 +1,7 @@
-// Test helper: cosign signatures written exactly as cosign stores them (no cosign binary exists here),
-// made with node:crypto: the legacy `sha256-<hex>.sig` simple-signing manifest, and cosign v3's Sigstore
-// bundle (DSSE + in-toto statement) as an OCI 1.1 referrer with the referrers tag fallback.
+// cosign signatures for the tests and the demo, written exactly as cosign stores them (no cosign binary
+// exists here), made with node:crypto: the legacy `sha256-<hex>.sig` simple-signing manifest, and
+// cosign v3's Sigstore bundle (DSSE + in-toto statement) as an OCI 1.1 referrer with the referrers tag
+// fallback.
 import { createHash, sign, type KeyObject } from 'node:crypto';
 import {
   fetchManifest,
@@ -10,7 +11,7 @@ import {
   pushReferrer,
   type Descriptor,
   type TestRegistry,
-} from './registry.js';
+} from '../components/registry.js';
 
 export const SIMPLE_SIGNING = 'application/vnd.dev.cosign.simplesigning.v1+json';
 export const BUNDLE_TYPE = 'application/vnd.dev.sigstore.bundle.v0.3+json';

@@ -1,5 +1,5 @@
-// Test helper: a throwaway notary-server (memory storage, TLS with openssl-made certs, 127.0.0.1),
-// the real `notary` CLI, and a metadata proxy we control for serving tampered/crafted files.
+// A throwaway notary-server for the tests and the demo (memory storage, TLS with openssl-made certs,
+// 127.0.0.1), the real `notary` CLI, and a metadata proxy we control for serving tampered/crafted files.
 // Everything started here is stopped by its pid; callers register stop() with t.teardown/after.always.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createPrivateKey, type KeyObject } from 'node:crypto';

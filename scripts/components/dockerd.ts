@@ -1,9 +1,10 @@
-// A private Docker engine for integration tests: its own data root, exec root, pid file and
-// unix socket under a temp dir, its own containerd (started by that dockerd), no bridge and no
-// iptables. Several run side by side (ava runs test files in parallel). Images are made locally
-// from busybox-static with `docker import` (there is no registry to pull from).
+// A private Docker engine for the integration tests, the bench and the demo: its own data root, exec
+// root, pid file and unix socket under a temp dir, its own containerd (started by that dockerd), no
+// bridge and no iptables. Several run side by side (ava runs test files in parallel). Images are made
+// locally from busybox-static with `docker import` (there is no registry to pull from). The demo may
+// instead use an engine that is already running (useDockerEngine), which it never stops.
 
-import { spawn, execFile, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import {
   chmodSync,
   closeSync,
@@ -20,16 +21,23 @@ import {
 } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
+import { unmountUnder } from './mounts.js';
 
-export interface TestDockerd {
+/** A Docker engine to run the docker CLI against: a private one (TestDockerd) or one already running. */
+export interface DockerEngine {
   readonly host: string;
-  readonly socketPath: string;
-  readonly dataRoot: string;
-  readonly pid: number;
   /** docker CLI against this daemon; resolves stdout (trimmed); rejects with stderr on non-zero exit. */
   docker(...args: string[]): Promise<string>;
   /** A busybox-static image made with `docker import` (no pulls), with image config labels; returns image id (sha256:…). */
   importBusyboxImage(tag: string, labels?: Record<string, string>): Promise<string>;
+  /** Remove what this handle made on the host (for an engine it did not start: its temp dir only); safe twice. */
+  cleanup(): Promise<void>;
+}
+
+export interface TestDockerd extends DockerEngine {
+  readonly socketPath: string;
+  readonly dataRoot: string;
+  readonly pid: number;
   /** SIGTERM the daemon we started and wait for it to exit. */
   stop(): Promise<void>;
   /** Start again on the same data root and socket; resolves when it answers. */
@@ -121,46 +129,7 @@ export async function startDockerd(options: StartDockerdOptions = {}): Promise<T
     clearTimeout(timer);
   };
 
-  const docker = (...args: string[]): Promise<string> =>
-    new Promise((resolve, reject) => {
-      execFile(
-        'docker',
-        ['-H', host, ...args],
-        { env: dockerCliEnv(cliConfig), maxBuffer: 64 * 1024 * 1024 },
-        (err, stdout, stderr) => {
-          if (err) reject(new Error(`docker ${args.join(' ')}: ${stderr.trim() || err.message}`));
-          else resolve(stdout.trim());
-        },
-      );
-    });
-
-  const importBusyboxImage = async (tag: string, labels: Record<string, string> = {}): Promise<string> => {
-    const rootfs = mkdtempSync(join(dir, 'rootfs-'));
-    try {
-      mkdirSync(join(rootfs, 'bin'));
-      for (const d of ['etc', 'tmp', 'proc', 'sys', 'dev', 'run', 'root']) mkdirSync(join(rootfs, d));
-      copyFileSync(BUSYBOX, join(rootfs, 'bin', 'busybox'));
-      chmodSync(join(rootfs, 'bin', 'busybox'), 0o755);
-      for (const applet of await busyboxApplets()) {
-        if (applet !== 'busybox' && !existsSync(join(rootfs, 'bin', applet)))
-          symlinkSync('busybox', join(rootfs, 'bin', applet));
-      }
-      const changes = ['ENV PATH=/bin', 'CMD ["sh"]'];
-      // JSON strings are valid double-quoted Dockerfile strings: any key or value survives.
-      for (const [key, value] of Object.entries(labels))
-        changes.push(`LABEL ${JSON.stringify(key)}=${JSON.stringify(value)}`);
-      await runPipeline(
-        'tar',
-        ['-C', rootfs, '-c', '.'],
-        'docker',
-        ['-H', host, 'import', ...changes.flatMap((c) => ['--change', c]), '-', tag],
-        dockerCliEnv(cliConfig),
-      );
-      return await docker('image', 'inspect', '-f', '{{.Id}}', tag);
-    } finally {
-      rmSync(rootfs, { recursive: true, force: true });
-    }
-  };
+  const { docker, importBusyboxImage } = dockerClient(host, cliConfig, dir);
 
   try {
     await launch();
@@ -205,6 +174,79 @@ export async function startDockerd(options: StartDockerdOptions = {}): Promise<T
       await stopChild();
       removeLeftoverCgroups(ids);
       unmountUnder(dir);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The docker CLI against `host`, with its own CLI config dir, and the busybox image import; temp files in `dir`. */
+function dockerClient(
+  host: string,
+  cliConfig: string,
+  dir: string,
+): Pick<DockerEngine, 'docker' | 'importBusyboxImage'> {
+  const docker = (...args: string[]): Promise<string> =>
+    new Promise((resolve, reject) => {
+      execFile(
+        'docker',
+        ['-H', host, ...args],
+        { env: dockerCliEnv(cliConfig), maxBuffer: 64 * 1024 * 1024 },
+        (err, stdout, stderr) => {
+          if (err) reject(new Error(`docker ${args.join(' ')}: ${stderr.trim() || err.message}`));
+          else resolve(stdout.trim());
+        },
+      );
+    });
+
+  const importBusyboxImage = async (tag: string, labels: Record<string, string> = {}): Promise<string> => {
+    const rootfs = mkdtempSync(join(dir, 'rootfs-'));
+    try {
+      mkdirSync(join(rootfs, 'bin'));
+      for (const d of ['etc', 'tmp', 'proc', 'sys', 'dev', 'run', 'root']) mkdirSync(join(rootfs, d));
+      copyFileSync(BUSYBOX, join(rootfs, 'bin', 'busybox'));
+      chmodSync(join(rootfs, 'bin', 'busybox'), 0o755);
+      for (const applet of await busyboxApplets()) {
+        if (applet !== 'busybox' && !existsSync(join(rootfs, 'bin', applet)))
+          symlinkSync('busybox', join(rootfs, 'bin', applet));
+      }
+      const changes = ['ENV PATH=/bin', 'CMD ["sh"]'];
+      // JSON strings are valid double-quoted Dockerfile strings: any key or value survives.
+      for (const [key, value] of Object.entries(labels))
+        changes.push(`LABEL ${JSON.stringify(key)}=${JSON.stringify(value)}`);
+      await runPipeline(
+        'tar',
+        ['-C', rootfs, '-c', '.'],
+        'docker',
+        ['-H', host, 'import', ...changes.flatMap((c) => ['--change', c]), '-', tag],
+        dockerCliEnv(cliConfig),
+      );
+      return await docker('image', 'inspect', '-f', '{{.Id}}', tag);
+    } finally {
+      rmSync(rootfs, { recursive: true, force: true });
+    }
+  };
+  return { docker, importBusyboxImage };
+}
+
+/**
+ * An engine that is already running at `host` (e.g. the system's): the docker CLI against it with a CLI
+ * config of its own. Nothing of the engine is stopped or removed by cleanup(); callers remove what they made.
+ */
+export async function useDockerEngine(host: string): Promise<DockerEngine> {
+  const dir = mkdtempSync('/tmp/pal-docker-cli-');
+  const cliConfig = join(dir, 'cli');
+  mkdirSync(cliConfig);
+  const client = dockerClient(host, cliConfig, dir);
+  try {
+    await client.docker('version', '--format', '{{.Server.Version}}');
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  return {
+    host,
+    ...client,
+    async cleanup(): Promise<void> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -269,24 +311,6 @@ function ping(socketPath: string): Promise<boolean> {
   });
 }
 
-/** Lazily unmount anything dockerd left mounted under our temp dir (netns, overlay), deepest first. */
-function unmountUnder(dir: string): void {
-  let mountinfo: string;
-  try {
-    mountinfo = readFileSync('/proc/self/mountinfo', 'utf8');
-  } catch {
-    return;
-  }
-  const points = mountinfo
-    .split('\n')
-    .map((line) => line.split(' ')[4])
-    .filter((p): p is string => p !== undefined && (p === dir || p.startsWith(`${dir}/`)))
-    .sort((x, y) => y.length - x.length);
-  for (const point of points) {
-    spawnSyncQuiet('umount', ['-l', point]);
-  }
-}
-
 /**
  * Under heavy load a force-removed container can leave its (empty) cgroup directories behind
  * (cgroupfs driver). Remove those of our own containers: /sys/fs/cgroup/<hierarchy>/docker/<id>.
@@ -310,14 +334,6 @@ function safeReaddir(dir: string): string[] {
     return readdirSync(dir);
   } catch {
     return [];
-  }
-}
-
-function spawnSyncQuiet(cmd: string, args: string[]): void {
-  try {
-    execFileSync(cmd, args, { stdio: 'ignore' });
-  } catch {
-    // best effort: a mount already gone is fine
   }
 }
 

@@ -1,13 +1,13 @@
 // Starts a real Red October server (Debian's golang-redoctober, /usr/sbin/redoctober) for
 // integration tests: a throwaway TLS certificate made with openssl, a fresh vault in a temp dir,
 // loopback ports. Stopped by pid; restartable on the same vault (delegations live in memory only).
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { RoClient } from '../../src/crypto/redoctober/client.js';
 import { freePort } from './notary.js';
-import { runCommand } from './pald.js';
 import { waitFor } from './wait.js';
 
 export const REDOCTOBER_BIN = '/usr/sbin/redoctober';
@@ -30,11 +30,12 @@ export async function startRedOctober(): Promise<TestRedOctober> {
   const dir = await mkdtemp(join(tmpdir(), 'pal-ro-'));
   const caFile = join(dir, 'server.crt');
   const keyFile = join(dir, 'server.key');
-  const cert = await runCommand('openssl', [
+  await promisify(execFile)('openssl', [
     'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', caFile, '-days', '2',
     '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
-  ]); // prettier-ignore
-  if (cert.code !== 0) throw new Error(`openssl: ${cert.stderr}`);
+  ]).catch((e: { stderr?: string; message: string }) => {
+    throw new Error(`openssl: ${e.stderr ?? e.message}`);
+  }); // prettier-ignore
   const port = await freePort();
   const metricsPort = await freePort();
   const url = `https://127.0.0.1:${port}`;

@@ -1,6 +1,7 @@
-// Test helper: a throwaway Debian `docker-registry` (Distribution 2.8) on a free 127.0.0.1 port with a
-// temp root directory, optionally TLS with a test CA; plus push helpers that write blobs, manifests
-// and the OCI referrers tag fallback with plain HTTP, exactly as cosign/Notation store signatures.
+// A throwaway Debian `docker-registry` (Distribution 2.8) on a free 127.0.0.1 port with a temp root
+// directory, optionally TLS with a test CA, for the tests and the demo; plus push helpers that write
+// blobs, manifests and the OCI referrers tag fallback with plain HTTP, exactly as cosign/Notation store
+// signatures.
 // Stopped by its pid: callers register stop() with t.teardown/after.always.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -226,6 +227,16 @@ export async function fetchManifest(reg: TestRegistry, repo: string, reference: 
   if (res.status === 404) return undefined;
   if (res.status !== 200) throw new Error(`manifest GET ${reference}: HTTP ${res.status}`);
   return res.body;
+}
+
+/** The descriptor of a manifest the registry holds (e.g. one `docker push` made), from a HEAD by digest. */
+export async function manifestDescriptor(reg: TestRegistry, repo: string, digest: string): Promise<Descriptor> {
+  const res = await http(reg, 'HEAD', `${reg.url}/v2/${repo}/manifests/${digest}`, undefined, {
+    Accept: [OCI_MANIFEST, OCI_INDEX, 'application/vnd.docker.distribution.manifest.v2+json'].join(', '),
+  });
+  if (res.status !== 200) throw new Error(`manifest HEAD ${repo}@${digest}: HTTP ${res.status}`);
+  const mediaType = (res.headers.get('content-type') ?? '').split(';')[0]!.trim();
+  return { mediaType, digest, size: Number(res.headers.get('content-length')) };
 }
 
 /** A small synthetic image (config + one layer); the image id is the config digest. */

@@ -25,7 +25,7 @@ import {
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const PROTO = fileURLToPath(new URL('../../../test/helpers/cri-kubelet.proto', import.meta.url));
+const PROTO = fileURLToPath(new URL('../../../scripts/components/cri-kubelet.proto', import.meta.url));
 const READY_TIMEOUT_MS = 60_000;
 export const PAUSE_IMAGE = 'docker.io/paltest/pause:1';
 const ARCH = process.arch === 'arm64' ? 'arm64' : 'amd64';
