@@ -7,11 +7,11 @@ import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { signBundle, signLegacy } from '../../scripts/signing/cosign-craft.js';
-import { startDockerd, type TestDockerd } from '../../scripts/components/dockerd.js';
+import { signBundle, signLegacy } from '../helpers/cosign-craft.js';
+import { startDockerd, type TestDockerd } from '../helpers/dockerd.js';
 import { runCommand, startPald, type TestPald } from '../helpers/pald.js';
 import { waitFor } from '../helpers/wait.js';
-import { startRegistry, type Descriptor, type TestRegistry } from '../../scripts/components/registry.js';
+import { startRegistry, type Descriptor, type TestRegistry } from '../helpers/registry.js';
 
 const secretText = `cosign-e2e-${randomBytes(16).toString('hex')}`;
 let reg: TestRegistry | undefined;

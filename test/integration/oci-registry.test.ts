@@ -12,7 +12,7 @@ import {
   sha256Digest,
   startRegistry,
   type TestRegistry,
-} from '../../scripts/components/registry.js';
+} from '../helpers/registry.js';
 
 let reg: TestRegistry;
 let tlsReg: TestRegistry;
