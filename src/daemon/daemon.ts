@@ -12,7 +12,7 @@ import { OpenPgpBackend, SecretCache } from '../crypto/index.js';
 import { loadRedOctober } from './redoctober.js';
 import { createDockerArchiveReader, createIdentityResolver } from '../identity/index.js';
 import { createImageSecretSource } from './image-secrets.js';
-import { createTrustService } from '../trust/index.js';
+import { createTrustService, trustProvenance } from '../trust/index.js';
 import type { IdentityResolver } from '../identity/types.js';
 import type { TrustService } from '../trust/types.js';
 import type { FuseMount } from '../native/types.js';
@@ -343,6 +343,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
                       labels: decision?.labels ?? [],
                       trust: decision?.state ?? 'error',
                       reason: decision?.reason ?? who.reason ?? '',
+                      ...(decision !== undefined ? { provider: decision.provider, ...trustProvenance(decision) } : {}),
                     };
                   }),
                 );

@@ -10,7 +10,8 @@ import type { TrustProvider } from './provider.js';
 import { TrustServiceImpl } from './service.js';
 import { fileVersionStore, memoryVersionStore } from './state.js';
 
-export type { ImageSubject, TrustDecision, TrustService, TrustState, TrustStatus } from './types.js';
+export type { ImageSubject, ProviderOutcome, TrustDecision, TrustService, TrustState, TrustStatus } from './types.js';
+export { trustProvenance } from './provenance.js';
 export { NONE_MODE_WARNING } from './none-provider.js';
 export { checkNotationFiles } from './notation/check.js';
 export { checkCosignFiles } from './cosign/check.js';
