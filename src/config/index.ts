@@ -287,6 +287,7 @@ class ConfigReader {
     let notation: NotationConfig | undefined;
     let cosign: CosignConfig | undefined;
     let registries: ReadonlyMap<string, RegistryConfig> | undefined;
+    let recheckMs: number | undefined;
     this.mapping(node, key, {
       mode: (n, k) => {
         const v = this.string(n, k);
@@ -298,6 +299,7 @@ class ConfigReader {
       notation: (n, k) => (notation = this.notation(n, k)),
       cosign: (n, k) => (cosign = this.cosign(n, k)),
       registries: (n, k) => (registries = this.registries(n, k)),
+      recheck_ms: (n, k) => (recheckMs = this.integer(n, k, 1_000)),
     });
     return {
       mode,
@@ -305,6 +307,7 @@ class ConfigReader {
       ...(notation !== undefined ? { notation } : {}),
       ...(cosign !== undefined ? { cosign } : {}),
       ...(registries !== undefined ? { registries } : {}),
+      ...(recheckMs !== undefined ? { recheckMs } : {}),
     };
   }
 

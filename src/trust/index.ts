@@ -47,7 +47,7 @@ function unconfigured(): TrustProvider {
 export function createTrustService(config: TrustConfig, opts: TrustServiceOptions = {}): TrustService {
   const log = opts.log ?? ((msg: string) => console.error(msg));
   const now = opts.now ?? Date.now;
-  const refreshMs = opts.refreshMs ?? DEFAULT_REFRESH_MS;
+  const refreshMs = opts.refreshMs ?? config.recheckMs ?? DEFAULT_REFRESH_MS;
   let provider: TrustProvider;
   if (config.mode === 'none') {
     provider = createNoneProvider();

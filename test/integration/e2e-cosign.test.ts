@@ -23,6 +23,7 @@ let dockerd: TestDockerd | undefined;
 let pald: TestPald | undefined;
 let keyDir = '';
 const names: Record<string, string> = {};
+let lateImg: { ref: string; manifest: Descriptor } | undefined;
 
 /** Import a busybox image under the registry's name, push it, and return its manifest as the registry has it. */
 async function pushed(repo: string): Promise<{ ref: string; manifest: Descriptor }> {
@@ -98,6 +99,8 @@ test.before(async () => {
   ]);
   const legacyImg = await pushed('pal/legacy');
   await signLegacy(reg, 'pal/legacy', legacyImg.manifest, key.priv, { annotations: { 'pal.labels': 'billing' } });
+  lateImg = await pushed('pal/late');
+  await signBundle(reg, 'pal/late', lateImg.manifest, key.priv, { annotations: { 'pal.labels': 'billing' } });
   const unsignedImg = await pushed('pal/unsigned');
   const wrongImg = await pushed('pal/wrongkey');
   await signBundle(reg, 'pal/wrongkey', wrongImg.manifest, other.priv, { annotations: { 'pal.labels': 'billing' } });
@@ -118,6 +121,7 @@ test.before(async () => {
         ],
       },
       registries: { [reg.host]: { insecure: true } },
+      recheck_ms: 1000,
     },
   });
   await pald.seal('billing-key', ['billing'], secretText);
@@ -194,6 +198,8 @@ test.serial(
       bundle.providers.find((p) => p.provider === 'notation'),
       { droppedLabels: ['root-access'] },
     );
+    // The label outside notation's grants is dropped and logged by pald, not only shown.
+    t.regex(pald!.output(), /not granted to .*root-access/);
     const table = (await pald!.pal('containers')).stdout;
     t.regex(table, /billing\(cosign\),ops\(notation\)/);
   },
@@ -221,3 +227,42 @@ test.serial('unsigned and wrongly signed images are denied, with the reason in t
   const containers = await pald!.pal('containers');
   t.regex(containers.stdout, /cosign/);
 });
+
+test.serial(
+  'registry down: a verified container keeps its labels past the re-check, an unseen image is denied, and both work once it is back, without restarting pald',
+  async (t) => {
+    const whoami = async (c: string) =>
+      JSON.parse((await exec(c, 'cat', '/run/pal/.pal/whoami.json')).stdout) as {
+        labels: string[];
+        trust: { state: string; reason: string };
+      };
+    t.is((await exec(names['bundle']!, 'cat', '/run/pal/billing-key')).stdout, secretText);
+    const paldPid = pald!.pid;
+    await reg!.stop();
+    try {
+      // recheck_ms is 1 s: once re-checked while the registry is down, the labels are kept, and said so.
+      const kept = await waitFor('the verified container re-checked while the registry is down', async () => {
+        const w = await whoami(names['bundle']!);
+        return /kept from the last verification/.test(w.trust.reason) ? w : undefined;
+      });
+      t.deepEqual(kept.labels, ['billing', 'ops']);
+      t.is((await exec(names['bundle']!, 'cat', '/run/pal/billing-key')).stdout, secretText);
+      names['late'] = await run('cosign-late', lateImg!.ref);
+      const denied = await exec(names['late'], 'cat', '/run/pal/billing-key');
+      t.not(denied.code, 0);
+      t.false(denied.stdout.includes(secretText));
+      const w = await whoami(names['late']);
+      t.is(w.trust.state, 'error');
+      t.deepEqual(w.labels, []);
+      t.regex(w.trust.reason, /no answer|unreachable|ECONNREFUSED|refused/i);
+    } finally {
+      await reg!.start();
+    }
+    const read = await waitFor('the unseen image to be verified once the registry is back', async () => {
+      const r = await exec(names['late']!, 'cat', '/run/pal/billing-key');
+      return r.code === 0 ? r : undefined;
+    });
+    t.is(read.stdout, secretText);
+    t.is(pald!.pid, paldPid);
+  },
+);
