@@ -53,6 +53,22 @@ export function formatStatus(result: unknown): string {
   return lines.join('\n') + '\n';
 }
 
+/** Labels with the providers that granted them: "billing(cosign),db(notary+notation)". */
+function labelsWithProviders(labels: unknown, grantedBy: unknown): string {
+  const by = obj(grantedBy);
+  return (Array.isArray(labels) ? labels : [])
+    .map((l) => (Array.isArray(by[str(l)]) ? `${str(l)}(${(by[str(l)] as unknown[]).map(str).join('+')})` : str(l)))
+    .join(',');
+}
+
+/** One line per provider asked: what it granted, or why it granted nothing. */
+function providerLines(providers: unknown): string[] {
+  return (Array.isArray(providers) ? providers : []).map(obj).map((p) => {
+    const dropped = Array.isArray(p.droppedLabels) ? `, dropped [${list(p.droppedLabels)}] (not in grants)` : '';
+    return `  ${str(p.provider)}: ${str(p.state)}, labels [${list(p.labels)}]${dropped} — ${str(p.reason)}`;
+  });
+}
+
 export function formatContainers(result: unknown): string {
   const rows = (Array.isArray(result) ? result : [])
     .map(obj)
@@ -61,7 +77,7 @@ export function formatContainers(result: unknown): string {
       str(c.name),
       podColumn(c.pod),
       str(c.imageRef),
-      list(c.labels),
+      labelsWithProviders(c.labels, c.grantedBy),
       str(c.trust),
     ]);
   return table(['CONTAINER', 'NAME', 'NAMESPACE/POD', 'IMAGE', 'LABELS', 'TRUST'], rows);
@@ -139,7 +155,8 @@ export function formatExplanation(result: unknown): string {
       `reason     ${str(r.reason)}`,
       `container  ${str(c.name) || str(c.id)} (${str(c.kind)}) image ${str(c.image)} ${str(c.imageId)}`,
       ...(c.pod ? [`pod        ${podPath(c.pod)}`] : []),
-      `trust      ${r.trust ? `${str(t.state)} via ${str(t.provider)}: labels [${list(t.labels)}] — ${str(t.reason)}` : '-'}`,
+      `trust      ${r.trust ? `${str(t.state)} via ${str(t.provider)}: labels [${labelsWithProviders(t.labels, t.grantedBy)}] — ${str(t.reason)}` : '-'}`,
+      ...providerLines(t.providers),
       `secret     ${r.secret ? `${str(s.name)} needs [${list(s.labels)}]` : 'not in the manifest'}`,
       ...(r.redoctober ? [redOctoberLine(obj(r.redoctober))] : []),
     ].join('\n') + '\n'
@@ -160,6 +177,7 @@ export function formatWhoami(result: unknown): string {
       ...(w.pod ? [`pod        ${podPath(w.pod)}`] : []),
       `labels     ${list(w.labels) || '(none)'}`,
       `trust      ${w.trust ? `${str(t.state)} via ${str(t.provider)}: ${str(t.reason)}` : '-'}`,
+      ...providerLines(t.providers),
       ...(w.failure ? [`failure    ${str(w.failure)}`] : []),
     ].join('\n') + '\n'
   );

@@ -19,6 +19,7 @@ export function readTrust(r: NodeReader, node: unknown, key: string, defaults: T
   let notation: NotationConfig | undefined;
   let cosign: CosignConfig | undefined;
   let registries: ReadonlyMap<string, RegistryConfig> | undefined;
+  let recheckMs: number | undefined;
   r.mapping(node, key, {
     mode: (n, k) => {
       const v = r.string(n, k);
@@ -30,6 +31,7 @@ export function readTrust(r: NodeReader, node: unknown, key: string, defaults: T
     notation: (n, k) => (notation = readNotation(r, n, k)),
     cosign: (n, k) => (cosign = readCosign(r, n, k)),
     registries: (n, k) => (registries = readRegistries(r, n, k)),
+    recheck_ms: (n, k) => (recheckMs = r.integer(n, k, 1_000)),
   });
   return {
     mode,
@@ -37,6 +39,7 @@ export function readTrust(r: NodeReader, node: unknown, key: string, defaults: T
     ...(notation !== undefined ? { notation } : {}),
     ...(cosign !== undefined ? { cosign } : {}),
     ...(registries !== undefined ? { registries } : {}),
+    ...(recheckMs !== undefined ? { recheckMs } : {}),
   };
 }
 

@@ -50,6 +50,8 @@ export interface TrustConfig {
   readonly cosign?: CosignConfig;
   /** How pald reaches registries for cosign/Notation signatures, by registry host. */
   readonly registries?: ReadonlyMap<string, RegistryConfig>;
+  /** trust.recheck_ms: longest time a decision is reused before its signatures are verified again (default 30 s). */
+  readonly recheckMs?: number;
 }
 
 export interface RedOctoberConfig {

@@ -3,6 +3,7 @@
 
 import type { Socket } from 'node:net';
 import type { TrustService } from '../trust/types.js';
+import { trustProvenance } from '../trust/index.js';
 import { modeString } from '../fs/index.js';
 import { imageSubject } from '../policy/index.js';
 import { startAdminServer, type AdminHandlers, type AdminServer } from './admin-server.js';
@@ -57,6 +58,7 @@ function containers(parts: DaemonParts): Promise<unknown[]> {
         labels: decision?.labels ?? [],
         trust: decision?.state ?? 'error',
         reason: decision?.reason ?? who.reason ?? '',
+        ...(decision !== undefined ? { provider: decision.provider, ...trustProvenance(decision) } : {}),
       };
     }),
   );

@@ -5,6 +5,7 @@
 
 import type { Identity } from '../identity/types.js';
 import type { TrustDecision } from '../trust/types.js';
+import { trustProvenance } from '../trust/index.js';
 import {
   attestIdentity,
   decide,
@@ -37,7 +38,7 @@ export interface Explanation {
     readonly labels: readonly string[];
     readonly sealedLabels?: readonly string[];
   } | null;
-  readonly trust: Pick<TrustDecision, 'state' | 'provider' | 'reason' | 'labels'> | null;
+  readonly trust: Pick<TrustDecision, 'state' | 'provider' | 'reason' | 'labels' | 'grantedBy' | 'providers'> | null;
 }
 
 export interface ExplainDeps {
@@ -65,7 +66,13 @@ export async function explain(deps: ExplainDeps, container: string, secret: stri
   };
   const trust = caller.trust;
   const trustInfo = trust
-    ? { state: trust.state, provider: trust.provider, reason: trust.reason, labels: trust.labels }
+    ? {
+        state: trust.state,
+        provider: trust.provider,
+        reason: trust.reason,
+        labels: trust.labels,
+        ...trustProvenance(trust),
+      }
     : null;
   const entry = deps.manifest.current().entries.get(secret);
   if (!entry)

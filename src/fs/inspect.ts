@@ -5,6 +5,7 @@
 import type { Caller } from '../policy/index.js';
 import type { PalFileName } from './inodes.js';
 import type { DaemonHealth } from './deps.js';
+import { trustProvenance } from '../trust/index.js';
 
 export interface VisibleSecret {
   readonly name: string;
@@ -47,7 +48,9 @@ export function whoami(caller: Caller): Record<string, unknown> {
         }
       : {}),
     labels: trust?.labels ?? [],
-    trust: trust ? { state: trust.state, provider: trust.provider, reason: trust.reason } : null,
+    trust: trust
+      ? { state: trust.state, provider: trust.provider, reason: trust.reason, ...trustProvenance(trust) }
+      : null,
     ...(identity.reason ? { reason: identity.reason } : {}),
     ...(caller.failure ? { failure: caller.failure } : {}),
   };

@@ -21,6 +21,8 @@ export function combineProviders(providers: readonly TrustProvider[]): TrustProv
     ...(configErrors.length > 0 ? { configError: configErrors.join('; ') } : {}),
     async labelsFor(image: ImageSubject): Promise<ProviderResult> {
       const results = await Promise.all(providers.map((p) => settle(p, image)));
+      const answers = results.map((r, i) => ({ provider: providers[i]!.name, state: r.state, reason: r.reason }));
+      const claimsOf = (i: number) => results[i]!.claims.map((c) => ({ ...c, provider: providers[i]!.name }));
       const said = (i: number) => {
         const r = results[i]!;
         return r.reason.length > 0
@@ -34,7 +36,8 @@ export function combineProviders(providers: readonly TrustProvider[]): TrustProv
         const expiries = verified.map((i) => results[i]!.expiresAt).filter((e): e is number => e !== undefined);
         return {
           state: 'verified',
-          claims: verified.flatMap((i) => results[i]!.claims),
+          claims: verified.flatMap(claimsOf),
+          answers,
           reason: [
             ...verified.filter((i) => results[i]!.reason !== '').map(said),
             ...others.map(said),
@@ -49,9 +52,10 @@ export function combineProviders(providers: readonly TrustProvider[]): TrustProv
           claims: [],
           reason: [...others.map(said), ...unsigned.map(said)].join('; '),
           transient: others.every((i) => results[i]!.transient === true),
+          answers,
         };
       }
-      return { state: 'unsigned', claims: [], reason: unsigned.map(said).join('; ') };
+      return { state: 'unsigned', claims: [], reason: unsigned.map(said).join('; '), answers };
     },
     reset() {
       providers.forEach((p) => p.reset?.());

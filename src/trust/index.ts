@@ -10,7 +10,8 @@ import type { TrustProvider } from './provider.js';
 import { TrustServiceImpl } from './service.js';
 import { fileVersionStore, memoryVersionStore } from './state.js';
 
-export type { ImageSubject, TrustDecision, TrustService, TrustState, TrustStatus } from './types.js';
+export type { ImageSubject, ProviderOutcome, TrustDecision, TrustService, TrustState, TrustStatus } from './types.js';
+export { trustProvenance } from './provenance.js';
 export { NONE_MODE_WARNING } from './none-provider.js';
 export { checkNotationFiles } from './notation/check.js';
 export { checkCosignFiles } from './cosign/check.js';
@@ -46,7 +47,7 @@ function unconfigured(): TrustProvider {
 export function createTrustService(config: TrustConfig, opts: TrustServiceOptions = {}): TrustService {
   const log = opts.log ?? ((msg: string) => console.error(msg));
   const now = opts.now ?? Date.now;
-  const refreshMs = opts.refreshMs ?? DEFAULT_REFRESH_MS;
+  const refreshMs = opts.refreshMs ?? config.recheckMs ?? DEFAULT_REFRESH_MS;
   let provider: TrustProvider;
   if (config.mode === 'none') {
     provider = createNoneProvider();

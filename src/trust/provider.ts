@@ -12,6 +12,15 @@ export interface LabelClaim {
   readonly grants?: readonly string[];
   /** Which signed item matched, for the decision's reason. */
   readonly detail: string;
+  /** The provider that made the claim (set by the combined provider; else the service's provider). */
+  readonly provider?: string;
+}
+
+/** One provider's answer inside a combined one (for "which provider granted what, and why not"). */
+export interface ProviderAnswer {
+  readonly provider: string;
+  readonly state: TrustState;
+  readonly reason: string;
 }
 
 export interface ProviderResult {
@@ -23,6 +32,8 @@ export interface ProviderResult {
   readonly expiresAt?: number;
   /** The trust source could not be reached: an earlier verified decision may stand until it expires. */
   readonly transient?: boolean;
+  /** Set by the combined provider: what each provider answered. */
+  readonly answers?: readonly ProviderAnswer[];
 }
 
 export interface TrustProvider {

@@ -3,6 +3,7 @@
 import type { ImageSubject, TrustDecision, TrustService, TrustStatus } from './types.js';
 import type { ProviderResult, TrustProvider } from './provider.js';
 import { isValidLabel, PAL_LABELS_KEY } from './labels.js';
+import { provenance, type FilteredClaim } from './provenance.js';
 
 export interface TrustServiceOptions {
   readonly log: (msg: string) => void;
@@ -119,12 +120,17 @@ export class TrustServiceImpl implements TrustService {
     const granted: string[] = [];
     const dropped: string[] = [];
     const malformed: string[] = [];
+    const filtered: FilteredClaim[] = [];
     for (const claim of result.claims) {
+      const mine = { granted: [] as string[], dropped: [] as string[] };
       for (const label of claim.labels) {
         if (!isValidLabel(label)) malformed.push(label);
-        else if (claim.grants !== undefined && !claim.grants.includes(label)) dropped.push(label);
-        else granted.push(label);
+        else if (claim.grants !== undefined && !claim.grants.includes(label)) mine.dropped.push(label);
+        else mine.granted.push(label);
       }
+      granted.push(...mine.granted);
+      dropped.push(...mine.dropped);
+      filtered.push({ provider: claim.provider ?? this.provider.name, detail: claim.detail, ...mine });
     }
     const labels = result.state === 'verified' || result.state === 'unverified' ? sortedUnique(granted) : [];
     const droppedLabels = sortedUnique(dropped.filter((l) => !labels.includes(l)));
@@ -145,6 +151,7 @@ export class TrustServiceImpl implements TrustService {
       ...(droppedLabels.length > 0 ? { droppedLabels } : {}),
       ...(collections.length > 0 ? { collection: [...new Set(collections)].join(', ') } : {}),
       expiresAt,
+      ...provenance(this.provider.name, result, filtered),
     };
     if (result.state === 'unverified') {
       this.opts.log(

@@ -20,6 +20,17 @@ export type TrustState =
   | 'error' // the trust source failed or the data was bad: no labels (fail closed)
   | 'unverified'; // trust.mode none: labels taken as declared (development only)
 
+/** What one provider found for the image: its labels, or why it granted none. */
+export interface ProviderOutcome {
+  readonly provider: string;
+  readonly state: TrustState;
+  /** Labels this provider's signed data granted (after its grants). */
+  readonly labels: readonly string[];
+  /** Labels its signed data asked for but its policy's grants did not allow. */
+  readonly droppedLabels?: readonly string[];
+  readonly reason: string;
+}
+
 export interface TrustDecision {
   readonly labels: readonly string[];
   readonly state: TrustState;
@@ -33,6 +44,10 @@ export interface TrustDecision {
   readonly collection?: string;
   /** Epoch ms after which the decision must be re-verified. */
   readonly expiresAt?: number;
+  /** Label → the providers whose signed data granted it. */
+  readonly grantedBy?: Readonly<Record<string, readonly string[]>>;
+  /** Every provider asked, with what it granted or why it did not. */
+  readonly providers?: readonly ProviderOutcome[];
 }
 
 export interface TrustStatus {

@@ -13,6 +13,7 @@ import {
   startRegistry,
   type TestRegistry,
 } from '../helpers/registry.js';
+import { startReferrersFront } from '../helpers/referrers-front.js';
 
 let reg: TestRegistry;
 let tlsReg: TestRegistry;
@@ -131,6 +132,52 @@ test('referrers: the 404 from the referrers API falls back to the sha256-<hex> t
     notation.map((d) => d.digest),
     [b.digest],
   );
+});
+
+test('referrers API: every page is read, following Link rel="next"; the tag fallback is not needed', async (t) => {
+  const img = await pushImage(reg, 'pal/paged', 'v1');
+  const pushed = [];
+  for (let i = 0; i < 5; i++) {
+    const type =
+      i % 2 === 0 ? 'application/vnd.cncf.notary.signature' : 'application/vnd.dev.sigstore.bundle.v0.3+json';
+    pushed.push(
+      await pushReferrer(reg, 'pal/paged', img.manifest, type, [
+        { mediaType: 'application/jose+json', bytes: Buffer.from(`{"i":${i}}`) },
+      ]),
+    );
+  }
+  const front = await startReferrersFront(reg, 2);
+  t.teardown(() => front.close());
+  const c = client({ registries: { [front.host]: { insecure: true } } });
+  const all = await c.listReferrers(`${front.host}/pal/paged`, img.manifest.digest);
+  t.deepEqual(all.map((d) => d.digest).sort(), pushed.map((d) => d.digest).sort());
+  t.is(front.referrersRequests.length, 3, front.referrersRequests.join('\n'));
+  t.regex(front.referrersRequests[1]!, /[?&]last=sha256%3A[0-9a-f]{64}/);
+  // The filtered listing pages too (three Notation signatures, two per page).
+  const notation = await c.listReferrers(
+    `${front.host}/pal/paged`,
+    img.manifest.digest,
+    'application/vnd.cncf.notary.signature',
+  );
+  t.deepEqual(notation.map((d) => d.digest).sort(), [pushed[0]!, pushed[2]!, pushed[4]!].map((d) => d.digest).sort());
+});
+
+test('referrers API: a next link that leaves the registry or the listing, or repeats a page, is refused', async (t) => {
+  const img = await pushImage(reg, 'pal/hostile-pages', 'v1');
+  for (let i = 0; i < 3; i++)
+    await pushReferrer(reg, 'pal/hostile-pages', img.manifest, 'application/vnd.cncf.notary.signature', [
+      { mediaType: 'application/jose+json', bytes: Buffer.from(`{"h":${i}}`) },
+    ]);
+  const front = await startReferrersFront(reg, 1);
+  t.teardown(() => front.close());
+  const c = client({ registries: { [front.host]: { insecure: true } } });
+  const list = () => c.listReferrers(`${front.host}/pal/hostile-pages`, img.manifest.digest);
+  front.nextLinkOverride = () => 'http://127.0.0.2:9/v2/pal/hostile-pages/referrers/' + img.manifest.digest;
+  await rejectsKind(t, list(), 'bad-response', /leaves the listing/);
+  front.nextLinkOverride = () => `/v2/pal/other/referrers/${img.manifest.digest}?n=1`;
+  await rejectsKind(t, list(), 'bad-response', /leaves the listing/);
+  front.nextLinkOverride = (repo, subject) => `/v2/${repo}/referrers/${subject}`;
+  await rejectsKind(t, list(), 'bad-response', /repeats a page/);
 });
 
 test('registry down: unreachable (an outage, not an attack)', async (t) => {

@@ -118,6 +118,51 @@ test('legacy .sig signature cross-checked with openssl (DER ECDSA over the paylo
   t.regex(stdout, /Verified OK/);
 });
 
+test('openssl agrees: v3 bundle DSSE signatures (ECDSA P-256, RSA PKCS#1 v1.5) and a legacy Ed25519 signature that pald accepts', async (t) => {
+  const verifyWithOpenssl = async (pubFile: string, message: Buffer, signature: Buffer, ed25519 = false) => {
+    const msg = path.join(dir, `msg-${n}`);
+    const sig = path.join(dir, `sig-${n++}`);
+    await writeFile(msg, message);
+    await writeFile(sig, signature);
+    const args = ed25519
+      ? ['pkeyutl', '-verify', '-pubin', '-inkey', pubFile, '-rawin', '-in', msg, '-sigfile', sig]
+      : ['dgst', '-sha256', '-verify', pubFile, '-signature', sig, msg];
+    return (await run('openssl', args)).stdout;
+  };
+  for (const kind of ['p256', 'rsa'] as const) {
+    const key = await keyPair(kind);
+    const { repo, img, subject } = await image();
+    const bundle = keyedBundle(key.priv, cosignStatement(img.manifest.digest, { annotations: { 'pal.labels': 'db' } }));
+    await pushBundle(reg, repo, img.manifest, bundle);
+    const r = await provider([{ keys: [key.pubFile] }]).labelsFor(subject);
+    t.is(r.state, 'verified', r.reason);
+    // DSSE v1: the signature covers "DSSEv1 <len(type)> <type> <len(body)> <body>" (written out here, not the helper's).
+    const env = (
+      JSON.parse(bundle.toString()) as {
+        dsseEnvelope: { payload: string; payloadType: string; signatures: { sig: string }[] };
+      }
+    ).dsseEnvelope;
+    const body = Buffer.from(env.payload, 'base64');
+    const pae = Buffer.concat([
+      Buffer.from(`DSSEv1 ${env.payloadType.length} ${env.payloadType} ${body.length} `),
+      body,
+    ]);
+    t.regex(
+      await verifyWithOpenssl(key.pubFile, pae, Buffer.from(env.signatures[0]!.sig, 'base64')),
+      /Verified OK/,
+      kind,
+    );
+  }
+  const ed = await keyPair('ed25519');
+  const { repo, img, subject } = await image();
+  const { payload, signature } = await signLegacy(reg, repo, img.manifest, ed.priv, {
+    annotations: { 'pal.labels': 'db' },
+  });
+  const r = await provider([{ keys: [ed.pubFile] }]).labelsFor(subject);
+  t.is(r.state, 'verified', r.reason);
+  t.regex(await verifyWithOpenssl(ed.pubFile, payload, signature, true), /Signature Verified Successfully/);
+});
+
 test('v3 bundle referrer (tag fallback), ECDSA P-256: verified through sigstore-js', async (t) => {
   const key = await keyPair('p256');
   const { repo, img, subject } = await image();

@@ -185,6 +185,28 @@ test('an expired signature is refused', async (t) => {
   t.regex(r.reason, /signature expired at/);
 });
 
+test('a signing certificate that has expired since the signature was made is refused, with its expiry in the reason', async (t) => {
+  // Signed while the certificate was valid (no RFC 3161 timestamp): without an authentic timestamp the
+  // certificate must still be valid now (Notary Project trust policy, "Authentic timestamp").
+  const expired = await issue(dir, 'expired-leaf', {
+    subject: '/C=US/O=Acme/CN=billing-release',
+    profile: 'leaf',
+    issuer: root,
+    notBefore: new Date(Date.now() - 3_600_000),
+    notAfter: new Date(Date.now() - 60_000),
+  });
+  const img = await pushImage(reg, 'billing/expired-cert', '1.0');
+  await notationSign('billing/expired-cert', img.manifest, {
+    leaf: expired,
+    chain: [expired, root],
+    expiry: new Date(Date.now() + 3_600_000),
+  });
+  const r = await provider().labelsFor(subject('billing/expired-cert', img));
+  t.is(r.state, 'error');
+  t.deepEqual(r.claims, []);
+  t.regex(r.reason, /certificate "C=US, O=Acme, CN=billing-release" expired at .*, before now/);
+});
+
 test('a signature for another digest, stored as a referrer of this image, is refused', async (t) => {
   const img = await pushImage(reg, 'billing/mismatch', '1.0');
   const other = await pushImage(reg, 'billing/mismatch', '2.0', { layer: Buffer.from('other') });

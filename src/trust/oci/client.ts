@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { basicAuthorization, parseChallenge, parseTokenResponse } from './auth.js';
 import { isLoopbackHost, RegistryHosts, type HostState } from './hosts.js';
 import { httpGet, type HttpResponse } from './http.js';
-import { parseDescriptors } from './descriptor.js';
+import { collectReferrers, type ReferrersSource } from './referrers.js';
 import {
   MEDIA_TYPES,
   RegistryError,
@@ -210,33 +210,24 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
       );
     const what = `referrers of ${subjectDigest} in ${repository}`;
     const query = artifactType !== undefined ? `?artifactType=${encodeURIComponent(artifactType)}` : '';
-    let index: unknown;
-    try {
-      const res = await get(
-        repository,
-        `referrers/${subjectDigest}${query}`,
-        MEDIA_TYPES.ociIndex,
-        maxManifestBytes,
-        what,
-      );
-      try {
-        index = JSON.parse(res.body.toString('utf8'));
-      } catch (e) {
-        throw new RegistryError(`${what}: not JSON: ${(e as Error).message}`, 'bad-response');
-      }
-    } catch (e) {
-      if (!(e instanceof RegistryError) || e.kind !== 'not-found') throw e;
-      // No referrers API: the referrers tag schema (OCI distribution-spec 1.1, "sha256-<hex>").
-      try {
-        index = (await getManifest(repository, `sha256-${m[1]}`)).json;
-      } catch (e2) {
-        if (e2 instanceof RegistryError && e2.kind === 'not-found') return [];
-        throw e2;
-      }
-    }
-    const manifests =
-      typeof index === 'object' && index !== null ? (index as Record<string, unknown>)['manifests'] : undefined;
-    const descriptors = parseDescriptors(manifests);
+    const { host, path } = splitRepository(repository);
+    const source: ReferrersSource = {
+      base: new URL(`/v2/${path}/`, hosts.get(host).base),
+      page: async (rest) => {
+        const res = await get(repository, rest, MEDIA_TYPES.ociIndex, maxManifestBytes, what);
+        return { body: res.body, link: res.headers.get('link') };
+      },
+      fallbackIndex: async () => {
+        try {
+          return (await getManifest(repository, `sha256-${m[1]}`)).json;
+        } catch (e) {
+          if (e instanceof RegistryError && e.kind === 'not-found') return undefined;
+          throw e;
+        }
+      },
+    };
+    const descriptors = await collectReferrers(source, subjectDigest, query, what);
+    // Registries may ignore the artifactType filter (no OCI-Filters-Applied header): filter here always.
     return artifactType === undefined ? descriptors : descriptors.filter((d) => d.artifactType === artifactType);
   }
 

@@ -15,7 +15,7 @@ import {
   type Issued,
   type TargetArtifact,
 } from '../../helpers/notation-craft.js';
-import { encode, Tagged } from 'cborg';
+import { decode, encode, Tagged } from 'cborg';
 
 const run = promisify(execFile);
 const JWS = 'application/jose+json';
@@ -381,6 +381,53 @@ test('identity syntax: "*", RFC 4514 subjects with escapes; vague or malformed o
 });
 
 const COSE = 'application/cose';
+
+test('openssl agrees on COSE: the Sig_structure signatures (ES256 as r‖s, PS256 with a 32-byte salt) that pald accepts', async (t) => {
+  const rsa = await issue(dir, 'cose-openssl-rsa', {
+    subject: '/C=US/O=Acme/CN=billing-release',
+    profile: 'leaf',
+    issuer: root,
+    key: 'rsa2048',
+  });
+  for (const [signer, chain] of [
+    [leaf, [leaf, intermediate, root]],
+    [rsa, [rsa, root]],
+  ] as const) {
+    const envelope = makeCoseEnvelope({ leaf: signer, chain: [...chain], target });
+    t.notThrows(() => verifyEnvelope(COSE, envelope, opts()));
+    // RFC 9052 §4.4: Sig_structure = ["Signature1", protected, external_aad = h'', payload], rebuilt from the envelope.
+    const [protectedBytes, , payload, signature] = (
+      decode(envelope, { tags: coseTags, useMaps: true }) as { value: Uint8Array[] }
+    ).value as [Uint8Array, unknown, Uint8Array, Uint8Array];
+    const input = path.join(dir, 'cose-input');
+    await writeFile(input, encode(['Signature1', protectedBytes, new Uint8Array(0), payload]));
+    const pub = path.join(dir, 'cose-signer.pub');
+    await run('openssl', ['x509', '-in', signer.certFile, '-pubkey', '-noout', '-out', pub]);
+    const sig = path.join(dir, 'cose-sig');
+    const rsaKey = signer === rsa;
+    await writeFile(sig, rsaKey ? signature : rawToDer(Buffer.from(signature)));
+    const pss = rsaKey ? ['-sigopt', 'rsa_padding_mode:pss', '-sigopt', 'rsa_pss_saltlen:32'] : [];
+    const { stdout } = await run('openssl', ['dgst', '-sha256', ...pss, '-verify', pub, '-signature', sig, input]);
+    t.regex(stdout, /Verified OK/, rsaKey ? 'PS256' : 'ES256');
+  }
+});
+
+/** cborg keeps tag 18 (COSE_Sign1) as a marker object so the test can take the array out. */
+const coseTags: ((content: () => unknown) => unknown)[] = [];
+coseTags[18] = (content) => ({ value: content() });
+
+/** ECDSA r‖s (P-256) → the DER SEQUENCE openssl wants. */
+function rawToDer(raw: Buffer): Buffer {
+  const int = (b: Buffer): Buffer => {
+    let v = b;
+    while (v.length > 1 && v[0] === 0 && v[1]! < 0x80) v = v.subarray(1);
+    return v[0]! >= 0x80 ? Buffer.concat([Buffer.from([0]), v]) : v;
+  };
+  const r = int(raw.subarray(0, 32));
+  const s = int(raw.subarray(32));
+  const body = Buffer.concat([Buffer.from([2, r.length]), r, Buffer.from([2, s.length]), s]);
+  return Buffer.concat([Buffer.from([0x30, body.length]), body]);
+}
 
 test('COSE envelopes: valid ES256/PS256 verify; tampered, wrong identity, expired refused', async (t) => {
   const chain = [leaf, intermediate, root];

@@ -5,6 +5,7 @@ import { TrustServiceImpl } from '../../../src/trust/service.js';
 import type { ProviderResult, TrustProvider } from '../../../src/trust/provider.js';
 import type { ImageSubject } from '../../../src/trust/types.js';
 import { createTrustService, NONE_MODE_WARNING } from '../../../src/trust/index.js';
+import { combineProviders } from '../../../src/trust/combined-provider.js';
 
 const image = (n = 1, extra: Partial<ImageSubject> = {}): ImageSubject => ({
   imageId: `sha256:${String(n).padStart(64, '0')}`,
@@ -191,4 +192,53 @@ test('mode notary without a usable configuration fails closed and says why', asy
   t.is(d.state, 'error');
   t.regex(d.reason, /ENOENT/);
   t.regex(badCa.status().reason ?? '', /not usable/);
+});
+
+test('several providers: each label names the providers that granted it; each provider says what it found', async (t) => {
+  const named = (name: string, answer: ProviderResult): TrustProvider => ({
+    name,
+    labelsFor: async () => answer,
+    close: async () => {},
+  });
+  const claim = (labels: string[], grants: string[]) => ({
+    source: 'r/x',
+    labels,
+    grants,
+    detail: `signed ${labels.join(',')}`,
+  });
+  const combined = combineProviders([
+    named('notary', { state: 'verified', claims: [claim(['billing', 'ops'], ['billing'])], reason: '' }),
+    named('cosign', { state: 'verified', claims: [claim(['billing', 'db'], ['billing', 'db'])], reason: '' }),
+    named('notation', { state: 'unsigned', claims: [], reason: 'no Notation signature for r/x' }),
+    named('other', { state: 'error', claims: [], reason: 'signature does not verify' }),
+  ]);
+  const service = new TrustServiceImpl(combined, { log: () => {}, now: () => 1, refreshMs: 1000 });
+  const d = await service.verifiedLabels(image());
+  t.deepEqual(d.labels, ['billing', 'db']);
+  t.deepEqual(d.grantedBy, { billing: ['cosign', 'notary'], db: ['cosign'] });
+  t.deepEqual(
+    d.providers?.map((p) => [p.provider, p.state, p.labels, p.droppedLabels]),
+    [
+      ['notary', 'verified', ['billing'], ['ops']],
+      ['cosign', 'verified', ['billing', 'db'], undefined],
+      ['notation', 'unsigned', [], undefined],
+      ['other', 'error', [], undefined],
+    ],
+  );
+  t.regex(d.providers![2]!.reason, /no Notation signature/);
+  t.regex(d.providers![3]!.reason, /does not verify/);
+  // Nothing verified: no labels, and no provider is said to have granted any.
+  const none = new TrustServiceImpl(
+    combineProviders([
+      named('cosign', { state: 'error', claims: [], reason: 'bad' }),
+      named('notation', { state: 'unsigned', claims: [], reason: 'none' }),
+    ]),
+    { log: () => {}, now: () => 1, refreshMs: 1000 },
+  );
+  const n = await none.verifiedLabels(image());
+  t.deepEqual(n.grantedBy, {});
+  t.deepEqual(
+    n.providers?.map((p) => p.state),
+    ['error', 'unsigned'],
+  );
 });
