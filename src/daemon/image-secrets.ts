@@ -7,7 +7,7 @@ import type { AuditEvent } from '../audit/index.js';
 import type { ImageSecretSource } from '../fs/index.js';
 import type { ContainerArchiveReader } from '../identity/index.js';
 import type { Caller } from '../policy/index.js';
-import { ImageManifests, type ManifestEntry } from '../store/index.js';
+import { BoundedOnceSet, ImageManifests, type ManifestEntry } from '../store/index.js';
 
 export interface ImageSecretsWiring {
   readonly readArchive: ContainerArchiveReader;
@@ -15,9 +15,18 @@ export interface ImageSecretsWiring {
   readonly hostEntries: () => ReadonlyMap<string, ManifestEntry>;
   readonly log: (message: string) => void;
   readonly audit: { record(event: AuditEvent): void };
+  /** Clashes remembered so each is reported once (oldest forgotten first). Default 4096. */
+  readonly maxClashesRemembered?: number;
 }
 
-export function createImageSecretSource(w: ImageSecretsWiring): ImageSecretSource & { forget(image: string): void } {
+/** What the wiring serves, plus what it keeps (for tests and `pal status`). */
+export interface ImageSecretSourceHandle extends ImageSecretSource {
+  forget(image: string): void;
+  /** Image-and-name clashes currently remembered (never more than maxClashesRemembered). */
+  clashesRemembered(): number;
+}
+
+export function createImageSecretSource(w: ImageSecretsWiring): ImageSecretSourceHandle {
   const record = (image: string, decision: AuditEvent['decision'], reason: string, secret?: string): void =>
     w.audit.record({
       time: new Date().toISOString(),
@@ -40,7 +49,7 @@ export function createImageSecretSource(w: ImageSecretsWiring): ImageSecretSourc
       record(image, 'error', `${where}: ${p.message}`, p.entry);
     },
   });
-  const clashes = new Set<string>();
+  const clashes = new BoundedOnceSet(w.maxClashesRemembered ?? 4096);
   return {
     async forCaller(caller: Caller): Promise<ReadonlyMap<string, ManifestEntry>> {
       const { containerId, imageId } = caller.identity;
@@ -53,9 +62,7 @@ export function createImageSecretSource(w: ImageSecretsWiring): ImageSecretSourc
           served.set(name, entry);
           continue;
         }
-        const key = `${imageId}\0${name}`;
-        if (clashes.has(key)) continue;
-        clashes.add(key);
+        if (!clashes.first(`${imageId}\0${name}`)) continue;
         const reason = `image ${imageId} carries secret "${name}", which the host manifest also names: the host's is served`;
         w.log(`pald: ${reason}`);
         record(imageId, 'deny', reason, name);
@@ -64,6 +71,8 @@ export function createImageSecretSource(w: ImageSecretsWiring): ImageSecretSourc
     },
     forget(image: string): void {
       manifests.forget(image);
+      clashes.forgetPrefix(`${image}\0`);
     },
+    clashesRemembered: () => clashes.size,
   };
 }

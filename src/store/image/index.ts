@@ -13,3 +13,4 @@ export {
   type ArchiveLimits,
   type PalArchive,
 } from './archive.js';
+export { BoundedOnceSet } from './once-set.js';
