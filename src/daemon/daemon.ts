@@ -12,11 +12,12 @@ import { OpenPgpBackend, SecretCache } from '../crypto/index.js';
 import { loadRedOctober } from './redoctober.js';
 import { createDockerArchiveReader, createIdentityResolver } from '../identity/index.js';
 import { createImageSecretSource } from './image-secrets.js';
+import { secretRows } from './secret-rows.js';
 import { createTrustService } from '../trust/index.js';
 import type { IdentityResolver } from '../identity/types.js';
 import type { TrustService } from '../trust/types.js';
 import type { FuseMount } from '../native/types.js';
-import { createPalFilesystem, modeString, type ManifestView } from '../fs/index.js';
+import { createPalFilesystem, type ManifestView } from '../fs/index.js';
 import { HandleLedger } from '../fs/index.js';
 import { prepareMountpoint, prepareStagingDir, stackOnto } from './mountinfo.js';
 import { startAdminServer, type AdminServer } from './admin-server.js';
@@ -230,6 +231,18 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
     const trustSource = {
       verifiedLabels: (image: Parameters<TrustService['verifiedLabels']>[0]) => trust.verifiedLabels(image),
     };
+    // Secrets an image carries in /etc/pal, read through Docker's archive endpoint (never a host path).
+    // A node with Docker off (`docker.host: ""`, CRI only) has none: CRI has no API to read an image's files.
+    const imageSecrets =
+      config.docker.host === ''
+        ? undefined
+        : createImageSecretSource({
+            readArchive: createDockerArchiveReader(config.docker.host),
+            maxCiphertextBytes: config.limits.secretBytes,
+            hostEntries: () => store.current().entries,
+            log,
+            audit,
+          });
     const fs = createPalFilesystem({
       identity: {
         resolve: async (ref) => {
@@ -247,19 +260,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
         },
       },
       manifest: store,
-      // Secrets an image carries in /etc/pal, read through Docker's archive endpoint (never a host path).
-      // A node with Docker off (`docker.host: ""`, CRI only) has none: CRI has no API to read an image's files.
-      ...(config.docker.host === ''
-        ? {}
-        : {
-            imageSecrets: createImageSecretSource({
-              readArchive: createDockerArchiveReader(config.docker.host),
-              maxCiphertextBytes: config.limits.secretBytes,
-              hostEntries: () => store.current().entries,
-              log,
-              audit,
-            }),
-          }),
+      ...(imageSecrets ? { imageSecrets } : {}),
       secrets: cache,
       audit,
       sealedFacts,
@@ -347,16 +348,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
                   }),
                 );
               case 'secrets':
-                return [...store.current().entries.values()].map((e) => ({
-                  name: e.name,
-                  labels: e.labels,
-                  ...(e.namespaces !== undefined ? { namespaces: e.namespaces } : {}),
-                  backend: e.backend,
-                  mode: modeString(e.mode),
-                  size: e.size ?? null,
-                  version: e.version,
-                  mtime: new Date(e.mtimeMs).toISOString(),
-                }));
+                return secretRows(store.current().entries, imageSecrets?.known());
               case 'explain': {
                 // An ro: secret: whether its last decrypt found the delegations it needs.
                 const lastDecrypt = redOctober?.status().secrets[request.secret];
@@ -367,6 +359,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
                     manifest: store,
                     hostAllowUids: () => config.host.allowUids,
                     sealedFacts,
+                    ...(imageSecrets ? { imageSecrets } : {}),
                   },
                   request.container,
                   request.secret,

@@ -7,7 +7,7 @@ import type { AuditEvent } from '../audit/index.js';
 import type { ImageSecretSource } from '../fs/index.js';
 import type { ContainerArchiveReader } from '../identity/index.js';
 import type { Caller } from '../policy/index.js';
-import { BoundedOnceSet, ImageManifests, type ManifestEntry } from '../store/index.js';
+import { BoundedOnceSet, ImageManifests, type ImageManifest, type ManifestEntry } from '../store/index.js';
 
 export interface ImageSecretsWiring {
   readonly readArchive: ContainerArchiveReader;
@@ -24,6 +24,8 @@ export interface ImageSecretSourceHandle extends ImageSecretSource {
   forget(image: string): void;
   /** Image-and-name clashes currently remembered (never more than maxClashesRemembered). */
   clashesRemembered(): number;
+  /** The manifests of the images read so far (for `pal secrets`; the host's entries still win a clash). */
+  known(): readonly ImageManifest[];
 }
 
 export function createImageSecretSource(w: ImageSecretsWiring): ImageSecretSourceHandle {
@@ -74,5 +76,6 @@ export function createImageSecretSource(w: ImageSecretsWiring): ImageSecretSourc
       clashes.forgetPrefix(`${image}\0`);
     },
     clashesRemembered: () => clashes.size,
+    known: () => manifests.known(),
   };
 }

@@ -123,6 +123,31 @@ test.serial('a labelled container of the image reads the secret its image carrie
   t.deepEqual(ls.stdout.trim().split(/\s+/).sort(), ['app.tar.gz', 'host-secret']);
 });
 
+test.serial('pal secrets and pal explain show the secret with its image of origin', async (t) => {
+  // img-app (the test above) made pald read pal-img/app:1's /etc/pal.
+  const imageId = (await dockerd!.docker('image', 'inspect', '-f', '{{.Id}}', 'pal-img/app:1')).trim();
+  const listed = await pald!.pal('secrets', '--json');
+  t.is(listed.code, 0, listed.stderr);
+  const rows = JSON.parse(listed.stdout) as Array<{ name: string; origin: string }>;
+  t.true(
+    rows.some((r) => r.name === 'app.tar.gz' && r.origin === imageId),
+    listed.stdout,
+  );
+  t.true(rows.some((r) => r.name === 'host-secret' && r.origin === 'host'));
+  t.false(listed.stdout.includes(appText));
+  const table = await pald!.pal('secrets');
+  t.regex(table.stdout, new RegExp(`^app\\.tar\\.gz .*image ${imageId.slice(0, 19)}$`, 'm'));
+
+  const allowed = await pald!.pal('explain', 'img-app', 'app.tar.gz');
+  t.is(allowed.code, 0, allowed.stdout + allowed.stderr);
+  t.regex(allowed.stdout, /decision {3}ALLOW/);
+  t.true(allowed.stdout.includes(`(carried by image ${imageId})`), allowed.stdout);
+  const other = await run('img-explain-other', 'pal-img/other:1');
+  const denied = await pald!.pal('explain', other, 'app.tar.gz');
+  t.is(denied.code, 1);
+  t.regex(denied.stdout, /no secret named app\.tar\.gz in the manifest or in the container's image/);
+});
+
 test.serial('a container of another image with the same labels does not see it', async (t) => {
   const c = await run('img-other', 'pal-img/other:1');
   const r = await exec(c, 'cat', '/run/pal/app.tar.gz');

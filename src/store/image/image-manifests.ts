@@ -67,6 +67,11 @@ export class ImageManifests {
     return pending;
   }
 
+  /** The manifests read so far (most recently used last), for `pal secrets`. */
+  known(): readonly ImageManifest[] {
+    return [...this.byImage.values()];
+  }
+
   /** Forget an image (deleted or retagged): its next container reads it again. */
   forget(imageId: string): void {
     this.byImage.delete(imageId);
