@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { startDockerd, type TestDockerd } from '../helpers/dockerd.js';
 import { startPald, runCommand, PAL_JS, type TestPald } from '../helpers/pald.js';
 import { waitFor } from '../helpers/wait.js';
+import { scanSavedImage } from '../helpers/image-scan.js';
 
 const appText = `image-secret-${randomBytes(24).toString('hex')}`;
 const hostText = `host-secret-${randomBytes(16).toString('hex')}`;
@@ -214,4 +215,38 @@ test.serial("the image's /etc/pal is read, not what the first container mounts o
   const r = await exec(c, 'cat', '/run/pal/app.tar.gz');
   t.is(r.code, 0, r.stderr);
   t.is(r.stdout, appText);
+});
+
+/** The plaintext, and its base64 at each of the three alignments it could have inside a larger text. */
+function plaintextForms(label: string, text: string): Map<string, Buffer> {
+  const forms = new Map([[`${label} plaintext`, Buffer.from(text)]]);
+  for (let k = 0; k < 3; k++) {
+    const b64 = Buffer.from(text.slice(k)).toString('base64');
+    forms.set(`${label} base64@${k}`, Buffer.from(b64.slice(0, b64.length - 4)));
+  }
+  return forms;
+}
+
+test.serial('`docker save` of the image holds no plaintext: every layer scanned, decompressed if needed', async (t) => {
+  // The scan must be able to fail: a canary put in an image in clear is found, in its layer.
+  const canary = `canary-${randomBytes(24).toString('hex')}`;
+  const leaky = join(ctx, 'leaky');
+  await mkdir(leaky);
+  await writeFile(join(leaky, 'notes.txt'), `config\n${Buffer.from(`x${canary}`).toString('base64')}\n${canary}\n`);
+  await build('pal-img/leaky:1', leaky, '');
+  const control = await scanSavedImage(dockerd!.host, 'pal-img/leaky:1', plaintextForms('canary', canary));
+  t.true(
+    control.hits.some((h) => h.startsWith('canary plaintext in ') && h.endsWith('!etc/pal/notes.txt')),
+    String(control.hits),
+  );
+  t.true(
+    control.hits.some((h) => h.startsWith('canary base64@')),
+    String(control.hits),
+  );
+
+  const scan = await scanSavedImage(dockerd!.host, 'pal-img/app:1', plaintextForms('secret', appText));
+  t.deepEqual(scan.hits, []);
+  t.true(scan.layerPaths.has('etc/pal/app.tar.gz.pgp'), 'the layer holding the ciphertext was scanned');
+  t.true(scan.layerPaths.has('etc/pal/secrets.yaml'));
+  t.true(scan.archives >= 2, 'the outer archive and at least one layer');
 });
