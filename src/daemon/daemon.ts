@@ -10,7 +10,7 @@ import { AuditLog } from '../audit/index.js';
 import { ManifestStore, fileSafetyProblem, type ManifestEntry } from '../store/index.js';
 import { OpenPgpBackend, SecretCache } from '../crypto/index.js';
 import { loadRedOctober } from './redoctober.js';
-import { createDockerArchiveReader, createIdentityResolver } from '../identity/index.js';
+import { createDockerArchiveReader, createDockerImageConfigReader, createIdentityResolver } from '../identity/index.js';
 import { createImageSecretSource } from './image-secrets.js';
 import { secretRows } from './secret-rows.js';
 import { createTrustService } from '../trust/index.js';
@@ -238,6 +238,9 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
         ? undefined
         : createImageSecretSource({
             readArchive: createDockerArchiveReader(config.docker.host),
+            readImageConfig: createDockerImageConfigReader(config.docker.host), // PAL_SECRETS_YAML
+            openpgp: backend,
+            redOctober: redOctober !== undefined,
             maxCiphertextBytes: config.limits.secretBytes,
             hostEntries: () => store.current().entries,
             log,

@@ -7,7 +7,14 @@ import type { AuditEvent } from '../audit/index.js';
 import type { ImageSecretSource } from '../fs/index.js';
 import type { ContainerArchiveReader } from '../identity/index.js';
 import type { Caller } from '../policy/index.js';
-import { BoundedOnceSet, ImageManifests, type ImageManifest, type ManifestEntry } from '../store/index.js';
+import type { Backend } from '../crypto/index.js';
+import {
+  BoundedOnceSet,
+  ImageManifests,
+  type ImageConfigView,
+  type ImageManifest,
+  type ManifestEntry,
+} from '../store/index.js';
 
 export interface ImageSecretsWiring {
   readonly readArchive: ContainerArchiveReader;
@@ -15,6 +22,14 @@ export interface ImageSecretsWiring {
   readonly hostEntries: () => ReadonlyMap<string, ManifestEntry>;
   readonly log: (message: string) => void;
   readonly audit: { record(event: AuditEvent): void };
+  /** The image's own config (Env, Labels), for Cloudflare PAL's PAL_SECRETS_YAML. */
+  readonly readImageConfig?: (imageId: string) => Promise<ImageConfigView>;
+  /** The host's OpenPGP keys: a PAL pgp: entry is decrypted once to learn its payload's labels. */
+  readonly openpgp?: Backend;
+  /** Whether the Red October backend is configured (PAL ro: entries say so when it is not). */
+  readonly redOctober?: boolean;
+  /** The node's PAL environment; absent: the image's pal.environment label, or its only one. */
+  readonly palEnvironment?: string;
   /** Clashes remembered so each is reported once (oldest forgotten first). Default 4096. */
   readonly maxClashesRemembered?: number;
 }
@@ -42,9 +57,23 @@ export function createImageSecretSource(w: ImageSecretsWiring): ImageSecretSourc
       reason,
       latency_us: 0,
     });
+  const openpgp = w.openpgp;
   const manifests = new ImageManifests({
     readArchive: w.readArchive,
     maxCiphertextBytes: w.maxCiphertextBytes,
+    ...(w.readImageConfig ? { readImageConfig: w.readImageConfig } : {}),
+    pal: {
+      environment: w.palEnvironment,
+      redOctober: w.redOctober,
+      // The labels are inside the encryption: decrypt once, keep the labels, wipe the value now.
+      payloadLabels: openpgp
+        ? async (entry) => {
+            const opened = await openpgp.decrypt(entry, entry.ciphertext ?? new Uint8Array());
+            opened.plaintext.wipe();
+            return opened.sealedLabels;
+          }
+        : undefined,
+    },
     report: (image, p) => {
       const where = `${p.file}${p.line === undefined ? '' : `:${p.line}`}${p.entry ? ` [${p.entry}]` : ''}`;
       w.log(`pald: image manifest problem: ${where}: ${p.message}`);
