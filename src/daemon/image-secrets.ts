@@ -69,8 +69,9 @@ export function createImageSecretSource(w: ImageSecretsWiring): ImageSecretSourc
       payloadLabels: openpgp
         ? async (entry) => {
             const opened = await openpgp.decrypt(entry, entry.ciphertext ?? new Uint8Array());
+            const size = opened.plaintext.length;
             opened.plaintext.wipe();
-            return opened.sealedLabels;
+            return { labels: opened.sealedLabels, size };
           }
         : undefined,
     },

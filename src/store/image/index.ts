@@ -7,7 +7,7 @@ export {
   type ImageConfigView,
 } from './image-manifests.js';
 export { parsePalSecretsYaml, palYamlFromEnv, type PalSecret, type PalParsed } from './pal-format.js';
-export { palEntries, PAL_ENVIRONMENT_LABEL, type PalEntryOptions } from './pal-entries.js';
+export { palEntries, PAL_ENVIRONMENT_LABEL, type PalEntryOptions, type PayloadFacts } from './pal-entries.js';
 export {
   readPalArchive,
   ImageArchiveError,

@@ -31,10 +31,19 @@ export interface PalEntryOptions {
   readonly maxYamlBytes: number;
   /** The node's choice of PAL environment; wins over the image's pal.environment label. */
   readonly environment?: string | undefined;
-  /** Decrypts a pgp: entry to read the labels in its payload (the value is wiped); absent: no OpenPGP keys. */
-  readonly payloadLabels?: ((entry: ManifestEntry) => Promise<readonly string[]>) | undefined;
+  /**
+   * Decrypts a pgp: entry to read the labels in its payload and the value's size (the value is
+   * wiped); absent: no OpenPGP keys.
+   */
+  readonly payloadLabels?: ((entry: ManifestEntry) => Promise<PayloadFacts>) | undefined;
   /** Whether the Red October backend is configured. */
   readonly redOctober?: boolean | undefined;
+}
+
+/** What a PAL payload says of itself: its labels, and its value's size (file size under /run/pal). */
+export interface PayloadFacts {
+  readonly labels: readonly string[];
+  readonly size: number;
 }
 
 export interface PalEntries {
@@ -116,9 +125,9 @@ async function entryOf(
   };
   if (!opts.payloadLabels) return 'pgp: needs the host OpenPGP keys, and none are loaded';
   try {
-    const labels = await opts.payloadLabels(entry);
+    const { labels, size } = await opts.payloadLabels(entry);
     if (labels.length === 0) return 'the payload holds no labels';
-    return { ...entry, labels };
+    return { ...entry, labels, size };
   } catch (err) {
     return `cannot read the labels sealed in it: ${errorMessage(err)}`;
   }

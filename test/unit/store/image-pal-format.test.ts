@@ -163,12 +163,15 @@ test('palEntries: pgp entries get the labels of their payload; ro and failures a
       maxYamlBytes: 4096,
       payloadLabels: (e) => {
         seen.push(e);
-        return e.name === 'BROKEN' ? Promise.reject(new Error('not an OpenPGP message')) : Promise.resolve(['app']);
+        return e.name === 'BROKEN'
+          ? Promise.reject(new Error('not an OpenPGP message'))
+          : Promise.resolve({ labels: ['app'], size: 6 });
       },
     },
   );
   const db = got.entries.get('DB_PASSWORD')!;
   t.deepEqual(db.labels, ['app']);
+  t.is(db.size, 6);
   t.is(db.image, IMAGE);
   t.is(db.backend, 'openpgp');
   t.deepEqual(db.palFormat, { source: 'env "DB_PASSWORD"', base64: false });
@@ -182,7 +185,11 @@ test('palEntries: pgp entries get the labels of their payload; ro and failures a
 
 test('palEntries: the node environment wins over the image label; both sources at once are refused', async (t) => {
   const yaml = `a:\n  env:\n    A: "pgp:${CT}"\nb:\n  env:\n    B: "pgp:${CT}"\n`;
-  const opts = { maxCiphertextBytes: 1024, maxYamlBytes: 4096, payloadLabels: () => Promise.resolve(['app']) };
+  const opts = {
+    maxCiphertextBytes: 1024,
+    maxYamlBytes: 4096,
+    payloadLabels: () => Promise.resolve({ labels: ['app'], size: 6 }),
+  };
   const config = { env: [`PAL_SECRETS_YAML=${yaml}`], labels: { 'pal.environment': 'a' } };
   t.deepEqual([...(await palEntries({ image: IMAGE, config }, opts)).entries.keys()], ['A']);
   t.deepEqual([...(await palEntries({ image: IMAGE, config }, { ...opts, environment: 'b' })).entries.keys()], ['B']);
