@@ -24,9 +24,6 @@ const DOOR_EXCEPTIONS = {
   // `pald --check-config` loads only the config checker, never the daemon and the FUSE addon behind
   // daemon/index.ts, so that a config can be checked on a host without FUSE and without side effects.
   'src/cli/pald.ts': { daemon: ['./check-config.ts'] },
-  // store/ reads manifests with config/'s bounded YAML parser, so config/ entering store/ through its index.ts
-  // would be an import cycle. Drop this once the YAML helpers live in a neutral folder (issue 13).
-  'src/config/index.ts': { store: ['./file-safety.ts'] },
 };
 
 // One zone per unit, read from disk so a new folder is covered the day it is added: a file of src/ outside the

@@ -1,32 +1,26 @@
 // pald's wiring and lifecycle: config → audit → manifest → keys → cache → identity → trust →
-// shared mountpoint → FUSE mount → admin socket → "ready". Stop undoes it in reverse.
+// filesystem → shared mountpoint → FUSE mount → admin socket → metrics → "ready". Stop undoes it in reverse.
+// Each step lives in a module of its own; this file only puts them in order.
 
-import { mkdir, readFile, realpath } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-import type { Socket } from 'node:net';
-import { watch as watchFiles, type FSWatcher } from 'chokidar';
-import { loadConfig, type PaldConfig } from '../config/index.js';
+import { loadConfig, parseListen, type PaldConfig } from '../config/index.js';
 import { AuditLog } from '../audit/index.js';
-import { ManifestStore, fileSafetyProblem, type ManifestEntry } from '../store/index.js';
-import { OpenPgpBackend, SecretCache } from '../crypto/index.js';
-import { loadRedOctober } from './redoctober.js';
-import { createDockerArchiveReader, createDockerImageConfigReader, createIdentityResolver } from '../identity/index.js';
-import { createImageSecretSource } from './image-secrets.js';
-import { secretRows } from './secret-rows.js';
-import { createTrustService } from '../trust/index.js';
-import type { IdentityResolver } from '../identity/types.js';
-import type { TrustService } from '../trust/types.js';
-import type { FuseMount } from '../native/types.js';
-import { createPalFilesystem, type ManifestView } from '../fs/index.js';
+import { ManifestStore } from '../store/index.js';
+import { SecretCache } from '../crypto/index.js';
+import { createIdentityResolver } from '../identity/index.js';
 import { HandleLedger } from '../fs/index.js';
-import { prepareMountpoint, prepareStagingDir, stackOnto } from './mountinfo.js';
-import { startAdminServer, type AdminServer } from './admin-server.js';
-import { explain } from './explain.js';
-import { imageSubject, SealedFactsRegistry } from '../policy/index.js';
-import { parseListen } from '../config/index.js';
+import { SealedFactsRegistry } from '../policy/index.js';
+import { loadRedOctober } from './redoctober.js';
 import { PalMetrics, startMetricsServer } from './metrics.js';
-import type { Backend } from '../crypto/types.js';
-import { errorMessage } from '../shared/error-message.js';
+import { countedBackend, openKeys } from './keys.js';
+import { buildFilesystem, logManifestProblems } from './filesystem.js';
+import { imageSecretsOfNode } from './image-secrets.js';
+import { mountSession } from './session-mount.js';
+import { serveAdmin } from './admin-answers.js';
+import { reloadDaemon, trustServiceFor } from './reload.js';
+import { Closers, StartupError, packageVersion, step } from './startup.js';
+import type { DaemonParts, DaemonState, Log, NativeAddon } from './parts.js';
+
+export { StartupError } from './startup.js';
 
 export interface DaemonOptions {
   readonly configPath?: string;
@@ -39,419 +33,125 @@ export interface RunningDaemon {
   stop(): Promise<void>;
 }
 
-/** A startup failure with a one-line reason for the operator. */
-export class StartupError extends Error {
-  override name = 'StartupError';
-}
-
-/** JSON.stringify replacer: a Map (trust.notary.collections[].delegations) compares by its entries, not as {}. */
-const mapsAsArrays = (_key: string, value: unknown): unknown => (value instanceof Map ? [...value] : value);
-
-async function packageVersion(): Promise<string> {
-  try {
-    const pkg = JSON.parse(await readFile(new URL('../../../package.json', import.meta.url), 'utf8')) as {
-      version?: unknown;
-    };
-    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
-  } catch {
-    return 'unknown';
-  }
-}
-
-function problemsOf(snap: ManifestView): { file: string; line?: number; entry?: string; message: string }[] {
-  return snap.problems.map((p) => ({ ...p }));
-}
-
-function step<T>(what: string, work: () => Promise<T>): Promise<T> {
-  return work().catch((err: unknown) => {
-    throw new StartupError(`${what}: ${errorMessage(err)}`);
-  });
-}
-
-/** File safety (SPEC) for the trust state files: rollback memory an attacker could rewrite is none. */
-const checkStateFile = (file: string): Promise<string | undefined> => fileSafetyProblem(file, { kind: 'state' });
-
-/** The backend, with its decrypts and failures counted for /metrics (a denial is not a failure). */
-function countedBackend(backend: Backend, metrics: PalMetrics): Backend {
-  return {
-    name: backend.name,
-    ...(backend.sealedBeforeDecrypt
-      ? { sealedBeforeDecrypt: (e: ManifestEntry, c: Uint8Array) => backend.sealedBeforeDecrypt!(e, c) }
-      : {}),
-    async decrypt(entry, ciphertext) {
-      metrics.decrypted(backend.name);
-      try {
-        return await backend.decrypt(entry, ciphertext);
-      } catch (err) {
-        const code = (err as { code?: unknown }).code;
-        if (code !== 'denied-by-backend' && code !== 'name-mismatch') metrics.error('backend');
-        throw err;
-      }
-    },
-  };
-}
-
 export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaemon> {
   const log = opts.log ?? ((line: string) => process.stderr.write(line + '\n'));
   const native = await step('loading the native addon', () => import('../native/index.js'));
   const nativeExtras = native as { setDumpable?: (on: boolean) => void };
   nativeExtras.setDumpable?.(false); // no core dumps or ptrace-by-uid of a process holding plaintext
 
-  let config: PaldConfig = await loadConfig(opts.configPath);
+  const config: PaldConfig = await loadConfig(opts.configPath);
   const version = await packageVersion();
-  const closers: (() => Promise<void> | void)[] = [];
-  const closeAll = async (): Promise<void> => {
-    while (closers.length) {
-      const close = closers.pop()!;
-      try {
-        await close();
-      } catch (err) {
-        log(`pald: shutdown: ${errorMessage(err)}`);
-      }
-    }
-  };
-
+  const closers = new Closers(log);
   try {
-    const audit = await step(`audit log ${config.audit.path}`, () => AuditLog.open(config.audit.path, { log }));
-    closers.push(() => audit.close());
-
-    const store = await step(`manifest ${config.manifest}`, () =>
-      ManifestStore.open(config.manifest, { log, watch: true }),
-    );
-    closers.push(() => store.close());
-    for (const p of store.current().problems)
-      log(`pald: manifest problem: ${p.file}${p.line ? `:${p.line}` : ''}: ${p.message}`);
-
-    const backend = await step(`keys ${config.keys}`, () =>
-      OpenPgpBackend.load(config.keys, {
-        ...(config.keyPassphraseFile ? { passphraseFile: config.keyPassphraseFile } : {}),
-        allocSecure: (bytes: Uint8Array) => native.secureBufferFrom(bytes),
-        maxSecretBytes: config.limits.secretBytes,
-        log,
-      }),
-    );
-    if (backend.keyIds().length === 0)
-      log(`pald: warning: no usable private keys in ${config.keys}: every secret will fail to decrypt`);
-    const keysWatcher: FSWatcher = watchFiles(config.keys, {
-      ignoreInitial: true,
-      depth: 0,
-      awaitWriteFinish: { stabilityThreshold: 100, pollInterval: 50 },
-    });
-    keysWatcher.on('all', () => {
-      backend.reloadKeys().then(
-        () => log(`pald: keys reloaded (${backend.keyIds().length} usable)`),
-        (err: unknown) => log(`pald: keys reload failed: ${errorMessage(err)}`),
-      );
-    });
-    keysWatcher.on('error', (err) => log(`pald: keys watcher: ${String(err)}`));
-    closers.push(() => keysWatcher.close());
-
-    // limits.locked_bytes bounds the cache and the copies open handles pin together; the cache
-    // gets what the pins leave. Limits are read at start (a restart changes them).
-    const limits = config.limits;
-    // /metrics reads its gauges at scrape time (closures over the objects made below).
-    const metrics = new PalMetrics({
-      cache: () => cache.stats(),
-      handles: () => handles.stats(),
-      auditDropped: () => audit.dropped(),
-    });
-    const redOctober = await step('redoctober', () => loadRedOctober(config, native.secureBufferFrom));
-    const cache: SecretCache = new SecretCache(
-      {
-        openpgp: countedBackend(backend, metrics),
-        ...(redOctober ? { redoctober: countedBackend(redOctober, metrics) } : {}),
-      },
-      {
-        ttlMs: config.cache.plaintextTtlMs,
-        maxBytes: config.cache.plaintextMaxBytes,
-        budget: () => handles.cacheBudget(),
-      },
-    );
-    const handles = new HandleLedger(() => limits, cache);
-    closers.push(() => cache.close());
-
-    const identity: IdentityResolver = createIdentityResolver({
-      dockerHost: config.docker.host,
-      ...(config.cri !== undefined ? { criAddress: config.cri.address } : {}),
-      log,
-    });
-    closers.push(() => identity.close());
-
-    let trust: TrustService = createTrustService(config.trust, {
-      log,
-      stateDir: config.stateDir,
-      checkFile: checkStateFile,
-    });
-    closers.push(() => trust.close());
-    if (config.trust.mode === 'none') {
-      log(
-        'pald: WARNING: trust.mode is "none" (development only): container labels are taken unverified from image and container config',
-      );
-    }
-
-    let mount: FuseMount | undefined;
-    let inertLayersAtStart = 0;
-    const mountpointRequested = config.mountpoint;
-    const startedAt = Date.now();
-
-    const daemonStatus = (): Record<string, unknown> => {
-      const snap = store.current();
-      return {
-        pald: 'running',
-        version,
-        pid: process.pid,
-        uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
-        mountpoint: mountpointRequested,
-        mounted: mount !== undefined,
-        inertLayersAtStart,
-        docker: identity.status(),
-        trust: trust.status(),
-        keys: { dir: config.keys, usable: backend.keyIds().length, problems: backend.problems() },
-        ...(redOctober ? { redoctober: redOctober.status() } : {}),
-        manifest: {
-          path: config.manifest,
-          generation: snap.generation,
-          entries: snap.entries.size,
-          problems: problemsOf(snap),
-        },
-        cache: cache.stats(),
-        audit: audit.health(),
-        memory: {
-          ...handles.stats(),
-          lockedBytesLimit: limits.lockedBytes,
-          openHandlesPerContainer: limits.openHandlesPerContainer,
-          addonLockedBytes: native.lockedMemoryStats().lockedBytes,
-        },
-      };
-    };
-
-    // What decrypts showed about sealed names and labels: learnt by the filesystem, read by
-    // `pal explain`, so both decide with the same facts.
-    const sealedFacts = new SealedFactsRegistry();
-    const trustSource = {
-      verifiedLabels: (image: Parameters<TrustService['verifiedLabels']>[0]) => trust.verifiedLabels(image),
-    };
-    // Secrets an image carries in /etc/pal, read through Docker's archive endpoint (never a host path).
-    // A node with Docker off (`docker.host: ""`, CRI only) has none: CRI has no API to read an image's files.
-    const imageSecrets =
-      config.docker.host === ''
-        ? undefined
-        : createImageSecretSource({
-            readArchive: createDockerArchiveReader(config.docker.host),
-            readImageConfig: createDockerImageConfigReader(config.docker.host), // PAL_SECRETS_YAML
-            openpgp: backend,
-            redOctober: redOctober !== undefined,
-            maxCiphertextBytes: config.limits.secretBytes,
-            hostEntries: () => store.current().entries,
-            log,
-            audit,
-          });
-    const fs = createPalFilesystem({
-      identity: {
-        resolve: async (ref) => {
-          const who = await identity.resolve(ref);
-          if (who.kind === 'unknown') metrics.error('runtime');
-          return who;
-        },
-        startTime: (pid) => identity.startTime(pid),
-      },
-      trust: {
-        verifiedLabels: async (image) => {
-          const decision = await trust.verifiedLabels(image);
-          metrics.trustDecision(decision.provider, decision.state);
-          return decision;
-        },
-      },
-      manifest: store,
-      ...(imageSecrets ? { imageSecrets } : {}),
-      secrets: cache,
-      audit,
-      sealedFacts,
-      hostAllowUids: () => config.host.allowUids,
-      allocSecure: (bytes) => native.secureBufferFrom(bytes),
-      // Callers see pald's own health only (SPEC §4): not trust.status() (its last failure names
-      // another image), not the manifest, not the containers seen.
-      health: () => ({ mounted: mount !== undefined }),
-      version,
-      handles,
-      metrics,
-      // The warm path in the addon (src/fs/warm-path.ts): PAL_FAST_PATH=1 turns it on.
-      fastPath: process.env.PAL_FAST_PATH === '1',
-    });
-    identity.onInvalidate(() => fs.forgetCallers());
-    store.onChange((next, previous) => {
-      fs.manifestChanged(next, previous);
-      for (const p of next.problems)
-        log(`pald: manifest problem: ${p.file}${p.line ? `:${p.line}` : ''}: ${p.message}`);
-    });
-
-    // The session is mounted in a private staging dir and bind-mounted on top of the mountpoint's
-    // stack (see prepareMountpoint for why dead layers of earlier runs stay underneath).
-    // Canonical paths (as /proc/self/mountinfo shows them), resolved through the parent: the
-    // mountpoint itself may be a dead FUSE layer that cannot be stat'ed.
-    const canonical = async (p: string, parentMode: number): Promise<string> => {
-      await mkdir(dirname(p), { recursive: true, mode: parentMode });
-      return join(await realpath(dirname(p)), basename(p));
-    };
-    const staging = await step(`staging dir for ${config.admin.socket}`, () =>
-      canonical(join(dirname(config.admin.socket), 'fs'), 0o700),
-    );
-    await step(`staging dir ${staging}`, () => prepareStagingDir(staging));
-    const mountpoint = await step(`mountpoint ${config.mountpoint}`, () => canonical(config.mountpoint, 0o755));
-    const layers = await step(`mountpoint ${mountpoint}`, () => prepareMountpoint(mountpoint));
-    inertLayersAtStart = layers.deadLayers;
-    if (layers.deadLayers > 0)
-      log(
-        `pald: ${mountpoint} has ${layers.deadLayers} layer(s) left by earlier pald runs: stacking on top so running containers follow`,
-      );
-    const mounted = await step(`mounting ${staging}`, () =>
-      native.mount(staging, fs.handlers, {
-        fsname: 'pal',
-        extraOptions: ['allow_other'],
-        // Expected failures (EIO for a corrupt ciphertext…) are in the audit log already; only
-        // errors that are not ours to expect are worth a log line.
-        onError: (err, op) => {
-          if (!(err instanceof native.FuseError))
-            log(`pald: ${op}: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`);
-        },
-      }),
-    );
-    mount = mounted;
-    fs.attachKernel(mounted);
-    closers.push(async () => {
-      fs.attachKernel(undefined);
-      // Unmounting the session ends it; the layer at the mountpoint stays (inert) so that
-      // running rslave containers pick up the next pald.
-      await mounted.unmount();
-      mount = undefined;
-    });
-    await step(`binding the session onto ${mountpoint}`, () => stackOnto(staging, mountpoint));
-
-    const admin: AdminServer = await step(`admin socket ${config.admin.socket}`, () =>
-      startAdminServer(
-        {
-          recentAudit: (n) => audit.recent(n),
-          subscribeAudit: (listener) => audit.subscribe(listener),
-          async handle(request) {
-            switch (request.op) {
-              case 'status':
-                return daemonStatus();
-              case 'containers':
-                return Promise.all(
-                  identity.containers().map(async (c) => {
-                    const who = await identity.inspectContainer(c.containerId);
-                    const subject = who.kind === 'container' ? imageSubject(who) : undefined;
-                    const decision = subject ? await trust.verifiedLabels(subject) : undefined;
-                    return {
-                      ...c,
-                      labels: decision?.labels ?? [],
-                      trust: decision?.state ?? 'error',
-                      reason: decision?.reason ?? who.reason ?? '',
-                    };
-                  }),
-                );
-              case 'secrets':
-                return secretRows(store.current().entries, imageSecrets?.known());
-              case 'explain': {
-                // An ro: secret: whether its last decrypt found the delegations it needs.
-                const lastDecrypt = redOctober?.status().secrets[request.secret];
-                const explanation = await explain(
-                  {
-                    identity,
-                    trust: trustSource,
-                    manifest: store,
-                    hostAllowUids: () => config.host.allowUids,
-                    sealedFacts,
-                    ...(imageSecrets ? { imageSecrets } : {}),
-                  },
-                  request.container,
-                  request.secret,
-                );
-                return lastDecrypt ? { ...explanation, redoctober: lastDecrypt } : explanation;
-              }
-            }
-          },
-        },
-        {
-          socketPath: config.admin.socket,
-          peerUid: (socket: Socket) => {
-            const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
-            return typeof fd === 'number' && fd >= 0 ? native.peerCredentials(fd).uid : undefined;
-          },
-          log,
-        },
-      ),
-    );
-    closers.push(() => admin.close());
-
-    if (config.metrics.listen !== '') {
-      const where = parseListen(config.metrics.listen);
-      if (typeof where === 'string') throw new StartupError(`metrics.listen: ${where}`);
-      const server = await step(`metrics.listen ${config.metrics.listen}`, () =>
-        startMetricsServer(metrics, where.host, where.port, log),
-      );
-      closers.push(() => server.close());
-      log(`pald: metrics on http://${config.metrics.listen}/metrics (no auth: keep it on loopback)`);
-    }
-
+    const parts = await buildParts(config, native, version, closers, log);
+    const mountpoint = await mountSession(parts, closers);
+    await serveAdmin(parts, closers);
+    await serveMetrics(parts, closers);
     log(`pald: ready on ${mountpoint}`);
 
     let stopping: Promise<void> | undefined;
     return {
       mountpoint,
-      async reload() {
-        try {
-          const next = await loadConfig(opts.configPath);
-          for (const key of [
-            'mountpoint',
-            'manifest',
-            'keys',
-            'admin',
-            'audit',
-            'docker',
-            'cri',
-            'cache',
-            'limits',
-            'metrics',
-            'redoctober',
-          ] as const) {
-            if (JSON.stringify(next[key]) !== JSON.stringify(config[key]))
-              log(`pald: reload: "${key}" changed; it takes effect at the next restart`);
-          }
-          const trustChanged = JSON.stringify(next.trust, mapsAsArrays) !== JSON.stringify(config.trust, mapsAsArrays); // delegations is a Map
-          // The passphrase file comes from the new file, and so does its absence.
-          const { keyPassphraseFile: _previous, ...kept } = config;
-          const { keyPassphraseFile } = next;
-          config = {
-            ...kept,
-            host: next.host,
-            trust: next.trust,
-            ...(keyPassphraseFile === undefined ? {} : { keyPassphraseFile }),
-          };
-          fs.forgetCallers(); // host.allowUids may have changed: no caller's decision may be replayed
-          if (trustChanged) {
-            const old = trust;
-            trust = createTrustService(config.trust, { log, stateDir: config.stateDir, checkFile: checkStateFile }); // the closer registered at start closes the current one
-            await old.close();
-          }
-        } catch (err) {
-          log(`pald: reload: config kept: ${errorMessage(err)}`);
-        }
-        trust.reset();
-        fs.forgetCallers();
-        await audit.reopen(); // logrotate's postrotate: continue in a new file; retry a failing one now
-        await store.reload().catch((err: unknown) => log(`pald: reload: manifest: ${String(err)}`));
-        await backend.reloadKeys().catch((err: unknown) => log(`pald: reload: keys: ${String(err)}`));
-        cache.invalidate();
-        log('pald: reloaded');
-      },
+      reload: () => reloadDaemon(parts, opts.configPath),
       stop() {
-        stopping ??= closeAll();
+        stopping ??= closers.closeAll();
         return stopping;
       },
     };
   } catch (err) {
-    await closeAll();
+    await closers.closeAll();
     throw err;
   }
+}
+
+/** Everything but the mount and the sockets: audit, manifest, keys, cache, identity, trust, filesystem. */
+async function buildParts(
+  config: PaldConfig,
+  native: NativeAddon,
+  version: string,
+  closers: Closers,
+  log: Log,
+): Promise<DaemonParts> {
+  const audit = await step(`audit log ${config.audit.path}`, () => AuditLog.open(config.audit.path, { log }));
+  closers.push(() => audit.close());
+
+  const store = await step(`manifest ${config.manifest}`, () =>
+    ManifestStore.open(config.manifest, { log, watch: true }),
+  );
+  closers.push(() => store.close());
+  logManifestProblems(store.current().problems, log);
+
+  const secrets = await openSecrets(config, native, audit, closers, log);
+
+  const identity = createIdentityResolver({
+    dockerHost: config.docker.host,
+    ...(config.cri !== undefined ? { criAddress: config.cri.address } : {}),
+    log,
+  });
+  closers.push(() => identity.close());
+
+  const state: DaemonState = { config, trust: trustServiceFor(config, log), mount: undefined, inertLayersAtStart: 0 };
+  closers.push(() => state.trust.close()); // the current one: a reload may have replaced it
+  if (config.trust.mode === 'none') {
+    log(
+      'pald: WARNING: trust.mode is "none" (development only): container labels are taken unverified from image and container config',
+    );
+  }
+
+  const withoutFs = {
+    state,
+    log,
+    native,
+    version,
+    startedAt: Date.now(),
+    audit,
+    store,
+    ...secrets,
+    identity,
+    sealedFacts: new SealedFactsRegistry(),
+    imageSecrets: imageSecretsOfNode({ config, store, audit, log, ...secrets }),
+  };
+  return { ...withoutFs, fs: buildFilesystem(withoutFs) };
+}
+
+/** Keys, Red October, the plaintext cache and the handle ledger, with /metrics counting over them. */
+async function openSecrets(config: PaldConfig, native: NativeAddon, audit: AuditLog, closers: Closers, log: Log) {
+  const backend = await openKeys(config, native, closers, log);
+  // limits.locked_bytes bounds the cache and the copies open handles pin together; the cache
+  // gets what the pins leave. Limits are read at start (a restart changes them).
+  const limits = config.limits;
+  // /metrics reads its gauges at scrape time (closures over the objects made below).
+  const metrics = new PalMetrics({
+    cache: () => cache.stats(),
+    handles: () => handles.stats(),
+    auditDropped: () => audit.dropped(),
+  });
+  const redOctober = await step('redoctober', () => loadRedOctober(config, native.secureBufferFrom));
+  const cache: SecretCache = new SecretCache(
+    {
+      openpgp: countedBackend(backend, metrics),
+      ...(redOctober ? { redoctober: countedBackend(redOctober, metrics) } : {}),
+    },
+    {
+      ttlMs: config.cache.plaintextTtlMs,
+      maxBytes: config.cache.plaintextMaxBytes,
+      budget: () => handles.cacheBudget(),
+    },
+  );
+  const handles = new HandleLedger(() => limits, cache);
+  closers.push(() => cache.close());
+  return { backend, metrics, redOctober, cache, handles };
+}
+
+/** /metrics over HTTP when metrics.listen is set (no auth: operations.md says keep it on loopback). */
+async function serveMetrics(parts: DaemonParts, closers: Closers): Promise<void> {
+  const { listen } = parts.state.config.metrics;
+  if (listen === '') return;
+  const where = parseListen(listen);
+  if (typeof where === 'string') throw new StartupError(`metrics.listen: ${where}`);
+  const server = await step(`metrics.listen ${listen}`, () =>
+    startMetricsServer(parts.metrics, where.host, where.port, parts.log),
+  );
+  closers.push(() => server.close());
+  parts.log(`pald: metrics on http://${listen}/metrics (no auth: keep it on loopback)`);
 }

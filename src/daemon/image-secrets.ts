@@ -5,7 +5,12 @@
 
 import type { AuditEvent } from '../audit/index.js';
 import type { ImageSecretSource } from '../fs/index.js';
-import type { ContainerArchiveReader } from '../identity/index.js';
+import type { PaldConfig } from '../config/index.js';
+import {
+  createDockerArchiveReader,
+  createDockerImageConfigReader,
+  type ContainerArchiveReader,
+} from '../identity/index.js';
 import type { Caller } from '../policy/index.js';
 import type { Backend } from '../crypto/index.js';
 import {
@@ -108,4 +113,31 @@ export function createImageSecretSource(w: ImageSecretsWiring): ImageSecretSourc
     clashesRemembered: () => clashes.size,
     known: () => manifests.known(),
   };
+}
+
+/**
+ * The image secret source of a node: secrets an image carries in /etc/pal or in its config's
+ * PAL_SECRETS_YAML, read through Docker (never a host path). A node with Docker off
+ * (`docker.host: ""`, CRI only) has none: CRI has no API to read an image's files.
+ */
+export function imageSecretsOfNode(parts: {
+  readonly config: PaldConfig;
+  readonly store: { current(): { readonly entries: ReadonlyMap<string, ManifestEntry> } };
+  readonly audit: { record(event: AuditEvent): void };
+  readonly log: (message: string) => void;
+  readonly backend: Backend;
+  readonly redOctober: unknown;
+}): ImageSecretSourceHandle | undefined {
+  const { config, store } = parts;
+  if (config.docker.host === '') return undefined;
+  return createImageSecretSource({
+    readArchive: createDockerArchiveReader(config.docker.host),
+    readImageConfig: createDockerImageConfigReader(config.docker.host), // PAL_SECRETS_YAML
+    maxCiphertextBytes: config.limits.secretBytes,
+    hostEntries: () => store.current().entries,
+    log: parts.log,
+    audit: parts.audit,
+    openpgp: parts.backend,
+    redOctober: parts.redOctober !== undefined,
+  });
 }

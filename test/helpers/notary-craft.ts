@@ -13,7 +13,7 @@ import {
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { canonicalText } from './notary.js';
+import { canonicalText } from '../../scripts/components/notary.js';
 
 const run = promisify(execFile);
 

@@ -5,7 +5,7 @@ import { initializeCA, initializeTLog } from '@sigstore/mock';
 import { createHash, generateKeyPairSync, sign, X509Certificate } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { preAuthEncoding } from './cosign-craft.js';
+import { preAuthEncoding } from '../../scripts/signing/cosign-craft.js';
 
 const OID_ISSUER_V2 = '1.3.6.1.4.1.57264.1.8';
 

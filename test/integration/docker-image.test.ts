@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
-import { startDockerd } from '../helpers/dockerd.js';
+import { startDockerd } from '../../scripts/components/dockerd.js';
 import { runCommand, PAL_JS } from '../helpers/pald.js';
 import { waitFor } from '../helpers/wait.js';
 import { BASE_IMAGE_CHANGES, debianBaseProblem, debianBaseTarball } from '../helpers/debian-base.js';

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { chmod, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { startDockerd, type TestDockerd } from '../helpers/dockerd.js';
+import { startDockerd, type TestDockerd } from '../../scripts/components/dockerd.js';
 import { startPald, runCommand, filesContaining, PAL_JS, type TestPald } from '../helpers/pald.js';
 import { ADMIN_PROBE_SCRIPT, AS_NOBODY } from '../helpers/unprivileged.js';
 import { waitFor } from '../helpers/wait.js';

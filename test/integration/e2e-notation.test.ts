@@ -6,11 +6,11 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { NOTATION_ARTIFACT_TYPE } from '../../src/trust/notation/provider.js';
-import { startDockerd, type TestDockerd } from '../helpers/dockerd.js';
+import { startDockerd, type TestDockerd } from '../../scripts/components/dockerd.js';
 import { runCommand, startPald, type TestPald } from '../helpers/pald.js';
 import { waitFor } from '../helpers/wait.js';
 import { issue, makeJwsEnvelope } from '../helpers/notation-craft.js';
-import { fetchManifest, pushReferrer, startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { fetchManifest, pushReferrer, startRegistry, type TestRegistry } from '../../scripts/components/registry.js';
 
 let dockerd: TestDockerd | undefined;
 let pald: TestPald | undefined;

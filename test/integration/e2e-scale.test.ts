@@ -2,7 +2,7 @@
 
 import test from 'ava';
 import { createHash, randomBytes } from 'node:crypto';
-import { startDockerd, type TestDockerd } from '../helpers/dockerd.js';
+import { startDockerd, type TestDockerd } from '../../scripts/components/dockerd.js';
 import { startPald, runCommand, type TestPald } from '../helpers/pald.js';
 import { waitFor } from '../helpers/wait.js';
 

@@ -6,7 +6,7 @@ import test from 'ava';
 import { readFile, writeFile } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
 import { createIdentityResolver, type ResolverWithDiagnostics } from '../../src/identity/index.js';
-import { startContainerd, type TestContainerd, type TestPod } from '../helpers/containerd.js';
+import { startContainerd, type TestContainerd, type TestPod } from '../../scripts/components/containerd.js';
 import { startPald, type TestPald } from '../helpers/pald.js';
 import { waitFor } from '../helpers/wait.js';
 

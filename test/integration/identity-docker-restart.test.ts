@@ -4,7 +4,7 @@
 
 import test from 'ava';
 import { createIdentityResolver, type ResolverWithDiagnostics } from '../../src/identity/index.js';
-import { startDockerd, type TestDockerd } from '../helpers/dockerd.js';
+import { startDockerd, type TestDockerd } from '../../scripts/components/dockerd.js';
 import { waitFor } from '../helpers/wait.js';
 
 let dockerd: TestDockerd | undefined;

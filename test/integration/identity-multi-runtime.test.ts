@@ -4,8 +4,8 @@
 
 import test from 'ava';
 import { createIdentityResolver, type ResolverWithDiagnostics } from '../../src/identity/index.js';
-import { startContainerd, type TestContainerd } from '../helpers/containerd.js';
-import { startDockerd, type TestDockerd } from '../helpers/dockerd.js';
+import { startContainerd, type TestContainerd } from '../../scripts/components/containerd.js';
+import { startDockerd, type TestDockerd } from '../../scripts/components/dockerd.js';
 import { waitFor } from '../helpers/wait.js';
 
 let dockerd: TestDockerd | undefined;

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startDockerd, type TestDockerd } from '../helpers/dockerd.js';
+import { startDockerd, type TestDockerd } from '../../scripts/components/dockerd.js';
 import { startPald, runCommand, PAL_JS, type TestPald } from '../helpers/pald.js';
 import { waitFor } from '../helpers/wait.js';
 import { scanSavedImage } from '../helpers/image-scan.js';

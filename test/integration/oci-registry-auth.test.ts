@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createRegistryClient, RegistryError } from '../../src/trust/oci/client.js';
 import type { RegistryClient } from '../../src/trust/oci/types.js';
-import { pushImage, startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { pushImage, startRegistry, type TestRegistry } from '../../scripts/components/registry.js';
 import { startTokenService, type TokenService } from '../helpers/registry-token.js';
 
 let dir: string;

@@ -7,10 +7,10 @@ import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { startDockerd, type TestDockerd } from '../helpers/dockerd.js';
+import { startDockerd, type TestDockerd } from '../../scripts/components/dockerd.js';
 import { startPald, runCommand, PAL_JS, type TestPald } from '../helpers/pald.js';
 import { waitFor } from '../helpers/wait.js';
-import { startRedOctober, type TestRedOctober } from '../helpers/redoctober.js';
+import { startRedOctober, type TestRedOctober } from '../../scripts/components/redoctober.js';
 
 const secretText = `ro-secret-${randomBytes(16).toString('hex')}`;
 const PW = `pw-${randomBytes(8).toString('hex')}`;

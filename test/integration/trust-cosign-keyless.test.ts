@@ -9,8 +9,8 @@ import type { CosignIdentityConfig } from '../../src/config/types.js';
 import { createCosignProvider } from '../../src/trust/cosign/provider.js';
 import type { TrustProvider } from '../../src/trust/provider.js';
 import type { ImageSubject } from '../../src/trust/types.js';
-import { cosignStatement, pushBundle, signLegacy } from '../helpers/cosign-craft.js';
-import { pushImage, startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { cosignStatement, pushBundle, signLegacy } from '../../scripts/signing/cosign-craft.js';
+import { pushImage, startRegistry, type TestRegistry } from '../../scripts/components/registry.js';
 import { privateSigstore, type PrivateSigstore } from '../helpers/sigstore-mock.js';
 
 let reg: TestRegistry;

@@ -13,8 +13,14 @@ import { createCosignProvider } from '../../src/trust/cosign/provider.js';
 import type { TrustProvider } from '../../src/trust/provider.js';
 import { TrustServiceImpl } from '../../src/trust/service.js';
 import type { ImageSubject } from '../../src/trust/types.js';
-import { cosignStatement, keyedBundle, pushBundle, signBundle, signLegacy } from '../helpers/cosign-craft.js';
-import { pushBlob, pushImage, startRegistry, type TestRegistry } from '../helpers/registry.js';
+import {
+  cosignStatement,
+  keyedBundle,
+  pushBundle,
+  signBundle,
+  signLegacy,
+} from '../../scripts/signing/cosign-craft.js';
+import { pushBlob, pushImage, startRegistry, type TestRegistry } from '../../scripts/components/registry.js';
 
 const run = promisify(execFile);
 let reg: TestRegistry;
@@ -257,7 +263,7 @@ test('a manifest in the .sig tag that lists a huge payload layer is refused with
   const key = await keyPair('p256');
   const { repo, img, subject } = await image();
   const big = await pushBlob(reg, repo, Buffer.alloc(100_000, 32), 'application/vnd.dev.cosign.simplesigning.v1+json');
-  const { pushManifest } = await import('../helpers/registry.js');
+  const { pushManifest } = await import('../../scripts/components/registry.js');
   const config = await pushBlob(reg, repo, Buffer.from('{}'), 'application/vnd.oci.image.config.v1+json');
   await pushManifest(reg, repo, `${img.manifest.digest.replace(':', '-')}.sig`, {
     schemaVersion: 2,
@@ -332,7 +338,7 @@ test('labels outside the policy grants are dropped by the service, and said', as
 
 test('multi-platform index: a signature on the index, or on the platform manifest, binds the image of that platform', async (t) => {
   const key = await keyPair('p256');
-  const { pushManifest } = await import('../helpers/registry.js');
+  const { pushManifest } = await import('../../scripts/components/registry.js');
   for (const signWhat of ['index', 'platform'] as const) {
     const repo = `pal/multi${n++}`;
     const amd = await pushImage(reg, repo, 'amd64', { layer: Buffer.from(`amd64 ${repo}`), labels: { arch: 'amd64' } });

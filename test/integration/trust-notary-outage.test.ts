@@ -13,7 +13,7 @@ import {
   serverMetadata,
   startNotaryServer,
   type NotaryServer,
-} from '../helpers/notary.js';
+} from '../../scripts/components/notary.js';
 
 let server: NotaryServer;
 let cli: NotaryCli;

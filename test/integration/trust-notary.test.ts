@@ -17,7 +17,7 @@ import {
   tufPath,
   type MetadataProxy,
   type NotaryServer,
-} from '../helpers/notary.js';
+} from '../../scripts/components/notary.js';
 import {
   craftCollection,
   craftKeyFrom,

@@ -27,7 +27,7 @@ import {
   startRegistry,
   type Descriptor,
   type TestRegistry,
-} from '../helpers/registry.js';
+} from '../../scripts/components/registry.js';
 
 let reg: TestRegistry;
 let dir: string;

@@ -8,7 +8,7 @@ import { createIdentityResolver } from '../../../src/identity/index.js';
 import { parseCgroupFile } from '../../../src/identity/cgroup.js';
 import { closeFd, openStat, readStat, readStatFd } from '../../../src/identity/procfs.js';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { startDockerd, type TestDockerd } from '../../helpers/dockerd.js';
+import { startDockerd, type TestDockerd } from '../../../scripts/components/dockerd.js';
 
 export interface BenchRow {
   suite: string;

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 import { clearStaleMount } from '../../../src/native/index.js';
-import { startDockerd, type TestDockerd } from '../../helpers/dockerd.js';
+import { startDockerd, type TestDockerd } from '../../../scripts/components/dockerd.js';
 import { startPald, type TestPald } from '../../helpers/pald.js';
 import type { BenchContext } from '../harness.js';
 

@@ -12,7 +12,7 @@ import { copyFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 
-import { startDockerd, type TestDockerd } from '../../helpers/dockerd.js';
+import { startDockerd, type TestDockerd } from '../../../scripts/components/dockerd.js';
 import { startPald, type TestPald } from '../../helpers/pald.js';
 import type { BenchContext } from '../harness.js';
 

@@ -146,15 +146,29 @@ test('the client pins the CA, bounds reply size and time, and does not retry wha
   const srv = await tlsServer(t, (req, res) => {
     calls++;
     if (req.url === '/big') res.end(JSON.stringify({ Status: 'ok', Response: 'x'.repeat(10_000) }));
-    else if (req.url === '/slow') setTimeout(() => res.end('{"Status":"ok"}'), 5_000).unref();
+    else if (req.url === '/slow') setTimeout(() => res.end('{"Status":"ok"}'), 30_000).unref();
     else if (req.url === '/500') res.writeHead(500).end();
     else res.end('{"Status":"ok","Response":"fine"}');
   });
-  const client = new RoClient({ server: srv.url, ca: srv.ca, maxResponseBytes: 1000, timeoutMs: 300, retryDelayMs: 1 });
+  // Only the slow call gets a short deadline: a loaded CI machine can take longer than that for a TLS handshake.
+  const client = new RoClient({
+    server: srv.url,
+    ca: srv.ca,
+    maxResponseBytes: 1000,
+    timeoutMs: 30_000,
+    retryDelayMs: 1,
+  });
+  const impatient = new RoClient({
+    server: srv.url,
+    ca: srv.ca,
+    maxResponseBytes: 1000,
+    timeoutMs: 2_000,
+    retryDelayMs: 1,
+  });
   t.is((await client.call('/decrypt', {})).body['Response'], 'fine');
   await t.throwsAsync(client.call('/big', {}), { message: /larger than 1000/ });
   calls = 0;
-  await t.throwsAsync(client.call('/slow', {}), { message: /within 300 ms/ });
+  await t.throwsAsync(impatient.call('/slow', {}), { message: /within 2000 ms/ });
   t.is(calls, 1, 'a request the server received is not sent again');
   await t.throwsAsync(client.call('/500', {}), { message: /HTTP 500/ });
   const untrusting = new RoClient({ server: srv.url, ca: srv.otherCa, maxResponseBytes: 1000, retryDelayMs: 1 });

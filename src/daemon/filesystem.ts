@@ -1,0 +1,57 @@
+// The filesystem pald serves, wired to the daemon's parts: runtime failures and trust decisions are
+// counted for /metrics on the way, and the trust service asked is always the current one (reload replaces it).
+
+import { createPalFilesystem, type PalFilesystem } from '../fs/index.js';
+import type { DaemonParts } from './parts.js';
+
+export type FilesystemParts = Omit<DaemonParts, 'fs'>;
+
+export function buildFilesystem(parts: FilesystemParts): PalFilesystem {
+  const { state, identity, metrics, store, audit, native, log } = parts;
+  const fs = createPalFilesystem({
+    identity: {
+      resolve: async (ref) => {
+        const who = await identity.resolve(ref);
+        if (who.kind === 'unknown') metrics.error('runtime');
+        return who;
+      },
+      startTime: (pid) => identity.startTime(pid),
+    },
+    trust: {
+      verifiedLabels: async (image) => {
+        const decision = await state.trust.verifiedLabels(image);
+        metrics.trustDecision(decision.provider, decision.state);
+        return decision;
+      },
+    },
+    manifest: store,
+    // Secrets an image carries (/etc/pal, PAL_SECRETS_YAML), read through Docker, never a host path.
+    ...(parts.imageSecrets ? { imageSecrets: parts.imageSecrets } : {}),
+    secrets: parts.cache,
+    audit,
+    sealedFacts: parts.sealedFacts,
+    hostAllowUids: () => state.config.host.allowUids,
+    allocSecure: (bytes) => native.secureBufferFrom(bytes),
+    // Callers see pald's own health only (SPEC §4): not trust.status() (its last failure names
+    // another image), not the manifest, not the containers seen.
+    health: () => ({ mounted: state.mount !== undefined }),
+    version: parts.version,
+    handles: parts.handles,
+    metrics,
+    // The warm path in the addon (src/fs/warm-path.ts): PAL_FAST_PATH=1 turns it on.
+    fastPath: process.env.PAL_FAST_PATH === '1',
+  });
+  identity.onInvalidate(() => fs.forgetCallers());
+  store.onChange((next, previous) => {
+    fs.manifestChanged(next, previous);
+    logManifestProblems(next.problems, log);
+  });
+  return fs;
+}
+
+export function logManifestProblems(
+  problems: readonly { file: string; line?: number; message: string }[],
+  log: (line: string) => void,
+): void {
+  for (const p of problems) log(`pald: manifest problem: ${p.file}${p.line ? `:${p.line}` : ''}: ${p.message}`);
+}

@@ -1,0 +1,57 @@
+// The FUSE session: mounted in a private staging dir and bind-mounted on top of the mountpoint's
+// stack (see prepareMountpoint for why dead layers of earlier runs stay underneath).
+
+import { mkdir, realpath } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { prepareMountpoint, prepareStagingDir, stackOnto } from './mountinfo.js';
+import { step, type Closers } from './startup.js';
+import type { DaemonParts } from './parts.js';
+
+/**
+ * Canonical paths (as /proc/self/mountinfo shows them), resolved through the parent: the
+ * mountpoint itself may be a dead FUSE layer that cannot be stat'ed.
+ */
+async function canonical(p: string, parentMode: number): Promise<string> {
+  await mkdir(dirname(p), { recursive: true, mode: parentMode });
+  return join(await realpath(dirname(p)), basename(p));
+}
+
+/** Mounts the session and stacks it onto the mountpoint; returns the canonical mountpoint. */
+export async function mountSession(parts: DaemonParts, closers: Closers): Promise<string> {
+  const { state, native, fs, log } = parts;
+  const config = state.config;
+  const staging = await step(`staging dir for ${config.admin.socket}`, () =>
+    canonical(join(dirname(config.admin.socket), 'fs'), 0o700),
+  );
+  await step(`staging dir ${staging}`, () => prepareStagingDir(staging));
+  const mountpoint = await step(`mountpoint ${config.mountpoint}`, () => canonical(config.mountpoint, 0o755));
+  const layers = await step(`mountpoint ${mountpoint}`, () => prepareMountpoint(mountpoint));
+  state.inertLayersAtStart = layers.deadLayers;
+  if (layers.deadLayers > 0)
+    log(
+      `pald: ${mountpoint} has ${layers.deadLayers} layer(s) left by earlier pald runs: stacking on top so running containers follow`,
+    );
+  const mounted = await step(`mounting ${staging}`, () =>
+    native.mount(staging, fs.handlers, {
+      fsname: 'pal',
+      extraOptions: ['allow_other'],
+      // Expected failures (EIO for a corrupt ciphertext…) are in the audit log already; only
+      // errors that are not ours to expect are worth a log line.
+      onError: (err, op) => {
+        if (!(err instanceof native.FuseError))
+          log(`pald: ${op}: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`);
+      },
+    }),
+  );
+  state.mount = mounted;
+  fs.attachKernel(mounted);
+  closers.push(async () => {
+    fs.attachKernel(undefined);
+    // Unmounting the session ends it; the layer at the mountpoint stays (inert) so that
+    // running rslave containers pick up the next pald.
+    await mounted.unmount();
+    state.mount = undefined;
+  });
+  await step(`binding the session onto ${mountpoint}`, () => stackOnto(staging, mountpoint));
+  return mountpoint;
+}
