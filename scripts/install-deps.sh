@@ -8,7 +8,8 @@ PACKAGES=(fuse3 libfuse3-dev libfuse2 pkg-config docker.io busybox-static notary
           openssl curl util-linux iproute2 procps python3
           containerd runc podman   # CRI (Kubernetes node) and podman integration tests
           debootstrap   # test/integration/docker-image.test.ts: a Debian base for docker/pald.Dockerfile, no pulls
-          prometheus)   # promtool: test/unit/daemon/alert-rules.test.ts checks docker/pal-alerts.yaml
+          prometheus   # promtool: test/unit/daemon/alert-rules.test.ts checks docker/pal-alerts.yaml
+          gnupg)   # test/integration/image-secrets-pal.test.ts: Cloudflare PAL ciphertexts made as its tooling did
 
 # Developer tooling: `npm run format:native` (part of `npm run check`) checks native/ with it.
 PACKAGES+=(clang-format)

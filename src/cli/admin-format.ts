@@ -105,8 +105,16 @@ export function formatSecrets(result: unknown): string {
       str(e.mode),
       e.size === null || e.size === undefined ? '-' : str(e.size),
       str(e.version).slice(0, 12),
+      originColumn(e),
     ]);
-  return table(['NAME', 'LABELS', 'BACKEND', 'MODE', 'SIZE', 'VERSION'], rows);
+  return table(['NAME', 'LABELS', 'BACKEND', 'MODE', 'SIZE', 'VERSION', 'ORIGIN'], rows);
+}
+
+/** "host", or the image a secret came with (sha256: and 12 hex digits, as `docker images` shows them). */
+function originColumn(e: Obj): string {
+  const origin = str(e.origin) || 'host';
+  const shown = origin.startsWith('sha256:') ? `image ${origin.slice(0, 19)}` : origin;
+  return e.shadowed ? `${shown} (shadowed by host)` : shown;
 }
 
 export function formatAuditEvent(event: unknown): string {
@@ -157,7 +165,7 @@ export function formatExplanation(result: unknown): string {
       ...(c.pod ? [`pod        ${podPath(c.pod)}`] : []),
       `trust      ${r.trust ? `${str(t.state)} via ${str(t.provider)}: labels [${labelsWithProviders(t.labels, t.grantedBy)}] — ${str(t.reason)}` : '-'}`,
       ...providerLines(t.providers),
-      `secret     ${r.secret ? `${str(s.name)} needs [${list(s.labels)}]` : 'not in the manifest'}`,
+      `secret     ${r.secret ? `${str(s.name)} needs [${list(s.labels)}]${s.image ? ` (carried by image ${str(s.image)})` : ''}` : 'not in the manifest'}`,
       ...(r.redoctober ? [redOctoberLine(obj(r.redoctober))] : []),
     ].join('\n') + '\n'
   );

@@ -11,6 +11,7 @@ import {
   type ManifestEntry,
 } from '../store/index.js';
 import { decodePayload, encodePayload, MAX_HEADER_BYTES } from './payload.js';
+import { decodePalPayload } from './pal-payload.js';
 import { SecretError, type Backend, type OpenedSecret, type SecureAllocator } from './types.js';
 
 export interface KeyProblem {
@@ -223,13 +224,16 @@ export class OpenPgpBackend implements Backend {
     let data: Uint8Array;
     try {
       // The payload is the pal header line plus the value: bound what decompression may produce.
-      const config = { maxDecompressedMessageSize: this.maxSecret + MAX_HEADER_BYTES + 1024 };
+      // (A PAL payload is JSON holding the value in base64, twice over for +base64.)
+      const payloadMax = entry.palFormat ? Math.ceil((this.maxSecret * 4) / 3) * 2 + 8192 : this.maxSecret;
+      const config = { maxDecompressedMessageSize: payloadMax + MAX_HEADER_BYTES + 1024 };
       const result = await openpgp.decrypt({ message, decryptionKeys: ours, format: 'binary', config });
       data = result.data as Uint8Array;
     } catch (err) {
       // The message names our key, so a failure here is a damaged or forged ciphertext.
       throw new SecretError('corrupt', `${entry.name}: decryption failed: ${(err as Error).message}`);
     }
+    if (entry.palFormat) return this.openPalPayload(entry, data);
     try {
       const header = decodePayload(data);
       const valueBytes = data.length - header.valueOffset;
@@ -242,6 +246,18 @@ export class OpenPgpBackend implements Backend {
     } finally {
       // Best effort: openpgp.js keeps no reference to `data`, but intermediate
       // copies inside it are garbage we cannot reach (see docs/manifest.md).
+      data.fill(0);
+    }
+  }
+
+  /** A Cloudflare PAL payload: its labels are the sealed ones; it names no secret, so it takes the entry's name. */
+  private openPalPayload(entry: ManifestEntry, data: Uint8Array): OpenedSecret {
+    try {
+      const payload = decodePalPayload(data, entry.palFormat?.base64 ?? false, this.maxSecret);
+      return { plaintext: this.opts.allocSecure(payload.value), sealedName: entry.name, sealedLabels: payload.labels };
+    } catch (err) {
+      throw new SecretError('corrupt', `${entry.name}: ${(err as Error).message}`);
+    } finally {
       data.fill(0);
     }
   }

@@ -4,10 +4,10 @@
 import type { Socket } from 'node:net';
 import type { TrustService } from '../trust/types.js';
 import { trustProvenance } from '../trust/index.js';
-import { modeString } from '../fs/index.js';
 import { imageSubject } from '../policy/index.js';
 import { startAdminServer, type AdminHandlers, type AdminServer } from './admin-server.js';
 import { explain } from './explain.js';
+import { secretRows } from './secret-rows.js';
 import { step, type Closers } from './startup.js';
 import type { DaemonParts } from './parts.js';
 
@@ -64,18 +64,9 @@ function containers(parts: DaemonParts): Promise<unknown[]> {
   );
 }
 
-/** `pal secrets`: the manifest's entries, metadata only. */
+/** `pal secrets`: the manifest's entries, then those of the images read so far; metadata only. */
 function secrets(parts: DaemonParts): unknown[] {
-  return [...parts.store.current().entries.values()].map((e) => ({
-    name: e.name,
-    labels: e.labels,
-    ...(e.namespaces !== undefined ? { namespaces: e.namespaces } : {}),
-    backend: e.backend,
-    mode: modeString(e.mode),
-    size: e.size ?? null,
-    version: e.version,
-    mtime: new Date(e.mtimeMs).toISOString(),
-  }));
+  return secretRows(parts.store.current().entries, parts.imageSecrets?.known());
 }
 
 /** `pal explain`: decided with the same facts the filesystem uses (the current trust service, sealed facts). */
@@ -92,6 +83,7 @@ async function explainAnswer(parts: DaemonParts, container: string, secret: stri
       manifest: parts.store,
       hostAllowUids: () => state.config.host.allowUids,
       sealedFacts: parts.sealedFacts,
+      ...(parts.imageSecrets ? { imageSecrets: parts.imageSecrets } : {}),
     },
     container,
     secret,

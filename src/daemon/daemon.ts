@@ -13,6 +13,7 @@ import { loadRedOctober } from './redoctober.js';
 import { PalMetrics, startMetricsServer } from './metrics.js';
 import { countedBackend, openKeys } from './keys.js';
 import { buildFilesystem, logManifestProblems } from './filesystem.js';
+import { imageSecretsOfNode } from './image-secrets.js';
 import { mountSession } from './session-mount.js';
 import { serveAdmin } from './admin-answers.js';
 import { reloadDaemon, trustServiceFor } from './reload.js';
@@ -108,6 +109,7 @@ async function buildParts(
     ...secrets,
     identity,
     sealedFacts: new SealedFactsRegistry(),
+    imageSecrets: imageSecretsOfNode({ config, store, audit, log, ...secrets }),
   };
   return { ...withoutFs, fs: buildFilesystem(withoutFs) };
 }

@@ -13,7 +13,7 @@ import {
   type SealedFactsRegistry,
   type TrustSource,
 } from '../policy/index.js';
-import type { ManifestSource } from '../fs/index.js';
+import type { ImageSecretSource, ManifestSource } from '../fs/index.js';
 
 export interface Explanation {
   readonly allow: boolean;
@@ -37,6 +37,8 @@ export interface Explanation {
     readonly name: string;
     readonly labels: readonly string[];
     readonly sealedLabels?: readonly string[];
+    /** The image (sha256:…) whose /etc/pal carried the secret; absent for the host manifest's. */
+    readonly image?: string;
   } | null;
   readonly trust: Pick<TrustDecision, 'state' | 'provider' | 'reason' | 'labels' | 'grantedBy' | 'providers'> | null;
 }
@@ -47,6 +49,8 @@ export interface ExplainDeps {
   readonly manifest: ManifestSource;
   readonly hostAllowUids: () => readonly number[];
   readonly sealedFacts: SealedFactsRegistry;
+  /** The secrets the container's image carries (the host manifest's still win a clash). */
+  readonly imageSecrets?: ImageSecretSource;
 }
 
 export async function explain(deps: ExplainDeps, container: string, secret: string): Promise<Explanation> {
@@ -74,11 +78,15 @@ export async function explain(deps: ExplainDeps, container: string, secret: stri
         ...trustProvenance(trust),
       }
     : null;
-  const entry = deps.manifest.current().entries.get(secret);
+  const entry =
+    deps.manifest.current().entries.get(secret) ??
+    (deps.imageSecrets && identity.kind === 'container' && !caller.failure
+      ? (await deps.imageSecrets.forCaller(caller)).get(secret)
+      : undefined);
   if (!entry)
     return {
       allow: false,
-      reason: `no secret named ${secret} in the manifest`,
+      reason: `no secret named ${secret} in the manifest${deps.imageSecrets ? " or in the container's image" : ''}`,
       class: 'no-such-secret',
       container: who,
       secret: null,
@@ -89,6 +97,7 @@ export async function explain(deps: ExplainDeps, container: string, secret: stri
     name: entry.name,
     labels: entry.labels,
     ...(sealed ? { sealedLabels: sealed.sealedLabels } : {}),
+    ...(entry.image !== undefined ? { image: entry.image } : {}),
   };
   const decision = decide(caller, entry, { hostAllowUids: deps.hostAllowUids(), sealed });
   const reason = identity.kind === 'unknown' ? `container ${container}: ${decision.reason}` : decision.reason;

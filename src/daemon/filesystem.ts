@@ -1,9 +1,7 @@
 // The filesystem pald serves, wired to the daemon's parts: runtime failures and trust decisions are
 // counted for /metrics on the way, and the trust service asked is always the current one (reload replaces it).
 
-import { createDockerArchiveReader } from '../identity/index.js';
 import { createPalFilesystem, type PalFilesystem } from '../fs/index.js';
-import { createImageSecretSource } from './image-secrets.js';
 import type { DaemonParts } from './parts.js';
 
 export type FilesystemParts = Omit<DaemonParts, 'fs'>;
@@ -27,19 +25,8 @@ export function buildFilesystem(parts: FilesystemParts): PalFilesystem {
       },
     },
     manifest: store,
-    // Secrets an image carries in /etc/pal, read through Docker's archive endpoint (never a host path).
-    // A node with Docker off (`docker.host: ""`, CRI only) has none: CRI has no API to read an image's files.
-    ...(state.config.docker.host === ''
-      ? {}
-      : {
-          imageSecrets: createImageSecretSource({
-            readArchive: createDockerArchiveReader(state.config.docker.host),
-            maxCiphertextBytes: state.config.limits.secretBytes,
-            hostEntries: () => store.current().entries,
-            log,
-            audit,
-          }),
-        }),
+    // Secrets an image carries (/etc/pal, PAL_SECRETS_YAML), read through Docker, never a host path.
+    ...(parts.imageSecrets ? { imageSecrets: parts.imageSecrets } : {}),
     secrets: parts.cache,
     audit,
     sealedFacts: parts.sealedFacts,

@@ -5,9 +5,21 @@
 
 import type { AuditEvent } from '../audit/index.js';
 import type { ImageSecretSource } from '../fs/index.js';
-import type { ContainerArchiveReader } from '../identity/index.js';
+import type { PaldConfig } from '../config/index.js';
+import {
+  createDockerArchiveReader,
+  createDockerImageConfigReader,
+  type ContainerArchiveReader,
+} from '../identity/index.js';
 import type { Caller } from '../policy/index.js';
-import { ImageManifests, type ManifestEntry } from '../store/index.js';
+import type { Backend } from '../crypto/index.js';
+import {
+  BoundedOnceSet,
+  ImageManifests,
+  type ImageConfigView,
+  type ImageManifest,
+  type ManifestEntry,
+} from '../store/index.js';
 
 export interface ImageSecretsWiring {
   readonly readArchive: ContainerArchiveReader;
@@ -15,9 +27,28 @@ export interface ImageSecretsWiring {
   readonly hostEntries: () => ReadonlyMap<string, ManifestEntry>;
   readonly log: (message: string) => void;
   readonly audit: { record(event: AuditEvent): void };
+  /** The image's own config (Env, Labels), for Cloudflare PAL's PAL_SECRETS_YAML. */
+  readonly readImageConfig?: (imageId: string) => Promise<ImageConfigView>;
+  /** The host's OpenPGP keys: a PAL pgp: entry is decrypted once to learn its payload's labels. */
+  readonly openpgp?: Backend;
+  /** Whether the Red October backend is configured (PAL ro: entries say so when it is not). */
+  readonly redOctober?: boolean;
+  /** The node's PAL environment; absent: the image's pal.environment label, or its only one. */
+  readonly palEnvironment?: string;
+  /** Clashes remembered so each is reported once (oldest forgotten first). Default 4096. */
+  readonly maxClashesRemembered?: number;
 }
 
-export function createImageSecretSource(w: ImageSecretsWiring): ImageSecretSource & { forget(image: string): void } {
+/** What the wiring serves, plus what it keeps (for tests and `pal status`). */
+export interface ImageSecretSourceHandle extends ImageSecretSource {
+  forget(image: string): void;
+  /** Image-and-name clashes currently remembered (never more than maxClashesRemembered). */
+  clashesRemembered(): number;
+  /** The manifests of the images read so far (for `pal secrets`; the host's entries still win a clash). */
+  known(): readonly ImageManifest[];
+}
+
+export function createImageSecretSource(w: ImageSecretsWiring): ImageSecretSourceHandle {
   const record = (image: string, decision: AuditEvent['decision'], reason: string, secret?: string): void =>
     w.audit.record({
       time: new Date().toISOString(),
@@ -31,16 +62,31 @@ export function createImageSecretSource(w: ImageSecretsWiring): ImageSecretSourc
       reason,
       latency_us: 0,
     });
+  const openpgp = w.openpgp;
   const manifests = new ImageManifests({
     readArchive: w.readArchive,
     maxCiphertextBytes: w.maxCiphertextBytes,
+    ...(w.readImageConfig ? { readImageConfig: w.readImageConfig } : {}),
+    pal: {
+      environment: w.palEnvironment,
+      redOctober: w.redOctober,
+      // The labels are inside the encryption: decrypt once, keep the labels, wipe the value now.
+      payloadLabels: openpgp
+        ? async (entry) => {
+            const opened = await openpgp.decrypt(entry, entry.ciphertext ?? new Uint8Array());
+            const size = opened.plaintext.length;
+            opened.plaintext.wipe();
+            return { labels: opened.sealedLabels, size };
+          }
+        : undefined,
+    },
     report: (image, p) => {
       const where = `${p.file}${p.line === undefined ? '' : `:${p.line}`}${p.entry ? ` [${p.entry}]` : ''}`;
       w.log(`pald: image manifest problem: ${where}: ${p.message}`);
       record(image, 'error', `${where}: ${p.message}`, p.entry);
     },
   });
-  const clashes = new Set<string>();
+  const clashes = new BoundedOnceSet(w.maxClashesRemembered ?? 4096);
   return {
     async forCaller(caller: Caller): Promise<ReadonlyMap<string, ManifestEntry>> {
       const { containerId, imageId } = caller.identity;
@@ -53,9 +99,7 @@ export function createImageSecretSource(w: ImageSecretsWiring): ImageSecretSourc
           served.set(name, entry);
           continue;
         }
-        const key = `${imageId}\0${name}`;
-        if (clashes.has(key)) continue;
-        clashes.add(key);
+        if (!clashes.first(`${imageId}\0${name}`)) continue;
         const reason = `image ${imageId} carries secret "${name}", which the host manifest also names: the host's is served`;
         w.log(`pald: ${reason}`);
         record(imageId, 'deny', reason, name);
@@ -64,6 +108,36 @@ export function createImageSecretSource(w: ImageSecretsWiring): ImageSecretSourc
     },
     forget(image: string): void {
       manifests.forget(image);
+      clashes.forgetPrefix(`${image}\0`);
     },
+    clashesRemembered: () => clashes.size,
+    known: () => manifests.known(),
   };
+}
+
+/**
+ * The image secret source of a node: secrets an image carries in /etc/pal or in its config's
+ * PAL_SECRETS_YAML, read through Docker (never a host path). A node with Docker off
+ * (`docker.host: ""`, CRI only) has none: CRI has no API to read an image's files.
+ */
+export function imageSecretsOfNode(parts: {
+  readonly config: PaldConfig;
+  readonly store: { current(): { readonly entries: ReadonlyMap<string, ManifestEntry> } };
+  readonly audit: { record(event: AuditEvent): void };
+  readonly log: (message: string) => void;
+  readonly backend: Backend;
+  readonly redOctober: unknown;
+}): ImageSecretSourceHandle | undefined {
+  const { config, store } = parts;
+  if (config.docker.host === '') return undefined;
+  return createImageSecretSource({
+    readArchive: createDockerArchiveReader(config.docker.host),
+    readImageConfig: createDockerImageConfigReader(config.docker.host), // PAL_SECRETS_YAML
+    maxCiphertextBytes: config.limits.secretBytes,
+    hostEntries: () => store.current().entries,
+    log: parts.log,
+    audit: parts.audit,
+    openpgp: parts.backend,
+    redOctober: parts.redOctober !== undefined,
+  });
 }

@@ -12,6 +12,7 @@ import type { FuseMount } from '../native/types.js';
 import type { HandleLedger, PalFilesystem } from '../fs/index.js';
 import type { SealedFactsRegistry } from '../policy/index.js';
 import type { PalMetrics } from './metrics.js';
+import type { ImageSecretSourceHandle } from './image-secrets.js';
 
 export type NativeAddon = typeof import('../native/index.js');
 export type Log = (line: string) => void;
@@ -40,5 +41,7 @@ export interface DaemonParts {
   readonly identity: IdentityResolver;
   /** What decrypts showed about sealed names and labels: learnt by the filesystem, read by `pal explain`. */
   readonly sealedFacts: SealedFactsRegistry;
+  /** Secrets carried by images (/etc/pal, PAL_SECRETS_YAML); absent without Docker. */
+  readonly imageSecrets: ImageSecretSourceHandle | undefined;
   readonly fs: PalFilesystem;
 }

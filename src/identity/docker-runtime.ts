@@ -163,6 +163,37 @@ export function createDockerArchiveReader(dockerHost: string, requestTimeoutMs =
   };
 }
 
+/** An image's own config (part of its id), never a container's: what the image itself says. */
+export interface ImageConfig {
+  readonly env: readonly string[];
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+/** Reads an image's config Env and Labels through Docker's image inspect (for PAL_SECRETS_YAML). */
+export function createDockerImageConfigReader(
+  dockerHost: string,
+  requestTimeoutMs = 10_000,
+): (imageId: string) => Promise<ImageConfig> {
+  const docker = new Docker({ ...dockerConnection(dockerHost), timeout: requestTimeoutMs });
+  containErrorAnswers(docker.modem);
+  return async (imageId) => {
+    if (!IMAGE_ID.test(imageId)) throw new RuntimeError('invalid', 'not an image id');
+    let raw: { Id?: unknown; Config?: { Env?: unknown; Labels?: unknown } | null };
+    try {
+      raw = await docker.getImage(imageId).inspect();
+    } catch (err) {
+      throw new RuntimeError('unreachable', `docker at ${dockerHost}: inspect of image ${imageId}: ${said(err)}`);
+    }
+    if (raw.Id !== imageId) throw new RuntimeError('invalid', `inspect of ${imageId} answered for another image`);
+    const env = Array.isArray(raw.Config?.Env) ? raw.Config.Env.filter((e): e is string => typeof e === 'string') : [];
+    const labels: Record<string, string> = {};
+    const given = raw.Config?.Labels;
+    if (given && typeof given === 'object')
+      for (const [k, v] of Object.entries(given)) if (typeof v === 'string') labels[k] = v;
+    return { env, labels };
+  };
+}
+
 function said(err: unknown): string {
   return err instanceof Error ? err.message.slice(0, MAX_ERROR_TEXT) : safeString(err);
 }

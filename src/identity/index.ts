@@ -11,7 +11,12 @@ export type * from './types.js';
 export { parseCgroupFile } from './cgroup.js';
 export { checkPidNamespace, type PidNamespaceCheck } from './procfs.js';
 export type { ResolverWithDiagnostics } from './resolver.js';
-export { createDockerArchiveReader, type ContainerArchiveReader } from './docker-runtime.js';
+export {
+  createDockerArchiveReader,
+  createDockerImageConfigReader,
+  type ContainerArchiveReader,
+  type ImageConfig,
+} from './docker-runtime.js';
 
 export interface IdentityResolverOptions {
   /** unix:///var/run/docker.sock, tcp://host:port, … (src/config resolves DOCKER_HOST); "" = no Docker. */

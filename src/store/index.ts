@@ -13,5 +13,5 @@ export {
   FileSafetyError,
 } from './file-safety.js';
 export type { FileSafetyOptions, SafeFileKind } from './file-safety.js';
-export { ImageManifests, IMAGE_PAL_DIR, IMAGE_MANIFEST_PATH } from './image/index.js';
-export type { ImageManifest, ContainerArchiveReader } from './image/index.js';
+export { ImageManifests, BoundedOnceSet, IMAGE_PAL_DIR, IMAGE_MANIFEST_PATH } from './image/index.js';
+export type { ImageManifest, ContainerArchiveReader, ImageConfigView } from './image/index.js';

@@ -30,6 +30,11 @@ export interface ManifestEntry {
   readonly image?: string;
   /** The ciphertext, for an image-carried entry (read through the runtime's API, kept in memory). */
   readonly ciphertext?: Buffer;
+  /**
+   * An entry of Cloudflare PAL's PAL_SECRETS_YAML in an image (store/image/pal-format.ts): its
+   * payload is PAL's JSON {"labels","value"} (no sealed name), not pal's.
+   */
+  readonly palFormat?: { readonly source: string; readonly base64: boolean };
 }
 
 export interface ManifestProblem {

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { startDockerd, type TestDockerd } from '../../scripts/components/dockerd.js';
 import { startPald, runCommand, PAL_JS, type TestPald } from '../helpers/pald.js';
 import { waitFor } from '../helpers/wait.js';
+import { scanSavedImage } from '../helpers/image-scan.js';
 
 const appText = `image-secret-${randomBytes(24).toString('hex')}`;
 const hostText = `host-secret-${randomBytes(16).toString('hex')}`;
@@ -123,6 +124,31 @@ test.serial('a labelled container of the image reads the secret its image carrie
   t.deepEqual(ls.stdout.trim().split(/\s+/).sort(), ['app.tar.gz', 'host-secret']);
 });
 
+test.serial('pal secrets and pal explain show the secret with its image of origin', async (t) => {
+  // img-app (the test above) made pald read pal-img/app:1's /etc/pal.
+  const imageId = (await dockerd!.docker('image', 'inspect', '-f', '{{.Id}}', 'pal-img/app:1')).trim();
+  const listed = await pald!.pal('secrets', '--json');
+  t.is(listed.code, 0, listed.stderr);
+  const rows = JSON.parse(listed.stdout) as Array<{ name: string; origin: string }>;
+  t.true(
+    rows.some((r) => r.name === 'app.tar.gz' && r.origin === imageId),
+    listed.stdout,
+  );
+  t.true(rows.some((r) => r.name === 'host-secret' && r.origin === 'host'));
+  t.false(listed.stdout.includes(appText));
+  const table = await pald!.pal('secrets');
+  t.regex(table.stdout, new RegExp(`^app\\.tar\\.gz .*image ${imageId.slice(0, 19)}$`, 'm'));
+
+  const allowed = await pald!.pal('explain', 'img-app', 'app.tar.gz');
+  t.is(allowed.code, 0, allowed.stdout + allowed.stderr);
+  t.regex(allowed.stdout, /decision {3}ALLOW/);
+  t.true(allowed.stdout.includes(`(carried by image ${imageId})`), allowed.stdout);
+  const other = await run('img-explain-other', 'pal-img/other:1');
+  const denied = await pald!.pal('explain', other, 'app.tar.gz');
+  t.is(denied.code, 1);
+  t.regex(denied.stdout, /no secret named app\.tar\.gz in the manifest or in the container's image/);
+});
+
 test.serial('a container of another image with the same labels does not see it', async (t) => {
   const c = await run('img-other', 'pal-img/other:1');
   const r = await exec(c, 'cat', '/run/pal/app.tar.gz');
@@ -189,4 +215,38 @@ test.serial("the image's /etc/pal is read, not what the first container mounts o
   const r = await exec(c, 'cat', '/run/pal/app.tar.gz');
   t.is(r.code, 0, r.stderr);
   t.is(r.stdout, appText);
+});
+
+/** The plaintext, and its base64 at each of the three alignments it could have inside a larger text. */
+function plaintextForms(label: string, text: string): Map<string, Buffer> {
+  const forms = new Map([[`${label} plaintext`, Buffer.from(text)]]);
+  for (let k = 0; k < 3; k++) {
+    const b64 = Buffer.from(text.slice(k)).toString('base64');
+    forms.set(`${label} base64@${k}`, Buffer.from(b64.slice(0, b64.length - 4)));
+  }
+  return forms;
+}
+
+test.serial('`docker save` of the image holds no plaintext: every layer scanned, decompressed if needed', async (t) => {
+  // The scan must be able to fail: a canary put in an image in clear is found, in its layer.
+  const canary = `canary-${randomBytes(24).toString('hex')}`;
+  const leaky = join(ctx, 'leaky');
+  await mkdir(leaky);
+  await writeFile(join(leaky, 'notes.txt'), `config\n${Buffer.from(`x${canary}`).toString('base64')}\n${canary}\n`);
+  await build('pal-img/leaky:1', leaky, '');
+  const control = await scanSavedImage(dockerd!.host, 'pal-img/leaky:1', plaintextForms('canary', canary));
+  t.true(
+    control.hits.some((h) => h.startsWith('canary plaintext in ') && h.endsWith('!etc/pal/notes.txt')),
+    String(control.hits),
+  );
+  t.true(
+    control.hits.some((h) => h.startsWith('canary base64@')),
+    String(control.hits),
+  );
+
+  const scan = await scanSavedImage(dockerd!.host, 'pal-img/app:1', plaintextForms('secret', appText));
+  t.deepEqual(scan.hits, []);
+  t.true(scan.layerPaths.has('etc/pal/app.tar.gz.pgp'), 'the layer holding the ciphertext was scanned');
+  t.true(scan.layerPaths.has('etc/pal/secrets.yaml'));
+  t.true(scan.archives >= 2, 'the outer archive and at least one layer');
 });

@@ -10,9 +10,11 @@ import { extract } from 'tar-stream';
 /** Where an image carries its manifest; ciphertext paths are relative to its directory. */
 export const IMAGE_PAL_DIR = '/etc/pal';
 export const IMAGE_MANIFEST_PATH = `${IMAGE_PAL_DIR}/secrets.yaml`;
+/** Cloudflare PAL's PAL_SECRETS_YAML as a file in the image (store/image/pal-entries.ts). */
+export const IMAGE_PAL_YAML_PATH = `${IMAGE_PAL_DIR}/pal-secrets.yaml`;
 
 export interface ArchiveLimits {
-  /** Largest secrets.yaml. */
+  /** Largest secrets.yaml (and pal-secrets.yaml). */
   readonly manifestBytes: number;
   /** Largest other file (a ciphertext). */
   readonly fileBytes: number;
@@ -71,7 +73,8 @@ export async function readPalArchive(stream: Readable, limits: ArchiveLimits): P
         );
       }
       const size = header.size ?? 0;
-      const max = where === IMAGE_MANIFEST_PATH ? limits.manifestBytes : limits.fileBytes;
+      const yaml = where === IMAGE_MANIFEST_PATH || where === IMAGE_PAL_YAML_PATH;
+      const max = yaml ? limits.manifestBytes : limits.fileBytes;
       if (size > max) throw new ImageArchiveError(`${where} is ${size} bytes, larger than ${max}`);
       total += size;
       if (total > limits.totalBytes)

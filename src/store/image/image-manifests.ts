@@ -7,7 +7,21 @@ import type { Readable } from 'node:stream';
 import { parseManifest, MAX_MANIFEST_BYTES } from '../manifest.js';
 import type { ManifestEntry, ManifestProblem } from '../types.js';
 import { errorMessage } from '../../shared/error-message.js';
-import { IMAGE_MANIFEST_PATH, IMAGE_PAL_DIR, readPalArchive, type ArchiveLimits } from './archive.js';
+import {
+  IMAGE_MANIFEST_PATH,
+  IMAGE_PAL_DIR,
+  IMAGE_PAL_YAML_PATH,
+  readPalArchive,
+  type ArchiveLimits,
+  type PalArchive,
+} from './archive.js';
+import { palEntries, type PalEntryOptions } from './pal-entries.js';
+
+/** What pald reads of an image's own config: its Env (for PAL_SECRETS_YAML) and Labels. */
+export interface ImageConfigView {
+  readonly env: readonly string[];
+  readonly labels: Readonly<Record<string, string>>;
+}
 
 export interface ImageManifest {
   readonly image: string;
@@ -34,6 +48,10 @@ export interface ImageManifestsOptions {
   readonly maxImages?: number;
   /** One archive read, ms (default 10 s). */
   readonly timeoutMs?: number;
+  /** The image's own config (Docker image inspect), for PAL_SECRETS_YAML; absent: not looked at. */
+  readonly readImageConfig?: (imageId: string) => Promise<ImageConfigView>;
+  /** How Cloudflare PAL's secrets are served (environment, label discovery, Red October). */
+  readonly pal?: Omit<PalEntryOptions, 'maxCiphertextBytes' | 'maxYamlBytes'>;
   /** Called once per image read, with each problem found. */
   readonly report?: (image: string, problem: ManifestProblem) => void;
 }
@@ -67,6 +85,11 @@ export class ImageManifests {
     return pending;
   }
 
+  /** The manifests read so far (most recently used last), for `pal secrets`. */
+  known(): readonly ImageManifest[] {
+    return [...this.byImage.values()];
+  }
+
   /** Forget an image (deleted or retagged): its next container reads it again. */
   forget(imageId: string): void {
     this.byImage.delete(imageId);
@@ -79,43 +102,80 @@ export class ImageManifests {
   }
 
   private async load(containerId: string, image: string): Promise<{ manifest: ImageManifest; transient: boolean }> {
-    const refused = (message: string, transient = false): { manifest: ImageManifest; transient: boolean } => {
-      const problem: ManifestProblem = { file: `${image}:${IMAGE_MANIFEST_PATH}`, message };
-      this.opts.report?.(image, problem);
-      return { manifest: { image, entries: new Map(), problems: [problem] }, transient };
+    const problems: ManifestProblem[] = [];
+    const note = (p: ManifestProblem): void => {
+      problems.push(p);
+      this.opts.report?.(image, p);
     };
+    const done = (entries: ReadonlyMap<string, ManifestEntry>, transient = false) => ({
+      manifest: { image, entries, problems },
+      transient,
+    });
+    let archive: PalArchive | undefined;
+    let config: ImageConfigView | undefined;
+    try {
+      archive = await this.readArchive(containerId, image);
+      // PAL_SECRETS_YAML: the image's own config (bound to its id), never the container's env.
+      if (this.opts.readImageConfig) config = await this.opts.readImageConfig(image);
+    } catch (err) {
+      note({ file: `${image}:${IMAGE_MANIFEST_PATH}`, message: errorMessage(err) });
+      return done(new Map(), (err as { name?: unknown }).name !== 'ImageArchiveError');
+    }
+    const entries = new Map<string, ManifestEntry>();
+    if (archive?.manifestText !== undefined) {
+      const parsed = await parseManifest(IMAGE_MANIFEST_PATH, archive.manifestText, { files: archive.files, image });
+      if (!parsed.ok)
+        note({
+          file: `${image}:${IMAGE_MANIFEST_PATH}`,
+          message: parsed.problems.map((p) => lineText(p)).join('; ') + ' (image manifest refused)',
+        });
+      else {
+        for (const p of parsed.problems) note({ ...p, file: `${image}:${p.file}` });
+        for (const [name, e] of parsed.entries) entries.set(name, e);
+      }
+    }
+    const pal = await palEntries(
+      { image, file: archive?.files.get(IMAGE_PAL_YAML_PATH), config },
+      { ...this.opts.pal, maxCiphertextBytes: this.opts.maxCiphertextBytes, maxYamlBytes: MAX_MANIFEST_BYTES },
+    );
+    for (const p of pal.problems) note(p);
+    for (const [name, e] of pal.entries) {
+      if (entries.has(name))
+        note({
+          file: e.ciphertextPath,
+          entry: name,
+          message: `${e.palFormat?.source ?? name}: secrets.yaml also names "${name}": its entry is served`,
+        });
+      else entries.set(name, e);
+    }
+    return done(entries);
+  }
+
+  /** The image's /etc/pal, within limits and a timeout; undefined when the image has none. */
+  private async readArchive(containerId: string, image: string): Promise<PalArchive | undefined> {
     const limits: ArchiveLimits = {
       manifestBytes: MAX_MANIFEST_BYTES,
       fileBytes: this.opts.maxCiphertextBytes,
       entries: MAX_ARCHIVE_ENTRIES,
-      totalBytes: MAX_MANIFEST_BYTES + 4 * this.opts.maxCiphertextBytes,
+      totalBytes: 2 * MAX_MANIFEST_BYTES + 4 * this.opts.maxCiphertextBytes,
     };
-    let stream: Readable | undefined;
+    const stream = await this.opts.readArchive(containerId, IMAGE_PAL_DIR, image);
+    if (!stream) return undefined;
+    const timeoutMs = this.opts.timeoutMs ?? 10_000;
     let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        stream.destroy();
+        reject(new Error(`reading ${IMAGE_PAL_DIR} took longer than ${timeoutMs} ms`));
+      }, timeoutMs);
+    });
     try {
-      stream = await this.opts.readArchive(containerId, IMAGE_PAL_DIR, image);
-      if (!stream) return { manifest: { image, entries: new Map(), problems: [] }, transient: false };
-      const s = stream;
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => {
-          s.destroy();
-          reject(new Error(`reading ${IMAGE_PAL_DIR} took longer than ${this.opts.timeoutMs ?? 10_000} ms`));
-        }, this.opts.timeoutMs ?? 10_000);
-      });
-      const archive = await Promise.race([readPalArchive(s, limits), timeout]);
-      if (archive.manifestText === undefined)
-        return { manifest: { image, entries: new Map(), problems: [] }, transient: false };
-      const parsed = await parseManifest(IMAGE_MANIFEST_PATH, archive.manifestText, { files: archive.files, image });
-      if (!parsed.ok) return refused(parsed.problems.map((p) => lineText(p)).join('; ') + ' (image manifest refused)');
-      const problems = parsed.problems.map((p) => ({ ...p, file: `${image}:${p.file}` }));
-      for (const p of problems) this.opts.report?.(image, p);
-      return { manifest: { image, entries: parsed.entries, problems }, transient: false };
+      return await Promise.race([readPalArchive(stream, limits), timeout]);
     } catch (err) {
-      stream?.destroy();
-      const transient = (err as { name?: unknown }).name !== 'ImageArchiveError';
-      return refused(errorMessage(err), transient);
+      stream.destroy();
+      throw err;
     } finally {
-      if (timer) clearTimeout(timer);
+      clearTimeout(timer);
     }
   }
 }
