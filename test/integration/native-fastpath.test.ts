@@ -100,7 +100,14 @@ function phase() {
       const path = mountpoint + '/' + name;
       let stat, read;
       try { const s = fs.statSync(path); stat = { size: s.size, mode: s.mode, uid: s.uid }; } catch (e) { stat = e.code; }
-      try { read = name.startsWith('.pal') ? fs.readFileSync(path).length > 0 : fs.readFileSync(path, 'utf8'); } catch (e) { read = e.code; }
+      try { read = fs.readFileSync(path, 'utf8'); } catch (e) { read = e.code; }
+      if (name.startsWith('.pal') && typeof read === 'string') {
+        // whoami.json names this process: its pid, and so its size, differs from run to run
+        // (pids wrap at pid_max: 4 digits in one run, 5 in the other). Compared without them.
+        const who = JSON.parse(read);
+        if (typeof stat === 'object') stat.size = stat.size === Buffer.byteLength(read) ? 'size of content' : stat.size;
+        read = { ...who, pid: who.pid === process.pid ? 'self' : who.pid };
+      }
       out.push({ name, stat, read });
     }
   return out;
@@ -235,10 +242,7 @@ async function runAll(fastPath: boolean): Promise<Run> {
   }
 }
 
-// Skipped until its flake is understood: it failed once in four clean-clone runs of the suite under double load
-// (two suites at once on 2 cores), after passing 14 runs alone. The fast path is off by default (PAL_FAST_PATH=1).
-// Issue 14 tracks it; e2e-access-fastpath and the addon-refusal test below still run.
-test.skip('the same accesses give the same results and audit lines with the fast path on and off', async (t) => {
+test('the same accesses give the same results and audit lines with the fast path on and off', async (t) => {
   const off = await runAll(false);
   const on = await runAll(true);
   t.deepEqual(on.results, off.results);
