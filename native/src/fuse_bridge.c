@@ -285,11 +285,9 @@ static void op_init(void *userdata, struct fuse_conn_info *conn) {
 /* The view's kernel cache timeouts (src/fs/attrs.ts): 0, each caller's view is asked afresh. */
 #define VIEW_TIMEOUT_S 0.0
 
-/* A notification to JS about the warm path (no request to answer). */
-static void fast_notify(pal_mount *m, int op, const struct fuse_ctx *ctx, fuse_ino_t ino, uint64_t fh,
-                        uint64_t lease_id, int64_t arg) {
-  pal_req *r = calloc(1, sizeof *r);
-  if (!r) return; /* JS catches up on the next retirement it takes; an audit line is lost: see ENOMEM */
+/* A notification to JS about the warm path (no request to answer), filled in and sent. */
+static void fast_send(pal_req *r, pal_mount *m, int op, const struct fuse_ctx *ctx, fuse_ino_t ino,
+                      uint64_t fh, uint64_t lease_id, int64_t arg) {
   r->m = m;
   r->op = op;
   r->ino = ino;
@@ -302,6 +300,14 @@ static void fast_notify(pal_mount *m, int op, const struct fuse_ctx *ctx, fuse_i
     r->gid = ctx->gid;
   }
   to_js(r);
+}
+
+/* Out of memory: the notification is lost (for a release: its booked handle stays counted until
+ * the lease's owner is forgotten; an open is never answered without its notification). */
+static void fast_notify(pal_mount *m, int op, const struct fuse_ctx *ctx, fuse_ino_t ino, uint64_t fh,
+                        uint64_t lease_id, int64_t arg) {
+  pal_req *r = calloc(1, sizeof *r);
+  if (r) fast_send(r, m, op, ctx, ino, fh, lease_id, arg);
 }
 
 /* A request handler may have retired leases (a caller went stale): JS takes them back. */
@@ -374,14 +380,15 @@ static bool fast_open(pal_mount *m, fuse_req_t req, fuse_ino_t ino, struct fuse_
   uint64_t t0 = monotonic_ns();
   const struct fuse_ctx *ctxp = fuse_req_ctx(req);
   struct fuse_ctx ctx = *ctxp;
-  pal_fast_opened o;
-  bool hit = pal_fast_open(&m->fast, &ctx, ino, &o);
-  signal_retired(m);
-  if (!hit) return false;
+  /* First: once a handle number is taken, JS must hear of it (the audit line). */
   pal_fh *fh = calloc(1, sizeof *fh);
-  if (!fh) {
-    pal_secmem_unref(o.content);
-    pal_fast_release(&m->fast, o.lease, o.fh);
+  pal_req *note = calloc(1, sizeof *note);
+  pal_fast_opened o;
+  bool hit = fh && note && pal_fast_open(&m->fast, &ctx, ino, &o);
+  signal_retired(m);
+  if (!hit) {
+    free(fh);
+    free(note);
     return false;
   }
   fh->content = o.content;
@@ -397,9 +404,9 @@ static bool fast_open(pal_mount *m, fuse_req_t req, fuse_ino_t ino, struct fuse_
    * (another worker may take the release the moment the reply is out). */
   bool on_js_thread = m->nthreads == 0 && pthread_equal(pthread_self(), m->js_thread);
   int64_t latency_us = (int64_t)((monotonic_ns() - t0) / 1000);
-  if (!on_js_thread) fast_notify(m, OP_FAST_OPENED, &ctx, ino, o.fh, o.lease_id, latency_us);
+  if (!on_js_thread) fast_send(note, m, OP_FAST_OPENED, &ctx, ino, o.fh, o.lease_id, latency_us);
   bool delivered = fuse_reply_open(req, fi) == 0;
-  if (on_js_thread) fast_notify(m, OP_FAST_OPENED, &ctx, ino, o.fh, o.lease_id, latency_us);
+  if (on_js_thread) fast_send(note, m, OP_FAST_OPENED, &ctx, ino, o.fh, o.lease_id, latency_us);
   if (!delivered) release_fh(m, &ctx, ino, fh); /* interrupted: no release will come, so we do */
   return true;
 }

@@ -447,6 +447,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
         await store.reload().catch((err: unknown) => log(`pald: reload: manifest: ${String(err)}`));
         await backend.reloadKeys().catch((err: unknown) => log(`pald: reload: keys: ${String(err)}`));
         cache.invalidate();
+        fs.forgetCallers(); // the warm path's open leases must not keep serving a plaintext the cache dropped
         log('pald: reloaded');
       },
       stop() {
