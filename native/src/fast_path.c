@@ -4,7 +4,9 @@
  * caller memo uses, so C never reuses a caller longer than JS would), and the process holding
  * the pid is the one JS attested (the pinned /proc/<pid>/stat fd stops answering once that
  * process is gone, and its start time must still match). Only allow decisions are remembered:
- * every denial and every open still goes to JS, which audits them. */
+ * every denial still goes to JS, which audits it. An OPEN is replayed only from a lease JS
+ * attached after an allowed open by that caller (pal_fast_lease_open); the addon tells JS of
+ * each replayed open and each close afterwards (fuse_bridge.c), and JS writes the audit line. */
 #include "fast_path.h"
 
 #include <errno.h>
@@ -26,7 +28,38 @@ void pal_fast_init(pal_fast *f) {
   pthread_mutex_init(&f->lock, NULL);
 }
 
-static void forget_caller(pal_fast_caller *c) {
+static void lease_unref(pal_fast_lease *l) {
+  if (--l->refs > 0) return;
+  pal_secmem_unref(l->content);
+  free(l);
+}
+
+/* The lease answers no more opens; JS gets its unused handle numbers back. Lock held. */
+static void retire(pal_fast *f, pal_fast_lease *l) {
+  if (!l || l->retired) return;
+  l->retired = true;
+  pal_fast_retired *r = calloc(1, sizeof *r);
+  if (r) { /* out of memory: the numbers stay booked in JS until the next reclaim */
+    r->lease_id = l->id;
+    r->in_use = (unsigned)(l->refs - 1);
+    r->opened = l->opened;
+    r->nfree = l->nfree;
+    memcpy(r->free_fh, l->free_fh, sizeof r->free_fh);
+    r->next = f->retired;
+    f->retired = r;
+  }
+  l->nfree = 0;
+  atomic_fetch_add(&f->stats.retired_leases, 1);
+  lease_unref(l);
+}
+
+static void retire_grant(pal_fast *f, pal_fast_grant *g) {
+  retire(f, g->lease);
+  g->lease = NULL;
+}
+
+static void forget_caller(pal_fast *f, pal_fast_caller *c) {
+  for (size_t i = 0; i < PAL_FAST_GRANTS; i++) retire_grant(f, &c->grants[i]);
   if (c->stat_fd >= 0) close(c->stat_fd);
   memset(c, 0, sizeof *c);
   c->stat_fd = -1;
@@ -34,11 +67,17 @@ static void forget_caller(pal_fast_caller *c) {
 
 static void forget_all(pal_fast *f) {
   if (!f->callers) return;
-  for (size_t i = 0; i < PAL_FAST_SLOTS; i++) forget_caller(&f->callers[i]);
+  for (size_t i = 0; i < PAL_FAST_SLOTS; i++) forget_caller(f, &f->callers[i]);
 }
 
 void pal_fast_destroy(pal_fast *f) {
   forget_all(f);
+  pal_fast_retired *r = pal_fast_take_retired(f);
+  while (r) {
+    pal_fast_retired *next = r->next;
+    free(r);
+    r = next;
+  }
   free(f->callers);
   f->callers = NULL;
   pthread_mutex_destroy(&f->lock);
@@ -106,12 +145,12 @@ static pal_fast_caller *valid_caller(pal_fast *f, const struct fuse_ctx *ctx) {
   if (c->stat_fd < 0 || c->pid != ctx->pid || c->uid != ctx->uid || c->gid != ctx->gid) return NULL;
   unsigned long long st;
   if (c->generation != f->generation || now_ns() >= c->expires_ns) {
-    forget_caller(c);
+    forget_caller(f, c);
     return NULL;
   }
   if (!pal_fast_read_start_time(c->stat_fd, &st) || st != c->start_time) {
     atomic_fetch_add(&f->stats.gone_callers, 1);
-    forget_caller(c);
+    forget_caller(f, c);
     return NULL;
   }
   return c;
@@ -160,11 +199,16 @@ static int pin_process(pid_t pid, unsigned long long start_time) {
   return fd;
 }
 
-static void add_grant(pal_fast_caller *c, const char *name, const struct stat *attr) {
+static void add_grant(pal_fast *f, pal_fast_caller *c, const char *name, const struct stat *attr) {
   pal_fast_grant *g = NULL;
   for (size_t i = 0; !g && i < PAL_FAST_GRANTS; i++)
     if (c->grants[i].ino && strcmp(c->grants[i].name, name) == 0) g = &c->grants[i];
-  if (!g) g = &c->grants[c->next_grant++ % PAL_FAST_GRANTS]; /* oldest goes */
+  if (!g) {
+    g = &c->grants[c->next_grant++ % PAL_FAST_GRANTS]; /* oldest goes */
+    retire_grant(f, g);
+  } else if (g->ino != attr->st_ino) {
+    retire_grant(f, g);
+  }
   g->ino = attr->st_ino;
   g->attr = *attr;
   snprintf(g->name, sizeof g->name, "%s", name);
@@ -180,7 +224,7 @@ bool pal_fast_remember(pal_fast *f, const pal_fast_who *who, const char *name, c
                 c->start_time == who->start_time && c->generation == who->generation &&
                 now_ns() < c->expires_ns;
     if (!same) {
-      forget_caller(c);
+      forget_caller(f, c);
       int fd = pin_process(who->pid, who->start_time);
       if (fd >= 0) {
         c->stat_fd = fd;
@@ -194,11 +238,111 @@ bool pal_fast_remember(pal_fast *f, const pal_fast_who *who, const char *name, c
       }
     }
     if (same) {
-      add_grant(c, name, attr);
+      add_grant(f, c, name, attr);
       ok = true;
     }
   }
   pthread_mutex_unlock(&f->lock);
   atomic_fetch_add(ok ? &f->stats.fills : &f->stats.refused_fills, 1);
   return ok;
+}
+
+/* The remembered caller `who` names, if it is that very process at that generation. Lock held. */
+static pal_fast_caller *same_caller(pal_fast *f, const pal_fast_who *who) {
+  if (!f->enabled || !f->callers || who->generation != f->generation || who->remaining_ms <= 0) return NULL;
+  pal_fast_caller *c = &f->callers[slot_of(who->pid, who->uid, who->gid)];
+  bool same = c->stat_fd >= 0 && c->pid == who->pid && c->uid == who->uid && c->gid == who->gid &&
+              c->start_time == who->start_time && c->generation == who->generation &&
+              now_ns() < c->expires_ns;
+  return same ? c : NULL;
+}
+
+bool pal_fast_lease_open(pal_fast *f, const pal_fast_who *who, fuse_ino_t ino, uint64_t lease_id,
+                         pal_secmem *content, const uint64_t *fhs, unsigned nfh) {
+  bool ok = false;
+  if (nfh == 0 || nfh > PAL_FAST_LEASE_SLOTS || ino == 0) nfh = 0;
+  pal_fast_lease *l = nfh ? calloc(1, sizeof *l) : NULL;
+  pthread_mutex_lock(&f->lock);
+  pal_fast_caller *c = l ? same_caller(f, who) : NULL;
+  for (size_t i = 0; c && !ok && i < PAL_FAST_GRANTS; i++) {
+    pal_fast_grant *g = &c->grants[i];
+    if (g->ino != ino) continue;
+    retire_grant(f, g);
+    l->refs = 1;
+    l->id = lease_id;
+    l->content = content;
+    l->nfree = nfh;
+    /* Taken from the top: the first numbers booked are used first. */
+    for (unsigned k = 0; k < nfh; k++) l->free_fh[k] = fhs[nfh - 1 - k];
+    g->lease = l;
+    ok = true;
+  }
+  pthread_mutex_unlock(&f->lock);
+  if (!ok) free(l);
+  atomic_fetch_add(ok ? &f->stats.leases : &f->stats.refused_leases, 1);
+  return ok;
+}
+
+bool pal_fast_open(pal_fast *f, const struct fuse_ctx *ctx, fuse_ino_t ino, pal_fast_opened *out) {
+  bool hit = false;
+  pthread_mutex_lock(&f->lock);
+  pal_fast_caller *c = valid_caller(f, ctx);
+  for (size_t i = 0; c && !hit && i < PAL_FAST_GRANTS; i++) {
+    pal_fast_lease *l = c->grants[i].lease;
+    if (c->grants[i].ino != ino || !l || l->retired || l->nfree == 0) continue;
+    out->fh = l->free_fh[--l->nfree];
+    l->opened++;
+    out->lease = l;
+    out->lease_id = l->id;
+    out->content = l->content;
+    l->refs++;
+    pal_secmem_ref(l->content);
+    hit = true;
+  }
+  pthread_mutex_unlock(&f->lock);
+  if (hit) atomic_fetch_add(&f->stats.open_hits, 1);
+  return hit;
+}
+
+bool pal_fast_release(pal_fast *f, pal_fast_lease *l, uint64_t fh) {
+  pthread_mutex_lock(&f->lock);
+  bool back = !l->retired && l->nfree < PAL_FAST_LEASE_SLOTS;
+  if (back) l->free_fh[l->nfree++] = fh;
+  lease_unref(l);
+  pthread_mutex_unlock(&f->lock);
+  return back;
+}
+
+void pal_fast_retire_leases(pal_fast *f) {
+  pthread_mutex_lock(&f->lock);
+  for (size_t i = 0; f->callers && i < PAL_FAST_SLOTS; i++)
+    for (size_t k = 0; k < PAL_FAST_GRANTS; k++) retire_grant(f, &f->callers[i].grants[k]);
+  pthread_mutex_unlock(&f->lock);
+}
+
+void pal_fast_expire(pal_fast *f) {
+  pthread_mutex_lock(&f->lock);
+  uint64_t now = now_ns();
+  for (size_t i = 0; f->callers && i < PAL_FAST_SLOTS; i++) {
+    pal_fast_caller *c = &f->callers[i];
+    if (c->stat_fd >= 0 && (c->generation != f->generation || now >= c->expires_ns)) forget_caller(f, c);
+  }
+  pthread_mutex_unlock(&f->lock);
+}
+
+pal_fast_retired *pal_fast_take_retired(pal_fast *f) {
+  pthread_mutex_lock(&f->lock);
+  pal_fast_retired *r = f->retired;
+  f->retired = NULL;
+  f->retired_signalled = false;
+  pthread_mutex_unlock(&f->lock);
+  return r;
+}
+
+bool pal_fast_should_signal(pal_fast *f) {
+  pthread_mutex_lock(&f->lock);
+  bool signal = f->retired && !f->retired_signalled;
+  if (signal) f->retired_signalled = true;
+  pthread_mutex_unlock(&f->lock);
+  return signal;
 }

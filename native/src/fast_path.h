@@ -1,5 +1,5 @@
-/* The warm path in C (DESIGN.md "The warm path"): JavaScript's allow decisions for LOOKUP and
- * GETATTR of a secret, replayed for the very caller and generation they were made for. */
+/* The warm path in C (DESIGN.md "The warm path"): JavaScript's allow decisions for LOOKUP,
+ * GETATTR and OPEN of a secret, replayed for the very caller and generation they were made for. */
 #ifndef PAL_FAST_PATH_H
 #define PAL_FAST_PATH_H
 #ifndef FUSE_USE_VERSION
@@ -12,14 +12,45 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
+#include "secure_buffer.h"
+
 #define PAL_FAST_SLOTS 512 /* callers (threads) remembered at once, direct-mapped */
 #define PAL_FAST_GRANTS 16 /* secrets remembered per caller */
 #define PAL_FAST_NAME_MAX 255
+#define PAL_FAST_LEASE_SLOTS 16 /* handles one open lease may hand out at once */
+
+/* An open decision JS made for one caller and secret, with what it takes to replay it: the shared
+ * locked plaintext (one reference) and handle numbers the JS handle ledger booked in advance
+ * against the caller's owner (so the per-container handle limit holds without asking JS). A
+ * handle taken from it goes back to it on release while the lease lives; once retired (new
+ * generation, caller gone or expired), its unused handle numbers are handed back to JS. All
+ * fields are guarded by the pal_fast lock. */
+typedef struct pal_fast_lease {
+  int refs; /* the grant holding it + each open file handle */
+  uint64_t id;
+  uint64_t opened; /* opens answered from it so far */
+  bool retired;
+  pal_secmem *content;
+  unsigned nfree;
+  uint64_t free_fh[PAL_FAST_LEASE_SLOTS];
+} pal_fast_lease;
+
+/* A retired lease as JS learns it (pal_fast_take_retired): its unused handle numbers go back to
+ * the ledger; `in_use` handles are still open and come back one by one with their release. */
+typedef struct pal_fast_retired {
+  struct pal_fast_retired *next;
+  uint64_t lease_id;
+  uint64_t opened; /* opens answered from it in all: JS has heard of each or will */
+  unsigned in_use;
+  unsigned nfree;
+  uint64_t free_fh[PAL_FAST_LEASE_SLOTS];
+} pal_fast_retired;
 
 typedef struct {
   fuse_ino_t ino; /* 0: unused */
   struct stat attr;
   char name[PAL_FAST_NAME_MAX + 1];
+  pal_fast_lease *lease; /* NULL: opens go to JS */
 } pal_fast_grant;
 
 /* One caller: the kernel's (pid, uid, gid), the process start time JS attested, and a pinned
@@ -39,6 +70,7 @@ typedef struct {
 /* Counters per request kind, read by JS for the bench and the tests. */
 typedef struct {
   atomic_ullong lookup_hits, getattr_hits, misses, fills, refused_fills, gone_callers;
+  atomic_ullong open_hits, leases, refused_leases, retired_leases;
   atomic_ullong to_js[8]; /* requests handed to JS, by op code */
 } pal_fast_stats;
 
@@ -47,7 +79,9 @@ typedef struct {
   bool enabled;
   uint64_t generation;
   pal_fast_stats stats;
-  pal_fast_caller *callers; /* PAL_FAST_SLOTS, allocated when enabled */
+  pal_fast_caller *callers;  /* PAL_FAST_SLOTS, allocated when enabled */
+  pal_fast_retired *retired; /* leases retired since JS last took them, newest first */
+  bool retired_signalled;    /* JS was told (or asked) since the list was last emptied */
 } pal_fast;
 
 void pal_fast_init(pal_fast *f);
@@ -73,6 +107,34 @@ bool pal_fast_remember(pal_fast *f, const pal_fast_who *who, const char *name, c
 /* The remembered answer for this request's caller, if any (true: *attr filled). */
 bool pal_fast_lookup(pal_fast *f, const struct fuse_ctx *ctx, const char *name, struct stat *attr);
 bool pal_fast_getattr(pal_fast *f, const struct fuse_ctx *ctx, fuse_ino_t ino, struct stat *attr);
+
+/* Attaches an open lease to the grant `who` holds for inode `ino`; takes over one reference to
+ * `content` on success only. Refused (false) for the same reasons as pal_fast_remember, or when
+ * there is no such grant. */
+bool pal_fast_lease_open(pal_fast *f, const pal_fast_who *who, fuse_ino_t ino, uint64_t lease_id,
+                         pal_secmem *content, const uint64_t *fhs, unsigned nfh);
+
+/* An OPEN replayed from a lease: true with a handle number, one more reference to the content
+ * and to the lease (both the file handle's, dropped by pal_fast_release). */
+typedef struct {
+  pal_fast_lease *lease;
+  pal_secmem *content;
+  uint64_t fh;
+  uint64_t lease_id;
+} pal_fast_opened;
+bool pal_fast_open(pal_fast *f, const struct fuse_ctx *ctx, fuse_ino_t ino, pal_fast_opened *out);
+/* A handle opened from `lease` is closed (or its open was interrupted). True when its number went
+ * back to the live lease; false when the lease was retired (JS must give the number back). */
+bool pal_fast_release(pal_fast *f, pal_fast_lease *lease, uint64_t fh);
+/* Retires every lease (grants for lookup stay): what JS asks before it refuses an open for a
+ * limit, so handles booked for leases never make a limit bite earlier than without them. */
+void pal_fast_retire_leases(pal_fast *f);
+/* Forgets callers whose reuse window is over (their leases go with them). */
+void pal_fast_expire(pal_fast *f);
+/* Leases retired since the last call (the caller frees the list). */
+pal_fast_retired *pal_fast_take_retired(pal_fast *f);
+/* True once after leases were retired by a request handler: the handler then tells JS. */
+bool pal_fast_should_signal(pal_fast *f);
 
 /* Field 22 of /proc/<pid>/stat read from `fd` (the process start time); false when unreadable. */
 bool pal_fast_read_start_time(int fd, unsigned long long *out);

@@ -31,6 +31,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -41,6 +42,10 @@
 #include "secure_buffer.h"
 
 enum { OP_LOOKUP = 1, OP_GETATTR, OP_READDIR, OP_OPEN, OP_READ, OP_RELEASE, OP_STATFS };
+/* Notifications of the warm path (no reply): an OPEN answered from a lease (fh, lease id, latency
+ * in µs), a close of such a handle (fh, lease id, 1 if its number went back to the live lease),
+ * leases retired by a request handler (JS takes them with fastPathTakeRetired). */
+enum { OP_FAST_OPENED = 8, OP_FAST_RELEASED, OP_FAST_RETIRED };
 
 typedef struct pal_mount pal_mount;
 
@@ -60,6 +65,8 @@ typedef struct {
 typedef struct {
   pal_secmem *content; /* served natively when set */
   uint64_t js_fh;
+  pal_fast_lease *lease; /* opened in C from this lease (fast_path.c) */
+  uint64_t lease_id;
 } pal_fh;
 
 typedef struct pal_req {
@@ -171,7 +178,7 @@ static void call_js(napi_env env, napi_value js_cb, void *context, void *data);
 
 static void to_js(pal_req *r) {
   pal_mount *m = r->m;
-  atomic_fetch_add(&m->fast.stats.to_js[r->op & 7], 1);
+  if (r->op < 8) atomic_fetch_add(&m->fast.stats.to_js[r->op], 1);
   if (r->req) atomic_fetch_add(&m->outstanding, 1);
   if (m->nthreads == 0 && pthread_equal(pthread_self(), m->js_thread)) {
     /* Read on the JS thread's loop (on_poll): call the dispatcher right here. */
@@ -239,6 +246,8 @@ static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
       napi_create_int32(env, r->flags, &argv[6]);
       break;
     case OP_READ:
+    case OP_FAST_OPENED:
+    case OP_FAST_RELEASED:
       napi_create_double(env, (double)r->js_fh, &argv[6]);
       napi_create_double(env, (double)r->size, &argv[7]);
       napi_create_double(env, (double)r->off, &argv[8]);
@@ -276,12 +285,44 @@ static void op_init(void *userdata, struct fuse_conn_info *conn) {
 /* The view's kernel cache timeouts (src/fs/attrs.ts): 0, each caller's view is asked afresh. */
 #define VIEW_TIMEOUT_S 0.0
 
+/* A notification to JS about the warm path (no request to answer), filled in and sent. */
+static void fast_send(pal_req *r, pal_mount *m, int op, const struct fuse_ctx *ctx, fuse_ino_t ino,
+                      uint64_t fh, uint64_t lease_id, int64_t arg) {
+  r->m = m;
+  r->op = op;
+  r->ino = ino;
+  r->js_fh = fh;
+  r->size = (size_t)lease_id;
+  r->off = (off_t)arg;
+  if (ctx) {
+    r->pid = ctx->pid;
+    r->uid = ctx->uid;
+    r->gid = ctx->gid;
+  }
+  to_js(r);
+}
+
+/* Out of memory: the notification is lost (for a release: its booked handle stays counted until
+ * the lease's owner is forgotten; an open is never answered without its notification). */
+static void fast_notify(pal_mount *m, int op, const struct fuse_ctx *ctx, fuse_ino_t ino, uint64_t fh,
+                        uint64_t lease_id, int64_t arg) {
+  pal_req *r = calloc(1, sizeof *r);
+  if (r) fast_send(r, m, op, ctx, ino, fh, lease_id, arg);
+}
+
+/* A request handler may have retired leases (a caller went stale): JS takes them back. */
+static void signal_retired(pal_mount *m) {
+  if (pal_fast_should_signal(&m->fast)) fast_notify(m, OP_FAST_RETIRED, NULL, 0, 0, 0, 0);
+}
+
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
   pal_mount *m = fuse_req_userdata(req);
   struct fuse_entry_param e;
   if (parent == FUSE_ROOT_ID && atomic_load(&m->fast_on)) {
     memset(&e, 0, sizeof e);
-    if (pal_fast_lookup(&m->fast, fuse_req_ctx(req), name, &e.attr)) {
+    bool hit = pal_fast_lookup(&m->fast, fuse_req_ctx(req), name, &e.attr);
+    signal_retired(m);
+    if (hit) {
       e.ino = e.attr.st_ino;
       e.entry_timeout = e.attr_timeout = VIEW_TIMEOUT_S;
       fuse_reply_entry(req, &e);
@@ -306,10 +347,13 @@ static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
 static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   pal_mount *m = fuse_req_userdata(req);
   struct stat st;
-  if (ino != FUSE_ROOT_ID && atomic_load(&m->fast_on) &&
-      pal_fast_getattr(&m->fast, fuse_req_ctx(req), ino, &st)) {
-    fuse_reply_attr(req, &st, VIEW_TIMEOUT_S);
-    return;
+  if (ino != FUSE_ROOT_ID && atomic_load(&m->fast_on)) {
+    bool hit = pal_fast_getattr(&m->fast, fuse_req_ctx(req), ino, &st);
+    signal_retired(m);
+    if (hit) {
+      fuse_reply_attr(req, &st, VIEW_TIMEOUT_S);
+      return;
+    }
   }
   pal_req *r = new_req(m, req, OP_GETATTR, ino);
   if (!r) {
@@ -319,8 +363,58 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
   to_js(r);
 }
 
+static void release_fh(pal_mount *m, const struct fuse_ctx *ctx, fuse_ino_t ino, pal_fh *fh);
+
+static uint64_t monotonic_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* An open replayed from a lease (fast_path.c): the same reply JS gives a secret (direct I/O, no
+ * kept cache, no flush), the plaintext shared with the lease, and JS told afterwards (it writes
+ * the audit line and counts the handle). False: not cached, JS decides. */
+static bool fast_open(pal_mount *m, fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+  /* Read-only opens only, as the view checks (src/fs/view.ts): anything else gets JS's answer. */
+  if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) return false;
+  uint64_t t0 = monotonic_ns();
+  const struct fuse_ctx *ctxp = fuse_req_ctx(req);
+  struct fuse_ctx ctx = *ctxp;
+  /* First: once a handle number is taken, JS must hear of it (the audit line). */
+  pal_fh *fh = calloc(1, sizeof *fh);
+  pal_req *note = calloc(1, sizeof *note);
+  pal_fast_opened o;
+  bool hit = fh && note && pal_fast_open(&m->fast, &ctx, ino, &o);
+  signal_retired(m);
+  if (!hit) {
+    free(fh);
+    free(note);
+    return false;
+  }
+  fh->content = o.content;
+  fh->js_fh = o.fh;
+  fh->lease = o.lease;
+  fh->lease_id = o.lease_id;
+  fi->fh = (uintptr_t)fh;
+  fi->direct_io = 1;
+  fi->keep_cache = 0;
+  fi->noflush = 1;
+  /* JS hears of the open before it can hear of its release. On the JS thread (nthreads 0) no
+   * release can come in between, so the caller is answered first; a worker queues the news first
+   * (another worker may take the release the moment the reply is out). */
+  bool on_js_thread = m->nthreads == 0 && pthread_equal(pthread_self(), m->js_thread);
+  int64_t latency_us = (int64_t)((monotonic_ns() - t0) / 1000);
+  if (!on_js_thread) fast_send(note, m, OP_FAST_OPENED, &ctx, ino, o.fh, o.lease_id, latency_us);
+  bool delivered = fuse_reply_open(req, fi) == 0;
+  if (on_js_thread) fast_send(note, m, OP_FAST_OPENED, &ctx, ino, o.fh, o.lease_id, latency_us);
+  if (!delivered) release_fh(m, &ctx, ino, fh); /* interrupted: no release will come, so we do */
+  return true;
+}
+
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
-  pal_req *r = new_req(fuse_req_userdata(req), req, OP_OPEN, ino);
+  pal_mount *m = fuse_req_userdata(req);
+  if (ino != FUSE_ROOT_ID && atomic_load(&m->fast_on) && fast_open(m, req, ino, fi)) return;
+  pal_req *r = new_req(m, req, OP_OPEN, ino);
   if (!r) {
     fuse_reply_err(req, ENOMEM);
     return;
@@ -363,6 +457,12 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) 
  * collects a handle object) and tells JS (which answers nothing: release needs no reply). */
 static void release_fh(pal_mount *m, const struct fuse_ctx *ctx, fuse_ino_t ino, pal_fh *fh) {
   if (fh->content) pal_secmem_unref(fh->content);
+  if (fh->lease) {
+    bool back = pal_fast_release(&m->fast, fh->lease, fh->js_fh);
+    fast_notify(m, OP_FAST_RELEASED, ctx, ino, fh->js_fh, fh->lease_id, back);
+    free(fh);
+    return;
+  }
   pal_req *r = calloc(1, sizeof *r);
   if (r) {
     r->m = m;
@@ -1478,6 +1578,110 @@ static napi_value js_fast_remember(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* The caller of a fill: (generation, pid, uid, gid, startTime, remainingMs) from argv[0..5]. */
+static bool read_who(napi_env env, const napi_value *argv, pal_fast_who *who) {
+  uint64_t gen, pid, uid, gid;
+  double remaining;
+  if (!pal_arg_u64(env, argv[0], "generation", &gen) || !pal_arg_u64(env, argv[1], "pid", &pid) ||
+      !pal_arg_u64(env, argv[2], "uid", &uid) || !pal_arg_u64(env, argv[3], "gid", &gid) ||
+      !pal_arg_double(env, argv[5], "remainingMs", &remaining))
+    return false;
+  char *start = pal_arg_string(env, argv[4], "startTime", NULL);
+  if (!start) return false;
+  char *end = NULL;
+  errno = 0;
+  unsigned long long start_time = strtoull(start, &end, 10);
+  bool ok = !errno && end != start && *end == 0 && pid > 0 && pid <= INT32_MAX;
+  free(start);
+  *who = (pal_fast_who){.pid = (pid_t)pid,
+                        .uid = (uid_t)uid,
+                        .gid = (gid_t)gid,
+                        .start_time = ok ? start_time : 0,
+                        .generation = gen,
+                        .remaining_ms = ok ? remaining : 0}; /* 0: refused */
+  return true;
+}
+
+/* fastPathLease(handle, generation, pid, uid, gid, startTime, remainingMs, ino, leaseId, content,
+ *               fhs[]) -> leased. content (a SecureBuffer handle) is handed over either way. */
+static napi_value js_fast_lease(napi_env env, napi_callback_info info) {
+  napi_value argv[11], out;
+  pal_fast_who who;
+  uint64_t ino, lease_id, fhs[PAL_FAST_LEASE_SLOTS];
+  uint32_t nfh = 0;
+  if (!pal_get_args(env, info, 11, argv)) return NULL;
+  pal_mount *m = get_mount(env, argv[0]);
+  if (!m || !read_who(env, argv + 1, &who) || !pal_arg_u64(env, argv[7], "ino", &ino) ||
+      !pal_arg_u64(env, argv[8], "leaseId", &lease_id))
+    return NULL;
+  bool is_array = false;
+  napi_is_array(env, argv[10], &is_array);
+  if (!is_array || napi_get_array_length(env, argv[10], &nfh) != napi_ok || nfh == 0 ||
+      nfh > PAL_FAST_LEASE_SLOTS) {
+    pal_throw(env, "ERR_PAL_ARGS", 0, "fhs must be an array of 1..%d handle numbers", PAL_FAST_LEASE_SLOTS);
+    return NULL;
+  }
+  for (uint32_t i = 0; i < nfh; i++) {
+    napi_value v;
+    if (napi_get_element(env, argv[10], i, &v) != napi_ok || !pal_arg_u64(env, v, "fh", &fhs[i])) return NULL;
+  }
+  pal_secmem *content = pal_secure_buffer_take(env, argv[9]);
+  if (!content) return NULL;
+  bool ok = pal_fast_lease_open(&m->fast, &who, (fuse_ino_t)ino, lease_id, content, fhs, nfh);
+  if (!ok) pal_secmem_unref(content);
+  napi_get_boolean(env, ok, &out);
+  return out;
+}
+
+/* fastPathRetireLeases(handle): every lease retired (take them with fastPathTakeRetired). */
+static napi_value js_fast_retire_leases(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!pal_get_args(env, info, 1, argv)) return NULL;
+  pal_mount *m = get_mount(env, argv[0]);
+  if (m) pal_fast_retire_leases(&m->fast);
+  return NULL;
+}
+
+/* fastPathExpire(handle): callers past their reuse window forgotten, their leases retired. */
+static napi_value js_fast_expire(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!pal_get_args(env, info, 1, argv)) return NULL;
+  pal_mount *m = get_mount(env, argv[0]);
+  if (m) pal_fast_expire(&m->fast);
+  return NULL;
+}
+
+/* fastPathTakeRetired(handle) -> [{ lease, inUse, opened, free: [fh...] }] retired since the last call. */
+static napi_value js_fast_take_retired(napi_env env, napi_callback_info info) {
+  napi_value argv[1], out;
+  if (!pal_get_args(env, info, 1, argv)) return NULL;
+  pal_mount *m = get_mount(env, argv[0]);
+  if (!m) return NULL;
+  pal_fast_retired *r = pal_fast_take_retired(&m->fast);
+  napi_create_array(env, &out);
+  for (uint32_t i = 0; r; i++) {
+    napi_value item, v, free_fhs;
+    napi_create_object(env, &item);
+    napi_create_double(env, (double)r->lease_id, &v);
+    napi_set_named_property(env, item, "lease", v);
+    napi_create_uint32(env, r->in_use, &v);
+    napi_set_named_property(env, item, "inUse", v);
+    napi_create_double(env, (double)r->opened, &v);
+    napi_set_named_property(env, item, "opened", v);
+    napi_create_array_with_length(env, r->nfree, &free_fhs);
+    for (uint32_t k = 0; k < r->nfree; k++) {
+      napi_create_double(env, (double)r->free_fh[k], &v);
+      napi_set_element(env, free_fhs, k, v);
+    }
+    napi_set_named_property(env, item, "free", free_fhs);
+    napi_set_element(env, out, i, item);
+    pal_fast_retired *next = r->next;
+    free(r);
+    r = next;
+  }
+  return out;
+}
+
 static void set_count(napi_env env, napi_value obj, const char *key, unsigned long long v) {
   napi_value n;
   napi_create_double(env, (double)v, &n);
@@ -1499,6 +1703,10 @@ static napi_value js_fast_stats(napi_env env, napi_callback_info info) {
   set_count(env, out, "fills", atomic_load(&s->fills));
   set_count(env, out, "refusedFills", atomic_load(&s->refused_fills));
   set_count(env, out, "goneCallers", atomic_load(&s->gone_callers));
+  set_count(env, out, "openHits", atomic_load(&s->open_hits));
+  set_count(env, out, "leases", atomic_load(&s->leases));
+  set_count(env, out, "refusedLeases", atomic_load(&s->refused_leases));
+  set_count(env, out, "retiredLeases", atomic_load(&s->retired_leases));
   napi_value to_js;
   napi_create_object(env, &to_js);
   for (int i = 1; i < 8; i++) set_count(env, to_js, ops[i], atomic_load(&s->to_js[i]));
@@ -1524,6 +1732,10 @@ bool pal_fuse_init(napi_env env, napi_value exports) {
       {"fastPathGeneration", NULL, js_fast_generation, NULL, NULL, NULL, napi_default, NULL},
       {"fastPathRemember", NULL, js_fast_remember, NULL, NULL, NULL, napi_default, NULL},
       {"fastPathStats", NULL, js_fast_stats, NULL, NULL, NULL, napi_default, NULL},
+      {"fastPathLease", NULL, js_fast_lease, NULL, NULL, NULL, napi_default, NULL},
+      {"fastPathRetireLeases", NULL, js_fast_retire_leases, NULL, NULL, NULL, napi_default, NULL},
+      {"fastPathExpire", NULL, js_fast_expire, NULL, NULL, NULL, napi_default, NULL},
+      {"fastPathTakeRetired", NULL, js_fast_take_retired, NULL, NULL, NULL, napi_default, NULL},
   };
   return napi_define_properties(env, exports, sizeof props / sizeof props[0], props) == napi_ok;
 }

@@ -38,8 +38,8 @@ export function buildFilesystem(parts: FilesystemParts): PalFilesystem {
     version: parts.version,
     handles: parts.handles,
     metrics,
-    // The warm path in the addon (src/fs/warm-path.ts): PAL_FAST_PATH=1 turns it on.
-    fastPath: process.env.PAL_FAST_PATH === '1',
+    // The warm path in the addon (src/fs/warm-path.ts): on unless PAL_FAST_PATH=0.
+    fastPath: process.env.PAL_FAST_PATH !== '0',
   });
   identity.onInvalidate(() => fs.forgetCallers());
   store.onChange((next, previous) => {

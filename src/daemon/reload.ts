@@ -75,5 +75,6 @@ export async function reloadDaemon(parts: DaemonParts, configPath: string | unde
   await parts.store.reload().catch((err: unknown) => log(`pald: reload: manifest: ${String(err)}`));
   await parts.backend.reloadKeys().catch((err: unknown) => log(`pald: reload: keys: ${String(err)}`));
   parts.cache.invalidate();
+  parts.fs.forgetCallers(); // the warm path's open leases must not keep serving a plaintext the cache dropped
   log('pald: reloaded');
 }

@@ -100,6 +100,39 @@ export class HandleLedger {
    * Throws FuseError ENFILE / ENOMEM when a limit says no.
    */
   openSecret(owner: string, fh: number, key: string, plaintext: SecureBuffer): SecureBuffer {
+    const pin = this.admitSecret(owner, key, plaintext);
+    let content: SecureBuffer;
+    try {
+      content = pin.holder.share();
+    } catch (err) {
+      if (pin.handles === 0) this.dropPin(key, pin);
+      throw err;
+    }
+    this.book(owner, fh, key, pin);
+    return content;
+  }
+
+  /**
+   * Books handle `fh` on a secret version in advance, exactly as openSecret() counts it, for the
+   * addon to open later without asking JS (warm path leases, open-leases.ts). Same limits.
+   */
+  reserveSecret(owner: string, fh: number, key: string, plaintext: SecureBuffer): void {
+    this.book(owner, fh, key, this.admitSecret(owner, key, plaintext));
+  }
+
+  /** Another reference to the pinned copy of `key` (which must have handles), for the addon. */
+  shareOf(key: string): SecureBuffer | undefined {
+    const pin = this.pins.get(key);
+    return pin?.holder.alive ? pin.holder.share() : undefined;
+  }
+
+  /** How many more handles `owner` may open now. */
+  headroom(owner: string): number {
+    return Math.max(0, this.limits().openHandlesPerContainer - (this.owners.get(owner)?.handles ?? 0));
+  }
+
+  /** The limits' checks for one more handle of `owner` on `key`; the pin (created if needed). */
+  private admitSecret(owner: string, key: string, plaintext: SecureBuffer): Pin {
     this.admitHandle(owner);
     const limits = this.limits();
     let pin = this.pins.get(key);
@@ -125,13 +158,11 @@ export class HandleLedger {
       pin = { holder: plaintext.share(), source: plaintext, bytes, handles: 0 };
       this.pins.set(key, pin);
     }
-    let content: SecureBuffer;
-    try {
-      content = pin.holder.share();
-    } catch (err) {
-      if (pin.handles === 0) this.dropPin(key, pin);
-      throw err;
-    }
+    return pin;
+  }
+
+  private book(owner: string, fh: number, key: string, pin: Pin): void {
+    const bytes = pin.bytes;
     pin.handles++;
     const rec = this.ownerRecord(owner);
     rec.handles++;
@@ -139,7 +170,6 @@ export class HandleLedger {
     if (mine === 0) rec.bytes += bytes;
     rec.pins.set(key, mine + 1);
     this.byFh.set(fh, { owner, pin: key });
-    return content;
   }
 
   /** The kernel released a handle (or its open never reached the caller). */

@@ -18,7 +18,6 @@ import {
   isFailClosed,
   type Caller,
   type Decision,
-  type SealedFacts,
   type SealedFactsRegistry,
 } from '../policy/index.js';
 
@@ -34,6 +33,8 @@ import { HandleLedger, DEFAULT_HANDLE_LIMITS, handleOwner } from './handle-ledge
 import { OpenHandles } from './open-handles.js';
 import { elapsedUs, failureClass, recordDecision } from './decision-audit.js';
 import { WarmPath } from './warm-path.js';
+import { sameEntry, sameFacts } from './same-entry.js';
+import { OpenLeases } from './open-leases.js';
 
 const { ENOENT, EACCES, EIO } = Errno;
 const PAL_FILE_MODE = 0o444;
@@ -43,30 +44,6 @@ export interface KernelNotifier {
   invalidateInode(ino: number): void;
   /** The addon's decision cache (warm-path.ts), used when FsDeps.fastPath is on. */
   readonly fastPath?: FastPath;
-}
-
-function sameEntry(a: ManifestEntry, b: ManifestEntry): boolean {
-  return (
-    a.version === b.version &&
-    a.mode === b.mode &&
-    a.mtimeMs === b.mtimeMs &&
-    a.backend === b.backend &&
-    a.ciphertextPath === b.ciphertextPath &&
-    a.size === b.size &&
-    a.labels.length === b.labels.length &&
-    a.labels.every((l, i) => l === b.labels[i])
-  );
-}
-
-function sameFacts(a: SealedFacts | undefined, b: SealedFacts): boolean {
-  return (
-    a !== undefined &&
-    a.version === b.version &&
-    a.size === b.size &&
-    a.sealedName === b.sealedName &&
-    a.sealedLabels.length === b.sealedLabels.length &&
-    a.sealedLabels.every((l, i) => l === b.sealedLabels[i])
-  );
 }
 
 /** A secret the caller may see, with when its request arrived (for the audit latency). */
@@ -82,6 +59,7 @@ export class PalView {
   readonly inodes = new SecretInodes();
   readonly handles: OpenHandles;
   readonly warm: WarmPath;
+  readonly leases: OpenLeases;
   private kernel: KernelNotifier | undefined;
   private readonly sealed: SealedFactsRegistry;
   private readonly ledger: HandleLedger;
@@ -97,6 +75,12 @@ export class PalView {
     // A MAP_PRIVATE mmap fills the file's page cache even under direct I/O: once the last handle
     // of a secret is closed, drop those pages so no plaintext stays in kernel memory.
     this.handles = new OpenHandles((ino) => this.tellKernel((k) => k.invalidateInode(ino)));
+    this.leases = new OpenLeases({
+      warm: this.warm,
+      ledger: this.ledger,
+      handles: this.handles,
+      auditOpen: (d, startNs) => this.audit(d.caller, 'open', d.name, 'allow', d.reason, d.reasonClass, startNs),
+    });
     const { metrics } = deps;
     this.callers = new CallerMemo({
       attest: metrics
@@ -247,12 +231,12 @@ export class PalView {
 
   /** Authorise before anything is decrypted: the manifest's labels, then the sealed ones. */
   async openSecret(ctx: CallerContext, name: string): Promise<OpenReply> {
-    const { caller, entry, startNs } = await this.grant(ctx, name, 'open');
+    const { caller, entry, startNs, generation } = await this.grant(ctx, name, 'open');
     const owner = handleOwner(caller.identity);
     const fail = (decision: 'deny' | 'error', reason: string, reasonClass: string): void =>
       this.audit(caller, 'open', name, decision, reason, reasonClass, startNs);
     try {
-      this.ledger.admitHandle(owner);
+      this.leases.admit(() => this.ledger.admitHandle(owner));
     } catch (err) {
       fail('deny', errorMessage(err), 'limit');
       throw err;
@@ -304,17 +288,23 @@ export class PalView {
     }
     const fh = this.handles.allocate();
     let content: SecureBuffer;
+    const key = `${name}\0${entry.version}`;
     try {
       // Every handle of this version reads one shared locked copy; the limits bound what a caller pins.
-      content = this.ledger.openSecret(owner, fh, `${name}\0${entry.version}`, opened.plaintext);
+      content = this.leases.admit(() => this.ledger.openSecret(owner, fh, key, opened.plaintext));
     } catch (err) {
       const limited = err instanceof FuseError; // ENFILE / ENOMEM: this caller only
       const reason = limited ? err.message : `share ${name}: ${errorMessage(err)}`;
       fail(limited ? 'deny' : 'error', reason, limited ? 'limit' : 'internal-error');
       throw limited ? err : new FuseError(EIO, reason);
     }
-    this.handles.add(fh, { ino: this.inodes.inoFor(name), name });
+    const ino = this.inodes.inoFor(name);
+    this.handles.add(fh, { ino, name });
     this.audit(caller, 'open', name, 'allow', second.reason, second.class, startNs);
+    const { plaintext } = opened;
+    const reuse = this.callers.reuseOf(caller);
+    const decision = { caller, name, ino, reason: second.reason, reasonClass: second.class };
+    this.leases.offer({ ...decision, generation, ctx, reuse, owner, key, plaintext });
     return { fh, directIo: true, keepCache: false, content };
   }
 
@@ -322,7 +312,7 @@ export class PalView {
     const caller = await this.evaluate(ctx);
     const content = this.renderFor(caller, file); // not a secret: ordinary memory, never locked
     const fh = this.handles.allocate();
-    this.ledger.openPlain(handleOwner(caller.identity), fh);
+    this.leases.admit(() => this.ledger.openPlain(handleOwner(caller.identity), fh));
     this.handles.add(fh, { ino: palFileIno(file), name: `${PAL_DIR_NAME}/${file}` });
     return { fh, directIo: true, keepCache: false, content };
   }

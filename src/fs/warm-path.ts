@@ -1,6 +1,7 @@
 // The JavaScript half of the warm path (DESIGN.md "The warm path"): the addon answers LOOKUP and
-// GETATTR of a secret in C for a caller this view has allowed, and this unit decides what it may
-// remember and when everything remembered goes stale.
+// GETATTR of a secret in C for a caller this view has allowed (and OPEN, from leases:
+// open-leases.ts), and this unit decides what it may remember and when everything remembered
+// goes stale.
 //
 // What makes a replay identical to asking JS again:
 // * only allow decisions of lookup/getattr are remembered, the ones the view answers without an
@@ -15,18 +16,34 @@ import type { CallerContext, FastPath, FileAttr } from '../native/index.js';
 import type { CallerReuse } from './caller-memo.js';
 
 export class WarmPath {
-  private addon: FastPath | undefined;
+  private attached: FastPath | undefined;
   private current = 1;
+  private readonly forgotten: Array<() => void> = [];
 
   /** @param enabled the switch (FsDeps.fastPath): off, nothing is ever handed to the addon. */
   constructor(private readonly enabled: boolean) {}
 
   /** The mount's cache (or none: unmounted). Enabled at the current generation. */
   attach(addon: FastPath | undefined): void {
-    this.addon = this.enabled ? addon : undefined;
-    if (!this.addon) return;
-    this.addon.setGeneration(this.current);
-    this.addon.enable(true);
+    this.attached = this.enabled ? addon : undefined;
+    if (!this.attached) return;
+    this.attached.setGeneration(this.current);
+    this.attached.enable(true);
+    this.told();
+  }
+
+  /** The mount's cache when the warm path is on and mounted. */
+  get addon(): FastPath | undefined {
+    return this.attached;
+  }
+
+  /** `listener` runs after the addon forgot what it remembered (its retired leases are to take). */
+  onForget(listener: () => void): void {
+    this.forgotten.push(listener);
+  }
+
+  private told(): void {
+    for (const listener of this.forgotten) listener();
   }
 
   /** Read before a decision starts; pass it to remember() once it is made. */
@@ -37,14 +54,16 @@ export class WarmPath {
   /** Everything remembered so far may be wrong now. */
   bump(): void {
     this.current++;
-    this.addon?.setGeneration(this.current);
+    if (!this.attached) return;
+    this.attached.setGeneration(this.current);
+    this.told();
   }
 
   /** Hands an allow decision of lookup/getattr to the addon. */
   remember(generation: number, ctx: CallerContext, reuse: CallerReuse | undefined, name: string, attr: FileAttr): void {
-    if (!this.addon || !reuse || generation !== this.current || reuse.remainingMs <= 0) return;
+    if (!this.attached || !reuse || generation !== this.current || reuse.remainingMs <= 0) return;
     const { pid, uid, gid } = ctx;
-    this.addon.remember(
+    this.attached.remember(
       generation,
       { pid, uid, gid, startTime: reuse.startTime, remainingMs: reuse.remainingMs },
       name,

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
-import type { FastPathStats } from './types.js';
+import type { FastPathStats, RetiredLease } from './types.js';
 
 /** State of one SecureBuffer handle (never its bytes). */
 export interface SecureBufferInfo {
@@ -96,6 +96,14 @@ export interface NativeBinding {
     ]
   ): boolean;
   fastPathStats(mount: MountHandle): FastPathStats;
+  // generation, pid, uid, gid, startTime, remainingMs, ino, leaseId, content, fhs.
+  fastPathLease(
+    mount: MountHandle,
+    ...args: [number, number, number, number, string, number, number, number, SecureHandle, number[]]
+  ): boolean;
+  fastPathRetireLeases(mount: MountHandle): void;
+  fastPathExpire(mount: MountHandle): void;
+  fastPathTakeRetired(mount: MountHandle): RetiredLease[];
 
   sbAlloc(size: number): SecureHandle;
   sbFrom(bytes: Uint8Array): SecureHandle;
@@ -123,6 +131,10 @@ export const Op = {
   read: 5,
   release: 6,
   statfs: 7,
+  // Notifications of the warm path (fuse_bridge.c OP_FAST_*): no request to answer.
+  fastOpened: 8,
+  fastReleased: 9,
+  fastRetired: 10,
 } as const;
 
 function locate(): string {

@@ -7,7 +7,15 @@ import { binding, Op, type Dispatch, type MountHandle, type RequestHandle } from
 import { errorMessage } from '../shared/error-message.js';
 import { Errno, explicitErrno } from './errors.js';
 import { handleOf } from './secure-buffer.js';
-import type { CallerContext, FastPath, FuseHandlers, FuseMount, MountOptions, OpenReply } from './types.js';
+import type {
+  CallerContext,
+  FastPath,
+  FastPathEvent,
+  FuseHandlers,
+  FuseMount,
+  MountOptions,
+  OpenReply,
+} from './types.js';
 
 export interface NativeMountOptions extends MountOptions {
   /**
@@ -52,6 +60,19 @@ export function mountOptionString(options: MountOptions = {}): string {
   return [...ALWAYS, `fsname=${fsname}`, 'subtype=pal', ...extra].join(',');
 }
 
+function fastEventOf(
+  op: number,
+  ctx: CallerContext,
+  ino: number,
+  fh: number,
+  lease: number,
+  arg: number,
+): FastPathEvent {
+  if (op === Op.fastOpened) return { kind: 'opened', ctx, ino, fh, lease, latencyUs: arg };
+  if (op === Op.fastReleased) return { kind: 'released', ino, fh, lease, returned: arg !== 0 };
+  return { kind: 'retired' };
+}
+
 function makeDispatch(handlers: FuseHandlers, onError: (err: unknown, op: string) => void): Dispatch {
   // onError must never keep a request from being answered.
   const report = (err: unknown, op: string): void => {
@@ -92,6 +113,14 @@ function makeDispatch(handlers: FuseHandlers, onError: (err: unknown, op: string
 
   return (op, req, pid, uid, gid, ino, a, b, c) => {
     const ctx: CallerContext = { pid, uid, gid };
+    if (op >= Op.fastOpened) {
+      try {
+        handlers.fastEvent?.(fastEventOf(op, ctx, ino, a as number, b as number, c as number));
+      } catch (err) {
+        report(err, 'fastEvent');
+      }
+      return;
+    }
     if (op === Op.release) {
       try {
         const r = handlers.release(ctx, ino, a as number);
@@ -227,6 +256,23 @@ class NativeFuseMount implements FuseMount {
           a.size,
           a.mtimeMs,
         ),
+      lease: (generation, c, ino, leaseId, content, fhs) =>
+        binding.fastPathLease(
+          handle,
+          generation,
+          c.pid,
+          c.uid,
+          c.gid,
+          c.startTime,
+          c.remainingMs,
+          ino,
+          leaseId,
+          handleOf(content),
+          [...fhs],
+        ),
+      retireLeases: () => binding.fastPathRetireLeases(handle),
+      expire: () => binding.fastPathExpire(handle),
+      takeRetired: () => binding.fastPathTakeRetired(handle),
       stats: () => binding.fastPathStats(handle),
     };
   }

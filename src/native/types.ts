@@ -73,6 +73,8 @@ export interface FuseHandlers {
   /** Only called for handles opened without `content`. */
   read(ctx: CallerContext, ino: number, fh: number, size: number, offset: number): Buffer | Promise<Buffer>;
   release(ctx: CallerContext, ino: number, fh: number): void | Promise<void>;
+  /** The warm path's notifications: opens the addon answered from a lease, their closes, retirements. */
+  fastEvent?(event: FastPathEvent): void;
   statfs?(ctx: CallerContext, ino: number): StatfsReply | Promise<StatfsReply>;
 }
 
@@ -121,6 +123,11 @@ export interface FastPathStats {
   readonly refusedFills: number;
   /** Cached callers dropped because their process was gone (pid reused or exited). */
   readonly goneCallers: number;
+  /** OPENs answered from a lease, leases attached, refused, retired. */
+  readonly openHits: number;
+  readonly leases: number;
+  readonly refusedLeases: number;
+  readonly retiredLeases: number;
   readonly toJs: Readonly<Record<'lookup' | 'getattr' | 'readdir' | 'open' | 'read' | 'release' | 'statfs', number>>;
 }
 
@@ -135,8 +142,58 @@ export interface FastPath {
   setGeneration(generation: number): void;
   /** Remembers an allow decision made at `generation`; false when the addon refused it. */
   remember(generation: number, caller: FastPathCaller, name: string, attr: FileAttr): boolean;
+  /**
+   * Lets the addon replay an allowed open of inode `ino` for `caller` (which must hold a
+   * remembered grant for it) at `generation`: each replayed open takes one of `fhs` (handle
+   * numbers the handle ledger booked for the caller's owner) and reads `content`, which is handed
+   * over either way. False when refused.
+   */
+  lease(
+    generation: number,
+    caller: FastPathCaller,
+    ino: number,
+    leaseId: number,
+    content: SecureBuffer,
+    fhs: readonly number[],
+  ): boolean;
+  /** Retires every lease (lookups stay remembered). */
+  retireLeases(): void;
+  /** Forgets callers whose reuse window is over, with their leases. */
+  expire(): void;
+  /** Leases retired since the last call: their unused handle numbers go back to the ledger. */
+  takeRetired(): RetiredLease[];
   stats(): FastPathStats;
 }
+
+/** A lease the addon stopped answering opens from. */
+export interface RetiredLease {
+  readonly lease: number;
+  /** Handles opened from it that are still open (each comes back with fastReleased, returned false). */
+  readonly inUse: number;
+  /** Opens answered from it in all (JS has had, or will have, an `opened` event for each). */
+  readonly opened: number;
+  /** Booked handle numbers never (or no longer) in use. */
+  readonly free: readonly number[];
+}
+
+/** What the addon tells JS about the warm path, after the fact (FuseHandlers.fastEvent). */
+export type FastPathEvent =
+  | {
+      readonly kind: 'opened';
+      readonly ctx: CallerContext;
+      readonly ino: number;
+      readonly fh: number;
+      readonly lease: number;
+      readonly latencyUs: number;
+    }
+  | {
+      readonly kind: 'released';
+      readonly ino: number;
+      readonly fh: number;
+      readonly lease: number;
+      readonly returned: boolean;
+    }
+  | { readonly kind: 'retired' };
 
 /**
  * Memory for plaintext: mlock'ed, MADV_DONTDUMP, wiped with explicit_bzero. Reference counted:

@@ -1,0 +1,105 @@
+// Warm-path leases (src/fs/open-leases.ts) against a fake of the addon: handles booked for a lease
+// count against the owner's limit like opens, the unused ones come back when the addon retires
+// the lease, and before a limit refusal every lease is retired so booked-but-unused handles never
+// make the limit bite earlier than without the warm path.
+import test from 'ava';
+import { HandleLedger } from '../../../src/fs/handle-ledger.js';
+import { OpenHandles } from '../../../src/fs/open-handles.js';
+import { OpenLeases, type OpenDecision } from '../../../src/fs/open-leases.js';
+import { WarmPath } from '../../../src/fs/warm-path.js';
+import { Errno, FuseError, type FastPath, type RetiredLease } from '../../../src/native/index.js';
+import type { Caller } from '../../../src/policy/index.js';
+import { FakeSecureBuffer } from './fakes.js';
+
+const OWNER = 'container:app';
+const KEY = 'db-password\0v1';
+
+function setup(limit: number) {
+  const leased: { id: number; fhs: number[] }[] = [];
+  const retired: RetiredLease[] = [];
+  const addon: FastPath = {
+    enable: () => undefined,
+    setGeneration: () => undefined,
+    remember: () => true,
+    lease: (_g, _c, _ino, id, content, fhs) => {
+      content.wipe();
+      leased.push({ id, fhs: [...fhs] });
+      return true;
+    },
+    // What the addon does: every live lease retired, its unused numbers listed (none in use here
+    // but the ones the test marks).
+    retireLeases: () => {
+      for (const l of leased.splice(0)) retired.push({ lease: l.id, inUse: 1, opened: 1, free: l.fhs.slice(1) });
+    },
+    expire: () => undefined,
+    takeRetired: () => retired.splice(0),
+    stats: () => {
+      throw new Error('not used');
+    },
+  };
+  const ledger = new HandleLedger(() => ({ openHandlesPerContainer: limit, lockedBytes: 1 << 20, secretBytes: 4096 }));
+  const handles = new OpenHandles(() => undefined);
+  const warm = new WarmPath(true);
+  warm.attach(addon);
+  const audit: OpenDecision[] = [];
+  const leases = new OpenLeases({ warm, ledger, handles, auditOpen: (d) => audit.push(d) });
+  const plaintext = new FakeSecureBuffer(Buffer.from('hunter2-secret'));
+  const decision = { caller: {} as Caller, name: 'db-password', ino: 5, reason: 'labels match', reasonClass: 'allow' };
+  const offer = () =>
+    leases.offer({
+      ...decision,
+      generation: warm.generation,
+      ctx: { pid: 42, uid: 1000, gid: 1000 },
+      reuse: { startTime: '7', remainingMs: 50 },
+      owner: OWNER,
+      key: KEY,
+      plaintext,
+    });
+  return { leased, ledger, handles, leases, audit, offer, plaintext };
+}
+
+test('a lease books what the limit leaves, and a limit refusal first takes the unused bookings back', (t) => {
+  const { leased, ledger, handles, leases, audit, offer, plaintext } = setup(4);
+  ledger.openSecret(OWNER, 100, KEY, plaintext); // JS's own open
+  handles.add(100, { ino: 5, name: 'db-password' });
+  offer();
+  t.is(leased.length, 1);
+  const { id, fhs } = leased[0]!;
+  t.is(fhs.length, 3, 'as many as the limit leaves');
+  t.is(ledger.headroom(OWNER), 0);
+
+  // The addon opened one: JS writes the same allow line and counts the handle.
+  leases.event({
+    kind: 'opened',
+    ctx: { pid: 42, uid: 1000, gid: 1000 },
+    ino: 5,
+    fh: fhs[0]!,
+    lease: id,
+    latencyUs: 3,
+  });
+  t.like(audit[0], { name: 'db-password', reason: 'labels match' });
+  t.is(handles.size, 2);
+
+  // Another open of the owner through JS: at the limit only because of bookings nobody uses.
+  t.notThrows(() => leases.admit(() => ledger.admitHandle(OWNER)));
+  t.is(ledger.stats().openHandles, 2, "JS's handle and the one the addon opened");
+
+  // Its close comes back after the retirement: the number is the ledger's to release.
+  leases.event({ kind: 'released', ino: 5, fh: fhs[0]!, lease: id, returned: false });
+  t.is(ledger.stats().openHandles, 1);
+  t.is(handles.size, 1);
+});
+
+test('a real limit still refuses: handles the addon opened are not taken back', (t) => {
+  const { leased, ledger, leases, offer, plaintext } = setup(2);
+  ledger.openSecret(OWNER, 100, KEY, plaintext);
+  offer();
+  t.deepEqual(
+    leased.map((l) => l.fhs.length),
+    [1],
+  );
+  // The fake addon reports the lease's one handle in use: nothing to give back.
+  const err = t.throws(() => leases.admit(() => ledger.admitHandle(OWNER)));
+  t.true(err instanceof FuseError && err.errno === Errno.ENFILE);
+  t.is(ledger.stats().openHandles, 2);
+});
