@@ -10,7 +10,7 @@ import {
   readRegularFile,
   type ManifestEntry,
 } from '../store/index.js';
-import { decodePayload, encodePayload, MAX_HEADER_BYTES } from './payload.js';
+import { encodePayload, MAX_HEADER_BYTES, openPayload } from './payload.js';
 import { SecretError, type Backend, type OpenedSecret, type SecureAllocator } from './types.js';
 
 export interface KeyProblem {
@@ -230,20 +230,7 @@ export class OpenPgpBackend implements Backend {
       // The message names our key, so a failure here is a damaged or forged ciphertext.
       throw new SecretError('corrupt', `${entry.name}: decryption failed: ${(err as Error).message}`);
     }
-    try {
-      const header = decodePayload(data);
-      const valueBytes = data.length - header.valueOffset;
-      if (valueBytes > this.maxSecret)
-        throw new Error(`plaintext of ${valueBytes} bytes is larger than limits.secret_bytes (${this.maxSecret})`);
-      const plaintext = this.opts.allocSecure(data.subarray(header.valueOffset));
-      return { plaintext, sealedName: header.name, sealedLabels: header.labels };
-    } catch (err) {
-      throw new SecretError('corrupt', `${entry.name}: ${(err as Error).message}`);
-    } finally {
-      // Best effort: openpgp.js keeps no reference to `data`, but intermediate
-      // copies inside it are garbage we cannot reach (see docs/manifest.md).
-      data.fill(0);
-    }
+    return openPayload(entry.name, data, this.maxSecret, this.opts.allocSecure);
   }
 
   private log(message: string): void {
