@@ -9,8 +9,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { signBundle, signLegacy } from '../helpers/cosign-craft.js';
 import { startDockerd, type TestDockerd } from '../helpers/dockerd.js';
-import { runCommand, startPald, type TestPald } from '../helpers/pald.js';
+import { startPald, type TestPald } from '../helpers/pald.js';
 import { waitFor } from '../helpers/wait.js';
+import { runWithPal, execIn } from '../helpers/pal-container.js';
 import { startRegistry, type Descriptor, type TestRegistry } from '../helpers/registry.js';
 
 const secretText = `cosign-e2e-${randomBytes(16).toString('hex')}`;
@@ -47,24 +48,12 @@ function keyPair(): { priv: KeyObject; pem: string } {
 }
 
 async function run(name: string, image: string): Promise<string> {
-  await dockerd!.docker(
-    'run',
-    '-d',
-    '--name',
-    name,
-    '--network',
-    'none',
-    '-v',
-    `${pald!.mountpoint}:/run/pal:ro,rslave`,
-    image,
-    'sleep',
-    '3600',
-  );
+  await runWithPal(dockerd!, pald!.mountpoint, name, image);
   return name;
 }
 
 function exec(container: string, ...cmd: string[]) {
-  return runCommand('docker', ['-H', dockerd!.host, 'exec', container, ...cmd]);
+  return execIn(dockerd!, container, ...cmd);
 }
 
 test.before(async () => {
