@@ -10,7 +10,7 @@ import {
   readRegularFile,
   type ManifestEntry,
 } from '../store/index.js';
-import { decodePayload, encodePayload, MAX_HEADER_BYTES } from './payload.js';
+import { encodePayload, MAX_HEADER_BYTES, openPayload } from './payload.js';
 import { decodePalPayload } from './pal-payload.js';
 import { SecretError, type Backend, type OpenedSecret, type SecureAllocator } from './types.js';
 
@@ -234,20 +234,7 @@ export class OpenPgpBackend implements Backend {
       throw new SecretError('corrupt', `${entry.name}: decryption failed: ${(err as Error).message}`);
     }
     if (entry.palFormat) return this.openPalPayload(entry, data);
-    try {
-      const header = decodePayload(data);
-      const valueBytes = data.length - header.valueOffset;
-      if (valueBytes > this.maxSecret)
-        throw new Error(`plaintext of ${valueBytes} bytes is larger than limits.secret_bytes (${this.maxSecret})`);
-      const plaintext = this.opts.allocSecure(data.subarray(header.valueOffset));
-      return { plaintext, sealedName: header.name, sealedLabels: header.labels };
-    } catch (err) {
-      throw new SecretError('corrupt', `${entry.name}: ${(err as Error).message}`);
-    } finally {
-      // Best effort: openpgp.js keeps no reference to `data`, but intermediate
-      // copies inside it are garbage we cannot reach (see docs/manifest.md).
-      data.fill(0);
-    }
+    return openPayload(entry.name, data, this.maxSecret, this.opts.allocSecure);
   }
 
   /** A Cloudflare PAL payload: its labels are the sealed ones; it names no secret, so it takes the entry's name. */

@@ -3,6 +3,7 @@
 // One JSON header line, then the value verbatim: binary-safe, empty allowed.
 import { labelProblem } from '../policy/index.js';
 import { secretNameProblem } from '../store/index.js';
+import { SecretError, type OpenedSecret, type SecureAllocator } from './types.js';
 
 export const PAYLOAD_VERSION = 1;
 /** The header line is bounded; a sealed payload is at most this plus limits.secret_bytes. */
@@ -59,4 +60,31 @@ export function decodePayload(data: Uint8Array): PayloadHeader & { readonly valu
     if (problem) throw new Error(`sealed payload has an invalid label: ${problem}`);
   }
   return { name, labels: labels as string[], valueOffset: nl + 1 };
+}
+
+/**
+ * A decrypted payload → the secret it carries: the header parsed (and `check`ed by the caller), the value
+ * bounded by `maxSecret` and copied into secure memory. Any problem is a corrupt secret; `data` is wiped
+ * whatever happens (best effort: copies inside the decryption library are beyond reach, see docs/manifest.md).
+ */
+export function openPayload(
+  entryName: string,
+  data: Uint8Array,
+  maxSecret: number,
+  allocSecure: SecureAllocator,
+  check: (header: PayloadHeader) => void = () => {},
+): OpenedSecret {
+  try {
+    const header = decodePayload(data);
+    check(header);
+    const valueBytes = data.length - header.valueOffset;
+    if (valueBytes > maxSecret)
+      throw new Error(`plaintext of ${valueBytes} bytes is larger than limits.secret_bytes (${maxSecret})`);
+    const plaintext = allocSecure(data.subarray(header.valueOffset));
+    return { plaintext, sealedName: header.name, sealedLabels: header.labels };
+  } catch (err) {
+    throw new SecretError('corrupt', `${entryName}: ${(err as Error).message}`);
+  } finally {
+    data.fill(0);
+  }
 }

@@ -3,7 +3,6 @@
 
 import Docker from 'dockerode';
 import type { IncomingMessage } from 'node:http';
-import { finished, type Readable } from 'node:stream';
 import { watchDockerEvents } from './docker-events.js';
 import {
   RuntimeError,
@@ -24,7 +23,7 @@ export interface DockerRuntimeOptions {
 }
 
 const NAME_OR_ID = /^\/?[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$/;
-const IMAGE_ID = /^sha256:[0-9a-f]{64}$/;
+export const IMAGE_ID = /^sha256:[0-9a-f]{64}$/;
 const CONTAINER_ID = /^[0-9a-f]{64}$/;
 
 /** dockerode's modem options for one endpoint string. */
@@ -114,87 +113,7 @@ export function createDockerRuntime(options: DockerRuntimeOptions): ContainerRun
   };
 }
 
-/**
- * A tar stream of `path` as image `imageId` has it, through the Engine API's archive endpoint, or
- * undefined when the path does not exist there. Read from a container created for the purpose and
- * never started (removed once the stream ends), not from the caller's container: a running
- * container's writable layer or a volume mounted on `path` could otherwise decide what every
- * container of the image is served. Docker resolves the path inside that container's root; pald
- * never follows it from the host. Rejects with a RuntimeError otherwise.
- */
-export type ContainerArchiveReader = (
-  containerId: string,
-  path: string,
-  imageId: string,
-) => Promise<Readable | undefined>;
-
-export function createDockerArchiveReader(dockerHost: string, requestTimeoutMs = 10_000): ContainerArchiveReader {
-  const docker = new Docker({ ...dockerConnection(dockerHost), timeout: requestTimeoutMs });
-  containErrorAnswers(docker.modem);
-  return async (_containerId, path, imageId) => {
-    if (!IMAGE_ID.test(imageId)) throw new RuntimeError('invalid', 'not an image id');
-    let reader: Docker.Container;
-    try {
-      reader = await docker.createContainer({
-        Image: imageId,
-        Entrypoint: ['/pal-image-reader-never-started'],
-        Cmd: [],
-        NetworkDisabled: true,
-        Labels: { 'pal.image-reader': '1' },
-      });
-    } catch (err) {
-      throw new RuntimeError(
-        'unreachable',
-        `docker at ${dockerHost}: cannot create a reader of ${imageId}: ${said(err)}`,
-      );
-    }
-    const remove = (): void => {
-      reader.remove({ force: true, v: true }).catch(() => undefined);
-    };
-    try {
-      const stream = (await reader.getArchive({ path })) as Readable;
-      finished(stream, remove);
-      return stream;
-    } catch (err) {
-      remove();
-      if ((err as { statusCode?: unknown }).statusCode === 404) return undefined;
-      throw new RuntimeError('unreachable', `docker at ${dockerHost}: archive of ${path} in ${imageId}: ${said(err)}`);
-    }
-  };
-}
-
-/** An image's own config (part of its id), never a container's: what the image itself says. */
-export interface ImageConfig {
-  readonly env: readonly string[];
-  readonly labels: Readonly<Record<string, string>>;
-}
-
-/** Reads an image's config Env and Labels through Docker's image inspect (for PAL_SECRETS_YAML). */
-export function createDockerImageConfigReader(
-  dockerHost: string,
-  requestTimeoutMs = 10_000,
-): (imageId: string) => Promise<ImageConfig> {
-  const docker = new Docker({ ...dockerConnection(dockerHost), timeout: requestTimeoutMs });
-  containErrorAnswers(docker.modem);
-  return async (imageId) => {
-    if (!IMAGE_ID.test(imageId)) throw new RuntimeError('invalid', 'not an image id');
-    let raw: { Id?: unknown; Config?: { Env?: unknown; Labels?: unknown } | null };
-    try {
-      raw = await docker.getImage(imageId).inspect();
-    } catch (err) {
-      throw new RuntimeError('unreachable', `docker at ${dockerHost}: inspect of image ${imageId}: ${said(err)}`);
-    }
-    if (raw.Id !== imageId) throw new RuntimeError('invalid', `inspect of ${imageId} answered for another image`);
-    const env = Array.isArray(raw.Config?.Env) ? raw.Config.Env.filter((e): e is string => typeof e === 'string') : [];
-    const labels: Record<string, string> = {};
-    const given = raw.Config?.Labels;
-    if (given && typeof given === 'object')
-      for (const [k, v] of Object.entries(given)) if (typeof v === 'string') labels[k] = v;
-    return { env, labels };
-  };
-}
-
-function said(err: unknown): string {
+export function said(err: unknown): string {
   return err instanceof Error ? err.message.slice(0, MAX_ERROR_TEXT) : safeString(err);
 }
 
@@ -227,7 +146,7 @@ interface ModemInternals {
  * answers itself, from a bounded body whose `message` is used only if it is a string, and any
  * other throw on the way becomes the request's error. Successful answers are untouched.
  */
-function containErrorAnswers(modem: unknown): void {
+export function containErrorAnswers(modem: unknown): void {
   const m = modem as ModemInternals;
   const original = m.buildPayload;
   if (typeof original !== 'function') throw new Error('docker-modem changed: no buildPayload to contain');

@@ -16,7 +16,7 @@ export {
   createDockerImageConfigReader,
   type ContainerArchiveReader,
   type ImageConfig,
-} from './docker-runtime.js';
+} from './docker-image-files.js';
 
 export interface IdentityResolverOptions {
   /** unix:///var/run/docker.sock, tcp://host:port, … (src/config resolves DOCKER_HOST); "" = no Docker. */

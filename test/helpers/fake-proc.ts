@@ -43,3 +43,31 @@ export function fakeStatProc(): FakeStatProc {
     },
   };
 }
+
+/** A realistic stat line: fields 3..52 after the comm. */
+export function statLine(comm: string, state = 'S', startTime = '123456'): string {
+  const after = [
+    state,
+    '1',
+    '100',
+    '100',
+    '0',
+    '-1',
+    '4194560',
+    '120',
+    '0',
+    '0',
+    '0',
+    '3',
+    '1',
+    '0',
+    '0',
+    '20',
+    '0',
+    '1',
+    '0',
+    startTime,
+  ];
+  while (after.length < 50) after.push('0');
+  return `4242 (${comm}) ${after.join(' ')}\n`;
+}

@@ -10,6 +10,7 @@ import { startDockerd, type TestDockerd } from '../../scripts/components/dockerd
 import { startPald, runCommand, filesContaining, PAL_JS, type TestPald } from '../helpers/pald.js';
 import { ADMIN_PROBE_SCRIPT, AS_NOBODY } from '../helpers/unprivileged.js';
 import { waitFor } from '../helpers/wait.js';
+import { runWithPal, execIn } from '../helpers/pal-container.js';
 
 const secretText = `pal-e2e-${randomBytes(24).toString('hex')}`;
 const binary = randomBytes(1 << 20);
@@ -26,26 +27,13 @@ function sha256(b: Uint8Array): string {
 }
 
 async function run(name: string, image: string): Promise<string> {
-  await dockerd!.docker(
-    'run',
-    '-d',
-    '--name',
-    name,
-    '--network',
-    'none',
-    '-v',
-    `${pald!.mountpoint}:/run/pal:ro,rslave`,
-    image,
-    'sleep',
-    '3600',
-  );
+  await runWithPal(dockerd!, pald!.mountpoint, name, image);
   containers.push(name);
   return name;
 }
 
-/** docker exec; resolves {code, stdout, stderr} instead of throwing, so denials can be asserted. */
 function exec(container: string, ...cmd: string[]) {
-  return runCommand('docker', ['-H', dockerd!.host, 'exec', container, ...cmd]);
+  return execIn(dockerd!, container, ...cmd);
 }
 
 test.before(async () => {

@@ -13,8 +13,9 @@ import { signBundle, signLegacy } from '../helpers/cosign-craft.js';
 import { issue, makeJwsEnvelope } from '../helpers/notation-craft.js';
 import { NOTATION_ARTIFACT_TYPE } from '../../src/trust/notation/provider.js';
 import { startDockerd, type TestDockerd } from '../helpers/dockerd.js';
-import { runCommand, startPald, type TestPald } from '../helpers/pald.js';
+import { startPald, type TestPald } from '../helpers/pald.js';
 import { waitFor } from '../helpers/wait.js';
+import { runWithPal, execIn } from '../helpers/pal-container.js';
 import { pushReferrer, startRegistry, type Descriptor, type TestRegistry } from '../helpers/registry.js';
 
 const secretText = `cosign-e2e-${randomBytes(16).toString('hex')}`;
@@ -52,24 +53,12 @@ function keyPair(): { priv: KeyObject; pem: string } {
 }
 
 async function run(name: string, image: string): Promise<string> {
-  await dockerd!.docker(
-    'run',
-    '-d',
-    '--name',
-    name,
-    '--network',
-    'none',
-    '-v',
-    `${pald!.mountpoint}:/run/pal:ro,rslave`,
-    image,
-    'sleep',
-    '3600',
-  );
+  await runWithPal(dockerd!, pald!.mountpoint, name, image);
   return name;
 }
 
 function exec(container: string, ...cmd: string[]) {
-  return runCommand('docker', ['-H', dockerd!.host, 'exec', container, ...cmd]);
+  return execIn(dockerd!, container, ...cmd);
 }
 
 test.before(async () => {

@@ -7,8 +7,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { NOTATION_ARTIFACT_TYPE } from '../../src/trust/notation/provider.js';
 import { startDockerd, type TestDockerd } from '../../scripts/components/dockerd.js';
-import { runCommand, startPald, type TestPald } from '../helpers/pald.js';
+import { startPald, type TestPald } from '../helpers/pald.js';
 import { waitFor } from '../helpers/wait.js';
+import { runWithPal, execIn } from '../helpers/pal-container.js';
 import { issue, makeJwsEnvelope } from '../helpers/notation-craft.js';
 import { fetchManifest, pushReferrer, startRegistry, type TestRegistry } from '../../scripts/components/registry.js';
 
@@ -20,25 +21,13 @@ const containers: string[] = [];
 const secretText = 'notation-signed-secret';
 
 async function run(name: string, image: string): Promise<string> {
-  await dockerd!.docker(
-    'run',
-    '-d',
-    '--name',
-    name,
-    '--network',
-    'none',
-    '-v',
-    `${pald!.mountpoint}:/run/pal:ro,rslave`,
-    image,
-    'sleep',
-    '3600',
-  );
+  await runWithPal(dockerd!, pald!.mountpoint, name, image);
   containers.push(name);
   return name;
 }
 
 function exec(container: string, ...cmd: string[]) {
-  return runCommand('docker', ['-H', dockerd!.host, 'exec', container, ...cmd]);
+  return execIn(dockerd!, container, ...cmd);
 }
 
 /** docker push, then the manifest digest Docker recorded for that repository. */

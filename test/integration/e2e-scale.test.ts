@@ -5,6 +5,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { startDockerd, type TestDockerd } from '../../scripts/components/dockerd.js';
 import { startPald, runCommand, type TestPald } from '../helpers/pald.js';
 import { waitFor } from '../helpers/wait.js';
+import { runWithPal } from '../helpers/pal-container.js';
 
 const COUNT = 50;
 const payload = randomBytes(64 * 1024);
@@ -43,19 +44,7 @@ test('50 containers reading concurrently all get the exact bytes', async (t) => 
   });
   const names = Array.from({ length: COUNT }, (_, i) => `fleet-${i}`);
   await inBatches(names, 10, async (name) => {
-    await dockerd!.docker(
-      'run',
-      '-d',
-      '--name',
-      name,
-      '--network',
-      'none',
-      '-v',
-      `${pald!.mountpoint}:/run/pal:ro,rslave`,
-      image,
-      'sleep',
-      '3600',
-    );
+    await runWithPal(dockerd!, pald!.mountpoint, name, image);
     containers.push(name);
   });
   const results = await Promise.all(

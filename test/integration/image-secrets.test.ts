@@ -11,6 +11,7 @@ import { startDockerd, type TestDockerd } from '../../scripts/components/dockerd
 import { startPald, runCommand, PAL_JS, type TestPald } from '../helpers/pald.js';
 import { waitFor } from '../helpers/wait.js';
 import { scanSavedImage } from '../helpers/image-scan.js';
+import { runWithPal, execIn } from '../helpers/pal-container.js';
 
 const appText = `image-secret-${randomBytes(24).toString('hex')}`;
 const hostText = `host-secret-${randomBytes(16).toString('hex')}`;
@@ -33,26 +34,13 @@ async function build(tag: string, palDir: string, labels: string): Promise<void>
 }
 
 async function run(name: string, image: string, ...extra: string[]): Promise<string> {
-  await dockerd!.docker(
-    'run',
-    '-d',
-    '--name',
-    name,
-    ...extra,
-    '--network',
-    'none',
-    '-v',
-    `${pald!.mountpoint}:/run/pal:ro,rslave`,
-    image,
-    'sleep',
-    '3600',
-  );
+  await runWithPal(dockerd!, pald!.mountpoint, name, image, ...extra);
   containers.push(name);
   return name;
 }
 
 function exec(container: string, ...cmd: string[]) {
-  return runCommand('docker', ['-H', dockerd!.host, 'exec', container, ...cmd]);
+  return execIn(dockerd!, container, ...cmd);
 }
 
 test.before(async () => {

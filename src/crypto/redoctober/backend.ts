@@ -4,7 +4,7 @@
 // logged-in account). Each /decrypt takes one use from each delegation it relies on.
 import { realpath } from 'node:fs/promises';
 import { FileSafetyError, fileSafetyProblem, readRegularFile, type ManifestEntry } from '../../store/index.js';
-import { decodePayload, MAX_HEADER_BYTES } from '../payload.js';
+import { MAX_HEADER_BYTES, openPayload } from '../payload.js';
 import { SecretError, type Backend, type OpenedSecret, type SealedHeader, type SecureAllocator } from '../types.js';
 import { RoClient } from './client.js';
 import { ciphertextText, parseEnvelope, type RoEnvelope } from './envelope.js';
@@ -133,21 +133,11 @@ export class RedOctoberBackend implements Backend {
     }
     if (reply.status !== 'ok') throw decryptFailure(entry.name, reply.status, env, this.opts.user);
     const { data } = decryptedData(entry.name, reply);
-    try {
-      const header = decodePayload(data);
+    return openPayload(entry.name, data, this.maxSecret, this.opts.allocSecure, (header) => {
       // The clear labels were what pald authorised with; the sealed payload must say the same.
       if (header.name !== env.sealedName || !sameLabels(header.labels, env.sealedLabels))
         throw new Error('the sealed payload does not match the ciphertext labels');
-      const valueBytes = data.length - header.valueOffset;
-      if (valueBytes > this.maxSecret)
-        throw new Error(`plaintext of ${valueBytes} bytes is larger than limits.secret_bytes (${this.maxSecret})`);
-      const plaintext = this.opts.allocSecure(data.subarray(header.valueOffset));
-      return { plaintext, sealedName: header.name, sealedLabels: header.labels };
-    } catch (err) {
-      throw new SecretError('corrupt', `${entry.name}: ${(err as Error).message}`);
-    } finally {
-      data.fill(0);
-    }
+    });
   }
 
   private envelope(entry: ManifestEntry, ciphertext: Uint8Array): RoEnvelope {

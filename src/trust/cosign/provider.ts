@@ -8,6 +8,7 @@ import { FileSafetyError } from '../../store/index.js';
 import { globMatches } from '../glob.js';
 import { parseLabelList, PAL_LABELS_KEY } from '../labels.js';
 import type { LabelClaim, ProviderResult, TrustProvider } from '../provider.js';
+import { combineOutcomes, imageIdHex, noneApplies, type Outcome } from '../outcomes.js';
 import { imageRepositories } from '../repository.js';
 import type { ImageSubject } from '../types.js';
 import { bindImage } from '../oci/binding.js';
@@ -34,13 +35,6 @@ interface Policy {
   readonly keyless?: KeylessVerifier;
 }
 
-type Outcome =
-  | { kind: 'matched'; claim: LabelClaim; notes: string[] }
-  | { kind: 'unmatched'; reason: string }
-  | { kind: 'error'; reason: string; transient: boolean };
-
-const IMAGE_ID = /^sha256:[0-9a-f]{64}$/;
-
 function loadPolicy(config: CosignPolicyConfig, skipFileSafety: boolean): Policy {
   const keys = loadPinnedKeys(config.keys, { skipFileSafety });
   const keyless =
@@ -53,6 +47,14 @@ function loadPolicy(config: CosignPolicyConfig, skipFileSafety: boolean): Policy
 function registryFailure(e: unknown, repo: string): Outcome {
   const transient = e instanceof RegistryError && e.kind === 'unreachable';
   return { kind: 'error', reason: `${repo}: ${(e as Error).message}`, transient };
+}
+
+/** What the provider's steps share: the registry client, the usable policies, the clock and settings. */
+interface CosignContext {
+  readonly client: RegistryClient;
+  readonly policies: readonly Policy[];
+  readonly config: CosignConfig;
+  readonly now: () => number;
 }
 
 export function createCosignProvider(config: CosignConfig, opts: CosignProviderOptions): TrustProvider {
@@ -73,115 +75,93 @@ export function createCosignProvider(config: CosignConfig, opts: CosignProviderO
       timeoutMs: config.timeoutMs,
       ...(opts.skipFileSafety === true ? { skipFileSafety: true } : {}),
     });
-
-  async function signaturesFor(policy: Policy, repo: string, subject: string) {
-    const keyless = policy.keyless;
-    const base = { client, repository: repo, digest: subject, keys: policy.keys };
-    const [legacy, bundles] = await Promise.all([
-      legacySignatures({
-        ...base,
-        ...(keyless !== undefined
-          ? { keyless: (p: Buffer, s: Buffer, a: Readonly<Record<string, string>>) => keyless.verifyLegacy(p, s, a) }
-          : {}),
-      }),
-      bundleSignatures({ ...base, ...(keyless !== undefined ? { keyless } : {}) }),
-    ]);
-    return { verified: [...legacy.verified, ...bundles.verified], problems: [...legacy.problems, ...bundles.problems] };
-  }
-
-  async function evaluate(image: ImageSubject, repo: string, digestHex: string, policy: Policy): Promise<Outcome> {
-    const digest = `sha256:${digestHex}`;
-    let verified: VerifiedSignature[] = [];
-    const problems: string[] = [];
-    try {
-      const binding = await bindImage(client, repo, digest, image.imageId);
-      if ('problem' in binding) return { kind: 'error', reason: binding.problem, transient: false };
-      for (const subject of binding.subjects) {
-        const found = await signaturesFor(policy, repo, subject);
-        verified = [...verified, ...found.verified];
-        problems.push(...found.problems);
-      }
-    } catch (e) {
-      return registryFailure(e, repo);
-    }
-    if (verified.length === 0) {
-      const why = `${repo}@${digest}: no cosign signature from this policy's keys or identities`;
-      // Signatures that were there but did not verify are worth an error (an attack or a mistake).
-      return problems.length > 0
-        ? { kind: 'error', reason: [why, ...problems].join('; '), transient: false }
-        : { kind: 'unmatched', reason: why };
-    }
-    const labels = new Set<string>();
-    for (const sig of verified) parseLabelList(sig.annotations[PAL_LABELS_KEY]).forEach((l) => labels.add(l));
-    // The image config is covered by the signed digest (checked by the binding), so its pal.labels count.
-    parseLabelList(image.imageLabels?.[PAL_LABELS_KEY]).forEach((l) => labels.add(l));
-    const claim: LabelClaim = {
-      source: `cosign ${repo}`,
-      labels: [...labels],
-      grants: policy.config.grants,
-      detail: `cosign: ${verified.map((s) => `${s.signer} signed ${repo}@${digest} (${s.where})`).join(', ')}`,
-    };
-    return { kind: 'matched', claim, notes: problems };
-  }
-
-  async function labelsFor(image: ImageSubject): Promise<ProviderResult> {
-    if (configError !== undefined) return { state: 'error', claims: [], reason: configError };
-    if (typeof image.imageId !== 'string' || !IMAGE_ID.test(image.imageId)) {
-      return { state: 'error', claims: [], reason: `image id ${JSON.stringify(image.imageId)} is not sha256:<64 hex>` };
-    }
-    const work: Promise<Outcome>[] = [];
-    const repos = imageRepositories(image);
-    const unmatched: string[] = [];
-    for (const [repo, digests] of repos) {
-      const applicable = policies.filter((p) => globMatches(p.config.repository, repo));
-      if (applicable.length === 0) continue;
-      if (digests.size === 0)
-        unmatched.push(`${repo}: the runtime knows no repo digest for this image (never pushed or pulled by digest)`);
-      for (const digest of [...digests].slice(0, 8)) {
-        for (const p of applicable) work.push(evaluate(image, repo, digest, p));
-      }
-    }
-    if (work.length === 0 && unmatched.length === 0) {
-      const names = [...repos.keys()];
-      return {
-        state: 'unsigned',
-        claims: [],
-        reason:
-          names.length === 0
-            ? 'image has no repository name, so no cosign policy applies'
-            : `no cosign policy matches ${names.join(', ')}`,
-      };
-    }
-    const outcomes = await Promise.all(work);
-    const matched = outcomes.filter((o): o is Extract<Outcome, { kind: 'matched' }> => o.kind === 'matched');
-    const errors = outcomes.filter((o): o is Extract<Outcome, { kind: 'error' }> => o.kind === 'error');
-    unmatched.push(...outcomes.flatMap((o) => (o.kind === 'unmatched' ? [o.reason] : [])));
-    if (matched.length > 0) {
-      return {
-        state: 'verified',
-        claims: matched.map((m) => m.claim),
-        reason: [...matched.flatMap((m) => m.notes), ...errors.map((e) => e.reason)].join('; '),
-        // A verified signature does not expire by itself; this bounds how long it outlives a registry outage.
-        expiresAt: opts.now() + config.keepVerifiedMs,
-      };
-    }
-    if (errors.length > 0) {
-      return {
-        state: 'error',
-        claims: [],
-        reason: [...errors.map((e) => e.reason), ...unmatched].join('; '),
-        transient: errors.every((e) => e.transient),
-      };
-    }
-    return { state: 'unsigned', claims: [], reason: unmatched.join('; ') };
-  }
-
+  const context: CosignContext = { client, policies, config, now: opts.now };
   return {
     name: 'cosign',
-    labelsFor,
+    labelsFor: async (image) =>
+      configError !== undefined ? { state: 'error', claims: [], reason: configError } : labelsFor(context, image),
     ...(configError !== undefined ? { configError } : {}),
     async close() {
       if (opts.client === undefined) await client.close();
     },
   };
+}
+
+async function signaturesFor(client: RegistryClient, policy: Policy, repo: string, subject: string) {
+  const keyless = policy.keyless;
+  const base = { client, repository: repo, digest: subject, keys: policy.keys };
+  const [legacy, bundles] = await Promise.all([
+    legacySignatures({
+      ...base,
+      ...(keyless !== undefined
+        ? { keyless: (p: Buffer, s: Buffer, a: Readonly<Record<string, string>>) => keyless.verifyLegacy(p, s, a) }
+        : {}),
+    }),
+    bundleSignatures({ ...base, ...(keyless !== undefined ? { keyless } : {}) }),
+  ]);
+  return { verified: [...legacy.verified, ...bundles.verified], problems: [...legacy.problems, ...bundles.problems] };
+}
+
+async function evaluate(
+  client: RegistryClient,
+  image: ImageSubject,
+  repo: string,
+  digestHex: string,
+  policy: Policy,
+): Promise<Outcome> {
+  const digest = `sha256:${digestHex}`;
+  let verified: VerifiedSignature[] = [];
+  const problems: string[] = [];
+  try {
+    const binding = await bindImage(client, repo, digest, image.imageId);
+    if ('problem' in binding) return { kind: 'error', reason: binding.problem, transient: false };
+    for (const subject of binding.subjects) {
+      const found = await signaturesFor(client, policy, repo, subject);
+      verified = [...verified, ...found.verified];
+      problems.push(...found.problems);
+    }
+  } catch (e) {
+    return registryFailure(e, repo);
+  }
+  if (verified.length === 0) {
+    const why = `${repo}@${digest}: no cosign signature from this policy's keys or identities`;
+    // Signatures that were there but did not verify are worth an error (an attack or a mistake).
+    return problems.length > 0
+      ? { kind: 'error', reason: [why, ...problems].join('; '), transient: false }
+      : { kind: 'unmatched', reason: why };
+  }
+  const labels = new Set<string>();
+  for (const sig of verified) parseLabelList(sig.annotations[PAL_LABELS_KEY]).forEach((l) => labels.add(l));
+  // The image config is covered by the signed digest (checked by the binding), so its pal.labels count.
+  parseLabelList(image.imageLabels?.[PAL_LABELS_KEY]).forEach((l) => labels.add(l));
+  const claim: LabelClaim = {
+    source: `cosign ${repo}`,
+    labels: [...labels],
+    grants: policy.config.grants,
+    detail: `cosign: ${verified.map((s) => `${s.signer} signed ${repo}@${digest} (${s.where})`).join(', ')}`,
+  };
+  return { kind: 'matched', claims: [claim], notes: problems };
+}
+
+async function labelsFor(context: CosignContext, image: ImageSubject): Promise<ProviderResult> {
+  const hex = imageIdHex(image);
+  if (typeof hex !== 'string') return hex;
+  const work: Promise<Outcome>[] = [];
+  const repos = imageRepositories(image);
+  const unmatched: string[] = [];
+  for (const [repo, digests] of repos) {
+    const applicable = context.policies.filter((p) => globMatches(p.config.repository, repo));
+    if (applicable.length === 0) continue;
+    if (digests.size === 0)
+      unmatched.push(`${repo}: the runtime knows no repo digest for this image (never pushed or pulled by digest)`);
+    for (const digest of [...digests].slice(0, 8)) {
+      for (const p of applicable) work.push(evaluate(context.client, image, repo, digest, p));
+    }
+  }
+  if (work.length === 0 && unmatched.length === 0) return noneApplies(repos, 'cosign policy');
+  // A verified signature does not expire by itself; keep_verified_ms bounds how long it outlives a registry outage.
+  return combineOutcomes(await Promise.all(work), {
+    keepUntil: context.now() + context.config.keepVerifiedMs,
+    unmatched,
+  });
 }

@@ -8,6 +8,7 @@ import { FileSafetyError, fileSafetyProblemSync } from '../../store/index.js';
 import type { NotaryCollectionConfig, NotaryConfig } from '../../config/types.js';
 import type { ImageSubject } from '../types.js';
 import type { LabelClaim, ProviderResult, TrustProvider } from '../provider.js';
+import { combineOutcomes, imageIdHex, noneApplies, type Outcome } from '../outcomes.js';
 import { globMatches } from '../glob.js';
 import { imageRepositories } from '../repository.js';
 import { customDataLabels, parseLabelList, PAL_LABELS_KEY } from '../labels.js';
@@ -30,13 +31,6 @@ interface CachedCollection {
   readonly result: Promise<VerifiedCollection>;
 }
 
-type CandidateOutcome =
-  | { kind: 'matched'; claims: LabelClaim[]; expiresAt: number; notes: string[] }
-  | { kind: 'unmatched'; reason: string }
-  | { kind: 'error'; reason: string; transient: boolean };
-
-const IMAGE_ID = /^sha256:([0-9a-f]{64})$/;
-
 export function createNotaryProvider(config: NotaryConfig, opts: NotaryProviderOptions): TrustProvider {
   let source: MetadataSource | undefined = opts.source;
   let configError: string | undefined;
@@ -58,28 +52,17 @@ export function createNotaryProvider(config: NotaryConfig, opts: NotaryProviderO
 
   async function labelsFor(image: ImageSubject): Promise<ProviderResult> {
     if (configError !== undefined) return { state: 'error', claims: [], reason: configError };
-    const id = IMAGE_ID.exec(typeof image.imageId === 'string' ? image.imageId : '');
-    if (id === null)
-      return { state: 'error', claims: [], reason: `image id ${JSON.stringify(image.imageId)} is not sha256:<64 hex>` };
+    const hex = imageIdHex(image);
+    if (typeof hex !== 'string') return hex;
     const repos = imageRepositories(image);
-    const work: Promise<CandidateOutcome>[] = [];
+    const work: Promise<Outcome>[] = [];
     for (const [repo, digests] of repos) {
       for (const coll of config.collections) {
         if (globMatches(coll.gun, repo))
-          work.push(evaluate(collections, () => opts.now(), image, id[1]!, repo, digests, coll));
+          work.push(evaluate(collections, () => opts.now(), image, hex, repo, digests, coll));
       }
     }
-    if (work.length === 0) {
-      const names = [...repos.keys()];
-      return {
-        state: 'unsigned',
-        claims: [],
-        reason:
-          names.length === 0
-            ? 'image has no repository name, so no Notary collection applies'
-            : `no configured Notary collection matches ${names.join(', ')}`,
-      };
-    }
+    if (work.length === 0) return noneApplies(repos, 'Notary collection', 'configured Notary collection');
     return combineOutcomes(await Promise.all(work));
   }
 
@@ -106,7 +89,7 @@ async function evaluate(
   repo: string,
   digests: ReadonlySet<string>,
   coll: NotaryCollectionConfig,
-): Promise<CandidateOutcome> {
+): Promise<Outcome> {
   let verified: VerifiedCollection;
   try {
     verified = await collections.get(repo, coll.rootKeys, coll.rootThreshold);
@@ -206,31 +189,4 @@ function claimsByRole(
     });
   }
   return claims;
-}
-
-/** Any match verifies (errors become notes); else any error fails (transient only if all were); else unsigned. */
-function combineOutcomes(outcomes: readonly CandidateOutcome[]): ProviderResult {
-  const matched = outcomes.filter((o): o is Extract<CandidateOutcome, { kind: 'matched' }> => o.kind === 'matched');
-  const errors = outcomes.filter((o): o is Extract<CandidateOutcome, { kind: 'error' }> => o.kind === 'error');
-  const unmatched = outcomes.filter(
-    (o): o is Extract<CandidateOutcome, { kind: 'unmatched' }> => o.kind === 'unmatched',
-  );
-  if (matched.length > 0) {
-    const notes = [...matched.flatMap((m) => m.notes), ...errors.map((e) => e.reason)];
-    return {
-      state: 'verified',
-      claims: matched.flatMap((m) => m.claims),
-      reason: notes.join('; '),
-      expiresAt: Math.min(...matched.map((m) => m.expiresAt)),
-    };
-  }
-  if (errors.length > 0) {
-    return {
-      state: 'error',
-      claims: [],
-      reason: [...errors.map((e) => e.reason), ...unmatched.map((u) => u.reason)].join('; '),
-      transient: errors.every((e) => e.transient),
-    };
-  }
-  return { state: 'unsigned', claims: [], reason: unmatched.map((u) => u.reason).join('; ') };
 }

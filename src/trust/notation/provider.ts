@@ -8,6 +8,7 @@ import { createRegistryClient } from '../oci/client.js';
 import { FileSafetyError } from '../../store/index.js';
 import type { ImageSubject } from '../types.js';
 import type { LabelClaim, ProviderResult, TrustProvider } from '../provider.js';
+import { combineOutcomes, imageIdHex, noneApplies, type Outcome } from '../outcomes.js';
 import { globMatches } from '../glob.js';
 import { imageRepositories } from '../repository.js';
 import { parseLabelList, PAL_LABELS_KEY } from '../labels.js';
@@ -24,7 +25,6 @@ const MAX_ENVELOPE_BYTES = 256 * 1024;
 /** Per image digest: a registry full of signatures must not make one decision unbounded. */
 const MAX_SIGNATURES = 16;
 const MAX_DIGESTS_PER_REPOSITORY = 8;
-const IMAGE_ID = /^sha256:[0-9a-f]{64}$/;
 
 export interface NotationProviderOptions {
   readonly now: () => number;
@@ -40,11 +40,6 @@ interface ReadyPolicy {
   readonly trustStore: readonly Buffer[];
   readonly identities: readonly TrustedIdentity[];
 }
-
-type Outcome =
-  | { kind: 'matched'; claims: LabelClaim[]; expiresAt: number; notes: string[] }
-  | { kind: 'unmatched'; reason: string }
-  | { kind: 'error'; reason: string; transient: boolean };
 
 function field(json: unknown, name: string): unknown {
   return typeof json === 'object' && json !== null && !Array.isArray(json)
@@ -78,6 +73,14 @@ function loadPolicy(config: NotationPolicyConfig, skipFileSafety: boolean): Read
   return { config, trustStore: store.certificates, identities };
 }
 
+/** What the provider's steps share: the registry, the policies (usable or not), the clock and settings. */
+interface NotationContext {
+  readonly registry: NotationRegistry;
+  readonly policies: readonly (ReadyPolicy | { config: NotationPolicyConfig; problem: string })[];
+  readonly config: NotationConfig;
+  readonly now: () => number;
+}
+
 export function createNotationProvider(config: NotationConfig, opts: NotationProviderOptions): TrustProvider {
   const client =
     opts.registry === undefined
@@ -103,154 +106,126 @@ export function createNotationProvider(config: NotationConfig, opts: NotationPro
     }
   }
   const configError = problems.length > 0 ? problems.join('; ') : undefined;
-
-  /** One signature manifest → its envelope, verified and bound; throws NotationError with why not. */
-  async function verifySignature(
-    repo: string,
-    ref: NotationDescriptor,
-    manifest: BoundManifest,
-    policy: ReadyPolicy,
-  ): Promise<VerifiedSignature> {
-    const sig = await registry.getManifest(repo, ref.digest);
-    const artifactType = field(sig.json, 'artifactType') ?? field(field(sig.json, 'config'), 'mediaType');
-    if (artifactType !== NOTATION_ARTIFACT_TYPE) throw new NotationError('not a Notation signature manifest');
-    if (field(field(sig.json, 'subject'), 'digest') !== manifest.digest)
-      throw new NotationError(`its subject is not ${manifest.digest}`);
-    const layers = field(sig.json, 'layers');
-    if (!Array.isArray(layers) || layers.length !== 1) throw new NotationError('it does not have exactly one layer');
-    const mediaType = field(layers[0], 'mediaType');
-    const digest = field(layers[0], 'digest');
-    if (mediaType !== JWS_MEDIA_TYPE && mediaType !== COSE_MEDIA_TYPE)
-      throw new NotationError(`its envelope media type ${JSON.stringify(mediaType)} is not a Notation envelope`);
-    if (typeof digest !== 'string') throw new NotationError('its layer has no digest');
-    const bytes = await registry.getBlob(repo, digest, MAX_ENVELOPE_BYTES);
-    const verified = verifyEnvelope(mediaType, bytes, {
-      trustStore: policy.trustStore,
-      identities: policy.identities,
-      now: opts.now(),
-    });
-    checkTarget(verified.target, manifest);
-    return verified;
-  }
-
-  async function evaluate(
-    image: ImageSubject,
-    repo: string,
-    digests: ReadonlySet<string>,
-    policy: ReadyPolicy,
-  ): Promise<Outcome> {
-    if (digests.size === 0)
-      return { kind: 'unmatched', reason: `${repo}: no repo digest (the image was not pulled from or pushed to it)` };
-    const claims: LabelClaim[] = [];
-    const refusals: string[] = [];
-    const unmatched: string[] = [];
-    let expiresAt = Infinity;
-    try {
-      for (const hex of [...digests].sort().slice(0, MAX_DIGESTS_PER_REPOSITORY)) {
-        const digest = `sha256:${hex}`;
-        const binding = await bindImage(registry, repo, digest, image.imageId);
-        if ('problem' in binding) {
-          refusals.push(binding.problem);
-          continue;
-        }
-        // The repo digest, and for an index also the platform manifest of this image: either may be signed.
-        for (const subject of binding.subjects) {
-          const refs = await registry.listReferrers(repo, subject, NOTATION_ARTIFACT_TYPE);
-          if (refs.length === 0) {
-            unmatched.push(`${repo}@${short(subject)}: no Notation signature`);
-            continue;
-          }
-          const m = await registry.getManifest(repo, subject);
-          const bound: BoundManifest = { digest: m.digest, mediaType: m.mediaType, size: m.bytes.length };
-          for (const ref of refs.slice(0, MAX_SIGNATURES)) {
-            try {
-              const v = await verifySignature(repo, ref, bound, policy);
-              const labels = [
-                ...parseLabelList(v.target.annotations[PAL_LABELS_KEY]),
-                ...parseLabelList(image.imageLabels?.[PAL_LABELS_KEY]),
-              ];
-              claims.push({
-                source: `notation ${repo}`,
-                labels,
-                grants: policy.config.grants,
-                detail: `notation: "${v.signer}" signed ${repo}@${short(subject)} (policy ${policy.config.repository})`,
-              });
-              expiresAt = Math.min(expiresAt, v.validUntil);
-            } catch (e) {
-              if (isUnreachable(e)) throw e;
-              refusals.push(
-                `${repo}@${short(subject)}: Notation signature ${short(ref.digest)} refused: ${(e as Error).message}`,
-              );
-            }
-          }
-        }
-      }
-    } catch (e) {
-      const kind = (e as { kind?: unknown }).kind;
-      if (kind === 'not-found') return { kind: 'unmatched', reason: `${repo}: ${(e as Error).message}` };
-      return { kind: 'error', reason: `${repo}: ${(e as Error).message}`, transient: isUnreachable(e) };
-    }
-    if (claims.length > 0) return { kind: 'matched', claims, expiresAt, notes: refusals };
-    // A signature that is there but refused is bad data: say so loudly (error), never just "unsigned".
-    if (refusals.length > 0) return { kind: 'error', reason: [...refusals, ...unmatched].join('; '), transient: false };
-    return { kind: 'unmatched', reason: unmatched.join('; ') };
-  }
-
-  async function labelsFor(image: ImageSubject): Promise<ProviderResult> {
-    if (typeof image.imageId !== 'string' || !IMAGE_ID.test(image.imageId))
-      return { state: 'error', claims: [], reason: `image id ${JSON.stringify(image.imageId)} is not sha256:<64 hex>` };
-    const repos = imageRepositories(image);
-    const work: Promise<Outcome>[] = [];
-    for (const [repo, digests] of repos) {
-      for (const policy of policies) {
-        if (!globMatches(policy.config.repository, repo)) continue;
-        if ('problem' in policy)
-          work.push(Promise.resolve({ kind: 'error', reason: policy.problem, transient: false }));
-        else work.push(evaluate(image, repo, digests, policy));
-      }
-    }
-    if (work.length === 0) {
-      const names = [...repos.keys()];
-      return {
-        state: 'unsigned',
-        claims: [],
-        reason:
-          names.length === 0
-            ? 'image has no repository name, so no Notation policy applies'
-            : `no Notation policy matches ${names.join(', ')}`,
-      };
-    }
-    const outcomes = await Promise.all(work);
-    const matched = outcomes.filter((o): o is Extract<Outcome, { kind: 'matched' }> => o.kind === 'matched');
-    const errors = outcomes.filter((o): o is Extract<Outcome, { kind: 'error' }> => o.kind === 'error');
-    const unmatched = outcomes.filter((o): o is Extract<Outcome, { kind: 'unmatched' }> => o.kind === 'unmatched');
-    if (matched.length > 0) {
-      return {
-        state: 'verified',
-        claims: matched.flatMap((m) => m.claims),
-        reason: [...matched.flatMap((m) => m.notes), ...errors.map((e) => e.reason)].join('; '),
-        // Until the certificates or the signature expire, and no longer than keep_verified_ms after
-        // this check: how long labels may outlive a registry outage.
-        expiresAt: Math.min(opts.now() + config.keepVerifiedMs, ...matched.map((m) => m.expiresAt)),
-      };
-    }
-    if (errors.length > 0) {
-      return {
-        state: 'error',
-        claims: [],
-        reason: [...errors.map((e) => e.reason), ...unmatched.map((u) => u.reason)].join('; '),
-        transient: errors.every((e) => e.transient),
-      };
-    }
-    return { state: 'unsigned', claims: [], reason: unmatched.map((u) => u.reason).join('; ') };
-  }
+  const context: NotationContext = { registry, policies, config, now: opts.now };
 
   return {
     name: 'notation',
-    labelsFor,
+    labelsFor: async (image) => labelsFor(context, image),
     ...(configError !== undefined ? { configError } : {}),
     async close() {
       await client?.close();
     },
   };
+}
+
+/** One signature manifest → its envelope, verified and bound; throws NotationError with why not. */
+async function verifySignature(
+  ctx: NotationContext,
+  repo: string,
+  ref: NotationDescriptor,
+  manifest: BoundManifest,
+  policy: ReadyPolicy,
+): Promise<VerifiedSignature> {
+  const sig = await ctx.registry.getManifest(repo, ref.digest);
+  const artifactType = field(sig.json, 'artifactType') ?? field(field(sig.json, 'config'), 'mediaType');
+  if (artifactType !== NOTATION_ARTIFACT_TYPE) throw new NotationError('not a Notation signature manifest');
+  if (field(field(sig.json, 'subject'), 'digest') !== manifest.digest)
+    throw new NotationError(`its subject is not ${manifest.digest}`);
+  const layers = field(sig.json, 'layers');
+  if (!Array.isArray(layers) || layers.length !== 1) throw new NotationError('it does not have exactly one layer');
+  const mediaType = field(layers[0], 'mediaType');
+  const digest = field(layers[0], 'digest');
+  if (mediaType !== JWS_MEDIA_TYPE && mediaType !== COSE_MEDIA_TYPE)
+    throw new NotationError(`its envelope media type ${JSON.stringify(mediaType)} is not a Notation envelope`);
+  if (typeof digest !== 'string') throw new NotationError('its layer has no digest');
+  const bytes = await ctx.registry.getBlob(repo, digest, MAX_ENVELOPE_BYTES);
+  const verified = verifyEnvelope(mediaType, bytes, {
+    trustStore: policy.trustStore,
+    identities: policy.identities,
+    now: ctx.now(),
+  });
+  checkTarget(verified.target, manifest);
+  return verified;
+}
+
+async function evaluate(
+  ctx: NotationContext,
+  image: ImageSubject,
+  repo: string,
+  digests: ReadonlySet<string>,
+  policy: ReadyPolicy,
+): Promise<Outcome> {
+  if (digests.size === 0)
+    return { kind: 'unmatched', reason: `${repo}: no repo digest (the image was not pulled from or pushed to it)` };
+  const claims: LabelClaim[] = [];
+  const refusals: string[] = [];
+  const unmatched: string[] = [];
+  let expiresAt = Infinity;
+  try {
+    for (const hex of [...digests].sort().slice(0, MAX_DIGESTS_PER_REPOSITORY)) {
+      const digest = `sha256:${hex}`;
+      const binding = await bindImage(ctx.registry, repo, digest, image.imageId);
+      if ('problem' in binding) {
+        refusals.push(binding.problem);
+        continue;
+      }
+      // The repo digest, and for an index also the platform manifest of this image: either may be signed.
+      for (const subject of binding.subjects) {
+        const refs = await ctx.registry.listReferrers(repo, subject, NOTATION_ARTIFACT_TYPE);
+        if (refs.length === 0) {
+          unmatched.push(`${repo}@${short(subject)}: no Notation signature`);
+          continue;
+        }
+        const m = await ctx.registry.getManifest(repo, subject);
+        const bound: BoundManifest = { digest: m.digest, mediaType: m.mediaType, size: m.bytes.length };
+        for (const ref of refs.slice(0, MAX_SIGNATURES)) {
+          try {
+            const v = await verifySignature(ctx, repo, ref, bound, policy);
+            const labels = [
+              ...parseLabelList(v.target.annotations[PAL_LABELS_KEY]),
+              ...parseLabelList(image.imageLabels?.[PAL_LABELS_KEY]),
+            ];
+            claims.push({
+              source: `notation ${repo}`,
+              labels,
+              grants: policy.config.grants,
+              detail: `notation: "${v.signer}" signed ${repo}@${short(subject)} (policy ${policy.config.repository})`,
+            });
+            expiresAt = Math.min(expiresAt, v.validUntil);
+          } catch (e) {
+            if (isUnreachable(e)) throw e;
+            refusals.push(
+              `${repo}@${short(subject)}: Notation signature ${short(ref.digest)} refused: ${(e as Error).message}`,
+            );
+          }
+        }
+      }
+    }
+  } catch (e) {
+    const kind = (e as { kind?: unknown }).kind;
+    if (kind === 'not-found') return { kind: 'unmatched', reason: `${repo}: ${(e as Error).message}` };
+    return { kind: 'error', reason: `${repo}: ${(e as Error).message}`, transient: isUnreachable(e) };
+  }
+  if (claims.length > 0) return { kind: 'matched', claims, expiresAt, notes: refusals };
+  // A signature that is there but refused is bad data: say so loudly (error), never just "unsigned".
+  if (refusals.length > 0) return { kind: 'error', reason: [...refusals, ...unmatched].join('; '), transient: false };
+  return { kind: 'unmatched', reason: unmatched.join('; ') };
+}
+
+async function labelsFor(ctx: NotationContext, image: ImageSubject): Promise<ProviderResult> {
+  const hex = imageIdHex(image);
+  if (typeof hex !== 'string') return hex;
+  const repos = imageRepositories(image);
+  const work: Promise<Outcome>[] = [];
+  for (const [repo, digests] of repos) {
+    for (const policy of ctx.policies) {
+      if (!globMatches(policy.config.repository, repo)) continue;
+      if ('problem' in policy) work.push(Promise.resolve({ kind: 'error', reason: policy.problem, transient: false }));
+      else work.push(evaluate(ctx, image, repo, digests, policy));
+    }
+  }
+  if (work.length === 0) return noneApplies(repos, 'Notation policy');
+  // Until the certificates or the signature expire, and no longer than keep_verified_ms after
+  // this check: how long labels may outlive a registry outage.
+  return combineOutcomes(await Promise.all(work), { keepUntil: ctx.now() + ctx.config.keepVerifiedMs });
 }

@@ -6,49 +6,17 @@ import { ConfigError, parseConfig, type PaldConfig } from '../../../src/config/i
 import { isValidLabel } from '../../../src/policy/labels.js';
 import { hostileText, showText } from '../mutate.js';
 import { manyKeysShapes, prototypeKeyShapes, quoteRunShapes, yamlNestingShapes } from '../shapes.js';
+import { FULL_CONFIG } from '../../helpers/config-fixtures.js';
 import { timed, type FuzzTarget, type Scale, type Shape } from '../target.js';
 import { firstUnknownKey, yamlDocuments, type Schema } from '../yaml-gen.js';
 
 const FILE = '/etc/pal/pald.yaml';
 
 /** The full config of test/unit/config/config.test.ts, and smaller ones from the same tests. */
-const FULL = `mountpoint: /run/pal2
-manifest: secrets.yaml
-keys: /etc/pal/k
-key_passphrase_file: pass
-docker:
-  host: unix:///var/run/docker.sock
-trust:
-  mode: none
-  notary:
-    server: https://127.0.0.1:4443
-    ca: ca.pem
-    timeout_ms: 2000
-    collections:
-      - gun: registry.example.com/billing/*
-        root_keys: [abc123, def456]
-        root_threshold: 2
-        grants: [billing, production-team-secret]
-        delegations:
-          targets/releases: [billing]
-redoctober:
-  server: https://127.0.0.1:8080
-  user: h
-admin:
-  socket: /tmp/admin.sock
-audit:
-  path: "-"
-host:
-  allow_uids: [0, 1000]
-cache:
-  plaintext_ttl_ms: 1000
-  plaintext_max_bytes: 4096
-limits:
-  open_handles_per_container: 16
-  locked_bytes: 1048576
-  secret_bytes: 65536
-state_dir: state
-`;
+const FULL = FULL_CONFIG.replace(
+  'key_passphrase_file: pass\n',
+  'key_passphrase_file: pass\ndocker:\n  host: unix:///var/run/docker.sock\n',
+);
 
 const SEEDS = [
   FULL,

@@ -2,35 +2,8 @@
 // a caller writes part of what we parse. Returns a value or undefined; never throws.
 import { parseStat, parseStatusIds } from '../../../src/identity/procfs.js';
 import { hostileText, showText } from '../mutate.js';
+import { statLine } from '../../helpers/fake-proc.js';
 import { timed, type FuzzTarget, type Scale, type Shape } from '../target.js';
-
-/** As test/unit/identity/procfs.test.ts builds them. */
-function statLine(comm: string, state = 'S', startTime = '123456'): string {
-  const after = [
-    state,
-    '1',
-    '100',
-    '100',
-    '0',
-    '-1',
-    '4194560',
-    '120',
-    '0',
-    '0',
-    '0',
-    '3',
-    '1',
-    '0',
-    '0',
-    '20',
-    '0',
-    '1',
-    '0',
-    startTime,
-  ];
-  while (after.length < 50) after.push('0');
-  return `4242 (${comm}) ${after.join(' ')}\n`;
-}
 
 const STATUS =
   'Name:\tsleep\nUmask:\t0022\nState:\tS (sleeping)\nTgid:\t4242\nNgid:\t0\nPid:\t4243\nPPid:\t1\nTracerPid:\t0\nUid:\t1000\t1000\t1000\t1000\nGid:\t1000\t1000\t1000\t1000\nFDSize:\t64\nGroups:\t\nNSpid:\t4243\n';

@@ -3,6 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ConfigError, defaultConfig, loadConfig, parseConfig } from '../../../src/config/index.js';
+import { FULL_CONFIG } from '../../helpers/config-fixtures.js';
 
 let dir: string;
 test.before(async () => {
@@ -57,44 +58,7 @@ test('missing explicit file → ConfigError', async (t) => {
 });
 
 test('a full config is read into the typed shape; relative paths resolve next to the file', async (t) => {
-  const p = await file(
-    'full.yaml',
-    `mountpoint: /run/pal2
-manifest: secrets.yaml
-keys: /etc/pal/k
-key_passphrase_file: pass
-trust:
-  mode: none
-  notary:
-    server: https://127.0.0.1:4443
-    ca: ca.pem
-    timeout_ms: 2000
-    collections:
-      - gun: registry.example.com/billing/*
-        root_keys: [abc123, def456]
-        root_threshold: 2
-        grants: [billing, production-team-secret]
-        delegations:
-          targets/releases: [billing]
-redoctober:
-  server: https://127.0.0.1:8080
-  user: h
-admin:
-  socket: /tmp/admin.sock
-audit:
-  path: "-"
-host:
-  allow_uids: [0, 1000]
-cache:
-  plaintext_ttl_ms: 1000
-  plaintext_max_bytes: 4096
-limits:
-  open_handles_per_container: 16
-  locked_bytes: 1048576
-  secret_bytes: 65536
-state_dir: state
-`,
-  );
+  const p = await file('full.yaml', FULL_CONFIG);
   const c = await loadConfig(p, {});
   t.is(c.mountpoint, '/run/pal2');
   t.is(c.manifest, path.join(dir, 'secrets.yaml'));

@@ -1,0 +1,34 @@
+// A container as the e2e tests run one: long-lived (sleep), no network, with pald's mountpoint at /run/pal
+// read-only and rslave (as the docs tell operators), so that a restarted pald reaches running containers.
+import type { TestDockerd } from './dockerd.js';
+import { runCommand } from './pald.js';
+
+/** `docker run -d` of `image` named `name` with /run/pal mounted; `extra` are more `docker run` options. */
+export async function runWithPal(
+  dockerd: TestDockerd,
+  mountpoint: string,
+  name: string,
+  image: string,
+  ...extra: string[]
+): Promise<string> {
+  await dockerd.docker(
+    'run',
+    '-d',
+    '--name',
+    name,
+    ...extra,
+    '--network',
+    'none',
+    '-v',
+    `${mountpoint}:/run/pal:ro,rslave`,
+    image,
+    'sleep',
+    '3600',
+  );
+  return name;
+}
+
+/** docker exec; resolves {code, stdout, stderr} instead of throwing, so denials can be asserted. */
+export function execIn(dockerd: TestDockerd, container: string, ...cmd: string[]) {
+  return runCommand('docker', ['-H', dockerd.host, 'exec', container, ...cmd]);
+}
