@@ -24,6 +24,7 @@ import { explain } from './explain.js';
 import { imageSubject, SealedFactsRegistry } from '../policy/index.js';
 import { parseListen } from '../config/index.js';
 import { PalMetrics, startMetricsServer } from './metrics.js';
+import { startHandover, type StopMode } from './handover.js';
 import type { Backend } from '../crypto/types.js';
 import { errorMessage } from '../shared/error-message.js';
 
@@ -35,7 +36,8 @@ export interface DaemonOptions {
 export interface RunningDaemon {
   readonly mountpoint: string;
   reload(): Promise<void>;
-  stop(): Promise<void>;
+  /** "handover" (SIGTERM): leave the mount to the next pald when a keeper holds it; else unmount. */
+  stop(how?: StopMode): Promise<void>;
 }
 
 /** A startup failure with a one-line reason for the operator. */
@@ -189,6 +191,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
     }
 
     let mount: FuseMount | undefined;
+    let stopMode: StopMode = 'unmount';
     let inertLayersAtStart = 0;
     const mountpointRequested = config.mountpoint;
     const startedAt = Date.now();
@@ -203,6 +206,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
         mountpoint: mountpointRequested,
         mounted: mount !== undefined,
         inertLayersAtStart,
+        restart: handover.status(),
         docker: identity.status(),
         trust: trust.status(),
         keys: { dir: config.keys, usable: backend.keyIds().length, problems: backend.problems() },
@@ -230,7 +234,10 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
     const trustSource = {
       verifiedLabels: (image: Parameters<TrustService['verifiedLabels']>[0]) => trust.verifiedLabels(image),
     };
+    // Before anything is mounted: what the previous pald left for a restart without a new mount.
+    const handover = await startHandover({ adminSocket: config.admin.socket, env: process.env, log });
     const fs = createPalFilesystem({
+      inodeKey: handover.inodeKey,
       identity: {
         resolve: async (ref) => {
           const who = await identity.resolve(ref);
@@ -292,9 +299,13 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
     const staging = await step(`staging dir for ${config.admin.socket}`, () =>
       canonical(join(dirname(config.admin.socket), 'fs'), 0o700),
     );
-    await step(`staging dir ${staging}`, () => prepareStagingDir(staging));
     const mountpoint = await step(`mountpoint ${config.mountpoint}`, () => canonical(config.mountpoint, 0o755));
-    const layers = await step(`mountpoint ${mountpoint}`, () => prepareMountpoint(mountpoint));
+    await handover.confirm(staging, mountpoint);
+    const resuming = handover.takeover !== undefined; // the same mount stays: none of the fresh-mount steps
+    if (!resuming) await step(`staging dir ${staging}`, () => prepareStagingDir(staging));
+    const layers = resuming
+      ? { deadLayers: 0 }
+      : await step(`mountpoint ${mountpoint}`, () => prepareMountpoint(mountpoint));
     inertLayersAtStart = layers.deadLayers;
     if (layers.deadLayers > 0)
       log(
@@ -304,6 +315,8 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
       native.mount(staging, fs.handlers, {
         fsname: 'pal',
         extraOptions: ['allow_other'],
+        generation: handover.generation,
+        ...(handover.takeover ? { takeover: handover.takeover } : {}),
         // Expected failures (EIO for a corrupt ciphertext…) are in the audit log already; only
         // errors that are not ours to expect are worth a log line.
         onError: (err, op) => {
@@ -316,12 +329,13 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
     fs.attachKernel(mounted);
     closers.push(async () => {
       fs.attachKernel(undefined);
-      // Unmounting the session ends it; the layer at the mountpoint stays (inert) so that
-      // running rslave containers pick up the next pald.
-      await mounted.unmount();
+      // Handed over, the mount stays for the next pald. Unmounting ends the session; the layer at
+      // the mountpoint stays (inert) so that running rslave containers pick up the next pald.
+      await handover.stop(mounted, stopMode);
       mount = undefined;
     });
-    await step(`binding the session onto ${mountpoint}`, () => stackOnto(staging, mountpoint));
+    if (!resuming) await step(`binding the session onto ${mountpoint}`, () => stackOnto(staging, mountpoint));
+    await handover.keep(mounted);
 
     const admin: AdminServer = await step(`admin socket ${config.admin.socket}`, () =>
       startAdminServer(
@@ -449,7 +463,8 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
         cache.invalidate();
         log('pald: reloaded');
       },
-      stop() {
+      stop(how: StopMode = 'unmount') {
+        stopMode = how;
         stopping ??= closeAll();
         return stopping;
       },
