@@ -14,7 +14,7 @@ import { startDockerd, type TestDockerd } from '../helpers/dockerd.js';
 import { startPald, runCommand, type TestPald } from '../helpers/pald.js';
 import { waitFor } from '../helpers/wait.js';
 
-const RESTARTS = 20;
+const RESTARTS = Number(process.env.PAL_TEST_RESTARTS ?? 20);
 const secret = `handover-${randomBytes(12).toString('hex')}`;
 const container = `pal-handover-${randomBytes(4).toString('hex')}`;
 let dockerd: TestDockerd | undefined;
