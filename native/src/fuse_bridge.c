@@ -1295,7 +1295,7 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
   }
   if (takeover) {
     /* No mount(2): the session reads the inherited descriptor, which it owns from now on. */
-    if ((rc = pal_fuse_install_io(m->se, takeover_fd)) != 0) {
+    if ((rc = pal_fuse_install_io(m->se, takeover_fd, &m->io)) != 0) {
       pal_throw(env, "ERR_PAL_MOUNT", -rc, "installing session I/O failed: %s", strerror(-rc));
       goto err_session;
     }
@@ -1315,7 +1315,7 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
       pal_throw(env, "ERR_PAL_MOUNT", EIO, "mounting FUSE at %s failed (libfuse said why on stderr)", real);
       goto err_session;
     }
-    if ((rc = pal_fuse_install_io(m->se, fuse_session_fd(m->se))) != 0) {
+    if ((rc = pal_fuse_install_io(m->se, fuse_session_fd(m->se), &m->io)) != 0) {
       pal_throw(env, "ERR_PAL_MOUNT", -rc, "installing session I/O failed: %s", strerror(-rc));
       goto err_unmount;
     }
@@ -1492,7 +1492,8 @@ static napi_value js_handover_state(napi_env env, napi_callback_info info) {
               {"outstanding", (double)atomic_load(&m->outstanding)},
               {"parked", (double)atomic_load(&m->io.parked)},
               {"foreign", (double)atomic_load(&m->io.foreign)},
-              {"resend", (double)atomic_load(&m->io.resend)}};
+              {"resend", (double)atomic_load(&m->io.resend)},
+              {"reopens", (double)atomic_load(&m->io.reopens)}};
   for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
     NAPI_TRY(env, napi_create_double(env, nums[i].value, &v));
     NAPI_TRY(env, napi_set_named_property(env, out, nums[i].key, v));

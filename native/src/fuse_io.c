@@ -15,8 +15,11 @@
  *    request the previous pald had read and not answered (a SIGKILL, or requests parked below);
  *  - file handles are tagged with a per-session generation in their top 16 bits. A handle is a
  *    pointer into the pald that opened it: one from an earlier pald must never be dereferenced
- *    (another secret's memory could be served). Requests on such foreign handles are answered
- *    here: release/flush succeed, everything else is EBADF;
+ *    (another secret's memory could be served). A read on such a foreign handle opens the file
+ *    again for the caller who reads (a synthetic OPEN with the reader's uid/gid/pid: JS decides
+ *    afresh, as for any open; its reply is kept from the kernel) and is then served from the new
+ *    handle; the kernel's release of the foreign handle releases ours. Release/flush of a foreign
+ *    handle that was never read succeed here; anything else on one is EBADF;
  *  - while handing over (PAL_IO_PARK), requests on this session's own open handles are still
  *    served so that they drain, and every other request is read but left unanswered: the kernel
  *    keeps it and resends it to the next pald. */
@@ -24,6 +27,7 @@
 #include "fuse_io.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <fuse_lowlevel.h>
 #include <linux/fuse.h>
 #include <stdlib.h>
@@ -39,6 +43,20 @@
 #define FH_TAG_SHIFT 48
 #define FH_PTR_MASK ((UINT64_C(1) << FH_TAG_SHIFT) - 1)
 #define OPENS_MAX 65536 /* opens in flight that get tagged; beyond, handles stay untagged (EBADF later) */
+#define REOPEN_MAX 4096 /* foreign handles re-opened, and reads waiting for it; beyond: EBADF */
+/* Uniques of the synthetic OPENs: the kernel's count up from 0 in steps of 2 and never get here;
+ * bit 63 is the kernel's resend mark. */
+#define SYN_BIT (UINT64_C(1) << 62)
+#define READ_REQ_LEN (sizeof(struct fuse_in_header) + sizeof(struct fuse_read_in))
+
+struct pal_reopen {
+  uint64_t foreign, local;
+};
+
+struct pal_pending_read {
+  uint64_t syn, foreign;
+  unsigned char req[READ_REQ_LEN];
+};
 
 int pal_io_init(pal_io_state *st, uint16_t gen) {
   if (gen == 0) return -EINVAL;
@@ -53,6 +71,10 @@ void pal_io_destroy(pal_io_state *st) {
   pthread_mutex_destroy(&st->lock);
   free(st->opens);
   st->opens = NULL;
+  free(st->reopened);
+  st->reopened = NULL;
+  free(st->pending);
+  st->pending = NULL;
   st->lock_ready = false;
 }
 
@@ -115,6 +137,33 @@ static bool take_open(pal_io_state *st, uint64_t unique) {
   return found;
 }
 
+/* Grows a table to hold one more entry (under st->lock). false: full or out of memory. */
+static bool room(void **table, size_t *cap, size_t used, size_t size) {
+  if (used < *cap) return true;
+  if (*cap >= REOPEN_MAX) return false;
+  size_t grown_cap = *cap ? *cap * 2 : 16;
+  void *grown = realloc(*table, grown_cap * size);
+  if (!grown) return false;
+  *table = grown;
+  *cap = grown_cap;
+  return true;
+}
+
+/* This session's handle for a foreign one already re-opened, or 0. remove: forget the mapping. */
+static uint64_t reopened_local(pal_io_state *st, uint64_t foreign, bool remove) {
+  uint64_t local = 0;
+  pthread_mutex_lock(&st->lock);
+  for (size_t i = 0; i < st->nreopened; i++) {
+    if (st->reopened[i].foreign == foreign) {
+      local = st->reopened[i].local;
+      if (remove) st->reopened[i] = st->reopened[--st->nreopened];
+      break;
+    }
+  }
+  pthread_mutex_unlock(&st->lock);
+  return local;
+}
+
 /* ---------- requests ---------- */
 
 static void reply_here(int fd, uint64_t unique, int err) {
@@ -123,7 +172,8 @@ static void reply_here(int fd, uint64_t unique, int err) {
   (void)w; /* ENOENT: the caller gave up meanwhile; nothing else to do */
 }
 
-enum { PASS, CONSUMED };
+/* What inspect() does with a request: pass on n bytes (possibly rewritten), or CONSUMED. */
+enum { CONSUMED = 0 };
 
 /* Where a request carries a file handle: offset into its argument, or -1. */
 static long fh_offset(const struct fuse_in_header *in, const char *arg, size_t arg_len) {
@@ -161,10 +211,55 @@ static long fh_offset(const struct fuse_in_header *in, const char *arg, size_t a
   }
 }
 
+/* A read on a foreign handle not seen before: stash it, and turn the buffer into an OPEN of the
+ * same inode by the same caller. Returns the OPEN's length, or CONSUMED (answered EBADF). */
+static ssize_t reopen_for_read(pal_io_state *st, int fd, char *buf, size_t n, uint64_t foreign) {
+  struct fuse_in_header *in = (void *)buf;
+  struct fuse_read_in rd;
+  if (n != READ_REQ_LEN || !st->se) {
+    reply_here(fd, in->unique, EBADF);
+    return CONSUMED;
+  }
+  memcpy(&rd, buf + sizeof *in, sizeof rd);
+  pthread_mutex_lock(&st->lock);
+  bool ok = room((void **)&st->pending, &st->pending_cap, st->npending, sizeof *st->pending);
+  uint64_t syn = SYN_BIT | ++st->next_syn;
+  if (ok) {
+    struct pal_pending_read *p = &st->pending[st->npending++];
+    p->syn = syn;
+    p->foreign = foreign;
+    memcpy(p->req, buf, n);
+  }
+  pthread_mutex_unlock(&st->lock);
+  if (!ok) {
+    reply_here(fd, in->unique, EBADF);
+    return CONSUMED;
+  }
+  struct fuse_open_in open_in = {.flags = rd.flags & ~(uint32_t)(O_CREAT | O_EXCL | O_TRUNC),
+                                 .open_flags = 0};
+  in->opcode = FUSE_OPEN;
+  in->unique = syn;
+  in->len = sizeof *in + sizeof open_in;
+  memcpy(buf + sizeof *in, &open_in, sizeof open_in);
+  atomic_fetch_add(&st->reopens, 1);
+  return in->len;
+}
+
 /* A request on a handle of an earlier pald: answered here, or passed on without the handle. */
-static int foreign_handle(pal_io_state *st, int fd, struct fuse_in_header *in, char *arg) {
+static ssize_t foreign_handle(pal_io_state *st, int fd, char *buf, size_t n, uint64_t foreign) {
+  struct fuse_in_header *in = (void *)buf;
+  char *arg = buf + sizeof *in;
   atomic_fetch_add(&st->foreign, 1);
+  uint64_t local = 0;
+  if (in->opcode == FUSE_READ || in->opcode == FUSE_RELEASE)
+    local = reopened_local(st, foreign, in->opcode == FUSE_RELEASE);
+  if (local != 0) { /* re-opened: this session's handle serves it, and its release frees it */
+    memcpy(arg, &local, sizeof local);
+    return (ssize_t)n;
+  }
   switch (in->opcode) {
+    case FUSE_READ:
+      return reopen_for_read(st, fd, buf, n, foreign);
     case FUSE_RELEASE:
     case FUSE_RELEASEDIR:
     case FUSE_FLUSH:
@@ -175,19 +270,20 @@ static int foreign_handle(pal_io_state *st, int fd, struct fuse_in_header *in, c
     case FUSE_GETATTR: /* attributes by inode are as good */
       ((struct fuse_getattr_in *)arg)->getattr_flags &= ~FUSE_GETATTR_FH;
       ((struct fuse_getattr_in *)arg)->fh = 0;
-      return PASS;
+      return (ssize_t)n;
     case FUSE_SETATTR: /* refused as EROFS whatever the handle */
       ((struct fuse_setattr_in *)arg)->valid &= ~FATTR_FH;
       ((struct fuse_setattr_in *)arg)->fh = 0;
-      return PASS;
+      return (ssize_t)n;
     default:
       reply_here(fd, in->unique, EBADF);
       return CONSUMED;
   }
 }
 
-/* Decides what happens to one request read from the kernel. */
-static int inspect(pal_io_state *st, int fd, char *buf, size_t n) {
+/* Decides what happens to one request read from the kernel: the bytes to pass on, or CONSUMED. */
+static ssize_t inspect(pal_io_state *st, int fd, char *buf, size_t n) {
+  const ssize_t PASS = (ssize_t)n;
   struct fuse_in_header *in = (void *)buf;
   if (n < sizeof *in || in->len != n) return PASS; /* libfuse reports malformed input */
   char *arg = buf + sizeof *in;
@@ -206,7 +302,7 @@ static int inspect(pal_io_state *st, int fd, char *buf, size_t n) {
   if (off >= 0 && arg_len >= (size_t)off + sizeof(uint64_t)) {
     uint64_t fh;
     memcpy(&fh, arg + off, sizeof fh);
-    if ((fh >> FH_TAG_SHIFT) != st->gen) return foreign_handle(st, fd, in, arg);
+    if ((fh >> FH_TAG_SHIFT) != st->gen) return foreign_handle(st, fd, buf, n, fh);
     fh &= FH_PTR_MASK;
     memcpy(arg + off, &fh, sizeof fh);
     if (in->opcode == FUSE_RELEASE || in->opcode == FUSE_RELEASEDIR) {
@@ -244,7 +340,8 @@ static ssize_t io_read(int fd, void *buf, size_t len, void *userdata) {
   for (;;) {
     ssize_t n = read(fd, buf, len);
     if (n <= 0) return n;
-    if (inspect(st, fd, buf, (size_t)n) == PASS) return n;
+    ssize_t pass = inspect(st, fd, buf, (size_t)n);
+    if (pass != CONSUMED) return pass;
     /* answered or parked here: read the next one (non-blocking: EAGAIN ends the batch) */
   }
 }
@@ -269,8 +366,48 @@ static void send_resend(pal_io_state *st, int fd) {
   atomic_store(&st->resend, w == (ssize_t)sizeof out ? 1 : -errno);
 }
 
+/* The reply to a synthetic OPEN (never the kernel's to see): serve the read that waited for it. */
+static ssize_t reopened(pal_io_state *st, int fd, struct iovec *iov, int count) {
+  const struct fuse_out_header *out = iov[0].iov_base;
+  struct pal_pending_read p;
+  bool found = false;
+  uint64_t local = 0;
+  pthread_mutex_lock(&st->lock);
+  for (size_t i = 0; i < st->npending; i++) {
+    if (st->pending[i].syn == out->unique) {
+      p = st->pending[i];
+      st->pending[i] = st->pending[--st->npending];
+      found = true;
+      break;
+    }
+  }
+  if (found && out->error == 0 && count >= 2 && iov[1].iov_len == sizeof(struct fuse_open_out)) {
+    local = ((const struct fuse_open_out *)iov[1].iov_base)->fh;
+    if (local != 0 && room((void **)&st->reopened, &st->reopened_cap, st->nreopened, sizeof *st->reopened))
+      st->reopened[st->nreopened++] = (struct pal_reopen){.foreign = p.foreign, .local = local};
+    else
+      local = 0; /* cannot remember it: the read fails rather than leak or guess */
+  }
+  pthread_mutex_unlock(&st->lock);
+  ssize_t total = (ssize_t)iov_total(iov, count);
+  if (!found) return total;
+  struct fuse_in_header *in = (void *)p.req;
+  if (local == 0) {
+    reply_here(fd, in->unique, out->error ? -out->error : EBADF); /* e.g. EACCES: denied afresh */
+    return total;
+  }
+  memcpy(p.req + sizeof *in, &local, sizeof local); /* fuse_read_in.fh */
+  /* The read goes through libfuse like any other; its reply comes back through io_writev. */
+  struct fuse_buf b = {.size = sizeof p.req, .mem = p.req};
+  fuse_session_process_buf(st->se, &b);
+  return total;
+}
+
 static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata) {
   pal_io_state *st = userdata;
+  const struct fuse_out_header *head = count >= 1 && iov[0].iov_len == sizeof *head ? iov[0].iov_base : NULL;
+  if (head && (head->unique & SYN_BIT) && !(head->unique & (UINT64_C(1) << 63)) && st->lock_ready)
+    return reopened(st, fd, iov, count);
   const struct fuse_out_header *out = count >= 1 && iov[0].iov_len == sizeof *out ? iov[0].iov_base : NULL;
   uint64_t init_unique = atomic_load(&st->init_unique);
   if (out && init_unique != 0 && init_unique != UINT64_MAX && out->unique == init_unique && count >= 2 &&
@@ -308,7 +445,8 @@ static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata) {
   return res;
 }
 
-int pal_fuse_install_io(struct fuse_session *se, int fd) {
+int pal_fuse_install_io(struct fuse_session *se, int fd, pal_io_state *st) {
   static const struct fuse_custom_io io = {.read = io_read, .writev = io_writev};
+  st->se = se;
   return fuse_session_custom_io(se, &io, fd);
 }

@@ -34,6 +34,14 @@ typedef struct {
   atomic_int mode;  /* PAL_IO_SERVE, or PAL_IO_PARK while handing over */
   atomic_long parked;
   atomic_long foreign; /* requests on handles of an earlier pald, answered here */
+  /* Reads on an earlier pald's handles: the file is opened again for the caller (see fuse_io.c). */
+  struct fuse_session *se;
+  struct pal_reopen *reopened; /* foreign handle -> handle of this session */
+  size_t nreopened, reopened_cap;
+  struct pal_pending_read *pending; /* reads waiting for their re-open */
+  size_t npending, pending_cap;
+  uint64_t next_syn;
+  atomic_long reopens;
 } pal_io_state;
 
 /* Before the session exists. gen: this session's handle tag (never 0). */
@@ -43,7 +51,7 @@ void pal_io_destroy(pal_io_state *st);
 int pal_io_set_replay(pal_io_state *st, const void *init, size_t len);
 
 /* Installs the I/O on a session (for a takeover: on the inherited fd). Returns 0 or -errno. */
-int pal_fuse_install_io(struct fuse_session *se, int fd);
+int pal_fuse_install_io(struct fuse_session *se, int fd, pal_io_state *st);
 
 /* Copies the saved INIT request into out (cap bytes): its length, 0 while INIT is unanswered. */
 size_t pal_io_saved_init(pal_io_state *st, void *out, size_t cap);

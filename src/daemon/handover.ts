@@ -151,7 +151,7 @@ export async function startHandover(opts: HandoverOptions): Promise<Handover> {
         resumed: takeover !== undefined,
         generation,
         // After a takeover: 1 = the kernel resent what the previous pald left unanswered.
-        ...(s ? { resend: s.resend, foreignHandleRequests: s.foreign } : {}),
+        ...(s ? { resend: s.resend, foreignHandleRequests: s.foreign, reopenedHandles: s.reopens } : {}),
         ...(lastStop ? { lastStop } : {}),
       };
     },

@@ -112,6 +112,8 @@ export interface HandoverState {
   readonly foreign: number;
   /** After a takeover: 1 resend sent, < 0 -errno, 0 not tried. */
   readonly resend: number;
+  /** Handles of an earlier pald opened again for the caller who read from them. */
+  readonly reopens: number;
 }
 
 export interface FuseMount {
