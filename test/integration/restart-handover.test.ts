@@ -15,6 +15,8 @@ import { startPald, runCommand, type TestPald } from '../helpers/pald.js';
 import { waitFor } from '../helpers/wait.js';
 
 const RESTARTS = Number(process.env.PAL_TEST_RESTARTS ?? 20);
+// PAL_TEST_NO_HOLDER=1: the same test without pald-holder (today's fallback), to see it fail.
+const withoutHolder = process.env.PAL_TEST_NO_HOLDER === '1';
 const secret = `handover-${randomBytes(12).toString('hex')}`;
 const container = `pal-handover-${randomBytes(4).toString('hex')}`;
 let dockerd: TestDockerd | undefined;
@@ -59,7 +61,7 @@ async function restart(signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
 test.before(async () => {
   dockerd = await startDockerd();
   const image = await dockerd.importBusyboxImage('pal-e2e/handover:1', { 'pal.labels': 'demo' });
-  pald = await startPald({ dockerHost: dockerd.host, holder: true });
+  pald = await startPald({ dockerHost: dockerd.host, holder: !withoutHolder });
   await pald.seal('s', ['demo'], secret);
   await dockerd.docker(
     'run',
