@@ -8,6 +8,8 @@
         "src/fuse_bridge.c",
         "src/fast_path.c",
         "src/fuse_io.c",
+        "src/handover.c",
+        "src/handover_proto.c",
         "src/mountinfo.c",
         "src/sys.c"
       ],
@@ -15,6 +17,13 @@
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2",
                  "<!@(pkg-config --cflags fuse3)"],
       "libraries": ["<!@(pkg-config --libs fuse3)"]
+    },
+    {
+      "target_name": "pald-holder",
+      "type": "executable",
+      "sources": ["src/pald_holder.c", "src/handover_proto.c"],
+      "defines": ["_GNU_SOURCE"],
+      "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-O2"]
     }
   ]
 }

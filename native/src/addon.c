@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "fuse_bridge.h"
+#include "handover.h"
 #include "napi_util.h"
 #include "secure_buffer.h"
 #include "sys.h"
@@ -118,7 +119,8 @@ char *pal_arg_string(napi_env env, napi_value v, const char *name, size_t *len_o
 }
 
 static napi_value init(napi_env env, napi_value exports) {
-  if (!pal_secure_buffer_init(env, exports) || !pal_fuse_init(env, exports) || !pal_sys_init(env, exports)) {
+  if (!pal_secure_buffer_init(env, exports) || !pal_fuse_init(env, exports) || !pal_sys_init(env, exports) ||
+      !pal_handover_init(env, exports)) {
     pal_throw_last(env, "napi_define_properties");
     return NULL;
   }

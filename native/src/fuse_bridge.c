@@ -35,6 +35,8 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include <linux/fuse.h>
+
 #include "fast_path.h"
 #include "fuse_io.h"
 #include "mountinfo.h"
@@ -125,6 +127,7 @@ struct pal_mount {
   pal_mount *next_active;
   pal_fast fast; /* the warm path's decision cache (off unless JS turns it on) */
   atomic_bool fast_on;
+  bool keep_mounted; /* handed over (or being taken over): never detach, the next pald resumes it */
 };
 
 /* Mounts of this process that are still mounted: for atexit and double-mount checks. */
@@ -782,6 +785,7 @@ static void remove_active(pal_mount *m) {
 
 /* Detach our mount from the namespace, if it is still the one on top at the mountpoint. */
 static void detach_mount(pal_mount *m) {
+  if (m->keep_mounted) return;
   dev_t dev;
   char type[256];
   if (m->dev_known && pal_top_mount_at(m->mountpoint, &dev, type, sizeof type) && dev == m->dev)
@@ -819,6 +823,7 @@ static void stop_mount(pal_mount *m) {
 }
 
 static void free_mount(pal_mount *m) {
+  pal_io_destroy(&m->io);
   pal_fast_destroy(&m->fast);
   free(m->mountpoint);
   free(m);
@@ -1283,25 +1288,86 @@ static void stop_notifier(pal_mount *m) {
   pthread_join(m->notifier, NULL);
 }
 
-/* mount(mountpoint, options, threads, dispatch) -> handle. `options` is the full -o list.
+/* A takeover: {fd, init} from the previous pald (holder or systemd's fd store). The descriptor
+ * must be /dev/fuse, the INIT request well-formed, and `path` must carry a FUSE mount: we never
+ * touch the path itself (stat would wait for the very session we are about to serve). */
+static bool read_takeover(napi_env env, napi_value v, const char *path, int *fd, void **init,
+                          size_t *init_len) {
+  napi_value fdv, initv;
+  int64_t n;
+  bool is_ta = false;
+  napi_typedarray_type type;
+  if (napi_get_named_property(env, v, "fd", &fdv) != napi_ok || !pal_arg_i64(env, fdv, "takeover.fd", &n) ||
+      napi_get_named_property(env, v, "init", &initv) != napi_ok)
+    return false;
+  if (n < 0 || n > 0x7fffffff) {
+    pal_throw(env, "ERR_PAL_ARGS", EBADF, "takeover.fd out of range");
+    return false;
+  }
+  *fd = (int)n; /* ours from here, whatever happens */
+  napi_is_typedarray(env, initv, &is_ta);
+  if (!is_ta || napi_get_typedarray_info(env, initv, &type, init_len, init, NULL, NULL) != napi_ok ||
+      type != napi_uint8_array) {
+    pal_throw(env, "ERR_PAL_ARGS", EINVAL, "takeover.init must be a Uint8Array");
+    return false;
+  }
+  struct stat st;
+  if (fstat(*fd, &st) != 0 || !S_ISCHR(st.st_mode) || major(st.st_rdev) != 10 || minor(st.st_rdev) != 229) {
+    pal_throw(env, "ERR_PAL_HANDOVER", EBADF, "takeover: descriptor %d is not /dev/fuse", *fd);
+    return false;
+  }
+  dev_t dev;
+  char type_name[256];
+  if (path[0] != '/' || !pal_top_mount_at(path, &dev, type_name, sizeof type_name) ||
+      strncmp(type_name, "fuse", 4) != 0) {
+    pal_throw(env, "ERR_PAL_HANDOVER", ENOENT, "takeover: no FUSE mount at %s to resume", path);
+    return false;
+  }
+  return true;
+}
+
+/* mount(mountpoint, options, threads, dispatch, generation, takeover|null) -> handle. `options` is
+ * the full -o list; generation tags this session's file handles (fuse_io.c). With `takeover`
+ * ({fd, init}: the descriptor is the addon's from then on, closed on failure) the session resumes
+ * the previous pald's mount at `mountpoint` instead of mounting anew.
  * Validation first, then each step undone in reverse order on failure (libfuse's own style). */
 static napi_value js_mount(napi_env env, napi_callback_info info) {
-  napi_value argv[4], name, resource, out = NULL;
-  uint64_t threads = 0;
+  napi_value argv[6], name, resource, out = NULL;
+  uint64_t threads = 0, gen = 0;
   char *path = NULL, *opts = NULL, *real = NULL;
   pal_mount *m = NULL;
-  int rc;
-  if (!pal_get_args(env, info, 4, argv)) return NULL;
+  int rc, takeover_fd = -1;
+  void *init = NULL;
+  size_t init_len = 0;
+  napi_valuetype takeover_type = napi_undefined;
+  if (!pal_get_args(env, info, 6, argv)) return NULL;
+  napi_typeof(env, argv[5], &takeover_type);
+  bool takeover = takeover_type != napi_null && takeover_type != napi_undefined;
   path = pal_arg_string(env, argv[0], "mountpoint", NULL);
   if (!path) goto out;
   opts = pal_arg_string(env, argv[1], "options", NULL);
-  if (!opts || !pal_arg_u64(env, argv[2], "threads", &threads)) goto out;
-  if (threads > 64) {
-    pal_throw(env, "ERR_PAL_ARGS", 0, "threads must be 0..64");
+  if (!opts || !pal_arg_u64(env, argv[2], "threads", &threads) ||
+      !pal_arg_u64(env, argv[4], "generation", &gen))
+    goto out;
+  if (threads > 64 || gen == 0 || gen > 0xffff) {
+    pal_throw(env, "ERR_PAL_ARGS", 0, "threads must be 0..64, generation 1..65535");
     goto out;
   }
-  real = usable_mountpoint(env, path);
-  if (!real) goto out;
+  if (takeover) {
+    if (!read_takeover(env, argv[5], path, &takeover_fd, &init, &init_len)) goto out;
+    if (mounted_here(path)) {
+      pal_throw(env, "ERR_PAL_MOUNT", EBUSY, "%s is already mounted by this process", path);
+      goto out;
+    }
+    real = strdup(path);
+    if (!real) {
+      pal_throw(env, "ERR_PAL_NOMEM", ENOMEM, "out of memory");
+      goto out;
+    }
+  } else {
+    real = usable_mountpoint(env, path);
+    if (!real) goto out;
+  }
   m = new_mount(env, (int)threads);
   if (!m) {
     free(real);
@@ -1309,6 +1375,15 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
     goto out;
   }
   m->mountpoint = real;
+  m->keep_mounted = takeover; /* a failed takeover leaves the mount for the next attempt */
+  if (pal_io_init(&m->io, (uint16_t)gen) != 0) {
+    pal_throw(env, "ERR_PAL_NOMEM", ENOMEM, "out of memory");
+    goto err_free;
+  }
+  if (takeover && (rc = pal_io_set_replay(&m->io, init, init_len)) != 0) {
+    pal_throw(env, "ERR_PAL_HANDOVER", -rc, "takeover: the saved INIT request is not usable");
+    goto err_free;
+  }
 
   const char *fargv[] = {"pal", "-o", opts, NULL};
   struct fuse_args args = FUSE_ARGS_INIT(3, (char **)fargv);
@@ -1318,13 +1393,32 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
     pal_throw(env, "ERR_PAL_MOUNT", EINVAL, "fuse_session_new refused the options \"%s\"", opts);
     goto err_free;
   }
-  if (fuse_session_mount(m->se, real) != 0) {
-    pal_throw(env, "ERR_PAL_MOUNT", EIO, "mounting FUSE at %s failed (libfuse said why on stderr)", real);
-    goto err_session;
-  }
-  if ((rc = pal_fuse_install_io(m->se)) != 0) {
-    pal_throw(env, "ERR_PAL_MOUNT", -rc, "installing session I/O failed: %s", strerror(-rc));
-    goto err_unmount;
+  if (takeover) {
+    /* No mount(2): the session reads the inherited descriptor, which it owns from now on. */
+    if ((rc = pal_fuse_install_io(m->se, takeover_fd, &m->io)) != 0) {
+      pal_throw(env, "ERR_PAL_MOUNT", -rc, "installing session I/O failed: %s", strerror(-rc));
+      goto err_session;
+    }
+    takeover_fd = -1;
+    /* The replayed INIT now, not when /dev/fuse next turns readable: requests the previous pald
+     * left unanswered come back only with the resend that follows INIT (fuse_io.c). */
+    struct fuse_buf fbuf;
+    memset(&fbuf, 0, sizeof fbuf);
+    if (fuse_session_receive_buf(m->se, &fbuf) > 0) fuse_session_process_buf(m->se, &fbuf);
+    free(fbuf.mem);
+    if (atomic_load(&m->io.init_unique) != UINT64_MAX) {
+      pal_throw(env, "ERR_PAL_HANDOVER", EPROTO, "takeover: the session did not accept the saved INIT");
+      goto err_session;
+    }
+  } else {
+    if (fuse_session_mount(m->se, real) != 0) {
+      pal_throw(env, "ERR_PAL_MOUNT", EIO, "mounting FUSE at %s failed (libfuse said why on stderr)", real);
+      goto err_session;
+    }
+    if ((rc = pal_fuse_install_io(m->se, fuse_session_fd(m->se), &m->io)) != 0) {
+      pal_throw(env, "ERR_PAL_MOUNT", -rc, "installing session I/O failed: %s", strerror(-rc));
+      goto err_unmount;
+    }
   }
   char type[256];
   m->dev_known = pal_top_mount_at(real, &m->dev, type, sizeof type);
@@ -1377,6 +1471,7 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
   if (!g_atexit_registered) g_atexit_registered = atexit(atexit_detach) == 0;
   pthread_mutex_unlock(&g_active_lock);
   napi_add_env_cleanup_hook(env, cleanup_hook, m);
+  m->keep_mounted = false; /* resumed: from now on ours like a fresh mount */
   goto out;
 
 err_abandon:
@@ -1399,6 +1494,7 @@ err_free:
   free(m->workers);
   free_mount(m);
 out:
+  if (takeover_fd >= 0) close(takeover_fd);
   free(path);
   free(opts);
   return out;
@@ -1428,12 +1524,85 @@ static void unmount_complete(napi_env env, napi_status status, void *data) {
   maybe_finish(m); /* or later, when JS answers what it still holds */
 }
 
+static napi_value stop_session(napi_env env, pal_mount *m);
+
 /* unmount(handle) -> Promise<void>. Idempotent through the TS wrapper. */
 static napi_value js_unmount(napi_env env, napi_callback_info info) {
-  napi_value argv[1], promise, name;
+  napi_value argv[1];
   if (!pal_get_args(env, info, 1, argv)) return NULL;
   pal_mount *m = get_mount(env, argv[0]);
   if (!m) return NULL;
+  return stop_session(env, m);
+}
+
+/* release(handle) -> Promise<void>: like unmount, but the mount stays for the next pald, which
+ * resumes it from the descriptor a holder or systemd keeps. Requests read meanwhile wait in the
+ * kernel; replies JS still owes go out as before. */
+static napi_value js_release(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!pal_get_args(env, info, 1, argv)) return NULL;
+  pal_mount *m = get_mount(env, argv[0]);
+  if (!m) return NULL;
+  if (!atomic_load(&m->stopping)) m->keep_mounted = true;
+  return stop_session(env, m);
+}
+
+/* park(handle): from now on only requests on this session's own open handles are served; the
+ * rest are read and left for the kernel to resend to the next pald (fuse_io.c). */
+static napi_value js_park(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!pal_get_args(env, info, 1, argv)) return NULL;
+  pal_mount *m = get_mount(env, argv[0]);
+  if (!m) return NULL;
+  atomic_store(&m->io.mode, PAL_IO_PARK);
+  return NULL;
+}
+
+/* handoverState(handle) -> {fd, init, ownHandles, outstanding, parked, foreign, resend, kernelMinor}
+ * fd: the session's /dev/fuse descriptor (to give a holder or systemd a duplicate; never close it);
+ * init: the kernel's INIT request once answered, else null. */
+static napi_value js_handover_state(napi_env env, napi_callback_info info) {
+  napi_value argv[1], out, v;
+  if (!pal_get_args(env, info, 1, argv)) return NULL;
+  pal_mount *m = get_mount(env, argv[0]);
+  if (!m) return NULL;
+  unsigned char init[PAL_INIT_MAX];
+  size_t init_len = m->se && !m->finished ? pal_io_saved_init(&m->io, init, sizeof init) : 0;
+  NAPI_TRY(env, napi_create_object(env, &out));
+  NAPI_TRY(env, napi_create_int32(env, m->se && !m->finished ? fuse_session_fd(m->se) : -1, &v));
+  NAPI_TRY(env, napi_set_named_property(env, out, "fd", v));
+  if (init_len) {
+    void *data;
+    napi_value ab;
+    NAPI_TRY(env, napi_create_arraybuffer(env, init_len, &data, &ab));
+    memcpy(data, init, init_len);
+    NAPI_TRY(env, napi_create_typedarray(env, napi_uint8_array, init_len, ab, 0, &v));
+    const struct fuse_init_in *in = (const void *)(init + sizeof(struct fuse_in_header));
+    napi_value minor;
+    NAPI_TRY(env, napi_create_uint32(env, in->minor, &minor));
+    NAPI_TRY(env, napi_set_named_property(env, out, "kernelMinor", minor));
+  } else {
+    NAPI_TRY(env, napi_get_null(env, &v));
+  }
+  NAPI_TRY(env, napi_set_named_property(env, out, "init", v));
+  const struct {
+    const char *key;
+    double value;
+  } nums[] = {{"ownHandles", (double)pal_io_own_handles(&m->io)},
+              {"outstanding", (double)atomic_load(&m->outstanding)},
+              {"parked", (double)atomic_load(&m->io.parked)},
+              {"foreign", (double)atomic_load(&m->io.foreign)},
+              {"resend", (double)atomic_load(&m->io.resend)},
+              {"reopens", (double)atomic_load(&m->io.reopens)}};
+  for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+    NAPI_TRY(env, napi_create_double(env, nums[i].value, &v));
+    NAPI_TRY(env, napi_set_named_property(env, out, nums[i].key, v));
+  }
+  return out;
+}
+
+static napi_value stop_session(napi_env env, pal_mount *m) {
+  napi_value promise, name;
   if (atomic_load(&m->stopping)) {
     pal_throw(env, "ERR_PAL_UNMOUNTED", 0, "already unmounted");
     return NULL;
@@ -1717,6 +1886,9 @@ static napi_value js_fast_stats(napi_env env, napi_callback_info info) {
 bool pal_fuse_init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"mount", NULL, js_mount, NULL, NULL, NULL, napi_default, NULL},
+      {"release", NULL, js_release, NULL, NULL, NULL, napi_default, NULL},
+      {"park", NULL, js_park, NULL, NULL, NULL, napi_default, NULL},
+      {"handoverState", NULL, js_handover_state, NULL, NULL, NULL, napi_default, NULL},
       {"unmount", NULL, js_unmount, NULL, NULL, NULL, napi_default, NULL},
       {"invalidateEntry", NULL, js_inval_entry, NULL, NULL, NULL, napi_default, NULL},
       {"invalidateInode", NULL, js_inval_inode, NULL, NULL, NULL, napi_default, NULL},

@@ -30,6 +30,7 @@ export function formatStatus(result: unknown): string {
   const lines = [
     `pald      ${str(s.pald)} (pid ${str(s.pid)}, version ${str(s.version)}, up ${str(s.uptimeSeconds)}s)`,
     `mount     ${str(s.mountpoint)} ${s.mounted ? '(mounted)' : '(NOT mounted)'}${Number(s.inertLayersAtStart) > 0 ? `, on top of ${str(s.inertLayersAtStart)} inert layer(s) of earlier runs` : ''}`,
+    ...(s.restart ? [restartStatus(obj(s.restart))] : []),
     // The `docker` key holds every configured runtime (Docker, podman's socket, CRI): named for what it is.
     `runtime   ${str(docker.endpoint)} ${docker.reachable ? 'reachable' : `UNREACHABLE: ${str(docker.reason)}`} (${str(docker.cached)} containers cached)`,
     `trust     mode ${str(trust.mode)}, ${trust.healthy ? 'healthy' : `UNHEALTHY: ${str(trust.reason)}`}${trust.warning ? ` — WARNING: ${str(trust.warning)}` : ''}`,
@@ -67,6 +68,11 @@ function providerLines(providers: unknown): string[] {
     const dropped = Array.isArray(p.droppedLabels) ? `, dropped [${list(p.droppedLabels)}] (not in grants)` : '';
     return `  ${str(p.provider)}: ${str(p.state)}, labels [${list(p.labels)}]${dropped} — ${str(p.reason)}`;
   });
+}
+
+/** `restart   handover (holder), resumed the previous session, generation 3`. */
+function restartStatus(r: Obj): string {
+  return `restart   ${str(r.mode)}${r.resumed ? ', resumed the previous session' : ''}, generation ${str(r.generation)}`;
 }
 
 export function formatContainers(result: unknown): string {

@@ -63,12 +63,14 @@ async function main(): Promise<number> {
   const notifier = systemd;
   return new Promise<number>((resolve) => {
     let stopping = false;
+    // SIGTERM (systemctl restart/stop, docker stop): hand the mount to the next pald when a holder
+    // or systemd keeps it; SIGINT: unmount for good (docs/operations.md "Restarts").
     const stop = (signal: string): void => {
       if (stopping) return;
       stopping = true;
-      log(`pald: ${signal}: unmounting and exiting`);
+      log(`pald: ${signal}: ${signal === 'SIGTERM' ? 'stopping' : 'unmounting and exiting'}`);
       notifier.stopping();
-      running.stop().then(
+      running.stop(signal === 'SIGTERM' ? 'handover' : 'unmount').then(
         () => resolve(0),
         (err: unknown) => {
           log(`pald: stop: ${errorMessage(err)}`);

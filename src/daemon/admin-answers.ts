@@ -24,6 +24,7 @@ export function daemonStatus(parts: DaemonParts): Record<string, unknown> {
     mountpoint: state.config.mountpoint,
     mounted: state.mount !== undefined,
     inertLayersAtStart: state.inertLayersAtStart,
+    restart: parts.handover.status(),
     docker: parts.identity.status(),
     trust: state.trust.status(),
     keys: { dir: state.config.keys, usable: backend.keyIds().length, problems: backend.problems() },

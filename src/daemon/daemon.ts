@@ -19,6 +19,7 @@ import { serveAdmin } from './admin-answers.js';
 import { reloadDaemon, trustServiceFor } from './reload.js';
 import { Closers, StartupError, packageVersion, step } from './startup.js';
 import type { DaemonParts, DaemonState, Log, NativeAddon } from './parts.js';
+import { startHandover, type StopMode } from './handover.js';
 
 export { StartupError } from './startup.js';
 
@@ -30,7 +31,8 @@ export interface DaemonOptions {
 export interface RunningDaemon {
   readonly mountpoint: string;
   reload(): Promise<void>;
-  stop(): Promise<void>;
+  /** "handover" (SIGTERM): leave the mount to the next pald when a keeper holds it; else unmount. */
+  stop(how?: StopMode): Promise<void>;
 }
 
 export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaemon> {
@@ -50,10 +52,12 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
     log(`pald: ready on ${mountpoint}`);
 
     let stopping: Promise<void> | undefined;
+    const state = parts.state;
     return {
       mountpoint,
       reload: () => reloadDaemon(parts, opts.configPath),
-      stop() {
+      stop(how: StopMode = 'unmount') {
+        state.stopMode = how;
         stopping ??= closers.closeAll();
         return stopping;
       },
@@ -90,7 +94,13 @@ async function buildParts(
   });
   closers.push(() => identity.close());
 
-  const state: DaemonState = { config, trust: trustServiceFor(config, log), mount: undefined, inertLayersAtStart: 0 };
+  const state: DaemonState = {
+    config,
+    trust: trustServiceFor(config, log),
+    mount: undefined,
+    inertLayersAtStart: 0,
+    stopMode: 'unmount',
+  };
   closers.push(() => state.trust.close()); // the current one: a reload may have replaced it
   if (config.trust.mode === 'none') {
     log(
@@ -109,6 +119,8 @@ async function buildParts(
     ...secrets,
     identity,
     sealedFacts: new SealedFactsRegistry(),
+    // Before anything is mounted: what the previous pald left for a restart without a new mount.
+    handover: await startHandover({ adminSocket: config.admin.socket, env: process.env, log }),
     imageSecrets: imageSecretsOfNode({ config, store, audit, log, ...secrets }),
   };
   return { ...withoutFs, fs: buildFilesystem(withoutFs) };

@@ -9,6 +9,7 @@ export type FilesystemParts = Omit<DaemonParts, 'fs'>;
 export function buildFilesystem(parts: FilesystemParts): PalFilesystem {
   const { state, identity, metrics, store, audit, native, log } = parts;
   const fs = createPalFilesystem({
+    inodeKey: parts.handover.inodeKey,
     identity: {
       resolve: async (ref) => {
         const who = await identity.resolve(ref);

@@ -11,6 +11,8 @@ const run = promisify(execFile);
 export interface MountInfoLine {
   readonly mountId: number;
   readonly parentId: number;
+  /** major:minor of the filesystem (a FUSE connection's number for fuse). */
+  readonly device: string;
   readonly mountPoint: string;
   readonly optionalFields: readonly string[];
   readonly fsType: string;
@@ -32,6 +34,7 @@ export function parseMountInfo(text: string): MountInfoLine[] {
     lines.push({
       mountId: Number(parts[0]),
       parentId: Number(parts[1]),
+      device: parts[2] ?? '',
       mountPoint: unescape(parts[4] ?? ''),
       optionalFields: parts.slice(6, sep),
       fsType: parts[sep + 1] ?? '',

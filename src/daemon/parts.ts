@@ -13,6 +13,7 @@ import type { HandleLedger, PalFilesystem } from '../fs/index.js';
 import type { SealedFactsRegistry } from '../policy/index.js';
 import type { PalMetrics } from './metrics.js';
 import type { ImageSecretSourceHandle } from './image-secrets.js';
+import type { Handover, StopMode } from './handover.js';
 
 export type NativeAddon = typeof import('../native/index.js');
 export type Log = (line: string) => void;
@@ -23,6 +24,8 @@ export interface DaemonState {
   mount: FuseMount | undefined;
   /** Layers earlier pald runs left at the mountpoint, counted when this one mounted. */
   inertLayersAtStart: number;
+  /** How stop() leaves the mount: "handover" (SIGTERM) keeps it for the next pald when a keeper holds it. */
+  stopMode: StopMode;
 }
 
 export interface DaemonParts {
@@ -32,6 +35,8 @@ export interface DaemonParts {
   readonly version: string;
   readonly startedAt: number;
   readonly audit: AuditLog;
+  /** What the previous pald left for a restart without a new mount (docs/operations.md "Restarts"). */
+  readonly handover: Handover;
   readonly store: ManifestStore;
   readonly backend: OpenPgpBackend;
   readonly redOctober: RedOctoberBackend | undefined;

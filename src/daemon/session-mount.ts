@@ -18,14 +18,18 @@ async function canonical(p: string, parentMode: number): Promise<string> {
 
 /** Mounts the session and stacks it onto the mountpoint; returns the canonical mountpoint. */
 export async function mountSession(parts: DaemonParts, closers: Closers): Promise<string> {
-  const { state, native, fs, log } = parts;
+  const { state, native, fs, log, handover } = parts;
   const config = state.config;
   const staging = await step(`staging dir for ${config.admin.socket}`, () =>
     canonical(join(dirname(config.admin.socket), 'fs'), 0o700),
   );
-  await step(`staging dir ${staging}`, () => prepareStagingDir(staging));
   const mountpoint = await step(`mountpoint ${config.mountpoint}`, () => canonical(config.mountpoint, 0o755));
-  const layers = await step(`mountpoint ${mountpoint}`, () => prepareMountpoint(mountpoint));
+  await handover.confirm(staging, mountpoint);
+  const resuming = handover.takeover !== undefined; // the same mount stays: none of the fresh-mount steps
+  if (!resuming) await step(`staging dir ${staging}`, () => prepareStagingDir(staging));
+  const layers = resuming
+    ? { deadLayers: 0 }
+    : await step(`mountpoint ${mountpoint}`, () => prepareMountpoint(mountpoint));
   state.inertLayersAtStart = layers.deadLayers;
   if (layers.deadLayers > 0)
     log(
@@ -35,6 +39,8 @@ export async function mountSession(parts: DaemonParts, closers: Closers): Promis
     native.mount(staging, fs.handlers, {
       fsname: 'pal',
       extraOptions: ['allow_other'],
+      generation: handover.generation,
+      ...(handover.takeover ? { takeover: handover.takeover } : {}),
       // Expected failures (EIO for a corrupt ciphertext…) are in the audit log already; only
       // errors that are not ours to expect are worth a log line.
       onError: (err, op) => {
@@ -47,11 +53,12 @@ export async function mountSession(parts: DaemonParts, closers: Closers): Promis
   fs.attachKernel(mounted);
   closers.push(async () => {
     fs.attachKernel(undefined);
-    // Unmounting the session ends it; the layer at the mountpoint stays (inert) so that
-    // running rslave containers pick up the next pald.
-    await mounted.unmount();
+    // Handed over, the mount stays for the next pald. Unmounting ends the session; the layer at
+    // the mountpoint stays (inert) so that running rslave containers pick up the next pald.
+    await handover.stop(mounted, state.stopMode);
     state.mount = undefined;
   });
-  await step(`binding the session onto ${mountpoint}`, () => stackOnto(staging, mountpoint));
+  if (!resuming) await step(`binding the session onto ${mountpoint}`, () => stackOnto(staging, mountpoint));
+  await handover.keep(mounted);
   return mountpoint;
 }

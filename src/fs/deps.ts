@@ -91,4 +91,9 @@ export interface FsDeps {
   readonly fastPath?: boolean;
   /** /metrics (absent: not counted). */
   readonly metrics?: RequestMetrics;
+  /**
+   * Key of the inode numbers (32 bytes; default random per run). A pald resuming its
+   * predecessor's mount gets the same key, so the kernel's cached inode numbers stay valid.
+   */
+  readonly inodeKey?: Uint8Array;
 }

@@ -28,7 +28,15 @@ import { errorMessage } from '../shared/error-message.js';
 import { SecretError, type AuthoriseSealed } from '../crypto/index.js';
 import type { ManifestEntry } from '../store/index.js';
 import type { FsDeps, ManifestView } from './deps.js';
-import { ROOT_INO, PAL_DIR_INO, PAL_DIR_NAME, SecretInodes, palFileIno, type PalFileName } from './inodes.js';
+import {
+  ROOT_INO,
+  PAL_DIR_INO,
+  PAL_DIR_NAME,
+  SecretInodes,
+  keyedInoDerivation,
+  palFileIno,
+  type PalFileName,
+} from './inodes.js';
 import { dirAttr, fileAttr } from './attrs.js';
 import { renderPalFile, type VisibleSecret } from './inspect.js';
 import { CallerMemo } from './caller-memo.js';
@@ -59,7 +67,7 @@ export interface Granted {
 }
 
 export class PalView {
-  readonly inodes = new SecretInodes();
+  readonly inodes: SecretInodes;
   readonly handles: OpenHandles;
   readonly warm: WarmPath;
   readonly leases: OpenLeases;
@@ -71,6 +79,10 @@ export class PalView {
   readonly callers: CallerMemo;
 
   constructor(private readonly deps: FsDeps) {
+    this.inodes = new SecretInodes(deps.inodeKey ? keyedInoDerivation(deps.inodeKey) : undefined);
+    // A resumed session (src/daemon/handover.ts): the kernel may name a secret by the inode number
+    // the previous pald gave it, with no lookup first. Same key, same numbers: derive them now.
+    if (deps.inodeKey) for (const name of deps.manifest.current().entries.keys()) this.inodes.inoFor(name);
     this.sealed = deps.sealedFacts;
     this.ledger = deps.handles ?? new HandleLedger(() => DEFAULT_HANDLE_LIMITS);
     this.startedAt = (deps.now ?? Date.now)();

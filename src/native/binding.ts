@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
-import type { FastPathStats, RetiredLease } from './types.js';
+import type { FastPathStats, HandoverState, RetiredLease } from './types.js';
 
 /** State of one SecureBuffer handle (never its bytes). */
 export interface SecureBufferInfo {
@@ -48,8 +48,18 @@ export type Dispatch = (
 ) => void;
 
 export interface NativeBinding {
-  mount(mountpoint: string, options: string, threads: number, dispatch: Dispatch): MountHandle;
+  mount(
+    mountpoint: string,
+    options: string,
+    threads: number,
+    dispatch: Dispatch,
+    generation: number,
+    takeover: { fd: number; init: Uint8Array } | null,
+  ): MountHandle;
   unmount(mount: MountHandle): Promise<void>;
+  release(mount: MountHandle): Promise<void>;
+  park(mount: MountHandle): void;
+  handoverState(mount: MountHandle): HandoverState;
   invalidateEntry(mount: MountHandle, parent: number, name: string): void;
   invalidateInode(mount: MountHandle, ino: number): void;
   clearStaleMount(mountpoint: string): number;
@@ -120,6 +130,13 @@ export interface NativeBinding {
   setDumpable(on: boolean): void;
   getDumpable(): boolean;
   sendUnixDatagram(path: string, message: string): void;
+
+  holderPut(socket: string, fd: number, payload: Uint8Array): void;
+  holderTake(socket: string): { fd: number; payload: Uint8Array } | null;
+  holderDrop(socket: string): boolean;
+  sdNotifyWithFd(socket: string, message: string, fd: number): void;
+  claimFuseFd(fd: number): boolean;
+  closeFd(fd: number): void;
 }
 
 /** Request codes shared with native/src/fuse_bridge.c. */

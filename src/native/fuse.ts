@@ -13,6 +13,7 @@ import type {
   FastPathEvent,
   FuseHandlers,
   FuseMount,
+  HandoverState,
   MountOptions,
   OpenReply,
 } from './types.js';
@@ -282,6 +283,19 @@ class NativeFuseMount implements FuseMount {
     return this.#unmounting;
   }
 
+  release(): Promise<void> {
+    this.#unmounting ??= binding.release(this.handle);
+    return this.#unmounting;
+  }
+
+  park(): void {
+    binding.park(this.handle);
+  }
+
+  handoverState(): HandoverState {
+    return binding.handoverState(this.handle);
+  }
+
   invalidateEntry(parent: number, name: string): void {
     binding.invalidateEntry(this.handle, parent, name);
   }
@@ -313,11 +327,16 @@ export async function mount(
   const threads = options.threads ?? DEFAULT_THREADS;
   if (!Number.isInteger(threads) || threads < 0 || threads > 64)
     throw new RangeError('threads must be an integer 0..64');
+  const generation = options.generation ?? 1;
+  if (!Number.isInteger(generation) || generation < 1 || generation > 0xffff)
+    throw new RangeError('generation must be an integer 1..65535');
   const handle = binding.mount(
     path,
     mountOptionString(options),
     threads,
     makeDispatch(handlers, options.onError ?? defaultOnError),
+    generation,
+    options.takeover ? { fd: options.takeover.fd, init: options.takeover.init } : null,
   );
   return new NativeFuseMount(path, handle);
 }

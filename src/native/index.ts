@@ -27,3 +27,13 @@ export function isDumpable(): boolean {
 export function sendUnixDatagram(path: string, message: string): void {
   binding.sendUnixDatagram(path, message);
 }
+export {
+  holderPut,
+  holderTake,
+  holderDrop,
+  sdNotifyWithFd,
+  claimFuseFd,
+  closeFd,
+  holderExecutable,
+  type HeldSession,
+} from './handover.js';

@@ -89,12 +89,44 @@ export interface MountOptions {
   readonly threads?: number;
   /** Extra -o options, e.g. ["allow_other"]. ro,nosuid,nodev,noexec are always set. */
   readonly extraOptions?: readonly string[];
+  /** Tag of this session's file handles (1..65535): a handle of an earlier pald is never used. Default 1. */
+  readonly generation?: number;
+  /**
+   * Resume the previous pald's session at the mountpoint from its /dev/fuse descriptor (the
+   * addon owns `fd` from then on, also on failure) and the kernel's INIT request it saved,
+   * instead of mounting anew.
+   */
+  readonly takeover?: { readonly fd: number; readonly init: Uint8Array };
+}
+
+/** What a pald needs to hand its session over, and how the handover goes. */
+export interface HandoverState {
+  /** The session's /dev/fuse descriptor (-1 once closed): give others duplicates, never close it. */
+  readonly fd: number;
+  /** The kernel's INIT request, once answered; null before. */
+  readonly init: Uint8Array | null;
+  /** FUSE protocol minor version the kernel offered (>= 40: it can resend requests). */
+  readonly kernelMinor?: number;
+  readonly ownHandles: number;
+  readonly outstanding: number;
+  readonly parked: number;
+  /** Requests on handles of an earlier pald, answered in the addon. */
+  readonly foreign: number;
+  /** After a takeover: 1 resend sent, < 0 -errno, 0 not tried. */
+  readonly resend: number;
+  /** Handles of an earlier pald opened again for the caller who read from them. */
+  readonly reopens: number;
 }
 
 export interface FuseMount {
   readonly mountpoint: string;
   /** Unmounts and stops the session threads. Idempotent. */
   unmount(): Promise<void>;
+  /** Stops the session but leaves it mounted, for the next pald to resume (see HandoverState). */
+  release(): Promise<void>;
+  /** Handing over: serve only requests on open handles; leave the rest for the kernel to resend. */
+  park(): void;
+  handoverState(): HandoverState;
   /** fuse_lowlevel_notify_inval_entry: drop the kernel's cached name under parent. */
   invalidateEntry(parent: number, name: string): void;
   /** fuse_lowlevel_notify_inval_inode: drop cached attrs/pages of ino (off 0, len 0 = all). */

@@ -93,6 +93,8 @@ export interface PaldOptions {
   readonly extraConfig?: Record<string, unknown>;
   /** Extra environment for pald (e.g. NOTIFY_SOCKET). */
   readonly env?: NodeJS.ProcessEnv;
+  /** Run pald-holder next to the admin socket before pald starts (restarts hand the mount over). */
+  readonly holder?: boolean;
 }
 
 export interface TestPald {
@@ -119,6 +121,10 @@ export interface TestPald {
   kill(): Promise<void>;
   /** Starts pald again with the same config; resolves on its ready line. */
   start(): Promise<void>;
+  /** Sends `signal` and waits for pald to exit (no checks of the mount: a handover leaves it). */
+  signal(signal: 'SIGTERM' | 'SIGKILL' | 'SIGINT'): Promise<void>;
+  /** pid of pald-holder (-1 without `holder`). */
+  readonly holderPid: number;
   /** stop + unmount the shared bind mount + remove the temp dir; safe to call twice. */
   cleanup(): Promise<void>;
 }
@@ -169,6 +175,22 @@ export async function startPald(opts: PaldOptions): Promise<TestPald> {
   let log = '';
   let cleaned = false;
   let expectingExit = false;
+  let holder: ChildProcess | undefined;
+  if (opts.holder) {
+    await mkdir(join(dir, 'run'), { recursive: true, mode: 0o700 });
+    const exe = join(REPO, 'native/build/Release/pald-holder');
+    const h = spawn(exe, [join(dir, 'run', 'holder.sock')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    holder = h;
+    h.stderr?.on('data', (b: Buffer) => (log += `[holder] ${b.toString('utf8')}`));
+    await waitFor('pald-holder to listen', async () => log.includes('pald-holder: listening'), { timeoutMs: 10_000 });
+  }
+  const stopHolder = async (): Promise<void> => {
+    const h = holder;
+    if (!h || h.exitCode !== null || h.signalCode !== null) return;
+    const gone = new Promise((r) => h.once('exit', r));
+    h.kill('SIGTERM');
+    await gone;
+  };
 
   const start = async (): Promise<void> => {
     expectingExit = false;
@@ -273,10 +295,21 @@ export async function startPald(opts: PaldOptions): Promise<TestPald> {
       await waitExit(10_000);
     },
     start,
+    async signal(sig) {
+      const c = child;
+      if (!c || c.exitCode !== null || c.signalCode !== null) return;
+      expectingExit = true;
+      c.kill(sig);
+      if (!(await waitExit(20_000))) throw new Error(`pald did not exit on ${sig}:\n${log}`);
+    },
+    get holderPid() {
+      return holder?.pid ?? -1;
+    },
     async cleanup() {
       if (cleaned) return;
       cleaned = true;
       try {
+        await stopHolder(); // first: with nobody keeping the mount, pald's SIGTERM unmounts
         await pald.stop();
       } finally {
         // pald leaves its layers at the mountpoint (and a killed one its session in the staging
