@@ -3,7 +3,7 @@
 // of the same suite and client count (floor ops/s ÷ case ops/s: how many times slower).
 import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
@@ -79,6 +79,13 @@ async function main(): Promise<void> {
   const seconds = Number(process.env.BENCH_SECONDS ?? 3);
   const tmp = await mkdtemp(join(tmpdir(), 'pal-bench-'));
   const rows: BenchRow[] = [];
+  const began = Date.now();
+  const load = (): string =>
+    loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ');
+  const loadAtStart = load();
+  const timings: string[] = [];
   try {
     const clientBin = await compileC(join(tmp, 'client'), [join(src, 'client.c')], ['-lpthread']);
     const ctx: BenchContext = {
@@ -122,6 +129,7 @@ async function main(): Promise<void> {
       const name = file.replace(/\.js$/, '');
       if (only.length && !only.includes(name)) continue;
       process.stderr.write(`suite ${name}\n`);
+      const suiteBegan = Date.now();
       const mod = (await import(pathToFileURL(join(suiteDir, file)).href)) as Partial<BenchSuiteModule>;
       if (typeof mod.run !== 'function') {
         rows.push({ suite: name, name: '(module exports no run())', clients: 0, unavailable: 'not a suite' });
@@ -138,12 +146,17 @@ async function main(): Promise<void> {
           unavailable: err instanceof Error ? err.message : String(err),
         });
       }
+      timings.push(`${name} ${((Date.now() - suiteBegan) / 1000).toFixed(0)} s`);
     }
   } finally {
     await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
   }
   process.stdout.write(
-    `\n${seconds} s per case (suites may split it into interleaved rounds and report medians); × floor = floor ops/s ÷ case ops/s (same suite, same clients)\n\n`,
+    `\nload average (1/5/15 min): ${loadAtStart} at start, ${load()} at end; ${cpus().length} CPUs; ` +
+      `total ${((Date.now() - began) / 1000).toFixed(0)} s (${timings.join(', ')})\n`,
+  );
+  process.stdout.write(
+    `${seconds} s per case (suites may split it into interleaved rounds and report medians); × floor = floor ops/s ÷ case ops/s (same suite, same clients)\n\n`,
   );
   process.stdout.write(format(rows) + '\n');
 }
