@@ -23,7 +23,10 @@ const here = fileURLToPath(new URL('.', import.meta.url)); // dist/test/bench/
 const root = join(here, '..', '..', '..');
 const src = join(root, 'test', 'bench');
 
-function format(rows: readonly BenchRow[]): string {
+function format(reported: readonly BenchRow[]): string {
+  // One block per suite, in the order suites first reported (a suite may report rows late).
+  const order = [...new Set(reported.map((r) => r.suite))];
+  const rows = order.flatMap((suite) => reported.filter((r) => r.suite === suite));
   const floorOf = (r: BenchRow): BenchRow | undefined =>
     rows.find((f) => f.floor && f.suite === r.suite && f.clients === r.clients && f.opsPerSec);
   const head = ['suite', 'case', 'clients', 'ops/s', 'p50 µs', 'p99 µs', '× floor'];
@@ -88,7 +91,11 @@ async function main(): Promise<void> {
   const timings: string[] = [];
   try {
     const clientBin = await compileC(join(tmp, 'client'), [join(src, 'client.c')], ['-lpthread']);
+    const suiteDir = join(here, 'suites');
+    const files = (await readdir(suiteDir)).filter((f) => f.endsWith('.js')).sort();
+    const names = files.map((f) => f.replace(/\.js$/, '')).filter((n) => !only.length || only.includes(n));
     const ctx: BenchContext = {
+      suites: names,
       seconds,
       warmupMs: 300,
       tmp,
@@ -123,8 +130,6 @@ async function main(): Promise<void> {
       startServer: (cmd, args) => startServer(cmd, args),
       stopServer: (child) => stopServer(child),
     };
-    const suiteDir = join(here, 'suites');
-    const files = (await readdir(suiteDir)).filter((f) => f.endsWith('.js')).sort();
     for (const file of files) {
       const name = file.replace(/\.js$/, '');
       if (only.length && !only.includes(name)) continue;
