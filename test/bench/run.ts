@@ -104,7 +104,9 @@ async function main(): Promise<void> {
         rows.push(row);
         const what = row.unavailable
           ? `unavailable (${row.unavailable})`
-          : `${row.opsPerSec?.toFixed(0)} ops/s, p50 ${row.p50Us?.toFixed(1)} µs`;
+          : row.opsPerSec === undefined
+            ? 'noted'
+            : `${row.opsPerSec.toFixed(0)} ops/s, p50 ${row.p50Us?.toFixed(1)} µs`;
         process.stderr.write(`  ${row.suite} · ${row.name} · ${row.clients} client(s): ${what}\n`);
       },
       compile: (name, sources, flags = []) => compileC(join(tmp, name), sources, flags),
