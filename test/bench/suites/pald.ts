@@ -18,7 +18,7 @@ const execFileAsync = promisify(execFile);
 const SUITE = 'pald';
 const CLIENTS = [1, 8];
 const SIZE = 64;
-// 12 first opens give a p50 as steady as 20 did (the spread is the machine's), at half the seals and execs.
+// 12 first opens (was 20): each costs a pal seal and a docker exec; the goal is about their p50.
 const COLD_SAMPLES = 12;
 
 export const title = 'pald: sealed secret read from inside a container';
