@@ -2,7 +2,7 @@
 // reloaded on SIGHUP (reload()) and when the manifest or a ciphertext changes.
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { watch, type FSWatcher } from 'chokidar';
+import { DirWatcher } from './dir-watch.js';
 import { type ManifestParse } from './manifest.js';
 import { parseManifestOffThread } from './manifest-off-thread.js';
 import { fileSafetyProblem, FileSafetyError } from './file-safety.js';
@@ -16,7 +16,7 @@ const REJECTED = ' (manifest rejected, serving the last good version)';
 export class ManifestStore {
   private snapshot: ManifestSnapshot;
   private readonly listeners: Listener[] = [];
-  private watcher: FSWatcher | undefined;
+  private watcher: DirWatcher | undefined;
   private watchedDirs = new Set<string>();
   private interesting = new Set<string>();
   /** Ciphertext paths named by the last parsed manifest, including entries skipped for a problem. */
@@ -45,7 +45,7 @@ export class ManifestStore {
         store.path,
       );
     }
-    if (opts.watch ?? true) await store.startWatching();
+    if (opts.watch ?? true) store.startWatching();
     return store;
   }
 
@@ -78,9 +78,8 @@ export class ManifestStore {
   async close(): Promise<void> {
     this.closed = true;
     if (this.debounce) clearTimeout(this.debounce);
-    const w = this.watcher;
+    this.watcher?.close();
     this.watcher = undefined;
-    if (w) await w.close();
     await this.running?.catch(() => undefined);
   }
 
@@ -174,15 +173,15 @@ export class ManifestStore {
     }
   }
 
-  private async startWatching(): Promise<void> {
-    // Directories, not files: editors and `pal seal` replace files by rename,
-    // which a watch on the old inode would miss.
+  private startWatching(): void {
+    // Directories, not files: editors and `pal seal` replace files by rename, which a watch on
+    // the old inode would miss; and one watch per directory costs the same for 10,000 secrets.
     const dirs = [...new Set([...this.interesting].map((f) => path.dirname(f)))];
     this.watchedDirs = new Set(dirs);
-    const watcher = watch(dirs, { ignoreInitial: true, depth: 0, atomic: true });
-    this.watcher = watcher;
     const onEvent = (file: string): void => {
-      if (!this.interesting.has(path.resolve(file))) return;
+      const p = path.resolve(file);
+      // A watched directory itself: it appeared (or changed) and may hold a ciphertext now.
+      if (!this.interesting.has(p) && !this.watchedDirs.has(p)) return;
       if (this.debounce) clearTimeout(this.debounce);
       this.debounce = setTimeout(() => {
         this.debounce = undefined;
@@ -191,8 +190,10 @@ export class ManifestStore {
           this.reload().catch((err: unknown) => this.log(`manifest: reload failed: ${errorMessage(err)}`));
       }, this.opts.debounceMs ?? 100);
     };
-    watcher.on('add', onEvent).on('change', onEvent).on('unlink', onEvent);
-    watcher.on('error', (err) => this.log(`manifest: watcher error: ${(err as Error).message}`));
-    await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
+    this.watcher = new DirWatcher({
+      onEvent,
+      onError: (err) => this.log(`manifest: watcher error: ${err.message}`),
+    });
+    this.watcher.add(dirs);
   }
 }

@@ -53,6 +53,8 @@ export interface BenchContext {
     expectBytes: number,
     opts?: { seconds?: number; warmupMs?: number },
   ): Promise<ClientResult>;
+  /** The suites this run includes (a suite may leave rows to another one that measures them anyway). */
+  readonly suites: readonly string[];
   /** Rounds a suite may split each case into, interleaving cases (BENCH_ROUNDS, default 5). */
   readonly rounds: number;
   /** Starts a server process and resolves once it printed a line containing "ready". */

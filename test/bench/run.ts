@@ -3,7 +3,7 @@
 // of the same suite and client count (floor ops/s ÷ case ops/s: how many times slower).
 import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
@@ -23,7 +23,10 @@ const here = fileURLToPath(new URL('.', import.meta.url)); // dist/test/bench/
 const root = join(here, '..', '..', '..');
 const src = join(root, 'test', 'bench');
 
-function format(rows: readonly BenchRow[]): string {
+function format(reported: readonly BenchRow[]): string {
+  // One block per suite, in the order suites first reported (a suite may report rows late).
+  const order = [...new Set(reported.map((r) => r.suite))];
+  const rows = order.flatMap((suite) => reported.filter((r) => r.suite === suite));
   const floorOf = (r: BenchRow): BenchRow | undefined =>
     rows.find((f) => f.floor && f.suite === r.suite && f.clients === r.clients && f.opsPerSec);
   const head = ['suite', 'case', 'clients', 'ops/s', 'p50 µs', 'p99 µs', '× floor'];
@@ -79,9 +82,20 @@ async function main(): Promise<void> {
   const seconds = Number(process.env.BENCH_SECONDS ?? 3);
   const tmp = await mkdtemp(join(tmpdir(), 'pal-bench-'));
   const rows: BenchRow[] = [];
+  const began = Date.now();
+  const load = (): string =>
+    loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ');
+  const loadAtStart = load();
+  const timings: string[] = [];
   try {
     const clientBin = await compileC(join(tmp, 'client'), [join(src, 'client.c')], ['-lpthread']);
+    const suiteDir = join(here, 'suites');
+    const files = (await readdir(suiteDir)).filter((f) => f.endsWith('.js')).sort();
+    const names = files.map((f) => f.replace(/\.js$/, '')).filter((n) => !only.length || only.includes(n));
     const ctx: BenchContext = {
+      suites: names,
       seconds,
       warmupMs: 300,
       tmp,
@@ -90,7 +104,9 @@ async function main(): Promise<void> {
         rows.push(row);
         const what = row.unavailable
           ? `unavailable (${row.unavailable})`
-          : `${row.opsPerSec?.toFixed(0)} ops/s, p50 ${row.p50Us?.toFixed(1)} µs`;
+          : row.opsPerSec === undefined
+            ? 'noted'
+            : `${row.opsPerSec.toFixed(0)} ops/s, p50 ${row.p50Us?.toFixed(1)} µs`;
         process.stderr.write(`  ${row.suite} · ${row.name} · ${row.clients} client(s): ${what}\n`);
       },
       compile: (name, sources, flags = []) => compileC(join(tmp, name), sources, flags),
@@ -116,12 +132,11 @@ async function main(): Promise<void> {
       startServer: (cmd, args) => startServer(cmd, args),
       stopServer: (child) => stopServer(child),
     };
-    const suiteDir = join(here, 'suites');
-    const files = (await readdir(suiteDir)).filter((f) => f.endsWith('.js')).sort();
     for (const file of files) {
       const name = file.replace(/\.js$/, '');
       if (only.length && !only.includes(name)) continue;
       process.stderr.write(`suite ${name}\n`);
+      const suiteBegan = Date.now();
       const mod = (await import(pathToFileURL(join(suiteDir, file)).href)) as Partial<BenchSuiteModule>;
       if (typeof mod.run !== 'function') {
         rows.push({ suite: name, name: '(module exports no run())', clients: 0, unavailable: 'not a suite' });
@@ -138,12 +153,17 @@ async function main(): Promise<void> {
           unavailable: err instanceof Error ? err.message : String(err),
         });
       }
+      timings.push(`${name} ${((Date.now() - suiteBegan) / 1000).toFixed(0)} s`);
     }
   } finally {
     await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
   }
   process.stdout.write(
-    `\n${seconds} s per case (suites may split it into interleaved rounds and report medians); × floor = floor ops/s ÷ case ops/s (same suite, same clients)\n\n`,
+    `\nload average (1/5/15 min): ${loadAtStart} at start, ${load()} at end; ${cpus().length} CPUs; ` +
+      `total ${((Date.now() - began) / 1000).toFixed(0)} s (${timings.join(', ')})\n`,
+  );
+  process.stdout.write(
+    `${seconds} s per case (suites may split it into interleaved rounds and report medians); × floor = floor ops/s ÷ case ops/s (same suite, same clients)\n\n`,
   );
   process.stdout.write(format(rows) + '\n');
 }
