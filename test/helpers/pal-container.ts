@@ -1,6 +1,6 @@
 // A container as the e2e tests run one: long-lived (sleep), no network, with pald's mountpoint at /run/pal
 // read-only and rslave (as the docs tell operators), so that a restarted pald reaches running containers.
-import type { TestDockerd } from './dockerd.js';
+import type { TestDockerd } from '../../scripts/components/dockerd.js';
 import { runCommand } from './pald.js';
 
 /** `docker run -d` of `image` named `name` with /run/pal mounted; `extra` are more `docker run` options. */

@@ -5,7 +5,7 @@
 // closed by the caller.
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fetchManifest, OCI_INDEX, type Descriptor, type TestRegistry } from './registry.js';
+import { fetchManifest, OCI_INDEX, type Descriptor, type TestRegistry } from '../../scripts/components/registry.js';
 
 export interface ReferrersFront {
   /** "127.0.0.1:PORT": use it as the registry host in repository names. */

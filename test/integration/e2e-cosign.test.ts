@@ -9,14 +9,14 @@ import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { signBundle, signLegacy } from '../helpers/cosign-craft.js';
+import { signBundle, signLegacy } from '../../scripts/signing/cosign-craft.js';
 import { issue, makeJwsEnvelope } from '../helpers/notation-craft.js';
 import { NOTATION_ARTIFACT_TYPE } from '../../src/trust/notation/provider.js';
-import { startDockerd, type TestDockerd } from '../helpers/dockerd.js';
+import { startDockerd, type TestDockerd } from '../../scripts/components/dockerd.js';
 import { startPald, type TestPald } from '../helpers/pald.js';
 import { waitFor } from '../helpers/wait.js';
 import { runWithPal, execIn } from '../helpers/pal-container.js';
-import { pushReferrer, startRegistry, type Descriptor, type TestRegistry } from '../helpers/registry.js';
+import { pushReferrer, startRegistry, type Descriptor, type TestRegistry } from '../../scripts/components/registry.js';
 
 const secretText = `cosign-e2e-${randomBytes(16).toString('hex')}`;
 let reg: TestRegistry | undefined;

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startDockerd, type TestDockerd } from '../helpers/dockerd.js';
+import { startDockerd, type TestDockerd } from '../../scripts/components/dockerd.js';
 import { startPald, runCommand, type TestPald } from '../helpers/pald.js';
 import { waitFor } from '../helpers/wait.js';
 

@@ -12,7 +12,7 @@ import {
   sha256Digest,
   startRegistry,
   type TestRegistry,
-} from '../helpers/registry.js';
+} from '../../scripts/components/registry.js';
 import { startReferrersFront } from '../helpers/referrers-front.js';
 
 let reg: TestRegistry;

@@ -10,7 +10,7 @@ import test from 'ava';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startDockerd, type TestDockerd } from '../helpers/dockerd.js';
+import { startDockerd, type TestDockerd } from '../../scripts/components/dockerd.js';
 import { startPald, runCommand, type TestPald } from '../helpers/pald.js';
 import { waitFor } from '../helpers/wait.js';
 

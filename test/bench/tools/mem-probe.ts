@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { copyFile, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
-import { startDockerd } from '../../helpers/dockerd.js';
+import { startDockerd } from '../../../scripts/components/dockerd.js';
 import { startPald, type TestPald } from '../../helpers/pald.js';
 import { waitFor } from '../../helpers/wait.js';
 
