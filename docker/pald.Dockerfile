@@ -37,6 +37,9 @@ COPY --from=build /src/package.json ./
 COPY --from=build /src/node_modules node_modules
 COPY --from=build /src/dist/src dist/src
 COPY --from=build /src/native/build/Release/pal_native.node native/build/Release/pal_native.node
+# The holder that keeps /dev/fuse across pald restarts (docs/operations.md "Restarts"); it runs in a
+# container of its own (compose.yaml: pald-holder), never in pald's, so that it outlives pald.
+COPY --from=build /src/native/build/Release/pald-holder /usr/local/lib/pal/pald-holder
 RUN ln -s /opt/pal/dist/src/cli/pal.js /usr/local/bin/pal \
  && ln -s /opt/pal/dist/src/cli/pald.js /usr/local/bin/pald
 # pald answers SIGTERM by finishing the requests in flight and unmounting (exit 0); SIGHUP reloads.

@@ -16,6 +16,10 @@ interface Bind {
   bind?: { propagation?: string };
 }
 interface Service {
+  image?: string;
+  entrypoint?: string[];
+  network_mode?: string;
+  depends_on?: string[] | Record<string, unknown>;
   pid?: string;
   privileged?: boolean;
   devices?: string[];
@@ -51,4 +55,26 @@ test('pald: docker socket and /etc/pal read-only, /run/pal rshared; the app bind
   t.is(app?.source, '/run/pal');
   t.true(app?.read_only);
   t.is(app?.bind?.propagation, 'rslave');
+});
+
+test("pald-holder: its own container from pald's image, no capability or device, sharing /run/pald with pald", async (t) => {
+  const all = await services();
+  const holder = all['pald-holder']!;
+  t.is(holder.image, 'pald');
+  t.deepEqual(holder.entrypoint, ['/usr/local/lib/pal/pald-holder', '/run/pald/holder.sock']);
+  t.deepEqual(holder.cap_drop, ['ALL']);
+  t.is(holder.cap_add, undefined);
+  t.is(holder.devices, undefined);
+  t.not(holder.pid, 'host');
+  t.not(holder.privileged, true);
+  t.is(holder.network_mode, 'none');
+  t.deepEqual(holder.volumes, ['/run/pald:/run/pald']);
+  t.true(
+    (all['pald']!.volumes ?? []).includes('/run/pald:/run/pald'),
+    'pald reaches holder.sock next to its admin socket',
+  );
+  const deps = all['pald']!.depends_on;
+  t.true(Array.isArray(deps) ? deps.includes('pald-holder') : deps !== undefined && 'pald-holder' in deps);
+  const dockerfile = await readFile(join(REPO, 'docker/pald.Dockerfile'), 'utf8');
+  t.regex(dockerfile, /^COPY --from=build \S+\/pald-holder \/usr\/local\/lib\/pal\/pald-holder$/m);
 });
