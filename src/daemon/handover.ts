@@ -97,35 +97,7 @@ export async function startHandover(opts: HandoverOptions): Promise<Handover> {
     inodeKey,
     async keep(mount) {
       served = mount;
-      const init = await initOf(mount);
-      if (!init) {
-        log('pald: restart handover off: the session answered no INIT in time');
-        keeper = undefined;
-        return;
-      }
-      const { fd } = mount.handoverState();
-      if (notifySocket) {
-        // systemd keeps one descriptor per name (FileDescriptorStoreMax=1): storing again after a
-        // takeover finds the same open file there and changes nothing.
-        await writeFile(payloadFile, payload(init), { mode: 0o600 });
-        try {
-          native.sdNotifyWithFd(notifySocket, storeMessage, fd);
-          keeper = 'systemd';
-        } catch (err) {
-          log(`pald: restart handover off: FDSTORE: ${err instanceof Error ? err.message : String(err)}`);
-          keeper = undefined;
-        }
-        return;
-      }
-      try {
-        native.holderPut(holderSocket, fd, payload(init));
-        keeper = 'holder';
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).errno;
-        // No holder running: the ordinary case without one; stay quiet about it.
-        if (code !== 2 && code !== 111) log(`pald: restart handover off: holder: ${(err as Error).message}`);
-        keeper = undefined;
-      }
+      keeper = await storeSession(mount, { log, notifySocket, holderSocket, payloadFile, payload });
     },
     async stop(mount, how) {
       if (keeper === 'holder' && !holderAlive(holderSocket)) keeper = undefined; // gone: nobody keeps the mount
@@ -133,15 +105,7 @@ export async function startHandover(opts: HandoverOptions): Promise<Handover> {
         lastStop = await handOver(mount, log);
         return;
       }
-      if (keeper === 'holder') native.holderDrop(holderSocket);
-      if (keeper === 'systemd' && notifySocket) {
-        try {
-          native.sendUnixDatagram(notifySocket, removeMessage);
-        } catch {
-          // systemd closes the store itself when the unit stops
-        }
-        await rm(payloadFile, { force: true });
-      }
+      await releaseKept(keeper, { notifySocket, holderSocket, payloadFile });
       await mount.unmount();
     },
     status() {
@@ -156,6 +120,60 @@ export async function startHandover(opts: HandoverOptions): Promise<Handover> {
       };
     },
   };
+}
+
+interface KeeperPlaces {
+  readonly notifySocket: string | undefined;
+  readonly holderSocket: string;
+  readonly payloadFile: string;
+}
+
+/** Gives the session's descriptor to systemd's fd store or to the holder; which one took it (or none). */
+async function storeSession(
+  mount: FuseMount,
+  ctx: KeeperPlaces & { readonly log: (line: string) => void; readonly payload: (init: Uint8Array) => Uint8Array },
+): Promise<Keeper> {
+  const { log, notifySocket, holderSocket, payloadFile, payload } = ctx;
+  const init = await initOf(mount);
+  if (!init) {
+    log('pald: restart handover off: the session answered no INIT in time');
+    return undefined;
+  }
+  const { fd } = mount.handoverState();
+  if (notifySocket) {
+    // systemd keeps one descriptor per name (FileDescriptorStoreMax=1): storing again after a
+    // takeover finds the same open file there and changes nothing.
+    await writeFile(payloadFile, payload(init), { mode: 0o600 });
+    try {
+      native.sdNotifyWithFd(notifySocket, storeMessage, fd);
+      return 'systemd';
+    } catch (err) {
+      log(`pald: restart handover off: FDSTORE: ${err instanceof Error ? err.message : String(err)}`);
+      return undefined;
+    }
+  }
+  try {
+    native.holderPut(holderSocket, fd, payload(init));
+    return 'holder';
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).errno;
+    // No holder running: the ordinary case without one; stay quiet about it.
+    if (code !== 2 && code !== 111) log(`pald: restart handover off: holder: ${(err as Error).message}`);
+    return undefined;
+  }
+}
+
+/** A stop for good: the keeper lets go of the descriptor, so unmounting really ends the session. */
+async function releaseKept(keeper: Keeper, places: KeeperPlaces): Promise<void> {
+  if (keeper === 'holder') native.holderDrop(places.holderSocket);
+  if (keeper === 'systemd' && places.notifySocket) {
+    try {
+      native.sendUnixDatagram(places.notifySocket, removeMessage);
+    } catch {
+      // systemd closes the store itself when the unit stops
+    }
+    await rm(places.payloadFile, { force: true });
+  }
 }
 
 function holderAlive(socket: string): boolean {
