@@ -1,0 +1,218 @@
+// The dispatcher the addon calls on the JS thread for each FUSE request (native/src/fuse_bridge.c
+// call_js): it runs the FuseHandlers method for the op and replies whenever the result settles, so
+// one slow caller never holds up the others. One small answerer per op, in a table keyed by op, all
+// replying through `settle` (the handler's value, or its error's errno).
+import { binding, Op, type Dispatch, type RequestHandle } from './binding.js';
+import { Errno, explicitErrno } from './errors.js';
+import { handleOf } from './secure-buffer.js';
+import type { CallerContext, FastPathEvent, FuseHandlers, OpenReply } from './types.js';
+
+type Report = (err: unknown, op: string) => void;
+
+/** One request that awaits an answer: who asks, about which inode, and the op's own arguments. */
+interface Request {
+  readonly req: RequestHandle;
+  readonly ctx: CallerContext;
+  readonly ino: number;
+  readonly a: unknown;
+  readonly b: unknown;
+  readonly c: unknown;
+}
+
+/** Runs a handler and answers the request with its value (through `ok`) or its error's errno. */
+type Settle = <T>(run: () => T | Promise<T>, ok: (v: T) => void) => void;
+
+/** Answers one request of its op: calls the handler through `settle` and turns its value into the reply. */
+type Answerer = (handlers: FuseHandlers, r: Request, settle: Settle, report: Report) => void;
+
+const opNames: Record<number, string> = Object.fromEntries(Object.entries(Op).map(([k, v]) => [v, k]));
+
+function isThenable<T>(v: T | Promise<T>): v is Promise<T> {
+  return v !== null && typeof v === 'object' && typeof (v as { then?: unknown }).then === 'function';
+}
+
+function fastEventOf(
+  op: number,
+  ctx: CallerContext,
+  ino: number,
+  fh: number,
+  lease: number,
+  arg: number,
+): FastPathEvent {
+  if (op === Op.fastOpened) return { kind: 'opened', ctx, ino, fh, lease, latencyUs: arg };
+  if (op === Op.fastReleased) return { kind: 'released', ino, fh, lease, returned: arg !== 0 };
+  return { kind: 'retired' };
+}
+
+const answerLookup: Answerer = (handlers, r, settle) =>
+  settle(
+    () => handlers.lookup(r.ctx, r.ino, r.a as string),
+    (e) =>
+      binding.replyEntry(
+        r.req,
+        e.attr.ino,
+        e.attr.mode,
+        e.attr.nlink,
+        e.attr.uid,
+        e.attr.gid,
+        e.attr.size,
+        e.attr.mtimeMs,
+        e.entryTimeout,
+        e.attrTimeout,
+      ),
+  );
+
+const answerGetattr: Answerer = (handlers, r, settle) =>
+  settle(
+    () => handlers.getattr(r.ctx, r.ino),
+    (g) =>
+      binding.replyAttr(
+        r.req,
+        g.attr.ino,
+        g.attr.mode,
+        g.attr.nlink,
+        g.attr.uid,
+        g.attr.gid,
+        g.attr.size,
+        g.attr.mtimeMs,
+        g.attrTimeout,
+      ),
+  );
+
+const answerReaddir: Answerer = (handlers, r, settle) =>
+  settle(
+    () => handlers.readdir(r.ctx, r.ino),
+    (entries) => {
+      const names: string[] = [];
+      const inos: number[] = [];
+      const modes: number[] = [];
+      for (const e of entries) {
+        names.push(e.name);
+        inos.push(e.attr.ino);
+        modes.push(e.attr.mode);
+      }
+      binding.replyDir(r.req, names, inos, modes);
+    },
+  );
+
+const answerOpen: Answerer = (handlers, r, settle, report) =>
+  settle(
+    () => handlers.open(r.ctx, r.ino, r.a as number),
+    (o: OpenReply) => {
+      const content =
+        o.content === undefined ? null : o.content instanceof Uint8Array ? o.content : handleOf(o.content);
+      const releaseOurselves = (): void =>
+        void Promise.resolve(handlers.release(r.ctx, r.ino, o.fh)).catch((err) => report(err, 'release'));
+      let delivered: boolean;
+      try {
+        delivered = binding.replyOpen(r.req, o.fh, o.directIo, o.keepCache, content);
+      } catch (err) {
+        releaseOurselves(); // refused (bad content): no file handle, so no release will come
+        throw err;
+      }
+      // The open was interrupted: the kernel will never release this handle, so we do.
+      if (!delivered) releaseOurselves();
+    },
+  );
+
+const answerRead: Answerer = (handlers, r, settle) =>
+  settle(
+    () => handlers.read(r.ctx, r.ino, r.a as number, r.b as number, r.c as number),
+    (buf) => binding.replyBuf(r.req, buf),
+  );
+
+const answerStatfs: Answerer = (handlers, r, settle) =>
+  settle(
+    () => (handlers.statfs ? handlers.statfs(r.ctx, r.ino) : { blocks: 0, files: 0, nameMax: 255 }),
+    (s) => binding.replyStatfs(r.req, s.blocks, s.files, s.nameMax),
+  );
+
+/** The ops that get an answer; any other op with a request is answered ENOSYS. */
+const answerers = new Map<number, Answerer>([
+  [Op.lookup, answerLookup],
+  [Op.getattr, answerGetattr],
+  [Op.readdir, answerReaddir],
+  [Op.open, answerOpen],
+  [Op.read, answerRead],
+  [Op.statfs, answerStatfs],
+]);
+
+/** Answers `req` with the value of `run` (through `ok`) or its error's errno; EIO, reported, if it has none. */
+function settleRequest<T>(
+  req: RequestHandle,
+  op: number,
+  report: Report,
+  run: () => T | Promise<T>,
+  ok: (v: T) => void,
+): void {
+  const fail = (err: unknown): void => {
+    const errno = explicitErrno(err);
+    if (errno === undefined) report(err, opNames[op] ?? String(op)); // not an answer: a failure
+    try {
+      binding.replyErr(req, errno ?? Errno.EIO);
+    } catch {
+      // already answered: nothing left to tell the kernel
+    }
+  };
+  const deliver = (v: T): void => {
+    try {
+      ok(v);
+    } catch (err) {
+      fail(err); // a malformed reply (bad attr, wrong type): the caller gets EIO
+    }
+  };
+  let v: T | Promise<T>;
+  try {
+    v = run();
+  } catch (err) {
+    fail(err);
+    return;
+  }
+  if (isThenable(v)) v.then(deliver, fail);
+  else deliver(v);
+}
+
+/** A release notification (no request to answer): a failure is only reported. */
+function notifyRelease(handlers: FuseHandlers, report: Report, ctx: CallerContext, ino: number, fh: number): void {
+  try {
+    const r = handlers.release(ctx, ino, fh);
+    if (isThenable(r)) r.then(undefined, (err: unknown) => report(err, 'release'));
+  } catch (err) {
+    report(err, 'release');
+  }
+}
+
+export function makeDispatch(handlers: FuseHandlers, onError: Report): Dispatch {
+  // onError must never keep a request from being answered.
+  const report: Report = (err, op) => {
+    try {
+      onError(err, op);
+    } catch {
+      // nothing better to do with an error about an error
+    }
+  };
+  return (op, req, pid, uid, gid, ino, a, b, c) => {
+    const ctx: CallerContext = { pid, uid, gid };
+    if (op >= Op.fastOpened) {
+      // A notification of the warm path: no request to answer.
+      try {
+        handlers.fastEvent?.(fastEventOf(op, ctx, ino, a as number, b as number, c as number));
+      } catch (err) {
+        report(err, 'fastEvent');
+      }
+      return;
+    }
+    if (op === Op.release) {
+      notifyRelease(handlers, report, ctx, ino, a as number);
+      return;
+    }
+    if (req === null) return;
+    const answer = answerers.get(op);
+    if (answer === undefined) {
+      binding.replyErr(req, Errno.ENOSYS);
+      return;
+    }
+    const settle: Settle = (run, ok) => settleRequest(req, op, report, run, ok);
+    answer(handlers, { req, ctx, ino, a, b, c }, settle, report);
+  };
+}
