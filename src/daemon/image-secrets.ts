@@ -13,6 +13,7 @@ import {
 } from '../identity/index.js';
 import type { Caller } from '../policy/index.js';
 import type { Backend } from '../crypto/index.js';
+import { palRoSizeBound } from '../crypto/index.js';
 import {
   BoundedOnceSet,
   ImageManifests,
@@ -71,7 +72,11 @@ export function createImageSecretSource(w: ImageSecretsWiring): ImageSecretSourc
     pal: {
       environment: w.palEnvironment,
       roLabels: redOctober?.sealedBeforeDecrypt
-        ? (entry) => redOctober.sealedBeforeDecrypt!(entry, entry.ciphertext ?? new Uint8Array()).sealedLabels
+        ? (entry) => {
+            const ct = entry.ciphertext ?? new Uint8Array();
+            const labels = redOctober.sealedBeforeDecrypt!(entry, ct).sealedLabels;
+            return { labels, size: palRoSizeBound(ct, entry.palFormat?.base64 ?? false) };
+          }
         : undefined,
       // The labels are inside the encryption: decrypt once, keep the labels, wipe the value now.
       payloadLabels: openpgp

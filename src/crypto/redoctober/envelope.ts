@@ -121,3 +121,18 @@ export function parseEnvelope(file: Uint8Array, palEntryName?: string): RoEnvelo
   }
   return { sealedName, sealedLabels: [...labels].sort(), owners, minimum: minimum! };
 }
+
+/**
+ * An upper bound of a PAL ro: value's size, read from the ciphertext without decrypting: Red
+ * October's inner Data is the AES-CBC ciphertext of the value plus 1 to 16 bytes of padding; a
+ * ro+base64: value is 3/4 of that. The file size under /run/pal until the first decrypt, which
+ * learns the exact one (a read stops early at the end; the kernel needs a size not below the real
+ * one, or it ends reads there).
+ */
+export function palRoSizeBound(file: Uint8Array, valueIsBase64: boolean): number {
+  const outer = parseJsonObject(strictBase64(ciphertextText(file), 'the Red October ciphertext'), 'the ciphertext');
+  const inner = parseJsonObject(strictBase64(outer['Data'], 'the ciphertext data'), 'the ciphertext data');
+  const data = strictBase64(inner['Data'], 'the encrypted data').length;
+  const value = Math.max(0, data - 1);
+  return valueIsBase64 ? Math.floor((value * 3) / 4) : value;
+}

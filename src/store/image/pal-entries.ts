@@ -39,10 +39,10 @@ export interface PalEntryOptions {
    */
   readonly payloadLabels?: ((entry: ManifestEntry) => Promise<PayloadFacts>) | undefined;
   /**
-   * The Red October backend's reading of a ro: entry's clear labels (no decrypt; throws on a bad
-   * ciphertext); absent: the backend is not configured.
+   * The Red October backend's reading of a ro: entry's clear labels and a bound of its size (no
+   * decrypt; throws on a bad ciphertext); absent: the backend is not configured.
    */
-  readonly roLabels?: ((entry: ManifestEntry) => readonly string[]) | undefined;
+  readonly roLabels?: ((entry: ManifestEntry) => PayloadFacts) | undefined;
 }
 
 /** What a PAL payload says of itself: its labels, and its value's size (file size under /run/pal). */
@@ -151,7 +151,8 @@ function roEntryOf(image: string, where: string, s: PalSecret, opts: PalEntryOpt
     palFormat: { source: s.source, base64: s.base64 },
   };
   try {
-    return { ...entry, labels: [...opts.roLabels(entry)] };
+    const { labels, size } = opts.roLabels(entry);
+    return { ...entry, labels: [...labels], size };
   } catch (err) {
     return `cannot read its Red October labels: ${errorMessage(err)}`;
   }

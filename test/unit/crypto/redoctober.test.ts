@@ -7,7 +7,12 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SecretCache, SecretError, type Backend } from '../../../src/crypto/index.js';
-import { NAME_LABEL_PREFIX, parseEnvelope, sealLabels } from '../../../src/crypto/redoctober/envelope.js';
+import {
+  NAME_LABEL_PREFIX,
+  palRoSizeBound,
+  parseEnvelope,
+  sealLabels,
+} from '../../../src/crypto/redoctober/envelope.js';
 import { decodePalRoValue } from '../../../src/crypto/pal-payload.js';
 import { decryptedData, decryptFailure } from '../../../src/crypto/redoctober/replies.js';
 import { parseReply, RoClient, RoTransportError } from '../../../src/crypto/redoctober/client.js';
@@ -65,6 +70,13 @@ test('a Cloudflare PAL ro: envelope: Red October labels in clear, no name label,
     [ciphertext(goodInner({ Labels: [7] })), /non-string/],
   ];
   for (const [ct, message] of cases) t.throws(() => parseEnvelope(ct, 'DB_PASSWORD'), { message });
+});
+
+test('a PAL ro: value size bound: the encrypted data less one padding byte, 3/4 of it for ro+base64:', (t) => {
+  const ct = ciphertext(goodInner({ Data: b64(Buffer.alloc(48)) }));
+  t.is(palRoSizeBound(ct, false), 47);
+  t.is(palRoSizeBound(ct, true), 35);
+  t.throws(() => palRoSizeBound(ciphertext(goodInner({ Data: 5 })), false), { message: /not a string/ });
 });
 
 test('a PAL ro: value is the plaintext itself; ro+base64: is decoded once more (Go StdEncoding)', (t) => {

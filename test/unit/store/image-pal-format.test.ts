@@ -213,13 +213,14 @@ test('palEntries: ro: entries take the Red October clear labels (no decrypt), or
       roLabels: (e) => {
         seen.push(e.ciphertext!.toString('latin1'));
         if (e.name === 'BAD') throw new Error('not a PAL Red October ciphertext');
-        return ['billing', 'eu'];
+        return { labels: ['billing', 'eu'], size: 9 };
       },
     },
   );
   const ro = got.entries.get('RO')!;
   t.is(ro.backend, 'redoctober');
   t.deepEqual(ro.labels, ['billing', 'eu']);
+  t.is(ro.size, 9);
   t.deepEqual(ro.palFormat, { source: 'env "RO"', base64: false });
   t.is(ro.ciphertext?.toString('latin1'), roCt, 'kept as the base64 text Red October /encrypt returned');
   t.deepEqual(got.entries.get('RO_B64')!.palFormat, { source: 'env "RO_B64"', base64: true });
