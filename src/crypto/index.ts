@@ -11,3 +11,4 @@ export type { SealedHeader } from './types.js';
 export { RedOctoberBackend, readCa, maxRoCiphertextBytes } from './redoctober/backend.js';
 export type { RedOctoberBackendOptions, RoOutcome, RoStatus } from './redoctober/backend.js';
 export { sealRedOctober, RO_MINIMUM } from './redoctober/seal.js';
+export { palRoSizeBound } from './redoctober/envelope.js';

@@ -62,3 +62,19 @@ export function decodePalPayload(data: Uint8Array, valueIsBase64: boolean, maxVa
   }
   return { labels: [...new Set(labels as string[])].sort(), value: bytes };
 }
+
+/**
+ * The value of a Cloudflare PAL `ro:` entry from Red October's /decrypt Data: PAL served the
+ * plaintext as is, or for `ro+base64:` (Red October carries strings only) base64-decoded once
+ * more by its client. No JSON payload: the labels are Red October's own. The caller wipes `data`.
+ */
+export function decodePalRoValue(data: Uint8Array, valueIsBase64: boolean, maxValueBytes: number): Buffer {
+  const bytes = valueIsBase64
+    ? goBase64(Buffer.from(data).toString('latin1'), 'the ro+base64: value')
+    : Buffer.from(data);
+  if (bytes.length > maxValueBytes) {
+    bytes.fill(0);
+    throw new Error(`plaintext of ${bytes.length} bytes is larger than limits.secret_bytes (${maxValueBytes})`);
+  }
+  return bytes;
+}

@@ -13,6 +13,7 @@ import {
 } from '../identity/index.js';
 import type { Caller } from '../policy/index.js';
 import type { Backend } from '../crypto/index.js';
+import { palRoSizeBound } from '../crypto/index.js';
 import {
   BoundedOnceSet,
   ImageManifests,
@@ -31,8 +32,8 @@ export interface ImageSecretsWiring {
   readonly readImageConfig?: (imageId: string) => Promise<ImageConfigView>;
   /** The host's OpenPGP keys: a PAL pgp: entry is decrypted once to learn its payload's labels. */
   readonly openpgp?: Backend;
-  /** Whether the Red October backend is configured (PAL ro: entries say so when it is not). */
-  readonly redOctober?: boolean;
+  /** The Red October backend, if configured: PAL ro: entries' labels are read in clear by it. */
+  readonly redOctober?: Backend | undefined;
   /** The node's PAL environment; absent: the image's pal.environment label, or its only one. */
   readonly palEnvironment?: string;
   /** Clashes remembered so each is reported once (oldest forgotten first). Default 4096. */
@@ -63,13 +64,20 @@ export function createImageSecretSource(w: ImageSecretsWiring): ImageSecretSourc
       latency_us: 0,
     });
   const openpgp = w.openpgp;
+  const redOctober = w.redOctober;
   const manifests = new ImageManifests({
     readArchive: w.readArchive,
     maxCiphertextBytes: w.maxCiphertextBytes,
     ...(w.readImageConfig ? { readImageConfig: w.readImageConfig } : {}),
     pal: {
       environment: w.palEnvironment,
-      redOctober: w.redOctober,
+      roLabels: redOctober?.sealedBeforeDecrypt
+        ? (entry) => {
+            const ct = entry.ciphertext ?? new Uint8Array();
+            const labels = redOctober.sealedBeforeDecrypt!(entry, ct).sealedLabels;
+            return { labels, size: palRoSizeBound(ct, entry.palFormat?.base64 ?? false) };
+          }
+        : undefined,
       // The labels are inside the encryption: decrypt once, keep the labels, wipe the value now.
       payloadLabels: openpgp
         ? async (entry) => {
@@ -126,7 +134,7 @@ export function imageSecretsOfNode(parts: {
   readonly audit: { record(event: AuditEvent): void };
   readonly log: (message: string) => void;
   readonly backend: Backend;
-  readonly redOctober: unknown;
+  readonly redOctober: Backend | undefined;
 }): ImageSecretSourceHandle | undefined {
   const { config, store } = parts;
   if (config.docker.host === '') return undefined;
@@ -138,6 +146,6 @@ export function imageSecretsOfNode(parts: {
     log: parts.log,
     audit: parts.audit,
     openpgp: parts.backend,
-    redOctober: parts.redOctober !== undefined,
+    redOctober: parts.redOctober,
   });
 }

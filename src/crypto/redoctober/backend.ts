@@ -5,6 +5,7 @@
 import { realpath } from 'node:fs/promises';
 import { FileSafetyError, fileSafetyProblem, readRegularFile, type ManifestEntry } from '../../store/index.js';
 import { MAX_HEADER_BYTES, openPayload } from '../payload.js';
+import { decodePalRoValue } from '../pal-payload.js';
 import { SecretError, type Backend, type OpenedSecret, type SealedHeader, type SecureAllocator } from '../types.js';
 import { RoClient } from './client.js';
 import { ciphertextText, parseEnvelope, type RoEnvelope } from './envelope.js';
@@ -133,6 +134,7 @@ export class RedOctoberBackend implements Backend {
     }
     if (reply.status !== 'ok') throw decryptFailure(entry.name, reply.status, env, this.opts.user);
     const { data } = decryptedData(entry.name, reply);
+    if (entry.palFormat) return this.openPalValue(entry, env, data);
     return openPayload(entry.name, data, this.maxSecret, this.opts.allocSecure, (header) => {
       // The clear labels were what pald authorised with; the sealed payload must say the same.
       if (header.name !== env.sealedName || !sameLabels(header.labels, env.sealedLabels))
@@ -140,13 +142,31 @@ export class RedOctoberBackend implements Backend {
     });
   }
 
+  /**
+   * A Cloudflare PAL ro: value: the plaintext is the value itself. Its sealed labels are Red
+   * October's clear ones, which policy authorised before /decrypt: they are authenticated, since
+   * the server checks the vault's HMAC over the ciphertext (labels included) before decrypting
+   * and releases it only under delegations that cover them. It names no secret (PAL bound none).
+   */
+  private openPalValue(entry: ManifestEntry, env: RoEnvelope, data: Buffer): OpenedSecret {
+    try {
+      const value = decodePalRoValue(data, entry.palFormat?.base64 ?? false, this.maxSecret);
+      return { plaintext: this.opts.allocSecure(value), sealedName: entry.name, sealedLabels: env.sealedLabels };
+    } catch (err) {
+      throw new SecretError('corrupt', `${entry.name}: ${(err as Error).message}`);
+    } finally {
+      data.fill(0);
+    }
+  }
+
   private envelope(entry: ManifestEntry, ciphertext: Uint8Array): RoEnvelope {
     if (ciphertext.length > maxRoCiphertextBytes(this.maxSecret))
       throw new SecretError('corrupt', `${entry.name}: ciphertext of ${ciphertext.length} bytes is too large`);
     try {
-      return parseEnvelope(ciphertext);
+      return parseEnvelope(ciphertext, entry.palFormat ? entry.name : undefined);
     } catch (err) {
-      throw new SecretError('corrupt', `${entry.name}: not a pal Red October ciphertext: ${(err as Error).message}`);
+      const what = entry.palFormat ? 'a PAL' : 'a pal';
+      throw new SecretError('corrupt', `${entry.name}: not ${what} Red October ciphertext: ${(err as Error).message}`);
     }
   }
 

@@ -62,8 +62,15 @@ export function ciphertextText(file: Uint8Array): string {
   return Buffer.from(file).toString('latin1').trim();
 }
 
-/** Parses a ciphertext file; throws an Error with the reason on anything unexpected. */
-export function parseEnvelope(file: Uint8Array): RoEnvelope {
+/**
+ * Parses a ciphertext file; throws an Error with the reason on anything unexpected.
+ * `palEntryName`: a Cloudflare PAL `ro:` value served under that name. PAL sealed no name label
+ * (its labels are Red October's own, which PAL's server read in clear exactly like this before
+ * /decrypt), so the name binding is absent, as for PAL pgp: entries: sealedName is the entry's
+ * name. A `pal:name=` label there is refused: that is a `pal seal --ro` ciphertext, whose plaintext
+ * is pal's payload, not a PAL value.
+ */
+export function parseEnvelope(file: Uint8Array, palEntryName?: string): RoEnvelope {
   const outer = parseJsonObject(strictBase64(ciphertextText(file), 'the Red October ciphertext'), 'the ciphertext');
   if (outer['Version'] !== -1) throw new Error(`unsupported ciphertext version ${JSON.stringify(outer['Version'])}`);
   strictBase64(outer['Signature'], 'the ciphertext signature');
@@ -79,6 +86,8 @@ export function parseEnvelope(file: Uint8Array): RoEnvelope {
   for (const l of rawLabels as unknown[]) {
     if (typeof l !== 'string') throw new Error('Labels holds a non-string');
     if (l.startsWith(NAME_LABEL_PREFIX)) {
+      if (palEntryName !== undefined)
+        throw new Error('a pal name label in a PAL ro: value (a `pal seal --ro` ciphertext belongs in secrets.yaml)');
       const name = l.slice(NAME_LABEL_PREFIX.length);
       if (sealedName !== undefined) throw new Error('more than one sealed name');
       if (secretNameProblem(name)) throw new Error('the sealed name is not a valid secret name');
@@ -89,6 +98,7 @@ export function parseEnvelope(file: Uint8Array): RoEnvelope {
     if (problem) throw new Error(`sealed label: ${problem}`);
     labels.add(l);
   }
+  if (palEntryName !== undefined) sealedName = palEntryName;
   if (sealedName === undefined) throw new Error('no sealed pal name (not sealed with pal seal --ro)');
   if (labels.size === 0) throw new Error('no sealed labels');
 
@@ -110,4 +120,19 @@ export function parseEnvelope(file: Uint8Array): RoEnvelope {
     minimum = names.length;
   }
   return { sealedName, sealedLabels: [...labels].sort(), owners, minimum: minimum! };
+}
+
+/**
+ * An upper bound of a PAL ro: value's size, read from the ciphertext without decrypting: Red
+ * October's inner Data is the AES-CBC ciphertext of the value plus 1 to 16 bytes of padding; a
+ * ro+base64: value is 3/4 of that. The file size under /run/pal until the first decrypt, which
+ * learns the exact one (a read stops early at the end; the kernel needs a size not below the real
+ * one, or it ends reads there).
+ */
+export function palRoSizeBound(file: Uint8Array, valueIsBase64: boolean): number {
+  const outer = parseJsonObject(strictBase64(ciphertextText(file), 'the Red October ciphertext'), 'the ciphertext');
+  const inner = parseJsonObject(strictBase64(outer['Data'], 'the ciphertext data'), 'the ciphertext data');
+  const data = strictBase64(inner['Data'], 'the encrypted data').length;
+  const value = Math.max(0, data - 1);
+  return valueIsBase64 ? Math.floor((value * 3) / 4) : value;
 }

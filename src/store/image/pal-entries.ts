@@ -3,10 +3,12 @@
 // own config is read — it is part of the image id — never a container's runtime env, which
 // whoever starts the container chooses (`docker run -e PAL_SECRETS_YAML=…` is ignored).
 //
-// A PAL ciphertext names its labels inside the encryption only, so pald cannot know them before
+// A PAL pgp: ciphertext names its labels inside the encryption only, so pald cannot know them before
 // decrypting: each pgp: entry is decrypted once when its image is first read, to learn the labels
 // sealed in its payload (the value is wiped at once, never served or kept). From then on policy
 // decides on those labels before every decrypt, and again on the sealed ones after, as for every secret.
+// A PAL ro: ciphertext carries Red October's labels in clear (as PAL's server read them): they are
+// read without any decrypt, and the Red October backend checks them again before each /decrypt.
 
 import { createHash } from 'node:crypto';
 import type { ManifestEntry, ManifestProblem } from '../types.js';
@@ -36,8 +38,11 @@ export interface PalEntryOptions {
    * wiped); absent: no OpenPGP keys.
    */
   readonly payloadLabels?: ((entry: ManifestEntry) => Promise<PayloadFacts>) | undefined;
-  /** Whether the Red October backend is configured. */
-  readonly redOctober?: boolean | undefined;
+  /**
+   * The Red October backend's reading of a ro: entry's clear labels and a bound of its size (no
+   * decrypt; throws on a bad ciphertext); absent: the backend is not configured.
+   */
+  readonly roLabels?: ((entry: ManifestEntry) => PayloadFacts) | undefined;
 }
 
 /** What a PAL payload says of itself: its labels, and its value's size (file size under /run/pal). */
@@ -107,10 +112,7 @@ async function entryOf(
   s: PalSecret,
   opts: PalEntryOptions,
 ): Promise<ManifestEntry | string> {
-  if (s.scheme === 'ro')
-    return opts.redOctober
-      ? "ro: PAL's Red October ciphertexts carry no pal name label, which pald's Red October backend requires: re-seal it with `pal seal --ro`"
-      : 'ro: needs the Red October backend, which is not configured (redoctober: in pald.yaml)';
+  if (s.scheme === 'ro') return roEntryOf(image, where, s, opts);
   const entry: ManifestEntry = {
     name: s.name,
     labels: [],
@@ -130,5 +132,28 @@ async function entryOf(
     return { ...entry, labels, size };
   } catch (err) {
     return `cannot read the labels sealed in it: ${errorMessage(err)}`;
+  }
+}
+
+/** A PAL ro: entry, served by the Red October backend; its ciphertext kept as a .ro file holds it (base64 text). */
+function roEntryOf(image: string, where: string, s: PalSecret, opts: PalEntryOptions): ManifestEntry | string {
+  if (!opts.roLabels) return 'ro: needs the Red October backend, which is not configured (redoctober: in pald.yaml)';
+  const entry: ManifestEntry = {
+    name: s.name,
+    labels: [],
+    mode: 0o400,
+    backend: 'redoctober',
+    ciphertextPath: `${where}#${s.source}`,
+    version: createHash('sha256').update(s.ciphertext).digest('hex'),
+    mtimeMs: 0,
+    image,
+    ciphertext: Buffer.from(s.ciphertext.toString('base64'), 'latin1'),
+    palFormat: { source: s.source, base64: s.base64 },
+  };
+  try {
+    const { labels, size } = opts.roLabels(entry);
+    return { ...entry, labels: [...labels], size };
+  } catch (err) {
+    return `cannot read its Red October labels: ${errorMessage(err)}`;
   }
 }

@@ -7,7 +7,13 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SecretCache, SecretError, type Backend } from '../../../src/crypto/index.js';
-import { NAME_LABEL_PREFIX, parseEnvelope, sealLabels } from '../../../src/crypto/redoctober/envelope.js';
+import {
+  NAME_LABEL_PREFIX,
+  palRoSizeBound,
+  parseEnvelope,
+  sealLabels,
+} from '../../../src/crypto/redoctober/envelope.js';
+import { decodePalRoValue } from '../../../src/crypto/pal-payload.js';
 import { decryptedData, decryptFailure } from '../../../src/crypto/redoctober/replies.js';
 import { parseReply, RoClient, RoTransportError } from '../../../src/crypto/redoctober/client.js';
 import type { ManifestEntry } from '../../../src/store/index.js';
@@ -44,6 +50,44 @@ test('the envelope gives the sealed name, labels, owners and minimum before decr
     owners: ['alice', 'bob', 'carol'],
     minimum: 2,
   });
+});
+
+test('a Cloudflare PAL ro: envelope: Red October labels in clear, no name label, served under the entry name', (t) => {
+  const pal = ciphertext(goodInner({ Labels: ['eu', 'billing', 'eu'] }));
+  t.throws(() => parseEnvelope(pal), { message: /no sealed pal name/ });
+  t.deepEqual(parseEnvelope(pal, 'DB_PASSWORD'), {
+    sealedName: 'DB_PASSWORD',
+    sealedLabels: ['billing', 'eu'],
+    owners: ['alice', 'bob', 'carol'],
+    minimum: 2,
+  });
+  const cases: [Buffer, RegExp][] = [
+    [ciphertext(goodInner()), /pal name label in a PAL ro: value/],
+    [ciphertext(goodInner({ Labels: [] })), /no sealed labels/],
+    [ciphertext(goodInner({ Labels: undefined })), /no sealed labels/],
+    [ciphertext(goodInner({ Labels: ['Bad Label!'] })), /sealed label/],
+    [ciphertext(goodInner({ Labels: 'billing' })), /not a list of labels/],
+    [ciphertext(goodInner({ Labels: [7] })), /non-string/],
+  ];
+  for (const [ct, message] of cases) t.throws(() => parseEnvelope(ct, 'DB_PASSWORD'), { message });
+});
+
+test('a PAL ro: value size bound: the encrypted data less one padding byte, 3/4 of it for ro+base64:', (t) => {
+  const ct = ciphertext(goodInner({ Data: b64(Buffer.alloc(48)) }));
+  t.is(palRoSizeBound(ct, false), 47);
+  t.is(palRoSizeBound(ct, true), 35);
+  t.throws(() => palRoSizeBound(ciphertext(goodInner({ Data: 5 })), false), { message: /not a string/ });
+});
+
+test('a PAL ro: value is the plaintext itself; ro+base64: is decoded once more (Go StdEncoding)', (t) => {
+  t.is(decodePalRoValue(Buffer.from('s3cret'), false, 64).toString(), 's3cret');
+  t.is(decodePalRoValue(Buffer.from(b64('s3cret\x00bin')), true, 64).toString(), 's3cret\x00bin');
+  t.is(decodePalRoValue(Buffer.from('czNj\ncmV0'), true, 64).toString(), 's3cret');
+  t.throws(() => decodePalRoValue(Buffer.from('not base64!'), true, 64), {
+    message: /ro\+base64: value is not base64/,
+  });
+  t.throws(() => decodePalRoValue(Buffer.from('czNjcmV0'), true, 5), { message: /larger than limits.secret_bytes/ });
+  t.throws(() => decodePalRoValue(Buffer.from('s3cret'), false, 5), { message: /larger than limits.secret_bytes/ });
 });
 
 test('hostile envelopes are refused with a reason, never a crash', (t) => {

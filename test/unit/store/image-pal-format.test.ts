@@ -199,3 +199,32 @@ test('palEntries: the node environment wins over the image label; both sources a
   const none = await palEntries({ image: IMAGE, config: { env: [], labels: {} } }, opts);
   t.deepEqual([none.entries.size, none.problems.length], [0, 0]);
 });
+
+test('palEntries: ro: entries take the Red October clear labels (no decrypt), or a per-entry problem', async (t) => {
+  const roCt = Buffer.from('{"Version":-1}').toString('base64');
+  const yaml = `prod:\n  env:\n    RO: "ro:${roCt}"\n    RO_B64: "ro+base64:${roCt}"\n    BAD: "ro:${CT}"\n`;
+  const seen: string[] = [];
+  const got = await palEntries(
+    { image: IMAGE, config: { env: [`PAL_SECRETS_YAML=${yaml}`], labels: {} } },
+    {
+      maxCiphertextBytes: 1024,
+      maxYamlBytes: 4096,
+      payloadLabels: () => Promise.reject(new Error('ro: entries are never decrypted')),
+      roLabels: (e) => {
+        seen.push(e.ciphertext!.toString('latin1'));
+        if (e.name === 'BAD') throw new Error('not a PAL Red October ciphertext');
+        return { labels: ['billing', 'eu'], size: 9 };
+      },
+    },
+  );
+  const ro = got.entries.get('RO')!;
+  t.is(ro.backend, 'redoctober');
+  t.deepEqual(ro.labels, ['billing', 'eu']);
+  t.is(ro.size, 9);
+  t.deepEqual(ro.palFormat, { source: 'env "RO"', base64: false });
+  t.is(ro.ciphertext?.toString('latin1'), roCt, 'kept as the base64 text Red October /encrypt returned');
+  t.deepEqual(got.entries.get('RO_B64')!.palFormat, { source: 'env "RO_B64"', base64: true });
+  t.deepEqual(seen, [roCt, roCt, CT]);
+  t.deepEqual([...got.entries.keys()], ['RO', 'RO_B64']);
+  t.regex(got.problems.map((p) => p.message).join('\n'), /env "BAD": cannot read its Red October labels: not a PAL/);
+});
