@@ -1,6 +1,7 @@
 // pald under systemd's Type=notify contract: a real unix datagram socket (a python3 receiver stands
 // in for systemd, which cannot run here as pid 1) gets READY=1 once the mount is usable,
-// RELOADING=1 then READY=1 around a SIGHUP, and STOPPING=1 at SIGTERM.
+// RELOADING=1 then READY=1 around a SIGHUP, and STOPPING=1 at SIGTERM; the FUSE descriptor goes to the fd
+// store (FDSTORE=1, FDNAME=pal-fuse) before READY=1, for restarts without a new mount.
 import test from 'ava';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -48,17 +49,26 @@ test('pald sends READY=1 when the mount is usable, RELOADING/READY on SIGHUP, ST
   });
   t.teardown(() => pald.cleanup());
 
+  // The FUSE descriptor goes to systemd's fd store (restart handover) on a message of its own.
+  const lifecycle = (): string[] => messages.filter((m) => !m.startsWith('FDSTORE'));
   const ready = await waitFor('READY=1', async () => messages.find((m) => m.startsWith('READY=1')));
+  t.true(
+    messages.indexOf('FDSTORE=1\nFDNAME=pal-fuse') >= 0 &&
+      messages.indexOf('FDSTORE=1\nFDNAME=pal-fuse') < messages.indexOf(ready),
+    `the session's descriptor is stored before READY=1: ${JSON.stringify(messages)}`,
+  );
   t.true(pald.output().includes('pald: ready on '), 'READY=1 comes after the ready line');
   t.true(ready.includes(`\nMAINPID=${pald.pid}`), ready);
   t.true(ready.includes(`STATUS=serving ${pald.mountpoint}`), ready);
 
   process.kill(pald.pid, 'SIGHUP');
-  await waitFor('RELOADING=1 then READY=1', async () => messages.length >= 3);
-  t.regex(messages[1]!, /^RELOADING=1\nMONOTONIC_USEC=\d+$/);
-  t.regex(messages[2]!, /^READY=1\nSTATUS=serving .* \(reloaded\)/);
+  await waitFor('RELOADING=1 then READY=1', async () => lifecycle().length >= 3);
+  t.regex(lifecycle()[1]!, /^RELOADING=1\nMONOTONIC_USEC=\d+$/);
+  t.regex(lifecycle()[2]!, /^READY=1\nSTATUS=serving .* \(reloaded\)/);
 
-  await pald.stop();
+  // SIGTERM with the descriptor in the (stand-in) fd store hands the mount over instead of unmounting
+  // it, as under systemd; the helper's cleanup removes what is left.
+  await pald.signal('SIGTERM');
   await waitFor('STOPPING=1', async () => messages.includes('STOPPING=1'));
-  t.is(messages.length, 4, JSON.stringify(messages));
+  t.is(lifecycle().length, 4, JSON.stringify(messages));
 });
