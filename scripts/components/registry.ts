@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { freePort, makeTestPki, type TestPki } from './notary.js';
 import { waitFor } from './wait.js';
+import { stopChild } from './stop-child.js';
 
 const run = promisify(execFile);
 
@@ -48,18 +49,6 @@ export interface Descriptor {
 
 export function sha256Digest(bytes: Buffer | string): string {
   return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-}
-
-function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const kill = setTimeout(() => child.kill('SIGKILL'), 3000);
-    child.once('exit', () => {
-      clearTimeout(kill);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
 }
 
 export interface TokenAuthConfig {
