@@ -114,9 +114,10 @@ int main(int argc, char **argv) {
   fs.timeout = fs.cache ? 3600.0 : 0.0;
   char *fargv[] = {argv[0], "-o", "ro,nosuid,nodev,noexec,fsname=cfloor,allow_other", NULL};
   struct fuse_args args = FUSE_ARGS_INIT(3, fargv);
+  if (pal_io_init(&fs.io, 1) != 0) return 1;
   struct fuse_session *se = fuse_session_new(&args, &ops, sizeof ops, &fs);
   if (!se || fuse_set_signal_handlers(se) != 0 || fuse_session_mount(se, argv[1]) != 0) return 1;
-  if (pal_fuse_install_io(se) != 0) return 1;
+  if (pal_fuse_install_io(se, fuse_session_fd(se), &fs.io) != 0) return 1;
   printf("ready\n");
   fflush(stdout);
   struct fuse_loop_config *cfg = fuse_loop_cfg_create();
@@ -127,5 +128,6 @@ int main(int argc, char **argv) {
   fuse_session_unmount(se);
   fuse_remove_signal_handlers(se);
   fuse_session_destroy(se);
+  pal_io_destroy(&fs.io);
   return rc ? 1 : 0;
 }
