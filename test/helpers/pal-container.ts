@@ -32,3 +32,11 @@ export async function runWithPal(
 export function execIn(dockerd: TestDockerd, container: string, ...cmd: string[]) {
   return runCommand('docker', ['-H', dockerd.host, 'exec', container, ...cmd]);
 }
+
+/** `docker build -q` of the context `dir` as `tag` with the classic builder (no buildx plugin here). */
+export async function buildImage(dockerd: TestDockerd, tag: string, dir: string, ...args: string[]): Promise<void> {
+  const r = await runCommand('docker', ['-H', dockerd.host, 'build', '-q', ...args, '-t', tag, dir], {
+    env: { ...process.env, DOCKER_BUILDKIT: '0' },
+  });
+  if (r.code !== 0) throw new Error(`docker build ${tag}: ${r.stderr}`);
+}

@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDockerd, type TestDockerd } from '../../scripts/components/dockerd.js';
 import { startRedOctober, type TestRedOctober } from '../../scripts/components/redoctober.js';
-import { startPald, runCommand, type TestPald } from '../helpers/pald.js';
+import { buildImage, execIn, runWithPal } from '../helpers/pal-container.js';
+import { startPald, type TestPald } from '../helpers/pald.js';
 import { waitFor } from '../helpers/wait.js';
 
 const dbPassword = `pal-ro-db-${randomBytes(16).toString('hex')}`;
@@ -41,21 +42,15 @@ async function roEncrypt(labels: string[], value: Buffer): Promise<string> {
 async function build(tag: string, dockerfile: string, args: string[]): Promise<void> {
   const dir = await mkdtemp(join(ctx, 'build-'));
   await writeFile(join(dir, 'Dockerfile'), dockerfile);
-  const r = await runCommand('docker', ['-H', dockerd!.host, 'build', '-q', ...args, '-t', tag, dir], {
-    env: { ...process.env, DOCKER_BUILDKIT: '0' },
-  });
-  if (r.code !== 0) throw new Error(`docker build ${tag}: ${r.stderr}`);
+  await buildImage(dockerd!, tag, dir, ...args);
 }
 
 async function run(name: string, image: string): Promise<string> {
-  await dockerd!.docker('run', '-d', '--name', name, '--network', 'none', '-v',
-    `${pald!.mountpoint}:/run/pal:ro,rslave`, image, 'sleep', '3600'); // prettier-ignore
   containers.push(name);
-  return name;
+  return runWithPal(dockerd!, pald!.mountpoint, name, image);
 }
 
-const cat = (c: string, secret: string) =>
-  runCommand('docker', ['-H', dockerd!.host, 'exec', c, 'cat', `/run/pal/${secret}`]);
+const cat = (c: string, secret: string) => execIn(dockerd!, c, 'cat', `/run/pal/${secret}`);
 
 async function delegate(owner: string, uses: number): Promise<void> {
   await ro!.call('/delegate', { Name: owner, Password: PW, Uses: uses, Time: '1h', Users: ['host1'], Labels: ['app'] });

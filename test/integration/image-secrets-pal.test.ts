@@ -11,6 +11,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDockerd, type TestDockerd } from '../../scripts/components/dockerd.js';
+import { buildImage, execIn, runWithPal } from '../helpers/pal-container.js';
 import { startPald, runCommand, type TestPald } from '../helpers/pald.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -57,32 +58,15 @@ async function build(tag: string, dockerfile: string, files: Record<string, stri
     await mkdir(join(dir, name, '..'), { recursive: true });
     await writeFile(join(dir, name), text);
   }
-  const r = await runCommand('docker', ['-H', dockerd!.host, 'build', '-q', ...args, '-t', tag, dir], {
-    env: { ...process.env, DOCKER_BUILDKIT: '0' },
-  });
-  if (r.code !== 0) throw new Error(`docker build ${tag}: ${r.stderr}`);
+  await buildImage(dockerd!, tag, dir, ...args);
 }
 
 async function run(name: string, image: string, ...extra: string[]): Promise<string> {
-  await dockerd!.docker(
-    'run',
-    '-d',
-    '--name',
-    name,
-    ...extra,
-    '--network',
-    'none',
-    '-v',
-    `${pald!.mountpoint}:/run/pal:ro,rslave`,
-    image,
-    'sleep',
-    '3600',
-  );
   containers.push(name);
-  return name;
+  return runWithPal(dockerd!, pald!.mountpoint, name, image, ...extra);
 }
 
-const exec = (c: string, ...cmd: string[]) => runCommand('docker', ['-H', dockerd!.host, 'exec', c, ...cmd]);
+const exec = (c: string, ...cmd: string[]) => execIn(dockerd!, c, ...cmd);
 
 let yaml = '';
 

@@ -11,7 +11,7 @@ import { startDockerd, type TestDockerd } from '../../scripts/components/dockerd
 import { startPald, runCommand, PAL_JS, type TestPald } from '../helpers/pald.js';
 import { waitFor } from '../helpers/wait.js';
 import { scanSavedImage } from '../helpers/image-scan.js';
-import { runWithPal, execIn } from '../helpers/pal-container.js';
+import { buildImage, runWithPal, execIn } from '../helpers/pal-container.js';
 
 const appText = `image-secret-${randomBytes(24).toString('hex')}`;
 const hostText = `host-secret-${randomBytes(16).toString('hex')}`;
@@ -27,10 +27,7 @@ async function build(tag: string, palDir: string, labels: string): Promise<void>
   await runCommand('cp', ['-a', palDir, join(dir, 'pal')]);
   const label = labels === '' ? '' : `LABEL pal.labels=${JSON.stringify(labels)}\n`;
   await writeFile(join(dir, 'Dockerfile'), `FROM pal-img/base:1\n${label}COPY pal/ /etc/pal/\n`);
-  const r = await runCommand('docker', ['-H', dockerd!.host, 'build', '-q', '-t', tag, dir], {
-    env: { ...process.env, DOCKER_BUILDKIT: '0' },
-  });
-  if (r.code !== 0) throw new Error(`docker build ${tag}: ${r.stderr}`);
+  await buildImage(dockerd!, tag, dir);
 }
 
 async function run(name: string, image: string, ...extra: string[]): Promise<string> {
