@@ -3,7 +3,8 @@
 // storage formats, verified with the policy's pinned keys or keyless identities → one claim per policy
 // with the signed `pal.labels` annotation plus the image config's `pal.labels`. Grants are applied
 // above, by the trust service.
-import type { CosignConfig, CosignPolicyConfig, RegistryConfig } from '../../config/types.js';
+import type { CosignConfig, CosignPolicyConfig } from '../../config/types.js';
+import type { RegistryProviderOptions } from '../registry-provider.js';
 import { FileSafetyError } from '../../store/index.js';
 import { globMatches } from '../glob.js';
 import { parseLabelList, PAL_LABELS_KEY } from '../labels.js';
@@ -20,13 +21,9 @@ import { legacySignatures } from './legacy.js';
 import { KeylessVerifier } from './sigstore.js';
 import type { VerifiedSignature } from './types.js';
 
-export interface CosignProviderOptions {
-  readonly now: () => number;
-  readonly registries?: ReadonlyMap<string, RegistryConfig>;
+export interface CosignProviderOptions extends RegistryProviderOptions {
   /** Replaces the registry client built from `registries` (tests). */
   readonly client?: RegistryClient;
-  /** Skip File safety checks of key/trusted-root files (tests with files in temp dirs). */
-  readonly skipFileSafety?: boolean;
 }
 
 interface Policy {

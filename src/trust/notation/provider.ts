@@ -3,7 +3,8 @@
 // refer to it (OCI referrers, or the fallback tag) → envelopes verified against the policy's trust
 // store and identities → the signed target must be exactly that manifest → labels: the signed
 // annotation `pal.labels` plus the image config's. Grants are applied above, by the trust service.
-import type { NotationConfig, NotationPolicyConfig, RegistryConfig } from '../../config/types.js';
+import type { NotationConfig, NotationPolicyConfig } from '../../config/types.js';
+import type { RegistryProviderOptions } from '../registry-provider.js';
 import { createRegistryClient } from '../oci/client.js';
 import { FileSafetyError } from '../../store/index.js';
 import type { ImageSubject } from '../types.js';
@@ -26,13 +27,9 @@ const MAX_ENVELOPE_BYTES = 256 * 1024;
 const MAX_SIGNATURES = 16;
 const MAX_DIGESTS_PER_REPOSITORY = 8;
 
-export interface NotationProviderOptions {
-  readonly now: () => number;
-  readonly registries?: ReadonlyMap<string, RegistryConfig>;
+export interface NotationProviderOptions extends RegistryProviderOptions {
   /** Replaces the registry client built from `registries` (tests). */
   readonly registry?: NotationRegistry;
-  /** Unit tests with trust stores in temp dirs. */
-  readonly skipFileSafety?: boolean;
 }
 
 interface ReadyPolicy {
