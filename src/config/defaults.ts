@@ -19,6 +19,7 @@ export function defaultConfig(env: NodeJS.ProcessEnv = {}): PaldConfig {
     cache: { plaintextTtlMs: 5 * 60_000, plaintextMaxBytes: 64 * 1024 * 1024 },
     limits: { openHandlesPerContainer: 1024, lockedBytes: 64 * 1024 * 1024, secretBytes: 16 * 1024 * 1024 },
     metrics: { listen: '' },
+    imageSecrets: {},
     stateDir: '/var/lib/pal',
   };
 }

@@ -41,6 +41,10 @@ export function readPaldConfig(r: NodeReader, env: NodeJS.ProcessEnv): PaldConfi
     limits: (n, k) => (c.limits = readLimits(r, n, k, c.limits)),
     state_dir: (n, k) => (c.stateDir = r.path(n, k)),
     metrics: (n, k) => r.mapping(n, k, { listen: (v, vk) => (c.metrics = { listen: r.listenAddress(v, vk) }) }),
+    image_secrets: (n, k) =>
+      r.mapping(n, k, {
+        pal_environment: (v, vk) => (c.imageSecrets = { palEnvironment: readPalEnvironment(r, v, vk) }),
+      }),
   });
 
   if (c.docker.host === '' && c.cri === undefined) {
@@ -61,8 +65,16 @@ export function readPaldConfig(r: NodeReader, env: NodeJS.ProcessEnv): PaldConfi
     cache: c.cache,
     limits: c.limits,
     metrics: c.metrics,
+    imageSecrets: c.imageSecrets,
     stateDir: c.stateDir,
   };
+}
+
+/** A PAL environment name as PAL's own -env flag took it: one printable word, no path or control characters. */
+function readPalEnvironment(r: NodeReader, node: unknown, key: string): string {
+  const name = r.string(node, key);
+  if (!/^[A-Za-z0-9._-]{1,128}$/.test(name)) r.fail(node, key, 'must be 1 to 128 characters of A-Z a-z 0-9 . _ -');
+  return name;
 }
 
 function readCriAddress(r: NodeReader, node: unknown, key: string): string {

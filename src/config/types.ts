@@ -90,6 +90,11 @@ export interface PaldConfig {
   readonly limits: LimitsConfig;
   /** `metrics.listen`: host:port of the Prometheus endpoint (GET /metrics, no auth); "" = off. */
   readonly metrics: { readonly listen: string };
+  /** Secrets images carry (/etc/pal, Cloudflare PAL's PAL_SECRETS_YAML). */
+  readonly imageSecrets: {
+    /** The PAL environment this node serves; wins over an image's `pal.environment` label. */
+    readonly palEnvironment?: string;
+  };
   /** What must survive restarts (trust metadata versions seen, for rollback checks). */
   readonly stateDir: string;
 }

@@ -147,5 +147,6 @@ export function imageSecretsOfNode(parts: {
     audit: parts.audit,
     openpgp: parts.backend,
     redOctober: parts.redOctober,
+    ...(config.imageSecrets.palEnvironment === undefined ? {} : { palEnvironment: config.imageSecrets.palEnvironment }),
   });
 }

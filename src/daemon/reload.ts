@@ -22,7 +22,11 @@ const RESTART_SECTIONS = [
   'limits',
   'metrics',
   'redoctober',
+  'imageSecrets',
 ] as const;
+
+/** pald.yaml's spelling of a config field (imageSecrets → image_secrets). */
+const yamlKey = (field: string): string => field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
 /** JSON.stringify replacer: a Map (trust.notary.collections[].delegations) compares by its entries, not as {}. */
 const mapsAsArrays = (_key: string, value: unknown): unknown => (value instanceof Map ? [...value] : value);
@@ -43,7 +47,7 @@ async function reloadConfig(parts: DaemonParts, configPath: string | undefined):
     const config = state.config;
     for (const key of RESTART_SECTIONS) {
       if (JSON.stringify(next[key]) !== JSON.stringify(config[key]))
-        log(`pald: reload: "${key}" changed; it takes effect at the next restart`);
+        log(`pald: reload: "${yamlKey(key)}" changed; it takes effect at the next restart`);
     }
     const trustChanged = JSON.stringify(next.trust, mapsAsArrays) !== JSON.stringify(config.trust, mapsAsArrays); // delegations is a Map
     // The passphrase file comes from the new file, and so does its absence.

@@ -119,6 +119,7 @@ test.before(async () => {
     },
   );
   await build('pal-mig/plain:1', 'FROM pal-mig/base:1\nLABEL pal.labels="app" pal.environment="production"\n');
+  await build('pal-mig/dev:1', `${env}LABEL pal.labels="app" pal.environment="dev"\n`, {}, arg);
 });
 
 test.after.always(async () => {
@@ -181,4 +182,21 @@ test.serial("a container's own -e PAL_SECRETS_YAML is never read (only the image
   t.not(r.code, 0);
   t.false(r.stdout.includes(dbPassword));
   t.is((await exec(c, 'ls', '/run/pal')).stdout.trim(), '');
+});
+
+test.serial("the node's image_secrets.pal_environment wins over the image's pal.environment label", async (t) => {
+  // The image picks "dev", whose DB_PASSWORD is a plain setting: refused, nothing served.
+  const dev = await run('mig-dev-label', 'pal-mig/dev:1');
+  t.not((await exec(dev, 'cat', '/run/pal/DB_PASSWORD')).code, 0);
+  // A node that serves "production" (same host keys, its own mount) serves production's value to the same image.
+  const node = await startPald({
+    dockerHost: dockerd!.host,
+    extraConfig: { keys: pald!.keysDir, image_secrets: { pal_environment: 'production' } },
+  });
+  t.teardown(() => node.cleanup());
+  containers.push('mig-node-env');
+  const c = await runWithPal(dockerd!, node.mountpoint, 'mig-node-env', 'pal-mig/dev:1');
+  const r = await exec(c, 'cat', '/run/pal/DB_PASSWORD');
+  t.is(r.code, 0, r.stderr);
+  t.is(r.stdout, dbPassword);
 });

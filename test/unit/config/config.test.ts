@@ -57,6 +57,19 @@ test('missing explicit file → ConfigError', async (t) => {
   t.regex(err.message, /nope\.yaml/);
 });
 
+test("image_secrets.pal_environment: the node's PAL environment, one word; absent by default", (t) => {
+  const p = path.join(dir, 'env.yaml');
+  t.deepEqual(parseConfig(p, '', {}).imageSecrets, {});
+  t.is(parseConfig(p, 'image_secrets:\n  pal_environment: production\n', {}).imageSecrets.palEnvironment, 'production');
+  for (const bad of ['""', '"../prod"', '"a b"', '[x]']) {
+    const err = t.throws(() => parseConfig(p, `image_secrets:\n  pal_environment: ${bad}\n`, {}), {
+      instanceOf: ConfigError,
+    });
+    t.regex(err.message, /image_secrets\.pal_environment/);
+  }
+  t.throws(() => parseConfig(p, 'image_secrets:\n  environment: prod\n', {}), { message: /unknown key/ });
+});
+
 test('a full config is read into the typed shape; relative paths resolve next to the file', async (t) => {
   const p = await file('full.yaml', FULL_CONFIG);
   const c = await loadConfig(p, {});
