@@ -1,8 +1,8 @@
 // A secret whose size is unknown until its first decrypt (a manifest entry without `size:`) reads
 // whole the first time, through a real FUSE mount: busybox cat (sendfile, which the kernel serves
 // through the page cache and ends at the file's size even on a direct-I/O handle), GNU cat
-// (read) and Node, each by a process that never stat'ed the file and by one that did. After the
-// first decrypt stat shows the exact size. No containers: the host caller (uid 0) reads.
+// (read), Node and GNU cp, each by a process that never stat'ed the file and by one that did.
+// After the first decrypt stat shows the exact size. No containers: the host caller (uid 0) reads.
 // (first-read-fastpath.test.ts runs the same with the warm path off.)
 
 import test from 'ava';
@@ -35,6 +35,16 @@ const readers: Record<string, Reader> = {
   'busybox cat (sendfile)': (p) => output('busybox', ['cat', p]),
   'GNU cat (read)': (p) => output('cat', [p]),
   'node readFile': (p) => readFile(p),
+  // What entrypoints do with certificates: FICLONE and copy_file_range first (EXDEV here), then read.
+  'GNU cp': async (p) => {
+    const copy = join(scratch!, `copy-${randomBytes(6).toString('hex')}`);
+    try {
+      await output('cp', [p, copy]);
+      return await readFile(copy);
+    } finally {
+      await rm(copy, { force: true });
+    }
+  },
 };
 const cases = Object.entries(readers).flatMap(([reader, read]) =>
   (['small', 'large'] as const).flatMap((value) =>
