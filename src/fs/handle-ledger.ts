@@ -87,6 +87,11 @@ export class HandleLedger {
     private readonly cache: CachedPlaintext = { cachedBytes: () => 0, holds: () => false },
   ) {}
 
+  /** `limits.secret_bytes` now: no secret decrypts to more (the size shown before a first decrypt). */
+  secretBytesLimit(): number {
+    return this.limits().secretBytes;
+  }
+
   /** A handle on a non-secret file (.pal/): counts against the owner's handles only. */
   openPlain(owner: string, fh: number): void {
     this.admitHandle(owner);

@@ -38,6 +38,7 @@ import {
   type PalFileName,
 } from './inodes.js';
 import { dirAttr, fileAttr } from './attrs.js';
+import { statedSecretSize } from './secret-size.js';
 import { renderPalFile, type VisibleSecret } from './inspect.js';
 import { CallerMemo } from './caller-memo.js';
 import { HandleLedger, DEFAULT_HANDLE_LIMITS, handleOwner } from './handle-ledger.js';
@@ -175,8 +176,9 @@ export class PalView {
     recordDecision(this.deps.audit, this.deps.metrics, caller, { op, secret, decision, reason, reasonClass, startNs });
   }
 
+  /** Exact once a decrypt learnt it; before that never below the plaintext's (secret-size.ts). */
   secretSize(entry: ManifestEntry): number {
-    return this.sealed.factsFor(entry)?.size ?? entry.size ?? 0;
+    return statedSecretSize(entry, this.sealed.factsFor(entry)?.size, this.ledger.secretBytesLimit());
   }
 
   secretAttr(caller: Caller, entry: ManifestEntry): FileAttr {

@@ -187,7 +187,8 @@ export async function readEntry(
     const bytes = inMemory.files.get(ciphertextPath);
     if (bytes === undefined) bad(f.node, `${f.value}: ciphertext file not found in the image`);
     const version = createHash('sha256').update(bytes).digest('hex');
-    return { ...fields, ciphertextPath, version, mtimeMs: 0, ciphertext: bytes, image: inMemory.image };
+    const bound = sizeBoundOf(fields, bytes.length);
+    return { ...fields, ...bound, ciphertextPath, version, mtimeMs: 0, ciphertext: bytes, image: inMemory.image };
   }
   let real: string;
   try {
@@ -202,10 +203,19 @@ export async function readEntry(
   const realRel = path.relative(realDir, real);
   if (realRel === '' || realRel.startsWith('..') || path.isAbsolute(realRel))
     bad(f.node, `${f.value}: resolves (through a symlink) outside the manifest directory`);
-  const { version, mtimeMs } = await fingerprint(real).catch((err: Error) => bad(f.node, `${f.value}: ${err.message}`));
+  const print = await fingerprint(real).catch((err: Error) => bad(f.node, `${f.value}: ${err.message}`));
+  const { version, mtimeMs } = print;
   const unsafe = await fileSafetyProblem(ciphertextPath, { kind: 'ciphertext', safeDirs });
   if (unsafe) throw new EntryProblem(unsafe, lineOf(src, f.node) ?? lineOf(src, keyNode), true);
-  return { ...fields, ciphertextPath: real, version, mtimeMs };
+  return { ...fields, ...sizeBoundOf(fields, print.bytes.length), ciphertextPath: real, version, mtimeMs };
+}
+
+/**
+ * A Red October entry without `size:`: its ciphertext's length bounds its plaintext (AES-CBC
+ * under base64 and JSON, never compressed). An OpenPGP message may be compressed: no bound.
+ */
+function sizeBoundOf(fields: { backend: BackendName; size?: number }, ciphertextBytes: number): { sizeBound?: number } {
+  return fields.backend === 'redoctober' && fields.size === undefined ? { sizeBound: ciphertextBytes } : {};
 }
 
 /** Largest per-secret plaintext cache TTL: a day (a longer one would outlive any delegation). */

@@ -19,6 +19,12 @@ export interface ManifestEntry {
   /** Plaintext size recorded by `pal seal` (metadata only; the decrypted length is authoritative). */
   readonly size?: number;
   /**
+   * Without `size:`, an upper bound of the plaintext size read from the ciphertext without
+   * decrypting (Red October: no compression, so its ciphertext is longer than its value); the
+   * file's size until the first decrypt (src/fs/secret-size.ts).
+   */
+  readonly sizeBound?: number;
+  /**
    * Plaintext cache TTL of this secret, ms (manifest `cache:`); 0 = decrypt at every open. Absent:
    * the daemon-wide cache.plaintext_ttl_ms. For Red October every decrypt takes one delegation use.
    */
