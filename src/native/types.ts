@@ -194,6 +194,11 @@ export interface FastPath {
   expire(): void;
   /** Leases retired since the last call: their unused handle numbers go back to the ledger. */
   takeRetired(): RetiredLease[];
+  /**
+   * Hands every event still queued in the addon to FuseHandlers.fastEvent now (they otherwise
+   * arrive in batches, a few ms after the fact, and before the next request JS answers).
+   */
+  drain(): void;
   stats(): FastPathStats;
 }
 
@@ -217,6 +222,8 @@ export type FastPathEvent =
       readonly fh: number;
       readonly lease: number;
       readonly latencyUs: number;
+      /** Wall clock (ms since the epoch) when the addon answered the open: the audit line's time. */
+      readonly timeMs: number;
     }
   | {
       readonly kind: 'released';
