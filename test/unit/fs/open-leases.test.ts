@@ -19,7 +19,7 @@ function setup(limit: number) {
   const retired: RetiredLease[] = [];
   // Events the addon queued and JS has not heard of yet (delivered by drain(), or later).
   const queued: FastPathEvent[] = [];
-  let leases: OpenLeases | undefined;
+  const late: { leases?: OpenLeases } = {};
   const addon: FastPath = {
     enable: () => undefined,
     setGeneration: () => undefined,
@@ -37,7 +37,7 @@ function setup(limit: number) {
     expire: () => undefined,
     takeRetired: () => retired.splice(0),
     drain: () => {
-      for (const e of queued.splice(0)) leases!.event(e);
+      for (const e of queued.splice(0)) late.leases!.event(e);
     },
     stats: () => {
       throw new Error('not used');
@@ -48,12 +48,12 @@ function setup(limit: number) {
   const warm = new WarmPath(true);
   warm.attach(addon);
   const audit: { d: OpenDecision; timeMs: number; latencyUs: number }[] = [];
-  leases = new OpenLeases({
+  const leases = (late.leases = new OpenLeases({
     warm,
     ledger,
     handles,
     auditOpen: (d, timeMs, latencyUs) => audit.push({ d, timeMs, latencyUs }),
-  });
+  }));
   const plaintext = new FakeSecureBuffer(Buffer.from('hunter2-secret'));
   const decision = { caller: {} as Caller, name: 'db-password', ino: 5, reason: 'labels match', reasonClass: 'allow' };
   const offer = () =>
