@@ -75,6 +75,8 @@ size_t pal_events_take(pal_event_queue *q, pal_fast_event **out) {
     memcpy(*out, q->items, n * sizeof **out);
     q->count = 0;
     q->opens = q->reserved; /* the queued ones are JS's now */
+    q->batches++;
+    q->taken += n;
     q->scheduled = false;
   } else { /* empty, or no memory for the copy: the next event schedules a delivery again */
     q->scheduled = false;

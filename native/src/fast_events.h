@@ -32,9 +32,10 @@ typedef struct {
   pthread_mutex_t lock;
   pal_fast_event *items;
   size_t count, cap;
-  size_t opens;    /* opens queued or reserved */
-  size_t reserved; /* slots held for opens about to be queued */
-  bool scheduled;  /* a delivery is under way (timer armed or the JS thread told) */
+  size_t opens;                      /* opens queued or reserved */
+  size_t reserved;                   /* slots held for opens about to be queued */
+  bool scheduled;                    /* a delivery is under way (timer armed or the JS thread told) */
+  unsigned long long batches, taken; /* takes that found events, and the events they took */
 } pal_event_queue;
 
 void pal_events_init(pal_event_queue *q);

@@ -95,6 +95,7 @@ class NativeFuseMount implements FuseMount {
       expire: () => binding.fastPathExpire(handle),
       takeRetired: () => binding.fastPathTakeRetired(handle),
       drain: () => drainEvents(),
+      setBatchDelay: (ms) => binding.fastPathBatchDelay(handle, ms),
       stats: () => binding.fastPathStats(handle),
     };
   }

@@ -160,6 +160,10 @@ export interface FastPathStats {
   readonly leases: number;
   readonly refusedLeases: number;
   readonly retiredLeases: number;
+  /** Batches of events JS took (opens and closes answered in C, retirements), the events in them, and those queued now. */
+  readonly eventBatches: number;
+  readonly events: number;
+  readonly eventsQueued: number;
   readonly toJs: Readonly<Record<'lookup' | 'getattr' | 'readdir' | 'open' | 'read' | 'release' | 'statfs', number>>;
 }
 
@@ -199,6 +203,8 @@ export interface FastPath {
    * arrive in batches, a few ms after the fact, and before the next request JS answers).
    */
   drain(): void;
+  /** Longest an event waits before it is handed over (default 5 ms; tests hold them longer). */
+  setBatchDelay?(ms: number): void;
   stats(): FastPathStats;
 }
 
