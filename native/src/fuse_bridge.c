@@ -51,7 +51,7 @@ enum { OP_LOOKUP = 1, OP_GETATTR, OP_READDIR, OP_OPEN, OP_READ, OP_RELEASE, OP_S
 enum { OP_FAST_BATCH = 11, OP_FAST_ARM };
 /* Longest an event waits before JS hears of it (at most the audit log's own 10 ms batching), and
  * how many make the JS thread deliver at once, at the end of a poll wakeup. */
-#define BATCH_DELAY_MS 5 /* the default; tests set a longer one (fastPathBatchDelay) */
+#define BATCH_DELAY_MS 5 /* the defaults; tests hold events longer (fastPathBatching) */
 #define BATCH_AT_ONCE 256
 
 typedef struct pal_mount pal_mount;
@@ -134,7 +134,7 @@ struct pal_mount {
   atomic_bool fast_on;
   pal_event_queue events; /* what JS has still to hear of the warm path (fast_events.h) */
   uv_timer_t batch_timer; /* delivers a batch batch_delay_ms after its first event */
-  uint64_t batch_delay_ms;
+  uint64_t batch_delay_ms, batch_at_once;
   bool timer_open;   /* timer initialised and not yet closed */
   bool keep_mounted; /* handed over (or being taken over): never detach, the next pald resumes it */
 };
@@ -809,7 +809,7 @@ static void deliver_events(pal_mount *m, napi_env env, napi_value js_cb) {
 /* JS thread: deliver now if many are queued, else arm the timer. */
 static void schedule_events(pal_mount *m, napi_env env, napi_value js_cb) {
   size_t n = pal_events_pending(&m->events);
-  if (n >= BATCH_AT_ONCE)
+  if (n >= m->batch_at_once)
     deliver_events(m, env, js_cb);
   else if (n > 0)
     arm_timer(m);
@@ -1365,6 +1365,7 @@ static pal_mount *new_mount(napi_env env, int nthreads) {
   atomic_init(&m->fast_on, false);
   pal_events_init(&m->events);
   m->batch_delay_ms = BATCH_DELAY_MS;
+  m->batch_at_once = BATCH_AT_ONCE;
   return m;
 }
 
@@ -2000,13 +2001,18 @@ static napi_value js_fast_take_events(napi_env env, napi_callback_info info) {
   return out;
 }
 
-/* fastPathBatchDelay(handle, ms): longest an event waits before JS hears of it (tests). */
-static napi_value js_fast_batch_delay(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
-  uint64_t ms;
-  if (!pal_get_args(env, info, 2, argv) || !pal_arg_u64(env, argv[1], "ms", &ms)) return NULL;
+/* fastPathBatching(handle, delayMs, atOnce): longest an event waits before JS hears of it, and
+ * how many queued make a poll wakeup deliver at once (tests hold events until the session stops). */
+static napi_value js_fast_batching(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  uint64_t ms, at_once;
+  if (!pal_get_args(env, info, 3, argv) || !pal_arg_u64(env, argv[1], "delayMs", &ms) ||
+      !pal_arg_u64(env, argv[2], "atOnce", &at_once))
+    return NULL;
   pal_mount *m = get_mount(env, argv[0]);
-  if (m) m->batch_delay_ms = ms;
+  if (!m) return NULL;
+  m->batch_delay_ms = ms;
+  m->batch_at_once = at_once ? at_once : 1;
   return NULL;
 }
 
@@ -2073,7 +2079,7 @@ bool pal_fuse_init(napi_env env, napi_value exports) {
       {"fastPathExpire", NULL, js_fast_expire, NULL, NULL, NULL, napi_default, NULL},
       {"fastPathTakeRetired", NULL, js_fast_take_retired, NULL, NULL, NULL, napi_default, NULL},
       {"fastPathTakeEvents", NULL, js_fast_take_events, NULL, NULL, NULL, napi_default, NULL},
-      {"fastPathBatchDelay", NULL, js_fast_batch_delay, NULL, NULL, NULL, napi_default, NULL},
+      {"fastPathBatching", NULL, js_fast_batching, NULL, NULL, NULL, napi_default, NULL},
   };
   return napi_define_properties(env, exports, sizeof props / sizeof props[0], props) == napi_ok;
 }

@@ -116,7 +116,7 @@ export interface NativeBinding {
   fastPathTakeRetired(mount: MountHandle): RetiredLease[];
   /** The warm path's queued events, FAST_EVENT_FIELDS doubles each (see dispatch.ts), or null. */
   fastPathTakeEvents(mount: MountHandle): Float64Array | null;
-  fastPathBatchDelay(mount: MountHandle, ms: number): void;
+  fastPathBatching(mount: MountHandle, delayMs: number, atOnce: number): void;
 
   sbAlloc(size: number): SecureHandle;
   sbFrom(bytes: Uint8Array): SecureHandle;

@@ -95,7 +95,7 @@ class NativeFuseMount implements FuseMount {
       expire: () => binding.fastPathExpire(handle),
       takeRetired: () => binding.fastPathTakeRetired(handle),
       drain: () => drainEvents(),
-      setBatchDelay: (ms) => binding.fastPathBatchDelay(handle, ms),
+      setBatching: (delayMs, atOnce) => binding.fastPathBatching(handle, delayMs, atOnce),
       stats: () => binding.fastPathStats(handle),
     };
   }

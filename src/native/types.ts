@@ -203,8 +203,11 @@ export interface FastPath {
    * arrive in batches, a few ms after the fact, and before the next request JS answers).
    */
   drain(): void;
-  /** Longest an event waits before it is handed over (default 5 ms; tests hold them longer). */
-  setBatchDelay?(ms: number): void;
+  /**
+   * Longest an event waits before it is handed over (default 5 ms), and how many queued are handed
+   * over at once (default 256). Tests hold them until the session stops.
+   */
+  setBatching?(delayMs: number, atOnce: number): void;
   stats(): FastPathStats;
 }
 

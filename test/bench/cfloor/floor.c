@@ -116,7 +116,7 @@ int main(int argc, char **argv) {
   struct fuse_args args = FUSE_ARGS_INIT(3, fargv);
   struct fuse_session *se = fuse_session_new(&args, &ops, sizeof ops, &fs);
   if (!se || fuse_set_signal_handlers(se) != 0 || fuse_session_mount(se, argv[1]) != 0) return 1;
-  if (pal_fuse_install_io(se) != 0) return 1;
+  if (pal_io_init(&fs.io, 1) != 0 || pal_fuse_install_io(se, fuse_session_fd(se), &fs.io) != 0) return 1;
   printf("ready\n");
   fflush(stdout);
   struct fuse_loop_config *cfg = fuse_loop_cfg_create();
