@@ -124,7 +124,7 @@ export class OpenLeases {
       this.deps.handles.add(e.fh, { ino: lease.ino, name: lease.name });
       this.deps.auditOpen(lease, e.timeMs, e.latencyUs);
     } else {
-      this.deps.handles.release(e.fh);
+      this.deps.handles.release(e.fh, true);
       if (!e.returned) {
         this.deps.ledger.release(e.fh); // its lease is retired: the number is JS's again
         this.releasedByEvents++;
