@@ -7,6 +7,7 @@
         "src/secure_buffer.c",
         "src/fuse_bridge.c",
         "src/fast_path.c",
+        "src/fast_events.c",
         "src/fuse_io.c",
         "src/handover.c",
         "src/handover_proto.c",

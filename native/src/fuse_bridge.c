@@ -37,6 +37,7 @@
 
 #include <linux/fuse.h>
 
+#include "fast_events.h"
 #include "fast_path.h"
 #include "fuse_io.h"
 #include "mountinfo.h"
@@ -44,10 +45,14 @@
 #include "secure_buffer.h"
 
 enum { OP_LOOKUP = 1, OP_GETATTR, OP_READDIR, OP_OPEN, OP_READ, OP_RELEASE, OP_STATFS };
-/* Notifications of the warm path (no reply): an OPEN answered from a lease (fh, lease id, latency
- * in µs), a close of such a handle (fh, lease id, 1 if its number went back to the live lease),
- * leases retired by a request handler (JS takes them with fastPathTakeRetired). */
-enum { OP_FAST_OPENED = 8, OP_FAST_RELEASED, OP_FAST_RETIRED };
+/* The warm path's events (fast_events.h) reach JS in batches: OP_FAST_BATCH carries a Float64Array
+ * of PAL_EVENT_FIELDS doubles per event. OP_FAST_ARM is internal (a worker asks the JS thread to
+ * schedule a delivery) and never reaches JS. */
+enum { OP_FAST_BATCH = 11, OP_FAST_ARM };
+/* Longest an event waits before JS hears of it (at most the audit log's own 10 ms batching), and
+ * how many make the JS thread deliver at once, at the end of a poll wakeup. */
+#define BATCH_DELAY_MS 5 /* the defaults; tests hold events longer (fastPathBatching) */
+#define BATCH_AT_ONCE 256
 
 typedef struct pal_mount pal_mount;
 
@@ -127,6 +132,10 @@ struct pal_mount {
   pal_mount *next_active;
   pal_fast fast; /* the warm path's decision cache (off unless JS turns it on) */
   atomic_bool fast_on;
+  pal_event_queue events; /* what JS has still to hear of the warm path (fast_events.h) */
+  uv_timer_t batch_timer; /* delivers a batch batch_delay_ms after its first event */
+  uint64_t batch_delay_ms, batch_at_once;
+  bool timer_open;   /* timer initialised and not yet closed */
   bool keep_mounted; /* handed over (or being taken over): never detach, the next pald resumes it */
 };
 
@@ -178,6 +187,7 @@ static pal_req *new_req(pal_mount *m, fuse_req_t req, int op, fuse_ino_t ino) {
 
 /* Hands a request to the JS thread. Called on worker threads. */
 static void call_js(napi_env env, napi_value js_cb, void *context, void *data);
+static napi_value dispatcher(pal_mount *m);
 
 static void to_js(pal_req *r) {
   pal_mount *m = r->m;
@@ -185,9 +195,7 @@ static void to_js(pal_req *r) {
   if (r->req) atomic_fetch_add(&m->outstanding, 1);
   if (m->nthreads == 0 && pthread_equal(pthread_self(), m->js_thread)) {
     /* Read on the JS thread's loop (on_poll): call the dispatcher right here. */
-    napi_value cb = NULL;
-    if (napi_get_reference_value(m->env, m->dispatch_ref, &cb) != napi_ok) cb = NULL;
-    call_js(m->env, cb, m, r);
+    call_js(m->env, dispatcher(m), m, r);
     return;
   }
   if (napi_call_threadsafe_function(m->tsfn, r, napi_tsfn_nonblocking) != napi_ok) {
@@ -210,6 +218,9 @@ static void finalize_req(napi_env env, void *data, void *hint) {
   free_req(r);
 }
 
+static void deliver_events(pal_mount *m, napi_env env, napi_value js_cb);
+static void schedule_events(pal_mount *m, napi_env env, napi_value js_cb);
+
 static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
   pal_req *r = data;
   pal_mount *m = context;
@@ -221,6 +232,14 @@ static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
     free_req(r);
     return;
   }
+  if (r->op == OP_FAST_ARM) { /* a worker queued the first event of a batch */
+    schedule_events(m, env, js_cb);
+    free_req(r);
+    return;
+  }
+  /* JS hears of what the warm path answered before the requests that came after it: the audit
+   * lines keep their order, and a release answered in C counts before an open JS decides. */
+  deliver_events(m, env, js_cb);
   napi_value argv[9], undef, result;
   napi_get_undefined(env, &undef);
   for (int i = 0; i < 9; i++) argv[i] = undef;
@@ -249,8 +268,6 @@ static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
       napi_create_int32(env, r->flags, &argv[6]);
       break;
     case OP_READ:
-    case OP_FAST_OPENED:
-    case OP_FAST_RELEASED:
       napi_create_double(env, (double)r->js_fh, &argv[6]);
       napi_create_double(env, (double)r->size, &argv[7]);
       napi_create_double(env, (double)r->off, &argv[8]);
@@ -288,34 +305,45 @@ static void op_init(void *userdata, struct fuse_conn_info *conn) {
 /* The view's kernel cache timeouts (src/fs/attrs.ts): 0, each caller's view is asked afresh. */
 #define VIEW_TIMEOUT_S 0.0
 
-/* A notification to JS about the warm path (no request to answer), filled in and sent. */
-static void fast_send(pal_req *r, pal_mount *m, int op, const struct fuse_ctx *ctx, fuse_ino_t ino,
-                      uint64_t fh, uint64_t lease_id, int64_t arg) {
-  r->m = m;
-  r->op = op;
-  r->ino = ino;
-  r->js_fh = fh;
-  r->size = (size_t)lease_id;
-  r->off = (off_t)arg;
-  if (ctx) {
-    r->pid = ctx->pid;
-    r->uid = ctx->uid;
-    r->gid = ctx->gid;
-  }
-  to_js(r);
+static bool on_js_thread(pal_mount *m) {
+  return m->nthreads == 0 && pthread_equal(pthread_self(), m->js_thread);
 }
 
-/* Out of memory: the notification is lost (for a release: its booked handle stays counted until
- * the lease's owner is forgotten; an open is never answered without its notification). */
-static void fast_notify(pal_mount *m, int op, const struct fuse_ctx *ctx, fuse_ino_t ino, uint64_t fh,
-                        uint64_t lease_id, int64_t arg) {
-  pal_req *r = calloc(1, sizeof *r);
-  if (r) fast_send(r, m, op, ctx, ino, fh, lease_id, arg);
+static void on_batch_timer(uv_timer_t *t);
+
+/* Arms the batch timer (JS thread), unless it runs already. */
+static void arm_timer(pal_mount *m) {
+  if (m->timer_open && !uv_is_closing((uv_handle_t *)&m->batch_timer) &&
+      !uv_is_active((uv_handle_t *)&m->batch_timer))
+    uv_timer_start(&m->batch_timer, on_batch_timer, m->batch_delay_ms, 0);
+}
+
+/* Queues an event of the warm path for JS (see "event batches" below). Out of memory, a release
+ * or retirement is lost (its booked handle stays counted until the lease's owner is forgotten);
+ * an open is never answered without room for its event (fast_open). */
+static void fast_event(pal_mount *m, int kind, const struct fuse_ctx *ctx, fuse_ino_t ino, uint64_t fh,
+                       uint64_t lease_id, int64_t arg, double time_ms) {
+  pal_fast_event e = {.kind = kind, .ino = ino, .fh = fh, .lease = lease_id, .arg = arg, .time_ms = time_ms};
+  if (ctx) {
+    e.pid = ctx->pid;
+    e.uid = ctx->uid;
+    e.gid = ctx->gid;
+  }
+  if (pal_events_push(&m->events, &e) != PAL_EVENTS_FIRST) return;
+  if (on_js_thread(m)) {
+    if (!m->in_poll) arm_timer(m); /* in on_poll: its end schedules the delivery */
+    return;
+  }
+  pal_req *r = calloc(1, sizeof *r); /* a worker: the JS thread arms the timer */
+  if (!r) return;                    /* delivered with the next request or batch, or at unmount */
+  r->m = m;
+  r->op = OP_FAST_ARM;
+  to_js(r);
 }
 
 /* A request handler may have retired leases (a caller went stale): JS takes them back. */
 static void signal_retired(pal_mount *m) {
-  if (pal_fast_should_signal(&m->fast)) fast_notify(m, OP_FAST_RETIRED, NULL, 0, 0, 0, 0);
+  if (pal_fast_should_signal(&m->fast)) fast_event(m, PAL_EVENT_RETIRED, NULL, 0, 0, 0, 0, 0);
 }
 
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
@@ -383,15 +411,16 @@ static bool fast_open(pal_mount *m, fuse_req_t req, fuse_ino_t ino, struct fuse_
   uint64_t t0 = monotonic_ns();
   const struct fuse_ctx *ctxp = fuse_req_ctx(req);
   struct fuse_ctx ctx = *ctxp;
-  /* First: once a handle number is taken, JS must hear of it (the audit line). */
+  /* First the room for its event: once a handle number is taken, JS must hear of it (the audit
+   * line). With PAL_EVENTS_MAX opens queued, JS answers this one (and takes the queue first). */
   pal_fh *fh = calloc(1, sizeof *fh);
-  pal_req *note = calloc(1, sizeof *note);
+  bool room = fh && pal_events_reserve_open(&m->events);
   pal_fast_opened o;
-  bool hit = fh && note && pal_fast_open(&m->fast, &ctx, ino, &o);
+  bool hit = room && pal_fast_open(&m->fast, &ctx, ino, &o);
   signal_retired(m);
   if (!hit) {
+    if (room) pal_events_cancel_open(&m->events);
     free(fh);
-    free(note);
     return false;
   }
   fh->content = o.content;
@@ -402,14 +431,14 @@ static bool fast_open(pal_mount *m, fuse_req_t req, fuse_ino_t ino, struct fuse_
   fi->direct_io = 1;
   fi->keep_cache = 0;
   fi->noflush = 1;
-  /* JS hears of the open before it can hear of its release. On the JS thread (nthreads 0) no
-   * release can come in between, so the caller is answered first; a worker queues the news first
-   * (another worker may take the release the moment the reply is out). */
-  bool on_js_thread = m->nthreads == 0 && pthread_equal(pthread_self(), m->js_thread);
+  struct timespec wall;
+  clock_gettime(CLOCK_REALTIME, &wall);
+  double time_ms = (double)wall.tv_sec * 1e3 + (double)(wall.tv_nsec / 1000000); /* whole ms, as Date */
   int64_t latency_us = (int64_t)((monotonic_ns() - t0) / 1000);
-  if (!on_js_thread) fast_send(note, m, OP_FAST_OPENED, &ctx, ino, o.fh, o.lease_id, latency_us);
+  /* Queued before the reply: the release (another worker may take it the moment the reply is
+   * out) queues after it, so JS hears of the open first. */
+  fast_event(m, PAL_EVENT_OPENED, &ctx, ino, o.fh, o.lease_id, latency_us, time_ms);
   bool delivered = fuse_reply_open(req, fi) == 0;
-  if (on_js_thread) fast_send(note, m, OP_FAST_OPENED, &ctx, ino, o.fh, o.lease_id, latency_us);
   if (!delivered) release_fh(m, &ctx, ino, fh); /* interrupted: no release will come, so we do */
   return true;
 }
@@ -462,7 +491,7 @@ static void release_fh(pal_mount *m, const struct fuse_ctx *ctx, fuse_ino_t ino,
   if (fh->content) pal_secmem_unref(fh->content);
   if (fh->lease) {
     bool back = pal_fast_release(&m->fast, fh->lease, fh->js_fh);
-    fast_notify(m, OP_FAST_RELEASED, ctx, ino, fh->js_fh, fh->lease_id, back);
+    fast_event(m, PAL_EVENT_RELEASED, ctx, ino, fh->js_fh, fh->lease_id, back, 0);
     free(fh);
     return;
   }
@@ -721,9 +750,86 @@ static void on_poll(uv_poll_t *handle, int status, int events) {
     else
       fuse_session_process_buf(m->se, &m->main_buf);
   }
+  if (!atomic_load(&m->stopping)) schedule_events(m, m->env, dispatcher(m));
   m->in_poll = false;
   if (gone && m->polling) uv_poll_stop(&m->poll); /* connection aborted: nothing more to read */
   napi_close_handle_scope(m->env, scope);
+}
+
+/* ---------- event batches ----------
+ * The warm path's events (an open answered from a lease, its close, retired leases) are queued
+ * (fast_events.c) and JS hears of them in one call per batch: when a poll wakeup queued
+ * BATCH_AT_ONCE or more, else BATCH_DELAY_MS after the first one (a timer on the JS thread's
+ * loop; a worker asks the JS thread to arm it), and always before the next request JS answers
+ * (call_js). JS takes what is left itself when the session stops (fastPathTakeEvents). */
+
+static napi_value dispatcher(pal_mount *m) {
+  napi_value cb = NULL;
+  if (!m->dispatch_ref || napi_get_reference_value(m->env, m->dispatch_ref, &cb) != napi_ok) return NULL;
+  return cb;
+}
+
+/* The queued events as a Float64Array (PAL_EVENT_FIELDS per event), or NULL when none. */
+static napi_value take_events(pal_mount *m, napi_env env) {
+  pal_fast_event *events;
+  size_t n = pal_events_take(&m->events, &events);
+  if (n == 0) return NULL;
+  void *data;
+  napi_value ab, arr = NULL;
+  size_t len = n * PAL_EVENT_FIELDS;
+  if (napi_create_arraybuffer(env, len * sizeof(double), &data, &ab) == napi_ok &&
+      napi_create_typedarray(env, napi_float64_array, len, ab, 0, &arr) == napi_ok)
+    pal_events_flatten(events, n, data);
+  else
+    arr = NULL; /* lost: JS cannot be told (no memory for the array) */
+  free(events);
+  return arr;
+}
+
+/* JS thread: one call to the dispatcher with everything queued. */
+static void deliver_events(pal_mount *m, napi_env env, napi_value js_cb) {
+  if (m->timer_open && !uv_is_closing((uv_handle_t *)&m->batch_timer)) uv_timer_stop(&m->batch_timer);
+  if (!js_cb || pal_events_pending(&m->events) == 0) return;
+  napi_value arr = take_events(m, env);
+  if (!arr) return;
+  napi_value argv[7], zero, op, recv, result;
+  napi_create_int32(env, 0, &zero);
+  napi_create_int32(env, OP_FAST_BATCH, &op);
+  napi_get_null(env, &argv[1]);
+  argv[0] = op;
+  for (int i = 2; i < 6; i++) argv[i] = zero;
+  argv[6] = arr;
+  napi_get_global(env, &recv);
+  if (napi_make_callback(env, m->async_ctx, recv, js_cb, 7, argv, &result) != napi_ok) {
+    napi_value exc; /* the dispatcher catches handler errors: reaching here is a bug in it */
+    if (napi_get_and_clear_last_exception(env, &exc) == napi_ok) napi_fatal_exception(env, exc);
+  }
+}
+
+/* JS thread: deliver now if many are queued, else arm the timer. */
+static void schedule_events(pal_mount *m, napi_env env, napi_value js_cb) {
+  size_t n = pal_events_pending(&m->events);
+  if (n >= m->batch_at_once)
+    deliver_events(m, env, js_cb);
+  else if (n > 0)
+    arm_timer(m);
+}
+
+static void on_batch_timer(uv_timer_t *t) {
+  pal_mount *m = t->data;
+  napi_handle_scope scope;
+  if (atomic_load(&m->stopping) || napi_open_handle_scope(m->env, &scope) != napi_ok) return;
+  bool nested = m->in_poll;
+  m->in_poll = true; /* the mount must not be freed under us */
+  deliver_events(m, m->env, dispatcher(m));
+  m->in_poll = nested;
+  napi_close_handle_scope(m->env, scope);
+}
+
+static void on_timer_closed(uv_handle_t *handle) {
+  pal_mount *m = handle->data;
+  m->timer_open = false;
+  maybe_finish(m);
 }
 
 static void on_poll_closed(uv_handle_t *handle) {
@@ -820,11 +926,15 @@ static void stop_mount(pal_mount *m) {
     uv_poll_stop(&m->poll);
     uv_close((uv_handle_t *)&m->poll, on_poll_closed);
   }
+  /* Events still queued stay for JS to take (fastPathTakeEvents) once unmount resolves. */
+  if (m->timer_open && !uv_is_closing((uv_handle_t *)&m->batch_timer))
+    uv_close((uv_handle_t *)&m->batch_timer, on_timer_closed);
 }
 
 static void free_mount(pal_mount *m) {
   pal_io_destroy(&m->io);
   pal_fast_destroy(&m->fast);
+  pal_events_destroy(&m->events);
   free(m->mountpoint);
   free(m);
 }
@@ -849,7 +959,7 @@ static void finalize_mount_handle(napi_env env, void *data, void *hint) {
  * which the event loop owns, have let go of it. */
 static void maybe_finish(pal_mount *m) {
   if (m->abandoned) {
-    if (!m->tsfn_done || m->polling) return;
+    if (!m->tsfn_done || m->polling || m->timer_open) return;
     fuse_session_destroy(m->se);
     if (m->wake_fd >= 0) close(m->wake_fd);
     pthread_mutex_destroy(&m->nlock);
@@ -858,7 +968,8 @@ static void maybe_finish(pal_mount *m) {
     free_mount(m);
     return;
   }
-  if (m->finished || !m->workers_joined || !m->notifier_joined || !m->tsfn_done || m->polling || m->in_poll)
+  if (m->finished || !m->workers_joined || !m->notifier_joined || !m->tsfn_done || m->polling || m->in_poll ||
+      m->timer_open)
     return;
   if (atomic_load(&m->outstanding) != 0) return;
   m->finished = true;
@@ -886,6 +997,8 @@ static void cleanup_hook(void *arg) {
   halt_session(m);
   /* Close the poll handle so the loop can close; the mount itself is left to the exiting process. */
   if (m->polling && !uv_is_closing((uv_handle_t *)&m->poll)) uv_close((uv_handle_t *)&m->poll, NULL);
+  if (m->timer_open && !uv_is_closing((uv_handle_t *)&m->batch_timer))
+    uv_close((uv_handle_t *)&m->batch_timer, NULL);
 }
 
 /* exit() without the env teardown (process.exit, uncaught exception): at least detach the
@@ -1250,6 +1363,9 @@ static pal_mount *new_mount(napi_env env, int nthreads) {
   pthread_cond_init(&m->ncond, NULL);
   pal_fast_init(&m->fast);
   atomic_init(&m->fast_on, false);
+  pal_events_init(&m->events);
+  m->batch_delay_ms = BATCH_DELAY_MS;
+  m->batch_at_once = BATCH_AT_ONCE;
   return m;
 }
 
@@ -1261,6 +1377,16 @@ static bool watch_on_loop(napi_env env, pal_mount *m) {
     return false;
   m->poll.data = m;
   m->polling = true;
+  return true;
+}
+
+/* Either mode: the timer that delivers the warm path's event batches on the JS thread. */
+static bool start_batch_timer(napi_env env, pal_mount *m) {
+  uv_loop_t *loop = NULL;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || !loop || uv_timer_init(loop, &m->batch_timer) != 0)
+    return false;
+  m->batch_timer.data = m;
+  m->timer_open = true;
   return true;
 }
 
@@ -1277,6 +1403,7 @@ static void abandon_mount(pal_mount *m) {
   napi_async_destroy(m->env, m->async_ctx);
   m->async_ctx = NULL;
   if (m->polling) uv_close((uv_handle_t *)&m->poll, on_poll_closed);
+  if (m->timer_open) uv_close((uv_handle_t *)&m->batch_timer, on_timer_closed);
   napi_release_threadsafe_function(m->tsfn, napi_tsfn_abort);
 }
 
@@ -1438,7 +1565,7 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
     pal_throw_last(env, "napi_async_init");
     goto err_notifier;
   }
-  if (m->nthreads == 0 && napi_create_reference(env, argv[3], 1, &m->dispatch_ref) != napi_ok) {
+  if (napi_create_reference(env, argv[3], 1, &m->dispatch_ref) != napi_ok) {
     pal_throw_last(env, "napi_create_reference");
     goto err_async;
   }
@@ -1448,7 +1575,7 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
     goto err_ref;
   }
   /* From here the threadsafe function refers to m until its finalizer runs: failures abandon. */
-  if (m->nthreads == 0 && !watch_on_loop(env, m)) {
+  if ((m->nthreads == 0 && !watch_on_loop(env, m)) || !start_batch_timer(env, m)) {
     pal_throw(env, "ERR_PAL_MOUNT", EIO, "cannot watch /dev/fuse on the event loop");
     goto err_abandon;
   }
@@ -1640,6 +1767,17 @@ static napi_value enqueue_notify(napi_env env, napi_value handle, uint64_t ino, 
   it->ino = ino;
   it->name = name;
   pthread_mutex_lock(&m->nlock);
+  if (!name) {
+    /* The same inode's pages already to drop, not yet dropped: that one runs after now too (a
+     * batch of closes answered in C tells JS of many last closes of one secret at once). */
+    for (notify_item *q = m->nhead; q; q = q->next) {
+      if (q->ino == ino && !q->name) {
+        pthread_mutex_unlock(&m->nlock);
+        free(it);
+        return NULL;
+      }
+    }
+  }
   if (m->ntail)
     m->ntail->next = it;
   else
@@ -1851,6 +1989,33 @@ static napi_value js_fast_take_retired(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* fastPathTakeEvents(handle) -> Float64Array of the queued events (PAL_EVENT_FIELDS each), or null:
+ * what JS has not heard of yet, taken at once (before a limit refusal, after the session stopped). */
+static napi_value js_fast_take_events(napi_env env, napi_callback_info info) {
+  napi_value argv[1], out;
+  if (!pal_get_args(env, info, 1, argv)) return NULL;
+  pal_mount *m = get_mount(env, argv[0]);
+  if (!m) return NULL;
+  out = take_events(m, env);
+  if (!out) napi_get_null(env, &out);
+  return out;
+}
+
+/* fastPathBatching(handle, delayMs, atOnce): longest an event waits before JS hears of it, and
+ * how many queued make a poll wakeup deliver at once (tests hold events until the session stops). */
+static napi_value js_fast_batching(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  uint64_t ms, at_once;
+  if (!pal_get_args(env, info, 3, argv) || !pal_arg_u64(env, argv[1], "delayMs", &ms) ||
+      !pal_arg_u64(env, argv[2], "atOnce", &at_once))
+    return NULL;
+  pal_mount *m = get_mount(env, argv[0]);
+  if (!m) return NULL;
+  m->batch_delay_ms = ms;
+  m->batch_at_once = at_once ? at_once : 1;
+  return NULL;
+}
+
 static void set_count(napi_env env, napi_value obj, const char *key, unsigned long long v) {
   napi_value n;
   napi_create_double(env, (double)v, &n);
@@ -1876,6 +2041,11 @@ static napi_value js_fast_stats(napi_env env, napi_callback_info info) {
   set_count(env, out, "leases", atomic_load(&s->leases));
   set_count(env, out, "refusedLeases", atomic_load(&s->refused_leases));
   set_count(env, out, "retiredLeases", atomic_load(&s->retired_leases));
+  pthread_mutex_lock(&m->events.lock);
+  set_count(env, out, "eventBatches", m->events.batches);
+  set_count(env, out, "events", m->events.taken);
+  set_count(env, out, "eventsQueued", m->events.count);
+  pthread_mutex_unlock(&m->events.lock);
   napi_value to_js;
   napi_create_object(env, &to_js);
   for (int i = 1; i < 8; i++) set_count(env, to_js, ops[i], atomic_load(&s->to_js[i]));
@@ -1908,6 +2078,8 @@ bool pal_fuse_init(napi_env env, napi_value exports) {
       {"fastPathRetireLeases", NULL, js_fast_retire_leases, NULL, NULL, NULL, napi_default, NULL},
       {"fastPathExpire", NULL, js_fast_expire, NULL, NULL, NULL, napi_default, NULL},
       {"fastPathTakeRetired", NULL, js_fast_take_retired, NULL, NULL, NULL, napi_default, NULL},
+      {"fastPathTakeEvents", NULL, js_fast_take_events, NULL, NULL, NULL, napi_default, NULL},
+      {"fastPathBatching", NULL, js_fast_batching, NULL, NULL, NULL, napi_default, NULL},
   };
   return napi_define_properties(env, exports, sizeof props / sizeof props[0], props) == napi_ok;
 }

@@ -40,6 +40,8 @@ export async function mountSession(parts: DaemonParts, closers: Closers): Promis
       fsname: 'pal',
       extraOptions: ['allow_other'],
       generation: handover.generation,
+      // The addon's worker threads (0, the default: requests are read on the JS thread); for measuring.
+      ...(process.env.PAL_FUSE_THREADS ? { threads: Number(process.env.PAL_FUSE_THREADS) } : {}),
       ...(handover.takeover ? { takeover: handover.takeover } : {}),
       // Expected failures (EIO for a corrupt ciphertext…) are in the audit log already; only
       // errors that are not ours to expect are worth a log line.

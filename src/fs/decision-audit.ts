@@ -24,12 +24,18 @@ export interface AuditedDecision {
   readonly startNs: bigint;
 }
 
+/** An open the addon answered from a lease (open-leases.ts), heard of after the fact: its own time and latency. */
+export interface ReplayedDecision extends Omit<AuditedDecision, 'startNs'> {
+  /** Wall clock (ms since the epoch) of the open. */
+  readonly timeMs: number;
+  readonly latencyUs: number;
+}
+
 // The audit line's time, formatted once per millisecond: on the warm path, where the addon
 // answers opens itself, formatting it for every line was a tenth of what an open costs pald.
 let isoMs = -1;
 let iso = '';
-function isoNow(): string {
-  const ms = Date.now();
+function isoAt(ms: number): string {
   if (ms !== isoMs) {
     isoMs = ms;
     iso = new Date(ms).toISOString();
@@ -41,13 +47,14 @@ export function recordDecision(
   sink: AuditSink,
   metrics: RequestMetrics | undefined,
   caller: Caller,
-  d: AuditedDecision,
+  d: AuditedDecision | ReplayedDecision,
 ): void {
   const { identity } = caller;
-  const latencyUs = elapsedUs(d.startNs);
+  const replayed = 'timeMs' in d;
+  const latencyUs = replayed ? d.latencyUs : elapsedUs(d.startNs);
   metrics?.decision(d.op, d.decision, d.reasonClass, latencyUs);
   sink.record({
-    time: isoNow(),
+    time: isoAt(replayed ? d.timeMs : Date.now()),
     pid: caller.ctx.pid,
     uid: caller.ctx.uid,
     gid: caller.ctx.gid,

@@ -11,6 +11,8 @@ export class OpenHandles {
   private readonly byFh = new Map<number, OpenHandle>();
   private readonly perIno = new Map<number, number>();
   private nextFh = 1;
+  /** Inodes whose last close is to be told once the current job ends (see release()). */
+  private readonly closedLater = new Set<number>();
 
   /** @param onLastClose called when the last handle of an inode is released. */
   constructor(private readonly onLastClose: (ino: number) => void) {}
@@ -26,15 +28,32 @@ export class OpenHandles {
     this.perIno.set(handle.ino, (this.perIno.get(handle.ino) ?? 0) + 1);
   }
 
-  /** Forgets `fh`; returns what it was, or undefined for a handle that is not (or no longer) open. */
-  release(fh: number): OpenHandle | undefined {
+  /**
+   * Forgets `fh`; returns what it was, or undefined for a handle that is not (or no longer) open.
+   * `coalesce`: a last close is told once per inode when the current job ends (a batch of closes
+   * the addon answered, open-leases.ts, often holds many last closes of one secret), not at once.
+   */
+  release(fh: number, coalesce = false): OpenHandle | undefined {
     const handle = this.byFh.get(fh);
     if (!handle) return undefined;
     this.byFh.delete(fh);
     const left = (this.perIno.get(handle.ino) ?? 0) - 1;
     if (left > 0) this.perIno.set(handle.ino, left);
-    else if (this.perIno.delete(handle.ino)) this.onLastClose(handle.ino);
+    else if (this.perIno.delete(handle.ino)) {
+      if (!coalesce) this.onLastClose(handle.ino);
+      else this.closeLater(handle.ino);
+    }
     return handle;
+  }
+
+  private closeLater(ino: number): void {
+    if (this.closedLater.size === 0)
+      queueMicrotask(() => {
+        const inos = [...this.closedLater];
+        this.closedLater.clear();
+        for (const i of inos) this.onLastClose(i);
+      });
+    this.closedLater.add(ino);
   }
 
   get size(): number {

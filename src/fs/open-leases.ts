@@ -10,8 +10,11 @@
 //   make a limit bite earlier than without the warm path;
 // * the plaintext: the lease reads the ledger's one pinned copy of that version, as JS handles do;
 // * the audit line and the handle bookkeeping: the addon tells JS of each open and close after
-//   the fact, and JS writes the same line (same caller, secret, decision, reason) and counts the
-//   handle as if it had opened it (the last close still drops the kernel's pages).
+//   the fact, in batches (a few ms later, and always before the next request JS answers), and JS
+//   writes the same line (same caller, secret, decision, reason; the time and latency of the open
+//   itself) and counts the handle as if it had opened it (the last close still drops the
+//   kernel's pages). Before it refuses for a limit, JS first takes what is still queued, so a
+//   close the addon answered always counts.
 
 import { Errno, FuseError, type CallerContext, type FastPathEvent, type SecureBuffer } from '../native/index.js';
 import type { Caller } from '../policy/index.js';
@@ -54,13 +57,15 @@ export interface OpenLeasesDeps {
   readonly warm: WarmPath;
   readonly ledger: HandleLedger;
   readonly handles: OpenHandles;
-  /** Writes the allow line of a replayed open, as openSecret does. */
-  readonly auditOpen: (d: OpenDecision, startNs: bigint) => void;
+  /** Writes the allow line of a replayed open, as openSecret does, with its time and latency. */
+  readonly auditOpen: (d: OpenDecision, timeMs: number, latencyUs: number) => void;
 }
 
 export class OpenLeases {
   private readonly leases = new Map<number, Lease>();
   private nextId = 1;
+  /** Handle numbers closes in the addon gave back to the ledger, in all. */
+  private releasedByEvents = 0;
   private expiry: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: OpenLeasesDeps) {
@@ -117,10 +122,13 @@ export class OpenLeases {
       if (!lease) return; // cannot happen: a lease is kept until each of its opens was heard of
       lease.opened++;
       this.deps.handles.add(e.fh, { ino: lease.ino, name: lease.name });
-      this.deps.auditOpen(lease, process.hrtime.bigint() - BigInt(Math.round(e.latencyUs * 1000)));
+      this.deps.auditOpen(lease, e.timeMs, e.latencyUs);
     } else {
-      this.deps.handles.release(e.fh);
-      if (!e.returned) this.deps.ledger.release(e.fh); // its lease is retired: the number is JS's again
+      this.deps.handles.release(e.fh, true);
+      if (!e.returned) {
+        this.deps.ledger.release(e.fh); // its lease is retired: the number is JS's again
+        this.releasedByEvents++;
+      }
       if (lease) lease.released++;
     }
     if (lease) this.settle(e.lease, lease);
@@ -133,8 +141,10 @@ export class OpenLeases {
   reclaim(): boolean {
     const addon = this.deps.warm.addon;
     if (!addon || this.leases.size === 0) return false;
+    const released = this.releasedByEvents;
+    addon.drain(); // closes the addon answered and JS has not heard of yet
     addon.retireLeases();
-    return this.collect() > 0;
+    return this.collect() > 0 || this.releasedByEvents !== released;
   }
 
   /** Runs `admit` (a ledger check); a limit refusal is retried once after reclaim(). */

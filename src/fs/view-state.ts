@@ -95,7 +95,19 @@ export class PalView {
       warm: this.warm,
       ledger: this.ledger,
       handles: this.handles,
-      auditOpen: (d, startNs) => this.audit(d.caller, 'open', d.name, 'allow', d.reason, d.reasonClass, startNs),
+      auditOpen: (d, timeMs, latencyUs) => {
+        const { reason, reasonClass } = d;
+        const replayed = {
+          op: 'open',
+          secret: d.name,
+          decision: 'allow',
+          reason,
+          reasonClass,
+          timeMs,
+          latencyUs,
+        } as const;
+        recordDecision(this.deps.audit, this.deps.metrics, d.caller, replayed);
+      },
     });
     const { metrics } = deps;
     this.callers = new CallerMemo({

@@ -114,6 +114,9 @@ export interface NativeBinding {
   fastPathRetireLeases(mount: MountHandle): void;
   fastPathExpire(mount: MountHandle): void;
   fastPathTakeRetired(mount: MountHandle): RetiredLease[];
+  /** The warm path's queued events, FAST_EVENT_FIELDS doubles each (see dispatch.ts), or null. */
+  fastPathTakeEvents(mount: MountHandle): Float64Array | null;
+  fastPathBatching(mount: MountHandle, delayMs: number, atOnce: number): void;
 
   sbAlloc(size: number): SecureHandle;
   sbFrom(bytes: Uint8Array): SecureHandle;
@@ -148,11 +151,14 @@ export const Op = {
   read: 5,
   release: 6,
   statfs: 7,
-  // Notifications of the warm path (fuse_bridge.c OP_FAST_*): no request to answer.
-  fastOpened: 8,
-  fastReleased: 9,
-  fastRetired: 10,
+  // The warm path's events, in one batch (fuse_bridge.c OP_FAST_BATCH): no request to answer.
+  fastBatch: 11,
 } as const;
+
+/** The kinds of event in a batch (native/src/fast_events.h PAL_EVENT_*). */
+export const FastEventKind = { opened: 8, released: 9, retired: 10 } as const;
+/** Doubles per event in a batch: kind, pid, uid, gid, ino, fh, lease, arg, time (ms). */
+export const FAST_EVENT_FIELDS = 9;
 
 function locate(): string {
   // dist/src/native/binding.js when built; src/native/binding.ts when run from source.

@@ -2,7 +2,7 @@
 // call_js): it runs the FuseHandlers method for the op and replies whenever the result settles, so
 // one slow caller never holds up the others. One small answerer per op, in a table keyed by op, all
 // replying through `settle` (the handler's value, or its error's errno).
-import { binding, Op, type Dispatch, type RequestHandle } from './binding.js';
+import { binding, FAST_EVENT_FIELDS, FastEventKind, Op, type Dispatch, type RequestHandle } from './binding.js';
 import { Errno, explicitErrno } from './errors.js';
 import { handleOf } from './secure-buffer.js';
 import type { CallerContext, FastPathEvent, FuseHandlers, OpenReply } from './types.js';
@@ -31,17 +31,36 @@ function isThenable<T>(v: T | Promise<T>): v is Promise<T> {
   return v !== null && typeof v === 'object' && typeof (v as { then?: unknown }).then === 'function';
 }
 
-function fastEventOf(
-  op: number,
-  ctx: CallerContext,
-  ino: number,
-  fh: number,
-  lease: number,
-  arg: number,
-): FastPathEvent {
-  if (op === Op.fastOpened) return { kind: 'opened', ctx, ino, fh, lease, latencyUs: arg };
-  if (op === Op.fastReleased) return { kind: 'released', ino, fh, lease, returned: arg !== 0 };
+/** Event `i` of a batch (fuse_bridge.c take_events: FAST_EVENT_FIELDS doubles each). */
+function fastEventAt(b: Float64Array, i: number): FastPathEvent {
+  const kind = b[i]!;
+  if (kind === FastEventKind.opened) {
+    const ctx = { pid: b[i + 1]!, uid: b[i + 2]!, gid: b[i + 3]! };
+    return {
+      kind: 'opened',
+      ctx,
+      ino: b[i + 4]!,
+      fh: b[i + 5]!,
+      lease: b[i + 6]!,
+      latencyUs: b[i + 7]!,
+      timeMs: b[i + 8]!,
+    };
+  }
+  if (kind === FastEventKind.released)
+    return { kind: 'released', ino: b[i + 4]!, fh: b[i + 5]!, lease: b[i + 6]!, returned: b[i + 7] !== 0 };
   return { kind: 'retired' };
+}
+
+/** Hands a batch of the warm path's events to the handlers, in order; a failure is only reported. */
+export function deliverFastEvents(handlers: FuseHandlers, report: Report, batch: Float64Array | null): void {
+  if (!batch || !handlers.fastEvent) return;
+  for (let i = 0; i + FAST_EVENT_FIELDS <= batch.length; i += FAST_EVENT_FIELDS) {
+    try {
+      handlers.fastEvent(fastEventAt(batch, i));
+    } catch (err) {
+      report(err, 'fastEvent');
+    }
+  }
 }
 
 const answerLookup: Answerer = (handlers, r, settle) =>
@@ -182,26 +201,26 @@ function notifyRelease(handlers: FuseHandlers, report: Report, ctx: CallerContex
   }
 }
 
-export function makeDispatch(handlers: FuseHandlers, onError: Report): Dispatch {
-  // onError must never keep a request from being answered.
-  const report: Report = (err, op) => {
+/** onError wrapped so that it never keeps a request from being answered. */
+export function safeReport(onError: Report): Report {
+  return (err, op) => {
     try {
       onError(err, op);
     } catch {
       // nothing better to do with an error about an error
     }
   };
+}
+
+export function makeDispatch(handlers: FuseHandlers, onError: Report): Dispatch {
+  const report = safeReport(onError);
   return (op, req, pid, uid, gid, ino, a, b, c) => {
-    const ctx: CallerContext = { pid, uid, gid };
-    if (op >= Op.fastOpened) {
-      // A notification of the warm path: no request to answer.
-      try {
-        handlers.fastEvent?.(fastEventOf(op, ctx, ino, a as number, b as number, c as number));
-      } catch (err) {
-        report(err, 'fastEvent');
-      }
+    if (op === Op.fastBatch) {
+      // The warm path's events: no request to answer.
+      deliverFastEvents(handlers, report, a as Float64Array);
       return;
     }
+    const ctx: CallerContext = { pid, uid, gid };
     if (op === Op.release) {
       notifyRelease(handlers, report, ctx, ino, a as number);
       return;

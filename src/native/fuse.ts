@@ -4,7 +4,7 @@
 import { isAbsolute, resolve } from 'node:path';
 
 import { binding, type MountHandle } from './binding.js';
-import { makeDispatch } from './dispatch.js';
+import { deliverFastEvents, makeDispatch, safeReport } from './dispatch.js';
 import { errorMessage } from '../shared/error-message.js';
 import { handleOf } from './secure-buffer.js';
 import type { FastPath, FuseHandlers, FuseMount, HandoverState, MountOptions } from './types.js';
@@ -53,6 +53,8 @@ class NativeFuseMount implements FuseMount {
   constructor(
     readonly mountpoint: string,
     private readonly handle: MountHandle,
+    /** Hands the warm path's queued events to the handlers. */
+    private readonly drainEvents: () => void,
   ) {
     this.fastPath = {
       enable: (on) => binding.fastPathEnable(handle, on),
@@ -92,17 +94,21 @@ class NativeFuseMount implements FuseMount {
       retireLeases: () => binding.fastPathRetireLeases(handle),
       expire: () => binding.fastPathExpire(handle),
       takeRetired: () => binding.fastPathTakeRetired(handle),
+      drain: () => drainEvents(),
+      setBatching: (delayMs, atOnce) => binding.fastPathBatching(handle, delayMs, atOnce),
       stats: () => binding.fastPathStats(handle),
     };
   }
 
+  // Once the session stopped, nothing more is queued: JS hears of the last opens and closes the
+  // addon answered (their audit lines) before the promise resolves.
   unmount(): Promise<void> {
-    this.#unmounting ??= binding.unmount(this.handle);
+    this.#unmounting ??= binding.unmount(this.handle).then(this.drainEvents);
     return this.#unmounting;
   }
 
   release(): Promise<void> {
-    this.#unmounting ??= binding.release(this.handle);
+    this.#unmounting ??= binding.release(this.handle).then(this.drainEvents);
     return this.#unmounting;
   }
 
@@ -148,15 +154,19 @@ export async function mount(
   const generation = options.generation ?? 1;
   if (!Number.isInteger(generation) || generation < 1 || generation > 0xffff)
     throw new RangeError('generation must be an integer 1..65535');
+  const onError = options.onError ?? defaultOnError;
   const handle = binding.mount(
     path,
     mountOptionString(options),
     threads,
-    makeDispatch(handlers, options.onError ?? defaultOnError),
+    makeDispatch(handlers, onError),
     generation,
     options.takeover ? { fd: options.takeover.fd, init: options.takeover.init } : null,
   );
-  return new NativeFuseMount(path, handle);
+  const report = safeReport(onError);
+  return new NativeFuseMount(path, handle, () =>
+    deliverFastEvents(handlers, report, binding.fastPathTakeEvents(handle)),
+  );
 }
 
 /** Lazily unmounts dead FUSE mounts (ENOTCONN) at `mountpoint`; returns how many. mount() does this itself. */

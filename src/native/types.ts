@@ -160,6 +160,10 @@ export interface FastPathStats {
   readonly leases: number;
   readonly refusedLeases: number;
   readonly retiredLeases: number;
+  /** Batches of events JS took (opens and closes answered in C, retirements), the events in them, and those queued now. */
+  readonly eventBatches: number;
+  readonly events: number;
+  readonly eventsQueued: number;
   readonly toJs: Readonly<Record<'lookup' | 'getattr' | 'readdir' | 'open' | 'read' | 'release' | 'statfs', number>>;
 }
 
@@ -194,6 +198,16 @@ export interface FastPath {
   expire(): void;
   /** Leases retired since the last call: their unused handle numbers go back to the ledger. */
   takeRetired(): RetiredLease[];
+  /**
+   * Hands every event still queued in the addon to FuseHandlers.fastEvent now (they otherwise
+   * arrive in batches, a few ms after the fact, and before the next request JS answers).
+   */
+  drain(): void;
+  /**
+   * Longest an event waits before it is handed over (default 5 ms), and how many queued are handed
+   * over at once (default 256). Tests hold them until the session stops.
+   */
+  setBatching?(delayMs: number, atOnce: number): void;
   stats(): FastPathStats;
 }
 
@@ -217,6 +231,8 @@ export type FastPathEvent =
       readonly fh: number;
       readonly lease: number;
       readonly latencyUs: number;
+      /** Wall clock (ms since the epoch) when the addon answered the open: the audit line's time. */
+      readonly timeMs: number;
     }
   | {
       readonly kind: 'released';

@@ -1,9 +1,9 @@
 // A pald view over real FUSE for profiling one warm open (no dockerd): the host caller (uid 0,
 // in host.allow_uids) reads one 64-byte secret; identity and trust are answered at once, as the
 // resolver's and trust service's caches do when warm. Usage:
-//   node dist/test/bench/open-server.js MOUNTPOINT on|off [REUSE_MS]
+//   node dist/test/bench/open-server.js MOUNTPOINT on|off [REUSE_MS] [THREADS]
 // (REUSE_MS: the caller reuse window; under valgrind, which runs ~50× slower, 2500 keeps the
-// hit rate of the real 50 ms.)
+// hit rate of the real 50 ms; THREADS: the addon's worker threads, default 0 = the JS thread.)
 // Prints "ready", unmounts and exits on a line on stdin. Run it under callgrind or --cpu-prof.
 import { openSync, readSync } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -12,7 +12,7 @@ import { createPalFilesystem } from '../../src/fs/index.js';
 import { mount, secureBufferFrom } from '../../src/native/index.js';
 import { harness, entry } from '../unit/fs/fakes.js';
 
-const [mountpoint, mode, reuseMs] = process.argv.slice(2);
+const [mountpoint, mode, reuseMs, threads] = process.argv.slice(2);
 if (!mountpoint || (mode !== 'on' && mode !== 'off')) {
   process.stderr.write('usage: open-server MOUNTPOINT on|off\n');
   process.exit(2);
@@ -52,9 +52,9 @@ const view = createPalFilesystem({
   secrets: { get: async (e) => ({ plaintext, sealedName: e.name, sealedLabels: e.labels }) },
   clock: () => performance.now(),
   fastPath: mode === 'on',
-  ...(reuseMs ? { callerReuseMs: Number(reuseMs) } : {}),
+  ...(reuseMs && reuseMs !== '-' ? { callerReuseMs: Number(reuseMs) } : {}),
 });
-const fuse = await mount(mountpoint, view.handlers);
+const fuse = await mount(mountpoint, view.handlers, { threads: Number(threads ?? 0) });
 view.attachKernel(fuse);
 createInterface({ input: process.stdin }).once('line', () => {
   process.stdout.write(JSON.stringify(fuse.fastPath.stats()) + '\n');

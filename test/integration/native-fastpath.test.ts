@@ -4,6 +4,9 @@
 // (with handles of the old one held open across it) and forgotten callers, and with the
 // per-container handle limit reached (opens the addon answers from leases count against it).
 // And the cache only ever answers for the very process JS attested (start time, pinned fd).
+// Both ways the addon can run (requests read on the JS thread, or by worker threads), and the
+// events of opens and closes answered in C, which reach JS in batches: none is lost, each gives
+// its own audit line at the time of the open, also when the session stops with events queued.
 import test from 'ava';
 import { spawn } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -220,7 +223,7 @@ interface Run {
   stats: ReturnType<FuseMount['fastPath']['stats']>;
 }
 
-async function runAll(fastPath: boolean): Promise<Run> {
+async function runAll(fastPath: boolean, threads = 0): Promise<Run> {
   const dir = await mkdtemp(join(tmpdir(), 'pal-fastpath-'));
   await chmod(dir, 0o755);
   const mountpoint = join(dir, 'mnt');
@@ -230,9 +233,10 @@ async function runAll(fastPath: boolean): Promise<Run> {
   // A long reuse window: the second half of each caller runs while it is still remembered, so
   // a change the warm path missed would show.
   const view = createPalFilesystem({ ...h.deps, fastPath, callerReuseMs: 60_000 });
-  const fuse = await mount(mountpoint, view.handlers, { extraOptions: ['allow_other'] });
+  const fuse = await mount(mountpoint, view.handlers, { extraOptions: ['allow_other'], threads });
   view.attachKernel(fuse);
   const results: unknown[] = [];
+  let stats: Run['stats'] | undefined;
   const setManifest = (entries: Parameters<typeof manifestOf>[0]): void => {
     const previous = h.manifest.view;
     h.manifest.view = manifestOf(entries);
@@ -280,19 +284,24 @@ async function runAll(fastPath: boolean): Promise<Run> {
         results.push({ uid, got: await access(mountpoint, uid, startTimes, change) });
       }
     }
-    return { results, audit: foldRepeats(h.audit.map(stable)), stats: fuse.fastPath.stats() };
+    stats = fuse.fastPath.stats();
   } finally {
     view.attachKernel(undefined);
-    await fuse.unmount();
+    await fuse.unmount(); // hands JS the events still queued: the audit is complete after it
     await rm(dir, { recursive: true, force: true });
   }
+  return { results, audit: foldRepeats(h.audit.map(stable)), stats };
 }
 
 test('the same accesses give the same results and audit lines with the fast path on and off', async (t) => {
   const off = await runAll(false);
   const on = await runAll(true);
+  const workers = await runAll(true, 2); // requests read by 2 worker threads, opens answered there
   t.deepEqual(on.results, off.results);
   t.deepEqual(on.audit, off.audit);
+  t.deepEqual(workers.results, off.results);
+  t.deepEqual(workers.audit, off.audit);
+  t.true(workers.stats.openHits > 0 && workers.stats.lookupHits > 0, JSON.stringify(workers.stats));
   // Both runs saw allowed and denied reads (the matrix is not trivially empty).
   const flat = JSON.stringify(off.results);
   t.true(flat.includes('hunter2-secret') && flat.includes('"ENOENT"') && flat.includes('"EACCES"'));
@@ -347,3 +356,91 @@ test('the addon remembers a decision only for the process JS attested, and only 
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+// A process that opens, reads and closes one secret many times: the first open is JS's (it hands
+// the addon a lease), the rest are answered in C.
+const LOOP = `
+const fs = require('node:fs');
+const [path, n] = [process.argv[1], Number(process.argv[2])];
+let good = 0;
+process.stdin.once('data', () => {
+  fs.readFileSync(path);
+  for (let i = 0; i < n; i++) {
+    const fd = fs.openSync(path, 'r');
+    const b = Buffer.alloc(64);
+    if (b.toString('utf8', 0, fs.readSync(fd, b, 0, 64, 0)) === 'hunter2-secret') good++;
+    fs.closeSync(fd);
+  }
+  process.stdout.write(String(good));
+  process.exit(0);
+});
+`;
+
+// 300 opens: all in C; 4,500: past the 4,096 opens the addon queues at most (fast_events.h), where
+// JS answers an open itself (taking the queue first) and the addon goes on.
+for (const [threads, N] of [
+  [0, 300],
+  [2, 300],
+  [0, 4500],
+  [2, 4500],
+] as const) {
+  test(`opens answered in C reach JS in batches with their own audit lines, and none is lost at unmount (threads ${threads}, ${N} opens)`, async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'pal-fastpath-'));
+    await chmod(dir, 0o755);
+    const mountpoint = join(dir, 'mnt');
+    await mkdir(mountpoint);
+    const h = realHarness();
+    const startTimes = (h as Harness & { startTimes2: Map<number, string | undefined> }).startTimes2;
+    const view = createPalFilesystem({ ...h.deps, fastPath: true, callerReuseMs: 60_000 });
+    const fuse = await mount(mountpoint, view.handlers, { extraOptions: ['allow_other'], threads });
+    view.attachKernel(fuse);
+    // Held until the session stops (or a request JS answers takes them first).
+    fuse.fastPath.setBatching!(600_000, 1_000_000);
+    const before = new Date().toISOString();
+    let queued = 0;
+    try {
+      const good = await new Promise<string>((resolve, reject) => {
+        const child = spawn(process.execPath, ['-e', LOOP, join(mountpoint, 'db-password'), String(N)], {
+          uid: HOST,
+          gid: HOST,
+          stdio: ['pipe', 'pipe', 'inherit'],
+        });
+        // The view learns the child's start time before its first request (as in access()).
+        void startTime(child.pid!).then((st) => {
+          startTimes.set(child.pid!, st);
+          child.stdin.write('go\n');
+        });
+        let out = '';
+        child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+        child.once('error', reject);
+        child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`exit ${code}`))));
+      });
+      t.is(good, String(N));
+      const stats = fuse.fastPath.stats();
+      queued = stats.eventsQueued;
+      // Most opens were answered in C, and their events are still waiting (two per open: open,
+      // close), save those a request JS answered took first.
+      t.true(stats.openHits >= N - 10, JSON.stringify(stats));
+      t.true(queued > 0 && queued + stats.events >= 2 * stats.openHits, JSON.stringify(stats));
+      // A full queue: JS answered an open beyond the first (no event was dropped for it).
+      if (N > 4096) t.true(stats.toJs.open >= 2 && stats.eventBatches >= 1, JSON.stringify(stats));
+    } finally {
+      view.attachKernel(undefined);
+      await fuse.unmount();
+      await rm(dir, { recursive: true, force: true });
+    }
+    const after = new Date().toISOString();
+    // Every open has its line (JS's and the addon's alike), at the time it happened.
+    const opens = h.audit.filter((e) => e.op === 'open' && e.secret === 'db-password');
+    t.is(opens.length, N + 1);
+    t.true(opens.every((e) => e.decision === 'allow' && e.uid === HOST && e.time >= before && e.time <= after));
+    t.true(
+      opens.every((e, i) => i === 0 || e.time >= opens[i - 1]!.time),
+      'in the order they happened',
+    );
+    t.is(view.openHandles(), 0, 'each close counted');
+    const stats = fuse.fastPath.stats();
+    t.is(stats.eventsQueued, 0);
+    t.true(stats.events >= queued && stats.eventBatches < stats.events, JSON.stringify(stats));
+  });
+}

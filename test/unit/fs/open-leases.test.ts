@@ -7,7 +7,7 @@ import { HandleLedger } from '../../../src/fs/handle-ledger.js';
 import { OpenHandles } from '../../../src/fs/open-handles.js';
 import { OpenLeases, type OpenDecision } from '../../../src/fs/open-leases.js';
 import { WarmPath } from '../../../src/fs/warm-path.js';
-import { Errno, FuseError, type FastPath, type RetiredLease } from '../../../src/native/index.js';
+import { Errno, FuseError, type FastPath, type FastPathEvent, type RetiredLease } from '../../../src/native/index.js';
 import type { Caller } from '../../../src/policy/index.js';
 import { FakeSecureBuffer } from './fakes.js';
 
@@ -17,6 +17,9 @@ const KEY = 'db-password\0v1';
 function setup(limit: number) {
   const leased: { id: number; fhs: number[] }[] = [];
   const retired: RetiredLease[] = [];
+  // Events the addon queued and JS has not heard of yet (delivered by drain(), or later).
+  const queued: FastPathEvent[] = [];
+  const late: { leases?: OpenLeases } = {};
   const addon: FastPath = {
     enable: () => undefined,
     setGeneration: () => undefined,
@@ -33,6 +36,9 @@ function setup(limit: number) {
     },
     expire: () => undefined,
     takeRetired: () => retired.splice(0),
+    drain: () => {
+      for (const e of queued.splice(0)) late.leases!.event(e);
+    },
     stats: () => {
       throw new Error('not used');
     },
@@ -41,8 +47,13 @@ function setup(limit: number) {
   const handles = new OpenHandles(() => undefined);
   const warm = new WarmPath(true);
   warm.attach(addon);
-  const audit: OpenDecision[] = [];
-  const leases = new OpenLeases({ warm, ledger, handles, auditOpen: (d) => audit.push(d) });
+  const audit: { d: OpenDecision; timeMs: number; latencyUs: number }[] = [];
+  const leases = (late.leases = new OpenLeases({
+    warm,
+    ledger,
+    handles,
+    auditOpen: (d, timeMs, latencyUs) => audit.push({ d, timeMs, latencyUs }),
+  }));
   const plaintext = new FakeSecureBuffer(Buffer.from('hunter2-secret'));
   const decision = { caller: {} as Caller, name: 'db-password', ino: 5, reason: 'labels match', reasonClass: 'allow' };
   const offer = () =>
@@ -55,7 +66,7 @@ function setup(limit: number) {
       key: KEY,
       plaintext,
     });
-  return { leased, ledger, handles, leases, audit, offer, plaintext };
+  return { leased, retired, ledger, handles, leases, audit, offer, plaintext, queued };
 }
 
 test('a lease books what the limit leaves, and a limit refusal first takes the unused bookings back', (t) => {
@@ -76,8 +87,10 @@ test('a lease books what the limit leaves, and a limit refusal first takes the u
     fh: fhs[0]!,
     lease: id,
     latencyUs: 3,
+    timeMs: 1_700_000_000_123,
   });
-  t.like(audit[0], { name: 'db-password', reason: 'labels match' });
+  // ... at the time and with the latency of the open, not of the moment JS heard of it.
+  t.like(audit[0], { d: { name: 'db-password', reason: 'labels match' }, timeMs: 1_700_000_000_123, latencyUs: 3 });
   t.is(handles.size, 2);
 
   // Another open of the owner through JS: at the limit only because of bookings nobody uses.
@@ -102,4 +115,25 @@ test('a real limit still refuses: handles the addon opened are not taken back', 
   const err = t.throws(() => leases.admit(() => ledger.admitHandle(OWNER)));
   t.true(err instanceof FuseError && err.errno === Errno.ENFILE);
   t.is(ledger.stats().openHandles, 2);
+});
+
+test('a limit refusal first takes the closes the addon answered and JS has not heard of yet', (t) => {
+  const { leased, retired, ledger, handles, leases, offer, plaintext, queued } = setup(2);
+  ledger.openSecret(OWNER, 100, KEY, plaintext); // JS's own open, kept
+  handles.add(100, { ino: 5, name: 'db-password' });
+  offer();
+  const { id, fhs } = leased.splice(0)[0]!;
+  t.is(fhs.length, 1);
+  const ctx = { pid: 42, uid: 1000, gid: 1000 };
+  leases.event({ kind: 'opened', ctx, ino: 5, fh: fhs[0]!, lease: id, latencyUs: 1, timeMs: 1 });
+  // The lease is retired with its one handle in use, then the addon answers that handle's close:
+  // the event waits in the addon's queue.
+  retired.push({ lease: id, inUse: 1, opened: 1, free: [] });
+  leases.event({ kind: 'retired' });
+  queued.push({ kind: 'released', ino: 5, fh: fhs[0]!, lease: id, returned: false });
+  t.throws(() => ledger.admitHandle(OWNER), { message: /open_handles/ }, 'at the limit as far as JS knows');
+  // As with the warm path off (the handle is closed), the open is admitted.
+  t.notThrows(() => leases.admit(() => ledger.admitHandle(OWNER)));
+  t.is(queued.length, 0);
+  t.is(handles.size, 1);
 });

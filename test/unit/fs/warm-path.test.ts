@@ -24,6 +24,7 @@ function fakeAddon() {
     retireLeases: () => undefined,
     expire: () => undefined,
     takeRetired: () => [],
+    drain: () => undefined,
     stats: () => {
       throw new Error('not used');
     },
