@@ -6,7 +6,7 @@
 // Security shape of a resolution:
 //   1. read /proc/<pid>/stat: start time S (a pid alone never identifies a process)
 //   2. cgroup verdict for (pid, S): cached, or read from /proc/<pid>/cgroup
-//   3. container record: cached (dropped on die/destroy/rename), or inspected
+//   3. container record: cached (dropped on die/destroy/rename; loaded early on a start event), or inspected
 //   4. the caller's container cgroup path must be the container's own (its init's)
 //   5. no container named: host only in pald's own pid and mount namespaces, else unknown
 //   6. if anything was read or awaited, read the start time again: changed → deny
@@ -17,6 +17,7 @@ import { CgroupVerdictMemo } from './cgroup.js';
 import { inspectContainerIdentity } from './container-inspect.js';
 import { ContainerRecords, type ContainerRecord } from './container-records.js';
 import { HostScope } from './host-scope.js';
+import { PreAttribution } from './pre-attribution.js';
 import { ProcessPins, type ProcessPin } from './process-pins.js';
 import { readProcFile, readStatFd, readStatusIds, type PidNamespaceCheck } from './procfs.js';
 import type { ContainerRuntime, RuntimeEvent } from './runtime.js';
@@ -58,6 +59,7 @@ class Resolver implements ResolverWithDiagnostics {
   private readonly pins: ProcessPins;
   private readonly records: ContainerRecords;
   private readonly hostScope: HostScope;
+  private readonly preAttribution: PreAttribution;
   private readonly cgroups = new CgroupVerdictMemo();
   private readonly listeners: Array<(containerId: string) => void> = [];
   private readonly stopWatching: () => void;
@@ -77,6 +79,11 @@ class Resolver implements ResolverWithDiagnostics {
       onStale: (id, why) => this.invalidate(id, why),
     });
     this.hostScope = new HostScope(this.procRoot, this.log);
+    this.preAttribution = new PreAttribution({
+      records: this.records,
+      current: (record) => this.records.initAlive(record),
+      drop: (id) => this.invalidate(id, 'started again'),
+    });
     this.pidNamespace = this.hostScope.pidNamespace;
     this.stopWatching = this.runtime.watch({
       onConnected: () => {
@@ -135,10 +142,14 @@ class Resolver implements ResolverWithDiagnostics {
     this.closed = true;
     this.stopWatching();
     this.pins.clear();
-    await this.records.close();
+    await Promise.all([this.preAttribution.close(), this.records.close()]);
   }
 
   private handleEvent(event: RuntimeEvent): void {
+    if (event.type === 'container' && event.action === 'start') {
+      this.preAttribution.started(event.id);
+      return;
+    }
     if (event.type === 'container') {
       this.invalidate(event.id, `docker event ${event.action}`);
       return;
