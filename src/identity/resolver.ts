@@ -51,6 +51,13 @@ interface FirstRead {
 
 type FirstSight = { readonly identity: Identity; readonly entry?: ProcessPin };
 
+interface LastAnswer {
+  readonly record: ContainerRecord | undefined;
+  readonly uid: number;
+  readonly gid: number;
+  readonly identity: Identity;
+}
+
 class Resolver implements ResolverWithDiagnostics {
   readonly pidNamespace: PidNamespaceCheck;
   private readonly runtime: ContainerRuntime;
@@ -62,6 +69,8 @@ class Resolver implements ResolverWithDiagnostics {
   private readonly preAttribution: PreAttribution;
   private readonly cgroups = new CgroupVerdictMemo();
   private readonly listeners: Array<(containerId: string) => void> = [];
+  /** Per pinned process, the Identity last answered (a forgotten pin takes its entry with it). */
+  private readonly lastAnswers = new WeakMap<ProcessPin, LastAnswer>();
   private readonly stopWatching: () => void;
   private lastDisconnect: string | undefined = 'not connected yet';
   private closed = false;
@@ -98,12 +107,15 @@ class Resolver implements ResolverWithDiagnostics {
     });
   }
 
-  async resolve(caller: CallerRef): Promise<Identity> {
+  resolve(caller: CallerRef): Promise<Identity> {
+    // A caller seen before is answered without entering an async function (one pread + lookups).
+    let cached: Identity | undefined;
     try {
-      return await this.resolveCaller(caller);
+      cached = this.cachedIdentity(caller);
     } catch (err) {
-      return unknown(caller, `identity resolution failed: ${errorMessage(err)}`);
+      return Promise.resolve(unknown(caller, `identity resolution failed: ${errorMessage(err)}`));
     }
+    return cached !== undefined ? Promise.resolve(cached) : this.resolveUncached(caller);
   }
 
   startTime(pid: number): string | undefined {
@@ -172,6 +184,44 @@ class Resolver implements ResolverWithDiagnostics {
     }
   }
 
+  private async resolveUncached(caller: CallerRef): Promise<Identity> {
+    try {
+      return await this.resolveCaller(caller);
+    } catch (err) {
+      return unknown(caller, `identity resolution failed: ${errorMessage(err)}`);
+    }
+  }
+
+  /**
+   * Fast path: a caller seen before, still the process pinned (the pread of its stat fd), in a
+   * container whose record is current. Undefined when it must be resolved afresh (a pin found
+   * unusable is forgotten here).
+   */
+  private cachedIdentity(caller: CallerRef): Identity | undefined {
+    const pid = caller.pid;
+    if (this.closed || !Number.isSafeInteger(pid) || pid <= 0) return undefined;
+    const cached = this.pins.current(pid);
+    if (cached === undefined) return undefined;
+    if (cached.verdict.kind === 'host') return this.answerFor(caller, cached, undefined);
+    if (cached.verdict.kind === 'container') {
+      const record = this.records.get(cached.verdict.containerId);
+      if (record !== undefined && this.records.usable(record)) return this.answerFor(caller, cached, record);
+    }
+    this.pins.forget(pid);
+    return undefined;
+  }
+
+  /** The pin's last answer when it is for the same record and ids (building one costs more than the lookups). */
+  private answerFor(caller: CallerRef, pin: ProcessPin, record: ContainerRecord | undefined): Identity {
+    const last = this.lastAnswers.get(pin);
+    if (last !== undefined && last.record === record && last.uid === caller.uid && last.gid === caller.gid) {
+      return last.identity;
+    }
+    const identity = Object.freeze(identityOf(caller, pin, record));
+    this.lastAnswers.set(pin, { record, uid: caller.uid, gid: caller.gid, identity });
+    return identity;
+  }
+
   private async resolveCaller(caller: CallerRef): Promise<Identity> {
     if (this.closed) return unknown(caller, 'identity resolver closed');
     const pid = caller.pid;
@@ -179,18 +229,7 @@ class Resolver implements ResolverWithDiagnostics {
       return unknown(caller, `caller pid ${pid} is not visible in pald's pid namespace`);
     }
 
-    // Fast path: a caller seen before, still alive, in a container whose record is current.
-    const cached = this.pins.current(pid);
-    if (cached !== undefined) {
-      if (cached.verdict.kind === 'host') return identityOf(caller, cached, undefined);
-      if (cached.verdict.kind === 'container') {
-        const record = this.records.get(cached.verdict.containerId);
-        if (record !== undefined && this.records.usable(record)) return identityOf(caller, cached, record);
-      }
-      this.pins.forget(pid);
-    }
-
-    // First sight: pin the process, read its cgroups, resolve, then check it is still the one pinned.
+    // First sight (resolve() tried the pinned callers already): pin the process, read its cgroups, resolve, then check it is still the one pinned.
     const opened = this.pins.open(pid);
     if ('reason' in opened) return unknown(caller, opened.reason);
     const statFd = opened.fd;
