@@ -553,3 +553,18 @@ test('a start hint whose inspect answers for another container caches nothing', 
   t.is(w.runtime.inspects, 1, 'the open shared the pre-attribution');
   t.is(w.resolver.status().cached, 0);
 });
+
+test("a cached caller's answer follows the kernel's uid/gid of each request and its container's record", async (t) => {
+  const w = world();
+  t.teardown(w.cleanup);
+  await w.resolver.resolve(caller(100));
+  const cached = await w.resolver.resolve(caller(100));
+  t.is(await w.resolver.resolve(caller(100)), cached, 'the same answer for the same request');
+  t.true(Object.isFrozen(cached));
+  t.like(await w.resolver.resolve({ pid: 100, uid: 0, gid: 5 }), { kind: 'container', uid: 0, gid: 5 });
+  t.like(await w.resolver.resolve(caller(100)), { uid: 1000, gid: 1000 });
+  // A rename drops the record; the next answer is built from the new one.
+  w.runtime.containers.set(A, { ...w.runtime.containers.get(A)!, name: 'renamed' });
+  w.runtime.handlers?.onEvent({ type: 'container', action: 'rename', id: A });
+  t.like(await w.resolver.resolve(caller(100)), { name: 'renamed' });
+});
