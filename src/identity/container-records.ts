@@ -182,7 +182,7 @@ export class ContainerRecords {
   }
 
   /** The container's init is still the process we recorded (it is gone once the container dies). */
-  private initAlive(record: ContainerRecord): boolean {
+  initAlive(record: ContainerRecord): boolean {
     try {
       const stat = readStat(this.opts.procRoot, record.initPid);
       return stat.startTime === record.initStartTime && stat.state !== 'Z' && stat.state !== 'X';
@@ -198,6 +198,9 @@ export class ContainerRecords {
       const loaded = await this.buildRecord(id, hint);
       if ('reason' in loaded) return loaded;
       if (this.closed) return { reason: 'identity resolver closed' };
+      // Cached under the id asked for: the runtime's answer must be about that very container.
+      if (loaded.record.id !== id)
+        return { reason: `runtime answered for ${loaded.record.id.slice(0, 12)}, not ${id.slice(0, 12)}` };
       if ((this.generations.get(id) ?? 0) !== generation) continue;
       this.records.set(id, loaded.record);
       if (this.live) this.doubtful.delete(id);

@@ -1,5 +1,5 @@
 // Docker's /events stream: container die/destroy/rename and image delete/untag/tag, the events
-// that make a cached identity stale. The stream reconnects by itself with capped backoff when
+// that make a cached identity stale, and container start, the hint to attribute a container early. The stream reconnects by itself with capped backoff when
 // dockerd goes away, logs each distinct failure once, and tells the handlers so the resolver can
 // treat what it cached meanwhile as doubtful.
 
@@ -54,7 +54,10 @@ export function watchDockerEvents(deps: DockerEventsDeps, handlers: RuntimeWatch
     const signal = abort.signal;
     events
       .getEvents({
-        filters: { type: ['container', 'image'], event: ['die', 'destroy', 'rename', 'delete', 'untag', 'tag'] },
+        filters: {
+          type: ['container', 'image'],
+          event: ['start', 'die', 'destroy', 'rename', 'delete', 'untag', 'tag'],
+        },
         abortSignal: signal,
       })
       .then((stream) => {
@@ -126,7 +129,7 @@ export function parseEvent(line: string): RuntimeEvent | undefined {
   const actor = raw['Actor'];
   const id = isObject(actor) && typeof actor['ID'] === 'string' ? actor['ID'] : undefined;
   if (id === undefined) return undefined;
-  if (type === 'container' && (action === 'die' || action === 'destroy' || action === 'rename')) {
+  if (type === 'container' && (action === 'start' || action === 'die' || action === 'destroy' || action === 'rename')) {
     return CONTAINER_ID.test(id) ? { type, action, id } : undefined;
   }
   if (type === 'image' && (action === 'delete' || action === 'untag' || action === 'tag')) {

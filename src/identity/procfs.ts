@@ -57,21 +57,50 @@ export interface ProcStat {
 
 /**
  * Parse /proc/<pid>/stat. Field 2 (comm) is in parentheses and may itself contain spaces,
- * parentheses and newlines, so fields are counted from the *last* ')' in the line.
+ * parentheses and newlines, so fields are counted from the *last* ')' in the line. Runs on every
+ * cached request (the reuse guard): it walks the text with indexOf instead of splitting it into
+ * 50 strings, with the same answer as `text.slice(close + 1).trim().split(' ')` would give.
  */
 export function parseStat(text: string): ProcStat | undefined {
   const close = text.lastIndexOf(')');
-  if (close < 0 || text.indexOf('(') < 0 || text.indexOf('(') > close) return undefined;
-  const rest = text
-    .slice(close + 1)
-    .trim()
-    .split(' ');
-  // rest[0] is field 3 (state), so field N is rest[N - 3].
-  const state = rest[0];
-  const startTime = rest[22 - 3];
-  if (state === undefined || !/^[A-Za-z]$/.test(state)) return undefined;
-  if (startTime === undefined || !/^\d{1,20}$/.test(startTime)) return undefined;
-  return { state, startTime };
+  const open = text.indexOf('(');
+  if (close < 0 || open < 0 || open > close) return undefined;
+  // The trimmed rest of the line, [from, to).
+  let from = close + 1;
+  let to = text.length;
+  while (from < to && isTrimmed(text.charCodeAt(from))) from++;
+  while (to > from && isTrimmed(text.charCodeAt(to - 1))) to--;
+  // Field 3 (state) is the first space-separated field, field 22 (start time) the 20th.
+  const stateEnd = fieldEnd(text, from, to);
+  if (stateEnd !== from + 1 || !isLetter(text.charCodeAt(from))) return undefined;
+  let start = stateEnd + 1;
+  for (let field = 4; field < 22; field++) {
+    if (start > to) return undefined;
+    start = fieldEnd(text, start, to) + 1;
+  }
+  if (start > to) return undefined;
+  const end = fieldEnd(text, start, to);
+  if (end === start || end - start > 20) return undefined;
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 48 || c > 57) return undefined;
+  }
+  return { state: text[from]!, startTime: text.slice(start, end) };
+}
+
+/** Where the field starting at `from` ends: the next space, or `to`. */
+function fieldEnd(text: string, from: number, to: number): number {
+  const space = text.indexOf(' ', from);
+  return space < 0 || space > to ? to : space;
+}
+
+function isLetter(c: number): boolean {
+  return (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+}
+
+/** What String.prototype.trim removes, within latin1 (the text is read as latin1). */
+function isTrimmed(c: number): boolean {
+  return c === 32 || (c >= 9 && c <= 13) || c === 0xa0;
 }
 
 export function readStat(procRoot: string, pid: number): ProcStat {

@@ -6,7 +6,7 @@
 // Security shape of a resolution:
 //   1. read /proc/<pid>/stat: start time S (a pid alone never identifies a process)
 //   2. cgroup verdict for (pid, S): cached, or read from /proc/<pid>/cgroup
-//   3. container record: cached (dropped on die/destroy/rename), or inspected
+//   3. container record: cached (dropped on die/destroy/rename; loaded early on a start event), or inspected
 //   4. the caller's container cgroup path must be the container's own (its init's)
 //   5. no container named: host only in pald's own pid and mount namespaces, else unknown
 //   6. if anything was read or awaited, read the start time again: changed → deny
@@ -17,6 +17,7 @@ import { CgroupVerdictMemo } from './cgroup.js';
 import { inspectContainerIdentity } from './container-inspect.js';
 import { ContainerRecords, type ContainerRecord } from './container-records.js';
 import { HostScope } from './host-scope.js';
+import { PreAttribution } from './pre-attribution.js';
 import { ProcessPins, type ProcessPin } from './process-pins.js';
 import { readProcFile, readStatFd, readStatusIds, type PidNamespaceCheck } from './procfs.js';
 import type { ContainerRuntime, RuntimeEvent } from './runtime.js';
@@ -50,6 +51,13 @@ interface FirstRead {
 
 type FirstSight = { readonly identity: Identity; readonly entry?: ProcessPin };
 
+interface LastAnswer {
+  readonly record: ContainerRecord | undefined;
+  readonly uid: number;
+  readonly gid: number;
+  readonly identity: Identity;
+}
+
 class Resolver implements ResolverWithDiagnostics {
   readonly pidNamespace: PidNamespaceCheck;
   private readonly runtime: ContainerRuntime;
@@ -58,8 +66,11 @@ class Resolver implements ResolverWithDiagnostics {
   private readonly pins: ProcessPins;
   private readonly records: ContainerRecords;
   private readonly hostScope: HostScope;
+  private readonly preAttribution: PreAttribution;
   private readonly cgroups = new CgroupVerdictMemo();
   private readonly listeners: Array<(containerId: string) => void> = [];
+  /** Per pinned process, the Identity last answered (a forgotten pin takes its entry with it). */
+  private readonly lastAnswers = new WeakMap<ProcessPin, LastAnswer>();
   private readonly stopWatching: () => void;
   private lastDisconnect: string | undefined = 'not connected yet';
   private closed = false;
@@ -77,6 +88,11 @@ class Resolver implements ResolverWithDiagnostics {
       onStale: (id, why) => this.invalidate(id, why),
     });
     this.hostScope = new HostScope(this.procRoot, this.log);
+    this.preAttribution = new PreAttribution({
+      records: this.records,
+      current: (record) => this.records.initAlive(record),
+      drop: (id) => this.invalidate(id, 'started again'),
+    });
     this.pidNamespace = this.hostScope.pidNamespace;
     this.stopWatching = this.runtime.watch({
       onConnected: () => {
@@ -91,12 +107,15 @@ class Resolver implements ResolverWithDiagnostics {
     });
   }
 
-  async resolve(caller: CallerRef): Promise<Identity> {
+  resolve(caller: CallerRef): Promise<Identity> {
+    // A caller seen before is answered without entering an async function (one pread + lookups).
+    let cached: Identity | undefined;
     try {
-      return await this.resolveCaller(caller);
+      cached = this.cachedIdentity(caller);
     } catch (err) {
-      return unknown(caller, `identity resolution failed: ${errorMessage(err)}`);
+      return Promise.resolve(unknown(caller, `identity resolution failed: ${errorMessage(err)}`));
     }
+    return cached !== undefined ? Promise.resolve(cached) : this.resolveUncached(caller);
   }
 
   startTime(pid: number): string | undefined {
@@ -135,10 +154,14 @@ class Resolver implements ResolverWithDiagnostics {
     this.closed = true;
     this.stopWatching();
     this.pins.clear();
-    await this.records.close();
+    await Promise.all([this.preAttribution.close(), this.records.close()]);
   }
 
   private handleEvent(event: RuntimeEvent): void {
+    if (event.type === 'container' && event.action === 'start') {
+      this.preAttribution.started(event.id);
+      return;
+    }
     if (event.type === 'container') {
       this.invalidate(event.id, `docker event ${event.action}`);
       return;
@@ -161,6 +184,44 @@ class Resolver implements ResolverWithDiagnostics {
     }
   }
 
+  private async resolveUncached(caller: CallerRef): Promise<Identity> {
+    try {
+      return await this.resolveCaller(caller);
+    } catch (err) {
+      return unknown(caller, `identity resolution failed: ${errorMessage(err)}`);
+    }
+  }
+
+  /**
+   * Fast path: a caller seen before, still the process pinned (the pread of its stat fd), in a
+   * container whose record is current. Undefined when it must be resolved afresh (a pin found
+   * unusable is forgotten here).
+   */
+  private cachedIdentity(caller: CallerRef): Identity | undefined {
+    const pid = caller.pid;
+    if (this.closed || !Number.isSafeInteger(pid) || pid <= 0) return undefined;
+    const cached = this.pins.current(pid);
+    if (cached === undefined) return undefined;
+    if (cached.verdict.kind === 'host') return this.answerFor(caller, cached, undefined);
+    if (cached.verdict.kind === 'container') {
+      const record = this.records.get(cached.verdict.containerId);
+      if (record !== undefined && this.records.usable(record)) return this.answerFor(caller, cached, record);
+    }
+    this.pins.forget(pid);
+    return undefined;
+  }
+
+  /** The pin's last answer when it is for the same record and ids (building one costs more than the lookups). */
+  private answerFor(caller: CallerRef, pin: ProcessPin, record: ContainerRecord | undefined): Identity {
+    const last = this.lastAnswers.get(pin);
+    if (last !== undefined && last.record === record && last.uid === caller.uid && last.gid === caller.gid) {
+      return last.identity;
+    }
+    const identity = Object.freeze(identityOf(caller, pin, record));
+    this.lastAnswers.set(pin, { record, uid: caller.uid, gid: caller.gid, identity });
+    return identity;
+  }
+
   private async resolveCaller(caller: CallerRef): Promise<Identity> {
     if (this.closed) return unknown(caller, 'identity resolver closed');
     const pid = caller.pid;
@@ -168,18 +229,7 @@ class Resolver implements ResolverWithDiagnostics {
       return unknown(caller, `caller pid ${pid} is not visible in pald's pid namespace`);
     }
 
-    // Fast path: a caller seen before, still alive, in a container whose record is current.
-    const cached = this.pins.current(pid);
-    if (cached !== undefined) {
-      if (cached.verdict.kind === 'host') return identityOf(caller, cached, undefined);
-      if (cached.verdict.kind === 'container') {
-        const record = this.records.get(cached.verdict.containerId);
-        if (record !== undefined && this.records.usable(record)) return identityOf(caller, cached, record);
-      }
-      this.pins.forget(pid);
-    }
-
-    // First sight: pin the process, read its cgroups, resolve, then check it is still the one pinned.
+    // First sight (resolve() tried the pinned callers already): pin the process, read its cgroups, resolve, then check it is still the one pinned.
     const opened = this.pins.open(pid);
     if ('reason' in opened) return unknown(caller, opened.reason);
     const statFd = opened.fd;

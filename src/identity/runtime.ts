@@ -53,7 +53,8 @@ export class RuntimeError extends Error {
 }
 
 export type RuntimeEvent =
-  | { readonly type: 'container'; readonly action: 'die' | 'destroy' | 'rename'; readonly id: string }
+  /** die/destroy/rename make a cached record stale; start is a hint to attribute the container early. */
+  | { readonly type: 'container'; readonly action: 'start' | 'die' | 'destroy' | 'rename'; readonly id: string }
   | { readonly type: 'image'; readonly action: 'delete' | 'untag' | 'tag'; readonly id: string };
 
 export interface RuntimeWatchHandlers {

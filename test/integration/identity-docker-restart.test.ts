@@ -1,6 +1,7 @@
 // Docker going away and coming back under a running resolver. The daemon runs with
 // --live-restore, as production hosts often do, so that containers keep running while it is
 // down: exactly when a caller from a container pald has never seen must be denied (fail closed).
+// "Never seen" includes its start event (pre-attribution): that container starts before the resolver.
 
 import test from 'ava';
 import { createIdentityResolver, type ResolverWithDiagnostics } from '../../src/identity/index.js';
@@ -10,10 +11,13 @@ import { waitFor } from '../helpers/wait.js';
 let dockerd: TestDockerd | undefined;
 let resolver: ResolverWithDiagnostics | undefined;
 const logs: string[] = [];
+/** Started before the resolver existed: it never saw this container's start event. */
+let unseen: { id: string; pid: number } | undefined;
 
 test.before(async () => {
   dockerd = await startDockerd({ liveRestore: true });
   await dockerd.importBusyboxImage('pal-identity/restart:1', { 'pal.labels': 'r' });
+  unseen = await run('restart-unseen');
   resolver = createIdentityResolver({ dockerHost: dockerd.host, log: (m) => logs.push(m) });
   await waitFor('resolver connected to docker events', () => resolver!.status().reachable, {
     timeoutMs: 10_000,
@@ -25,6 +29,11 @@ test.after.always(async () => {
   await resolver?.close();
   await dockerd?.cleanup();
 });
+
+function globalUnseen(): { id: string; pid: number } {
+  if (unseen === undefined) throw new Error('the unseen container did not start');
+  return unseen;
+}
 
 async function run(name: string): Promise<{ id: string; pid: number }> {
   const id = await dockerd!.docker(
@@ -45,8 +54,14 @@ test.serial(
   'docker stopped: an unseen container fails closed with a reason; back up: resolution works again',
   async (t) => {
     const seen = await run('restart-seen');
-    const unseen = await run('restart-unseen');
+    // Started under the resolver and never asked about: attributed on its start event.
+    const started = await run('restart-started');
     t.like(await resolver!.resolve({ pid: seen.pid, uid: 0, gid: 0 }), { kind: 'container', containerId: seen.id });
+    await waitFor('start event attribution', () => resolver!.containers().some((c) => c.containerId === started.id), {
+      timeoutMs: 10_000,
+      intervalMs: 20,
+    });
+    const unseen = globalUnseen();
 
     await dockerd!.stop();
     await waitFor('resolver to notice docker is gone', () => !resolver!.status().reachable, {
@@ -64,6 +79,11 @@ test.serial(
     t.truthy(resolver!.status().reason);
     // Its container is alive (live-restore) and was verified before the outage: still served.
     t.like(await resolver!.resolve({ pid: seen.pid, uid: 0, gid: 0 }), { kind: 'container', containerId: seen.id });
+    // So was the one attributed on its start event (the same inspect and checks, done earlier).
+    t.like(await resolver!.resolve({ pid: started.pid, uid: 0, gid: 0 }), {
+      kind: 'container',
+      containerId: started.id,
+    });
 
     await dockerd!.start();
     // Same resolver instance: it reconnects by itself (bounded by its capped backoff).

@@ -106,6 +106,7 @@ function pollRunning(
   let timer: NodeJS.Timeout | undefined;
   /** Containers running at the last successful poll. */
   let running = new Set<string>();
+  let listedOnce = false;
 
   const poll = async (): Promise<void> => {
     try {
@@ -122,6 +123,11 @@ function pollRunning(
         handlers.onConnected();
       }
       for (const id of running) if (!now.has(id)) handlers.onEvent({ type: 'container', action: 'die', id });
+      // Containers new since the last listing: a hint to attribute them before their first open
+      // (not at the first listing: those were running before pald, and are attributed on demand).
+      if (listedOnce)
+        for (const id of now) if (!running.has(id)) handlers.onEvent({ type: 'container', action: 'start', id });
+      listedOnce = true;
       running = now;
     } catch (err) {
       if (stopped) return;

@@ -78,7 +78,7 @@ export const target: FuzzTarget<string> = {
     const e = timed(() => parseEvent(line));
     if (e === undefined) return undefined;
     if (e.type === 'container')
-      return /^[0-9a-f]{64}$/.test(e.id) && ['die', 'destroy', 'rename'].includes(e.action)
+      return /^[0-9a-f]{64}$/.test(e.id) && ['start', 'die', 'destroy', 'rename'].includes(e.action)
         ? undefined
         : `bad container event ${JSON.stringify(e)}`;
     if (e.type === 'image')

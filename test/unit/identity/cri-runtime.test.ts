@@ -171,7 +171,7 @@ test('namespace/pod[/container] finds the running container by its kubelet label
   });
 });
 
-test('the poll: connected once listed, a vanished container is reported, the runtime down disconnects', async (t) => {
+test('the poll: connected once listed, a new container is a start hint, a vanished one is reported, the runtime down disconnects', async (t) => {
   let running = [ID];
   let down = false;
   const a = good();
@@ -200,9 +200,17 @@ test('the poll: connected once listed, a vanished container is reported, the run
     }
   };
   await until(() => seen.includes('connected'));
-  running = [];
+  t.deepEqual(events, [], 'containers running at the first listing are no start hints');
+  const NEW = 'e'.repeat(64);
+  running = [ID, NEW];
   await until(() => events.length === 1);
-  t.deepEqual(events, [{ type: 'container', action: 'die', id: ID }]);
+  t.deepEqual(events, [{ type: 'container', action: 'start', id: NEW }]);
+  running = [];
+  await until(() => events.length === 3);
+  t.deepEqual(events.slice(1), [
+    { type: 'container', action: 'die', id: ID },
+    { type: 'container', action: 'die', id: NEW },
+  ]);
   down = true;
   await until(() => seen.some((s) => s.startsWith('disconnected')));
   const before = seen.length;

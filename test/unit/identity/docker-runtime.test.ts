@@ -43,7 +43,8 @@ test('events: the invalidating ones are recognised, everything else ignored', (t
   t.deepEqual(parseEvent(ev('container', 'rename', ID)), { type: 'container', action: 'rename', id: ID });
   t.deepEqual(parseEvent(ev('image', 'delete', IMAGE)), { type: 'image', action: 'delete', id: IMAGE });
   t.deepEqual(parseEvent(ev('image', 'untag', 'c'.repeat(64))), { type: 'image', action: 'untag', id: IMAGE });
-  t.is(parseEvent(ev('container', 'start', ID)), undefined);
+  t.deepEqual(parseEvent(ev('container', 'start', ID)), { type: 'container', action: 'start', id: ID });
+  t.is(parseEvent(ev('container', 'create', ID)), undefined);
   t.is(parseEvent(ev('container', 'die', 'short')), undefined);
   t.is(parseEvent(ev('image', 'delete', 'sha256:zz')), undefined);
   t.is(parseEvent(ev('network', 'destroy', ID)), undefined);

@@ -13,6 +13,7 @@ import {
   readStatFd,
 } from '../../../src/identity/procfs.js';
 import { statLine } from '../../helpers/fake-proc.js';
+import fc from 'fast-check';
 
 test('start time is field 22 for an ordinary comm', (t) => {
   t.deepEqual(parseStat(statLine('sleep')), { state: 'S', startTime: '123456' });
@@ -40,6 +41,49 @@ test('malformed stat lines are rejected, not guessed', (t) => {
     '4242 )x( S',
   ]) {
     t.is(parseStat(text), undefined, JSON.stringify(text.slice(0, 40)));
+  }
+});
+
+/** The parser before it walked the text (split into fields): the new one must answer the same. */
+function splitParseStat(text: string): { state: string; startTime: string } | undefined {
+  const close = text.lastIndexOf(')');
+  if (close < 0 || text.indexOf('(') < 0 || text.indexOf('(') > close) return undefined;
+  const rest = text
+    .slice(close + 1)
+    .trim()
+    .split(' ');
+  const state = rest[0];
+  const startTime = rest[22 - 3];
+  if (state === undefined || !/^[A-Za-z]$/.test(state)) return undefined;
+  if (startTime === undefined || !/^\d{1,20}$/.test(startTime)) return undefined;
+  return { state, startTime };
+}
+
+test('the walking parser answers exactly as splitting the fields did, for any latin1 text', (t) => {
+  const piece = fc.constantFrom(' ', '  ', '(', ')', '\n', '\t', '\u00a0', '\u0085', 'S', 'Z', '7', '0', '123', 'x');
+  const field = fc.oneof(fc.stringMatching(/^\d{0,22}$/), fc.constantFrom('S', 'R', 'Z', '', '1a', '\u00a0', ' '));
+  const line = fc.oneof(
+    fc.array(piece, { maxLength: 40 }).map((parts) => parts.join('')),
+    // Kernel-shaped lines with hostile comms, odd fields and trailing whitespace.
+    fc
+      .tuple(
+        fc.array(piece, { maxLength: 8 }),
+        fc.constantFrom(' ', '  ', ' \u00a0', '\t', ''),
+        fc.array(field, { minLength: 18, maxLength: 23 }),
+        fc.constantFrom('', '\n', ' \n', '\u00a0', '  ', '\r'),
+      )
+      .map(([comm, lead, fields, tail]) => `42 (${comm.join('')})${lead}${fields.join(' ')}${tail}`),
+    fc.string({ unit: 'binary-ascii', maxLength: 80 }),
+  );
+  fc.assert(
+    fc.property(line, (text) => {
+      t.deepEqual(parseStat(text), splitParseStat(text), JSON.stringify(text));
+    }),
+    { numRuns: 20_000 },
+  );
+  for (const comm of ['a b c', 'x) S 1 2 3 (y', '']) {
+    const text = statLine(comm, 'R', '987654321');
+    t.deepEqual(parseStat(text), splitParseStat(text));
   }
 });
 

@@ -6,6 +6,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, symlinkSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createResolver } from '../../../src/identity/resolver.js';
+import { waitFor } from '../../helpers/wait.js';
 import {
   RuntimeError,
   type ContainerRuntime,
@@ -465,4 +466,105 @@ test('startTime(pid): the start time of the process now holding the pid, through
   t.is(w.resolver.startTime(204), '2001', 'a new process with the same pid has another start time');
   t.is(w.resolver.startTime(999), undefined);
   t.is(w.resolver.startTime(0), undefined);
+});
+
+test('start event: the container is attributed before its first open, which then costs no inspect', async (t) => {
+  const w = world();
+  t.teardown(w.cleanup);
+  w.runtime.handlers?.onEvent({ type: 'container', action: 'start', id: A });
+  await waitFor('record', () => w.resolver.status().cached === 1, { timeoutMs: 5_000, intervalMs: 1 });
+  t.is(w.runtime.inspects, 1);
+  w.proc.process(205, { start: '2000', cgroup: `0::/docker/${A}\n` });
+  t.like(await w.resolver.resolve(caller(205)), { kind: 'container', containerId: A, name: 'alpha', pid: 205 });
+  t.is(w.runtime.inspects, 1, 'the first open used the pre-attributed record');
+  // The hint decides nothing: a caller is still attributed by its own cgroup.
+  w.proc.process(305, { start: '3001', cgroup: `0::/docker/${B}\n` });
+  t.like(await w.resolver.resolve(caller(305)), { kind: 'container', containerId: B });
+  // A second start hint for a container whose record is current costs nothing.
+  w.runtime.handlers?.onEvent({ type: 'container', action: 'start', id: A });
+  t.is(w.runtime.inspects, 2);
+});
+
+test('an open racing the start event shares its inspect', async (t) => {
+  const w = world();
+  t.teardown(w.cleanup);
+  w.runtime.handlers?.onEvent({ type: 'container', action: 'start', id: A });
+  t.like(await w.resolver.resolve(caller(100)), { kind: 'container', containerId: A });
+  t.is(w.runtime.inspects, 1);
+});
+
+test('a die event racing a pre-attribution keeps its stale answer out of the cache', async (t) => {
+  const w = world();
+  t.teardown(w.cleanup);
+  const dropped: string[] = [];
+  w.resolver.onInvalidate((id) => dropped.push(id));
+  const inspect = w.runtime.inspectContainer.bind(w.runtime);
+  let raced = false;
+  w.runtime.inspectContainer = async (id: string) => {
+    const answer = await inspect(id);
+    if (!raced) {
+      // The runtime answered "running"; the container dies before the answer is cached.
+      raced = true;
+      // (Its init's /proc is still readable: only the generation guard can tell the answer is stale.)
+      w.runtime.containers.set(A, { ...answer, running: false, pid: 0 });
+      w.runtime.handlers?.onEvent({ type: 'container', action: 'die', id: A });
+    }
+    return answer;
+  };
+  // A process still naming A's cgroup (a leftover) opens while the pre-attribution is in flight: it shares it.
+  w.proc.process(206, { start: '2000', cgroup: `0::/docker/${A}\n` });
+  w.runtime.handlers?.onEvent({ type: 'container', action: 'start', id: A });
+  const id = await w.resolver.resolve(caller(206));
+  t.is(id.kind, 'unknown');
+  t.regex(id.reason ?? '', /not running/);
+  t.is(w.runtime.inspects, 2, 'the stale answer was inspected again');
+  t.is(w.resolver.status().cached, 0, 'the stale pre-attribution was not cached');
+  t.deepEqual(w.resolver.containers(), []);
+});
+
+test('a start hint for a container whose recorded init is gone drops that record first', async (t) => {
+  const w = world();
+  t.teardown(w.cleanup);
+  const dropped: string[] = [];
+  w.resolver.onInvalidate((id) => dropped.push(id));
+  t.like(await w.resolver.resolve(caller(100)), { kind: 'container', containerId: A });
+  // Restarted while its die event was missed: a new init.
+  w.proc.exit(100);
+  w.runtime.containers.set(A, { ...w.runtime.containers.get(A)!, pid: 101 });
+  w.proc.process(101, { start: '1001', cgroup: `0::/docker/${A}\n` });
+  w.runtime.handlers?.onEvent({ type: 'container', action: 'start', id: A });
+  t.deepEqual(dropped, [A]);
+  await waitFor('reloaded', () => w.resolver.status().cached === 1, { timeoutMs: 5_000, intervalMs: 1 });
+  t.is(w.runtime.inspects, 2);
+  t.like(await w.resolver.resolve(caller(101)), { kind: 'container', containerId: A });
+  t.is(w.runtime.inspects, 2);
+});
+
+test('a start hint whose inspect answers for another container caches nothing', async (t) => {
+  const w = world();
+  t.teardown(w.cleanup);
+  // A runtime that answers for A when asked about C: nothing may be cached under C.
+  w.runtime.containers.set(C, w.runtime.containers.get(A)!);
+  w.proc.process(207, { start: '2000', cgroup: `0::/docker/${C}\n` });
+  w.runtime.handlers?.onEvent({ type: 'container', action: 'start', id: C });
+  const id = await w.resolver.resolve(caller(207));
+  t.is(id.kind, 'unknown');
+  t.regex(id.reason ?? '', /runtime answered for aaaaaaaaaaaa, not dddddddddddd/);
+  t.is(w.runtime.inspects, 1, 'the open shared the pre-attribution');
+  t.is(w.resolver.status().cached, 0);
+});
+
+test("a cached caller's answer follows the kernel's uid/gid of each request and its container's record", async (t) => {
+  const w = world();
+  t.teardown(w.cleanup);
+  await w.resolver.resolve(caller(100));
+  const cached = await w.resolver.resolve(caller(100));
+  t.is(await w.resolver.resolve(caller(100)), cached, 'the same answer for the same request');
+  t.true(Object.isFrozen(cached));
+  t.like(await w.resolver.resolve({ pid: 100, uid: 0, gid: 5 }), { kind: 'container', uid: 0, gid: 5 });
+  t.like(await w.resolver.resolve(caller(100)), { uid: 1000, gid: 1000 });
+  // A rename drops the record; the next answer is built from the new one.
+  w.runtime.containers.set(A, { ...w.runtime.containers.get(A)!, name: 'renamed' });
+  w.runtime.handlers?.onEvent({ type: 'container', action: 'rename', id: A });
+  t.like(await w.resolver.resolve(caller(100)), { name: 'renamed' });
 });
