@@ -23,26 +23,6 @@ const COLD_SAMPLES = 12;
 
 export const title = 'pald: sealed secret read from inside a container';
 
-// One open+read+close, timed; a new process in a new container, so nothing of it is cached.
-const COLD_OPEN_C = `
-#define _GNU_SOURCE
-#include <fcntl.h>
-#include <stdio.h>
-#include <time.h>
-#include <unistd.h>
-int main(int argc, char **argv) {
-  char buf[4096];
-  struct timespec a, b;
-  clock_gettime(CLOCK_MONOTONIC, &a);
-  int fd = open(argv[1], O_RDONLY);
-  long got = fd >= 0 ? read(fd, buf, sizeof buf) : -1;
-  if (fd >= 0) close(fd);
-  clock_gettime(CLOCK_MONOTONIC, &b);
-  printf("{\\"ns\\":%lld,\\"bytes\\":%ld}\\n", (long long)(b.tv_sec - a.tv_sec) * 1000000000LL + (b.tv_nsec - a.tv_nsec), got);
-  return got >= 0 ? 0 : 1;
-}
-`;
-
 /** A port free on loopback now (the kernel picks it). */
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -67,8 +47,7 @@ export async function run(ctx: BenchContext): Promise<void> {
   // Static binaries: the busybox containers have no libc.
   const client = await ctx.compile('pald-client-static', [join(bench, 'client.c')], ['-static', '-pthread']);
   await execFileAsync('cp', [client, join(binDir, 'client')]);
-  await writeFile(join(ctx.tmp, 'coldopen.c'), COLD_OPEN_C);
-  const cold = await ctx.compile('pald-coldopen-static', [join(ctx.tmp, 'coldopen.c')], ['-static']);
+  const cold = await ctx.compile('pald-coldopen-static', [join(bench, 'coldopen.c')], ['-static']);
   await execFileAsync('cp', [cold, join(binDir, 'coldopen')]);
   const { stdout: fuseFlags } = await execFileAsync('pkg-config', ['--cflags', '--libs', 'fuse3']);
   const floorBin = await ctx.compile(

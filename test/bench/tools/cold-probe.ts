@@ -3,36 +3,19 @@
 // nothing before: "goal" = `warm` (image trusted and plaintext decrypted already), "decrypt" = a
 // secret never decrypted, "run" = `docker run` whose first command is the open (races the start
 // event). `node dist/test/bench/tools/cold-probe.js [samples]`; PALD_DEBUG=1 shows pald's log.
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
 
 import { startDockerd, type TestDockerd } from '../../../scripts/components/dockerd.js';
+import { compileC } from '../harness.js';
 import { startPald, type TestPald } from '../../helpers/pald.js';
 
-const execFileAsync = promisify(execFile);
 const SAMPLES = Number(process.argv[2] ?? 8);
-
-const COLD_OPEN_C = `
-#include <fcntl.h>
-#include <stdio.h>
-#include <time.h>
-#include <unistd.h>
-int main(int argc, char **argv) {
-  char buf[4096];
-  struct timespec a, b;
-  clock_gettime(CLOCK_MONOTONIC, &a);
-  int fd = open(argv[1], O_RDONLY);
-  long got = fd >= 0 ? read(fd, buf, sizeof buf) : -1;
-  if (fd >= 0) close(fd);
-  clock_gettime(CLOCK_MONOTONIC, &b);
-  printf("{\\"ns\\":%lld,\\"bytes\\":%ld}\\n", (long long)(b.tv_sec - a.tv_sec) * 1000000000LL + (b.tv_nsec - a.tv_nsec), got);
-  return got >= 0 ? 0 : 1;
-}
-`;
+/** The C sources next to the compiled probe's TypeScript (dist/test/bench/tools → test/bench). */
+const BENCH_DIR = fileURLToPath(new URL('../../../../test/bench/', import.meta.url));
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -45,8 +28,7 @@ async function main(): Promise<void> {
   let pald: TestPald | undefined;
   const names: string[] = [];
   try {
-    await writeFile(join(tmp, 'coldopen.c'), COLD_OPEN_C);
-    await execFileAsync('cc', ['-O2', '-static', '-o', join(tmp, 'coldopen'), join(tmp, 'coldopen.c')]);
+    await compileC(join(tmp, 'coldopen'), [join(BENCH_DIR, 'coldopen.c')], ['-static']);
     dockerd = await startDockerd();
     const image = await dockerd.importBusyboxImage('pal-probe/cold:1', { 'pal.labels': 'bench' });
     pald = await startPald({ dockerHost: dockerd.host });
