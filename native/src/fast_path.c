@@ -1,12 +1,16 @@
 /* The decision cache of the warm path. Security rests on three checks made on every hit, under
  * one lock: the generation JS decided at is still the current one (JS bumps it on everything
  * that can change a decision), JS's caller reuse window has not ended (the same window its own
- * caller memo uses, so C never reuses a caller longer than JS would), and the process holding
- * the pid is the one JS attested (the pinned /proc/<pid>/stat fd stops answering once that
- * process is gone, and its start time must still match). Only allow decisions are remembered:
- * every denial still goes to JS, which audits it. An OPEN is replayed only from a lease JS
- * attached after an allowed open by that caller (pal_fast_lease_open); the addon tells JS of
- * each replayed open and each close afterwards (fuse_bridge.c), and JS writes the audit line. */
+ * caller memo uses, so C never reuses a caller longer than JS would), and the thread holding the
+ * pid is the one JS attested. That last check rests on a pin taken when the caller is remembered:
+ * a pidfd for that very thread (pidfd_send_signal(sig 0) fails with ESRCH once it is gone, even
+ * if its number was reused: a pidfd holds its struct pid), checked to name the attested start
+ * time once; or, where no pidfd can be had, its /proc/<pid>/stat fd, which stops answering once
+ * that process is gone and whose start time is compared on every request. Only allow decisions
+ * are remembered: every denial still goes to JS, which audits it. An OPEN is replayed only from a
+ * lease JS attached after an allowed open by that caller (pal_fast_lease_open); the addon tells
+ * JS of each replayed open and each close afterwards (fuse_bridge.c), and JS writes the audit
+ * line. */
 #include "fast_path.h"
 
 #include <errno.h>
@@ -14,8 +18,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+
+#ifndef PIDFD_THREAD
+#define PIDFD_THREAD O_EXCL /* Linux 6.9: a pidfd for any thread, not only a thread-group leader */
+#endif
 
 static uint64_t now_ns(void) {
   struct timespec ts;
@@ -60,9 +69,9 @@ static void retire_grant(pal_fast *f, pal_fast_grant *g) {
 
 static void forget_caller(pal_fast *f, pal_fast_caller *c) {
   for (size_t i = 0; i < PAL_FAST_GRANTS; i++) retire_grant(f, &c->grants[i]);
-  if (c->stat_fd >= 0) close(c->stat_fd);
+  if (c->pin_fd >= 0) close(c->pin_fd);
   memset(c, 0, sizeof *c);
-  c->stat_fd = -1;
+  c->pin_fd = -1;
 }
 
 static void forget_all(pal_fast *f) {
@@ -91,9 +100,11 @@ bool pal_fast_enable(pal_fast *f, bool on) {
     f->callers = calloc(PAL_FAST_SLOTS, sizeof *f->callers);
     ok = f->callers != NULL;
     if (ok)
-      for (size_t i = 0; i < PAL_FAST_SLOTS; i++) f->callers[i].stat_fd = -1;
+      for (size_t i = 0; i < PAL_FAST_SLOTS; i++) f->callers[i].pin_fd = -1;
   }
   f->enabled = on && ok;
+  const char *pin = getenv("PAL_TEST_FAST_PIN");
+  f->force_stat_pins = pin && strcmp(pin, "stat") == 0;
   pthread_mutex_unlock(&f->lock);
   return ok;
 }
@@ -131,6 +142,35 @@ bool pal_fast_read_start_time(int fd, unsigned long long *out) {
   return false;
 }
 
+static int sys_pidfd_open(pid_t pid, unsigned flags) {
+#ifdef SYS_pidfd_open
+  return (int)syscall(SYS_pidfd_open, pid, flags);
+#else
+  errno = ENOSYS;
+  return -1;
+#endif
+}
+
+/* 0 while the thread (PIDFD_THREAD) or process the pidfd names exists, zombies included: a zombie
+ * keeps its pid number until reaped, so no other process can hold it meanwhile. ESRCH once it
+ * is reaped, whatever now holds its number. Signal 0 sends nothing; flags 0 scope the check to
+ * the pidfd's own kind (a thread for a PIDFD_THREAD pidfd, kernel/signal.c). */
+static bool pidfd_alive(int pidfd) {
+#ifdef SYS_pidfd_send_signal
+  return syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) == 0;
+#else
+  (void)pidfd;
+  return false;
+#endif
+}
+
+/* The caller's pin still names the attested thread (the per-request check). */
+static bool pin_alive(const pal_fast_caller *c) {
+  if (c->pin_is_pidfd) return pidfd_alive(c->pin_fd);
+  unsigned long long st;
+  return pal_fast_read_start_time(c->pin_fd, &st) && st == c->start_time;
+}
+
 static size_t slot_of(pid_t pid, uid_t uid, gid_t gid) {
   uint64_t h = (uint64_t)(uint32_t)pid * 0x9E3779B97F4A7C15ull;
   h ^= ((uint64_t)uid << 17) ^ ((uint64_t)gid << 5);
@@ -142,13 +182,12 @@ static size_t slot_of(pid_t pid, uid_t uid, gid_t gid) {
 static pal_fast_caller *valid_caller(pal_fast *f, const struct fuse_ctx *ctx) {
   if (!f->enabled || !f->callers) return NULL;
   pal_fast_caller *c = &f->callers[slot_of(ctx->pid, ctx->uid, ctx->gid)];
-  if (c->stat_fd < 0 || c->pid != ctx->pid || c->uid != ctx->uid || c->gid != ctx->gid) return NULL;
-  unsigned long long st;
+  if (c->pin_fd < 0 || c->pid != ctx->pid || c->uid != ctx->uid || c->gid != ctx->gid) return NULL;
   if (c->generation != f->generation || now_ns() >= c->expires_ns) {
     forget_caller(f, c);
     return NULL;
   }
-  if (!pal_fast_read_start_time(c->stat_fd, &st) || st != c->start_time) {
+  if (!pin_alive(c)) {
     atomic_fetch_add(&f->stats.gone_callers, 1);
     forget_caller(f, c);
     return NULL;
@@ -187,7 +226,7 @@ bool pal_fast_getattr(pal_fast *f, const struct fuse_ctx *ctx, fuse_ino_t ino, s
 }
 
 /* Opens /proc/<pid>/stat and checks it names the process JS attested; -1 otherwise. */
-static int pin_process(pid_t pid, unsigned long long start_time) {
+static int pin_stat(pid_t pid, unsigned long long start_time) {
   char path[64];
   snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -197,6 +236,48 @@ static int pin_process(pid_t pid, unsigned long long start_time) {
     fd = -1;
   }
   return fd;
+}
+
+/* A pidfd for the thread `pid` when it is the one JS attested (*usable false: no pidfd to be had
+ * here, pin it by its stat fd instead). The pidfd comes first: if the stat read after it shows the
+ * attested start time and the pidfd is still alive after that read, the pidfd's thread held the
+ * pid throughout the read, so it is the attested one (a reuse in between shows another start). */
+static int pin_pidfd(pid_t pid, unsigned long long start_time, bool *usable) {
+  int fd = sys_pidfd_open(pid, PIDFD_THREAD);
+  /* Before Linux 6.9 (EINVAL for the flag) only a thread-group leader has a pidfd; its number is
+   * not reused before its whole group is reaped, so the process's liveness stands for it. */
+  if (fd < 0 && errno == EINVAL) fd = sys_pidfd_open(pid, 0);
+  /* Other failures (ENOSYS, EINVAL for a thread, EPERM from a sandbox): use the stat fd. An
+   * unknown pid (ESRCH) is no process to pin at all. */
+  *usable = fd >= 0 || errno == ESRCH;
+  if (fd < 0) return -1;
+  /* Signalling may be refused (EPERM without CAP_KILL, a pid namespace out of reach): checked
+   * before relying on it, and refused means the stat fd. */
+  if (!pidfd_alive(fd)) {
+    *usable = errno == ESRCH;
+    close(fd);
+    return -1;
+  }
+  int stat_fd = pin_stat(pid, start_time);
+  bool same = stat_fd >= 0 && pidfd_alive(fd);
+  if (stat_fd >= 0) close(stat_fd);
+  if (!same) {
+    close(fd);
+    fd = -1;
+  }
+  return fd;
+}
+
+/* Pins the thread JS attested into `c` (fd and kind); false when `pid` is not that thread now. */
+static bool pin_process(pal_fast *f, pal_fast_caller *c, pid_t pid, unsigned long long start_time) {
+  bool usable = false;
+  int fd = f->force_stat_pins ? -1 : pin_pidfd(pid, start_time, &usable);
+  c->pin_is_pidfd = fd >= 0;
+  if (fd < 0 && !usable) fd = pin_stat(pid, start_time);
+  if (fd < 0) return false;
+  atomic_fetch_add(c->pin_is_pidfd ? &f->stats.pidfd_pins : &f->stats.stat_pins, 1);
+  c->pin_fd = fd;
+  return true;
 }
 
 static void add_grant(pal_fast *f, pal_fast_caller *c, const char *name, const struct stat *attr) {
@@ -220,14 +301,12 @@ bool pal_fast_remember(pal_fast *f, const pal_fast_who *who, const char *name, c
   pthread_mutex_lock(&f->lock);
   if (usable && f->enabled && f->callers && who->generation == f->generation) {
     pal_fast_caller *c = &f->callers[slot_of(who->pid, who->uid, who->gid)];
-    bool same = c->stat_fd >= 0 && c->pid == who->pid && c->uid == who->uid && c->gid == who->gid &&
+    bool same = c->pin_fd >= 0 && c->pid == who->pid && c->uid == who->uid && c->gid == who->gid &&
                 c->start_time == who->start_time && c->generation == who->generation &&
                 now_ns() < c->expires_ns;
     if (!same) {
       forget_caller(f, c);
-      int fd = pin_process(who->pid, who->start_time);
-      if (fd >= 0) {
-        c->stat_fd = fd;
+      if (pin_process(f, c, who->pid, who->start_time)) {
         c->pid = who->pid;
         c->uid = who->uid;
         c->gid = who->gid;
@@ -251,7 +330,7 @@ bool pal_fast_remember(pal_fast *f, const pal_fast_who *who, const char *name, c
 static pal_fast_caller *same_caller(pal_fast *f, const pal_fast_who *who) {
   if (!f->enabled || !f->callers || who->generation != f->generation || who->remaining_ms <= 0) return NULL;
   pal_fast_caller *c = &f->callers[slot_of(who->pid, who->uid, who->gid)];
-  bool same = c->stat_fd >= 0 && c->pid == who->pid && c->uid == who->uid && c->gid == who->gid &&
+  bool same = c->pin_fd >= 0 && c->pid == who->pid && c->uid == who->uid && c->gid == who->gid &&
               c->start_time == who->start_time && c->generation == who->generation &&
               now_ns() < c->expires_ns;
   return same ? c : NULL;
@@ -325,7 +404,7 @@ void pal_fast_expire(pal_fast *f) {
   uint64_t now = now_ns();
   for (size_t i = 0; f->callers && i < PAL_FAST_SLOTS; i++) {
     pal_fast_caller *c = &f->callers[i];
-    if (c->stat_fd >= 0 && (c->generation != f->generation || now >= c->expires_ns)) forget_caller(f, c);
+    if (c->pin_fd >= 0 && (c->generation != f->generation || now >= c->expires_ns)) forget_caller(f, c);
   }
   pthread_mutex_unlock(&f->lock);
 }

@@ -53,10 +53,13 @@ typedef struct {
   pal_fast_lease *lease; /* NULL: opens go to JS */
 } pal_fast_grant;
 
-/* One caller: the kernel's (pid, uid, gid), the process start time JS attested, and a pinned
- * /proc/<pid>/stat fd that stops answering when that process is gone. */
+/* One caller: the kernel's (pid, uid, gid) (the pid is the calling thread's id), the start time
+ * JS attested, and a pin on that very thread: a pidfd (alive while the thread is; one signal-0
+ * syscall per request) or, where pidfds are unavailable, its /proc/<pid>/stat fd (which stops
+ * answering once it is gone; its start time is re-read and compared on every request). */
 typedef struct {
-  int stat_fd; /* -1: empty slot */
+  int pin_fd; /* -1: empty slot */
+  bool pin_is_pidfd;
   pid_t pid;
   uid_t uid;
   gid_t gid;
@@ -70,6 +73,7 @@ typedef struct {
 /* Counters per request kind, read by JS for the bench and the tests. */
 typedef struct {
   atomic_ullong lookup_hits, getattr_hits, misses, fills, refused_fills, gone_callers;
+  atomic_ullong pidfd_pins, stat_pins; /* callers pinned each way (fast_path.c pin_process) */
   atomic_ullong open_hits, leases, refused_leases, retired_leases;
   atomic_ullong to_js[8]; /* requests handed to JS, by op code */
 } pal_fast_stats;
@@ -77,6 +81,7 @@ typedef struct {
 typedef struct {
   pthread_mutex_t lock;
   bool enabled;
+  bool force_stat_pins; /* tests only (PAL_TEST_FAST_PIN=stat at enable): no pidfds */
   uint64_t generation;
   pal_fast_stats stats;
   pal_fast_caller *callers;  /* PAL_FAST_SLOTS, allocated when enabled */

@@ -2037,6 +2037,8 @@ static napi_value js_fast_stats(napi_env env, napi_callback_info info) {
   set_count(env, out, "fills", atomic_load(&s->fills));
   set_count(env, out, "refusedFills", atomic_load(&s->refused_fills));
   set_count(env, out, "goneCallers", atomic_load(&s->gone_callers));
+  set_count(env, out, "pidfdPins", atomic_load(&s->pidfd_pins));
+  set_count(env, out, "statPins", atomic_load(&s->stat_pins));
   set_count(env, out, "openHits", atomic_load(&s->open_hits));
   set_count(env, out, "leases", atomic_load(&s->leases));
   set_count(env, out, "refusedLeases", atomic_load(&s->refused_leases));

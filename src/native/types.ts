@@ -155,6 +155,9 @@ export interface FastPathStats {
   readonly refusedFills: number;
   /** Cached callers dropped because their process was gone (pid reused or exited). */
   readonly goneCallers: number;
+  /** Callers pinned by a pidfd (one signal-0 syscall per request), or by their /proc/<pid>/stat fd. */
+  readonly pidfdPins: number;
+  readonly statPins: number;
   /** OPENs answered from a lease, leases attached, refused, retired. */
   readonly openHits: number;
   readonly leases: number;

@@ -444,3 +444,81 @@ for (const [threads, N] of [
     t.true(stats.events >= queued && stats.eventBatches < stats.events, JSON.stringify(stats));
   });
 }
+
+// LOOP run by a worker thread: the requests' pid is its thread id (not the group leader's), which
+// the addon pins with a thread pidfd (native-fastpath-pin.test.ts has the reuse cases).
+const THREAD_LOOP = `
+const { Worker } = require('node:worker_threads');
+const w = new Worker(\`
+  const { parentPort, workerData } = require('node:worker_threads');
+  const fs = require('node:fs');
+  parentPort.postMessage('tid ' + fs.readlinkSync('/proc/thread-self').split('/')[2]);
+  parentPort.once('message', () => {
+    let good = 0;
+    for (let i = 0; i < workerData.n; i++) {
+      const fd = fs.openSync(workerData.path, 'r');
+      const b = Buffer.alloc(64);
+      if (b.toString('utf8', 0, fs.readSync(fd, b, 0, 64, 0)) === 'hunter2-secret') good++;
+      fs.closeSync(fd);
+    }
+    parentPort.postMessage('good ' + good);
+  });
+\`, { eval: true, workerData: { path: process.argv[1], n: Number(process.argv[2]) } });
+w.on('message', (m) => process.stdout.write(m + '\\n', () => m.startsWith('good') && process.exit(0)));
+process.stdin.once('data', () => w.postMessage('go'));
+`;
+
+test('a thread that is not its group leader has its opens after the first answered in C', async (t) => {
+  const N = 50;
+  const dir = await mkdtemp(join(tmpdir(), 'pal-fastpath-'));
+  await chmod(dir, 0o755);
+  const mountpoint = join(dir, 'mnt');
+  await mkdir(mountpoint);
+  const h = realHarness();
+  const startTimes = (h as Harness & { startTimes2: Map<number, string | undefined> }).startTimes2;
+  const view = createPalFilesystem({ ...h.deps, fastPath: true, callerReuseMs: 60_000 });
+  const fuse = await mount(mountpoint, view.handlers, { extraOptions: ['allow_other'] });
+  view.attachKernel(fuse);
+  let tid = 0;
+  let leader = 0;
+  try {
+    const out = await new Promise<string>((resolve, reject) => {
+      const child = spawn(process.execPath, ['-e', THREAD_LOOP, join(mountpoint, 'db-password'), String(N)], {
+        uid: HOST,
+        gid: HOST,
+        stdio: ['pipe', 'pipe', 'inherit'],
+      });
+      leader = child.pid!;
+      let text = '';
+      child.stdout.on('data', (b: Buffer) => {
+        text += b.toString();
+        const m = /^tid (\d+)$/m.exec(text);
+        if (m && !tid) {
+          tid = Number(m[1]);
+          // The view learns the thread's start time before its first request (as in access()).
+          void startTime(tid).then((st) => {
+            startTimes.set(tid, st);
+            child.stdin.write('go\n');
+          });
+        }
+      });
+      child.once('error', reject);
+      child.once('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`exit ${code}`))));
+    });
+    t.not(tid, leader, 'a thread other than the leader');
+    t.regex(out, new RegExp(`^good ${N}$`, 'm'));
+    const stats = fuse.fastPath.stats();
+    t.true(stats.pidfdPins >= 1 && stats.statPins === 0, JSON.stringify(stats));
+    t.true(stats.openHits >= N - 10, JSON.stringify(stats));
+  } finally {
+    view.attachKernel(undefined);
+    await fuse.unmount();
+    await rm(dir, { recursive: true, force: true });
+  }
+  const opens = h.audit.filter((e) => e.op === 'open' && e.secret === 'db-password');
+  t.is(opens.length, N);
+  t.true(
+    opens.every((e) => e.decision === 'allow' && e.pid === tid),
+    JSON.stringify(opens[0]),
+  );
+});
