@@ -59,8 +59,11 @@ function identityOf(pid: number, uid: number): Identity {
   return { kind: 'unknown', pid, tgid: pid, uid, gid: uid, reason: 'no such process' };
 }
 
-/** The harness of the view's unit tests, over real processes and real locked memory. */
-function realHarness(): Harness {
+/**
+ * The harness of the view's unit tests, over real processes and real locked memory, with the start
+ * times the view's identity answers (the test primes them from /proc before each caller runs).
+ */
+function realHarness(): { h: Harness; startTimes: Map<number, string | undefined> } {
   const h = harness([
     entry('db-password', ['demo'], { size: 14 }),
     entry('billing-key', ['billing'], { size: 4 }),
@@ -94,8 +97,33 @@ function realHarness(): Harness {
     clock: () => performance.now(),
     handles: new HandleLedger(() => ({ ...DEFAULT_HANDLE_LIMITS, openHandlesPerContainer: HANDLE_LIMIT })),
   };
-  (h as Harness & { startTimes2: typeof startTimes }).startTimes2 = startTimes;
-  return h;
+  return { h, startTimes };
+}
+
+/**
+ * The view over realHarness() mounted on a temp dir the test users can reach, with a long reuse
+ * window (a caller's later requests run while it is still remembered, so a change the warm path
+ * missed would show). close() unmounts, which hands JS the events still queued, so the audit is
+ * complete after it, and removes the dir.
+ */
+async function mountRealView(fastPath: boolean, threads?: number) {
+  const dir = await mkdtemp(join(tmpdir(), 'pal-fastpath-'));
+  await chmod(dir, 0o755);
+  const mountpoint = join(dir, 'mnt');
+  await mkdir(mountpoint);
+  const { h, startTimes } = realHarness();
+  const view = createPalFilesystem({ ...h.deps, fastPath, callerReuseMs: 60_000 });
+  const fuse = await mount(mountpoint, view.handlers, {
+    extraOptions: ['allow_other'],
+    ...(threads === undefined ? {} : { threads }),
+  });
+  view.attachKernel(fuse);
+  const close = async (): Promise<void> => {
+    view.attachKernel(undefined);
+    await fuse.unmount();
+    await rm(dir, { recursive: true, force: true });
+  };
+  return { h, startTimes, view, fuse, mountpoint, close };
 }
 
 // One caller's accesses: each name stat()ed and read three times (the 2nd and 3rd are warm), then
@@ -224,17 +252,8 @@ interface Run {
 }
 
 async function runAll(fastPath: boolean, threads = 0): Promise<Run> {
-  const dir = await mkdtemp(join(tmpdir(), 'pal-fastpath-'));
-  await chmod(dir, 0o755);
-  const mountpoint = join(dir, 'mnt');
-  await mkdir(mountpoint);
-  const h = realHarness();
-  const startTimes = (h as Harness & { startTimes2: Map<number, string | undefined> }).startTimes2;
-  // A long reuse window: the second half of each caller runs while it is still remembered, so
-  // a change the warm path missed would show.
-  const view = createPalFilesystem({ ...h.deps, fastPath, callerReuseMs: 60_000 });
-  const fuse = await mount(mountpoint, view.handlers, { extraOptions: ['allow_other'], threads });
-  view.attachKernel(fuse);
+  // The second half of each caller runs while it is still remembered (mountRealView's window).
+  const { h, startTimes, view, fuse, mountpoint, close } = await mountRealView(fastPath, threads);
   const results: unknown[] = [];
   let stats: Run['stats'] | undefined;
   const setManifest = (entries: Parameters<typeof manifestOf>[0]): void => {
@@ -286,9 +305,7 @@ async function runAll(fastPath: boolean, threads = 0): Promise<Run> {
     }
     stats = fuse.fastPath.stats();
   } finally {
-    view.attachKernel(undefined);
-    await fuse.unmount(); // hands JS the events still queued: the audit is complete after it
-    await rm(dir, { recursive: true, force: true });
+    await close(); // hands JS the events still queued: the audit is complete after it
   }
   return { results, audit: foldRepeats(h.audit.map(stable)), stats };
 }
@@ -323,7 +340,7 @@ test('the addon remembers a decision only for the process JS attested, and only 
   const dir = await mkdtemp(join(tmpdir(), 'pal-fastpath-'));
   const mountpoint = join(dir, 'mnt');
   await mkdir(mountpoint);
-  const fuse = await mount(mountpoint, { ...createPalFilesystem(realHarness().deps).handlers });
+  const fuse = await mount(mountpoint, { ...createPalFilesystem(realHarness().h.deps).handlers });
   const children = [spawn('sleep', ['30']), spawn('sleep', ['30']), spawn('sleep', ['30'])];
   try {
     fuse.fastPath.enable(true);
@@ -385,15 +402,7 @@ for (const [threads, N] of [
   [2, 4500],
 ] as const) {
   test(`opens answered in C reach JS in batches with their own audit lines, and none is lost at unmount (threads ${threads}, ${N} opens)`, async (t) => {
-    const dir = await mkdtemp(join(tmpdir(), 'pal-fastpath-'));
-    await chmod(dir, 0o755);
-    const mountpoint = join(dir, 'mnt');
-    await mkdir(mountpoint);
-    const h = realHarness();
-    const startTimes = (h as Harness & { startTimes2: Map<number, string | undefined> }).startTimes2;
-    const view = createPalFilesystem({ ...h.deps, fastPath: true, callerReuseMs: 60_000 });
-    const fuse = await mount(mountpoint, view.handlers, { extraOptions: ['allow_other'], threads });
-    view.attachKernel(fuse);
+    const { h, startTimes, view, fuse, mountpoint, close } = await mountRealView(true, threads);
     // Held until the session stops (or a request JS answers takes them first).
     fuse.fastPath.setBatching!(600_000, 1_000_000);
     const before = new Date().toISOString();
@@ -425,9 +434,7 @@ for (const [threads, N] of [
       // A full queue: JS answered an open beyond the first (no event was dropped for it).
       if (N > 4096) t.true(stats.toJs.open >= 2 && stats.eventBatches >= 1, JSON.stringify(stats));
     } finally {
-      view.attachKernel(undefined);
-      await fuse.unmount();
-      await rm(dir, { recursive: true, force: true });
+      await close();
     }
     const after = new Date().toISOString();
     // Every open has its line (JS's and the addon's alike), at the time it happened.
@@ -470,15 +477,7 @@ process.stdin.once('data', () => w.postMessage('go'));
 
 test('a thread that is not its group leader has its opens after the first answered in C', async (t) => {
   const N = 50;
-  const dir = await mkdtemp(join(tmpdir(), 'pal-fastpath-'));
-  await chmod(dir, 0o755);
-  const mountpoint = join(dir, 'mnt');
-  await mkdir(mountpoint);
-  const h = realHarness();
-  const startTimes = (h as Harness & { startTimes2: Map<number, string | undefined> }).startTimes2;
-  const view = createPalFilesystem({ ...h.deps, fastPath: true, callerReuseMs: 60_000 });
-  const fuse = await mount(mountpoint, view.handlers, { extraOptions: ['allow_other'] });
-  view.attachKernel(fuse);
+  const { h, startTimes, fuse, mountpoint, close } = await mountRealView(true);
   let tid = 0;
   let leader = 0;
   try {
@@ -511,9 +510,7 @@ test('a thread that is not its group leader has its opens after the first answer
     t.true(stats.pidfdPins >= 1 && stats.statPins === 0, JSON.stringify(stats));
     t.true(stats.openHits >= N - 10, JSON.stringify(stats));
   } finally {
-    view.attachKernel(undefined);
-    await fuse.unmount();
-    await rm(dir, { recursive: true, force: true });
+    await close();
   }
   const opens = h.audit.filter((e) => e.op === 'open' && e.secret === 'db-password');
   t.is(opens.length, N);
