@@ -12,6 +12,8 @@ import { SecretError, type Backend, type OpenedSecret, type SealedHeader } from 
  * Called with what a ciphertext says about itself in clear, before it is decrypted; throws (a
  * SecretError 'denied-before-decrypt') to refuse the caller. `version` is the ciphertext's sha256.
  */
+const MAX_MIS_SIZED_REPORTS = 1024;
+
 export type AuthoriseSealed = (header: SealedHeader, version: string) => void;
 
 export interface SecretCacheOptions {
@@ -25,6 +27,13 @@ export interface SecretCacheOptions {
    * what `limits.locked_bytes` leaves after the copies open handles pin (HandleLedger.cacheBudget).
    */
   readonly budget?: () => number;
+  /**
+   * Told when a decrypt's plaintext length differs from the manifest's `size:` (metadata only:
+   * name and both lengths, never content). The decrypted length is what pald serves from then on,
+   * but a reader that used the stated size before (sendfile/splice readers, busybox `cat`) may have
+   * been cut short, so the operator should mend the entry (`pal seal` writes the right size).
+   */
+  readonly onSizeMismatch?: (name: string, stated: number, decrypted: number) => void;
 }
 
 export interface SecretCacheStats {
@@ -55,6 +64,8 @@ export class SecretCache {
   private counters = { hits: 0, misses: 0, decrypts: 0, evictions: 0 };
   private readonly now: () => number;
   private readonly timer: NodeJS.Timeout | undefined;
+  /** (name, version) pairs already reported as mis-sized: once each, not at every uncached decrypt. */
+  private readonly misSized = new Set<string>();
   private closed = false;
 
   constructor(
@@ -240,6 +251,7 @@ export class SecretCache {
         `${entry.name}: the ciphertext was sealed for "${secret.sealedName}", not "${entry.name}"`,
       );
     }
+    this.checkStatedSize(entry, version, secret.plaintext.length);
     if (this.closed) {
       secret.plaintext.wipe();
       throw new SecretError('unavailable', 'secret cache is closed');
@@ -269,6 +281,15 @@ export class SecretCache {
     this.bytes += bytes;
     this.lockedBytes += locked;
     return secret;
+  }
+
+  private checkStatedSize(entry: ManifestEntry, version: string, decrypted: number): void {
+    const stated = entry.size;
+    const key = `${entry.name}\0${version}`;
+    if (stated === undefined || stated === decrypted || this.misSized.has(key)) return;
+    if (this.misSized.size >= MAX_MIS_SIZED_REPORTS) this.misSized.clear();
+    this.misSized.add(key);
+    this.opts.onSizeMismatch?.(entry.name, stated, decrypted);
   }
 
   private evict(slot: Slot, immediately = false): void {

@@ -148,11 +148,21 @@ async function openSecrets(config: PaldConfig, native: NativeAddon, audit: Audit
       ttlMs: config.cache.plaintextTtlMs,
       maxBytes: config.cache.plaintextMaxBytes,
       budget: () => handles.cacheBudget(),
+      onSizeMismatch: (name, stated, decrypted) => log(sizeMismatchWarning(name, stated, decrypted)),
     },
   );
   const handles = new HandleLedger(() => limits, cache);
   closers.push(() => cache.close());
   return { backend, metrics, redOctober, cache, handles };
+}
+
+/** Lengths only, never content: what an operator needs to mend a wrong `size:`. */
+function sizeMismatchWarning(name: string, stated: number, decrypted: number): string {
+  const cut = stated < decrypted ? `; a sendfile/splice reader (busybox cat) may have got only ${stated} bytes` : '';
+  return (
+    `pald: warning: secret ${name}: the manifest says size: ${stated} but it decrypts to ${decrypted} bytes ` +
+    `(pald serves ${decrypted} from now on${cut}). Re-seal it with pal seal or correct size:`
+  );
 }
 
 /** /metrics over HTTP when metrics.listen is set (no auth: operations.md says keep it on loopback). */
