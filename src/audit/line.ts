@@ -14,10 +14,13 @@ const MAX_CACHED_STRINGS = 4096;
 /** Longer strings (a long error message) are escaped each time rather than kept. */
 const MAX_CACHED_LENGTH = 512;
 
-/** Middles remembered (a few callers interleave in one batch). */
-const MEMOS = 8;
+/** Middles remembered (a few callers interleave in one batch; each process is a caller of its own). */
+const MEMOS = 16;
 
 interface Middle {
+  readonly pid: number;
+  readonly uid: number;
+  readonly gid: number;
   readonly container: string | undefined;
   readonly pod: string | undefined;
   readonly image: string | undefined;
@@ -76,12 +79,6 @@ export class AuditLineFormatter {
     const parts = [
       '{"time":',
       plainAscii(time) ? `"${time}"` : this.quoted(time),
-      ',"pid":',
-      numberJson(Number(e.pid)),
-      ',"uid":',
-      numberJson(Number(e.uid)),
-      ',"gid":',
-      numberJson(Number(e.gid)),
       this.middle(e),
       ',"latency_us":',
       numberJson(Math.round(Number(e.latency_us))),
@@ -92,12 +89,15 @@ export class AuditLineFormatter {
     return line;
   }
 
-  /** From `,"container":` to the reason: the same for every line of one caller's decision on one secret. */
+  /** From `,"pid":` to the reason: the same for every line of one caller's decision on one secret. */
   private middle(e: AuditEvent): string {
     const memo = this.memos;
     for (let i = 0; i < memo.length; i++) {
       const m = memo[i]!;
       if (
+        m.pid === e.pid &&
+        m.uid === e.uid &&
+        m.gid === e.gid &&
         m.container === e.container &&
         m.pod === e.pod &&
         m.image === e.image &&
@@ -114,7 +114,14 @@ export class AuditLineFormatter {
     }
     const before = this.extraBytes;
     const decision = e.decision === 'allow' || e.decision === 'deny' ? e.decision : 'error';
-    const parts: string[] = [];
+    const parts = [
+      ',"pid":',
+      numberJson(Number(e.pid)),
+      ',"uid":',
+      numberJson(Number(e.uid)),
+      ',"gid":',
+      numberJson(Number(e.gid)),
+    ];
     if (e.container !== undefined) parts.push(',"container":', this.quoted(String(e.container)));
     if (e.pod !== undefined) parts.push(',"pod":', this.quoted(String(e.pod)));
     if (e.image !== undefined) parts.push(',"image":', this.quoted(String(e.image)));
@@ -129,13 +136,17 @@ export class AuditLineFormatter {
       this.quoted(String(e.reason)),
     );
     const json = parts.join('');
-    // Only strings are remembered: a value whose String() could change is formatted each time.
+    // Only numbers and strings are remembered: a value whose String() could change is formatted each time.
     const stable =
+      [e.pid, e.uid, e.gid].every((n) => typeof n === 'number') &&
       [e.container, e.pod, e.image, e.secret, e.op, e.reason].every((v) => v === undefined || typeof v === 'string') &&
       (e.labels === undefined || e.labels.every((l) => typeof l === 'string'));
     if (stable) {
       if (memo.length >= MEMOS) memo.pop();
       memo.unshift({
+        pid: e.pid,
+        uid: e.uid,
+        gid: e.gid,
         container: e.container,
         pod: e.pod,
         image: e.image,

@@ -28,19 +28,21 @@ const hostileNumber = fc.oneof(
 const eventsArb = fc
   .record({
     strings: fc.array(hostileString, { minLength: 1, maxLength: 4 }),
+    numbers: fc.array(hostileNumber, { minLength: 1, maxLength: 3 }),
     labelSets: fc.array(fc.array(hostileString, { maxLength: 3 }), { minLength: 1, maxLength: 3 }),
   })
-  .chain(({ strings, labelSets }) => {
+  .chain(({ strings, numbers, labelSets }) => {
     const str = fc.constantFrom(...strings);
+    const num = fc.oneof(fc.constantFrom(...numbers), hostileNumber);
     const opt = <T>(a: fc.Arbitrary<T>) => fc.option(a, { nil: undefined });
     const event = fc.record({
       time: fc.oneof(
         str,
         fc.integer({ min: -8.64e15, max: 8.64e15 }).map((ms) => new Date(ms).toISOString()),
       ),
-      pid: hostileNumber,
-      uid: hostileNumber,
-      gid: hostileNumber,
+      pid: num,
+      uid: num,
+      gid: num,
       container: opt(str),
       pod: opt(str),
       image: opt(str),
