@@ -6,9 +6,11 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { RepeatAggregator } from './aggregate.js';
 import { sanitizeEvent, type AuditEvent } from './event.js';
+import { AuditLineFormatter } from './line.js';
 import { FileSink, ResilientWriter, StderrSink, type LineSink, type WriterHealth } from './writer.js';
 
 export { decisionsIn, type AuditEvent } from './event.js';
+export { isoTime } from './time.js';
 export type { LineSink, WriterHealth } from './writer.js';
 
 /** Longest a line waits in memory before it is written; bounds what a crash can lose. */
@@ -52,8 +54,9 @@ export interface AuditHealth extends WriterHealth {
 }
 
 export class AuditLog {
-  // Fixed-size circular buffer: record() is on every request's path, so no array shifting.
-  private readonly ring: AuditEvent[] = [];
+  // Fixed-size circular buffer: record() is on every request's path, so no array shifting. It keeps
+  // the written lines themselves (recent() parses the few asked for): no object per line is kept.
+  private readonly ring: string[] = [];
   private ringNext = 0;
   private flushTimer: NodeJS.Timeout | undefined;
   private readonly sweepTimer: NodeJS.Timeout | undefined;
@@ -61,6 +64,7 @@ export class AuditLog {
   private readonly aggregator: RepeatAggregator;
   private readonly writer: ResilientWriter;
   private readonly counters: AuditCounters = { allow: 0, deny: 0, error: 0 };
+  private readonly lines = new AuditLineFormatter();
   private folded = 0;
   private closed = false;
 
@@ -114,6 +118,12 @@ export class AuditLog {
 
   record(e: AuditEvent): void {
     if (this.closed) return;
+    if (e.decision === 'allow') {
+      // Never folded (aggregate.ts): written as it is, formatted with sanitizeEvent's rules.
+      this.counters.allow++;
+      this.emitLine(this.lines.format(e, false), this.lines.bytes);
+      return;
+    }
     const clean = sanitizeEvent(e, false); // a count is ours to set, never a caller's
     this.counters[clean.decision]++;
     const lines = this.aggregator.admit(clean);
@@ -143,16 +153,23 @@ export class AuditLog {
     await this.writer.reopen();
   }
 
-  private emit(line: AuditEvent): void {
+  private emit(event: AuditEvent): void {
+    this.emitLine(this.lines.format(event, true), this.lines.bytes);
+  }
+
+  /** `line`: the JSON text of a sanitized event, `bytes` its UTF-8 length. */
+  private emitLine(line: string, bytes: number): void {
     if (this.ring.length < this.ringSize) this.ring.push(line);
     else this.ring[this.ringNext] = line;
     this.ringNext = (this.ringNext + 1) % this.ringSize;
     // Never awaited: a stalled or full disk is the writer's to retry and count.
-    this.writer.enqueue(JSON.stringify(line));
+    this.writer.enqueue(line, bytes);
     if (this.timers) this.flushTimer ??= setTimeout(() => void this.flush(), FLUSH_INTERVAL_MS);
+    if (this.subscribers.size === 0) return;
+    const event = JSON.parse(line) as AuditEvent;
     for (const s of this.subscribers) {
       try {
-        s(line);
+        s(event);
       } catch {
         // A broken subscriber (a closed admin connection) must not affect logging.
       }
@@ -165,7 +182,8 @@ export class AuditLog {
       this.ring.length < this.ringSize
         ? this.ring
         : [...this.ring.slice(this.ringNext), ...this.ring.slice(0, this.ringNext)];
-    return n === undefined ? [...inOrder] : inOrder.slice(Math.max(0, inOrder.length - n));
+    const wanted = n === undefined ? inOrder : inOrder.slice(Math.max(0, inOrder.length - n));
+    return wanted.map((line) => JSON.parse(line) as AuditEvent);
   }
 
   subscribe(cb: (e: AuditEvent) => void): () => void {

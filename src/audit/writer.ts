@@ -124,9 +124,9 @@ export class ResilientWriter {
     return this.sink.path;
   }
 
-  /** Queues a line; false (and counted) when the queue is full. */
-  enqueue(line: string): boolean {
-    const bytes = Buffer.byteLength(line) + 1;
+  /** Queues a line (`utf8Bytes`: its length in UTF-8, when the caller knows it); false (and counted) when the queue is full. */
+  enqueue(line: string, utf8Bytes = Buffer.byteLength(line)): boolean {
+    const bytes = utf8Bytes + 1;
     if (this.closed || this.queuedBytes + (this.carry?.bytes.length ?? 0) + bytes > this.options.maxQueuedBytes) {
       this.dropped++;
       return false;

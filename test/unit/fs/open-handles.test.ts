@@ -31,3 +31,27 @@ test('a last close is told at once, or once per inode after the current job when
   t.deepEqual(told, [5, 6]);
   t.is(handles.size, 0);
 });
+
+test('a secret reopened after a coalesced last close in the same job stays counted', async (t) => {
+  const told: number[] = [];
+  const handles = new OpenHandles((ino) => told.push(ino));
+  const a = handles.allocate();
+  handles.add(a, { ino: 5, name: 's' });
+  handles.release(a, true); // a last close, told when the job ends
+  const b = handles.allocate();
+  handles.add(b, { ino: 5, name: 's' }); // open again before it ends
+  await Promise.resolve();
+  t.deepEqual(told, [5], 'the last close is still told');
+  t.is(handles.size, 1);
+  handles.release(b);
+  t.deepEqual(told, [5, 5], "the reopened handle's close is a last close again, told at once");
+  // And after a coalesced last close nobody reopened, the next open and close count from zero.
+  const c = handles.allocate();
+  handles.add(c, { ino: 5, name: 's' });
+  handles.release(c, true);
+  await Promise.resolve();
+  const d = handles.allocate();
+  handles.add(d, { ino: 5, name: 's' });
+  handles.release(d);
+  t.deepEqual(told, [5, 5, 5, 5]);
+});
