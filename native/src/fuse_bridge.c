@@ -681,6 +681,7 @@ static const struct fuse_lowlevel_ops pal_ops = {
 
 static void *worker_main(void *arg) {
   pal_mount *m = arg;
+  pthread_setname_np(pthread_self(), "pal-fuse"); /* for perf and /proc/<pid>/task/<tid>/comm */
   struct fuse_session *se = m->se;
   struct fuse_buf fbuf;
   memset(&fbuf, 0, sizeof fbuf);
@@ -843,6 +844,7 @@ static void on_poll_closed(uv_handle_t *handle) {
  * from the JS thread would deadlock on that lookup. */
 static void *notifier_main(void *arg) {
   pal_mount *m = arg;
+  pthread_setname_np(pthread_self(), "pal-notify");
   pthread_mutex_lock(&m->nlock);
   for (;;) {
     while (!m->nhead && !m->nstop) pthread_cond_wait(&m->ncond, &m->nlock);

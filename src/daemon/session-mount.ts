@@ -3,6 +3,7 @@
 
 import { mkdir, realpath } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { paldFuseThreads } from './fuse-threads.js';
 import { prepareMountpoint, prepareStagingDir, stackOnto } from './mountinfo.js';
 import { step, type Closers } from './startup.js';
 import type { DaemonParts } from './parts.js';
@@ -40,8 +41,8 @@ export async function mountSession(parts: DaemonParts, closers: Closers): Promis
       fsname: 'pal',
       extraOptions: ['allow_other'],
       generation: handover.generation,
-      // The addon's worker threads (0, the default: requests are read on the JS thread); for measuring.
-      ...(process.env.PAL_FUSE_THREADS ? { threads: Number(process.env.PAL_FUSE_THREADS) } : {}),
+      // Who reads /dev/fuse: worker threads by default, PAL_FUSE_THREADS=0 for the JS thread (fuse-threads.ts).
+      threads: paldFuseThreads(),
       ...(handover.takeover ? { takeover: handover.takeover } : {}),
       // Expected failures (EIO for a corrupt ciphertext…) are in the audit log already; only
       // errors that are not ours to expect are worth a log line.

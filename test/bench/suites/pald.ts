@@ -13,10 +13,12 @@ import { clearStaleMount } from '../../../src/native/index.js';
 import { startDockerd, type TestDockerd } from '../../../scripts/components/dockerd.js';
 import { startPald, type TestPald } from '../../helpers/pald.js';
 import type { BenchContext } from '../harness.js';
+import { cpuSampler, paldKnobs } from '../pald-knobs.js';
 
 const execFileAsync = promisify(execFile);
 const SUITE = 'pald';
-const CLIENTS = [1, 8];
+const knobs = paldKnobs();
+const CLIENTS = knobs.clients;
 const SIZE = 64;
 // 12 first opens (was 20): each costs a pal seal and a docker exec; the goal is about their p50.
 const COLD_SAMPLES = 12;
@@ -63,7 +65,7 @@ export async function run(ctx: BenchContext): Promise<void> {
   let dockerd: TestDockerd | undefined;
   let pald: TestPald | undefined;
   let palMetrics: TestPald | undefined;
-  let palFast: TestPald | undefined;
+  let palFasts: (TestPald | undefined)[] = [];
   let floor: ChildProcess | undefined;
   let tmpfsMounted = false;
   const containers: string[] = [];
@@ -81,12 +83,13 @@ export async function run(ctx: BenchContext): Promise<void> {
     const started = await Promise.allSettled([
       startPald({ dockerHost: host, env: { PAL_FAST_PATH: '0' } }),
       startPald({ dockerHost: host, metricsListen, env: { PAL_FAST_PATH: '0' } }),
-      startPald({ dockerHost: host, env: { PAL_FAST_PATH: '1' } }),
+      ...knobs.fastVariants.map((v) => startPald({ dockerHost: host, env: { PAL_FAST_PATH: '1', ...v.env } })),
     ]);
     // Kept before any throw, so that `finally` stops the ones that did start.
-    [pald, palMetrics, palFast] = started.map((s) => (s.status === 'fulfilled' ? s.value : undefined));
+    [pald, palMetrics, ...palFasts] = started.map((s) => (s.status === 'fulfilled' ? s.value : undefined));
     const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-    if (failed || !pald || !palMetrics || !palFast) throw failed?.reason ?? new Error('a pald did not start');
+    if (failed || !pald || !palMetrics || palFasts.some((p) => !p))
+      throw failed?.reason ?? new Error('a pald did not start');
     // Seals edit a pald's manifest one at a time; different palds' seals run side by side.
     const sealCold = async (): Promise<void> => {
       await pald!.seal('warm', ['bench'], randomBytes(SIZE));
@@ -95,7 +98,7 @@ export async function run(ctx: BenchContext): Promise<void> {
     await Promise.all([
       sealCold(),
       palMetrics.seal('warm', ['bench'], randomBytes(SIZE)),
-      palFast.seal('warm', ['bench'], randomBytes(SIZE)),
+      ...palFasts.map((p) => p!.seal('warm', ['bench'], randomBytes(SIZE))),
     ]);
     const mounts = (mountpoint: string): string[] => [
       '-v',
@@ -123,21 +126,32 @@ export async function run(ctx: BenchContext): Promise<void> {
       containers.push(name);
       return name;
     };
+    const coldSamples = knobs.warmOnly ? 0 : COLD_SAMPLES;
     // Every container up front, 8 at a time: a cold sample is the first open by a container
     // that has not opened anything yet, however long ago it started.
     const toStart: [string, string][] = [
       ['pald-bench-warm', pald.mountpoint],
       ['pald-bench-metrics', palMetrics.mountpoint],
-      ['pald-bench-fast', palFast.mountpoint],
-      ...Array.from({ length: COLD_SAMPLES }, (_, i): [string, string] => [`pald-bench-cold-${i}`, pald!.mountpoint]),
-      ...Array.from({ length: COLD_SAMPLES }, (_, i): [string, string] => [`pald-bench-new-${i}`, pald!.mountpoint]),
+      ...palFasts.map((p, i): [string, string] => [
+        i === 0 ? 'pald-bench-fast' : `pald-bench-fast-${i}`,
+        p!.mountpoint,
+      ]),
+      ...Array.from({ length: coldSamples }, (_, i): [string, string] => [`pald-bench-cold-${i}`, pald!.mountpoint]),
+      ...Array.from({ length: coldSamples }, (_, i): [string, string] => [`pald-bench-new-${i}`, pald!.mountpoint]),
     ];
     for (let i = 0; i < toStart.length; i += 8)
       await Promise.all(toStart.slice(i, i + 8).map(([name, mnt]) => startOn(name, mnt)));
 
     const inside = 'pald-bench-warm';
-    const measure = async (name: string, path: string, floorRow = false, container = inside): Promise<void> => {
+    const measure = async (
+      name: string,
+      path: string,
+      floorRow = false,
+      container = inside,
+      pid?: number,
+    ): Promise<void> => {
       for (const clients of CLIENTS) {
+        const cpuDone = knobs.cpu && pid ? await cpuSampler(pid, `${name}, ${clients} client(s)`) : undefined;
         const { stdout } = await execFileAsync('docker', [
           '-H',
           dockerd!.host,
@@ -150,6 +164,7 @@ export async function run(ctx: BenchContext): Promise<void> {
           String(ctx.warmupMs),
           String(SIZE),
         ]);
+        await cpuDone?.();
         const r = JSON.parse(stdout) as {
           ops: number;
           seconds: number;
@@ -169,16 +184,29 @@ export async function run(ctx: BenchContext): Promise<void> {
         });
       }
     };
+    const fastRows = async (): Promise<void> => {
+      // The same warm read with the warm path in the addon (PAL_FAST_PATH=1, src/fs/warm-path.ts).
+      for (const [i, v] of knobs.fastVariants.entries()) {
+        const name = `pald warm, fast path on${v.label ? `, ${v.label}` : ''} (in container)`;
+        await measure(name, '/run/pal/warm', false, toStart[2 + i]![0], palFasts[i]!.pid);
+      }
+    };
     await measure('tmpfs (in container)', '/bench/tmpfs/file');
-    await measure('C floor (in container)', '/bench/floor/file', true);
+    if (knobs.warmOnly) {
+      // BENCH_PALD_WARM_ONLY: the floor and the fast-path palds, round by round.
+      for (let round = 0; round < knobs.rounds; round++) {
+        await measure('C floor (in container)', '/bench/floor/file', true, inside, floor.pid);
+        await fastRows();
+      }
+      return;
+    }
+    await measure('C floor (in container)', '/bench/floor/file', true, inside, floor.pid);
     await measure('pald warm, fast path off (in container)', '/run/pal/warm');
 
     // The same warm read through a second pald with metrics.listen set (SPEC §6): the cost of
     // counting every decision on the request path.
     await measure('pald warm, metrics on (in container)', '/run/pal/warm', false, 'pald-bench-metrics');
-
-    // The same warm read with the warm path in the addon (PAL_FAST_PATH=1, src/fs/warm-path.ts).
-    await measure('pald warm, fast path on (in container)', '/run/pal/warm', false, 'pald-bench-fast');
+    await fastRows();
 
     // Cold rows: the first open by a process of a container that opened nothing before (each
     // sample a container of its own, same image as the warm one, started up front).
@@ -231,7 +259,7 @@ export async function run(ctx: BenchContext): Promise<void> {
     for (const c of containers) await dockerd?.docker('rm', '-f', c).catch(() => undefined);
     await pald?.cleanup().catch(() => undefined);
     await palMetrics?.cleanup().catch(() => undefined);
-    await palFast?.cleanup().catch(() => undefined);
+    for (const p of palFasts) await p?.cleanup().catch(() => undefined);
     await dockerd?.cleanup().catch(() => undefined);
     if (floor) await ctx.stopServer(floor);
     clearStaleMount(floorMnt);
