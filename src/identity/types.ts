@@ -93,3 +93,16 @@ export type CgroupVerdict =
     }
   | { readonly kind: 'host' }
   | { readonly kind: 'unknown'; readonly reason: string };
+
+/**
+ * Pidfds, from the native addon (src/native's `pidfds`), for pinning cached callers. Given to
+ * createIdentityResolver by the daemon: src/identity does not load the addon itself (`pald
+ * --check-config` reaches it without FUSE).
+ */
+export interface PidfdOps {
+  /** pidfd_open for the thread `tid`; throws an error with a numeric `errno` (ESRCH: no such thread). */
+  open(tid: number): number;
+  /** true while its thread lives, false once it is gone (ESRCH); throws when it cannot tell. */
+  alive(fd: number): boolean;
+  close(fd: number): void;
+}

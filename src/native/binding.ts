@@ -140,6 +140,9 @@ export interface NativeBinding {
   sdNotifyWithFd(socket: string, message: string, fd: number): void;
   claimFuseFd(fd: number): boolean;
   closeFd(fd: number): void;
+
+  pidfdOpen(this: void, tid: number): number;
+  pidfdAlive(this: void, fd: number): boolean;
 }
 
 /** Request codes shared with native/src/fuse_bridge.c. */
