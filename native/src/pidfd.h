@@ -19,6 +19,11 @@ int pal_pidfd_open_thread(pid_t tid);
  * PIDFD_THREAD pidfd, kernel/signal.c). */
 bool pal_pidfd_alive(int pidfd);
 
-/* pidfdOpen(tid) -> fd ; pidfdAlive(fd) -> bool (false: gone, ESRCH; throws on other errors). */
+/* The thread group id of the pidfd's thread (PIDFD_GET_INFO, Linux 6.13+); 0 where the kernel
+ * cannot tell; -1 with errno otherwise (ESRCH: gone). */
+int pal_pidfd_tgid(int pidfd);
+
+/* pidfdOpen(tid) -> fd ; pidfdAlive(fd) -> bool (false: gone, ESRCH; throws on other errors) ;
+ * pidfdTgid(fd) -> tgid, 0 when the kernel cannot tell. */
 bool pal_pidfd_init(napi_env env, napi_value exports);
 #endif

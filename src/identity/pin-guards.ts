@@ -17,6 +17,13 @@ import type { PidfdOps } from './types.js';
 
 export type PinKind = 'pidfd' | 'stat';
 
+export interface PinnedProcess {
+  readonly hold: PinHold;
+  readonly stat: ProcStat;
+  /** From the pidfd (PIDFD_GET_INFO): saves reading /proc/<pid>/status. */
+  readonly tgid?: number;
+}
+
 /** One pin's descriptor and the guard that answers for it (a pidfd guard may hand out stat pins). */
 export interface PinHold {
   readonly fd: number;
@@ -26,10 +33,11 @@ export interface PinHold {
 export interface PinGuard {
   readonly kind: PinKind;
   /**
-   * Pins the process holding `pid` now; its stat as read while the pin held it. Throws ProcError:
-   * code ENOENT or ESRCH when there is no such process (any more), EMFILE/ENFILE out of descriptors.
+   * Pins the process holding `pid` now; its stat as read while the pin held it, and its thread group
+   * id when the pin itself tells it. Throws ProcError: code ENOENT or ESRCH when there is no such
+   * process (any more), EMFILE/ENFILE out of descriptors.
    */
-  pin(pid: number): { readonly hold: PinHold; readonly stat: ProcStat };
+  pin(pid: number): PinnedProcess;
   /** Whether the pinned process is still there (and, read through a stat fd, still has `startTime`). */
   holds(fd: number, startTime: string): boolean;
   close(fd: number): void;
@@ -85,8 +93,9 @@ export function pidfdPinGuard(procRoot: string, pidfds: PidfdOps, fallback = sta
         // Read by number after the pidfd is open: if its thread is still alive after the read, it
         // held the number throughout, so this is its stat (a reuse in between fails the check).
         const stat = readStat(procRoot, pid);
+        const tgid = tgidOf(pidfds, fd);
         if (!pidfds.alive(fd)) throw new ProcError(`process ${pid} exited while being pinned`, 'ESRCH');
-        return { hold: { fd, guard }, stat };
+        return { hold: { fd, guard }, stat, ...(tgid !== undefined ? { tgid } : {}) };
       } catch (err) {
         pidfds.close(fd);
         if (err instanceof ProcError) throw err;
@@ -139,6 +148,19 @@ export function choosePinGuard(
     pidfds.close(fd);
   }
   return { guard: pidfdPinGuard(procRoot, pidfds, stat), why: 'the kernel gives pidfds' };
+}
+
+/** The pidfd's thread group id, or undefined where the addon or kernel cannot tell (status is read then). */
+function tgidOf(pidfds: PidfdOps, fd: number): number | undefined {
+  if (pidfds.tgid === undefined) return undefined;
+  let tgid: number;
+  try {
+    tgid = pidfds.tgid(fd);
+  } catch (err) {
+    if (errnoOf(err) === ESRCH) throw new ProcError(`process exited while being pinned: ${errorMessage(err)}`, 'ESRCH');
+    return undefined;
+  }
+  return Number.isSafeInteger(tgid) && tgid > 0 ? tgid : undefined;
 }
 
 function errnoOf(err: unknown): number | undefined {

@@ -5,8 +5,8 @@
 // descriptor: the count is bounded, the oldest go first, and every fd is closed when its pin is
 // forgotten, replaced, evicted or cleared.
 
-import { ProcError, readStat, type ProcStat } from './procfs.js';
-import { statPinGuard, type PinGuard, type PinHold } from './pin-guards.js';
+import { ProcError, readStat } from './procfs.js';
+import { statPinGuard, type PinGuard, type PinHold, type PinnedProcess } from './pin-guards.js';
 import { errorMessage } from '../shared/error-message.js';
 import type { CgroupVerdict } from './types.js';
 
@@ -29,10 +29,7 @@ export interface ProcessPinsOptions {
 }
 
 /** A process pinned by open(), with its stat as read while pinned; the caller owns `hold` until kept. */
-export interface OpenedPin {
-  readonly hold: PinHold;
-  readonly stat: ProcStat;
-}
+export type OpenedPin = PinnedProcess;
 
 export class ProcessPins {
   /** By pid; Map order is oldest first. */

@@ -18,9 +18,9 @@ import { inspectContainerIdentity } from './container-inspect.js';
 import { ContainerRecords, type ContainerRecord } from './container-records.js';
 import { HostScope } from './host-scope.js';
 import { PreAttribution } from './pre-attribution.js';
-import type { PinGuard, PinHold } from './pin-guards.js';
+import type { PinGuard, PinnedProcess } from './pin-guards.js';
 import { ProcessPins, type ProcessPin } from './process-pins.js';
-import { readProcFile, readStatusIds, type PidNamespaceCheck, type ProcStat } from './procfs.js';
+import { readProcFile, readStatusIds, type PidNamespaceCheck } from './procfs.js';
 import type { ContainerRuntime, RuntimeEvent } from './runtime.js';
 import type { CallerRef, CgroupVerdict, ContainerSummary, Identity, IdentityResolver, RuntimeStatus } from './types.js';
 
@@ -241,7 +241,7 @@ class Resolver implements ResolverWithDiagnostics {
     if ('reason' in opened) return unknown(caller, opened.reason);
     let kept = false;
     try {
-      const result = await this.resolveFirstSight(caller, opened.hold, opened.stat);
+      const result = await this.resolveFirstSight(caller, opened);
       if (result.entry !== undefined) {
         this.pins.keep(result.entry);
         kept = true;
@@ -253,9 +253,10 @@ class Resolver implements ResolverWithDiagnostics {
   }
 
   /** Steps 1–6 for a process not pinned yet; `entry` is set when the answer may be cached. */
-  private async resolveFirstSight(caller: CallerRef, hold: PinHold, stat: ProcStat): Promise<FirstSight> {
+  private async resolveFirstSight(caller: CallerRef, pinned: PinnedProcess): Promise<FirstSight> {
     const pid = caller.pid;
-    const read = this.readProcess(caller, stat);
+    const hold = pinned.hold;
+    const read = this.readProcess(caller, pinned);
     if ('identity' in read) return read;
     const { startTime, verdict, tgid } = read;
     const denied = (reason: string): FirstSight => ({ identity: unknown(caller, reason, tgid, startTime) });
@@ -284,14 +285,15 @@ class Resolver implements ResolverWithDiagnostics {
   }
 
   /** Steps 1–2: start time (read while pinned), cgroup verdict and thread group of the pinned process. */
-  private readProcess(caller: CallerRef, stat: ProcStat): FirstRead | FirstSight {
+  private readProcess(caller: CallerRef, { stat, tgid }: PinnedProcess): FirstRead | FirstSight {
     const pid = caller.pid;
     if (stat.state === 'Z' || stat.state === 'X') return { identity: unknown(caller, `process ${pid} has exited`) };
     try {
       return {
         startTime: stat.startTime,
         verdict: this.cgroups.verdict(readProcFile(this.procRoot, pid, 'cgroup')),
-        tgid: readStatusIds(this.procRoot, pid).tgid,
+        // The pidfd tells its thread group itself where the kernel can (Linux 6.13+): one read less.
+        tgid: tgid ?? readStatusIds(this.procRoot, pid).tgid,
       };
     } catch (err) {
       return { identity: unknown(caller, `cannot read process ${pid}: ${errorMessage(err)}`) };

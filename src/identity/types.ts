@@ -104,5 +104,10 @@ export interface PidfdOps {
   open(tid: number): number;
   /** true while its thread lives, false once it is gone (ESRCH); throws when it cannot tell. */
   alive(fd: number): boolean;
+  /**
+   * Thread group id of its thread, asked of the pidfd itself (no /proc read); 0 where the kernel cannot
+   * tell (then /proc/<pid>/status is read). Throws once its thread is gone. Optional: older addons lack it.
+   */
+  tgid?(fd: number): number;
   close(fd: number): void;
 }

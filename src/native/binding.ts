@@ -143,6 +143,7 @@ export interface NativeBinding {
 
   pidfdOpen(this: void, tid: number): number;
   pidfdAlive(this: void, fd: number): boolean;
+  pidfdTgid(this: void, fd: number): number;
 }
 
 /** Request codes shared with native/src/fuse_bridge.c. */

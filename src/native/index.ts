@@ -43,5 +43,6 @@ export {
 export const pidfds: NativePidfds = Object.freeze({
   open: binding.pidfdOpen,
   alive: binding.pidfdAlive,
+  tgid: binding.pidfdTgid,
   close: (fd: number) => binding.closeFd(fd),
 });

@@ -282,5 +282,7 @@ export interface NativePidfds {
   open(tid: number): number;
   /** pidfd_send_signal(fd, 0): true while its thread lives (zombie included), false once reaped (ESRCH); throws otherwise. */
   alive(fd: number): boolean;
+  /** Thread group id of its thread (PIDFD_GET_INFO, Linux 6.13+); 0 where the kernel cannot tell; throws once gone (ESRCH). */
+  tgid(fd: number): number;
   close(fd: number): void;
 }

@@ -45,6 +45,13 @@ class FakePidfds implements PidfdOps {
     if (pid === undefined) throw errnoError(constants.errno.EBADF, 'pidfd_send_signal');
     return !this.reaped.has(fd);
   }
+  /** What tgid() answers: a number (0: cannot tell) or an errno to throw. */
+  tgidAnswer: { tgid: number } | { errno: number } = { tgid: 0 };
+  tgid(fd: number): number {
+    if (!this.openFds.has(fd)) throw errnoError(constants.errno.EBADF, 'PIDFD_GET_INFO');
+    if ('errno' in this.tgidAnswer) throw errnoError(this.tgidAnswer.errno, 'PIDFD_GET_INFO');
+    return this.tgidAnswer.tgid;
+  }
   close(fd: number): void {
     this.openFds.delete(fd);
   }
@@ -207,4 +214,26 @@ test('pidfd pins: bounded by maxPins, each one pidfd; replace, forget, forgetCon
   w.pins.clear();
   t.is(w.pidfds.openFds.size, 0);
   t.is(w.proc.openFds(), 0);
+});
+
+test('pidfd pin: the thread group comes from the pidfd where the kernel tells it, else it is left to /proc', (t) => {
+  const w = world();
+  t.teardown(w.cleanup);
+  w.proc.process(30, '300');
+  w.pidfds.tgidAnswer = { tgid: 29 };
+  const told = w.pins.open(30);
+  if (!('hold' in told)) return t.fail(told.reason);
+  t.is(told.tgid, 29);
+  w.pins.discard(told.hold);
+  for (const answer of [{ tgid: 0 }, { errno: EINVAL }, { errno: EPERM }]) {
+    w.pidfds.tgidAnswer = answer;
+    const untold = w.pins.open(30);
+    if (!('hold' in untold)) return t.fail(untold.reason);
+    t.is(untold.tgid, undefined, JSON.stringify(answer));
+    w.pins.discard(untold.hold);
+  }
+  w.pidfds.tgidAnswer = { errno: ESRCH }; // reaped between the stat read and the ask
+  const gone = w.pins.open(30);
+  t.regex('reason' in gone ? gone.reason : 'pinned', /^process 30 is gone: /);
+  t.is(w.pidfds.openFds.size, 0);
 });
