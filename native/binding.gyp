@@ -12,6 +12,7 @@
         "src/handover.c",
         "src/handover_proto.c",
         "src/mountinfo.c",
+        "src/pidfd.c",
         "src/sys.c"
       ],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],

@@ -9,6 +9,7 @@
 #include "fuse_bridge.h"
 #include "handover.h"
 #include "napi_util.h"
+#include "pidfd.h"
 #include "secure_buffer.h"
 #include "sys.h"
 
@@ -120,7 +121,7 @@ char *pal_arg_string(napi_env env, napi_value v, const char *name, size_t *len_o
 
 static napi_value init(napi_env env, napi_value exports) {
   if (!pal_secure_buffer_init(env, exports) || !pal_fuse_init(env, exports) || !pal_sys_init(env, exports) ||
-      !pal_handover_init(env, exports)) {
+      !pal_handover_init(env, exports) || !pal_pidfd_init(env, exports)) {
     pal_throw_last(env, "napi_define_properties");
     return NULL;
   }

@@ -22,9 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifndef PIDFD_THREAD
-#define PIDFD_THREAD O_EXCL /* Linux 6.9: a pidfd for any thread, not only a thread-group leader */
-#endif
+#include "pidfd.h"
 
 static uint64_t now_ns(void) {
   struct timespec ts;
@@ -142,31 +140,9 @@ bool pal_fast_read_start_time(int fd, unsigned long long *out) {
   return false;
 }
 
-static int sys_pidfd_open(pid_t pid, unsigned flags) {
-#ifdef SYS_pidfd_open
-  return (int)syscall(SYS_pidfd_open, pid, flags);
-#else
-  errno = ENOSYS;
-  return -1;
-#endif
-}
-
-/* 0 while the thread (PIDFD_THREAD) or process the pidfd names exists, zombies included: a zombie
- * keeps its pid number until reaped, so no other process can hold it meanwhile. ESRCH once it
- * is reaped, whatever now holds its number. Signal 0 sends nothing; flags 0 scope the check to
- * the pidfd's own kind (a thread for a PIDFD_THREAD pidfd, kernel/signal.c). */
-static bool pidfd_alive(int pidfd) {
-#ifdef SYS_pidfd_send_signal
-  return syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) == 0;
-#else
-  (void)pidfd;
-  return false;
-#endif
-}
-
 /* The caller's pin still names the attested thread (the per-request check). */
 static bool pin_alive(const pal_fast_caller *c) {
-  if (c->pin_is_pidfd) return pidfd_alive(c->pin_fd);
+  if (c->pin_is_pidfd) return pal_pidfd_alive(c->pin_fd);
   unsigned long long st;
   return pal_fast_read_start_time(c->pin_fd, &st) && st == c->start_time;
 }
@@ -243,23 +219,20 @@ static int pin_stat(pid_t pid, unsigned long long start_time) {
  * attested start time and the pidfd is still alive after that read, the pidfd's thread held the
  * pid throughout the read, so it is the attested one (a reuse in between shows another start). */
 static int pin_pidfd(pid_t pid, unsigned long long start_time, bool *usable) {
-  int fd = sys_pidfd_open(pid, PIDFD_THREAD);
-  /* Before Linux 6.9 (EINVAL for the flag) only a thread-group leader has a pidfd; its number is
-   * not reused before its whole group is reaped, so the process's liveness stands for it. */
-  if (fd < 0 && errno == EINVAL) fd = sys_pidfd_open(pid, 0);
+  int fd = pal_pidfd_open_thread(pid); /* a process pidfd before Linux 6.9 (leaders only) */
   /* Other failures (ENOSYS, EINVAL for a thread, EPERM from a sandbox): use the stat fd. An
    * unknown pid (ESRCH) is no process to pin at all. */
   *usable = fd >= 0 || errno == ESRCH;
   if (fd < 0) return -1;
   /* Signalling may be refused (EPERM without CAP_KILL, a pid namespace out of reach): checked
    * before relying on it, and refused means the stat fd. */
-  if (!pidfd_alive(fd)) {
+  if (!pal_pidfd_alive(fd)) {
     *usable = errno == ESRCH;
     close(fd);
     return -1;
   }
   int stat_fd = pin_stat(pid, start_time);
-  bool same = stat_fd >= 0 && pidfd_alive(fd);
+  bool same = stat_fd >= 0 && pal_pidfd_alive(fd);
   if (stat_fd >= 0) close(stat_fd);
   if (!same) {
     close(fd);

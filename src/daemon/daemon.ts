@@ -91,6 +91,7 @@ async function buildParts(
     dockerHost: config.docker.host,
     ...(config.cri !== undefined ? { criAddress: config.cri.address } : {}),
     log,
+    pidfds: native.pidfds,
   });
   closers.push(() => identity.close());
 

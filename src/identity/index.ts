@@ -3,8 +3,10 @@
 
 import { createCriRuntime } from './cri/cri-runtime.js';
 import { createDockerRuntime } from './docker-runtime.js';
+import { choosePinGuard } from './pin-guards.js';
 import { createResolver, type ResolverWithDiagnostics } from './resolver.js';
 import type { ContainerRuntime } from './runtime.js';
+import type { PidfdOps } from './types.js';
 import { createRuntimeSet } from './runtime-set.js';
 
 export type * from './types.js';
@@ -28,6 +30,8 @@ export interface IdentityResolverOptions {
   readonly log?: (msg: string) => void;
   /** Timeout of one Docker inspect, ms (default 5000). */
   readonly requestTimeoutMs?: number;
+  /** The addon's pidfds (src/native `pidfds`): cached callers are pinned by pidfd where they work, else by stat fd. */
+  readonly pidfds?: PidfdOps;
 }
 
 /**
@@ -44,8 +48,11 @@ export function createIdentityResolver(opts: IdentityResolverOptions): ResolverW
   if (opts.dockerHost !== '') members.push(createDockerRuntime({ dockerHost: opts.dockerHost, ...common }));
   if (opts.criAddress !== undefined) members.push(createCriRuntime({ address: opts.criAddress, ...common }));
   const runtime = createRuntimeSet(members);
+  const pins = choosePinGuard(opts.procRoot ?? '/proc', opts.pidfds);
+  opts.log?.(`identity: cached callers pinned by ${pins.guard.kind === 'pidfd' ? 'pidfd' : 'stat fd'} (${pins.why})`);
   return createResolver({
     runtime,
+    pinGuard: pins.guard,
     ...(opts.procRoot !== undefined ? { procRoot: opts.procRoot } : {}),
     ...(opts.log !== undefined ? { log: opts.log } : {}),
   });

@@ -1,17 +1,20 @@
-// Callers seen before, each pinned by an open /proc/<pid>/stat. While reads of that fd succeed
-// with the same start time, the pid still names this very process (a reused pid makes them fail
-// with ESRCH), so a cached caller costs one pread, not open+read+close. Each pin holds one file
+// Callers seen before, each pinned (pin-guards.ts: a pidfd for the thread, or an open
+// /proc/<pid>/stat where none can be had). While the pin holds, the pid still names this very
+// process (a reused pid does not revive a reaped thread's pidfd, and makes a stat fd fail with
+// ESRCH), so a cached caller costs one syscall, not open+read+close. Each pin holds one file
 // descriptor: the count is bounded, the oldest go first, and every fd is closed when its pin is
 // forgotten, replaced, evicted or cleared.
 
-import { closeFd, openStat, ProcError, readStat, readStatFd } from './procfs.js';
+import { ProcError, readStat } from './procfs.js';
+import { statPinGuard, type PinGuard, type PinHold, type PinnedProcess } from './pin-guards.js';
 import { errorMessage } from '../shared/error-message.js';
 import type { CgroupVerdict } from './types.js';
 
 export interface ProcessPin {
   readonly pid: number;
   /** Owned by the pins once kept; closed by them. */
-  readonly statFd: number;
+  readonly hold: PinHold;
+  /** Read while the pin held the process. */
   readonly startTime: string;
   readonly verdict: CgroupVerdict;
   readonly tgid: number;
@@ -21,7 +24,12 @@ export interface ProcessPinsOptions {
   readonly procRoot: string;
   /** Most pins (open fds) kept; at least 1. */
   readonly maxPins: number;
+  /** How processes are pinned; stat fds under procRoot when not given. */
+  readonly guard?: PinGuard;
 }
+
+/** A process pinned by open(), with its stat as read while pinned; the caller owns `hold` until kept. */
+export type OpenedPin = PinnedProcess;
 
 export class ProcessPins {
   /** By pid; Map order is oldest first. */
@@ -29,9 +37,16 @@ export class ProcessPins {
   /** Pids of kept pins whose cgroups name a container, so that dropping it drops them. */
   private readonly byContainer = new Map<string, Set<number>>();
   private readonly maxPins: number;
+  private readonly guard: PinGuard;
 
   constructor(private readonly opts: ProcessPinsOptions) {
     this.maxPins = Math.max(1, Math.floor(opts.maxPins));
+    this.guard = opts.guard ?? statPinGuard(opts.procRoot);
+  }
+
+  /** How new pins are taken. */
+  get kind(): PinGuard['kind'] {
+    return this.guard.kind;
   }
 
   get size(): number {
@@ -39,12 +54,12 @@ export class ProcessPins {
   }
 
   /**
-   * Opens /proc/<pid>/stat for a new pin; the caller owns the fd until it is kept (or discards it).
-   * Out of descriptors, the oldest pins are let go of and the open is tried once more.
+   * Pins the process holding `pid` now; the caller owns the pin until it is kept (or discards it).
+   * Out of descriptors, the oldest pins are let go of and the pin is tried once more.
    */
-  open(pid: number): { readonly fd: number } | { readonly reason: string } {
+  open(pid: number): OpenedPin | { readonly reason: string } {
     try {
-      return { fd: openStat(this.opts.procRoot, pid) };
+      return this.guard.pin(pid);
     } catch (err) {
       const code = err instanceof ProcError ? err.code : undefined;
       if (code === 'ENOENT' || code === 'ESRCH') return { reason: `process ${pid} is gone: ${errorMessage(err)}` };
@@ -53,37 +68,42 @@ export class ProcessPins {
     // Out of descriptors: our pins hold most of them.
     this.evictOldest();
     try {
-      return { fd: openStat(this.opts.procRoot, pid) };
+      return this.guard.pin(pid);
     } catch (again) {
       return { reason: `cannot pin process ${pid}: ${errorMessage(again)}` };
     }
   }
 
-  /** Closes an fd from open() that was not kept. */
-  discard(fd: number): void {
-    closeFd(fd);
+  /** Closes a pin from open() that was not kept. */
+  discard(hold: PinHold): void {
+    hold.guard.close(hold.fd);
+  }
+
+  /** Whether a pin (kept or not) still holds the process that had `startTime` when pinned. */
+  holds(hold: PinHold, startTime: string): boolean {
+    return hold.guard.holds(hold.fd, startTime);
   }
 
   /** The pin of `pid`, if the pid still names the pinned process; a dead or replaced one is forgotten. */
   current(pid: number): ProcessPin | undefined {
     const pin = this.pins.get(pid);
     if (pin === undefined) return undefined;
-    try {
-      const stat = readStatFd(pin.statFd);
-      if (stat.startTime === pin.startTime && stat.state !== 'Z' && stat.state !== 'X') return pin;
-    } catch {
-      // ESRCH: the process we pinned is gone; the pid may already be someone else's.
-    }
+    if (pin.hold.guard.holds(pin.hold.fd, pin.startTime)) return pin;
+    // The process we pinned is gone; the pid may already be someone else's.
     this.forget(pid);
     return undefined;
   }
 
-  /** Start time of the process now holding `pid`: through its pin when there is one, else read by number. */
+  /**
+   * Start time of the process now holding `pid`: the pinned one's while its pin holds (no read by
+   * number), else read by number (a pin stops holding once its process is gone, even if the number
+   * is reused: then the number names someone else, whose start time it is).
+   */
   startTime(pid: number): string | undefined {
     const pin = this.pins.get(pid);
+    if (pin !== undefined && pin.hold.guard.holds(pin.hold.fd, pin.startTime)) return pin.startTime;
     try {
-      // The pinned fd fails with ESRCH once its process is gone, even if the number is reused.
-      return pin !== undefined ? readStatFd(pin.statFd).startTime : readStat(this.opts.procRoot, pid).startTime;
+      return readStat(this.opts.procRoot, pid).startTime;
     } catch {
       return undefined;
     }
@@ -106,7 +126,7 @@ export class ProcessPins {
     const pin = this.pins.get(pid);
     if (pin === undefined) return;
     this.pins.delete(pid);
-    closeFd(pin.statFd);
+    pin.hold.guard.close(pin.hold.fd);
     if (pin.verdict.kind === 'container') {
       const pids = this.byContainer.get(pin.verdict.containerId);
       pids?.delete(pid);

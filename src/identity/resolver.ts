@@ -4,12 +4,12 @@
 // host-scope.ts; `pal explain`'s lookup by container name is container-inspect.ts.
 //
 // Security shape of a resolution:
-//   1. read /proc/<pid>/stat: start time S (a pid alone never identifies a process)
+//   1. pin the process (pin-guards.ts) and read /proc/<pid>/stat: start time S (a pid alone never identifies a process)
 //   2. cgroup verdict for (pid, S): cached, or read from /proc/<pid>/cgroup
 //   3. container record: cached (dropped on die/destroy/rename; loaded early on a start event), or inspected
 //   4. the caller's container cgroup path must be the container's own (its init's)
 //   5. no container named: host only in pald's own pid and mount namespaces, else unknown
-//   6. if anything was read or awaited, read the start time again: changed → deny
+//   6. if anything was read or awaited, check the pin still holds the process with S: not → deny
 // Every failure is kind 'unknown' with a reason; nothing throws to the caller.
 
 import { errorMessage } from '../shared/error-message.js';
@@ -18,8 +18,9 @@ import { inspectContainerIdentity } from './container-inspect.js';
 import { ContainerRecords, type ContainerRecord } from './container-records.js';
 import { HostScope } from './host-scope.js';
 import { PreAttribution } from './pre-attribution.js';
+import type { PinGuard, PinnedProcess } from './pin-guards.js';
 import { ProcessPins, type ProcessPin } from './process-pins.js';
-import { readProcFile, readStatFd, readStatusIds, type PidNamespaceCheck } from './procfs.js';
+import { readProcFile, readStatusIds, type PidNamespaceCheck } from './procfs.js';
 import type { ContainerRuntime, RuntimeEvent } from './runtime.js';
 import type { CallerRef, CgroupVerdict, ContainerSummary, Identity, IdentityResolver, RuntimeStatus } from './types.js';
 
@@ -29,6 +30,8 @@ export interface ResolverCoreOptions {
   readonly log?: (msg: string) => void;
   /** Bound on cached callers; each holds one open file descriptor. */
   readonly maxCachedProcesses?: number;
+  /** How cached callers are pinned (pin-guards.ts choosePinGuard); stat fds under procRoot when not given. */
+  readonly pinGuard?: PinGuard;
   /** Bound on cached images (each a few labels and tags); least recently used go first. */
   readonly maxCachedImages?: number;
 }
@@ -79,7 +82,11 @@ class Resolver implements ResolverWithDiagnostics {
     this.runtime = options.runtime;
     this.procRoot = options.procRoot ?? '/proc';
     this.log = options.log ?? (() => {});
-    this.pins = new ProcessPins({ procRoot: this.procRoot, maxPins: options.maxCachedProcesses ?? 4_096 });
+    this.pins = new ProcessPins({
+      procRoot: this.procRoot,
+      maxPins: options.maxCachedProcesses ?? 4_096,
+      ...(options.pinGuard !== undefined ? { guard: options.pinGuard } : {}),
+    });
     this.records = new ContainerRecords({
       runtime: this.runtime,
       procRoot: this.procRoot,
@@ -108,7 +115,7 @@ class Resolver implements ResolverWithDiagnostics {
   }
 
   resolve(caller: CallerRef): Promise<Identity> {
-    // A caller seen before is answered without entering an async function (one pread + lookups).
+    // A caller seen before is answered without entering an async function (one pin check + lookups).
     let cached: Identity | undefined;
     try {
       cached = this.cachedIdentity(caller);
@@ -232,24 +239,24 @@ class Resolver implements ResolverWithDiagnostics {
     // First sight (resolve() tried the pinned callers already): pin the process, read its cgroups, resolve, then check it is still the one pinned.
     const opened = this.pins.open(pid);
     if ('reason' in opened) return unknown(caller, opened.reason);
-    const statFd = opened.fd;
     let kept = false;
     try {
-      const result = await this.resolveFirstSight(caller, statFd);
+      const result = await this.resolveFirstSight(caller, opened);
       if (result.entry !== undefined) {
         this.pins.keep(result.entry);
         kept = true;
       }
       return result.identity;
     } finally {
-      if (!kept) this.pins.discard(statFd);
+      if (!kept) this.pins.discard(opened.hold);
     }
   }
 
   /** Steps 1–6 for a process not pinned yet; `entry` is set when the answer may be cached. */
-  private async resolveFirstSight(caller: CallerRef, statFd: number): Promise<FirstSight> {
+  private async resolveFirstSight(caller: CallerRef, pinned: PinnedProcess): Promise<FirstSight> {
     const pid = caller.pid;
-    const read = this.readProcess(caller, statFd);
+    const hold = pinned.hold;
+    const read = this.readProcess(caller, pinned);
     if ('identity' in read) return read;
     const { startTime, verdict, tgid } = read;
     const denied = (reason: string): FirstSight => ({ identity: unknown(caller, reason, tgid, startTime) });
@@ -267,32 +274,26 @@ class Resolver implements ResolverWithDiagnostics {
       record = found.record;
     }
 
-    // The reuse guard: everything above was read by pid number; the pinned fd says whether that
-    // number still names the process that made the request.
-    let after: string | undefined;
-    try {
-      after = readStatFd(statFd).startTime;
-    } catch {
-      after = undefined;
-    }
-    if (after !== startTime) return denied(`pid ${pid} exited or was reused during resolution`);
-    const entry: ProcessPin = { pid, statFd, startTime, verdict, tgid };
+    // The reuse guard: everything above was read by pid number; the pin says whether that number
+    // still names the process that made the request.
+    if (!this.pins.holds(hold, startTime)) return denied(`pid ${pid} exited or was reused during resolution`);
+    const entry: ProcessPin = { pid, hold, startTime, verdict, tgid };
     const identity = identityOf(caller, entry, record);
     // Closed, or a die event dropped the container while we were reading: answer, but don't cache.
     if (this.closed || (record !== undefined && this.records.get(record.id) !== record)) return { identity };
     return { identity, entry };
   }
 
-  /** Steps 1–2: start time, cgroup verdict and thread group of the pinned process. */
-  private readProcess(caller: CallerRef, statFd: number): FirstRead | FirstSight {
+  /** Steps 1–2: start time (read while pinned), cgroup verdict and thread group of the pinned process. */
+  private readProcess(caller: CallerRef, { stat, tgid }: PinnedProcess): FirstRead | FirstSight {
     const pid = caller.pid;
+    if (stat.state === 'Z' || stat.state === 'X') return { identity: unknown(caller, `process ${pid} has exited`) };
     try {
-      const stat = readStatFd(statFd);
-      if (stat.state === 'Z' || stat.state === 'X') return { identity: unknown(caller, `process ${pid} has exited`) };
       return {
         startTime: stat.startTime,
         verdict: this.cgroups.verdict(readProcFile(this.procRoot, pid, 'cgroup')),
-        tgid: readStatusIds(this.procRoot, pid).tgid,
+        // The pidfd tells its thread group itself where the kernel can (Linux 6.13+): one read less.
+        tgid: tgid ?? readStatusIds(this.procRoot, pid).tgid,
       };
     } catch (err) {
       return { identity: unknown(caller, `cannot read process ${pid}: ${errorMessage(err)}`) };

@@ -93,3 +93,21 @@ export type CgroupVerdict =
     }
   | { readonly kind: 'host' }
   | { readonly kind: 'unknown'; readonly reason: string };
+
+/**
+ * Pidfds, from the native addon (src/native's `pidfds`), for pinning cached callers. Given to
+ * createIdentityResolver by the daemon: src/identity does not load the addon itself (`pald
+ * --check-config` reaches it without FUSE).
+ */
+export interface PidfdOps {
+  /** pidfd_open for the thread `tid`; throws an error with a numeric `errno` (ESRCH: no such thread). */
+  open(tid: number): number;
+  /** true while its thread lives, false once it is gone (ESRCH); throws when it cannot tell. */
+  alive(fd: number): boolean;
+  /**
+   * Thread group id of its thread, asked of the pidfd itself (no /proc read); 0 where the kernel cannot
+   * tell (then /proc/<pid>/status is read). Throws once its thread is gone. Optional: older addons lack it.
+   */
+  tgid?(fd: number): number;
+  close(fd: number): void;
+}

@@ -140,6 +140,10 @@ export interface NativeBinding {
   sdNotifyWithFd(socket: string, message: string, fd: number): void;
   claimFuseFd(fd: number): boolean;
   closeFd(fd: number): void;
+
+  pidfdOpen(this: void, tid: number): number;
+  pidfdAlive(this: void, fd: number): boolean;
+  pidfdTgid(this: void, fd: number): number;
 }
 
 /** Request codes shared with native/src/fuse_bridge.c. */

@@ -1,6 +1,6 @@
 // The native addon's only door: FUSE sessions with caller context, secure memory, SO_PEERCRED.
 import { binding } from './binding.js';
-import type { PeerCredentials } from './types.js';
+import type { NativePidfds, PeerCredentials } from './types.js';
 
 export type * from './types.js';
 export { Errno, FuseError, errnoOf, explicitErrno, errnoName, type ErrnoName } from './errors.js';
@@ -37,3 +37,12 @@ export {
   holderExecutable,
   type HeldSession,
 } from './handover.js';
+
+/** Pidfds for pinning callers (the identity resolver's pid-reuse guard). The binding's own
+ * functions, not wrappers: alive() runs on every cached attribution. */
+export const pidfds: NativePidfds = Object.freeze({
+  open: binding.pidfdOpen,
+  alive: binding.pidfdAlive,
+  tgid: binding.pidfdTgid,
+  close: (fd: number) => binding.closeFd(fd),
+});

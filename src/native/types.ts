@@ -272,3 +272,17 @@ export interface PeerCredentials {
   readonly uid: number;
   readonly gid: number;
 }
+
+/** Pidfds for pinning a caller (native/src/pidfd.c); closed through closeFd. */
+export interface NativePidfds {
+  /**
+   * pidfd_open for the thread `tid` (PIDFD_THREAD; a process pidfd, leaders only, before Linux 6.9).
+   * Throws Error{code: 'ERR_PAL_PIDFD', errno} when none can be had (errno ESRCH: no such thread).
+   */
+  open(tid: number): number;
+  /** pidfd_send_signal(fd, 0): true while its thread lives (zombie included), false once reaped (ESRCH); throws otherwise. */
+  alive(fd: number): boolean;
+  /** Thread group id of its thread (PIDFD_GET_INFO, Linux 6.13+); 0 where the kernel cannot tell; throws once gone (ESRCH). */
+  tgid(fd: number): number;
+  close(fd: number): void;
+}

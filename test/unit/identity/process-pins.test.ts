@@ -20,8 +20,8 @@ const inContainer = (containerId: string): CgroupVerdict => ({
 /** Opens and keeps a pin for a process written with `start`. */
 function pin(pins: ProcessPins, pid: number, start: string, verdict: CgroupVerdict = host): ProcessPin {
   const opened = pins.open(pid);
-  if (!('fd' in opened)) throw new Error(opened.reason);
-  const kept = { pid, statFd: opened.fd, startTime: start, verdict, tgid: pid };
+  if (!('hold' in opened)) throw new Error(opened.reason);
+  const kept = { pid, hold: opened.hold, startTime: start, verdict, tgid: pid };
   pins.keep(kept);
   return kept;
 }
@@ -53,10 +53,10 @@ test('open: a missing process is gone; the caller owns the fd until keep or disc
   t.regex('reason' in missing ? missing.reason : 'opened', /^process 42 is gone: /);
   proc.process(42, '420');
   const opened = pins.open(42);
-  if (!('fd' in opened)) return t.fail(opened.reason);
+  if (!('hold' in opened)) return t.fail(opened.reason);
   t.is(proc.openFds(), 1);
   t.is(pins.size, 0, 'not kept until keep()');
-  pins.discard(opened.fd);
+  pins.discard(opened.hold);
   t.is(proc.openFds(), 0);
 });
 

@@ -6,6 +6,8 @@ import { mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, symlinkSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createResolver } from '../../../src/identity/resolver.js';
+import { pidfdPinGuard, type PinGuard } from '../../../src/identity/pin-guards.js';
+import type { PidfdOps } from '../../../src/identity/types.js';
 import { waitFor } from '../../helpers/wait.js';
 import {
   RuntimeError,
@@ -107,7 +109,7 @@ class FakeRuntime implements ContainerRuntime {
   }
 }
 
-function world(nsLink?: string) {
+function world(nsLink?: string, pins?: (procRoot: string) => PinGuard) {
   const proc = new FakeProc(nsLink);
   const runtime = new FakeRuntime();
   runtime.images.set(IMAGE, { id: IMAGE, repoTags: ['app:1'], repoDigests: [], labels: { 'pal.labels': 'x,y' } });
@@ -132,7 +134,13 @@ function world(nsLink?: string) {
   proc.process(100, { start: '1000', cgroup: `4:memory:/docker/${A}\n0::/docker/${A}\n` });
   proc.process(300, { start: '3000', cgroup: `0::/docker/${B}\n` });
   const logs: string[] = [];
-  const resolver = createResolver({ runtime, procRoot: proc.root, log: (m) => logs.push(m) });
+  const pinGuard = pins?.(proc.root);
+  const resolver = createResolver({
+    runtime,
+    procRoot: proc.root,
+    log: (m) => logs.push(m),
+    ...(pinGuard !== undefined ? { pinGuard } : {}),
+  });
   return {
     proc,
     runtime,
@@ -567,4 +575,48 @@ test("a cached caller's answer follows the kernel's uid/gid of each request and 
   w.runtime.containers.set(A, { ...w.runtime.containers.get(A)!, name: 'renamed' });
   w.runtime.handlers?.onEvent({ type: 'container', action: 'rename', id: A });
   t.like(await w.resolver.resolve(caller(100)), { name: 'renamed' });
+});
+
+/** Fake pidfds for the resolver's pidfd guard: each pins a pid until `reap`; tgid() answers `tgids`. */
+function fakePidfds(tgids: Map<number, number>) {
+  const open = new Map<number, number>();
+  const reaped = new Set<number>();
+  let next = 500;
+  const ops: PidfdOps = {
+    open: (tid) => (open.set(next, tid), next++),
+    alive: (fd) => open.has(fd) && !reaped.has(fd),
+    tgid: (fd) => tgids.get(open.get(fd) ?? 0) ?? 0,
+    close: (fd) => void open.delete(fd),
+  };
+  const reap = (pid: number): void => {
+    for (const [fd, p] of open) if (p === pid) reaped.add(fd);
+  };
+  return { ops, open, reap };
+}
+
+test('pidfd pins: the thread group from the pidfd, a pid reused during resolution denied, a cached one dropped', async (t) => {
+  const tgids = new Map([[210, 77]]);
+  const pidfds = fakePidfds(tgids);
+  const w = world(undefined, (root) => pidfdPinGuard(root, pidfds.ops));
+  t.teardown(w.cleanup);
+  // /proc says its own thread group; the pidfd's answer (the pinned thread's) is the one used.
+  w.proc.process(210, { start: '2100', cgroup: `0::/docker/${A}\n`, tgid: 210 });
+  t.like(await w.resolver.resolve(caller(210)), { kind: 'container', containerId: A, tgid: 77 });
+  t.is(pidfds.open.size, 1, 'kept: one pidfd');
+
+  w.proc.process(211, { start: '2110', cgroup: `0::/docker/${B}\n` });
+  w.runtime.duringInspect = () => {
+    pidfds.reap(211); // the caller is reaped and a host process gets its pid before the inspect answers
+    w.proc.process(211, { start: '2999', cgroup: '0::/user.slice\n' });
+  };
+  const raced = await w.resolver.resolve(caller(211));
+  t.is(raced.kind, 'unknown');
+  t.regex(raced.reason ?? '', /reused during resolution/);
+  t.is(pidfds.open.size, 1, 'its pidfd was closed');
+  t.like(await w.resolver.resolve(caller(211)), { kind: 'host', startTime: '2999' });
+
+  pidfds.reap(210);
+  tgids.delete(210); // a kernel that cannot tell: /proc/<pid>/status is read
+  w.proc.process(210, { start: '2101', cgroup: `0::/docker/${B}\n` });
+  t.like(await w.resolver.resolve(caller(210)), { kind: 'container', containerId: B, startTime: '2101', tgid: 210 });
 });

@@ -1,0 +1,29 @@
+/* Pidfds for pinning a caller: the thread (or, before Linux 6.9, the process) a pid names now,
+ * held by its struct pid so that a reused number is never taken for it. Shared by the C warm path
+ * (fast_path.c) and the JS resolver (through pidfdOpen / pidfdAlive). */
+#ifndef PAL_PIDFD_H
+#define PAL_PIDFD_H
+#include <node_api.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+/* A pidfd for the thread `tid` (PIDFD_THREAD, Linux 6.9+); where the kernel rejects the flag
+ * (EINVAL), a plain pidfd, which only a thread-group leader has. -1 with errno otherwise (ESRCH: no
+ * such thread; EINVAL: a non-leader thread on an older kernel; ENOSYS; EMFILE...). Close-on-exec. */
+int pal_pidfd_open_thread(pid_t tid);
+
+/* true while the thread or process the pidfd names exists, zombies included (a zombie keeps its pid
+ * number until reaped, so no other process can hold it meanwhile). false with errno set otherwise:
+ * ESRCH once it is reaped, whatever now holds its number; EPERM and others when it cannot be
+ * asked. Signal 0 sends nothing; flags 0 scope the check to the pidfd's own kind (a thread for a
+ * PIDFD_THREAD pidfd, kernel/signal.c). */
+bool pal_pidfd_alive(int pidfd);
+
+/* The thread group id of the pidfd's thread (PIDFD_GET_INFO, Linux 6.13+); 0 where the kernel
+ * cannot tell; -1 with errno otherwise (ESRCH: gone). */
+int pal_pidfd_tgid(int pidfd);
+
+/* pidfdOpen(tid) -> fd ; pidfdAlive(fd) -> bool (false: gone, ESRCH; throws on other errors) ;
+ * pidfdTgid(fd) -> tgid, 0 when the kernel cannot tell. */
+bool pal_pidfd_init(napi_env env, napi_value exports);
+#endif
