@@ -3,7 +3,8 @@ import { CallerMemo, CALLER_REUSE_MS } from '../../../src/fs/caller-memo.js';
 import type { RefreshAddon } from '../../../src/fs/caller-refresh.js';
 import type { CallerRef, Identity } from '../../../src/identity/types.js';
 import type { Caller } from '../../../src/policy/index.js';
-import type { FastPathCaller } from '../../../src/native/index.js';
+import type { FastPath, FastPathCaller } from '../../../src/native/index.js';
+import { WarmPath } from '../../../src/fs/warm-path.js';
 
 const W = CALLER_REUSE_MS;
 
@@ -249,4 +250,29 @@ test('refreshes run a few at a time, and each due caller still gets its one', as
   t.true(f.maxInFlight() <= 2, String(f.maxInFlight()));
   t.is(f.extended.length, 10);
   t.is(f.attested.length, 20);
+});
+
+test('the warm path extends a caller in the addon only at the generation the attestation began at', (t) => {
+  const asked: { op: string; generation: number }[] = [];
+  const fake = {
+    enable: () => undefined,
+    setGeneration: () => undefined,
+    takeUsed: (generation: number) => (asked.push({ op: 'used', generation }), true),
+    extend: (generation: number) => (asked.push({ op: 'extend', generation }), true),
+  } as unknown as FastPath;
+  const warm = new WarmPath(true);
+  const who = { pid: 7, uid: 1, gid: 1, startTime: '100', remainingMs: 40 };
+  t.false(warm.extend(warm.generation, who), 'not mounted: nothing to extend');
+  warm.attach(fake);
+  const before = warm.generation;
+  t.true(warm.used(before, who));
+  t.true(warm.extend(before, who));
+  warm.bump(); // e.g. a manifest change while the attestation ran
+  t.false(warm.used(before, who));
+  t.false(warm.extend(before, who));
+  t.false(warm.extend(warm.generation, { ...who, remainingMs: 0 }));
+  t.deepEqual(asked, [
+    { op: 'used', generation: before },
+    { op: 'extend', generation: before },
+  ]);
 });
