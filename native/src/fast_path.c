@@ -10,7 +10,9 @@
  * are remembered: every denial still goes to JS, which audits it. An OPEN is replayed only from a
  * lease JS attached after an allowed open by that caller (pal_fast_lease_open); the addon tells
  * JS of each replayed open and each close afterwards (fuse_bridge.c), and JS writes the audit
- * line. */
+ * line. A caller in use (its `used` flag) is attested again by JS before its window ends; only when
+ * that full attestation gives the same answer at the same generation does JS extend the window
+ * (pal_fast_extend), so the addon never reuses a caller longer than JS's own memo would. */
 #include "fast_path.h"
 
 #include <errno.h>
@@ -168,6 +170,7 @@ static pal_fast_caller *valid_caller(pal_fast *f, const struct fuse_ctx *ctx) {
     forget_caller(f, c);
     return NULL;
   }
+  c->used = true;
   return c;
 }
 
@@ -380,6 +383,36 @@ void pal_fast_expire(pal_fast *f) {
     if (c->pin_fd >= 0 && (c->generation != f->generation || now >= c->expires_ns)) forget_caller(f, c);
   }
   pthread_mutex_unlock(&f->lock);
+}
+
+bool pal_fast_take_used(pal_fast *f, const pal_fast_who *who) {
+  bool used = false;
+  pthread_mutex_lock(&f->lock);
+  if (f->enabled && f->callers) {
+    pal_fast_caller *c = &f->callers[slot_of(who->pid, who->uid, who->gid)];
+    if (c->pin_fd >= 0 && c->pid == who->pid && c->uid == who->uid && c->gid == who->gid &&
+        c->start_time == who->start_time && c->generation == f->generation) {
+      used = c->used;
+      c->used = false;
+    }
+  }
+  pthread_mutex_unlock(&f->lock);
+  return used;
+}
+
+bool pal_fast_extend(pal_fast *f, const pal_fast_who *who) {
+  pthread_mutex_lock(&f->lock);
+  pal_fast_caller *c = same_caller(f, who);
+  bool ok = c && pin_alive(c);
+  if (ok) {
+    c->expires_ns = now_ns() + (uint64_t)(who->remaining_ms * 1e6);
+  } else if (c) {
+    atomic_fetch_add(&f->stats.gone_callers, 1);
+    forget_caller(f, c);
+  }
+  pthread_mutex_unlock(&f->lock);
+  atomic_fetch_add(ok ? &f->stats.extended : &f->stats.refused_extends, 1);
+  return ok;
 }
 
 pal_fast_retired *pal_fast_take_retired(pal_fast *f) {

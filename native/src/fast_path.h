@@ -66,6 +66,7 @@ typedef struct {
   unsigned long long start_time;
   uint64_t generation;
   uint64_t expires_ns; /* CLOCK_MONOTONIC: JS's caller reuse window ends here */
+  bool used;           /* answered (or asked) since JS last looked: JS re-attests it before expires_ns */
   unsigned next_grant;
   pal_fast_grant grants[PAL_FAST_GRANTS];
 } pal_fast_caller;
@@ -75,6 +76,7 @@ typedef struct {
   atomic_ullong lookup_hits, getattr_hits, misses, fills, refused_fills, gone_callers;
   atomic_ullong pidfd_pins, stat_pins; /* callers pinned each way (fast_path.c pin_process) */
   atomic_ullong open_hits, leases, refused_leases, retired_leases;
+  atomic_ullong extended, refused_extends; /* reuse windows JS extended after attesting again */
   atomic_ullong to_js[8]; /* requests handed to JS, by op code */
 } pal_fast_stats;
 
@@ -140,6 +142,16 @@ void pal_fast_expire(pal_fast *f);
 pal_fast_retired *pal_fast_take_retired(pal_fast *f);
 /* True once after leases were retired by a request handler: the handler then tells JS. */
 bool pal_fast_should_signal(pal_fast *f);
+
+/* Whether the remembered caller `who` names (pid, uid, gid, start time, at the current generation)
+ * sent a request since the last call, which clears it: how JS tells a caller in use from an idle
+ * one (only those in use are attested again before their window ends). */
+bool pal_fast_take_used(pal_fast *f, const pal_fast_who *who);
+/* JS attested `who` again, in full, and got the same answer at who->generation: the caller's reuse
+ * window (its grants' and leases') now ends who->remaining_ms from now. Refused (false) unless
+ * that very caller is remembered at that generation, its window has not ended yet, and its pin
+ * still names it (a gone caller is forgotten at once). */
+bool pal_fast_extend(pal_fast *f, const pal_fast_who *who);
 
 /* Field 22 of /proc/<pid>/stat read from `fd` (the process start time); false when unreadable. */
 bool pal_fast_read_start_time(int fd, unsigned long long *out);

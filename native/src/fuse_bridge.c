@@ -1942,6 +1942,31 @@ static napi_value js_fast_lease(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* fastPathExtend(handle, generation, pid, uid, gid, startTime, remainingMs) -> extended: JS attested
+ * that caller again with the same answer (pal_fast_extend). */
+static napi_value js_fast_extend(napi_env env, napi_callback_info info) {
+  napi_value argv[7], out;
+  pal_fast_who who;
+  if (!pal_get_args(env, info, 7, argv)) return NULL;
+  pal_mount *m = get_mount(env, argv[0]);
+  if (!m || !read_who(env, argv + 1, &who)) return NULL;
+  napi_get_boolean(env, pal_fast_extend(&m->fast, &who), &out);
+  return out;
+}
+
+/* fastPathTakeUsed(handle, generation, pid, uid, gid, startTime) -> whether that caller sent a
+ * request since the last call (pal_fast_take_used; clears it). */
+static napi_value js_fast_take_used(napi_env env, napi_callback_info info) {
+  napi_value argv[7], out;
+  pal_fast_who who;
+  if (!pal_get_args(env, info, 6, argv)) return NULL;
+  pal_mount *m = get_mount(env, argv[0]);
+  napi_create_double(env, 1, &argv[6]); /* read_who's remainingMs: no window is asked about here */
+  if (!m || !read_who(env, argv + 1, &who)) return NULL;
+  napi_get_boolean(env, who.remaining_ms > 0 && pal_fast_take_used(&m->fast, &who), &out);
+  return out;
+}
+
 /* fastPathRetireLeases(handle): every lease retired (take them with fastPathTakeRetired). */
 static napi_value js_fast_retire_leases(napi_env env, napi_callback_info info) {
   napi_value argv[1];
@@ -2045,6 +2070,8 @@ static napi_value js_fast_stats(napi_env env, napi_callback_info info) {
   set_count(env, out, "leases", atomic_load(&s->leases));
   set_count(env, out, "refusedLeases", atomic_load(&s->refused_leases));
   set_count(env, out, "retiredLeases", atomic_load(&s->retired_leases));
+  set_count(env, out, "extended", atomic_load(&s->extended));
+  set_count(env, out, "refusedExtends", atomic_load(&s->refused_extends));
   pthread_mutex_lock(&m->events.lock);
   set_count(env, out, "eventBatches", m->events.batches);
   set_count(env, out, "events", m->events.taken);
@@ -2084,6 +2111,8 @@ bool pal_fuse_init(napi_env env, napi_value exports) {
       {"fastPathTakeRetired", NULL, js_fast_take_retired, NULL, NULL, NULL, napi_default, NULL},
       {"fastPathTakeEvents", NULL, js_fast_take_events, NULL, NULL, NULL, napi_default, NULL},
       {"fastPathBatching", NULL, js_fast_batching, NULL, NULL, NULL, napi_default, NULL},
+      {"fastPathExtend", NULL, js_fast_extend, NULL, NULL, NULL, napi_default, NULL},
+      {"fastPathTakeUsed", NULL, js_fast_take_used, NULL, NULL, NULL, napi_default, NULL},
   };
   return napi_define_properties(env, exports, sizeof props / sizeof props[0], props) == napi_ok;
 }

@@ -4,9 +4,12 @@
 // is a new caller) and the process start time, read again on every request (a pread of the
 // resolver's pinned /proc/<pid>/stat), so a pid reused inside the window is a new caller.
 // Failures are never reused (a process being moved into its container settles quickly).
+// A caller in use is attested again in the background before its window ends, and its window
+// starts again when the answer is the same (caller-refresh.ts): a steady reader does not wait.
 
 import type { CallerRef } from '../identity/types.js';
 import type { Caller } from '../policy/index.js';
+import { CallerRefresh, type RefreshOptions, type RememberedCaller } from './caller-refresh.js';
 
 export const CALLER_REUSE_MS = 50;
 const MAX_REUSED_CALLERS = 10_000;
@@ -20,11 +23,8 @@ export interface CallerMemoOptions {
   readonly clock: () => number;
   readonly reuseMs?: number;
   readonly maxEntries?: number;
-}
-
-interface Remembered {
-  readonly caller: Caller;
-  readonly until: number;
+  /** Re-attest callers in use before their window ends (caller-refresh.ts); absent: never. */
+  readonly refresh?: RefreshOptions;
 }
 
 /** How a remembered caller may be reused: the process it is, and for how much longer. */
@@ -35,14 +35,36 @@ export interface CallerReuse {
 }
 
 export class CallerMemo {
-  private readonly entries = new Map<string, Remembered>();
+  private readonly entries = new Map<string, RememberedCaller>();
   private readonly reusable = new WeakMap<Caller, { readonly key: string; readonly startTime: string }>();
   private readonly reuseMs: number;
   private readonly maxEntries: number;
+  /** The background re-attestation of callers in use (absent: windows lapse). */
+  readonly refresher: CallerRefresh | undefined;
 
   constructor(private readonly options: CallerMemoOptions) {
     this.reuseMs = options.reuseMs ?? CALLER_REUSE_MS;
     this.maxEntries = options.maxEntries ?? MAX_REUSED_CALLERS;
+    if (!options.refresh) return;
+    const { attest, startTime, clock } = options;
+    this.refresher = new CallerRefresh(
+      {
+        attest,
+        startTime,
+        clock,
+        reuseMs: this.reuseMs,
+        current: (key) => this.entries.get(key),
+        renew: (old, fresh, since) => {
+          const next = { ...old, caller: fresh, until: since + this.reuseMs };
+          this.remember(next); // a request JS answered from `old` meanwhile counts for the new window
+          return next;
+        },
+        drop: (old) => {
+          if (this.entries.get(old.key) === old) this.entries.delete(old.key);
+        },
+      },
+      options.refresh,
+    );
   }
 
   async evaluate(ctx: CallerRef): Promise<Caller> {
@@ -51,18 +73,28 @@ export class CallerMemo {
     const key = startTime === undefined ? undefined : `${ctx.pid}:${ctx.uid}:${ctx.gid}:${startTime}`;
     if (key !== undefined) {
       const hit = this.entries.get(key);
-      if (hit && this.options.clock() < hit.until) return hit.caller;
+      if (hit && this.options.clock() < hit.until) {
+        hit.used = true;
+        return hit.caller;
+      }
       this.entries.delete(key);
     }
     const caller = await this.options.attest(ctx);
     // The resolver read the start time itself: it must be the process this key names.
     const sameProcess = caller.identity.startTime === undefined || caller.identity.startTime === startTime;
     if (key !== undefined && startTime !== undefined && !caller.failure && sameProcess) {
-      if (this.entries.size >= this.maxEntries) this.entries.clear();
-      this.entries.set(key, { caller, until: this.options.clock() + this.reuseMs });
-      this.reusable.set(caller, { key, startTime });
+      const { pid, uid, gid } = ctx;
+      const until = this.options.clock() + this.reuseMs;
+      this.remember({ key, ctx: { pid, uid, gid }, startTime, caller, until, used: false });
     }
     return caller;
+  }
+
+  private remember(entry: RememberedCaller): void {
+    if (this.entries.size >= this.maxEntries && !this.entries.has(entry.key)) this.entries.clear();
+    this.entries.set(entry.key, entry);
+    this.reusable.set(entry.caller, { key: entry.key, startTime: entry.startTime });
+    this.refresher?.watch(entry);
   }
 
   /** For a caller evaluate() returned: whether it is remembered, as which process, for how long. */
@@ -77,5 +109,6 @@ export class CallerMemo {
   /** Forget every remembered caller (a container died or changed, trust was reset). */
   forget(): void {
     this.entries.clear();
+    this.refresher?.clear();
   }
 }

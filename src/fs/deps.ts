@@ -85,6 +85,12 @@ export interface FsDeps {
   readonly clock?: () => number;
   /** The caller reuse window (default CALLER_REUSE_MS); tests lengthen it. */
   readonly callerReuseMs?: number;
+  /**
+   * Re-attest callers in use before their reuse window ends, in the background, and start their
+   * window again when the answer is the same (caller-refresh.ts). Default on; the unit harness,
+   * whose clock is moved by hand, turns it off.
+   */
+  readonly callerRefresh?: boolean;
   /** Open handles and the plaintext they pin, with pald's limits (default: SPEC §3 defaults, no cache). */
   readonly handles?: HandleLedger;
   /** The warm path: let the addon replay allowed lookups/getattrs (warm-path.ts). Default off. */

@@ -110,18 +110,21 @@ export class PalView {
       },
     });
     const { metrics } = deps;
+    const attest = metrics
+      ? async (ctx: CallerContext): Promise<Caller> => {
+          const startNs = process.hrtime.bigint();
+          const caller = await attestCaller(ctx, deps.identity, deps.trust);
+          metrics.attribution(elapsedUs(startNs));
+          return caller;
+        }
+      : (ctx: CallerContext) => attestCaller(ctx, deps.identity, deps.trust);
     this.callers = new CallerMemo({
-      attest: metrics
-        ? async (ctx) => {
-            const startNs = process.hrtime.bigint();
-            const caller = await attestCaller(ctx, deps.identity, deps.trust);
-            metrics.attribution(elapsedUs(startNs));
-            return caller;
-          }
-        : (ctx) => attestCaller(ctx, deps.identity, deps.trust),
+      // A caller's image entries are read with it (a refreshed caller is a new object: no request waits for them).
+      attest: async (ctx) => this.withImageEntries(await attest(ctx)),
       startTime: (pid) => deps.identity.startTime(pid),
       clock: deps.clock ?? (() => performance.now()),
       ...(deps.callerReuseMs !== undefined ? { reuseMs: deps.callerReuseMs } : {}),
+      ...(deps.callerRefresh !== false ? { refresh: { addon: this.warm } } : {}),
     });
   }
 
@@ -156,7 +159,10 @@ export class PalView {
   private readonly imageEntries = new WeakMap<Caller, ReadonlyMap<string, ManifestEntry>>();
 
   async evaluate(ctx: CallerContext): Promise<Caller> {
-    const caller = await this.callers.evaluate(ctx);
+    return this.withImageEntries(await this.callers.evaluate(ctx));
+  }
+
+  private async withImageEntries(caller: Caller): Promise<Caller> {
     const images = this.deps.imageSecrets;
     if (images && !caller.failure && caller.identity.kind === 'container' && !this.imageEntries.has(caller))
       this.imageEntries.set(caller, await images.forCaller(caller));

@@ -10,9 +10,11 @@
 //   the addon on every hit) and no longer than the memo would reuse that caller;
 // * at a generation: the view bumps it on everything that can change a decision or an attr
 //   (manifest change, learnt sealed facts, forgotten callers: runtime events, trust reset,
-//   reload), and a decision made while the generation moved on is refused by the addon.
+//   reload), and a decision made while the generation moved on is refused by the addon;
+// * a caller's window in the addon is extended only after JS attested it again in full with the
+//   same answer at the current generation (caller-refresh.ts), as its own memo's window is.
 
-import type { CallerContext, FastPath, FileAttr } from '../native/index.js';
+import type { CallerContext, FastPath, FastPathCaller, FileAttr } from '../native/index.js';
 import type { CallerReuse } from './caller-memo.js';
 
 export class WarmPath {
@@ -57,6 +59,21 @@ export class WarmPath {
     if (!this.attached) return;
     this.attached.setGeneration(this.current);
     this.told();
+  }
+
+  /** Whether the addon answered that caller since last asked (clears it; caller-refresh.ts). */
+  used(generation: number, who: FastPathCaller): boolean {
+    if (!this.attached || generation !== this.current) return false;
+    return this.attached.takeUsed?.(generation, who) ?? false;
+  }
+
+  /**
+   * JS attested that caller again, from `generation` on, with the same answer (caller-refresh.ts):
+   * the addon keeps answering it (and its leases) for `who.remainingMs` more.
+   */
+  extend(generation: number, who: FastPathCaller): boolean {
+    if (!this.attached || generation !== this.current || who.remainingMs <= 0) return false;
+    return this.attached.extend?.(generation, who) ?? false;
   }
 
   /** Hands an allow decision of lookup/getattr to the addon. */

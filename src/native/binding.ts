@@ -117,6 +117,10 @@ export interface NativeBinding {
   /** The warm path's queued events, FAST_EVENT_FIELDS doubles each (see dispatch.ts), or null. */
   fastPathTakeEvents(mount: MountHandle): Float64Array | null;
   fastPathBatching(mount: MountHandle, delayMs: number, atOnce: number): void;
+  // generation, pid, uid, gid, startTime, remainingMs.
+  fastPathExtend(mount: MountHandle, ...args: [number, number, number, number, string, number]): boolean;
+  // generation, pid, uid, gid, startTime.
+  fastPathTakeUsed(mount: MountHandle, ...args: [number, number, number, number, string]): boolean;
 
   sbAlloc(size: number): SecureHandle;
   sbFrom(bytes: Uint8Array): SecureHandle;

@@ -94,6 +94,9 @@ class NativeFuseMount implements FuseMount {
       retireLeases: () => binding.fastPathRetireLeases(handle),
       expire: () => binding.fastPathExpire(handle),
       takeRetired: () => binding.fastPathTakeRetired(handle),
+      takeUsed: (generation, c) => binding.fastPathTakeUsed(handle, generation, c.pid, c.uid, c.gid, c.startTime),
+      extend: (generation, c) =>
+        binding.fastPathExtend(handle, generation, c.pid, c.uid, c.gid, c.startTime, c.remainingMs),
       drain: () => drainEvents(),
       setBatching: (delayMs, atOnce) => binding.fastPathBatching(handle, delayMs, atOnce),
       stats: () => binding.fastPathStats(handle),

@@ -163,6 +163,9 @@ export interface FastPathStats {
   readonly leases: number;
   readonly refusedLeases: number;
   readonly retiredLeases: number;
+  /** Reuse windows extended after JS attested the caller again with the same answer, and those refused. */
+  readonly extended: number;
+  readonly refusedExtends: number;
   /** Batches of events JS took (opens and closes answered in C, retirements), the events in them, and those queued now. */
   readonly eventBatches: number;
   readonly events: number;
@@ -201,6 +204,17 @@ export interface FastPath {
   expire(): void;
   /** Leases retired since the last call: their unused handle numbers go back to the ledger. */
   takeRetired(): RetiredLease[];
+  /**
+   * Whether that remembered caller (pid, uid, gid, start time; remainingMs is not read) sent a
+   * request at `generation` since the last call; clears it. Absent: the caller memo sees JS's hits only.
+   */
+  takeUsed?(generation: number, caller: FastPathCaller): boolean;
+  /**
+   * JS attested that caller again in full, starting at `generation`, with the same answer: its
+   * window (and its leases') ends `caller.remainingMs` from now. False when the addon refused
+   * (another generation, not remembered, window over, process gone).
+   */
+  extend?(generation: number, caller: FastPathCaller): boolean;
   /**
    * Hands every event still queued in the addon to FuseHandlers.fastEvent now (they otherwise
    * arrive in batches, a few ms after the fact, and before the next request JS answers).

@@ -51,6 +51,7 @@ const view = createPalFilesystem({
   },
   secrets: { get: async (e) => ({ plaintext, sealedName: e.name, sealedLabels: e.labels }) },
   clock: () => performance.now(),
+  callerRefresh: true, // as pald: callers in use are attested again in the background
   fastPath: mode === 'on',
   ...(reuseMs && reuseMs !== '-' ? { callerReuseMs: Number(reuseMs) } : {}),
 });

@@ -191,6 +191,8 @@ export function harness(entries: SecretEntry[]): Harness {
     health: () => ({ mounted: true }),
     version: '0.1.0-test',
     clock: () => h.clock.now,
+    // No background re-attestation on real timers against this hand-moved clock (caller-refresh tests turn it on).
+    callerRefresh: false,
   };
   return h;
 }
