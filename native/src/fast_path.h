@@ -77,7 +77,7 @@ typedef struct {
   atomic_ullong pidfd_pins, stat_pins; /* callers pinned each way (fast_path.c pin_process) */
   atomic_ullong open_hits, leases, refused_leases, retired_leases;
   atomic_ullong extended, refused_extends; /* reuse windows JS extended after attesting again */
-  atomic_ullong to_js[8]; /* requests handed to JS, by op code */
+  atomic_ullong to_js[8];                  /* requests handed to JS, by op code */
 } pal_fast_stats;
 
 typedef struct {
