@@ -4,21 +4,12 @@ import test from 'ava';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { SecretCache, type Backend } from '../../../src/crypto/index.js';
+import { SecretCache } from '../../../src/crypto/index.js';
 import type { ManifestEntry } from '../../../src/store/index.js';
 import { FakeSecureMemory } from '../../helpers/fake-secure.js';
+import { plainBackend } from '../../helpers/plain-backend.js';
 
 const tick = () => new Promise((r) => setImmediate(r));
-
-/** A backend whose "ciphertext" is the plaintext itself; what matters here is the memory. */
-function plainBackend(mem: FakeSecureMemory): Backend {
-  return {
-    name: 'openpgp',
-    async decrypt(entry, ciphertext) {
-      return { plaintext: mem.from(Uint8Array.from(ciphertext)), sealedName: entry.name, sealedLabels: entry.labels };
-    },
-  };
-}
 
 async function entries(
   t: { teardown(fn: () => Promise<void>): void },

@@ -4,19 +4,10 @@ import test from 'ava';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { SecretCache, type Backend } from '../../../src/crypto/index.js';
+import { SecretCache } from '../../../src/crypto/index.js';
 import type { ManifestEntry } from '../../../src/store/index.js';
 import { FakeSecureMemory } from '../../helpers/fake-secure.js';
-
-/** A backend whose "ciphertext" is the plaintext itself. */
-function plainBackend(mem: FakeSecureMemory): Backend {
-  return {
-    name: 'openpgp',
-    async decrypt(entry, ciphertext) {
-      return { plaintext: mem.from(Uint8Array.from(ciphertext)), sealedName: entry.name, sealedLabels: entry.labels };
-    },
-  };
-}
+import { plainBackend } from '../../helpers/plain-backend.js';
 
 async function entry(
   t: { teardown(fn: () => Promise<void>): void },
