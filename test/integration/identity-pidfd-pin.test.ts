@@ -6,18 +6,14 @@
 
 import test, { type ExecutionContext } from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { createIdentityResolver, type Identity, type ResolverWithDiagnostics } from '../../src/identity/index.js';
 import { pidfds } from '../../src/native/index.js';
 import { waitFor } from '../helpers/wait.js';
+import { startTimeOf } from '../helpers/proc-start.js';
 
 const POLL = { timeoutMs: 10_000, intervalMs: 5 };
-
-function startTimeOf(pid: number): string {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]!;
-}
 
 /** This process's open pidfds and /proc/<pid>/stat fds: the resolver's pins. */
 function pinFds(): { pidfd: number; stat: number } {

@@ -5,20 +5,16 @@
 // served from the cache, a thread that is not its group's leader is, and no pin outlives its slot.
 import test, { type ExecutionContext } from 'ava';
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import type { FuseMount } from '../../src/native/index.js';
 import { waitFor } from '../helpers/wait.js';
 import { mountTestFs, TestFs } from './native-fixture.js';
+import { startTimeOf } from '../helpers/proc-start.js';
 
 const GENERATION = 3;
 type PinKind = 'pidfd' | 'stat';
-
-function startTimeOf(pid: number): string {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]!;
-}
 
 /** The pins the addon holds in this process: its pidfds and /proc/<pid>/stat fds. */
 function pinFds(): number {

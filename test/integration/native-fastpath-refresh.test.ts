@@ -8,7 +8,7 @@
 // container a pid is in.)
 import test from 'ava';
 import { spawn } from 'node:child_process';
-import { chmod, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -17,19 +17,11 @@ import { mount, secureBufferFrom } from '../../src/native/index.js';
 import type { Identity } from '../../src/identity/types.js';
 import { waitFor } from '../helpers/wait.js';
 import { harness, entry, container, IMAGE_DEMO, IMAGE_PLAIN } from '../unit/fs/fakes.js';
+import { startTime } from '../helpers/proc-start.js';
 
 const READER = 2101; // the reader's uid (and gid)
 // Long enough that a loaded machine still runs the refresh (a quarter window before the end) in time.
 const WINDOW_MS = 500;
-
-async function startTime(pid: number): Promise<string | undefined> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * The view over real FUSE with the refresh on and a WINDOW_MS reuse window; identities come from

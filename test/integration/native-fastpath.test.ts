@@ -9,7 +9,7 @@
 // its own audit line at the time of the open, also when the session stops with events queued.
 import test from 'ava';
 import { spawn } from 'node:child_process';
-import { chmod, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -27,6 +27,7 @@ import {
   IMAGE_BROKEN,
   type Harness,
 } from '../unit/fs/fakes.js';
+import { startTime } from '../helpers/proc-start.js';
 
 // Callers are told apart by uid: each runs as its own user.
 const APP = 2001; // container whose image grants `demo`
@@ -39,16 +40,6 @@ const NAMES = ['db-password', 'billing-key', 'empty', 'no-such', '.pal/whoami.js
 // Per container (each caller here is its own owner): HOLD opens held at once go past it.
 const HANDLE_LIMIT = 3;
 const HOLD = 5;
-
-/** Reads /proc/<pid>/stat field 22, as the resolver does. */
-async function startTime(pid: number): Promise<string | undefined> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
-}
 
 function identityOf(pid: number, uid: number): Identity {
   const base = (image: string, name: string): Identity => ({ ...container(pid, image, name), uid, gid: uid });
