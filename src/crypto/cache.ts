@@ -141,6 +141,17 @@ export class SecretCache {
     return flight;
   }
 
+  /**
+   * The cached secret of this very version, if a decrypt put it here and it has not expired; never
+   * decrypts, never reads a ciphertext, and counts no hit (nothing was opened yet: view-state.ts
+   * openAhead). Owned by the cache, as get()'s answer.
+   */
+  peek(entry: ManifestEntry): OpenedSecret | undefined {
+    if (this.closed) return undefined;
+    const slot = this.slots.get(entry.name);
+    return slot && slot.version === entry.version && this.now() < slot.expiresAt ? slot.secret : undefined;
+  }
+
   /** Like get(), but returns a share the caller owns (and must wipe or hand to the addon): no copy. */
   async checkout(entry: ManifestEntry, authorise?: AuthoriseSealed): Promise<OpenedSecret> {
     const s = await this.get(entry, authorise);

@@ -32,6 +32,11 @@ export interface SecretSource {
    * it is decrypted, and throws to refuse.
    */
   get(entry: ManifestEntry, authorise?: AuthoriseSealed): Promise<OpenedSecret>;
+  /**
+   * The plaintext of this version if it is decrypted already (no decrypt, no ciphertext read, no
+   * backend asked), else undefined. Absent: the view never opens ahead (view-state.ts openAhead).
+   */
+  peek?(entry: ManifestEntry): OpenedSecret | undefined;
 }
 
 /** The resolver as the filesystem uses it: attribution, and the cheap start-time check of a pid. */

@@ -343,6 +343,40 @@ export class PalView {
     return { fh, directIo: true, keepCache: false, content };
   }
 
+  /**
+   * After an allowed lookup by a caller the addon may answer: when the open that follows needs no
+   * decrypt (this version's plaintext is cached and what its decrypt taught pald is known), decide
+   * that open now as openSecret would and lease it to the addon, so it is answered in C and audited
+   * when the addon reports it, like any leased open (open-leases.ts). Never decrypts: a lookup must
+   * not spend a backend's work or a Red October delegation. Denied, or anything unknown: no lease,
+   * and the open comes to JS as before.
+   */
+  openAhead(ctx: CallerContext, granted: Granted): void {
+    const { caller, entry, generation } = granted;
+    if (!this.warm.addon || generation !== this.warm.generation) return;
+    const reuse = this.callers.reuseOf(caller);
+    const opened = reuse && this.deps.secrets.peek?.(entry);
+    if (!reuse || !opened) return;
+    const known = this.sealed.factsFor(entry);
+    const facts = {
+      version: entry.version,
+      size: opened.plaintext.length,
+      sealedName: opened.sealedName,
+      sealedLabels: opened.sealedLabels,
+    };
+    // openSecret would learn something new here (and bump the generation): let it.
+    if (!sameFacts(known, facts)) return;
+    const decision = policyDecide(caller, entry, { hostAllowUids: this.deps.hostAllowUids(), sealed: facts });
+    if (!decision.allow) return;
+    const { name } = entry;
+    const ino = this.inodes.inoFor(name);
+    const owner = handleOwner(caller.identity);
+    const key = `${name}\0${entry.version}`;
+    const { plaintext } = opened;
+    const { reason, class: reasonClass } = decision;
+    this.leases.offer({ caller, name, ino, reason, reasonClass, generation, ctx, reuse, owner, key, plaintext });
+  }
+
   async openPalFile(ctx: CallerContext, file: PalFileName): Promise<OpenReply> {
     const caller = await this.evaluate(ctx);
     const content = this.renderFor(caller, file); // not a secret: ordinary memory, never locked

@@ -53,6 +53,8 @@ function handlersOf(view: PalView): FuseHandlers {
         const granted = await view.grant(ctx, name, 'lookup');
         const attr = view.secretAttr(granted.caller, granted.entry);
         view.remember(ctx, granted, attr);
+        // An open() is a lookup then an open: the open is decided now, so the addon answers it in C.
+        view.openAhead(ctx, granted);
         return entryReply(attr);
       }
       if (parent === PAL_DIR_INO) {

@@ -144,6 +144,17 @@ export function harness(entries: SecretEntry[]): Harness {
     [IMAGE_PLAIN]: { labels: [], state: 'unverified', provider: 'none', reason: 'no pal.labels' },
     [IMAGE_BROKEN]: { labels: [], state: 'error', provider: 'notary', reason: 'notary unreachable' },
   };
+  // What a real cache would hold: each (name, version) decrypted without error (peek never decrypts).
+  const decrypted = new Set<string>();
+  const openedView = (e: SecretEntry): OpenedSecretView | undefined => {
+    const p = h.plaintexts.get(e.name);
+    if (!p || p.error) return undefined;
+    return {
+      plaintext: new FakeSecureBuffer(p.bytes),
+      sealedName: p.sealedName ?? e.name,
+      sealedLabels: p.sealedLabels ?? e.labels,
+    };
+  };
   h.deps = {
     identity: {
       async resolve(caller) {
@@ -177,11 +188,11 @@ export function harness(entries: SecretEntry[]): Harness {
         h.decrypts.push(e.name);
         if (!p) throw Object.assign(new Error('no ciphertext'), { code: 'unavailable' });
         if (p.error) throw Object.assign(new Error(p.error.message), { code: p.error.code });
-        return {
-          plaintext: new FakeSecureBuffer(p.bytes),
-          sealedName: p.sealedName ?? e.name,
-          sealedLabels: p.sealedLabels ?? e.labels,
-        };
+        decrypted.add(`${e.name}\0${e.version}`);
+        return openedView(e)!;
+      },
+      peek(e: SecretEntry): OpenedSecretView | undefined {
+        return decrypted.has(`${e.name}\0${e.version}`) ? openedView(e) : undefined;
       },
     },
     audit: { record: (e) => h.audit.push(e) },
