@@ -43,6 +43,8 @@ export interface LeaseOffer extends OpenDecision {
   /** The ledger's pin key of the secret version. */
   readonly key: string;
   readonly plaintext: SecureBuffer;
+  /** Most opens the lease may answer (handle numbers booked): LEASE_SLOTS when absent. */
+  readonly slots?: number;
 }
 
 interface Lease extends OpenDecision {
@@ -77,7 +79,7 @@ export class OpenLeases {
     const { warm, ledger, handles } = this.deps;
     const addon = warm.addon;
     if (!addon || !o.reuse || o.reuse.remainingMs <= 0 || o.generation !== warm.generation) return;
-    const slots = Math.min(LEASE_SLOTS, ledger.headroom(o.owner));
+    const slots = Math.min(o.slots ?? LEASE_SLOTS, LEASE_SLOTS, ledger.headroom(o.owner));
     const fhs: number[] = [];
     try {
       while (fhs.length < slots) {

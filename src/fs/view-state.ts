@@ -374,7 +374,9 @@ export class PalView {
     const key = `${name}\0${entry.version}`;
     const { plaintext } = opened;
     const { reason, class: reasonClass } = decision;
-    this.leases.offer({ caller, name, ino, reason, reasonClass, generation, ctx, reuse, owner, key, plaintext });
+    // One handle: the open that follows. A caller that opens again asks JS, whose open leases more.
+    const lease = { caller, name, ino, reason, reasonClass, generation, ctx, reuse, owner, key, plaintext, slots: 1 };
+    this.leases.offer(lease);
   }
 
   async openPalFile(ctx: CallerContext, file: PalFileName): Promise<OpenReply> {

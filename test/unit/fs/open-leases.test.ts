@@ -137,3 +137,24 @@ test('a limit refusal first takes the closes the addon answered and JS has not h
   t.is(queued.length, 0);
   t.is(handles.size, 1);
 });
+
+test('an offer may book fewer handles than LEASE_SLOTS (an open ahead books one)', (t) => {
+  const { leased, ledger, leases, plaintext } = setup(20);
+  leases.offer({
+    caller: {} as Caller,
+    name: 'db-password',
+    ino: 5,
+    reason: 'labels match',
+    reasonClass: 'allow',
+    generation: 1,
+    ctx: { pid: 43, uid: 1000, gid: 1000 },
+    reuse: { startTime: '8', remainingMs: 50 },
+    owner: OWNER,
+    key: KEY,
+    plaintext,
+    slots: 1,
+  });
+  t.is(leased.length, 1);
+  t.is(leased[0]!.fhs.length, 1);
+  t.is(ledger.headroom(OWNER), 19);
+});
