@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
@@ -132,11 +133,117 @@ static napi_value pidfd_tgid_js(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* The one-call first sight of a caller (pidfdPinRead): a pidfd for the thread, its stat and cgroup
+ * read by number while the pidfd is held, then the signal check. Each step on the JS side is its own
+ * N-API hop, and each is cold (50-600 us) when a new process first asks; here they are one. */
+
+#define PAL_STAT_MAX 4096          /* a stat line is ~300 bytes; comm is at most 64 */
+#define PAL_CGROUP_MAX (64 * 1024) /* procfs.ts READ_BUFFER: the bound of every other /proc read */
+
+/* One buffer per thread (a worker-thread pald has its own): the text is copied into a JS string
+ * before the call returns. */
+static _Thread_local char pin_read_buf[PAL_CGROUP_MAX];
+
+/* Reads /proc/<tid>/<file> whole into buf (at most max - 1 bytes: a full buffer is EFBIG, like
+ * procfs.ts readProcFile). Returns the length, or -1 with errno. */
+static ssize_t read_proc_file(pid_t tid, const char *file, char *buf, size_t max) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/%s", (int)tid, file);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  size_t len = 0;
+  for (;;) {
+    ssize_t n = read(fd, buf + len, max - len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int e = errno;
+      close(fd);
+      errno = e;
+      return -1;
+    }
+    if (n == 0) break;
+    len += (size_t)n;
+    if (len == max) {
+      close(fd);
+      errno = EFBIG;
+      return -1;
+    }
+  }
+  close(fd);
+  return (ssize_t)len;
+}
+
+/* Throws Error{code: 'ERR_PAL_PIDFD', errno, step}: `step` says which of open, stat, cgroup, tgid,
+ * alive failed, so that pin-guards.ts keeps each errno's meaning of the step-by-step path. */
+static void throw_step(napi_env env, const char *step, int e, pid_t tid) {
+  pal_throw(env, "ERR_PAL_PIDFD", e, "pin-read %s of %d: %s", step, (int)tid, strerror(e));
+  napi_value err, jstep;
+  if (napi_get_and_clear_last_exception(env, &err) != napi_ok) return;
+  if (napi_create_string_utf8(env, step, NAPI_AUTO_LENGTH, &jstep) == napi_ok)
+    napi_set_named_property(env, err, "step", jstep);
+  napi_throw(env, err);
+}
+
+static bool set_latin1(napi_env env, napi_value obj, const char *name, const char *text, size_t len) {
+  napi_value v;
+  return napi_create_string_latin1(env, text, len, &v) == napi_ok &&
+         napi_set_named_property(env, obj, name, v) == napi_ok;
+}
+
+static bool set_int(napi_env env, napi_value obj, const char *name, int n) {
+  napi_value v;
+  return napi_create_int32(env, n, &v) == napi_ok && napi_set_named_property(env, obj, name, v) == napi_ok;
+}
+
+/* Fills out {fd, stat, cgroup, tgid} for a held pidfd; false after throwing (the caller closes). */
+static bool pin_read(napi_env env, pid_t tid, int fd, napi_value *out) {
+  char stat[PAL_STAT_MAX];
+  ssize_t stat_len = read_proc_file(tid, "stat", stat, sizeof stat);
+  if (stat_len < 0) return throw_step(env, "stat", errno, tid), false;
+  ssize_t cg_len = read_proc_file(tid, "cgroup", pin_read_buf, sizeof pin_read_buf);
+  if (cg_len < 0) return throw_step(env, "cgroup", errno, tid), false;
+  int tgid = pal_pidfd_tgid(fd);
+  /* Gone is gone; any other failure is "cannot tell" (0: /proc/<tid>/status is read instead). */
+  if (tgid < 0 && errno == ESRCH) return throw_step(env, "tgid", errno, tid), false;
+  if (tgid < 0) tgid = 0;
+  /* After the reads: alive now means the pinned thread held the number throughout them. */
+  if (!pal_pidfd_alive(fd)) return throw_step(env, "alive", errno, tid), false;
+  if (napi_create_object(env, out) != napi_ok || !set_int(env, *out, "fd", fd) ||
+      !set_latin1(env, *out, "stat", stat, (size_t)stat_len) ||
+      !set_latin1(env, *out, "cgroup", pin_read_buf, (size_t)cg_len) || !set_int(env, *out, "tgid", tgid)) {
+    pal_throw_last(env, "pidfdPinRead result");
+    return false;
+  }
+  return true;
+}
+
+/* pidfdPinRead(tid) -> {fd, stat, cgroup, tgid}: a pidfd for the thread (pidfdOpen's rules), the
+ * latin1 text of /proc/<tid>/stat (< 4 KiB) and /proc/<tid>/cgroup (< 64 KiB) read while it is
+ * held, the PIDFD_GET_INFO tgid (0: the kernel cannot tell), and the signal check after the reads.
+ * Throws Error{code: 'ERR_PAL_PIDFD', errno, step} with the pidfd closed; the alive step throws
+ * ESRCH when the thread is gone. */
+static napi_value pidfd_pin_read_js(napi_env env, napi_callback_info info) {
+  napi_value argv[1], out;
+  int tid;
+  if (!pal_get_args(env, info, 1, argv) || !arg_int(env, argv[0], "tid", 1, &tid)) return NULL;
+  int fd = pal_pidfd_open_thread((pid_t)tid);
+  if (fd < 0) {
+    throw_step(env, "open", errno, (pid_t)tid);
+    return NULL;
+  }
+  if (!pin_read(env, (pid_t)tid, fd, &out)) {
+    close(fd);
+    return NULL;
+  }
+  return out;
+}
+
 bool pal_pidfd_init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"pidfdOpen", NULL, pidfd_open_js, NULL, NULL, NULL, napi_default, NULL},
       {"pidfdAlive", NULL, pidfd_alive_js, NULL, NULL, NULL, napi_default, NULL},
       {"pidfdTgid", NULL, pidfd_tgid_js, NULL, NULL, NULL, napi_default, NULL},
+      {"pidfdPinRead", NULL, pidfd_pin_read_js, NULL, NULL, NULL, napi_default, NULL},
   };
   return napi_define_properties(env, exports, sizeof props / sizeof props[0], props) == napi_ok;
 }

@@ -24,6 +24,7 @@ bool pal_pidfd_alive(int pidfd);
 int pal_pidfd_tgid(int pidfd);
 
 /* pidfdOpen(tid) -> fd ; pidfdAlive(fd) -> bool (false: gone, ESRCH; throws on other errors) ;
- * pidfdTgid(fd) -> tgid, 0 when the kernel cannot tell. */
+ * pidfdTgid(fd) -> tgid, 0 when the kernel cannot tell ; pidfdPinRead(tid) -> {fd, stat, cgroup,
+ * tgid}: the three above and the reads of /proc/<tid>/stat and cgroup, in one call. */
 bool pal_pidfd_init(napi_env env, napi_value exports);
 #endif

@@ -7,13 +7,16 @@
 //   The procfs fallback where no pidfd can be had (no addon, a kernel without pidfds, a fake /proc
 //   in the unit tests).
 // Both take the process's stat once when pinning, read after the pin is held, so the pin names
-// the process whose start time the resolver attests.
+// the process whose start time the resolver attests. Where the addon has pidfdPinRead, a pidfd pin
+// takes the pidfd, the stat, the cgroups and the tgid in one native call (a new caller's first
+// sight is cold: each JS-to-kernel hop costs 50-600 µs then); the parsing stays here in JS.
 
 import { realpathSync } from 'node:fs';
 import { constants } from 'node:os';
+import { getSystemErrorName } from 'node:util';
 import { errorMessage } from '../shared/error-message.js';
-import { closeFd, openStat, ProcError, readStat, readStatFd, type ProcStat } from './procfs.js';
-import type { PidfdOps } from './types.js';
+import { closeFd, openStat, parseStat, ProcError, readStat, readStatFd, type ProcStat } from './procfs.js';
+import type { PidfdOps, PidfdPinRead } from './types.js';
 
 export type PinKind = 'pidfd' | 'stat';
 
@@ -22,6 +25,8 @@ export interface PinnedProcess {
   readonly stat: ProcStat;
   /** From the pidfd (PIDFD_GET_INFO): saves reading /proc/<pid>/status. */
   readonly tgid?: number;
+  /** /proc/<pid>/cgroup as read while pinned, before the pin's alive check (the one-call pin only). */
+  readonly cgroup?: string;
 }
 
 /** One pin's descriptor and the guard that answers for it (a pidfd guard may hand out stat pins). */
@@ -80,6 +85,7 @@ export function pidfdPinGuard(procRoot: string, pidfds: PidfdOps, fallback = sta
   const guard: PinGuard = {
     kind: 'pidfd',
     pin(pid) {
+      if (pidfds.pinRead !== undefined) return pinInOneCall(pid, pidfds, guard, fallback);
       let fd: number;
       try {
         fd = pidfds.open(pid);
@@ -148,6 +154,48 @@ export function choosePinGuard(
     pidfds.close(fd);
   }
   return { guard: pidfdPinGuard(procRoot, pidfds, stat), why: 'the kernel gives pidfds' };
+}
+
+/**
+ * The pidfd guard's pin in one native call (PidfdOps.pinRead), with the outcomes of its step-by-step
+ * path: gone (ESRCH at any step, ENOENT reading), out of descriptors (EMFILE/ENFILE, which the pins
+ * answer by evicting and trying again), a read error, or a stat pin where no pidfd works here.
+ */
+function pinInOneCall(pid: number, pidfds: PidfdOps, guard: PinGuard, fallback: PinGuard): PinnedProcess {
+  let read: PidfdPinRead;
+  try {
+    read = pidfds.pinRead!(pid);
+  } catch (err) {
+    const errno = errnoOf(err);
+    const step = stepOf(err);
+    if (errno === ESRCH) throw new ProcError(`no process ${pid} (${step}): ${errorMessage(err)}`, 'ESRCH');
+    if (step === 'stat' || step === 'cgroup') throw new ProcError(errorMessage(err), errnoName(errno));
+    if (errno === EMFILE || errno === ENFILE) throw new ProcError(errorMessage(err), 'EMFILE');
+    // No pidfd for this thread here (EINVAL, ENOSYS) or a refused signal check (EPERM): never "alive" unasked.
+    return fallback.pin(pid);
+  }
+  const stat = parseStat(read.stat);
+  if (stat === undefined) {
+    pidfds.close(read.fd);
+    throw new ProcError(`/proc/${pid}/stat is not parsable`, 'EINVAL');
+  }
+  const tgid = Number.isSafeInteger(read.tgid) && read.tgid > 0 ? read.tgid : undefined;
+  return { hold: { fd: read.fd, guard }, stat, cgroup: read.cgroup, ...(tgid !== undefined ? { tgid } : {}) };
+}
+
+function stepOf(err: unknown): string | undefined {
+  const step = typeof err === 'object' && err !== null && 'step' in err ? err.step : undefined;
+  return typeof step === 'string' ? step : undefined;
+}
+
+/** ENOENT for 2, as node:fs names the code of a failed read (process-pins.ts reads the code). */
+function errnoName(errno: number | undefined): string | undefined {
+  if (errno === undefined || errno <= 0) return undefined;
+  try {
+    return getSystemErrorName(-errno);
+  } catch {
+    return undefined;
+  }
 }
 
 /** The pidfd's thread group id, or undefined where the addon or kernel cannot tell (status is read then). */

@@ -285,13 +285,14 @@ class Resolver implements ResolverWithDiagnostics {
   }
 
   /** Steps 1–2: start time (read while pinned), cgroup verdict and thread group of the pinned process. */
-  private readProcess(caller: CallerRef, { stat, tgid }: PinnedProcess): FirstRead | FirstSight {
+  private readProcess(caller: CallerRef, { stat, tgid, cgroup }: PinnedProcess): FirstRead | FirstSight {
     const pid = caller.pid;
     if (stat.state === 'Z' || stat.state === 'X') return { identity: unknown(caller, `process ${pid} has exited`) };
     try {
       return {
         startTime: stat.startTime,
-        verdict: this.cgroups.verdict(readProcFile(this.procRoot, pid, 'cgroup')),
+        // The one-call pidfd pin read the cgroups already, before its alive check.
+        verdict: this.cgroups.verdict(cgroup ?? readProcFile(this.procRoot, pid, 'cgroup')),
         // The pidfd tells its thread group itself where the kernel can (Linux 6.13+): one read less.
         tgid: tgid ?? readStatusIds(this.procRoot, pid).tgid,
       };

@@ -109,5 +109,20 @@ export interface PidfdOps {
    * tell (then /proc/<pid>/status is read). Throws once its thread is gone. Optional: older addons lack it.
    */
   tgid?(fd: number): number;
+  /**
+   * open, the reads of /proc/<tid>/stat and cgroup, tgid and alive (after the reads) in one call: a new
+   * caller's first sight in one native hop. Throws an error with a numeric `errno` and the `step` that
+   * failed ('open' | 'stat' | 'cgroup' | 'tgid' | 'alive'), its pidfd closed. Optional: older addons lack it.
+   */
+  pinRead?(tid: number): PidfdPinRead;
   close(fd: number): void;
+}
+
+/** What PidfdOps.pinRead read while its pidfd held the thread (latin1 text, as procfs.ts reads it). */
+export interface PidfdPinRead {
+  readonly fd: number;
+  readonly stat: string;
+  readonly cgroup: string;
+  /** 0 where the kernel cannot tell. */
+  readonly tgid: number;
 }

@@ -148,6 +148,7 @@ export interface NativeBinding {
   pidfdOpen(this: void, tid: number): number;
   pidfdAlive(this: void, fd: number): boolean;
   pidfdTgid(this: void, fd: number): number;
+  pidfdPinRead(this: void, tid: number): { fd: number; stat: string; cgroup: string; tgid: number };
 }
 
 /** Request codes shared with native/src/fuse_bridge.c. */

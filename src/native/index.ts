@@ -44,5 +44,6 @@ export const pidfds: NativePidfds = Object.freeze({
   open: binding.pidfdOpen,
   alive: binding.pidfdAlive,
   tgid: binding.pidfdTgid,
+  pinRead: binding.pidfdPinRead,
   close: (fd: number) => binding.closeFd(fd),
 });

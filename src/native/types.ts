@@ -298,5 +298,10 @@ export interface NativePidfds {
   alive(fd: number): boolean;
   /** Thread group id of its thread (PIDFD_GET_INFO, Linux 6.13+); 0 where the kernel cannot tell; throws once gone (ESRCH). */
   tgid(fd: number): number;
+  /**
+   * open + read /proc/<tid>/stat (< 4 KiB) and cgroup (< 64 KiB) + tgid + alive (after the reads), in one
+   * call; throws Error{code: 'ERR_PAL_PIDFD', errno, step} with the pidfd closed (step alive, ESRCH: gone).
+   */
+  pinRead(tid: number): { readonly fd: number; readonly stat: string; readonly cgroup: string; readonly tgid: number };
   close(fd: number): void;
 }

@@ -8,7 +8,12 @@ import test, { type ExecutionContext } from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { release } from 'node:os';
-import { createIdentityResolver, type Identity, type ResolverWithDiagnostics } from '../../src/identity/index.js';
+import {
+  createIdentityResolver,
+  type Identity,
+  type PidfdOps,
+  type ResolverWithDiagnostics,
+} from '../../src/identity/index.js';
 import { pidfds } from '../../src/native/index.js';
 import { waitFor } from '../helpers/wait.js';
 import { startTimeOf } from '../helpers/proc-start.js';
@@ -156,3 +161,42 @@ test.serial('a cached thread is answered from its pin; its tid reused after it e
   t.not(id, attested, 'not served as the old thread');
   t.like(id, { kind: 'unknown', tgid: tid, startTime: startTimeOf(tid) });
 });
+
+/** The addon's pidfds, counting the one-call pin (pidfdPinRead) and the step-by-step pidfd_open. */
+function countingPidfds(): { ops: PidfdOps; calls: { pinRead: number; open: number } } {
+  const calls = { pinRead: 0, open: 0 };
+  const ops: PidfdOps = {
+    ...pidfds,
+    open: (tid) => (calls.open++, pidfds.open(tid)),
+    pinRead: (tid) => (calls.pinRead++, pidfds.pinRead(tid)),
+  };
+  return { ops, calls };
+}
+
+test.serial(
+  'a new caller is pinned and read in one native call; its pid handed to another is pinned afresh',
+  async (t) => {
+    const counting = countingPidfds();
+    const resolver = createIdentityResolver({
+      dockerHost: 'unix:///nonexistent/pal-pin-read.sock',
+      pidfds: counting.ops,
+    });
+    t.teardown(() => resolver.close());
+    const opensAtStart = counting.calls.open; // choosePinGuard's probe of pald itself
+    const first = track(t, spawn('sleep', ['300'], { stdio: 'ignore' }));
+    const pid = first.pid!;
+    const attested = await resolver.resolve(caller(pid));
+    t.like(attested, { kind: 'host', pid, tgid: pid, startTime: startTimeOf(pid) });
+    t.is(counting.calls.pinRead, 1);
+    t.is(counting.calls.open, opensAtStart, 'no step-by-step pidfd_open');
+
+    first.kill('SIGKILL');
+    await exited(first);
+    await newcomerWithPid(t, pid);
+    const id = await resolver.resolve(caller(pid));
+    t.not(id, attested, 'not served as the old caller');
+    t.like(id, { kind: 'unknown', startTime: startTimeOf(pid) });
+    t.regex(id.reason ?? '', /mount namespace/);
+    t.is(counting.calls.pinRead, 2, 'pinned afresh, in one call');
+  },
+);

@@ -2,7 +2,16 @@
 // interface. The real dockerd and the real /proc are exercised in test/integration/identity*.
 
 import test from 'ava';
-import { mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createResolver } from '../../../src/identity/resolver.js';
@@ -619,4 +628,60 @@ test('pidfd pins: the thread group from the pidfd, a pid reused during resolutio
   tgids.delete(210); // a kernel that cannot tell: /proc/<pid>/status is read
   w.proc.process(210, { start: '2101', cgroup: `0::/docker/${B}\n` });
   t.like(await w.resolver.resolve(caller(210)), { kind: 'container', containerId: B, startTime: '2101', tgid: 210 });
+});
+
+/** fakePidfds with the one-call pin (pidfdPinRead): stat and cgroup as the fake /proc holds them when pinned. */
+function fakeOneCallPidfds(root: string, tgids: Map<number, number>) {
+  const base = fakePidfds(tgids);
+  const state = { pinReads: 0, opens: 0, afterRead: undefined as (() => void) | undefined };
+  const ops: PidfdOps = {
+    ...base.ops,
+    open: (tid) => (state.opens++, base.ops.open(tid)),
+    pinRead(tid) {
+      state.pinReads++;
+      const fd = base.ops.open(tid);
+      try {
+        const stat = readFileSync(join(root, String(tid), 'stat'), 'latin1');
+        const cgroup = readFileSync(join(root, String(tid), 'cgroup'), 'latin1');
+        if (!base.ops.alive(fd)) throw Object.assign(new Error('gone'), { errno: 3, step: 'alive' });
+        return { fd, stat, cgroup, tgid: base.ops.tgid!(fd) };
+      } catch (err) {
+        base.ops.close(fd);
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+          throw Object.assign(new Error('no stat'), { errno: 2, step: 'stat' });
+        throw err;
+      } finally {
+        state.afterRead?.();
+      }
+    },
+  };
+  return { ...base, ops, state };
+}
+
+test('one-call pidfd pins: stat, cgroups and thread group come from the one call; reuse and exit still caught', async (t) => {
+  const tgids = new Map([[220, 88]]);
+  let fds: ReturnType<typeof fakeOneCallPidfds> | undefined;
+  const w = world(undefined, (root) => pidfdPinGuard(root, (fds = fakeOneCallPidfds(root, tgids)).ops));
+  t.teardown(w.cleanup);
+  const pidfds = fds!;
+  w.proc.process(220, { start: '2200', cgroup: `0::/docker/${A}\n`, tgid: 220 });
+  // What the call read is used: /proc/220/cgroup read by number afterwards names another container.
+  pidfds.state.afterRead = () => w.proc.process(220, { start: '2200', cgroup: `0::/docker/${B}\n`, tgid: 220 });
+  t.like(await w.resolver.resolve(caller(220)), { kind: 'container', containerId: A, startTime: '2200', tgid: 88 });
+  pidfds.state.afterRead = undefined;
+  t.is(pidfds.state.pinReads, 1);
+  t.is(pidfds.state.opens, 0, 'no step-by-step pidfd_open');
+  t.is(pidfds.open.size, 1, 'kept: one pidfd');
+
+  // Reaped and its pid reused during the inspect: denied, its pidfd closed.
+  w.proc.process(221, { start: '2210', cgroup: `0::/docker/${B}\n` });
+  w.runtime.duringInspect = () => {
+    pidfds.reap(221);
+    w.proc.process(221, { start: '2999', cgroup: '0::/user.slice\n' });
+  };
+  t.regex((await w.resolver.resolve(caller(221))).reason ?? '', /reused during resolution/);
+  t.is(pidfds.open.size, 1);
+  // Gone before the call: unknown, nothing held.
+  t.regex((await w.resolver.resolve(caller(222))).reason ?? '', /^process 222 is gone: /);
+  t.is(pidfds.open.size, 1);
 });
