@@ -18,10 +18,10 @@ import { attestCaller, type Caller } from '../../../src/policy/index.js';
 /** Paths opened with openSync in this worker (procfs reads by number and stat pins open through it). */
 const opened: string[] = [];
 const realOpenSync = fs.openSync;
-fs.openSync = ((path: fs.PathLike, ...rest: unknown[]) => {
+fs.openSync = (path: fs.PathLike, ...rest: unknown[]) => {
   opened.push(String(path));
   return (realOpenSync as (...a: unknown[]) => number)(path, ...rest);
-});
+};
 syncBuiltinESMExports();
 
 const NS = { pid: 'pid:[4026531836]', mnt: 'mnt:[4026531840]' };
