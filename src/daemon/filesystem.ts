@@ -16,7 +16,7 @@ export function buildFilesystem(parts: FilesystemParts): PalFilesystem {
         if (who.kind === 'unknown') metrics.error('runtime');
         return who;
       },
-      startTime: (pid) => identity.startTime(pid),
+      startTime: (pid) => identity.pinnedStartTime(pid),
     },
     trust: {
       verifiedLabels: async (image) => {

@@ -1,9 +1,13 @@
 // One open() is a lookup then an open from the same blocked thread, and readers loop: a caller
 // attested a moment ago is reused for a short window instead of being attributed and attested
 // again. The key is the process, not only its number: pid, the kernel's uid/gid (a setuid process
-// is a new caller) and the process start time, read again on every request (a pread of the
-// resolver's pinned /proc/<pid>/stat), so a pid reused inside the window is a new caller.
-// Failures are never reused (a process being moved into its container settles quickly).
+// is a new caller) and the process start time, so a pid reused inside the window is a new caller.
+// Finding a remembered caller needs a start time only for a process the resolver has pinned (it
+// keeps the pin of every caller it answered): one pin check, never a read of /proc/<pid>/stat by
+// number. A process not pinned has no remembered caller to find, so its first request goes
+// straight to attestation, and its entry is keyed by the start time the resolver read itself
+// while it held the pin (the identity's). Failures are never reused (a process being moved into
+// its container settles quickly), nor is a caller without a start time (an unknown one).
 // A caller in use is attested again in the background before its window ends, and its window
 // starts again when the answer is the same (caller-refresh.ts): a steady reader does not wait.
 
@@ -17,7 +21,10 @@ const MAX_REUSED_CALLERS = 10_000;
 export interface CallerMemoOptions {
   /** Attribute and attest a caller (policy's attestCaller over the daemon's sources). */
   readonly attest: (ctx: CallerRef) => Promise<Caller>;
-  /** Start time of the process now holding `pid` (/proc/<pid>/stat field 22), undefined if unreadable. */
+  /**
+   * Start time (/proc/<pid>/stat field 22) of the process holding `pid` while the resolver keeps it
+   * pinned (IdentityResolver.pinnedStartTime); undefined when not pinned. Never a read by number.
+   */
   readonly startTime: (pid: number) => string | undefined;
   /** Monotonic milliseconds. */
   readonly clock: () => number;
@@ -68,10 +75,11 @@ export class CallerMemo {
   }
 
   async evaluate(ctx: CallerRef): Promise<Caller> {
-    const startTime = this.options.startTime(ctx.pid);
-    // Without a start time the process cannot be told apart from a successor: never reuse.
-    const key = startTime === undefined ? undefined : `${ctx.pid}:${ctx.uid}:${ctx.gid}:${startTime}`;
-    if (key !== undefined) {
+    // Only a pinned process can have a remembered caller (its pin is the resolver's, kept since it
+    // was attested); a pid reused since then fails the pin check and is attested afresh.
+    const pinned = this.options.startTime(ctx.pid);
+    if (pinned !== undefined) {
+      const key = keyOf(ctx, pinned);
       const hit = this.entries.get(key);
       if (hit && this.options.clock() < hit.until) {
         hit.used = true;
@@ -80,12 +88,15 @@ export class CallerMemo {
       this.entries.delete(key);
     }
     const caller = await this.options.attest(ctx);
-    // The resolver read the start time itself: it must be the process this key names.
-    const sameProcess = caller.identity.startTime === undefined || caller.identity.startTime === startTime;
-    if (key !== undefined && startTime !== undefined && !caller.failure && sameProcess) {
+    // The start time the resolver read while it held the pin names the process it attested.
+    // Without one the process cannot be told apart from a successor: never reused.
+    const startTime = caller.identity.startTime;
+    // A pinned process whose pid changed hands during the attestation: not the one that asked.
+    const sameProcess = pinned === undefined || pinned === startTime;
+    if (startTime !== undefined && !caller.failure && sameProcess) {
       const { pid, uid, gid } = ctx;
       const until = this.options.clock() + this.reuseMs;
-      this.remember({ key, ctx: { pid, uid, gid }, startTime, caller, until, used: false });
+      this.remember({ key: keyOf(ctx, startTime), ctx: { pid, uid, gid }, startTime, caller, until, used: false });
     }
     return caller;
   }
@@ -111,4 +122,8 @@ export class CallerMemo {
     this.entries.clear();
     this.refresher?.clear();
   }
+}
+
+function keyOf(ctx: CallerRef, startTime: string): string {
+  return `${ctx.pid}:${ctx.uid}:${ctx.gid}:${startTime}`;
 }

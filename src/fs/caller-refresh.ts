@@ -58,6 +58,7 @@ export interface RefreshOptions {
 /** What the refresher needs of the memo. */
 export interface RefreshedMemo {
   readonly attest: (ctx: CallerRef) => Promise<Caller>;
+  /** Start time of the pinned process holding `pid` (CallerMemoOptions.startTime); undefined when not pinned. */
   readonly startTime: (pid: number) => string | undefined;
   readonly clock: () => number;
   readonly reuseMs: number;
@@ -182,7 +183,8 @@ export class CallerRefresh {
     const { memo } = this;
     const generation = this.options.addon?.generation;
     const since = memo.clock();
-    // A process already gone (or its pid handed on) is not attested: forgotten at once.
+    // A process already gone, its pid handed on, or no longer pinned by the resolver (its pin
+    // evicted) is not attested: forgotten at once (its next request is attested afresh).
     if (memo.startTime(entry.ctx.pid) !== entry.startTime) return memo.drop(entry);
     let fresh: Caller;
     try {

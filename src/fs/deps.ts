@@ -39,9 +39,13 @@ export interface SecretSource {
   peek?(entry: ManifestEntry): OpenedSecret | undefined;
 }
 
-/** The resolver as the filesystem uses it: attribution, and the cheap start-time check of a pid. */
+/** The resolver as the filesystem uses it: attribution, and the cheap start-time check of a pinned pid. */
 export interface CallerIdentitySource extends IdentitySource {
-  /** Start time of the process now holding `pid` (/proc/<pid>/stat field 22), undefined if unreadable. */
+  /**
+   * Start time (/proc/<pid>/stat field 22) of the process holding `pid` only while the resolver keeps
+   * it pinned (IdentityResolver.pinnedStartTime): never a read by number, undefined for a process not
+   * pinned (not attested yet, exited, its pid reused, its pin evicted).
+   */
   startTime(pid: number): string | undefined;
 }
 

@@ -5,7 +5,7 @@
 // descriptor: the count is bounded, the oldest go first, and every fd is closed when its pin is
 // forgotten, replaced, evicted or cleared.
 
-import { ProcError, readStat } from './procfs.js';
+import { ProcError } from './procfs.js';
 import { statPinGuard, type PinGuard, type PinHold, type PinnedProcess } from './pin-guards.js';
 import { errorMessage } from '../shared/error-message.js';
 import type { CgroupVerdict } from './types.js';
@@ -95,18 +95,12 @@ export class ProcessPins {
   }
 
   /**
-   * Start time of the process now holding `pid`: the pinned one's while its pin holds (no read by
-   * number), else read by number (a pin stops holding once its process is gone, even if the number
-   * is reused: then the number names someone else, whose start time it is).
+   * Start time of the pinned process holding `pid`, while its pin holds it (one pin check, no read
+   * by number); undefined when `pid` is not pinned or its pin no longer holds (then forgotten).
+   * Never reads /proc/<pid>/stat by number: a process not pinned yet has no start time here.
    */
-  startTime(pid: number): string | undefined {
-    const pin = this.pins.get(pid);
-    if (pin !== undefined && pin.hold.guard.holds(pin.hold.fd, pin.startTime)) return pin.startTime;
-    try {
-      return readStat(this.opts.procRoot, pid).startTime;
-    } catch {
-      return undefined;
-    }
+  pinnedStartTime(pid: number): string | undefined {
+    return this.current(pid)?.startTime;
   }
 
   /** Keeps a pin (taking over its fd), replacing any pin of the same pid. */

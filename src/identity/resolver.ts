@@ -125,9 +125,9 @@ class Resolver implements ResolverWithDiagnostics {
     return cached !== undefined ? Promise.resolve(cached) : this.resolveUncached(caller);
   }
 
-  startTime(pid: number): string | undefined {
+  pinnedStartTime(pid: number): string | undefined {
     if (this.closed || !Number.isSafeInteger(pid) || pid <= 0) return undefined;
-    return this.pins.startTime(pid);
+    return this.pins.pinnedStartTime(pid);
   }
 
   inspectContainer(idOrName: string): Promise<Identity> {

@@ -65,10 +65,11 @@ export interface IdentityResolver {
   /** Never throws: failures come back as kind 'unknown' with a reason. */
   resolve(caller: CallerRef): Promise<Identity>;
   /**
-   * Start time (/proc/<pid>/stat field 22) of the process now holding `pid`, or undefined when it
-   * cannot be read. Cheap: a pread of the pinned stat fd for a caller seen before.
+   * Start time (/proc/<pid>/stat field 22) of the process holding `pid`, only while the resolver
+   * has it pinned (a caller it answered and still keeps): one pin check, never a read by number.
+   * Undefined for a process not pinned (yet, or any more: exited, pid reused, pin evicted).
    */
-  startTime(pid: number): string | undefined;
+  pinnedStartTime(pid: number): string | undefined;
   /** Identity of a container by id or name, for `pal explain` (no pid involved). */
   inspectContainer(idOrName: string): Promise<Identity>;
   /** Containers seen (cached), for `pal containers`. */

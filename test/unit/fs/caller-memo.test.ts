@@ -2,17 +2,27 @@ import test from 'ava';
 import { CallerMemo, CALLER_REUSE_MS } from '../../../src/fs/caller-memo.js';
 import type { CallerRef } from '../../../src/identity/types.js';
 
-/** A fake /proc (pid → start time), a fake clock and a counting attester. */
+/**
+ * A fake /proc (pid → start time), a fake clock, and a counting attester that pins what it
+ * attests as the resolver does: the memo's start time is the pinned process's only, while the
+ * pin holds (the same start time in /proc).
+ */
 function fixture() {
   const starts = new Map<number, string>([[7, '100']]);
+  const pinned = new Map<number, string>();
+  const asked: number[] = [];
   const clock = { now: 1_000 };
   const attested: CallerRef[] = [];
   let fail = false;
   let seenStart: string | undefined;
+  let duringAttest: (() => void) | undefined;
   const memo = new CallerMemo({
     attest: async (ctx) => {
       attested.push(ctx);
+      duringAttest?.();
+      duringAttest = undefined;
       const startTime = seenStart ?? starts.get(ctx.pid);
+      if (startTime !== undefined) pinned.set(ctx.pid, startTime);
       const identity = {
         kind: 'host' as const,
         pid: ctx.pid,
@@ -23,16 +33,25 @@ function fixture() {
       };
       return fail ? { ctx, identity, failure: 'identity unknown: x' } : { ctx, identity };
     },
-    startTime: (pid) => starts.get(pid),
+    startTime: (pid) => {
+      asked.push(pid);
+      const pin = pinned.get(pid);
+      if (pin !== undefined && pin === starts.get(pid)) return pin;
+      pinned.delete(pid); // the pinned process is gone
+      return undefined;
+    },
     clock: () => clock.now,
   });
   return {
     memo,
     starts,
+    pinned,
+    asked,
     clock,
     attested,
     failNext: (on: boolean) => (fail = on),
     resolverSees: (start: string | undefined) => (seenStart = start),
+    whileAttesting: (run: () => void) => (duringAttest = run),
   };
 }
 
@@ -87,11 +106,23 @@ test('other uid/gid, failures, unreadable start times and forget() are never reu
   t.is(f.attested.length, 8);
 });
 
-test('not kept when the resolver attested another process than the start time read before', async (t) => {
+test('a first sight is remembered under the start time the resolver read while pinning it', async (t) => {
   const f = fixture();
-  f.resolverSees('999'); // the pid changed hands between the start-time read and the resolution
+  const a = await f.memo.evaluate(ctx(7));
+  t.deepEqual(f.asked, [7], 'asked once, and not pinned then: no start time, straight to attestation');
+  t.is(await f.memo.evaluate(ctx(7)), a, 'the next request finds it through the pin');
+  t.is(f.attested.length, 1);
+  t.deepEqual(f.memo.reuseOf(a), { startTime: '100', remainingMs: CALLER_REUSE_MS });
+});
+
+test('not kept when the pinned process changed hands while it was attested again', async (t) => {
+  const f = fixture();
   await f.memo.evaluate(ctx(7));
-  f.resolverSees(undefined);
+  f.clock.now += CALLER_REUSE_MS; // the window is over: attested again, from its pin
+  f.whileAttesting(() => f.starts.set(7, '101')); // the pid changed hands meanwhile
+  const during = await f.memo.evaluate(ctx(7));
+  t.is(during.identity.startTime, '101');
+  t.is(f.memo.reuseOf(during), undefined, 'not the process whose pin was checked: not remembered');
   await f.memo.evaluate(ctx(7));
-  t.is(f.attested.length, 2);
+  t.is(f.attested.length, 3);
 });

@@ -117,6 +117,10 @@ export interface Harness {
   sealedFacts: SealedFactsRegistry;
   /** Start time the fake /proc reports per pid (default: "1" for every pid with an identity). */
   startTimes: Map<number, string>;
+  /** As the resolver: the start time of each process it answered, pinned (kept while it holds). */
+  pinned: Map<number, string>;
+  /** Start times the identity source read by number (the real resolver reads only while pinning). */
+  startTimeReads: number[];
   /** The monotonic clock the caller memo reads (ms); tests move it by hand. */
   clock: { now: number };
 }
@@ -131,6 +135,8 @@ export function harness(entries: SecretEntry[]): Harness {
     allowUids: [],
     sealedFacts: new SealedFactsRegistry(),
     startTimes: new Map(),
+    pinned: new Map(),
+    startTimeReads: [],
     clock: { now: 0 },
     deps: undefined as unknown as FsDeps,
   };
@@ -155,22 +161,34 @@ export function harness(entries: SecretEntry[]): Harness {
       sealedLabels: p.sealedLabels ?? e.labels,
     };
   };
+  /** The fake /proc's start time of `pid` now (undefined: no such process). */
+  const procStart = (pid: number) => h.startTimes.get(pid) ?? (h.identities.has(pid) ? '1' : undefined);
   h.deps = {
     identity: {
+      // As the resolver: the process is pinned while it is read, and the identity carries its start time.
       async resolve(caller) {
-        return (
-          h.identities.get(caller.pid) ?? {
+        const known = h.identities.get(caller.pid);
+        const startTime = procStart(caller.pid);
+        if (known === undefined || startTime === undefined) {
+          return {
             kind: 'unknown',
             pid: caller.pid,
             tgid: caller.pid,
             uid: caller.uid,
             gid: caller.gid,
             reason: 'no such process',
-          }
-        );
+          };
+        }
+        h.startTimeReads.push(caller.pid);
+        h.pinned.set(caller.pid, startTime);
+        return known.startTime !== undefined ? known : { ...known, startTime };
       },
+      // As the resolver's pinnedStartTime: a pinned process's only while the pin holds (same process).
       startTime(pid) {
-        return h.startTimes.get(pid) ?? (h.identities.has(pid) ? '1' : undefined);
+        const pinned = h.pinned.get(pid);
+        if (pinned !== undefined && pinned === procStart(pid)) return pinned;
+        h.pinned.delete(pid);
+        return undefined;
       },
     },
     trust: {

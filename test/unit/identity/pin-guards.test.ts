@@ -121,12 +121,12 @@ test('pidfd pins: cached while alive, forgotten and closed once reaped; no stat 
   t.is(w.proc.openFds(), 0, 'the stat was read by number and closed');
   t.is(w.pidfds.openFds.size, 2);
   t.is(w.pins.current(10), ten);
-  t.is(w.pins.startTime(10), '100');
+  t.is(w.pins.pinnedStartTime(10), '100');
   w.pidfds.reap(10);
   w.proc.process(10, '999'); // the number now names another process
   t.is(w.pins.current(10), undefined);
   t.is(w.pidfds.openFds.size, 1);
-  t.is(w.pins.startTime(10), '999', 'no pin now: read by number');
+  t.is(w.pins.pinnedStartTime(10), undefined, 'no pin now, and never a read by number');
   w.pidfds.aliveError = EPERM; // cannot tell is not alive
   t.is(w.pins.current(11), undefined);
   t.is(w.pidfds.openFds.size, 0);

@@ -109,16 +109,18 @@ test('forgetContainer drops the pins of that container only, and says whether th
   t.false(pins.forgetContainer(B));
 });
 
-test('startTime: through the pin once kept (a reused number is not read by number), else by number', (t) => {
+test('pinnedStartTime: through the pin once kept, never read by number (a reused number forgets the pin)', (t) => {
   const proc = fakeStatProc();
   t.teardown(() => proc.cleanup());
   const pins = new ProcessPins({ procRoot: proc.root, maxPins: 8 });
-  t.is(pins.startTime(5), undefined);
+  t.is(pins.pinnedStartTime(5), undefined);
   proc.process(5, '50');
-  t.is(pins.startTime(5), '50');
+  t.is(pins.pinnedStartTime(5), undefined, 'a live process not pinned yet: no read by number');
   pin(pins, 5, '50');
-  // The pinned process exits and the number is reused: the pinned file is gone, a new one exists.
-  proc.exit(5);
+  t.is(pins.pinnedStartTime(5), '50');
+  // The pinned process exits and the number is reused: the pin no longer holds it.
   proc.process(5, '51');
-  t.is(pins.startTime(5), '50', 'the pinned stat, not the new process by number');
+  t.is(pins.pinnedStartTime(5), undefined, 'neither the pinned stat nor the new process by number');
+  t.is(pins.size, 0, 'the pin that stopped holding is forgotten');
+  t.is(proc.openFds(), 0);
 });

@@ -472,17 +472,19 @@ test("pald's own namespaces unreadable: a warning, and no caller is host", async
   t.true(logs.some((l) => l.startsWith('WARNING: pald cannot read its own namespaces')));
 });
 
-test('startTime(pid): the start time of the process now holding the pid, through the pin once cached', async (t) => {
+test('pinnedStartTime(pid): the pinned process only, never read by number; a reused pid has none', async (t) => {
   const w = world();
   t.teardown(w.cleanup);
   w.proc.process(204, { start: '2000', cgroup: `0::/docker/${A}\n` });
-  t.is(w.resolver.startTime(204), '2000', 'not cached yet: read by path');
+  t.is(w.resolver.pinnedStartTime(204), undefined, 'not pinned yet: not read by number');
   await w.resolver.resolve(caller(204));
-  t.is(w.resolver.startTime(204), '2000', 'cached: read through the pinned fd');
+  t.is(w.resolver.pinnedStartTime(204), '2000', 'pinned: through the pinned fd');
   w.proc.process(204, { start: '2001', cgroup: `0::/docker/${A}\n` });
-  t.is(w.resolver.startTime(204), '2001', 'a new process with the same pid has another start time');
-  t.is(w.resolver.startTime(999), undefined);
-  t.is(w.resolver.startTime(0), undefined);
+  t.is(w.resolver.pinnedStartTime(204), undefined, 'a new process with the same pid: the pin stops holding');
+  t.like(await w.resolver.resolve(caller(204)), { kind: 'container', startTime: '2001' });
+  t.is(w.resolver.pinnedStartTime(204), '2001', 'pinned afresh by its own resolution');
+  t.is(w.resolver.pinnedStartTime(999), undefined);
+  t.is(w.resolver.pinnedStartTime(0), undefined);
 });
 
 test('start event: the container is attributed before its first open, which then costs no inspect', async (t) => {
