@@ -65,6 +65,8 @@ export interface Granted {
   readonly startNs: bigint;
   /** The warm path's generation when the decision began. */
   readonly generation: number;
+  /** Policy's answer (an allow), made with the sealed facts known for this version then. */
+  readonly decision: Decision;
 }
 
 export class PalView {
@@ -261,7 +263,7 @@ export class PalView {
       deny(decision.reason, decision.class);
       throw new FuseError(op === 'open' || isFailClosed(decision) ? EACCES : ENOENT, decision.reason);
     }
-    return { caller, entry, startNs, generation };
+    return { caller, entry, startNs, generation, decision };
   }
 
   /** Authorise before anything is decrypted: the manifest's labels, then the sealed ones. */
@@ -352,7 +354,7 @@ export class PalView {
    * and the open comes to JS as before.
    */
   openAhead(ctx: CallerContext, granted: Granted): void {
-    const { caller, entry, generation } = granted;
+    const { caller, entry, generation, decision } = granted;
     if (!this.warm.addon || generation !== this.warm.generation) return;
     const reuse = this.callers.reuseOf(caller);
     const opened = reuse && this.deps.secrets.peek?.(entry);
@@ -366,8 +368,7 @@ export class PalView {
     };
     // openSecret would learn something new here (and bump the generation): let it.
     if (!sameFacts(known, facts)) return;
-    const decision = policyDecide(caller, entry, { hostAllowUids: this.deps.hostAllowUids(), sealed: facts });
-    if (!decision.allow) return;
+    // openSecret's second decision, with these same facts, is the one the lookup just made.
     const { name } = entry;
     const ino = this.inodes.inoFor(name);
     const owner = handleOwner(caller.identity);
