@@ -6,19 +6,29 @@
 // A directory that does not exist (yet) is watched through its nearest existing ancestor: any
 // event there makes the watcher try again and reports a change, so a ciphertext that appears
 // later in a new subdirectory is still picked up.
+// The race to close: a directory created after its own watch failed (ENOENT) but before its
+// parent's watch was set makes no event anywhere. So missing directories are tried shallowest
+// first (a parent is watched before its children are tried, so a child created after its try is
+// an event of the parent's watch), and again after every new watch until no new watch is set.
 import { watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
+
+/** Sets a watch on one directory (fs.watch; tests inject a wrapper of it). Throws ENOENT if missing. */
+export type WatchFunction = (dir: string, listener: (event: string, name: string | Buffer | null) => void) => FSWatcher;
+
+const watchDirectory: WatchFunction = (dir, listener) => watch(dir, { persistent: true }, listener);
 
 export interface DirWatchOptions {
   /** Called with the absolute path of a file (or directory) an event was about. */
   readonly onEvent: (file: string) => void;
   readonly onError?: (err: Error) => void;
+  readonly watch?: WatchFunction;
 }
 
 export class DirWatcher {
-  /** Watched directory → its watcher; a missing directory maps to its ancestor's watcher. */
+  /** Directory → its own watcher (existing directories only). */
   private readonly watchers = new Map<string, FSWatcher>();
-  /** Directories asked for that did not exist when last tried. */
+  /** Directories asked for (or their missing ancestors) that did not exist when last tried. */
   private readonly missing = new Set<string>();
   private closed = false;
 
@@ -26,31 +36,36 @@ export class DirWatcher {
 
   /** Starts watching every directory of `dirs` not yet watched (idempotent). */
   add(dirs: Iterable<string>): void {
+    const set = this.watchers.size;
     for (const dir of dirs) this.watchDir(path.resolve(dir));
+    // A missing directory's parent may have been watched just now, after the directory appeared.
+    if (this.watchers.size !== set && this.missing.size > 0) this.retryMissing();
   }
 
   /** How many directories have a watch of their own (tests, diagnostics). */
   watchedCount(): number {
-    return [...this.watchers.keys()].filter((d) => !this.missing.has(d)).length;
+    return this.watchers.size;
   }
 
   close(): void {
     this.closed = true;
-    for (const w of new Set(this.watchers.values())) w.close();
+    for (const w of this.watchers.values()) w.close();
     this.watchers.clear();
     this.missing.clear();
   }
 
+  /** Watches `dir`, or records it missing and watches its nearest existing ancestor instead. */
   private watchDir(dir: string): void {
     if (this.closed || this.watchers.has(dir)) return;
     try {
-      const w = watch(dir, { persistent: true }, (_event, name) => {
+      const w = (this.opts.watch ?? watchDirectory)(dir, (_event, name) => {
         if (name) this.opts.onEvent(path.join(dir, name.toString()));
         else this.opts.onEvent(dir);
         if (this.missing.size > 0) this.retryMissing();
       });
       w.on('error', (err) => this.opts.onError?.(err));
       this.watchers.set(dir, w);
+      this.missing.delete(dir);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
         this.opts.onError?.(err as Error);
@@ -58,22 +73,27 @@ export class DirWatcher {
       }
       this.missing.add(dir);
       const parent = path.dirname(dir);
-      if (parent === dir) return;
-      this.watchDir(parent);
-      const stand = this.watchers.get(parent);
-      if (stand && !this.watchers.has(dir)) this.watchers.set(dir, stand);
+      if (parent !== dir) this.watchDir(parent);
     }
   }
 
-  /** Something changed in a watched directory: a missing one may exist now. */
+  /**
+   * Something changed in a watched directory (or a watch was just set): a missing one may exist
+   * now. Shallowest first, and again while a pass sets a new watch; each directory that appeared
+   * is reported, since what is already in it made its events before its watch was there.
+   */
   private retryMissing(): void {
-    for (const dir of [...this.missing]) {
-      const before = this.watchers.get(dir);
-      this.watchers.delete(dir);
-      this.missing.delete(dir);
-      this.watchDir(dir);
-      if (!this.missing.has(dir)) this.opts.onEvent(dir);
-      else if (!this.watchers.has(dir) && before) this.watchers.set(dir, before);
+    const before = [...this.missing];
+    let watched = -1;
+    while (!this.closed && this.missing.size > 0 && watched !== this.watchers.size) {
+      watched = this.watchers.size;
+      const byDepth = [...this.missing].sort((a, b) => depth(a) - depth(b));
+      for (const dir of byDepth) if (this.missing.has(dir)) this.watchDir(dir);
     }
+    for (const dir of before) if (this.watchers.has(dir)) this.opts.onEvent(dir);
   }
+}
+
+function depth(dir: string): number {
+  return dir.split(path.sep).length;
 }

@@ -168,9 +168,24 @@ export class ManifestStore {
     const dirs = new Set([...this.interesting].map((f) => path.dirname(f)));
     const added = [...dirs].filter((d) => !this.watchedDirs.has(d));
     if (added.length > 0) {
-      this.watcher.add(added);
+      // Known before the watch is set: a directory that appears while add() runs is reported then.
       for (const d of added) this.watchedDirs.add(d);
+      this.watcher.add(added);
+      // This reload looked at the new directories before they were watched: what appeared in
+      // between made no event, so look once more now that they are.
+      this.scheduleReload();
     }
+  }
+
+  /** A reload after a quiet `debounceMs` (a burst of events is one reload). */
+  private scheduleReload(): void {
+    if (this.debounce) clearTimeout(this.debounce);
+    this.debounce = setTimeout(() => {
+      this.debounce = undefined;
+      // Nobody awaits a watched reload: its failure is logged here, never left unhandled.
+      if (!this.closed)
+        this.reload().catch((err: unknown) => this.log(`manifest: reload failed: ${errorMessage(err)}`));
+    }, this.opts.debounceMs ?? 100);
   }
 
   private startWatching(): void {
@@ -182,13 +197,7 @@ export class ManifestStore {
       const p = path.resolve(file);
       // A watched directory itself: it appeared (or changed) and may hold a ciphertext now.
       if (!this.interesting.has(p) && !this.watchedDirs.has(p)) return;
-      if (this.debounce) clearTimeout(this.debounce);
-      this.debounce = setTimeout(() => {
-        this.debounce = undefined;
-        // Nobody awaits a watched reload: its failure is logged here, never left unhandled.
-        if (!this.closed)
-          this.reload().catch((err: unknown) => this.log(`manifest: reload failed: ${errorMessage(err)}`));
-      }, this.opts.debounceMs ?? 100);
+      this.scheduleReload();
     };
     this.watcher = new DirWatcher({
       onEvent,
