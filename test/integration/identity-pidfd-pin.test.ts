@@ -6,7 +6,7 @@
 
 import test, { type ExecutionContext } from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readlinkSync } from 'node:fs';
 import { release } from 'node:os';
 import {
   createIdentityResolver,
@@ -16,6 +16,7 @@ import {
 } from '../../src/identity/index.js';
 import { pidfds } from '../../src/native/index.js';
 import { waitFor } from '../helpers/wait.js';
+import { withPid } from '../helpers/pid-reuse.js';
 import { startTimeOf } from '../helpers/proc-start.js';
 
 const POLL = { timeoutMs: 10_000, intervalMs: 5 };
@@ -61,26 +62,20 @@ async function exited(child: ChildProcess): Promise<void> {
 
 /**
  * A process in a mount namespace of its own (so not host) holding pid `target`, freed beforehand:
- * the kernel's last allocated pid is set just below it and we fork, retrying while others fork too.
+ * forced through the kernel's last allocated pid (helpers/pid-reuse.ts).
  */
 async function newcomerWithPid(t: ExecutionContext, target: number): Promise<ChildProcess> {
-  await waitFor(`pid ${target} to be free`, () => !existsSync(`/proc/${target}`), POLL);
-  for (let attempt = 0; attempt < 200; attempt++) {
-    writeFileSync('/proc/sys/kernel/ns_last_pid', String(target - 1));
-    const child = track(t, spawn('unshare', ['--mount', 'sleep', '300'], { stdio: 'ignore' }));
-    if (child.pid === target) {
-      const own = readlinkSync('/proc/self/ns/mnt');
-      await waitFor(
-        `pid ${target} in its own mount namespace`,
-        () => readlinkSync(`/proc/${target}/ns/mnt`) !== own,
-        POLL,
-      );
-      return child;
-    }
-    child.kill('SIGKILL');
-    await exited(child);
-  }
-  throw new Error(`could not get pid ${target} reallocated`);
+  const child = await withPid(
+    target,
+    () => track(t, spawn('unshare', ['--mount', 'sleep', '300'], { stdio: 'ignore' })),
+    async (other) => {
+      other.kill('SIGKILL');
+      await exited(other);
+    },
+  );
+  const own = readlinkSync('/proc/self/ns/mnt');
+  await waitFor(`pid ${target} in its own mount namespace`, () => readlinkSync(`/proc/${target}/ns/mnt`) !== own, POLL);
+  return child;
 }
 
 function caller(pid: number): { pid: number; uid: number; gid: number } {

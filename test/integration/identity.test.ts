@@ -5,10 +5,12 @@
 import test from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { createIdentityResolver, type Identity, type ResolverWithDiagnostics } from '../../src/identity/index.js';
 import { startDockerd, type TestDockerd } from '../../scripts/components/dockerd.js';
 import { waitFor } from '../helpers/wait.js';
+import { withPid } from '../helpers/pid-reuse.js';
 
 let dockerd: TestDockerd | undefined;
 let resolver: ResolverWithDiagnostics | undefined;
@@ -58,23 +60,20 @@ async function hostPidOf(container: string, marker: string): Promise<number> {
   return found;
 }
 
-/**
- * Make the kernel hand `target` to a new host process: set the pid namespace's last allocated
- * pid just below it and fork. Other processes on the machine may fork in between, so retry.
- */
-async function spawnHostProcessWithPid(target: number): Promise<ChildProcess> {
-  await waitFor(`pid ${target} to be free`, () => !existsSync(`/proc/${target}`), {
-    timeoutMs: 10_000,
-    intervalMs: 20,
-  });
-  for (let attempt = 0; attempt < 200; attempt++) {
-    writeFileSync('/proc/sys/kernel/ns_last_pid', String(target - 1));
-    const child = spawn('sleep', ['300'], { stdio: 'ignore' });
-    spawned.push(child);
-    if (child.pid === target) return child;
-    child.kill('SIGKILL');
-  }
-  throw new Error(`could not get pid ${target} reallocated`);
+/** A new host process holding pid `target` (forced through the kernel's last allocated pid). */
+function spawnHostProcessWithPid(target: number): Promise<ChildProcess> {
+  return withPid(
+    target,
+    () => {
+      const child = spawn('sleep', ['300'], { stdio: 'ignore' });
+      spawned.push(child);
+      return child;
+    },
+    async (other) => {
+      other.kill('SIGKILL');
+      if (other.exitCode === null && other.signalCode === null) await once(other, 'exit');
+    },
+  );
 }
 
 function caller(pid: number): { pid: number; uid: number; gid: number } {

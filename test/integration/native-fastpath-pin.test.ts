@@ -5,11 +5,12 @@
 // served from the cache, a thread that is not its group's leader is, and no pin outlives its slot.
 import test, { type ExecutionContext } from 'ava';
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 
 import type { FuseMount } from '../../src/native/index.js';
 import { waitFor } from '../helpers/wait.js';
+import { withPid } from '../helpers/pid-reuse.js';
 import { mountTestFs, TestFs } from './native-fixture.js';
 import { startTimeOf } from '../helpers/proc-start.js';
 
@@ -72,16 +73,11 @@ async function ask(probe: Child): Promise<string> {
 }
 
 /** Spawns `spawnOne` until the process it starts gets pid `target` (freed beforehand). */
-async function takePid(target: number, spawnOne: () => Child): Promise<Child> {
-  await waitFor(`pid ${target} to be free`, () => !existsSync(`/proc/${target}`), { timeoutMs: 10_000, intervalMs: 5 });
-  for (let attempt = 0; attempt < 200; attempt++) {
-    writeFileSync('/proc/sys/kernel/ns_last_pid', String(target - 1));
-    const child = spawnOne();
-    if (child.pid === target) return child;
+function takePid(target: number, spawnOne: () => Child): Promise<Child> {
+  return withPid(target, spawnOne, async (child) => {
     child.kill('SIGKILL');
     await child.done;
-  }
-  throw new Error(`could not get pid ${target} reallocated`);
+  });
 }
 
 async function setup(
