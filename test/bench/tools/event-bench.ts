@@ -13,8 +13,7 @@ import { PalMetrics } from '../../../src/daemon/metrics.js';
 import { createPalFilesystem } from '../../../src/fs/index.js';
 import { FAST_EVENT_FIELDS, FastEventKind } from '../../../src/native/binding.js';
 import { deliverFastEvents } from '../../../src/native/dispatch.js';
-import type { FastPath } from '../../../src/native/index.js';
-import { container, entry, harness, IMAGE_DEMO, FakeSecureBuffer } from '../../unit/fs/fakes.js';
+import { container, entry, fakeFastPath, harness, IMAGE_DEMO, FakeSecureBuffer } from '../../unit/fs/fakes.js';
 
 const OPENS = Number(process.argv[2] ?? 128);
 const BATCHES = Number(process.argv[3] ?? 400);
@@ -44,23 +43,14 @@ async function main(): Promise<void> {
     auditDropped: () => 0,
   });
   let lease: { id: number; ino: number; fhs: number[] } | undefined;
-  const addon: FastPath = {
-    enable: () => undefined,
-    setGeneration: () => undefined,
-    remember: () => true,
+  // Keeps the lease it is given (the unit tests' default refuses it).
+  const addon = fakeFastPath({
     lease: (_g, _c, ino, id, content, fhs) => {
       content.wipe();
       lease = { id, ino, fhs: [...fhs] };
       return true;
     },
-    retireLeases: () => undefined,
-    expire: () => undefined,
-    takeRetired: () => [],
-    drain: () => undefined,
-    stats: () => {
-      throw new Error('not used');
-    },
-  };
+  });
   let invalidations = 0;
   const fs = createPalFilesystem({
     ...h.deps,

@@ -1,6 +1,6 @@
 // Fakes of pal's own interfaces for the filesystem view's unit tests.
 
-import type { SecureBuffer, CallerContext } from '../../../src/native/types.js';
+import type { SecureBuffer, CallerContext, FastPath } from '../../../src/native/types.js';
 import type { Identity } from '../../../src/identity/types.js';
 import type { ImageSubject, TrustDecision } from '../../../src/trust/types.js';
 import type { FsDeps, ManifestView } from '../../../src/fs/deps.js';
@@ -228,4 +228,28 @@ export function harness(entries: SecretEntry[]): Harness {
 
 export function ctx(pid: number, uid = 1000, gid = 1000): CallerContext {
   return { pid, uid, gid };
+}
+
+/**
+ * A fake of the addon's warm-path cache (FastPath) that does nothing: every part a test cares about
+ * is given in `parts`. A lease's content is wiped unless `parts.lease` handles it (it is handed over).
+ */
+export function fakeFastPath(parts: Partial<FastPath> = {}): FastPath {
+  return {
+    enable: () => undefined,
+    setGeneration: () => undefined,
+    remember: () => true,
+    lease: (_generation, _caller, _ino, _id, content) => {
+      content.wipe();
+      return false;
+    },
+    retireLeases: () => undefined,
+    expire: () => undefined,
+    takeRetired: () => [],
+    drain: () => undefined,
+    stats: () => {
+      throw new Error('not used');
+    },
+    ...parts,
+  };
 }

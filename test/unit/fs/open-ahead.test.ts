@@ -4,8 +4,8 @@
 // and nothing is ever decrypted for a lookup.
 import test from 'ava';
 import { createPalFilesystem, ROOT_INO } from '../../../src/fs/index.js';
-import type { FastPath, FastPathCaller } from '../../../src/native/index.js';
-import { harness, entry, container, ctx, IMAGE_DEMO } from './fakes.js';
+import type { FastPathCaller } from '../../../src/native/index.js';
+import { harness, entry, container, ctx, fakeFastPath, IMAGE_DEMO } from './fakes.js';
 
 const FIRST = 101; // opens first, through JS: the decrypt
 const NEXT = 102; // a new process of the same container
@@ -23,8 +23,7 @@ interface Leased {
 function fakeAddon() {
   const leased: Leased[] = [];
   const state = { generation: 0 };
-  const addon: FastPath = {
-    enable: () => undefined,
+  const addon = fakeFastPath({
     setGeneration: (g) => void (state.generation = g),
     remember: (generation) => generation === state.generation,
     lease: (generation, caller, ino, id, content, fhs) => {
@@ -33,14 +32,7 @@ function fakeAddon() {
       leased.push({ generation, caller, ino, id, fhs: [...fhs] });
       return true;
     },
-    retireLeases: () => undefined,
-    expire: () => undefined,
-    takeRetired: () => [],
-    drain: () => undefined,
-    stats: () => {
-      throw new Error('not used');
-    },
-  };
+  });
   return { addon, leased, state };
 }
 

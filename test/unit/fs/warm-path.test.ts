@@ -1,7 +1,7 @@
 import test from 'ava';
 import { createPalFilesystem, ROOT_INO } from '../../../src/fs/index.js';
-import type { FastPath, FastPathCaller, FileAttr } from '../../../src/native/index.js';
-import { harness, entry, container, ctx, manifestOf, IMAGE_DEMO, IMAGE_PLAIN } from './fakes.js';
+import type { FastPathCaller, FileAttr } from '../../../src/native/index.js';
+import { harness, entry, container, ctx, manifestOf, fakeFastPath, IMAGE_DEMO, IMAGE_PLAIN } from './fakes.js';
 
 const APP = 101;
 const PLAIN = 102;
@@ -10,25 +10,15 @@ const PLAIN = 102;
 function fakeAddon() {
   const remembered: { generation: number; caller: FastPathCaller; name: string; attr: FileAttr }[] = [];
   const state = { generation: 0, enabled: false };
-  const addon: FastPath = {
+  // Leases are refused (their content wiped): this fake answers no open itself.
+  const addon = fakeFastPath({
     enable: (on) => void (state.enabled = on),
     setGeneration: (g) => void (state.generation = g),
     remember: (generation, caller, name, attr) => {
       remembered.push({ generation, caller, name, attr });
       return generation === state.generation;
     },
-    lease: (_generation, _caller, _ino, _id, content) => {
-      content.wipe(); // handed over either way; this fake answers no open itself
-      return false;
-    },
-    retireLeases: () => undefined,
-    expire: () => undefined,
-    takeRetired: () => [],
-    drain: () => undefined,
-    stats: () => {
-      throw new Error('not used');
-    },
-  };
+  });
   return { addon, remembered, state };
 }
 
