@@ -18,6 +18,7 @@ import { pidfds } from '../../src/native/index.js';
 import { waitFor } from '../helpers/wait.js';
 import { withPid } from '../helpers/pid-reuse.js';
 import { startTimeOf } from '../helpers/proc-start.js';
+import { exited, track } from '../helpers/children.js';
 
 const POLL = { timeoutMs: 10_000, intervalMs: 5 };
 
@@ -45,19 +46,6 @@ function resolverFor(t: ExecutionContext): { resolver: ResolverWithDiagnostics; 
   });
   t.teardown(() => resolver.close());
   return { resolver, logs };
-}
-
-/** A child killed at test end if still running. */
-function track(t: ExecutionContext, child: ChildProcess): ChildProcess {
-  t.teardown(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  return child;
-}
-
-async function exited(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  await new Promise((resolve) => child.once('exit', resolve));
 }
 
 /**

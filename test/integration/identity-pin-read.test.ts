@@ -3,30 +3,19 @@
 // gone before the call is reported gone. The resolver's use of it, and pid reuse caught through it, is
 // in identity-pidfd-pin.test.ts (whose tests take pids through ns_last_pid one at a time).
 
-import test, { type ExecutionContext } from 'ava';
-import { spawn, type ChildProcess } from 'node:child_process';
+import test from 'ava';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { constants } from 'node:os';
 import { parseStat } from '../../src/identity/procfs.js';
 import { pidfds } from '../../src/native/index.js';
 import { waitFor } from '../helpers/wait.js';
 import { startTimeOf } from '../helpers/proc-start.js';
+import { exited, track } from '../helpers/children.js';
 
 const POLL = { timeoutMs: 10_000, intervalMs: 5 };
 
 type PinReadError = Error & { errno?: number; step?: string };
-
-function track(t: ExecutionContext, child: ChildProcess): ChildProcess {
-  t.teardown(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  return child;
-}
-
-async function exited(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  await new Promise((resolve) => child.once('exit', resolve));
-}
 
 /** pinRead of `tid`, its pidfd closed once checked to be one. */
 function pinReadOnce(tid: number): { stat: string; cgroup: string; tgid: number } {
