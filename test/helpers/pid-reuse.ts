@@ -8,11 +8,16 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { withPidLock, type PidLockOptions } from './pid-lock.js';
 import { waitFor } from './wait.js';
 
-const ATTEMPTS = 200;
+/** Forks under one lock before giving up: under a busy machine's forks most attempts lose the pid. */
+const ATTEMPTS = 2_000;
+const DEADLINE_MS = 30_000;
 
 /**
  * Starts processes with `spawnOne` until one gets pid `target` (waited for to be free first) and
- * returns it; each other one is handed to `discard` (kill it and wait for its exit).
+ * returns it; each other one is handed to `discard` (kill it and wait for its exit). The discards
+ * are awaited after the pid is taken, not between attempts: the window between the write and the
+ * fork is what other processes' forks steal, and every millisecond spent between attempts lets
+ * more of them in.
  */
 export async function withPid<C extends { readonly pid?: number | undefined }>(
   target: number,
@@ -22,12 +27,25 @@ export async function withPid<C extends { readonly pid?: number | undefined }>(
 ): Promise<C> {
   await waitFor(`pid ${target} to be free`, () => !existsSync(`/proc/${target}`), { timeoutMs: 10_000, intervalMs: 5 });
   return withPidLock(async () => {
-    for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-      writeFileSync('/proc/sys/kernel/ns_last_pid', String(target - 1));
-      const child = spawnOne();
-      if (child.pid === target) return child;
-      await discard(child);
+    const discarded: Promise<void>[] = [];
+    const deadline = Date.now() + DEADLINE_MS;
+    try {
+      for (let attempt = 0; attempt < ATTEMPTS && Date.now() < deadline; attempt++) {
+        writeFileSync('/proc/sys/kernel/ns_last_pid', String(target - 1));
+        const child = spawnOne();
+        if (child.pid === target) return child;
+        discarded.push(discard(child));
+        // Past the target: the pid was taken by another process; wait until it is free again.
+        if (existsSync(`/proc/${target}`)) {
+          await waitFor(`pid ${target} to be free`, () => !existsSync(`/proc/${target}`), {
+            timeoutMs: 10_000,
+            intervalMs: 5,
+          });
+        }
+      }
+      throw new Error(`could not get pid ${target} reallocated in ${ATTEMPTS} attempts or ${DEADLINE_MS} ms`);
+    } finally {
+      await Promise.all(discarded);
     }
-    throw new Error(`could not get pid ${target} reallocated in ${ATTEMPTS} attempts`);
   }, lock);
 }
