@@ -21,11 +21,12 @@ import {
   isFailClosed,
   type Caller,
   type Decision,
+  type SealedFacts,
   type SealedFactsRegistry,
 } from '../policy/index.js';
 
 import { errorMessage } from '../shared/error-message.js';
-import { SecretError, type AuthoriseSealed } from '../crypto/index.js';
+import { SecretError, type AuthoriseSealed, type OpenedSecret } from '../crypto/index.js';
 import type { ManifestEntry } from '../store/index.js';
 import type { FsDeps, ManifestView } from './deps.js';
 import {
@@ -310,12 +311,7 @@ export class PalView {
     }
     // The sealed payload names itself and carries its own labels: pald learns them (for every
     // later decision, `pal explain` included) and policy decides again with them.
-    const facts = {
-      version: entry.version,
-      size: opened.plaintext.length,
-      sealedName: opened.sealedName,
-      sealedLabels: opened.sealedLabels,
-    };
+    const facts = factsOf(entry, opened);
     if (!sameFacts(this.sealed.factsFor(entry), facts)) this.warm.bump(); // sizes and decisions may change
     this.sealed.learn(name, facts);
     const second = policyDecide(caller, entry, { hostAllowUids: this.deps.hostAllowUids(), sealed: facts });
@@ -325,7 +321,7 @@ export class PalView {
     }
     const fh = this.handles.allocate();
     let content: SecureBuffer;
-    const key = `${name}\0${entry.version}`;
+    const key = pinKey(entry);
     try {
       // Every handle of this version reads one shared locked copy; the limits bound what a caller pins.
       content = this.leases.admit(() => this.ledger.openSecret(owner, fh, key, opened.plaintext));
@@ -360,19 +356,14 @@ export class PalView {
     const opened = reuse && this.deps.secrets.peek?.(entry);
     if (!reuse || !opened) return;
     const known = this.sealed.factsFor(entry);
-    const facts = {
-      version: entry.version,
-      size: opened.plaintext.length,
-      sealedName: opened.sealedName,
-      sealedLabels: opened.sealedLabels,
-    };
+    const facts = factsOf(entry, opened);
     // openSecret would learn something new here (and bump the generation): let it.
     if (!sameFacts(known, facts)) return;
     // openSecret's second decision, with these same facts, is the one the lookup just made.
     const { name } = entry;
     const ino = this.inodes.inoFor(name);
     const owner = handleOwner(caller.identity);
-    const key = `${name}\0${entry.version}`;
+    const key = pinKey(entry);
     const { plaintext } = opened;
     const { reason, class: reasonClass } = decision;
     // One handle: the open that follows. A caller that opens again asks JS, whose open leases more.
@@ -411,4 +402,15 @@ export class PalView {
       this.forget(name);
     }
   }
+}
+
+/** What a decrypt of this entry's version showed of its sealed payload (what pald learns from it). */
+function factsOf(entry: ManifestEntry, opened: OpenedSecret): SealedFacts {
+  const { sealedName, sealedLabels } = opened;
+  return { version: entry.version, size: opened.plaintext.length, sealedName, sealedLabels };
+}
+
+/** The handle ledger's key of a secret version: every handle of it shares one pinned copy. */
+function pinKey(entry: ManifestEntry): string {
+  return `${entry.name}\0${entry.version}`;
 }
