@@ -18,8 +18,13 @@ export interface BenchRow {
   readonly p99Us?: number | undefined;
   /** Operations whose result was wrong (must be 0 for the row to mean anything). */
   readonly errors?: number | undefined;
-  /** The reference other rows of the same suite and client count are compared with. */
+  /** The reference other rows of the same suite, client count and group are compared with. */
   readonly floor?: boolean | undefined;
+  /**
+   * Rows measured against a floor of their own (e.g. "cold": first opens, against the C floor's
+   * first opens in the same minutes), not the suite's warm floor. Absent: the suite's floor.
+   */
+  readonly group?: string | undefined;
   /** Set when the case could not run: the reason, shown instead of numbers. */
   readonly unavailable?: string | undefined;
 }

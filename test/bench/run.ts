@@ -28,7 +28,7 @@ function format(reported: readonly BenchRow[]): string {
   const order = [...new Set(reported.map((r) => r.suite))];
   const rows = order.flatMap((suite) => reported.filter((r) => r.suite === suite));
   const floorOf = (r: BenchRow): BenchRow | undefined =>
-    rows.find((f) => f.floor && f.suite === r.suite && f.clients === r.clients && f.opsPerSec);
+    rows.find((f) => f.floor && f.suite === r.suite && f.clients === r.clients && f.group === r.group && f.opsPerSec);
   const head = ['suite', 'case', 'clients', 'ops/s', 'p50 µs', 'p99 µs', '× floor'];
   const body = rows.map((r) => {
     if (r.unavailable) return [r.suite, r.name, String(r.clients), `unavailable: ${r.unavailable}`, '', '', ''];
@@ -73,6 +73,7 @@ function normalise(suite: string, raw: unknown): BenchRow {
     p99Us: num('p99Us', 'p99us'),
     errors: num('errors'),
     floor: r.floor === true,
+    group: typeof r.group === 'string' ? r.group : undefined,
     unavailable: typeof r.unavailable === 'string' ? r.unavailable : undefined,
   };
 }
