@@ -10,7 +10,11 @@
 // parent's watch was set makes no event anywhere. So missing directories are tried shallowest
 // first (a parent is watched before its children are tried, so a child created after its try is
 // an event of the parent's watch), and again after every new watch until no new watch is set.
-import { watch, type FSWatcher } from 'node:fs';
+// A watch follows its inode, not its path: a watched directory removed and made again, or replaced
+// by a rename (a deploy that ships a new directory and moves it into place), left a
+// watch on a dead or moved directory and none on the new one. When the directory itself is renamed
+// or removed (its own event, or its parent's naming it), its path is watched afresh.
+import { statSync, watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 
 /** Sets a watch on one directory (fs.watch; tests inject a wrapper of it). Throws ENOENT if missing. */
@@ -25,9 +29,16 @@ export interface DirWatchOptions {
   readonly watch?: WatchFunction;
 }
 
+/** A directory's own watch and the directory it was set on (a new one at that path is another). */
+interface DirWatch {
+  readonly watcher: FSWatcher;
+  readonly dev: number;
+  readonly ino: number;
+}
+
 export class DirWatcher {
-  /** Directory → its own watcher (existing directories only). */
-  private readonly watchers = new Map<string, FSWatcher>();
+  /** Directory → its own watch (existing directories only). */
+  private readonly watchers = new Map<string, DirWatch>();
   /** Directories asked for (or their missing ancestors) that did not exist when last tried. */
   private readonly missing = new Set<string>();
   private closed = false;
@@ -49,22 +60,26 @@ export class DirWatcher {
 
   close(): void {
     this.closed = true;
-    for (const w of this.watchers.values()) w.close();
+    for (const w of this.watchers.values()) w.watcher.close();
     this.watchers.clear();
     this.missing.clear();
   }
 
   /** Watches `dir`, or records it missing and watches its nearest existing ancestor instead. */
-  private watchDir(dir: string): void {
+  private watchDir(dir: string, attempts = 3): void {
     if (this.closed || this.watchers.has(dir)) return;
     try {
-      const w = (this.opts.watch ?? watchDirectory)(dir, (_event, name) => {
-        if (name) this.opts.onEvent(path.join(dir, name.toString()));
-        else this.opts.onEvent(dir);
-        if (this.missing.size > 0) this.retryMissing();
-      });
-      w.on('error', (err) => this.opts.onError?.(err));
-      this.watchers.set(dir, w);
+      // Stat before and after the watch: the same directory both times is the one watched.
+      const before = statSync(dir);
+      const watcher = (this.opts.watch ?? watchDirectory)(dir, (event, name) => this.onWatchEvent(dir, event, name));
+      watcher.on('error', (err) => this.opts.onError?.(err));
+      const after = statSync(dir, { throwIfNoEntry: false });
+      if (!after || after.ino !== before.ino || after.dev !== before.dev) {
+        watcher.close(); // replaced while the watch was set: try the one there now
+        if (attempts > 1) return this.watchDir(dir, attempts - 1);
+        throw Object.assign(new Error(`${dir} kept being replaced while it was watched`), { code: 'EAGAIN' });
+      }
+      this.watchers.set(dir, { watcher, dev: before.dev, ino: before.ino });
       this.missing.delete(dir);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
@@ -75,6 +90,34 @@ export class DirWatcher {
       const parent = path.dirname(dir);
       if (parent !== dir) this.watchDir(parent);
     }
+  }
+
+  private onWatchEvent(dir: string, event: string, name: string | Buffer | null): void {
+    const entry = name === null ? undefined : name.toString();
+    if (event === 'rename' && entry !== undefined) {
+      // The directory itself (inotify names it by its own name), or a watched child of it, moved or went.
+      if (entry === path.basename(dir)) this.revalidate(dir);
+      const child = path.join(dir, entry);
+      if (this.watchers.has(child)) this.revalidate(child);
+    }
+    this.opts.onEvent(entry === undefined ? dir : path.join(dir, entry));
+    if (this.missing.size > 0) this.retryMissing();
+  }
+
+  /**
+   * The directory at a watched path was renamed or removed (or an entry named like it was): watch
+   * the path afresh. Not by comparing inode numbers: a directory made again at once often gets the
+   * number of the one just removed. A needless new watch of the same directory costs one reload.
+   */
+  private revalidate(dir: string): void {
+    const current = this.watchers.get(dir);
+    if (this.closed || current === undefined) return;
+    current.watcher.close();
+    this.watchers.delete(dir);
+    this.watchDir(dir); // the directory there now, or missing (then watched through an ancestor)
+    if (this.missing.size > 0) this.retryMissing();
+    // What the directory there now holds made its events before it was watched.
+    if (this.watchers.has(dir)) this.opts.onEvent(dir);
   }
 
   /**

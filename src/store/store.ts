@@ -23,6 +23,8 @@ export class ManifestStore {
   private referenced: readonly string[] = [];
   private debounce: NodeJS.Timeout | undefined;
   private running: Promise<ManifestSnapshot> | undefined;
+  /** The next reload is the look again after the first watches were set. */
+  private lookingAgain = false;
   private rerun = false;
   private closed = false;
 
@@ -130,6 +132,11 @@ export class ManifestStore {
         problems = [...parsed.problems.map((p) => ({ ...p, message: p.message + REJECTED }))];
       }
     }
+    // The look again after the watches were set (startWatching) that finds nothing new is no
+    // change: no new generation, no listener told, no problem logged twice.
+    const lookedAgain = this.lookingAgain;
+    this.lookingAgain = false;
+    if (lookedAgain && sameContent(previous, entries, problems!)) return previous;
     const snap: ManifestSnapshot = {
       entries,
       problems: problems!,
@@ -202,7 +209,24 @@ export class ManifestStore {
     this.watcher = new DirWatcher({
       onEvent,
       onError: (err) => this.log(`manifest: watcher error: ${err.message}`),
+      ...(this.opts.watchDirectory ? { watch: this.opts.watchDirectory } : {}),
     });
     this.watcher.add(dirs);
+    // The first reload read the files before they were watched: a change in between made no
+    // event, so look once more now that they are.
+    this.lookingAgain = true;
+    this.scheduleReload();
   }
+}
+
+/** Whether a reload found exactly what `previous` holds (every field of every entry, every problem). */
+function sameContent(
+  previous: ManifestSnapshot,
+  entries: ReadonlyMap<string, ManifestEntry>,
+  problems: readonly ManifestProblem[],
+): boolean {
+  return (
+    JSON.stringify(problems) === JSON.stringify(previous.problems) &&
+    (entries === previous.entries || JSON.stringify([...entries]) === JSON.stringify([...previous.entries]))
+  );
 }

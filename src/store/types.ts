@@ -1,5 +1,7 @@
 // The manifest as pald serves it: validated entries plus the problems found.
 
+import type { WatchFunction } from './dir-watch.js';
+
 export type BackendName = 'openpgp' | 'redoctober';
 
 export interface ManifestEntry {
@@ -66,4 +68,6 @@ export interface ManifestStoreOptions {
   readonly watch?: boolean;
   /** Quiet period after the last file event before reloading, ms (default 100). */
   readonly debounceMs?: number;
+  /** How a directory is watched (tests: a wrapper of fs.watch); fs.watch when absent. */
+  readonly watchDirectory?: WatchFunction;
 }
