@@ -34,9 +34,10 @@ test('the C floor builds with the addon session I/O', async (t) => {
   );
 });
 
-test('the in-container client, the cold-open probe, the pin-guard micro loop and the open loop build', async (t) => {
+test('the in-container client, the cold-open probe, the pin-guard and idle-cold probes and the open loop build', async (t) => {
   await builds(t, [path.join(bench, 'client.c')], ['-pthread']);
   await builds(t, [path.join(bench, 'coldopen.c')], []);
   await builds(t, [path.join(bench, 'tools', 'pin-guard.c')], []);
+  await builds(t, [path.join(bench, 'tools', 'idle-cold.c')], []);
   await builds(t, [path.join(bench, 'openloop.c')], []);
 });
