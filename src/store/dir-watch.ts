@@ -29,16 +29,9 @@ export interface DirWatchOptions {
   readonly watch?: WatchFunction;
 }
 
-/** A directory's own watch and the directory it was set on (a new one at that path is another). */
-interface DirWatch {
-  readonly watcher: FSWatcher;
-  readonly dev: number;
-  readonly ino: number;
-}
-
 export class DirWatcher {
-  /** Directory → its own watch (existing directories only). */
-  private readonly watchers = new Map<string, DirWatch>();
+  /** Directory → its own watcher (existing directories only). */
+  private readonly watchers = new Map<string, FSWatcher>();
   /** Directories asked for (or their missing ancestors) that did not exist when last tried. */
   private readonly missing = new Set<string>();
   private closed = false;
@@ -60,7 +53,7 @@ export class DirWatcher {
 
   close(): void {
     this.closed = true;
-    for (const w of this.watchers.values()) w.watcher.close();
+    for (const w of this.watchers.values()) w.close();
     this.watchers.clear();
     this.missing.clear();
   }
@@ -69,7 +62,7 @@ export class DirWatcher {
   private watchDir(dir: string, attempts = 3): void {
     if (this.closed || this.watchers.has(dir)) return;
     try {
-      // Stat before and after the watch: the same directory both times is the one watched.
+      // Replaced (or removed) while the watch was being set: the stats before and after differ.
       const before = statSync(dir);
       const watcher = (this.opts.watch ?? watchDirectory)(dir, (event, name) => this.onWatchEvent(dir, event, name));
       watcher.on('error', (err) => this.opts.onError?.(err));
@@ -79,7 +72,7 @@ export class DirWatcher {
         if (attempts > 1) return this.watchDir(dir, attempts - 1);
         throw Object.assign(new Error(`${dir} kept being replaced while it was watched`), { code: 'EAGAIN' });
       }
-      this.watchers.set(dir, { watcher, dev: before.dev, ino: before.ino });
+      this.watchers.set(dir, watcher);
       this.missing.delete(dir);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
@@ -112,7 +105,7 @@ export class DirWatcher {
   private revalidate(dir: string): void {
     const current = this.watchers.get(dir);
     if (this.closed || current === undefined) return;
-    current.watcher.close();
+    current.close();
     this.watchers.delete(dir);
     this.watchDir(dir); // the directory there now, or missing (then watched through an ancestor)
     if (this.missing.size > 0) this.retryMissing();

@@ -23,10 +23,10 @@ export class ManifestStore {
   private referenced: readonly string[] = [];
   private debounce: NodeJS.Timeout | undefined;
   private running: Promise<ManifestSnapshot> | undefined;
-  /** The next reload is the look again after the first watches were set. */
-  private lookingAgain = false;
   private rerun = false;
   private closed = false;
+  /** Passes over the files finished so far, whether or not they changed anything (loads()). */
+  private passes = 0;
 
   private constructor(
     readonly path: string,
@@ -61,15 +61,23 @@ export class ManifestStore {
 
   /** Reloads now; concurrent calls share one reload (and a call during a reload queues one more). */
   reload(): Promise<ManifestSnapshot> {
+    return this.load(false);
+  }
+
+  /** `quietIfUnchanged`: the first pass, if it finds exactly what is held, is no change (startWatching). */
+  private load(quietIfUnchanged: boolean): Promise<ManifestSnapshot> {
     if (this.running) {
       this.rerun = true;
       return this.running;
     }
     const run = async (): Promise<ManifestSnapshot> => {
       let snap: ManifestSnapshot;
+      let quiet = quietIfUnchanged;
       do {
         this.rerun = false;
-        snap = await this.loadOnce();
+        snap = await this.loadOnce(quiet);
+        this.passes++;
+        quiet = false;
       } while (this.rerun && !this.closed);
       return snap;
     };
@@ -89,7 +97,12 @@ export class ManifestStore {
     this.opts.log?.(message);
   }
 
-  private async loadOnce(): Promise<ManifestSnapshot> {
+  /** How many passes over the files have finished, changed anything or not (tests, diagnostics). */
+  loads(): number {
+    return this.passes;
+  }
+
+  private async loadOnce(quietIfUnchanged = false): Promise<ManifestSnapshot> {
     const previous = this.snapshot;
     let entries: ReadonlyMap<string, ManifestEntry> = previous.entries;
     let problems: ManifestProblem[];
@@ -134,9 +147,7 @@ export class ManifestStore {
     }
     // The look again after the watches were set (startWatching) that finds nothing new is no
     // change: no new generation, no listener told, no problem logged twice.
-    const lookedAgain = this.lookingAgain;
-    this.lookingAgain = false;
-    if (lookedAgain && sameContent(previous, entries, problems!)) return previous;
+    if (quietIfUnchanged && sameContent(previous, entries, problems!)) return previous;
     const snap: ManifestSnapshot = {
       entries,
       problems: problems!,
@@ -184,14 +195,18 @@ export class ManifestStore {
     }
   }
 
-  /** A reload after a quiet `debounceMs` (a burst of events is one reload). */
-  private scheduleReload(): void {
+  /**
+   * A reload after a quiet `debounceMs` (a burst of events is one reload). `lookAgain`: the one
+   * startWatching asks for, which is no change if it finds what is held; any event's reload
+   * scheduled after it takes its place.
+   */
+  private scheduleReload(lookAgain = false): void {
     if (this.debounce) clearTimeout(this.debounce);
     this.debounce = setTimeout(() => {
       this.debounce = undefined;
       // Nobody awaits a watched reload: its failure is logged here, never left unhandled.
       if (!this.closed)
-        this.reload().catch((err: unknown) => this.log(`manifest: reload failed: ${errorMessage(err)}`));
+        this.load(lookAgain).catch((err: unknown) => this.log(`manifest: reload failed: ${errorMessage(err)}`));
     }, this.opts.debounceMs ?? 100);
   }
 
@@ -214,8 +229,7 @@ export class ManifestStore {
     this.watcher.add(dirs);
     // The first reload read the files before they were watched: a change in between made no
     // event, so look once more now that they are.
-    this.lookingAgain = true;
-    this.scheduleReload();
+    this.scheduleReload(true);
   }
 }
 

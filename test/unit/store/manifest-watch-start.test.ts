@@ -62,3 +62,19 @@ test('a ciphertext directory swapped in by a rename stays watched: a later rotat
   await versionChanges(store, v2, 'the rotation in the swapped-in directory');
   t.pass();
 });
+
+test('the look again after the watches were set that finds nothing new is no change', async (t) => {
+  const dir = await manifestDir({});
+  const file = path.join(dir, 'secrets.yaml');
+  await writeFile(file, 'secrets:\n  s:\n    file: data/missing.pgp\n    labels: [a]\n');
+  const logged: string[] = [];
+  const store = await ManifestStore.open(file, { debounceMs: 20, log: (m) => logged.push(m) });
+  t.teardown(() => store.close());
+  let changes = 0;
+  store.onChange(() => changes++);
+  t.is(store.loads(), 1);
+  await waitFor('the look again to finish', () => store.loads() === 2, { timeoutMs: 10_000, intervalMs: 5 });
+  t.is(store.current().generation, 1, 'no new generation');
+  t.is(changes, 0, 'no listener told');
+  t.is(logged.filter((l) => l.includes('missing.pgp')).length, 1, 'its problem logged once, not twice');
+});
