@@ -11,10 +11,10 @@
 // first (a parent is watched before its children are tried, so a child created after its try is
 // an event of the parent's watch), and again after every new watch until no new watch is set.
 // A watch follows its inode, not its path: a watched directory removed and made again, or replaced
-// by a rename (a deploy that ships a new directory and moves it into place), left a
-// watch on a dead or moved directory and none on the new one. When the directory itself is renamed
-// or removed (its own event, or its parent's naming it), its path is watched afresh.
-import { statSync, watch, type FSWatcher } from 'node:fs';
+// by a rename (a deploy that ships a new directory and moves it into place), left a watch on a
+// dead or moved directory and none on the new one. When the directory itself is renamed or removed
+// (its own event, or its parent's naming it), its path is watched afresh.
+import { watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 
 /** Sets a watch on one directory (fs.watch; tests inject a wrapper of it). Throws ENOENT if missing. */
@@ -59,19 +59,12 @@ export class DirWatcher {
   }
 
   /** Watches `dir`, or records it missing and watches its nearest existing ancestor instead. */
-  private watchDir(dir: string, attempts = 3): void {
+  private watchDir(dir: string): void {
     if (this.closed || this.watchers.has(dir)) return;
     try {
-      // Replaced (or removed) while the watch was being set: the stats before and after differ.
-      const before = statSync(dir);
+      // A directory replaced right after this watch is set makes the watch's own event: revalidate.
       const watcher = (this.opts.watch ?? watchDirectory)(dir, (event, name) => this.onWatchEvent(dir, event, name));
       watcher.on('error', (err) => this.opts.onError?.(err));
-      const after = statSync(dir, { throwIfNoEntry: false });
-      if (!after || after.ino !== before.ino || after.dev !== before.dev) {
-        watcher.close(); // replaced while the watch was set: try the one there now
-        if (attempts > 1) return this.watchDir(dir, attempts - 1);
-        throw Object.assign(new Error(`${dir} kept being replaced while it was watched`), { code: 'EAGAIN' });
-      }
       this.watchers.set(dir, watcher);
       this.missing.delete(dir);
     } catch (err) {

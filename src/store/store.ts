@@ -102,7 +102,7 @@ export class ManifestStore {
     return this.passes;
   }
 
-  private async loadOnce(quietIfUnchanged = false): Promise<ManifestSnapshot> {
+  private async loadOnce(quietIfUnchanged: boolean): Promise<ManifestSnapshot> {
     const previous = this.snapshot;
     let entries: ReadonlyMap<string, ManifestEntry> = previous.entries;
     let problems: ManifestProblem[];
