@@ -12,7 +12,16 @@
  * JS of each replayed open and each close afterwards (fuse_bridge.c), and JS writes the audit
  * line. A caller in use (its `used` flag) is attested again by JS before its window ends; only when
  * that full attestation gives the same answer at the same generation does JS extend the window
- * (pal_fast_extend), so the addon never reuses a caller longer than JS's own memo would. */
+ * (pal_fast_extend), so the addon never reuses a caller longer than JS's own memo would.
+ *
+ * Adoption (the first sight of a process in C): JS vouches for a container caller it remembered
+ * with the /proc/<pid>/cgroup text its resolver attributed it by (pal_fast_vouch). JS's identity
+ * of a container process is a function of that text (the verdict), the container's record and the
+ * kernel's uid and gid, so a process seen for the first time whose text, uid and gid are the
+ * sponsor's, at the sponsor's generation and within its window, is the caller JS would attest:
+ * the addon pins it by a pidfd, reads its stat and cgroup while pinned (alive after the reads),
+ * and gives it the sponsor's grants, its leases shared and its window. Anything else (no sponsor,
+ * another text, a zombie, no pidfd) goes to JS as before. */
 #include "fast_path.h"
 
 #include <errno.h>
@@ -45,12 +54,12 @@ static void lease_unref(pal_fast_lease *l) {
 
 /* The lease answers no more opens; JS gets its unused handle numbers back. Lock held. */
 static void retire(pal_fast *f, pal_fast_lease *l) {
-  if (!l || l->retired) return;
+  if (l->retired) return;
   l->retired = true;
   pal_fast_retired *r = calloc(1, sizeof *r);
   if (r) { /* out of memory: the numbers stay booked in JS until the next reclaim */
     r->lease_id = l->id;
-    r->in_use = (unsigned)(l->refs - 1);
+    r->in_use = (unsigned)(l->refs - l->holders);
     r->opened = l->opened;
     r->nfree = l->nfree;
     memcpy(r->free_fh, l->free_fh, sizeof r->free_fh);
@@ -59,17 +68,36 @@ static void retire(pal_fast *f, pal_fast_lease *l) {
   }
   l->nfree = 0;
   atomic_fetch_add(&f->stats.retired_leases, 1);
+}
+
+/* The grant lets go of its lease: its own lease is retired with it; a sponsor's lease that an
+ * adopted caller shares stays the sponsor's (it goes when the sponsor's grant does). */
+static void retire_grant(pal_fast *f, pal_fast_grant *g) {
+  pal_fast_lease *l = g->lease;
+  g->lease = NULL;
+  if (!l) return;
+  if (!g->shared) retire(f, l);
+  g->shared = false;
+  l->holders--;
   lease_unref(l);
 }
 
-static void retire_grant(pal_fast *f, pal_fast_grant *g) {
-  retire(f, g->lease);
-  g->lease = NULL;
+/* The sponsors' slots (callers with a cgroup text), so a first sight need not scan every slot. */
+static void drop_sponsor(pal_fast *f, size_t slot) {
+  for (size_t i = 0; i < f->nsponsors; i++) {
+    if (f->sponsors[i] != slot) continue;
+    f->sponsors[i] = f->sponsors[--f->nsponsors];
+    return;
+  }
 }
 
 static void forget_caller(pal_fast *f, pal_fast_caller *c) {
   for (size_t i = 0; i < PAL_FAST_GRANTS; i++) retire_grant(f, &c->grants[i]);
   if (c->pin_fd >= 0) close(c->pin_fd);
+  if (c->cgroup) {
+    drop_sponsor(f, (size_t)(c - f->callers));
+    free(c->cgroup);
+  }
   memset(c, 0, sizeof *c);
   c->pin_fd = -1;
 }
@@ -77,6 +105,15 @@ static void forget_caller(pal_fast *f, pal_fast_caller *c) {
 static void forget_all(pal_fast *f) {
   if (!f->callers) return;
   for (size_t i = 0; i < PAL_FAST_SLOTS; i++) forget_caller(f, &f->callers[i]);
+}
+
+static void free_tables(pal_fast *f) {
+  free(f->callers);
+  free(f->tried);
+  free(f->sponsors);
+  f->callers = NULL;
+  f->tried = NULL;
+  f->sponsors = NULL;
 }
 
 void pal_fast_destroy(pal_fast *f) {
@@ -87,8 +124,7 @@ void pal_fast_destroy(pal_fast *f) {
     free(r);
     r = next;
   }
-  free(f->callers);
-  f->callers = NULL;
+  free_tables(f);
   pthread_mutex_destroy(&f->lock);
 }
 
@@ -98,7 +134,10 @@ bool pal_fast_enable(pal_fast *f, bool on) {
   forget_all(f);
   if (on && !f->callers) {
     f->callers = calloc(PAL_FAST_SLOTS, sizeof *f->callers);
-    ok = f->callers != NULL;
+    f->tried = calloc(PAL_FAST_SLOTS, sizeof *f->tried);
+    f->sponsors = calloc(PAL_FAST_SLOTS, sizeof *f->sponsors);
+    ok = f->callers && f->tried && f->sponsors;
+    if (!ok) free_tables(f);
     if (ok)
       for (size_t i = 0; i < PAL_FAST_SLOTS; i++) f->callers[i].pin_fd = -1;
   }
@@ -116,19 +155,17 @@ void pal_fast_set_generation(pal_fast *f, uint64_t generation) {
   pthread_mutex_unlock(&f->lock);
 }
 
-bool pal_fast_read_start_time(int fd, unsigned long long *out) {
-  char buf[1024];
-  ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
-  if (n <= 0) return false;
-  buf[n] = 0;
+/* The state (field 3) and start time (field 22) of a NUL-terminated /proc/<pid>/stat line. */
+static bool parse_stat(const char *buf, char *state, unsigned long long *out) {
   /* "pid (comm) state ppid ...": comm may hold spaces and parentheses; fields count from the
    * last ')'. The start time is field 22, the 20th after it. */
-  char *p = strrchr(buf, ')');
+  const char *p = strrchr(buf, ')');
   if (!p) return false;
   p++;
   for (int field = 3; field <= 22; field++) {
     while (*p == ' ') p++;
     if (!*p) return false;
+    if (field == 3) *state = *p;
     if (field == 22) {
       char *end;
       errno = 0;
@@ -140,6 +177,15 @@ bool pal_fast_read_start_time(int fd, unsigned long long *out) {
     while (*p && *p != ' ') p++;
   }
   return false;
+}
+
+bool pal_fast_read_start_time(int fd, unsigned long long *out) {
+  char buf[1024];
+  ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+  if (n <= 0) return false;
+  buf[n] = 0;
+  char state;
+  return parse_stat(buf, &state, out);
 }
 
 /* The caller's pin still names the attested thread (the per-request check). */
@@ -171,13 +217,141 @@ static pal_fast_caller *valid_caller(pal_fast *f, const struct fuse_ctx *ctx) {
     return NULL;
   }
   c->used = true;
+  if (c->adopted) { /* its sponsor is in use through it: JS attests the sponsor again in time */
+    pal_fast_caller *sp = &f->callers[c->sponsor_slot];
+    if (sp->pin_fd >= 0 && sp->pid == c->sponsor_pid && sp->start_time == c->sponsor_start) sp->used = true;
+  }
+  return c;
+}
+
+/* What a first sight in C read of a process, while its pidfd held it (see_process). */
+typedef struct {
+  int pidfd;
+  unsigned long long start_time;
+  size_t cgroup_len;
+  char cgroup[PAL_FAST_CGROUP_MAX];
+} pal_first_sight;
+
+/* Pins the thread `pid` by a pidfd and reads its stat and cgroup; alive after the reads means the
+ * pinned thread held the number throughout them (the order of pin_pidfd and of the resolver). */
+static bool see_process(pid_t pid, pal_first_sight *s) {
+  char stat[1024];
+  s->pidfd = pal_pidfd_open_thread(pid);
+  if (s->pidfd < 0) return false;
+  ssize_t stat_len = pal_read_proc_file(pid, "stat", stat, sizeof stat);
+  ssize_t cg_len = stat_len > 0 ? pal_read_proc_file(pid, "cgroup", s->cgroup, sizeof s->cgroup) : -1;
+  char state = 0;
+  bool ok = cg_len > 0 && pal_pidfd_alive(s->pidfd);
+  if (ok) {
+    stat[stat_len] = 0;
+    /* A zombie is no caller (resolver.ts readProcess). */
+    ok = parse_stat(stat, &state, &s->start_time) && state != 'Z' && state != 'X';
+    s->cgroup_len = (size_t)cg_len;
+  }
+  if (!ok) {
+    close(s->pidfd);
+    s->pidfd = -1;
+  }
+  return ok;
+}
+
+/* A sponsor usable for (uid, gid) now: vouched, current, in its window. Lock held. Whether the
+ * sponsor itself is still alive does not matter: JS would attest a new process of that container by
+ * its cached record the same way, a container's end bumps the generation, and no process can be in
+ * a cgroup text of a container that is gone (the text names the container's own cgroup, removed
+ * with it; a pid namespace whose init died takes no new process). */
+static bool sponsor_usable(const pal_fast *f, const pal_fast_caller *c, uid_t uid, gid_t gid, uint64_t now) {
+  return c->pin_fd >= 0 && c->cgroup && c->uid == uid && c->gid == gid && c->generation == f->generation &&
+         now < c->expires_ns;
+}
+
+static pal_fast_caller *sponsor_for(pal_fast *f, uid_t uid, gid_t gid, const char *cgroup, size_t len) {
+  uint64_t now = now_ns();
+  for (size_t i = 0; i < f->nsponsors; i++) {
+    pal_fast_caller *c = &f->callers[f->sponsors[i]];
+    if (!sponsor_usable(f, c, uid, gid, now)) continue;
+    if (cgroup && (c->cgroup_len != len || memcmp(c->cgroup, cgroup, len) != 0)) continue;
+    return c;
+  }
+  return NULL;
+}
+
+/* Makes the process `s` read a caller adopted from `sp`: its own pin, the sponsor's window and
+ * grants, the sponsor's leases shared (their handles are booked against the container, which is
+ * the adopted caller's too). Lock held; takes over s->pidfd. */
+static pal_fast_caller *adopt(pal_fast *f, const struct fuse_ctx *ctx, pal_first_sight *s,
+                              pal_fast_caller *sp) {
+  size_t slot = slot_of(ctx->pid, ctx->uid, ctx->gid);
+  pal_fast_caller *c = &f->callers[slot];
+  forget_caller(f, c);
+  c->pin_fd = s->pidfd;
+  c->pin_is_pidfd = true;
+  c->pid = ctx->pid;
+  c->uid = ctx->uid;
+  c->gid = ctx->gid;
+  c->start_time = s->start_time;
+  c->generation = sp->generation;
+  c->expires_ns = sp->expires_ns;
+  c->used = true;
+  c->adopted = true;
+  c->sponsor_slot = (size_t)(sp - f->callers);
+  c->sponsor_pid = sp->pid;
+  c->sponsor_start = sp->start_time;
+  c->next_grant = sp->next_grant;
+  for (size_t i = 0; i < PAL_FAST_GRANTS; i++) {
+    c->grants[i] = sp->grants[i];
+    pal_fast_lease *l = sp->grants[i].lease;
+    c->grants[i].lease = l && !l->retired ? l : NULL;
+    c->grants[i].shared = c->grants[i].lease != NULL;
+    if (c->grants[i].lease) {
+      l->refs++;
+      l->holders++;
+    }
+  }
+  sp->used = true;
+  return c;
+}
+
+/* The caller this request comes from: remembered (valid_caller), or a process seen for the first
+ * time whose cgroup text, uid and gid are a vouched sponsor's (adopted). Lock held on entry and
+ * return; released while /proc is read. NULL: JS answers. */
+static pal_fast_caller *caller_for(pal_fast *f, const struct fuse_ctx *ctx) {
+  pal_fast_caller *c = valid_caller(f, ctx);
+  if (c || !f->enabled || !f->callers || f->force_stat_pins || f->nsponsors == 0) return c;
+  struct pal_fast_tried *t = &f->tried[slot_of(ctx->pid, ctx->uid, ctx->gid)];
+  if (t->pid == ctx->pid && t->uid == ctx->uid && t->gid == ctx->gid && t->generation == f->generation)
+    return NULL;
+  if (!sponsor_for(f, ctx->uid, ctx->gid, NULL, 0)) return NULL;
+  uint64_t generation = f->generation;
+  pal_first_sight s;
+  pthread_mutex_unlock(&f->lock);
+  bool seen = see_process(ctx->pid, &s);
+  pthread_mutex_lock(&f->lock);
+  if (!f->enabled || !f->callers || f->generation != generation) {
+    if (seen) close(s.pidfd);
+    return NULL;
+  }
+  c = valid_caller(f, ctx); /* JS or another worker filled it meanwhile */
+  pal_fast_caller *sp = c || !seen ? NULL : sponsor_for(f, ctx->uid, ctx->gid, s.cgroup, s.cgroup_len);
+  /* Its own slot may hold its sponsor: never evicted for it. */
+  if (sp && sp == &f->callers[slot_of(ctx->pid, ctx->uid, ctx->gid)]) sp = NULL;
+  if (sp) {
+    c = adopt(f, ctx, &s, sp);
+    atomic_fetch_add(&f->stats.adopted, 1);
+    return c;
+  }
+  if (seen) close(s.pidfd);
+  if (!c) {
+    *t = (struct pal_fast_tried){.pid = ctx->pid, .uid = ctx->uid, .gid = ctx->gid, .generation = generation};
+    atomic_fetch_add(&f->stats.unadopted, 1);
+  }
   return c;
 }
 
 bool pal_fast_lookup(pal_fast *f, const struct fuse_ctx *ctx, const char *name, struct stat *attr) {
   bool hit = false;
   pthread_mutex_lock(&f->lock);
-  pal_fast_caller *c = valid_caller(f, ctx);
+  pal_fast_caller *c = caller_for(f, ctx);
   for (size_t i = 0; c && !hit && i < PAL_FAST_GRANTS; i++) {
     if (c->grants[i].ino && strcmp(c->grants[i].name, name) == 0) {
       *attr = c->grants[i].attr;
@@ -192,7 +366,7 @@ bool pal_fast_lookup(pal_fast *f, const struct fuse_ctx *ctx, const char *name, 
 bool pal_fast_getattr(pal_fast *f, const struct fuse_ctx *ctx, fuse_ino_t ino, struct stat *attr) {
   bool hit = false;
   pthread_mutex_lock(&f->lock);
-  pal_fast_caller *c = valid_caller(f, ctx);
+  pal_fast_caller *c = caller_for(f, ctx);
   for (size_t i = 0; c && !hit && i < PAL_FAST_GRANTS; i++) {
     if (c->grants[i].ino == ino) {
       *attr = c->grants[i].attr;
@@ -324,6 +498,7 @@ bool pal_fast_lease_open(pal_fast *f, const pal_fast_who *who, fuse_ino_t ino, u
     if (g->ino != ino) continue;
     retire_grant(f, g);
     l->refs = 1;
+    l->holders = 1;
     l->id = lease_id;
     l->content = content;
     l->nfree = nfh;
@@ -341,7 +516,7 @@ bool pal_fast_lease_open(pal_fast *f, const pal_fast_who *who, fuse_ino_t ino, u
 bool pal_fast_open(pal_fast *f, const struct fuse_ctx *ctx, fuse_ino_t ino, pal_fast_opened *out) {
   bool hit = false;
   pthread_mutex_lock(&f->lock);
-  pal_fast_caller *c = valid_caller(f, ctx);
+  pal_fast_caller *c = caller_for(f, ctx);
   for (size_t i = 0; c && !hit && i < PAL_FAST_GRANTS; i++) {
     pal_fast_lease *l = c->grants[i].lease;
     if (c->grants[i].ino != ino || !l || l->retired || l->nfree == 0) continue;
@@ -412,6 +587,31 @@ bool pal_fast_extend(pal_fast *f, const pal_fast_who *who) {
   }
   pthread_mutex_unlock(&f->lock);
   atomic_fetch_add(ok ? &f->stats.extended : &f->stats.refused_extends, 1);
+  return ok;
+}
+
+bool pal_fast_vouch(pal_fast *f, const pal_fast_who *who, const char *cgroup, size_t len) {
+  if (len == 0 || len > PAL_FAST_CGROUP_MAX - 1) return false;
+  char *text = malloc(len);
+  if (!text) return false;
+  memcpy(text, cgroup, len);
+  pthread_mutex_lock(&f->lock);
+  pal_fast_caller *c = same_caller(f, who);
+  bool ok = c != NULL;
+  if (ok && c->cgroup && (c->cgroup_len != len || memcmp(c->cgroup, text, len) != 0)) {
+    ok = false; /* one process, two texts for one attestation: trust neither */
+    free(c->cgroup);
+    c->cgroup = NULL;
+    drop_sponsor(f, (size_t)(c - f->callers));
+  } else if (ok && !c->cgroup) {
+    c->cgroup = text;
+    c->cgroup_len = len;
+    f->sponsors[f->nsponsors++] = (size_t)(c - f->callers);
+    text = NULL;
+  }
+  pthread_mutex_unlock(&f->lock);
+  free(text);
+  if (ok) atomic_fetch_add(&f->stats.vouched, 1);
   return ok;
 }
 

@@ -17,7 +17,8 @@
 #define PAL_FAST_SLOTS 512 /* callers (threads) remembered at once, direct-mapped */
 #define PAL_FAST_GRANTS 16 /* secrets remembered per caller */
 #define PAL_FAST_NAME_MAX 255
-#define PAL_FAST_LEASE_SLOTS 16 /* handles one open lease may hand out at once */
+#define PAL_FAST_LEASE_SLOTS 16  /* handles one open lease may hand out at once */
+#define PAL_FAST_CGROUP_MAX 4096 /* the longest /proc/<pid>/cgroup text a caller is vouched by */
 
 /* An open decision JS made for one caller and secret, with what it takes to replay it: the shared
  * locked plaintext (one reference) and handle numbers the JS handle ledger booked in advance
@@ -26,7 +27,8 @@
  * generation, caller gone or expired), its unused handle numbers are handed back to JS. All
  * fields are guarded by the pal_fast lock. */
 typedef struct pal_fast_lease {
-  int refs; /* the grant holding it + each open file handle */
+  int refs;    /* the grants holding it + each open file handle */
+  int holders; /* the grants holding it: its own caller's, and those of callers adopted from it */
   uint64_t id;
   uint64_t opened; /* opens answered from it so far */
   bool retired;
@@ -51,6 +53,7 @@ typedef struct {
   struct stat attr;
   char name[PAL_FAST_NAME_MAX + 1];
   pal_fast_lease *lease; /* NULL: opens go to JS */
+  bool shared;           /* the lease is the sponsor's (an adopted caller's grant): never retired from here */
 } pal_fast_grant;
 
 /* One caller: the kernel's (pid, uid, gid) (the pid is the calling thread's id), the start time
@@ -67,6 +70,15 @@ typedef struct {
   uint64_t generation;
   uint64_t expires_ns; /* CLOCK_MONOTONIC: JS's caller reuse window ends here */
   bool used;           /* answered (or asked) since JS last looked: JS re-attests it before expires_ns */
+  /* Vouched (pal_fast_vouch): the exact /proc/<pid>/cgroup text JS attributed this container
+   * caller by. NULL: no process is adopted from it. */
+  char *cgroup;
+  size_t cgroup_len;
+  /* Adopted (pal_fast_adopt): the sponsor it was adopted from, to mark it used (slot, pid, start). */
+  bool adopted;
+  size_t sponsor_slot;
+  pid_t sponsor_pid;
+  unsigned long long sponsor_start;
   unsigned next_grant;
   pal_fast_grant grants[PAL_FAST_GRANTS];
 } pal_fast_caller;
@@ -76,8 +88,9 @@ typedef struct {
   atomic_ullong lookup_hits, getattr_hits, misses, fills, refused_fills, gone_callers;
   atomic_ullong pidfd_pins, stat_pins; /* callers pinned each way (fast_path.c pin_process) */
   atomic_ullong open_hits, leases, refused_leases, retired_leases;
-  atomic_ullong extended, refused_extends; /* reuse windows JS extended after attesting again */
-  atomic_ullong to_js[8];                  /* requests handed to JS, by op code */
+  atomic_ullong extended, refused_extends;   /* reuse windows JS extended after attesting again */
+  atomic_ullong vouched, adopted, unadopted; /* sponsors named; new processes adopted or sent to JS */
+  atomic_ullong to_js[8];                    /* requests handed to JS, by op code */
 } pal_fast_stats;
 
 typedef struct {
@@ -86,7 +99,17 @@ typedef struct {
   bool force_stat_pins; /* tests only (PAL_TEST_FAST_PIN=stat at enable): no pidfds */
   uint64_t generation;
   pal_fast_stats stats;
-  pal_fast_caller *callers;  /* PAL_FAST_SLOTS, allocated when enabled */
+  pal_fast_caller *callers; /* PAL_FAST_SLOTS, allocated when enabled */
+  /* Processes a first sight did not adopt, at a generation: not looked at again (JS answers them;
+   * skipping an adoption is always safe). Direct-mapped like callers. */
+  struct pal_fast_tried {
+    pid_t pid;
+    uid_t uid;
+    gid_t gid;
+    uint64_t generation;
+  } * tried;
+  size_t *sponsors; /* slots of the callers with a cgroup text (vouched), nsponsors of them */
+  size_t nsponsors;
   pal_fast_retired *retired; /* leases retired since JS last took them, newest first */
   bool retired_signalled;    /* JS was told (or asked) since the list was last emptied */
 } pal_fast;
@@ -152,6 +175,13 @@ bool pal_fast_take_used(pal_fast *f, const pal_fast_who *who);
  * that very caller is remembered at that generation, its window has not ended yet, and its pin
  * still names it (a gone caller is forgotten at once). */
 bool pal_fast_extend(pal_fast *f, const pal_fast_who *who);
+
+/* Adoption: the first sight of a process in C. JS vouches for a container caller it attested and
+ * remembered, with the cgroup text its resolver read while the caller was pinned: any process with
+ * byte-identical cgroup text and the same uid and gid resolves to the same container, identity and
+ * labels, and so to the same decisions at the same generation (src/identity/resolver.ts). False
+ * when `who` is not remembered at that generation or the text is empty or too long. */
+bool pal_fast_vouch(pal_fast *f, const pal_fast_who *who, const char *cgroup, size_t len);
 
 /* Field 22 of /proc/<pid>/stat read from `fd` (the process start time); false when unreadable. */
 bool pal_fast_read_start_time(int fd, unsigned long long *out);

@@ -1954,6 +1954,29 @@ static napi_value js_fast_extend(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* fastPathVouch(handle, generation, pid, uid, gid, startTime, remainingMs, cgroup) -> vouched: the
+ * remembered container caller's /proc/<pid>/cgroup text as JS's resolver read it (latin1, each
+ * char one byte, as procfs.ts reads it), so that the addon adopts processes with the same text,
+ * uid and gid (pal_fast_vouch). A text too long for the addon is refused (false), not cut. */
+static napi_value js_fast_vouch(napi_env env, napi_callback_info info) {
+  napi_value argv[8], out;
+  pal_fast_who who;
+  if (!pal_get_args(env, info, 8, argv)) return NULL;
+  pal_mount *m = get_mount(env, argv[0]);
+  if (!m || !read_who(env, argv + 1, &who)) return NULL;
+  static _Thread_local char text[PAL_FAST_CGROUP_MAX + 1];
+  size_t len = 0;
+  if (napi_get_value_string_latin1(env, argv[7], NULL, 0, &len) != napi_ok) {
+    pal_throw(env, "ERR_PAL_ARGS", 0, "cgroup must be a string");
+    return NULL;
+  }
+  bool ok = len > 0 && len < PAL_FAST_CGROUP_MAX;
+  if (ok) napi_get_value_string_latin1(env, argv[7], text, sizeof text, &len);
+  ok = ok && who.remaining_ms > 0 && pal_fast_vouch(&m->fast, &who, text, len);
+  napi_get_boolean(env, ok, &out);
+  return out;
+}
+
 /* fastPathTakeUsed(handle, generation, pid, uid, gid, startTime) -> whether that caller sent a
  * request since the last call (pal_fast_take_used; clears it). */
 static napi_value js_fast_take_used(napi_env env, napi_callback_info info) {
@@ -2072,6 +2095,9 @@ static napi_value js_fast_stats(napi_env env, napi_callback_info info) {
   set_count(env, out, "retiredLeases", atomic_load(&s->retired_leases));
   set_count(env, out, "extended", atomic_load(&s->extended));
   set_count(env, out, "refusedExtends", atomic_load(&s->refused_extends));
+  set_count(env, out, "vouched", atomic_load(&s->vouched));
+  set_count(env, out, "adopted", atomic_load(&s->adopted));
+  set_count(env, out, "unadopted", atomic_load(&s->unadopted));
   pthread_mutex_lock(&m->events.lock);
   set_count(env, out, "eventBatches", m->events.batches);
   set_count(env, out, "events", m->events.taken);
@@ -2113,6 +2139,7 @@ bool pal_fuse_init(napi_env env, napi_value exports) {
       {"fastPathBatching", NULL, js_fast_batching, NULL, NULL, NULL, napi_default, NULL},
       {"fastPathExtend", NULL, js_fast_extend, NULL, NULL, NULL, napi_default, NULL},
       {"fastPathTakeUsed", NULL, js_fast_take_used, NULL, NULL, NULL, napi_default, NULL},
+      {"fastPathVouch", NULL, js_fast_vouch, NULL, NULL, NULL, napi_default, NULL},
   };
   return napi_define_properties(env, exports, sizeof props / sizeof props[0], props) == napi_ok;
 }

@@ -144,9 +144,7 @@ static napi_value pidfd_tgid_js(napi_env env, napi_callback_info info) {
  * before the call returns. */
 static _Thread_local char pin_read_buf[PAL_CGROUP_MAX];
 
-/* Reads /proc/<tid>/<file> whole into buf (at most max - 1 bytes: a full buffer is EFBIG, like
- * procfs.ts readProcFile). Returns the length, or -1 with errno. */
-static ssize_t read_proc_file(pid_t tid, const char *file, char *buf, size_t max) {
+ssize_t pal_read_proc_file(pid_t tid, const char *file, char *buf, size_t max) {
   char path[64];
   snprintf(path, sizeof path, "/proc/%d/%s", (int)tid, file);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -198,9 +196,9 @@ static bool set_int(napi_env env, napi_value obj, const char *name, int n) {
 /* Fills out {fd, stat, cgroup, tgid} for a held pidfd; false after throwing (the caller closes). */
 static bool pin_read(napi_env env, pid_t tid, int fd, napi_value *out) {
   char stat[PAL_STAT_MAX];
-  ssize_t stat_len = read_proc_file(tid, "stat", stat, sizeof stat);
+  ssize_t stat_len = pal_read_proc_file(tid, "stat", stat, sizeof stat);
   if (stat_len < 0) return throw_step(env, "stat", errno, tid), false;
-  ssize_t cg_len = read_proc_file(tid, "cgroup", pin_read_buf, sizeof pin_read_buf);
+  ssize_t cg_len = pal_read_proc_file(tid, "cgroup", pin_read_buf, sizeof pin_read_buf);
   if (cg_len < 0) return throw_step(env, "cgroup", errno, tid), false;
   int tgid = pal_pidfd_tgid(fd);
   /* Gone is gone; any other failure is "cannot tell" (0: /proc/<tid>/status is read instead). */

@@ -23,6 +23,10 @@ bool pal_pidfd_alive(int pidfd);
  * cannot tell; -1 with errno otherwise (ESRCH: gone). */
 int pal_pidfd_tgid(int pidfd);
 
+/* Reads /proc/<tid>/<file> whole into buf (at most max - 1 bytes: a full buffer is EFBIG, like
+ * procfs.ts readProcFile). Returns the length, or -1 with errno. */
+ssize_t pal_read_proc_file(pid_t tid, const char *file, char *buf, size_t max);
+
 /* pidfdOpen(tid) -> fd ; pidfdAlive(fd) -> bool (false: gone, ESRCH; throws on other errors) ;
  * pidfdTgid(fd) -> tgid, 0 when the kernel cannot tell ; pidfdPinRead(tid) -> {fd, stat, cgroup,
  * tgid}: the three above and the reads of /proc/<tid>/stat and cgroup, in one call. */

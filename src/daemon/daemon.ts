@@ -85,16 +85,6 @@ async function buildParts(
   closers.push(() => store.close());
   logManifestProblems(store.current().problems, log);
 
-  const secrets = await openSecrets(config, native, audit, closers, log);
-
-  const identity = createIdentityResolver({
-    dockerHost: config.docker.host,
-    ...(config.cri !== undefined ? { criAddress: config.cri.address } : {}),
-    log,
-    pidfds: native.pidfds,
-  });
-  closers.push(() => identity.close());
-
   const state: DaemonState = {
     config,
     trust: trustServiceFor(config, log),
@@ -108,6 +98,16 @@ async function buildParts(
       'pald: WARNING: trust.mode is "none" (development only): container labels are taken unverified from image and container config',
     );
   }
+
+  const secrets = await openSecrets(config, native, audit, closers, log, state);
+
+  const identity = createIdentityResolver({
+    dockerHost: config.docker.host,
+    ...(config.cri !== undefined ? { criAddress: config.cri.address } : {}),
+    log,
+    pidfds: native.pidfds,
+  });
+  closers.push(() => identity.close());
 
   const withoutFs = {
     state,
@@ -128,7 +128,14 @@ async function buildParts(
 }
 
 /** Keys, Red October, the plaintext cache and the handle ledger, with /metrics counting over them. */
-async function openSecrets(config: PaldConfig, native: NativeAddon, audit: AuditLog, closers: Closers, log: Log) {
+async function openSecrets(
+  config: PaldConfig,
+  native: NativeAddon,
+  audit: AuditLog,
+  closers: Closers,
+  log: Log,
+  state: DaemonState,
+) {
   const backend = await openKeys(config, native, closers, log);
   // limits.locked_bytes bounds the cache and the copies open handles pin together; the cache
   // gets what the pins leave. Limits are read at start (a restart changes them).
@@ -138,6 +145,7 @@ async function openSecrets(config: PaldConfig, native: NativeAddon, audit: Audit
     cache: () => cache.stats(),
     handles: () => handles.stats(),
     auditDropped: () => audit.dropped(),
+    adoptions: () => state.mount?.fastPath.stats(),
   });
   const redOctober = await step('redoctober', () => loadRedOctober(config, native.secureBufferFrom));
   const cache: SecretCache = new SecretCache(

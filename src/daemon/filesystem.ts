@@ -17,6 +17,7 @@ export function buildFilesystem(parts: FilesystemParts): PalFilesystem {
         return who;
       },
       startTime: (pid) => identity.pinnedStartTime(pid),
+      containerCgroup: (pid, startTime) => identity.containerCgroup(pid, startTime),
     },
     trust: {
       verifiedLabels: async (image) => {

@@ -20,6 +20,8 @@ export interface ScrapeSources {
   readonly cache: () => { readonly hits: number; readonly misses: number };
   readonly handles: () => { readonly openHandles: number; readonly lockedBytes: number };
   readonly auditDropped: () => number;
+  /** The warm path's counts of new processes adopted in C or left to JS (undefined: not mounted, or off). */
+  readonly adoptions?: () => { readonly adopted: number; readonly unadopted: number } | undefined;
 }
 
 export type ErrorComponent = 'runtime' | 'trust' | 'backend';
@@ -146,6 +148,19 @@ export class PalMetrics implements RequestMetrics {
       registers,
     });
     for (const component of ['runtime', 'trust', 'backend'] as const) this.errors.inc({ component }, 0);
+    scrapedFamily(
+      this.registry,
+      'pal_warm_path_adoptions_total',
+      'New processes of a container pald had attested that the warm path answered in C (adopted) or left to JS (unadopted), since the mount',
+      'counter',
+      () => {
+        const counts = sources.adoptions?.();
+        return (['adopted', 'unadopted'] as const).map((outcome) => ({
+          labels: { outcome },
+          value: counts?.[outcome] ?? 0,
+        }));
+      },
+    );
     mirroredCounter(this.registry, 'pal_cache_hits_total', 'Plaintext cache hits', () => sources.cache().hits);
     mirroredCounter(this.registry, 'pal_cache_misses_total', 'Plaintext cache misses', () => sources.cache().misses);
     mirroredCounter(

@@ -47,6 +47,8 @@ export interface CallerIdentitySource extends IdentitySource {
    * pinned (not attested yet, exited, its pid reused, its pin evicted).
    */
   startTime(pid: number): string | undefined;
+  /** The cgroup text a pinned container caller was attributed by (IdentityResolver.containerCgroup); absent: none. */
+  containerCgroup?(pid: number, startTime: string): string | undefined;
 }
 
 export interface AuditSink {

@@ -59,8 +59,11 @@ export interface OpenLeasesDeps {
   readonly warm: WarmPath;
   readonly ledger: HandleLedger;
   readonly handles: OpenHandles;
-  /** Writes the allow line of a replayed open, as openSecret does, with its time and latency. */
-  readonly auditOpen: (d: OpenDecision, timeMs: number, latencyUs: number) => void;
+  /**
+   * Writes the allow line of a replayed open, as openSecret does, with its time and latency; `pid`
+   * is the opener's (a process the addon adopted from the lease's caller is not that caller).
+   */
+  readonly auditOpen: (d: OpenDecision, timeMs: number, latencyUs: number, pid: number) => void;
 }
 
 export class OpenLeases {
@@ -124,7 +127,7 @@ export class OpenLeases {
       if (!lease) return; // cannot happen: a lease is kept until each of its opens was heard of
       lease.opened++;
       this.deps.handles.add(e.fh, { ino: lease.ino, name: lease.name });
-      this.deps.auditOpen(lease, e.timeMs, e.latencyUs);
+      this.deps.auditOpen(lease, e.timeMs, e.latencyUs, e.ctx.pid);
     } else {
       this.deps.handles.release(e.fh, true);
       if (!e.returned) {

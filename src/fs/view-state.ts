@@ -98,7 +98,7 @@ export class PalView {
       warm: this.warm,
       ledger: this.ledger,
       handles: this.handles,
-      auditOpen: (d, timeMs, latencyUs) => {
+      auditOpen: (d, timeMs, latencyUs, pid) => {
         const { reason, reasonClass } = d;
         const replayed = {
           op: 'open',
@@ -109,7 +109,10 @@ export class PalView {
           timeMs,
           latencyUs,
         } as const;
-        recordDecision(this.deps.audit, this.deps.metrics, d.caller, replayed);
+        // An open by a process the addon adopted from this caller (same container, uid and gid):
+        // the line names the process that opened, as JS's own answer to it would.
+        const caller = pid === d.caller.ctx.pid ? d.caller : { ...d.caller, ctx: { ...d.caller.ctx, pid } };
+        recordDecision(this.deps.audit, this.deps.metrics, caller, replayed);
       },
     });
     const { metrics } = deps;
@@ -145,7 +148,13 @@ export class PalView {
   /** Lets the addon answer this allowed lookup/getattr again for the same caller (warm-path.ts). */
   remember(ctx: CallerContext, granted: Granted, attr: FileAttr): void {
     const reuse = this.callers.reuseOf(granted.caller);
-    this.warm.remember(granted.generation, ctx, reuse, granted.entry.name, attr);
+    // Only a container caller is vouched for: its cgroup text names its container, and every process
+    // with that text, uid and gid is attested the same (a host caller's text names no one).
+    const cgroup =
+      reuse && granted.caller.identity.kind === 'container'
+        ? this.deps.identity.containerCgroup?.(ctx.pid, reuse.startTime)
+        : undefined;
+    this.warm.remember(granted.generation, ctx, reuse, granted.entry.name, attr, cgroup);
   }
 
   /** Sends one invalidation; nothing cached for it (the kernel says ENOENT) is fine. */

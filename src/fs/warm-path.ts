@@ -13,6 +13,10 @@
 //   reload), and a decision made while the generation moved on is refused by the addon;
 // * a caller's window in the addon is extended only after JS attested it again in full with the
 //   same answer at the current generation (caller-refresh.ts), as its own memo's window is.
+// * a new process of a container is answered by the addon only when JS vouched for a caller of
+//   that container with the cgroup text it attributed it by, and the new process's text, uid and
+//   gid are byte for byte the same (remember's `cgroup`; fast_path.c "Adoption"): JS would attest
+//   it the same way, and its opens are audited under its own pid.
 
 import type { CallerContext, FastPath, FastPathCaller, FileAttr } from '../native/index.js';
 import type { CallerReuse } from './caller-memo.js';
@@ -76,15 +80,24 @@ export class WarmPath {
     return this.attached.extend?.(generation, who) ?? false;
   }
 
-  /** Hands an allow decision of lookup/getattr to the addon. */
-  remember(generation: number, ctx: CallerContext, reuse: CallerReuse | undefined, name: string, attr: FileAttr): void {
+  /**
+   * Hands an allow decision of lookup/getattr to the addon. `cgroup`: the text a container caller
+   * was attributed by, vouched for once the caller is remembered, so that the addon answers a new
+   * process of the same container, uid and gid the same way (DESIGN.md "The warm path": adoption).
+   */
+  remember(
+    generation: number,
+    ctx: CallerContext,
+    reuse: CallerReuse | undefined,
+    name: string,
+    attr: FileAttr,
+    cgroup?: string,
+  ): void {
     if (!this.attached || !reuse || generation !== this.current || reuse.remainingMs <= 0) return;
     const { pid, uid, gid } = ctx;
-    this.attached.remember(
-      generation,
-      { pid, uid, gid, startTime: reuse.startTime, remainingMs: reuse.remainingMs },
-      name,
-      attr,
-    );
+    const who = { pid, uid, gid, startTime: reuse.startTime, remainingMs: reuse.remainingMs };
+    if (this.attached.remember(generation, who, name, attr) && cgroup !== undefined) {
+      this.attached.vouch?.(generation, who, cgroup);
+    }
   }
 }

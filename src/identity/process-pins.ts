@@ -18,6 +18,8 @@ export interface ProcessPin {
   readonly startTime: string;
   readonly verdict: CgroupVerdict;
   readonly tgid: number;
+  /** The /proc/<pid>/cgroup text the verdict was made from (kept for container verdicts only). */
+  readonly cgroupText?: string;
 }
 
 export interface ProcessPinsOptions {
@@ -101,6 +103,12 @@ export class ProcessPins {
    */
   pinnedStartTime(pid: number): string | undefined {
     return this.current(pid)?.startTime;
+  }
+
+  /** The cgroup text of the pinned process holding `pid` with `startTime`, if a container's. */
+  containerCgroup(pid: number, startTime: string): string | undefined {
+    const pin = this.current(pid);
+    return pin?.startTime === startTime && pin.verdict.kind === 'container' ? pin.cgroupText : undefined;
   }
 
   /** Keeps a pin (taking over its fd), replacing any pin of the same pid. */

@@ -50,6 +50,7 @@ interface FirstRead {
   readonly startTime: string;
   readonly verdict: CgroupVerdict;
   readonly tgid: number;
+  readonly cgroupText: string;
 }
 
 type FirstSight = { readonly identity: Identity; readonly entry?: ProcessPin };
@@ -128,6 +129,11 @@ class Resolver implements ResolverWithDiagnostics {
   pinnedStartTime(pid: number): string | undefined {
     if (this.closed || !Number.isSafeInteger(pid) || pid <= 0) return undefined;
     return this.pins.pinnedStartTime(pid);
+  }
+
+  containerCgroup(pid: number, startTime: string): string | undefined {
+    if (this.closed || !Number.isSafeInteger(pid) || pid <= 0) return undefined;
+    return this.pins.containerCgroup(pid, startTime);
   }
 
   inspectContainer(idOrName: string): Promise<Identity> {
@@ -258,7 +264,7 @@ class Resolver implements ResolverWithDiagnostics {
     const hold = pinned.hold;
     const read = this.readProcess(caller, pinned);
     if ('identity' in read) return read;
-    const { startTime, verdict, tgid } = read;
+    const { startTime, verdict, tgid, cgroupText } = read;
     const denied = (reason: string): FirstSight => ({ identity: unknown(caller, reason, tgid, startTime) });
     // Not cached when unknown: a process being moved between cgroups (e.g. `docker exec` starting) settles soon.
     if (verdict.kind === 'unknown') return denied(verdict.reason);
@@ -277,7 +283,8 @@ class Resolver implements ResolverWithDiagnostics {
     // The reuse guard: everything above was read by pid number; the pin says whether that number
     // still names the process that made the request.
     if (!this.pins.holds(hold, startTime)) return denied(`pid ${pid} exited or was reused during resolution`);
-    const entry: ProcessPin = { pid, hold, startTime, verdict, tgid };
+    const text = verdict.kind === 'container' ? { cgroupText } : {}; // what the warm path adopts by
+    const entry: ProcessPin = { pid, hold, startTime, verdict, tgid, ...text };
     const identity = identityOf(caller, entry, record);
     // Closed, or a die event dropped the container while we were reading: answer, but don't cache.
     if (this.closed || (record !== undefined && this.records.get(record.id) !== record)) return { identity };
@@ -289,10 +296,12 @@ class Resolver implements ResolverWithDiagnostics {
     const pid = caller.pid;
     if (stat.state === 'Z' || stat.state === 'X') return { identity: unknown(caller, `process ${pid} has exited`) };
     try {
+      // The one-call pidfd pin read the cgroups already, before its alive check.
+      const cgroupText = cgroup ?? readProcFile(this.procRoot, pid, 'cgroup');
       return {
         startTime: stat.startTime,
-        // The one-call pidfd pin read the cgroups already, before its alive check.
-        verdict: this.cgroups.verdict(cgroup ?? readProcFile(this.procRoot, pid, 'cgroup')),
+        cgroupText,
+        verdict: this.cgroups.verdict(cgroupText),
         // The pidfd tells its thread group itself where the kernel can (Linux 6.13+): one read less.
         tgid: tgid ?? readStatusIds(this.procRoot, pid).tgid,
       };

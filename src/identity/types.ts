@@ -70,6 +70,13 @@ export interface IdentityResolver {
    * Undefined for a process not pinned (yet, or any more: exited, pid reused, pin evicted).
    */
   pinnedStartTime(pid: number): string | undefined;
+  /**
+   * The /proc/<pid>/cgroup text a pinned process was attributed to a container by, while its pin
+   * still holds the process that had `startTime` (read while pinned, with the start time). Undefined
+   * for a process not pinned, another process, or one not in a container. Any process with the
+   * same text resolves to the same container (the warm path adopts by it: fast_path.h).
+   */
+  containerCgroup(pid: number, startTime: string): string | undefined;
   /** Identity of a container by id or name, for `pal explain` (no pid involved). */
   inspectContainer(idOrName: string): Promise<Identity>;
   /** Containers seen (cached), for `pal containers`. */

@@ -119,6 +119,8 @@ export interface NativeBinding {
   fastPathBatching(mount: MountHandle, delayMs: number, atOnce: number): void;
   // generation, pid, uid, gid, startTime, remainingMs.
   fastPathExtend(mount: MountHandle, ...args: [number, number, number, number, string, number]): boolean;
+  // generation, pid, uid, gid, startTime, remainingMs, cgroup.
+  fastPathVouch(mount: MountHandle, ...args: [number, number, number, number, string, number, string]): boolean;
   // generation, pid, uid, gid, startTime.
   fastPathTakeUsed(mount: MountHandle, ...args: [number, number, number, number, string]): boolean;
 

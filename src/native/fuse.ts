@@ -97,6 +97,8 @@ class NativeFuseMount implements FuseMount {
       takeUsed: (generation, c) => binding.fastPathTakeUsed(handle, generation, c.pid, c.uid, c.gid, c.startTime),
       extend: (generation, c) =>
         binding.fastPathExtend(handle, generation, c.pid, c.uid, c.gid, c.startTime, c.remainingMs),
+      vouch: (generation, c, cgroup) =>
+        binding.fastPathVouch(handle, generation, c.pid, c.uid, c.gid, c.startTime, c.remainingMs, cgroup),
       drain: () => drainEvents(),
       setBatching: (delayMs, atOnce) => binding.fastPathBatching(handle, delayMs, atOnce),
       stats: () => binding.fastPathStats(handle),

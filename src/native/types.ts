@@ -166,6 +166,10 @@ export interface FastPathStats {
   /** Reuse windows extended after JS attested the caller again with the same answer, and those refused. */
   readonly extended: number;
   readonly refusedExtends: number;
+  /** Callers vouched for by their cgroup text; new processes adopted from them, and those not adopted (JS answered). */
+  readonly vouched: number;
+  readonly adopted: number;
+  readonly unadopted: number;
   /** Batches of events JS took (opens and closes answered in C, retirements), the events in them, and those queued now. */
   readonly eventBatches: number;
   readonly events: number;
@@ -215,6 +219,13 @@ export interface FastPath {
    * (another generation, not remembered, window over, process gone).
    */
   extend?(generation: number, caller: FastPathCaller): boolean;
+  /**
+   * That remembered container caller was attributed by exactly this /proc/<pid>/cgroup text (as the
+   * resolver read it while the caller was pinned): the addon may adopt a new process whose text,
+   * uid and gid are the same, with this caller's grants, leases and window (fast_path.h
+   * pal_fast_vouch). False when refused (not remembered at `generation`, text too long).
+   */
+  vouch?(generation: number, caller: FastPathCaller, cgroup: string): boolean;
   /**
    * Hands every event still queued in the addon to FuseHandlers.fastEvent now (they otherwise
    * arrive in batches, a few ms after the fact, and before the next request JS answers).

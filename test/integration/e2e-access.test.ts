@@ -7,6 +7,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { chmod, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { startDockerd, type TestDockerd } from '../../scripts/components/dockerd.js';
+import { freePort } from '../../scripts/components/notary.js';
+import { httpGet } from '../helpers/http-get.js';
+import { parseExposition, sampleValue } from '../helpers/prom-text.js';
 import { startPald, runCommand, filesContaining, PAL_JS, type TestPald } from '../helpers/pald.js';
 import { ADMIN_PROBE_SCRIPT, AS_NOBODY } from '../helpers/unprivileged.js';
 import { waitFor } from '../helpers/wait.js';
@@ -21,6 +24,7 @@ let pald: TestPald | undefined;
 const containers: string[] = [];
 let allowed = '';
 let denied = '';
+let metricsPort = 0;
 
 function sha256(b: Uint8Array): string {
   return createHash('sha256').update(b).digest('hex');
@@ -40,7 +44,8 @@ test.before(async () => {
   dockerd = await startDockerd();
   const demoImage = await dockerd.importBusyboxImage('pal-e2e/demo:1', { 'pal.labels': 'demo' });
   const plainImage = await dockerd.importBusyboxImage('pal-e2e/plain:1');
-  pald = await startPald({ dockerHost: dockerd.host });
+  metricsPort = await freePort();
+  pald = await startPald({ dockerHost: dockerd.host, metricsListen: `127.0.0.1:${metricsPort}` });
   await pald.seal('db-password', ['demo'], secretText);
   await pald.seal('blob', ['demo'], binary);
   await pald.seal('empty', ['demo'], '');
@@ -158,6 +163,47 @@ test.serial('a MAP_PRIVATE reader gets the right bytes', async (t) => {
   // That the pages are dropped at the last release is a unit test (test/unit/fs): from outside,
   // any residency check must open the file, and every open already drops them (keep_cache off).
 });
+
+test.serial(
+  'new processes of a reading container are answered in C and each is audited under its own pid',
+  async (t) => {
+    const adoptions = async (): Promise<number> => {
+      const families = parseExposition((await httpGet(metricsPort, '/metrics')).body);
+      return sampleValue(families, 'pal_warm_path_adoptions_total', { outcome: 'adopted' }) ?? NaN;
+    };
+    const before = await adoptions();
+    const since = new Date().toISOString();
+    const n = 30;
+    // Thirty cats one after the other: each is a new process of the container, seen within the
+    // window of the one before it (which JS, or the addon, answered).
+    const r = await exec(
+      allowed,
+      'sh',
+      '-c',
+      `i=0; while [ $i -lt ${n} ]; do cat /run/pal/db-password; echo; i=$((i+1)); done`,
+    );
+    t.is(r.code, 0, r.stderr);
+    t.is(r.stdout, `${secretText}\n`.repeat(n));
+    const after = await adoptions();
+    t.log(`adopted in C: ${after - before} of ${n}`);
+    // With the warm path off (e2e-access-fastpath.test.ts) JS answers all, with the same lines.
+    if (process.env.PAL_FAST_PATH === '0') t.is(after, before);
+    else t.true(after > before, `adopted ${before} -> ${after}`);
+
+    type Line = { time: string; pid: number; op: string; decision: string; secret?: string; container?: string };
+    const opens = async (): Promise<Line[]> => {
+      const audit = await pald!.pal('audit', '--json', '-n', '1000');
+      return (JSON.parse(audit.stdout) as Line[]).filter(
+        (e) => e.time >= since && e.op === 'open' && e.secret === 'db-password' && /allowed/.test(e.container ?? ''),
+      );
+    };
+    await waitFor(`${n} opens to be audited`, async () => (await opens()).length >= n);
+    const lines = await opens();
+    t.is(lines.length, n);
+    t.true(lines.every((e) => e.decision === 'allow'));
+    t.is(new Set(lines.map((e) => e.pid)).size, n, 'each open is audited under the pid of the cat that made it');
+  },
+);
 
 test.serial('pal status, secrets, explain and audit answer through the admin socket', async (t) => {
   const status = await pald!.pal('status', '--json');

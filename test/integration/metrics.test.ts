@@ -3,12 +3,12 @@
 // decision, although the audit log folded the refusals into a few lines.
 
 import test from 'ava';
-import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decisionsIn, type AuditEvent } from '../../src/audit/index.js';
 import { runCommand, startPald, type TestPald } from '../helpers/pald.js';
+import { httpGet as get } from '../helpers/http-get.js';
 import { parseExposition, sampleValue } from '../helpers/prom-text.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -29,19 +29,6 @@ function freePort(): Promise<number> {
       const { port } = s.address() as { port: number };
       s.close(() => resolve(port));
     });
-  });
-}
-
-function get(port: number, path: string): Promise<{ status: number; type: string; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), body }));
-    });
-    req.on('error', reject);
-    req.end();
   });
 }
 

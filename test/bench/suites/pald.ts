@@ -253,6 +253,14 @@ export async function run(ctx: BenchContext): Promise<void> {
     }
     reportCold("C floor cold: a new process's first open", floorCold, true);
     reportCold('pald cold: new container, secret decrypted already', goal);
+    // A new process of a container that read a moment ago (a shell's next command): the addon adopts
+    // it from the one before (same cgroup text, uid and gid; fast_path.h pal_fast_vouch). The row
+    // times the second probe's open; the first is the one JS attests.
+    await coldRow('pald cold: new process of a container that read a moment ago', async (i) => {
+      const probe = '/bench/bin/coldopen /run/pal/warm';
+      const args = ['-H', host, 'exec', `pald-bench-new-${i}`, 'sh', '-c', `${probe} >/dev/null && ${probe}`];
+      return (await execFileAsync('docker', args)).stdout;
+    });
     // The same, plus the first decrypt of a secret no container has read yet.
     await coldRow('pald cold: new container + first decrypt', (i) =>
       exec(`pald-bench-cold-${i}`, `/run/pal/cold-${i}`),

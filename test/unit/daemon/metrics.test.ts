@@ -1,7 +1,7 @@
 import test from 'ava';
-import { request } from 'node:http';
 import { PalMetrics, startMetricsServer, LATENCY_BUCKETS_SECONDS } from '../../../src/daemon/metrics.js';
 import { parseConfig, parseListen } from '../../../src/config/index.js';
+import { httpGet as get } from '../../helpers/http-get.js';
 import { parseExposition, sampleValue } from '../../helpers/prom-text.js';
 
 function sources(
@@ -37,6 +37,7 @@ test('the exposition parses as Prometheus text and names the SPEC §6 metric set
     'pal_open_handles',
     'pal_open_latency_seconds',
     'pal_trust_verifications_total',
+    'pal_warm_path_adoptions_total', // beyond SPEC §6: the warm path's adoptions (docs/operations.md)
   ]);
   t.is(sampleValue(families, 'pal_decisions_total', { op: 'open', decision: 'allow', class: 'allowed' }), 1);
   t.is(sampleValue(families, 'pal_decisions_total', { op: 'lookup', decision: 'deny', class: 'missing-labels' }), 1);
@@ -117,19 +118,6 @@ test('the parser refuses what is not exposition text', (t) => {
   t.notThrows(() => parseExposition('# HELP pal_x a "quoted" help\n# TYPE pal_x counter\npal_x{a="q\\"n\\\\"} 1e3\n'));
 });
 
-function get(port: number, path: string, method = 'GET'): Promise<{ status: number; type: string; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
 test('the server answers GET /metrics with the exposition content type, 404 otherwise', async (t) => {
   const m = new PalMetrics(sources().sources);
   m.decision('open', 'allow', 'allowed', 1);
@@ -170,4 +158,15 @@ test('metrics.listen: off by default, host:port validated with a reason', (t) =>
     );
   }
   t.throws(() => parseConfig('/etc/pal/pald.yaml', 'metrics:\n  port: 1\n'), { message: /unknown key/ });
+});
+
+test('the warm path adoptions are read at scrape time, and are 0 while nothing is mounted', async (t) => {
+  const mount: { counts?: { adopted: number; unadopted: number } } = {};
+  const m = new PalMetrics({ ...sources().sources, adoptions: () => mount.counts });
+  let families = parseExposition(await m.text());
+  t.is(sampleValue(families, 'pal_warm_path_adoptions_total', { outcome: 'adopted' }), 0);
+  mount.counts = { adopted: 7, unadopted: 2 };
+  families = parseExposition(await m.text());
+  t.is(sampleValue(families, 'pal_warm_path_adoptions_total', { outcome: 'adopted' }), 7);
+  t.is(sampleValue(families, 'pal_warm_path_adoptions_total', { outcome: 'unadopted' }), 2);
 });
