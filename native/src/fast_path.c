@@ -324,8 +324,17 @@ static pal_fast_caller *caller_for(pal_fast *f, const struct fuse_ctx *ctx) {
   if (!sponsor_for(f, ctx->uid, ctx->gid, NULL, 0)) return NULL;
   uint64_t generation = f->generation;
   pal_first_sight s;
+  /* First one unpinned read of its cgroup text: a process of another container (most first
+   * sights, when most containers run as root) is told by it alone, and goes on to JS without a
+   * pidfd and a stat read it would pay twice (JS pins and reads it again). Only a match is read
+   * again, pinned, and that read decides. */
   pthread_mutex_unlock(&f->lock);
-  bool seen = see_process(ctx->pid, &s);
+  ssize_t first = pal_read_proc_file(ctx->pid, "cgroup", s.cgroup, sizeof s.cgroup);
+  pthread_mutex_lock(&f->lock);
+  bool candidate = first > 0 && f->generation == generation &&
+                   sponsor_for(f, ctx->uid, ctx->gid, s.cgroup, (size_t)first) != NULL;
+  pthread_mutex_unlock(&f->lock);
+  bool seen = candidate && see_process(ctx->pid, &s);
   pthread_mutex_lock(&f->lock);
   if (!f->enabled || !f->callers || f->generation != generation) {
     if (seen) close(s.pidfd);
