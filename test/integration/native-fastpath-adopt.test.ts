@@ -128,3 +128,28 @@ test("a name its sponsor never looked up is JS's to answer, also for an adopted 
     await v.close();
   }
 });
+
+test('a handle an adopted process holds across a new generation reads and closes as any other', async (t) => {
+  const v = await mountView(2, { containerCgroup: ownCgroup });
+  try {
+    const first = await sponsor(v);
+    const adopted = await startReader(v, SECRET);
+    const before = v.fuse.fastPath.stats();
+    t.is(await adopted.open(), PLAINTEXT);
+    const opened = v.fuse.fastPath.stats();
+    t.is(opened.adopted, before.adopted + 1, JSON.stringify(opened));
+    t.is(opened.openHits, before.openHits + 1, 'opened from the sponsor’s lease');
+    // Everything remembered goes (the sponsor's lease is retired while the adopted handle is open).
+    v.view.forgetCallers();
+    t.is(await adopted.close(), 'closed');
+    await waitFor('every handle to be closed and counted', () => v.view.openHandles() === 0, { intervalMs: 5 });
+    // Its next read is a new caller's for JS (nothing left to adopt from at the new generation).
+    t.is(await adopted.read(), PLAINTEXT);
+    t.true(v.resolved.has(adopted.pid));
+    await waitFor('the read to be closed and counted', () => v.view.openHandles() === 0, { intervalMs: 5 });
+    await adopted.stop();
+    await first.stop();
+  } finally {
+    await v.close();
+  }
+});

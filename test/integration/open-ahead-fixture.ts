@@ -100,17 +100,26 @@ export function ownCgroup(pid: number): string | undefined {
   }
 }
 
-// Opens, reads and closes argv[1] on each line of stdin ("exit" ends it); prints what it read or the error code, then a newline.
+// Reads argv[1] on each line of stdin: "read" opens, reads and closes it; "open" opens and reads
+// it and keeps it open, "close" closes what it kept; "exit" ends it. Prints what it read (or the
+// error code, or "closed"), then a newline.
 const READER_SCRIPT = `
 const fs = require('node:fs');
+let kept;
 require('node:readline').createInterface({ input: process.stdin }).on('line', (line) => {
   if (line === 'exit') process.exit(0);
   let out;
   try {
-    const fd = fs.openSync(process.argv[1], 'r');
-    const b = Buffer.alloc(64);
-    out = b.toString('utf8', 0, fs.readSync(fd, b, 0, 64, 0));
-    fs.closeSync(fd);
+    if (line === 'close') {
+      fs.closeSync(kept);
+      out = 'closed';
+    } else {
+      const fd = fs.openSync(process.argv[1], 'r');
+      const b = Buffer.alloc(64);
+      out = b.toString('utf8', 0, fs.readSync(fd, b, 0, 64, 0));
+      if (line === 'open') kept = fd;
+      else fs.closeSync(fd);
+    }
   } catch (e) {
     out = e.code;
   }
@@ -146,20 +155,25 @@ export async function startReader(v: MountedView, secret: string, o: ReaderOptio
     }
     if (waiting && lines.length > 0) waiting(lines.shift()!);
   });
+  const ask = (command: string): Promise<string> =>
+    new Promise((resolve, reject) => {
+      if (lines.length > 0) return resolve(lines.shift()!);
+      waiting = (line) => {
+        waiting = undefined;
+        resolve(line);
+      };
+      void exited.then((code) => reject(new Error(`reader exited (${code})`)));
+      child.stdin.write(`${command}\n`);
+    });
   v.startTimes.set(pid, await startTime(pid));
   return {
     pid,
     /** One open, read and close; what it read, or the error code. */
-    read: (): Promise<string> =>
-      new Promise((resolve, reject) => {
-        if (lines.length > 0) return resolve(lines.shift()!);
-        waiting = (line) => {
-          waiting = undefined;
-          resolve(line);
-        };
-        void exited.then((code) => reject(new Error(`reader exited (${code})`)));
-        child.stdin.write('read\n');
-      }),
+    read: (): Promise<string> => ask('read'),
+    /** Opens and reads, and keeps the file open; what it read, or the error code. */
+    open: (): Promise<string> => ask('open'),
+    /** Closes what open() kept ("closed", or the error code). */
+    close: (): Promise<string> => ask('close'),
     /** Ends it; resolves once it is gone (reaped). */
     stop: async (): Promise<void> => {
       child.stdin.write('exit\n');
