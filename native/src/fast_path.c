@@ -82,10 +82,10 @@ static void retire_grant(pal_fast *f, pal_fast_grant *g) {
   lease_unref(l);
 }
 
-/* The sponsors' slots (callers with a cgroup text), so a first sight need not scan every slot. */
+/* The sponsors (callers with a cgroup text), so a first sight need not scan every slot. */
 static void drop_sponsor(pal_fast *f, size_t slot) {
   for (size_t i = 0; i < f->nsponsors; i++) {
-    if (f->sponsors[i] != slot) continue;
+    if (f->sponsors[i].slot != slot) continue;
     f->sponsors[i] = f->sponsors[--f->nsponsors];
     return;
   }
@@ -232,46 +232,59 @@ typedef struct {
   char cgroup[PAL_FAST_CGROUP_MAX];
 } pal_first_sight;
 
-/* Pins the thread `pid` by a pidfd and reads its stat and cgroup; alive after the reads means the
- * pinned thread held the number throughout them (the order of pin_pidfd and of the resolver). */
+/* Pins the thread `pid` by a pidfd and reads its stat and cgroup while it is held (the resolver's
+ * pinned read, pidfd.h); false for a zombie, whose start time is no caller's (resolver.ts
+ * readProcess), or when any step failed. */
 static bool see_process(pid_t pid, pal_first_sight *s) {
   char stat[1024];
-  s->pidfd = pal_pidfd_open_thread(pid);
+  ssize_t stat_len, cg_len;
+  const char *step;
+  s->pidfd =
+      pal_pidfd_pin_read(pid, stat, sizeof stat, &stat_len, s->cgroup, sizeof s->cgroup, &cg_len, &step);
   if (s->pidfd < 0) return false;
-  ssize_t stat_len = pal_read_proc_file(pid, "stat", stat, sizeof stat);
-  ssize_t cg_len = stat_len > 0 ? pal_read_proc_file(pid, "cgroup", s->cgroup, sizeof s->cgroup) : -1;
+  stat[stat_len] = 0;
   char state = 0;
-  bool ok = cg_len > 0 && pal_pidfd_alive(s->pidfd);
-  if (ok) {
-    stat[stat_len] = 0;
-    /* A zombie is no caller (resolver.ts readProcess). */
-    ok = parse_stat(stat, &state, &s->start_time) && state != 'Z' && state != 'X';
+  if (cg_len > 0 && parse_stat(stat, &state, &s->start_time) && state != 'Z' && state != 'X') {
     s->cgroup_len = (size_t)cg_len;
+    return true;
   }
-  if (!ok) {
-    close(s->pidfd);
-    s->pidfd = -1;
-  }
-  return ok;
+  close(s->pidfd);
+  s->pidfd = -1;
+  return false;
 }
 
-/* A sponsor usable for (uid, gid) now: vouched, current, in its window. Lock held. Whether the
- * sponsor itself is still alive does not matter: JS would attest a new process of that container by
- * its cached record the same way, a container's end bumps the generation, and no process can be in
- * a cgroup text of a container that is gone (the text names the container's own cgroup, removed
- * with it; a pid namespace whose init died takes no new process). */
-static bool sponsor_usable(const pal_fast *f, const pal_fast_caller *c, uid_t uid, gid_t gid, uint64_t now) {
-  return c->pin_fd >= 0 && c->cgroup && c->uid == uid && c->gid == gid && c->generation == f->generation &&
-         now < c->expires_ns;
+static uint64_t text_hash(const char *text, size_t len) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)text[i]) * 0x100000001b3ull;
+  return h;
 }
 
+/* A sponsor usable for (uid, gid) now, with that cgroup text (NULL: any): vouched, current, in its
+ * window. Lock held. Whether the sponsor itself is still alive does not matter: JS would attest a
+ * new process of that container by its cached record the same way, a container's end bumps the
+ * generation, and no process can be in a cgroup text of a container that is gone (the text names
+ * the container's own cgroup, removed with it; a pid namespace whose init died takes no new
+ * process). A sponsor past its window or generation is forgotten on the way, as valid_caller
+ * forgets a caller: nothing can make it current again (same_caller refuses it), so the list holds
+ * only callers that may still sponsor. */
 static pal_fast_caller *sponsor_for(pal_fast *f, uid_t uid, gid_t gid, const char *cgroup, size_t len) {
   uint64_t now = now_ns();
-  for (size_t i = 0; i < f->nsponsors; i++) {
-    pal_fast_caller *c = &f->callers[f->sponsors[i]];
-    if (!sponsor_usable(f, c, uid, gid, now)) continue;
-    if (cgroup && (c->cgroup_len != len || memcmp(c->cgroup, cgroup, len) != 0)) continue;
-    return c;
+  uint64_t hash = cgroup ? text_hash(cgroup, len) : 0;
+  for (size_t i = 0; i < f->nsponsors;) {
+    const struct pal_fast_sponsor *e = &f->sponsors[i];
+    if (e->uid != uid || e->gid != gid || (cgroup && e->text_hash != hash)) {
+      i++;
+      continue;
+    }
+    pal_fast_caller *c = &f->callers[e->slot];
+    if (c->generation != f->generation || now >= c->expires_ns) {
+      forget_caller(f, c); /* drops entry i: the next one moved into it */
+      continue;
+    }
+    if (c->pin_fd >= 0 && c->cgroup &&
+        (!cgroup || (c->cgroup_len == len && memcmp(c->cgroup, cgroup, len) == 0)))
+      return c;
+    i++;
   }
   return NULL;
 }
@@ -615,7 +628,8 @@ bool pal_fast_vouch(pal_fast *f, const pal_fast_who *who, const char *cgroup, si
   } else if (ok && !c->cgroup) {
     c->cgroup = text;
     c->cgroup_len = len;
-    f->sponsors[f->nsponsors++] = (size_t)(c - f->callers);
+    f->sponsors[f->nsponsors++] = (struct pal_fast_sponsor){
+        .slot = (size_t)(c - f->callers), .uid = c->uid, .gid = c->gid, .text_hash = text_hash(text, len)};
     text = NULL;
   }
   pthread_mutex_unlock(&f->lock);

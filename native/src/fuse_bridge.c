@@ -2098,6 +2098,9 @@ static napi_value js_fast_stats(napi_env env, napi_callback_info info) {
   set_count(env, out, "vouched", atomic_load(&s->vouched));
   set_count(env, out, "adopted", atomic_load(&s->adopted));
   set_count(env, out, "unadopted", atomic_load(&s->unadopted));
+  pthread_mutex_lock(&m->fast.lock);
+  set_count(env, out, "sponsors", m->fast.nsponsors);
+  pthread_mutex_unlock(&m->fast.lock);
   pthread_mutex_lock(&m->events.lock);
   set_count(env, out, "eventBatches", m->events.batches);
   set_count(env, out, "events", m->events.taken);

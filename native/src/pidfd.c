@@ -171,6 +171,28 @@ ssize_t pal_read_proc_file(pid_t tid, const char *file, char *buf, size_t max) {
   return (ssize_t)len;
 }
 
+int pal_pidfd_pin_read(pid_t tid, char *stat, size_t stat_max, ssize_t *stat_len, char *cgroup,
+                       size_t cgroup_max, ssize_t *cgroup_len, const char **step) {
+  int fd = pal_pidfd_open_thread(tid);
+  if (fd < 0) {
+    *step = "open";
+    return -1;
+  }
+  *step = "stat";
+  if ((*stat_len = pal_read_proc_file(tid, "stat", stat, stat_max)) < 0) goto fail;
+  *step = "cgroup";
+  if ((*cgroup_len = pal_read_proc_file(tid, "cgroup", cgroup, cgroup_max)) < 0) goto fail;
+  /* After the reads: alive now means the pinned thread held the number throughout them. */
+  *step = "alive";
+  if (!pal_pidfd_alive(fd)) goto fail;
+  return fd;
+fail:;
+  int e = errno;
+  close(fd);
+  errno = e;
+  return -1;
+}
+
 /* Throws Error{code: 'ERR_PAL_PIDFD', errno, step}: `step` says which of open, stat, cgroup, tgid,
  * alive failed, so that pin-guards.ts keeps each errno's meaning of the step-by-step path. */
 static void throw_step(napi_env env, const char *step, int e, pid_t tid) {
@@ -193,43 +215,36 @@ static bool set_int(napi_env env, napi_value obj, const char *name, int n) {
   return napi_create_int32(env, n, &v) == napi_ok && napi_set_named_property(env, obj, name, v) == napi_ok;
 }
 
-/* Fills out {fd, stat, cgroup, tgid} for a held pidfd; false after throwing (the caller closes). */
-static bool pin_read(napi_env env, pid_t tid, int fd, napi_value *out) {
-  char stat[PAL_STAT_MAX];
-  ssize_t stat_len = pal_read_proc_file(tid, "stat", stat, sizeof stat);
-  if (stat_len < 0) return throw_step(env, "stat", errno, tid), false;
-  ssize_t cg_len = pal_read_proc_file(tid, "cgroup", pin_read_buf, sizeof pin_read_buf);
-  if (cg_len < 0) return throw_step(env, "cgroup", errno, tid), false;
-  int tgid = pal_pidfd_tgid(fd);
-  /* Gone is gone; any other failure is "cannot tell" (0: /proc/<tid>/status is read instead). */
-  if (tgid < 0 && errno == ESRCH) return throw_step(env, "tgid", errno, tid), false;
-  if (tgid < 0) tgid = 0;
-  /* After the reads: alive now means the pinned thread held the number throughout them. */
-  if (!pal_pidfd_alive(fd)) return throw_step(env, "alive", errno, tid), false;
-  if (napi_create_object(env, out) != napi_ok || !set_int(env, *out, "fd", fd) ||
-      !set_latin1(env, *out, "stat", stat, (size_t)stat_len) ||
-      !set_latin1(env, *out, "cgroup", pin_read_buf, (size_t)cg_len) || !set_int(env, *out, "tgid", tgid)) {
-    pal_throw_last(env, "pidfdPinRead result");
-    return false;
-  }
-  return true;
-}
-
-/* pidfdPinRead(tid) -> {fd, stat, cgroup, tgid}: a pidfd for the thread (pidfdOpen's rules), the
- * latin1 text of /proc/<tid>/stat (< 4 KiB) and /proc/<tid>/cgroup (< 64 KiB) read while it is
- * held, the PIDFD_GET_INFO tgid (0: the kernel cannot tell), and the signal check after the reads.
- * Throws Error{code: 'ERR_PAL_PIDFD', errno, step} with the pidfd closed; the alive step throws
- * ESRCH when the thread is gone. */
+/* pidfdPinRead(tid) -> {fd, stat, cgroup, tgid}: pal_pidfd_pin_read (the pidfd, the latin1 text of
+ * /proc/<tid>/stat (< 4 KiB) and /proc/<tid>/cgroup (< 64 KiB) read while it is held, the signal
+ * check after the reads), then the PIDFD_GET_INFO tgid (0: the kernel cannot tell), read from the
+ * pidfd itself and not by number, so after the check. Throws Error{code: 'ERR_PAL_PIDFD', errno,
+ * step} with the pidfd closed; the alive step throws ESRCH when the thread is gone. */
 static napi_value pidfd_pin_read_js(napi_env env, napi_callback_info info) {
   napi_value argv[1], out;
   int tid;
   if (!pal_get_args(env, info, 1, argv) || !arg_int(env, argv[0], "tid", 1, &tid)) return NULL;
-  int fd = pal_pidfd_open_thread((pid_t)tid);
+  char stat[PAL_STAT_MAX];
+  ssize_t stat_len, cg_len;
+  const char *step;
+  int fd = pal_pidfd_pin_read((pid_t)tid, stat, sizeof stat, &stat_len, pin_read_buf, sizeof pin_read_buf,
+                              &cg_len, &step);
   if (fd < 0) {
-    throw_step(env, "open", errno, (pid_t)tid);
+    throw_step(env, step, errno, (pid_t)tid);
     return NULL;
   }
-  if (!pin_read(env, (pid_t)tid, fd, &out)) {
+  int tgid = pal_pidfd_tgid(fd);
+  /* Gone is gone; any other failure is "cannot tell" (0: /proc/<tid>/status is read instead). */
+  if (tgid < 0 && errno == ESRCH) {
+    throw_step(env, "tgid", errno, (pid_t)tid);
+    close(fd);
+    return NULL;
+  }
+  if (tgid < 0) tgid = 0;
+  if (napi_create_object(env, &out) != napi_ok || !set_int(env, out, "fd", fd) ||
+      !set_latin1(env, out, "stat", stat, (size_t)stat_len) ||
+      !set_latin1(env, out, "cgroup", pin_read_buf, (size_t)cg_len) || !set_int(env, out, "tgid", tgid)) {
+    pal_throw_last(env, "pidfdPinRead result");
     close(fd);
     return NULL;
   }

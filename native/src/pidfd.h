@@ -27,6 +27,15 @@ int pal_pidfd_tgid(int pidfd);
  * procfs.ts readProcFile). Returns the length, or -1 with errno. */
 ssize_t pal_read_proc_file(pid_t tid, const char *file, char *buf, size_t max);
 
+/* The pinned first sight of the thread `tid`, as the JS resolver and the warm path's adoption both
+ * take it: a pidfd (pal_pidfd_open_thread), then /proc/<tid>/stat and /proc/<tid>/cgroup read by
+ * number into the buffers (at most max - 1 bytes each, see pal_read_proc_file), then the signal
+ * check: alive after the reads means the pinned thread held the number throughout them. Returns
+ * the pidfd (the caller closes it), or -1 with errno and the pidfd closed; `step` names what failed
+ * ("open", "stat", "cgroup", "alive"). */
+int pal_pidfd_pin_read(pid_t tid, char *stat, size_t stat_max, ssize_t *stat_len, char *cgroup,
+                       size_t cgroup_max, ssize_t *cgroup_len, const char **step);
+
 /* pidfdOpen(tid) -> fd ; pidfdAlive(fd) -> bool (false: gone, ESRCH; throws on other errors) ;
  * pidfdTgid(fd) -> tgid, 0 when the kernel cannot tell ; pidfdPinRead(tid) -> {fd, stat, cgroup,
  * tgid}: the three above and the reads of /proc/<tid>/stat and cgroup, in one call. */

@@ -170,6 +170,8 @@ export interface FastPathStats {
   readonly vouched: number;
   readonly adopted: number;
   readonly unadopted: number;
+  /** Vouched callers a new process may be adopted from now (those past their window are dropped as met). */
+  readonly sponsors: number;
   /** Batches of events JS took (opens and closes answered in C, retirements), the events in them, and those queued now. */
   readonly eventBatches: number;
   readonly events: number;

@@ -78,6 +78,32 @@ for (const threads of [0, 2]) {
   });
 }
 
+test("a sponsor past its window adopts nothing and is dropped from the addon's list", async (t) => {
+  // A short window (the fixture's 5 s would make this test wait that long): 1.5 s still covers the
+  // sponsor's own LOOKUP and OPEN on a loaded machine.
+  const reuseMs = 1_500;
+  const v = await mountView(2, { containerCgroup: ownCgroup, callerReuseMs: reuseMs });
+  try {
+    const first = await sponsor(v);
+    const vouchedAt = performance.now();
+    const before = v.fuse.fastPath.stats();
+    t.true(before.sponsors >= 1, JSON.stringify(before));
+    // Nothing to wait on but the window's end itself.
+    await waitFor('the sponsor window to end', () => performance.now() > vouchedAt + reuseMs, { intervalMs: 20 });
+    const next = await readOnce(v, SECRET);
+    t.is(next.got, PLAINTEXT);
+    t.true(v.resolved.has(next.pid), 'JS attributed it');
+    const after = v.fuse.fastPath.stats();
+    t.is(after.adopted, before.adopted, JSON.stringify(after));
+    // The expired sponsor went from the list when the new process's first sight met it; JS then
+    // attested the new process, which vouched for it in turn (at most that one is listed).
+    t.true(after.sponsors <= 1, JSON.stringify(after));
+    await first.stop();
+  } finally {
+    await v.close();
+  }
+});
+
 test('a process whose cgroup text differs by one byte is not adopted', async (t) => {
   // The resolver "read" the sponsor's text with a byte more than the kernel shows anyone.
   const v = await mountView(2, { containerCgroup: (pid) => `${ownCgroup(pid) ?? ''}x` });

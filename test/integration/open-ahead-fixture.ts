@@ -22,6 +22,8 @@ export interface ViewOptions {
    * absent: none is ever vouched for, so the addon adopts no process.
    */
   readonly containerCgroup?: (pid: number) => string | undefined;
+  /** The callers' reuse window (ms); default 5,000. */
+  readonly callerReuseMs?: number;
 }
 
 /** The view over real FUSE, fast path on; `get` decrypts (counted), `peek` answers what was decrypted, like SecretCache. */
@@ -76,7 +78,7 @@ export async function mountView(threads: number, options: ViewOptions = {}) {
     clock: () => performance.now(),
     fastPath: true,
     // Long enough that a loaded machine still has the caller in its window between LOOKUP and OPEN.
-    callerReuseMs: 5_000,
+    callerReuseMs: options.callerReuseMs ?? 5_000,
   });
   const fuse = await mount(mountpoint, view.handlers, { extraOptions: ['allow_other'], threads });
   view.attachKernel(fuse);

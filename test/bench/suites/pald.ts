@@ -37,6 +37,11 @@ function freePort(): Promise<number> {
   });
 }
 
+function median(values: readonly number[]): number {
+  const v = [...values].sort((a, b) => a - b);
+  return v.length % 2 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
+}
+
 function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
@@ -147,70 +152,96 @@ export async function run(ctx: BenchContext): Promise<void> {
       await Promise.all(toStart.slice(i, i + 8).map(([name, mnt]) => startOn(name, mnt)));
 
     const inside = 'pald-bench-warm';
-    const measure = async (
-      name: string,
-      path: string,
-      floorRow = false,
-      container = inside,
-      pid?: number,
-    ): Promise<void> => {
-      for (const clients of CLIENTS) {
-        const cpuDone = knobs.cpu && pid ? await cpuSampler(pid, `${name}, ${clients} client(s)`) : undefined;
-        const { stdout } = await execFileAsync('docker', [
-          '-H',
-          dockerd!.host,
-          'exec',
-          container,
-          '/bench/bin/client',
-          path,
-          String(clients),
-          String(Math.round(ctx.seconds * 1000)),
-          String(ctx.warmupMs),
-          String(SIZE),
-        ]);
-        await cpuDone?.();
-        const r = JSON.parse(stdout) as {
-          ops: number;
-          seconds: number;
-          p50_ns: number;
-          p99_ns: number;
-          errors: number;
-        };
-        ctx.report({
-          suite: SUITE,
-          name,
-          clients,
-          opsPerSec: r.ops / r.seconds,
-          p50Us: r.p50_ns / 1000,
-          p99Us: r.p99_ns / 1000,
-          errors: r.errors,
-          floor: floorRow,
-        });
-      }
+    interface WarmCase {
+      readonly name: string;
+      readonly path: string;
+      readonly floor?: boolean;
+      readonly container?: string;
+      readonly pid?: number | undefined;
+    }
+    interface ClientRun {
+      ops: number;
+      seconds: number;
+      p50_ns: number;
+      p99_ns: number;
+      errors: number;
+    }
+    /** One client run of `c` from inside its container. */
+    const runClient = async (c: WarmCase, clients: number, seconds: number): Promise<ClientRun> => {
+      const cpuDone = knobs.cpu && c.pid ? await cpuSampler(c.pid, `${c.name}, ${clients} client(s)`) : undefined;
+      const { stdout } = await execFileAsync('docker', [
+        '-H',
+        dockerd!.host,
+        'exec',
+        c.container ?? inside,
+        '/bench/bin/client',
+        c.path,
+        String(clients),
+        String(Math.round(seconds * 1000)),
+        String(ctx.warmupMs),
+        String(SIZE),
+      ]);
+      await cpuDone?.();
+      return JSON.parse(stdout) as ClientRun;
     };
-    const fastRows = async (): Promise<void> => {
-      // The same warm read with the warm path in the addon (PAL_FAST_PATH=1, src/fs/warm-path.ts).
-      for (const [i, v] of knobs.fastVariants.entries()) {
-        const name = `pald warm, fast path on${v.label ? `, ${v.label}` : ''} (in container)`;
-        await measure(name, '/run/pal/warm', false, toStart[2 + i]![0], palFasts[i]!.pid);
-      }
+    /** A row from its runs: the median round's figures (one run: that run's). */
+    const reportRuns = (c: WarmCase, clients: number, runs: readonly ClientRun[]): void => {
+      ctx.report({
+        suite: SUITE,
+        name: c.name,
+        clients,
+        opsPerSec: median(runs.map((r) => r.ops / r.seconds)),
+        p50Us: median(runs.map((r) => r.p50_ns / 1000)),
+        p99Us: median(runs.map((r) => r.p99_ns / 1000)),
+        errors: runs.reduce((n, r) => n + r.errors, 0),
+        floor: c.floor === true,
+      });
     };
-    await measure('tmpfs (in container)', '/bench/tmpfs/file');
+    const measure = async (c: WarmCase): Promise<void> => {
+      for (const clients of CLIENTS) reportRuns(c, clients, [await runClient(c, clients, ctx.seconds)]);
+    };
+    const floorCase: WarmCase = {
+      name: 'C floor (in container)',
+      path: '/bench/floor/file',
+      floor: true,
+      pid: floor.pid,
+    };
+    // The same warm read with the warm path in the addon (PAL_FAST_PATH=1, src/fs/warm-path.ts).
+    const fastCases: WarmCase[] = knobs.fastVariants.map((v, i) => ({
+      name: `pald warm, fast path on${v.label ? `, ${v.label}` : ''} (in container)`,
+      path: '/run/pal/warm',
+      container: toStart[2 + i]![0],
+      pid: palFasts[i]!.pid,
+    }));
+    await measure({ name: 'tmpfs (in container)', path: '/bench/tmpfs/file' });
     if (knobs.warmOnly) {
-      // BENCH_PALD_WARM_ONLY: the floor and the fast-path palds, round by round.
+      // BENCH_PALD_WARM_ONLY: the floor and the fast-path palds, round by round, each round a row.
       for (let round = 0; round < knobs.rounds; round++) {
-        await measure('C floor (in container)', '/bench/floor/file', true, inside, floor.pid);
-        await fastRows();
+        await measure(floorCase);
+        for (const c of fastCases) await measure(c);
       }
       return;
     }
-    await measure('C floor (in container)', '/bench/floor/file', true, inside, floor.pid);
-    await measure('pald warm, fast path off (in container)', '/run/pal/warm');
-
-    // The same warm read through a second pald with metrics.listen set (SPEC §6): the cost of
-    // counting every decision on the request path.
-    await measure('pald warm, metrics on (in container)', '/run/pal/warm', false, 'pald-bench-metrics');
-    await fastRows();
+    // The floor and every pald in turn, ctx.rounds rounds of ctx.seconds / ctx.rounds each, and
+    // each row the median round (as the fuse suite): the floor's own throughput moves by 2× within
+    // minutes on this VM, and a ratio to a floor measured half a minute apart measured that move.
+    const warmCases: WarmCase[] = [
+      floorCase,
+      { name: 'pald warm, fast path off (in container)', path: '/run/pal/warm' },
+      // The same warm read through a second pald with metrics.listen set (SPEC §6): the cost of
+      // counting every decision on the request path.
+      { name: 'pald warm, metrics on (in container)', path: '/run/pal/warm', container: 'pald-bench-metrics' },
+      ...fastCases,
+    ];
+    const runs = new Map(warmCases.map((c) => [c, new Map(CLIENTS.map((n) => [n, [] as ClientRun[]]))]));
+    for (let round = 0; round < ctx.rounds; round++)
+      for (const clients of CLIENTS)
+        for (const c of warmCases)
+          runs
+            .get(c)!
+            .get(clients)!
+            .push(await runClient(c, clients, ctx.seconds / ctx.rounds));
+    for (const c of warmCases) for (const clients of CLIENTS) reportRuns(c, clients, runs.get(c)!.get(clients)!);
 
     // Cold rows: the first open by a process of a container that opened nothing before (each
     // sample a container of its own, same image as the warm one, started up front). Their floor
