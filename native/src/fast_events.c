@@ -52,9 +52,28 @@ void pal_events_cancel_open(pal_event_queue *q) {
   pthread_mutex_unlock(&q->lock);
 }
 
+/* The queued open of the handle `e` releases, if JS has not heard of it yet: the latest open of that
+ * handle number in that lease, not closed yet (a number is open at most once at a time). Lock held. */
+static pal_fast_event *queued_open(pal_event_queue *q, const pal_fast_event *e) {
+  size_t stop = q->count > PAL_EVENTS_FOLD_WINDOW ? q->count - PAL_EVENTS_FOLD_WINDOW : 0;
+  for (size_t i = q->count; i-- > stop;) {
+    pal_fast_event *o = &q->items[i];
+    if (o->kind == PAL_EVENT_OPENED && o->fh == e->fh && o->lease == e->lease) return o->closed ? NULL : o;
+  }
+  return NULL;
+}
+
 int pal_events_push(pal_event_queue *q, const pal_fast_event *e) {
   int res = PAL_EVENTS_LOST;
   pthread_mutex_lock(&q->lock);
+  pal_fast_event *open = e->kind == PAL_EVENT_RELEASED ? queued_open(q, e) : NULL;
+  if (open) {
+    open->closed = e->arg ? 1 : 2;
+    q->folded++;
+    res = q->scheduled ? PAL_EVENTS_QUEUED : PAL_EVENTS_FIRST; /* queued: a delivery is scheduled */
+    q->scheduled = true;
+    goto out;
+  }
   if (e->kind == PAL_EVENT_OPENED && q->reserved > 0)
     q->reserved--; /* its room is there */
   else if (!room(q, 1))
@@ -104,5 +123,6 @@ void pal_events_flatten(const pal_fast_event *e, size_t n, double *out) {
     out[6] = (double)e->lease;
     out[7] = (double)e->arg;
     out[8] = e->time_ms;
+    out[9] = e->closed;
   }
 }

@@ -13,8 +13,12 @@
  * JS thread that does not keep up makes the warm path slower, never lossy. Releases are always
  * queued: there are never more of them than handles opened. */
 #define PAL_EVENTS_MAX 4096
-/* Doubles per event in the array JS gets: kind, pid, uid, gid, ino, fh, lease, arg, time (ms). */
-#define PAL_EVENT_FIELDS 9
+/* Doubles per event in the array JS gets: kind, pid, uid, gid, ino, fh, lease, arg, time (ms),
+ * closed. */
+#define PAL_EVENT_FIELDS 10
+/* How far back from the queue's end a release looks for its open to fold into (pal_events_push):
+ * with N clients an open's close comes about N events after it. */
+#define PAL_EVENTS_FOLD_WINDOW 64
 
 enum { PAL_EVENT_OPENED = 8, PAL_EVENT_RELEASED, PAL_EVENT_RETIRED }; /* = the OP_FAST_* codes */
 
@@ -26,6 +30,7 @@ typedef struct {
   uint64_t ino, fh, lease;
   int64_t arg;    /* opened: latency in µs; released: 1 if the number went back to the live lease */
   double time_ms; /* opened: wall clock (ms since the epoch) when the open was answered */
+  int closed;     /* opened: 0 still open; its release folded in: 1 number back to the lease, 2 not */
 } pal_fast_event;
 
 typedef struct {
@@ -36,6 +41,7 @@ typedef struct {
   size_t reserved;                   /* slots held for opens about to be queued */
   bool scheduled;                    /* a delivery is under way (timer armed or the JS thread told) */
   unsigned long long batches, taken; /* takes that found events, and the events they took */
+  unsigned long long folded;         /* releases folded into their open's event */
 } pal_event_queue;
 
 void pal_events_init(pal_event_queue *q);
@@ -47,8 +53,11 @@ bool pal_events_reserve_open(pal_event_queue *q);
 void pal_events_cancel_open(pal_event_queue *q);
 
 enum { PAL_EVENTS_LOST = -1, PAL_EVENTS_QUEUED = 0, PAL_EVENTS_FIRST = 1 };
-/* Queues one event (an open: into the room reserved for it, never lost). PAL_EVENTS_FIRST: no
- * delivery was scheduled, the caller schedules one. LOST: a release or retirement, out of memory. */
+/* Queues one event (an open: into the room reserved for it, never lost). A release whose open is
+ * still queued (JS has not heard of it) is folded into the open's event instead: JS then counts the
+ * handle opened and closed at once, where the close would otherwise cost it a second event.
+ * PAL_EVENTS_FIRST: no delivery was scheduled, the caller schedules one. LOST: a release or
+ * retirement, out of memory. */
 int pal_events_push(pal_event_queue *q, const pal_fast_event *e);
 /* A copy of everything queued, in order (the caller frees *out), and the queue emptied; clears
  * `scheduled`. 0 when empty (or, events kept, out of memory). */

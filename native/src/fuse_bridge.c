@@ -2105,6 +2105,7 @@ static napi_value js_fast_stats(napi_env env, napi_callback_info info) {
   set_count(env, out, "eventBatches", m->events.batches);
   set_count(env, out, "events", m->events.taken);
   set_count(env, out, "eventsQueued", m->events.count);
+  set_count(env, out, "eventsFolded", m->events.folded);
   pthread_mutex_unlock(&m->events.lock);
   napi_value to_js;
   napi_create_object(env, &to_js);

@@ -50,6 +50,17 @@ export class OpenHandles {
     return handle;
   }
 
+  /**
+   * A handle of `ino` opened and closed within the current job, told at once (the addon folds a
+   * close into its open's event when JS had not heard of the open yet): the same as add() then
+   * release(fh, true), without the handle ever being listed.
+   */
+  openedAndClosed(ino: number): void {
+    if ((this.perIno.get(ino) ?? 0) > 0) return; // other handles keep it open
+    this.perIno.set(ino, 0);
+    this.closeLater(ino);
+  }
+
   private closeLater(ino: number): void {
     if (this.closedLater.size === 0)
       queueMicrotask(() => {

@@ -126,17 +126,28 @@ export class OpenLeases {
     if (e.kind === 'opened') {
       if (!lease) return; // cannot happen: a lease is kept until each of its opens was heard of
       lease.opened++;
-      this.deps.handles.add(e.fh, { ino: lease.ino, name: lease.name });
       this.deps.auditOpen(lease, e.timeMs, e.latencyUs, e.ctx.pid);
+      if (e.closed) {
+        // Opened and closed since the last batch (one event for both): counted as both at once.
+        this.deps.handles.openedAndClosed(lease.ino);
+        this.closed(e.fh, e.returned);
+        lease.released++;
+      } else {
+        this.deps.handles.add(e.fh, { ino: lease.ino, name: lease.name });
+      }
     } else {
       this.deps.handles.release(e.fh, true);
-      if (!e.returned) {
-        this.deps.ledger.release(e.fh); // its lease is retired: the number is JS's again
-        this.releasedByEvents++;
-      }
+      this.closed(e.fh, e.returned);
       if (lease) lease.released++;
     }
     if (lease) this.settle(e.lease, lease);
+  }
+
+  /** A handle the addon answered was closed: a number not back in its live lease is JS's again. */
+  private closed(fh: number, returned: boolean): void {
+    if (returned) return;
+    this.deps.ledger.release(fh); // its lease is retired: the number is JS's again
+    this.releasedByEvents++;
   }
 
   /**

@@ -168,8 +168,11 @@ export const Op = {
 
 /** The kinds of event in a batch (native/src/fast_events.h PAL_EVENT_*). */
 export const FastEventKind = { opened: 8, released: 9, retired: 10 } as const;
-/** Doubles per event in a batch: kind, pid, uid, gid, ino, fh, lease, arg, time (ms). */
-export const FAST_EVENT_FIELDS = 9;
+/**
+ * Doubles per event in a batch: kind, pid, uid, gid, ino, fh, lease, arg, time (ms), closed (an
+ * opened event: 0 still open, 1 closed with its number back to the lease, 2 closed otherwise).
+ */
+export const FAST_EVENT_FIELDS = 10;
 
 function locate(): string {
   // dist/src/native/binding.js when built; src/native/binding.ts when run from source.

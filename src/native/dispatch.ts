@@ -44,6 +44,8 @@ function fastEventAt(b: Float64Array, i: number): FastPathEvent {
       lease: b[i + 6]!,
       latencyUs: b[i + 7]!,
       timeMs: b[i + 8]!,
+      closed: b[i + 9] !== 0,
+      returned: b[i + 9] === 1,
     };
   }
   if (kind === FastEventKind.released)

@@ -176,6 +176,8 @@ export interface FastPathStats {
   readonly eventBatches: number;
   readonly events: number;
   readonly eventsQueued: number;
+  /** Closes folded into their open's event (JS had not heard of the open yet): one event for both. */
+  readonly eventsFolded: number;
   readonly toJs: Readonly<Record<'lookup' | 'getattr' | 'readdir' | 'open' | 'read' | 'release' | 'statfs', number>>;
 }
 
@@ -263,6 +265,13 @@ export type FastPathEvent =
       readonly latencyUs: number;
       /** Wall clock (ms since the epoch) when the addon answered the open: the audit line's time. */
       readonly timeMs: number;
+      /**
+       * The handle was closed too before JS heard of the open: the addon folded its `released`
+       * event into this one (fast_events.c), with that event's `returned`.
+       */
+      readonly closed: boolean;
+      /** When closed: its number went back to the live lease (else the lease was retired: JS's again). */
+      readonly returned: boolean;
     }
   | {
       readonly kind: 'released';

@@ -4,7 +4,7 @@
 // No FUSE, no addon: a fake FastPath takes the lease that a real open through the view offers,
 // and synthetic batches name it, as fuse_bridge.c take_events lays them out. The audit log
 // writes to a sink that drops the bytes (its write is off the JS thread in pald anyway).
-//   node dist/test/bench/tools/event-bench.js [opens per batch=128] [batches per round=400] [rounds=5]
+//   node dist/test/bench/tools/event-bench.js [opens per batch=128] [batches per round=400] [rounds=5] [pairs|folded]
 // Prints µs of JS per open (its `opened` plus its `released` event) for each round, then the median:
 // inside deliverFastEvents, and with what follows a batch on the JS thread (microtasks, audit flush).
 // Run it under `node --cpu-prof` for the breakdown.
@@ -18,6 +18,7 @@ import { container, entry, fakeFastPath, harness, IMAGE_DEMO, FakeSecureBuffer }
 const OPENS = Number(process.argv[2] ?? 128);
 const BATCHES = Number(process.argv[3] ?? 400);
 const ROUNDS = Number(process.argv[4] ?? 5);
+const FOLDED = process.argv[5] === 'folded';
 const PID = 4242;
 
 class DroppingSink implements LineSink {
@@ -68,15 +69,18 @@ async function main(): Promise<void> {
   if (!lease) throw new Error('no lease offered: the bench measures nothing');
   const { id, fhs } = lease;
 
-  // One batch: OPENS opens, each closed right after (its handle number goes back to the lease).
-  const batch = new Float64Array(OPENS * 2 * FAST_EVENT_FIELDS);
+  // One batch: OPENS opens, each closed right after (its handle number goes back to the lease):
+  // an opened and a released event each, or (FOLDED) one opened event with its close folded in, as
+  // the addon queues an open whose close came before JS took the batch (fast_events.c).
+  const perOpen = FOLDED ? 1 : 2;
+  const batch = new Float64Array(OPENS * perOpen * FAST_EVENT_FIELDS);
   const fill = (timeMs: number): void => {
     for (let k = 0; k < OPENS; k++) {
       const fh = fhs[k % fhs.length]!;
-      const o = 2 * k * FAST_EVENT_FIELDS;
-      batch.set([FastEventKind.opened, PID, 1000, 1000, ino, fh, id, 12 + (k % 7), timeMs + (k >> 4)], o);
-      const r = o + FAST_EVENT_FIELDS;
-      batch.set([FastEventKind.released, 0, 0, 0, ino, fh, id, 1, 0], r);
+      const o = perOpen * k * FAST_EVENT_FIELDS;
+      const opened = [FastEventKind.opened, PID, 1000, 1000, ino, fh, id, 12 + (k % 7), timeMs + (k >> 4)];
+      batch.set([...opened, FOLDED ? 1 : 0], o);
+      if (!FOLDED) batch.set([FastEventKind.released, 0, 0, 0, ino, fh, id, 1, 0, 0], o + FAST_EVENT_FIELDS);
     }
   };
   const report = (err: unknown): void => {

@@ -87,6 +87,8 @@ test("the leased open's audit line is the one JS's own open writes", async (t) =
     lease: lease.id,
     latencyUs: 3,
     timeMs: Date.now(),
+    closed: false,
+    returned: false,
   });
 
   const viaJs = setup();

@@ -88,6 +88,8 @@ test('a lease books what the limit leaves, and a limit refusal first takes the u
     lease: id,
     latencyUs: 3,
     timeMs: 1_700_000_000_123,
+    closed: false,
+    returned: false,
   });
   // ... at the time and with the latency of the open, not of the moment JS heard of it.
   t.like(audit[0], { d: { name: 'db-password', reason: 'labels match' }, timeMs: 1_700_000_000_123, latencyUs: 3 });
@@ -101,6 +103,45 @@ test('a lease books what the limit leaves, and a limit refusal first takes the u
   leases.event({ kind: 'released', ino: 5, fh: fhs[0]!, lease: id, returned: false });
   t.is(ledger.stats().openHandles, 1);
   t.is(handles.size, 1);
+});
+
+test('an open the addon folded its close into counts as opened and closed: one audit line, no handle left', (t) => {
+  const { leased, ledger, handles, leases, audit, offer, plaintext } = setup(8);
+  ledger.openSecret(OWNER, 100, KEY, plaintext); // JS's own open, kept: the inode stays open
+  handles.add(100, { ino: 5, name: 'db-password' });
+  offer();
+  const { id, fhs } = leased[0]!;
+  const ctx = { pid: 42, uid: 1000, gid: 1000 };
+  const folded = (fh: number, returned: boolean) =>
+    leases.event({ kind: 'opened', ctx, ino: 5, fh, lease: id, latencyUs: 2, timeMs: 7, closed: true, returned });
+  const openHandles = ledger.stats().openHandles;
+  folded(fhs[0]!, true);
+  t.is(audit.length, 1, 'its open is audited as any other');
+  t.like(audit[0], { d: { name: 'db-password' }, timeMs: 7, latencyUs: 2 });
+  t.is(handles.size, 1, "only JS's own handle is listed");
+  t.is(ledger.stats().openHandles, openHandles, 'its number went back to the lease: still booked');
+  // Closed after its lease was retired: the number is the ledger's to release.
+  folded(fhs[1]!, false);
+  t.is(audit.length, 2);
+  t.is(ledger.stats().openHandles, openHandles - 1);
+  t.is(handles.size, 1);
+});
+
+test('a folded open and close of an inode nobody else holds drops its cached pages once the job ends', async (t) => {
+  const invalidated: number[] = [];
+  const handles = new OpenHandles((ino) => invalidated.push(ino));
+  handles.openedAndClosed(5);
+  handles.openedAndClosed(5);
+  t.deepEqual(invalidated, [], 'not before the job ends');
+  await Promise.resolve();
+  t.deepEqual(invalidated, [5], 'once per inode');
+  // With another handle open on it, a folded open and close leaves it be.
+  handles.add(9, { ino: 6, name: 'api-token' });
+  handles.openedAndClosed(6);
+  await Promise.resolve();
+  t.deepEqual(invalidated, [5]);
+  handles.release(9);
+  t.deepEqual(invalidated, [5, 6], 'its last close drops it');
 });
 
 test('a real limit still refuses: handles the addon opened are not taken back', (t) => {
@@ -125,7 +166,17 @@ test('a limit refusal first takes the closes the addon answered and JS has not h
   const { id, fhs } = leased.splice(0)[0]!;
   t.is(fhs.length, 1);
   const ctx = { pid: 42, uid: 1000, gid: 1000 };
-  leases.event({ kind: 'opened', ctx, ino: 5, fh: fhs[0]!, lease: id, latencyUs: 1, timeMs: 1 });
+  leases.event({
+    kind: 'opened',
+    ctx,
+    ino: 5,
+    fh: fhs[0]!,
+    lease: id,
+    latencyUs: 1,
+    timeMs: 1,
+    closed: false,
+    returned: false,
+  });
   // The lease is retired with its one handle in use, then the addon answers that handle's close:
   // the event waits in the addon's queue.
   retired.push({ lease: id, inUse: 1, opened: 1, free: [] });
