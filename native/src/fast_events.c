@@ -70,15 +70,13 @@ int pal_events_push(pal_event_queue *q, const pal_fast_event *e) {
   if (open) {
     open->closed = e->arg ? 1 : 2;
     q->folded++;
-    res = q->scheduled ? PAL_EVENTS_QUEUED : PAL_EVENTS_FIRST; /* queued: a delivery is scheduled */
-    q->scheduled = true;
-    goto out;
+  } else {
+    if (e->kind == PAL_EVENT_OPENED && q->reserved > 0)
+      q->reserved--; /* its room is there */
+    else if (!room(q, 1))
+      goto out;
+    q->items[q->count++] = *e;
   }
-  if (e->kind == PAL_EVENT_OPENED && q->reserved > 0)
-    q->reserved--; /* its room is there */
-  else if (!room(q, 1))
-    goto out;
-  q->items[q->count++] = *e;
   res = q->scheduled ? PAL_EVENTS_QUEUED : PAL_EVENTS_FIRST;
   q->scheduled = true;
 out:

@@ -82,6 +82,12 @@ export async function compileC(out: string, sources: readonly string[], flags: r
   return out;
 }
 
+/** The median of `values` (the mean of the middle two for an even count): a row's figure from its rounds. */
+export function median(values: readonly number[]): number {
+  const v = [...values].sort((a, b) => a - b);
+  return v.length % 2 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
+}
+
 export function startServer(cmd: string, args: readonly string[], timeoutMs = 15_000): Promise<ChildProcess> {
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';

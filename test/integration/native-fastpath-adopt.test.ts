@@ -95,8 +95,9 @@ test("a sponsor past its window adopts nothing and is dropped from the addon's l
     t.true(v.resolved.has(next.pid), 'JS attributed it');
     const after = v.fuse.fastPath.stats();
     t.is(after.adopted, before.adopted, JSON.stringify(after));
-    // The expired sponsor went from the list when the new process's first sight met it; JS then
-    // attested the new process, which vouched for it in turn (at most that one is listed).
+    // The expired sponsor is gone from the list (dropped when the new process's first sight met it,
+    // or by JS's expiry sweep before); JS then attested the new process, which vouched for it in
+    // turn (at most that one is listed).
     t.true(after.sponsors <= 1, JSON.stringify(after));
     await first.stop();
   } finally {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 import { clearStaleMount } from '../../../src/native/index.js';
-import type { BenchContext, ClientResult } from '../harness.js';
+import { median, type BenchContext, type ClientResult } from '../harness.js';
 
 const execFileAsync = promisify(execFile);
 const SUITE = 'fuse';
@@ -25,11 +25,6 @@ interface Case {
   file?: string;
   failed?: string;
   readonly results: Map<number, ClientResult[]>;
-}
-
-function median(values: number[]): number {
-  const v = [...values].sort((a, b) => a - b);
-  return v.length % 2 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
 }
 
 export async function run(ctx: BenchContext): Promise<void> {

@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { clearStaleMount } from '../../../src/native/index.js';
 import { startDockerd, type TestDockerd } from '../../../scripts/components/dockerd.js';
 import { startPald, type TestPald } from '../../helpers/pald.js';
-import type { BenchContext } from '../harness.js';
+import { median, type BenchContext } from '../harness.js';
 import { cpuSampler, paldKnobs } from '../pald-knobs.js';
 
 const execFileAsync = promisify(execFile);
@@ -35,11 +35,6 @@ function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
-}
-
-function median(values: readonly number[]): number {
-  const v = [...values].sort((a, b) => a - b);
-  return v.length % 2 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
 }
 
 function percentile(sorted: readonly number[], p: number): number {
