@@ -4,6 +4,7 @@
       "target_name": "pal_native",
       "sources": [
         "src/addon.c",
+        "src/audit_line.c",
         "src/secure_buffer.c",
         "src/fuse_bridge.c",
         "src/fast_path.c",

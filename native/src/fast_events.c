@@ -9,12 +9,16 @@
 
 void pal_events_init(pal_event_queue *q) {
   memset(q, 0, sizeof *q);
+  q->text_hint = 16384;
   pthread_mutex_init(&q->lock, NULL);
 }
 
 void pal_events_destroy(pal_event_queue *q) {
   free(q->items);
+  free(q->text);
   q->items = NULL;
+  q->text = NULL;
+  q->text_len = q->text_cap = 0;
   q->count = q->cap = q->opens = q->reserved = 0;
   pthread_mutex_destroy(&q->lock);
 }
@@ -63,7 +67,20 @@ static pal_fast_event *queued_open(pal_event_queue *q, const pal_fast_event *e) 
   return NULL;
 }
 
-int pal_events_push(pal_event_queue *q, const pal_fast_event *e) {
+/* Room for `extra` more bytes of text. Lock held. */
+static bool text_room(pal_event_queue *q, size_t extra) {
+  size_t need = q->text_len + extra;
+  if (need <= q->text_cap) return true;
+  size_t cap = q->text_cap ? q->text_cap : q->text_hint; /* the last batch's size: no regrowing */
+  while (cap < need) cap *= 2;
+  char *grown = realloc(q->text, cap);
+  if (!grown) return false;
+  q->text = grown;
+  q->text_cap = cap;
+  return true;
+}
+
+int pal_events_push(pal_event_queue *q, const pal_fast_event *e, const char *line, size_t line_len) {
   int res = PAL_EVENTS_LOST;
   pthread_mutex_lock(&q->lock);
   pal_fast_event *open = e->kind == PAL_EVENT_RELEASED ? queued_open(q, e) : NULL;
@@ -75,7 +92,15 @@ int pal_events_push(pal_event_queue *q, const pal_fast_event *e) {
       q->reserved--; /* its room is there */
     else if (!room(q, 1))
       goto out;
-    q->items[q->count++] = *e;
+    pal_fast_event *queued = &q->items[q->count++];
+    *queued = *e;
+    queued->line_len = 0;
+    if (line_len > 0 && line_len <= UINT32_MAX && text_room(q, line_len)) {
+      memcpy(q->text + q->text_len, line, line_len);
+      q->text_len += line_len;
+      queued->line_len = (uint32_t)line_len;
+      q->lines++;
+    }
   }
   res = q->scheduled ? PAL_EVENTS_QUEUED : PAL_EVENTS_FIRST;
   q->scheduled = true;
@@ -84,12 +109,20 @@ out:
   return res;
 }
 
-size_t pal_events_take(pal_event_queue *q, pal_fast_event **out) {
+size_t pal_events_take(pal_event_queue *q, pal_fast_event **out, char **text, size_t *text_len) {
   *out = NULL;
+  *text = NULL;
+  *text_len = 0;
   pthread_mutex_lock(&q->lock);
   size_t n = q->count;
   if (n > 0 && (*out = malloc(n * sizeof **out)) != NULL) {
     memcpy(*out, q->items, n * sizeof **out);
+    /* The text goes whole to the taker; the next line starts a new one. */
+    *text = q->text;
+    *text_len = q->text_len;
+    if (q->text_cap > q->text_hint && q->text_cap <= 262144) q->text_hint = q->text_cap;
+    q->text = NULL;
+    q->text_len = q->text_cap = 0;
     q->count = 0;
     q->opens = q->reserved; /* the queued ones are JS's now */
     q->batches++;
@@ -122,5 +155,6 @@ void pal_events_flatten(const pal_fast_event *e, size_t n, double *out) {
     out[7] = (double)e->arg;
     out[8] = e->time_ms;
     out[9] = e->closed;
+    out[10] = e->line_len;
   }
 }

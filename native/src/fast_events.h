@@ -14,8 +14,8 @@
  * queued: there are never more of them than handles opened. */
 #define PAL_EVENTS_MAX 4096
 /* Doubles per event in the array JS gets: kind, pid, uid, gid, ino, fh, lease, arg, time (ms),
- * closed. */
-#define PAL_EVENT_FIELDS 10
+ * closed, line bytes. */
+#define PAL_EVENT_FIELDS 11
 /* How far back from the queue's end a release looks for its open to fold into (pal_events_push):
  * with N clients an open's close comes about N events after it. */
 #define PAL_EVENTS_FOLD_WINDOW 64
@@ -28,9 +28,10 @@ typedef struct {
   uid_t uid;
   gid_t gid;
   uint64_t ino, fh, lease;
-  int64_t arg;    /* opened: latency in µs; released: 1 if the number went back to the live lease */
-  double time_ms; /* opened: wall clock (ms since the epoch) when the open was answered */
-  int closed;     /* opened: 0 still open; its release folded in: 1 number back to the lease, 2 not */
+  int64_t arg;       /* opened: latency in µs; released: 1 if the number went back to the live lease */
+  double time_ms;    /* opened: wall clock (ms since the epoch) when the open was answered */
+  int closed;        /* opened: 0 still open; its release folded in: 1 number back to the lease, 2 not */
+  uint32_t line_len; /* opened: bytes of its audit line in the queue's text (0: JS writes the line) */
 } pal_fast_event;
 
 typedef struct {
@@ -42,6 +43,11 @@ typedef struct {
   bool scheduled;                    /* a delivery is under way (timer armed or the JS thread told) */
   unsigned long long batches, taken; /* takes that found events, and the events they took */
   unsigned long long folded;         /* releases folded into their open's event */
+  unsigned long long lines;          /* audit lines the addon wrote (the rest JS wrote) */
+  /* The audit lines of the queued opens the addon wrote (audit_line.h), in the events' order. */
+  char *text;
+  size_t text_len, text_cap;
+  size_t text_hint; /* room a batch's text took so far: a new text starts with it */
 } pal_event_queue;
 
 void pal_events_init(pal_event_queue *q);
@@ -53,15 +59,18 @@ bool pal_events_reserve_open(pal_event_queue *q);
 void pal_events_cancel_open(pal_event_queue *q);
 
 enum { PAL_EVENTS_LOST = -1, PAL_EVENTS_QUEUED = 0, PAL_EVENTS_FIRST = 1 };
-/* Queues one event (an open: into the room reserved for it, never lost). A release whose open is
+/* Queues one event (an open: into the room reserved for it, never lost), with an open's audit line
+ * (`line`, `line_len` bytes; none: NULL, 0): kept in the queue's text, or, out of memory, left for
+ * JS to write (the event's line_len is 0). A release whose open is
  * still queued (JS has not heard of it) is folded into the open's event instead: JS then counts the
  * handle opened and closed at once, where the close would otherwise cost it a second event.
  * PAL_EVENTS_FIRST: no delivery was scheduled, the caller schedules one. LOST: a release or
  * retirement, out of memory. */
-int pal_events_push(pal_event_queue *q, const pal_fast_event *e);
+int pal_events_push(pal_event_queue *q, const pal_fast_event *e, const char *line, size_t line_len);
 /* A copy of everything queued, in order (the caller frees *out), and the queue emptied; clears
- * `scheduled`. 0 when empty (or, events kept, out of memory). */
-size_t pal_events_take(pal_event_queue *q, pal_fast_event **out);
+ * `scheduled`. 0 when empty (or, events kept, out of memory). The queued audit lines go with them
+ * (*text, *text_len; the caller frees *text, NULL when none). */
+size_t pal_events_take(pal_event_queue *q, pal_fast_event **out, char **text, size_t *text_len);
 size_t pal_events_pending(pal_event_queue *q);
 /* Flattens n events into PAL_EVENT_FIELDS doubles each. */
 void pal_events_flatten(const pal_fast_event *e, size_t n, double *out);

@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "audit_line.h"
 #include "pidfd.h"
 
 static uint64_t now_ns(void) {
@@ -49,6 +50,7 @@ void pal_fast_init(pal_fast *f) {
 static void lease_unref(pal_fast_lease *l) {
   if (--l->refs > 0) return;
   pal_secmem_unref(l->content);
+  free(l->audit_tail);
   free(l);
 }
 
@@ -509,10 +511,16 @@ static pal_fast_caller *same_caller(pal_fast *f, const pal_fast_who *who) {
 }
 
 bool pal_fast_lease_open(pal_fast *f, const pal_fast_who *who, fuse_ino_t ino, uint64_t lease_id,
-                         pal_secmem *content, const uint64_t *fhs, unsigned nfh) {
+                         pal_secmem *content, const uint64_t *fhs, unsigned nfh, const char *audit_tail,
+                         size_t audit_tail_len) {
   bool ok = false;
   if (nfh == 0 || nfh > PAL_FAST_LEASE_SLOTS || ino == 0) nfh = 0;
   pal_fast_lease *l = nfh ? calloc(1, sizeof *l) : NULL;
+  if (l && audit_tail && audit_tail_len > 0 && audit_tail_len <= PAL_AUDIT_TAIL_MAX &&
+      (l->audit_tail = malloc(audit_tail_len)) != NULL) { /* out of memory: JS writes the lines */
+    memcpy(l->audit_tail, audit_tail, audit_tail_len);
+    l->audit_tail_len = audit_tail_len;
+  }
   pthread_mutex_lock(&f->lock);
   pal_fast_caller *c = l ? same_caller(f, who) : NULL;
   for (size_t i = 0; c && !ok && i < PAL_FAST_GRANTS; i++) {
@@ -530,7 +538,10 @@ bool pal_fast_lease_open(pal_fast *f, const pal_fast_who *who, fuse_ino_t ino, u
     ok = true;
   }
   pthread_mutex_unlock(&f->lock);
-  if (!ok) free(l);
+  if (!ok && l) {
+    free(l->audit_tail);
+    free(l);
+  }
   atomic_fetch_add(ok ? &f->stats.leases : &f->stats.refused_leases, 1);
   return ok;
 }

@@ -33,6 +33,10 @@ typedef struct pal_fast_lease {
   uint64_t opened; /* opens answered from it so far */
   bool retired;
   pal_secmem *content;
+  /* The constant part of each open's audit line (audit_line.h), set at creation and never changed
+   * (read without the lock by whoever holds a reference). NULL: JS writes the lines. */
+  char *audit_tail;
+  size_t audit_tail_len;
   unsigned nfree;
   uint64_t free_fh[PAL_FAST_LEASE_SLOTS];
 } pal_fast_lease;
@@ -146,10 +150,12 @@ bool pal_fast_lookup(pal_fast *f, const struct fuse_ctx *ctx, const char *name, 
 bool pal_fast_getattr(pal_fast *f, const struct fuse_ctx *ctx, fuse_ino_t ino, struct stat *attr);
 
 /* Attaches an open lease to the grant `who` holds for inode `ino`; takes over one reference to
- * `content` on success only. Refused (false) for the same reasons as pal_fast_remember, or when
- * there is no such grant. */
+ * `content` on success only. `audit_tail` (copied; NULL or longer than PAL_AUDIT_TAIL_MAX: none)
+ * is the constant part of its opens' audit lines. Refused (false) for the same reasons as
+ * pal_fast_remember, or when there is no such grant. */
 bool pal_fast_lease_open(pal_fast *f, const pal_fast_who *who, fuse_ino_t ino, uint64_t lease_id,
-                         pal_secmem *content, const uint64_t *fhs, unsigned nfh);
+                         pal_secmem *content, const uint64_t *fhs, unsigned nfh, const char *audit_tail,
+                         size_t audit_tail_len);
 
 /* An OPEN replayed from a lease: true with a handle number, one more reference to the content
  * and to the lease (both the file handle's, dropped by pal_fast_release). */
@@ -158,7 +164,7 @@ typedef struct {
   pal_secmem *content;
   uint64_t fh;
   uint64_t lease_id;
-} pal_fast_opened;
+} pal_fast_opened; /* the lease's audit tail is read through `lease` while the handle holds it */
 bool pal_fast_open(pal_fast *f, const struct fuse_ctx *ctx, fuse_ino_t ino, pal_fast_opened *out);
 /* A handle opened from `lease` is closed (or its open was interrupted). True when its number went
  * back to the live lease; false when the lease was retired (JS must give the number back). */

@@ -37,6 +37,7 @@
 
 #include <linux/fuse.h>
 
+#include "audit_line.h"
 #include "fast_events.h"
 #include "fast_path.h"
 #include "fuse_io.h"
@@ -322,14 +323,14 @@ static void arm_timer(pal_mount *m) {
  * or retirement is lost (its booked handle stays counted until the lease's owner is forgotten);
  * an open is never answered without room for its event (fast_open). */
 static void fast_event(pal_mount *m, int kind, const struct fuse_ctx *ctx, fuse_ino_t ino, uint64_t fh,
-                       uint64_t lease_id, int64_t arg, double time_ms) {
+                       uint64_t lease_id, int64_t arg, double time_ms, const char *line, size_t line_len) {
   pal_fast_event e = {.kind = kind, .ino = ino, .fh = fh, .lease = lease_id, .arg = arg, .time_ms = time_ms};
   if (ctx) {
     e.pid = ctx->pid;
     e.uid = ctx->uid;
     e.gid = ctx->gid;
   }
-  if (pal_events_push(&m->events, &e) != PAL_EVENTS_FIRST) return;
+  if (pal_events_push(&m->events, &e, line, line_len) != PAL_EVENTS_FIRST) return;
   if (on_js_thread(m)) {
     if (!m->in_poll) arm_timer(m); /* in on_poll: its end schedules the delivery */
     return;
@@ -343,7 +344,7 @@ static void fast_event(pal_mount *m, int kind, const struct fuse_ctx *ctx, fuse_
 
 /* A request handler may have retired leases (a caller went stale): JS takes them back. */
 static void signal_retired(pal_mount *m) {
-  if (pal_fast_should_signal(&m->fast)) fast_event(m, PAL_EVENT_RETIRED, NULL, 0, 0, 0, 0, 0);
+  if (pal_fast_should_signal(&m->fast)) fast_event(m, PAL_EVENT_RETIRED, NULL, 0, 0, 0, 0, 0, NULL, 0);
 }
 
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
@@ -435,9 +436,16 @@ static bool fast_open(pal_mount *m, fuse_req_t req, fuse_ino_t ino, struct fuse_
   clock_gettime(CLOCK_REALTIME, &wall);
   double time_ms = (double)wall.tv_sec * 1e3 + (double)(wall.tv_nsec / 1000000); /* whole ms, as Date */
   int64_t latency_us = (int64_t)((monotonic_ns() - t0) / 1000);
+  /* Its audit line, written here when JS gave the lease the line's constant part (the handle's
+   * reference keeps the lease, and so the tail, alive). */
+  char line[PAL_AUDIT_TAIL_MAX + PAL_AUDIT_LINE_EXTRA];
+  size_t line_len = o.lease->audit_tail
+                        ? pal_audit_line(line, sizeof line, time_ms, ctx.pid, o.lease->audit_tail,
+                                         o.lease->audit_tail_len, latency_us)
+                        : 0;
   /* Queued before the reply: the release (another worker may take it the moment the reply is
    * out) queues after it, so JS hears of the open first. */
-  fast_event(m, PAL_EVENT_OPENED, &ctx, ino, o.fh, o.lease_id, latency_us, time_ms);
+  fast_event(m, PAL_EVENT_OPENED, &ctx, ino, o.fh, o.lease_id, latency_us, time_ms, line, line_len);
   bool delivered = fuse_reply_open(req, fi) == 0;
   if (!delivered) release_fh(m, &ctx, ino, fh); /* interrupted: no release will come, so we do */
   return true;
@@ -491,7 +499,7 @@ static void release_fh(pal_mount *m, const struct fuse_ctx *ctx, fuse_ino_t ino,
   if (fh->content) pal_secmem_unref(fh->content);
   if (fh->lease) {
     bool back = pal_fast_release(&m->fast, fh->lease, fh->js_fh);
-    fast_event(m, PAL_EVENT_RELEASED, ctx, ino, fh->js_fh, fh->lease_id, back, 0);
+    fast_event(m, PAL_EVENT_RELEASED, ctx, ino, fh->js_fh, fh->lease_id, back, 0, NULL, 0);
     free(fh);
     return;
   }
@@ -770,20 +778,32 @@ static napi_value dispatcher(pal_mount *m) {
   return cb;
 }
 
-/* The queued events as a Float64Array (PAL_EVENT_FIELDS per event), or NULL when none. */
-static napi_value take_events(pal_mount *m, napi_env env) {
+/* The queued events as a Float64Array (PAL_EVENT_FIELDS per event), or NULL when none; *text_out:
+ * the audit lines the addon wrote for them, a Buffer (null when none). */
+static napi_value take_events(pal_mount *m, napi_env env, napi_value *text_out) {
   pal_fast_event *events;
-  size_t n = pal_events_take(&m->events, &events);
+  char *text;
+  size_t text_len;
+  napi_get_null(env, text_out);
+  size_t n = pal_events_take(&m->events, &events, &text, &text_len);
   if (n == 0) return NULL;
   void *data;
   napi_value ab, arr = NULL;
   size_t len = n * PAL_EVENT_FIELDS;
   if (napi_create_arraybuffer(env, len * sizeof(double), &data, &ab) == napi_ok &&
-      napi_create_typedarray(env, napi_float64_array, len, ab, 0, &arr) == napi_ok)
+      napi_create_typedarray(env, napi_float64_array, len, ab, 0, &arr) == napi_ok) {
     pal_events_flatten(events, n, data);
-  else
+    void *copy;
+    /* No memory for the lines: JS writes them itself (each event's line bytes set to 0). */
+    if (text_len > 0 && napi_create_buffer_copy(env, text_len, text, &copy, text_out) != napi_ok) {
+      napi_get_null(env, text_out);
+      for (size_t i = 0; i < n; i++) ((double *)data)[i * PAL_EVENT_FIELDS + 10] = 0;
+    }
+  } else {
     arr = NULL; /* lost: JS cannot be told (no memory for the array) */
+  }
   free(events);
+  free(text);
   return arr;
 }
 
@@ -791,17 +811,19 @@ static napi_value take_events(pal_mount *m, napi_env env) {
 static void deliver_events(pal_mount *m, napi_env env, napi_value js_cb) {
   if (m->timer_open && !uv_is_closing((uv_handle_t *)&m->batch_timer)) uv_timer_stop(&m->batch_timer);
   if (!js_cb || pal_events_pending(&m->events) == 0) return;
-  napi_value arr = take_events(m, env);
+  napi_value text;
+  napi_value arr = take_events(m, env, &text);
   if (!arr) return;
-  napi_value argv[7], zero, op, recv, result;
+  napi_value argv[8], zero, op, recv, result;
   napi_create_int32(env, 0, &zero);
   napi_create_int32(env, OP_FAST_BATCH, &op);
   napi_get_null(env, &argv[1]);
   argv[0] = op;
   for (int i = 2; i < 6; i++) argv[i] = zero;
   argv[6] = arr;
+  argv[7] = text;
   napi_get_global(env, &recv);
-  if (napi_make_callback(env, m->async_ctx, recv, js_cb, 7, argv, &result) != napi_ok) {
+  if (napi_make_callback(env, m->async_ctx, recv, js_cb, 8, argv, &result) != napi_ok) {
     napi_value exc; /* the dispatcher catches handler errors: reaching here is a bug in it */
     if (napi_get_and_clear_last_exception(env, &exc) == napi_ok) napi_fatal_exception(env, exc);
   }
@@ -1912,13 +1934,15 @@ static bool read_who(napi_env env, const napi_value *argv, pal_fast_who *who) {
 }
 
 /* fastPathLease(handle, generation, pid, uid, gid, startTime, remainingMs, ino, leaseId, content,
- *               fhs[]) -> leased. content (a SecureBuffer handle) is handed over either way. */
+ *               fhs[], auditTail) -> leased. content (a SecureBuffer handle) is handed over either
+ * way. auditTail: the constant part of its opens' audit lines (audit_line.h), or null (JS writes
+ * them). */
 static napi_value js_fast_lease(napi_env env, napi_callback_info info) {
-  napi_value argv[11], out;
+  napi_value argv[12], out;
   pal_fast_who who;
   uint64_t ino, lease_id, fhs[PAL_FAST_LEASE_SLOTS];
   uint32_t nfh = 0;
-  if (!pal_get_args(env, info, 11, argv)) return NULL;
+  if (!pal_get_args(env, info, 12, argv)) return NULL;
   pal_mount *m = get_mount(env, argv[0]);
   if (!m || !read_who(env, argv + 1, &who) || !pal_arg_u64(env, argv[7], "ino", &ino) ||
       !pal_arg_u64(env, argv[8], "leaseId", &lease_id))
@@ -1934,9 +1958,19 @@ static napi_value js_fast_lease(napi_env env, napi_callback_info info) {
     napi_value v;
     if (napi_get_element(env, argv[10], i, &v) != napi_ok || !pal_arg_u64(env, v, "fh", &fhs[i])) return NULL;
   }
+  napi_valuetype tail_type;
+  char *tail = NULL;
+  size_t tail_len = 0;
+  if (napi_typeof(env, argv[11], &tail_type) != napi_ok ||
+      (tail_type != napi_null && !(tail = pal_arg_string(env, argv[11], "auditTail", &tail_len))))
+    return NULL;
   pal_secmem *content = pal_secure_buffer_take(env, argv[9]);
-  if (!content) return NULL;
-  bool ok = pal_fast_lease_open(&m->fast, &who, (fuse_ino_t)ino, lease_id, content, fhs, nfh);
+  if (!content) {
+    free(tail);
+    return NULL;
+  }
+  bool ok = pal_fast_lease_open(&m->fast, &who, (fuse_ino_t)ino, lease_id, content, fhs, nfh, tail, tail_len);
+  free(tail);
   if (!ok) pal_secmem_unref(content);
   napi_get_boolean(env, ok, &out);
   return out;
@@ -2039,15 +2073,24 @@ static napi_value js_fast_take_retired(napi_env env, napi_callback_info info) {
   return out;
 }
 
-/* fastPathTakeEvents(handle) -> Float64Array of the queued events (PAL_EVENT_FIELDS each), or null:
- * what JS has not heard of yet, taken at once (before a limit refusal, after the session stopped). */
+/* fastPathTakeEvents(handle) -> [Float64Array of the queued events (PAL_EVENT_FIELDS each), their
+ * audit lines (a Buffer, or null)], or null: what JS has not heard of yet, taken at once (before a
+ * limit refusal, after the session stopped). */
 static napi_value js_fast_take_events(napi_env env, napi_callback_info info) {
   napi_value argv[1], out;
   if (!pal_get_args(env, info, 1, argv)) return NULL;
   pal_mount *m = get_mount(env, argv[0]);
   if (!m) return NULL;
-  out = take_events(m, env);
-  if (!out) napi_get_null(env, &out);
+  napi_value events, text;
+  events = take_events(m, env, &text);
+  if (!events) {
+    napi_get_null(env, &out);
+    return out;
+  }
+  /* [events, lines]: as the dispatcher gets them (a, b). */
+  if (napi_create_array_with_length(env, 2, &out) != napi_ok ||
+      napi_set_element(env, out, 0, events) != napi_ok || napi_set_element(env, out, 1, text) != napi_ok)
+    return NULL;
   return out;
 }
 
@@ -2106,6 +2149,7 @@ static napi_value js_fast_stats(napi_env env, napi_callback_info info) {
   set_count(env, out, "events", m->events.taken);
   set_count(env, out, "eventsQueued", m->events.count);
   set_count(env, out, "eventsFolded", m->events.folded);
+  set_count(env, out, "auditLines", m->events.lines);
   pthread_mutex_unlock(&m->events.lock);
   napi_value to_js;
   napi_create_object(env, &to_js);

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { RepeatAggregator } from './aggregate.js';
 import { sanitizeEvent, type AuditEvent } from './event.js';
 import { AuditLineFormatter } from './line.js';
+import { LineRing } from './ring.js';
 import { FileSink, ResilientWriter, StderrSink, type LineSink, type WriterHealth } from './writer.js';
 
 export { decisionsIn, type AuditEvent } from './event.js';
@@ -54,10 +55,8 @@ export interface AuditHealth extends WriterHealth {
 }
 
 export class AuditLog {
-  // Fixed-size circular buffer: record() is on every request's path, so no array shifting. It keeps
-  // the written lines themselves (recent() parses the few asked for): no object per line is kept.
-  private readonly ring: string[] = [];
-  private ringNext = 0;
+  // The written lines themselves (recent() parses the few asked for): no object per line is kept.
+  private readonly ring: LineRing;
   private flushTimer: NodeJS.Timeout | undefined;
   private readonly sweepTimer: NodeJS.Timeout | undefined;
   private readonly subscribers = new Set<(e: AuditEvent) => void>();
@@ -70,10 +69,11 @@ export class AuditLog {
 
   private constructor(
     sink: LineSink,
-    private readonly ringSize: number,
+    ringSize: number,
     private readonly timers: boolean,
     opts: AuditLogOptions,
   ) {
+    this.ring = new LineRing(ringSize);
     this.aggregator = new RepeatAggregator({
       intervalMs: opts.repeatIntervalMs ?? REPEAT_INTERVAL_MS,
       now: opts.now ?? (() => performance.now()),
@@ -131,6 +131,26 @@ export class AuditLog {
     for (const line of lines) this.emit(line);
   }
 
+  /**
+   * The constant part of an allow line after the pid (from `,"uid":` through the reason), exactly as
+   * record() writes it: the warm path's addon writes such lines itself (native/src/audit_line.h)
+   * and hands them to appendLines.
+   */
+  replayTail(e: AuditEvent): string | undefined {
+    return this.closed || e.decision !== 'allow' ? undefined : this.lines.tailAfterPid(e);
+  }
+
+  /** Allow lines the addon wrote from a replayTail: `count` of them, UTF-8, each ending in a newline. */
+  appendLines(lines: Buffer, count: number): void {
+    if (this.closed || count <= 0) return;
+    this.counters.allow += count;
+    this.ring.pushChunk(lines, count);
+    this.writer.enqueueLines(lines, count);
+    this.scheduleFlush();
+    if (this.subscribers.size === 0) return;
+    for (const line of lines.toString('utf8').split('\n').slice(0, count)) this.notify(line);
+  }
+
   /** Writes the counts of aggregation windows that have ended (the sweep timer calls this). */
   tick(): void {
     if (this.closed) return;
@@ -159,13 +179,18 @@ export class AuditLog {
 
   /** `line`: the JSON text of a sanitized event, `bytes` its UTF-8 length. */
   private emitLine(line: string, bytes: number): void {
-    if (this.ring.length < this.ringSize) this.ring.push(line);
-    else this.ring[this.ringNext] = line;
-    this.ringNext = (this.ringNext + 1) % this.ringSize;
+    this.ring.push(line);
     // Never awaited: a stalled or full disk is the writer's to retry and count.
     this.writer.enqueue(line, bytes);
+    this.scheduleFlush();
+    if (this.subscribers.size !== 0) this.notify(line);
+  }
+
+  private scheduleFlush(): void {
     if (this.timers) this.flushTimer ??= setTimeout(() => void this.flush(), FLUSH_INTERVAL_MS);
-    if (this.subscribers.size === 0) return;
+  }
+
+  private notify(line: string): void {
     const event = JSON.parse(line) as AuditEvent;
     for (const s of this.subscribers) {
       try {
@@ -178,12 +203,7 @@ export class AuditLog {
 
   /** The last n lines (all kept when n is absent), oldest first. */
   recent(n?: number): AuditEvent[] {
-    const inOrder =
-      this.ring.length < this.ringSize
-        ? this.ring
-        : [...this.ring.slice(this.ringNext), ...this.ring.slice(0, this.ringNext)];
-    const wanted = n === undefined ? inOrder : inOrder.slice(Math.max(0, inOrder.length - n));
-    return wanted.map((line) => JSON.parse(line) as AuditEvent);
+    return this.ring.recent(n).map((line) => JSON.parse(line) as AuditEvent);
   }
 
   subscribe(cb: (e: AuditEvent) => void): () => void {

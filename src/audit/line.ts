@@ -89,6 +89,16 @@ export class AuditLineFormatter {
     return line;
   }
 
+  /**
+   * The part of format(e)'s line from `,"uid":` through the reason: what stays the same for every
+   * open the warm path's addon replays for a lease (it writes the time, pid and latency itself).
+   */
+  tailAfterPid(e: AuditEvent): string {
+    const middle = this.middle(e);
+    this.extraBytes = 0;
+    return middle.slice(`,"pid":${numberJson(Number(e.pid))}`.length);
+  }
+
   /** From `,"pid":` to the reason: the same for every line of one caller's decision on one secret. */
   private middle(e: AuditEvent): string {
     const memo = this.memos;

@@ -100,8 +100,12 @@ export interface ResilientWriterOptions {
 }
 
 export class ResilientWriter {
-  private queue: string[] = [];
+  /** Lines as strings, and runs of lines already in UTF-8 (each line newline-ended). */
+  private queue: (string | Buffer)[] = [];
+  private queuedLines = 0;
   private queuedBytes = 0;
+  /** Every string queued is ASCII (its UTF-8 is its latin1: encoded as a copy, not a transcoding). */
+  private queuedAscii = true;
   /** The unwritten tail of a failed or short write and how many lines it ends; written first. */
   private carry: { bytes: Buffer; lines: number } | undefined;
   private running: Promise<void> | undefined;
@@ -126,13 +130,29 @@ export class ResilientWriter {
 
   /** Queues a line (`utf8Bytes`: its length in UTF-8, when the caller knows it); false (and counted) when the queue is full. */
   enqueue(line: string, utf8Bytes = Buffer.byteLength(line)): boolean {
-    const bytes = utf8Bytes + 1;
+    if (!this.room(utf8Bytes + 1, 1)) return false;
+    this.queue.push(line);
+    this.queuedLines++;
+    this.queuedBytes += utf8Bytes + 1;
+    if (utf8Bytes !== line.length) this.queuedAscii = false;
+    return true;
+  }
+
+  /** Queues `count` lines already in UTF-8, each ending in a newline; false (all counted) when they do not fit. */
+  enqueueLines(bytes: Buffer, count: number): boolean {
+    if (!this.room(bytes.length, count)) return false;
+    this.queue.push(bytes);
+    this.queuedLines += count;
+    this.queuedBytes += bytes.length;
+    return true;
+  }
+
+  /** Whether `bytes` more fit in the queue; when not, the `lines` are counted dropped. */
+  private room(bytes: number, lines: number): boolean {
     if (this.closed || this.queuedBytes + (this.carry?.bytes.length ?? 0) + bytes > this.options.maxQueuedBytes) {
-      this.dropped++;
+      this.dropped += lines;
       return false;
     }
-    this.queue.push(line);
-    this.queuedBytes += bytes;
     return true;
   }
 
@@ -168,7 +188,7 @@ export class ResilientWriter {
       ...(this.lastError !== undefined ? { lastError: this.lastError } : {}),
       ...(this.lastErrorAt !== undefined ? { lastErrorAt: new Date(this.lastErrorAt).toISOString() } : {}),
       droppedLines: this.dropped,
-      pendingLines: this.queue.length + (this.carry?.lines ?? 0),
+      pendingLines: this.queuedLines + (this.carry?.lines ?? 0),
       writtenLines: this.written,
     };
   }
@@ -180,9 +200,8 @@ export class ResilientWriter {
     this.closed = true;
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
-    this.dropped += this.queue.length + (this.carry?.lines ?? 0);
-    this.queue = [];
-    this.queuedBytes = 0;
+    this.dropped += this.queuedLines + (this.carry?.lines ?? 0);
+    this.takeQueue();
     this.carry = undefined;
     await this.sink.close();
   }
@@ -202,9 +221,8 @@ export class ResilientWriter {
     for (;;) {
       if (this.carry === undefined) {
         if (this.queue.length === 0) return;
-        this.carry = { bytes: Buffer.from(this.queue.join('\n') + '\n'), lines: this.queue.length };
-        this.queue = [];
-        this.queuedBytes = 0;
+        const lines = this.queuedLines;
+        this.carry = { bytes: this.takeQueue(), lines };
       }
       let n: number;
       try {
@@ -231,6 +249,32 @@ export class ResilientWriter {
         );
       }
     }
+  }
+
+  /** Everything queued as one run of bytes; the queue is empty after. */
+  private takeQueue(): Buffer {
+    const { queue, queuedAscii } = this;
+    this.queue = [];
+    this.queuedLines = 0;
+    this.queuedBytes = 0;
+    this.queuedAscii = true;
+    const encoding = queuedAscii ? 'latin1' : 'utf8';
+    const pieces: Buffer[] = [];
+    let strings: string[] = [];
+    const endStrings = (): void => {
+      if (strings.length > 0) pieces.push(Buffer.from(strings.join('\n') + '\n', encoding));
+      strings = [];
+    };
+    for (const item of queue) {
+      if (typeof item === 'string') {
+        strings.push(item);
+      } else {
+        endStrings();
+        pieces.push(item);
+      }
+    }
+    endStrings();
+    return pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces);
   }
 
   private failed(err: unknown): void {

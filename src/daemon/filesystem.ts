@@ -30,7 +30,9 @@ export function buildFilesystem(parts: FilesystemParts): PalFilesystem {
     // Secrets an image carries (/etc/pal, PAL_SECRETS_YAML), read through Docker, never a host path.
     ...(parts.imageSecrets ? { imageSecrets: parts.imageSecrets } : {}),
     secrets: parts.cache,
-    audit,
+    // The addon writes the lines of the opens it replays (native/src/audit_line.c), unless
+    // PAL_AUDIT_LINES=js: JS writes each one (the two are A/B'd in the bench).
+    audit: process.env.PAL_AUDIT_LINES === 'js' ? { record: (e) => audit.record(e) } : audit,
     sealedFacts: parts.sealedFacts,
     hostAllowUids: () => state.config.host.allowUids,
     allocSecure: (bytes) => native.secureBufferFrom(bytes),

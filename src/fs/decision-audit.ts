@@ -66,10 +66,20 @@ export function recordDecision(
   const replayed = 'timeMs' in d;
   const latencyUs = replayed ? d.latencyUs : elapsedUs(d.startNs);
   metrics?.decision(d.op, d.decision, d.reasonClass, latencyUs);
+  sink.record(decisionEvent(caller, d, replayed ? d.timeMs : Date.now(), latencyUs));
+}
+
+/** The audit record of a decision, at wall clock `timeMs`. */
+export function decisionEvent(
+  caller: Caller,
+  d: Omit<AuditedDecision, 'startNs'>,
+  timeMs: number,
+  latencyUs: number,
+): AuditEvent {
   // Field by field in SPEC order (the warm path writes one per open the addon answered: no spreads).
   const { ctx } = caller;
   const e = {
-    time: isoTime(replayed ? d.timeMs : Date.now()),
+    time: isoTime(timeMs),
     pid: ctx.pid,
     uid: ctx.uid,
     gid: ctx.gid,
@@ -84,5 +94,5 @@ export function recordDecision(
   e.decision = d.decision;
   e.reason = d.reason;
   e.latency_us = latencyUs;
-  sink.record(e);
+  return e;
 }

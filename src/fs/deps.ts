@@ -53,6 +53,14 @@ export interface CallerIdentitySource extends IdentitySource {
 
 export interface AuditSink {
   record(event: AuditEvent): void;
+  /**
+   * For an allow line the warm path's addon is to write itself: the line's constant part after the
+   * pid (from `,"uid":` through the reason), exactly as record() would write it; undefined when
+   * the sink cannot take such lines.
+   */
+  replayTail?(event: AuditEvent): string | undefined;
+  /** Allow lines the addon wrote from a replayTail (`count` of them, UTF-8, newline-ended). */
+  appendLines?(lines: Buffer, count: number): void;
 }
 
 /**

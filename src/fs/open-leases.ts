@@ -62,8 +62,14 @@ export interface OpenLeasesDeps {
   /**
    * Writes the allow line of a replayed open, as openSecret does, with its time and latency; `pid`
    * is the opener's (a process the addon adopted from the lease's caller is not that caller).
+   * `lineWritten`: the addon wrote the line (from auditTail's text): only the counters are left.
    */
-  readonly auditOpen: (d: OpenDecision, timeMs: number, latencyUs: number, pid: number) => void;
+  readonly auditOpen: (d: OpenDecision, timeMs: number, latencyUs: number, pid: number, lineWritten: boolean) => void;
+  /**
+   * The constant part of a replayed open's line (FastPath.lease's auditTail), for the addon to
+   * write the lines itself; undefined: JS writes them.
+   */
+  readonly auditTail?: (d: OpenDecision) => string | undefined;
 }
 
 export class OpenLeases {
@@ -97,7 +103,8 @@ export class OpenLeases {
     const id = this.nextId++;
     const { pid, uid, gid } = o.ctx;
     const who = { pid, uid, gid, startTime: o.reuse.startTime, remainingMs: o.reuse.remainingMs };
-    if (!content || !addon.lease(o.generation, who, o.ino, id, content, fhs)) {
+    const tail = content ? this.deps.auditTail?.(o) : undefined;
+    if (!content || !addon.lease(o.generation, who, o.ino, id, content, fhs, tail)) {
       for (const fh of fhs) ledger.release(fh);
       return;
     }
@@ -126,7 +133,7 @@ export class OpenLeases {
     if (e.kind === 'opened') {
       if (!lease) return; // cannot happen: a lease is kept until each of its opens was heard of
       lease.opened++;
-      this.deps.auditOpen(lease, e.timeMs, e.latencyUs, e.ctx.pid);
+      this.deps.auditOpen(lease, e.timeMs, e.latencyUs, e.ctx.pid, e.audited);
       if (e.closed) {
         // Opened and closed since the last batch (one event for both): counted as both at once.
         this.deps.handles.openedAndClosed(lease.ino);

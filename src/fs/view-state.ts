@@ -44,7 +44,7 @@ import { renderPalFile, type VisibleSecret } from './inspect.js';
 import { CallerMemo } from './caller-memo.js';
 import { HandleLedger, DEFAULT_HANDLE_LIMITS, handleOwner } from './handle-ledger.js';
 import { OpenHandles } from './open-handles.js';
-import { elapsedUs, failureClass, recordDecision } from './decision-audit.js';
+import { decisionEvent, elapsedUs, failureClass, recordDecision } from './decision-audit.js';
 import { WarmPath } from './warm-path.js';
 import { sameEntry, sameFacts } from './same-entry.js';
 import { OpenLeases } from './open-leases.js';
@@ -98,8 +98,13 @@ export class PalView {
       warm: this.warm,
       ledger: this.ledger,
       handles: this.handles,
-      auditOpen: (d, timeMs, latencyUs, pid) => {
+      auditOpen: (d, timeMs, latencyUs, pid, lineWritten) => {
         const { reason, reasonClass } = d;
+        if (lineWritten) {
+          // The addon wrote the line (replayTail below): only the counters are JS's.
+          this.deps.metrics?.decision('open', 'allow', reasonClass, latencyUs);
+          return;
+        }
         const replayed = {
           op: 'open',
           secret: d.name,
@@ -113,6 +118,13 @@ export class PalView {
         // the line names the process that opened, as JS's own answer to it would.
         const caller = pid === d.caller.ctx.pid ? d.caller : { ...d.caller, ctx: { ...d.caller.ctx, pid } };
         recordDecision(this.deps.audit, this.deps.metrics, caller, replayed);
+      },
+      // The line's constant part, for the addon to write each replayed open's line itself: the very
+      // line the branch above would write, but for the time, the pid and the latency.
+      auditTail: (d) => {
+        const { name: secret, reason, reasonClass } = d;
+        const e = decisionEvent(d.caller, { op: 'open', secret, decision: 'allow', reason, reasonClass }, 0, 0);
+        return this.deps.audit.appendLines ? this.deps.audit.replayTail?.(e) : undefined;
       },
     });
     const { metrics } = deps;
@@ -387,6 +399,11 @@ export class PalView {
     this.leases.admit(() => this.ledger.openPlain(handleOwner(caller.identity), fh));
     this.handles.add(fh, { ino: palFileIno(file), name: `${PAL_DIR_NAME}/${file}` });
     return { fh, directIo: true, keepCache: false, content };
+  }
+
+  /** Audit lines the addon wrote for opens it replayed (from the leases' auditTail). */
+  auditLines(lines: Buffer, count: number): void {
+    this.deps.audit.appendLines?.(lines, count);
   }
 
   release(fh: number): void {

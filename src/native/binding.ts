@@ -109,13 +109,16 @@ export interface NativeBinding {
   // generation, pid, uid, gid, startTime, remainingMs, ino, leaseId, content, fhs.
   fastPathLease(
     mount: MountHandle,
-    ...args: [number, number, number, number, string, number, number, number, SecureHandle, number[]]
+    ...args: [number, number, number, number, string, number, number, number, SecureHandle, number[], string | null]
   ): boolean;
   fastPathRetireLeases(mount: MountHandle): void;
   fastPathExpire(mount: MountHandle): void;
   fastPathTakeRetired(mount: MountHandle): RetiredLease[];
-  /** The warm path's queued events, FAST_EVENT_FIELDS doubles each (see dispatch.ts), or null. */
-  fastPathTakeEvents(mount: MountHandle): Float64Array | null;
+  /**
+   * The warm path's queued events, FAST_EVENT_FIELDS doubles each (see dispatch.ts), and the audit
+   * lines the addon wrote for them (null when none); null when nothing is queued.
+   */
+  fastPathTakeEvents(mount: MountHandle): [Float64Array, Buffer | null] | null;
   fastPathBatching(mount: MountHandle, delayMs: number, atOnce: number): void;
   // generation, pid, uid, gid, startTime, remainingMs.
   fastPathExtend(mount: MountHandle, ...args: [number, number, number, number, string, number]): boolean;
@@ -170,9 +173,10 @@ export const Op = {
 export const FastEventKind = { opened: 8, released: 9, retired: 10 } as const;
 /**
  * Doubles per event in a batch: kind, pid, uid, gid, ino, fh, lease, arg, time (ms), closed (an
- * opened event: 0 still open, 1 closed with its number back to the lease, 2 closed otherwise).
+ * opened event: 0 still open, 1 closed with its number back to the lease, 2 closed otherwise),
+ * line bytes (an opened event: the length of the audit line the addon wrote for it, 0 for none).
  */
-export const FAST_EVENT_FIELDS = 10;
+export const FAST_EVENT_FIELDS = 11;
 
 function locate(): string {
   // dist/src/native/binding.js when built; src/native/binding.ts when run from source.

@@ -31,8 +31,11 @@ function isThenable<T>(v: T | Promise<T>): v is Promise<T> {
   return v !== null && typeof v === 'object' && typeof (v as { then?: unknown }).then === 'function';
 }
 
-/** Event `i` of a batch (fuse_bridge.c take_events: FAST_EVENT_FIELDS doubles each). */
-function fastEventAt(b: Float64Array, i: number): FastPathEvent {
+/**
+ * Event `i` of a batch (fuse_bridge.c take_events: FAST_EVENT_FIELDS doubles each); `addonLines`:
+ * the addon's audit lines reach the handlers (else JS writes every line).
+ */
+function fastEventAt(b: Float64Array, i: number, addonLines: boolean): FastPathEvent {
   const kind = b[i]!;
   if (kind === FastEventKind.opened) {
     const ctx = { pid: b[i + 1]!, uid: b[i + 2]!, gid: b[i + 3]! };
@@ -46,6 +49,7 @@ function fastEventAt(b: Float64Array, i: number): FastPathEvent {
       timeMs: b[i + 8]!,
       closed: b[i + 9] !== 0,
       returned: b[i + 9] === 1,
+      audited: addonLines && b[i + 10]! > 0,
     };
   }
   if (kind === FastEventKind.released)
@@ -53,16 +57,51 @@ function fastEventAt(b: Float64Array, i: number): FastPathEvent {
   return { kind: 'retired' };
 }
 
-/** Hands a batch of the warm path's events to the handlers, in order; a failure is only reported. */
-export function deliverFastEvents(handlers: FuseHandlers, report: Report, batch: Float64Array | null): void {
+/**
+ * Hands a batch of the warm path's events to the handlers, in order; a failure is only reported.
+ * `lines`: the audit lines the addon wrote for some of its opens (each opened event tells how many
+ * bytes are its own), handed over in runs, each before the next event whose line JS writes, so the
+ * log keeps the order of the opens.
+ */
+export function deliverFastEvents(
+  handlers: FuseHandlers,
+  report: Report,
+  batch: Float64Array | null,
+  lines: Buffer | null = null,
+): void {
   if (!batch || !handlers.fastEvent) return;
-  for (let i = 0; i + FAST_EVENT_FIELDS <= batch.length; i += FAST_EVENT_FIELDS) {
+  const take = handlers.fastAuditLines?.bind(handlers);
+  const addonLines = lines !== null && take !== undefined;
+  let runStart = 0;
+  let runEnd = 0;
+  let runCount = 0;
+  const handOver = (): void => {
+    if (runCount === 0) return;
     try {
-      handlers.fastEvent(fastEventAt(batch, i));
+      take!(lines!.subarray(runStart, runEnd), runCount);
+    } catch (err) {
+      report(err, 'fastAuditLines');
+    }
+    runStart = runEnd;
+    runCount = 0;
+  };
+  for (let i = 0; i + FAST_EVENT_FIELDS <= batch.length; i += FAST_EVENT_FIELDS) {
+    if (addonLines && batch[i] === FastEventKind.opened) {
+      const lineBytes = batch[i + 10]!;
+      if (lineBytes > 0) {
+        runEnd += lineBytes;
+        runCount++;
+      } else {
+        handOver(); // this open's line is JS's to write: the addon's earlier ones go first
+      }
+    }
+    try {
+      handlers.fastEvent(fastEventAt(batch, i, addonLines));
     } catch (err) {
       report(err, 'fastEvent');
     }
   }
+  handOver();
 }
 
 const answerLookup: Answerer = (handlers, r, settle) =>
@@ -218,8 +257,8 @@ export function makeDispatch(handlers: FuseHandlers, onError: Report): Dispatch 
   const report = safeReport(onError);
   return (op, req, pid, uid, gid, ino, a, b, c) => {
     if (op === Op.fastBatch) {
-      // The warm path's events: no request to answer.
-      deliverFastEvents(handlers, report, a as Float64Array);
+      // The warm path's events and the audit lines the addon wrote: no request to answer.
+      deliverFastEvents(handlers, report, a as Float64Array, b as Buffer | null);
       return;
     }
     const ctx: CallerContext = { pid, uid, gid };

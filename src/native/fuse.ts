@@ -77,7 +77,7 @@ class NativeFuseMount implements FuseMount {
           a.size,
           a.mtimeMs,
         ),
-      lease: (generation, c, ino, leaseId, content, fhs) =>
+      lease: (generation, c, ino, leaseId, content, fhs, auditTail) =>
         binding.fastPathLease(
           handle,
           generation,
@@ -90,6 +90,7 @@ class NativeFuseMount implements FuseMount {
           leaseId,
           handleOf(content),
           [...fhs],
+          auditTail ?? null,
         ),
       retireLeases: () => binding.fastPathRetireLeases(handle),
       expire: () => binding.fastPathExpire(handle),
@@ -169,9 +170,10 @@ export async function mount(
     options.takeover ? { fd: options.takeover.fd, init: options.takeover.init } : null,
   );
   const report = safeReport(onError);
-  return new NativeFuseMount(path, handle, () =>
-    deliverFastEvents(handlers, report, binding.fastPathTakeEvents(handle)),
-  );
+  return new NativeFuseMount(path, handle, () => {
+    const taken = binding.fastPathTakeEvents(handle);
+    if (taken) deliverFastEvents(handlers, report, taken[0], taken[1]);
+  });
 }
 
 /** Lazily unmounts dead FUSE mounts (ENOTCONN) at `mountpoint`; returns how many. mount() does this itself. */

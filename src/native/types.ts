@@ -75,6 +75,11 @@ export interface FuseHandlers {
   release(ctx: CallerContext, ino: number, fh: number): void | Promise<void>;
   /** The warm path's notifications: opens the addon answered from a lease, their closes, retirements. */
   fastEvent?(event: FastPathEvent): void;
+  /**
+   * Audit lines the addon wrote for `count` of those opens (UTF-8, one per open, each ending in a
+   * newline), handed over in order with the events: before any line JS writes for a later event.
+   */
+  fastAuditLines?(lines: Buffer, count: number): void;
   statfs?(ctx: CallerContext, ino: number): StatfsReply | Promise<StatfsReply>;
 }
 
@@ -178,6 +183,8 @@ export interface FastPathStats {
   readonly eventsQueued: number;
   /** Closes folded into their open's event (JS had not heard of the open yet): one event for both. */
   readonly eventsFolded: number;
+  /** Audit lines of opens the addon answered that it wrote itself (from the lease's auditTail). */
+  readonly auditLines: number;
   readonly toJs: Readonly<Record<'lookup' | 'getattr' | 'readdir' | 'open' | 'read' | 'release' | 'statfs', number>>;
 }
 
@@ -196,7 +203,9 @@ export interface FastPath {
    * Lets the addon replay an allowed open of inode `ino` for `caller` (which must hold a
    * remembered grant for it) at `generation`: each replayed open takes one of `fhs` (handle
    * numbers the handle ledger booked for the caller's owner) and reads `content`, which is handed
-   * over either way. False when refused.
+   * over either way. `auditTail`: the constant part of each replayed open's audit line (from `,"uid":`
+   * through the reason, as AuditLog.replayTail gives it); the addon then writes the line itself
+   * (FuseHandlers.fastAuditLines). Absent: JS writes it from the `opened` event. False when refused.
    */
   lease(
     generation: number,
@@ -205,6 +214,7 @@ export interface FastPath {
     leaseId: number,
     content: SecureBuffer,
     fhs: readonly number[],
+    auditTail?: string,
   ): boolean;
   /** Retires every lease (lookups stay remembered). */
   retireLeases(): void;
@@ -272,6 +282,8 @@ export type FastPathEvent =
       readonly closed: boolean;
       /** When closed: its number went back to the live lease (else the lease was retired: JS's again). */
       readonly returned: boolean;
+      /** The addon wrote its audit line (handed over through fastAuditLines): JS writes none. */
+      readonly audited: boolean;
     }
   | {
       readonly kind: 'released';

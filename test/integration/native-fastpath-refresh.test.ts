@@ -16,7 +16,7 @@ import { createPalFilesystem } from '../../src/fs/index.js';
 import { mount, secureBufferFrom } from '../../src/native/index.js';
 import type { Identity } from '../../src/identity/types.js';
 import { waitFor } from '../helpers/wait.js';
-import { harness, entry, container, IMAGE_DEMO, IMAGE_PLAIN } from '../unit/fs/fakes.js';
+import { harness, entry, container, IMAGE_DEMO, IMAGE_PLAIN, lineAuditSink } from '../unit/fs/fakes.js';
 import { startTime } from '../helpers/proc-start.js';
 
 const READER = 2101; // the reader's uid (and gid)
@@ -40,6 +40,7 @@ async function mountView(threads: number) {
   const resolved = new Map<number, number>();
   const view = createPalFilesystem({
     ...h.deps,
+    audit: lineAuditSink(h.audit), // the addon writes the lines of the opens it replays
     identity: {
       async resolve(c) {
         resolved.set(c.pid, (resolved.get(c.pid) ?? 0) + 1);

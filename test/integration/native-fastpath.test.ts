@@ -25,6 +25,7 @@ import {
   IMAGE_DEMO,
   IMAGE_PLAIN,
   IMAGE_BROKEN,
+  lineAuditSink,
   type Harness,
 } from '../unit/fs/fakes.js';
 import { startTime } from '../helpers/proc-start.js';
@@ -71,6 +72,7 @@ function realHarness(): { h: Harness; startTimes: Map<number, string | undefined
   const startTimes = new Map<number, string | undefined>();
   h.deps = {
     ...h.deps,
+    audit: lineAuditSink(h.audit), // the addon writes the lines of the opens it replays
     identity: {
       async resolve(c) {
         return { ...identityOf(c.pid, c.uid), startTime: startTimes.get(c.pid) } as Identity;
@@ -441,6 +443,11 @@ for (const [threads, N] of [
     );
     t.is(view.openHandles(), 0, 'each close counted');
     const stats = fuse.fastPath.stats();
+    // Nearly all of them written by the addon (native/src/audit_line.c), as JS writes its own: the
+    // time as Date#toISOString gives it, the opener's pid, a latency in whole µs.
+    t.true(stats.auditLines >= N - 10, JSON.stringify(stats));
+    t.true(opens.every((e) => new Date(e.time).toISOString() === e.time && Number.isSafeInteger(e.latency_us)));
+    t.true(opens.every((e) => e.pid > 0 && e.gid === HOST));
     t.is(stats.eventsQueued, 0);
     t.true(stats.events >= queued && stats.eventBatches < stats.events, JSON.stringify(stats));
   });

@@ -11,7 +11,7 @@ import { createPalFilesystem } from '../../src/fs/index.js';
 import { mount, secureBufferFrom } from '../../src/native/index.js';
 import type { Identity } from '../../src/identity/types.js';
 import type { ManifestEntry } from '../../src/store/index.js';
-import { harness, entry, container, IMAGE_DEMO } from '../unit/fs/fakes.js';
+import { harness, entry, container, IMAGE_DEMO, lineAuditSink } from '../unit/fs/fakes.js';
 import { startTime } from '../helpers/proc-start.js';
 
 export const READER = 2201; // the readers' uid (and gid)
@@ -50,6 +50,7 @@ export async function mountView(threads: number, options: ViewOptions = {}) {
   const { containerCgroup } = options;
   const view = createPalFilesystem({
     ...h.deps,
+    audit: lineAuditSink(h.audit), // the addon writes the lines of the opens it replays
     identity: {
       async resolve(c) {
         resolved.add(c.pid);

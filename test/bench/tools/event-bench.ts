@@ -4,7 +4,9 @@
 // No FUSE, no addon: a fake FastPath takes the lease that a real open through the view offers,
 // and synthetic batches name it, as fuse_bridge.c take_events lays them out. The audit log
 // writes to a sink that drops the bytes (its write is off the JS thread in pald anyway).
-//   node dist/test/bench/tools/event-bench.js [opens per batch=128] [batches per round=400] [rounds=5] [pairs|folded]
+//   node dist/test/bench/tools/event-bench.js [opens per batch=128] [batches per round=400] [rounds=5] [pairs|folded|lines]
+// (lines: folded, and the addon wrote each open's audit line from the lease's tail, as
+// native/src/audit_line.c does: JS hands the batch's lines to the log as they are.)
 // Prints µs of JS per open (its `opened` plus its `released` event) for each round, then the median:
 // inside deliverFastEvents, and with what follows a batch on the JS thread (microtasks, audit flush).
 // Run it under `node --cpu-prof` for the breakdown.
@@ -18,7 +20,9 @@ import { container, entry, fakeFastPath, harness, IMAGE_DEMO, FakeSecureBuffer }
 const OPENS = Number(process.argv[2] ?? 128);
 const BATCHES = Number(process.argv[3] ?? 400);
 const ROUNDS = Number(process.argv[4] ?? 5);
-const FOLDED = process.argv[5] === 'folded';
+const MODE = process.argv[5] ?? 'pairs';
+const FOLDED = MODE === 'folded' || MODE === 'lines';
+const LINES = MODE === 'lines';
 const PID = 4242;
 
 class DroppingSink implements LineSink {
@@ -43,12 +47,12 @@ async function main(): Promise<void> {
     handles: () => ({ openHandles: 0, lockedBytes: 0 }),
     auditDropped: () => 0,
   });
-  let lease: { id: number; ino: number; fhs: number[] } | undefined;
+  let lease: { id: number; ino: number; fhs: number[]; tail: string | undefined } | undefined;
   // Keeps the lease it is given (the unit tests' default refuses it).
   const addon = fakeFastPath({
-    lease: (_g, _c, ino, id, content, fhs) => {
+    lease: (_g, _c, ino, id, content, fhs, tail) => {
       content.wipe();
-      lease = { id, ino, fhs: [...fhs] };
+      lease = { id, ino, fhs: [...fhs], tail: LINES ? tail : undefined };
       return true;
     },
   });
@@ -67,7 +71,9 @@ async function main(): Promise<void> {
   // The first open decrypts, which teaches pald the sealed facts (no lease yet); the second is leased.
   for (let i = 0; i < 2; i++) await fs.handlers.release(ctx, ino, (await fs.handlers.open(ctx, ino, 0)).fh);
   if (!lease) throw new Error('no lease offered: the bench measures nothing');
-  const { id, fhs } = lease;
+  const { id, fhs, tail } = lease;
+  if (LINES && tail === undefined) throw new Error('no audit tail offered: the lines mode measures nothing');
+  let lines: Buffer | null = null;
 
   // One batch: OPENS opens, each closed right after (its handle number goes back to the lease):
   // an opened and a released event each, or (FOLDED) one opened event with its close folded in, as
@@ -79,10 +85,16 @@ async function main(): Promise<void> {
       const fh = fhs[k % fhs.length]!;
       const o = perOpen * k * FAST_EVENT_FIELDS;
       const opened = [FastEventKind.opened, PID, 1000, 1000, ino, fh, id, 12 + (k % 7), timeMs + (k >> 4)];
-      batch.set([...opened, FOLDED ? 1 : 0], o);
-      if (!FOLDED) batch.set([FastEventKind.released, 0, 0, 0, ino, fh, id, 1, 0, 0], o + FAST_EVENT_FIELDS);
+      const line = LINES
+        ? `{"time":"${new Date(timeMs + (k >> 4)).toISOString()}","pid":${PID}${tail!},"latency_us":${12 + (k % 7)}}\n`
+        : '';
+      texts[k] = line;
+      batch.set([...opened, FOLDED ? 1 : 0, Buffer.byteLength(line)], o);
+      if (!FOLDED) batch.set([FastEventKind.released, 0, 0, 0, ino, fh, id, 1, 0, 0, 0], o + FAST_EVENT_FIELDS);
     }
+    lines = LINES ? Buffer.from(texts.join('')) : null;
   };
+  const texts: string[] = [];
   const report = (err: unknown): void => {
     throw err;
   };
@@ -97,7 +109,7 @@ async function main(): Promise<void> {
       fill(Date.now());
       const start = process.hrtime.bigint();
       fillNs += start - filling; // the bench's own work, not pald's
-      deliverFastEvents(fs.handlers, report, batch);
+      deliverFastEvents(fs.handlers, report, batch, lines);
       busyNs += process.hrtime.bigint() - start;
       // What follows a batch in pald: its microtasks (coalesced last closes), timers (the audit flush).
       await new Promise((resolve) => setImmediate(resolve));

@@ -118,6 +118,61 @@ test('the line property catches a formatter that keeps a labels array text after
   t.throws(() => checkLines(t, broken));
 });
 
+/**
+ * The line of an open the warm path's addon replays, as native/src/audit_line.c writes it: the
+ * time, the opener's pid, the lease's tail (tailAfterPid, taken once when the lease was offered)
+ * and the latency.
+ */
+function addonLine(tail: string, timeMs: number, pid: number, latencyUs: number): string {
+  return `{"time":"${new Date(timeMs).toISOString()}","pid":${pid}${tail},"latency_us":${latencyUs}}`;
+}
+
+function checkAddonLines(
+  t: import('ava').ExecutionContext,
+  tailOf: (f: AuditLineFormatter, e: AuditEvent) => string,
+): void {
+  const opens = fc.array(
+    fc.record({
+      timeMs: fc.integer({ min: 0, max: 253402300799999 }), // what the addon writes: 1970..9999
+      pid: fc.integer({ min: 1, max: 4194304 }),
+      latencyUs: fc.nat(),
+    }),
+    { minLength: 1, maxLength: 4 },
+  );
+  fc.assert(
+    fc.property(eventsArb, fc.array(opens, { minLength: 25, maxLength: 25 }), ([labelSets, events], replays) => {
+      const f = new AuditLineFormatter();
+      const arrays = labelSets.map((l) => [...l]);
+      events.forEach(({ keepCount, relabel, labels, ...fields }, i) => {
+        if (relabel !== undefined && labels !== undefined) arrays[labels]!.push(relabel);
+        const e = { ...fields, ...(labels === undefined ? {} : { labels: arrays[labels]! }) } as AuditEvent;
+        f.format(e, keepCount); // the formatter's caches, as lines of other decisions fill them
+        if (e.decision !== 'allow') return;
+        const tail = tailOf(f, e);
+        for (const { timeMs, pid, latencyUs } of replays[i]!) {
+          const replayed = { ...e, time: new Date(timeMs).toISOString(), pid, latency_us: latencyUs };
+          const want = JSON.stringify(sanitizeEvent(replayed, false));
+          const got = addonLine(tail, timeMs, pid, latencyUs);
+          if (got !== want) throw new Error(`line ${JSON.stringify(got)} ≠ ${JSON.stringify(want)}`);
+        }
+      });
+    }),
+    { numRuns: 300 },
+  );
+  t.pass();
+}
+
+test("an open the addon replays gets JS's own line: its time, pid and latency around the lease's tail", (t) => {
+  checkAddonLines(t, (f, e) => f.tailAfterPid(e));
+});
+
+test('the addon line property catches a tail cut one field short, or with its escapes undone', (t) => {
+  t.throws(() => checkAddonLines(t, (f, e) => f.tailAfterPid(e).replace(/^,"uid":[^,]*/, '')));
+  const unescaped = (s: string): string =>
+    s.replace(/\\u([0-9a-f]{4})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+  t.throws(() => checkAddonLines(t, (f, e) => unescaped(f.tailAfterPid(e))));
+});
+
 test('the audit log writes the lines the formatter is held to (allow lines and sanitized ones alike)', (t) => {
   const f = new AuditLineFormatter();
   const e = {

@@ -3,7 +3,8 @@
 import type { SecureBuffer, CallerContext, FastPath } from '../../../src/native/types.js';
 import type { Identity } from '../../../src/identity/types.js';
 import type { ImageSubject, TrustDecision } from '../../../src/trust/types.js';
-import type { FsDeps, ManifestView } from '../../../src/fs/deps.js';
+import type { AuditSink, FsDeps, ManifestView } from '../../../src/fs/deps.js';
+import { AuditLineFormatter } from '../../../src/audit/line.js';
 import type { ManifestEntry as SecretEntry } from '../../../src/store/index.js';
 import type { OpenedSecret as OpenedSecretView } from '../../../src/crypto/index.js';
 import type { AuditEvent as AuditRecord } from '../../../src/audit/index.js';
@@ -123,6 +124,26 @@ export interface Harness {
   startTimeReads: number[];
   /** The monotonic clock the caller memo reads (ms); tests move it by hand. */
   clock: { now: number };
+}
+
+/**
+ * An audit sink that keeps what a real log would write, parsed back: each record as its line
+ * (AuditLineFormatter, as AuditLog writes it), and the lines the warm path's addon wrote itself from
+ * replayTail (native/src/audit_line.c). Tests over a real mount use it so that the addon's lines are
+ * held to the same checks as JS's.
+ */
+export function lineAuditSink(into: AuditRecord[]): Required<AuditSink> {
+  const lines = new AuditLineFormatter();
+  const parse = (line: string): void => void into.push(JSON.parse(line) as AuditRecord);
+  return {
+    record: (e) => parse(lines.format(e, true)),
+    replayTail: (e) => lines.tailAfterPid(e),
+    appendLines: (text, count) => {
+      const all = text.toString('utf8').split('\n');
+      if (all.length !== count + 1 || all[count] !== '') throw new Error(`${count} lines expected: ${text.toString()}`);
+      all.slice(0, count).forEach(parse);
+    },
+  };
 }
 
 export function harness(entries: SecretEntry[]): Harness {

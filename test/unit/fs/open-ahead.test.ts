@@ -89,6 +89,7 @@ test("the leased open's audit line is the one JS's own open writes", async (t) =
     timeMs: Date.now(),
     closed: false,
     returned: false,
+    audited: false,
   });
 
   const viaJs = setup();

@@ -90,6 +90,7 @@ test('a lease books what the limit leaves, and a limit refusal first takes the u
     timeMs: 1_700_000_000_123,
     closed: false,
     returned: false,
+    audited: false,
   });
   // ... at the time and with the latency of the open, not of the moment JS heard of it.
   t.like(audit[0], { d: { name: 'db-password', reason: 'labels match' }, timeMs: 1_700_000_000_123, latencyUs: 3 });
@@ -113,7 +114,18 @@ test('an open the addon folded its close into counts as opened and closed: one a
   const { id, fhs } = leased[0]!;
   const ctx = { pid: 42, uid: 1000, gid: 1000 };
   const folded = (fh: number, returned: boolean) =>
-    leases.event({ kind: 'opened', ctx, ino: 5, fh, lease: id, latencyUs: 2, timeMs: 7, closed: true, returned });
+    leases.event({
+      kind: 'opened',
+      ctx,
+      ino: 5,
+      fh,
+      lease: id,
+      latencyUs: 2,
+      timeMs: 7,
+      closed: true,
+      returned,
+      audited: false,
+    });
   const openHandles = ledger.stats().openHandles;
   folded(fhs[0]!, true);
   t.is(audit.length, 1, 'its open is audited as any other');
@@ -176,6 +188,7 @@ test('a limit refusal first takes the closes the addon answered and JS has not h
     timeMs: 1,
     closed: false,
     returned: false,
+    audited: false,
   });
   // The lease is retired with its one handle in use, then the addon answers that handle's close:
   // the event waits in the addon's queue.
