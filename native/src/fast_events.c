@@ -155,6 +155,6 @@ void pal_events_flatten(const pal_fast_event *e, size_t n, double *out) {
     out[7] = (double)e->arg;
     out[8] = e->time_ms;
     out[9] = e->closed;
-    out[10] = e->line_len;
+    out[PAL_EVENT_LINE_FIELD] = e->line_len;
   }
 }

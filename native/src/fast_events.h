@@ -16,6 +16,7 @@
 /* Doubles per event in the array JS gets: kind, pid, uid, gid, ino, fh, lease, arg, time (ms),
  * closed, line bytes. */
 #define PAL_EVENT_FIELDS 11
+#define PAL_EVENT_LINE_FIELD 10 /* the last: an opened event's line bytes */
 /* How far back from the queue's end a release looks for its open to fold into (pal_events_push):
  * with N clients an open's close comes about N events after it. */
 #define PAL_EVENTS_FOLD_WINDOW 64

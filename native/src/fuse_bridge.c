@@ -797,7 +797,7 @@ static napi_value take_events(pal_mount *m, napi_env env, napi_value *text_out) 
     /* No memory for the lines: JS writes them itself (each event's line bytes set to 0). */
     if (text_len > 0 && napi_create_buffer_copy(env, text_len, text, &copy, text_out) != napi_ok) {
       napi_get_null(env, text_out);
-      for (size_t i = 0; i < n; i++) ((double *)data)[i * PAL_EVENT_FIELDS + 10] = 0;
+      for (size_t i = 0; i < n; i++) ((double *)data)[i * PAL_EVENT_FIELDS + PAL_EVENT_LINE_FIELD] = 0;
     }
   } else {
     arr = NULL; /* lost: JS cannot be told (no memory for the array) */
