@@ -99,13 +99,21 @@ function realHarness(): { h: Harness; startTimes: Map<number, string | undefined
  * missed would show). close() unmounts, which hands JS the events still queued, so the audit is
  * complete after it, and removes the dir.
  */
-async function mountRealView(fastPath: boolean, threads?: number) {
+async function mountRealView(fastPath: boolean, threads?: number, extraLabels: readonly string[] = []) {
   const dir = await mkdtemp(join(tmpdir(), 'pal-fastpath-'));
   await chmod(dir, 0o755);
   const mountpoint = join(dir, 'mnt');
   await mkdir(mountpoint);
   const { h, startTimes } = realHarness();
-  const view = createPalFilesystem({ ...h.deps, fastPath, callerReuseMs: 60_000 });
+  // `extraLabels`: more labels for every image that has some (a longer audit line).
+  const { trust } = h.deps;
+  const withExtra: typeof trust = {
+    verifiedLabels: async (image) => {
+      const d = await trust.verifiedLabels(image);
+      return d.labels.length > 0 ? { ...d, labels: [...d.labels, ...extraLabels] } : d;
+    },
+  };
+  const view = createPalFilesystem({ ...h.deps, trust: withExtra, fastPath, callerReuseMs: 60_000 });
   const fuse = await mount(mountpoint, view.handlers, {
     extraOptions: ['allow_other'],
     ...(threads === undefined ? {} : { threads }),
@@ -386,6 +394,26 @@ process.stdin.once('data', () => {
 });
 `;
 
+/** Runs LOOP as `uid` (N opens of db-password, one after the other); resolves with how many read right. */
+function openLoop(mountpoint: string, startTimes: Map<number, string | undefined>, uid: number, n: number) {
+  return new Promise<string>((resolve, reject) => {
+    const child = spawn(process.execPath, ['-e', LOOP, join(mountpoint, 'db-password'), String(n)], {
+      uid,
+      gid: uid,
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    // The view learns the child's start time before its first request (as in access()).
+    void startTime(child.pid!).then((st) => {
+      startTimes.set(child.pid!, st);
+      child.stdin.write('go\n');
+    });
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    child.once('error', reject);
+    child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`exit ${code}`))));
+  });
+}
+
 // 300 opens: all in C; 4,500: past the 4,096 opens the addon queues at most (fast_events.h), where
 // JS answers an open itself (taking the queue first) and the addon goes on.
 for (const [threads, N] of [
@@ -401,23 +429,7 @@ for (const [threads, N] of [
     const before = new Date().toISOString();
     let queued = 0;
     try {
-      const good = await new Promise<string>((resolve, reject) => {
-        const child = spawn(process.execPath, ['-e', LOOP, join(mountpoint, 'db-password'), String(N)], {
-          uid: HOST,
-          gid: HOST,
-          stdio: ['pipe', 'pipe', 'inherit'],
-        });
-        // The view learns the child's start time before its first request (as in access()).
-        void startTime(child.pid!).then((st) => {
-          startTimes.set(child.pid!, st);
-          child.stdin.write('go\n');
-        });
-        let out = '';
-        child.stdout.on('data', (b: Buffer) => (out += b.toString()));
-        child.once('error', reject);
-        child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`exit ${code}`))));
-      });
-      t.is(good, String(N));
+      t.is(await openLoop(mountpoint, startTimes, HOST, N), String(N));
       const stats = fuse.fastPath.stats();
       queued = stats.eventsQueued;
       // Most opens were answered in C, and their events are still waiting (an open and its close,
@@ -452,6 +464,29 @@ for (const [threads, N] of [
     t.true(stats.events >= queued && stats.eventBatches < stats.events, JSON.stringify(stats));
   });
 }
+
+test('an open whose audit line is too long for the addon is still answered in C, and JS writes its line', async (t) => {
+  // 300 more labels of 20 characters: the line's constant part is over the 4 KiB a lease keeps
+  // (native/src/audit_line.h PAL_AUDIT_TAIL_MAX), so the addon writes none of these lines.
+  const labels = Array.from({ length: 300 }, (_, i) => `label-${String(i).padStart(14, '0')}`);
+  const { h, startTimes, fuse, mountpoint, close } = await mountRealView(true, 2, labels);
+  fuse.fastPath.setBatching!(600_000, 1_000_000);
+  const N = 200;
+  let stats: ReturnType<FuseMount['fastPath']['stats']>;
+  try {
+    t.is(await openLoop(mountpoint, startTimes, APP, N), String(N));
+  } finally {
+    stats = fuse.fastPath.stats();
+    await close();
+  }
+  t.true(stats.openHits >= N - 10, JSON.stringify(stats));
+  t.is(stats.auditLines, 0, JSON.stringify(stats));
+  // The loop's first read and its N opens: each has its line, with every label, in order.
+  const opens = h.audit.filter((e) => e.op === 'open' && e.secret === 'db-password');
+  t.is(opens.length, N + 1);
+  t.true(opens.every((e) => e.decision === 'allow' && e.labels?.length === 302 && e.uid === APP));
+  t.true(opens.every((e, i) => i === 0 || e.time >= opens[i - 1]!.time));
+});
 
 // LOOP run by a worker thread: the requests' pid is its thread id (not the group leader's), which
 // the addon pins with a thread pidfd (native-fastpath-pin.test.ts has the reuse cases).
