@@ -7,7 +7,7 @@ import path from 'node:path';
 import { RepeatAggregator } from './aggregate.js';
 import { sanitizeEvent, type AuditEvent } from './event.js';
 import { AuditLineFormatter } from './line.js';
-import { LineRing } from './ring.js';
+import { LineRing, linesOf } from './ring.js';
 import { FileSink, ResilientWriter, StderrSink, type LineSink, type WriterHealth } from './writer.js';
 
 export { decisionsIn, type AuditEvent } from './event.js';
@@ -148,7 +148,7 @@ export class AuditLog {
     this.writer.enqueueLines(lines, count);
     this.scheduleFlush();
     if (this.subscribers.size === 0) return;
-    for (const line of lines.toString('utf8').split('\n').slice(0, count)) this.notify(line);
+    for (const line of linesOf(lines, count)) this.notify(line);
   }
 
   /** Writes the counts of aggregation windows that have ended (the sweep timer calls this). */

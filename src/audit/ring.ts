@@ -10,6 +10,11 @@ interface Chunk {
 
 type Entry = string | Chunk;
 
+/** The `count` lines of a run of bytes (each newline-ended), as strings. */
+export function linesOf(bytes: Buffer, count: number): string[] {
+  return bytes.toString('utf8').split('\n').slice(0, count);
+}
+
 function linesIn(e: Entry): number {
   return typeof e === 'string' ? 1 : e.count;
 }
@@ -40,7 +45,7 @@ export class LineRing {
     let have = 0;
     for (let i = this.entries.length - 1; i >= this.head && have < want; i--) {
       const e = this.entries[i]!;
-      const lines = typeof e === 'string' ? [e] : e.bytes.toString('utf8').split('\n').slice(0, e.count);
+      const lines = typeof e === 'string' ? [e] : linesOf(e.bytes, e.count);
       const taken = lines.slice(Math.max(0, lines.length - (want - have)));
       out.push(taken);
       have += taken.length;

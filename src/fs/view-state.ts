@@ -122,9 +122,12 @@ export class PalView {
       // The line's constant part, for the addon to write each replayed open's line itself: the very
       // line the branch above would write, but for the time, the pid and the latency.
       auditTail: (d) => {
+        const { audit } = this.deps;
+        if (!audit.appendLines || !audit.replayTail) return undefined; // a sink that takes no such lines
         const { name: secret, reason, reasonClass } = d;
-        const e = decisionEvent(d.caller, { op: 'open', secret, decision: 'allow', reason, reasonClass }, 0, 0);
-        return this.deps.audit.appendLines ? this.deps.audit.replayTail?.(e) : undefined;
+        return audit.replayTail(
+          decisionEvent(d.caller, { op: 'open', secret, decision: 'allow', reason, reasonClass }, 0, 0),
+        );
       },
     });
     const { metrics } = deps;
