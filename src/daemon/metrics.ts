@@ -91,6 +91,18 @@ class LatencyCounts {
   }
 }
 
+/** Containers started, by whether the warm path decided their first process's lookups ahead (src/fs/view-state.ts sponsor). */
+function startSponsorsCounter(registry: Registry): Counter<'outcome'> {
+  const counter = new Counter({
+    name: 'pal_warm_path_start_sponsors_total',
+    help: "Containers attributed at their start whose first process's lookups the warm path decided ahead (sponsored: at least one secret) or not (none)",
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
+  for (const outcome of ['sponsored', 'none'] as const) counter.inc({ outcome }, 0);
+  return counter;
+}
+
 export class PalMetrics implements RequestMetrics {
   readonly registry = new Registry();
   /** `${decision} ${op} ${class}` → count; the label sets are closed, so the map stays small. */
@@ -105,6 +117,7 @@ export class PalMetrics implements RequestMetrics {
   private readonly decrypts: Counter<'backend'>;
   private readonly trustVerifications: Counter<'provider' | 'outcome'>;
   private readonly errors: Counter<'component'>;
+  private readonly startSponsors = startSponsorsCounter(this.registry);
 
   constructor(sources: ScrapeSources) {
     const registers = [this.registry];
@@ -222,6 +235,11 @@ export class PalMetrics implements RequestMetrics {
 
   error(component: ErrorComponent): void {
     this.errors.inc({ component });
+  }
+
+  /** A container's start was sponsored for `secrets` secrets (src/fs/view-state.ts sponsor). */
+  startSponsor(secrets: number): void {
+    this.startSponsors.inc({ outcome: secrets > 0 ? 'sponsored' : 'none' });
   }
 
   /** The exposition text (Prometheus text format 0.0.4). */

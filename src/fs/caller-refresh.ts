@@ -32,6 +32,8 @@ export interface RememberedCaller {
   readonly until: number;
   /** JS answered a request from it since its window began (or since its refresh started). */
   used: boolean;
+  /** Refreshed as if used until then (clock ms): a caller attested ahead of its first request (CallerMemo.keepWarm). */
+  warmUntil?: number;
 }
 
 /** The addon's side (warm-path.ts): its per-caller "used" flag and the extension of a window. */
@@ -53,6 +55,12 @@ export interface RefreshOptions {
   readonly leadMs?: number;
   /** Attestations in flight at most (default 4). */
   readonly concurrency?: number;
+  /**
+   * A caller kept warm (CallerMemo.keepWarm) was attested again with the same answer, but the addon
+   * no longer holds it to extend (its window there ended before this attestation did, or the
+   * generation moved): what was decided ahead for it is to be decided again, for `warmMs` more.
+   */
+  readonly rewarm?: (caller: Caller, warmMs: number) => void;
 }
 
 /** What the refresher needs of the memo. */
@@ -127,7 +135,10 @@ export class CallerRefresh {
     const now = this.memo.clock();
     let next = Infinity;
     for (const [key, entry] of this.watched) {
-      if (this.memo.current(key) !== entry || now >= entry.until) {
+      // A caller kept warm whose window lapsed (its timer ran late on a loaded host) is attested
+      // afresh all the same: that attestation starts a new window (refresh), as a request would.
+      const warm = entry.warmUntil !== undefined && now < entry.warmUntil;
+      if (this.memo.current(key) !== entry || (now >= entry.until && !warm)) {
         this.watched.delete(key); // replaced, forgotten or lapsed
         continue;
       }
@@ -140,7 +151,7 @@ export class CallerRefresh {
       this.watched.delete(key);
       // Both flags are read (the addon's is cleared) so that use from now on counts for the next window.
       const inAddon = this.usedInAddon(entry);
-      if (!entry.used && !inAddon) continue; // idle: it lapses as it would have
+      if (!entry.used && !inAddon && !warm) continue; // idle: it lapses as it would have
       entry.used = false;
       this.start(entry);
     }
@@ -195,8 +206,12 @@ export class CallerRefresh {
     if (memo.current(entry.key) !== entry) return; // forgotten or replaced meanwhile: not ours to renew
     if (!sameAnswer(entry, fresh)) return memo.drop(entry);
     const next = memo.renew(entry, fresh, since);
-    const remainingMs = next.until - memo.clock();
-    if (generation !== undefined && remainingMs > 0)
-      this.options.addon?.extend(generation, this.who(next, remainingMs));
+    const now = memo.clock();
+    const remainingMs = next.until - now;
+    const { addon, rewarm } = this.options;
+    const extended =
+      generation !== undefined && remainingMs > 0 && !!addon?.extend(generation, this.who(next, remainingMs));
+    if (!extended && rewarm && next.warmUntil !== undefined && now < next.warmUntil)
+      rewarm(fresh, next.warmUntil - now);
   }
 }

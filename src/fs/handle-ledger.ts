@@ -48,6 +48,7 @@ export interface CachedPlaintext {
 }
 
 export interface LedgerStats {
+  /** Handles callers hold open (numbers booked for the warm path and not opened yet are not). */
   readonly openHandles: number;
   /** Cache plus the pinned copies the cache no longer holds: what `limits.locked_bytes` bounds. */
   readonly lockedBytes: number;
@@ -81,6 +82,8 @@ export class HandleLedger {
   private readonly pins = new Map<string, Pin>();
   private readonly owners = new Map<string, Owner>();
   private readonly byFh = new Map<number, { owner: string; pin?: string }>();
+  /** Numbers booked for the warm path (reserveSecret) that no open holds now. */
+  private readonly reserved = new Set<number>();
 
   constructor(
     private readonly limits: () => HandleLimits,
@@ -123,6 +126,17 @@ export class HandleLedger {
    */
   reserveSecret(owner: string, fh: number, key: string, plaintext: SecureBuffer): void {
     this.book(owner, fh, key, this.admitSecret(owner, key, plaintext));
+    this.reserved.add(fh);
+  }
+
+  /**
+   * A booked number is open (true: the addon answered an open with it) or back in its lease unopened
+   * (false). Both count against the limits alike; only `openHandles` tells them apart.
+   */
+  markOpen(fh: number, open: boolean): void {
+    if (!this.byFh.has(fh)) return;
+    if (open) this.reserved.delete(fh);
+    else this.reserved.add(fh);
   }
 
   /** Another reference to the pinned copy of `key` (which must have handles), for the addon. */
@@ -182,6 +196,7 @@ export class HandleLedger {
     const h = this.byFh.get(fh);
     if (!h) return;
     this.byFh.delete(fh);
+    this.reserved.delete(fh);
     const rec = this.owners.get(h.owner);
     if (h.pin !== undefined) {
       const pin = this.pins.get(h.pin);
@@ -210,7 +225,7 @@ export class HandleLedger {
 
   stats(): LedgerStats {
     return {
-      openHandles: this.byFh.size,
+      openHandles: this.byFh.size - this.reserved.size,
       lockedBytes: this.lockedBytes(),
       pinnedCopies: this.pins.size,
       owners: this.owners.size,

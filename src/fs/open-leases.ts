@@ -141,6 +141,7 @@ export class OpenLeases {
         lease.released++;
       } else {
         this.deps.handles.add(e.fh, { ino: lease.ino, name: lease.name });
+        this.deps.ledger.markOpen(e.fh, true);
       }
     } else {
       this.deps.handles.release(e.fh, true);
@@ -152,7 +153,7 @@ export class OpenLeases {
 
   /** A handle the addon answered was closed: a number not back in its live lease is JS's again. */
   private closed(fh: number, returned: boolean): void {
-    if (returned) return;
+    if (returned) return this.deps.ledger.markOpen(fh, false); // booked again, unopened
     this.deps.ledger.release(fh); // its lease is retired: the number is JS's again
     this.releasedByEvents++;
   }

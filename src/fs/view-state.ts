@@ -51,6 +51,10 @@ import { OpenLeases } from './open-leases.js';
 
 const { ENOENT, EACCES, EIO } = Errno;
 const PAL_FILE_MODE = 0o444;
+/** Secrets decided ahead for a container's start: the addon remembers as many per caller (fast_path.h PAL_FAST_GRANTS). */
+const SPONSOR_SECRETS = 16;
+/** How long a container's start keeps its init attested for its first process (a service reads its secrets as it boots). */
+export const SPONSOR_WARM_MS = 30_000;
 
 export interface KernelNotifier {
   invalidateEntry(parent: number, name: string): void;
@@ -145,7 +149,9 @@ export class PalView {
       startTime: (pid) => deps.identity.startTime(pid),
       clock: deps.clock ?? (() => performance.now()),
       ...(deps.callerReuseMs !== undefined ? { reuseMs: deps.callerReuseMs } : {}),
-      ...(deps.callerRefresh !== false ? { refresh: { addon: this.warm } } : {}),
+      ...(deps.callerRefresh !== false
+        ? { refresh: { addon: this.warm, rewarm: (caller, warmMs) => void this.sponsor(caller.ctx, warmMs) } }
+        : {}),
     });
   }
 
@@ -233,9 +239,45 @@ export class PalView {
 
   visibleSecrets(caller: Caller): ManifestEntry[] {
     if (caller.failure) return [];
+    return this.entriesOf(caller).filter((e) => this.decide(caller, e).allow);
+  }
+
+  /** Every entry the caller may name: the host manifest's, then its image's (the host one wins a clash). */
+  private entriesOf(caller: Caller): ManifestEntry[] {
     const host = this.deps.manifest.current().entries;
     const image = [...(this.imageEntries.get(caller)?.values() ?? [])].filter((e) => !host.has(e.name));
-    return [...host.values(), ...image].filter((e) => this.decide(caller, e).allow);
+    return [...host.values(), ...image];
+  }
+
+  /**
+   * A container attributed at its start, its init named as the kernel names that process's requests
+   * (identity/started-init.ts): the lookups its first process will make are decided now, for the
+   * init, exactly as the lookup handler's allowed branch decides them (remember, vouch, open-ahead),
+   * so that the addon adopts that process (same cgroup text, uid and gid: warm-path.ts) and answers
+   * its first open in C. Nothing is audited (an allowed lookup never is), nothing decrypted (the
+   * open-ahead leases only cached plaintexts). The init stays attested, once per window as a caller
+   * in use, for `warmMs`, then lapses unless a process adopted from it reads; should its window
+   * lapse in the addon meanwhile (a refresh late on a loaded host), the refresh decides again
+   * (RefreshOptions.rewarm). Returns how many secrets the addon may answer.
+   */
+  async sponsor(init: CallerContext, warmMs = SPONSOR_WARM_MS): Promise<number> {
+    if (!this.warm.addon) return 0;
+    const startNs = process.hrtime.bigint();
+    const generation = this.warm.generation;
+    const caller = await this.evaluate(init);
+    if (caller.failure || caller.identity.kind !== 'container' || !this.callers.reuseOf(caller)) return 0;
+    let remembered = 0;
+    for (const entry of this.entriesOf(caller)) {
+      if (remembered >= SPONSOR_SECRETS) break;
+      const decision = this.decide(caller, entry);
+      if (!decision.allow) continue;
+      const granted = { caller, entry, startNs, generation, decision };
+      this.remember(init, granted, this.secretAttr(caller, entry));
+      this.openAhead(init, granted);
+      remembered++;
+    }
+    if (remembered > 0) this.callers.keepWarm(caller, warmMs);
+    return remembered;
   }
 
   renderFor(caller: Caller, file: PalFileName): Buffer {

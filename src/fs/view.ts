@@ -5,6 +5,7 @@
 import {
   Errno,
   FuseError,
+  type CallerContext,
   type DirEntry,
   type EntryReply,
   type AttrReply,
@@ -35,6 +36,11 @@ export interface PalFilesystem {
   openHandles(): number;
   /** Forget recently evaluated callers (a container died or changed, trust was reset). */
   forgetCallers(): void;
+  /**
+   * A container just started, its init named as a caller: decide its first process's lookups ahead
+   * (PalView.sponsor). Resolves to how many secrets the warm path may answer; never rejects.
+   */
+  sponsor(init: CallerContext): Promise<number>;
 }
 
 function entryReply(attr: FileAttr): EntryReply {
@@ -134,5 +140,6 @@ export function createPalFilesystem(deps: FsDeps): PalFilesystem {
     manifestChanged: (next, previous) => view.manifestChanged(next, previous),
     openHandles: () => view.handles.size,
     forgetCallers: () => view.forgetCallers(),
+    sponsor: (init) => view.sponsor(init).catch(() => 0),
   };
 }

@@ -22,6 +22,8 @@ export interface PreAttributionOptions {
   readonly current: (record: ContainerRecord) => boolean;
   /** Drops a stale record of this id (and what depends on it). */
   readonly drop: (id: string) => void;
+  /** A record this attribution loaded and the cache kept (not one a die or destroy raced). */
+  readonly attributed?: (record: ContainerRecord) => void;
 }
 
 export class PreAttribution {
@@ -75,6 +77,10 @@ export class PreAttribution {
       // A failure is only a reason (or, unexpectedly, a rejection): the open tries again on demand.
       const pending = this.opts.records
         .load(id)
+        .then((loaded) => {
+          const record = 'record' in loaded ? loaded.record : undefined;
+          if (record && !this.closed && this.opts.records.get(id) === record) this.opts.attributed?.(record);
+        })
         .catch(() => undefined)
         .finally(() => {
           this.running--;

@@ -166,6 +166,23 @@ export function readStatusIds(procRoot: string, pid: number): ProcStatusIds {
   return ids;
 }
 
+/**
+ * The filesystem uid and gid (the fourth of each line's four values): what the kernel names as the
+ * caller of a FUSE request this process makes.
+ */
+export function parseStatusFsIds(text: string): { readonly uid: number; readonly gid: number } | undefined {
+  const uid = statusFourth(text, 'Uid');
+  const gid = statusFourth(text, 'Gid');
+  return uid === undefined || gid === undefined ? undefined : { uid, gid };
+}
+
+function statusFourth(text: string, key: string): number | undefined {
+  const match = new RegExp(`^${key}:\\s+\\d{1,10}\\s+\\d{1,10}\\s+\\d{1,10}\\s+(\\d{1,10})\\b`, 'm').exec(text);
+  if (match?.[1] === undefined) return undefined;
+  const value = Number(match[1]);
+  return Number.isSafeInteger(value) && value <= 0xffffffff ? value : undefined;
+}
+
 function statusNumber(text: string, key: string): number | undefined {
   const match = new RegExp(`^${key}:\\s+(\\d{1,10})\\b`, 'm').exec(text);
   if (match?.[1] === undefined) return undefined;

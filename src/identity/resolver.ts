@@ -11,6 +11,8 @@
 //   5. no container named: host only in pald's own pid and mount namespaces, else unknown
 //   6. if anything was read or awaited, check the pin still holds the process with S: not → deny
 // Every failure is kind 'unknown' with a reason; nothing throws to the caller.
+// size: over 350 lines because the steps above, their caches and the runtime's events meet in this one class;
+// each part it asks is a unit of its own (process-pins, container-records, host-scope, pre-attribution, started-init).
 
 import { errorMessage } from '../shared/error-message.js';
 import { CgroupVerdictMemo } from './cgroup.js';
@@ -22,7 +24,16 @@ import type { PinGuard, PinnedProcess } from './pin-guards.js';
 import { ProcessPins, type ProcessPin } from './process-pins.js';
 import { readProcFile, readStatusIds, type PidNamespaceCheck } from './procfs.js';
 import type { ContainerRuntime, RuntimeEvent } from './runtime.js';
-import type { CallerRef, CgroupVerdict, ContainerSummary, Identity, IdentityResolver, RuntimeStatus } from './types.js';
+import { startedInit } from './started-init.js';
+import type {
+  CallerRef,
+  CgroupVerdict,
+  ContainerSummary,
+  Identity,
+  IdentityResolver,
+  RuntimeStatus,
+  StartedContainer,
+} from './types.js';
 
 export interface ResolverCoreOptions {
   readonly runtime: ContainerRuntime;
@@ -73,6 +84,7 @@ class Resolver implements ResolverWithDiagnostics {
   private readonly preAttribution: PreAttribution;
   private readonly cgroups = new CgroupVerdictMemo();
   private readonly listeners: Array<(containerId: string) => void> = [];
+  private readonly startListeners: Array<(init: StartedContainer) => void> = [];
   /** Per pinned process, the Identity last answered (a forgotten pin takes its entry with it). */
   private readonly lastAnswers = new WeakMap<ProcessPin, LastAnswer>();
   private readonly stopWatching: () => void;
@@ -100,6 +112,7 @@ class Resolver implements ResolverWithDiagnostics {
       records: this.records,
       current: (record) => this.records.initAlive(record),
       drop: (id) => this.invalidate(id, 'started again'),
+      attributed: (record) => this.started(record),
     });
     this.pidNamespace = this.hostScope.pidNamespace;
     this.stopWatching = this.runtime.watch({
@@ -160,6 +173,15 @@ class Resolver implements ResolverWithDiagnostics {
 
   onInvalidate(listener: (containerId: string) => void): void {
     this.listeners.push(listener);
+  }
+
+  onStarted(listener: (init: StartedContainer) => void): void {
+    this.startListeners.push(listener);
+  }
+
+  private started(record: ContainerRecord): void {
+    const init = this.startListeners.length > 0 ? startedInit(this.procRoot, record) : undefined;
+    if (init) for (const listener of this.startListeners) listener(init);
   }
 
   async close(): Promise<void> {

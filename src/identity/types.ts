@@ -36,6 +36,11 @@ export interface Identity {
   readonly reason?: string;
 }
 
+/** A container's init as the kernel names its requests (started-init.ts). */
+export interface StartedContainer extends CallerRef {
+  readonly containerId: string;
+}
+
 export interface CallerRef {
   readonly pid: number;
   readonly uid: number;
@@ -84,6 +89,11 @@ export interface IdentityResolver {
   status(): RuntimeStatus;
   /** Called with a container id whenever its cached identity is dropped (die/destroy/rename). */
   onInvalidate(listener: (containerId: string) => void): void;
+  /**
+   * Called once a container was attributed at its start event (pre-attribution), with its init as
+   * a caller (started-init.ts): a hint, like the event, that its first open is near.
+   */
+  onStarted?(listener: (init: StartedContainer) => void): void;
   close(): Promise<void>;
 }
 

@@ -205,6 +205,63 @@ test.serial(
   },
 );
 
+test.serial(
+  "a new container's first process is answered in C: its start was sponsored, only for what it may read",
+  async (t) => {
+    const metric = async (name: string, labels: Record<string, string>): Promise<number> => {
+      const families = parseExposition((await httpGet(metricsPort, '/metrics')).body);
+      return sampleValue(families, name, labels) ?? NaN;
+    };
+    const sponsors = async () => ({
+      sponsored: await metric('pal_warm_path_start_sponsors_total', { outcome: 'sponsored' }),
+      none: await metric('pal_warm_path_start_sponsors_total', { outcome: 'none' }),
+    });
+    const adopted = () => metric('pal_warm_path_adoptions_total', { outcome: 'adopted' });
+    const fastPathOn = process.env.PAL_FAST_PATH !== '0';
+    const before = await sponsors();
+    const adoptedBefore = await adopted();
+    const since = new Date().toISOString();
+    const fresh = await run('sponsored', (await dockerd!.docker('inspect', '-f', '{{.Image}}', allowed)).trim());
+    const plain = await run('sponsored-plain', (await dockerd!.docker('inspect', '-f', '{{.Image}}', denied)).trim());
+    // Both starts are attributed and answered (sponsored, or none: an untrusted image, or the warm path off).
+    await waitFor('both starts to be attributed', async () => {
+      const now = await sponsors();
+      return now.sponsored + now.none >= before.sponsored + before.none + 2;
+    });
+    const after = await sponsors();
+    t.is(after.sponsored - before.sponsored, fastPathOn ? 1 : 0, 'the labelled container only');
+
+    const r = await exec(fresh, 'cat', '/run/pal/db-password');
+    t.is(r.code, 0, r.stderr);
+    t.is(r.stdout, secretText);
+    t.is((await adopted()) - adoptedBefore, fastPathOn ? 1 : 0, 'its very first process was adopted in C');
+    const other = await exec(plain, 'cat', '/run/pal/db-password');
+    t.not(other.code, 0, 'an unlabelled container gets nothing from its start');
+    t.is(other.stdout, '');
+    t.is((await adopted()) - adoptedBefore, fastPathOn ? 1 : 0);
+
+    // The open is audited under the cat's own pid, not the init's the decision was made for.
+    const initPid = Number((await dockerd!.docker('inspect', '-f', '{{.State.Pid}}', fresh)).trim());
+    type Line = { time: string; pid: number; op: string; decision: string; secret?: string; container?: string };
+    const lines = async (): Promise<Line[]> => {
+      const audit = await pald!.pal('audit', '--json', '-n', '1000');
+      return (JSON.parse(audit.stdout) as Line[]).filter(
+        (e) => e.time >= since && e.secret === 'db-password' && /sponsored/.test(e.container ?? ''),
+      );
+    };
+    await waitFor('both opens to be audited', async () => (await lines()).length >= 2);
+    const audited = await lines();
+    t.deepEqual(audited.map((e) => [e.op, e.decision, /plain/.test(e.container ?? '') ? 'plain' : 'labelled']).sort(), [
+      ['lookup', 'deny', 'plain'],
+      ['open', 'allow', 'labelled'],
+    ]);
+    t.true(
+      audited.filter((e) => e.op === 'open').every((e) => e.pid !== initPid && e.pid > 0),
+      'the pid of the process that opened',
+    );
+  },
+);
+
 test.serial('pal status, secrets, explain and audit answer through the admin socket', async (t) => {
   const status = await pald!.pal('status', '--json');
   t.is(status.code, 0, status.stderr);

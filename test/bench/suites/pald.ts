@@ -283,6 +283,13 @@ export async function run(ctx: BenchContext): Promise<void> {
     }
     reportCold("C floor cold: a new process's first open", floorCold, true);
     reportCold('pald cold: new container, secret decrypted already', goal);
+    // A service reading its secret as it boots: the first process of a container started a moment
+    // ago (`docker run -d`, then the probe at once). Its start event had pald decide that container's
+    // lookups ahead for its init (src/fs/view-state.ts sponsor), so the addon adopts the probe.
+    await coldRow('pald cold: new container, its first process a moment after its start', async (i) => {
+      const name = await startOn(`pald-bench-fresh-${i}`, coldPald.mountpoint);
+      return exec(name, '/run/pal/warm');
+    });
     // A new process of a container that read a moment ago (a shell's next command): the addon adopts
     // it from the one before (same cgroup text, uid and gid; fast_path.h pal_fast_vouch). The row
     // times the second probe's open; the first is the one JS attests.

@@ -38,6 +38,7 @@ test('the exposition parses as Prometheus text and names the SPEC §6 metric set
     'pal_open_latency_seconds',
     'pal_trust_verifications_total',
     'pal_warm_path_adoptions_total', // beyond SPEC §6: the warm path's adoptions (docs/operations.md)
+    'pal_warm_path_start_sponsors_total', // beyond SPEC §6: containers whose start the warm path sponsored
   ]);
   t.is(sampleValue(families, 'pal_decisions_total', { op: 'open', decision: 'allow', class: 'allowed' }), 1);
   t.is(sampleValue(families, 'pal_decisions_total', { op: 'lookup', decision: 'deny', class: 'missing-labels' }), 1);

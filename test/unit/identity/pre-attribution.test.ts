@@ -77,6 +77,29 @@ test('a record whose init is not current is dropped and loaded again', async (t)
   await pre.idle();
 });
 
+test('each record it loaded and the cache kept is told as attributed; one a die raced, a failure or a close is not', async (t) => {
+  const fake = fakeRecords();
+  const attributed: string[] = [];
+  const pre = new PreAttribution({
+    records: fake,
+    current: () => true,
+    drop: () => undefined,
+    attributed: (record) => attributed.push(record.id),
+  });
+  for (const id of ['kept', 'raced', 'failed']) pre.started(id);
+  fake.answer('kept');
+  // Inspected, but a die event dropped it meanwhile: the records did not keep this answer.
+  fake.pending.get('raced')?.({ record: { id: 'raced' } as ContainerRecord });
+  fake.pending.get('failed')?.({ reason: 'no such container' });
+  await pre.idle();
+  t.deepEqual(attributed, ['kept']);
+  pre.started('late');
+  const closed = pre.close(); // settles once the load in flight has
+  fake.answer('late');
+  await closed;
+  t.deepEqual(attributed, ['kept'], 'closed: nothing more is told');
+});
+
 async function waitUntil(probe: () => boolean): Promise<void> {
   for (let i = 0; i < 1000 && !probe(); i++) await Promise.resolve();
   if (!probe()) throw new Error('never happened');

@@ -9,6 +9,7 @@ import {
   openStat,
   parseStat,
   parseStatusIds,
+  parseStatusFsIds,
   readStat,
   readStatFd,
 } from '../../../src/identity/procfs.js';
@@ -132,4 +133,12 @@ test('a held stat fd fails with ESRCH once its process is gone, whatever gets th
   await exited; // node has reaped it: the pid is free for reuse
   const error = t.throws(() => readStatFd(fd));
   t.is((error as { code?: string }).code, 'ESRCH');
+});
+
+test('parseStatusFsIds: the filesystem uid and gid, the fourth of each line', (t) => {
+  const text = 'Name:\tapp\nTgid:\t77\nUid:\t1000\t1001\t1002\t1003\nGid:\t50\t51\t52\t53\n';
+  t.deepEqual(parseStatusFsIds(text), { uid: 1003, gid: 53 });
+  t.is(parseStatusFsIds('Uid:\t1000\t1000\t1000\nGid:\t5\t5\t5\t5\n'), undefined, 'three values');
+  t.is(parseStatusFsIds('Uid:\t0\t0\t0\t0\n'), undefined, 'no Gid');
+  t.is(parseStatusFsIds('Uid:\t0\t0\t0\t99999999999\nGid:\t0\t0\t0\t0\n'), undefined, 'not a 32-bit id');
 });
