@@ -48,6 +48,7 @@ import { decisionEvent, elapsedUs, failureClass, recordDecision } from './decisi
 import { WarmPath } from './warm-path.js';
 import { sameEntry, sameFacts } from './same-entry.js';
 import { OpenLeases } from './open-leases.js';
+import { WarmInits } from './warm-inits.js';
 
 const { ENOENT, EACCES, EIO } = Errno;
 const PAL_FILE_MODE = 0o444;
@@ -85,6 +86,8 @@ export class PalView {
   private readonly startedAt: number;
   // A caller attested a moment ago is reused for its next requests (see caller-memo.ts).
   readonly callers: CallerMemo;
+  /** Containers whose start was sponsored a moment ago, kept warm (sponsor). */
+  private readonly warmInits: WarmInits;
 
   constructor(private readonly deps: FsDeps) {
     this.inodes = new SecretInodes(deps.inodeKey ? keyedInoDerivation(deps.inodeKey) : undefined);
@@ -94,6 +97,7 @@ export class PalView {
     this.sealed = deps.sealedFacts;
     this.ledger = deps.handles ?? new HandleLedger(() => DEFAULT_HANDLE_LIMITS);
     this.startedAt = (deps.now ?? Date.now)();
+    this.warmInits = new WarmInits(deps.clock ?? (() => performance.now()));
     this.warm = new WarmPath(deps.fastPath ?? false);
     // A MAP_PRIVATE mmap fills the file's page cache even under direct I/O: once the last handle
     // of a secret is closed, drop those pages so no plaintext stays in kernel memory.
@@ -150,7 +154,7 @@ export class PalView {
       clock: deps.clock ?? (() => performance.now()),
       ...(deps.callerReuseMs !== undefined ? { reuseMs: deps.callerReuseMs } : {}),
       ...(deps.callerRefresh !== false
-        ? { refresh: { addon: this.warm, rewarm: (caller, warmMs) => void this.sponsor(caller.ctx, warmMs) } }
+        ? { refresh: { addon: this.warm, rewarm: (caller, warmMs) => this.responsor(caller.ctx, warmMs) } }
         : {}),
     });
   }
@@ -164,6 +168,13 @@ export class PalView {
   forgetCallers(): void {
     this.callers.forget();
     this.warm.bump();
+    // Any container's death forgets every caller: a start sponsored a moment ago is decided again
+    // (from a fresh attestation: one whose own container died gets nothing, and is dropped).
+    for (const { ctx, remainingMs } of this.warmInits.live()) this.responsor(ctx, remainingMs);
+  }
+
+  private responsor(init: CallerContext, warmMs: number): void {
+    this.sponsor(init, warmMs).catch(() => this.warmInits.drop(init));
   }
 
   /** Lets the addon answer this allowed lookup/getattr again for the same caller (warm-path.ts). */
@@ -256,7 +267,8 @@ export class PalView {
    * so that the addon adopts that process (same cgroup text, uid and gid: warm-path.ts) and answers
    * its first open in C. Nothing is audited (an allowed lookup never is), nothing decrypted (the
    * open-ahead leases only cached plaintexts). The init stays attested, once per window as a caller
-   * in use, for `warmMs`, then lapses unless a process adopted from it reads; should its window
+   * in use, for `warmMs` (WarmInits: a few at once), then lapses unless a process adopted from it
+   * reads; should its window
    * lapse in the addon meanwhile (a refresh late on a loaded host), the refresh decides again
    * (RefreshOptions.rewarm). Returns how many secrets the addon may answer.
    */
@@ -265,10 +277,19 @@ export class PalView {
     const startNs = process.hrtime.bigint();
     const generation = this.warm.generation;
     const caller = await this.evaluate(init);
-    if (caller.failure || caller.identity.kind !== 'container' || !this.callers.reuseOf(caller)) return 0;
+    if (caller.failure || caller.identity.kind !== 'container' || !this.callers.reuseOf(caller)) {
+      this.warmInits.drop(init);
+      return 0;
+    }
+    // Only ever a shortcut past denials: decide() allows a container a secret only when its image's
+    // trust holds every manifest label of it (the sealed labels only add more), and makes every allow
+    // below itself. A start scans the whole manifest, and a denial's reason is garbage to collect.
+    const { trust } = caller;
+    const held = new Set(trust?.state === 'verified' || trust?.state === 'unverified' ? trust.labels : []);
     let remembered = 0;
     for (const entry of this.entriesOf(caller)) {
       if (remembered >= SPONSOR_SECRETS) break;
+      if (entry.labels.length === 0 || !entry.labels.every((l) => held.has(l))) continue;
       const decision = this.decide(caller, entry);
       if (!decision.allow) continue;
       const granted = { caller, entry, startNs, generation, decision };
@@ -276,7 +297,8 @@ export class PalView {
       this.openAhead(init, granted);
       remembered++;
     }
-    if (remembered > 0) this.callers.keepWarm(caller, warmMs);
+    if (remembered > 0 && this.warmInits.admit(init, warmMs)) this.callers.keepWarm(caller, warmMs);
+    else if (remembered === 0) this.warmInits.drop(init);
     return remembered;
   }
 

@@ -113,3 +113,43 @@ for (const [what, opts] of [
     t.is(s.h.audit.length, 0);
   });
 }
+
+test('a forget (another container died) decides a start sponsored a moment ago again, at the new generation', async (t) => {
+  const s = setup();
+  t.is(await s.fs.sponsor(ctx(INIT)), 2);
+  s.remembered.length = 0;
+  s.fs.forgetCallers();
+  await new Promise((r) => setImmediate(r));
+  t.deepEqual(
+    s.remembered.map((r) => [r.pid, r.name]),
+    [
+      [INIT, 'db-password'],
+      [INIT, 'api-key'],
+    ],
+  );
+  // Its own container gone: attested afresh, nothing decided, and no longer kept.
+  s.h.identities.delete(INIT);
+  s.remembered.length = 0;
+  s.fs.forgetCallers();
+  await new Promise((r) => setImmediate(r));
+  t.deepEqual(s.remembered, []);
+  s.h.identities.set(INIT, container(INIT, IMAGE_DEMO, 'app'));
+  s.fs.forgetCallers();
+  await new Promise((r) => setImmediate(r));
+  t.deepEqual(s.remembered, [], 'dropped: not decided again');
+});
+
+test('a secret whose sealing asks for more labels than the manifest is not decided ahead once pald learnt them', async (t) => {
+  const s = setup();
+  (s.h.manifest.view.entries as Map<string, unknown>).set('sealed-more', entry('sealed-more', ['demo'], { size: 4 }));
+  s.h.plaintexts.set('sealed-more', {
+    bytes: Buffer.from('x123'),
+    sealedName: 'sealed-more',
+    sealedLabels: ['billing'],
+  });
+  const ino = (await s.fs.handlers.lookup(ctx(FIRST), ROOT_INO, 'sealed-more')).attr.ino;
+  await t.throwsAsync(async () => s.fs.handlers.open(ctx(FIRST), ino, 0), undefined, 'denied by its sealed labels');
+  s.remembered.length = 0;
+  await s.fs.sponsor(ctx(INIT));
+  t.deepEqual(s.remembered.map((r) => r.name).sort(), ['api-key', 'db-password']);
+});
