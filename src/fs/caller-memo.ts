@@ -128,6 +128,7 @@ export class CallerMemo {
     const entry = r && this.entries.get(r.key);
     if (!entry || entry.caller !== caller) return false;
     entry.warmUntil = this.options.clock() + ms;
+    this.refresher?.watch(entry); // its refresh is due sooner now (CallerRefresh.leadOf)
     return true;
   }
 

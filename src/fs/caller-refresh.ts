@@ -114,7 +114,17 @@ export class CallerRefresh {
   /** A new window began (a fresh attestation or a renewal): refresh it before it ends if it is used. */
   watch(entry: RememberedCaller): void {
     this.watched.set(entry.key, entry);
-    this.arm(entry.until - this.leadMs);
+    this.arm(entry.until - this.leadOf(entry, this.memo.clock()));
+  }
+
+  /**
+   * How long before its window ends a caller's refresh starts: a caller kept warm starts at half its
+   * window, so that a timer running late on a loaded host does not let it lapse in the addon before
+   * anyone asked (nothing else would bring it back there in time).
+   */
+  private leadOf(entry: RememberedCaller, now: number): number {
+    const warm = entry.warmUntil !== undefined && now < entry.warmUntil;
+    return warm ? Math.max(this.leadMs, this.memo.reuseMs / 2) : this.leadMs;
   }
 
   /** Everything remembered was forgotten: nothing is refreshed (results in flight are discarded by the memo). */
@@ -142,7 +152,7 @@ export class CallerRefresh {
         this.watched.delete(key); // replaced, forgotten or lapsed
         continue;
       }
-      const due = entry.until - this.leadMs;
+      const due = entry.until - this.leadOf(entry, now);
       if (now < due) {
         next = Math.min(next, due);
         continue;

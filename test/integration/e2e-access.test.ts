@@ -218,30 +218,49 @@ test.serial(
     });
     const adopted = () => metric('pal_warm_path_adoptions_total', { outcome: 'adopted' });
     const fastPathOn = process.env.PAL_FAST_PATH !== '0';
-    const before = await sponsors();
-    const adoptedBefore = await adopted();
     const since = new Date().toISOString();
-    const fresh = await run('sponsored', (await dockerd!.docker('inspect', '-f', '{{.Image}}', allowed)).trim());
-    const plain = await run('sponsored-plain', (await dockerd!.docker('inspect', '-f', '{{.Image}}', denied)).trim());
-    // Both starts are attributed and answered (sponsored, or none: an untrusted image, or the warm path off).
-    await waitFor('both starts to be attributed', async () => {
-      const now = await sponsors();
-      return now.sponsored + now.none >= before.sponsored + before.none + 2;
-    });
-    const after = await sponsors();
-    t.is(after.sponsored - before.sponsored, fastPathOn ? 1 : 0, 'the labelled container only');
+    const imageOf = async (c: string) => (await dockerd!.docker('inspect', '-f', '{{.Image}}', c)).trim();
+    const [labelledImage, plainImage] = [await imageOf(allowed), await imageOf(denied)];
+    /** Runs a container and waits until its start was attributed and answered (sponsored, or none). */
+    const started = async (name: string, image: string): Promise<{ name: string; sponsored: number }> => {
+      const before = await sponsors();
+      await run(name, image);
+      await waitFor(`${name}'s start to be attributed`, async () => {
+        const now = await sponsors();
+        return now.sponsored + now.none > before.sponsored + before.none;
+      });
+      return { name, sponsored: (await sponsors()).sponsored - before.sponsored };
+    };
 
-    const r = await exec(fresh, 'cat', '/run/pal/db-password');
-    t.is(r.code, 0, r.stderr);
-    t.is(r.stdout, secretText);
-    t.is((await adopted()) - adoptedBefore, fastPathOn ? 1 : 0, 'its very first process was adopted in C');
-    const other = await exec(plain, 'cat', '/run/pal/db-password');
-    t.not(other.code, 0, 'an unlabelled container gets nothing from its start');
+    const plain = await started('sponsored-plain', plainImage);
+    t.is(plain.sponsored, 0, 'an untrusted image gets nothing decided ahead');
+    const other = await exec(plain.name, 'cat', '/run/pal/db-password');
+    t.not(other.code, 0, 'and its first process is denied');
     t.is(other.stdout, '');
-    t.is((await adopted()) - adoptedBefore, fastPathOn ? 1 : 0);
 
-    // The open is audited under the cat's own pid, not the init's the decision was made for.
-    const initPid = Number((await dockerd!.docker('inspect', '-f', '{{.State.Pid}}', fresh)).trim());
+    // The first process of a new labelled container is adopted in C. On a loaded host a refresh
+    // running late can leave one to JS, which answers it the same: of up to three new containers,
+    // one must be adopted (without the sponsor none ever is: a container's first process has no
+    // sponsor but its init's).
+    const labelled: string[] = [];
+    let adoptedFirst = 0;
+    for (let i = 0; i < 3 && adoptedFirst === 0; i++) {
+      const fresh = await started(`sponsored-${i}`, labelledImage);
+      labelled.push(fresh.name);
+      t.is(fresh.sponsored, fastPathOn ? 1 : 0, 'a labelled container is sponsored (with the warm path on)');
+      const was = await adopted();
+      const r = await exec(fresh.name, 'cat', '/run/pal/db-password');
+      t.is(r.code, 0, r.stderr);
+      t.is(r.stdout, secretText);
+      adoptedFirst = (await adopted()) - was;
+      if (!fastPathOn) break;
+    }
+    t.log(`adopted at the ${labelled.length}. new container`);
+    t.is(adoptedFirst, fastPathOn ? 1 : 0, "a new container's very first process was adopted in C");
+
+    // Each open is audited under the cat's own pid, not the init's the decisions were made for.
+    const inits = new Set<number>();
+    for (const c of labelled) inits.add(Number((await dockerd!.docker('inspect', '-f', '{{.State.Pid}}', c)).trim()));
     type Line = { time: string; pid: number; op: string; decision: string; secret?: string; container?: string };
     const lines = async (): Promise<Line[]> => {
       const audit = await pald!.pal('audit', '--json', '-n', '1000');
@@ -249,14 +268,14 @@ test.serial(
         (e) => e.time >= since && e.secret === 'db-password' && /sponsored/.test(e.container ?? ''),
       );
     };
-    await waitFor('both opens to be audited', async () => (await lines()).length >= 2);
+    await waitFor('every open to be audited', async () => (await lines()).length >= labelled.length + 1);
     const audited = await lines();
     t.deepEqual(audited.map((e) => [e.op, e.decision, /plain/.test(e.container ?? '') ? 'plain' : 'labelled']).sort(), [
       ['lookup', 'deny', 'plain'],
-      ['open', 'allow', 'labelled'],
+      ...labelled.map(() => ['open', 'allow', 'labelled']),
     ]);
     t.true(
-      audited.filter((e) => e.op === 'open').every((e) => e.pid !== initPid && e.pid > 0),
+      audited.filter((e) => e.op === 'open').every((e) => !inits.has(e.pid) && e.pid > 0),
       'the pid of the process that opened',
     );
   },
