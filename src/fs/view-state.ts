@@ -268,9 +268,8 @@ export class PalView {
    * its first open in C. Nothing is audited (an allowed lookup never is), nothing decrypted (the
    * open-ahead leases only cached plaintexts). The init stays attested, once per window as a caller
    * in use, for `warmMs` (WarmInits: a few at once), then lapses unless a process adopted from it
-   * reads; should its window
-   * lapse in the addon meanwhile (a refresh late on a loaded host), the refresh decides again
-   * (RefreshOptions.rewarm). Returns how many secrets the addon may answer.
+   * reads; should its window lapse in the addon meanwhile (a refresh late on a loaded host), the
+   * refresh decides again (RefreshOptions.rewarm). Returns how many secrets the addon may answer.
    */
   async sponsor(init: CallerContext, warmMs = SPONSOR_WARM_MS): Promise<number> {
     if (!this.warm.addon) return 0;
