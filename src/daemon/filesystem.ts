@@ -48,11 +48,12 @@ export function buildFilesystem(parts: FilesystemParts): PalFilesystem {
   identity.onInvalidate(() => fs.forgetCallers());
   // A container attributed at its start: its first process's lookups are decided ahead, for the warm
   // path (PAL_START_SPONSOR=0 leaves them to that process's requests, for A/B runs in the bench).
-  if (process.env.PAL_START_SPONSOR === '0') return fs;
-  identity.onStarted?.((init) => {
-    const { pid, uid, gid } = init;
-    void fs.sponsor({ pid, uid, gid }).then((secrets) => metrics.startSponsor(secrets));
-  });
+  if (process.env.PAL_START_SPONSOR !== '0') {
+    identity.onStarted?.((init) => {
+      const { pid, uid, gid } = init;
+      void fs.sponsor({ pid, uid, gid }).then((secrets) => metrics.startSponsor(secrets));
+    });
+  }
   store.onChange((next, previous) => {
     fs.manifestChanged(next, previous);
     logManifestProblems(next.problems, log);
