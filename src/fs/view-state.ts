@@ -19,6 +19,7 @@ import {
   attestCaller,
   decide as policyDecide,
   isFailClosed,
+  mayAllowLabels,
   type Caller,
   type Decision,
   type SealedFacts,
@@ -177,6 +178,18 @@ export class PalView {
     this.sponsor(init, warmMs).catch(() => this.warmInits.drop(init));
   }
 
+  /**
+   * An allowed lookup's answer: its attr, remembered for the addon, and the open that follows
+   * leased when it needs no decrypt (openAhead). The lookup handler and a start's sponsor both.
+   */
+  lookedUp(ctx: CallerContext, granted: Granted): FileAttr {
+    const attr = this.secretAttr(granted.caller, granted.entry);
+    this.remember(ctx, granted, attr);
+    // An open() is a lookup then an open: the open is decided now, so the addon answers it in C.
+    this.openAhead(ctx, granted);
+    return attr;
+  }
+
   /** Lets the addon answer this allowed lookup/getattr again for the same caller (warm-path.ts). */
   remember(ctx: CallerContext, granted: Granted, attr: FileAttr): void {
     const reuse = this.callers.reuseOf(granted.caller);
@@ -263,7 +276,7 @@ export class PalView {
   /**
    * A container attributed at its start, its init named as the kernel names that process's requests
    * (identity/started-init.ts): the lookups its first process will make are decided now, for the
-   * init, exactly as the lookup handler's allowed branch decides them (remember, vouch, open-ahead),
+   * init, as the lookup handler decides them (grant's decide(), then lookedUp),
    * so that the addon adopts that process (same cgroup text, uid and gid: warm-path.ts) and answers
    * its first open in C. Nothing is audited (an allowed lookup never is), nothing decrypted (the
    * open-ahead leases only cached plaintexts). The init stays attested, once per window as a caller
@@ -280,20 +293,16 @@ export class PalView {
       this.warmInits.drop(init);
       return 0;
     }
-    // Only ever a shortcut past denials: decide() allows a container a secret only when its image's
-    // trust holds every manifest label of it (the sealed labels only add more), and makes every allow
-    // below itself. A start scans the whole manifest, and a denial's reason is garbage to collect.
-    const { trust } = caller;
-    const held = new Set(trust?.state === 'verified' || trust?.state === 'unverified' ? trust.labels : []);
+    // A start scans the whole manifest: the secrets decide() would deny for their manifest labels
+    // alone are skipped without a denial's reason to build (decide() still makes every allow).
+    const mayAllow = mayAllowLabels(caller);
     let remembered = 0;
     for (const entry of this.entriesOf(caller)) {
       if (remembered >= SPONSOR_SECRETS) break;
-      if (entry.labels.length === 0 || !entry.labels.every((l) => held.has(l))) continue;
+      if (!mayAllow(entry.labels)) continue;
       const decision = this.decide(caller, entry);
       if (!decision.allow) continue;
-      const granted = { caller, entry, startNs, generation, decision };
-      this.remember(init, granted, this.secretAttr(caller, entry));
-      this.openAhead(init, granted);
+      this.lookedUp(init, { caller, entry, startNs, generation, decision });
       remembered++;
     }
     if (remembered > 0 && this.warmInits.admit(init, warmMs)) this.callers.keepWarm(caller, warmMs);

@@ -56,12 +56,7 @@ function handlersOf(view: PalView): FuseHandlers {
     async lookup(ctx, parent, name): Promise<EntryReply> {
       if (parent === ROOT_INO) {
         if (name === PAL_DIR_NAME) return entryReply(view.palDirAttr(ctx));
-        const granted = await view.grant(ctx, name, 'lookup');
-        const attr = view.secretAttr(granted.caller, granted.entry);
-        view.remember(ctx, granted, attr);
-        // An open() is a lookup then an open: the open is decided now, so the addon answers it in C.
-        view.openAhead(ctx, granted);
-        return entryReply(attr);
+        return entryReply(view.lookedUp(ctx, await view.grant(ctx, name, 'lookup')));
       }
       if (parent === PAL_DIR_INO) {
         if (!isPalFileName(name)) throw new FuseError(ENOENT, `no ${PAL_DIR_NAME}/${name}`);

@@ -117,6 +117,20 @@ function authorizeContainer(input: AuthorizeInput): Decision {
 }
 
 /**
+ * A shortcut for scans of many secrets: false for manifest labels `decide()` is sure to deny this
+ * caller, whatever it knows of the sealed payload (a container is allowed only with trust verified
+ * or unverified holding every manifest label, authorizeContainer; the sealed labels only add more).
+ * True is no answer: `decide()` makes every allow.
+ */
+export function mayAllowLabels(caller: Caller): (labels: readonly string[]) => boolean {
+  const { trust } = caller;
+  if (caller.failure || caller.identity.kind !== 'container' || !trust) return () => false;
+  if (trust.state !== 'verified' && trust.state !== 'unverified') return () => false;
+  const held = new Set(trust.labels);
+  return (labels) => labels.length > 0 && labels.every((l) => held.has(l));
+}
+
+/**
  * Labels a caller must hold to get a sealed secret: the manifest grants to holders
  * of its labels, the sealing to holders of the sealed ones; the effective grant
  * is the intersection of the two, i.e. the caller must hold the union.

@@ -6,6 +6,7 @@ export {
   decide,
   effectiveLabels,
   isFailClosed,
+  mayAllowLabels,
   type AuthorizeInput,
   type Decision,
   type DecisionClass,

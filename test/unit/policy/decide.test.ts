@@ -6,6 +6,7 @@ import {
   attestIdentity,
   decide,
   isFailClosed,
+  mayAllowLabels,
   SealedFactsRegistry,
   type Caller,
 } from '../../../src/policy/index.js';
@@ -145,4 +146,25 @@ test('decide: namespaces: narrows a secret to pods of those namespaces, after la
     'host callers too',
   );
   t.like(decide(asPod('shop', ['demo']), secret, { hostAllowUids: [] }), { allow: true }, 'no namespaces: any');
+});
+
+test('mayAllowLabels never rules out a secret decide() would allow (every trust state, label set and sealing)', (t) => {
+  const subsets = [[], ['demo'], ['billing'], ['demo', 'billing'], ['demo', 'billing', 'ops']];
+  const states: TrustDecision['state'][] = ['verified', 'unverified', 'unsigned', 'error'];
+  let ruledOut = 0;
+  for (const state of states)
+    for (const held of subsets)
+      for (const labels of subsets)
+        for (const sealedLabels of [undefined, ...subsets]) {
+          const c: Caller = { ctx, identity: app, trust: { ...verified(held), state } };
+          const sealed = sealedLabels && { version: 'v1', size: 1, sealedName: 'db', sealedLabels };
+          const allowed = decide(c, { name: 'db', labels, version: 'v1' }, { hostAllowUids: [], sealed }).allow;
+          if (!mayAllowLabels(c)(labels)) {
+            ruledOut++;
+            t.false(allowed, JSON.stringify({ state, held, labels, sealedLabels }));
+          }
+        }
+  t.true(ruledOut > 0, 'the shortcut rules some out');
+  t.false(mayAllowLabels({ ctx, identity: app, trust: verified(['demo']), failure: 'x' })(['demo']));
+  t.true(mayAllowLabels(caller(['demo', 'ops']))(['demo']));
 });
