@@ -171,20 +171,15 @@ export function readStatusIds(procRoot: string, pid: number): ProcStatusIds {
  * caller of a FUSE request this process makes.
  */
 export function parseStatusFsIds(text: string): { readonly uid: number; readonly gid: number } | undefined {
-  const uid = statusFourth(text, 'Uid');
-  const gid = statusFourth(text, 'Gid');
-  return uid === undefined || gid === undefined ? undefined : { uid, gid };
+  const uid = statusNumber(text, 'Uid', 3);
+  const gid = statusNumber(text, 'Gid', 3);
+  const isId = (v: number | undefined): v is number => v !== undefined && v <= 0xffffffff;
+  return isId(uid) && isId(gid) ? { uid, gid } : undefined;
 }
 
-function statusFourth(text: string, key: string): number | undefined {
-  const match = new RegExp(`^${key}:\\s+\\d{1,10}\\s+\\d{1,10}\\s+\\d{1,10}\\s+(\\d{1,10})\\b`, 'm').exec(text);
-  if (match?.[1] === undefined) return undefined;
-  const value = Number(match[1]);
-  return Number.isSafeInteger(value) && value <= 0xffffffff ? value : undefined;
-}
-
-function statusNumber(text: string, key: string): number | undefined {
-  const match = new RegExp(`^${key}:\\s+(\\d{1,10})\\b`, 'm').exec(text);
+/** The `index`th number of a status line (`Uid:` has four: real, effective, saved, filesystem). */
+function statusNumber(text: string, key: string, index = 0): number | undefined {
+  const match = new RegExp(`^${key}:\\s+(?:\\d{1,10}\\s+){${index}}(\\d{1,10})\\b`, 'm').exec(text);
   if (match?.[1] === undefined) return undefined;
   const value = Number(match[1]);
   return Number.isSafeInteger(value) ? value : undefined;

@@ -1,6 +1,6 @@
 // /proc/<pid>/stat and /proc/<pid>/status: comm is chosen by the process (prctl, exec name), so
 // a caller writes part of what we parse. Returns a value or undefined; never throws.
-import { parseStat, parseStatusIds } from '../../../src/identity/procfs.js';
+import { parseStat, parseStatusFsIds, parseStatusIds } from '../../../src/identity/procfs.js';
 import { hostileText, showText } from '../mutate.js';
 import { statLine } from '../../helpers/fake-proc.js';
 import { timed, type FuzzTarget, type Scale, type Shape } from '../target.js';
@@ -32,12 +32,13 @@ function shapes(scale: Scale): Array<Shape<string>> {
     { name: `start time of ${n} digits`, input: statLine('x', 'S', '9'.repeat(n)) },
     { name: `status with ${n / 8} Uid lines`, input: 'Uid:\t1\n'.repeat(n / 8) },
     { name: `status Tgid of ${n} digits`, input: `Tgid:\t${'9'.repeat(n)}\nUid:\t0\nGid:\t0\n` },
+    { name: `status Uid of ${n} values`, input: `Uid:${'\t1'.repeat(n)}\nGid:${'\t1'.repeat(n)}\n` },
   ];
 }
 
 export const target: FuzzTarget<string> = {
   name: 'procfs',
-  covers: 'parseStat, parseStatusIds (src/identity/procfs.ts)',
+  covers: 'parseStat, parseStatusIds, parseStatusFsIds (src/identity/procfs.ts)',
   accepts: [],
   shapes,
   arbitrary: () =>
@@ -63,6 +64,10 @@ export const target: FuzzTarget<string> = {
     ) {
       return `status ids ${JSON.stringify(ids)} are not non-negative integers with tgid > 0`;
     }
+    const fs = timed(() => parseStatusFsIds(text));
+    const isId = (v: number) => Number.isSafeInteger(v) && v >= 0 && v <= 0xffffffff;
+    if (fs !== undefined && !(isId(fs.uid) && isId(fs.gid)))
+      return `status filesystem ids ${JSON.stringify(fs)} are not 32-bit ids`;
     return undefined;
   },
   show: showText,
