@@ -12,7 +12,8 @@
  * JS of each replayed open and each close afterwards (fuse_bridge.c), and JS writes the audit
  * line. A caller in use (its `used` flag) is attested again by JS before its window ends; only when
  * that full attestation gives the same answer at the same generation does JS extend the window
- * (pal_fast_extend), so the addon never reuses a caller longer than JS's own memo would.
+ * (pal_fast_extend), so the addon never reuses a caller longer than JS's own memo would; the one
+ * longer window is a container's standing sponsor (below).
  *
  * Adoption (the first sight of a process in C): JS vouches for a container caller it remembered
  * with the /proc/<pid>/cgroup text its resolver attributed it by (pal_fast_vouch). JS's identity
@@ -21,7 +22,15 @@
  * sponsor's, at the sponsor's generation and within its window, is the caller JS would attest:
  * the addon pins it by a pidfd, reads its stat and cgroup while pinned (alive after the reads),
  * and gives it the sponsor's grants, its leases shared and its window. Anything else (no sponsor,
- * another text, a zombie, no pidfd) goes to JS as before. */
+ * another text, a zombie, no pidfd) goes to JS as before.
+ *
+ * A standing sponsor (src/fs/standing-sponsors.ts) is a container's init that JS attested at the
+ * container's start and extended past the reuse window, up to when JS's answer for a process of
+ * that container could next differ without a new generation: the expiry of the trust decision JS
+ * holds for its image and of the cached plaintexts its leases share. Nothing else JS's answer for
+ * such a process depends on changes without a generation bump (its container's record changes only
+ * through runtime events; the manifest, sealed facts, config and trust resets bump it), and the
+ * adopted process's own cgroup text, uid and gid are read while it is pinned, as for any adoption. */
 #include "fast_path.h"
 
 #include <errno.h>
@@ -613,7 +622,10 @@ bool pal_fast_extend(pal_fast *f, const pal_fast_who *who) {
   pal_fast_caller *c = same_caller(f, who);
   bool ok = c && pin_alive(c);
   if (ok) {
-    c->expires_ns = now_ns() + (uint64_t)(who->remaining_ms * 1e6);
+    /* Never shortened: a standing sponsor's deadline (fast_path.h) outlasts the windows a refresh
+     * of the same caller hands on. */
+    uint64_t until = now_ns() + (uint64_t)(who->remaining_ms * 1e6);
+    if (until > c->expires_ns) c->expires_ns = until;
   } else if (c) {
     atomic_fetch_add(&f->stats.gone_callers, 1);
     forget_caller(f, c);

@@ -184,7 +184,8 @@ bool pal_fast_should_signal(pal_fast *f);
  * one (only those in use are attested again before their window ends). */
 bool pal_fast_take_used(pal_fast *f, const pal_fast_who *who);
 /* JS attested `who` again, in full, and got the same answer at who->generation: the caller's reuse
- * window (its grants' and leases') now ends who->remaining_ms from now. Refused (false) unless
+ * window (its grants' and leases') now ends who->remaining_ms from now, or later if it already did
+ * (a standing sponsor's deadline is never shortened by a refresh). Refused (false) unless
  * that very caller is remembered at that generation, its window has not ended yet, and its pin
  * still names it (a gone caller is forgotten at once). */
 bool pal_fast_extend(pal_fast *f, const pal_fast_who *who);

@@ -152,6 +152,17 @@ export class SecretCache {
     return slot && slot.version === entry.version && this.now() < slot.expiresAt ? slot.secret : undefined;
   }
 
+  /**
+   * How much longer (ms) the cache holds this very version's plaintext: a lease that shares it must
+   * not outlast it (view-state.ts sponsor); undefined when it is not cached.
+   */
+  cachedForMs(entry: ManifestEntry): number | undefined {
+    if (this.closed) return undefined;
+    const slot = this.slots.get(entry.name);
+    const left = slot && slot.version === entry.version ? slot.expiresAt - this.now() : 0;
+    return left > 0 ? left : undefined;
+  }
+
   /** Like get(), but returns a share the caller owns (and must wipe or hand to the addon): no copy. */
   async checkout(entry: ManifestEntry, authorise?: AuthoriseSealed): Promise<OpenedSecret> {
     const s = await this.get(entry, authorise);

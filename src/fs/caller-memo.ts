@@ -117,21 +117,6 @@ export class CallerMemo {
     return { startTime: r.startTime, remainingMs: entry.until - this.options.clock() };
   }
 
-  /**
-   * Keeps a caller evaluate() returned attested for `ms` although nothing asks for it: it is
-   * re-attested each window like a caller in use (never reused longer than a window without one), so
-   * that what was decided for it ahead of a first request stays answerable. False when it is not
-   * remembered (evicted, replaced, or never reusable).
-   */
-  keepWarm(caller: Caller, ms: number): boolean {
-    const r = this.reusable.get(caller);
-    const entry = r && this.entries.get(r.key);
-    if (!entry || entry.caller !== caller) return false;
-    entry.warmUntil = this.options.clock() + ms;
-    this.refresher?.watch(entry); // its refresh is due sooner now (CallerRefresh.leadOf)
-    return true;
-  }
-
   /** Forget every remembered caller (a container died or changed, trust was reset). */
   forget(): void {
     this.entries.clear();

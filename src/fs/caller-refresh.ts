@@ -19,6 +19,7 @@
 import { isDeepStrictEqual } from 'node:util';
 
 import type { FastPathCaller } from '../native/index.js';
+import { realTimer, SweepTimer, type Scheduler } from './sweep-timer.js';
 import type { CallerRef } from '../identity/types.js';
 import type { Caller } from '../policy/index.js';
 
@@ -32,8 +33,6 @@ export interface RememberedCaller {
   readonly until: number;
   /** JS answered a request from it since its window began (or since its refresh started). */
   used: boolean;
-  /** Refreshed as if used until then (clock ms): a caller attested ahead of its first request (CallerMemo.keepWarm). */
-  warmUntil?: number;
 }
 
 /** The addon's side (warm-path.ts): its per-caller "used" flag and the extension of a window. */
@@ -45,8 +44,7 @@ export interface RefreshAddon {
   extend(generation: number, who: FastPathCaller): boolean;
 }
 
-/** Runs `run` after `ms` (a fake in tests); returns a cancel. */
-export type Scheduler = (run: () => void, ms: number) => () => void;
+export type { Scheduler } from './sweep-timer.js';
 
 export interface RefreshOptions {
   readonly addon?: RefreshAddon;
@@ -55,12 +53,6 @@ export interface RefreshOptions {
   readonly leadMs?: number;
   /** Attestations in flight at most (default 4). */
   readonly concurrency?: number;
-  /**
-   * A caller kept warm (CallerMemo.keepWarm) was attested again with the same answer, but the addon
-   * no longer holds it to extend (its window there ended before this attestation did, or the
-   * generation moved): what was decided ahead for it is to be decided again, for `warmMs` more.
-   */
-  readonly rewarm?: (caller: Caller, warmMs: number) => void;
 }
 
 /** What the refresher needs of the memo. */
@@ -78,12 +70,6 @@ export interface RefreshedMemo {
   drop(old: RememberedCaller): void;
 }
 
-const realTimer: Scheduler = (run, ms) => {
-  const t = setTimeout(run, ms);
-  t.unref();
-  return () => clearTimeout(t);
-};
-
 /** Same process, same identity, same trust, no failure: the decision inputs did not change. */
 export function sameAnswer(before: RememberedCaller, fresh: Caller): boolean {
   if (fresh.failure !== undefined || before.caller.failure !== undefined) return false;
@@ -96,11 +82,9 @@ export class CallerRefresh {
   /** Windows not yet refreshed nor given up, by key. */
   private readonly watched = new Map<string, RememberedCaller>();
   private inFlight = 0;
-  private cancel: (() => void) | undefined;
-  private armedAt = Infinity;
+  private readonly timer: SweepTimer;
   private readonly leadMs: number;
   private readonly concurrency: number;
-  private readonly schedule: Scheduler;
 
   constructor(
     private readonly memo: RefreshedMemo,
@@ -108,31 +92,19 @@ export class CallerRefresh {
   ) {
     this.leadMs = options.leadMs ?? memo.reuseMs / 4;
     this.concurrency = options.concurrency ?? 4;
-    this.schedule = options.schedule ?? realTimer;
+    this.timer = new SweepTimer(options.schedule ?? realTimer, memo.clock, () => this.sweep());
   }
 
   /** A new window began (a fresh attestation or a renewal): refresh it before it ends if it is used. */
   watch(entry: RememberedCaller): void {
     this.watched.set(entry.key, entry);
-    this.arm(entry.until - this.leadOf(entry, this.memo.clock()));
-  }
-
-  /**
-   * How long before its window ends a caller's refresh starts: a caller kept warm starts at half its
-   * window, so that a timer running late on a loaded host does not let it lapse in the addon before
-   * anyone asked (nothing else would bring it back there in time).
-   */
-  private leadOf(entry: RememberedCaller, now: number): number {
-    const warm = entry.warmUntil !== undefined && now < entry.warmUntil;
-    return warm ? Math.max(this.leadMs, this.memo.reuseMs / 2) : this.leadMs;
+    this.arm(entry.until - this.leadMs);
   }
 
   /** Everything remembered was forgotten: nothing is refreshed (results in flight are discarded by the memo). */
   clear(): void {
     this.watched.clear();
-    this.cancel?.();
-    this.cancel = undefined;
-    this.armedAt = Infinity;
+    this.timer.clear();
   }
 
   /** Attestations in flight now (tests). */
@@ -145,14 +117,11 @@ export class CallerRefresh {
     const now = this.memo.clock();
     let next = Infinity;
     for (const [key, entry] of this.watched) {
-      // A caller kept warm whose window lapsed (its timer ran late on a loaded host) is attested
-      // afresh all the same: that attestation starts a new window (refresh), as a request would.
-      const warm = entry.warmUntil !== undefined && now < entry.warmUntil;
-      if (this.memo.current(key) !== entry || (now >= entry.until && !warm)) {
+      if (this.memo.current(key) !== entry || now >= entry.until) {
         this.watched.delete(key); // replaced, forgotten or lapsed
         continue;
       }
-      const due = entry.until - this.leadOf(entry, now);
+      const due = entry.until - this.leadMs;
       if (now < due) {
         next = Math.min(next, due);
         continue;
@@ -161,7 +130,7 @@ export class CallerRefresh {
       this.watched.delete(key);
       // Both flags are read (the addon's is cleared) so that use from now on counts for the next window.
       const inAddon = this.usedInAddon(entry);
-      if (!entry.used && !inAddon && !warm) continue; // idle: it lapses as it would have
+      if (!entry.used && !inAddon) continue; // idle: it lapses as it would have
       entry.used = false;
       this.start(entry);
     }
@@ -179,17 +148,7 @@ export class CallerRefresh {
   }
 
   private arm(at: number): void {
-    if (at >= this.armedAt) return;
-    this.cancel?.();
-    this.armedAt = at;
-    this.cancel = this.schedule(
-      () => {
-        this.cancel = undefined;
-        this.armedAt = Infinity;
-        this.sweep();
-      },
-      Math.max(0, Math.ceil(at - this.memo.clock())),
-    );
+    this.timer.arm(at);
   }
 
   private start(entry: RememberedCaller): void {
@@ -216,12 +175,8 @@ export class CallerRefresh {
     if (memo.current(entry.key) !== entry) return; // forgotten or replaced meanwhile: not ours to renew
     if (!sameAnswer(entry, fresh)) return memo.drop(entry);
     const next = memo.renew(entry, fresh, since);
-    const now = memo.clock();
-    const remainingMs = next.until - now;
-    const { addon, rewarm } = this.options;
-    const extended =
-      generation !== undefined && remainingMs > 0 && !!addon?.extend(generation, this.who(next, remainingMs));
-    if (!extended && rewarm && next.warmUntil !== undefined && now < next.warmUntil)
-      rewarm(fresh, next.warmUntil - now);
+    const remainingMs = next.until - memo.clock();
+    if (generation !== undefined && remainingMs > 0)
+      this.options.addon?.extend(generation, this.who(next, remainingMs));
   }
 }

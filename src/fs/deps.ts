@@ -8,6 +8,7 @@ import type { ManifestEntry, ManifestProblem } from '../store/index.js';
 import type { AuthoriseSealed, OpenedSecret } from '../crypto/index.js';
 import type { AuditEvent } from '../audit/index.js';
 import type { HandleLedger } from './handle-ledger.js';
+import type { Scheduler } from './sweep-timer.js';
 
 export interface ManifestView {
   readonly entries: ReadonlyMap<string, ManifestEntry>;
@@ -37,6 +38,8 @@ export interface SecretSource {
    * backend asked), else undefined. Absent: the view never opens ahead (view-state.ts openAhead).
    */
   peek?(entry: ManifestEntry): OpenedSecret | undefined;
+  /** How much longer (ms) peek() answers for this version; undefined when it does not. */
+  cachedForMs?(entry: ManifestEntry): number | undefined;
 }
 
 /** The resolver as the filesystem uses it: attribution, and the cheap start-time check of a pinned pid. */
@@ -110,6 +113,8 @@ export interface FsDeps {
    * whose clock is moved by hand, turns it off.
    */
   readonly callerRefresh?: boolean;
+  /** Runs the standing sponsors' timer (standing-sponsors.ts); default setTimeout, a fake in tests. */
+  readonly schedule?: Scheduler;
   /** Open handles and the plaintext they pin, with pald's limits (default: SPEC §3 defaults, no cache). */
   readonly handles?: HandleLedger;
   /** The warm path: let the addon replay allowed lookups/getattrs (warm-path.ts). Default off. */

@@ -49,14 +49,14 @@ import { decisionEvent, elapsedUs, failureClass, recordDecision } from './decisi
 import { WarmPath } from './warm-path.js';
 import { sameEntry, sameFacts } from './same-entry.js';
 import { OpenLeases } from './open-leases.js';
-import { WarmInits } from './warm-inits.js';
+import { StandingSponsors, STANDING_CAP_MS } from './standing-sponsors.js';
 
 const { ENOENT, EACCES, EIO } = Errno;
 const PAL_FILE_MODE = 0o444;
 /** Secrets decided ahead for a container's start: the addon remembers as many per caller (fast_path.h PAL_FAST_GRANTS). */
 const SPONSOR_SECRETS = 16;
-/** How long a container's start keeps its init attested for its first process (a service reads its secrets as it boots). */
-export const SPONSOR_WARM_MS = 30_000;
+/** A sponsor that could not stand (see stand) is decided again this long after. */
+const STANDING_RETRY_MS = 1_000;
 
 export interface KernelNotifier {
   invalidateEntry(parent: number, name: string): void;
@@ -87,8 +87,10 @@ export class PalView {
   private readonly startedAt: number;
   // A caller attested a moment ago is reused for its next requests (see caller-memo.ts).
   readonly callers: CallerMemo;
-  /** Containers whose start was sponsored a moment ago, kept warm (sponsor). */
-  private readonly warmInits: WarmInits;
+  /** Containers whose init stands as a sponsor in the addon (sponsor). */
+  readonly standing: StandingSponsors;
+  /** Monotonic ms (FsDeps.clock). */
+  private readonly clock: () => number;
 
   constructor(private readonly deps: FsDeps) {
     this.inodes = new SecretInodes(deps.inodeKey ? keyedInoDerivation(deps.inodeKey) : undefined);
@@ -98,8 +100,15 @@ export class PalView {
     this.sealed = deps.sealedFacts;
     this.ledger = deps.handles ?? new HandleLedger(() => DEFAULT_HANDLE_LIMITS);
     this.startedAt = (deps.now ?? Date.now)();
-    this.warmInits = new WarmInits(deps.clock ?? (() => performance.now()));
     this.warm = new WarmPath(deps.fastPath ?? false);
+    this.clock = deps.clock ?? (() => performance.now());
+    this.standing = new StandingSponsors({
+      clock: this.clock,
+      responsor: (init) => this.responsor(init),
+      ...(deps.schedule ? { schedule: deps.schedule } : {}),
+    });
+    // A new generation drops every sponsor in the addon: they are decided again (a fresh attestation).
+    this.warm.onForget(() => this.standing.forgotten());
     // A MAP_PRIVATE mmap fills the file's page cache even under direct I/O: once the last handle
     // of a secret is closed, drop those pages so no plaintext stays in kernel memory.
     this.handles = new OpenHandles((ino) => this.tellKernel((k) => k.invalidateInode(ino)));
@@ -152,11 +161,9 @@ export class PalView {
       // A caller's image entries are read with it (a refreshed caller is a new object: no request waits for them).
       attest: async (ctx) => this.withImageEntries(await attest(ctx)),
       startTime: (pid) => deps.identity.startTime(pid),
-      clock: deps.clock ?? (() => performance.now()),
+      clock: this.clock,
       ...(deps.callerReuseMs !== undefined ? { reuseMs: deps.callerReuseMs } : {}),
-      ...(deps.callerRefresh !== false
-        ? { refresh: { addon: this.warm, rewarm: (caller, warmMs) => this.responsor(caller.ctx, warmMs) } }
-        : {}),
+      ...(deps.callerRefresh !== false ? { refresh: { addon: this.warm } } : {}),
     });
   }
 
@@ -168,14 +175,11 @@ export class PalView {
   /** Forget recently evaluated callers: none of them may be reused, in JS or in the addon. */
   forgetCallers(): void {
     this.callers.forget();
-    this.warm.bump();
-    // Any container's death forgets every caller: a start sponsored a moment ago is decided again
-    // (from a fresh attestation: one whose own container died gets nothing, and is dropped).
-    for (const { ctx, remainingMs } of this.warmInits.live()) this.responsor(ctx, remainingMs);
+    this.warm.bump(); // the standing sponsors are decided again (from a fresh attestation)
   }
 
-  private responsor(init: CallerContext, warmMs: number): void {
-    this.sponsor(init, warmMs).catch(() => this.warmInits.drop(init));
+  private responsor(init: CallerContext): void {
+    this.sponsor(init).catch(() => this.standing.drop(init));
   }
 
   /**
@@ -275,39 +279,73 @@ export class PalView {
 
   /**
    * A container attributed at its start, its init named as the kernel names that process's requests
-   * (identity/started-init.ts): the lookups its first process will make are decided now, for the
-   * init, as the lookup handler decides them (grant's decide(), then lookedUp),
-   * so that the addon adopts that process (same cgroup text, uid and gid: warm-path.ts) and answers
-   * its first open in C. Nothing is audited (an allowed lookup never is), nothing decrypted (the
-   * open-ahead leases only cached plaintexts). The init stays attested, once per window as a caller
-   * in use, for `warmMs` (WarmInits: a few at once), then lapses unless a process adopted from it
-   * reads; should its window lapse in the addon meanwhile (a refresh late on a loaded host), the
-   * refresh decides again (RefreshOptions.rewarm). Returns how many secrets the addon may answer.
+   * (identity/started-init.ts): the lookups its processes will make are decided now, for the init,
+   * as the lookup handler decides them (grant's decide(), then lookedUp), so that the addon adopts
+   * any process of that container (same cgroup text, uid and gid: warm-path.ts) and answers its
+   * first open in C. Nothing is audited (an allowed lookup never is), nothing decrypted (the
+   * open-ahead leases only cached plaintexts). The init then stands in the addon past the reuse
+   * window, until JS's answer for a process of that container could next change without a new
+   * generation (standingMs), and is sponsored again then, or after a bump (StandingSponsors).
+   * Returns how many secrets the addon may answer.
    */
-  async sponsor(init: CallerContext, warmMs = SPONSOR_WARM_MS): Promise<number> {
-    if (!this.warm.addon) return 0;
+  async sponsor(init: CallerContext): Promise<number> {
+    if (!this.warm.addon) {
+      this.standing.drop(init);
+      return 0;
+    }
     const startNs = process.hrtime.bigint();
     const generation = this.warm.generation;
     const caller = await this.evaluate(init);
-    if (caller.failure || caller.identity.kind !== 'container' || !this.callers.reuseOf(caller)) {
-      this.warmInits.drop(init);
+    const reuse = this.callers.reuseOf(caller);
+    if (caller.failure || caller.identity.kind !== 'container' || !reuse) {
+      this.standing.drop(init);
       return 0;
     }
     // A start scans the whole manifest: the secrets decide() would deny for their manifest labels
     // alone are skipped without a denial's reason to build (decide() still makes every allow).
     const mayAllow = mayAllowLabels(caller);
-    let remembered = 0;
+    const decided: ManifestEntry[] = [];
     for (const entry of this.entriesOf(caller)) {
-      if (remembered >= SPONSOR_SECRETS) break;
+      if (decided.length >= SPONSOR_SECRETS) break;
       if (!mayAllow(entry.labels)) continue;
       const decision = this.decide(caller, entry);
       if (!decision.allow) continue;
       this.lookedUp(init, { caller, entry, startNs, generation, decision });
-      remembered++;
+      decided.push(entry);
     }
-    if (remembered > 0 && this.warmInits.admit(init, warmMs)) this.callers.keepWarm(caller, warmMs);
-    else if (remembered === 0) this.warmInits.drop(init);
-    return remembered;
+    if (decided.length === 0) this.standing.drop(init);
+    else this.stand(init, reuse.startTime, generation, this.standingMs(caller, decided));
+    return decided.length;
+  }
+
+  /**
+   * How long the init just sponsored may stand: until the trust decision JS holds for its image is
+   * to be verified again, and no longer than the cache holds any plaintext a lease of it may share
+   * (a lease must not keep a plaintext past the cache), at most STANDING_CAP_MS. Everything else
+   * JS's answer depends on bumps the generation when it changes (fast_path.c, standing sponsor).
+   */
+  private standingMs(caller: Caller, decided: readonly ManifestEntry[]): number {
+    const trustExpiresAt = caller.trust?.expiresAt;
+    if (trustExpiresAt === undefined) return 0;
+    let ms = Math.min(STANDING_CAP_MS, trustExpiresAt - (this.deps.now ?? Date.now)());
+    const { secrets } = this.deps;
+    for (const entry of decided) {
+      if (!secrets.peek?.(entry)) continue; // not cached: no lease of it
+      ms = Math.min(ms, secrets.cachedForMs?.(entry) ?? 0);
+    }
+    return ms;
+  }
+
+  /** Keeps the init sponsored in the addon for `ms` (extended past its window), then decided again. */
+  private stand(init: CallerContext, startTime: string, generation: number, ms: number): void {
+    const now = this.clock();
+    // Beyond the bound, a start is decided ahead for its reuse window only.
+    if (!this.standing.admit(init, now + Math.max(ms, STANDING_RETRY_MS))) return;
+    const { pid, uid, gid } = init;
+    if (this.warm.extend(generation, { pid, uid, gid, startTime, remainingMs: ms })) return;
+    // Not extended (the generation moved or its window lapsed meanwhile, on a loaded host; or the
+    // trust decision is due now): decided again a moment from now.
+    this.standing.admit(init, now + STANDING_RETRY_MS);
   }
 
   renderFor(caller: Caller, file: PalFileName): Buffer {

@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { chmod, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { startDockerd, type TestDockerd } from '../../scripts/components/dockerd.js';
 import { freePort } from '../../scripts/components/notary.js';
 import { httpGet } from '../helpers/http-get.js';
@@ -13,6 +14,7 @@ import { parseExposition, sampleValue } from '../helpers/prom-text.js';
 import { startPald, runCommand, filesContaining, PAL_JS, type TestPald } from '../helpers/pald.js';
 import { ADMIN_PROBE_SCRIPT, AS_NOBODY } from '../helpers/unprivileged.js';
 import { waitFor } from '../helpers/wait.js';
+import { CALLER_REUSE_MS } from '../../src/fs/caller-memo.js';
 import { runWithPal, execIn } from '../helpers/pal-container.js';
 
 const secretText = `pal-e2e-${randomBytes(24).toString('hex')}`;
@@ -238,16 +240,19 @@ test.serial(
     t.not(other.code, 0, 'and its first process is denied');
     t.is(other.stdout, '');
 
-    // The first process of a new labelled container is adopted in C. On a loaded host a refresh
-    // running late can leave one to JS, which answers it the same: of up to three new containers,
-    // one must be adopted (without the sponsor none ever is: a container's first process has no
-    // sponsor but its init's).
+    // The first process of a new labelled container is adopted in C, although the container idled
+    // for ten reuse windows since its start (its init stands past its window: standing-sponsors.ts).
+    // On a loaded host a sponsor whose decisions took longer than a window stands only a second later,
+    // and another container's death makes every sponsor wait for one pass: of up to three new
+    // containers, one must be adopted (without the sponsor none ever is: a container's first process
+    // has no sponsor but its init's).
     const labelled: string[] = [];
     let adoptedFirst = 0;
     for (let i = 0; i < 3 && adoptedFirst === 0; i++) {
       const fresh = await started(`sponsored-${i}`, labelledImage);
       labelled.push(fresh.name);
       t.is(fresh.sponsored, fastPathOn ? 1 : 0, 'a labelled container is sponsored (with the warm path on)');
+      await delay(10 * CALLER_REUSE_MS); // the scenario: a container idle since its start, not a wait for anything
       const was = await adopted();
       const r = await exec(fresh.name, 'cat', '/run/pal/db-password');
       t.is(r.code, 0, r.stderr);

@@ -16,9 +16,7 @@ const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
  * test changes (container, labels, failure), and a fake addon (its per-caller "used" flag and the
  * extensions it was asked for).
  */
-function fixture(
-  opts: { addon?: boolean; concurrency?: number; rewarm?: (caller: Caller, warmMs: number) => void } = {},
-) {
+function fixture(opts: { addon?: boolean; concurrency?: number } = {}) {
   const clock = { now: 1_000 };
   const timers: { at: number; run: () => void; off: boolean }[] = [];
   const starts = new Map<number, string>();
@@ -72,7 +70,6 @@ function fixture(
       },
       ...(opts.addon === false ? {} : { addon }),
       ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
-      ...(opts.rewarm ? { rewarm: opts.rewarm } : {}),
     },
   });
   /** Moves the clock to `to`, running each timer due on the way at its time. */
@@ -278,93 +275,4 @@ test('the warm path extends a caller in the addon only at the generation the att
     { op: 'used', generation: before },
     { op: 'extend', generation: before },
   ]);
-});
-
-test('a caller kept warm is attested once per window while nothing asks, then lapses at its deadline', async (t) => {
-  const f = fixture();
-  f.starts.set(7, '100');
-  f.starts.set(8, '200');
-  const init = await f.memo.evaluate(f.ctx(7));
-  await f.memo.evaluate(f.ctx(8)); // the same, not kept warm
-  t.true(f.memo.keepWarm(init, 4 * W));
-  await f.advance(1_000 + 4 * W - 1);
-  // Each attestation starts a new window of W and the next begins half a window before it ends (a
-  // caller kept warm: CallerRefresh.leadOf): never a window without one, never two in half a window.
-  const times = f.attested.filter((a) => a.pid === 7).map((a) => a.at);
-  const gaps = times.slice(1).map((at, i) => at - times[i]!);
-  t.true(times.length >= 5, `attested ${times.length} times in 4 windows`);
-  t.true(
-    gaps.every((g) => g < W && g >= W / 2),
-    `gaps ${gaps.join(', ')} ms`,
-  );
-  t.is(f.attestsOf(8), 1, 'a caller not kept warm lapses as before');
-  t.true(
-    f.extended.every((e) => e.who.pid === 7 && e.who.remainingMs <= W),
-    'the addon is extended one window at a time, never more',
-  );
-  const current = await f.memo.evaluate(f.ctx(7));
-  t.is(f.attestsOf(7), times.length, 'answered from the memo: still remembered inside its last window');
-  t.truthy(f.memo.reuseOf(current));
-  // Past the deadline and with no use since, its window lapses: the next request is attested afresh.
-  await f.advance(1_000 + 6 * W);
-  const before = f.attestsOf(7);
-  await f.advance(1_000 + 8 * W);
-  t.is(f.attestsOf(7), before, 'not attested after its deadline');
-  await f.memo.evaluate(f.ctx(7));
-  t.is(f.attestsOf(7), before + 1);
-});
-
-test('a caller kept warm whose answer changed is forgotten at once, as one in use', async (t) => {
-  const f = fixture();
-  f.starts.set(7, '100');
-  const init = await f.memo.evaluate(f.ctx(7));
-  f.memo.keepWarm(init, 10 * W);
-  f.labels.set(7, ['billing']);
-  await f.advance(1_000 + W - 1);
-  t.is(f.attestsOf(7), 2);
-  t.deepEqual(f.extended, []);
-  t.is(f.memo.reuseOf(init), undefined, 'dropped: what was decided for it is not answered again');
-  t.false(f.memo.keepWarm(init, W), 'a caller not remembered cannot be kept warm');
-});
-
-test('a caller kept warm that the addon lost meanwhile is handed back to be decided again, for what is left of its time', async (t) => {
-  const rewarmed: { pid: number; warmMs: number }[] = [];
-  const f = fixture({ rewarm: (caller, warmMs) => rewarmed.push({ pid: caller.ctx.pid, warmMs }) });
-  f.starts.set(7, '100');
-  f.starts.set(8, '200');
-  const init = await f.memo.evaluate(f.ctx(7));
-  f.memo.keepWarm(init, 4 * W);
-  await f.memo.evaluate(f.ctx(8));
-  f.addonUsed.add(8); // in use, not kept warm
-  f.addon.extend = () => false; // the addon's windows ended before the refreshes did
-  await f.advance(1_000 + W - 1);
-  t.is(f.attestsOf(7), 2);
-  t.is(f.attestsOf(8), 2);
-  t.deepEqual(
-    rewarmed.map((r) => r.pid),
-    [7],
-    'only the caller kept warm: one in use is asked of JS again by its next request',
-  );
-  t.true(rewarmed[0]!.warmMs > 0 && rewarmed[0]!.warmMs <= 4 * W - W / 2, `${rewarmed[0]!.warmMs} ms left`);
-  // Extended as usual: nothing to decide again.
-  f.addon.extend = () => true;
-  await f.advance(1_000 + 2 * W - 1);
-  t.is(rewarmed.length, 1);
-});
-
-test('a caller kept warm whose timer ran late, past its window, is attested all the same and handed back', async (t) => {
-  const rewarmed: number[] = [];
-  const f = fixture({ rewarm: (caller) => rewarmed.push(caller.ctx.pid) });
-  f.starts.set(7, '100');
-  f.starts.set(8, '200');
-  f.memo.keepWarm(await f.memo.evaluate(f.ctx(7)), 10 * W);
-  await f.memo.evaluate(f.ctx(8));
-  f.addonUsed.add(8);
-  f.addon.extend = () => false; // lapsed in the addon too
-  f.clock.now = 1_000 + W + 10; // the host was busy: no timer ran in time
-  f.memo.refresher!.sweep();
-  await f.advance(f.clock.now);
-  t.is(f.attestsOf(7), 2, 'attested afresh');
-  t.deepEqual(rewarmed, [7]);
-  t.is(f.attestsOf(8), 1, 'a lapsed caller in use is left to its next request, as before');
 });

@@ -124,6 +124,18 @@ export interface Harness {
   startTimeReads: number[];
   /** The monotonic clock the caller memo reads (ms); tests move it by hand. */
   clock: { now: number };
+  /** How long the fake cache holds a decrypted plaintext (cachedForMs), ms. */
+  cacheTtlMs: number;
+  /** The view's timers (FsDeps.schedule), run by fireTimers. */
+  timers: { run: () => void; at: number; cancelled: boolean }[];
+}
+
+/** Runs the timers due by the harness clock (those a run arms meanwhile wait for the next call). */
+export function fireTimers(h: Harness): number {
+  const due = h.timers.filter((t) => !t.cancelled && t.at <= h.clock.now);
+  h.timers = h.timers.filter((t) => !due.includes(t) && !t.cancelled);
+  for (const t of due) t.run();
+  return due.length;
 }
 
 /**
@@ -159,6 +171,8 @@ export function harness(entries: SecretEntry[]): Harness {
     pinned: new Map(),
     startTimeReads: [],
     clock: { now: 0 },
+    cacheTtlMs: 300_000,
+    timers: [],
     deps: undefined as unknown as FsDeps,
   };
   const trustByImage: Record<string, TrustDecision> = {
@@ -167,6 +181,7 @@ export function harness(entries: SecretEntry[]): Harness {
       state: 'unverified',
       provider: 'none',
       reason: 'image label pal.labels',
+      expiresAt: Date.now() + 30_000, // as the trust service's: when it would verify again
     },
     [IMAGE_PLAIN]: { labels: [], state: 'unverified', provider: 'none', reason: 'no pal.labels' },
     [IMAGE_BROKEN]: { labels: [], state: 'error', provider: 'notary', reason: 'notary unreachable' },
@@ -233,6 +248,7 @@ export function harness(entries: SecretEntry[]): Harness {
       peek(e: SecretEntry): OpenedSecretView | undefined {
         return decrypted.has(`${e.name}\0${e.version}`) ? openedView(e) : undefined;
       },
+      cachedForMs: (e: SecretEntry) => (decrypted.has(`${e.name}\0${e.version}`) ? h.cacheTtlMs : undefined),
     },
     audit: { record: (e) => h.audit.push(e) },
     sealedFacts: h.sealedFacts,
@@ -243,6 +259,11 @@ export function harness(entries: SecretEntry[]): Harness {
     clock: () => h.clock.now,
     // No background re-attestation on real timers against this hand-moved clock (caller-refresh tests turn it on).
     callerRefresh: false,
+    schedule: (run, ms) => {
+      const timer = { run, at: h.clock.now + ms, cancelled: false };
+      h.timers.push(timer);
+      return () => void (timer.cancelled = true);
+    },
   };
   return h;
 }

@@ -8,13 +8,14 @@ import test from 'ava';
 import { createPalFilesystem, ROOT_INO } from '../../../src/fs/index.js';
 import type { FileAttr } from '../../../src/native/index.js';
 import type { Identity } from '../../../src/identity/types.js';
-import { harness, entry, container, ctx, fakeFastPath, IMAGE_DEMO, IMAGE_PLAIN } from './fakes.js';
+import { harness, entry, container, ctx, fakeFastPath, fireTimers, IMAGE_DEMO, IMAGE_PLAIN } from './fakes.js';
+import { SETTLE_MS } from '../../../src/fs/standing-sponsors.js';
 
 const INIT = 201; // the container's init: never makes a request itself
 const FIRST = 202; // its first process, and an earlier container's process that decrypted
 const CGROUP = '0::/system.slice/docker-app.scope\n';
 
-function setup(opts: { fastPath?: boolean; identity?: Identity; secrets?: number } = {}) {
+function setup(opts: { fastPath?: boolean; identity?: Identity; secrets?: number; trustExpires?: boolean } = {}) {
   const entries = [
     entry('db-password', ['demo'], { size: 14 }),
     entry('api-key', ['demo'], { size: 7 }),
@@ -29,12 +30,24 @@ function setup(opts: { fastPath?: boolean; identity?: Identity; secrets?: number
   const fs = createPalFilesystem({
     ...h.deps,
     identity: { ...h.deps.identity, containerCgroup: (pid) => (h.identities.get(pid) ? CGROUP : undefined) },
+    ...(opts.trustExpires === false
+      ? {
+          trust: {
+            verifiedLabels: async (image) => {
+              const { expiresAt: _expiry, ...decision } = await h.deps.trust.verifiedLabels(image);
+              return decision;
+            },
+          },
+        }
+      : {}),
     fastPath: opts.fastPath ?? true,
   });
   const remembered: { pid: number; name: string; attr: FileAttr }[] = [];
   const vouched: { pid: number; cgroup: string }[] = [];
   const leased: { pid: number; ino: number }[] = [];
+  const extended: { pid: number; remainingMs: number }[] = [];
   const addon = fakeFastPath({
+    extend: (_g, who) => extended.push({ pid: who.pid, remainingMs: who.remainingMs }) > 0,
     remember: (_g, who, name, attr) => remembered.push({ pid: who.pid, name, attr }) > 0,
     vouch: (_g, who, cgroup) => vouched.push({ pid: who.pid, cgroup }) > 0,
     lease: (_g, who, ino, _id, content) => {
@@ -44,7 +57,12 @@ function setup(opts: { fastPath?: boolean; identity?: Identity; secrets?: number
     },
   });
   fs.attachKernel({ invalidateEntry: () => undefined, invalidateInode: () => undefined, fastPath: addon });
-  return { h, fs, remembered, vouched, leased };
+  return { h, fs, remembered, vouched, leased, extended };
+}
+
+/** Lets the sponsors a timer started finish (each one attestation, awaited once). */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
 }
 
 /** An earlier container's first read: JS decrypts db-password (api-key is never decrypted). */
@@ -114,42 +132,79 @@ for (const [what, opts] of [
   });
 }
 
-test('a forget (another container died) decides a start sponsored a moment ago again, at the new generation', async (t) => {
+test('a forget (another container died) decides the standing sponsors again, at the new generation, once per burst', async (t) => {
   const s = setup();
   t.is(await s.fs.sponsor(ctx(INIT)), 2);
   s.remembered.length = 0;
-  s.fs.forgetCallers();
-  await new Promise((r) => setImmediate(r));
+  for (let i = 0; i < 5; i++) s.fs.forgetCallers(); // five deaths in a row
+  t.deepEqual(s.remembered, [], 'not at each bump');
+  s.h.clock.now += SETTLE_MS;
+  t.is(fireTimers(s.h), 1);
+  await settle();
   t.deepEqual(
     s.remembered.map((r) => [r.pid, r.name]),
     [
       [INIT, 'db-password'],
       [INIT, 'api-key'],
     ],
+    'one pass after the burst',
   );
-  // Its own container gone: attested afresh, nothing decided, and no longer kept.
+  // Its own container gone: attested afresh, nothing decided, and no longer standing.
   s.h.identities.delete(INIT);
   s.remembered.length = 0;
   s.fs.forgetCallers();
-  await new Promise((r) => setImmediate(r));
+  s.h.clock.now += SETTLE_MS;
+  fireTimers(s.h);
+  await settle();
   t.deepEqual(s.remembered, []);
   s.h.identities.set(INIT, container(INIT, IMAGE_DEMO, 'app'));
   s.fs.forgetCallers();
-  await new Promise((r) => setImmediate(r));
+  s.h.clock.now += SETTLE_MS;
+  fireTimers(s.h);
+  await settle();
   t.deepEqual(s.remembered, [], 'dropped: not decided again');
 });
 
-test('a secret whose sealing asks for more labels than the manifest is not decided ahead once pald learnt them', async (t) => {
+test("a sponsor stands until its image's trust decision is due, then is decided again from a fresh attestation", async (t) => {
   const s = setup();
-  (s.h.manifest.view.entries as Map<string, unknown>).set('sealed-more', entry('sealed-more', ['demo'], { size: 4 }));
-  s.h.plaintexts.set('sealed-more', {
-    bytes: Buffer.from('x123'),
-    sealedName: 'sealed-more',
-    sealedLabels: ['billing'],
-  });
-  const ino = (await s.fs.handlers.lookup(ctx(FIRST), ROOT_INO, 'sealed-more')).attr.ino;
-  await t.throwsAsync(async () => s.fs.handlers.open(ctx(FIRST), ino, 0), undefined, 'denied by its sealed labels');
+  const trustLeft = 30_000; // the fake trust decision expires 30 s after the harness was made
+  t.is(await s.fs.sponsor(ctx(INIT)), 2);
+  t.is(s.extended.length, 1);
+  t.is(s.extended[0]!.pid, INIT);
+  const ms = s.extended[0]!.remainingMs;
+  t.true(ms > 20_000 && ms <= trustLeft, `stands ${ms} ms`);
   s.remembered.length = 0;
-  await s.fs.sponsor(ctx(INIT));
-  t.deepEqual(s.remembered.map((r) => r.name).sort(), ['api-key', 'db-password']);
+  s.h.clock.now += ms - 1;
+  fireTimers(s.h);
+  await settle();
+  t.deepEqual(s.remembered, [], 'not before its deadline');
+  s.h.clock.now += 1;
+  fireTimers(s.h);
+  await settle();
+  t.deepEqual(
+    s.remembered.map((r) => r.name),
+    ['db-password', 'api-key'],
+    'decided again at its deadline',
+  );
+});
+
+test('a sponsor stands no longer than the cache holds a plaintext its lease shares', async (t) => {
+  const s = setup();
+  s.h.cacheTtlMs = 7_000;
+  await decryptDbPassword(s);
+  t.is(await s.fs.sponsor(ctx(INIT)), 2);
+  t.deepEqual(
+    s.leased.map((l) => l.pid),
+    [INIT],
+  );
+  t.deepEqual(
+    s.extended.map((e) => e.remainingMs),
+    [7_000],
+  );
+});
+
+test('a sponsor whose trust decision has no expiry does not stand past its window', async (t) => {
+  const s = setup({ trustExpires: false });
+  t.is(await s.fs.sponsor(ctx(INIT)), 2);
+  t.deepEqual(s.extended, []);
 });
