@@ -48,6 +48,7 @@ export function buildFilesystem(parts: FilesystemParts): PalFilesystem {
   identity.onInvalidate(() => fs.forgetCallers());
   // A container attributed at its start: its first process's lookups are decided ahead, for the warm
   // path (PAL_START_SPONSOR=0 leaves them to that process's requests, for A/B runs in the bench).
+  metrics.standingSponsors(() => fs.standingSponsors());
   if (process.env.PAL_START_SPONSOR !== '0') {
     identity.onStarted?.((init) => {
       const { pid, uid, gid } = init;

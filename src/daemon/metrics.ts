@@ -237,6 +237,18 @@ export class PalMetrics implements RequestMetrics {
     this.errors.inc({ component });
   }
 
+  /** Counts the containers whose init stands as a sponsor now (src/fs/standing-sponsors.ts), read at scrape time. */
+  standingSponsors(read: () => number): void {
+    new Gauge({
+      name: 'pal_warm_path_standing_sponsors',
+      help: 'Containers whose processes the warm path adopts from their init, standing since their start or last re-decision',
+      registers: [this.registry],
+      collect() {
+        this.set(read());
+      },
+    });
+  }
+
   /** A container's start was sponsored for `secrets` secrets (src/fs/view-state.ts sponsor). */
   startSponsor(secrets: number): void {
     this.startSponsors.inc({ outcome: secrets > 0 ? 'sponsored' : 'none' });

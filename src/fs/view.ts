@@ -41,6 +41,8 @@ export interface PalFilesystem {
    * (PalView.sponsor). Resolves to how many secrets the warm path may answer; never rejects.
    */
   sponsor(init: CallerContext): Promise<number>;
+  /** Containers whose init stands as a sponsor now (standing-sponsors.ts). */
+  standingSponsors(): number;
 }
 
 function entryReply(attr: FileAttr): EntryReply {
@@ -136,5 +138,6 @@ export function createPalFilesystem(deps: FsDeps): PalFilesystem {
     openHandles: () => view.handles.size,
     forgetCallers: () => view.forgetCallers(),
     sponsor: (init) => view.sponsor(init).catch(() => 0),
+    standingSponsors: () => view.standing.size,
   };
 }

@@ -2,7 +2,9 @@
 // decrypts `warm`, then each sample is the first open by a process of a container that opened
 // nothing before: "goal" = `warm` (image trusted and plaintext decrypted already), "decrypt" = a
 // secret never decrypted, "run" = `docker run` whose first command is the open (races the start
-// event). `node dist/test/bench/tools/cold-probe.js [samples]`; PALD_DEBUG=1 shows pald's log.
+// event), "idle" = `warm` in a container started before all the others (idle since its start, as
+// the pald suite's goal row). `node dist/test/bench/tools/cold-probe.js [samples]`; PALD_DEBUG=1
+// shows pald's log.
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -47,8 +49,14 @@ async function main(): Promise<void> {
       await docker('run', '-d', '--name', name, '--network', 'none', ...mounts, image, 'sleep', '3600');
       names.push(name);
     };
+    for (let i = 0; i < SAMPLES; i++) await start(`probe-idle-${i}`);
     await start('probe-first');
     console.log(`first container, first decrypt: ${(await open('probe-first', '/run/pal/warm')).toFixed(2)} ms`);
+    // COLD_PROBE_IDLE_S: the idle containers' first samples wait this long after their start (past
+    // the trust recheck of 30 s, their sponsors have been decided again since).
+    const idleMs = Number(process.env.COLD_PROBE_IDLE_S ?? 0) * 1000;
+    if (idleMs > 0) await new Promise((r) => setTimeout(r, idleMs));
+    const idle: number[] = [];
     const goal: number[] = [];
     const decrypt: number[] = [];
     const run: number[] = [];
@@ -56,6 +64,7 @@ async function main(): Promise<void> {
       await start(`probe-goal-${i}`);
       await start(`probe-decrypt-${i}`);
       goal.push(await open(`probe-goal-${i}`, '/run/pal/warm'));
+      idle.push(await open(`probe-idle-${i}`, '/run/pal/warm'));
       decrypt.push(await open(`probe-decrypt-${i}`, `/run/pal/cold-${i}`));
       const name = `probe-run-${i}`;
       names.push(name);
@@ -74,7 +83,8 @@ async function main(): Promise<void> {
     }
     const show = (label: string, xs: number[]): void =>
       console.log(`${label}: p50 ${median(xs).toFixed(2)} ms  [${xs.map((x) => x.toFixed(2)).join(' ')}]`);
-    show('new container, decrypted already (started earlier)', goal);
+    show('new container, decrypted already (started a moment before)', goal);
+    show('new container idle since its start, decrypted already', idle);
     show('new container + first decrypt (started earlier)', decrypt);
     show('docker run whose first command opens (decrypted already)', run);
   } finally {

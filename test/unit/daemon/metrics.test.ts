@@ -171,3 +171,12 @@ test('the warm path adoptions are read at scrape time, and are 0 while nothing i
   t.is(sampleValue(families, 'pal_warm_path_adoptions_total', { outcome: 'adopted' }), 7);
   t.is(sampleValue(families, 'pal_warm_path_adoptions_total', { outcome: 'unadopted' }), 2);
 });
+
+test('the standing sponsors are counted at scrape time', async (t) => {
+  const m = new PalMetrics(sources().sources);
+  let standing = 0;
+  m.standingSponsors(() => standing);
+  t.is(sampleValue(parseExposition(await m.text()), 'pal_warm_path_standing_sponsors'), 0);
+  standing = 3;
+  t.is(sampleValue(parseExposition(await m.text()), 'pal_warm_path_standing_sponsors'), 3);
+});
