@@ -50,6 +50,7 @@ import { WarmPath } from './warm-path.js';
 import { sameEntry, sameFacts } from './same-entry.js';
 import { OpenLeases } from './open-leases.js';
 import { StandingSponsors, STANDING_CAP_MS } from './standing-sponsors.js';
+import { entriesStartingWith } from './label-index.js';
 
 const { ENOENT, EACCES, EIO } = Errno;
 const PAL_FILE_MODE = 0o444;
@@ -273,8 +274,22 @@ export class PalView {
   /** Every entry the caller may name: the host manifest's, then its image's (the host one wins a clash). */
   private entriesOf(caller: Caller): ManifestEntry[] {
     const host = this.deps.manifest.current().entries;
-    const image = [...(this.imageEntries.get(caller)?.values() ?? [])].filter((e) => !host.has(e.name));
-    return [...host.values(), ...image];
+    return [...host.values(), ...this.imageEntriesOf(caller, host)];
+  }
+
+  private imageEntriesOf(caller: Caller, host: ReadonlyMap<string, ManifestEntry>): ManifestEntry[] {
+    return [...(this.imageEntries.get(caller)?.values() ?? [])].filter((e) => !host.has(e.name));
+  }
+
+  /**
+   * What entriesOf() names that a container holding its trust's labels may be allowed, in the same
+   * order: the host manifest's through its label index (a start does not scan thousands of other
+   * services' secrets), then its image's.
+   */
+  private *holdableEntriesOf(caller: Caller): Generator<ManifestEntry> {
+    const host = this.deps.manifest.current().entries;
+    yield* entriesStartingWith(host, caller.trust?.labels ?? []);
+    yield* this.imageEntriesOf(caller, host);
   }
 
   /**
@@ -301,11 +316,12 @@ export class PalView {
       this.standing.drop(init);
       return 0;
     }
-    // A start scans the whole manifest: the secrets decide() would deny for their manifest labels
-    // alone are skipped without a denial's reason to build (decide() still makes every allow).
+    // Only secrets whose first label the container holds are looked at, and of those the ones
+    // decide() would deny for their manifest labels alone are skipped without a denial's reason to
+    // build (decide() still makes every allow).
     const mayAllow = mayAllowLabels(caller);
     const decided: ManifestEntry[] = [];
-    for (const entry of this.entriesOf(caller)) {
+    for (const entry of this.holdableEntriesOf(caller)) {
       if (decided.length >= SPONSOR_SECRETS) break;
       if (!mayAllow(entry.labels)) continue;
       const decision = this.decide(caller, entry);
