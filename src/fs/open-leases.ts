@@ -78,6 +78,8 @@ export class OpenLeases {
   /** Handle numbers closes in the addon gave back to the ledger, in all. */
   private releasedByEvents = 0;
   private expiry: NodeJS.Timeout | undefined;
+  /** Leases the addon has not retired yet (standing sponsors keep some for minutes: no scan per tick). */
+  private unretired = 0;
 
   constructor(private readonly deps: OpenLeasesDeps) {
     deps.warm.onForget(() => this.collect());
@@ -120,6 +122,7 @@ export class OpenLeases {
       opened: 0,
       released: 0,
     });
+    this.unretired++;
     this.armExpiry(o.reuse.remainingMs);
   }
 
@@ -192,6 +195,7 @@ export class OpenLeases {
       freed += r.free.length;
       const lease = this.leases.get(r.lease);
       if (!lease) continue;
+      if (!lease.retired) this.unretired--;
       lease.retired = true;
       lease.total = r.opened;
       this.settle(r.lease, lease);
@@ -211,7 +215,7 @@ export class OpenLeases {
         this.expiry = undefined;
         this.deps.warm.addon?.expire();
         this.collect();
-        if ([...this.leases.values()].some((l) => !l.retired)) this.armExpiry(afterMs);
+        if (this.unretired > 0) this.armExpiry(afterMs);
       },
       Math.ceil(afterMs) + 1,
     );

@@ -436,7 +436,11 @@ for (const [threads, N] of [
       // or one event when the close was folded into its open's), save those a request JS answered
       // took first.
       t.true(stats.openHits >= N - 10, JSON.stringify(stats));
-      t.true(queued > 0 && queued + stats.events + stats.eventsFolded >= 2 * stats.openHits, JSON.stringify(stats));
+      // (A close the kernel sends after close() returned can lag behind the next open on a loaded
+      // host: the lease's 8 handles out, that open goes to JS, which takes the whole queue first.)
+      const jsTookThem = stats.toJs.open + stats.toJs.release > 2 && stats.eventBatches >= 1;
+      t.true(queued > 0 || jsTookThem, JSON.stringify(stats));
+      t.true(queued + stats.events + stats.eventsFolded >= 2 * stats.openHits, JSON.stringify(stats));
       // One open after the other, each closed before JS took it: nearly every close was folded.
       t.true(stats.eventsFolded >= stats.openHits / 2, JSON.stringify(stats));
       // A full queue: JS answered an open beyond the first (no event was dropped for it).
