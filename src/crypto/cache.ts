@@ -147,9 +147,7 @@ export class SecretCache {
    * openAhead). Owned by the cache, as get()'s answer.
    */
   peek(entry: ManifestEntry): OpenedSecret | undefined {
-    if (this.closed) return undefined;
-    const slot = this.slots.get(entry.name);
-    return slot && slot.version === entry.version && this.now() < slot.expiresAt ? slot.secret : undefined;
+    return this.freshSlot(entry)?.secret;
   }
 
   /**
@@ -157,10 +155,15 @@ export class SecretCache {
    * not outlast it (view-state.ts sponsor); undefined when it is not cached.
    */
   cachedForMs(entry: ManifestEntry): number | undefined {
+    const slot = this.freshSlot(entry);
+    return slot && slot.expiresAt - this.now();
+  }
+
+  /** The slot of this very version while it has not expired (peek, cachedForMs: no LRU move, no hit). */
+  private freshSlot(entry: ManifestEntry): Slot | undefined {
     if (this.closed) return undefined;
     const slot = this.slots.get(entry.name);
-    const left = slot && slot.version === entry.version ? slot.expiresAt - this.now() : 0;
-    return left > 0 ? left : undefined;
+    return slot && slot.version === entry.version && this.now() < slot.expiresAt ? slot : undefined;
   }
 
   /** Like get(), but returns a share the caller owns (and must wipe or hand to the addon): no copy. */

@@ -58,7 +58,7 @@ export class StandingSponsors {
     if (!known && this.inits.size >= this.max) return false;
     if (known) known.until = until;
     else this.inits.set(key, { ctx, until });
-    this.arm(until);
+    this.timer.arm(until);
     return true;
   }
 
@@ -76,11 +76,11 @@ export class StandingSponsors {
   forgotten(): void {
     if (this.inits.size === 0 || this.passAt < Infinity) return; // the pass pending picks it up
     this.passAt = this.options.clock() + this.settleMs;
-    this.arm(this.passAt);
+    this.timer.arm(this.passAt);
   }
 
-  /** Sponsors those whose deadline (or pass) is due; runs on its timer (tests call it after moving the clock). */
-  sweep(): void {
+  /** Sponsors those whose deadline (or pass) is due; runs on its timer. */
+  private sweep(): void {
     const now = this.options.clock();
     const pass = now >= this.passAt;
     if (pass) this.passAt = Infinity;
@@ -92,11 +92,7 @@ export class StandingSponsors {
     }
     for (const ctx of due) this.options.responsor(ctx);
     const next = Math.min(this.passAt, ...[...this.inits.values()].map((i) => i.until));
-    if (next < Infinity) this.arm(next);
-  }
-
-  private arm(at: number): void {
-    this.timer.arm(at);
+    if (next < Infinity) this.timer.arm(next);
   }
 }
 

@@ -1,6 +1,7 @@
 // The plaintext cache with shared copies: evicting lets go of the cache's reference only (open
 // handles keep reading the copy), and the cache stays within the budget pald gives it.
 import test from 'ava';
+import { createHash } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -84,4 +85,28 @@ test('the cache holds no more than its budget: least recently used go first, a s
   t.false(cache.holds(d.plaintext), 'served, not cached');
   await tick();
   t.false(d.plaintext.alive);
+});
+
+test('peek and cachedForMs answer only for the version cached and until it expires, and never decrypt', async (t) => {
+  const mem = new FakeSecureMemory();
+  let now = 1_000;
+  const cache = new SecretCache(
+    { openpgp: plainBackend(mem) },
+    { ttlMs: 60_000, maxBytes: 1 << 20, sweepIntervalMs: 0, now: () => now },
+  );
+  t.teardown(() => cache.close());
+  const value = Buffer.from('sponsored');
+  // The manifest's version of it: the sha256 of its ciphertext (what the cache keys a decrypt by).
+  const s = { ...(await entries(t, { s: value })).s!, version: createHash('sha256').update(value).digest('hex') };
+  t.is(cache.peek(s), undefined);
+  t.is(cache.cachedForMs(s), undefined, 'not decrypted: nothing to lease');
+  await cache.get(s);
+  now += 15_000;
+  t.truthy(cache.peek(s));
+  t.is(cache.cachedForMs(s), 45_000, 'what is left of its ttl');
+  t.is(cache.cachedForMs({ ...s, version: 'v-rotated' }), undefined, 'another version is not cached');
+  now += 45_000;
+  t.is(cache.peek(s), undefined);
+  t.is(cache.cachedForMs(s), undefined, 'expired');
+  t.like(cache.stats(), { decrypts: 1, hits: 0 }, 'only get() decrypted; neither counts a hit');
 });
