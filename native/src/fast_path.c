@@ -1,8 +1,9 @@
-/* The decision cache of the warm path. Security rests on three checks made on every hit, under
- * one lock: the generation JS decided at is still the current one (JS bumps it on everything
- * that can change a decision), JS's caller reuse window has not ended (the same window its own
- * caller memo uses, so C never reuses a caller longer than JS would), and the thread holding the
- * pid is the one JS attested. That last check rests on a pin taken when the caller is remembered:
+/* The decision cache of the warm path. Security rests on three checks made on every hit: the
+ * generation JS decided at is still the current one (JS bumps it on everything that can change a
+ * decision), JS's caller reuse window has not ended (the same window its own caller memo uses, so
+ * C never reuses a caller longer than JS would), and the thread holding the pid is the one JS
+ * attested. The first two are made under the lock, before and again after the third, which is a
+ * syscall made without it (valid_caller). That last check rests on a pin taken when the caller is remembered:
  * a pidfd for that very thread (pidfd_send_signal(sig 0) fails with ESRCH once it is gone, even
  * if its number was reused: a pidfd holds its struct pid), checked to name the attested start
  * time once; or, where no pidfd can be had, its /proc/<pid>/stat fd, which stops answering once
@@ -76,6 +77,7 @@ static void retire(pal_fast *f, pal_fast_lease *l) {
     memcpy(r->free_fh, l->free_fh, sizeof r->free_fh);
     r->next = f->retired;
     f->retired = r;
+    atomic_store(&f->signal_due, true);
   }
   l->nfree = 0;
   atomic_fetch_add(&f->stats.retired_leases, 1);
@@ -102,15 +104,37 @@ static void drop_sponsor(pal_fast *f, size_t slot) {
   }
 }
 
+/* A pin holding `fd` (taken over: closed here when no pin can be had), or NULL. */
+static pal_fast_pin *pin_new(int fd, bool is_pidfd, unsigned long long start_time) {
+  pal_fast_pin *p = malloc(sizeof *p);
+  if (!p) {
+    close(fd);
+    return NULL;
+  }
+  atomic_init(&p->refs, 1);
+  p->fd = fd;
+  p->is_pidfd = is_pidfd;
+  p->start_time = start_time;
+  return p;
+}
+
+static void pin_ref(pal_fast_pin *p) { atomic_fetch_add(&p->refs, 1); }
+
+/* The last reference closes the fd: no request is checking it any more. */
+static void pin_unref(pal_fast_pin *p) {
+  if (!p || atomic_fetch_sub(&p->refs, 1) != 1) return;
+  close(p->fd);
+  free(p);
+}
+
 static void forget_caller(pal_fast *f, pal_fast_caller *c) {
   for (size_t i = 0; i < PAL_FAST_GRANTS; i++) retire_grant(f, &c->grants[i]);
-  if (c->pin_fd >= 0) close(c->pin_fd);
+  pin_unref(c->pin);
   if (c->cgroup) {
     drop_sponsor(f, (size_t)(c - f->callers));
     free(c->cgroup);
   }
   memset(c, 0, sizeof *c);
-  c->pin_fd = -1;
 }
 
 static void forget_all(pal_fast *f) {
@@ -149,8 +173,6 @@ bool pal_fast_enable(pal_fast *f, bool on) {
     f->sponsors = calloc(PAL_FAST_SLOTS, sizeof *f->sponsors);
     ok = f->callers && f->tried && f->sponsors;
     if (!ok) free_tables(f);
-    if (ok)
-      for (size_t i = 0; i < PAL_FAST_SLOTS; i++) f->callers[i].pin_fd = -1;
   }
   f->enabled = on && ok;
   const char *pin = getenv("PAL_TEST_FAST_PIN");
@@ -199,11 +221,11 @@ bool pal_fast_read_start_time(int fd, unsigned long long *out) {
   return parse_stat(buf, &state, out);
 }
 
-/* The caller's pin still names the attested thread (the per-request check). */
-static bool pin_alive(const pal_fast_caller *c) {
-  if (c->pin_is_pidfd) return pal_pidfd_alive(c->pin_fd);
+/* The pin still names the attested thread (the per-request check). */
+static bool pin_alive(const pal_fast_pin *p) {
+  if (p->is_pidfd) return pal_pidfd_alive(p->fd);
   unsigned long long st;
-  return pal_fast_read_start_time(c->pin_fd, &st) && st == c->start_time;
+  return pal_fast_read_start_time(p->fd, &st) && st == p->start_time;
 }
 
 static size_t slot_of(pid_t pid, uid_t uid, gid_t gid) {
@@ -212,17 +234,40 @@ static size_t slot_of(pid_t pid, uid_t uid, gid_t gid) {
   return (size_t)((h >> 23) % PAL_FAST_SLOTS);
 }
 
-/* The caller this request comes from, still valid; NULL (and the slot forgotten if it went
- * stale) otherwise. Called with the lock held. */
-static pal_fast_caller *valid_caller(pal_fast *f, const struct fuse_ctx *ctx) {
+/* The remembered caller in the slot of (pid, uid, gid), current and in its window; NULL (and the
+ * slot forgotten if it went stale) otherwise. Lock held. */
+static pal_fast_caller *current_caller(pal_fast *f, const struct fuse_ctx *ctx) {
   if (!f->enabled || !f->callers) return NULL;
   pal_fast_caller *c = &f->callers[slot_of(ctx->pid, ctx->uid, ctx->gid)];
-  if (c->pin_fd < 0 || c->pid != ctx->pid || c->uid != ctx->uid || c->gid != ctx->gid) return NULL;
+  if (!c->pin || c->pid != ctx->pid || c->uid != ctx->uid || c->gid != ctx->gid) return NULL;
   if (c->generation != f->generation || now_ns() >= c->expires_ns) {
     forget_caller(f, c);
     return NULL;
   }
-  if (!pin_alive(c)) {
+  return c;
+}
+
+/* The caller this request comes from, still valid; NULL (and the slot forgotten if it went
+ * stale) otherwise. Lock held on entry and return; released while the pin is checked: that check
+ * is a syscall, and with the lock held through it the other workers queued behind it on most
+ * requests (two futex calls per open with 2 workers). The pin is held by a reference meanwhile,
+ * and the caller counts only if the same pin is still its slot's afterwards, at the same
+ * generation and in its window: then it is the very caller found before, and its thread was
+ * alive after it was found. */
+static pal_fast_caller *valid_caller(pal_fast *f, const struct fuse_ctx *ctx) {
+  pal_fast_caller *c = current_caller(f, ctx);
+  if (!c) return NULL;
+  pal_fast_pin *pin = c->pin;
+  uint64_t generation = f->generation;
+  pin_ref(pin);
+  pthread_mutex_unlock(&f->lock);
+  bool alive = pin_alive(pin);
+  pthread_mutex_lock(&f->lock);
+  c = current_caller(f, ctx);
+  bool same = c && c->pin == pin && f->generation == generation;
+  pin_unref(pin); /* never the last while `same`: the caller holds its own */
+  if (!same) return NULL;
+  if (!alive) {
     atomic_fetch_add(&f->stats.gone_callers, 1);
     forget_caller(f, c);
     return NULL;
@@ -230,7 +275,7 @@ static pal_fast_caller *valid_caller(pal_fast *f, const struct fuse_ctx *ctx) {
   c->used = true;
   if (c->adopted) { /* its sponsor is in use through it: JS attests the sponsor again in time */
     pal_fast_caller *sp = &f->callers[c->sponsor_slot];
-    if (sp->pin_fd >= 0 && sp->pid == c->sponsor_pid && sp->start_time == c->sponsor_start) sp->used = true;
+    if (sp->pin && sp->pid == c->sponsor_pid && sp->start_time == c->sponsor_start) sp->used = true;
   }
   return c;
 }
@@ -292,8 +337,7 @@ static pal_fast_caller *sponsor_for(pal_fast *f, uid_t uid, gid_t gid, const cha
       forget_caller(f, c); /* drops entry i: the next one moved into it */
       continue;
     }
-    if (c->pin_fd >= 0 && c->cgroup &&
-        (!cgroup || (c->cgroup_len == len && memcmp(c->cgroup, cgroup, len) == 0)))
+    if (c->pin && c->cgroup && (!cgroup || (c->cgroup_len == len && memcmp(c->cgroup, cgroup, len) == 0)))
       return c;
     i++;
   }
@@ -302,14 +346,15 @@ static pal_fast_caller *sponsor_for(pal_fast *f, uid_t uid, gid_t gid, const cha
 
 /* Makes the process `s` read a caller adopted from `sp`: its own pin, the sponsor's window and
  * grants, the sponsor's leases shared (their handles are booked against the container, which is
- * the adopted caller's too). Lock held; takes over s->pidfd. */
+ * the adopted caller's too). Lock held; takes over s->pidfd. NULL when out of memory. */
 static pal_fast_caller *adopt(pal_fast *f, const struct fuse_ctx *ctx, pal_first_sight *s,
                               pal_fast_caller *sp) {
+  pal_fast_pin *pin = pin_new(s->pidfd, true, s->start_time);
+  if (!pin) return NULL;
   size_t slot = slot_of(ctx->pid, ctx->uid, ctx->gid);
   pal_fast_caller *c = &f->callers[slot];
   forget_caller(f, c);
-  c->pin_fd = s->pidfd;
-  c->pin_is_pidfd = true;
+  c->pin = pin;
   c->pid = ctx->pid;
   c->uid = ctx->uid;
   c->gid = ctx->gid;
@@ -365,16 +410,19 @@ static pal_fast_caller *caller_for(pal_fast *f, const struct fuse_ctx *ctx) {
     return NULL;
   }
   c = valid_caller(f, ctx); /* JS or another worker filled it meanwhile */
-  pal_fast_caller *sp = c || !seen ? NULL : sponsor_for(f, ctx->uid, ctx->gid, s.cgroup, s.cgroup_len);
+  /* valid_caller lets go of the lock to check a pin: the sight must still be of this generation. */
+  bool current = f->enabled && f->callers && f->generation == generation;
+  pal_fast_caller *sp =
+      c || !seen || !current ? NULL : sponsor_for(f, ctx->uid, ctx->gid, s.cgroup, s.cgroup_len);
   /* Its own slot may hold its sponsor: never evicted for it. */
   if (sp && sp == &f->callers[slot_of(ctx->pid, ctx->uid, ctx->gid)]) sp = NULL;
   if (sp) {
     c = adopt(f, ctx, &s, sp);
-    atomic_fetch_add(&f->stats.adopted, 1);
+    if (c) atomic_fetch_add(&f->stats.adopted, 1);
     return c;
   }
   if (seen) close(s.pidfd);
-  if (!c) {
+  if (!c && current) {
     *t = (struct pal_fast_tried){.pid = ctx->pid, .uid = ctx->uid, .gid = ctx->gid, .generation = generation};
     atomic_fetch_add(&f->stats.unadopted, 1);
   }
@@ -451,15 +499,14 @@ static int pin_pidfd(pid_t pid, unsigned long long start_time, bool *usable) {
   return fd;
 }
 
-/* Pins the thread JS attested into `c` (fd and kind); false when `pid` is not that thread now. */
+/* Pins the thread JS attested into `c`; false when `pid` is not that thread now (or no memory). */
 static bool pin_process(pal_fast *f, pal_fast_caller *c, pid_t pid, unsigned long long start_time) {
   bool usable = false;
   int fd = f->force_stat_pins ? -1 : pin_pidfd(pid, start_time, &usable);
-  c->pin_is_pidfd = fd >= 0;
+  bool is_pidfd = fd >= 0;
   if (fd < 0 && !usable) fd = pin_stat(pid, start_time);
-  if (fd < 0) return false;
-  atomic_fetch_add(c->pin_is_pidfd ? &f->stats.pidfd_pins : &f->stats.stat_pins, 1);
-  c->pin_fd = fd;
+  if (fd < 0 || !(c->pin = pin_new(fd, is_pidfd, start_time))) return false;
+  atomic_fetch_add(is_pidfd ? &f->stats.pidfd_pins : &f->stats.stat_pins, 1);
   return true;
 }
 
@@ -484,7 +531,7 @@ bool pal_fast_remember(pal_fast *f, const pal_fast_who *who, const char *name, c
   pthread_mutex_lock(&f->lock);
   if (usable && f->enabled && f->callers && who->generation == f->generation) {
     pal_fast_caller *c = &f->callers[slot_of(who->pid, who->uid, who->gid)];
-    bool same = c->pin_fd >= 0 && c->pid == who->pid && c->uid == who->uid && c->gid == who->gid &&
+    bool same = c->pin && c->pid == who->pid && c->uid == who->uid && c->gid == who->gid &&
                 c->start_time == who->start_time && c->generation == who->generation &&
                 now_ns() < c->expires_ns;
     if (!same) {
@@ -513,7 +560,7 @@ bool pal_fast_remember(pal_fast *f, const pal_fast_who *who, const char *name, c
 static pal_fast_caller *same_caller(pal_fast *f, const pal_fast_who *who) {
   if (!f->enabled || !f->callers || who->generation != f->generation || who->remaining_ms <= 0) return NULL;
   pal_fast_caller *c = &f->callers[slot_of(who->pid, who->uid, who->gid)];
-  bool same = c->pin_fd >= 0 && c->pid == who->pid && c->uid == who->uid && c->gid == who->gid &&
+  bool same = c->pin && c->pid == who->pid && c->uid == who->uid && c->gid == who->gid &&
               c->start_time == who->start_time && c->generation == who->generation &&
               now_ns() < c->expires_ns;
   return same ? c : NULL;
@@ -597,7 +644,7 @@ void pal_fast_expire(pal_fast *f) {
   uint64_t now = now_ns();
   for (size_t i = 0; f->callers && i < PAL_FAST_SLOTS; i++) {
     pal_fast_caller *c = &f->callers[i];
-    if (c->pin_fd >= 0 && (c->generation != f->generation || now >= c->expires_ns)) forget_caller(f, c);
+    if (c->pin && (c->generation != f->generation || now >= c->expires_ns)) forget_caller(f, c);
   }
   pthread_mutex_unlock(&f->lock);
 }
@@ -607,7 +654,7 @@ bool pal_fast_take_used(pal_fast *f, const pal_fast_who *who) {
   pthread_mutex_lock(&f->lock);
   if (f->enabled && f->callers) {
     pal_fast_caller *c = &f->callers[slot_of(who->pid, who->uid, who->gid)];
-    if (c->pin_fd >= 0 && c->pid == who->pid && c->uid == who->uid && c->gid == who->gid &&
+    if (c->pin && c->pid == who->pid && c->uid == who->uid && c->gid == who->gid &&
         c->start_time == who->start_time && c->generation == f->generation) {
       used = c->used;
       c->used = false;
@@ -620,7 +667,7 @@ bool pal_fast_take_used(pal_fast *f, const pal_fast_who *who) {
 bool pal_fast_extend(pal_fast *f, const pal_fast_who *who) {
   pthread_mutex_lock(&f->lock);
   pal_fast_caller *c = same_caller(f, who);
-  bool ok = c && pin_alive(c);
+  bool ok = c && pin_alive(c->pin);
   if (ok) {
     /* Never shortened: a standing sponsor's deadline (fast_path.h) outlasts the windows a refresh
      * of the same caller hands on. */
@@ -671,7 +718,9 @@ pal_fast_retired *pal_fast_take_retired(pal_fast *f) {
 }
 
 bool pal_fast_should_signal(pal_fast *f) {
+  if (!atomic_load(&f->signal_due)) return false; /* nothing retired since the last answer */
   pthread_mutex_lock(&f->lock);
+  atomic_store(&f->signal_due, false);
   bool signal = f->retired && !f->retired_signalled;
   if (signal) f->retired_signalled = true;
   pthread_mutex_unlock(&f->lock);

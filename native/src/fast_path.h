@@ -60,13 +60,22 @@ typedef struct {
   bool shared;           /* the lease is the sponsor's (an adopted caller's grant): never retired from here */
 } pal_fast_grant;
 
-/* One caller: the kernel's (pid, uid, gid) (the pid is the calling thread's id), the start time
- * JS attested, and a pin on that very thread: a pidfd (alive while the thread is; one signal-0
- * syscall per request) or, where pidfds are unavailable, its /proc/<pid>/stat fd (which stops
- * answering once it is gone; its start time is re-read and compared on every request). */
+/* A pin on one attested thread: a pidfd (alive while the thread is; one signal-0 syscall per
+ * request) or, where pidfds are unavailable, its /proc/<pid>/stat fd (which stops answering once
+ * it is gone; its start time is re-read and compared on every request). Counted references: the
+ * caller holds one, and a request checking it without the lock holds another, so that forgetting
+ * the caller meanwhile cannot close (and the kernel hand out again) the fd being checked. */
 typedef struct {
-  int pin_fd; /* -1: empty slot */
-  bool pin_is_pidfd;
+  atomic_int refs;
+  int fd;
+  bool is_pidfd;
+  unsigned long long start_time; /* what a stat pin's fd must still show */
+} pal_fast_pin;
+
+/* One caller: the kernel's (pid, uid, gid) (the pid is the calling thread's id), the start time
+ * JS attested, and a pin on that very thread. */
+typedef struct {
+  pal_fast_pin *pin; /* NULL: empty slot */
   pid_t pid;
   uid_t uid;
   gid_t gid;
@@ -123,6 +132,9 @@ typedef struct {
   size_t nsponsors;
   pal_fast_retired *retired; /* leases retired since JS last took them, newest first */
   bool retired_signalled;    /* JS was told (or asked) since the list was last emptied */
+  /* Set with each retirement: until then pal_fast_should_signal answers without the lock, which
+   * every LOOKUP and OPEN would otherwise take once more. */
+  atomic_bool signal_due;
 } pal_fast;
 
 void pal_fast_init(pal_fast *f);
