@@ -410,7 +410,9 @@ function openLoop(mountpoint: string, startTimes: Map<number, string | undefined
     let out = '';
     child.stdout.on('data', (b: Buffer) => (out += b.toString()));
     child.once('error', reject);
-    child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`exit ${code}`))));
+    // 'close', not 'exit': the child's stdout can still be unread when it has exited (seen in CI:
+    // exit 0 and '' read), 'close' comes after its streams ended.
+    child.once('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`exit ${code}`))));
   });
 }
 
