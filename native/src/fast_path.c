@@ -251,20 +251,20 @@ static pal_fast_caller *current_caller(pal_fast *f, const struct fuse_ctx *ctx) 
  * stale) otherwise. Lock held on entry and return; released while the pin is checked: that check
  * is a syscall, and with the lock held through it the other workers queued behind it on most
  * requests (two futex calls per open with 2 workers). The pin is held by a reference meanwhile,
- * and the caller counts only if the same pin is still its slot's afterwards, at the same
- * generation and in its window: then it is the very caller found before, and its thread was
- * alive after it was found. */
+ * and the caller counts only if it is still current (current_caller: this generation, in its
+ * window) with the same pin: then it is the very caller found before (a caller's generation never
+ * changes, and a referenced pin is never another caller's), and its thread was alive after it was
+ * found. */
 static pal_fast_caller *valid_caller(pal_fast *f, const struct fuse_ctx *ctx) {
   pal_fast_caller *c = current_caller(f, ctx);
   if (!c) return NULL;
   pal_fast_pin *pin = c->pin;
-  uint64_t generation = f->generation;
   pin_ref(pin);
   pthread_mutex_unlock(&f->lock);
   bool alive = pin_alive(pin);
   pthread_mutex_lock(&f->lock);
   c = current_caller(f, ctx);
-  bool same = c && c->pin == pin && f->generation == generation;
+  bool same = c && c->pin == pin;
   pin_unref(pin); /* never the last while `same`: the caller holds its own */
   if (!same) return NULL;
   if (!alive) {
