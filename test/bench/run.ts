@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 
+import { describeCpuSplit, readCpuTimes } from './cpu-split.js';
 import {
   compileC,
   startServer,
@@ -89,6 +90,7 @@ async function main(): Promise<void> {
       .map((l) => l.toFixed(2))
       .join(' ');
   const loadAtStart = load();
+  const cpuAtStart = await readCpuTimes();
   const timings: string[] = [];
   try {
     const clientBin = await compileC(join(tmp, 'client'), [join(src, 'client.c')], ['-lpthread']);
@@ -163,6 +165,10 @@ async function main(): Promise<void> {
     `\nload average (1/5/15 min): ${loadAtStart} at start, ${load()} at end; ${cpus().length} CPUs; ` +
       `total ${((Date.now() - began) / 1000).toFixed(0)} s (${timings.join(', ')})\n`,
   );
+  const split = describeCpuSplit(cpuAtStart, await readCpuTimes());
+  // Steal is the hypervisor running someone else on our CPUs: the floor and pald lose it alike
+  // only when it is steady, so a table taken with much of it stolen is noisier than its load says.
+  if (split) process.stdout.write(`CPU time over the run (all CPUs, /proc/stat): ${split}\n`);
   process.stdout.write(
     `${seconds} s per case (suites may split it into interleaved rounds and report medians); × floor = floor ops/s ÷ case ops/s (same suite, same clients)\n\n`,
   );
