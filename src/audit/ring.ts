@@ -22,9 +22,9 @@ function linesIn(e: Entry): number {
 export class LineRing {
   /**
    * Entries before `head` are gone and their slots emptied at once: a chunk is a view of a whole
-   * batch's lines (an ArrayBuffer outside V8's heap), and a thousand dead ones kept until the
-   * array is compacted held ~15 MiB that V8 counted against the old generation's limit, so it
-   * ran a full mark-compact every ≈ 0.6 s under a steady warm load (issue 14, fifteenth sitting).
+   * batch's lines (memory outside V8's heap), and the thousand dead ones once kept until the array
+   * was compacted held ≈ 14 MiB of it; with them V8 ran a full mark-compact every ≈ 0.7 s under a
+   * steady warm load (docs/performance.md, issue 14, fifteenth sitting).
    */
   private entries: (Entry | undefined)[] = [];
   /** Index of the oldest entry kept (dropped in bulk, so a push never shifts the array). */
