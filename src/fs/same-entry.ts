@@ -4,6 +4,11 @@
 import type { SealedFacts } from '../policy/index.js';
 import type { ManifestEntry } from '../store/index.js';
 
+/**
+ * Every field of the entry but its name (the key it was found under) and an image entry's
+ * ciphertext bytes (their sha256 is `version`): anything else that differs may change what a
+ * caller is allowed, what it reads or what the kernel was told of its size.
+ */
 export function sameEntry(a: ManifestEntry, b: ManifestEntry): boolean {
   return (
     a.version === b.version &&
@@ -12,9 +17,23 @@ export function sameEntry(a: ManifestEntry, b: ManifestEntry): boolean {
     a.backend === b.backend &&
     a.ciphertextPath === b.ciphertextPath &&
     a.size === b.size &&
-    a.labels.length === b.labels.length &&
-    a.labels.every((l, i) => l === b.labels[i])
+    a.sizeBound === b.sizeBound &&
+    a.cacheTtlMs === b.cacheTtlMs &&
+    a.image === b.image &&
+    a.palFormat?.source === b.palFormat?.source &&
+    a.palFormat?.base64 === b.palFormat?.base64 &&
+    sameList(a.labels, b.labels) &&
+    sameOptionalList(a.namespaces, b.namespaces)
   );
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((l, i) => l === b[i]);
+}
+
+/** Absent (any caller) differs from every list, the empty one included. */
+function sameOptionalList(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
+  return a === undefined || b === undefined ? a === b : sameList(a, b);
 }
 
 export function sameFacts(a: SealedFacts | undefined, b: SealedFacts): boolean {
@@ -23,7 +42,6 @@ export function sameFacts(a: SealedFacts | undefined, b: SealedFacts): boolean {
     a.version === b.version &&
     a.size === b.size &&
     a.sealedName === b.sealedName &&
-    a.sealedLabels.length === b.sealedLabels.length &&
-    a.sealedLabels.every((l, i) => l === b.sealedLabels[i])
+    sameList(a.sealedLabels, b.sealedLabels)
   );
 }
