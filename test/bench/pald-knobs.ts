@@ -9,7 +9,8 @@
 //   BENCH_PALD_ROUNDS=3         measure the floor and every fast-path pald this many times, round
 //                               by round (A/B alternated within the same minutes)
 //   BENCH_PALD_CPU=1            print each measured server's CPU per thread (utime+stime from
-//                               /proc/<pid>/task/*/stat) and its context switches to stderr
+//                               /proc/<pid>/task/*/stat) and its context switches to stderr, and
+//                               its CPU per op, in all and by thread name
 import { readdir, readFile } from 'node:fs/promises';
 
 export interface FastVariant {
@@ -78,28 +79,69 @@ async function sampleThreads(pid: number): Promise<Map<string, ThreadSample>> {
   return out;
 }
 
+/** One thread's use of the CPU over a sampled interval. */
+export interface ThreadUse {
+  readonly tid: string;
+  readonly comm: string;
+  /** Share of one core (1 = a whole core). */
+  readonly cpu: number;
+  readonly switchesPerSec: number;
+}
+
 /**
- * Starts sampling a server's threads; the returned function prints, per thread that used CPU,
- * its share of one core and its context switches per second over the interval.
+ * The sampler's line: each thread that used ≥ 1% of a core, with its context switches per second;
+ * given the run's ops/s, also the CPU per op in all and by thread name (the process's main thread,
+ * tid = pid, apart: for pald, its JS thread beside V8's helpers, which share its name).
  */
-export async function cpuSampler(pid: number, label: string): Promise<() => Promise<void>> {
+export function describeThreadCpu(
+  label: string,
+  pid: number,
+  threads: readonly ThreadUse[],
+  opsPerSec?: number,
+): string {
+  const total = threads.reduce((sum, t) => sum + t.cpu, 0);
+  const parts = threads
+    .filter((t) => t.cpu >= 0.01)
+    .map((t) => `${t.comm}/${t.tid} ${(t.cpu * 100).toFixed(0)}% ${t.switchesPerSec.toFixed(0)} cs/s`);
+  let line = `    cpu ${label}: total ${(total * 100).toFixed(0)}% · ${parts.join(' · ')}`;
+  if (opsPerSec !== undefined && opsPerSec > 0) {
+    const byName = new Map<string, number>();
+    for (const t of threads) {
+      const name = t.tid === String(pid) ? `${t.comm} (main)` : t.comm;
+      byName.set(name, (byName.get(name) ?? 0) + t.cpu);
+    }
+    const perOp = (cpu: number): string => ((cpu / opsPerSec) * 1e6).toFixed(1);
+    const names = [...byName]
+      .sort((a, b) => b[1] - a[1])
+      .map(([name, cpu]) => `${name} ${perOp(cpu)}`)
+      .filter((part) => !part.endsWith(' 0.0')); // an idle main thread (the C floor's) says nothing
+    line += ` · per op ${perOp(total)} µs CPU (${names.join(', ')})`;
+  }
+  return line;
+}
+
+/**
+ * Starts sampling a server's threads; the returned function prints (describeThreadCpu) each
+ * thread's share of one core and context switches over the interval, and with the run's ops/s
+ * the CPU per op.
+ */
+export async function cpuSampler(pid: number, label: string): Promise<(opsPerSec?: number) => Promise<void>> {
   const t0 = performance.now();
   const before = await sampleThreads(pid);
-  return async () => {
+  return async (opsPerSec?: number) => {
     const seconds = (performance.now() - t0) / 1000;
     const after = await sampleThreads(pid);
     const hz = 100; // USER_HZ
-    const parts: string[] = [];
-    let total = 0;
+    const threads: ThreadUse[] = [];
     for (const [tid, a] of after) {
       const b = before.get(tid);
-      const cpu = (a.ticks - (b?.ticks ?? 0)) / hz / seconds;
-      total += cpu;
-      if (cpu >= 0.01)
-        parts.push(
-          `${a.comm}/${tid} ${(cpu * 100).toFixed(0)}% ${((a.switches - (b?.switches ?? 0)) / seconds).toFixed(0)} cs/s`,
-        );
+      threads.push({
+        tid,
+        comm: a.comm,
+        cpu: (a.ticks - (b?.ticks ?? 0)) / hz / seconds,
+        switchesPerSec: (a.switches - (b?.switches ?? 0)) / seconds,
+      });
     }
-    process.stderr.write(`    cpu ${label}: total ${(total * 100).toFixed(0)}% · ${parts.join(' · ')}\n`);
+    process.stderr.write(describeThreadCpu(label, pid, threads, opsPerSec) + '\n');
   };
 }

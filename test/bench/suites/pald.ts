@@ -176,8 +176,9 @@ export async function run(ctx: BenchContext): Promise<void> {
         String(ctx.warmupMs),
         String(SIZE),
       ]);
-      await cpuDone?.();
-      return JSON.parse(stdout) as ClientRun;
+      const run = JSON.parse(stdout) as ClientRun;
+      await cpuDone?.(run.seconds > 0 ? run.ops / run.seconds : undefined);
+      return run;
     };
     /** A row from its runs: the median round's figures (one run: that run's). */
     const reportRuns = (c: WarmCase, clients: number, runs: readonly ClientRun[]): void => {
