@@ -10,7 +10,9 @@
 //                               by round (A/B alternated within the same minutes)
 //   BENCH_PALD_CPU=1            print each measured server's CPU per thread (utime+stime from
 //                               /proc/<pid>/task/*/stat) and its context switches to stderr, and
-//                               its CPU per op, in all and by thread name
+//                               its CPU per op, in all and by thread name (the sampled interval
+//                               also holds the client's start and warm-up: a few % low for short
+//                               cases)
 import { readdir, readFile } from 'node:fs/promises';
 
 export interface FastVariant {
