@@ -8,6 +8,7 @@
 // JSON.stringify's bytes for hostile values.
 
 import type { AuditEvent } from './event.js';
+import { sameList } from '../shared/same-list.js';
 
 /** Escaped strings kept at most; the cache starts over beyond (a flood of new names costs speed only). */
 const MAX_CACHED_STRINGS = 4096;
@@ -116,7 +117,7 @@ export class AuditLineFormatter {
         m.decision === e.decision &&
         m.reason === e.reason &&
         m.labels === e.labels &&
-        (e.labels === undefined || sameItems(m.labelItems!, e.labels))
+        (e.labels === undefined || sameList(m.labelItems!, e.labels))
       ) {
         this.extraBytes += m.extraBytes;
         return m.json;
@@ -189,7 +190,7 @@ export class AuditLineFormatter {
   /** As JSON.stringify(labels.map(String)); kept per array while it holds the same items. */
   private labelsJson(labels: readonly string[]): string {
     const known = this.labelSets.get(labels);
-    if (known !== undefined && sameItems(known.items, labels)) {
+    if (known !== undefined && sameList(known.items, labels)) {
       this.extraBytes += known.json.extraBytes;
       return known.json.json;
     }
@@ -199,10 +200,4 @@ export class AuditLineFormatter {
     this.extraBytes += q.extraBytes;
     return json;
   }
-}
-
-function sameItems(a: readonly string[], b: readonly string[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

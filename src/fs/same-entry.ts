@@ -3,6 +3,7 @@
 
 import type { SealedFacts } from '../policy/index.js';
 import type { ManifestEntry } from '../store/index.js';
+import { sameList } from '../shared/same-list.js';
 
 /**
  * Every field of the entry but its name (the key it was found under) and an image entry's
@@ -25,10 +26,6 @@ export function sameEntry(a: ManifestEntry, b: ManifestEntry): boolean {
     sameList(a.labels, b.labels) &&
     sameOptionalList(a.namespaces, b.namespaces)
   );
-}
-
-function sameList(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((l, i) => l === b[i]);
 }
 
 /** Absent (any caller) differs from every list, the empty one included. */
