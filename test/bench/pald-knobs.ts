@@ -114,9 +114,9 @@ export function describeThreadCpu(
     }
     const perOp = (cpu: number): string => ((cpu / opsPerSec) * 1e6).toFixed(1);
     const names = [...byName]
+      .filter(([, cpu]) => perOp(cpu) !== '0.0') // an idle main thread (the C floor's) says nothing
       .sort((a, b) => b[1] - a[1])
-      .map(([name, cpu]) => `${name} ${perOp(cpu)}`)
-      .filter((part) => !part.endsWith(' 0.0')); // an idle main thread (the C floor's) says nothing
+      .map(([name, cpu]) => `${name} ${perOp(cpu)}`);
     line += ` · per op ${perOp(total)} µs CPU (${names.join(', ')})`;
   }
   return line;
