@@ -20,6 +20,7 @@ import { reloadDaemon, trustServiceFor } from './reload.js';
 import { Closers, StartupError, packageVersion, step } from './startup.js';
 import type { DaemonParts, DaemonState, Log, NativeAddon } from './parts.js';
 import { startHandover, type StopMode } from './handover.js';
+import { refuseIfAnotherPald } from './single-instance.js';
 
 export { StartupError } from './startup.js';
 
@@ -42,6 +43,8 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
   nativeExtras.setDumpable?.(false); // no core dumps or ptrace-by-uid of a process holding plaintext
 
   const config: PaldConfig = await loadConfig(opts.configPath);
+  // Before anything is opened, and before the handover takes the kept session from pald-holder.
+  await refuseIfAnotherPald(config.admin.socket);
   const version = await packageVersion();
   const closers = new Closers(log);
   try {

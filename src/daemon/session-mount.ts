@@ -27,10 +27,11 @@ export async function mountSession(parts: DaemonParts, closers: Closers): Promis
   const mountpoint = await step(`mountpoint ${config.mountpoint}`, () => canonical(config.mountpoint, 0o755));
   await handover.confirm(staging, mountpoint);
   const resuming = handover.takeover !== undefined; // the same mount stays: none of the fresh-mount steps
-  if (!resuming) await step(`staging dir ${staging}`, () => prepareStagingDir(staging));
+  // The mountpoint first: a live pald there refuses this one before anything of ours is mounted.
   const layers = resuming
     ? { deadLayers: 0 }
     : await step(`mountpoint ${mountpoint}`, () => prepareMountpoint(mountpoint));
+  if (!resuming) await step(`staging dir ${staging}`, () => prepareStagingDir(staging));
   state.inertLayersAtStart = layers.deadLayers;
   if (layers.deadLayers > 0)
     log(

@@ -137,10 +137,22 @@ test.serial('a corrupt ciphertext gives EIO for that secret only', async (t) => 
 test.serial(
   'a second pald on a mountpoint that is being served refuses to start, and leaves the first alone',
   async (t) => {
+    // The same config: the first pald's admin socket answers (src/daemon/single-instance.ts).
     const second = await runCommand(process.execPath, [PALD_JS, '--config', pald!.configPath], { timeoutMs: 60_000 });
     t.is(second.code, 1);
-    t.regex(second.stderr, /pald: cannot start: .*live FUSE filesystem.*another pald/);
+    t.regex(second.stderr, /pald: cannot start: another pald is running \(its admin socket /);
+    // Another admin socket, the same mountpoint: the live FUSE mount there refuses it.
+    const doc = parseDocument(await readFile(pald!.configPath, 'utf8'));
+    const elsewhere = join(dirname(pald!.configPath), 'second-run');
+    doc.setIn(['admin', 'socket'], join(elsewhere, 'admin.sock'));
+    const secondConfig = join(dirname(pald!.configPath), 'second.yaml');
+    await writeFile(secondConfig, doc.toString());
+    const third = await runCommand(process.execPath, [PALD_JS, '--config', secondConfig], { timeoutMs: 60_000 });
+    t.is(third.code, 1);
+    t.regex(third.stderr, /pald: cannot start: .*live FUSE filesystem.*another pald/);
     t.truthy(await readsAs(reader, 'db-password'), 'the first pald still serves');
+    const status = await pald!.pal('status');
+    t.is(status.code, 0, 'the first pald still answers on its admin socket');
   },
 );
 
