@@ -25,6 +25,12 @@ export interface BenchRow {
    * first opens in the same minutes), not the suite's warm floor. Absent: the suite's floor.
    */
   readonly group?: string | undefined;
+  /**
+   * The × floor a suite measured itself, when it pairs each round of the case with a floor round
+   * run just before it: the median of those per-round ratios (floor ops/s ÷ case ops/s). Absent:
+   * the floor row's ops/s ÷ this row's.
+   */
+  readonly ratioToFloor?: number | undefined;
   /** Set when the case could not run: the reason, shown instead of numbers. */
   readonly unavailable?: string | undefined;
 }
@@ -86,6 +92,16 @@ export async function compileC(out: string, sources: readonly string[], flags: r
 export function median(values: readonly number[]): number {
   const v = [...values].sort((a, b) => a - b);
   return v.length % 2 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
+}
+
+/**
+ * The median of per-round ratios `floor[i] / other[i]` (ops/s: how many times slower `other` is),
+ * each round of `other` paired with the floor's round run just before it; undefined unless both
+ * have the same, non-zero number of rounds with throughput.
+ */
+export function pairedRatio(floor: readonly number[], other: readonly number[]): number | undefined {
+  if (floor.length === 0 || floor.length !== other.length || other.some((v) => !(v > 0))) return undefined;
+  return median(floor.map((f, i) => f / other[i]!));
 }
 
 export function startServer(cmd: string, args: readonly string[], timeoutMs = 15_000): Promise<ChildProcess> {

@@ -34,7 +34,12 @@ function format(reported: readonly BenchRow[]): string {
   const body = rows.map((r) => {
     if (r.unavailable) return [r.suite, r.name, String(r.clients), `unavailable: ${r.unavailable}`, '', '', ''];
     const f = floorOf(r);
-    const ratio = f && r.opsPerSec ? (f.opsPerSec! / r.opsPerSec).toFixed(2) : '';
+    const ratio =
+      r.ratioToFloor !== undefined
+        ? `${r.ratioToFloor.toFixed(2)} r`
+        : f && r.opsPerSec
+          ? (f.opsPerSec! / r.opsPerSec).toFixed(2)
+          : '';
     const errs = r.errors ? ` (${r.errors} errors!)` : '';
     return [
       r.suite,
@@ -170,7 +175,7 @@ async function main(): Promise<void> {
   // only when it is steady, so a table taken with much of it stolen is noisier than its load says.
   if (split) process.stdout.write(`CPU time over the run (all CPUs, /proc/stat): ${split}\n`);
   process.stdout.write(
-    `${seconds} s per case (suites may split it into interleaved rounds and report medians); × floor = floor ops/s ÷ case ops/s (same suite, same clients)\n\n`,
+    `${seconds} s per case (suites may split it into interleaved rounds and report medians); × floor = floor ops/s ÷ case ops/s (same suite, same clients); "r": the median of per-round ratios, each round of the case paired with the floor's round just before it\n\n`,
   );
   process.stdout.write(format(rows) + '\n');
 }

@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { clearStaleMount } from '../../../src/native/index.js';
 import { startDockerd, type TestDockerd } from '../../../scripts/components/dockerd.js';
 import { startPald, type TestPald } from '../../helpers/pald.js';
-import { median, type BenchContext } from '../harness.js';
+import { median, pairedRatio, type BenchContext } from '../harness.js';
 import { cpuSampler, paldKnobs } from '../pald-knobs.js';
 
 const execFileAsync = promisify(execFile);
@@ -181,20 +181,37 @@ export async function run(ctx: BenchContext): Promise<void> {
       return run;
     };
     /** A row from its runs: the median round's figures (one run: that run's). */
-    const reportRuns = (c: WarmCase, clients: number, runs: readonly ClientRun[]): void => {
+    const opsPerSec = (r: ClientRun): number => r.ops / r.seconds;
+    /**
+     * A row from its runs: the median round's figures (one run: that run's). With `floorRuns` (the
+     * floor's rounds, run i just before this case's run i), its × floor is the median of the
+     * per-round ratios: a pair measured seconds apart shares the machine's moment, where the
+     * floor's median and the case's may come from different minutes.
+     */
+    const reportRuns = (
+      c: WarmCase,
+      clients: number,
+      runs: readonly ClientRun[],
+      extra: { floorRuns?: readonly ClientRun[]; group?: string | undefined } = {},
+    ): void => {
+      const { floorRuns, group } = extra;
+      const ratioToFloor =
+        floorRuns && !c.floor ? pairedRatio(floorRuns.map(opsPerSec), runs.map(opsPerSec)) : undefined;
       ctx.report({
         suite: SUITE,
         name: c.name,
         clients,
-        opsPerSec: median(runs.map((r) => r.ops / r.seconds)),
+        opsPerSec: median(runs.map(opsPerSec)),
         p50Us: median(runs.map((r) => r.p50_ns / 1000)),
         p99Us: median(runs.map((r) => r.p99_ns / 1000)),
         errors: runs.reduce((n, r) => n + r.errors, 0),
         floor: c.floor === true,
+        ...(ratioToFloor !== undefined ? { ratioToFloor } : {}),
+        ...(group !== undefined ? { group } : {}),
       });
     };
-    const measure = async (c: WarmCase): Promise<void> => {
-      for (const clients of CLIENTS) reportRuns(c, clients, [await runClient(c, clients, ctx.seconds)]);
+    const measure = async (c: WarmCase, group?: string): Promise<void> => {
+      for (const clients of CLIENTS) reportRuns(c, clients, [await runClient(c, clients, ctx.seconds)], { group });
     };
     const floorCase: WarmCase = {
       name: 'C floor (in container)',
@@ -209,25 +226,32 @@ export async function run(ctx: BenchContext): Promise<void> {
       container: toStart[2 + i]![0],
       pid: palFasts[i]!.pid,
     }));
-    await measure({ name: 'tmpfs (in container)', path: '/bench/tmpfs/file' });
+    await measure(
+      { name: 'tmpfs (in container)', path: '/bench/tmpfs/file' },
+      knobs.warmOnly && knobs.rounds > 1 ? 'round 1' : undefined,
+    );
     if (knobs.warmOnly) {
       // BENCH_PALD_WARM_ONLY: the floor and the fast-path palds, round by round, each round a row.
+      // Each round's rows are compared with that round's floor (a group per round).
       for (let round = 0; round < knobs.rounds; round++) {
-        await measure(floorCase);
-        for (const c of fastCases) await measure(c);
+        const group = knobs.rounds > 1 ? `round ${round + 1}` : undefined;
+        await measure(floorCase, group);
+        for (const c of fastCases) await measure(c, group);
       }
       return;
     }
     // The floor and every pald in turn, ctx.rounds rounds of ctx.seconds / ctx.rounds each, and
     // each row the median round (as the fuse suite): the floor's own throughput moves by 2× within
     // minutes on this VM, and a ratio to a floor measured half a minute apart measured that move.
+    // pald as it runs by default (the fast path on) right after the floor, so that each of its
+    // rounds pairs with a floor round seconds before it (reportRuns' ratioToFloor).
     const warmCases: WarmCase[] = [
       floorCase,
+      ...fastCases,
       { name: 'pald warm, fast path off (in container)', path: '/run/pal/warm' },
       // The same warm read through a second pald with metrics.listen set (SPEC §6): the cost of
       // counting every decision on the request path.
       { name: 'pald warm, metrics on (in container)', path: '/run/pal/warm', container: 'pald-bench-metrics' },
-      ...fastCases,
     ];
     const runs = new Map(warmCases.map((c) => [c, new Map(CLIENTS.map((n) => [n, [] as ClientRun[]]))]));
     for (let round = 0; round < ctx.rounds; round++)
@@ -237,7 +261,9 @@ export async function run(ctx: BenchContext): Promise<void> {
             .get(c)!
             .get(clients)!
             .push(await runClient(c, clients, ctx.seconds / ctx.rounds));
-    for (const c of warmCases) for (const clients of CLIENTS) reportRuns(c, clients, runs.get(c)!.get(clients)!);
+    for (const c of warmCases)
+      for (const clients of CLIENTS)
+        reportRuns(c, clients, runs.get(c)!.get(clients)!, { floorRuns: runs.get(floorCase)!.get(clients)! });
 
     // Cold rows: the first open by a process of a container that opened nothing before (each
     // sample a container of its own, same image as the warm one, started up front). Their floor

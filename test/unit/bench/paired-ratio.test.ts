@@ -1,0 +1,18 @@
+import test from 'ava';
+
+import { pairedRatio } from '../../../test/bench/harness.js';
+
+test('the median of per-round ratios, each round paired with the floor round before it', (t) => {
+  // The floor moves by 3× between rounds; the case is 1.1× slower than the floor of its own round
+  // in three rounds of four. The ratio of the two medians (45.0k / 38.2k = 1.18) mixes rounds.
+  const floor = [20_000, 40_000, 50_000, 60_000];
+  const other = [20_000 / 1.1, 40_000 / 1.1, 50_000 / 1.1, 60_000 / 1.5];
+  t.is(pairedRatio(floor, other)!.toFixed(2), '1.10');
+  t.is(pairedRatio([30_000, 10_000, 20_000], [15_000, 10_000, 40_000]), 1);
+});
+
+test('no ratio without pairs: different round counts, no rounds, or a round without throughput', (t) => {
+  t.is(pairedRatio([1, 2], [1]), undefined);
+  t.is(pairedRatio([], []), undefined);
+  t.is(pairedRatio([1, 2], [1, 0]), undefined);
+});
