@@ -1,10 +1,13 @@
-/* SO_PEERCRED for the admin socket, PR_SET_DUMPABLE so pald's memory stays out of cores, and one
- * unix datagram send for sd_notify (node has no AF_UNIX SOCK_DGRAM sockets). */
+/* SO_PEERCRED for the admin socket, PR_SET_DUMPABLE so pald's memory stays out of cores, one
+ * unix datagram send for sd_notify (node has no AF_UNIX SOCK_DGRAM sockets), and the flock that
+ * keeps a second pald off a running one's sockets and session (node has no flock). */
 #include "sys.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -101,12 +104,46 @@ static napi_value send_unix_datagram(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* lockExclusive(path) -> fd, or -1 when another open of the file holds the lock. The file is created
+ * (0600) if missing; the lock lasts while the descriptor stays open (closeFd), and the kernel drops
+ * it when the process dies however it dies: no stale lock to clean up. Throws on any other failure. */
+static napi_value lock_exclusive(napi_env env, napi_callback_info info) {
+  napi_value argv[1], out;
+  if (!pal_get_args(env, info, 1, argv)) return NULL;
+  char *path = pal_arg_string(env, argv[0], "path", NULL);
+  if (!path) return NULL;
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) {
+    int e = errno;
+    pal_throw(env, "ERR_PAL_LOCK", e, "lockExclusive: open %s: %s", path, strerror(e));
+    free(path);
+    return NULL;
+  }
+  int rc;
+  do rc = flock(fd, LOCK_EX | LOCK_NB);
+  while (rc != 0 && errno == EINTR);
+  if (rc != 0) {
+    int e = errno;
+    close(fd);
+    if (e != EWOULDBLOCK) {
+      pal_throw(env, "ERR_PAL_LOCK", e, "lockExclusive: flock %s: %s", path, strerror(e));
+      free(path);
+      return NULL;
+    }
+    fd = -1;
+  }
+  free(path);
+  NAPI_TRY(env, napi_create_int32(env, fd, &out));
+  return out;
+}
+
 bool pal_sys_init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"peerCredentials", NULL, peer_credentials, NULL, NULL, NULL, napi_default, NULL},
       {"setDumpable", NULL, set_dumpable, NULL, NULL, NULL, napi_default, NULL},
       {"getDumpable", NULL, get_dumpable, NULL, NULL, NULL, napi_default, NULL},
       {"sendUnixDatagram", NULL, send_unix_datagram, NULL, NULL, NULL, napi_default, NULL},
+      {"lockExclusive", NULL, lock_exclusive, NULL, NULL, NULL, napi_default, NULL},
   };
   return napi_define_properties(env, exports, sizeof props / sizeof props[0], props) == napi_ok;
 }

@@ -20,7 +20,7 @@ import { reloadDaemon, trustServiceFor } from './reload.js';
 import { Closers, StartupError, packageVersion, step } from './startup.js';
 import type { DaemonParts, DaemonState, Log, NativeAddon } from './parts.js';
 import { startHandover, type StopMode } from './handover.js';
-import { refuseIfAnotherPald } from './single-instance.js';
+import { claimInstance, refuseIfAnotherPald } from './single-instance.js';
 
 export { StartupError } from './startup.js';
 
@@ -43,11 +43,13 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<RunningDaem
   nativeExtras.setDumpable?.(false); // no core dumps or ptrace-by-uid of a process holding plaintext
 
   const config: PaldConfig = await loadConfig(opts.configPath);
-  // Before anything is opened, and before the handover takes the kept session from pald-holder.
-  await refuseIfAnotherPald(config.admin.socket);
   const version = await packageVersion();
   const closers = new Closers(log);
+  // Before anything is opened, and before the handover takes the kept session from pald-holder.
+  const instance = await claimInstance(native, config.admin.socket);
+  closers.push(() => native.closeFd(instance)); // closed last: the next pald may start once all is shut
   try {
+    await refuseIfAnotherPald(config.admin.socket);
     const parts = await buildParts(config, native, version, closers, log);
     const mountpoint = await mountSession(parts, closers);
     await serveAdmin(parts, closers);

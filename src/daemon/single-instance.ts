@@ -1,10 +1,14 @@
 // One pald per admin socket. A second pald started beside a running one (by hand, or a second unit
 // with the same config) would take the running pald's /dev/fuse descriptor from pald-holder, serve
 // the same mount beside it and replace its admin socket: `pal` would then talk to the newcomer,
-// and the holder would keep nothing for the running pald's next restart. So pald asks first, before
-// it opens or takes anything: a socket that accepts a connection belongs to a live pald.
+// and the holder would keep nothing for the running pald's next restart. So before pald opens or
+// takes anything it locks `pald.lock` next to its admin socket (flock: held from the first moment
+// of a start, which binds the socket only seconds later, and dropped by the kernel however pald
+// ends), and asks the socket itself (a pald of a version without the lock still answers there).
 
+import { chmod, mkdir } from 'node:fs/promises';
 import { createConnection } from 'node:net';
+import { dirname, join } from 'node:path';
 
 import { StartupError } from './startup.js';
 
@@ -40,4 +44,31 @@ export async function refuseIfAnotherPald(socketPath: string, timeoutMs = PROBE_
     `another pald is running (its admin socket ${socketPath} accepts connections): stop it first, ` +
       'or send it SIGHUP to reload its configuration',
   );
+}
+
+/** The lock a running pald holds, next to its admin socket. */
+export function instanceLockPath(socketPath: string): string {
+  return join(dirname(socketPath), 'pald.lock');
+}
+
+/** What taking the lock needs from the addon. */
+export interface InstanceLocker {
+  lockExclusive(path: string): number | undefined;
+}
+
+/**
+ * Takes pald's instance lock (next to `socketPath`); returns the lock's
+ * descriptor (close it to let the next pald start). Throws a StartupError when another pald runs.
+ */
+export async function claimInstance(locker: InstanceLocker, socketPath: string): Promise<number> {
+  const dir = dirname(socketPath);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await chmod(dir, 0o700); // as the admin socket's: root's alone
+  const lock = instanceLockPath(socketPath);
+  const fd = locker.lockExclusive(lock);
+  if (fd === undefined)
+    throw new StartupError(
+      `another pald is running (it holds ${lock}): stop it first, or send it SIGHUP to reload its configuration`,
+    );
+  return fd;
 }

@@ -142,6 +142,7 @@ export interface NativeBinding {
   setDumpable(on: boolean): void;
   getDumpable(): boolean;
   sendUnixDatagram(path: string, message: string): void;
+  lockExclusive(path: string): number;
 
   holderPut(socket: string, fd: number, payload: Uint8Array): void;
   holderTake(socket: string): { fd: number; payload: Uint8Array } | null;

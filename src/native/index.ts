@@ -27,6 +27,16 @@ export function isDumpable(): boolean {
 export function sendUnixDatagram(path: string, message: string): void {
   binding.sendUnixDatagram(path, message);
 }
+
+/**
+ * flock(LOCK_EX | LOCK_NB) on `path` (created 0600 if missing): the descriptor holding the lock, or
+ * undefined when another open of the file holds it. The lock lasts until closeFd(fd) or the
+ * process's end, however it ends. Throws on any other failure.
+ */
+export function lockExclusive(path: string): number | undefined {
+  const fd = binding.lockExclusive(path);
+  return fd >= 0 ? fd : undefined;
+}
 export {
   holderPut,
   holderTake,

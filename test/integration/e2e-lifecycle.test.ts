@@ -137,10 +137,10 @@ test.serial('a corrupt ciphertext gives EIO for that secret only', async (t) => 
 test.serial(
   'a second pald on a mountpoint that is being served refuses to start, and leaves the first alone',
   async (t) => {
-    // The same config: the first pald's admin socket answers (src/daemon/single-instance.ts).
+    // The same config: the first pald holds the lock next to its admin socket (src/daemon/single-instance.ts).
     const second = await runCommand(process.execPath, [PALD_JS, '--config', pald!.configPath], { timeoutMs: 60_000 });
     t.is(second.code, 1);
-    t.regex(second.stderr, /pald: cannot start: another pald is running \(its admin socket /);
+    t.regex(second.stderr, /pald: cannot start: another pald is running \(it holds .*pald\.lock\)/);
     // Another admin socket, the same mountpoint: the live FUSE mount there refuses it.
     const doc = parseDocument(await readFile(pald!.configPath, 'utf8'));
     const elsewhere = join(dirname(pald!.configPath), 'second-run');

@@ -8,6 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { instanceLockPath } from '../../src/daemon/single-instance.js';
+import * as native from '../../src/native/index.js';
 import { PALD_JS, startPald } from '../helpers/pald.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -60,6 +62,20 @@ test('a second pald on the same admin socket is refused; the first keeps its mou
     await pald.start();
     t.regex(pald.output(), /resuming the mount of the previous pald \(kept by holder/);
     t.true((await readFile(join(pald.mountpoint, 's'))).equals(value));
+
+    // A pald still starting (its admin socket not bound yet) holds its lock from the first moment:
+    // here the test holds it, and the next pald waits for nobody's socket but is refused all the same.
+    await pald.signal('SIGTERM');
+    const lock = native.lockExclusive(instanceLockPath(pald.adminSocket));
+    t.not(lock, undefined, 'the lock is free once pald has stopped');
+    const refused = await pald.start().then(
+      () => 'started',
+      (err: unknown) => String(err),
+    );
+    t.regex(refused, /another pald is running \(it holds .*pald\.lock\)/);
+    native.closeFd(lock!);
+    await pald.start();
+    t.true((await readFile(join(pald.mountpoint, 's'))).equals(value), 'the session kept by the holder resumes');
   } finally {
     await pald.cleanup();
     await rm(scratch, { recursive: true, force: true });
