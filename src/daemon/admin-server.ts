@@ -36,10 +36,15 @@ async function removeStaleSocket(path: string): Promise<void> {
   }
 }
 
-export async function startAdminServer(handlers: AdminHandlers, opts: AdminServerOptions): Promise<AdminServer> {
-  const dir = dirname(opts.socketPath);
+/** The admin socket's directory, created if missing and made root's alone (0700) either way. */
+export async function prepareAdminDir(socketPath: string): Promise<void> {
+  const dir = dirname(socketPath);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   await chmod(dir, 0o700);
+}
+
+export async function startAdminServer(handlers: AdminHandlers, opts: AdminServerOptions): Promise<AdminServer> {
+  await prepareAdminDir(opts.socketPath);
   await removeStaleSocket(opts.socketPath);
 
   const sockets = new Set<Socket>();

@@ -6,10 +6,10 @@
 // of a start, which binds the socket only seconds later, and dropped by the kernel however pald
 // ends), and asks the socket itself (a pald of a version without the lock still answers there).
 
-import { chmod, mkdir } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { dirname, join } from 'node:path';
 
+import { prepareAdminDir } from './admin-server.js';
 import { StartupError } from './startup.js';
 
 /** How long a connect may hang before the socket counts as held (a stopped pald still has a backlog). */
@@ -40,9 +40,13 @@ export function probeAdminSocket(socketPath: string, timeoutMs = PROBE_MS): Prom
 /** Throws a StartupError when another pald answers on `socketPath`. */
 export async function refuseIfAnotherPald(socketPath: string, timeoutMs = PROBE_MS): Promise<void> {
   if ((await probeAdminSocket(socketPath, timeoutMs)) !== 'live') return;
-  throw new StartupError(
-    `another pald is running (its admin socket ${socketPath} accepts connections): stop it first, ` +
-      'or send it SIGHUP to reload its configuration',
+  throw anotherPald(`its admin socket ${socketPath} accepts connections`);
+}
+
+/** The refusal both checks give, with what showed the other pald. */
+function anotherPald(evidence: string): StartupError {
+  return new StartupError(
+    `another pald is running (${evidence}): stop it first, or send it SIGHUP to reload its configuration`,
   );
 }
 
@@ -61,14 +65,9 @@ export interface InstanceLocker {
  * descriptor (close it to let the next pald start). Throws a StartupError when another pald runs.
  */
 export async function claimInstance(locker: InstanceLocker, socketPath: string): Promise<number> {
-  const dir = dirname(socketPath);
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  await chmod(dir, 0o700); // as the admin socket's: root's alone
+  await prepareAdminDir(socketPath); // the lock lives in the admin socket's root-only directory
   const lock = instanceLockPath(socketPath);
   const fd = locker.lockExclusive(lock);
-  if (fd === undefined)
-    throw new StartupError(
-      `another pald is running (it holds ${lock}): stop it first, or send it SIGHUP to reload its configuration`,
-    );
+  if (fd === undefined) throw anotherPald(`it holds ${lock}`);
   return fd;
 }
