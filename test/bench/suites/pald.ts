@@ -180,7 +180,6 @@ export async function run(ctx: BenchContext): Promise<void> {
       await cpuDone?.(run.seconds > 0 ? run.ops / run.seconds : undefined);
       return run;
     };
-    /** A row from its runs: the median round's figures (one run: that run's). */
     const opsPerSec = (r: ClientRun): number => r.ops / r.seconds;
     /**
      * A row from its runs: the median round's figures (one run: that run's). With `floorRuns` (the
