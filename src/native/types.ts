@@ -246,7 +246,7 @@ export interface FastPath {
    */
   drain(): void;
   /**
-   * Longest an event waits before it is handed over (default 5 ms), and how many queued are handed
+   * Longest an event waits before it is handed over (default 10 ms), and how many queued are handed
    * over at once (default 256). Tests hold them until the session stops.
    */
   setBatching?(delayMs: number, atOnce: number): void;
