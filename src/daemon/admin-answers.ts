@@ -14,6 +14,8 @@ import type { DaemonParts } from './parts.js';
 /** `pal status`: pald's health and the state of each part. */
 export function daemonStatus(parts: DaemonParts): Record<string, unknown> {
   const { state, store, backend, redOctober, handles } = parts;
+  // The warm path's events reach JS in batches: its counts and handles are told before they are read.
+  state.mount?.fastPath.drain();
   const snap = store.current();
   const limits = state.config.limits;
   return {

@@ -151,6 +151,7 @@ async function openSecrets(
     handles: () => handles.stats(),
     auditDropped: () => audit.dropped(),
     adoptions: () => state.mount?.fastPath.stats(),
+    settle: () => state.mount?.fastPath.drain(),
   });
   const redOctober = await step('redoctober', () => loadRedOctober(config, native.secureBufferFrom));
   const cache: SecretCache = new SecretCache(

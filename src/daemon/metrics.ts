@@ -22,6 +22,11 @@ export interface ScrapeSources {
   readonly auditDropped: () => number;
   /** The warm path's counts of new processes adopted in C or left to JS (undefined: not mounted, or off). */
   readonly adoptions?: () => { readonly adopted: number; readonly unadopted: number } | undefined;
+  /**
+   * Hands JS what the warm path answered and has not told yet (FastPath.drain): its events reach JS
+   * in batches up to 10 ms late, and a scrape counts every open answered before it.
+   */
+  readonly settle?: () => void;
 }
 
 export type ErrorComponent = 'runtime' | 'trust' | 'backend';
@@ -119,7 +124,7 @@ export class PalMetrics implements RequestMetrics {
   private readonly errors: Counter<'component'>;
   private readonly startSponsors = startSponsorsCounter(this.registry);
 
-  constructor(sources: ScrapeSources) {
+  constructor(private readonly sources: ScrapeSources) {
     const registers = [this.registry];
     scrapedFamily(
       this.registry,
@@ -256,6 +261,7 @@ export class PalMetrics implements RequestMetrics {
 
   /** The exposition text (Prometheus text format 0.0.4). */
   text(): Promise<string> {
+    this.sources.settle?.();
     return this.registry.metrics();
   }
 }

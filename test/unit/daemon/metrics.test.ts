@@ -94,6 +94,20 @@ test('counts are exact: every decision counted once, whatever the audit log fold
   );
 });
 
+test('a scrape first takes what the warm path answered and has not told yet (settle)', async (t) => {
+  // The addon's opens reach JS in batches: the scrape must count one answered just before it.
+  let queued = 3;
+  const m: PalMetrics = new PalMetrics({
+    ...sources().sources,
+    settle: () => {
+      for (; queued > 0; queued--) m.decision('open', 'allow', 'allowed', 40);
+    },
+  });
+  const families = parseExposition(await m.text());
+  t.is(sampleValue(families, 'pal_decisions_total', { op: 'open', decision: 'allow', class: 'allowed' }), 3);
+  t.is(sampleValue(families, 'pal_open_latency_seconds_count', { decision: 'allow' }), 3);
+});
+
 test('each PalMetrics has its own registry (two daemons in one process do not share counts)', async (t) => {
   const a = new PalMetrics(sources().sources);
   const b = new PalMetrics(sources().sources);
