@@ -194,6 +194,7 @@ static napi_value dispatcher(pal_mount *m);
 
 static void to_js(pal_req *r) {
   pal_mount *m = r->m;
+  if (r->op == OP_OPEN) pal_io_open_deferred(&m->io); /* JS answers it, maybe on another thread */
   if (r->op < 8) atomic_fetch_add(&m->fast.stats.to_js[r->op], 1);
   if (r->req) atomic_fetch_add(&m->outstanding, 1);
   if (m->nthreads == 0 && pthread_equal(pthread_self(), m->js_thread)) {

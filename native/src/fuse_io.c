@@ -99,18 +99,25 @@ size_t pal_io_saved_init(pal_io_state *st, void *out, size_t cap) {
   return len;
 }
 
-long pal_io_own_handles(pal_io_state *st) {
-  pthread_mutex_lock(&st->lock);
-  long n = st->own_handles;
-  pthread_mutex_unlock(&st->lock);
-  return n;
-}
+long pal_io_own_handles(pal_io_state *st) { return atomic_load(&st->own_handles); }
 
-/* ---------- open requests in flight: their replies carry handles to tag ---------- */
+/* ---------- open requests in flight: their replies carry handles to tag ----------
+ * A thread that reads /dev/fuse processes what it read before it reads again, so an OPEN answered
+ * where it was read (the warm path, OPENDIR, libfuse's own errors) is answered before that thread's
+ * next read: the thread keeps it in `thread_open`, with no lock shared between the workers. An
+ * OPEN handed to JS (pal_io_open_deferred) goes into the session's table, which the thread that
+ * answers it searches under the lock. (Until the eighteenth sitting every open went through the
+ * table, and every reply searched it while any open was in flight: up to eight lock round trips
+ * per open, bounced between the two workers.) */
+static _Thread_local struct {
+  const pal_io_state *st;
+  uint64_t unique;
+} thread_open;
 
 static void remember_open(pal_io_state *st, uint64_t unique) {
   pthread_mutex_lock(&st->lock);
-  if (st->opens_used == st->opens_cap && st->opens_cap < OPENS_MAX) {
+  size_t used = atomic_load(&st->opens_used);
+  if (used == st->opens_cap && st->opens_cap < OPENS_MAX) {
     size_t cap = st->opens_cap ? st->opens_cap * 2 : 64;
     uint64_t *grown = realloc(st->opens, cap * sizeof *grown);
     if (grown) {
@@ -118,17 +125,41 @@ static void remember_open(pal_io_state *st, uint64_t unique) {
       st->opens_cap = cap;
     }
   }
-  if (st->opens_used < st->opens_cap) st->opens[st->opens_used++] = unique;
+  if (used < st->opens_cap) {
+    st->opens[used] = unique;
+    atomic_store(&st->opens_used, used + 1);
+  }
   pthread_mutex_unlock(&st->lock);
 }
 
-/* Was `unique` an open? Forgets it either way. Called for every reply: cheap when none is in flight. */
+void pal_io_open_deferred(pal_io_state *st) {
+  if (thread_open.st != st || thread_open.unique == 0) return;
+  remember_open(st, thread_open.unique);
+  thread_open.unique = 0;
+}
+
+/* This thread read an OPEN/OPENDIR: its own until answered here or handed over. */
+static void read_open(pal_io_state *st, uint64_t unique) {
+  pal_io_open_deferred(st); /* one this thread neither answered nor handed over: cannot happen */
+  thread_open.st = st;
+  thread_open.unique = unique;
+}
+
+/* Was `unique` an open? Forgets it either way. Called for every reply: no lock unless an open is
+ * waiting for JS. */
 static bool take_open(pal_io_state *st, uint64_t unique) {
+  if (thread_open.st == st && thread_open.unique == unique) {
+    thread_open.unique = 0;
+    return true;
+  }
+  if (atomic_load(&st->opens_used) == 0) return false;
   bool found = false;
   pthread_mutex_lock(&st->lock);
-  for (size_t i = 0; i < st->opens_used; i++) {
+  size_t used = atomic_load(&st->opens_used);
+  for (size_t i = 0; i < used; i++) {
     if (st->opens[i] == unique) {
-      st->opens[i] = st->opens[--st->opens_used];
+      st->opens[i] = st->opens[used - 1];
+      atomic_store(&st->opens_used, used - 1);
       found = true;
       break;
     }
@@ -305,11 +336,7 @@ static ssize_t inspect(pal_io_state *st, int fd, char *buf, size_t n) {
     if ((fh >> FH_TAG_SHIFT) != st->gen) return foreign_handle(st, fd, buf, n, fh);
     fh &= FH_PTR_MASK;
     memcpy(arg + off, &fh, sizeof fh);
-    if (in->opcode == FUSE_RELEASE || in->opcode == FUSE_RELEASEDIR) {
-      pthread_mutex_lock(&st->lock);
-      st->own_handles--;
-      pthread_mutex_unlock(&st->lock);
-    }
+    if (in->opcode == FUSE_RELEASE || in->opcode == FUSE_RELEASEDIR) atomic_fetch_sub(&st->own_handles, 1);
     if (in->opcode == FUSE_COPY_FILE_RANGE && arg_len >= sizeof(struct fuse_copy_file_range_in))
       ((struct fuse_copy_file_range_in *)arg)->fh_out = 0; /* refused as EROFS; never dereferenced */
     return PASS; /* our own handle: served even while parking, so that it drains */
@@ -320,7 +347,7 @@ static ssize_t inspect(pal_io_state *st, int fd, char *buf, size_t n) {
     if (in->opcode != FUSE_INTERRUPT) atomic_fetch_add(&st->parked, 1);
     return CONSUMED;
   }
-  if (in->opcode == FUSE_OPEN || in->opcode == FUSE_OPENDIR) remember_open(st, in->unique);
+  if (in->opcode == FUSE_OPEN || in->opcode == FUSE_OPENDIR) read_open(st, in->unique);
   return PASS;
 }
 
@@ -427,8 +454,8 @@ static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata) {
     }
   }
   bool tagged = false;
-  if (out && out->unique != 0 && st->lock_ready && st->opens_used != 0 && take_open(st, out->unique) &&
-      out->error == 0 && count >= 2 && iov[1].iov_len == sizeof(struct fuse_open_out)) {
+  if (out && out->unique != 0 && st->lock_ready && take_open(st, out->unique) && out->error == 0 &&
+      count >= 2 && iov[1].iov_len == sizeof(struct fuse_open_out)) {
     struct fuse_open_out *open_out = iov[1].iov_base;
     /* A pointer with high bits set cannot carry the tag: left untagged, later refused as foreign. */
     if ((open_out->fh >> FH_TAG_SHIFT) == 0) {
@@ -437,11 +464,7 @@ static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata) {
     }
   }
   ssize_t res = writev(fd, iov, count);
-  if (tagged && res >= 0) { /* the kernel took the handle: it will release it */
-    pthread_mutex_lock(&st->lock);
-    st->own_handles++;
-    pthread_mutex_unlock(&st->lock);
-  }
+  if (tagged && res >= 0) atomic_fetch_add(&st->own_handles, 1); /* the kernel took it: it will release it */
   return res;
 }
 

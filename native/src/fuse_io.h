@@ -20,7 +20,7 @@ typedef struct {
   atomic_uint_fast64_t init_unique; /* unique id of the kernel's INIT request, 0 until seen */
   atomic_bool kernel_parallel_dirops;
   /* --- handover --- */
-  pthread_mutex_t lock; /* guards opens[], own_handles */
+  pthread_mutex_t lock; /* guards opens[] and the foreign-handle tables */
   bool lock_ready;
   uint16_t gen; /* tag in the top 16 bits of every file handle this session gives out */
   unsigned char init_req[PAL_INIT_MAX]; /* the kernel's INIT request, as read (for the next pald) */
@@ -28,10 +28,14 @@ typedef struct {
   atomic_bool replay;                   /* takeover: give libfuse init_req before reading the fd */
   uint64_t replay_unique;               /* its unique: the reply to it never reaches the kernel */
   atomic_int resend;                    /* after a takeover: 1 sent, -errno failed, 0 not tried */
-  uint64_t *opens;                      /* uniques of OPEN/OPENDIR requests not answered yet */
-  size_t opens_cap, opens_used;
-  long own_handles; /* handles this session gave out and the kernel has not released */
-  atomic_int mode;  /* PAL_IO_SERVE, or PAL_IO_PARK while handing over */
+  /* Uniques of OPEN/OPENDIR requests answered on another thread than the one that read them (handed
+   * to JS: pal_io_open_deferred) and not answered yet; an open answered by the thread that read it
+   * is that thread's own (fuse_io.c, "open requests in flight"). */
+  uint64_t *opens;
+  size_t opens_cap;
+  atomic_size_t opens_used; /* written under lock; read without it, to skip the table when empty */
+  atomic_long own_handles;  /* handles this session gave out and the kernel has not released */
+  atomic_int mode;          /* PAL_IO_SERVE, or PAL_IO_PARK while handing over */
   atomic_long parked;
   atomic_long foreign; /* requests on handles of an earlier pald, answered here */
   /* Reads on an earlier pald's handles: the file is opened again for the caller (see fuse_io.c). */
@@ -57,5 +61,8 @@ int pal_fuse_install_io(struct fuse_session *se, int fd, pal_io_state *st);
 size_t pal_io_saved_init(pal_io_state *st, void *out, size_t cap);
 /* Handles the kernel still holds from this session. */
 long pal_io_own_handles(pal_io_state *st);
+/* The OPEN/OPENDIR this thread read last is about to be answered on another thread (handed to JS):
+ * its reply must still get this session's tag. Call before handing it over. */
+void pal_io_open_deferred(pal_io_state *st);
 
 #endif

@@ -250,6 +250,8 @@ interface Run {
   results: unknown[];
   audit: Partial<AuditEvent>[];
   stats: ReturnType<FuseMount['fastPath']['stats']>;
+  /** Requests the session took for an earlier pald's handles (fuse_io.c): 0 when every handle it gave out carried its tag. */
+  foreign: number;
 }
 
 async function runAll(fastPath: boolean, threads = 0): Promise<Run> {
@@ -257,6 +259,7 @@ async function runAll(fastPath: boolean, threads = 0): Promise<Run> {
   const { h, startTimes, view, fuse, mountpoint, close } = await mountRealView(fastPath, threads);
   const results: unknown[] = [];
   let stats: Run['stats'] | undefined;
+  let foreign = -1;
   const setManifest = (entries: Parameters<typeof manifestOf>[0]): void => {
     const previous = h.manifest.view;
     h.manifest.view = manifestOf(entries);
@@ -305,10 +308,11 @@ async function runAll(fastPath: boolean, threads = 0): Promise<Run> {
       }
     }
     stats = fuse.fastPath.stats();
+    foreign = fuse.handoverState().foreign;
   } finally {
     await close(); // hands JS the events still queued: the audit is complete after it
   }
-  return { results, audit: foldRepeats(h.audit.map(stable)), stats };
+  return { results, audit: foldRepeats(h.audit.map(stable)), stats, foreign };
 }
 
 test('the same accesses give the same results and audit lines with the fast path on and off', async (t) => {
@@ -320,6 +324,9 @@ test('the same accesses give the same results and audit lines with the fast path
   t.deepEqual(workers.results, off.results);
   t.deepEqual(workers.audit, off.audit);
   t.true(workers.stats.openHits > 0 && workers.stats.lookupHits > 0, JSON.stringify(workers.stats));
+  // Every handle given out, by JS or in C, on the thread that read the open or another, carried
+  // this session's tag: no read or close of one was taken for an earlier pald's.
+  t.deepEqual([off.foreign, on.foreign, workers.foreign], [0, 0, 0]);
   // Both runs saw allowed and denied reads (the matrix is not trivially empty).
   const flat = JSON.stringify(off.results);
   t.true(flat.includes('hunter2-secret') && flat.includes('"ENOENT"') && flat.includes('"EACCES"'));
