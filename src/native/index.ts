@@ -37,6 +37,7 @@ export function lockExclusive(path: string): number | undefined {
   const fd = binding.lockExclusive(path);
   return fd >= 0 ? fd : undefined;
 }
+
 export {
   holderPut,
   holderTake,
