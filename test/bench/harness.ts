@@ -68,6 +68,12 @@ export interface BenchContext {
   readonly suites: readonly string[];
   /** Rounds a suite may split each case into, interleaving cases (BENCH_ROUNDS, default 5). */
   readonly rounds: number;
+  /**
+   * Aborted when the run is interrupted (SIGINT, SIGTERM, SIGHUP: interrupt.ts). runClient then
+   * rejects; a suite passes it to its own long child processes and checks it in its loops
+   * (`throwIfAborted`), so that it stops measuring and its `finally` takes down what it started.
+   */
+  readonly signal: AbortSignal;
   /** Starts a server process and resolves once it printed a line containing "ready". */
   startServer(cmd: string, args: readonly string[]): Promise<ChildProcess>;
   /** SIGTERM, then SIGKILL after a grace period; resolves when it exited. */

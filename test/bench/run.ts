@@ -18,6 +18,7 @@ import {
   type BenchSuiteModule,
   type ClientResult,
 } from './harness.js';
+import { watchInterrupts } from './interrupt.js';
 
 const execFileAsync = promisify(execFile);
 const here = fileURLToPath(new URL('.', import.meta.url)); // dist/test/bench/
@@ -97,6 +98,8 @@ async function main(): Promise<void> {
   const loadAtStart = load();
   const cpuAtStart = await readCpuTimes();
   const timings: string[] = [];
+  const interrupts = watchInterrupts();
+  const { signal } = interrupts;
   try {
     const clientBin = await compileC(join(tmp, 'client'), [join(src, 'client.c')], ['-lpthread']);
     const suiteDir = join(here, 'suites');
@@ -119,15 +122,14 @@ async function main(): Promise<void> {
       },
       compile: (name, sources, flags = []) => compileC(join(tmp, name), sources, flags),
       rounds: Math.max(1, Number(process.env.BENCH_ROUNDS ?? 5)),
+      signal,
       async runClient(path, clients, expectBytes, opts = {}): Promise<ClientResult> {
         const ms = Math.round((opts.seconds ?? seconds) * 1000);
-        const { stdout } = await execFileAsync(clientBin, [
-          path,
-          String(clients),
-          String(ms),
-          String(opts.warmupMs ?? 300),
-          String(expectBytes),
-        ]);
+        const { stdout } = await execFileAsync(
+          clientBin,
+          [path, String(clients), String(ms), String(opts.warmupMs ?? 300), String(expectBytes)],
+          { signal },
+        );
         const r = JSON.parse(stdout) as {
           ops: number;
           seconds: number;
@@ -143,6 +145,7 @@ async function main(): Promise<void> {
     for (const file of files) {
       const name = file.replace(/\.js$/, '');
       if (only.length && !only.includes(name)) continue;
+      if (signal.aborted) break;
       process.stderr.write(`suite ${name}\n`);
       const suiteBegan = Date.now();
       const mod = (await import(pathToFileURL(join(suiteDir, file)).href)) as Partial<BenchSuiteModule>;
@@ -166,6 +169,7 @@ async function main(): Promise<void> {
   } finally {
     await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
   }
+  interrupts.dispose();
   process.stdout.write(
     `\nload average (1/5/15 min): ${loadAtStart} at start, ${load()} at end; ${cpus().length} CPUs; ` +
       `total ${((Date.now() - began) / 1000).toFixed(0)} s (${timings.join(', ')})\n`,
@@ -178,6 +182,13 @@ async function main(): Promise<void> {
     `${seconds} s per case (suites may split it into interleaved rounds and report medians); × floor = floor ops/s ÷ case ops/s (same suite, same clients); "r": the median of per-round ratios, each round of the case paired with the floor's round just before it\n\n`,
   );
   process.stdout.write(format(rows) + '\n');
+  const interrupted = interrupts.exitCode();
+  if (interrupted !== undefined) {
+    // Every suite that ran has cleaned up by now; the rows it reported (or its reason) are above.
+    const reason: unknown = signal.reason;
+    process.stdout.write(`\n${reason instanceof Error ? reason.message : String(reason)}: partial results\n`);
+    process.exitCode = interrupted;
+  }
 }
 
 await main();

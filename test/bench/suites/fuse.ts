@@ -88,6 +88,7 @@ export async function run(ctx: BenchContext): Promise<void> {
     for (let round = 0; round < ctx.rounds; round++) {
       for (const clients of CLIENTS) {
         for (const c of cases) {
+          ctx.signal.throwIfAborted();
           if (!c.file || c.failed) continue;
           try {
             c.results.get(clients)!.push(await ctx.runClient(c.file, clients, SIZE, { seconds, warmupMs: 100 }));

@@ -144,8 +144,10 @@ export async function run(ctx: BenchContext): Promise<void> {
       ...Array.from({ length: coldSamples }, (_, i): [string, string] => [`pald-bench-cold-${i}`, coldPald.mountpoint]),
       ...Array.from({ length: coldSamples }, (_, i): [string, string] => [`pald-bench-new-${i}`, coldPald.mountpoint]),
     ];
-    for (let i = 0; i < toStart.length; i += 8)
+    for (let i = 0; i < toStart.length; i += 8) {
+      ctx.signal.throwIfAborted();
       await Promise.all(toStart.slice(i, i + 8).map(([name, mnt]) => startOn(name, mnt)));
+    }
 
     const inside = 'pald-bench-warm';
     interface WarmCase {
@@ -165,18 +167,22 @@ export async function run(ctx: BenchContext): Promise<void> {
     /** One client run of `c` from inside its container. */
     const runClient = async (c: WarmCase, clients: number, seconds: number): Promise<ClientRun> => {
       const cpuDone = knobs.cpu && c.pid ? await cpuSampler(c.pid, `${c.name}, ${clients} client(s)`) : undefined;
-      const { stdout } = await execFileAsync('docker', [
-        '-H',
-        dockerd!.host,
-        'exec',
-        c.container ?? inside,
-        '/bench/bin/client',
-        c.path,
-        String(clients),
-        String(Math.round(seconds * 1000)),
-        String(ctx.warmupMs),
-        String(SIZE),
-      ]);
+      const { stdout } = await execFileAsync(
+        'docker',
+        [
+          '-H',
+          dockerd!.host,
+          'exec',
+          c.container ?? inside,
+          '/bench/bin/client',
+          c.path,
+          String(clients),
+          String(Math.round(seconds * 1000)),
+          String(ctx.warmupMs),
+          String(SIZE),
+        ],
+        { signal: ctx.signal },
+      );
       const run = JSON.parse(stdout) as ClientRun;
       await cpuDone?.(run.seconds > 0 ? run.ops / run.seconds : undefined);
       return run;
@@ -276,6 +282,7 @@ export async function run(ctx: BenchContext): Promise<void> {
     // cold open costs on this machine without pald (after an idle spell everything runs several
     // times slower here, the floor's thread and the kernel's /proc and FUSE code included).
     const coldSample = async (sample: () => Promise<string>): Promise<number | undefined> => {
+      ctx.signal.throwIfAborted(); // a failed sample counts as an error; an interrupt ends the suite
       const stdout = await sample().catch((e: { stdout?: string }) => e.stdout ?? '{"ns":0,"bytes":-1}');
       const r = JSON.parse(stdout) as { ns: number; bytes: number };
       return r.bytes === SIZE ? r.ns / 1000 : undefined;

@@ -141,6 +141,7 @@ export async function run(ctx: BenchContext): Promise<void> {
     };
     const startMany = async (from: number, to: number): Promise<void> => {
       for (let i = from; i < to; i += START_BATCH) {
+        ctx.signal.throwIfAborted();
         await Promise.all(Array.from({ length: Math.min(START_BATCH, to - i) }, (_, j) => start(i + j)));
       }
     };
@@ -151,10 +152,11 @@ export async function run(ctx: BenchContext): Promise<void> {
     const rounds = Math.max(1, Math.min(2, ctx.rounds));
     const once = async (): Promise<Sample> => {
       const ms = [String(Math.round((ctx.seconds / rounds) * 1000)), String(ctx.warmupMs), String(SIZE)];
-      const { stdout } = await execFileAsync('docker', [
-        ...['-H', dockerd!.host, 'exec', inside, '/bench/bin/client', '/run/pal/warm', '1'],
-        ...ms,
-      ]);
+      const { stdout } = await execFileAsync(
+        'docker',
+        [...['-H', dockerd!.host, 'exec', inside, '/bench/bin/client', '/run/pal/warm', '1'], ...ms],
+        { signal: ctx.signal },
+      );
       const r = JSON.parse(stdout) as { ops: number; seconds: number; p50_ns: number; p99_ns: number; errors: number };
       return { opsPerSec: r.ops / r.seconds, p50Us: r.p50_ns / 1000, p99Us: r.p99_ns / 1000, errors: r.errors };
     };
