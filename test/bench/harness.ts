@@ -89,6 +89,15 @@ export interface BenchSuiteModule {
   run(ctx: BenchContext): Promise<void | readonly unknown[]>;
 }
 
+/**
+ * Why a suite or case stopped: the interrupt once the run's signal is aborted (a client killed by
+ * the same signal fails in its own words first, e.g. with empty output), else the error itself.
+ */
+export function failureReason(err: unknown, signal: AbortSignal): string {
+  const why: unknown = signal.aborted ? signal.reason : err;
+  return why instanceof Error ? why.message : String(why);
+}
+
 export async function compileC(out: string, sources: readonly string[], flags: readonly string[]): Promise<string> {
   await execFileAsync('gcc', ['-O2', '-Wall', '-o', out, ...sources, ...flags]);
   return out;

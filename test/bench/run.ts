@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { describeCpuSplit, readCpuTimes } from './cpu-split.js';
 import {
   compileC,
+  failureReason,
   startServer,
   stopServer,
   type BenchContext,
@@ -161,7 +162,7 @@ async function main(): Promise<void> {
           suite: name,
           name: '(suite failed)',
           clients: 0,
-          unavailable: err instanceof Error ? err.message : String(err),
+          unavailable: failureReason(err, signal),
         });
       }
       timings.push(`${name} ${((Date.now() - suiteBegan) / 1000).toFixed(0)} s`);

@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { clearStaleMount } from '../../../src/native/index.js';
 import { startDockerd, type TestDockerd } from '../../../scripts/components/dockerd.js';
 import { startPald, type TestPald } from '../../helpers/pald.js';
-import { median, pairedRatio, type BenchContext } from '../harness.js';
+import { failureReason, median, pairedRatio, type BenchContext } from '../harness.js';
 import { cpuSampler, paldKnobs } from '../pald-knobs.js';
 
 const execFileAsync = promisify(execFile);
@@ -353,7 +353,7 @@ export async function run(ctx: BenchContext): Promise<void> {
       suite: SUITE,
       name: 'pald',
       clients: 1,
-      unavailable: err instanceof Error ? err.message : String(err),
+      unavailable: failureReason(err, ctx.signal),
     });
   } finally {
     for (const c of containers) await dockerd?.docker('rm', '-f', c).catch(() => undefined);

@@ -18,7 +18,7 @@ import { promisify } from 'node:util';
 import { startDockerd, type TestDockerd } from '../../../scripts/components/dockerd.js';
 import { startPald, type TestPald } from '../../helpers/pald.js';
 import { waitFor } from '../../helpers/wait.js';
-import type { BenchContext } from '../harness.js';
+import { failureReason, type BenchContext } from '../harness.js';
 import { attributionRows } from './identity.js';
 
 const execFileAsync = promisify(execFile);
@@ -221,7 +221,7 @@ export async function run(ctx: BenchContext): Promise<void> {
       suite: 'scale',
       name: 'scale',
       clients: 1,
-      unavailable: err instanceof Error ? err.message : String(err),
+      unavailable: failureReason(err, ctx.signal),
     });
   } finally {
     if (before === undefined) delete process.env.PAL_FAST_PATH;
