@@ -1,9 +1,10 @@
-/* pidfd_open and the signal-0 liveness check of a pidfd: the pin of a caller in the C warm path
- * and in the JS resolver (src/identity/pin-guards.ts). Closing goes through closeFd. */
+/* pidfd_open and the liveness checks of a pidfd: the pin of a caller in the C warm path (a poll)
+ * and in the JS resolver (a signal 0, src/identity/pin-guards.ts). Closing goes through closeFd. */
 #include "pidfd.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -44,6 +45,14 @@ bool pal_pidfd_alive(int pidfd) {
   errno = ENOSYS;
   return false;
 #endif
+}
+
+bool pal_pidfd_running(int pidfd) {
+  struct pollfd p = {.fd = pidfd, .events = POLLIN};
+  int n = poll(&p, 1, 0);
+  if (n == 0) return true;
+  if (n > 0) errno = (p.revents & POLLNVAL) ? EBADF : ESRCH;
+  return false;
 }
 
 /* An int32 argument of at least `min` (1 for a pid, 0 for an fd). */

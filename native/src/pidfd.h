@@ -19,6 +19,15 @@ int pal_pidfd_open_thread(pid_t tid);
  * PIDFD_THREAD pidfd, kernel/signal.c). */
 bool pal_pidfd_alive(int pidfd);
 
+/* true while the thread (a PIDFD_THREAD pidfd) or process the pidfd names has not exited: a poll
+ * of the pidfd with no wait, which says POLLIN once it exited (kernel/pid.c pidfd_poll). false
+ * with errno ESRCH once it exited, a zombie included (stricter than pal_pidfd_alive: a zombie's
+ * number is not free yet, but no request comes from it); false with poll's errno when it could
+ * not be asked. The warm path's per-request pin check: ≈ 10-20% cheaper than a signal 0, which
+ * also runs the permission checks and the audit subsystem's signal hook
+ * (test/bench/tools/pin-guard.c). */
+bool pal_pidfd_running(int pidfd);
+
 /* The thread group id of the pidfd's thread (PIDFD_GET_INFO, Linux 6.13+); 0 where the kernel
  * cannot tell; -1 with errno otherwise (ESRCH: gone). */
 int pal_pidfd_tgid(int pidfd);

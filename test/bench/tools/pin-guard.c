@@ -1,9 +1,11 @@
 /* The warm path's per-request pid-reuse guard alone (native/src/fast_path.c pin_alive), on a real
  * process: a pread of its held /proc/<pid>/stat fd and the parse of field 22 (the stat pin), vs
- * pidfd_send_signal(pidfd, 0) (the pidfd pin). docs/performance.md has the figures.
+ * pidfd_send_signal(pidfd, 0) (the pidfd pin until the nineteenth sitting; the JS resolver's guard)
+ * vs poll(pidfd, 0) (the pidfd pin since). docs/performance.md has the figures.
  *   gcc -O2 -o /tmp/pin-guard test/bench/tools/pin-guard.c && /tmp/pin-guard [iterations] */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,8 +68,13 @@ int main(int argc, char **argv) {
     double t1 = now_ns();
     for (int i = 0; i < n; i++) failed += syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) != 0;
     double t2 = now_ns();
-    printf("round %d, %d checks each: stat pread+parse %.0f ns, pidfd_send_signal(0) %.0f ns\n", round, n,
-           (t1 - t0) / n, (t2 - t1) / n);
+    for (int i = 0; i < n; i++) {
+      struct pollfd pfd = {.fd = pidfd, .events = POLLIN};
+      failed += poll(&pfd, 1, 0) != 0;
+    }
+    double t3 = now_ns();
+    printf("round %d, %d checks each: stat pread+parse %.0f ns, pidfd_send_signal(0) %.0f ns, poll(pidfd, 0) %.0f ns\n",
+           round, n, (t1 - t0) / n, (t2 - t1) / n, (t3 - t2) / n);
   }
   kill(child, SIGKILL);
   waitpid(child, NULL, 0);
