@@ -109,6 +109,14 @@ export function median(values: readonly number[]): number {
   return v.length % 2 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
 }
 
+/** The first and third quartiles of `values`: the medians of its lower and upper halves (the middle value of an odd count in neither). */
+export function quartiles(values: readonly number[]): [number, number] {
+  const v = [...values].sort((a, b) => a - b);
+  const half = Math.floor(v.length / 2);
+  if (v.length < 2) return [v[0] ?? NaN, v[0] ?? NaN];
+  return [median(v.slice(0, half)), median(v.slice(v.length - half))];
+}
+
 /**
  * The median of per-round ratios `floor[i] / other[i]` (ops/s: how many times slower `other` is),
  * each round of `other` paired with the floor's round run just before it; undefined unless both

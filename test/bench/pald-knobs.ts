@@ -7,7 +7,10 @@
 //                               environment variables (e.g. PAL_FUSE_THREADS=2), each with its own
 //                               container; default one pald with none
 //   BENCH_PALD_ROUNDS=3         measure the floor and every fast-path pald this many times, round
-//                               by round (A/B alternated within the same minutes)
+//                               by round (A/B alternated within the same minutes, the palds' order
+//                               reversed every other round), then an "all rounds" row per pald: its
+//                               median per-round ratio and the ratios' quartiles (20 rounds of 5 s
+//                               resolve ≈ 0.03 in ratio on this VM; 3-4 rounds do not)
 //   BENCH_PALD_CPU=1            print each measured server's CPU per thread (utime+stime from
 //                               /proc/<pid>/task/*/stat) and its context switches to stderr, and
 //                               its CPU per op, in all and by thread name (the sampled interval

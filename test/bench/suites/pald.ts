@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { clearStaleMount } from '../../../src/native/index.js';
 import { startDockerd, type TestDockerd } from '../../../scripts/components/dockerd.js';
 import { startPald, type TestPald } from '../../helpers/pald.js';
-import { failureReason, median, pairedRatio, type BenchContext } from '../harness.js';
+import { failureReason, median, pairedRatio, quartiles, type BenchContext } from '../harness.js';
 import { cpuSampler, paldKnobs } from '../pald-knobs.js';
 
 const execFileAsync = promisify(execFile);
@@ -216,8 +216,15 @@ export async function run(ctx: BenchContext): Promise<void> {
         ...(group !== undefined ? { group } : {}),
       });
     };
-    const measure = async (c: WarmCase, group?: string): Promise<void> => {
-      for (const clients of CLIENTS) reportRuns(c, clients, [await runClient(c, clients, ctx.seconds)], { group });
+    /** One run per client count, each reported as a row of `group`; returns them by client count. */
+    const measure = async (c: WarmCase, group?: string): Promise<Map<number, ClientRun>> => {
+      const got = new Map<number, ClientRun>();
+      for (const clients of CLIENTS) {
+        const run = await runClient(c, clients, ctx.seconds);
+        got.set(clients, run);
+        reportRuns(c, clients, [run], { group });
+      }
+      return got;
     };
     const floorCase: WarmCase = {
       name: 'C floor (in container)',
@@ -238,11 +245,30 @@ export async function run(ctx: BenchContext): Promise<void> {
     );
     if (knobs.warmOnly) {
       // BENCH_PALD_WARM_ONLY: the floor and the fast-path palds, round by round, each round a row.
-      // Each round's rows are compared with that round's floor (a group per round).
+      // Each round's rows are compared with that round's floor (a group per round). The palds'
+      // order turns round by round: the case right after the floor fared 0.03-0.06 better in
+      // ratio than the one after it with the same build (nineteenth sitting), so a fixed order
+      // decided A/Bs by position.
+      const byCase = new Map([floorCase, ...fastCases].map((c) => [c, [] as Map<number, ClientRun>[]]));
       for (let round = 0; round < knobs.rounds; round++) {
         const group = knobs.rounds > 1 ? `round ${round + 1}` : undefined;
-        await measure(floorCase, group);
-        for (const c of fastCases) await measure(c, group);
+        byCase.get(floorCase)!.push(await measure(floorCase, group));
+        const order = round % 2 === 0 ? fastCases : [...fastCases].reverse();
+        for (const c of order) byCase.get(c)!.push(await measure(c, group));
+      }
+      if (knobs.rounds > 1) {
+        // All rounds at once: each pald's median of its per-round ratios, and their quartiles.
+        const runsOf = (c: WarmCase, clients: number): ClientRun[] => byCase.get(c)!.map((r) => r.get(clients)!);
+        for (const clients of CLIENTS) {
+          const floorRuns = runsOf(floorCase, clients);
+          reportRuns(floorCase, clients, floorRuns, { group: 'all rounds' });
+          for (const c of fastCases) {
+            const runs = runsOf(c, clients);
+            const [q1, q3] = quartiles(floorRuns.map((f, i) => opsPerSec(f) / opsPerSec(runs[i]!)));
+            const spread = `${knobs.rounds} rounds, quartiles of the ratios ${q1.toFixed(2)}-${q3.toFixed(2)}`;
+            reportRuns({ ...c, name: `${c.name} (${spread})` }, clients, runs, { floorRuns, group: 'all rounds' });
+          }
+        }
       }
       return;
     }

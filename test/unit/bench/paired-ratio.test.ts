@@ -1,6 +1,6 @@
 import test from 'ava';
 
-import { pairedRatio } from '../../../test/bench/harness.js';
+import { pairedRatio, quartiles } from '../../../test/bench/harness.js';
 
 test('the median of per-round ratios, each round paired with the floor round before it', (t) => {
   // The floor moves by 3× between rounds; the case is 1.1× slower than the floor of its own round
@@ -15,4 +15,11 @@ test('no ratio without pairs: different round counts, no rounds, or a round with
   t.is(pairedRatio([1, 2], [1]), undefined);
   t.is(pairedRatio([], []), undefined);
   t.is(pairedRatio([1, 2], [1, 0]), undefined);
+});
+
+test('quartiles: the medians of the lower and the upper half', (t) => {
+  t.deepEqual(quartiles([5, 1, 4, 2, 3]), [1.5, 4.5]);
+  t.deepEqual(quartiles([8, 1, 6, 3, 2, 7, 4, 5]), [2.5, 6.5]);
+  t.deepEqual(quartiles([2]), [2, 2]);
+  t.true(quartiles([]).every(Number.isNaN));
 });
