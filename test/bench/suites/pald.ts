@@ -246,9 +246,9 @@ export async function run(ctx: BenchContext): Promise<void> {
     if (knobs.warmOnly) {
       // BENCH_PALD_WARM_ONLY: the floor and the fast-path palds, round by round, each round a row.
       // Each round's rows are compared with that round's floor (a group per round). The palds'
-      // order turns round by round: the case right after the floor fared 0.03-0.06 better in
-      // ratio than the one after it with the same build (nineteenth sitting), so a fixed order
-      // decided A/Bs by position.
+      // order turns round by round: the case right after the floor fared ≈ 0.03 better in ratio
+      // than the one after it, whichever build it was (nineteenth sitting), so a fixed order let
+      // position decide A/Bs.
       const byCase = new Map([floorCase, ...fastCases].map((c) => [c, [] as Map<number, ClientRun>[]]));
       for (let round = 0; round < knobs.rounds; round++) {
         const group = knobs.rounds > 1 ? `round ${round + 1}` : undefined;
