@@ -7,6 +7,7 @@
         "src/audit_line.c",
         "src/secure_buffer.c",
         "src/fuse_bridge.c",
+        "src/eof_gate.c",
         "src/fast_path.c",
         "src/fast_events.c",
         "src/fuse_io.c",

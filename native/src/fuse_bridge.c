@@ -16,6 +16,7 @@
  * and every writing operation (EROFS). Everything else libfuse answers ENOSYS. */
 #define FUSE_USE_VERSION 314
 #include "fuse_bridge.h"
+#include "eof_gate.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -132,6 +133,7 @@ struct pal_mount {
   pthread_cond_t ncond;
   notify_item *nhead, *ntail;
   bool nstop;
+  pal_eof_gates gates; /* reads past a file's end held for the read of its end (eof_gate.c) */
   pal_mount *next_active;
   pal_fast fast; /* the warm path's decision cache (off unless JS turns it on) */
   atomic_bool fast_on;
@@ -466,21 +468,36 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   to_js(r);
 }
 
-static void reply_content(fuse_req_t req, pal_secmem *mem, size_t size, off_t off) {
+/* Answers a READ with n bytes of data (n < size: the end), in the order eof_gate.c needs: a read
+ * past the end may be held, a read that holds the end lets the held ones go. Any thread. */
+static void reply_read(pal_mount *m, fuse_req_t req, fuse_ino_t ino, off_t off, size_t size, const void *data,
+                       size_t n) {
+  if (n == 0 && off >= 0 && pal_eof_gate_hold(&m->gates, ino, (uint64_t)off, req, monotonic_ns())) {
+    pthread_mutex_lock(&m->nlock); /* the notifier answers it when its wait is over */
+    pthread_cond_signal(&m->ncond);
+    pthread_mutex_unlock(&m->nlock);
+    return;
+  }
+  fuse_reply_buf(req, data, n);
+  if (off >= 0) pal_eof_gate_answered(&m->gates, ino, (uint64_t)off, size);
+}
+
+static void reply_content(pal_mount *m, fuse_req_t req, fuse_ino_t ino, pal_secmem *mem, size_t size,
+                          off_t off) {
   /* The kernel sends no release while a read is in flight, so the memory stays alive here. */
   if (!atomic_load(&mem->alive) || off < 0 || (size_t)off >= mem->length) {
-    fuse_reply_buf(req, NULL, 0);
+    reply_read(m, req, ino, off, size, NULL, 0);
     return;
   }
   size_t n = mem->length - (size_t)off;
   if (n > size) n = size;
-  fuse_reply_buf(req, (const char *)mem->data + off, n);
+  reply_read(m, req, ino, off, size, (const char *)mem->data + off, n);
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
   pal_fh *fh = (pal_fh *)(uintptr_t)fi->fh;
   if (fh->content) {
-    reply_content(req, fh->content, size, off);
+    reply_content(fuse_req_userdata(req), req, ino, fh->content, size, off);
     return;
   }
   pal_req *r = new_req(fuse_req_userdata(req), req, OP_READ, ino);
@@ -872,7 +889,19 @@ static void *notifier_main(void *arg) {
   pthread_setname_np(pthread_self(), "pal-notify");
   pthread_mutex_lock(&m->nlock);
   for (;;) {
-    while (!m->nhead && !m->nstop) pthread_cond_wait(&m->ncond, &m->nlock);
+    while (!m->nhead && !m->nstop) {
+      /* Held reads are answered here when their wait is over. The gate lock nests inside nlock, and
+       * a thread that holds a read signals under nlock: it cannot signal between this look and the
+       * wait. ncond runs on CLOCK_MONOTONIC (new_mount). */
+      uint64_t next = pal_eof_gates_expire(&m->gates, monotonic_ns());
+      if (next == 0) {
+        pthread_cond_wait(&m->ncond, &m->nlock);
+      } else {
+        struct timespec until = {.tv_sec = (time_t)(next / 1000000000u),
+                                 .tv_nsec = (long)(next % 1000000000u)};
+        pthread_cond_timedwait(&m->ncond, &m->nlock, &until);
+      }
+    }
     notify_item *it = m->nhead;
     if (!it) break; /* stop requested and queue drained */
     m->nhead = it->next;
@@ -890,6 +919,7 @@ static void *notifier_main(void *arg) {
     pthread_mutex_lock(&m->nlock);
   }
   pthread_mutex_unlock(&m->nlock);
+  pal_eof_gates_close(&m->gates); /* before the session goes: it must answer what is held */
   return NULL;
 }
 
@@ -960,6 +990,7 @@ static void stop_mount(pal_mount *m) {
 
 static void free_mount(pal_mount *m) {
   pal_io_destroy(&m->io);
+  pal_eof_gates_destroy(&m->gates);
   pal_fast_destroy(&m->fast);
   pal_events_destroy(&m->events);
   free(m->mountpoint);
@@ -1166,24 +1197,34 @@ static napi_value reply_buf(napi_env env, napi_callback_info info) {
     pal_throw(env, "ERR_PAL_ARGS", 0, "read reply must be a Uint8Array");
     return NULL;
   }
-  if (r->op == OP_READ && len > r->size) len = r->size; /* never more than the kernel asked */
-  fuse_reply_buf(r->req, data, len);
+  if (r->op == OP_READ) {
+    if (len > r->size) len = r->size; /* never more than the kernel asked */
+    reply_read(r->m, r->req, r->ino, r->off, r->size, data, len);
+  } else {
+    fuse_reply_buf(r->req, data, len);
+  }
   answered(r);
   return NULL;
 }
 
-/* replyOpen(req, fh, directIo, keepCache, content) -> true if the kernel took it; false means the
- * open was interrupted: the handle is already released (its reference to the content dropped).
- * content: null (reads go to JS), a SecureBuffer handle (its reference moves to the file handle),
- * or a Uint8Array of non-secret bytes (copied into ordinary, unlocked memory). */
+/* replyOpen(req, fh, directIo, keepCache, content, trueSize) -> true if the kernel took it; false
+ * means the open was interrupted: the handle is already released (its reference to the content
+ * dropped). content: null (reads go to JS), a SecureBuffer handle (its reference moves to the file
+ * handle), or a Uint8Array of non-secret bytes (copied into ordinary, unlocked memory). trueSize:
+ * null, or the file's size when the kernel was told more (a bound): reads past it then wait for
+ * the read of its end (eof_gate.c). */
 static napi_value reply_open(napi_env env, napi_callback_info info) {
-  napi_value argv[5], out;
-  uint64_t js_fh;
+  napi_value argv[6], out;
+  uint64_t js_fh, true_size = 0;
   bool direct_io, keep_cache;
-  if (!pal_get_args(env, info, 5, argv)) return NULL;
+  if (!pal_get_args(env, info, 6, argv)) return NULL;
+  napi_valuetype size_type;
+  napi_typeof(env, argv[5], &size_type);
+  bool bounded = size_type != napi_null && size_type != napi_undefined;
   pal_req *r = take_req(env, argv[0]);
   if (!r || !pal_arg_u64(env, argv[1], "fh", &js_fh) || !pal_arg_bool(env, argv[2], &direct_io) ||
-      !pal_arg_bool(env, argv[3], &keep_cache))
+      !pal_arg_bool(env, argv[3], &keep_cache) ||
+      (bounded && !pal_arg_u64(env, argv[5], "trueSize", &true_size)))
     return NULL;
   napi_valuetype t;
   napi_typeof(env, argv[4], &t);
@@ -1225,6 +1266,8 @@ static napi_value reply_open(napi_env env, napi_callback_info info) {
   fi.keep_cache = keep_cache;
   fi.noflush = 1; /* read-only, no locks: close() need not cost a FLUSH round trip */
   fi.flags = r->flags;
+  /* Armed before the reply: the kernel may send the first READ the moment it has the open. */
+  if (bounded) pal_eof_gate_arm(&r->m->gates, r->ino, true_size, monotonic_ns());
   bool delivered = fuse_reply_open(r->req, &fi) == 0;
   answered(r);
   if (!delivered) {
@@ -1387,7 +1430,12 @@ static pal_mount *new_mount(napi_env env, int nthreads) {
   atomic_init(&m->stopping, false);
   atomic_init(&m->outstanding, 0);
   pthread_mutex_init(&m->nlock, NULL);
-  pthread_cond_init(&m->ncond, NULL);
+  pthread_condattr_t monotonic;
+  pthread_condattr_init(&monotonic);
+  pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
+  pthread_cond_init(&m->ncond, &monotonic);
+  pthread_condattr_destroy(&monotonic);
+  pal_eof_gates_init(&m->gates);
   pal_fast_init(&m->fast);
   atomic_init(&m->fast_on, false);
   pal_events_init(&m->events);

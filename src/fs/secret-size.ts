@@ -6,9 +6,11 @@
 // stops at the size of the last attribute reply. A size below the plaintext's cuts that read
 // short, a size of 0 makes it print nothing, and nothing asks for the size again between the
 // open (which decrypts) and that read. A size above it is harmless: the first short page read
-// sets the kernel's size to the real one. So until the first decrypt learns the exact size, a
-// secret of unknown size shows an upper bound, never less. Authorise before decrypting: the
-// bound comes from the manifest entry and pald's limits, never from a decrypt.
+// sets the kernel's size to the real one, provided no answer past the end overtakes it (the open
+// passes the true size to the addon, which sees to that: native/src/eof_gate.c). So until the
+// first decrypt learns the exact size, a secret of unknown size shows an upper bound, never less.
+// Authorise before decrypting: the bound comes from the manifest entry and pald's limits, never
+// from a decrypt.
 
 import type { ManifestEntry } from '../store/index.js';
 
@@ -20,4 +22,14 @@ import type { ManifestEntry } from '../store/index.js';
  */
 export function statedSecretSize(entry: ManifestEntry, learnt: number | undefined, secretBytesLimit: number): number {
   return learnt ?? entry.size ?? entry.sizeBound ?? secretBytesLimit;
+}
+
+/**
+ * True when statedSecretSize gives a bound, not the size. Then the first short page read must not
+ * be overtaken by an answer past the end (a read-ahead READ further on, answered first, would set
+ * the kernel's size there): the open that learns the size tells the addon, which holds such answers
+ * until the end was answered (native/src/eof_gate.c).
+ */
+export function secretSizeIsBound(entry: ManifestEntry, learnt: number | undefined): boolean {
+  return learnt === undefined && entry.size === undefined;
 }

@@ -40,7 +40,7 @@ import {
   type PalFileName,
 } from './inodes.js';
 import { dirAttr, fileAttr } from './attrs.js';
-import { statedSecretSize } from './secret-size.js';
+import { secretSizeIsBound, statedSecretSize } from './secret-size.js';
 import { renderPalFile, type VisibleSecret } from './inspect.js';
 import { CallerMemo } from './caller-memo.js';
 import { HandleLedger, DEFAULT_HANDLE_LIMITS, handleOwner } from './handle-ledger.js';
@@ -92,6 +92,8 @@ export class PalView {
   readonly standing: StandingSponsors;
   /** Monotonic ms (FsDeps.clock). */
   private readonly clock: () => number;
+  /** Secrets whose size, as last stated to the kernel, was a bound (secretAttr; openSecret tells the addon). */
+  private readonly boundStated = new Set<string>();
 
   constructor(private readonly deps: FsDeps) {
     this.inodes = new SecretInodes(deps.inodeKey ? keyedInoDerivation(deps.inodeKey) : undefined);
@@ -261,8 +263,11 @@ export class PalView {
     return statedSecretSize(entry, this.sealed.factsFor(entry)?.size, this.ledger.secretBytesLimit());
   }
 
+  /** The attr a lookup, getattr or listing states; it notes whether the kernel now holds a bound. */
   secretAttr(caller: Caller, entry: ManifestEntry): FileAttr {
     const ino = this.inodes.inoFor(entry.name);
+    if (secretSizeIsBound(entry, this.sealed.factsFor(entry)?.size)) this.boundStated.add(entry.name);
+    else this.boundStated.delete(entry.name);
     return fileAttr(ino, entry.mode, caller.ctx.uid, caller.ctx.gid, this.secretSize(entry), entry.mtimeMs);
   }
 
@@ -488,7 +493,10 @@ export class PalView {
     const reuse = this.callers.reuseOf(caller);
     const decision = { caller, name, ino, reason: second.reason, reasonClass: second.class };
     this.leases.offer({ ...decision, generation, ctx, reuse, owner, key, plaintext });
-    return { fh, directIo: true, keepCache: false, content };
+    // The kernel may still hold the bound a lookup stated: the addon keeps reads past the end
+    // from overtaking the read of the end (secret-size.ts).
+    const bound = this.boundStated.has(name) ? { trueSize: plaintext.length } : {};
+    return { fh, directIo: true, keepCache: false, content, ...bound };
   }
 
   /**

@@ -80,6 +80,7 @@ export interface NativeBinding {
     directIo: boolean,
     keepCache: boolean,
     content: SecureHandle | Uint8Array | null,
+    trueSize: number | null,
   ): boolean;
   replyDir(req: RequestHandle, names: string[], inos: number[], modes: number[]): void;
   replyStatfs(req: RequestHandle, blocks: number, files: number, nameMax: number): void;

@@ -165,7 +165,7 @@ const answerOpen: Answerer = (handlers, r, settle, report) =>
         void Promise.resolve(handlers.release(r.ctx, r.ino, o.fh)).catch((err) => report(err, 'release'));
       let delivered: boolean;
       try {
-        delivered = binding.replyOpen(r.req, o.fh, o.directIo, o.keepCache, content);
+        delivered = binding.replyOpen(r.req, o.fh, o.directIo, o.keepCache, content, o.trueSize ?? null);
       } catch (err) {
         releaseOurselves(); // refused (bad content): no file handle, so no release will come
         throw err;

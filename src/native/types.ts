@@ -52,6 +52,13 @@ export interface OpenReply {
    * (content that is not a secret, e.g. .pal/ files): copied into ordinary, unlocked memory.
    */
   readonly content?: SecureBuffer | Uint8Array;
+  /**
+   * The file's size, when the size the kernel was last told for it is more (a bound, before the
+   * size is known). A page-cache read (sendfile) ends where the first short READ answer says,
+   * unless an answer past the end overtakes it; the addon holds such answers until the end was
+   * answered (native/src/eof_gate.c). Omit it when the kernel holds the exact size.
+   */
+  readonly trueSize?: number;
 }
 
 export interface StatfsReply {

@@ -194,6 +194,8 @@ export interface ChildResult {
 
 export interface RunningChild {
   readonly pid: number;
+  /** Its standard input, when spawned with stdio[0] 'pipe'. */
+  readonly stdin: NodeJS.WritableStream | null;
   /** Standard output so far. */
   stdout(): string;
   readonly done: Promise<ChildResult>;
@@ -220,7 +222,13 @@ export function startChild(t: ExecutionContext, cmd: string, args: string[], opt
   t.teardown(() => {
     if (!exited) child.kill('SIGKILL');
   });
-  return { pid, done, stdout: () => Buffer.concat(out).toString(), kill: (s = 'SIGTERM') => void child.kill(s) };
+  return {
+    pid,
+    stdin: child.stdin,
+    done,
+    stdout: () => Buffer.concat(out).toString(),
+    kill: (s = 'SIGTERM') => void child.kill(s),
+  };
 }
 
 export function runChild(

@@ -49,3 +49,21 @@ test('after the first decrypt: the exact size, in lookup, getattr and readdir', 
   const listed = await fs.handlers.readdir(ctx(PID), ROOT_INO);
   t.true(listed.filter((e) => e.name !== '.pal').every((e) => e.attr.size === 19));
 });
+
+test('the open after a bound was stated tells the addon the true size; once the kernel holds the exact size, no open does', async (t) => {
+  const { fs } = setup();
+  for (const name of ['unsized', 'bounded']) {
+    const { ino } = await sizeOf(fs, name);
+    const first = await fs.handlers.open(ctx(PID), ino, O_RDONLY);
+    t.is(first.trueSize, 19, `${name}: the lookup stated a bound, the open learnt 19`);
+    await fs.handlers.release(ctx(PID), ino, first.fh);
+    t.is((await sizeOf(fs, name)).size, 19);
+    const later = await fs.handlers.open(ctx(PID), ino, O_RDONLY);
+    t.is(later.trueSize, undefined, `${name}: the last lookup stated the exact size`);
+    await fs.handlers.release(ctx(PID), ino, later.fh);
+  }
+  const { ino } = await sizeOf(fs, 'sized');
+  const sized = await fs.handlers.open(ctx(PID), ino, O_RDONLY);
+  t.is(sized.trueSize, undefined, 'size: is exact from the start');
+  await fs.handlers.release(ctx(PID), ino, sized.fh);
+});
