@@ -109,6 +109,11 @@ export function median(values: readonly number[]): number {
   return v.length % 2 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
 }
 
+/** The nearest-rank `p`th percentile of `sorted` (ascending): a cold row's p50/p99 from its samples; NaN for none. */
+export function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+}
+
 /** The first and third quartiles of `values`: the medians of its lower and upper halves (the middle value of an odd count in neither). */
 export function quartiles(values: readonly number[]): [number, number] {
   const v = [...values].sort((a, b) => a - b);

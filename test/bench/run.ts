@@ -186,8 +186,7 @@ async function main(): Promise<void> {
   const interrupted = interrupts.exitCode();
   if (interrupted !== undefined) {
     // Every suite that ran has cleaned up by now; the rows it reported (or its reason) are above.
-    const reason: unknown = signal.reason;
-    process.stdout.write(`\n${reason instanceof Error ? reason.message : String(reason)}: partial results\n`);
+    process.stdout.write(`\n${failureReason(undefined, signal)}: partial results\n`);
     process.exitCode = interrupted;
   }
 }

@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { clearStaleMount } from '../../../src/native/index.js';
 import { startDockerd, type TestDockerd } from '../../../scripts/components/dockerd.js';
 import { startPald, type TestPald } from '../../helpers/pald.js';
-import { failureReason, median, pairedRatio, quartiles, type BenchContext } from '../harness.js';
+import { failureReason, median, pairedRatio, percentile, quartiles, type BenchContext } from '../harness.js';
 import { cpuSampler, paldKnobs } from '../pald-knobs.js';
 
 const execFileAsync = promisify(execFile);
@@ -35,10 +35,6 @@ function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
-}
-
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
 
 export async function run(ctx: BenchContext): Promise<void> {

@@ -1,6 +1,6 @@
 import test from 'ava';
 
-import { pairedRatio, quartiles } from '../../../test/bench/harness.js';
+import { pairedRatio, percentile, quartiles } from '../../../test/bench/harness.js';
 
 test('the median of per-round ratios, each round paired with the floor round before it', (t) => {
   // The floor moves by 3× between rounds; the case is 1.1× slower than the floor of its own round
@@ -22,4 +22,13 @@ test('quartiles: the medians of the lower and the upper half', (t) => {
   t.deepEqual(quartiles([8, 1, 6, 3, 2, 7, 4, 5]), [2.5, 6.5]);
   t.deepEqual(quartiles([2]), [2, 2]);
   t.true(quartiles([]).every(Number.isNaN));
+});
+
+test('percentile: nearest rank of a sorted list, the last for p99 of a short one, NaN for none', (t) => {
+  const sorted = [10, 20, 30, 40, 50, 60, 70, 80, 90, 100];
+  t.is(percentile(sorted, 50), 60);
+  t.is(percentile(sorted, 99), 100);
+  t.is(percentile(sorted, 0), 10);
+  t.is(percentile([7], 99), 7);
+  t.true(Number.isNaN(percentile([], 50)));
 });
