@@ -51,8 +51,9 @@ interface Run {
  * its real size. The READ past the end is answered only once the READ of the end has arrived, and
  * the READ of the end only after that (so the kernel has both in flight and gets the answer past
  * the end first). `startGo: false`: no second reader; the READ past the end is answered at once.
+ * `threads`: the addon's reader threads (0: the JS thread reads /dev/fuse; pald runs 2 workers).
  */
-async function race(t: ExecutionContext, tellTrueSize: boolean, startGo = true): Promise<Run> {
+async function race(t: ExecutionContext, threads: number, tellTrueSize: boolean, startGo = true): Promise<Run> {
   const fs = new TestFs();
   const file = fs.add('bounded', content, 'js');
   const h = fs.handlers;
@@ -90,7 +91,7 @@ async function race(t: ExecutionContext, tellTrueSize: boolean, startGo = true):
     }
     return content.subarray(offset, offset + size);
   };
-  const { mountpoint } = await mountTestFs(t, fs);
+  const { mountpoint } = await mountTestFs(t, fs, { threads });
   const scratch = await mkdtemp(join(tmpdir(), 'pal-eof-gate-'));
   t.teardown(() => rm(scratch, { recursive: true, force: true }));
   const out = join(scratch, 'whole');
@@ -106,23 +107,28 @@ async function race(t: ExecutionContext, tellTrueSize: boolean, startGo = true):
   return { past: Number(past), whole: whole === 'None' ? 0 : Number(whole), bytes };
 }
 
-test('a READ past the end answered first does not stretch the file: the reader gets the plaintext, whole and only', async (t) => {
-  const run = await race(t, true);
-  t.is(run.past, 0, 'nothing past the end');
-  t.is(run.whole, content.length);
-  t.true(run.bytes.equals(content));
-});
+for (const [threads, mode] of [
+  [0, 'JS-thread reads'],
+  [2, '2 worker threads'],
+] as const) {
+  test(`a READ past the end answered first does not stretch the file: the reader gets the plaintext, whole and only [${mode}]`, async (t) => {
+    const run = await race(t, threads, true);
+    t.is(run.past, 0, 'nothing past the end');
+    t.is(run.whole, content.length);
+    t.true(run.bytes.equals(content));
+  });
 
-test('control: without the true size the same order leaves zeros after the plaintext (the race is real)', async (t) => {
-  const run = await race(t, false);
-  t.is(run.past, 0);
-  t.true(run.whole > content.length, `the kernel's size went to the offset past the end (${run.whole})`);
-  t.true(run.bytes.subarray(0, content.length).equals(content));
-  t.true(run.bytes.subarray(content.length).every((b) => b === 0));
-});
+  test(`control: without the true size the same order leaves zeros after the plaintext (the race is real) [${mode}]`, async (t) => {
+    const run = await race(t, threads, false);
+    t.is(run.past, 0);
+    t.true(run.whole > content.length, `the kernel's size went to the offset past the end (${run.whole})`);
+    t.true(run.bytes.subarray(0, content.length).equals(content));
+    t.true(run.bytes.subarray(content.length).every((b) => b === 0));
+  });
 
-test('a READ past the end with no READ of the end in flight is answered when its wait is over', async (t) => {
-  const run = await race(t, true, false);
-  t.is(run.past, 0, 'answered (with nothing), not left hanging');
-  t.is(run.whole, 0, 'no second reader');
-});
+  test(`a READ past the end with no READ of the end in flight is answered when its wait is over [${mode}]`, async (t) => {
+    const run = await race(t, threads, true, false);
+    t.is(run.past, 0, 'answered (with nothing), not left hanging');
+    t.is(run.whole, 0, 'no second reader');
+  });
+}
