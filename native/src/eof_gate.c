@@ -24,7 +24,7 @@ struct pal_eof_gate {
   fuse_ino_t ino;
   uint64_t length;
   uint64_t armed_until_ns;
-  uint64_t held_until_ns; /* the first held read's deadline; 0 while none is held */
+  uint64_t held_until_ns; /* the first held read's deadline (set while nheld > 0: answering drops the gate) */
   fuse_req_t held[PAL_EOF_HELD_MAX];
   int nheld;
 };
@@ -156,12 +156,4 @@ uint64_t pal_eof_gates_expire(pal_eof_gates *g, uint64_t now_ns) {
   }
   pthread_mutex_unlock(&g->lock);
   return next;
-}
-
-long pal_eof_gates_held(pal_eof_gates *g) {
-  long held = 0;
-  pthread_mutex_lock(&g->lock);
-  for (pal_eof_gate *gate = g->head; gate; gate = gate->next) held += gate->nheld;
-  pthread_mutex_unlock(&g->lock);
-  return held;
 }

@@ -50,7 +50,5 @@ void pal_eof_gate_answered(pal_eof_gates *g, fuse_ino_t ino, uint64_t off, uint6
 /* Answers held reads whose wait is over and drops gates past their time. Returns the next
  * deadline (monotonic ns) of a held read, 0 when none is held. */
 uint64_t pal_eof_gates_expire(pal_eof_gates *g, uint64_t now_ns);
-/* Reads held right now (for tests and stats). */
-long pal_eof_gates_held(pal_eof_gates *g);
 
 #endif

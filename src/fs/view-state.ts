@@ -266,9 +266,11 @@ export class PalView {
   /** The attr a lookup, getattr or listing states; it notes whether the kernel now holds a bound. */
   secretAttr(caller: Caller, entry: ManifestEntry): FileAttr {
     const ino = this.inodes.inoFor(entry.name);
-    if (secretSizeIsBound(entry, this.sealed.factsFor(entry)?.size)) this.boundStated.add(entry.name);
+    const learnt = this.sealed.factsFor(entry)?.size;
+    if (secretSizeIsBound(entry, learnt)) this.boundStated.add(entry.name);
     else this.boundStated.delete(entry.name);
-    return fileAttr(ino, entry.mode, caller.ctx.uid, caller.ctx.gid, this.secretSize(entry), entry.mtimeMs);
+    const size = statedSecretSize(entry, learnt, this.ledger.secretBytesLimit());
+    return fileAttr(ino, entry.mode, caller.ctx.uid, caller.ctx.gid, size, entry.mtimeMs);
   }
 
   visibleSecrets(caller: Caller): ManifestEntry[] {
