@@ -14,6 +14,7 @@
         "src/handover.c",
         "src/handover_proto.c",
         "src/mountinfo.c",
+        "src/passthrough.c",
         "src/pidfd.c",
         "src/sys.c"
       ],

@@ -17,6 +17,7 @@
 #define FUSE_USE_VERSION 314
 #include "fuse_bridge.h"
 #include "eof_gate.h"
+#include "passthrough.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -78,6 +79,7 @@ typedef struct {
   uint64_t js_fh;
   pal_fast_lease *lease; /* opened in C from this lease (fast_path.c) */
   uint64_t lease_id;
+  fuse_ino_t pt_ino; /* opened by passthrough (the kernel reads content itself): its inode */
 } pal_fh;
 
 typedef struct pal_req {
@@ -133,7 +135,10 @@ struct pal_mount {
   pthread_cond_t ncond;
   notify_item *nhead, *ntail;
   bool nstop;
-  pal_eof_gates gates; /* reads past a file's end held for the read of its end (eof_gate.c) */
+  pal_eof_gates gates;        /* reads past a file's end held for the read of its end (eof_gate.c) */
+  pal_pt_conn *pt_conn;       /* set when the mount asked for passthrough (passthrough.h) */
+  pal_pt_inodes pt_inodes;    /* which content each inode's passthrough files read */
+  atomic_ulong content_reads; /* READs answered from a handle's content (none for passthrough) */
   pal_mount *next_active;
   pal_fast fast; /* the warm path's decision cache (off unless JS turns it on) */
   atomic_bool fast_on;
@@ -402,6 +407,25 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 static void release_fh(pal_mount *m, const struct fuse_ctx *ctx, fuse_ino_t ino, pal_fh *fh);
 
+/* The backing an open of `ino` answered with `fh` can name (passthrough.h), 0 for none: the
+ * session negotiated passthrough, the content is a registered memfd, and no passthrough file of
+ * the inode reads other content. Notes the inode in fh, for its release. */
+static int passthrough_for(pal_mount *m, fuse_ino_t ino, pal_fh *fh) {
+  if (!fh->content || !m->pt_conn || !atomic_load(&m->io.passthrough)) return 0;
+  int id = pal_pt_backing_id(m->pt_conn, fh->content);
+  if (id <= 0 || !pal_pt_inodes_acquire(&m->pt_inodes, ino, fh->content)) return 0;
+  fh->pt_ino = ino;
+  return id;
+}
+
+/* fuse_reply_open, naming the backing `id` (> 0) for passthrough. */
+static int reply_open_with(fuse_req_t req, const struct fuse_file_info *fi, int id) {
+  pal_io_next_open_backing(id);
+  int rc = fuse_reply_open(req, fi);
+  pal_io_next_open_backing(0);
+  return rc;
+}
+
 static uint64_t monotonic_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -451,7 +475,7 @@ static bool fast_open(pal_mount *m, fuse_req_t req, fuse_ino_t ino, struct fuse_
   /* Queued before the reply: the release (another worker may take it the moment the reply is
    * out) queues after it, so JS hears of the open first. */
   fast_event(m, PAL_EVENT_OPENED, &ctx, ino, o.fh, o.lease_id, latency_us, time_ms, line, line_len);
-  bool delivered = fuse_reply_open(req, fi) == 0;
+  bool delivered = reply_open_with(req, fi, passthrough_for(m, ino, fh)) == 0;
   if (!delivered) release_fh(m, &ctx, ino, fh); /* interrupted: no release will come, so we do */
   return true;
 }
@@ -497,7 +521,9 @@ static void reply_content(pal_mount *m, fuse_req_t req, fuse_ino_t ino, pal_secm
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
   pal_fh *fh = (pal_fh *)(uintptr_t)fi->fh;
   if (fh->content) {
-    reply_content(fuse_req_userdata(req), req, ino, fh->content, size, off);
+    pal_mount *m = fuse_req_userdata(req);
+    atomic_fetch_add_explicit(&m->content_reads, 1, memory_order_relaxed);
+    reply_content(m, req, ino, fh->content, size, off);
     return;
   }
   pal_req *r = new_req(fuse_req_userdata(req), req, OP_READ, ino);
@@ -516,6 +542,7 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) 
 /* Drops the handle's reference to its content (the last holder's drop wipes it, now, not when JS
  * collects a handle object) and tells JS (which answers nothing: release needs no reply). */
 static void release_fh(pal_mount *m, const struct fuse_ctx *ctx, fuse_ino_t ino, pal_fh *fh) {
+  if (fh->pt_ino) pal_pt_inodes_release(&m->pt_inodes, fh->pt_ino);
   if (fh->content) pal_secmem_unref(fh->content);
   if (fh->lease) {
     bool back = pal_fast_release(&m->fast, fh->lease, fh->js_fh);
@@ -990,6 +1017,8 @@ static void stop_mount(pal_mount *m) {
 
 static void free_mount(pal_mount *m) {
   pal_io_destroy(&m->io);
+  pal_pt_inodes_destroy(&m->pt_inodes);
+  pal_pt_conn_unref(m->pt_conn);
   pal_eof_gates_destroy(&m->gates);
   pal_fast_destroy(&m->fast);
   pal_events_destroy(&m->events);
@@ -1266,11 +1295,15 @@ static napi_value reply_open(napi_env env, napi_callback_info info) {
   fi.keep_cache = keep_cache;
   fi.noflush = 1; /* read-only, no locks: close() need not cost a FLUSH round trip */
   fi.flags = r->flags;
-  /* Armed before the reply: the kernel may send the first READ the moment it has the open. */
-  if (bounded) pal_eof_gate_arm(&r->m->gates, r->ino, true_size, monotonic_ns());
-  bool delivered = fuse_reply_open(r->req, &fi) == 0;
+  int backing = passthrough_for(r->m, r->ino, fh);
+  /* Armed before the reply: the kernel may send the first READ the moment it has the open. A
+   * passthrough file sends none: the kernel reads the content, whose size is exact. */
+  if (bounded && !backing) pal_eof_gate_arm(&r->m->gates, r->ino, true_size, monotonic_ns());
+  bool delivered = reply_open_with(r->req, &fi, backing) == 0;
+  pal_mount *m = r->m;
   answered(r);
   if (!delivered) {
+    if (fh->pt_ino) pal_pt_inodes_release(&m->pt_inodes, fh->pt_ino);
     if (fh->content) pal_secmem_unref(fh->content);
     free(fh);
   }
@@ -1436,6 +1469,7 @@ static pal_mount *new_mount(napi_env env, int nthreads) {
   pthread_cond_init(&m->ncond, &monotonic);
   pthread_condattr_destroy(&monotonic);
   pal_eof_gates_init(&m->gates);
+  pal_pt_inodes_init(&m->pt_inodes);
   pal_fast_init(&m->fast);
   atomic_init(&m->fast_on, false);
   pal_events_init(&m->events);
@@ -1534,7 +1568,7 @@ static bool read_takeover(napi_env env, napi_value v, const char *path, int *fd,
  * the previous pald's mount at `mountpoint` instead of mounting anew.
  * Validation first, then each step undone in reverse order on failure (libfuse's own style). */
 static napi_value js_mount(napi_env env, napi_callback_info info) {
-  napi_value argv[6], name, resource, out = NULL;
+  napi_value argv[7], name, resource, out = NULL;
   uint64_t threads = 0, gen = 0;
   char *path = NULL, *opts = NULL, *real = NULL;
   pal_mount *m = NULL;
@@ -1542,7 +1576,8 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
   void *init = NULL;
   size_t init_len = 0;
   napi_valuetype takeover_type = napi_undefined;
-  if (!pal_get_args(env, info, 6, argv)) return NULL;
+  bool passthrough = false;
+  if (!pal_get_args(env, info, 7, argv) || !pal_arg_bool(env, argv[6], &passthrough)) return NULL;
   napi_typeof(env, argv[5], &takeover_type);
   bool takeover = takeover_type != napi_null && takeover_type != napi_undefined;
   path = pal_arg_string(env, argv[0], "mountpoint", NULL);
@@ -1620,6 +1655,12 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
     if ((rc = pal_fuse_install_io(m->se, fuse_session_fd(m->se), &m->io)) != 0) {
       pal_throw(env, "ERR_PAL_MOUNT", -rc, "installing session I/O failed: %s", strerror(-rc));
       goto err_unmount;
+    }
+    /* Asked for in the INIT reply, which no thread has read yet. A resumed session never has it:
+     * the kernel negotiated with the first pald (fuse_io.h). */
+    if (passthrough && (m->pt_conn = pal_pt_conn_new(fuse_session_fd(m->se))) != NULL) {
+      pal_secmem_use_memfd();
+      m->io.want_passthrough = true;
     }
   }
   char type[256];
@@ -1796,6 +1837,39 @@ static napi_value js_handover_state(napi_env env, napi_callback_info info) {
               {"foreign", (double)atomic_load(&m->io.foreign)},
               {"resend", (double)atomic_load(&m->io.resend)},
               {"reopens", (double)atomic_load(&m->io.reopens)}};
+  for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+    NAPI_TRY(env, napi_create_double(env, nums[i].value, &v));
+    NAPI_TRY(env, napi_set_named_property(env, out, nums[i].key, v));
+  }
+  return out;
+}
+
+/* passthroughStats(handle) -> { asked, offered, negotiated, opens, conflicts, busyInodes,
+ * contentReads }: opens answered by passthrough, opens that could not be (their inode read other
+ * content), inodes with passthrough files open now, READs the addon answered from content. */
+static napi_value js_passthrough_stats(napi_env env, napi_callback_info info) {
+  napi_value argv[1], out, v;
+  if (!pal_get_args(env, info, 1, argv)) return NULL;
+  pal_mount *m = get_mount(env, argv[0]);
+  if (!m) return NULL;
+  NAPI_TRY(env, napi_create_object(env, &out));
+  const struct {
+    const char *key;
+    bool value;
+  } flags[] = {{"asked", m->io.want_passthrough},
+               {"offered", atomic_load(&m->io.kernel_passthrough)},
+               {"negotiated", atomic_load(&m->io.passthrough)}};
+  for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
+    NAPI_TRY(env, napi_get_boolean(env, flags[i].value, &v));
+    NAPI_TRY(env, napi_set_named_property(env, out, flags[i].key, v));
+  }
+  const struct {
+    const char *key;
+    double value;
+  } nums[] = {{"opens", (double)atomic_load(&m->pt_inodes.opens)},
+              {"conflicts", (double)atomic_load(&m->pt_inodes.conflicts)},
+              {"busyInodes", (double)pal_pt_inodes_busy(&m->pt_inodes)},
+              {"contentReads", (double)atomic_load(&m->content_reads)}};
   for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
     NAPI_TRY(env, napi_create_double(env, nums[i].value, &v));
     NAPI_TRY(env, napi_set_named_property(env, out, nums[i].key, v));
@@ -2215,6 +2289,7 @@ bool pal_fuse_init(napi_env env, napi_value exports) {
       {"release", NULL, js_release, NULL, NULL, NULL, napi_default, NULL},
       {"park", NULL, js_park, NULL, NULL, NULL, napi_default, NULL},
       {"handoverState", NULL, js_handover_state, NULL, NULL, NULL, napi_default, NULL},
+      {"passthroughStats", NULL, js_passthrough_stats, NULL, NULL, NULL, napi_default, NULL},
       {"unmount", NULL, js_unmount, NULL, NULL, NULL, napi_default, NULL},
       {"invalidateEntry", NULL, js_inval_entry, NULL, NULL, NULL, napi_default, NULL},
       {"invalidateInode", NULL, js_inval_inode, NULL, NULL, NULL, napi_default, NULL},

@@ -40,6 +40,16 @@
 #define FUSE_NOTIFY_RESEND 7
 #endif
 #define PAL_RESEND_MINOR 40
+/* Passthrough (protocol 7.40, Linux 6.9): in the second word of INIT flags, the backing id in
+ * fuse_open_out's last word, the stacking depth after flags2 in fuse_init_out. */
+#define PAL_INIT_EXT (1u << 30)
+#define PAL_FLAGS2_PASSTHROUGH (1u << (37 - 32))
+#define PAL_INIT_IN_FLAGS2 16 /* offset in fuse_init_in */
+#define PAL_INIT_OUT_FLAGS 12 /* offsets in fuse_init_out */
+#define PAL_INIT_OUT_FLAGS2 32
+#define PAL_INIT_OUT_STACK_DEPTH 36
+#define PAL_FOPEN_PASSTHROUGH (1u << 7)
+#define PAL_OPEN_OUT_BACKING_ID 12
 #define FH_TAG_SHIFT 48
 #define FH_PTR_MASK ((UINT64_C(1) << FH_TAG_SHIFT) - 1)
 #define OPENS_MAX 65536 /* opens in flight that get tagged; beyond, handles stay untagged (EBADF later) */
@@ -323,6 +333,10 @@ static ssize_t inspect(pal_io_state *st, int fd, char *buf, size_t n) {
     if (atomic_load(&st->init_unique) == 0 && arg_len >= 16) {
       const struct fuse_init_in *init = (const void *)arg;
       atomic_store(&st->kernel_parallel_dirops, (init->flags & FUSE_PARALLEL_DIROPS) != 0);
+      uint32_t flags2 = 0;
+      if ((init->flags & PAL_INIT_EXT) && arg_len >= PAL_INIT_IN_FLAGS2 + sizeof flags2)
+        memcpy(&flags2, arg + PAL_INIT_IN_FLAGS2, sizeof flags2);
+      atomic_store(&st->kernel_passthrough, (flags2 & PAL_FLAGS2_PASSTHROUGH) != 0);
       if (n <= PAL_INIT_MAX && !atomic_load(&st->replay)) memcpy(st->init_req, buf, n);
       atomic_store(&st->init_unique, in->unique);
     }
@@ -430,6 +444,35 @@ static ssize_t reopened(pal_io_state *st, int fd, struct iovec *iov, int count) 
   return total;
 }
 
+/* Our INIT reply asks for passthrough, with backing files one level deep (memfds: tmpfs). */
+static void negotiate_passthrough(pal_io_state *st, unsigned char *out) {
+  uint32_t flags, flags2, depth = 1;
+  memcpy(&flags, out + PAL_INIT_OUT_FLAGS, sizeof flags);
+  memcpy(&flags2, out + PAL_INIT_OUT_FLAGS2, sizeof flags2);
+  if (flags & FUSE_WRITEBACK_CACHE) return; /* the kernel refuses both together */
+  flags |= PAL_INIT_EXT;
+  flags2 |= PAL_FLAGS2_PASSTHROUGH;
+  memcpy(out + PAL_INIT_OUT_FLAGS, &flags, sizeof flags);
+  memcpy(out + PAL_INIT_OUT_FLAGS2, &flags2, sizeof flags2);
+  memcpy(out + PAL_INIT_OUT_STACK_DEPTH, &depth, sizeof depth);
+  atomic_store(&st->passthrough, true);
+}
+
+static _Thread_local int next_open_backing;
+
+void pal_io_next_open_backing(int id) { next_open_backing = id; }
+
+/* An open reply named a backing: the kernel reads the file from it (direct I/O would override). */
+static void open_by_passthrough(struct iovec *iov, int count) {
+  int id = next_open_backing;
+  next_open_backing = 0;
+  const struct fuse_out_header *out = iov[0].iov_base;
+  if (id <= 0 || out->error != 0 || count < 2 || iov[1].iov_len != sizeof(struct fuse_open_out)) return;
+  struct fuse_open_out *open_out = iov[1].iov_base;
+  open_out->open_flags = (open_out->open_flags & ~FOPEN_DIRECT_IO) | PAL_FOPEN_PASSTHROUGH;
+  memcpy((unsigned char *)open_out + PAL_OPEN_OUT_BACKING_ID, &id, sizeof id);
+}
+
 static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata) {
   pal_io_state *st = userdata;
   const struct fuse_out_header *head = count >= 1 && iov[0].iov_len == sizeof *head ? iov[0].iov_base : NULL;
@@ -448,6 +491,9 @@ static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata) {
     if (out->error == 0) {
       if (atomic_load(&st->kernel_parallel_dirops))
         ((struct fuse_init_out *)iov[1].iov_base)->flags |= FUSE_PARALLEL_DIROPS;
+      if (st->want_passthrough && atomic_load(&st->kernel_passthrough) &&
+          iov[1].iov_len >= PAL_INIT_OUT_STACK_DEPTH + sizeof(uint32_t))
+        negotiate_passthrough(st, iov[1].iov_base);
       size_t len = ((const struct fuse_in_header *)st->init_req)->len;
       if (len >= sizeof(struct fuse_in_header) && len <= PAL_INIT_MAX)
         atomic_store(&st->init_len, (unsigned)len);
@@ -463,6 +509,7 @@ static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata) {
       tagged = true;
     }
   }
+  if (next_open_backing && out) open_by_passthrough(iov, count);
   ssize_t res = writev(fd, iov, count);
   if (tagged && res >= 0) atomic_fetch_add(&st->own_handles, 1); /* the kernel took it: it will release it */
   return res;

@@ -19,6 +19,12 @@ enum { PAL_IO_SERVE = 0, PAL_IO_PARK = 1 };
 typedef struct {
   atomic_uint_fast64_t init_unique; /* unique id of the kernel's INIT request, 0 until seen */
   atomic_bool kernel_parallel_dirops;
+  /* FUSE passthrough (passthrough.h): asked for by the mount, offered by the kernel, and so
+   * negotiated in our INIT reply. A resumed session never negotiates: the kernel did with the
+   * first pald, whose reply we do not know. */
+  bool want_passthrough;
+  atomic_bool kernel_passthrough;
+  atomic_bool passthrough;
   /* --- handover --- */
   pthread_mutex_t lock; /* guards opens[] and the foreign-handle tables */
   bool lock_ready;
@@ -64,5 +70,8 @@ long pal_io_own_handles(pal_io_state *st);
 /* The OPEN/OPENDIR this thread read last is about to be answered on another thread (handed to JS):
  * its reply must still get this session's tag. Call before handing it over. */
 void pal_io_open_deferred(pal_io_state *st);
+/* The open reply this thread sends next names backing `id` (> 0) with FOPEN_PASSTHROUGH, in place
+ * of direct I/O; 0 clears it. Set right before fuse_reply_open, cleared right after. */
+void pal_io_next_open_backing(int id);
 
 #endif

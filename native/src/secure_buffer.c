@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "napi_util.h"
+#include "passthrough.h"
 
 /* What napi_wrap holds for one JS handle: one reference to the memory until wipe(), hand-over
  * to a file handle, or garbage collection, whichever comes first. */
@@ -73,6 +74,52 @@ static bool pool_give(void *p, size_t pages) {
   return kept;
 }
 
+static atomic_bool use_memfd;
+
+void pal_secmem_use_memfd(void) { atomic_store(&use_memfd, true); }
+
+/* Locked memory that is also a file: a memfd of exactly `length` bytes (what a passthrough read
+ * returns), mapped shared over `capacity` (its last page holds the end of the file, so every
+ * byte of the mapping is addressable). NULL with errno and *failed_step set. */
+static void *memfd_map(size_t length, size_t capacity, int *fd_out, const char **failed_step) {
+  int fd = memfd_create("pal-plaintext", MFD_CLOEXEC);
+  if (fd < 0) {
+    *failed_step = "memfd_create";
+    return NULL;
+  }
+  if (ftruncate(fd, (off_t)length) != 0) {
+    *failed_step = "ftruncate";
+    goto fail;
+  }
+  void *p = mmap(NULL, capacity, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (p == MAP_FAILED) {
+    *failed_step = "mmap";
+    goto fail;
+  }
+  if (mlock(p, capacity) != 0) {
+    *failed_step = "mlock";
+    int e = errno;
+    munmap(p, capacity);
+    errno = e;
+    goto fail;
+  }
+  if (madvise(p, capacity, MADV_DONTDUMP) != 0 || madvise(p, capacity, MADV_DONTFORK) != 0) {
+    *failed_step = "madvise(MADV_DONTDUMP)";
+    int e = errno;
+    munlock(p, capacity);
+    munmap(p, capacity);
+    errno = e;
+    goto fail;
+  }
+  *fd_out = fd;
+  return p;
+fail:;
+  int e = errno;
+  close(fd);
+  errno = e;
+  return NULL;
+}
+
 pal_secmem *pal_secmem_alloc(size_t length, const char **failed_step) {
   size_t page = page_size();
   if (length > SIZE_MAX - page) {
@@ -86,7 +133,18 @@ pal_secmem *pal_secmem_alloc(size_t length, const char **failed_step) {
     *failed_step = "calloc";
     return NULL;
   }
-  void *p = pool_take(capacity / page);
+  m->memfd = -1;
+  void *p = NULL;
+  if (length > 0 && atomic_load(&use_memfd)) {
+    p = memfd_map(length, capacity, &m->memfd, failed_step);
+    if (!p) {
+      free(m);
+      return NULL;
+    }
+    m->file_backed = true;
+    goto ready; /* a new mapping: zero already */
+  }
+  p = pool_take(capacity / page);
   if (p) goto ready;
   int rc = posix_memalign(&p, page, capacity);
   if (rc != 0) {
@@ -139,6 +197,7 @@ pal_secmem *pal_secmem_plain_copy(const void *bytes, size_t length) {
   m->length = length;
   m->capacity = length;
   m->locked = false;
+  m->memfd = -1;
   atomic_init(&m->refs, 1);
   atomic_init(&m->alive, true);
   return m;
@@ -157,6 +216,14 @@ static void wipe_into(pal_secmem *m, unsigned char *probe) {
   }
   atomic_fetch_sub(&live_locked_bytes, m->capacity);
   atomic_fetch_sub(&live_locked_buffers, 1);
+  pal_pt_forget(m); /* the kernel's open files keep their own reference to the (now zero) pages */
+  if (m->file_backed) {
+    if (m->memfd >= 0) close(m->memfd);
+    m->memfd = -1;
+    munlock(p, m->capacity);
+    munmap(p, m->capacity);
+    return;
+  }
   if (pool_give(p, m->capacity / page_size())) return;
   madvise(p, m->capacity, MADV_DODUMP);
   munlock(p, m->capacity);

@@ -19,9 +19,20 @@ typedef struct pal_secmem {
   unsigned char *data; /* NULL after the wipe */
   size_t length;       /* bytes visible to users */
   size_t capacity;     /* bytes allocated (locked: whole pages, >= 1 page) */
+  /* Locked memory allocated while memfd mode is on (pal_secmem_use_memfd) is a shared mapping of
+   * a memfd exactly `length` bytes long, so that the kernel can read it for a FUSE passthrough
+   * open (passthrough.c). memfd: its descriptor until it is registered (-1 after, or without);
+   * backing: that registration, released when the memory is wiped. */
+  bool file_backed;
+  int memfd;
+  struct pal_pt_backing *backing;
 } pal_secmem;
 
 bool pal_secure_buffer_init(napi_env env, napi_value exports);
+
+/* From now on, locked allocations of 1 byte or more are memfd mappings (FUSE passthrough can
+ * serve them); earlier ones stay as they are. Process-wide, never turned off. */
+void pal_secmem_use_memfd(void);
 
 /* Allocates and locks; on failure returns NULL with errno set (mlock/madvise/posix_memalign). */
 pal_secmem *pal_secmem_alloc(size_t length, const char **failed_step);

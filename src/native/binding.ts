@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
-import type { FastPathStats, HandoverState, RetiredLease } from './types.js';
+import type { FastPathStats, HandoverState, PassthroughStats, RetiredLease } from './types.js';
 
 /** State of one SecureBuffer handle (never its bytes). */
 export interface SecureBufferInfo {
@@ -55,11 +55,13 @@ export interface NativeBinding {
     dispatch: Dispatch,
     generation: number,
     takeover: { fd: number; init: Uint8Array } | null,
+    passthrough: boolean,
   ): MountHandle;
   unmount(mount: MountHandle): Promise<void>;
   release(mount: MountHandle): Promise<void>;
   park(mount: MountHandle): void;
   handoverState(mount: MountHandle): HandoverState;
+  passthroughStats(mount: MountHandle): PassthroughStats;
   invalidateEntry(mount: MountHandle, parent: number, name: string): void;
   invalidateInode(mount: MountHandle, ino: number): void;
   clearStaleMount(mountpoint: string): number;

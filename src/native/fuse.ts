@@ -7,7 +7,7 @@ import { binding, type MountHandle } from './binding.js';
 import { deliverFastEvents, makeDispatch, safeReport } from './dispatch.js';
 import { errorMessage } from '../shared/error-message.js';
 import { handleOf } from './secure-buffer.js';
-import type { FastPath, FuseHandlers, FuseMount, HandoverState, MountOptions } from './types.js';
+import type { FastPath, FuseHandlers, FuseMount, HandoverState, MountOptions, PassthroughStats } from './types.js';
 
 export interface NativeMountOptions extends MountOptions {
   /**
@@ -126,6 +126,10 @@ class NativeFuseMount implements FuseMount {
     return binding.handoverState(this.handle);
   }
 
+  passthroughStats(): PassthroughStats {
+    return binding.passthroughStats(this.handle);
+  }
+
   invalidateEntry(parent: number, name: string): void {
     binding.invalidateEntry(this.handle, parent, name);
   }
@@ -168,6 +172,7 @@ export async function mount(
     makeDispatch(handlers, onError),
     generation,
     options.takeover ? { fd: options.takeover.fd, init: options.takeover.init } : null,
+    options.passthrough ?? false,
   );
   const report = safeReport(onError);
   return new NativeFuseMount(path, handle, () => {

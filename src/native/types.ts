@@ -109,6 +109,29 @@ export interface MountOptions {
    * instead of mounting anew.
    */
   readonly takeover?: { readonly fd: number; readonly init: Uint8Array };
+  /**
+   * FUSE passthrough (Linux >= 6.9, pald as root): an open whose content is a SecureBuffer is
+   * answered so that the kernel reads the file from that buffer's pages itself, with no READ
+   * request. From the mount on, SecureBuffers are allocated as memfd mappings (still locked and
+   * undumpable). One content per inode at a time: while an inode has a passthrough file open, an
+   * open of it with other content fails (EIO). Never on a resumed session. Default false.
+   */
+  readonly passthrough?: boolean;
+}
+
+/** FUSE passthrough on a mount (MountOptions.passthrough). */
+export interface PassthroughStats {
+  /** The mount asked for it, the kernel offered it, and the two agreed in INIT. */
+  readonly asked: boolean;
+  readonly offered: boolean;
+  readonly negotiated: boolean;
+  /** Opens answered by passthrough; opens that could not be (their inode read other content). */
+  readonly opens: number;
+  readonly conflicts: number;
+  /** Inodes with passthrough files open now. */
+  readonly busyInodes: number;
+  /** READ requests the addon answered from a handle's content (a passthrough file sends none). */
+  readonly contentReads: number;
 }
 
 /** What a pald needs to hand its session over, and how the handover goes. */
@@ -139,6 +162,7 @@ export interface FuseMount {
   /** Handing over: serve only requests on open handles; leave the rest for the kernel to resend. */
   park(): void;
   handoverState(): HandoverState;
+  passthroughStats(): PassthroughStats;
   /** fuse_lowlevel_notify_inval_entry: drop the kernel's cached name under parent. */
   invalidateEntry(parent: number, name: string): void;
   /** fuse_lowlevel_notify_inval_inode: drop cached attrs/pages of ino (off 0, len 0 = all). */
