@@ -413,6 +413,7 @@ static void release_fh(pal_mount *m, const struct fuse_ctx *ctx, fuse_ino_t ino,
 static int passthrough_for(pal_mount *m, fuse_ino_t ino, pal_fh *fh) {
   if (!fh->content || !m->pt_conn || !atomic_load(&m->io.passthrough)) return 0;
   int id = pal_pt_backing_id(m->pt_conn, fh->content);
+  if (id == -EPERM) atomic_store(&m->io.passthrough, false); /* not negotiated on this session */
   if (id <= 0 || !pal_pt_inodes_acquire(&m->pt_inodes, ino, fh->content)) return 0;
   fh->pt_ino = ino;
   return id;
@@ -1637,6 +1638,13 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
       goto err_session;
     }
     takeover_fd = -1;
+    /* The kernel negotiated with the first pald, and we cannot see its INIT reply: passthrough is
+     * tried, and the first registration tells (EPERM when it was not negotiated). */
+    if (passthrough && (m->pt_conn = pal_pt_conn_new(fuse_session_fd(m->se))) != NULL) {
+      pal_secmem_use_memfd();
+      m->io.want_passthrough = true;
+      atomic_store(&m->io.passthrough, true);
+    }
     /* The replayed INIT now, not when /dev/fuse next turns readable: requests the previous pald
      * left unanswered come back only with the resend that follows INIT (fuse_io.c). */
     struct fuse_buf fbuf;

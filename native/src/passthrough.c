@@ -77,6 +77,7 @@ int pal_pt_backing_id(pal_pt_conn *c, pal_secmem *m) {
       m->memfd = -1;
       id = got;
     } else {
+      id = b ? -errno : -ENOMEM;
       free(b);
     }
   }

@@ -23,9 +23,9 @@ typedef struct pal_pt_conn pal_pt_conn;
 pal_pt_conn *pal_pt_conn_new(int devfd); /* NULL: errno */
 void pal_pt_conn_unref(pal_pt_conn *c);
 
-/* The kernel's backing id for `m` on `c`, registering m's memfd the first time: > 0, or 0 when
- * m cannot be a backing (not memfd-backed, wiped, registered with another session, or the
- * kernel refused: errno). */
+/* The kernel's backing id for `m` on `c`, registering m's memfd the first time: > 0; 0 when m
+ * cannot be a backing (not memfd-backed, wiped, registered with another session); -errno when
+ * the kernel refused (EPERM: the session has no passthrough, or pald lacks CAP_SYS_ADMIN). */
 int pal_pt_backing_id(pal_pt_conn *c, pal_secmem *m);
 /* m is being wiped: its registration goes (the kernel's open files keep their own reference). */
 void pal_pt_forget(pal_secmem *m);

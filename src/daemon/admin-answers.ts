@@ -27,6 +27,8 @@ export function daemonStatus(parts: DaemonParts): Record<string, unknown> {
     mounted: state.mount !== undefined,
     inertLayersAtStart: state.inertLayersAtStart,
     restart: parts.handover.status(),
+    // FUSE passthrough: whether the kernel reads open secrets itself (src/daemon/fuse-passthrough.ts).
+    ...(state.mount ? { passthrough: state.mount.passthroughStats() } : {}),
     docker: parts.identity.status(),
     trust: state.trust.status(),
     keys: { dir: state.config.keys, usable: backend.keyIds().length, problems: backend.problems() },

@@ -10,6 +10,10 @@ export function buildFilesystem(parts: FilesystemParts): PalFilesystem {
   const { state, identity, metrics, store, audit, native, log } = parts;
   const fs = createPalFilesystem({
     inodeKey: parts.handover.inodeKey,
+    inodeEpoch: parts.handover.generation,
+    ...(parts.handover.previousGeneration !== undefined
+      ? { previousInodeEpoch: parts.handover.previousGeneration }
+      : {}),
     identity: {
       resolve: async (ref) => {
         const who = await identity.resolve(ref);

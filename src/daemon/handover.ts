@@ -47,6 +47,8 @@ export interface Handover {
    */
   confirm(staging: string, mountpoint: string): Promise<void>;
   readonly generation: number;
+  /** Resuming: the generation of the session's previous pald (its inode epoch, src/fs/inodes.ts). */
+  readonly previousGeneration: number | undefined;
   readonly inodeKey: Uint8Array;
   /** After mounting (and binding onto the mountpoint): give the keeper the descriptor. */
   keep(mount: FuseMount): Promise<void>;
@@ -94,6 +96,7 @@ export async function startHandover(opts: HandoverOptions): Promise<Handover> {
       takeover = undefined;
     },
     generation,
+    previousGeneration: found?.payload.generation,
     inodeKey,
     async keep(mount) {
       served = mount;

@@ -3,6 +3,7 @@
 
 import { mkdir, realpath } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { paldFusePassthrough } from './fuse-passthrough.js';
 import { paldFuseThreads } from './fuse-threads.js';
 import { prepareMountpoint, prepareStagingDir, stackOnto } from './mountinfo.js';
 import { step, type Closers } from './startup.js';
@@ -44,6 +45,8 @@ export async function mountSession(parts: DaemonParts, closers: Closers): Promis
       generation: handover.generation,
       // Who reads /dev/fuse: worker threads by default, PAL_FUSE_THREADS=0 for the JS thread (fuse-threads.ts).
       threads: paldFuseThreads(),
+      // The kernel reads open secrets from their locked pages itself; PAL_FUSE_PASSTHROUGH=0: no.
+      passthrough: paldFusePassthrough(),
       ...(handover.takeover ? { takeover: handover.takeover } : {}),
       // Expected failures (EIO for a corrupt ciphertext…) are in the audit log already; only
       // errors that are not ours to expect are worth a log line.

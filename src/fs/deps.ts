@@ -123,7 +123,11 @@ export interface FsDeps {
   readonly metrics?: RequestMetrics;
   /**
    * Key of the inode numbers (32 bytes; default random per run). A pald resuming its
-   * predecessor's mount gets the same key, so the kernel's cached inode numbers stay valid.
+   * predecessor's mount gets the same key, so that it can name the inodes the predecessor gave.
    */
   readonly inodeKey?: Uint8Array;
+  /** This run's inode epoch (its session generation, default 1): see src/fs/inodes.ts. */
+  readonly inodeEpoch?: number;
+  /** Resuming a session: the epoch of the pald that numbered the kernel's inodes so far. */
+  readonly previousInodeEpoch?: number;
 }

@@ -1,8 +1,17 @@
-// Inode layout of the pal filesystem. A secret's inode number is derived from its name with a
-// keyed hash (a random key per pald run), so the numbers a caller sees say nothing about how many
-// other secrets exist or in which order they were seen (sequential numbers would). Numbers are
-// stable for the life of the daemon: a name keeps its number even if it leaves the manifest and
-// comes back, and a number is never given to two names (collisions are checked and re-derived).
+// Inode layout of the pal filesystem. A secret version's inode number is derived from its name and
+// version with a keyed hash (a random key per pald run, handed to the next pald on a restart), so
+// the numbers a caller sees say nothing about how many other secrets exist or in which order they
+// were seen (sequential numbers would). A number is never given to two versions (collisions are
+// checked and re-derived) and stays for the life of the daemon.
+//
+// One inode per version, not per name: with FUSE passthrough the kernel reads an open file from
+// the plaintext's own pages and allows one such backing per inode at a time (an open of other
+// content fails while a file of the inode is open). A rotated secret is a new inode, as a file
+// replaced by rename is: handles of the old version keep reading it, new opens get the new one.
+// For the same reason each pald run numbers in its own epoch (its session generation): a
+// restarted pald never opens an inode whose files the previous pald's backings still serve; it
+// knows the previous epoch's numbers of the current versions (adopt), for the kernel's requests
+// on handles opened before the restart.
 
 import { createHmac, randomBytes } from 'node:crypto';
 
@@ -34,8 +43,8 @@ export function isPalFileName(name: string): name is PalFileName {
   return (PAL_FILES as readonly string[]).includes(name);
 }
 
-/** Derives the inode candidate number `attempt` for a name (attempt 0 first, then 1, … on collision). */
-export type InoDerivation = (name: string, attempt: number) => number;
+/** Derives the inode candidate number `attempt` for an identity (attempt 0 first, then 1, … on collision). */
+export type InoDerivation = (identity: string, attempt: number) => number;
 
 /** HMAC-SHA256 under `key`, truncated to INO_BITS. */
 export function keyedInoDerivation(key: Uint8Array): InoDerivation {
@@ -47,36 +56,58 @@ export function keyedInoDerivation(key: Uint8Array): InoDerivation {
 }
 
 export class SecretInodes {
-  private readonly byName = new Map<string, number>();
+  /** Every number given, by identity (epoch, name, version). */
+  private readonly byIdentity = new Map<string, number>();
+  /** Every number given to a name, whatever its version or epoch. */
+  private readonly byName = new Map<string, Set<number>>();
   private readonly byIno = new Map<number, string>();
   private readonly derive: InoDerivation;
 
-  /** By default a fresh random key: numbers differ from one pald run to the next. */
-  constructor(derive: InoDerivation = keyedInoDerivation(randomBytes(32))) {
+  /**
+   * By default a fresh random key: numbers differ from one pald run to the next. `epoch`: this
+   * run's (its session generation; the numbers of one key differ from epoch to epoch).
+   */
+  constructor(
+    derive: InoDerivation = keyedInoDerivation(randomBytes(32)),
+    private readonly epoch = 1,
+  ) {
     this.derive = derive;
   }
 
-  /** The inode of a secret name, derived on first sight and never reused for another name. */
-  inoFor(name: string): number {
-    const known = this.byName.get(name);
-    if (known !== undefined) return known;
-    for (let attempt = 0; attempt < MAX_DERIVATIONS; attempt++) {
-      const ino = this.derive(name, attempt);
-      if (!Number.isSafeInteger(ino) || ino < FIRST_SECRET_INO || this.byIno.has(ino)) continue;
-      this.byName.set(name, ino);
-      this.byIno.set(ino, name);
-      return ino;
-    }
-    // 64 collisions in a 2^48 space do not happen with a keyed hash; a broken derivation might.
-    throw new Error(`no free inode number for ${JSON.stringify(name)}`);
+  /** The inode of a secret version, derived on first sight and never reused for another. */
+  inoFor(name: string, version: string): number {
+    return this.number(this.epoch, name, version);
   }
 
-  /** The inode already given to a name, without allocating one. */
-  peek(name: string): number | undefined {
-    return this.byName.get(name);
+  /** Learns the number another epoch (the previous pald) gave a version: nameOf knows it then. */
+  adopt(epoch: number, name: string, version: string): number {
+    return this.number(epoch, name, version);
+  }
+
+  /** The numbers already given to a name, without allocating one. */
+  inosOf(name: string): readonly number[] {
+    return [...(this.byName.get(name) ?? [])];
   }
 
   nameOf(ino: number): string | undefined {
     return this.byIno.get(ino);
+  }
+
+  private number(epoch: number, name: string, version: string): number {
+    const identity = `${epoch}\0${name}\0${version}`;
+    const known = this.byIdentity.get(identity);
+    if (known !== undefined) return known;
+    for (let attempt = 0; attempt < MAX_DERIVATIONS; attempt++) {
+      const ino = this.derive(identity, attempt);
+      if (!Number.isSafeInteger(ino) || ino < FIRST_SECRET_INO || this.byIno.has(ino)) continue;
+      this.byIdentity.set(identity, ino);
+      this.byIno.set(ino, name);
+      const inos = this.byName.get(name) ?? new Set<number>();
+      inos.add(ino);
+      this.byName.set(name, inos);
+      return ino;
+    }
+    // 64 collisions in a 2^48 space do not happen with a keyed hash; a broken derivation might.
+    throw new Error(`no free inode number for ${JSON.stringify(name)}`);
   }
 }

@@ -96,10 +96,13 @@ export class PalView {
   private readonly boundStated = new Set<string>();
 
   constructor(private readonly deps: FsDeps) {
-    this.inodes = new SecretInodes(deps.inodeKey ? keyedInoDerivation(deps.inodeKey) : undefined);
+    this.inodes = new SecretInodes(deps.inodeKey ? keyedInoDerivation(deps.inodeKey) : undefined, deps.inodeEpoch);
     // A resumed session (src/daemon/handover.ts): the kernel may name a secret by the inode number
-    // the previous pald gave it, with no lookup first. Same key, same numbers: derive them now.
-    if (deps.inodeKey) for (const name of deps.manifest.current().entries.keys()) this.inodes.inoFor(name);
+    // the previous pald gave it, with no lookup first (a handle opened before the restart). Same
+    // key: derive the previous epoch's numbers of the current versions now.
+    const previous = deps.previousInodeEpoch;
+    if (deps.inodeKey && previous !== undefined)
+      for (const e of deps.manifest.current().entries.values()) this.inodes.adopt(previous, e.name, e.version);
     this.sealed = deps.sealedFacts;
     this.ledger = deps.handles ?? new HandleLedger(() => DEFAULT_HANDLE_LIMITS);
     this.startedAt = (deps.now ?? Date.now)();
@@ -265,7 +268,7 @@ export class PalView {
 
   /** The attr a lookup, getattr or listing states; it notes whether the kernel now holds a bound. */
   secretAttr(caller: Caller, entry: ManifestEntry): FileAttr {
-    const ino = this.inodes.inoFor(entry.name);
+    const ino = this.inodes.inoFor(entry.name, entry.version);
     const learnt = this.sealed.factsFor(entry)?.size;
     if (secretSizeIsBound(entry, learnt)) this.boundStated.add(entry.name);
     else this.boundStated.delete(entry.name);
@@ -488,7 +491,7 @@ export class PalView {
       fail(limited ? 'deny' : 'error', reason, limited ? 'limit' : 'internal-error');
       throw limited ? err : new FuseError(EIO, reason);
     }
-    const ino = this.inodes.inoFor(name);
+    const ino = this.inodes.inoFor(name, entry.version);
     this.handles.add(fh, { ino, name });
     this.audit(caller, 'open', name, 'allow', second.reason, second.class, startNs);
     const { plaintext } = opened;
@@ -521,7 +524,7 @@ export class PalView {
     if (!sameFacts(known, facts)) return;
     // openSecret's second decision, with these same facts, is the one the lookup just made.
     const { name } = entry;
-    const ino = this.inodes.inoFor(name);
+    const ino = this.inodes.inoFor(name, entry.version);
     const owner = handleOwner(caller.identity);
     const key = pinKey(entry);
     const { plaintext } = opened;
@@ -549,11 +552,10 @@ export class PalView {
     if (this.handles.release(fh)) this.ledger.release(fh);
   }
 
-  /** Drops what the kernel may hold of `name` (its entry and its inode's pages). */
+  /** Drops what the kernel may hold of `name` (its entry and the pages of its versions' inodes). */
   forget(name: string): void {
     this.tellKernel((k) => k.invalidateEntry(ROOT_INO, name));
-    const ino = this.inodes.peek(name);
-    if (ino !== undefined) this.tellKernel((k) => k.invalidateInode(ino));
+    for (const ino of this.inodes.inosOf(name)) this.tellKernel((k) => k.invalidateInode(ino));
   }
 
   manifestChanged(next: ManifestView, previous: ManifestView): void {

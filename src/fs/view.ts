@@ -77,6 +77,9 @@ function handlersOf(view: PalView): FuseHandlers {
       if (name === undefined) throw new FuseError(ENOENT, `no inode ${ino}`);
       const granted = await view.grant(ctx, name, 'getattr');
       const attr = view.secretAttr(granted.caller, granted.entry);
+      // A handle of an earlier version (or of the previous pald's epoch): the name's current
+      // attributes under the inode's own number, and nothing for the warm path to replay.
+      if (attr.ino !== ino) return attrReply({ ...attr, ino });
       view.remember(ctx, granted, attr);
       return attrReply(attr);
     },
