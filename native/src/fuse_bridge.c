@@ -1664,10 +1664,10 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
       pal_throw(env, "ERR_PAL_MOUNT", -rc, "installing session I/O failed: %s", strerror(-rc));
       goto err_unmount;
     }
-    /* Asked for in the INIT reply, which no thread has read yet. A resumed session never has it:
-     * the kernel negotiated with the first pald (fuse_io.h). */
+    /* Asked for in the INIT reply, which no thread has read yet; secure buffers become memfds
+     * once the kernel agreed (a descriptor each until registered: none for nothing). */
     if (passthrough && (m->pt_conn = pal_pt_conn_new(fuse_session_fd(m->se))) != NULL) {
-      pal_secmem_use_memfd();
+      m->io.on_passthrough = pal_secmem_use_memfd;
       m->io.want_passthrough = true;
     }
   }

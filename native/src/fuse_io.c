@@ -456,6 +456,7 @@ static void negotiate_passthrough(pal_io_state *st, unsigned char *out) {
   memcpy(out + PAL_INIT_OUT_FLAGS2, &flags2, sizeof flags2);
   memcpy(out + PAL_INIT_OUT_STACK_DEPTH, &depth, sizeof depth);
   atomic_store(&st->passthrough, true);
+  if (st->on_passthrough) st->on_passthrough();
 }
 
 static _Thread_local int next_open_backing;

@@ -25,6 +25,7 @@ typedef struct {
   bool want_passthrough;
   atomic_bool kernel_passthrough;
   atomic_bool passthrough;
+  void (*on_passthrough)(void); /* called once it is negotiated (before any open) */
   /* --- handover --- */
   pthread_mutex_t lock; /* guards opens[] and the foreign-handle tables */
   bool lock_ready;

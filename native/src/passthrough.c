@@ -73,8 +73,7 @@ int pal_pt_backing_id(pal_pt_conn *c, pal_secmem *m) {
       b->id = got;
       m->backing = b;
       /* The registration holds the file now; a descriptor per cached plaintext would be a lot. */
-      close(m->memfd);
-      m->memfd = -1;
+      pal_secmem_close_memfd(m);
       id = got;
     } else {
       id = b ? -errno : -ENOMEM;

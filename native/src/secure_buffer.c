@@ -75,8 +75,21 @@ static bool pool_give(void *p, size_t pages) {
 }
 
 static atomic_bool use_memfd;
+/* Memfd descriptors kept for a registration to come: a buffer is registered at its first
+ * passthrough open (its descriptor closed then), but key material never is, and a descriptor
+ * each must not starve pald of descriptors. Beyond this many, a new buffer's is closed at once:
+ * it stays locked memory, served by READs. */
+#define MEMFDS_HELD_MAX 64
+static atomic_int memfds_held;
 
 void pal_secmem_use_memfd(void) { atomic_store(&use_memfd, true); }
+
+void pal_secmem_close_memfd(pal_secmem *m) {
+  if (m->memfd < 0) return;
+  close(m->memfd);
+  m->memfd = -1;
+  atomic_fetch_sub(&memfds_held, 1);
+}
 
 /* Locked memory that is also a file: a memfd of exactly `length` bytes (what a passthrough read
  * returns), mapped shared over `capacity` (its last page holds the end of the file, so every
@@ -136,13 +149,16 @@ pal_secmem *pal_secmem_alloc(size_t length, const char **failed_step) {
   m->memfd = -1;
   void *p = NULL;
   if (length > 0 && atomic_load(&use_memfd)) {
-    p = memfd_map(length, capacity, &m->memfd, failed_step);
-    if (!p) {
-      free(m);
-      return NULL;
+    const char *memfd_step = NULL;
+    p = memfd_map(length, capacity, &m->memfd, &memfd_step);
+    if (p) {
+      m->file_backed = true;
+      if (atomic_fetch_add(&memfds_held, 1) >= MEMFDS_HELD_MAX) pal_secmem_close_memfd(m);
+      goto ready; /* a new mapping: zero already */
     }
-    m->file_backed = true;
-    goto ready; /* a new mapping: zero already */
+    /* Out of descriptors, say: ordinary locked memory, served by READs instead of passthrough
+     * (every handle of a version shares one buffer, so its inode stays one or the other). */
+    m->memfd = -1;
   }
   p = pool_take(capacity / page);
   if (p) goto ready;
@@ -218,8 +234,7 @@ static void wipe_into(pal_secmem *m, unsigned char *probe) {
   atomic_fetch_sub(&live_locked_buffers, 1);
   pal_pt_forget(m); /* the kernel's open files keep their own reference to the (now zero) pages */
   if (m->file_backed) {
-    if (m->memfd >= 0) close(m->memfd);
-    m->memfd = -1;
+    pal_secmem_close_memfd(m);
     munlock(p, m->capacity);
     munmap(p, m->capacity);
     return;

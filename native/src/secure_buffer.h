@@ -33,6 +33,9 @@ bool pal_secure_buffer_init(napi_env env, napi_value exports);
 /* From now on, locked allocations of 1 byte or more are memfd mappings (FUSE passthrough can
  * serve them); earlier ones stay as they are. Process-wide, never turned off. */
 void pal_secmem_use_memfd(void);
+/* Closes m's memfd descriptor (registered, or wiped): the mapping and the kernel's files keep the
+ * file. */
+void pal_secmem_close_memfd(pal_secmem *m);
 
 /* Allocates and locks; on failure returns NULL with errno set (mlock/madvise/posix_memalign). */
 pal_secmem *pal_secmem_alloc(size_t length, const char **failed_step);

@@ -50,6 +50,11 @@ sys.stdin.read()`;
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
+/** Secure buffers become memfds once the kernel agreed to passthrough (its INIT reply). */
+async function negotiated(fuse: FuseMount): Promise<void> {
+  await waitFor('passthrough negotiated', () => fuse.passthroughStats().negotiated);
+}
+
 async function quiet(fuse: FuseMount): Promise<void> {
   await waitFor('passthrough files released', () => fuse.passthroughStats().busyInodes === 0);
 }
@@ -60,9 +65,10 @@ for (const threads of [0, 2]) {
   test(`the kernel reads a SecureBuffer's content itself: read, mmap and sendfile whole, no READ [${mode}]`, async (t) => {
     const fs = new TestFs();
     const { mountpoint, fuse } = await mountTestFs(t, fs, { threads, passthrough: true });
+    await negotiated(fuse);
     const small = Buffer.from('the secret\n');
     const large = randomBytes(300 * 1024 + 17);
-    fs.add('small', small, 'shared'); // allocated after the mount: memfd-backed
+    fs.add('small', small, 'shared'); // allocated after INIT: memfd-backed
     fs.add('large', large, 'shared');
     for (const [name, content] of [
       ['small', small],
@@ -96,6 +102,7 @@ for (const threads of [0, 2]) {
   test(`one content per inode: while a file is open, an open with other content fails and one with the same succeeds [${mode}]`, async (t) => {
     const fs = new TestFs();
     const { mountpoint, fuse } = await mountTestFs(t, fs, { threads, passthrough: true });
+    await negotiated(fuse);
     fs.add('fresh', 'a new buffer per open\n', 'buffer'); // every open hands other memory
     fs.add('shared', 'one buffer for all\n', 'shared');
     const holders = ['fresh', 'shared'].map((name) => {
@@ -125,7 +132,8 @@ for (const threads of [0, 2]) {
 
 test('content allocated after a passthrough mount is a locked, undumpable memfd mapping, zero after wipe', async (t) => {
   const fs = new TestFs();
-  await mountTestFs(t, fs, { passthrough: true });
+  const { fuse } = await mountTestFs(t, fs, { passthrough: true });
+  await negotiated(fuse);
   fs.add('s', 'correct horse battery staple', 'shared');
   const held = fs.held.get('s')!;
   const { address } = secureBufferDebug.info(held);
