@@ -31,6 +31,7 @@ export function formatStatus(result: unknown): string {
     `pald      ${str(s.pald)} (pid ${str(s.pid)}, version ${str(s.version)}, up ${str(s.uptimeSeconds)}s)`,
     `mount     ${str(s.mountpoint)} ${s.mounted ? '(mounted)' : '(NOT mounted)'}${Number(s.inertLayersAtStart) > 0 ? `, on top of ${str(s.inertLayersAtStart)} inert layer(s) of earlier runs` : ''}`,
     ...(s.restart ? [restartStatus(obj(s.restart))] : []),
+    ...(s.passthrough ? [readsStatus(obj(s.passthrough))] : []),
     // The `docker` key holds every configured runtime (Docker, podman's socket, CRI): named for what it is.
     `runtime   ${str(docker.endpoint)} ${docker.reachable ? 'reachable' : `UNREACHABLE: ${str(docker.reason)}`} (${str(docker.cached)} containers cached)`,
     `trust     mode ${str(trust.mode)}, ${trust.healthy ? 'healthy' : `UNHEALTHY: ${str(trust.reason)}`}${trust.warning ? ` — WARNING: ${str(trust.warning)}` : ''}`,
@@ -68,6 +69,14 @@ function providerLines(providers: unknown): string[] {
     const dropped = Array.isArray(p.droppedLabels) ? `, dropped [${list(p.droppedLabels)}] (not in grants)` : '';
     return `  ${str(p.provider)}: ${str(p.state)}, labels [${list(p.labels)}]${dropped} — ${str(p.reason)}`;
   });
+}
+
+/** `reads     by the kernel from locked memory (FUSE passthrough): 120 opens, 0 conflicts`. */
+function readsStatus(p: Obj): string {
+  if (p.negotiated)
+    return `reads     by the kernel from locked memory (FUSE passthrough): ${str(p.opens)} opens, ${str(p.conflicts)} conflicts, ${str(p.contentReads)} READs through pald`;
+  const why = !p.asked ? 'PAL_FUSE_PASSTHROUGH=0' : p.offered ? 'refused by the kernel' : 'not offered by the kernel';
+  return `reads     through pald (no FUSE passthrough: ${why}): ${str(p.contentReads)} READs`;
 }
 
 /** `restart   handover (holder), resumed the previous session, generation 3`. */

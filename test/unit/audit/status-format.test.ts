@@ -28,6 +28,22 @@ test('pal status shows the audit log: health, exact decision counts, dropped lin
   t.regex(failing, /^audit .*FAILING: ENOSPC: no space left on device, .*12 lines DROPPED/m);
 });
 
+test('pal status says who reads the secrets: the kernel by passthrough, or pald and why', (t) => {
+  const on = { asked: true, offered: true, negotiated: true, opens: 120, conflicts: 0, busyInodes: 1, contentReads: 0 };
+  t.regex(
+    formatStatus({ ...base, passthrough: on }),
+    /^reads {5}by the kernel from locked memory \(FUSE passthrough\): 120 opens, 0 conflicts, 0 READs through pald$/m,
+  );
+  const off = { ...on, asked: false, negotiated: false, opens: 0, contentReads: 7 };
+  t.regex(
+    formatStatus({ ...base, passthrough: off }),
+    /^reads {5}through pald \(no FUSE passthrough: PAL_FUSE_PASSTHROUGH=0\): 7 READs$/m,
+  );
+  const old = { ...off, asked: true, offered: false };
+  t.regex(formatStatus({ ...base, passthrough: old }), /not offered by the kernel/);
+  t.notRegex(formatStatus(base), /^reads/m, 'nothing when pald has no mount');
+});
+
 test('pal audit shows the count of an aggregated line', (t) => {
   const line = {
     time: 't',
