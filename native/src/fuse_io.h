@@ -20,9 +20,8 @@ typedef struct {
   atomic_uint_fast64_t init_unique; /* unique id of the kernel's INIT request, 0 until seen */
   atomic_bool kernel_parallel_dirops;
   /* FUSE passthrough (passthrough.h): asked for by the mount, offered by the kernel, and so
-   * negotiated in our INIT reply. A resumed session negotiates nothing (the kernel did with the
-   * first pald, whose reply we do not know): the bridge sets `passthrough` and the first
-   * registration tells. */
+   * negotiated in our INIT reply. A resumed session never negotiates: the kernel did with the
+   * first pald, whose reply we do not know. */
   bool want_passthrough;
   atomic_bool kernel_passthrough;
   atomic_bool passthrough;

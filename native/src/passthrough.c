@@ -34,9 +34,7 @@ struct pal_pt_inode {
   unsigned long files;
 };
 
-/* Two first opens of one buffer must not both register it: one lock for all registrations. A
- * registered buffer's backing is read without it (it is set once, and dropped only by the wipe,
- * which no opener's reference allows). */
+/* Registration happens once per buffer, on its first passthrough open: one lock for all. */
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 
 pal_pt_conn *pal_pt_conn_new(int devfd) {
@@ -61,12 +59,10 @@ void pal_pt_conn_unref(pal_pt_conn *c) {
 
 int pal_pt_backing_id(pal_pt_conn *c, pal_secmem *m) {
   if (!c || !m || !m->file_backed) return 0;
-  struct pal_pt_backing *known = atomic_load_explicit(&m->backing, memory_order_acquire);
-  if (known) return known->conn == c ? known->id : 0;
   int id = 0;
   pthread_mutex_lock(&reg_lock);
-  if ((known = atomic_load(&m->backing)) != NULL) {
-    id = known->conn == c ? known->id : 0;
+  if (m->backing) {
+    id = m->backing->conn == c ? m->backing->id : 0;
   } else if (m->memfd >= 0 && atomic_load(&m->alive)) {
     struct pal_pt_backing *b = malloc(sizeof *b);
     struct pal_fuse_backing_map map = {.fd = m->memfd};
@@ -75,7 +71,7 @@ int pal_pt_backing_id(pal_pt_conn *c, pal_secmem *m) {
       atomic_fetch_add(&c->refs, 1);
       b->conn = c;
       b->id = got;
-      atomic_store_explicit(&m->backing, b, memory_order_release);
+      m->backing = b;
       /* The registration holds the file now; a descriptor per cached plaintext would be a lot. */
       pal_secmem_close_memfd(m);
       id = got;
@@ -89,7 +85,10 @@ int pal_pt_backing_id(pal_pt_conn *c, pal_secmem *m) {
 }
 
 void pal_pt_forget(pal_secmem *m) {
-  struct pal_pt_backing *b = atomic_exchange(&m->backing, NULL);
+  pthread_mutex_lock(&reg_lock);
+  struct pal_pt_backing *b = m->backing;
+  m->backing = NULL;
+  pthread_mutex_unlock(&reg_lock);
   if (!b) return;
   uint32_t id = (uint32_t)b->id;
   (void)ioctl(b->conn->fd, PAL_FUSE_DEV_IOC_BACKING_CLOSE, &id); /* fails once the session is gone */

@@ -25,7 +25,7 @@ typedef struct pal_secmem {
    * backing: that registration, released when the memory is wiped. */
   bool file_backed;
   int memfd;
-  _Atomic(struct pal_pt_backing *) backing;
+  struct pal_pt_backing *backing;
 } pal_secmem;
 
 bool pal_secure_buffer_init(napi_env env, napi_value exports);
